@@ -1,0 +1,13 @@
+"""Triggers. Each module defines one `bp = func.Blueprint()`; list it here to register it.
+
+Triggers only decode input, call one service function, and map the result. Only
+RetriableError is allowed to reach the host."""
+
+from __future__ import annotations
+
+import importlib
+
+# Add a module name here when you add a trigger module.
+BLUEPRINT_MODULES: list[str] = []
+
+BLUEPRINTS = [importlib.import_module(f"functions.{name}").bp for name in BLUEPRINT_MODULES]

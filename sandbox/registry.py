@@ -1,0 +1,52 @@
+"""Which sandbox servers exist, and their default ports for `cspbridge sandbox` and `make demo`.
+
+Each entry points at `build_app(state_dir: pathlib.Path) -> sandbox._server.SandboxApp`.
+Tests start the same apps on port 0.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from sandbox._server import RunningServer
+
+# name -> (module:function, default port)
+SANDBOXES: dict[str, tuple[str, int]] = {
+    "dataverse": ("sandbox.dataverse.server:build_app", 7101),
+    "partnercenter": ("sandbox.partnercenter.server:build_app", 7102),
+    "pax8": ("sandbox.pax8.server:build_app", 7103),
+    "stripe": ("sandbox.stripe.server:build_app", 7104),
+    "authorizenet": ("sandbox.authorizenet.server:build_app", 7105),
+    "quickbooks": ("sandbox.quickbooks.server:build_app", 7106),
+    "businesscentral": ("sandbox.businesscentral.server:build_app", 7107),
+}
+
+
+def available() -> list[str]:
+    names = []
+    for name, (target, _port) in SANDBOXES.items():
+        module = target.split(":")[0]
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue
+            raise
+        names.append(name)
+    return names
+
+
+def build(name: str, state_dir: Path):  # type: ignore[no-untyped-def]
+    module, func = SANDBOXES[name][0].split(":")
+    return getattr(importlib.import_module(module), func)(state_dir)
+
+
+def start(name: str, state_dir: Path, port: int | None = None) -> RunningServer:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    app = build(name, state_dir)
+    return RunningServer(app, SANDBOXES[name][1] if port is None else port).start()
+
+
+def start_all(state_dir: Path, *, ephemeral_ports: bool = False) -> dict[str, RunningServer]:
+    return {name: start(name, state_dir / name, 0 if ephemeral_ports else None) for name in available()}

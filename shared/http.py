@@ -1,0 +1,197 @@
+"""The one HTTP layer every outbound client uses: requests + tenacity.
+
+Retries 408, 429 and 5xx (and connection errors/timeouts), honours Retry-After (seconds or an
+HTTP date), otherwise waits with capped, jittered exponential backoff. Non-retriable statuses
+are decoded into the typed errors of shared.errors by a per-API `error_decoder`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from shared.errors import IntegrationError, RetriableError, ThrottledError, error_for_status
+from shared.logging import get_logger, redact
+
+log = get_logger(__name__)
+
+TokenProvider = Callable[[], str]
+ErrorDecoder = Callable[[requests.Response], IntegrationError]
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def default_error_decoder(response: requests.Response) -> IntegrationError:
+    """Best effort over the common JSON shapes: {"error": {"code","message"}} or {"code","message"}."""
+    code = None
+    message = response.reason or f"HTTP {response.status_code}"
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            code = err.get("code") or err.get("errorCode")
+            message = err.get("message") or err.get("description") or message
+        elif isinstance(err, str):
+            message = err
+    elif response.text:
+        message = response.text[:500]
+    kind = error_for_status(response.status_code)
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    return kind(redact(str(message)), status=response.status_code, code=str(code) if code else None,
+                retry_after=retry_after)
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 6
+    base_seconds: float = 0.5
+    cap_seconds: float = 30.0
+    # Servers sometimes ask for minutes; above this we give up and let the queue re-deliver later.
+    max_retry_after: float = 120.0
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    def wait_seconds(self, attempt: int, error: BaseException | None) -> float:
+        hinted = getattr(error, "retry_after", None)
+        if hinted is not None:
+            return min(float(hinted), self.max_retry_after)
+        # "Full jitter": spreads retries of many workers so they don't hit the server together.
+        ceiling = min(self.cap_seconds, self.base_seconds * (2 ** max(0, attempt - 1)))
+        return random.uniform(0, ceiling)
+
+
+class HttpClient:
+    """A base URL + auth + retry. Subclass or wrap per API; keep API knowledge out of here."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token_provider: TokenProvider | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        error_decoder: ErrorDecoder = default_error_decoder,
+        retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+        session: requests.Session | None = None,
+        pool_size: int = 32,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token_provider = token_provider
+        self.default_headers = dict(default_headers or {})
+        self.error_decoder = error_decoder
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self._local = threading.local()
+        self._external_session = session
+        self._pool_size = pool_size
+        self.request_count = 0
+        self._count_lock = threading.Lock()
+        self.last_response_headers: Mapping[str, str] = {}
+
+    @property
+    def session(self) -> requests.Session:
+        """One session per thread: requests.Session is not guaranteed thread-safe."""
+        if self._external_session is not None:
+            return self._external_session
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=self._pool_size)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._local.session = session
+        return session
+
+    def url(self, path: str) -> str:
+        if path.startswith("http://") or path.startswith("https://"):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok: Iterable[int] = (200, 201, 202, 204),
+        stream: bool = False,
+        auth: bool = True,
+    ) -> requests.Response:
+        """Send with retries. Headers are built once, so idempotency keys stay the same across retries."""
+        ok_statuses = frozenset(ok)
+        url = self.url(path)
+        attempt_no = 0
+
+        def attempt() -> requests.Response:
+            nonlocal attempt_no
+            attempt_no += 1
+            sent_headers = dict(self.default_headers)
+            if auth and self.token_provider is not None:
+                sent_headers["Authorization"] = f"Bearer {self.token_provider()}"
+            sent_headers.update(headers or {})
+            with self._count_lock:
+                self.request_count += 1
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=json, data=data, headers=sent_headers,
+                    timeout=self.timeout, stream=stream,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise RetriableError(f"{method} {redact(url)} failed: {type(exc).__name__}") from exc
+            self.last_response_headers = response.headers
+            if response.status_code in ok_statuses:
+                return response
+            error = self.error_decoder(response)
+            if response.status_code in RETRY_STATUSES and not isinstance(error, RetriableError):
+                error = (ThrottledError if response.status_code == 429 else RetriableError)(
+                    error.message, status=error.status, code=error.code, retry_after=error.retry_after)
+            log.info("http %s %s -> %s (attempt %d)", method, redact(url), response.status_code, attempt_no)
+            raise error
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            return self.retry.wait_seconds(state.attempt_number, exc)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.max_attempts),
+            wait=wait,
+            retry=retry_if_exception_type(RetriableError),
+            sleep=self.retry.sleep,
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    def get_json(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs).json()
+
+    def post_json(self, path: str, body: Any, **kwargs: Any) -> Any:
+        response = self.request("POST", path, json=body, **kwargs)
+        return response.json() if response.content else None
