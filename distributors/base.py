@@ -1,0 +1,204 @@
+"""The distributor port: one Protocol every provider adapter implements, and its DTOs.
+
+Adapters translate a provider's wire format into these frozen dataclasses and hold no
+billing rules. Terms use the same ISO-8601 codes as cspb_subscription (P1M / P1Y / P3Y;
+"OneTime" for non-recurring items) and statuses use the cspb_subscription picklist labels,
+so the sync engine can write them to Dynamics without knowing which provider they came from.
+Money is Decimal, in `currency`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+# Term codes (cspb_subscription.cspb_term / cspb_billingfrequency).
+MONTHLY = "P1M"
+ANNUAL = "P1Y"
+TRIENNIAL = "P3Y"
+ONE_TIME = "OneTime"
+TERMS = (MONTHLY, ANNUAL, TRIENNIAL, ONE_TIME)
+
+# Status labels of the cspb_subscription.cspb_status picklist.
+STATUSES = ("Active", "Suspended", "Expired", "Cancelled", "Pending", "Trial")
+
+# cspb_provider picklist values.
+PROVIDER_CODES = {"partnercenter": 1, "pax8": 2, "manual": 3}
+
+
+@dataclass(frozen=True)
+class Company:
+    """A customer tenant at the distributor (cspb_provideraccount)."""
+
+    id: str
+    name: str
+    domain: str = ""
+    country: str = ""
+    currency: str = ""
+    status: str = "Active"
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    name: str
+    vendor: str = ""
+    sku: str = ""
+    description: str = ""
+    requires_commitment: bool = False
+
+
+@dataclass(frozen=True)
+class Price:
+    """One buy/sell rate for a product at a billing term and commitment.
+
+    `min_quantity`/`max_quantity` describe volume tiers (None = open ended)."""
+
+    product_id: str
+    billing_term: str
+    commitment_term: str | None
+    currency: str
+    unit_cost: Decimal
+    suggested_price: Decimal | None = None
+    charge_type: str = "Per Unit"
+    min_quantity: int = 1
+    max_quantity: int | None = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    company_id: str
+    product_id: str
+    quantity: int
+    status: str
+    billing_term: str
+    commitment_term: str | None = None
+    start_date: date | None = None
+    commitment_end_date: date | None = None
+    unit_cost: Decimal | None = None
+    unit_price: Decimal | None = None
+    currency: str = ""
+    product_name: str = ""
+    sku: str = ""
+    order_id: str = ""
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    """Outcome of place_order. `replayed` is True when the provider (or our ledger) had already
+    accepted this idempotency key and returned the earlier order instead of buying again."""
+
+    order_id: str
+    status: str
+    subscription_ids: tuple[str, ...] = ()
+    replayed: bool = False
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    """A billed (invoice) or rated usage line from the distributor, cost side."""
+
+    invoice_id: str
+    line_id: str
+    company_id: str
+    subscription_id: str
+    product_id: str
+    description: str
+    quantity: Decimal
+    unit_cost: Decimal
+    amount: Decimal
+    currency: str
+    period_start: date | None = None
+    period_end: date | None = None
+    charge_type: str = ""
+    kind: str = "license"  # license | usage | onetime
+
+
+@dataclass(frozen=True)
+class Invoice:
+    id: str
+    date: date | None
+    status: str
+    total: Decimal
+    balance: Decimal
+    currency: str
+    due_date: date | None = None
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    """What the manual provider records (and what any adapter was asked to do)."""
+
+    action: str  # order | change_quantity | cancel
+    idempotency_key: str
+    company_id: str = ""
+    product_id: str = ""
+    subscription_id: str = ""
+    quantity: int | None = None
+    billing_term: str = ""
+    commitment_term: str | None = None
+    requested_on: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class DistributorAdapter(Protocol):
+    """What the provisioning/sync engine needs from a distributor.
+
+    Every mutating call takes an idempotency key that the caller keeps stable across retries
+    (e.g. the change log's cspb_idempotencykey): calling twice with the same key must not
+    buy or change seats twice. Errors are shared.errors types (Retriable for throttling/5xx).
+    """
+
+    provider: str  # "pax8" | "manual" | "partnercenter"
+
+    def list_companies(self) -> Iterator[Company]: ...
+
+    def list_subscriptions(self, company_id: str | None = None) -> Iterator[Subscription]: ...
+
+    def get_subscription(self, subscription_id: str) -> Subscription: ...
+
+    def list_products(self) -> Iterator[Product]: ...
+
+    def list_prices(self, product_id: str, currency: str | None = None) -> list[Price]: ...
+
+    def place_order(
+        self,
+        company_id: str,
+        product_id: str,
+        quantity: int,
+        billing_term: str,
+        commitment_term: str | None,
+        idempotency_key: str,
+    ) -> OrderResult: ...
+
+    def change_quantity(self, subscription_id: str, quantity: int, idempotency_key: str) -> Subscription: ...
+
+    def cancel(self, subscription_id: str, idempotency_key: str) -> Subscription: ...
+
+    def list_invoices(self) -> Iterator[Invoice]: ...
+
+    def list_invoice_lines(self, invoice_id: str) -> Iterator[InvoiceLine]: ...
+
+    def list_usage_lines(self, subscription_id: str, period: str) -> Iterator[InvoiceLine]: ...
+
+
+def idempotency_key(*parts: object) -> str:
+    """A stable key from the parts that identify one intended action (same parts -> same key)."""
+    joined = "|".join(str(p) for p in parts)
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:32]
+
+
+def check_term(value: str | None, what: str, *, optional: bool = False) -> None:
+    from shared.errors import ValidationError
+
+    if value is None and optional:
+        return
+    if value not in TERMS:
+        raise ValidationError(f"{what} must be one of {', '.join(TERMS)}, got {value!r}")
