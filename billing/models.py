@@ -1,0 +1,343 @@
+"""Billing models: frozen dataclasses shared by the engine, the Dataverse mappers, sync, portal,
+recon and payments. Enum values equal the Dataverse picklist values in solution/TABLES.md, so a
+mapper can do `Frequency(row["cspb_frequency"])` and `freq.value` both ways.
+
+Money fields are Decimal (billing/money.py); dates are `datetime.date` (Dataverse datetimes are
+cut to their UTC date by the mappers because billing works in whole days).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import Enum, IntEnum
+
+ZERO = Decimal("0")
+
+
+class Frequency(IntEnum):
+    """Value = months per billing cycle (cspb_frequency)."""
+
+    MONTHLY = 1
+    QUARTERLY = 3
+    ANNUAL = 12
+    TRIENNIAL = 36
+
+
+class Policy(IntEnum):
+    ADVANCE = 1
+    ARREARS = 2
+
+
+class RefundPolicy(IntEnum):
+    USE_GLOBAL = 0
+    YES = 1
+    NO = 2
+
+
+class ProrateUnit(IntEnum):
+    DAYS = 1
+    MONTHS = 2
+
+
+class UsageGrouping(IntEnum):
+    SUBSCRIPTION = 1
+    METER_CATEGORY = 2
+    RESOURCE_GROUP_TAG = 3
+
+
+class LineType(IntEnum):
+    LICENSE = 1
+    PRORATION = 2
+    CREDIT = 3
+    USAGE = 4
+    ONE_TIME = 5
+    MINIMUM_COMMITMENT = 6
+
+
+class Provider(IntEnum):
+    PARTNER_CENTER = 1
+    PAX8 = 2
+    MANUAL = 3
+
+
+class SubscriptionStatus(IntEnum):
+    ACTIVE = 1
+    SUSPENDED = 2
+    EXPIRED = 3
+    CANCELLED = 4
+    PENDING = 5
+    TRIAL = 6
+
+
+class SubscriptionKind(IntEnum):
+    LICENSE = 1
+    AZURE_PLAN = 2
+    AZURE_ENTITLEMENT = 3
+    MARKETPLACE = 4
+    ONE_TIME = 5
+    LEGACY_AZURE = 6
+
+
+class ChangeType(IntEnum):
+    NEW = 1
+    INCREASE = 2
+    DECREASE = 3
+    PRICE_CHANGE = 4
+    CANCEL = 5
+    RENEW = 6
+    STATUS_CHANGE = 7
+    TERM_CHANGE = 8
+
+
+class ChangeOrigin(IntEnum):
+    SALES_REP = 1
+    PORTAL = 2
+    PROVIDER_SYNC = 3
+    RENEWAL = 4
+
+
+class ProvisioningStatus(IntEnum):
+    AWAITING = 1
+    PROVISIONED = 2
+    FAILED = 3
+    NOT_APPLICABLE = 4
+    REFUSED = 5
+
+
+class PaymentStatus(IntEnum):
+    UNPAID = 1
+    PARTIALLY_PAID = 2
+    PAID = 3
+    FAILED = 4
+
+
+class InvoiceKind(str, Enum):
+    """Third part of the invoice key. CYCLE = the regular cycle invoice (licenses, prorations,
+    credits, one-time items, usage); CHANGELOG = a mid-term change-log invoice."""
+
+    CYCLE = "cycle"
+    CHANGELOG = "changelog"
+
+
+# Term / billing-frequency codes as Microsoft writes them (cspb_term, cspb_billingfrequency).
+TERM_MONTHS: dict[str, int] = {"P1M": 1, "P1Y": 12, "P3Y": 36}
+
+
+@dataclass(frozen=True)
+class BillingContract:
+    number: str  # cspb_contractnumber, the alternate key
+    account_id: str | None
+    frequency: Frequency
+    policy: Policy
+    start_date: date
+    currency: str
+    id: str | None = None
+    name: str = ""
+    end_date: date | None = None
+    # None = the Work 365 default: 1 day after the cycle boundary (start for advance, end for arrears).
+    billing_offset_days: int | None = None
+    price_level_id: str | None = None
+    transaction_currency_id: str | None = None
+    refund_policy: RefundPolicy = RefundPolicy.USE_GLOBAL
+    prorate_unit: ProrateUnit = ProrateUnit.DAYS
+    usage_markup_pct: Decimal = ZERO
+    minimum_commitment: Decimal | None = None
+    usage_grouping: UsageGrouping = UsageGrouping.SUBSCRIPTION
+    language: str = "en"
+    discount_pct: Decimal = ZERO
+    tax_rate_pct: Decimal = ZERO
+    payment_provider: str = ""
+    # Payment token is a secret: never log or print it; repr hides it.
+    payment_token: str = field(default="", repr=False)
+    primary_billing_contact_id: str | None = None
+    auto_charge: bool = False
+    auto_send: bool = False
+    auto_sync: bool = False
+    next_invoice_date: date | None = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    provider_subscription_id: str  # cspb_providersubscriptionid, the alternate key
+    quantity: int
+    unit_price: Decimal
+    id: str | None = None
+    name: str = ""
+    contract_id: str | None = None
+    provider: Provider = Provider.PARTNER_CENTER
+    provider_account_id: str | None = None
+    product_id: str | None = None  # Dynamics product (lookup)
+    provider_product_id: str = ""  # cspb_productid
+    sku_id: str = ""
+    availability_id: str = ""
+    offer_id: str = ""
+    product_family: str = ""
+    term: str = "P1M"
+    billing_frequency: str = "P1M"
+    status: SubscriptionStatus = SubscriptionStatus.ACTIVE
+    kind: SubscriptionKind = SubscriptionKind.LICENSE
+    start_date: date | None = None
+    commitment_end_date: date | None = None
+    auto_renew: bool = True
+    unit_cost: Decimal = ZERO
+    currency: str = ""
+    order_id: str = ""
+    parent_subscription_id: str | None = None
+    drift_flag: bool = False
+    drift_detail: str = ""
+    needs_transition: bool = False
+
+
+@dataclass(frozen=True)
+class ChangeLog:
+    change_key: str  # cspb_changekey, the alternate key
+    subscription_id: str | None  # Dataverse id of the cspb_subscription
+    change_type: ChangeType
+    effective_date: date
+    old_quantity: int = 0
+    new_quantity: int = 0
+    old_price: Decimal | None = None
+    new_price: Decimal | None = None
+    id: str | None = None
+    requested_by: str = ""
+    origin: ChangeOrigin = ChangeOrigin.SALES_REP
+    provisioning_status: ProvisioningStatus = ProvisioningStatus.AWAITING
+    provider_order_id: str = ""
+    idempotency_key: str = ""
+    error: str = ""
+    archived: bool = False
+    is_drift: bool = False
+    invoice_id: str | None = None  # the invoice that billed it
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    """Rated usage per customer, subscription, meter category, period and currency.
+    `cost` is net of partner earned credit (cost_before_pec - pec_amount)."""
+
+    summary_key: str
+    subscription_id: str  # provider subscription id (Azure plan / marketplace)
+    period: str  # YYYY-MM
+    currency: str
+    cost: Decimal
+    id: str | None = None
+    provider_account_id: str | None = None
+    customer_id: str = ""
+    entitlement_id: str = ""
+    meter_category: str = ""
+    resource_group_tag: str = ""
+    quantity: Decimal = ZERO
+    cost_before_pec: Decimal = ZERO
+    pec_amount: Decimal = ZERO
+    pricing_total: Decimal = ZERO
+    row_count: int = 0
+    billed: bool = False
+    invoice_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OneTimeItem:
+    """A one-off charge: reservation, perpetual software, marketplace one-time purchase. Billed once,
+    on the cycle invoice whose billing window contains `effective_date`; never prorated."""
+
+    key: str
+    contract_id: str | None
+    description: str
+    quantity: int
+    unit_price: Decimal
+    effective_date: date
+    currency: str = ""
+    subscription_id: str | None = None
+    product_id: str | None = None
+    item_kind: str = "onetime"  # reservation | perpetual | marketplace | onetime
+
+
+@dataclass(frozen=True)
+class ExchangeRate:
+    """Rate of one month: amount_in_to = amount_in_from * rate."""
+
+    month: str  # YYYY-MM
+    from_currency: str
+    to_currency: str
+    rate: Decimal
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    key: str  # cspb_linekey, unique across all invoices
+    line_type: LineType
+    description: str
+    quantity: Decimal
+    unit_price: Decimal  # priceperunit, unrounded display price
+    base_amount: Decimal  # rounded once
+    discount: Decimal  # manualdiscountamount, rounded once
+    tax: Decimal  # rounded once
+    period_start: date | None = None
+    period_end: date | None = None  # inclusive last day
+    subscription_id: str | None = None
+    change_log_id: str | None = None
+    product_id: str | None = None
+    usage_summary_keys: tuple[str, ...] = ()
+    id: str | None = None
+
+    @property
+    def amount(self) -> Decimal:
+        """extendedamount = base - discount + tax (each already rounded, so no second rounding)."""
+        return self.base_amount - self.discount + self.tax
+
+
+@dataclass(frozen=True)
+class Invoice:
+    key: str  # cspb_invoicekey = contract|cycle start|kind
+    contract_number: str
+    kind: InvoiceKind
+    period_start: date
+    period_end: date  # inclusive last day of the billed cycle
+    invoice_date: date
+    currency: str
+    lines: tuple[InvoiceLine, ...] = ()
+    contract_id: str | None = None
+    account_id: str | None = None
+    price_level_id: str | None = None
+    transaction_currency_id: str | None = None
+    language: str = "en"
+    name: str = ""
+    exchange_rate: Decimal | None = None
+    id: str | None = None
+    complete: bool = False  # lines written and the header totals set
+    amount_paid: Decimal = ZERO
+    payment_status: PaymentStatus = PaymentStatus.UNPAID
+
+    @property
+    def total_line_amount(self) -> Decimal:
+        return sum((line.base_amount - line.discount for line in self.lines), ZERO)
+
+    @property
+    def total_tax(self) -> Decimal:
+        return sum((line.tax for line in self.lines), ZERO)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+    @property
+    def balance(self) -> Decimal:
+        return self.total - self.amount_paid
+
+
+@dataclass(frozen=True)
+class RevenueScheduleEntry:
+    key: str  # cspb_schedulekey = invoice key|month
+    invoice_key: str
+    month: str  # YYYY-MM
+    amount: Decimal
+    currency: str
+    invoice_id: str | None = None
+    contract_id: str | None = None
+    exported: bool = False
+
+
+def invoice_key(contract_number: str, cycle_start: date, kind: InvoiceKind) -> str:
+    return f"{contract_number}|{cycle_start.isoformat()}|{kind.value}"
