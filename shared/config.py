@@ -51,7 +51,7 @@ class Settings:
     client_secret: Secret = field(default_factory=lambda: Secret(""))
     use_managed_identity: bool = False
 
-    dataverse_url: str = "http://127.0.0.1:7071/dv"
+    dataverse_url: str = "http://127.0.0.1:7101"
     partner_center_url: str = "https://api.partnercenter.microsoft.com"
     graph_url: str = "https://graph.microsoft.com"
     pax8_url: str = "https://api.pax8.com"
@@ -106,10 +106,26 @@ class Settings:
                 values[f.name] = float(raw)
             else:
                 values[f.name] = raw
+        if values.get("mode", cls.mode) == "sandbox":
+            # Local runs talk to `cspbridge sandbox` on its default ports unless told otherwise.
+            for name, url in SANDBOX_URLS.items():
+                values.setdefault(name, url)
         return cls(**values)
 
     def secret_values(self) -> list[str]:
         return [getattr(self, f.name).reveal() for f in fields(self) if isinstance(getattr(self, f.name), Secret)]
+
+
+SANDBOX_URLS: dict[str, str] = {
+    "dataverse_url": "http://127.0.0.1:7101",
+    "partner_center_url": "http://127.0.0.1:7102",
+    "graph_url": "http://127.0.0.1:7102",
+    "pax8_url": "http://127.0.0.1:7103",
+    "stripe_api_base": "http://127.0.0.1:7104",
+    "authorizenet_url": "http://127.0.0.1:7105/xml/v1/request.api",
+    "quickbooks_url": "http://127.0.0.1:7106",
+    "business_central_url": "http://127.0.0.1:7107",
+}
 
 
 @lru_cache(maxsize=1)

@@ -75,12 +75,14 @@ def azurite(tmp_path_factory: pytest.TempPathFactory):
         [str(binary), "--silent", "--skipApiVersionCheck", "--disableProductStyleUrl", "--inMemoryPersistence",
          "--blobHost", "127.0.0.1", "--blobPort", str(blob_port),
          "--queueHost", "127.0.0.1", "--queuePort", str(queue_port),
-         "--tableHost", "127.0.0.1", "--tablePort", str(_free_port()),
-         "--location", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+         "--tableHost", "127.0.0.1", "--tablePort", str(_free_port())],
+        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_port(blob_port)
+        for port in (blob_port, queue_port):
+            if proc.poll() is not None:
+                pytest.fail(f"Azurite exited with code {proc.returncode}")
+            _wait_port(port)
         _wait_port(queue_port)
         yield (
             f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
