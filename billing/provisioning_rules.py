@@ -1,0 +1,119 @@
+"""What to do with one license change log: order, patch, cancel, refuse, or nothing. Pure.
+
+The worker re-reads the change log and its subscription, builds a `ChangeFacts`, and asks
+`decide()`. Everything that can refuse a change lives here, so the portal, the webhook worker
+and the CLI all refuse the same things with the same words.
+Picklist numbers follow solution/TABLES.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+from billing import newcommerce
+
+
+class ChangeType(IntEnum):
+    NEW = 1
+    INCREASE = 2
+    DECREASE = 3
+    PRICE_CHANGE = 4
+    CANCEL = 5
+    RENEW = 6
+    STATUS_CHANGE = 7
+    TERM_CHANGE = 8
+
+
+class Origin(IntEnum):
+    SALES_REP = 1
+    PORTAL = 2
+    PROVIDER_SYNC = 3
+    RENEWAL = 4
+
+
+class ProvisioningStatus(IntEnum):
+    AWAITING = 1
+    PROVISIONED = 2
+    FAILED = 3
+    NOT_APPLICABLE = 4
+    REFUSED = 5
+
+
+class Provider(IntEnum):
+    PARTNER_CENTER = 1
+    PAX8 = 2
+    MANUAL = 3
+
+
+class Action(StrEnum):
+    ORDER = "order"                  # buy a new subscription
+    SET_QUANTITY = "set_quantity"    # PATCH the seat count
+    CANCEL = "cancel"
+    NOT_APPLICABLE = "not_applicable"
+    REFUSE = "refuse"
+    FAIL = "fail"                    # cannot be sent as it stands (missing data); a person must fix it
+    ALREADY_DONE = "already_done"    # a duplicate delivery of a change we already finished
+
+
+@dataclass(frozen=True)
+class ChangeFacts:
+    change_type: int
+    provisioning_status: int
+    origin: int | None
+    provider: int | None
+    old_quantity: int | None
+    new_quantity: int | None
+    term: str | None
+    start: datetime | None
+    commitment_end: datetime | None
+    provider_subscription_id: str | None
+    mca_attested: bool
+    account_mapped: bool = True
+
+
+@dataclass(frozen=True)
+class Plan:
+    action: Action
+    reason: str = ""
+
+    @property
+    def calls_provider(self) -> bool:
+        return self.action in (Action.ORDER, Action.SET_QUANTITY, Action.CANCEL)
+
+
+def decide(facts: ChangeFacts, now: datetime) -> Plan:
+    if facts.provisioning_status != ProvisioningStatus.AWAITING:
+        return Plan(Action.ALREADY_DONE, f"change already {ProvisioningStatus(facts.provisioning_status).name}")
+    if facts.origin in (Origin.PROVIDER_SYNC,):
+        return Plan(Action.NOT_APPLICABLE, "the change came from the provider")
+    if facts.provider in (None, Provider.MANUAL):
+        return Plan(Action.NOT_APPLICABLE, "no automatic provider on this subscription")
+    if facts.change_type == ChangeType.PRICE_CHANGE:
+        return Plan(Action.NOT_APPLICABLE, "price changes are not sent to the provider")
+    if not facts.account_mapped:
+        return Plan(Action.FAIL, "the provider account is not mapped to a CRM account")
+    needs_mca = facts.provider == Provider.PARTNER_CENTER
+    if facts.change_type == ChangeType.NEW:
+        decision = newcommerce.check_new_order(quantity=facts.new_quantity or 0,
+                                               mca_attested=facts.mca_attested or not needs_mca)
+        return Plan(Action.ORDER) if decision.allowed else Plan(Action.REFUSE, decision.reason)
+    if facts.change_type in (ChangeType.INCREASE, ChangeType.DECREASE, ChangeType.CANCEL):
+        if not facts.provider_subscription_id:
+            return Plan(Action.FAIL, "the subscription has no provider subscription id yet (not provisioned)")
+        if not facts.term or facts.start is None:
+            return Plan(Action.FAIL, "the subscription has no term or start date; run a subscription sync first")
+        if facts.change_type == ChangeType.CANCEL:
+            decision = newcommerce.check_cancellation(start=facts.start, term=facts.term, now=now,
+                                                      commitment_end=facts.commitment_end)
+            return Plan(Action.CANCEL) if decision.allowed else Plan(Action.REFUSE, decision.reason)
+        decision = newcommerce.check_quantity_change(
+            old_quantity=facts.old_quantity or 0, new_quantity=facts.new_quantity or 0, start=facts.start,
+            term=facts.term, now=now, commitment_end=facts.commitment_end)
+        return Plan(Action.SET_QUANTITY) if decision.allowed else Plan(Action.REFUSE, decision.reason)
+    return Plan(Action.NOT_APPLICABLE, f"{ChangeType(facts.change_type).name} changes are not provisioned automatically")
+
+
+def change_type_for(old_quantity: int, new_quantity: int) -> ChangeType:
+    return ChangeType.INCREASE if new_quantity >= old_quantity else ChangeType.DECREASE
