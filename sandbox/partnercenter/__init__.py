@@ -1,0 +1,1 @@
+"""Partner Center REST v1 + Microsoft Graph partner billing sandbox (one loopback server for both)."""
