@@ -81,6 +81,7 @@ class Settings:
     portal_base_url: str = "http://127.0.0.1:7071/portal"
     portal_session_secret: Secret = field(default_factory=lambda: Secret(""))
     portal_client_id: str = ""
+    portal_client_secret: Secret = field(default_factory=lambda: Secret(""))
     refund_policy: str = "refund"  # global default: refund | no_refund
     http_max_attempts: int = 6
     http_backoff_cap_seconds: float = 30.0
