@@ -1,0 +1,334 @@
+"""Queue port: send small JSON messages with an id, receive them, complete / abandon / dead-letter.
+
+Three adapters with the same semantics, so code tested locally behaves the same in Azure:
+- `ServiceBusQueue` (Azure): the queue itself does duplicate detection on MessageId and
+  dead-letters after MaxDeliveryCount (both are queue properties set at deployment).
+- `StorageQueue` (Azurite locally, or a storage account): storage queues have neither, so
+  a send first claims a marker blob `queue-dedupe/<queue>/<id>` with if-none-match (an atomic
+  "create only"), and a message whose dequeue count passes `max_deliveries` is moved to
+  `<queue>-poison`, the same name the Functions host uses.
+- `InProcessQueue`: memory only, for the CLI and tests.
+
+Only RetriableError makes `drain` abandon (re-deliver later); the handler records every
+other failure itself, so a message that can never succeed does not loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shared.errors import RetriableError, ValidationError
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+DEFAULT_MAX_DELIVERIES = 5
+
+
+@dataclass
+class Message:
+    id: str
+    body: dict[str, Any]
+    delivery_count: int = 1
+    handle: Any = field(default=None, repr=False)  # adapter-specific receipt
+
+
+class Queue(Protocol):
+    name: str
+    max_deliveries: int
+
+    def send(self, body: dict[str, Any], *, message_id: str) -> bool:
+        """Enqueue unless a message with this id was already sent. True if it was enqueued."""
+        ...
+
+    def receive(self, max_messages: int = 32, visibility_timeout: int = 60) -> list[Message]: ...
+    def complete(self, message: Message) -> None: ...
+    def abandon(self, message: Message) -> None: ...
+    def dead_letter(self, message: Message, reason: str) -> None: ...
+    def dead_letters(self) -> list[Message]: ...
+
+
+def encode(body: dict[str, Any], message_id: str) -> str:
+    return json.dumps({"id": message_id, "body": body}, separators=(",", ":"), default=str)
+
+
+def decode(raw: str | bytes) -> tuple[str, dict[str, Any]]:
+    """Accept our envelope, plain JSON or base64 JSON (what the Functions host hands a trigger)."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    try:
+        data = json.loads(text)
+    except ValueError:
+        try:
+            data = json.loads(base64.b64decode(text, validate=True).decode())
+        except (ValueError, binascii.Error):
+            raise ValidationError("queue message is not JSON") from None
+    if not isinstance(data, dict):
+        raise ValidationError("queue message is not a JSON object")
+    if "id" in data and isinstance(data.get("body"), dict):
+        return str(data["id"]), data["body"]
+    return str(data.get("id") or uuid.uuid4()), data
+
+
+class InProcessQueue:
+    def __init__(self, name: str = "local", max_deliveries: int = DEFAULT_MAX_DELIVERIES) -> None:
+        self.name = name
+        self.max_deliveries = max_deliveries
+        self._ready: deque[Message] = deque()
+        self._seen: set[str] = set()
+        self._dead: list[Message] = []
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def send(self, body: dict[str, Any], *, message_id: str) -> bool:
+        with self._lock:
+            if message_id in self._seen:
+                return False
+            self._seen.add(message_id)
+            self._ready.append(Message(message_id, json.loads(json.dumps(body, default=str)), 0))
+            return True
+
+    def send_many(self, items: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        return sum(self.send(body, message_id=mid) for mid, body in items)
+
+    def receive(self, max_messages: int = 32, visibility_timeout: int = 60) -> list[Message]:
+        out: list[Message] = []
+        with self._lock:
+            while self._ready and len(out) < max_messages:
+                msg = self._ready.popleft()
+                self._counts[msg.id] = self._counts.get(msg.id, 0) + 1
+                msg.delivery_count = self._counts[msg.id]
+                if msg.delivery_count > self.max_deliveries:
+                    self._dead.append(msg)
+                    continue
+                out.append(msg)
+        return out
+
+    def complete(self, message: Message) -> None:
+        return None
+
+    def abandon(self, message: Message) -> None:
+        with self._lock:
+            self._ready.append(message)
+
+    def dead_letter(self, message: Message, reason: str) -> None:
+        with self._lock:
+            message.body = {**message.body, "_deadletter_reason": reason}
+            self._dead.append(message)
+
+    def dead_letters(self) -> list[Message]:
+        return list(self._dead)
+
+    def __len__(self) -> int:
+        return len(self._ready)
+
+
+class StorageQueue:
+    """Azure Storage queue (Azurite in tests) with dedupe markers and a poison queue."""
+
+    def __init__(self, connection_string: str, name: str, *, max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+                 dedupe_container: str = "queue-dedupe") -> None:
+        from azure.storage.blob import BlobServiceClient
+        from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
+
+        self.name = name
+        self.max_deliveries = max_deliveries
+        # Base64 like the Functions host expects by default, so a queue trigger can read our messages.
+        kwargs = {"message_encode_policy": BinaryBase64EncodePolicy(),
+                  "message_decode_policy": BinaryBase64DecodePolicy()}
+        self._queue = QueueClient.from_connection_string(connection_string, name, **kwargs)
+        self._poison = QueueClient.from_connection_string(connection_string, f"{name}-poison", **kwargs)
+        self._markers = BlobServiceClient.from_connection_string(connection_string).get_container_client(
+            dedupe_container)
+        self._ensure()
+
+    def _ensure(self) -> None:
+        from azure.core.exceptions import ResourceExistsError
+
+        for client in (self._queue, self._poison):
+            try:
+                client.create_queue()
+            except ResourceExistsError:
+                pass
+        try:
+            self._markers.create_container()
+        except ResourceExistsError:
+            pass
+
+    def _claim(self, message_id: str) -> bool:
+        from azure.core.exceptions import ResourceExistsError
+
+        try:
+            self._markers.upload_blob(f"{self.name}/{message_id}", b"", overwrite=False)
+        except ResourceExistsError:
+            return False
+        return True
+
+    def send(self, body: dict[str, Any], *, message_id: str) -> bool:
+        from azure.core.exceptions import AzureError
+
+        try:
+            if not self._claim(message_id):
+                return False
+            self._queue.send_message(encode(body, message_id).encode())
+        except AzureError as exc:
+            raise RetriableError(f"queue {self.name}: send failed: {type(exc).__name__}") from exc
+        return True
+
+    def receive(self, max_messages: int = 32, visibility_timeout: int = 60) -> list[Message]:
+        out: list[Message] = []
+        for raw in self._queue.receive_messages(messages_per_page=min(32, max_messages), max_messages=max_messages,
+                                                visibility_timeout=visibility_timeout):
+            message_id, body = decode(raw.content)
+            msg = Message(message_id, body, raw.dequeue_count or 1, raw)
+            if msg.delivery_count > self.max_deliveries:
+                self.dead_letter(msg, f"delivered {msg.delivery_count - 1} times without success")
+                continue
+            out.append(msg)
+        return out
+
+    def complete(self, message: Message) -> None:
+        self._queue.delete_message(message.handle)
+
+    def abandon(self, message: Message) -> None:
+        # Visible again now; the dequeue count the service keeps is what ends in the poison queue.
+        self._queue.update_message(message.handle, visibility_timeout=0)
+
+    def dead_letter(self, message: Message, reason: str) -> None:
+        self._poison.send_message(encode({**message.body, "_deadletter_reason": reason}, message.id).encode())
+        self._queue.delete_message(message.handle)
+
+    def dead_letters(self) -> list[Message]:
+        return [Message(*decode(raw.content), raw.dequeue_count or 1, raw)
+                for raw in self._poison.peek_messages(max_messages=32)]
+
+
+class ServiceBusQueue:
+    """Azure Service Bus queue. Create the queue with requiresDuplicateDetection=true and
+    maxDeliveryCount=max_deliveries (see the deployment notes); the service does the rest.
+    learn.microsoft.com/azure/service-bus-messaging/duplicate-detection"""
+
+    def __init__(self, connection_string: str, name: str, *, max_deliveries: int = DEFAULT_MAX_DELIVERIES) -> None:
+        from azure.servicebus import ServiceBusClient
+
+        self.name = name
+        self.max_deliveries = max_deliveries
+        self._client = ServiceBusClient.from_connection_string(connection_string)
+        self._sender = self._client.get_queue_sender(name)
+        self._receiver = self._client.get_queue_receiver(name)
+
+    @staticmethod
+    def build_message(body: dict[str, Any], message_id: str) -> Any:
+        from azure.servicebus import ServiceBusMessage
+
+        return ServiceBusMessage(json.dumps(body, default=str), message_id=message_id,
+                                 content_type="application/json")
+
+    def send(self, body: dict[str, Any], *, message_id: str) -> bool:
+        from azure.servicebus.exceptions import ServiceBusError
+
+        try:
+            self._sender.send_messages(self.build_message(body, message_id))
+        except ServiceBusError as exc:
+            raise RetriableError(f"queue {self.name}: send failed: {type(exc).__name__}") from exc
+        # Duplicates are dropped by the service without telling the sender.
+        return True
+
+    def receive(self, max_messages: int = 32, visibility_timeout: int = 60) -> list[Message]:
+        out = []
+        for raw in self._receiver.receive_messages(max_message_count=max_messages, max_wait_time=5):
+            _, body = decode(b"".join(bytes(part) for part in raw.body))
+            out.append(Message(str(raw.message_id), body, raw.delivery_count or 1, raw))
+        return out
+
+    def complete(self, message: Message) -> None:
+        self._receiver.complete_message(message.handle)
+
+    def abandon(self, message: Message) -> None:
+        self._receiver.abandon_message(message.handle)
+
+    def dead_letter(self, message: Message, reason: str) -> None:
+        self._receiver.dead_letter_message(message.handle, reason=reason[:4096])
+
+    def dead_letters(self) -> list[Message]:
+        from azure.servicebus import ServiceBusSubQueue
+
+        with self._client.get_queue_receiver(self.name, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver:
+            return [Message(str(m.message_id), decode(b"".join(bytes(p) for p in m.body))[1], m.delivery_count or 1)
+                    for m in receiver.peek_messages(max_message_count=32)]
+
+
+Handler = Callable[[Message], None]
+
+
+@dataclass
+class DrainResult:
+    completed: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+
+
+def drain(queue: Queue, handler: Handler, *, max_rounds: int = 1000, batch: int = 32,
+          on_done: Callable[[Message], None] | None = None) -> DrainResult:
+    """Process until the queue is empty (the CLI/demo stand-in for the Functions host)."""
+    result = DrainResult()
+    for _ in range(max_rounds):
+        messages = queue.receive(batch, visibility_timeout=0 if isinstance(queue, InProcessQueue) else 60)
+        if not messages:
+            break
+        for msg in messages:
+            try:
+                handler(msg)
+            except RetriableError as exc:
+                log.warning("queue %s: message %s will be retried: %s", queue.name, msg.id, exc)
+                if msg.delivery_count >= queue.max_deliveries:
+                    queue.dead_letter(msg, str(exc))
+                    result.dead_lettered += 1
+                else:
+                    queue.abandon(msg)
+                    result.retried += 1
+                continue
+            except Exception as exc:  # noqa: BLE001 - a bug in one message must not stop the rest
+                log.exception("queue %s: message %s failed", queue.name, msg.id)
+                queue.dead_letter(msg, f"{type(exc).__name__}: {exc}")
+                result.dead_lettered += 1
+                continue
+            queue.complete(msg)
+            result.completed += 1
+            if on_done is not None:
+                on_done(msg)
+    return result
+
+
+PROVISIONING_QUEUE = "cspb-provisioning"
+SUBSCRIPTION_SYNC_QUEUE = "cspb-subscription-sync"
+
+_in_process: dict[str, InProcessQueue] = {}
+_in_process_lock = threading.Lock()
+
+
+def get_queue(name: str, settings: Any = None) -> Queue:
+    """The queue for the configured backend (`CSPB_QUEUE_BACKEND`: local | azurite | servicebus)."""
+    if settings is None:
+        from shared.config import get_settings
+
+        settings = get_settings()
+    backend = settings.queue_backend
+    if backend == "servicebus":
+        return ServiceBusQueue(settings.servicebus_connection_string.reveal(), name)
+    if backend in ("azurite", "storage"):
+        return StorageQueue(settings.storage_connection_string.reveal(), name)
+    with _in_process_lock:
+        return _in_process.setdefault(name, InProcessQueue(name))
+
+
+def reset_in_process_queues() -> None:
+    with _in_process_lock:
+        _in_process.clear()

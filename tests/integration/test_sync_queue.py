@@ -1,0 +1,63 @@
+"""Queue adapters: dedupe by message id and poison after max deliveries, on Azurite and in process."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from shared.errors import RetriableError
+from shared.queue import InProcessQueue, StorageQueue, decode, drain, encode
+
+
+def _queues(azurite: str):
+    name = "q" + uuid.uuid4().hex[:12]
+    return [InProcessQueue(name, max_deliveries=3), StorageQueue(azurite, name, max_deliveries=3)]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", [0, 1], ids=["in_process", "azurite"])
+def test_duplicate_message_ids_are_enqueued_once(azurite: str, kind: int) -> None:
+    queue = _queues(azurite)[kind]
+    assert queue.send({"n": 1}, message_id="m-1") is True
+    assert queue.send({"n": 1}, message_id="m-1") is False
+    assert queue.send({"n": 2}, message_id="m-2") is True
+    seen: list[dict] = []
+    result = drain(queue, lambda m: seen.append(m.body))
+    assert sorted(b["n"] for b in seen) == [1, 2]
+    assert result.completed == 2
+    assert queue.receive() == []
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", [0, 1], ids=["in_process", "azurite"])
+def test_retriable_failures_end_in_the_poison_queue(azurite: str, kind: int) -> None:
+    queue = _queues(azurite)[kind]
+    queue.send({"n": 1}, message_id="bad")
+    queue.send({"n": 2}, message_id="good")
+    attempts: dict[str, int] = {}
+
+    def handler(msg) -> None:
+        attempts[msg.id] = attempts.get(msg.id, 0) + 1
+        if msg.id == "bad":
+            raise RetriableError("provider down")
+
+    result = drain(queue, handler)
+    assert attempts == {"bad": 3, "good": 1}
+    assert result.dead_lettered == 1 and result.completed == 1
+    dead = queue.dead_letters()
+    assert [m.id for m in dead] == ["bad"]
+    assert "provider down" in dead[0].body["_deadletter_reason"]
+
+
+def test_envelope_round_trip_and_plain_json() -> None:
+    assert decode(encode({"a": 1}, "x")) == ("x", {"a": 1})
+    mid, body = decode('{"id": "y", "changelogid": "c"}')
+    assert mid == "y" and body["changelogid"] == "c"
+
+
+def test_service_bus_message_carries_the_id_for_duplicate_detection() -> None:
+    from shared.queue import ServiceBusQueue
+
+    msg = ServiceBusQueue.build_message({"a": 1}, "change-42")
+    assert msg.message_id == "change-42"
