@@ -1,0 +1,115 @@
+"""Pax8 adapter against the Pax8 sandbox over real HTTP."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from distributors.base import DistributorAdapter, idempotency_key
+from distributors.pax8 import Pax8Adapter
+from shared.errors import AuthError, NotFoundError, ValidationError
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def pax8(pax8_server, fast_retry) -> Pax8Adapter:
+    return Pax8Adapter(pax8_server.url, "client", "secret", token_url=pax8_server.url + "/oauth/token",
+                       retry=fast_retry, timeout=5)
+
+
+def _company(pax8: Pax8Adapter, name: str) -> str:
+    return next(c.id for c in pax8.list_companies() if c.name == name)
+
+
+def _product(pax8: Pax8Adapter, name: str) -> str:
+    return next(p.id for p in pax8.list_products() if p.name == name)
+
+
+def test_is_a_distributor_adapter(pax8):
+    assert isinstance(pax8, DistributorAdapter)
+
+
+def test_reads_catalog_companies_and_subscriptions(pax8):
+    companies = list(pax8.list_companies())
+    assert {c.domain for c in companies} >= {"contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com"}
+    basic = _product(pax8, "Microsoft 365 Business Basic")
+    prices = pax8.list_prices(basic)
+    monthly = next(p for p in prices if p.billing_term == "P1M")
+    assert monthly.commitment_term == "P1Y" and monthly.unit_cost == Decimal("7.20")
+    assert all(isinstance(p.unit_cost, Decimal) for p in prices)
+    subs = list(pax8.list_subscriptions(_company(pax8, "Contoso Ltd")))
+    assert {s.quantity for s in subs} == {10, 5}
+    assert all(s.status == "Active" for s in subs)
+
+
+def test_walks_every_page(pax8, pax8_server):
+    state = pax8_server.app.sandbox.state
+    state["companies"] += [{"id": f"c-{n}", "name": f"Bulk {n}", "website": f"bulk{n}.example"} for n in range(450)]
+    assert len(list(pax8.list_companies())) == 453
+
+
+def test_order_is_placed_once_and_replayed_with_the_same_key(pax8, pax8_server):
+    company, product = _company(pax8, "Northwind Traders"), _product(pax8, "Microsoft 365 Business Premium")
+    key = idempotency_key("changelog-1", "new")
+    first = pax8.place_order(company, product, 3, "P1M", "P1Y", key)
+    again = pax8.place_order(company, product, 3, "P1M", "P1Y", key)
+    assert first.order_id == again.order_id and again.replayed and not first.replayed
+    subs = list(pax8.list_subscriptions(company))
+    assert len(subs) == 1 and subs[0].quantity == 3 and subs[0].commitment_term == "P1Y"
+    assert len(pax8_server.app.sandbox.state["orders"]) == 1
+
+
+def test_lost_response_after_commit_does_not_buy_twice(pax8_server, fast_retry):
+    adapter = Pax8Adapter(pax8_server.url, "client", "secret", token_url=pax8_server.url + "/oauth/token",
+                          retry=fast_retry, timeout=0.5)
+    company, product = _company(adapter, "Northwind Traders"), _product(adapter, "Acronis Cyber Protect Cloud")
+    pax8_server.app.faults.set(timeout_after_commit=1, stall_seconds=1.5, path_contains="/v1/orders", method="POST")
+    # A different key per call on purpose: the real Pax8 ignores the header, so reconciliation must catch it.
+    result = adapter.place_order(company, product, 7, "P1M", None, "no-server-side-dedupe")
+    assert result.replayed
+    assert pax8_server.app.faults.injected["timeout"] == 1
+    assert len(pax8_server.app.sandbox.state["orders"]) == 1
+
+
+def test_throttling_is_retried(pax8, pax8_server):
+    pax8_server.app.faults.set(throttle_every=2, retry_after_seconds=0, path_contains="/v1/")
+    assert len(list(pax8.list_products())) == 3
+    assert len(list(pax8.list_companies())) == 3
+    assert pax8_server.app.faults.injected["429"] >= 1
+
+
+def test_quantity_change_and_cancel(pax8):
+    sub = next(iter(pax8.list_subscriptions(_company(pax8, "Fabrikam Inc"))))
+    assert pax8.change_quantity(sub.id, 30, "k1").quantity == 30
+    with pytest.raises(ValidationError):
+        pax8.change_quantity(sub.id, 0, "k2")
+    assert pax8.cancel(sub.id, "k3").status == "Cancelled"
+    assert pax8.cancel(sub.id, "k3").status == "Cancelled"  # cancelling twice is a no-op
+
+
+def test_provider_validation_errors_are_typed(pax8):
+    company = _company(pax8, "Contoso Ltd")
+    basic = _product(pax8, "Microsoft 365 Business Basic")
+    with pytest.raises(ValidationError):
+        pax8.place_order(company, basic, 1, "P1M", None, "k")  # commitment required
+    with pytest.raises(NotFoundError):
+        pax8.get_subscription("00000000-0000-0000-0000-000000000000")
+
+
+def test_invoice_and_usage_lines(pax8):
+    invoice = next(iter(pax8.list_invoices()))
+    lines = list(pax8.list_invoice_lines(invoice.id))
+    assert sum(line.amount for line in lines) == invoice.total
+    acronis = next(s for s in pax8.list_subscriptions() if s.product_id == _product(pax8, "Acronis Cyber Protect Cloud"))
+    usage = list(pax8.list_usage_lines(acronis.id, "2026-02"))
+    assert usage[0].amount == Decimal("33.00") and usage[0].kind == "usage"
+
+
+def test_wrong_secret_is_an_auth_error(pax8_server, fast_retry):
+    pax8_server.app.sandbox.client_secret_required = "right"
+    adapter = Pax8Adapter(pax8_server.url, "client", "wrong", token_url=pax8_server.url + "/oauth/token",
+                          retry=fast_retry)
+    with pytest.raises(AuthError):
+        list(adapter.list_companies())
