@@ -70,6 +70,8 @@ class Settings:
     business_central_company_id: str = ""
 
     webhook_key: Secret = field(default_factory=lambda: Secret(""))
+    # Dataverse webhooks registered with "HttpHeader" auth send the key in this header (x-functions-key also works).
+    webhook_key_header: str = "x-cspb-webhook-key"
     storage_connection_string: Secret = field(default_factory=lambda: Secret(""))
     blob_container: str = "cspbridge"
     local_blob_root: str = "var/blobs"
