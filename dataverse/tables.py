@@ -1,0 +1,322 @@
+"""Names and choice values of the Dataverse tables (solution/TABLES.md), so no area hard-codes
+magic strings or numbers. tests/unit/test_solution_tables_constants.py checks every constant here
+against the solution source (solution.schema.load_tables).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class EntitySet:
+    """Web API entity set names (the URL path segment)."""
+
+    PROVIDER_ACCOUNTS = "cspb_provideraccounts"
+    BILLING_CONTRACTS = "cspb_billingcontracts"
+    SUBSCRIPTIONS = "cspb_subscriptions"
+    LICENSE_CHANGE_LOGS = "cspb_licensechangelogs"
+    AGREEMENTS = "cspb_agreements"
+    USAGE_SUMMARIES = "cspb_usagesummaries"
+    RECON_FILES = "cspb_reconfiles"
+    SYNC_RUNS = "cspb_syncruns"
+    INBOXES = "cspb_inboxes"
+    REVENUE_SCHEDULES = "cspb_revenueschedules"
+    PAYMENTS = "cspb_payments"
+    MARKUP_RULES = "cspb_markuprules"
+    PRICE_CHANGES = "cspb_pricechanges"
+    KPI_SNAPSHOTS = "cspb_kpisnapshots"
+    ACCOUNTS = "accounts"
+    CONTACTS = "contacts"
+    TRANSACTION_CURRENCIES = "transactioncurrencies"
+    UOM_SCHEDULES = "uomschedules"
+    UOMS = "uoms"
+    PRODUCTS = "products"
+    PRICE_LEVELS = "pricelevels"
+    PRODUCT_PRICE_LEVELS = "productpricelevels"
+    INVOICES = "invoices"
+    INVOICE_DETAILS = "invoicedetails"
+
+
+class Table:
+    """Logical names (what webhooks carry as PrimaryEntityName / LogicalName)."""
+
+    PROVIDER_ACCOUNT = "cspb_provideraccount"
+    BILLING_CONTRACT = "cspb_billingcontract"
+    SUBSCRIPTION = "cspb_subscription"
+    LICENSE_CHANGE_LOG = "cspb_licensechangelog"
+    AGREEMENT = "cspb_agreement"
+    USAGE_SUMMARY = "cspb_usagesummary"
+    RECON_FILE = "cspb_reconfile"
+    SYNC_RUN = "cspb_syncrun"
+    INBOX = "cspb_inbox"
+    REVENUE_SCHEDULE = "cspb_revenueschedule"
+    PAYMENT = "cspb_payment"
+    MARKUP_RULE = "cspb_markuprule"
+    PRICE_CHANGE = "cspb_pricechange"
+    KPI_SNAPSHOT = "cspb_kpisnapshot"
+    ACCOUNT = "account"
+    CONTACT = "contact"
+    TRANSACTION_CURRENCY = "transactioncurrency"
+    UOM_SCHEDULE = "uomschedule"
+    UOM = "uom"
+    PRODUCT = "product"
+    PRICE_LEVEL = "pricelevel"
+    PRODUCT_PRICE_LEVEL = "productpricelevel"
+    INVOICE = "invoice"
+    INVOICE_DETAIL = "invoicedetail"
+
+
+ENTITY_SET_OF: dict[str, str] = {
+    getattr(Table, attr): getattr(EntitySet, attr_set)
+    for attr, attr_set in (
+        ("PROVIDER_ACCOUNT", "PROVIDER_ACCOUNTS"), ("BILLING_CONTRACT", "BILLING_CONTRACTS"),
+        ("SUBSCRIPTION", "SUBSCRIPTIONS"), ("LICENSE_CHANGE_LOG", "LICENSE_CHANGE_LOGS"),
+        ("AGREEMENT", "AGREEMENTS"), ("USAGE_SUMMARY", "USAGE_SUMMARIES"), ("RECON_FILE", "RECON_FILES"),
+        ("SYNC_RUN", "SYNC_RUNS"), ("INBOX", "INBOXES"), ("REVENUE_SCHEDULE", "REVENUE_SCHEDULES"),
+        ("PAYMENT", "PAYMENTS"), ("MARKUP_RULE", "MARKUP_RULES"), ("PRICE_CHANGE", "PRICE_CHANGES"),
+        ("KPI_SNAPSHOT", "KPI_SNAPSHOTS"), ("ACCOUNT", "ACCOUNTS"), ("CONTACT", "CONTACTS"),
+        ("TRANSACTION_CURRENCY", "TRANSACTION_CURRENCIES"), ("UOM_SCHEDULE", "UOM_SCHEDULES"), ("UOM", "UOMS"),
+        ("PRODUCT", "PRODUCTS"), ("PRICE_LEVEL", "PRICE_LEVELS"), ("PRODUCT_PRICE_LEVEL", "PRODUCT_PRICE_LEVELS"),
+        ("INVOICE", "INVOICES"), ("INVOICE_DETAIL", "INVOICE_DETAILS"),
+    )
+}
+"""Logical name -> entity set name."""
+
+
+def primary_id(logical_name: str) -> str:
+    """Primary key column of a table: every table here names it `<logical name>id`."""
+    return f"{logical_name}id"
+
+
+# ---- choice (picklist) values; each enum names its table.column ----
+
+class Provider(IntEnum):
+    """cspb_provideraccount.cspb_provider, cspb_subscription.cspb_provider"""
+    PARTNER_CENTER = 1
+    PAX8 = 2
+    MANUAL = 3
+
+
+class MappingStatus(IntEnum):
+    """cspb_provideraccount.cspb_mappingstatus"""
+    MAPPED = 1
+    UNMAPPED = 2
+
+
+class BillingFrequency(IntEnum):
+    """cspb_billingcontract.cspb_frequency (the value is the number of months)"""
+    MONTHLY = 1
+    QUARTERLY = 3
+    ANNUAL = 12
+    TRIENNIAL = 36
+
+
+class BillingPolicy(IntEnum):
+    """cspb_billingcontract.cspb_policy"""
+    ADVANCE = 1
+    ARREARS = 2
+
+
+class RefundPolicy(IntEnum):
+    """cspb_billingcontract.cspb_refundpolicy"""
+    USE_GLOBAL = 0
+    YES = 1
+    NO = 2
+
+
+class ProrateUnit(IntEnum):
+    """cspb_billingcontract.cspb_prorateunit"""
+    DAYS = 1
+    MONTHS = 2
+
+
+class UsageGrouping(IntEnum):
+    """cspb_billingcontract.cspb_usagegrouping"""
+    SUBSCRIPTION = 1
+    METER_CATEGORY = 2
+    RESOURCE_GROUP_TAG = 3
+
+
+class SubscriptionStatus(IntEnum):
+    """cspb_subscription.cspb_status"""
+    ACTIVE = 1
+    SUSPENDED = 2
+    EXPIRED = 3
+    CANCELLED = 4
+    PENDING = 5
+    TRIAL = 6
+
+
+class SubscriptionKind(IntEnum):
+    """cspb_subscription.cspb_kind"""
+    LICENSE = 1
+    AZURE_PLAN = 2
+    AZURE_ENTITLEMENT = 3
+    MARKETPLACE = 4
+    ONE_TIME = 5
+    LEGACY_AZURE = 6
+
+
+class ChangeType(IntEnum):
+    """cspb_licensechangelog.cspb_changetype"""
+    NEW = 1
+    INCREASE = 2
+    DECREASE = 3
+    PRICE_CHANGE = 4
+    CANCEL = 5
+    RENEW = 6
+    STATUS_CHANGE = 7
+    TERM_CHANGE = 8
+
+
+class ChangeOrigin(IntEnum):
+    """cspb_licensechangelog.cspb_origin"""
+    SALES_REP = 1
+    PORTAL = 2
+    PROVIDER_SYNC = 3
+    RENEWAL = 4
+
+
+class ProvisioningStatus(IntEnum):
+    """cspb_licensechangelog.cspb_provisioningstatus"""
+    AWAITING = 1
+    PROVISIONED = 2
+    FAILED = 3
+    NOT_APPLICABLE = 4
+    REFUSED = 5
+
+
+class AgreementStatus(IntEnum):
+    """cspb_agreement.cspb_status"""
+    PENDING = 1
+    ATTESTED = 2
+    FAILED = 3
+
+
+class ReconFileStatus(IntEnum):
+    """cspb_reconfile.cspb_status"""
+    INGESTED = 1
+    AGGREGATED = 2
+    FAILED = 3
+
+
+class SyncRunStatus(IntEnum):
+    """cspb_syncrun.cspb_status"""
+    RUNNING = 1
+    SUCCEEDED = 2
+    FAILED = 3
+    PARTIALLY_SUCCEEDED = 4
+
+
+class InboxStatus(IntEnum):
+    """cspb_inbox.cspb_status"""
+    RECEIVED = 1
+    QUEUED = 2
+    PROCESSED = 3
+    FAILED = 4
+    DUPLICATE = 5
+
+
+class PaymentStatus(IntEnum):
+    """cspb_payment.cspb_status"""
+    PENDING = 1
+    SUCCEEDED = 2
+    FAILED = 3
+
+
+class PriceChangeStatus(IntEnum):
+    """cspb_pricechange.cspb_status"""
+    PENDING_REVIEW = 1
+    APPROVED = 2
+    REJECTED = 3
+
+
+class PortalRole(IntEnum):
+    """contact.cspb_portalrole"""
+    ADMINISTRATOR = 1
+    SUBSCRIPTION_MANAGER = 2
+    FINANCE_MANAGER = 3
+
+
+class PriceReviewStatus(IntEnum):
+    """productpricelevel.cspb_reviewstatus"""
+    CURRENT = 1
+    PENDING_REVIEW = 2
+
+
+class InvoicePaymentStatus(IntEnum):
+    """invoice.cspb_paymentstatus"""
+    UNPAID = 1
+    PARTIALLY_PAID = 2
+    PAID = 3
+    FAILED = 4
+
+
+class AccountingStatus(IntEnum):
+    """invoice.cspb_accountingstatus"""
+    NOT_SYNCED = 1
+    SYNCED = 2
+    FAILED = 3
+
+
+class InvoiceLineType(IntEnum):
+    """invoicedetail.cspb_linetype"""
+    LICENSE = 1
+    PRORATION = 2
+    CREDIT = 3
+    USAGE = 4
+    ONE_TIME = 5
+    MINIMUM_COMMITMENT = 6
+
+
+class InvoiceState(IntEnum):
+    """invoice.statecode (platform values)"""
+    ACTIVE = 0
+    CLOSED = 1
+    PAID = 2
+    CANCELED = 3
+
+
+class StateCode(IntEnum):
+    """statecode of custom tables and most standard ones"""
+    ACTIVE = 0
+    INACTIVE = 1
+
+
+class ProductState(IntEnum):
+    """product.statecode (platform values)"""
+    ACTIVE = 0
+    RETIRED = 1
+    DRAFT = 2
+    UNDER_REVISION = 3
+
+
+# Every choice enum above with the table.column(s) it holds; the consistency test walks this.
+CHOICES: dict[type[IntEnum], tuple[str, ...]] = {
+    Provider: ("cspb_provideraccount.cspb_provider", "cspb_subscription.cspb_provider"),
+    MappingStatus: ("cspb_provideraccount.cspb_mappingstatus",),
+    BillingFrequency: ("cspb_billingcontract.cspb_frequency",),
+    BillingPolicy: ("cspb_billingcontract.cspb_policy",),
+    RefundPolicy: ("cspb_billingcontract.cspb_refundpolicy",),
+    ProrateUnit: ("cspb_billingcontract.cspb_prorateunit",),
+    UsageGrouping: ("cspb_billingcontract.cspb_usagegrouping",),
+    SubscriptionStatus: ("cspb_subscription.cspb_status",),
+    SubscriptionKind: ("cspb_subscription.cspb_kind",),
+    ChangeType: ("cspb_licensechangelog.cspb_changetype",),
+    ChangeOrigin: ("cspb_licensechangelog.cspb_origin",),
+    ProvisioningStatus: ("cspb_licensechangelog.cspb_provisioningstatus",),
+    AgreementStatus: ("cspb_agreement.cspb_status",),
+    ReconFileStatus: ("cspb_reconfile.cspb_status",),
+    SyncRunStatus: ("cspb_syncrun.cspb_status",),
+    InboxStatus: ("cspb_inbox.cspb_status",),
+    PaymentStatus: ("cspb_payment.cspb_status",),
+    PriceChangeStatus: ("cspb_pricechange.cspb_status",),
+    PortalRole: ("contact.cspb_portalrole",),
+    PriceReviewStatus: ("productpricelevel.cspb_reviewstatus",),
+    InvoicePaymentStatus: ("invoice.cspb_paymentstatus",),
+    AccountingStatus: ("invoice.cspb_accountingstatus",),
+    InvoiceLineType: ("invoicedetail.cspb_linetype",),
+    InvoiceState: ("invoice.statecode",),
+    StateCode: ("cspb_subscription.statecode", "account.statecode"),
+    ProductState: ("product.statecode",),
+}
