@@ -3,48 +3,20 @@
 The worker re-reads the change log and its subscription, builds a `ChangeFacts`, and asks
 `decide()`. Everything that can refuse a change lives here, so the portal, the webhook worker
 and the CLI all refuse the same things with the same words.
-Picklist numbers follow solution/TABLES.md.
+Picklist values come from dataverse.tables (checked against the solution source).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 
 from billing import newcommerce
+from dataverse.tables import ChangeOrigin as Origin
+from dataverse.tables import ChangeType, Provider, ProvisioningStatus
 
-
-class ChangeType(IntEnum):
-    NEW = 1
-    INCREASE = 2
-    DECREASE = 3
-    PRICE_CHANGE = 4
-    CANCEL = 5
-    RENEW = 6
-    STATUS_CHANGE = 7
-    TERM_CHANGE = 8
-
-
-class Origin(IntEnum):
-    SALES_REP = 1
-    PORTAL = 2
-    PROVIDER_SYNC = 3
-    RENEWAL = 4
-
-
-class ProvisioningStatus(IntEnum):
-    AWAITING = 1
-    PROVISIONED = 2
-    FAILED = 3
-    NOT_APPLICABLE = 4
-    REFUSED = 5
-
-
-class Provider(IntEnum):
-    PARTNER_CENTER = 1
-    PAX8 = 2
-    MANUAL = 3
+__all__ = ["Action", "ChangeFacts", "ChangeType", "Origin", "Plan", "Provider", "ProvisioningStatus", "decide"]
 
 
 class Action(StrEnum):
