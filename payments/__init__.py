@@ -1,0 +1,1 @@
+"""Payment processors (tokens only, never card data), payment links and invoice charging."""

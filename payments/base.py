@@ -1,0 +1,62 @@
+"""The payment processor port. Only processor tokens are stored (customer / payment method
+ids), never card data. Amounts are Decimal in the invoice currency; adapters convert to the
+processor's units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class StoredMethod:
+    """What a contract keeps in cspb_paymenttoken: the processor's customer + method references."""
+
+    processor: str
+    customer_ref: str
+    method_ref: str
+
+    def token(self) -> str:
+        return f"{self.customer_ref}/{self.method_ref}"
+
+    @classmethod
+    def parse(cls, processor: str, token: str) -> StoredMethod:
+        from shared.errors import ValidationError
+
+        customer, sep, method = (token or "").partition("/")
+        if not sep or not customer or not method:
+            raise ValidationError("the contract's payment token is missing or malformed")
+        return cls(processor, customer, method)
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    status: str  # succeeded | failed | pending
+    amount: Decimal
+    currency: str
+    processor_payment_id: str = ""
+    error: str = ""  # plain words for the invoice, e.g. "Your card was declined."
+    replayed: bool = False
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class PaymentProcessor(Protocol):
+    name: str  # "stripe" | "authorizenet"
+
+    def save_method(self, customer_name: str, email: str, method_token: str, idempotency_key: str) -> StoredMethod:
+        """Turn a one-time token from the browser into a reusable stored method."""
+        ...
+
+    def charge(self, method: StoredMethod, amount: Decimal, currency: str, idempotency_key: str, *,
+               description: str = "", reference: str = "") -> ChargeResult:
+        """Charge once per idempotency key: the same key never takes money twice.
+
+        Declines come back as ChargeResult(status="failed"); transient trouble raises RetriableError."""
+        ...
