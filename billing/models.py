@@ -309,6 +309,13 @@ class Invoice:
     complete: bool = False  # lines written and the header totals set
     amount_paid: Decimal = ZERO
     payment_status: PaymentStatus = PaymentStatus.UNPAID
+    # Change logs this invoice accounts for (keys), including ones that produced no line (a
+    # change on the cycle start is inside the full line; a credit the refund policy refuses).
+    change_log_keys: tuple[str, ...] = ()
+
+    @property
+    def usage_summary_keys(self) -> tuple[str, ...]:
+        return tuple(k for line in self.lines for k in line.usage_summary_keys)
 
     @property
     def total_line_amount(self) -> Decimal:

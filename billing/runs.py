@@ -1,0 +1,300 @@
+"""Plan an invoice run: pure. Given contracts, subscriptions, change logs, usage summaries,
+one-time items and exchange rates, and a run date, return the invoices to write.
+
+Which cycles: each contract's cycles whose invoice date is on or before the run date (within a
+catch-up window), minus the ones already invoiced (`existing_invoice_keys`). A run planned twice
+with the same inputs returns the same invoices with the same keys, so writing them with
+create-only upserts makes a re-run a no-op.
+
+What goes on a cycle invoice T:
+- license lines of every recurring subscription on the contract (billing/license_lines.py);
+- change logs not yet billed and not archived, each on the invoice for its natural cycle (arrears:
+  the cycle it falls in; advance: the next one, unless it falls on a cycle start), or, if that
+  invoice was already written without it, rolled into the first invoice planned after;
+- usage summaries not yet billed whose month ended before T's usage cutoff (arrears always: the
+  end of T for arrears contracts, the start of T for advance ones); late usage rolls forward;
+- one-time items on their natural cycle (never prorated);
+- a minimum-commitment top-up when usage is below the contract minimum.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from billing.currency import RateTable
+from billing.cycles import Cycle, cycle_at, cycle_containing, due_cycles, invoice_date, next_cycle_to_invoice
+from billing.license_lines import LicenseContext, change_line, full_line, implicit_start
+from billing.lines import make_line
+from billing.models import (
+    BillingContract,
+    ChangeLog,
+    ExchangeRate,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    LineType,
+    OneTimeItem,
+    Policy,
+    Subscription,
+    SubscriptionKind,
+    UsageSummary,
+    invoice_key,
+)
+from billing.texts import text
+from billing.timeline import Timeline
+from billing.usage_rating import minimum_commitment_line, period_end, usage_lines
+from shared.errors import IntegrationError
+
+USAGE_KINDS = (SubscriptionKind.AZURE_PLAN, SubscriptionKind.AZURE_ENTITLEMENT,
+               SubscriptionKind.LEGACY_AZURE, SubscriptionKind.MARKETPLACE)
+LINE_ORDER = {LineType.LICENSE: 0, LineType.PRORATION: 1, LineType.CREDIT: 2, LineType.ONE_TIME: 3,
+              LineType.USAGE: 4, LineType.MINIMUM_COMMITMENT: 5}
+
+
+@dataclass(frozen=True)
+class BillingData:
+    """Everything a run reads. Subscriptions, usage and one-time items are matched to a contract
+    through `contract_id` (the contract's Dataverse id, or its number when it has none)."""
+
+    contracts: Sequence[BillingContract]
+    subscriptions: Sequence[Subscription] = ()
+    change_logs: Sequence[ChangeLog] = ()
+    usage: Sequence[UsageSummary] = ()
+    one_time_items: Sequence[OneTimeItem] = ()
+    rates: Sequence[ExchangeRate] = ()
+
+
+@dataclass
+class RunPlan:
+    run_date: date
+    invoices: list[Invoice] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (contract number, message)
+
+    def summary(self) -> dict[str, dict[str, Decimal | int]]:
+        return summarize(self.invoices)
+
+
+def summarize(invoices: Iterable[Invoice]) -> dict[str, dict[str, Decimal | int]]:
+    """Per currency: number of invoices, number of lines, total amount."""
+    out: dict[str, dict[str, Decimal | int]] = {}
+    for inv in invoices:
+        row = out.setdefault(inv.currency, {"invoices": 0, "lines": 0, "total": Decimal(0)})
+        row["invoices"] += 1
+        row["lines"] += len(inv.lines)
+        row["total"] += inv.total
+    return dict(sorted(out.items()))
+
+
+def _belongs(contract: BillingContract, owner: str | None) -> bool:
+    return owner is not None and owner in (contract.id, contract.number)
+
+
+def _natural_cycle(contract: BillingContract, day: date) -> Cycle | None:
+    """The cycle whose invoice should carry something that happened on `day`."""
+    if day < contract.start_date:
+        return cycle_at(contract, 0)
+    cycle = cycle_containing(contract, day)
+    if cycle is None:
+        return None
+    if contract.policy is Policy.ARREARS or day == cycle.start:
+        return cycle
+    return cycle_at(contract, cycle.index + 1)
+
+
+def _target(planned: list[Cycle], natural: Cycle | None, *, roll: bool = True) -> Cycle | None:
+    if natural is None:
+        return None
+    for cycle in planned:
+        if cycle.start == natural.start or (roll and cycle.start > natural.start):
+            return cycle
+    return None
+
+
+def _usage_cutoff(contract: BillingContract, cycle: Cycle) -> date:
+    return cycle.next_start if contract.policy is Policy.ARREARS else cycle.start
+
+
+def _one_time_line(contract: BillingContract, item: OneTimeItem, rates: RateTable) -> InvoiceLine:
+    month = f"{item.effective_date.year:04d}-{item.effective_date.month:02d}"
+    unit = rates.convert(item.unit_price, item.currency or contract.currency, contract.currency, month)
+    return make_line(
+        key=f"onetime|{item.key}",
+        line_type=LineType.ONE_TIME,
+        description=text(contract.language, "onetime", name=item.description),
+        quantity=item.quantity,
+        unit_price=unit,
+        exact_amount=unit * item.quantity,
+        currency=contract.currency,
+        tax_pct=contract.tax_rate_pct,
+        period_start=item.effective_date,
+        period_end=item.effective_date,
+        subscription_id=item.subscription_id,
+        product_id=item.product_id,
+    )
+
+
+def plan_contract(
+    contract: BillingContract,
+    data: BillingData,
+    planned: list[Cycle],
+    *,
+    rates: RateTable,
+    global_refund: bool = True,
+    billed_line_keys: frozenset[str] = frozenset(),
+) -> list[Invoice]:
+    """Invoices for the given cycles of one contract (cycles sorted, none already invoiced)."""
+    planned = sorted(planned)
+    if not planned:
+        return []
+    subs = [s for s in data.subscriptions if _belongs(contract, s.contract_id)]
+    logs_by_sub: dict[str, list[ChangeLog]] = defaultdict(list)
+    sub_ids = {s.id or s.provider_subscription_id for s in subs}
+    for log in data.change_logs:
+        if log.subscription_id in sub_ids:
+            logs_by_sub[log.subscription_id].append(log)
+
+    lines: dict[date, list[InvoiceLine]] = defaultdict(list)
+    consumed: dict[date, list[str]] = defaultdict(list)
+    for sub in subs:
+        if sub.kind is SubscriptionKind.ONE_TIME:
+            continue
+        if sub.kind in USAGE_KINDS and not (sub.unit_price > 0 and sub.quantity > 0):
+            continue
+        sub_logs = logs_by_sub.get(sub.id or sub.provider_subscription_id, [])
+        timeline = Timeline(sub, sub_logs)
+        for cycle in planned:
+            ctx = LicenseContext(contract, cycle, invoice_key(contract.number, cycle.start, InvoiceKind.CYCLE),
+                                 rates, global_refund)
+            line = full_line(ctx, sub, timeline)
+            if line is not None:
+                lines[cycle.start].append(line)
+        assigned: list[tuple[Cycle, ChangeLog]] = []
+        for log in sub_logs:
+            if log.archived or log.invoice_id is not None:
+                continue
+            target = _target(planned, _natural_cycle(contract, log.effective_date))
+            if target is not None:
+                assigned.append((target, log))
+                consumed[target.start].append(log.change_key)
+        synthetic = implicit_start(sub, sub_logs)
+        if synthetic is not None and f"{synthetic.change_key}|prorate" not in billed_line_keys:
+            # No invoice id to remember it by, so never roll it: bill it on its own cycle or not at all.
+            target = _target(planned, _natural_cycle(contract, synthetic.effective_date), roll=False)
+            if target is not None:
+                assigned.append((target, synthetic))
+        for cycle, log in assigned:
+            ctx = LicenseContext(contract, cycle, invoice_key(contract.number, cycle.start, InvoiceKind.CYCLE),
+                                 rates, global_refund)
+            line = change_line(ctx, sub, timeline, log)
+            if line is not None:
+                lines[cycle.start].append(line)
+
+    for item in data.one_time_items:
+        if not _belongs(contract, item.contract_id) or f"onetime|{item.key}" in billed_line_keys:
+            continue
+        target = _target(planned, _natural_cycle(contract, item.effective_date))
+        if target is not None:
+            lines[target.start].append(_one_time_line(contract, item, rates))
+
+    usage_subs = {s.provider_subscription_id for s in subs if s.kind in USAGE_KINDS}
+    usage_by_cycle: dict[date, list[UsageSummary]] = defaultdict(list)
+    for summary in data.usage:
+        if summary.billed or summary.invoice_id is not None:
+            continue
+        if summary.subscription_id not in usage_subs and summary.entitlement_id not in usage_subs:
+            continue
+        ended = period_end(summary.period)
+        for cycle in planned:
+            if ended < _usage_cutoff(contract, cycle):
+                usage_by_cycle[cycle.start].append(summary)
+                break
+
+    invoices = []
+    for cycle in planned:
+        key = invoice_key(contract.number, cycle.start, InvoiceKind.CYCLE)
+        cycle_lines = lines[cycle.start]
+        usage = usage_lines(contract, usage_by_cycle[cycle.start], key, rates)
+        cycle_lines.extend(usage)
+        minimum = minimum_commitment_line(contract, usage, key, cycle)
+        if minimum is not None:
+            cycle_lines.append(minimum)
+        if not cycle_lines:
+            continue
+        cycle_lines.sort(key=lambda ln: (LINE_ORDER[ln.line_type], ln.key))
+        invoices.append(Invoice(
+            key=key,
+            contract_number=contract.number,
+            kind=InvoiceKind.CYCLE,
+            period_start=cycle.start,
+            period_end=cycle.end,
+            invoice_date=invoice_date(contract, cycle),
+            currency=contract.currency,
+            lines=tuple(cycle_lines),
+            contract_id=contract.id,
+            account_id=contract.account_id,
+            price_level_id=contract.price_level_id,
+            transaction_currency_id=contract.transaction_currency_id,
+            language=contract.language,
+            name=text(contract.language, "invoice", contract=contract.number, start=cycle.start, end=cycle.end),
+            change_log_keys=tuple(sorted(consumed[cycle.start])),
+        ))
+    return invoices
+
+
+def plan_run(
+    data: BillingData,
+    run_date: date,
+    *,
+    global_refund: bool = True,
+    existing_invoice_keys: Iterable[str] = (),
+    billed_line_keys: Iterable[str] = (),
+    catch_up_days: int | None = 31,
+) -> RunPlan:
+    """Invoices due on `run_date` for every contract; a contract whose data breaks a rule (e.g. a
+    missing exchange rate) is reported in `errors` and the others are still planned."""
+    existing = frozenset(existing_invoice_keys)
+    billed = frozenset(billed_line_keys)
+    plan = RunPlan(run_date)
+    try:
+        rates = RateTable(data.rates)
+    except IntegrationError as exc:
+        plan.errors.append(("*", str(exc)))
+        return plan
+    for contract in sorted(data.contracts, key=lambda c: c.number):
+        cycles = [c for c in due_cycles(contract, run_date, catch_up_days)
+                  if invoice_key(contract.number, c.start, InvoiceKind.CYCLE) not in existing]
+        try:
+            plan.invoices.extend(plan_contract(contract, data, cycles, rates=rates,
+                                               global_refund=global_refund, billed_line_keys=billed))
+        except IntegrationError as exc:
+            plan.errors.append((contract.number, str(exc)))
+    return plan
+
+
+def preview(
+    contract: BillingContract,
+    data: BillingData,
+    on_date: date,
+    *,
+    global_refund: bool = True,
+    existing_invoice_keys: Iterable[str] = (),
+    billed_line_keys: Iterable[str] = (),
+) -> Invoice | None:
+    """The next invoice of one contract: the first cycle not yet invoiced whose invoice date is on
+    or after `on_date`. Nothing is written."""
+    existing = frozenset(existing_invoice_keys)
+    day = on_date
+    for _ in range(500):
+        cycle = next_cycle_to_invoice(contract, day)
+        if cycle is None:
+            return None
+        if invoice_key(contract.number, cycle.start, InvoiceKind.CYCLE) not in existing:
+            invoices = plan_contract(contract, data, [cycle], rates=RateTable(data.rates),
+                                     global_refund=global_refund, billed_line_keys=frozenset(billed_line_keys))
+            return invoices[0] if invoices else None
+        day = invoice_date(contract, cycle) + timedelta(days=1)
+    return None
