@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import gzip
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from recon.aggregate import aggregate_usage
+from recon.columns import USAGE_COLUMNS
+from recon.quarantine import read_quarantine
+from shared.errors import ValidationError
+from tests.plugins.recon import usage_row, write_csv, write_jsonl
+
+
+def test_sums_are_exact_decimals_grouped_by_customer_subscription_meter_month(tmp_path: Path) -> None:
+    rows = [
+        usage_row(Quantity="0.1", BillingPreTaxTotal="0.1", PricingPreTaxTotal="0.1"),
+        usage_row(Quantity="0.2", BillingPreTaxTotal="0.2", PricingPreTaxTotal="0.2"),
+        usage_row(MeterCategory="Storage", BillingPreTaxTotal="1.005"),
+        usage_row(UsageDate="11/2/2026", BillingPreTaxTotal="2"),  # portal date format, next month
+        usage_row(CustomerId="cust-b", BillingCurrency="EUR", PricingCurrency="USD", PCToBCExchangeRate="0.9"),
+    ]
+    result = aggregate_usage(write_csv(tmp_path / "u.csv", rows))
+    assert (result.rows_read, result.rows_aggregated, result.rows_quarantined) == (5, 5, 0)
+    by_key = {(g.customer_id, g.meter_category, g.period, g.currency): g for g in result.groups}
+    vm = by_key[("cust-a", "Virtual Machines", "2026-10", "USD")]
+    assert vm.quantity == Decimal("0.3") and vm.cost == Decimal("0.3") and vm.row_count == 2
+    assert isinstance(vm.cost, Decimal)
+    # PEC earned = UnitPrice x Quantity x rate x 15%; cost before PEC = cost + PEC.
+    assert vm.pec_amount == Decimal("0.1") * Decimal("0.3") * Decimal("0.15")
+    assert vm.cost_before_pec == vm.cost + vm.pec_amount
+    assert by_key[("cust-a", "Storage", "2026-10", "USD")].cost == Decimal("1.005")
+    assert by_key[("cust-a", "Virtual Machines", "2026-11", "USD")].cost == Decimal("2")
+    assert by_key[("cust-b", "Virtual Machines", "2026-10", "EUR")].pricing_currency == "USD"
+    assert result.totals_by_currency() == {"USD": Decimal("3.305"), "EUR": Decimal("0.85")}
+
+
+def test_bom_crlf_quoted_commas_credits_and_negative_quantities(tmp_path: Path) -> None:
+    rows = [
+        usage_row(CustomerName='Contoso, "Ltd"', Tags='{"a": "x,y"}'),
+        usage_row(ChargeType="refund", Quantity="-3.5", BillingPreTaxTotal="-0.30", PricingPreTaxTotal="-0.30"),
+    ]
+    path = write_csv(tmp_path / "u.csv.gz", rows, bom=True, crlf=True, gz=True)
+    result = aggregate_usage(path)
+    assert result.rows_quarantined == 0
+    [group] = result.groups
+    assert group.customer_name == 'Contoso, "Ltd"'
+    assert group.quantity == Decimal("6.5") and group.cost == Decimal("0.55")
+
+
+def test_bad_rows_are_quarantined_with_line_and_reason(tmp_path: Path) -> None:
+    rows = [
+        usage_row(),                                       # line 2
+        usage_row(Quantity="1,5"),                         # line 3: decimal comma
+        usage_row(BillingCurrency="XXX"),                  # line 4
+        usage_row(),                                       # line 5
+        usage_row(BillingPreTaxTotal="abc"),               # line 6
+        usage_row(UsageDate="yesterday"),                  # line 7
+        usage_row(CustomerId=""),                          # line 8
+    ]
+    path = write_csv(tmp_path / "u.csv", rows)
+    # A line with too few columns in the middle (line 6 after insertion) must shift later line numbers.
+    lines = path.read_text().splitlines()
+    lines.insert(5, "only,three,columns")
+    path.write_text("\n".join(lines) + "\n")
+    result = aggregate_usage(path, quarantine_path=tmp_path / "q.jsonl")
+    assert result.rows_read == 8 and result.rows_aggregated == 2 and result.rows_quarantined == 6
+    got = {(q.line, q.reason.split(":")[0]) for q in read_quarantine(tmp_path / "q.jsonl")}
+    assert got == {
+        (3, "bad decimal in Quantity"), (4, "unknown currency in BillingCurrency"), (6, "missing columns"),
+        (7, "bad decimal in BillingPreTaxTotal"), (8, "bad UsageDate"), (9, "missing CustomerId"),
+    }
+    assert result.groups[0].row_count == 2
+
+
+def test_jsonl_with_malformed_line_and_numbers(tmp_path: Path) -> None:
+    good = usage_row()
+    numeric = usage_row()
+    path = write_jsonl(tmp_path / "u.jsonl.gz", [good, '{"customerId": "x", broken', numeric, "", good])
+    result = aggregate_usage(path)
+    assert (result.rows_read, result.rows_aggregated, result.rows_quarantined) == (4, 3, 1)
+    [q] = result.quarantine_sample
+    assert q.line == 2 and q.reason == "invalid JSON" and "broken" in q.raw
+
+
+def test_jsonl_missing_key_is_quarantined(tmp_path: Path) -> None:
+    row = usage_row()
+    partial = {k: v for k, v in usage_row().items() if k != "Quantity"}
+    result = aggregate_usage(write_jsonl(tmp_path / "u.jsonl.gz", [row, partial]))
+    assert result.rows_quarantined == 1
+    assert result.quarantine_sample[0].line == 2
+    assert result.quarantine_sample[0].reason == "bad decimal in Quantity: <missing>"
+
+
+def test_wrong_header_names_missing_columns(tmp_path: Path) -> None:
+    columns = [c for c in USAGE_COLUMNS if c not in ("BillingPreTaxTotal", "MeterCategory")]
+    path = write_csv(tmp_path / "u.csv", [usage_row()], columns=columns)
+    with pytest.raises(ValidationError, match="MeterCategory, BillingPreTaxTotal") as err:
+        aggregate_usage(path)
+    assert err.value.code == "WrongHeader"
+
+
+def test_header_is_matched_case_insensitively(tmp_path: Path) -> None:
+    columns = [c.lower() for c in USAGE_COLUMNS]
+    path = tmp_path / "u.csv"
+    row = usage_row()
+    path.write_text(",".join(columns) + "\n" + ",".join(row[c] for c in USAGE_COLUMNS) + "\n")
+    assert aggregate_usage(path).rows_aggregated == 1
+
+
+def test_truncated_gzip_is_a_clear_error(tmp_path: Path) -> None:
+    full = write_csv(tmp_path / "u.csv.gz", [usage_row() for _ in range(2000)], gz=True)
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(full.read_bytes()[: len(full.read_bytes()) // 2])
+    with pytest.raises(ValidationError, match="cut.csv.gz") as err:
+        aggregate_usage(cut)
+    assert err.value.code == "CorruptFile"
+
+
+def test_not_gzip_behind_gz_magic_and_empty_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv.gz"
+    bad.write_bytes(b"\x1f\x8bnot really gzip")
+    with pytest.raises(ValidationError, match="corrupt or truncated gzip"):
+        aggregate_usage(bad)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(ValidationError, match="empty"):
+        aggregate_usage(empty)
+
+
+def test_header_only_file_gives_zero_rows(tmp_path: Path) -> None:
+    result = aggregate_usage(write_csv(tmp_path / "u.csv", []))
+    assert (result.rows_read, result.groups) == (0, [])
+
+
+def test_gzip_roundtrip_is_gzip(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "u.csv.gz", [usage_row()], gz=True)
+    assert gzip.decompress(path.read_bytes()).startswith(b"PartnerId")
