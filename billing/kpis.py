@@ -1,0 +1,276 @@
+"""CSP-business KPIs for the partner's assessment, pure maths over small fact records.
+
+Conventions (stated here because every KPI depends on them):
+- Money KPIs are per currency; currencies are never added together (no FX guess).
+- A subscription's unit price and cost are per billing cycle (the price-list unit "P1Y monthly"
+  is a monthly amount; "P1Y annual" a yearly one), so the monthly value is price / months in the
+  billing frequency.
+- MRR counts recurring licenses only: kind License and status Active. Usage (Azure plan,
+  marketplace usage), one-time items and trials are excluded, as in Work 365's MRR definition.
+- Churn, contraction, expansion and new MRR come from the change logs whose effective date falls
+  in the window (as_of - window_days, as_of] and that actually happened (Provisioned or
+  NotApplicable, not archived). Rates divide by the MRR at the window start, rebuilt from today's
+  MRR by undoing those changes.
+- DSO = open receivables / invoiced in the trailing window x window days.
+- Touchless share = provisioned changes with no error and not on the manual provider, over all
+  changes that finished provisioning (Provisioned or Failed) in the window.
+- Unbilled-seat leakage = seats the provider bills us for but no invoice of ours charges, valued
+  at the subscription's monthly price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from billing.models import ChangeType, Provider, ProvisioningStatus, SubscriptionKind, SubscriptionStatus
+from billing.money import round_money
+
+MONTHS_PER_CYCLE: dict[str, int] = {"P1M": 1, "P1Y": 12, "P3Y": 36}
+ZERO = Decimal(0)
+HAPPENED = {ProvisioningStatus.PROVISIONED, ProvisioningStatus.NOT_APPLICABLE}
+FINISHED = {ProvisioningStatus.PROVISIONED, ProvisioningStatus.FAILED}
+
+
+@dataclass(frozen=True)
+class SubscriptionFact:
+    id: str
+    currency: str
+    quantity: int
+    unit_price: Decimal
+    unit_cost: Decimal
+    billing_frequency: str = "P1M"
+    kind: int = SubscriptionKind.LICENSE
+    status: int = SubscriptionStatus.ACTIVE
+    provider: int = Provider.PARTNER_CENTER
+
+    @property
+    def recurring(self) -> bool:
+        return self.kind == SubscriptionKind.LICENSE and self.status == SubscriptionStatus.ACTIVE
+
+    def monthly(self, amount: Decimal) -> Decimal:
+        return amount / MONTHS_PER_CYCLE.get(self.billing_frequency, 1)
+
+
+@dataclass(frozen=True)
+class ChangeFact:
+    subscription_id: str
+    change_type: int
+    old_quantity: int
+    new_quantity: int
+    effective: datetime | date
+    status: int
+    error: str = ""
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class InvoiceFact:
+    currency: str
+    total: Decimal
+    balance: Decimal
+    issued: date
+
+
+@dataclass(frozen=True)
+class SeatBillingFact:
+    """For one subscription and period: seats the provider billed vs seats our invoices charged."""
+
+    subscription_id: str
+    provider_quantity: int
+    invoiced_quantity: int
+
+
+@dataclass
+class CurrencyKpis:
+    currency: str
+    mrr: Decimal = ZERO
+    arr: Decimal = ZERO
+    mrc: Decimal = ZERO
+    gross_margin_pct: Decimal | None = None
+    seats: int = 0
+    new_mrr: Decimal = ZERO
+    expansion_mrr: Decimal = ZERO
+    contraction_mrr: Decimal = ZERO
+    churned_mrr: Decimal = ZERO
+    start_mrr: Decimal = ZERO
+    churn_rate_pct: Decimal | None = None
+    contraction_rate_pct: Decimal | None = None
+    receivables: Decimal = ZERO
+    invoiced_in_window: Decimal = ZERO
+    dso_days: Decimal | None = None
+    leaked_seats: int = 0
+    leakage_mrr: Decimal = ZERO
+
+
+@dataclass
+class KpiReport:
+    as_of: date
+    window_days: int
+    currencies: dict[str, CurrencyKpis] = field(default_factory=dict)
+    seats: int = 0
+    active_subscriptions: int = 0
+    changes_finished: int = 0
+    changes_touchless: int = 0
+    touchless_pct: Decimal | None = None
+    leaked_seats: int = 0
+
+    def primary_currency(self) -> str | None:
+        """The currency with the most MRR: the one a single trend line follows."""
+        if not self.currencies:
+            return None
+        return max(self.currencies.values(), key=lambda k: (k.mrr, k.currency)).currency
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
+    if whole == 0:
+        return None
+    return (part * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _day(value: datetime | date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def compute(*, as_of: date, subscriptions: list[SubscriptionFact], changes: list[ChangeFact],
+            invoices: list[InvoiceFact], seat_billing: list[SeatBillingFact] = (),  # type: ignore[assignment]
+            window_days: int = 30, dso_window_days: int = 90) -> KpiReport:
+    report = KpiReport(as_of=as_of, window_days=window_days)
+    by_id = {s.id: s for s in subscriptions}
+    per: dict[str, CurrencyKpis] = {}
+
+    def bucket(currency: str) -> CurrencyKpis:
+        if currency not in per:
+            per[currency] = CurrencyKpis(currency=currency)
+        return per[currency]
+
+    for sub in subscriptions:
+        if not sub.recurring:
+            continue
+        k = bucket(sub.currency)
+        k.mrr += sub.monthly(sub.unit_price) * sub.quantity
+        k.mrc += sub.monthly(sub.unit_cost) * sub.quantity
+        k.seats += sub.quantity
+        report.active_subscriptions += 1
+
+    window_start = as_of - timedelta(days=window_days)
+    for change in changes:
+        if change.archived or not window_start < _day(change.effective) <= as_of:
+            continue
+        sub = by_id.get(change.subscription_id)
+        status = ProvisioningStatus(change.status)
+        if status in FINISHED:
+            report.changes_finished += 1
+            if (status is ProvisioningStatus.PROVISIONED and not change.error
+                    and (sub is None or sub.provider != Provider.MANUAL)):
+                report.changes_touchless += 1
+        if sub is None or status not in HAPPENED or sub.kind != SubscriptionKind.LICENSE:
+            continue
+        unit = sub.monthly(sub.unit_price)
+        k = bucket(sub.currency)
+        delta = change.new_quantity - change.old_quantity
+        if change.change_type == ChangeType.NEW:
+            k.new_mrr += unit * change.new_quantity
+        elif change.change_type == ChangeType.CANCEL:
+            k.churned_mrr += unit * change.old_quantity
+        elif delta > 0:
+            k.expansion_mrr += unit * delta
+        elif delta < 0:
+            k.contraction_mrr += unit * -delta
+
+    dso_start = as_of - timedelta(days=dso_window_days)
+    for inv in invoices:
+        if inv.issued > as_of:
+            continue
+        k = bucket(inv.currency)
+        k.receivables += max(inv.balance, ZERO)
+        if inv.issued > dso_start:
+            k.invoiced_in_window += inv.total
+
+    for row in seat_billing:
+        sub = by_id.get(row.subscription_id)
+        leaked = row.provider_quantity - row.invoiced_quantity
+        if sub is None or leaked <= 0:
+            continue
+        k = bucket(sub.currency)
+        k.leaked_seats += leaked
+        k.leakage_mrr += sub.monthly(sub.unit_price) * leaked
+
+    for k in per.values():
+        k.start_mrr = k.mrr - k.new_mrr - k.expansion_mrr + k.contraction_mrr + k.churned_mrr
+        k.gross_margin_pct = _pct(k.mrr - k.mrc, k.mrr)
+        k.churn_rate_pct = _pct(k.churned_mrr, k.start_mrr)
+        k.contraction_rate_pct = _pct(k.contraction_mrr, k.start_mrr)
+        if k.invoiced_in_window:
+            k.dso_days = (k.receivables / k.invoiced_in_window * dso_window_days).quantize(
+                Decimal("0.1"), rounding=ROUND_HALF_UP)
+        k.arr = k.mrr * 12
+        for name in ("mrr", "arr", "mrc", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr",
+                     "start_mrr", "receivables", "invoiced_in_window", "leakage_mrr"):
+            setattr(k, name, round_money(getattr(k, name), k.currency))
+        report.seats += k.seats
+        report.leaked_seats += k.leaked_seats
+    report.currencies = dict(sorted(per.items()))
+    report.touchless_pct = _pct(Decimal(report.changes_touchless), Decimal(report.changes_finished))
+    return report
+
+
+# -- snapshots: what is stored, and how two of them compare -----------------------------------
+
+TREND_KEYS = ("mrr", "arr", "gross_margin_pct", "seats", "churn_rate_pct", "contraction_rate_pct", "dso_days",
+              "leakage_mrr")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _num(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    return Decimal(str(value))
+
+
+def compare(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, dict[str, Decimal | None]]:
+    """Per-currency change since the previous snapshot: {currency: {metric: delta or None}}.
+    Takes the stored JSON shape (KpiReport.to_json) so old snapshots compare without re-reading data."""
+    if not previous:
+        return {}
+    out: dict[str, dict[str, Decimal | None]] = {}
+    before_all = previous.get("currencies", {})
+    for currency, now in current.get("currencies", {}).items():
+        before = before_all.get(currency)
+        if before is None:
+            continue
+        deltas: dict[str, Decimal | None] = {}
+        for key in TREND_KEYS:
+            a, b = _num(now.get(key)), _num(before.get(key))
+            deltas[key] = None if a is None or b is None else a - b
+        out[currency] = deltas
+    for key in ("touchless_pct", "seats"):
+        a, b = _num(current.get(key)), _num(previous.get(key))
+        out.setdefault("*", {})[key] = None if a is None or b is None else a - b
+    return out
+
+
+def series(snapshots: list[dict[str, Any]], currency: str, metric: str = "mrr") -> list[tuple[str, Decimal]]:
+    """(as_of, value) points for a trend chart, oldest first, skipping snapshots without the metric."""
+    points = []
+    for snap in sorted(snapshots, key=lambda s: str(s.get("as_of", ""))):
+        value = _num(snap.get("currencies", {}).get(currency, {}).get(metric))
+        if value is not None:
+            points.append((str(snap["as_of"]), value))
+    return points
