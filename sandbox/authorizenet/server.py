@@ -1,0 +1,165 @@
+"""Authorize.Net JSON API sandbox (one endpoint, POST /xml/v1/request.api; the request's only
+top-level key names the call). Answers are HTTP 200 with a UTF-8 BOM, like the real service,
+and carry messages.resultCode Ok|Error. https://developer.authorize.net/api/reference/
+
+Supported: createCustomerProfileRequest (opaqueData payment profile; E00039 on a duplicate
+merchantCustomerId), createCustomerPaymentProfileRequest, createTransactionRequest
+(authCaptureTransaction by profile or opaqueData; duplicateWindow -> error 11),
+getUnsettledTransactionListRequest, getTransactionDetailsRequest.
+Opaque data whose dataValue starts with "DECLINE" is declined.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from sandbox._server import SandboxApp
+
+_ids = itertools.count(40000001)
+
+
+def _reply(body: dict[str, Any]) -> Response:
+    return Response("\ufeff" + json.dumps(body), status=200, content_type="application/json; charset=utf-8")
+
+
+def _ok(ref_id: str | None, **fields: Any) -> Response:
+    return _reply({**fields, "refId": ref_id, "messages": {"resultCode": "Ok",
+                                                             "message": [{"code": "I00001", "text": "Successful."}]}})
+
+
+def _err(ref_id: str | None, code: str, text: str, **fields: Any) -> Response:
+    return _reply({**fields, "refId": ref_id, "messages": {"resultCode": "Error",
+                                                             "message": [{"code": code, "text": text}]}})
+
+
+class AuthorizeNetSandbox:
+    def __init__(self, state_dir: Path | None) -> None:
+        self.lock = threading.RLock()
+        self.login_id: str | None = None  # tests may pin credentials
+        self.transaction_key: str | None = None
+        self.profiles: dict[str, dict[str, Any]] = {}
+        self.payment_profiles: dict[str, dict[str, Any]] = {}
+        self.transactions: list[dict[str, Any]] = []
+
+    def __call__(self, request: Request) -> Response:
+        if request.method != "POST" or not request.path.endswith("/xml/v1/request.api"):
+            return Response("Not Found", status=404)
+        try:
+            body = json.loads(request.get_data(as_text=True).lstrip("\ufeff"))
+            (call, payload), = body.items()
+        except (ValueError, AttributeError):
+            return _err(None, "E00003", "An error occurred while parsing the JSON request.")
+        ref_id = payload.get("refId")
+        auth = payload.get("merchantAuthentication") or {}
+        if not auth.get("name") or not auth.get("transactionKey") or (
+                self.login_id is not None and (auth["name"], auth["transactionKey"]) != (self.login_id,
+                                                                                         self.transaction_key)):
+            return _err(ref_id, "E00007", "User authentication failed due to invalid authentication values.")
+        handler = getattr(self, call, None)
+        if handler is None:
+            return _err(ref_id, "E00067", f"An unknown API method: {call}.")
+        with self.lock:
+            return handler(payload, ref_id)
+
+    def _new_payment_profile(self, customer_id: str, payment: dict[str, Any]) -> str | None:
+        opaque = (payment or {}).get("opaqueData") or {}
+        if not opaque.get("dataValue"):
+            return None
+        pid = str(next(_ids))
+        self.payment_profiles[pid] = {"customerProfileId": customer_id, "decline":
+                                      str(opaque["dataValue"]).startswith("DECLINE")}
+        return pid
+
+    def createCustomerProfileRequest(self, payload: dict[str, Any], ref_id: str | None) -> Response:  # noqa: N802
+        profile = payload.get("profile") or {}
+        merchant_id = profile.get("merchantCustomerId")
+        for cid, existing in self.profiles.items():
+            if merchant_id and existing["merchantCustomerId"] == merchant_id:
+                return _err(ref_id, "E00039", f"A duplicate record with ID {cid} already exists.")
+        cid = str(next(_ids))
+        self.profiles[cid] = {"merchantCustomerId": merchant_id, "email": profile.get("email")}
+        payments = profile.get("paymentProfiles") or {}
+        payments = payments if isinstance(payments, list) else [payments]
+        ids = [pid for p in payments if (pid := self._new_payment_profile(cid, p.get("payment")))]
+        return _ok(ref_id, customerProfileId=cid, customerPaymentProfileIdList=ids,
+                   customerShippingAddressIdList=[], validationDirectResponseList=[])
+
+    def createCustomerPaymentProfileRequest(self, payload: dict[str, Any], ref_id: str | None) -> Response:  # noqa: N802
+        cid = payload.get("customerProfileId")
+        if cid not in self.profiles:
+            return _err(ref_id, "E00040", "The record cannot be found.")
+        pid = self._new_payment_profile(cid, (payload.get("paymentProfile") or {}).get("payment"))
+        if pid is None:
+            return _err(ref_id, "E00013", "Payment information is required.")
+        return _ok(ref_id, customerProfileId=cid, customerPaymentProfileId=pid)
+
+    def createTransactionRequest(self, payload: dict[str, Any], ref_id: str | None) -> Response:  # noqa: N802
+        tx = payload.get("transactionRequest") or {}
+        if tx.get("transactionType") != "authCaptureTransaction":
+            return _err(ref_id, "E00003", "Only authCaptureTransaction is simulated.")
+        try:
+            amount = Decimal(str(tx.get("amount")))
+        except InvalidOperation:
+            return _err(ref_id, "E00015", "The field length is invalid for Amount.")
+        invoice_number = (tx.get("order") or {}).get("invoiceNumber", "")
+        settings = {s["settingName"]: s["settingValue"] for s in
+                    ((tx.get("transactionSettings") or {}).get("setting") or [])}
+        window = int(settings.get("duplicateWindow", 120))
+        profile = tx.get("profile") or {}
+        if profile:
+            pp = self.payment_profiles.get((profile.get("paymentProfile") or {}).get("paymentProfileId", ""))
+            if pp is None or pp["customerProfileId"] != profile.get("customerProfileId"):
+                return _err(ref_id, "E00040", "The record cannot be found.")
+            decline, account = pp["decline"], profile["customerProfileId"]
+        else:
+            opaque = (tx.get("payment") or {}).get("opaqueData") or {}
+            if not opaque.get("dataValue"):
+                return _err(ref_id, "E00013", "Payment information is required.")
+            decline, account = str(opaque["dataValue"]).startswith("DECLINE"), opaque["dataValue"][:12]
+        now = time.time()
+        for t in self.transactions:
+            if (window and t["account"] == account and t["amount"] == amount and t["invoiceNumber"] == invoice_number
+                    and now - t["at"] < window):
+                return _err(ref_id, "E00027", "The transaction was unsuccessful.", transactionResponse={
+                    "responseCode": "3", "transId": "0", "refTransID": "", "accountNumber": "XXXX0015",
+                    "errors": [{"errorCode": "11", "errorText": "A duplicate transaction has been submitted."}]})
+        trans_id = str(next(_ids))
+        record = {"transId": trans_id, "invoiceNumber": invoice_number, "amount": amount, "account": account,
+                  "at": now, "status": "declined" if decline else "capturedPendingSettlement"}
+        self.transactions.append(record)
+        if decline:
+            return _err(ref_id, "E00027", "The transaction was unsuccessful.", transactionResponse={
+                "responseCode": "2", "authCode": "", "transId": trans_id, "accountNumber": "XXXX0027",
+                "errors": [{"errorCode": "2", "errorText": "This transaction has been declined."}]})
+        return _ok(ref_id, transactionResponse={
+            "responseCode": "1", "authCode": "SBX123", "avsResultCode": "Y", "transId": trans_id,
+            "accountNumber": "XXXX1111", "accountType": "Visa",
+            "messages": [{"code": "1", "description": "This transaction has been approved."}]})
+
+    def getUnsettledTransactionListRequest(self, payload: dict[str, Any], ref_id: str | None) -> Response:  # noqa: N802
+        items = [{"transId": t["transId"], "invoiceNumber": t["invoiceNumber"], "transactionStatus": t["status"],
+                  "settleAmount": float(t["amount"]), "submitTimeUTC": time.strftime(
+                      "%Y-%m-%dT%H:%M:%SZ", time.gmtime(t["at"]))} for t in self.transactions]
+        return _ok(ref_id, transactions=items, totalNumInResultSet=len(items))
+
+    def getTransactionDetailsRequest(self, payload: dict[str, Any], ref_id: str | None) -> Response:  # noqa: N802
+        t = next((t for t in self.transactions if t["transId"] == payload.get("transId")), None)
+        if t is None:
+            return _err(ref_id, "E00040", "The record cannot be found.")
+        return _ok(ref_id, transaction={"transId": t["transId"], "transactionStatus": t["status"],
+                                        "authAmount": float(t["amount"]), "order": {"invoiceNumber": t["invoiceNumber"]}})
+
+
+def build_app(state_dir: Path | None = None) -> SandboxApp:
+    sandbox = AuthorizeNetSandbox(state_dir)
+    app = SandboxApp(sandbox)
+    app.sandbox = sandbox  # type: ignore[attr-defined]
+    return app
