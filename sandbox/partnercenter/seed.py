@@ -1,0 +1,513 @@
+"""Deterministic partner data for the Partner Center + Graph sandbox.
+
+`seed_to_dir(state_dir, customers, seed)` writes everything the server serves, in wire format, laid
+out so the server can start without reading it all:
+
+    meta.json                      seed parameters, periods, invoice ids
+    customers.jsonl                Customer resources, one per line (paged listing)
+    customers/{id}.json            that customer's subscriptions, orders, Azure entitlements,
+                                   agreements, carts and idempotency records (loaded on first use)
+    invoices.json                  Invoice resources
+    pricesheets/{market}.csv       new commerce license-based price sheet per market
+    exports/usage_billed/{invoice}/part-00000.json.gz
+    exports/usage_unbilled/{currency}/{period}/part-00000.json.gz
+    exports/recon_billed/{invoice}/part-00000.json.gz
+
+The same seed always gives the same bytes. Dates hang off `as_of` (default 2026-11-01), never the
+wall clock: the billed period is the month before it, the unbilled period the month of it.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import random
+import shutil
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, timedelta
+from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
+from typing import Any
+
+from sandbox.partnercenter import catalog
+from sandbox.partnercenter.usage_file import PARTNER_ID, PARTNER_MPN_ID, UsageCustomer, write_usage_file
+
+DEFAULT_AS_OF = date(2026, 11, 1)
+AZURE_PLAN_OFFER = catalog.catalog_item_id(*catalog.AZURE_PLAN[:3])
+
+INVOICE_RECON_COLUMNS: tuple[str, ...] = (
+    "PartnerId", "CustomerId", "CustomerName", "CustomerDomainName", "CustomerCountry", "InvoiceNumber",
+    "MpnId", "ResellerMpnId", "OrderId", "OrderDate", "ProductId", "SkuId", "AvailabilityId", "SkuName",
+    "ProductName", "ChargeType", "UnitPrice", "Quantity", "Subtotal", "TaxTotal", "Total", "Currency",
+    "PriceAdjustmentDescription", "PublisherName", "PublisherId", "SubscriptionDescription", "SubscriptionId",
+    "ChargeStartDate", "ChargeEndDate", "TermAndBillingCycle", "EffectiveUnitPrice", "UnitType",
+    "AlternateId", "BillableQuantity", "BillingFrequency", "PricingCurrency", "PCToBCExchangeRate",
+    "PCToBCExchangeRateDate", "MeterDescription", "ReservationOrderId", "CreditReasonCode",
+    "SubscriptionStartDate", "SubscriptionEndDate", "ReferenceId", "ProductQualifiers", "PromotionId",
+    "ProductCategory",
+)
+PRICE_SHEET_COLUMNS: tuple[str, ...] = (
+    "ProductTitle", "ProductId", "SkuId", "SkuTitle", "Publisher", "SkuDescription", "UnitOfMeasure",
+    "TermDuration", "BillingPlan", "Market", "Currency", "UnitPrice", "PricingTierRangeMin",
+    "PricingTierRangeMax", "EffectiveStartDate", "EffectiveEndDate", "Tags", "ERP Price", "Segment",
+)
+TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
+CYCLE_MONTHS = {"monthly": 1, "annual": 12, "triennial": 36}
+
+_WORDS_A = ("Northwind", "Contoso", "Fabrikam", "Adatum", "Tailspin", "Litware", "Proseware", "Wingtip",
+            "Alpine", "Blue Yonder", "Coho", "Humongous", "Lucerne", "Margie's", "Trey", "Woodgrove",
+            "Fourth Coffee", "Wide World", "Relecloud", "Munson's")
+_WORDS_B = ("Traders", "Holdings", "Industries", "Logistics", "Dental", "Legal", "Analytics", "Foods",
+            "Partners", "Retail", "Clinic", "Labs", "Motors", "Studios", "Energy", "Design")
+_FIRST = ("Ana", "Ben", "Chloe", "Dev", "Eva", "Femi", "Grace", "Hiro", "Ines", "Jon", "Kai", "Lena")
+_LAST = ("Silva", "Okafor", "Tanaka", "Muller", "Smith", "Kim", "Rossi", "Novak", "Jensen", "Patel")
+
+
+def add_months(d: date, months: int) -> date:
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    last = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(d.day, last))
+
+
+def iso(d: date) -> str:
+    return f"{d.isoformat()}T00:00:00Z"
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _month_bounds(d: date) -> tuple[date, date]:
+    start = d.replace(day=1)
+    return start, add_months(start, 1) - timedelta(days=1)
+
+
+def _round_down(value: Decimal, currency: str) -> Decimal:
+    return value.quantize(catalog.quantum(currency), rounding=ROUND_DOWN)
+
+
+def json_line(row: dict[str, Any]) -> str:
+    """JSON with Decimal written as a bare number (Microsoft's export carries numbers, not strings)."""
+    parts = []
+    for key, value in row.items():
+        rendered = str(value) if isinstance(value, Decimal) else json.dumps(value, ensure_ascii=False)
+        parts.append(f"{json.dumps(key)}:{rendered}")
+    return "{" + ",".join(parts) + "}\n"
+
+
+def write_jsonl_gz(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=1, mtime=0) as gz:
+        for row in rows:
+            gz.write(json_line(row).encode())
+            count += 1
+    return count
+
+
+def _customer_resource(cid: str, name: str, domain: str, country: str, rng: random.Random) -> dict[str, Any]:
+    currency, culture, city = catalog.MARKETS[country]
+    first, last = _FIRST[rng.randrange(len(_FIRST))], _LAST[rng.randrange(len(_LAST))]
+    return {
+        "id": cid,
+        "commerceId": _uuid(rng),
+        "companyProfile": {
+            "tenantId": cid, "domain": domain, "companyName": name,
+            "attributes": {"objectType": "CustomerCompanyProfile"},
+        },
+        "billingProfile": {
+            "id": _uuid(rng), "firstName": first, "lastName": last,
+            "email": f"{first.lower()}.{last.lower()}@{domain}", "culture": culture, "language": culture[:2],
+            "companyName": name,
+            "defaultAddress": {
+                "country": country, "city": city, "addressLine1": f"{1 + rng.randrange(400)} Main Street",
+                "postalCode": f"{10000 + rng.randrange(89999)}", "firstName": first, "lastName": last,
+                "phoneNumber": f"+1555{rng.randrange(10**7):07d}",
+            },
+            "attributes": {"objectType": "CustomerBillingProfile"},
+        },
+        "relationshipToPartner": "reseller",
+        "allowDelegatedAccess": True,
+        "attributes": {"objectType": "Customer"},
+    }
+
+
+def new_subscription(*, sub_id: str, offer_id: str, offer_name: str, quantity: int, term: str, billing: str,
+                     created: date, status: str, auto_renew: bool, order_id: str, is_trial: bool = False,
+                     effective_start: date | None = None, customer_id: str = "") -> dict[str, Any]:
+    """A new commerce license Subscription resource
+    (https://learn.microsoft.com/partner-center/developer/subscription-resources)."""
+    start = effective_start or created
+    end = add_months(start, TERM_MONTHS[term]) - timedelta(days=1)
+    return {
+        "id": sub_id, "offerId": offer_id, "offerName": offer_name, "friendlyName": offer_name,
+        "quantity": quantity, "unitType": "Licenses", "hasPurchasableAddons": False,
+        "creationDate": iso(created), "effectiveStartDate": iso(start), "commitmentEndDate": iso(end),
+        "cancellationAllowedUntilDate": iso(start + timedelta(days=7)),
+        "status": status, "autoRenewEnabled": auto_renew, "isTrial": is_trial,
+        "billingType": "license", "billingCycle": "none" if is_trial else billing, "termDuration": term,
+        "renewalTermDuration": term if auto_renew else "", "refundableQuantity": {"totalQuantity": 0, "details": []},
+        "contractType": "subscription", "orderId": order_id, "publisherName": "Microsoft Corporation",
+        "isMicrosoftProduct": True, "productType": {"id": "OnlineServicesNCE", "displayName": "OnlineServicesNCE"},
+        "links": {"self": {"uri": f"/customers/{customer_id}/subscriptions/{sub_id}", "method": "GET", "headers": []}},
+        "attributes": {"etag": "1", "objectType": "Subscription"},
+    }
+
+
+def azure_plan_subscription(sub_id: str, created: date, order_id: str, customer_id: str) -> dict[str, Any]:
+    return {
+        "id": sub_id, "offerId": AZURE_PLAN_OFFER, "offerName": "Azure plan", "friendlyName": "Azure plan",
+        "quantity": 1, "unitType": "Usage-based", "hasPurchasableAddons": False,
+        "creationDate": iso(created), "effectiveStartDate": iso(created), "commitmentEndDate": "9999-12-14T00:00:00Z",
+        "status": "active", "autoRenewEnabled": False, "isTrial": False, "billingType": "usage",
+        "billingCycle": "monthly", "termDuration": "", "contractType": "subscription", "orderId": order_id,
+        "publisherName": "Microsoft Corporation", "isMicrosoftProduct": True,
+        "productType": {"id": "Azure", "displayName": "Azure"},
+        "links": {"self": {"uri": f"/customers/{customer_id}/subscriptions/{sub_id}", "method": "GET", "headers": []}},
+        "attributes": {"etag": "1", "objectType": "Subscription"},
+    }
+
+
+def order_for(order_id: str, customer_id: str, sub: dict[str, Any], currency: str, created: str,
+              status: str = "completed", transaction: str = "New") -> dict[str, Any]:
+    """An Order resource with one line item (https://learn.microsoft.com/partner-center/developer/order-resources)."""
+    return {
+        "id": order_id, "referenceCustomerId": customer_id, "alternateId": order_id[:12],
+        "billingCycle": sub.get("billingCycle", "monthly"), "currencyCode": currency,
+        "lineItems": [{
+            "lineItemNumber": 0, "offerId": sub["offerId"], "subscriptionId": sub["id"],
+            "termDuration": sub.get("termDuration", ""), "transactionType": transaction,
+            "friendlyName": sub.get("friendlyName", ""), "quantity": sub.get("quantity", 1),
+            "links": {"provisioningStatus": {
+                "uri": f"/customers/{customer_id}/orders/{order_id}/provisioningstatus", "method": "GET",
+                "headers": []}},
+        }],
+        "creationDate": created, "status": status, "transactionType": "UserPurchase",
+        "links": {"self": {"uri": f"/customers/{customer_id}/orders/{order_id}", "method": "GET", "headers": []}},
+        "attributes": {"objectType": "Order"},
+    }
+
+
+def price_sheet_rows(market: str, effective: date) -> list[dict[str, str]]:
+    currency = catalog.MARKETS[market][0]
+    rows = []
+    for sku in catalog.LICENSE_SKUS:
+        for term, billing in catalog.terms_for(sku):
+            rows.append({
+                "ProductTitle": sku[3], "ProductId": sku[0], "SkuId": sku[1], "SkuTitle": sku[4],
+                "Publisher": "Microsoft Corporation", "SkuDescription": f"{sku[4]} ({sku[5]})",
+                "UnitOfMeasure": "1 License", "TermDuration": term,
+                "BillingPlan": "Annual" if billing == "annual" else "Monthly", "Market": market,
+                "Currency": currency, "UnitPrice": str(catalog.unit_price(sku[6], term, billing, currency)),
+                "PricingTierRangeMin": "", "PricingTierRangeMax": "",
+                "EffectiveStartDate": f"{effective.month}/1/{effective.year} 12:00:00 AM",
+                "EffectiveEndDate": "", "Tags": "License", "ERP Price": str(catalog.erp_price(sku[6], term, billing, currency)),
+                "Segment": "Commercial",
+            })
+    return rows
+
+
+class _Seeder:
+    def __init__(self, state_dir: Path, customers: int, seed: int, as_of: date, usage_rows: int) -> None:
+        self.dir = state_dir
+        self.n = customers
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.as_of = as_of
+        self.usage_rows = usage_rows
+        self.billed_start, self.billed_end = _month_bounds(as_of - timedelta(days=1))
+        self.unbilled_start, _ = _month_bounds(as_of)
+        self.recon: dict[str, list[dict[str, Any]]] = defaultdict(list)  # currency -> lines
+        self.usage_customers: dict[str, list[UsageCustomer]] = defaultdict(list)
+        self.invoice_ids = {c: f"G{(seed * 7919 + i * 104729) % 10**9:09d}"
+                            for i, c in enumerate(catalog.ALL_PRICING_CURRENCIES)}
+        self.counts: dict[str, int] = defaultdict(int)
+
+    def run(self, progress: bool) -> dict[str, Any]:
+        started = time.perf_counter()
+        if self.dir.exists():
+            for child in ("customers", "exports", "pricesheets"):
+                shutil.rmtree(self.dir / child, ignore_errors=True)
+        (self.dir / "customers").mkdir(parents=True, exist_ok=True)
+        countries = list(catalog.MARKETS)
+        weights = [6 if c == "US" else 1 for c in countries]
+        customer_iter: Iterable[int] = range(self.n)
+        if progress:
+            from tqdm import tqdm
+
+            customer_iter = tqdm(customer_iter, desc="customers", unit="cust")
+        with open(self.dir / "customers.jsonl", "w", encoding="utf-8") as index:
+            for i in customer_iter:
+                country = self.rng.choices(countries, weights)[0]
+                resource, state = self._customer(i, country)
+                index.write(json.dumps(resource, separators=(",", ":")) + "\n")
+                (self.dir / "customers" / f"{resource['id']}.json").write_text(
+                    json.dumps(state, separators=(",", ":")), encoding="utf-8")
+        self._price_sheets()
+        invoices = self._invoices_and_usage(progress)
+        (self.dir / "invoices.json").write_text(json.dumps(invoices, indent=1), encoding="utf-8")
+        meta = {
+            "version": 1, "seed": self.seed, "customers": self.n, "as_of": self.as_of.isoformat(),
+            "billed_period": self.billed_start.strftime("%Y-%m"), "unbilled_period": self.unbilled_start.strftime("%Y-%m"),
+            "partner_id": PARTNER_ID, "invoices": [inv["id"] for inv in invoices],
+        }
+        (self.dir / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        summary = {"customers": self.n, **dict(sorted(self.counts.items())), "invoices": len(invoices),
+                   "seconds": round(time.perf_counter() - started, 2), "state_dir": str(self.dir)}
+        return summary
+
+    def _customer(self, i: int, country: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        rng = self.rng
+        cid = _uuid(rng)
+        name = f"{_WORDS_A[i % len(_WORDS_A)]} {_WORDS_B[(i // len(_WORDS_A)) % len(_WORDS_B)]} {i:05d}"
+        domain = f"{name.split()[0].lower().replace(chr(39), '')}{i:05d}.onmicrosoft.com"
+        currency = catalog.MARKETS[country][0]
+        resource = _customer_resource(cid, name, domain, country, rng)
+        subs: list[dict[str, Any]] = []
+        orders: list[dict[str, Any]] = []
+        entitlements: dict[str, list[dict[str, Any]]] = {}
+        if rng.random() < 0.5:
+            sub_id, order_id = _uuid(rng), _uuid(rng)
+            created = self.as_of - timedelta(days=60 + rng.randrange(700))
+            plan = azure_plan_subscription(sub_id, created, order_id, cid)
+            subs.append(plan)
+            orders.append(order_for(order_id, cid, plan, currency, iso(created)))
+            ents = [{"id": _uuid(rng), "friendlyName": f"Azure subscription {k + 1}", "status": "active",
+                     "subscriptionId": sub_id, "entitlementType": "asset",
+                     "attributes": {"objectType": "AzureEntitlement"}} for k in range(1 + rng.randrange(3))]
+            entitlements[sub_id] = ents
+            self.usage_customers[currency].append(UsageCustomer(
+                customer_id=cid, name=name, domain=domain, country=country, currency=currency,
+                subscription_id=sub_id, entitlements=[(e["id"], e["friendlyName"]) for e in ents],
+                pec_eligible=rng.random() < 0.8))
+            self.counts["azure_plans"] += 1
+            self.counts["azure_entitlements"] += len(ents)
+        for _ in range(4 + rng.randrange(13)):
+            sub, order = self._license_subscription(cid, currency, resource)
+            subs.append(sub)
+            orders.append(order)
+        self.counts["subscriptions"] += len(subs)
+        self.counts["orders"] += len(orders)
+        state = {"customerId": cid, "currency": currency, "country": country, "subscriptions": subs,
+                 "orders": orders, "entitlements": entitlements, "agreements": [], "carts": [], "requests": {}}
+        if rng.random() < 0.6:
+            state["agreements"].append({
+                "primaryContact": {"firstName": resource["billingProfile"]["firstName"],
+                                   "lastName": resource["billingProfile"]["lastName"],
+                                   "email": resource["billingProfile"]["email"], "phoneNumber": ""},
+                "dateAgreed": iso(self.as_of - timedelta(days=30 + rng.randrange(300))),
+                "templateId": MCA_TEMPLATE_ID, "type": "MicrosoftCustomerAgreement",
+                "agreementLink": "https://aka.ms/customeragreement",
+            })
+            self.counts["agreements"] += 1
+        return resource, state
+
+    def _license_subscription(self, cid: str, currency: str, customer: dict[str, Any]) -> tuple[dict, dict]:
+        rng = self.rng
+        sku = catalog.LICENSE_SKUS[rng.randrange(len(catalog.LICENSE_SKUS))]
+        term, billing = rng.choice(catalog.terms_for(sku))
+        sub_id, order_id = _uuid(rng), _uuid(rng)
+        roll = rng.random()
+        quantity = 1 + rng.randrange(60)
+        is_trial = roll < 0.03
+        months = TERM_MONTHS[term]
+        if is_trial:
+            created = self.as_of - timedelta(days=1 + rng.randrange(20))
+            term, billing, status, auto_renew, effective = "P1M", "monthly", "active", False, created
+            quantity = 25
+        elif roll < 0.08:  # expired: the last term ended before as_of and did not renew
+            created = add_months(self.as_of, -months - 1) - timedelta(days=rng.randrange(25))
+            status, auto_renew, effective = "expired", False, created
+        else:
+            # Bias towards purchases in the billed month, so recon has new/cancel lines to show.
+            if rng.random() < 0.15:
+                created = self.billed_start + timedelta(days=rng.randrange((self.billed_end - self.billed_start).days))
+            else:
+                created = self.as_of - timedelta(days=40 + rng.randrange(1000))
+            effective = created
+            while add_months(effective, months) <= self.as_of - timedelta(days=1):
+                effective = add_months(effective, months)  # renewed at each anniversary
+            status = "suspended" if roll < 0.13 else "active"
+            auto_renew = rng.random() < 0.85
+        offer = catalog.catalog_item_id(*sku[:3])
+        sub = new_subscription(sub_id=sub_id, offer_id=offer, offer_name=sku[4], quantity=quantity, term=term,
+                               billing=billing, created=created, status=status, auto_renew=auto_renew,
+                               order_id=order_id, is_trial=is_trial, effective_start=effective, customer_id=cid)
+        order = order_for(order_id, cid, sub, currency, iso(created))
+        if not is_trial:
+            self._recon_lines(customer, sub, sku, term, billing, currency, created, effective)
+        return sub, order
+
+    def _recon_lines(self, customer: dict, sub: dict, sku: tuple, term: str, billing: str, currency: str,
+                     created: date, effective: date) -> None:
+        """Invoice recon lines for the billed month. Subtotal follows Microsoft's seat-based formula:
+        ROUNDDOWN(ROUNDDOWN(EffectiveUnitPrice x PCToBCExchangeRate, 2) x BillableQuantity, 2)
+        (0 places for JPY/KRW); license prices are local, so PCToBCExchangeRate is 1."""
+        rng = self.rng
+        price = catalog.unit_price(sku[6], term, billing, currency)
+        cycle = CYCLE_MONTHS[billing]
+        q = int(sub["quantity"])
+
+        def line(charge: str, start: date, qty: Decimal, billable: Decimal, *, credit: str = "",
+                 eup: Decimal | None = None) -> None:
+            eff = price if eup is None else eup
+            subtotal = _round_down(_round_down(eff, currency) * billable, currency)
+            end = add_months(start, cycle) - timedelta(days=1)
+            self.recon[currency].append({
+                "PartnerId": PARTNER_ID, "CustomerId": customer["id"],
+                "CustomerName": customer["companyProfile"]["companyName"],
+                "CustomerDomainName": customer["companyProfile"]["domain"],
+                "CustomerCountry": customer["billingProfile"]["defaultAddress"]["country"],
+                "InvoiceNumber": self.invoice_ids[currency], "MpnId": PARTNER_MPN_ID, "ResellerMpnId": "",
+                "OrderId": sub["orderId"], "OrderDate": sub["creationDate"], "ProductId": sku[0], "SkuId": sku[1],
+                "AvailabilityId": sku[2], "SkuName": sku[4], "ProductName": sku[3], "ChargeType": charge,
+                "UnitPrice": price, "Quantity": qty, "Subtotal": subtotal, "TaxTotal": Decimal(0),
+                "Total": subtotal, "Currency": currency, "PriceAdjustmentDescription": "",
+                "PublisherName": "Microsoft Corporation", "PublisherId": "", "SubscriptionDescription": sku[4],
+                "SubscriptionId": sub["id"], "ChargeStartDate": iso(start), "ChargeEndDate": iso(end),
+                "TermAndBillingCycle": f"{'1 Month' if term == 'P1M' else '1 Year' if term == 'P1Y' else '3 Years'}"
+                                       f" Subscription{' - Monthly' if billing == 'monthly' else ''}",
+                "EffectiveUnitPrice": eff, "UnitType": "1 License", "AlternateId": sub["orderId"][:12],
+                "BillableQuantity": billable, "BillingFrequency": "Monthly" if billing == "monthly" else "Annual",
+                "PricingCurrency": currency, "PCToBCExchangeRate": Decimal(1),
+                "PCToBCExchangeRateDate": iso(self.billed_start), "MeterDescription": "", "ReservationOrderId": "",
+                "CreditReasonCode": credit, "SubscriptionStartDate": sub["effectiveStartDate"],
+                "SubscriptionEndDate": sub["commitmentEndDate"], "ReferenceId": "", "ProductQualifiers": "[]",
+                "PromotionId": "", "ProductCategory": sku[5],
+            })
+            self.counts["recon_lines"] += 1
+
+        in_period = self.billed_start <= created <= self.billed_end
+        renewed_in_period = effective != created and self.billed_start <= effective <= self.billed_end
+        if in_period:
+            line("new", created, Decimal(q), Decimal(q))
+            if rng.random() < 0.2:
+                # Cancelled within the 7-day window: a full refund, and the subscription is gone.
+                line("cancelImmediate", created, Decimal(-q), Decimal(-q))
+                sub.update(status="deleted", autoRenewEnabled=False, renewalTermDuration="")
+                return
+        elif renewed_in_period:
+            line("renew", effective, Decimal(q), Decimal(q))
+        elif billing == "monthly" and sub["status"] in ("active", "suspended"):
+            cycle_start = effective
+            while add_months(cycle_start, 1) <= self.billed_start:
+                cycle_start = add_months(cycle_start, 1)
+            line("cycleCharge", cycle_start, Decimal(q), Decimal(q))
+        else:
+            return
+        if sub["status"] != "active":
+            return
+        roll = rng.random()
+        days_in_cycle = Decimal((add_months(self.billed_start, cycle) - self.billed_start).days)
+        if roll < 0.12:  # seats added mid-cycle, charged pro rata
+            extra = 1 + rng.randrange(5)
+            remaining = Decimal(1 + rng.randrange(int(days_in_cycle) - 1))
+            line("addQuantity", self.billed_end - timedelta(days=int(remaining) - 1), Decimal(extra),
+                 (Decimal(extra) * remaining / days_in_cycle).quantize(Decimal("0.000001")))
+            sub["quantity"] = q + extra
+        elif roll < 0.18 and q > 1:  # seats removed within the window, refunded pro rata
+            fewer = 1 + rng.randrange(min(3, q - 1))
+            remaining = Decimal(1 + rng.randrange(int(days_in_cycle) - 1))
+            line("removeQuantity", self.billed_end - timedelta(days=int(remaining) - 1), Decimal(-fewer),
+                 -(Decimal(fewer) * remaining / days_in_cycle).quantize(Decimal("0.000001")))
+            sub["quantity"] = q - fewer
+        elif roll < 0.21:  # a goodwill credit from Microsoft
+            line("customerCredit", self.billed_start, Decimal(-1), Decimal(-1), credit="Customer satisfaction",
+                 eup=(price / 10).quantize(catalog.quantum(currency)))
+
+    def _price_sheets(self) -> None:
+        out = self.dir / "pricesheets"
+        out.mkdir(parents=True, exist_ok=True)
+        for market in catalog.MARKETS:
+            rows = price_sheet_rows(market, self.unbilled_start)
+            with open(out / f"{market}.csv", "w", encoding="utf-8", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=PRICE_SHEET_COLUMNS, lineterminator="\r\n")
+                writer.writeheader()
+                writer.writerows(rows)
+            self.counts["price_sheet_rows"] += len(rows)
+
+    def _invoices_and_usage(self, progress: bool) -> list[dict[str, Any]]:
+        exports = self.dir / "exports"
+        azure_total = sum(len(v) for v in self.usage_customers.values())
+        invoices = []
+        currencies: Iterable[str] = catalog.ALL_PRICING_CURRENCIES
+        if progress:
+            from tqdm import tqdm
+
+            currencies = tqdm(list(currencies), desc="invoices+usage", unit="currency")
+        allocated = 0
+        with_usage = [c for c in catalog.ALL_PRICING_CURRENCIES if self.usage_customers.get(c)]
+        for currency in currencies:
+            invoice_id = self.invoice_ids[currency]
+            usage_custs = self.usage_customers.get(currency, [])
+            usage_total = Decimal(0)
+            if usage_custs:
+                if currency == with_usage[-1]:
+                    rows = self.usage_rows - allocated
+                else:
+                    rows = self.usage_rows * len(usage_custs) // azure_total
+                allocated += rows
+                if rows > 0:
+                    result = write_usage_file(
+                        exports / "usage_billed" / invoice_id / "part-00000.json.gz", rows,
+                        seed=self.seed * 1000 + len(invoices), customers=usage_custs,
+                        period=self.billed_start.strftime("%Y-%m"), invoice_number=invoice_id)
+                    usage_total = result["billing_totals"].get(currency, Decimal(0))
+                    self.counts["usage_rows_billed"] += rows
+                unbilled = max(1, rows // 10) if rows else 0
+                if unbilled:
+                    write_usage_file(
+                        exports / "usage_unbilled" / currency / self.unbilled_start.strftime("%Y-%m")
+                        / "part-00000.json.gz", unbilled, seed=self.seed * 1000 + 500 + len(invoices),
+                        customers=usage_custs, period=self.unbilled_start.strftime("%Y-%m"))
+                    self.counts["usage_rows_unbilled"] += unbilled
+            lines = self.recon.get(currency, [])
+            if not lines and not usage_custs:
+                continue
+            write_jsonl_gz(exports / "recon_billed" / invoice_id / "part-00000.json.gz", lines)
+            license_total = sum((ln["Total"] for ln in lines), Decimal(0))
+            total = license_total + usage_total.quantize(catalog.quantum(currency))
+            invoices.append(invoice_resource(invoice_id, currency, self.billed_start, self.billed_end,
+                                             self.as_of, total))
+        return invoices
+
+
+MCA_TEMPLATE_ID = "117a77b0-9360-443b-8795-c6dedc750cf9"
+
+
+def invoice_resource(invoice_id: str, currency: str, start: date, end: date, issued: date,
+                     total: Decimal) -> dict[str, Any]:
+    """An Invoice resource (https://learn.microsoft.com/partner-center/developer/invoice-resources).
+    totalCharges = license recon lines + billed Azure usage (BillingPreTaxTotal) for the currency."""
+    return {
+        "id": invoice_id, "invoiceDate": iso(issued + timedelta(days=7)), "billingPeriodStartDate": iso(start),
+        "billingPeriodEndDate": iso(end), "totalCharges": str(total), "paidAmount": "0",
+        "currencyCode": currency, "currencySymbol": currency, "documentType": "invoice", "invoiceType": "Recurring",
+        "pdfDownloadLink": f"/invoices/{invoice_id}/documents/statement",
+        "invoiceDetails": [
+            {"invoiceLineItemType": "billing_line_items", "billingProvider": "one_time",
+             "links": {"self": {"uri": f"/invoices/{invoice_id}/lineitems/onetime/billinglineitems",
+                                "method": "GET", "headers": []}}},
+            {"invoiceLineItemType": "usage_line_items", "billingProvider": "one_time",
+             "links": {"self": {"uri": f"/invoices/{invoice_id}/lineitems/onetime/usagelineitems",
+                                "method": "GET", "headers": []}}},
+        ],
+        "links": {"self": {"uri": f"/invoices/{invoice_id}", "method": "GET", "headers": []}},
+        "attributes": {"objectType": "Invoice"},
+    }
+
+
+def seed_to_dir(state_dir: Path | str, customers: int, seed: int, progress: bool = False, *,
+                usage_rows: int | None = None, as_of: date = DEFAULT_AS_OF) -> dict[str, Any]:
+    """Write a deterministic partner to `state_dir`; returns counts and the time taken.
+
+    `usage_rows` defaults to 1,000 billed daily-rated usage rows per customer (2,000 customers ->
+    2,000,000 rows), spread over the customers that have an Azure plan; unbilled usage is a tenth.
+    """
+    rows = customers * 1000 if usage_rows is None else usage_rows
+    return _Seeder(Path(state_dir), customers, seed, as_of, rows).run(progress)
