@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 ZERO = Decimal("0")
 
@@ -113,7 +113,7 @@ class PaymentStatus(IntEnum):
     FAILED = 4
 
 
-class InvoiceKind(str, Enum):
+class InvoiceKind(StrEnum):
     """Third part of the invoice key. CYCLE = the regular cycle invoice (licenses, prorations,
     credits, one-time items, usage); CHANGELOG = a mid-term change-log invoice."""
 

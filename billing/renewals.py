@@ -1,0 +1,78 @@
+"""Term ends: renew or cancel, and co-terming a new subscription to the contract.
+
+At the end of its commitment a license either auto-renews for another term (a RENEW change log,
+same seats) or ends (a CANCEL change log effective the day after the term). Both logs come from
+origin Renewal and need no provisioning. Co-terming sets a new subscription's commitment end to
+the contract's renewal date (the day before the next contract anniversary), so every license on
+the contract renews together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+from billing.cycles import add_months
+from billing.models import (
+    TERM_MONTHS,
+    BillingContract,
+    ChangeLog,
+    ChangeOrigin,
+    ChangeType,
+    Frequency,
+    ProvisioningStatus,
+    Subscription,
+    SubscriptionKind,
+    SubscriptionStatus,
+)
+
+
+def contract_renewal_date(contract: BillingContract, on: date) -> date:
+    """Last day of the contract term running on `on`: terms are 12 months from the start date
+    (36 for triennial contracts)."""
+    months = 36 if contract.frequency is Frequency.TRIENNIAL else 12
+    n = 1
+    while add_months(contract.start_date, n * months) <= on:
+        n += 1
+    return add_months(contract.start_date, n * months) - timedelta(days=1)
+
+
+def coterm(sub: Subscription, contract: BillingContract) -> Subscription:
+    start = sub.start_date or contract.start_date
+    return replace(sub, commitment_end_date=contract_renewal_date(contract, start))
+
+
+def term_end_changes(subs: list[Subscription], on: date) -> tuple[list[ChangeLog], list[Subscription]]:
+    """Change logs for every active license whose term ended before `on`, and the subscriptions as
+    they are after it (renewed: commitment end moved one term on; not renewed: cancelled)."""
+    logs: list[ChangeLog] = []
+    updated: list[Subscription] = []
+    for sub in subs:
+        end = sub.commitment_end_date
+        if sub.kind is not SubscriptionKind.LICENSE or sub.status is not SubscriptionStatus.ACTIVE or end is None:
+            continue
+        if end >= on:
+            continue
+        effective = end + timedelta(days=1)
+        months = TERM_MONTHS.get(sub.term, 1)
+        if sub.auto_renew:
+            new_end = end
+            while new_end < on:
+                new_end = add_months(new_end + timedelta(days=1), months) - timedelta(days=1)
+            change_type, new_sub = ChangeType.RENEW, replace(sub, commitment_end_date=new_end)
+            new_qty = sub.quantity
+        else:
+            change_type, new_sub = ChangeType.CANCEL, replace(sub, status=SubscriptionStatus.CANCELLED)
+            new_qty = 0
+        logs.append(ChangeLog(
+            change_key=f"{sub.provider_subscription_id}|{change_type.name.lower()}|{effective.isoformat()}",
+            subscription_id=sub.id,
+            change_type=change_type,
+            effective_date=effective,
+            old_quantity=sub.quantity,
+            new_quantity=new_qty,
+            origin=ChangeOrigin.RENEWAL,
+            provisioning_status=ProvisioningStatus.NOT_APPLICABLE,
+        ))
+        updated.append(new_sub)
+    return logs, updated
