@@ -1,0 +1,175 @@
+"""Read a new commerce invoice recon file (CSV from the portal, or the Graph export's JSON lines)
+into ProviderLine models. Invoice files are small (one line per charge, not per day), so plain
+Python streaming is enough; bad rows are quarantined with their line number like usage rows.
+
+Columns: learn.microsoft.com/partner-center/billing/modern-invoice-reconciliation-file.
+Reconcile on BillableQuantity, not Quantity (same page).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from billing.money import MINOR_UNITS, parse_decimal
+from recon.aggregate import check_counts
+from recon.columns import INVOICE_OPTIONAL, INVOICE_REQUIRED, resolve
+from recon.quarantine import QuarantineRow, QuarantineWriter
+from recon.sources import inspect
+from shared.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class ProviderLine:
+    line: int
+    customer_id: str
+    customer_name: str
+    invoice_number: str
+    subscription_id: str
+    product_id: str
+    sku_id: str
+    product_name: str
+    sku_name: str
+    charge_type: str
+    billable_quantity: Decimal
+    unit_price: Decimal
+    subtotal: Decimal
+    total: Decimal
+    currency: str
+    charge_start: date | None
+    charge_end: date | None
+
+
+@dataclass
+class InvoiceFileResult:
+    source: Path
+    lines: list[ProviderLine] = field(default_factory=list)
+    rows_read: int = 0
+    rows_quarantined: int = 0
+    quarantine_path: Path | None = None
+    quarantine_sample: list[QuarantineRow] = field(default_factory=list)
+
+    @property
+    def rows_aggregated(self) -> int:
+        return len(self.lines)
+
+
+def parse_date(text: str) -> date | None:
+    """ISO (export) or M/D/YYYY (portal); None when empty, ValueError when unreadable."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    head = text.split("T")[0].split(" ")[0]
+    for fmt in ("%Y-%m-%d", "%m/%d/%Y"):
+        try:
+            return datetime.strptime(head, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"unreadable date {text!r}")
+
+
+def _records(path: Path, fmt: str, gzipped: bool) -> Iterator[tuple[int, dict[str, str] | None, str]]:
+    """(line number, record or None when unparsable, raw text)."""
+    raw = gzip.open(path, "rb") if gzipped else path.open("rb")
+    with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:  # type: ignore[arg-type]
+        if fmt == "jsonl":
+            for n, text in enumerate(fh, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    obj = json.loads(text, parse_float=str, parse_int=str)
+                except ValueError:
+                    yield n, None, text.rstrip("\r\n")
+                    continue
+                yield n, ({k: "" if v is None else str(v) for k, v in obj.items()} if isinstance(obj, dict)
+                          else None), text.rstrip("\r\n")
+            return
+        reader = csv.reader(fh)
+        header = next(reader, None) or []
+        width = len(header)
+        for values in reader:
+            n = reader.line_num
+            if not values:
+                continue
+            raw_text = json.dumps(values, ensure_ascii=False)
+            if len(values) != width:
+                yield n, {"__width__": str(len(values)), "__expected__": str(width)}, raw_text
+                continue
+            yield n, dict(zip(header, values, strict=True)), raw_text
+
+
+def read_invoice_file(path: str | Path, *, quarantine_path: str | Path | None = None) -> InvoiceFileResult:
+    info = inspect(Path(path))
+    cols = resolve(info.header, INVOICE_REQUIRED, INVOICE_OPTIONAL, what=f"{info.path.name} (invoice recon)")
+    result = InvoiceFileResult(source=info.path)
+    bad: list[QuarantineRow] = []
+    try:
+        for n, rec, raw in _records(info.path, info.fmt, info.gzipped):
+            result.rows_read += 1
+            if rec is None:
+                bad.append(QuarantineRow(n, "invalid JSON", raw))
+                continue
+            if "__width__" in rec:
+                bad.append(QuarantineRow(n, f"wrong number of columns: {rec['__width__']}, "
+                                            f"expected {rec['__expected__']}", raw))
+                continue
+            try:
+                result.lines.append(_line(n, rec, cols))
+            except (ValidationError, ValueError) as exc:
+                bad.append(QuarantineRow(n, getattr(exc, "message", None) or str(exc), raw))
+    except (EOFError, OSError, zlib.error) as exc:
+        raise ValidationError(f"{info.path.name}: corrupt or truncated gzip ({exc})", code="CorruptFile") from None
+    except csv.Error as exc:
+        raise ValidationError(f"{info.path.name}: malformed CSV ({exc})", code="CorruptFile") from None
+    result.rows_quarantined = len(bad)
+    if bad:
+        target = Path(quarantine_path) if quarantine_path else info.path.with_name(info.path.name + ".quarantine.jsonl")
+        with QuarantineWriter(target, source=info.path.name) as writer:
+            for row in bad:
+                writer.write(row)
+        result.quarantine_path = target
+        result.quarantine_sample = bad[:20]
+    check_counts(result.rows_read, result.rows_aggregated, result.rows_quarantined, info.path.name)
+    return result
+
+
+def _line(n: int, rec: dict[str, str], cols: dict[str, str | None]) -> ProviderLine:
+    def get(name: str) -> str:
+        actual = cols.get(name)
+        return (rec.get(actual) or "").strip() if actual else ""
+
+    for name in ("CustomerId", "SubscriptionId", "ProductId"):
+        if not get(name):
+            raise ValidationError(f"missing {name}")
+
+    def dec(name: str) -> Decimal:
+        text = get(name)
+        if not text:
+            raise ValidationError(f"bad decimal in {name}: <empty>")
+        try:
+            return parse_decimal(text, name)
+        except ValidationError:
+            raise ValidationError(f"bad decimal in {name}: {text}") from None
+
+    currency = get("Currency").upper()
+    if currency not in MINOR_UNITS:
+        raise ValidationError(f"unknown currency in Currency: {get('Currency') or '<missing>'}")
+    try:
+        start, end = parse_date(get("ChargeStartDate")), parse_date(get("ChargeEndDate"))
+    except ValueError as exc:
+        raise ValidationError(f"bad charge date: {exc}") from None
+    return ProviderLine(
+        line=n, customer_id=get("CustomerId"), customer_name=get("CustomerName"),
+        invoice_number=get("InvoiceNumber"), subscription_id=get("SubscriptionId"),
+        product_id=get("ProductId"), sku_id=get("SkuId"), product_name=get("ProductName"),
+        sku_name=get("SkuName"), charge_type=get("ChargeType"), billable_quantity=dec("BillableQuantity"),
+        unit_price=dec("UnitPrice"), subtotal=dec("Subtotal"), total=dec("Total"), currency=currency,
+        charge_start=start, charge_end=end)
