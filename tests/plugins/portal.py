@@ -1,1 +1,94 @@
 """pytest fixtures for the portal area (sandboxes started on 127.0.0.1, port 0)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+class FakeIntegrations:
+    """Records calls to the sync (MCA) and payments areas and answers like them."""
+
+    def __init__(self, repo: Any) -> None:
+        self.repo = repo
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.tokens: set[str] = set()
+
+    def attest(self, **kwargs: Any) -> None:
+        self.calls.append(("attest", (), kwargs))
+        self.repo.record_attestation(kwargs["account_id"], kwargs["contact_id"])
+
+    def link(self, contract_id: str) -> str:
+        token = f"tok-{contract_id}-{len(self.tokens)}"
+        self.tokens.add(token)
+        self.calls.append(("link", (contract_id,), {}))
+        return token
+
+    def redeem(self, token: str, method: str) -> None:
+        if token not in self.tokens:
+            from shared.errors import ValidationError
+
+            raise ValidationError("unknown or used token")
+        self.tokens.discard(token)
+        self.calls.append(("redeem", (token, method), {}))
+
+
+@pytest.fixture
+def portal_repo():
+    from portal.seed import seeded_repository
+
+    return seeded_repository()
+
+
+@pytest.fixture
+def portal_fakes(portal_repo):
+    return FakeIntegrations(portal_repo)
+
+
+@pytest.fixture
+def portal_app(portal_repo, portal_fakes):
+    from portal.app import create_app
+    from portal.services import Integrations
+    from shared.config import get_settings
+
+    integrations = Integrations(attest_mca=portal_fakes.attest, create_payment_link=portal_fakes.link,
+                                redeem_payment_link=portal_fakes.redeem)
+    return create_app(get_settings(), portal_repo, mount="/portal", integrations=integrations)
+
+
+class PortalBrowser:
+    """A werkzeug test client that knows the CSRF token and signs in."""
+
+    def __init__(self, app: Any) -> None:
+        from werkzeug.test import Client
+
+        self.client = Client(app)
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get("/portal" + path, **kw)
+
+    def csrf(self, path: str = "/signin") -> str:
+        import re
+
+        html = self.get(path, follow_redirects=True).get_data(as_text=True)
+        found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert found, f"no csrf token on {path}"
+        return found.group(1)
+
+    def post(self, path: str, data: dict[str, str] | None = None, *, token_from: str | None = None,
+             **kw: Any) -> Any:
+        fields = dict(data or {})
+        default_page = "/signin" if path.startswith("/signin") else "/"
+        fields.setdefault("csrf_token", self.csrf(token_from or default_page))
+        return self.client.post("/portal" + path, data=fields, **kw)
+
+    def sign_in(self, contact_id: str) -> Any:
+        response = self.post("/signin", {"contact_id": contact_id})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return response
+
+
+@pytest.fixture
+def portal_browser(portal_app):
+    return PortalBrowser(portal_app)

@@ -1,0 +1,381 @@
+"""The portal as a plain WSGI app: werkzeug routing, jinja2 pages, signed cookie sessions.
+
+`create_app(settings, repo)` returns it; functions/portal_http.py wraps it for the Functions host
+and `cspbridge portal` serves it on 127.0.0.1. Every customer read is scoped to the signed-in
+contact's account, so another customer's ids answer 404."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
+from werkzeug.routing import Map, MapAdapter, Rule
+from werkzeug.utils import redirect
+from werkzeug.wrappers import Request, Response
+
+from portal import auth, csrf, guides, services
+from portal.i18n import LANGUAGES, Translator, pick_language
+from portal.models import PortalUser, ProvisioningStatus
+from portal.repository import PortalRepository
+from portal.sessions import COOKIE_NAME, Session, SessionSigner, cookie_is_secure
+from shared.config import Settings
+from shared.errors import AuthError, FatalError, IntegrationError, NotFoundError
+
+log = logging.getLogger(__name__)
+_HERE = Path(__file__).parent
+
+URLS = Map([
+    Rule("/", endpoint="home"),
+    Rule("/healthz", endpoint="health"),
+    Rule("/signin", endpoint="signin", methods=["GET", "POST"]),
+    Rule("/signin/callback", endpoint="signin_callback"),
+    Rule("/signout", endpoint="signout", methods=["POST"]),
+    Rule("/lang/<code>", endpoint="language"),
+    Rule("/subscriptions", endpoint="subscriptions"),
+    Rule("/subscriptions/<sub_id>", endpoint="subscription"),
+    Rule("/subscriptions/<sub_id>/seats", endpoint="change_seats", methods=["POST"]),
+    Rule("/invoices", endpoint="invoices"),
+    Rule("/invoices/<invoice_id>", endpoint="invoice"),
+    Rule("/invoices/<invoice_id>/download", endpoint="invoice_download"),
+    Rule("/shop", endpoint="shop"),
+    Rule("/shop/buy", endpoint="buy", methods=["POST"]),
+    Rule("/agreement", endpoint="agreement", methods=["GET", "POST"]),
+    Rule("/payment", endpoint="payment"),
+    Rule("/payment/<contract_id>/link", endpoint="payment_link", methods=["POST"]),
+    Rule("/pay/<token>", endpoint="pay", methods=["GET", "POST"]),
+    Rule("/guides", endpoint="guides"),
+    Rule("/guides/<name>", endpoint="guide"),
+    Rule("/admin/assessment", endpoint="assessment", methods=["GET", "POST"]),
+    Rule("/static/<path:filename>", endpoint="static"),
+], strict_slashes=False)
+
+# Pages that need no signed-in user.
+PUBLIC = {"health", "signin", "signin_callback", "language", "static", "pay"}
+# Which permission each signed-in page needs (auth.PERMISSIONS); None = any signed-in user.
+NEEDS: dict[str, str | None] = {
+    "home": None, "signout": None,
+    "subscriptions": "subscriptions", "subscription": "subscriptions", "change_seats": "change_seats",
+    "invoices": "invoices", "invoice": "invoices", "invoice_download": "invoices",
+    "shop": "buy", "buy": "buy", "agreement": "mca", "payment": "payment_methods",
+    "payment_link": "payment_methods", "guides": "guides", "guide": "guides", "assessment": "assessment",
+}
+
+
+class PortalApp:
+    def __init__(self, settings: Settings, repo: PortalRepository, *, mount: str | None = None,
+                 sign_in: auth.SignIn | None = None, integrations: services.Integrations | None = None,
+                 assessment: Callable[..., Any] | None = None, signer: SessionSigner | None = None) -> None:
+        self.settings = settings
+        self.repo = repo
+        self.mount = (mount if mount is not None else urlsplit(settings.portal_base_url).path).rstrip("/")
+        self.sign_in = sign_in or auth.sign_in_for(settings)
+        self.integrations = integrations or services.Integrations()
+        self.assessment = assessment
+        self.signer = signer or self._signer(settings)
+        self.jinja = Environment(loader=FileSystemLoader(str(_HERE / "templates")),
+                                 autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+    @staticmethod
+    def _signer(settings: Settings) -> SessionSigner:
+        if settings.portal_session_secret:
+            return SessionSigner(settings.portal_session_secret.reveal().encode())
+        if settings.mode != "sandbox":
+            raise FatalError("CSPB_PORTAL_SESSION_SECRET is required outside sandbox mode")
+        # Locally a per-process key is fine: a restart only signs everyone out.
+        return SessionSigner.random()
+
+    # -- WSGI ----------------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        if self.mount and (path == self.mount or path.startswith(self.mount + "/")):
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + self.mount
+            environ["PATH_INFO"] = path[len(self.mount):] or "/"
+        request = Request(environ)
+        response = self.handle(request)
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        session = self.signer.loads(request.cookies.get(COOKIE_NAME))
+        ctx = _Context(self, request, session)
+        try:
+            response = ctx.dispatch()
+        except HTTPException as exc:
+            response = ctx.error_page(exc.code or 500)
+        except NotFoundError:
+            response = ctx.error_page(404)
+        except AuthError as exc:
+            ctx.flash("error", "error.signin_failed", detail=exc.message)
+            response = redirect(ctx.url("signin"))
+        except IntegrationError as exc:
+            log.warning("portal request failed: %s", exc)
+            response = ctx.error_page(502)
+        if session.modified:
+            response.set_cookie(COOKIE_NAME, self.signer.dumps(session), max_age=self.signer.max_age,
+                                path=(request.script_root or "") + "/", httponly=True, samesite="Lax",
+                                secure=cookie_is_secure(request.host))
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+class _Context:
+    """One request: session, user, language, URL building, and the page handlers."""
+
+    def __init__(self, app: PortalApp, request: Request, session: Session) -> None:
+        self.app = app
+        self.repo = app.repo
+        self.request = request
+        self.session = session
+        self.adapter: MapAdapter = URLS.bind_to_environ(request.environ)
+        self.user: PortalUser | None = auth.load_user(session)
+        lang = pick_language(request.args.get("lang"), session.get("lang"),
+                             accept_language=request.headers.get("Accept-Language", ""))
+        self.t = Translator(lang)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def url(self, endpoint: str, **values: Any) -> str:
+        return self.adapter.build(endpoint, values)
+
+    def flash(self, kind: str, key: str, **params: Any) -> None:
+        messages = list(self.session.get("flash", []))
+        messages.append([kind, self.t(key, **params)])
+        self.session["flash"] = messages
+
+    def render(self, template: str, status: int = 200, **values: Any) -> Response:
+        flashes = self.session.pop("flash", []) if "flash" in self.session else []
+        html = self.app.jinja.get_template(template).render(
+            _=self.t, t=self.t, url=self.url, user=self.user, can=lambda p: auth.can(self.user, p),
+            csrf_token=csrf.token_for(self.session), csrf_field=csrf.FIELD, flashes=flashes,
+            lang=self.t.language, languages=LANGUAGES, path=self.request.path, Status=ProvisioningStatus,
+            **values)
+        return Response(html, status=status, content_type="text/html; charset=utf-8")
+
+    def error_page(self, code: int) -> Response:
+        key = {403: "error.forbidden", 404: "error.not_found", 400: "error.bad_request"}.get(code, "error.server")
+        return self.render("error.html", status=code, message_key=key, code=code)
+
+    def form(self, name: str) -> str:
+        return str(self.request.form.get(name, ""))
+
+    # -- dispatch ------------------------------------------------------------------------------
+    def dispatch(self) -> Response:
+        endpoint, args = self.adapter.match()
+        if self.request.method == "POST" and not csrf.is_valid(self.session, self.request.form.get(csrf.FIELD)):
+            raise BadRequest("CSRF token missing or wrong")
+        if endpoint not in PUBLIC:
+            if self.user is None:
+                return redirect(self.url("signin"))
+            permission = NEEDS.get(endpoint)
+            if permission is not None and not auth.can(self.user, permission):
+                raise Forbidden()
+        handler = getattr(self, "page_" + str(endpoint))
+        return handler(**args)  # type: ignore[no-any-return]
+
+    # -- pages ---------------------------------------------------------------------------------
+    def page_health(self) -> Response:
+        return Response("ok", content_type="text/plain")
+
+    def page_static(self, filename: str) -> Response:
+        root = (_HERE / "static").resolve()
+        target = (root / filename).resolve()
+        if root not in target.parents or not target.is_file():
+            raise NotFound()
+        kind = {".css": "text/css", ".svg": "image/svg+xml", ".js": "text/javascript"}.get(target.suffix, "text/plain")
+        response = Response(target.read_bytes(), content_type=kind + "; charset=utf-8")
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+
+    def page_language(self, code: str) -> Response:
+        if code in LANGUAGES:
+            self.session["lang"] = code
+        target = self.request.args.get("next", "")
+        # Only local paths, so the switch cannot be used as an open redirect.
+        if not target.startswith("/") or target.startswith("//"):
+            target = self.url("home")
+        return redirect(target)
+
+    def page_signin(self) -> Response:
+        sign_in = self.app.sign_in
+        if self.request.method == "POST":
+            user = sign_in.finish(self.session, dict(self.request.form.items()), self.repo)
+            return self._signed_in(user)
+        if not sign_in.interactive_picker:
+            callback = self.request.host_url.rstrip("/") + self.url("signin_callback")
+            return redirect(sign_in.start(self.session, callback))
+        choices = list(sign_in.choices(self.repo))
+        accounts = {c.account_id: self.repo.get_account(c.account_id) for c in choices}
+        return self.render("signin.html", choices=choices, accounts=accounts, partner=auth.PARTNER_ACCOUNT)
+
+    def page_signin_callback(self) -> Response:
+        user = self.app.sign_in.finish(self.session, dict(self.request.args.items()), self.repo)
+        return self._signed_in(user)
+
+    def _signed_in(self, user: PortalUser) -> Response:
+        lang = self.session.get("lang")
+        self.session.clear()  # no pre-sign-in state survives (session fixation)
+        if lang:
+            self.session["lang"] = lang
+        auth.store_user(self.session, user)
+        csrf.rotate(self.session)
+        self.user = user
+        return redirect(self.url("assessment" if auth.can(user, "assessment") else "home"))
+
+    def page_signout(self) -> Response:
+        lang = self.session.get("lang")
+        self.session.clear()
+        if lang:
+            self.session["lang"] = lang
+        return redirect(self.url("signin"))
+
+    def page_home(self) -> Response:
+        assert self.user is not None
+        if auth.can(self.user, "assessment"):
+            return redirect(self.url("assessment"))
+        account = self.repo.get_account(self.user.account_id)
+        subs = self.repo.list_subscriptions(self.user.account_id) if auth.can(self.user, "subscriptions") else []
+        invoices = self.repo.list_invoices(self.user.account_id) if auth.can(self.user, "invoices") else []
+        return self.render("home.html", account=account, subscriptions=subs, invoices=invoices[:5],
+                           mca_ok=services.mca_attested(self.repo, self.user.account_id))
+
+    def page_subscriptions(self) -> Response:
+        assert self.user is not None
+        subs = self.repo.list_subscriptions(self.user.account_id)
+        return self.render("subscriptions.html", subscriptions=subs)
+
+    def page_subscription(self, sub_id: str) -> Response:
+        assert self.user is not None
+        sub = self.repo.get_subscription(self.user.account_id, sub_id)
+        if sub is None:
+            raise NotFound()
+        changes = sorted(self.repo.list_changes(self.user.account_id, sub.id),
+                         key=lambda c: (c.effective is None, c.effective), reverse=True)
+        return self.render("subscription.html", sub=sub, changes=changes)
+
+    def page_change_seats(self, sub_id: str) -> Response:
+        assert self.user is not None
+        try:
+            change = services.change_seats(self.repo, self.user, sub_id, self.form("quantity"))
+        except services.Refused as exc:
+            self.flash("error", exc.key, **exc.params)
+        else:
+            self.flash("ok", "flash.seat_change_requested", old=change.old_quantity, new=change.new_quantity)
+        return redirect(self.url("subscription", sub_id=sub_id))
+
+    def page_invoices(self) -> Response:
+        assert self.user is not None
+        return self.render("invoices.html", invoices=self.repo.list_invoices(self.user.account_id))
+
+    def _invoice(self, invoice_id: str) -> Any:
+        assert self.user is not None
+        invoice = self.repo.get_invoice(self.user.account_id, invoice_id)
+        if invoice is None:
+            raise NotFound()
+        return invoice
+
+    def page_invoice(self, invoice_id: str) -> Response:
+        invoice = self._invoice(invoice_id)
+        account = self.repo.get_account(invoice.account_id)
+        return self.render("invoice.html", invoice=invoice, account=account)
+
+    def page_invoice_download(self, invoice_id: str) -> Response:
+        invoice = self._invoice(invoice_id)
+        account = self.repo.get_account(invoice.account_id)
+        # The invoice is printed in its own language (the contract's invoicing language).
+        ctx_t = Translator(invoice.language)
+        html = self.app.jinja.get_template("invoice_document.html").render(
+            _=ctx_t, t=ctx_t, invoice=invoice, account=account, lang=ctx_t.language)
+        response = Response(html, content_type="text/html; charset=utf-8")
+        safe_number = "".join(ch for ch in invoice.number if ch.isalnum() or ch in "-_") or "invoice"
+        response.headers["Content-Disposition"] = f'attachment; filename="{safe_number}.html"'
+        return response
+
+    def page_shop(self) -> Response:
+        assert self.user is not None
+        contracts = self.repo.list_contracts(self.user.account_id)
+        chosen = self.request.args.get("contract") or (contracts[0].id if contracts else "")
+        contract = self.repo.get_contract(self.user.account_id, chosen) if chosen else None
+        if chosen and contract is None:
+            raise NotFound()
+        offers = self.repo.list_offers(self.user.account_id, contract.id) if contract else []
+        return self.render("shop.html", contracts=contracts, contract=contract, offers=offers,
+                           mca_ok=services.mca_attested(self.repo, self.user.account_id))
+
+    def page_buy(self) -> Response:
+        assert self.user is not None
+        contract_id = self.form("contract_id")
+        try:
+            change = services.buy(self.repo, self.user, contract_id, self.form("offer"), self.form("quantity"))
+        except services.Refused as exc:
+            self.flash("error", exc.key, **exc.params)
+            return redirect(self.url("shop", contract=contract_id))
+        self.flash("ok", "flash.order_placed", quantity=change.new_quantity)
+        return redirect(self.url("subscription", sub_id=change.subscription_id))
+
+    def page_agreement(self) -> Response:
+        assert self.user is not None
+        if self.request.method == "POST":
+            if self.form("accept") != "yes":
+                self.flash("error", "error.mca_tick")
+                return redirect(self.url("agreement"))
+            services.accept_mca(self.repo, self.user, self.app.integrations)
+            self.flash("ok", "flash.mca_accepted")
+            return redirect(self.url("agreement"))
+        agreement = self.repo.get_agreement(self.user.account_id)
+        return self.render("agreement.html", agreement=agreement,
+                           attested=services.mca_attested(self.repo, self.user.account_id))
+
+    def page_payment(self) -> Response:
+        assert self.user is not None
+        return self.render("payment.html", contracts=self.repo.list_contracts(self.user.account_id))
+
+    def page_payment_link(self, contract_id: str) -> Response:
+        assert self.user is not None
+        token = services.payment_link(self.repo, self.user, contract_id, self.app.integrations)
+        return redirect(self.url("pay", token=token))
+
+    def page_pay(self, token: str) -> Response:
+        # The single-use token is the credential here: the link can be e-mailed to someone who
+        # has no portal sign-in (the payments area signs, expires and burns it).
+        if self.request.method == "POST":
+            method = self.form("payment_method")
+            if not method:
+                self.flash("error", "error.payment_method_missing")
+                return redirect(self.url("pay", token=token))
+            try:
+                self.app.integrations.redeem()(token, method)
+            except (FatalError, LookupError, ValueError):
+                return self.render("pay.html", status=400, token=token, done=False, invalid=True)
+            return self.render("pay.html", token=token, done=True, invalid=False)
+        return self.render("pay.html", token=token, done=False, invalid=False,
+                           nonce=secrets.token_hex(4))
+
+    def page_guides(self) -> Response:
+        return self.render("guides.html", guides=guides.portal_guides(self.t.language))
+
+    def page_guide(self, name: str) -> Response:
+        guide = guides.portal_guide(name, self.t.language)
+        if guide is None:
+            raise NotFound()
+        return self.render("guide.html", guide=guide)
+
+    def page_assessment(self) -> Response:
+        if self.app.assessment is None:
+            return self.render("assessment.html", a=None)
+        report = self.app.assessment(store=self.request.method == "POST")
+        if self.request.method == "POST":
+            self.flash("ok", "flash.snapshot_saved")
+            return redirect(self.url("assessment"))
+        return self.render("assessment.html", a=report)
+
+
+def create_app(settings: Settings, repo: PortalRepository, **options: Any) -> PortalApp:
+    """The portal WSGI app. Options: mount, sign_in, integrations, assessment, signer (see PortalApp)."""
+    return PortalApp(settings, repo, **options)

@@ -1,0 +1,40 @@
+"""In-portal training for the customer's administrators (the partner-side guides for sales reps,
+billing admins and tenant admins are web resources in solution/src/WebResources/cspb_/guides/).
+
+Each guide is an HTML fragment per language: portal/templates/guides/<name>.<lang>.html."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from portal.i18n import DEFAULT_LANGUAGE
+
+_DIR = Path(__file__).parent / "templates" / "guides"
+
+# name -> catalog key of its title, in reading order
+PORTAL_GUIDES: dict[str, str] = {
+    "getting-started": "guide.getting_started",
+    "seats": "guide.seats",
+    "billing": "guide.billing",
+}
+
+
+@dataclass(frozen=True)
+class Guide:
+    name: str
+    title_key: str
+    html: str
+
+
+def portal_guide(name: str, language: str) -> Guide | None:
+    if name not in PORTAL_GUIDES:
+        return None
+    path = _DIR / f"{name}.{language}.html"
+    if not path.is_file():
+        path = _DIR / f"{name}.{DEFAULT_LANGUAGE}.html"
+    return Guide(name, PORTAL_GUIDES[name], path.read_text(encoding="utf-8"))
+
+
+def portal_guides(language: str) -> list[Guide]:
+    return [g for g in (portal_guide(n, language) for n in PORTAL_GUIDES) if g is not None]

@@ -1,0 +1,177 @@
+"""What a customer can do in the portal, as plain functions over a PortalRepository.
+
+Refusals raise `Refused(key, **params)`: the key is a message-catalog key so the page can say
+why in the customer's language. The new-commerce window maths is billing.newcommerce's, so the
+portal refuses exactly what the provisioning worker would refuse (the worker checks again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from billing import newcommerce
+from portal.models import (
+    AgreementStatus,
+    ChangeRequest,
+    ChangeType,
+    Contract,
+    NewChange,
+    PortalUser,
+    ProvisioningStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+from portal.repository import PortalRepository
+from shared.errors import NotFoundError, ValidationError
+
+MAX_SEATS = 100_000  # above any real order; stops a typo from buying a fortune
+
+
+class Refused(ValidationError):
+    """A rule said no. `key` and `params` render the reason in the user's language."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key, code=key, details=params)
+        self.key = key
+        self.params = params
+
+
+def parse_quantity(raw: str | None) -> int:
+    text = (raw or "").strip()
+    if not text.lstrip("-").isdigit():
+        raise Refused("error.quantity_not_number")
+    value = int(text)
+    if value <= 0:
+        raise Refused("error.quantity_zero")
+    if value > MAX_SEATS:
+        raise Refused("error.quantity_too_large", max=MAX_SEATS)
+    return value
+
+
+def _idempotency_key(*parts: object) -> str:
+    # A double-clicked form posts the same values twice within the same minute; the key makes
+    # the second post find the first change log instead of creating another one.
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+def _subscription(repo: PortalRepository, user: PortalUser, subscription_id: str) -> Subscription:
+    sub = repo.get_subscription(user.account_id, subscription_id)
+    if sub is None:
+        raise NotFoundError("subscription not found")
+    return sub
+
+
+def change_seats(repo: PortalRepository, user: PortalUser, subscription_id: str, raw_quantity: str | None,
+                 *, now: datetime | None = None) -> ChangeRequest:
+    """Ask for a new seat count. Creates a license change log (origin Portal, Awaiting) that the
+    provisioning worker picks up, exactly as for a sales rep's change."""
+    now = now or datetime.now(UTC)
+    sub = _subscription(repo, user, subscription_id)
+    new_quantity = parse_quantity(raw_quantity)
+    if sub.status is not SubscriptionStatus.ACTIVE:
+        raise Refused("error.not_active")
+    if new_quantity == sub.quantity:
+        raise Refused("error.quantity_same", quantity=sub.quantity)
+    if any(c.status is ProvisioningStatus.AWAITING for c in repo.list_changes(user.account_id, sub.id)):
+        raise Refused("error.change_pending")
+    if new_quantity < sub.quantity:
+        start = sub.start_date or now
+        decision = newcommerce.check_quantity_change(
+            old_quantity=sub.quantity, new_quantity=new_quantity, start=start, term=sub.term, now=now,
+            commitment_end=sub.commitment_end)
+        if not decision.allowed:
+            closes = newcommerce.reduction_window_closes(start, sub.term, now, sub.commitment_end)
+            raise Refused("error.reduction_window", closed=closes)
+    change = NewChange(
+        subscription_id=sub.id,
+        change_type=ChangeType.INCREASE if new_quantity > sub.quantity else ChangeType.DECREASE,
+        old_quantity=sub.quantity, new_quantity=new_quantity, requested_by=user.email or user.contact_id,
+        effective=now, idempotency_key=_idempotency_key("seats", sub.id, sub.quantity, new_quantity,
+                                                        now.strftime("%Y%m%d%H%M")),
+        old_price=sub.unit_price, new_price=sub.unit_price,
+    )
+    return repo.create_change(user.account_id, change)
+
+
+def mca_attested(repo: PortalRepository, account_id: str) -> bool:
+    agreement = repo.get_agreement(account_id)
+    return agreement is not None and agreement.status is AgreementStatus.ATTESTED
+
+
+def buy(repo: PortalRepository, user: PortalUser, contract_id: str, unit_key: str, raw_quantity: str | None,
+        *, now: datetime | None = None) -> ChangeRequest:
+    """Order a portal-visible product from the contract's price list: a pending subscription plus a
+    New change log, provisioned by the same worker as every other change."""
+    now = now or datetime.now(UTC)
+    contract = repo.get_contract(user.account_id, contract_id)
+    if contract is None:
+        raise NotFoundError("contract not found")
+    offer = next((o for o in repo.list_offers(user.account_id, contract.id)
+                  if f"{o.product_id}:{o.unit_id}" == unit_key), None)
+    if offer is None:
+        raise NotFoundError("product not found")
+    quantity = parse_quantity(raw_quantity)
+    if not mca_attested(repo, user.account_id):
+        raise Refused("error.mca_required")
+    term, frequency = term_and_frequency(offer.unit_name)
+    sub = repo.create_pending_subscription(user.account_id, contract, offer, quantity, term, frequency)
+    change = NewChange(
+        subscription_id=sub.id, change_type=ChangeType.NEW, old_quantity=0, new_quantity=quantity,
+        requested_by=user.email or user.contact_id, effective=now,
+        idempotency_key=_idempotency_key("buy", sub.id, quantity), new_price=offer.price,
+    )
+    return repo.create_change(user.account_id, change)
+
+
+def term_and_frequency(unit_name: str) -> tuple[str, str]:
+    """Units are named "<term> <billing>" (e.g. "P1Y monthly"), per the catalog's unit schedule."""
+    parts = unit_name.split()
+    term = parts[0] if parts and parts[0] in newcommerce.TERM_MONTHS else "P1M"
+    cycle = parts[1].lower() if len(parts) > 1 else "monthly"
+    return term, newcommerce.BILLING_CYCLE_TO_FREQUENCY.get(cycle, "P1M")
+
+
+# -- other areas' services, resolved when first used so the portal starts without them ---------
+
+def _resolve(target: str) -> Callable[..., Any]:
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass
+class Integrations:
+    """Calls into the sync (MCA) and payments areas. Tests and the demo can pass their own."""
+
+    attest_mca: Callable[..., Any] | None = None
+    create_payment_link: Callable[..., Any] | None = None
+    redeem_payment_link: Callable[..., Any] | None = None
+
+    def mca(self) -> Callable[..., Any]:
+        return self.attest_mca or _resolve("sync.mca:attest")
+
+    def link(self) -> Callable[..., Any]:
+        return self.create_payment_link or _resolve("payments.links:create_payment_link")
+
+    def redeem(self) -> Callable[..., Any]:
+        return self.redeem_payment_link or _resolve("payments.links:redeem")
+
+
+def accept_mca(repo: PortalRepository, user: PortalUser, integrations: Integrations) -> None:
+    contact = repo.get_contact(user.contact_id)
+    if contact is None:
+        raise NotFoundError("contact not found")
+    integrations.mca()(account_id=user.account_id, contact_id=contact.id, email=contact.email,
+                       first_name=contact.first_name, last_name=contact.last_name)
+
+
+def payment_link(repo: PortalRepository, user: PortalUser, contract_id: str, integrations: Integrations) -> str:
+    contract: Contract | None = repo.get_contract(user.account_id, contract_id)
+    if contract is None:
+        raise NotFoundError("contract not found")
+    result = integrations.link()(contract.id)
+    return str(getattr(result, "token", result))
