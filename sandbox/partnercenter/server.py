@@ -1,0 +1,675 @@
+"""Loopback Partner Center REST v1 + Microsoft Graph partner billing server.
+
+One server answers both hosts' paths: `/v1/...` and `/sales/v1/...` (Partner Center) and
+`/v1.0/reports/partners/billing/...` (Graph). Export blobs are served under `/_blobs/...` behind a
+SAS-like query (`sv`, `se`, `sr`, `sp`, `sig`), signed per server start and checked on download.
+
+Wire shapes follow Microsoft Learn:
+- customers, paging with `links.next` + `MS-ContinuationToken`:
+  https://learn.microsoft.com/partner-center/developer/get-a-list-of-customers
+- subscriptions: https://learn.microsoft.com/partner-center/developer/subscription-resources
+- carts/checkout: https://learn.microsoft.com/partner-center/developer/cart-resources
+- orders and provisioning status: https://learn.microsoft.com/partner-center/developer/order-resources
+- Graph export operation and manifest:
+  https://learn.microsoft.com/graph/api/partners-billing-operation-get and
+  https://learn.microsoft.com/graph/api/resources/partners-billing-manifest
+
+Writes honour `MS-RequestId`: the same id with the same body replays the stored answer (no second
+purchase); the same id with a different body is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import hmac
+import io
+import json
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import wrap_file
+
+from sandbox._server import SandboxApp, json_response
+from sandbox.partnercenter import catalog
+from sandbox.partnercenter.seed import (
+    AZURE_PLAN_OFFER,
+    MCA_TEMPLATE_ID,
+    PRICE_SHEET_COLUMNS,
+    new_subscription,
+    order_for,
+    price_sheet_rows,
+)
+from sandbox.partnercenter.state import PartnerCenterState
+
+GRAPH_BILLING = "/v1.0/reports/partners/billing"
+PRICE_SHEET_PATH = re.compile(
+    r"^/(?:sales/v1|v1\.0/sales)/pricesheets\(Market='(?P<market>[A-Za-z]{2})',"
+    r"PricesheetView='(?P<view>\w+)'\)/\$value$")
+MAX_PAGE = 500
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+def pc_error(status: int, code: int, description: str, name: str = "") -> Response:
+    """Partner Center's error body (code + description), as its REST API answers failures."""
+    return json_response({"code": code, "description": description, "errorName": name or "SandboxError",
+                          "isRetryable": status >= 500, "data": [], "source": "PartnerFD"}, status)
+
+
+def graph_error(status: int, code: str, message: str) -> Response:
+    return json_response({"error": {"code": code, "message": message,
+                                    "innerError": {"request-id": str(uuid.uuid4())}}}, status)
+
+
+def collection(items: list[Any], **extra: Any) -> dict[str, Any]:
+    return {"totalCount": len(items), "items": items, **extra, "attributes": {"objectType": "Collection"}}
+
+
+class PartnerCenterSandbox:
+    def __init__(self, state: PartnerCenterState) -> None:
+        self.state = state
+        R = Rule  # noqa: N806 - short alias keeps the route table readable
+        self.routes = Map([
+            R("/v1/customers", methods=["GET"], endpoint="list_customers"),
+            R("/v1/customers/<cid>", methods=["GET"], endpoint="get_customer"),
+            R("/v1/customers/<cid>/subscriptions", methods=["GET"], endpoint="list_subscriptions"),
+            R("/v1/customers/<cid>/subscriptions/<sid>", methods=["GET"], endpoint="get_subscription"),
+            R("/v1/customers/<cid>/subscriptions/<sid>", methods=["PATCH"], endpoint="patch_subscription"),
+            R("/v1/customers/<cid>/subscriptions/<sid>/azureEntitlements", methods=["GET"],
+              endpoint="list_entitlements"),
+            R("/v1/customers/<cid>/carts", methods=["POST"], endpoint="create_cart"),
+            R("/v1/customers/<cid>/carts/<cart_id>", methods=["GET"], endpoint="get_cart"),
+            R("/v1/customers/<cid>/carts/<cart_id>/checkout", methods=["POST"], endpoint="checkout"),
+            R("/v1/customers/<cid>/orders", methods=["GET"], endpoint="list_orders"),
+            R("/v1/customers/<cid>/orders/<oid>", methods=["GET"], endpoint="get_order"),
+            R("/v1/customers/<cid>/orders/<oid>/provisioningstatus", methods=["GET"], endpoint="provisioning"),
+            R("/v1/customers/<cid>/agreements", methods=["GET"], endpoint="list_agreements"),
+            R("/v1/customers/<cid>/agreements", methods=["POST"], endpoint="create_agreement"),
+            R("/v1/agreements", methods=["GET"], endpoint="agreement_metadata"),
+            R("/v1/products", methods=["GET"], endpoint="list_products"),
+            R("/v1/products/<pid>", methods=["GET"], endpoint="get_product"),
+            R("/v1/products/<pid>/skus", methods=["GET"], endpoint="list_skus"),
+            R("/v1/products/<pid>/skus/<sku_id>/availabilities", methods=["GET"], endpoint="list_availabilities"),
+            R("/v1/invoices", methods=["GET"], endpoint="list_invoices"),
+            R("/v1/invoices/<iid>", methods=["GET"], endpoint="get_invoice"),
+            R(f"{GRAPH_BILLING}/usage/billed/export", methods=["POST"], endpoint="export_billed_usage"),
+            R(f"{GRAPH_BILLING}/usage/unbilled/export", methods=["POST"], endpoint="export_unbilled_usage"),
+            R(f"{GRAPH_BILLING}/reconciliation/billed/export", methods=["POST"], endpoint="export_billed_recon"),
+            R(f"{GRAPH_BILLING}/operations/<op_id>", methods=["GET"], endpoint="get_operation"),
+            R(f"{GRAPH_BILLING}/manifests/<manifest_id>", methods=["GET"], endpoint="get_manifest"),
+            R("/_blobs/<path:blob>", methods=["GET"], endpoint="get_blob"),
+        ])
+
+    # ------------------------------------------------------------------ dispatch
+    def __call__(self, request: Request) -> Response:
+        match = PRICE_SHEET_PATH.match(request.path)
+        if not request.path.startswith("/_blobs/") and not request.headers.get("Authorization", "").startswith("Bearer "):
+            if request.path.startswith("/v1.0/"):
+                return graph_error(401, "InvalidAuthenticationToken", "Access token is empty.")
+            return pc_error(401, 900, "Authorization header missing", "Unauthorized")
+        if match:
+            return self.price_sheet(request, match["market"].upper(), match["view"])
+        adapter = self.routes.bind_to_environ(request.environ)
+        try:
+            endpoint, args = adapter.match()
+        except HTTPException as exc:
+            if request.path.startswith("/v1.0/"):
+                return graph_error(exc.code or 404, "ResourceNotFound", f"{request.method} {request.path}")
+            return pc_error(exc.code or 404, 600001, f"No route for {request.method} {request.path}", "NotFound")
+        handler: Callable[..., Response] = getattr(self, endpoint)
+        return handler(request, **args)
+
+    def _customer_or_404(self, cid: str) -> tuple[dict[str, Any] | None, Response | None]:
+        state = self.state.customer_state(cid)
+        if state is None:
+            return None, pc_error(404, 600008, f"Customer {cid} was not found", "CustomerNotFound")
+        return state, None
+
+    def _idempotent(self, request: Request, cid: str, state: dict[str, Any],
+                    work: Callable[[], Response]) -> Response:
+        """Replay the stored answer for a repeated MS-RequestId; refuse the id with a different body."""
+        request_id = request.headers.get("MS-RequestId", "")
+        fingerprint = hashlib.sha256(
+            f"{request.method} {request.path}\n".encode() + request.get_data()).hexdigest()
+        with self.state.lock:
+            if request_id:
+                seen = state["requests"].get(request_id)
+                if seen is not None:
+                    if seen["fingerprint"] != fingerprint:
+                        return pc_error(409, 800011, "MS-RequestId was already used for a different request",
+                                        "RequestIdReused")
+                    return json_response(seen["body"], seen["status"], {"MS-RequestId": request_id})
+            response = work()
+            if request_id and response.status_code < 500:
+                state["requests"][request_id] = {"fingerprint": fingerprint, "status": response.status_code,
+                                                 "body": json.loads(response.get_data() or b"null")}
+            self.state.save(cid)
+        response.headers["MS-RequestId"] = request_id
+        return response
+
+    # ------------------------------------------------------------------ customers
+    def list_customers(self, request: Request) -> Response:
+        size = max(1, min(MAX_PAGE, int(request.args.get("size", MAX_PAGE))))
+        token = request.headers.get("MS-ContinuationToken", "")
+        try:
+            offset = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+        except ValueError:
+            return pc_error(400, 400017, "The continuation token is not valid", "InvalidContinuationToken")
+        items = self.state.customers[offset:offset + size]
+        body = collection(items, links={"self": {"uri": f"/customers?size={size}", "method": "GET", "headers": []}})
+        if offset + size < len(self.state.customers):
+            next_token = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
+            body["continuationToken"] = next_token
+            body["links"]["next"] = {"uri": f"/customers?size={size}", "method": "GET",
+                                     "headers": [{"key": "MS-ContinuationToken", "value": next_token}]}
+        return json_response(body)
+
+    def get_customer(self, request: Request, cid: str) -> Response:
+        customer = self.state.customer(cid)
+        if customer is None:
+            return pc_error(404, 600008, f"Customer {cid} was not found", "CustomerNotFound")
+        return json_response(customer)
+
+    # ------------------------------------------------------------------ subscriptions
+    def list_subscriptions(self, request: Request, cid: str) -> Response:
+        state, error = self._customer_or_404(cid)
+        if error:
+            return error
+        self._fulfil_orders(cid, state)
+        return json_response(collection(state["subscriptions"]))
+
+    def _find_sub(self, state: dict[str, Any], sid: str) -> dict[str, Any] | None:
+        return next((s for s in state["subscriptions"] if s["id"] == sid), None)
+
+    def get_subscription(self, request: Request, cid: str, sid: str) -> Response:
+        state, error = self._customer_or_404(cid)
+        if error:
+            return error
+        sub = self._find_sub(state, sid)
+        if sub is None:
+            return pc_error(404, 800001, f"Subscription {sid} was not found", "SubscriptionNotFound")
+        return json_response(sub)
+
+    def patch_subscription(self, request: Request, cid: str, sid: str) -> Response:
+        state, error = self._customer_or_404(cid)
+        if error:
+            return error
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return pc_error(400, 400001, "The request body must be a JSON subscription", "BadRequest")
+
+        def work() -> Response:
+            sub = self._find_sub(state, sid)
+            if sub is None:
+                return pc_error(404, 800001, f"Subscription {sid} was not found", "SubscriptionNotFound")
+            return self._apply_patch(sub, body)
+
+        return self._idempotent(request, cid, state, work)
+
+    def _apply_patch(self, sub: dict[str, Any], body: dict[str, Any]) -> Response:
+        now = _now()
+        in_window = now <= _parse(sub.get("cancellationAllowedUntilDate") or "1970-01-01T00:00:00Z")
+        status = body.get("status", sub["status"])
+        if sub["status"] in ("expired", "deleted"):
+            return pc_error(400, 800038, f"Subscription is {sub['status']} and cannot be changed",
+                            "SubscriptionNotActive")
+        if status == "deleted" and sub["status"] != "deleted":
+            if not in_window:
+                return pc_error(400, 800037, "Cancellation is only allowed within 7 days of purchase or renewal",
+                                "CancellationWindowExpired")
+            sub.update(status="deleted", autoRenewEnabled=False, renewalTermDuration="",
+                       commitmentEndDate=_iso(now))
+            return self._touched(sub)
+        if status not in ("active", "suspended"):
+            return pc_error(400, 400001, f"Unsupported status {status!r}", "BadRequest")
+        if "quantity" in body and sub.get("unitType") == "Licenses":
+            quantity = int(body["quantity"])
+            if quantity < 1:
+                return pc_error(400, 800030, "Quantity must be at least 1", "InvalidQuantity")
+            if quantity < int(sub["quantity"]) and not in_window:
+                return pc_error(400, 800036, "Seat reductions are only allowed within 7 days of purchase or "
+                                "renewal", "QuantityReductionNotAllowed")
+            if status != "active" and quantity != int(sub["quantity"]):
+                return pc_error(400, 800038, "Seats can only change on an active subscription",
+                                "SubscriptionNotActive")
+            sub["quantity"] = quantity
+        if "autoRenewEnabled" in body:
+            sub["autoRenewEnabled"] = bool(body["autoRenewEnabled"])
+            sub["renewalTermDuration"] = sub.get("termDuration", "") if sub["autoRenewEnabled"] else ""
+        if "friendlyName" in body and body["friendlyName"]:
+            sub["friendlyName"] = str(body["friendlyName"])
+        sub["status"] = status
+        return self._touched(sub)
+
+    def _touched(self, sub: dict[str, Any]) -> Response:
+        attributes = sub.setdefault("attributes", {"objectType": "Subscription"})
+        attributes["etag"] = str(int(attributes.get("etag", "0") or 0) + 1)
+        return json_response(sub)
+
+    def list_entitlements(self, request: Request, cid: str, sid: str) -> Response:
+        state, error = self._customer_or_404(cid)
+        if error:
+            return error
+        sub = self._find_sub(state, sid)
+        if sub is None or sub["offerId"] != AZURE_PLAN_OFFER:
+            return pc_error(404, 800001, f"Azure plan subscription {sid} was not found", "SubscriptionNotFound")
+        return json_response(collection(state["entitlements"].get(sid, [])))
+
+    # ------------------------------------------------------------------ carts and orders
+    def create_cart(self, request: Request, cid: str) -> Response:
+        state, error = self._customer_or_404(cid)
+        if error:
+            return error
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not body.get("lineItems"):
+            return pc_error(400, 800002, "A cart needs at least one line item", "InvalidCart")
+
+        def work() -> Response:
+            items = []
+            for n, item in enumerate(body["lineItems"]):
+                sku = catalog.find_sku(str(item.get("catalogItemId", "")))
+                if sku is None:
+                    return pc_error(400, 800002, f"Catalog item {item.get('catalogItemId')!r} was not found",
+                                    "CatalogItemNotFound")
+                term, billing = item.get("termDuration"), item.get("billingCycle")
+                if (term, billing) not in catalog.terms_for(sku):
+                    return pc_error(400, 800002, f"{term}/{billing} is not offered for {sku[4]}", "InvalidTerm")
+                quantity = int(item.get("quantity", 0))
+                if not 1 <= quantity <= 300:
+                    return pc_error(400, 800030, "Quantity must be between 1 and 300", "InvalidQuantity")
+                items.append({
+                    "id": n, "catalogItemId": catalog.catalog_item_id(*sku[:3]),
+                    "friendlyName": item.get("friendlyName") or sku[4], "quantity": quantity,
+                    "currencyCode": state["currency"], "billingCycle": billing, "termDuration": term,
+                    "provisioningContext": item.get("provisioningContext") or {}, "orderGroup": "0",
+                    "participants": item.get("participants") or [],
+                })
+            now = _now()
+            cart = {"id": str(uuid.uuid4()), "creationTimestamp": _iso(now), "lastModifiedTimestamp": _iso(now),
+                    "expirationTimestamp": _iso(now + timedelta(days=7)), "lastModifiedUser": "sandbox-user",
+                    "lineItems": items, "status": "Active", "attributes": {"objectType": "Cart"}}
+            state["carts"].append(cart)
+            return json_response(cart, 201)
+
+        return self._idempotent(request, cid, state, work)
+
+    def get_cart(self, request: Request, cid: str, cart_id: str) -> Response:
+        state, error = self._customer_or_404(cid)
+        if error:
+            return error
+        cart = next((c for c in state["carts"] if c["id"] == cart_id), None)
+        if cart is None:
+            return pc_error(404, 800003, f"Cart {cart_id} was not found", "CartNotFound")
+        return json_response(cart)
+
+    def checkout(self, request: Request, cid: str, cart_id: str) -> Response:
+        state, error = self._customer_or_404(cid)
+        if error:
+            return error
+
+        def work() -> Response:
+            cart = next((c for c in state["carts"] if c["id"] == cart_id), None)
+            if cart is None:
+                return pc_error(404, 800003, f"Cart {cart_id} was not found", "CartNotFound")
+            if cart["status"] != "Active":
+                return pc_error(400, 800004, "The cart was already checked out", "CartAlreadyOrdered")
+            now = _now()
+            order_id = str(uuid.uuid4())
+            line_items = []
+            for item in cart["lineItems"]:
+                sku = catalog.find_sku(item["catalogItemId"])
+                assert sku is not None
+                sub = new_subscription(
+                    sub_id=str(uuid.uuid4()), offer_id=item["catalogItemId"], offer_name=sku[4],
+                    quantity=item["quantity"], term=item["termDuration"], billing=item["billingCycle"],
+                    created=now.date(), status="active", auto_renew=True, order_id=order_id, customer_id=cid)
+                # Real purchase time, so the 7-day window is measured from now, not from midnight.
+                sub.update(creationDate=_iso(now), effectiveStartDate=_iso(now),
+                           cancellationAllowedUntilDate=_iso(now + timedelta(days=7)),
+                           friendlyName=item["friendlyName"])
+                state["subscriptions"].append(sub)
+                line_items.append((item, sub))
+            order = order_for(order_id, cid, line_items[0][1], state["currency"], _iso(now), status="pending")
+            order["billingCycle"] = cart["lineItems"][0]["billingCycle"]
+            order["lineItems"] = [{
+                "lineItemNumber": n, "offerId": item["catalogItemId"], "subscriptionId": sub["id"],
+                "termDuration": item["termDuration"], "transactionType": "New", "friendlyName": item["friendlyName"],
+                "quantity": item["quantity"], "provisioningContext": item["provisioningContext"],
+                "links": {"provisioningStatus": {"uri": f"/customers/{cid}/orders/{order_id}/provisioningstatus",
+                                                 "method": "GET", "headers": []}},
+            } for n, (item, sub) in enumerate(line_items)]
+            state["orders"].append(order)
+            cart["status"] = "Ordered"
+            self.state.checkouts += 1
+            return json_response({"orders": [order], "orderErrors": [],
+                                  "attributes": {"objectType": "CartCheckoutResult"}}, 201)
+
+        return self._idempotent(request, cid, state, work)
+
+    def _fulfil_orders(self, cid: str, state: dict[str, Any]) -> None:
+        """Orders complete on the next read after checkout: 'pending' is visible exactly once."""
+        changed = False
+        with self.state.lock:
+            for order in state["orders"]:
+                if order["status"] == "pending" and order.get("_seen"):
+                    order["status"] = "completed"
+                    order.pop("_seen", None)
+                    changed = True
+                elif order["status"] == "pending":
+                    order["_seen"] = True
+                    changed = True
+            if changed:
+                self.state.save(cid)
+
+    def list_orders(self, request: Request, cid: str) -> Response:
+        state, error = self._customer_or_404(cid)
+        if error:
+            return error
+        return json_response(collection([_public(o) for o in state["orders"]]))
+
+    def get_order(self, request: Request, cid: str, oid: str) -> Response:
+        state, error = self._customer_or_404(cid)
+        if error:
+            return error
+        self._fulfil_orders(cid, state)
+        order = next((o for o in state["orders"] if o["id"] == oid), None)
+        if order is None:
+            return pc_error(404, 800005, f"Order {oid} was not found", "OrderNotFound")
+        return json_response(_public(order))
+
+    def provisioning(self, request: Request, cid: str, oid: str) -> Response:
+        state, error = self._customer_or_404(cid)
+        if error:
+            return error
+        self._fulfil_orders(cid, state)
+        order = next((o for o in state["orders"] if o["id"] == oid), None)
+        if order is None:
+            return pc_error(404, 800005, f"Order {oid} was not found", "OrderNotFound")
+        done = order["status"] == "completed"
+        items = [{
+            "lineItemNumber": li["lineItemNumber"], "status": "fulfilled" if done else "unfulfilled",
+            "quantityProvisioningInformation": [{"quantity": li.get("quantity", 1),
+                                                 "status": "fulfilled" if done else "pending"}],
+            "subscriptionId": li.get("subscriptionId", ""),
+            "attributes": {"objectType": "OrderLineItemProvisioningStatus"},
+        } for li in order["lineItems"]]
+        return json_response(collection(items))
+
+    # ------------------------------------------------------------------ agreements (MCA)
+    def agreement_metadata(self, request: Request) -> Response:
+        kind = request.args.get("agreementType", "MicrosoftCustomerAgreement")
+        items = [] if kind.lower() not in ("microsoftcustomeragreement", "all") else [{
+            "templateId": MCA_TEMPLATE_ID, "agreementType": "MicrosoftCustomerAgreement",
+            "agreementLink": "https://aka.ms/customeragreement", "versionRank": 0,
+            "attributes": {"objectType": "AgreementMetaData"}}]
+        return json_response(collection(items))
+
+    def list_agreements(self, request: Request, cid: str) -> Response:
+        state, error = self._customer_or_404(cid)
+        if error:
+            return error
+        kind = request.args.get("agreementType", "")
+        items = [a for a in state["agreements"] if not kind or a.get("type", "").lower() == kind.lower()]
+        return json_response(collection(items))
+
+    def create_agreement(self, request: Request, cid: str) -> Response:
+        state, error = self._customer_or_404(cid)
+        if error:
+            return error
+        body = request.get_json(silent=True) or {}
+        contact = body.get("primaryContact") or {}
+
+        def work() -> Response:
+            if body.get("templateId") != MCA_TEMPLATE_ID:
+                return pc_error(400, 600059, "Unknown agreement templateId", "InvalidTemplateId")
+            if not (contact.get("email") and contact.get("firstName") and contact.get("lastName")):
+                return pc_error(400, 600060, "primaryContact needs firstName, lastName and email", "InvalidContact")
+            agreement = {"primaryContact": contact, "dateAgreed": body.get("dateAgreed") or _iso(_now()),
+                         "templateId": body["templateId"], "type": body.get("type", "MicrosoftCustomerAgreement"),
+                         "agreementLink": "https://aka.ms/customeragreement",
+                         "attributes": {"objectType": "Agreement"}}
+            state["agreements"].append(agreement)
+            return json_response(agreement, 201)
+
+        return self._idempotent(request, cid, state, work)
+
+    # ------------------------------------------------------------------ catalog
+    def _product(self, pid: str, country: str) -> dict[str, Any] | None:
+        if pid == catalog.AZURE_PLAN[0]:
+            title, kind = catalog.AZURE_PLAN[3], "Azure"
+        else:
+            sku = next((s for s in catalog.LICENSE_SKUS if s[0] == pid), None)
+            if sku is None:
+                return None
+            title, kind = sku[3], "OnlineServicesNCE"
+        return {"id": pid, "title": title, "description": f"{title} (sandbox catalog)",
+                "productType": {"id": kind, "displayName": kind}, "isMicrosoftProduct": True,
+                "publisherName": "Microsoft Corporation",
+                "links": {"skus": {"uri": f"/products/{pid}/skus?country={country}", "method": "GET", "headers": []},
+                          "self": {"uri": f"/products/{pid}?country={country}", "method": "GET", "headers": []}},
+                "attributes": {"objectType": "Product"}}
+
+    def list_products(self, request: Request) -> Response:
+        country = request.args.get("country", "US").upper()
+        view = request.args.get("targetView", "OnlineServicesNCE")
+        if view.lower() == "azure":
+            pids = [catalog.AZURE_PLAN[0]]
+        else:
+            pids = list(dict.fromkeys(s[0] for s in catalog.LICENSE_SKUS))
+        return json_response(collection([self._product(pid, country) for pid in pids]))
+
+    def get_product(self, request: Request, pid: str) -> Response:
+        product = self._product(pid, request.args.get("country", "US").upper())
+        if product is None:
+            return pc_error(404, 400013, f"Product {pid} was not found", "ProductNotFound")
+        return json_response(product)
+
+    def list_skus(self, request: Request, pid: str) -> Response:
+        country = request.args.get("country", "US").upper()
+        skus = [s for s in catalog.LICENSE_SKUS if s[0] == pid]
+        if not skus and pid != catalog.AZURE_PLAN[0]:
+            return pc_error(404, 400013, f"Product {pid} was not found", "ProductNotFound")
+        items = [{
+            "id": s[1], "productId": pid, "title": s[4], "description": f"{s[4]} ({s[5]})",
+            "minimumQuantity": 1, "maximumQuantity": 300, "isTrial": False,
+            "supportedBillingCycles": sorted({b for _t, b in catalog.terms_for(s)}),
+            "purchasePrerequisites": [], "inventoryVariables": [], "provisioningVariables": [],
+            "dynamicAttributes": {"isAddon": False, "hasAddOns": False, "prerequisiteSkus": []},
+            "links": {"availabilities": {"uri": f"/products/{pid}/skus/{s[1]}/availabilities?country={country}",
+                                         "method": "GET", "headers": []}},
+            "attributes": {"objectType": "Sku"},
+        } for s in skus]
+        return json_response(collection(items))
+
+    def list_availabilities(self, request: Request, pid: str, sku_id: str) -> Response:
+        country = request.args.get("country", "US").upper()
+        if country not in catalog.MARKETS:
+            return pc_error(400, 400018, f"Country {country} is not a sandbox market", "InvalidCountry")
+        sku = next((s for s in catalog.LICENSE_SKUS if s[0] == pid and s[1] == sku_id), None)
+        if sku is None:
+            return pc_error(404, 400013, f"SKU {pid}/{sku_id} was not found", "SkuNotFound")
+        currency = catalog.MARKETS[country][0]
+        terms = [{"duration": t, "description": f"{t} commitment, billed {b}", "billingCycle": b,
+                  "cancellationPolicies": [{"refunds": [{"type": "Full", "expiresAfter": "P7D",
+                                                         "sequenceId": 1}]}]}
+                 for t, b in catalog.terms_for(sku)]
+        return json_response(collection([{
+            "id": sku[2], "productId": pid, "skuId": sku_id, "catalogItemId": catalog.catalog_item_id(*sku[:3]),
+            "defaultCurrency": {"code": currency, "symbol": currency}, "segment": "commercial", "country": country,
+            "isPurchasable": True, "isRenewable": True, "terms": terms, "attributes": {"objectType": "Availability"},
+        }]))
+
+    def price_sheet(self, request: Request, market: str, view: str) -> Response:
+        if view.lower() != "updatedlicensebased":
+            return pc_error(400, 400019, f"PricesheetView {view!r} is not served by the sandbox", "InvalidView")
+        if market not in catalog.MARKETS:
+            return pc_error(400, 400018, f"Market {market} is not a sandbox market", "InvalidMarket")
+        timeline = request.args.get("timeline", "current")
+        path = self.state.dir / "pricesheets" / f"{market}.csv"
+        if timeline == "current" and path.exists():
+            fh = open(path, "rb")  # noqa: SIM115 - wrap_file closes it when the response is done
+            return Response(wrap_file(request.environ, fh), content_type="text/csv; charset=utf-8",
+                            direct_passthrough=True)
+        if timeline != "history":
+            return pc_error(400, 400020, f"timeline must be current or history, not {timeline!r}", "BadRequest")
+        month = request.args.get("month", "")
+        if not re.fullmatch(r"\d{6}", month):
+            return pc_error(400, 400020, "timeline=history needs month=YYYYMM", "BadRequest")
+        from datetime import date
+
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=PRICE_SHEET_COLUMNS, lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(price_sheet_rows(market, date(int(month[:4]), int(month[4:]), 1)))
+        return Response(buf.getvalue(), content_type="text/csv; charset=utf-8")
+
+    # ------------------------------------------------------------------ invoices
+    def list_invoices(self, request: Request) -> Response:
+        return json_response(collection(self.state.invoices))
+
+    def get_invoice(self, request: Request, iid: str) -> Response:
+        invoice = self.state.invoice(iid)
+        if invoice is None:
+            return pc_error(404, 2404, f"Invoice {iid} was not found", "InvoiceNotFound")
+        return json_response(invoice)
+
+    # ------------------------------------------------------------------ Graph billing exports
+    def _start_export(self, request: Request, kind: str, folder: str | None, error: str = "") -> Response:
+        op_id = str(uuid.uuid4())
+        self.state.operations[op_id] = {"id": op_id, "kind": kind, "folder": folder, "error": error,
+                                        "polls": 0, "created": _iso(_now())}
+        location = f"{request.host_url.rstrip('/')}{GRAPH_BILLING}/operations/{op_id}"
+        return Response(status=202, headers={"Location": location, "Content-Type": "application/json"})
+
+    def _export_body(self, request: Request) -> dict[str, Any] | None:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return None
+        if body.get("attributeSet", "full") not in ("full", "basic"):
+            return None
+        return body
+
+    def export_billed_usage(self, request: Request) -> Response:
+        body = self._export_body(request)
+        if body is None or not body.get("invoiceId"):
+            return graph_error(400, "BadRequest", "invoiceId is required; attributeSet is full or basic")
+        invoice_id = str(body["invoiceId"])
+        if self.state.invoice(invoice_id) is None:
+            return self._start_export(request, "billedUsage", None, "No data available")
+        return self._start_export(request, "billedUsage", f"exports/usage_billed/{invoice_id}")
+
+    def export_unbilled_usage(self, request: Request) -> Response:
+        body = self._export_body(request)
+        if body is None or not body.get("currencyCode") or body.get("billingPeriod") not in ("current", "last"):
+            return graph_error(400, "BadRequest", "currencyCode and billingPeriod (current|last) are required")
+        currency = str(body["currencyCode"]).upper()
+        if body["billingPeriod"] == "current":
+            folder = f"exports/usage_unbilled/{currency}/{self.state.meta['unbilled_period']}"
+        else:
+            invoice = next((i for i in self.state.invoices if i["currencyCode"] == currency), None)
+            folder = f"exports/usage_billed/{invoice['id']}" if invoice else None
+        return self._start_export(request, "unbilledUsage", folder, "" if folder else "No data available")
+
+    def export_billed_recon(self, request: Request) -> Response:
+        body = self._export_body(request)
+        if body is None or not body.get("invoiceId"):
+            return graph_error(400, "BadRequest", "invoiceId is required; attributeSet is full or basic")
+        invoice_id = str(body["invoiceId"])
+        if self.state.invoice(invoice_id) is None:
+            return self._start_export(request, "billedReconciliation", None, "No data available")
+        return self._start_export(request, "billedReconciliation", f"exports/recon_billed/{invoice_id}")
+
+    def get_operation(self, request: Request, op_id: str) -> Response:
+        op = self.state.operations.get(op_id)
+        if op is None:
+            return graph_error(404, "ResourceNotFound", f"operation {op_id} not found")
+        op["polls"] += 1
+        base = {"id": op_id, "createdDateTime": op["created"], "lastActionDateTime": _iso(_now())}
+        if op["polls"] == 1:
+            # The first poll always sees it running, so clients must really poll.
+            return json_response({"@odata.type": "#microsoft.graph.partners.billing.runningOperation",
+                                  "status": "running", **base})
+        if op["error"]:
+            return json_response({"@odata.type": "#microsoft.graph.partners.billing.failedOperation",
+                                  "status": "failed", **base, "error": {"message": op["error"], "code": "5000"}})
+        return json_response({
+            "@odata.type": "#microsoft.graph.partners.billing.exportSuccessOperation", "status": "succeeded", **base,
+            "resourceLocation@odata.navigationLink": f"{request.host_url.rstrip('/')}{GRAPH_BILLING}/manifests/{op_id}",
+        })
+
+    def _sign(self, directory: str, expiry: str) -> str:
+        mac = hmac.new(self.state.sas_key, f"{directory}\n{expiry}".encode(), hashlib.sha256).digest()
+        return base64.b64encode(mac).decode()
+
+    def get_manifest(self, request: Request, manifest_id: str) -> Response:
+        op = self.state.operations.get(manifest_id)
+        if op is None or op["error"] or op["polls"] < 2:
+            return graph_error(404, "ResourceNotFound", f"manifest {manifest_id} not found")
+        folder = op["folder"]
+        blobs = sorted(p.name for p in (self.state.dir / folder).glob("*.json.gz")) if folder else []
+        expiry = _iso(_now() + timedelta(hours=1))
+        sas = (f"skoid={uuid.uuid5(uuid.NAMESPACE_DNS, 'sandbox')}&sv=2021-08-06&se={quote(expiry, safe='')}"
+               f"&sr=d&sp=rl&sdd=3&sig={quote(self._sign(folder or '', expiry), safe='')}")
+        return json_response({
+            "@odata.type": "#microsoft.graph.partners.billing.manifest", "id": manifest_id, "schemaVersion": "2",
+            "dataFormat": "compressedJSON", "createdDateTime": op["created"], "eTag": manifest_id[:16],
+            "partnerTenantId": self.state.meta["partner_id"],
+            "rootDirectory": f"{request.host_url.rstrip('/')}/_blobs/{folder or 'empty'}", "sasToken": sas,
+            "partitionType": "default", "blobCount": len(blobs),
+            "blobs": [{"name": name, "partitionValue": "default"} for name in blobs],
+        })
+
+    def get_blob(self, request: Request, blob: str) -> Response:
+        directory, _, name = blob.rpartition("/")
+        expiry, sig = request.args.get("se", ""), request.args.get("sig", "")
+        ok = bool(sig) and hmac.compare_digest(sig, self._sign(directory, expiry))
+        if ok:
+            try:
+                ok = _parse(expiry) > _now()
+            except ValueError:
+                ok = False
+        if not ok:
+            return Response("<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>AuthenticationFailed</Code>"
+                            "<Message>Server failed to authenticate the request.</Message></Error>",
+                            status=403, content_type="application/xml")
+        path = (self.state.dir / directory / name).resolve()
+        if not str(path).startswith(str(self.state.dir.resolve())) or not path.is_file():
+            return Response("<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>BlobNotFound</Code>"
+                            "<Message>The specified blob does not exist.</Message></Error>",
+                            status=404, content_type="application/xml")
+        fh = open(path, "rb")  # noqa: SIM115 - wrap_file closes it when the response is done
+        return Response(wrap_file(request.environ, fh), content_type="application/octet-stream",
+                        headers={"Content-Length": str(path.stat().st_size), "x-ms-blob-type": "BlockBlob"},
+                        direct_passthrough=True)
+
+
+def _public(order: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in order.items() if not k.startswith("_")}
+
+
+def build_app(state_dir: Path) -> SandboxApp:
+    """The WSGI app for `sandbox.registry`; `.state` exposes the data to in-process tests."""
+    state = PartnerCenterState(Path(state_dir))
+    app = SandboxApp(PartnerCenterSandbox(state))
+    app.state = state  # type: ignore[attr-defined]
+    return app
