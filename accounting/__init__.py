@@ -1,0 +1,1 @@
+"""Accounting export: QuickBooks Online, Business Central, and a generic CSV/JSON journal."""

@@ -1,0 +1,195 @@
+"""QuickBooks Online Accounting API v3 target.
+
+https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice :
+POST /v3/company/{realmId}/{entity}?minorversion=N creates (or, with Id + SyncToken and
+"sparse": true, updates); reads go through /query with the QBO SQL subset. Faults come back as
+{"Fault": {"Error": [{"Message","Detail","code"}], "type"}}; 5010 is a stale SyncToken, 6240 a
+duplicate name. Every create is idempotent twice over: we look the document up by our number
+(DocNumber / Name / PaymentRefNum) first, and send `requestid` so a re-sent create after a lost
+response is answered from Intuit's replay cache instead of booking again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import requests
+
+from accounting.base import (
+    DEFERRED_REVENUE_ACCOUNT,
+    REVENUE_ACCOUNT,
+    Customer,
+    Invoice,
+    Item,
+    JournalEntry,
+    Payment,
+    money_json,
+)
+from shared.config import Settings, get_settings
+from shared.errors import (
+    AuthError,
+    ConflictError,
+    IntegrationError,
+    NotFoundError,
+    ValidationError,
+    error_for_status,
+)
+from shared.http import HttpClient, RetryPolicy, parse_retry_after
+from shared.logging import redact
+
+MINOR_VERSION = "75"
+DOC_NUMBER_MAX = 21
+
+
+def qbo_error_decoder(response: requests.Response) -> IntegrationError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    fault = (body or {}).get("Fault") or (body or {}).get("fault") or {}
+    errors = fault.get("Error") or fault.get("error") or [{}]
+    first = errors[0]
+    code = str(first.get("code", ""))
+    message = redact(f"QuickBooks: {first.get('Message', response.reason)} ({first.get('Detail', '')})")
+    kind: type[IntegrationError] = error_for_status(response.status_code)
+    if code in ("5010", "6240"):
+        kind = ConflictError
+    elif code == "610":
+        kind = NotFoundError
+    elif fault.get("type") == "AuthenticationFault":
+        kind = AuthError
+    return kind(message, status=response.status_code, code=code or None,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")))
+
+
+def _q(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _request_id(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:36]
+
+
+class QuickBooksTarget:
+    name = "quickbooks"
+
+    def __init__(self, base_url: str, realm_id: str, token: str, *, retry: RetryPolicy | None = None,
+                 timeout: float = 60.0) -> None:
+        if not realm_id or not token:
+            raise AuthError("QuickBooks realm id and access token are required")
+        self.http = HttpClient(f"{base_url.rstrip('/')}/v3/company/{realm_id}", token_provider=lambda: token,
+                               error_decoder=qbo_error_decoder, retry=retry or RetryPolicy(), timeout=timeout,
+                               default_headers={"Accept": "application/json"})
+        self._accounts: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> QuickBooksTarget:
+        s = settings or get_settings()
+        sandbox = s.mode == "sandbox"
+        return cls(s.quickbooks_url, s.quickbooks_realm_id or ("sandbox-realm" if sandbox else ""),
+                   s.quickbooks_token.reveal() or ("sandbox-token" if sandbox else ""), timeout=s.http_timeout_seconds,
+                   retry=RetryPolicy(max_attempts=s.http_max_attempts, cap_seconds=s.http_backoff_cap_seconds))
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def query_one(self, entity: str, field: str, value: str) -> dict[str, Any] | None:
+        body = self.http.get_json("query", params={"query": f"select * from {entity} where {field} = '{_q(value)}'",
+                                                   "minorversion": MINOR_VERSION})
+        rows = (body.get("QueryResponse") or {}).get(entity) or []
+        return rows[0] if rows else None
+
+    def _post(self, entity: str, payload: dict[str, Any], request_id: str | None = None) -> dict[str, Any]:
+        params = {"minorversion": MINOR_VERSION}
+        if request_id:
+            params["requestid"] = request_id
+        response = self.http.request("POST", entity.lower(), params=params, data=json.dumps(payload),
+                                     headers={"Content-Type": "application/json"})
+        return response.json()[entity]
+
+    def _create_once(self, entity: str, field: str, value: str, payload: dict[str, Any]) -> dict[str, Any]:
+        existing = self.query_one(entity, field, value)
+        if existing is not None:
+            return existing
+        return self._post(entity, payload, _request_id(entity, value))
+
+    def account_id(self, number: str) -> str:
+        if number not in self._accounts:
+            account = self.query_one("Account", "AcctNum", number)
+            if account is None:
+                raise ValidationError(f"QuickBooks has no account number {number}; map the chart of accounts")
+            self._accounts[number] = account["Id"]
+        return self._accounts[number]
+
+    # -- port ------------------------------------------------------------------------------------
+    def upsert_customer(self, customer: Customer) -> str:
+        payload = {"DisplayName": customer.name[:500], "CurrencyRef": {"value": customer.currency},
+                   "PrimaryEmailAddr": {"Address": customer.email} if customer.email else None,
+                   "Notes": f"cspb:{customer.key}"}
+        payload = {k: v for k, v in payload.items() if v is not None}
+        for _ in range(3):
+            existing = self.query_one("Customer", "DisplayName", customer.name)
+            if existing is None:
+                return self._post("Customer", payload, _request_id("Customer", customer.key))["Id"]
+            if (existing.get("PrimaryEmailAddr") or {}).get("Address", "") == customer.email:
+                return existing["Id"]
+            try:
+                return self._post("Customer", {**payload, "Id": existing["Id"], "SyncToken": existing["SyncToken"],
+                                               "sparse": True})["Id"]
+            except ConflictError as exc:
+                if exc.code != "5010":
+                    raise
+                # Someone edited it between our read and write: read the new SyncToken and try again.
+        raise ConflictError("QuickBooks customer kept changing under us", code="5010")
+
+    def upsert_item(self, item: Item) -> str:
+        name = item.sku[:100]
+        return self._create_once("Item", "Name", name, {
+            "Name": name, "Sku": item.sku[:100], "Description": item.name[:4000], "Type": "Service",
+            "UnitPrice": money_json(item.unit_price), "IncomeAccountRef": {"value": self.account_id(REVENUE_ACCOUNT)},
+        })["Id"]
+
+    def push_invoice(self, invoice: Invoice) -> str:
+        if len(invoice.number) > DOC_NUMBER_MAX:
+            raise ValidationError(f"invoice number {invoice.number!r} is longer than QuickBooks' 21 characters")
+        customer_id = self.upsert_customer(invoice.customer)
+        lines = []
+        for line in invoice.lines:
+            item_id = self.upsert_item(Item(line.sku, line.description, line.unit_price))
+            lines.append({"DetailType": "SalesItemLineDetail", "Amount": money_json(line.amount),
+                          "Description": line.description,
+                          "SalesItemLineDetail": {"ItemRef": {"value": item_id}, "Qty": float(line.quantity),
+                                                  "UnitPrice": float(line.unit_price)}})
+        payload: dict[str, Any] = {"DocNumber": invoice.number, "CustomerRef": {"value": customer_id},
+                                   "TxnDate": invoice.invoice_date.isoformat(),
+                                   "CurrencyRef": {"value": invoice.currency}, "Line": lines}
+        if invoice.due_date:
+            payload["DueDate"] = invoice.due_date.isoformat()
+        return self._create_once("Invoice", "DocNumber", invoice.number, payload)["Id"]
+
+    def push_payment(self, payment: Payment, invoice_ref: str) -> str:
+        ref = payment.key[:DOC_NUMBER_MAX]
+        customer_id = self.upsert_customer(payment.customer)
+        return self._create_once("Payment", "PaymentRefNum", ref, {
+            "TotalAmt": money_json(payment.amount), "CustomerRef": {"value": customer_id},
+            "TxnDate": payment.paid_on.isoformat(), "PaymentRefNum": ref, "CurrencyRef": {"value": payment.currency},
+            "Line": [{"Amount": money_json(payment.amount),
+                      "LinkedTxn": [{"TxnId": invoice_ref, "TxnType": "Invoice"}]}]})["Id"]
+
+    def push_journal(self, entry: JournalEntry) -> str:
+        if not entry.balanced():
+            raise ValidationError(f"journal {entry.key} does not balance")
+        lines = []
+        for line in entry.lines:
+            for posting, amount in (("Debit", line.debit), ("Credit", line.credit)):
+                if amount:
+                    lines.append({"DetailType": "JournalEntryLineDetail", "Amount": money_json(amount),
+                                  "Description": line.description,
+                                  "JournalEntryLineDetail": {"PostingType": posting,
+                                                             "AccountRef": {"value": self.account_id(line.account)}}})
+        return self._create_once("JournalEntry", "DocNumber", entry.key[:DOC_NUMBER_MAX], {
+            "DocNumber": entry.key[:DOC_NUMBER_MAX], "TxnDate": entry.posting_date.isoformat(),
+            "CurrencyRef": {"value": entry.currency}, "Line": lines})["Id"]
+
+
+__all__ = ["QuickBooksTarget", "qbo_error_decoder", "DEFERRED_REVENUE_ACCOUNT"]
