@@ -1,0 +1,2 @@
+"""Sync and provisioning between Dynamics and the providers (catalog, provider accounts,
+subscriptions, webhook-driven provisioning, MCA, Azure plan)."""
