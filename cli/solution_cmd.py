@@ -1,0 +1,46 @@
+"""`cspbridge solution`: build the Dataverse solution zip and keep its source in line with the spec."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def solution() -> None:
+    """The managed Dataverse solution (tables, webhook steps, environment variables)."""
+
+
+@solution.command()
+@click.option("--managed", is_flag=True, help="Build a managed solution (the default is unmanaged).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Zip to write [default: dist/CSPBridge_<version>[_managed].zip].")
+def pack(managed: bool, out: Path | None) -> None:
+    """Pack solution/src into an importable solution zip."""
+    from solution.pack import pack as do_pack
+
+    path = do_pack(out, managed=managed)
+    with zipfile.ZipFile(path) as zf:
+        count = len(zf.namelist())
+    click.echo(f"{path} ({'managed' if managed else 'unmanaged'}, {count} files, {path.stat().st_size} bytes)")
+
+
+@solution.command()
+@click.option("--check", is_flag=True, help="Only report whether solution/src matches solution/spec.py.")
+def generate(check: bool) -> None:
+    """Regenerate solution/src from solution/spec.py (commit the result)."""
+    from solution import generate as gen
+
+    if check:
+        stale = [rel for rel, data in gen.render().items()
+                 if not (gen.SRC / rel).exists() or (gen.SRC / rel).read_bytes() != data]
+        for rel in stale:
+            click.echo(f"stale: {rel}")
+        if stale:
+            raise SystemExit(1)
+        click.echo("solution source matches the spec")
+        return
+    written = gen.write()
+    click.echo(f"{len(written)} file(s) written")

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import io
+import shutil
+import xml.etree.ElementTree as ET
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.solution_cmd import solution as solution_cli
+from solution import pack as packer
+from solution.components import ENV_VARS, STEPS
+from solution.schema import SRC, load_tables
+from solution.spec import ALL
+
+
+@pytest.fixture(scope="module")
+def unmanaged() -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(packer.build_zip()))
+
+
+def _xml(zf: zipfile.ZipFile, name: str) -> ET.Element:
+    return ET.fromstring(zf.read(name))
+
+
+def test_zip_has_export_layout_and_every_xml_is_well_formed(unmanaged):
+    names = unmanaged.namelist()
+    assert names[:3] == ["[Content_Types].xml", "solution.xml", "customizations.xml"]
+    for var in ENV_VARS:
+        assert f"environmentvariabledefinitions/{var.schema_name}/environmentvariabledefinition.xml" in names
+    for name in names:
+        if name.endswith(".xml"):
+            ET.fromstring(unmanaged.read(name))  # raises if malformed
+    types = _xml(unmanaged, "[Content_Types].xml")
+    assert {d.get("Extension") for d in types} >= {"xml"}
+
+
+def test_manifest_publisher_and_managed_flag(unmanaged):
+    man = _xml(unmanaged, "solution.xml").find("SolutionManifest")
+    assert man.findtext("UniqueName") == "CSPBridge"
+    assert man.findtext("Managed") == "0"
+    assert man.findtext("Publisher/UniqueName") == "cspb"
+    assert man.findtext("Publisher/CustomizationPrefix") == "cspb"
+    assert man.findtext("Publisher/CustomizationOptionValuePrefix") == "10000"
+    managed = zipfile.ZipFile(io.BytesIO(packer.build_zip(managed=True)))
+    assert _xml(managed, "solution.xml").findtext("SolutionManifest/Managed") == "1"
+    roots = {(r.get("type"), r.get("schemaName")) for r in man.iter("RootComponent")}
+    assert ("1", "cspb_subscription") in roots and ("380", "cspb_FunctionKey") in roots
+
+
+def test_customizations_hold_every_table_column_key_and_relationship(unmanaged):
+    cust = _xml(unmanaged, "customizations.xml")
+    entities = {e.get("Name").lower(): e for e in cust.iter("entity")}
+    for spec in ALL:
+        ent = entities[spec.logical_name]
+        assert ent.findtext("EntitySetName") == spec.entity_set_name
+        shipped = {a.findtext("LogicalName") for a in ent.iter("attribute")}
+        assert {c.name for c in spec.columns} <= shipped
+        keys = {k.findtext("LogicalName") for k in ent.iter("EntityKey")}
+        assert {k for k, _ in spec.keys} == keys
+    lookups = {(r.findtext("ReferencingEntityName"), r.findtext("ReferencingAttributeName"))
+               for r in cust.iter("EntityRelationship")}
+    for table in load_tables().values():
+        for attr in table.attributes.values():
+            shipped_by_us = table.custom or attr.logical_name.startswith("cspb_")
+            if attr.type == "lookup" and shipped_by_us:
+                assert (table.logical_name, attr.logical_name) in lookups
+    steps = {(s.findtext("PrimaryEntity"), s.get("Name")) for s in cust.iter("SdkMessageProcessingStep")}
+    assert steps == {(s.entity, s.name) for s in STEPS}
+    endpoint = cust.find("ServiceEndpoints/ServiceEndpoint")
+    assert endpoint.findtext("Contract") == "8" and endpoint.findtext("MessageFormat") == "2"
+    assert [lang.text for lang in cust.iter("Language")] == ["1033", "3082"]
+
+
+def test_every_label_is_in_english_and_spanish(unmanaged):
+    missing = []
+    for name in unmanaged.namelist():
+        if not name.endswith(".xml"):
+            continue
+        root = _xml(unmanaged, name)
+        for parent in root.iter():
+            langs = defaultdict(set)
+            for child in parent:
+                if child.get("languagecode"):
+                    langs[child.tag].add(child.get("languagecode"))
+            for tag, codes in langs.items():
+                if codes != {"1033", "3082"}:
+                    missing.append((name, parent.tag, tag, sorted(codes)))
+                texts = [c.get("description") for c in parent if c.tag == tag]
+                if not all(texts):
+                    missing.append((name, parent.tag, tag, "empty label"))
+    assert not missing, missing[:10]
+
+
+def test_web_resources_are_shipped(tmp_path: Path):
+    src = tmp_path / "src"
+    shutil.copytree(SRC, src)
+    help_dir = src / "WebResources" / "training"
+    help_dir.mkdir(parents=True)
+    (help_dir / "sales_rep.html").write_text("<html><body>Hola</body></html>", encoding="utf-8")
+    (help_dir / "notes.md").write_text("not a web resource type", encoding="utf-8")
+    zf = zipfile.ZipFile(io.BytesIO(packer.build_zip(src)))
+    assert zf.read("WebResources/training/sales_rep.html").startswith(b"<html>")
+    resources = list(_xml(zf, "customizations.xml").iter("WebResource"))
+    assert [(r.findtext("Name"), r.findtext("WebResourceType"), r.findtext("FileName")) for r in resources] == [
+        ("cspb_/training/sales_rep.html", "1", "/WebResources/training/sales_rep.html")]
+    roots = {r.get("schemaName") for r in _xml(zf, "solution.xml").iter("RootComponent") if r.get("type") == "61"}
+    assert roots == {"cspb_/training/sales_rep.html"}
+    assert "html" in {d.get("Extension") for d in _xml(zf, "[Content_Types].xml")}
+
+
+def test_pack_is_deterministic_and_cli_writes_the_zip(tmp_path: Path):
+    assert packer.build_zip() == packer.build_zip()
+    out = tmp_path / "out" / "CSPBridge_managed.zip"
+    result = CliRunner().invoke(solution_cli, ["pack", "--managed", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "managed" in result.output
+    with zipfile.ZipFile(out) as zf:
+        assert _xml(zf, "solution.xml").findtext("SolutionManifest/Managed") == "1"
+    check = CliRunner().invoke(solution_cli, ["generate", "--check"])
+    assert check.exit_code == 0, check.output
