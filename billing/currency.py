@@ -18,7 +18,13 @@ def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+ANY_MONTH = "*"
+
+
 class RateTable:
+    """Rates keyed by month; a rate stored with month "*" (e.g. today's rate from Dataverse's
+    transactioncurrency table) is used for any month that has no rate of its own."""
+
     def __init__(self, rates: Iterable[ExchangeRate] = ()) -> None:
         self._rates: dict[tuple[str, str, str], Decimal] = {}
         for r in rates:
@@ -30,11 +36,12 @@ class RateTable:
         src, dst = from_currency.upper(), to_currency.upper()
         if not src or src == dst:
             return ONE
-        if (month, src, dst) in self._rates:
-            return self._rates[(month, src, dst)]
-        if (month, dst, src) in self._rates:
-            # Only the reverse quote is stored; invert it at full precision, rounding happens per line.
-            return ONE / self._rates[(month, dst, src)]
+        for when in (month, ANY_MONTH):
+            if (when, src, dst) in self._rates:
+                return self._rates[(when, src, dst)]
+            if (when, dst, src) in self._rates:
+                # Only the reverse quote is stored; invert it at full precision, rounding happens per line.
+                return ONE / self._rates[(when, dst, src)]
         raise ValidationError(f"no exchange rate {src}->{dst} for {month}")
 
     def convert(self, amount: Decimal, from_currency: str, to_currency: str, month: str) -> Decimal:

@@ -1,0 +1,198 @@
+"""Run an invoice run against a store: plan (billing/runs.py), then write idempotently.
+
+The store is any object with the BillingRepository methods (dataverse/billing_repo.py is the
+Dataverse one), so billing/ never imports Dataverse.
+
+Write order per invoice, so that a crash anywhere leaves something a re-run finishes instead of
+duplicating:
+1. the invoice header, create-only on its key (contract|cycle start|cycle kind), status "writing";
+   if it exists already, its id is re-read and reused;
+2. each line, create-only on its line key (an existing line is left as it is);
+3. the change logs and usage summaries it billed get their invoice link;
+4. header totals are set from the lines actually stored, and the status becomes complete;
+5. prepaid quarterly/annual/triennial invoices get their revenue schedule (upsert on its key).
+A complete invoice is never planned again; a half-written one is planned and written again, and
+steps 1-2 turn into no-ops for what is already there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Protocol
+
+from billing.cycles import due_cycles
+from billing.deferred_revenue import needs_schedule, schedule
+from billing.models import (
+    BillingContract,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    LineType,
+    RevenueScheduleEntry,
+    invoice_key,
+)
+from billing.runs import BillingData, RunPlan, plan_run, preview, summarize
+from shared.errors import IntegrationError, RetriableError, ValidationError
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class StoredInvoice:
+    id: str
+    complete: bool
+
+
+class BillingRepository(Protocol):
+    def load(self, contract_numbers: Sequence[str] | None = None) -> BillingData: ...
+
+    def invoice_states(self, keys: Sequence[str]) -> dict[str, StoredInvoice]: ...
+
+    def line_owners(self, line_keys: Sequence[str]) -> dict[str, str]:
+        """line key -> id of the invoice holding it, for the keys that exist."""
+        ...
+
+    def create_invoice(self, invoice: Invoice) -> StoredInvoice:
+        """Create-only on the invoice key; when it exists, return the stored one."""
+        ...
+
+    def create_line(self, invoice_id: str, line: InvoiceLine, number: int) -> bool:
+        """Create-only on the line key; False when it already existed."""
+        ...
+
+    def link_change_log(self, change_log_id: str, invoice_id: str) -> None: ...
+
+    def mark_usage_billed(self, summary_id: str, invoice_id: str) -> None: ...
+
+    def invoice_lines(self, invoice_id: str) -> list[InvoiceLine]: ...
+
+    def complete_invoice(self, invoice_id: str, lines: Sequence[InvoiceLine]) -> None: ...
+
+    def write_revenue_schedule(self, entries: Sequence[RevenueScheduleEntry]) -> None: ...
+
+
+@dataclass
+class RunResult:
+    run_date: date
+    invoices: list[Invoice] = field(default_factory=list)  # as stored, after this run
+    created: int = 0
+    resumed: int = 0  # half-written invoices this run completed
+    lines_written: int = 0
+    revenue_entries: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, dict]:
+        return summarize(self.invoices)
+
+
+# Lines that carry no invoice id of their own to remember that they were billed.
+def _remembered_by_key_only(line: InvoiceLine) -> bool:
+    return line.line_type is LineType.ONE_TIME or line.key.endswith("|start|prorate")
+
+
+def _due_keys(contracts: Iterable[BillingContract], run_date: date, catch_up_days: int | None) -> list[str]:
+    return [invoice_key(c.number, cy.start, InvoiceKind.CYCLE)
+            for c in contracts for cy in due_cycles(c, run_date, catch_up_days)]
+
+
+def _drop_lines_billed_elsewhere(plan_invoices: list[Invoice], repo: BillingRepository,
+                                 states: dict[str, StoredInvoice]) -> list[Invoice]:
+    candidates = [ln.key for inv in plan_invoices for ln in inv.lines if _remembered_by_key_only(ln)]
+    owners = repo.line_owners(candidates) if candidates else {}
+    kept = []
+    for inv in plan_invoices:
+        mine = states.get(inv.key)
+        lines = tuple(ln for ln in inv.lines
+                      if ln.key not in owners or (mine is not None and owners[ln.key] == mine.id))
+        if lines:
+            kept.append(replace(inv, lines=lines))
+    return kept
+
+
+def plan(repo: BillingRepository, run_date: date, *, global_refund: bool = True, catch_up_days: int | None = 31,
+         contract_numbers: Sequence[str] | None = None) -> tuple[RunPlan, BillingData, dict[str, StoredInvoice]]:
+    data = repo.load(contract_numbers)
+    states = repo.invoice_states(_due_keys(data.contracts, run_date, catch_up_days))
+    done = [k for k, s in states.items() if s.complete]
+    result = plan_run(data, run_date, global_refund=global_refund, existing_invoice_keys=done,
+                      catch_up_days=catch_up_days)
+    result.invoices = _drop_lines_billed_elsewhere(result.invoices, repo, states)
+    return result, data, states
+
+
+def write_invoice(repo: BillingRepository, inv: Invoice, data: BillingData, contract: BillingContract) -> tuple[Invoice, bool, int, int]:
+    """Write one planned invoice; returns (stored invoice, created, lines written, revenue entries)."""
+    stored = repo.create_invoice(inv)
+    if stored.complete:
+        # Another run finished it between our plan and now.
+        return replace(inv, id=stored.id, complete=True), False, 0, 0
+    written = 0
+    for number, line in enumerate(inv.lines, start=1):
+        written += repo.create_line(stored.id, line, number)
+    logs_by_key = {c.change_key: c for c in data.change_logs}
+    for key in inv.change_log_keys:
+        change = logs_by_key.get(key)
+        if change is not None and change.id and change.invoice_id is None:
+            repo.link_change_log(change.id, stored.id)
+    usage_by_key = {u.summary_key: u for u in data.usage}
+    for key in inv.usage_summary_keys:
+        summary = usage_by_key.get(key)
+        if summary is not None and summary.id:
+            repo.mark_usage_billed(summary.id, stored.id)
+    lines = repo.invoice_lines(stored.id)
+    repo.complete_invoice(stored.id, lines)
+    final = replace(inv, id=stored.id, complete=True, lines=tuple(sorted(lines, key=lambda ln: ln.key)))
+    entries = 0
+    if needs_schedule(contract.frequency, contract.policy):
+        revenue = schedule(final)
+        repo.write_revenue_schedule(revenue)
+        entries = len(revenue)
+    return final, True, written, entries
+
+
+def execute_run(repo: BillingRepository, run_date: date, *, global_refund: bool = True,
+                catch_up_days: int | None = 31, contract_numbers: Sequence[str] | None = None) -> RunResult:
+    """Plan and write the run. Only RetriableError escapes (the host retries and the re-run is
+    idempotent); any other failure is recorded per contract and the run goes on."""
+    planned, data, states = plan(repo, run_date, global_refund=global_refund, catch_up_days=catch_up_days,
+                                 contract_numbers=contract_numbers)
+    result = RunResult(run_date, errors=list(planned.errors))
+    contracts = {c.number: c for c in data.contracts}
+    for inv in planned.invoices:
+        try:
+            final, created, written, entries = write_invoice(repo, inv, data, contracts[inv.contract_number])
+        except RetriableError:
+            raise
+        except IntegrationError as exc:
+            log.warning("invoice %s not written: %s", inv.key, exc)
+            result.errors.append((inv.contract_number, f"{inv.key}: {exc}"))
+            continue
+        if inv.key in states and not states[inv.key].complete:
+            result.resumed += 1
+        elif created:
+            result.created += 1
+        result.lines_written += written
+        result.revenue_entries += entries
+        result.invoices.append(final)
+    return result
+
+
+def preview_contract(repo: BillingRepository, contract_number: str, on_date: date, *,
+                     global_refund: bool = True) -> Invoice | None:
+    """The contract's next invoice, computed from the store, without writing anything."""
+    data = repo.load([contract_number])
+    if not data.contracts:
+        raise ValidationError(f"no billing contract {contract_number!r}")
+    contract = data.contracts[0]
+    # Keys of the cycles around the date, to skip ones already invoiced.
+    keys = _due_keys([contract], on_date, None)[-3:]
+    nxt = preview(contract, data, on_date, global_refund=global_refund)
+    if nxt is not None:
+        keys.append(nxt.key)
+    done = [k for k, s in repo.invoice_states(keys).items() if s.complete]
+    return preview(contract, data, on_date, global_refund=global_refund, existing_invoice_keys=done)
+
+
