@@ -8,6 +8,10 @@ from __future__ import annotations
 import importlib
 
 # Add a module name here when you add a trigger module.
-BLUEPRINT_MODULES: list[str] = []
+BLUEPRINT_MODULES: list[str] = [
+    # sync area
+    "dataverse_webhook", "provisioning_worker", "catalog_timer", "accounts_timer", "subscription_sync_timer",
+    "subscription_sync_worker",
+]
 
 BLUEPRINTS = [importlib.import_module(f"functions.{name}").bp for name in BLUEPRINT_MODULES]

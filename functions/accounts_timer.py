@@ -1,0 +1,14 @@
+"""Timer: daily provider account sync (Partner Center + distributors -> cspb_provideraccount)."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+bp = func.Blueprint()
+
+
+@bp.timer_trigger(arg_name="timer", schedule="0 30 3 * * *", run_on_startup=False)
+def accounts_timer(timer: func.TimerRequest) -> None:
+    from sync import jobs
+
+    jobs.accounts()

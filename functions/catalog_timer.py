@@ -1,0 +1,14 @@
+"""Timer: daily catalog / price list sync from the Partner Center price sheet."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+bp = func.Blueprint()
+
+
+@bp.timer_trigger(arg_name="timer", schedule="0 0 3 * * *", run_on_startup=False)
+def catalog_timer(timer: func.TimerRequest) -> None:
+    from sync import jobs
+
+    jobs.catalog()

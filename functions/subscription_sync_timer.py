@@ -1,0 +1,14 @@
+"""Timer: subscription sync fan-out, one queue message per provider account."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+bp = func.Blueprint()
+
+
+@bp.timer_trigger(arg_name="timer", schedule="0 0 4 * * *", run_on_startup=False)
+def subscription_sync_timer(timer: func.TimerRequest) -> None:
+    from sync import jobs
+
+    jobs.subscriptions_fan_out()

@@ -1,0 +1,20 @@
+"""Service Bus trigger: sync one provider account's subscriptions (a fan-out message).
+
+Only RetriableError escapes: the host abandons the message and Service Bus re-delivers it,
+dead-lettering after the queue's MaxDeliveryCount."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+bp = func.Blueprint()
+
+
+@bp.service_bus_queue_trigger(arg_name="msg", queue_name="cspb-subscription-sync",
+                              connection="CSPB_SERVICEBUS_CONNECTION_STRING")
+def subscription_sync_worker(msg: func.ServiceBusMessage) -> None:
+    from shared.queue import decode
+    from sync.subscription_sync import handle_message
+
+    _, body = decode(msg.get_body())
+    handle_message(body)

@@ -1,0 +1,87 @@
+"""The sync jobs wired to the configured clients: what the timers, workers and CLI call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from dataverse.tables import EntitySet
+from sync import runs
+
+# The market whose price sheet is in each pricing currency (Partner Center prices per market).
+MARKET_FOR_CURRENCY: dict[str, str] = {
+    "USD": "US", "CAD": "CA", "GBP": "GB", "EUR": "DE", "AUD": "AU", "NZD": "NZ", "JPY": "JP", "KRW": "KR",
+    "INR": "IN", "BRL": "BR", "CHF": "CH", "DKK": "DK", "NOK": "NO", "SEK": "SE", "TWD": "TW", "ZAR": "ZA",
+    "MXN": "MX",
+}
+
+
+def dataverse() -> Any:
+    from dataverse.client import DataverseClient
+
+    return DataverseClient.from_settings()
+
+
+def partner_center() -> Any:
+    from distributors.partnercenter_adapter import PartnerCenterAdapter
+
+    return PartnerCenterAdapter.from_settings()
+
+
+def currencies_in_use(dv: Any) -> list[str]:
+    """USD plus every currency a billing contract bills in."""
+    found = {"USD"}
+    for row in dv.list(EntitySet.BILLING_CONTRACTS, select=["cspb_currencycode"]):
+        if row.get("cspb_currencycode"):
+            found.add(str(row["cspb_currencycode"]).upper())
+    return sorted(found)
+
+
+def price_sheet_rows(pc: Any, currencies: Iterable[str]) -> list[dict[str, Any]]:
+    """Price sheet rows for every currency Microsoft prices in among `currencies` (plus USD, the fallback)."""
+    from billing.catalog_pricing import pricing_currency
+
+    markets = {MARKET_FOR_CURRENCY[pricing_currency(c)] for c in currencies} | {"US"}
+    rows: list[dict[str, Any]] = []
+    for market in sorted(markets):
+        rows.extend(pc.get_price_sheet(market))
+    return rows
+
+
+def catalog(dv: Any = None, pc: Any = None, *, currencies: Iterable[str] | None = None,
+            progress: runs.Progress = runs.no_progress) -> dict[str, Any]:
+    from sync.catalog_sync import run_catalog_sync
+
+    dv = dv or dataverse()
+    pc = pc or partner_center()
+    wanted = list(currencies) if currencies else currencies_in_use(dv)
+    result = run_catalog_sync(dv, price_sheet_rows(pc, wanted), currencies=wanted, progress=progress)
+    return {**result.run, "written": result.written, "currencySources": result.currency_sources}
+
+
+def accounts(dv: Any = None, adapters: dict[int, Any] | None = None, *,
+             progress: runs.Progress = runs.no_progress) -> dict[str, Any]:
+    from sync.provider_accounts import run_provider_account_sync
+    from sync.provisioning import default_adapters
+
+    dv = dv or dataverse()
+    result = run_provider_account_sync(dv, adapters or default_adapters(), progress=progress)
+    return {**result.run, "unmapped": result.unmapped}
+
+
+def subscriptions(dv: Any = None, adapters: dict[int, Any] | None = None, *,
+                  progress: runs.Progress = runs.no_progress) -> dict[str, Any]:
+    from sync.provisioning import default_adapters
+    from sync.subscription_sync import run_subscription_sync
+
+    dv = dv or dataverse()
+    return run_subscription_sync(dv, adapters or default_adapters(), progress=progress)
+
+
+def subscriptions_fan_out(dv: Any = None, queue: Any = None) -> dict[str, Any]:
+    """Timer side of the subscription sync in Azure: enqueue one message per provider account."""
+    from shared.queue import SUBSCRIPTION_SYNC_QUEUE, get_queue
+    from sync.subscription_sync import fan_out
+
+    dv = dv or dataverse()
+    return fan_out(dv, queue or get_queue(SUBSCRIPTION_SYNC_QUEUE))

@@ -1,0 +1,145 @@
+"""Provider accounts: customers at Partner Center and the distributors -> cspb_provideraccount,
+auto-mapped to a CRM account when the domains match.
+
+A mapping someone made by hand is never replaced. Tenants nobody mapped stay Unmapped, show in
+the "Unmapped Provider Accounts" view, and block billing for that tenant (billing_block_reason).
+Only rows whose values changed are written, so a quiet day writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dataverse.tables import EntitySet, MappingStatus, Provider
+from shared.errors import IntegrationError, RetriableError
+from sync import runs
+from sync.records import bind, iso
+
+UNMAPPED_VIEW_NAME = "Unmapped Provider Accounts"
+PROVIDER_LABELS = {Provider.PARTNER_CENTER: "Partner Center", Provider.PAX8: "Pax8", Provider.MANUAL: "Manual"}
+
+_COLUMNS = ["cspb_provideraccountid", "cspb_provider", "cspb_externalid", "cspb_name", "cspb_domain", "cspb_country",
+            "cspb_currencycode", "_cspb_account_value", "cspb_mappingstatus"]
+
+
+def normalize_domain(domain: str | None) -> str:
+    text = (domain or "").strip().lower()
+    for prefix in ("https://", "http://"):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    text = text.split("/")[0]
+    return text[4:] if text.startswith("www.") else text
+
+
+def billing_block_reason(provider_account: Mapping[str, Any] | None) -> str | None:
+    """Why billing must not run for this tenant, or None. Takes a cspb_provideraccount row."""
+    if provider_account is None:
+        return "the subscription has no provider account; run the provider account sync and map the tenant"
+    mapped = provider_account.get("_cspb_account_value") or provider_account.get("cspb_account")
+    if mapped and provider_account.get("cspb_mappingstatus") != MappingStatus.UNMAPPED:
+        return None
+    provider = PROVIDER_LABELS.get(provider_account.get("cspb_provider"), "provider")  # type: ignore[call-overload]
+    name = provider_account.get("cspb_name") or provider_account.get("cspb_externalid") or "?"
+    domain = provider_account.get("cspb_domain") or "no domain"
+    return (f"{provider} tenant '{name}' ({domain}) is not mapped to a CRM account, so it cannot be billed; "
+            f"set its Account in the '{UNMAPPED_VIEW_NAME}' view")
+
+
+def billing_block_reason_by_id(dv: Any, provider_account_id: str | None) -> str | None:
+    if not provider_account_id:
+        return billing_block_reason(None)
+    return billing_block_reason(dv.get(EntitySet.PROVIDER_ACCOUNTS, provider_account_id, select=_COLUMNS))
+
+
+@dataclass
+class AccountsResult:
+    run: dict[str, Any]
+    unmapped: list[str]
+
+
+def _account_domains(dv: Any) -> dict[str, list[str]]:
+    domains: dict[str, list[str]] = {}
+    for account in dv.list(EntitySet.ACCOUNTS, select=["accountid", "cspb_domain", "websiteurl"]):
+        for raw in {account.get("cspb_domain"), account.get("websiteurl")}:
+            domain = normalize_domain(raw)
+            if domain and account["accountid"] not in domains.get(domain, []):
+                domains.setdefault(domain, []).append(account["accountid"])
+    return domains
+
+
+def _match(domains: Mapping[str, list[str]], domain: str) -> tuple[str | None, str]:
+    hits = domains.get(normalize_domain(domain), []) if domain else []
+    if len(hits) == 1:
+        return hits[0], ""
+    if len(hits) > 1:
+        return None, f"{len(hits)} accounts share the domain {domain}"
+    return None, "no account has this domain"
+
+
+def run_provider_account_sync(dv: Any, sources: Mapping[int, Any], *, progress: runs.Progress = runs.no_progress,
+                              run_key: str | None = None, now: datetime | None = None) -> AccountsResult:
+    """`sources`: provider code -> adapter with `list_companies()` (distributors.base.Company)."""
+    now = now or datetime.now(UTC)
+    run = runs.start(dv, "accounts", run_key)
+    unmapped: list[str] = []
+    try:
+        existing = {(r["cspb_provider"], r["cspb_externalid"]): r
+                    for r in dv.list(EntitySet.PROVIDER_ACCOUNTS, select=_COLUMNS)}
+        domains = _account_domains(dv)
+        writes: list[dict[str, Any]] = []
+        for provider, adapter in sources.items():
+            try:
+                companies: Iterable[Any] = list(adapter.list_companies())
+            except RetriableError:
+                raise
+            except IntegrationError as exc:
+                run.error(f"{PROVIDER_LABELS.get(Provider(provider), provider)}: {exc}")
+                continue
+            for company in companies:
+                run.bump("seen")
+                progress(1)
+                write, still_unmapped = _row_for(int(provider), company, existing.get((int(provider), company.id)),
+                                                 domains, now)
+                if write is not None:
+                    writes.append(write)
+                if still_unmapped:
+                    unmapped.append(f"{PROVIDER_LABELS.get(Provider(provider))}:{company.id}")
+        if writes:
+            run.bump("written", dv.bulk_upsert(EntitySet.PROVIDER_ACCOUNTS, "cspb_provideraccount",
+                                               ["cspb_provider", "cspb_externalid"], writes))
+        run.bump("mappedNow", sum(1 for w in writes if "cspb_account@odata.bind" in w))
+        run.bump("unmapped", len(unmapped))
+    except RetriableError:
+        runs.finish(run, failed=True)
+        raise
+    runs.finish(run)
+    return AccountsResult(run.as_dict(), unmapped)
+
+
+def _row_for(provider: int, company: Any, have: Mapping[str, Any] | None, domains: Mapping[str, list[str]],
+             now: datetime) -> tuple[dict[str, Any] | None, bool]:
+    want: dict[str, Any] = {
+        "cspb_name": (company.name or company.id)[:100], "cspb_domain": company.domain or None,
+        "cspb_country": company.country or None, "cspb_currencycode": (company.currency or "").upper() or None,
+    }
+    changes = {k: v for k, v in want.items() if have is None or have.get(k) != v}
+    already_mapped = bool(have and have.get("_cspb_account_value"))
+    unmapped = False
+    if not already_mapped:
+        account_id, _why = _match(domains, company.domain)
+        if account_id:
+            changes["cspb_account@odata.bind"] = bind(EntitySet.ACCOUNTS, account_id)
+            changes["cspb_mappingstatus"] = MappingStatus.MAPPED
+        else:
+            unmapped = True
+            if have is None or have.get("cspb_mappingstatus") != MappingStatus.UNMAPPED:
+                changes["cspb_mappingstatus"] = MappingStatus.UNMAPPED
+    elif have is not None and have.get("cspb_mappingstatus") != MappingStatus.MAPPED:
+        changes["cspb_mappingstatus"] = MappingStatus.MAPPED
+    if not changes:
+        return None, unmapped
+    changes.update({"cspb_provider": provider, "cspb_externalid": company.id, "cspb_lastsyncedon": iso(now)})
+    return changes, unmapped

@@ -1,0 +1,214 @@
+"""Queue worker: re-read a license change log, apply the rules, call the provider once, write back.
+
+Exactly once in effect, by three layers:
+1. a change log that is no longer Awaiting is never sent again (duplicate deliveries stop here);
+2. before the first provider call the idempotency key (a GUID derived from the change log id,
+   so every retry and every redelivery computes the same one) is written to the change log;
+3. the provider call carries that key (Partner Center: MS-RequestId), so a retry after a
+   timeout, or a redelivery after a crash between the provider's accept and our write-back,
+   replays the earlier result instead of buying again.
+Only RetriableError leaves this module; fatal provider errors are written to the change log.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from billing.provisioning_rules import Action, ChangeFacts, Plan, ProvisioningStatus, decide
+from shared.errors import FatalError, NotFoundError, RetriableError
+from shared.logging import get_logger
+from sync import azure_plan, inbox
+from sync.records import parse_dt
+
+log = get_logger(__name__)
+
+CHANGELOG_SET = "cspb_licensechangelogs"
+SUBSCRIPTION_SET = "cspb_subscriptions"
+PROVIDER_ACCOUNT_SET = "cspb_provideraccounts"
+_KEY_NAMESPACE = uuid.UUID("5f0c3a52-6f43-4c59-9d0e-2f8f3b7c9a11")
+
+CHANGELOG_COLUMNS = [
+    "cspb_licensechangelogid", "cspb_changetype", "cspb_oldquantity", "cspb_newquantity", "cspb_origin",
+    "cspb_provisioningstatus", "cspb_idempotencykey", "cspb_senttoprovideron", "_cspb_subscription_value",
+    "cspb_providerorderid", "cspb_error",
+]
+SUBSCRIPTION_COLUMNS = [
+    "cspb_subscriptionid", "cspb_providersubscriptionid", "cspb_provider", "_cspb_provideraccount_value",
+    "cspb_productid", "cspb_skuid", "cspb_availabilityid", "cspb_quantity", "cspb_term", "cspb_billingfrequency",
+    "cspb_status", "cspb_startdate", "cspb_commitmentenddate", "cspb_orderid",
+]
+
+STATUS_ACTIVE = 1
+STATUS_CANCELLED = 4
+
+
+def idempotency_key_for(changelog_id: str) -> str:
+    """A GUID (Partner Center wants MS-RequestId as one), the same for every attempt on this change."""
+    return str(uuid.uuid5(_KEY_NAMESPACE, f"cspb_licensechangelog:{changelog_id.lower()}"))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    changelog_id: str
+    status: str          # Provisioned | Failed | NotApplicable | Refused | AlreadyDone
+    message: str = ""
+    order_id: str = ""
+    replayed: bool = False
+
+
+_STATUS_FOR = {
+    Action.NOT_APPLICABLE: (ProvisioningStatus.NOT_APPLICABLE, "NotApplicable"),
+    Action.REFUSE: (ProvisioningStatus.REFUSED, "Refused"),
+    Action.FAIL: (ProvisioningStatus.FAILED, "Failed"),
+}
+
+
+def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
+                   now: datetime | None = None) -> Outcome:
+    now = now or datetime.now(UTC)
+    try:
+        change = dv.get(CHANGELOG_SET, changelog_id, select=CHANGELOG_COLUMNS)
+    except NotFoundError:
+        return Outcome(changelog_id, "AlreadyDone", "the change log no longer exists")
+    sub = _get_or_none(dv, SUBSCRIPTION_SET, change.get("_cspb_subscription_value"), SUBSCRIPTION_COLUMNS)
+    account = _get_or_none(dv, PROVIDER_ACCOUNT_SET, (sub or {}).get("_cspb_provideraccount_value"),
+                           ["cspb_externalid", "cspb_mcaattested", "cspb_mappingstatus", "_cspb_account_value"])
+    if sub is None:
+        plan = Plan(Action.FAIL, "the change log has no subscription")
+    else:
+        plan = decide(_facts(change, sub, account), now)
+        if plan.action is Action.ORDER and azure_plan.is_azure_plan(sub.get("cspb_productid")):
+            refusal = azure_plan.plan_refusal_for(dv, sub["_cspb_provideraccount_value"], sub["cspb_subscriptionid"])
+            if refusal:
+                plan = Plan(Action.REFUSE, refusal)
+    if plan.action is Action.ALREADY_DONE:
+        return Outcome(changelog_id, "AlreadyDone", plan.reason)
+    if not plan.calls_provider:
+        code, label = _STATUS_FOR[plan.action]
+        _write_back(dv, changelog_id, code, error=plan.reason)
+        return Outcome(changelog_id, label, plan.reason)
+    assert sub is not None
+    adapter = adapters.get(int(sub["cspb_provider"]))
+    if adapter is None:
+        message = f"no adapter configured for provider {sub['cspb_provider']}"
+        _write_back(dv, changelog_id, ProvisioningStatus.FAILED, error=message)
+        return Outcome(changelog_id, "Failed", message)
+    key = change.get("cspb_idempotencykey") or idempotency_key_for(changelog_id)
+    if change.get("cspb_idempotencykey") != key or not change.get("cspb_senttoprovideron"):
+        # Written before the call: after a crash the next attempt finds the same key already in place.
+        dv.update(CHANGELOG_SET, changelog_id, {"cspb_idempotencykey": key, "cspb_senttoprovideron": now.isoformat()})
+    try:
+        return _call_provider(plan.action, adapter, change, sub, account, key, dv, changelog_id)
+    except RetriableError:
+        raise
+    except FatalError as exc:
+        message = f"provider refused the change: {exc.message}"
+        _write_back(dv, changelog_id, ProvisioningStatus.FAILED, error=message)
+        return Outcome(changelog_id, "Failed", message)
+
+
+def _call_provider(action: Action, adapter: Any, change: dict[str, Any], sub: dict[str, Any],
+                   account: dict[str, Any] | None, key: str, dv: Any, changelog_id: str) -> Outcome:
+    sub_id = sub["cspb_subscriptionid"]
+    if action is Action.ORDER:
+        if account is None or not account.get("cspb_externalid"):
+            raise FatalError("the subscription has no provider account to order for")
+        product = ":".join(p for p in (sub.get("cspb_productid"), sub.get("cspb_skuid"),
+                                       sub.get("cspb_availabilityid")) if p)
+        result = adapter.place_order(account["cspb_externalid"], product, int(change.get("cspb_newquantity") or 0),
+                                     sub.get("cspb_billingfrequency") or sub.get("cspb_term") or "P1M",
+                                     sub.get("cspb_term"), key)
+        provider_id = result.subscription_ids[0] if result.subscription_ids else None
+        changes: dict[str, Any] = {"cspb_orderid": result.order_id, "cspb_status": STATUS_ACTIVE,
+                                   "cspb_quantity": int(change.get("cspb_newquantity") or 0)}
+        if provider_id:
+            changes["cspb_providersubscriptionid"] = provider_id
+        dv.update(SUBSCRIPTION_SET, sub_id, changes)
+        _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED, order_id=result.order_id)
+        return Outcome(changelog_id, "Provisioned", result.message, result.order_id, result.replayed)
+    provider_sub = sub["cspb_providersubscriptionid"]
+    if action is Action.SET_QUANTITY:
+        quantity = int(change["cspb_newquantity"])
+        adapter.change_quantity(provider_sub, quantity, key)
+        dv.update(SUBSCRIPTION_SET, sub_id, {"cspb_quantity": quantity})
+    else:
+        adapter.cancel(provider_sub, key)
+        dv.update(SUBSCRIPTION_SET, sub_id, {"cspb_status": STATUS_CANCELLED})
+    _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED)
+    return Outcome(changelog_id, "Provisioned")
+
+
+def _facts(change: dict[str, Any], sub: dict[str, Any], account: dict[str, Any] | None) -> ChangeFacts:
+    return ChangeFacts(
+        change_type=int(change.get("cspb_changetype") or 0),
+        provisioning_status=int(change.get("cspb_provisioningstatus") or ProvisioningStatus.AWAITING),
+        origin=change.get("cspb_origin"),
+        provider=sub.get("cspb_provider"),
+        old_quantity=change.get("cspb_oldquantity") if change.get("cspb_oldquantity") is not None
+        else sub.get("cspb_quantity"),
+        new_quantity=change.get("cspb_newquantity"),
+        term=sub.get("cspb_term"),
+        start=parse_dt(sub.get("cspb_startdate")),
+        commitment_end=parse_dt(sub.get("cspb_commitmentenddate")),
+        provider_subscription_id=sub.get("cspb_providersubscriptionid"),
+        mca_attested=bool(account and account.get("cspb_mcaattested")),
+        account_mapped=account is None or account.get("cspb_mappingstatus") != 2,
+    )
+
+
+def _get_or_none(dv: Any, entity_set: str, row_id: str | None, select: list[str]) -> dict[str, Any] | None:
+    if not row_id:
+        return None
+    try:
+        return dv.get(entity_set, row_id, select=select)
+    except NotFoundError:
+        return None
+
+
+def _write_back(dv: Any, changelog_id: str, status: int, *, error: str | None = None, order_id: str | None = None,
+                ) -> None:
+    changes: dict[str, Any] = {"cspb_provisioningstatus": int(status), "cspb_error": error}
+    if order_id:
+        changes["cspb_providerorderid"] = order_id
+    dv.update(CHANGELOG_SET, changelog_id, changes)
+
+
+def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping[int, Any] | None = None,
+                   now: datetime | None = None) -> Outcome | None:
+    """One queue message from the webhook (or the CLI). Marks the inbox row with the result."""
+    if dv is None:
+        from dataverse.client import DataverseClient
+
+        dv = DataverseClient.from_settings()
+    if adapters is None:
+        adapters = default_adapters()
+    if body.get("entity") != "cspb_licensechangelog" or not body.get("recordId"):
+        inbox.mark(dv, body.get("inboxId"), inbox.InboxStatus.PROCESSED, "nothing to provision")
+        return None
+    try:
+        outcome = process_change(str(body["recordId"]), dv=dv, adapters=adapters, now=now)
+    except RetriableError as exc:
+        inbox.mark(dv, body.get("inboxId"), inbox.InboxStatus.QUEUED, f"will retry: {exc.message}")
+        raise
+    failed = outcome.status == "Failed"
+    inbox.mark(dv, body.get("inboxId"), inbox.InboxStatus.FAILED if failed else inbox.InboxStatus.PROCESSED,
+               outcome.message or None)
+    return outcome
+
+
+def default_adapters(settings: Any = None) -> dict[int, Any]:
+    """Provider code (cspb_provider) -> adapter, built from the settings."""
+    from distributors.partnercenter_adapter import PartnerCenterAdapter
+
+    adapters: dict[int, Any] = {1: PartnerCenterAdapter.from_settings(settings)}
+    try:
+        from distributors.pax8 import Pax8Adapter
+
+        adapters[2] = Pax8Adapter.from_settings(settings)
+    except (ImportError, AttributeError) as exc:
+        log.info("Pax8 adapter unavailable: %s", exc)
+    return adapters

@@ -1,0 +1,317 @@
+"""Subscription sync, fanned out: one queue message per provider account.
+
+`fan_out` (timer) enqueues one small message per mapped-or-not provider account; `sync_account`
+(worker) compares the provider's subscriptions of that tenant with Dynamics and writes only
+the differences: the subscription row (upsert by cspb_providersubscriptionid) and one
+cspb_licensechangelog per changed aspect (quantity, status, term, renewal).
+
+Drift: a difference that no change of ours explains (no Awaiting/Provisioned change log asking
+for that value) was made outside CSPBridge, e.g. in the Partner Center portal. It is written
+with cspb_isdrift on the log and cspb_driftflag + cspb_driftdetail on the subscription, for a
+person to confirm; it is never silently treated as ordered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from billing.money import parse_decimal
+from dataverse.tables import (
+    ChangeOrigin,
+    ChangeType,
+    EntitySet,
+    ProvisioningStatus,
+    SubscriptionStatus,
+)
+from shared.errors import IntegrationError, RetriableError
+from shared.queue import Queue
+from sync import azure_plan, runs
+from sync.records import bind, iso, parse_dt
+
+SUB_COLUMNS = ["cspb_subscriptionid", "cspb_providersubscriptionid", "cspb_quantity", "cspb_status", "cspb_term",
+               "cspb_billingfrequency", "cspb_commitmentenddate", "cspb_autorenew", "cspb_productid", "cspb_skuid",
+               "cspb_driftflag", "cspb_kind", "cspb_needstransition"]
+
+
+@dataclass
+class AccountSyncResult:
+    provider_account_id: str
+    subscriptions_seen: int = 0
+    created: int = 0
+    updated: int = 0
+    change_logs: int = 0
+    drift: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"seen": self.subscriptions_seen, "created": self.created, "updated": self.updated,
+                "changeLogs": self.change_logs, "drift": self.drift}
+
+
+def fan_out(dv: Any, queue: Queue, *, run_key: str | None = None, progress: runs.Progress = runs.no_progress,
+            run: runs.SyncRun | None = None) -> dict[str, Any]:
+    """Timer side: one message per provider account. Message ids carry the run key, so a timer
+    that fires twice for the same run key enqueues nothing new. Finishes the run row unless
+    the caller passed its own `run` (the CLI finishes it after draining)."""
+    own_run = run is None
+    run = run or runs.start(dv, "subscriptions", run_key)
+    accounts = list(dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_provider",
+                                                                   "cspb_externalid"]))
+    for account in accounts:
+        message = {"runKey": run.run_key, "providerAccountId": account["cspb_provideraccountid"],
+                   "provider": account["cspb_provider"], "externalId": account["cspb_externalid"]}
+        if queue.send(message, message_id=f"subsync:{run.run_key}:{account['cspb_provideraccountid']}"):
+            run.bump("enqueued")
+        progress(1)
+    if own_run:
+        runs.finish(run)
+    return run.as_dict()
+
+
+def run_subscription_sync(dv: Any, adapters: Mapping[int, Any], *, queue: Queue | None = None,
+                          run_key: str | None = None, progress: runs.Progress = runs.no_progress,
+                          now: datetime | None = None) -> dict[str, Any]:
+    """The whole job in one process (CLI, demo, bench): fan out, drain the queue, total the counts."""
+    from shared.queue import InProcessQueue, drain
+
+    queue = queue or InProcessQueue("subscription-sync")
+    run = runs.start(dv, "subscriptions", run_key)
+    fan_out(dv, queue, run=run)
+
+    def handle(message: Any) -> None:
+        outcome = handle_message(message.body, dv=dv, adapters=adapters, now=now)
+        if outcome is not None:
+            for name, value in outcome.counts().items():
+                run.bump(name, value)
+            for error in outcome.errors:
+                run.error(error)
+        progress(1)
+
+    drained = drain(queue, handle)
+    if drained.dead_lettered:
+        run.error(f"{drained.dead_lettered} provider account(s) failed after retries (see the dead-letter queue)")
+    runs.finish(run)
+    return run.as_dict()
+
+
+def _status_code(label: str) -> int:
+    try:
+        return int(SubscriptionStatus[label.strip().upper()])
+    except KeyError:
+        return int(SubscriptionStatus.PENDING)
+
+
+def _date_iso(value: Any) -> str | None:
+    return iso(parse_dt(value)) if value is not None else None
+
+
+def _same_instant(a: Any, b: Any) -> bool:
+    da, db = parse_dt(a), parse_dt(b)
+    if da is None or db is None:
+        return da is db
+    return da.date() == db.date()
+
+
+def _explained(pending: Mapping[str, list[dict[str, Any]]], sub_id: str | None, quantity: int | None,
+               cancelled: bool) -> bool:
+    for log in pending.get(sub_id or "", []):
+        if cancelled and log.get("cspb_changetype") == ChangeType.CANCEL:
+            return True
+        if quantity is not None and log.get("cspb_newquantity") == quantity:
+            return True
+    return False
+
+
+def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, run_key: str,
+                 now: datetime | None = None) -> AccountSyncResult:
+    """Worker side: one provider account. Idempotent for a given run key (change log keys include it)."""
+    now = now or datetime.now(UTC)
+    account_id = provider_account["cspb_provideraccountid"]
+    provider = int(provider_account["cspb_provider"])
+    result = AccountSyncResult(account_id)
+    remote = list(adapter.list_subscriptions(provider_account["cspb_externalid"]))
+    result.subscriptions_seen = len(remote)
+    local = {s["cspb_providersubscriptionid"]: s for s in dv.list(
+        EntitySet.SUBSCRIPTIONS, select=SUB_COLUMNS, filter=f"_cspb_provideraccount_value eq {account_id}")
+        if s.get("cspb_providersubscriptionid")}
+    pending: dict[str, list[dict[str, Any]]] = {}
+    if local:
+        # Our own changes still on their way (or provisioned, with the write-back lost) explain a difference.
+        for log in dv.list(EntitySet.LICENSE_CHANGE_LOGS,
+                           select=["_cspb_subscription_value", "cspb_newquantity", "cspb_changetype"],
+                           filter=(f"(cspb_provisioningstatus eq {ProvisioningStatus.AWAITING} or "
+                                   f"cspb_provisioningstatus eq {ProvisioningStatus.PROVISIONED}) and "
+                                   f"cspb_origin ne {ChangeOrigin.PROVIDER_SYNC}")):
+            pending.setdefault(log.get("_cspb_subscription_value") or "", []).append(log)
+    products = _product_ids(dv, remote) if any(s.id not in local for s in remote) else {}
+    sub_writes: list[dict[str, Any]] = []
+    log_writes: list[dict[str, Any]] = []
+    for sub in remote:
+        have = local.get(sub.id)
+        want = _wanted_row(sub, provider, account_id)
+        if have is None:
+            kind, needs_transition = azure_plan.classify(sub)
+            row = {**want, "cspb_kind": kind, "cspb_needstransition": needs_transition, "cspb_driftflag": True,
+                   "cspb_driftdetail": "bought outside CSPBridge: found at the provider by the subscription sync",
+                   "cspb_name": (sub.product_name or sub.product_id or sub.id)[:100]}
+            product_key = f"{want.get('cspb_productid')}:{want.get('cspb_skuid')}"
+            if product_key in products:
+                row["cspb_product@odata.bind"] = bind(EntitySet.PRODUCTS, products[product_key])
+            sub_writes.append(row)
+            log_writes.append(_log(run_key, sub.id, ChangeType.NEW, None, want["cspb_quantity"], now, drift=True))
+            result.created += 1
+            result.drift += 1
+            continue
+        changes, logs, drift_notes = _compare(have, want, sub.id, run_key, now, pending)
+        if drift_notes:
+            changes["cspb_driftflag"] = True
+            changes["cspb_driftdetail"] = "; ".join(drift_notes)[:2000]
+            result.drift += 1
+        if changes:
+            sub_writes.append({"cspb_providersubscriptionid": sub.id, **changes})
+            result.updated += 1
+        log_writes.extend(logs)
+    if sub_writes:
+        dv.bulk_upsert(EntitySet.SUBSCRIPTIONS, "cspb_subscription", ["cspb_providersubscriptionid"], sub_writes)
+    if log_writes:
+        ids = {k: v["cspb_subscriptionid"] for k, v in local.items()}
+        if result.created:
+            ids.update({s["cspb_providersubscriptionid"]: s["cspb_subscriptionid"] for s in dv.list(
+                EntitySet.SUBSCRIPTIONS, select=["cspb_subscriptionid", "cspb_providersubscriptionid"],
+                filter=f"_cspb_provideraccount_value eq {account_id}") if s.get("cspb_providersubscriptionid")})
+        for log in log_writes:
+            provider_sub_id = log.pop("_provider_sub_id")
+            if provider_sub_id in ids:
+                log["cspb_subscription@odata.bind"] = bind(EntitySet.SUBSCRIPTIONS, ids[provider_sub_id])
+        dv.bulk_upsert(EntitySet.LICENSE_CHANGE_LOGS, "cspb_licensechangelog", ["cspb_changekey"], log_writes)
+    result.change_logs = len(log_writes)
+    return result
+
+
+def _wanted_row(sub: Any, provider: int, account_id: str) -> dict[str, Any]:
+    product_id, _, sku = (sub.product_id or "").partition(":")
+    return {
+        "cspb_providersubscriptionid": sub.id,
+        "cspb_provider": provider,
+        "cspb_provideraccount@odata.bind": bind(EntitySet.PROVIDER_ACCOUNTS, account_id),
+        "cspb_productid": product_id or None,
+        "cspb_skuid": (sub.sku or sku) or None,
+        "cspb_quantity": int(sub.quantity),
+        "cspb_status": _status_code(sub.status),
+        "cspb_term": sub.commitment_term or sub.billing_term,
+        "cspb_billingfrequency": sub.billing_term,
+        "cspb_startdate": _date_iso(sub.start_date),
+        "cspb_commitmentenddate": _date_iso(sub.commitment_end_date),
+        "cspb_autorenew": getattr(sub, "auto_renew", None),
+        "cspb_unitcost": parse_decimal(sub.unit_cost) if sub.unit_cost is not None else None,
+        "cspb_currencycode": sub.currency or None,
+        "cspb_orderid": sub.order_id or None,
+    }
+
+
+def _compare(have: Mapping[str, Any], want: Mapping[str, Any], provider_sub_id: str, run_key: str, now: datetime,
+             pending: Mapping[str, list[dict[str, Any]]]) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+    changes: dict[str, Any] = {}
+    logs: list[dict[str, Any]] = []
+    notes: list[str] = []
+    local_id = have["cspb_subscriptionid"]
+    old_q, new_q = have.get("cspb_quantity"), want["cspb_quantity"]
+    if old_q != new_q:
+        changes["cspb_quantity"] = new_q
+        drift = not _explained(pending, local_id, new_q, cancelled=False)
+        kind = ChangeType.INCREASE if (old_q or 0) < new_q else ChangeType.DECREASE
+        logs.append(_log(run_key, provider_sub_id, kind, old_q, new_q, now, drift=drift))
+        if drift:
+            notes.append(f"quantity {old_q} -> {new_q} at the provider, not ordered through CSPBridge")
+    if have.get("cspb_status") != want["cspb_status"]:
+        changes["cspb_status"] = want["cspb_status"]
+        cancelled = want["cspb_status"] == SubscriptionStatus.CANCELLED
+        drift = not _explained(pending, local_id, None, cancelled=cancelled)
+        kind = ChangeType.CANCEL if cancelled else ChangeType.STATUS_CHANGE
+        logs.append(_log(run_key, provider_sub_id, kind, old_q, new_q, now, drift=drift,
+                         detail=f"status {have.get('cspb_status')}->{want['cspb_status']}"))
+        if drift:
+            notes.append(f"status {_label(have.get('cspb_status'))} -> {_label(want['cspb_status'])} at the provider")
+    term_changed = (have.get("cspb_term") != want["cspb_term"]
+                    or have.get("cspb_billingfrequency") != want["cspb_billingfrequency"])
+    if term_changed:
+        changes["cspb_term"] = want["cspb_term"]
+        changes["cspb_billingfrequency"] = want["cspb_billingfrequency"]
+        logs.append(_log(run_key, provider_sub_id, ChangeType.TERM_CHANGE, old_q, new_q, now, drift=True,
+                         detail=f"term {have.get('cspb_term')}/{have.get('cspb_billingfrequency')}->"
+                                f"{want['cspb_term']}/{want['cspb_billingfrequency']}"))
+        notes.append(f"term {have.get('cspb_term')}/{have.get('cspb_billingfrequency')} -> "
+                     f"{want['cspb_term']}/{want['cspb_billingfrequency']} at the provider")
+    renewal_changed = not _same_instant(have.get("cspb_commitmentenddate"), want["cspb_commitmentenddate"])
+    autorenew_changed = want["cspb_autorenew"] is not None and have.get("cspb_autorenew") != want["cspb_autorenew"]
+    if renewal_changed or autorenew_changed:
+        changes["cspb_commitmentenddate"] = want["cspb_commitmentenddate"]
+        if want["cspb_autorenew"] is not None:
+            changes["cspb_autorenew"] = want["cspb_autorenew"]
+        # A commitment end moving forward by a term is the provider renewing, which nobody orders.
+        logs.append(_log(run_key, provider_sub_id, ChangeType.RENEW, old_q, new_q, now, drift=False,
+                         detail=f"commitment end {have.get('cspb_commitmentenddate')}->"
+                                f"{want['cspb_commitmentenddate']}"))
+    return changes, logs, notes
+
+
+def _label(code: Any) -> str:
+    try:
+        return SubscriptionStatus(int(code)).name.title()
+    except (TypeError, ValueError):
+        return str(code)
+
+
+def _log(run_key: str, provider_sub_id: str, kind: ChangeType, old_q: int | None, new_q: int | None, now: datetime,
+         *, drift: bool, detail: str = "") -> dict[str, Any]:
+    key = f"sync|{run_key}|{provider_sub_id}|{int(kind)}"
+    return {
+        "cspb_changekey": key,
+        "cspb_name": f"{kind.name.title()} {provider_sub_id}"[:100],
+        "_provider_sub_id": provider_sub_id,
+        "cspb_changetype": int(kind),
+        "cspb_oldquantity": old_q,
+        "cspb_newquantity": new_q,
+        "cspb_effectivedate": iso(now),
+        "cspb_requestedby": "provider sync",
+        "cspb_origin": int(ChangeOrigin.PROVIDER_SYNC),
+        "cspb_provisioningstatus": int(ProvisioningStatus.NOT_APPLICABLE),
+        "cspb_isdrift": drift,
+        "cspb_archived": False,
+        "cspb_error": detail or None,
+    }
+
+
+def _product_ids(dv: Any, remote: Iterable[Any]) -> dict[str, str]:
+    return {p["productnumber"]: p["productid"] for p in dv.list(
+        EntitySet.PRODUCTS, select=["productid", "productnumber"], filter="cspb_productid ne null")}
+
+
+def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping[int, Any] | None = None,
+                   now: datetime | None = None) -> AccountSyncResult | None:
+    """One fan-out message. RetriableError escapes (the queue re-delivers); anything else is
+    recorded on the run's errors and the message completes."""
+    if dv is None:
+        from dataverse.client import DataverseClient
+
+        dv = DataverseClient.from_settings()
+    if adapters is None:
+        from sync.provisioning import default_adapters
+
+        adapters = default_adapters()
+    adapter = adapters.get(int(body["provider"]))
+    if adapter is None:
+        return None
+    account = {"cspb_provideraccountid": body["providerAccountId"], "cspb_provider": body["provider"],
+               "cspb_externalid": body["externalId"]}
+    try:
+        return sync_account(dv, adapter, account, run_key=str(body["runKey"]), now=now)
+    except RetriableError:
+        raise
+    except IntegrationError as exc:
+        out = AccountSyncResult(str(body["providerAccountId"]))
+        out.errors.append(f"{body['externalId']}: {exc}")
+        return out
