@@ -11,6 +11,7 @@ from werkzeug.wrappers import Request, Response
 from dataverse import odata
 from dataverse.batch import BatchRequest
 from sandbox._server import RunningServer
+from shared.errors import ValidationError
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +84,7 @@ def test_lookups_arrive_as_entity_references_and_delete_fires(dv, dv_server, rec
 
 def test_rolled_back_changeset_fires_nothing(dv, dv_server, receiver):
     dv_server.app.register_webhook(receiver.url, "k", ["account"], ["Create"])
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         dv.batch([BatchRequest("POST", "accounts", {"name": "a"}), BatchRequest("POST", "accounts", {"bad": 1})])
     dv.create("accounts", {"name": "kept"})
     assert dv_server.app.wait_for_webhooks()

@@ -1,0 +1,94 @@
+"""Pure helpers: literals, key segments, Decimal JSON, error decoding, $batch codec."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+import requests
+
+from dataverse import batch, odata
+from dataverse.errors import decode_error, error_from_parts, is_missing_row
+from shared.errors import ConflictError, NotFoundError, ThrottledError, ValidationError
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("O'Neil", "'O''Neil'"), (5, "5"), (Decimal("1.50"), "1.50"), (True, "true"), (None, "null"),
+    (uuid.UUID(int=1), "00000000-0000-0000-0000-000000000001"),
+    (datetime(2024, 5, 1, 12, 0, tzinfo=UTC), "2024-05-01T12:00:00Z"), (date(2024, 5, 1), "2024-05-01"),
+])
+def test_literals(value, expected):
+    assert odata.literal(value) == expected
+
+
+def test_key_segments_escape_what_would_break_the_url():
+    assert odata.key_segment("accounts", {"accountnumber": "A1"}) == "accounts(accountnumber='A1')"
+    assert odata.key_segment("x", {"a": 1, "b": "p/q?r"}) == "x(a=1,b='p%2Fq%3Fr')"
+    assert odata.key_segment("x", {"b": "p/q"}, encode=False) == "x(b='p/q')"
+    with pytest.raises(ValueError):
+        odata.key_segment("x", {})
+
+
+def test_ids():
+    guid = "7D577253-3EF0-4A0A-BB7F-8335C2596E70"
+    assert odata.id_segment("accounts", guid) == f"accounts({guid.lower()})"
+    assert odata.bind("accounts", guid) == f"/accounts({guid.lower()})"
+    assert odata.id_from_entity_url(f"https://org/api/data/v9.2/accounts({guid})") == guid.lower()
+    assert odata.id_from_entity_url(None) is None
+    with pytest.raises(ValueError):
+        odata.id_segment("accounts", "not-a-guid")
+
+
+def test_decimals_travel_exactly():
+    text = odata.dumps({"amount": Decimal("12345678901234.1234"), "n": [Decimal("-0.10")], "when": date(2024, 1, 2)})
+    assert text == '{"amount":12345678901234.1234,"n":[-0.10],"when":"2024-01-02"}'
+    assert odata.loads(text)["amount"] == Decimal("12345678901234.1234")
+
+
+def test_query_string_uses_percent_20():
+    assert odata.query_string({"$filter": "name eq 'a b'", "$top": None}) == "$filter=name%20eq%20'a%20b'"
+
+
+def _response(status: int, body: bytes, headers: dict | None = None) -> requests.Response:
+    r = requests.Response()
+    r.status_code, r._content = status, body
+    r.headers.update(headers or {})
+    return r
+
+
+@pytest.mark.parametrize("status, kind", [(404, NotFoundError), (412, ConflictError), (400, ValidationError),
+                                          (429, ThrottledError)])
+def test_error_decoding(status, kind):
+    err = decode_error(_response(status, b'{"error":{"code":"0x80040217","message":"gone"}}', {"Retry-After": "3"}))
+    assert isinstance(err, kind) and err.code == "0x80040217" and err.message == "gone"
+    assert err.retry_after == 3.0
+
+
+def test_missing_row_vs_missing_table():
+    assert is_missing_row(error_from_parts(404, {"error": {"code": "0x80040217", "message": "x"}}))
+    assert not is_missing_row(error_from_parts(404, {"error": {"code": "0x80060888", "message": "segment"}}))
+
+
+def test_batch_round_trip_through_the_codec():
+    reqs = [batch.BatchRequest("POST", "accounts", {"name": "a"}), batch.BatchRequest("GET", "accounts?$top=1")]
+    ctype, body = batch.encode(reqs, "/api/data/v9.2", changeset=True)
+    text = body.decode()
+    assert ctype.startswith("multipart/mixed; boundary=batch_")
+    assert "Content-ID: 1" in text and "Content-ID: 2" in text
+    assert "POST /api/data/v9.2/accounts HTTP/1.1" in text and 'Content-Length: 12' in text
+
+    answer = (
+        b"--batchresponse_1\r\nContent-Type: multipart/mixed; boundary=changesetresponse_2\r\n\r\n"
+        b"--changesetresponse_2\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+        b"Content-ID: 1\r\n\r\nHTTP/1.1 204 No Content\r\nOData-EntityId: https://o/api/data/v9.2/accounts("
+        b"00000000-0000-0000-0000-000000000002)\r\n\r\n\r\n--changesetresponse_2--\r\n"
+        b"--batchresponse_1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"value\":[{\"p\":1.5}]}\r\n"
+        b"--batchresponse_1--\r\n"
+    )
+    out = batch.decode("multipart/mixed; boundary=batchresponse_1", answer)
+    assert [r.status for r in out] == [204, 200]
+    assert out[0].entity_id == "00000000-0000-0000-0000-000000000002" and out[0].content_id == "1"
+    assert out[1].body == {"value": [{"p": Decimal("1.5")}]}
