@@ -1,0 +1,155 @@
+"""Dynamics 365 Business Central target (API v2.0).
+
+https://learn.microsoft.com/dynamics365/business-central/dev-itpro/api-reference/v2.0/ :
+{root}/companies({id})/customers|items|salesInvoices|customerPayments|journals; every entity
+carries @odata.etag and PATCH needs If-Match (412 when someone changed it). Customer and item
+numbers are Code[20], so a longer key is shortened to a stable hash. Documents are found by
+externalDocumentNumber / documentNumber before anything is created, so a retried push books
+once; a draft invoice left half-built by a crash gets its missing lines and is then posted.
+Journal lines are written to the GENERAL journal but not posted: posting a BC journal posts
+every line in the batch, which is the accountant's call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from accounting.base import Customer, Invoice, Item, JournalEntry, Payment, money_json
+from shared.config import Settings, get_settings
+from shared.errors import AuthError, ConflictError, ValidationError
+from shared.http import HttpClient, RetryPolicy
+
+CODE_MAX = 20
+GENERAL_JOURNAL = "GENERAL"
+
+
+def bc_code(value: str) -> str:
+    """A BC Code[20] for `value`: itself when it fits, else a stable hash."""
+    value = value.upper()
+    if len(value) <= CODE_MAX:
+        return value
+    return "X" + hashlib.sha256(value.encode()).hexdigest()[:CODE_MAX - 1].upper()
+
+
+def _odata_str(value: str) -> str:
+    return value.replace("'", "''")
+
+
+class BusinessCentralTarget:
+    name = "businesscentral"
+
+    def __init__(self, api_root: str, company_id: str, token: str, *, retry: RetryPolicy | None = None,
+                 timeout: float = 60.0) -> None:
+        if not company_id or not token:
+            raise AuthError("Business Central company id and access token are required")
+        self.http = HttpClient(f"{api_root.rstrip('/')}/companies({company_id})", token_provider=lambda: token,
+                               retry=retry or RetryPolicy(), timeout=timeout,
+                               default_headers={"Accept": "application/json"})
+        self._journal_id: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, token: str | None = None) -> BusinessCentralTarget:
+        """`business_central_url` is the API root ending in /api/v2.0 (production:
+        https://api.businesscentral.dynamics.com/v2.0/{tenant}/{environment}/api/v2.0)."""
+        s = settings or get_settings()
+        root = s.business_central_url.rstrip("/")
+        if not root.endswith("/api/v2.0"):
+            root += "/api/v2.0"
+        if token is None:
+            if s.mode != "sandbox":
+                raise AuthError("pass a Business Central access token (Entra client credentials)")
+            token = "sandbox-token"
+        from sandbox.businesscentral.server import COMPANY_ID  # noqa: PLC0415 - sandbox default only
+
+        return cls(root, s.business_central_company_id or COMPANY_ID, token, timeout=s.http_timeout_seconds,
+                   retry=RetryPolicy(max_attempts=s.http_max_attempts, cap_seconds=s.http_backoff_cap_seconds))
+
+    def _find(self, path: str, field: str, value: str) -> dict[str, Any] | None:
+        rows = self.http.get_json(path, params={"$filter": f"{field} eq '{_odata_str(value)}'"}).get("value", [])
+        return rows[0] if rows else None
+
+    def _create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.http.post_json(path, body, ok=(200, 201))
+
+    def upsert_customer(self, customer: Customer) -> str:
+        number = bc_code(customer.key)
+        wanted = {"displayName": customer.name[:100], "email": customer.email, "currencyCode": customer.currency}
+        for _ in range(3):
+            existing = self._find("customers", "number", number)
+            if existing is None:
+                return self._create("customers", {"number": number, **wanted})["id"]
+            if all(existing.get(k) == v for k, v in wanted.items()):
+                return existing["id"]
+            try:
+                self.http.request("PATCH", f"customers({existing['id']})", json=wanted,
+                                  headers={"If-Match": existing["@odata.etag"]})
+                return existing["id"]
+            except ConflictError:
+                continue  # changed under us: re-read the etag and apply again
+        raise ConflictError("Business Central customer kept changing under us")
+
+    def upsert_item(self, item: Item) -> str:
+        number = bc_code(item.sku)
+        existing = self._find("items", "number", number)
+        if existing is not None:
+            return existing["id"]
+        return self._create("items", {"number": number, "displayName": item.name[:100], "type": "Service",
+                                      "unitPrice": money_json(item.unit_price)})["id"]
+
+    def push_invoice(self, invoice: Invoice) -> str:
+        customer_number = bc_code(invoice.customer.key)
+        self.upsert_customer(invoice.customer)
+        existing = self._find("salesInvoices", "externalDocumentNumber", invoice.number)
+        if existing is not None and existing.get("status") != "Draft":
+            return existing["id"]
+        if existing is None:
+            body = {"externalDocumentNumber": invoice.number, "customerNumber": customer_number,
+                    "invoiceDate": invoice.invoice_date.isoformat(), "currencyCode": invoice.currency}
+            if invoice.due_date:
+                body["dueDate"] = invoice.due_date.isoformat()
+            existing = self._create("salesInvoices", body)
+        invoice_id = existing["id"]
+        present = len(self.http.get_json(f"salesInvoices({invoice_id})/salesInvoiceLines").get("value", []))
+        for line in invoice.lines[present:]:
+            self.upsert_item(Item(line.sku, line.description, line.unit_price))
+            self._create(f"salesInvoices({invoice_id})/salesInvoiceLines", {
+                "lineType": "Item", "lineObjectNumber": bc_code(line.sku), "description": line.description[:100],
+                "quantity": float(line.quantity), "unitPrice": float(line.unit_price)})
+        self.http.request("POST", f"salesInvoices({invoice_id})/Microsoft.NAV.post")
+        return invoice_id
+
+    def push_payment(self, payment: Payment, invoice_ref: str) -> str:
+        ref = payment.key[:35]
+        existing = self._find("customerPayments", "externalDocumentNumber", ref)
+        if existing is not None:
+            return existing["id"]
+        self.upsert_customer(payment.customer)
+        return self._create("customerPayments", {
+            "journalDisplayName": "CASHRCPT", "customerNumber": bc_code(payment.customer.key),
+            "postingDate": payment.paid_on.isoformat(), "externalDocumentNumber": ref,
+            "amount": money_json(payment.amount), "appliedInvoiceId": invoice_ref,
+            "description": f"Payment {payment.invoice_number}"[:100]})["id"]
+
+    def _journal(self) -> str:
+        if self._journal_id is None:
+            journal = self._find("journals", "code", GENERAL_JOURNAL)
+            if journal is None:
+                raise ValidationError(f"Business Central has no {GENERAL_JOURNAL} journal")
+            self._journal_id = journal["id"]
+        return self._journal_id
+
+    def push_journal(self, entry: JournalEntry) -> str:
+        if not entry.balanced():
+            raise ValidationError(f"journal {entry.key} does not balance")
+        journal = self._journal()
+        document = entry.key[:CODE_MAX]
+        present = self.http.get_json(f"journals({journal})/journalLines",
+                                     params={"$filter": f"documentNumber eq '{_odata_str(document)}'"}).get("value", [])
+        for line in entry.lines[len(present):]:
+            # BC journals carry one signed amount: debit positive, credit negative.
+            self._create(f"journals({journal})/journalLines", {
+                "accountNumber": line.account, "postingDate": entry.posting_date.isoformat(),
+                "documentNumber": document, "amount": money_json(line.debit - line.credit),
+                "description": line.description[:100]})
+        return document

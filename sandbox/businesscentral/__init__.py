@@ -1,0 +1,1 @@
+"""Loopback sandbox; see server.py."""
