@@ -2,7 +2,9 @@
 
 - Other/Solution.xml: manifest (unique name, version, publisher cspb, root components). The
   <Managed> value is a placeholder; solution/pack.py sets 0 or 1 when it builds the zip.
-- Other/Customizations.xml: the parts without their own folder (webhook service endpoint, languages).
+- Other/Customizations.xml: the parts without their own folder (languages, empty sections).
+- PluginAssemblies/ServiceEndpoints.xml: the webhook service endpoint (SolutionPackager keeps all
+  service endpoints in that one file).
 - environmentvariabledefinitions/<schema>/environmentvariabledefinition.xml
 - SdkMessageProcessingSteps/{id}.xml: the webhook steps.
 
@@ -142,10 +144,18 @@ def solution_xml() -> ET.Element:
 def customizations_xml() -> ET.Element:
     root = with_xsi(ET.Element("ImportExportXml"))
     for tag in ("Entities", "Roles", "Workflows", "FieldSecurityProfiles", "Templates", "EntityMaps",
-                "EntityRelationships", "OrganizationSettings", "optionsets", "CustomControls"):
+                "EntityRelationships", "OrganizationSettings", "optionsets", "CustomControls",
+                "EntityDataProviders"):
         sub(root, tag)
-    endpoints = sub(root, "ServiceEndpoints")
-    ep = sub(endpoints, "ServiceEndpoint", ServiceEndpointId="{" + ENDPOINT_ID + "}", Name=ENDPOINT_NAME)
+    langs = sub(root, "Languages")
+    for lang in LANGS:
+        sub(langs, "Language", str(lang))
+    return root
+
+
+def service_endpoints_xml() -> ET.Element:
+    root = with_xsi(ET.Element("ServiceEndpoints"))
+    ep = sub(root, "ServiceEndpoint", ServiceEndpointId="{" + ENDPOINT_ID + "}", Name=ENDPOINT_NAME)
     sub(ep, "Name", ENDPOINT_NAME)
     sub(ep, "Description", "Posts subscription, license change and agreement events to the CSPBridge "
                            "function app. Set the URL and key after import (cspbridge solution docs).")
@@ -158,10 +168,6 @@ def customizations_xml() -> ET.Element:
     sub(ep, "UserClaim", "1")  # None
     sub(ep, "IntroducedVersion", VERSION)
     sub(ep, "IsCustomizable", "1")
-    sub(root, "EntityDataProviders")
-    langs = sub(root, "Languages")
-    for lang in LANGS:
-        sub(langs, "Language", str(lang))
     return root
 
 
@@ -211,6 +217,7 @@ def render() -> dict[str, bytes]:
     files = {
         "Other/Solution.xml": to_bytes(solution_xml()),
         "Other/Customizations.xml": to_bytes(customizations_xml()),
+        "PluginAssemblies/ServiceEndpoints.xml": to_bytes(service_endpoints_xml()),
     }
     for var in ENV_VARS:
         path = f"environmentvariabledefinitions/{var.schema_name}/environmentvariabledefinition.xml"

@@ -198,8 +198,16 @@ def entity_element(table: TableSpec) -> ET.Element:
     return root
 
 
+# Schema names of platform tables our lookups point at (relationship files are named by them).
+PLATFORM_SCHEMA_NAMES = {"transactioncurrency": "TransactionCurrency", "uom": "UoM", "uomschedule": "UoMSchedule"}
+
+
 def relationships(tables: tuple[TableSpec, ...]) -> list[tuple[str, ET.Element]]:
-    """(referenced entity, <EntityRelationship>) for every lookup, in spec order."""
+    """(referenced entity schema name, <EntityRelationship>) for every lookup, in spec order.
+
+    SolutionPackager keeps a 1:N relationship in Other/Relationships/<referenced entity schema name>.xml.
+    """
+    schema = {t.logical_name: t.schema_name for t in tables} | PLATFORM_SCHEMA_NAMES
     out = []
     for table in tables:
         columns = (system_columns(table) + table.columns) if table.custom else table.columns
@@ -213,8 +221,8 @@ def relationships(tables: tuple[TableSpec, ...]) -> list[tuple[str, ET.Element]]
             sub(rel, "IsCustomizable", "1")
             sub(rel, "IntroducedVersion", VERSION)
             sub(rel, "IsHierarchical", "1" if col.target == table.logical_name else "0")
-            sub(rel, "ReferencingEntityName", table.logical_name)
-            sub(rel, "ReferencedEntityName", col.target)
+            sub(rel, "ReferencingEntityName", table.schema_name)
+            sub(rel, "ReferencedEntityName", schema[col.target])
             for cascade in ("Assign", "Reparent", "Share", "Unshare", "RollupView"):
                 sub(rel, f"Cascade{cascade}", "NoCascade")
             # Deleting a parent must never delete billing history; it only clears the link.
@@ -231,7 +239,7 @@ def relationships(tables: tuple[TableSpec, ...]) -> list[tuple[str, ET.Element]]
             many = sub(roles, "EntityRelationshipRole")
             sub(many, "NavigationPropertyName", name)
             sub(many, "RelationshipRoleType", "0")
-            out.append((col.target, rel))
+            out.append((schema[col.target], rel))
     return out
 
 

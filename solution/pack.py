@@ -85,7 +85,7 @@ def _web_resources(src: Path) -> list[tuple[str, Path, ET.Element]]:
             meta = ET.Element("WebResource")
             for tag, text in (
                 ("WebResourceId", "{" + stable_id(f"webresource:{rel}") + "}"),
-                ("Name", f"cspb_/{rel}"),
+                ("Name", rel if rel.startswith("cspb_") else f"cspb_/{rel}"),
                 ("DisplayName", rel),
                 ("WebResourceType", str(kind)),
                 ("IntroducedVersion", "1.0.0.0"),
@@ -109,6 +109,9 @@ def customizations(src: Path, web_resources: list[tuple[str, Path, ET.Element]])
     relationships = _section(root, "EntityRelationships")
     for path in sorted((src / "Other" / "Relationships").glob("*.xml")):
         relationships.extend(ET.parse(path).getroot().findall("EntityRelationship"))
+    endpoints_file = src / "PluginAssemblies" / "ServiceEndpoints.xml"
+    if endpoints_file.exists():
+        _section(root, "ServiceEndpoints").extend(ET.parse(endpoints_file).getroot().findall("ServiceEndpoint"))
     steps = sorted(src.glob("SdkMessageProcessingSteps/*.xml"))
     if steps:
         box = _section(root, "SdkMessageProcessingSteps")

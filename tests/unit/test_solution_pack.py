@@ -61,7 +61,7 @@ def test_customizations_hold_every_table_column_key_and_relationship(unmanaged):
         assert {c.name for c in spec.columns} <= shipped
         keys = {k.findtext("LogicalName") for k in ent.iter("EntityKey")}
         assert {k for k, _ in spec.keys} == keys
-    lookups = {(r.findtext("ReferencingEntityName"), r.findtext("ReferencingAttributeName"))
+    lookups = {(r.findtext("ReferencingEntityName").lower(), r.findtext("ReferencingAttributeName"))
                for r in cust.iter("EntityRelationship")}
     for table in load_tables().values():
         for attr in table.attributes.values():
@@ -110,6 +110,22 @@ def test_web_resources_are_shipped(tmp_path: Path):
     roots = {r.get("schemaName") for r in _xml(zf, "solution.xml").iter("RootComponent") if r.get("type") == "61"}
     assert roots == {"cspb_/training/sales_rep.html"}
     assert "html" in {d.get("Extension") for d in _xml(zf, "[Content_Types].xml")}
+
+
+def test_web_resource_in_packager_form_keeps_its_metadata(tmp_path: Path):
+    src = tmp_path / "src"
+    shutil.copytree(SRC, src)
+    folder = src / "WebResources" / "cspb_" / "training"
+    folder.mkdir(parents=True)
+    (folder / "billing_admin.js").write_text("// help", encoding="utf-8")
+    (folder / "billing_admin.js.data.xml").write_text(
+        "<WebResource><Name>cspb_/training/billing_admin.js</Name><WebResourceType>3</WebResourceType>"
+        "<FileName>/WebResources/cspb_/training/billing_admin.js</FileName></WebResource>", encoding="utf-8")
+    zf = zipfile.ZipFile(io.BytesIO(packer.build_zip(src)))
+    assert zf.read("WebResources/cspb_/training/billing_admin.js") == b"// help"
+    [resource] = _xml(zf, "customizations.xml").iter("WebResource")
+    assert resource.findtext("Name") == "cspb_/training/billing_admin.js"
+    assert not any(n.endswith(".data.xml") for n in zf.namelist())
 
 
 def test_pack_is_deterministic_and_cli_writes_the_zip(tmp_path: Path):
