@@ -12,6 +12,8 @@ BLUEPRINT_MODULES: list[str] = [
     # sync area
     "dataverse_webhook", "provisioning_worker", "catalog_timer", "accounts_timer", "subscription_sync_timer",
     "subscription_sync_worker",
+    # portal area
+    "portal_http",
 ]
 
 BLUEPRINTS = [importlib.import_module(f"functions.{name}").bp for name in BLUEPRINT_MODULES]

@@ -93,9 +93,13 @@ class PortalApp:
     # -- WSGI ----------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
-        if self.mount and (path == self.mount or path.startswith(self.mount + "/")):
-            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + self.mount
-            environ["PATH_INFO"] = path[len(self.mount):] or "/"
+        # The Functions host passes the whole URL path ("/api/portal/..."), so the mount point may
+        # sit behind the host's route prefix.
+        at = path.find(self.mount) if self.mount else -1
+        end = at + len(self.mount)
+        if at >= 0 and (end == len(path) or path[end] == "/"):
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + path[:end]
+            environ["PATH_INFO"] = path[end:] or "/"
         request = Request(environ)
         response = self.handle(request)
         return response(environ, start_response)

@@ -1,0 +1,47 @@
+"""Builds the portal from settings: Dataverse repository, the sync area's MCA attestation, the
+payments area's links, and the assessment. Imported by functions/portal_http.py, the CLI and the
+demo; tests build the pieces themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portal import assessment as assessment_mod
+from portal.app import PortalApp, create_app
+from portal.services import Integrations
+from shared.config import Settings
+
+
+def integrations_for(dv: Any, settings: Settings) -> Integrations:
+    from portal.dataverse_repo import mca_integration
+
+    def partner_center() -> Any:
+        from distributors.partnercenter_adapter import PartnerCenterAdapter
+
+        return PartnerCenterAdapter.from_settings(settings)
+
+    def link(contract: Any) -> str:
+        from payments.links import create_payment_link
+
+        return str(create_payment_link(contract, settings=settings))
+
+    def redeem(token: str, method: str) -> Any:
+        from payments import links
+
+        return links.redeem(token, method)
+
+    return Integrations(attest_mca=mca_integration(dv, partner_center), create_payment_link=link,
+                        redeem_payment_link=redeem)
+
+
+def dataverse_portal(settings: Settings, dv: Any | None = None, **options: Any) -> PortalApp:
+    """The production portal: data in Dataverse, sign-in per settings.mode."""
+    from dataverse.client import DataverseClient
+    from portal.assessment_source import DataverseAssessmentSource
+    from portal.dataverse_repo import DataverseRepository
+
+    dv = dv or DataverseClient.from_settings(settings)
+    source = DataverseAssessmentSource(dv)
+    options.setdefault("integrations", integrations_for(dv, settings))
+    options.setdefault("assessment", lambda store=False: assessment_mod.run(source, store=store))
+    return create_app(settings, DataverseRepository(dv), **options)
