@@ -1,0 +1,144 @@
+"""The billing run's store in Dataverse (implements billing.run_service.BillingRepository).
+
+Invoices and lines are created with alternate-key upserts and `If-None-Match: *` (create-only):
+a second writer, or a retry after a response lost in transit, gets 412 and re-reads the row
+instead of creating a duplicate
+(https://learn.microsoft.com/power-apps/developer/data-platform/webapi/perform-conditional-operations-using-web-api).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+from billing.currency import ANY_MONTH
+from billing.models import ExchangeRate, Invoice, InvoiceLine, RevenueScheduleEntry
+from billing.run_service import StoredInvoice
+from billing.runs import BillingData
+from dataverse import map_billing as m
+from dataverse.client import DataverseClient
+from dataverse.odata import literal
+from dataverse.tables import EntitySet
+from shared.errors import ConflictError
+
+# Short OR-filters keep URLs well under Dataverse's 32 KB limit.
+FILTER_CHUNK = 25
+
+
+def _chunks(items: Sequence[str], size: int = FILTER_CHUNK) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _any_of(column: str, values: Iterable[str]) -> str:
+    return " or ".join(f"{column} eq {literal(v)}" for v in values)
+
+
+def rates_from_currencies(rows: Iterable[dict[str, Any]]) -> list[ExchangeRate]:
+    """Dataverse keeps one rate per currency against the org's base currency; the rate between two
+    currencies is the ratio of theirs. These are today's rates, used for months without their own."""
+    per_base = {(r.get("isocurrencycode") or "").upper(): r.get("exchangerate") for r in rows}
+    per_base = {c: Decimal(str(v)) for c, v in per_base.items() if c and v}
+    return [ExchangeRate(ANY_MONTH, a, b, per_base[b] / per_base[a])
+            for a in per_base for b in per_base if a != b]
+
+
+class DataverseBillingRepository:
+    def __init__(self, client: DataverseClient, *, rates: Sequence[ExchangeRate] = ()) -> None:
+        self.dv = client
+        self.extra_rates = list(rates)
+
+    # ---- reads ----------------------------------------------------------------------------------
+
+    def load(self, contract_numbers: Sequence[str] | None = None) -> BillingData:
+        if contract_numbers:
+            contract_rows = [row for chunk in _chunks(list(contract_numbers))
+                             for row in self.dv.list(EntitySet.BILLING_CONTRACTS, select=m.CONTRACT_SELECT,
+                                                     filter=_any_of("cspb_contractnumber", chunk))]
+        else:
+            contract_rows = list(self.dv.list(EntitySet.BILLING_CONTRACTS, select=m.CONTRACT_SELECT,
+                                              filter="statecode ne 1"))
+        contracts = [m.contract_from_row(r) for r in contract_rows]
+        ids = {c.id for c in contracts}
+        subs = [m.subscription_from_row(r) for r in self.dv.list(
+            EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT, filter="_cspb_billingcontract_value ne null")]
+        subs = [s for s in subs if s.contract_id in ids]
+        sub_ids = {s.id for s in subs}
+        logs = [m.change_log_from_row(r) for r in self.dv.list(EntitySet.LICENSE_CHANGE_LOGS, select=m.CHANGE_LOG_SELECT)]
+        logs = [c for c in logs if c.subscription_id in sub_ids]
+        usage = [m.usage_from_row(r) for r in self.dv.list(EntitySet.USAGE_SUMMARIES, select=m.USAGE_SELECT,
+                                                           filter="cspb_billed eq false")]
+        one_time = [item for item in (m.one_time_from_subscription(s) for s in subs) if item is not None]
+        currencies = self.dv.list(EntitySet.TRANSACTION_CURRENCIES, select=["isocurrencycode", "exchangerate"])
+        rates = self.extra_rates + rates_from_currencies(currencies)
+        return BillingData(contracts, subs, logs, usage, one_time, rates)
+
+    def invoice_states(self, keys: Sequence[str]) -> dict[str, StoredInvoice]:
+        found: dict[str, StoredInvoice] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            for row in self.dv.list(EntitySet.INVOICES, select=["invoiceid", "cspb_invoicekey", "statuscode"],
+                                    filter=_any_of("cspb_invoicekey", chunk)):
+                found[row["cspb_invoicekey"]] = StoredInvoice(row["invoiceid"], row.get("statuscode") == m.STATUS_COMPLETE)
+        return found
+
+    def line_owners(self, line_keys: Sequence[str]) -> dict[str, str]:
+        owners: dict[str, str] = {}
+        for chunk in _chunks(sorted(set(line_keys))):
+            for row in self.dv.list(EntitySet.INVOICE_DETAILS, select=["cspb_linekey", "_invoiceid_value"],
+                                    filter=_any_of("cspb_linekey", chunk)):
+                owners[row["cspb_linekey"]] = row["_invoiceid_value"]
+        return owners
+
+    def invoice_lines(self, invoice_id: str) -> list[InvoiceLine]:
+        rows = self.dv.list(EntitySet.INVOICE_DETAILS, select=m.LINE_SELECT, filter=f"_invoiceid_value eq {invoice_id}")
+        return [m.line_from_row(r) for r in rows]
+
+    def get_invoice(self, key: str) -> Invoice | None:
+        row = self.dv.get_by_key(EntitySet.INVOICES, {"cspb_invoicekey": key}, select=m.INVOICE_SELECT)
+        if row is None:
+            return None
+        lines = self.dv.list(EntitySet.INVOICE_DETAILS, select=m.LINE_SELECT,
+                             filter=f"_invoiceid_value eq {row['invoiceid']}")
+        return m.invoice_from_row(row, list(lines))
+
+    # ---- writes ---------------------------------------------------------------------------------
+
+    def create_invoice(self, invoice: Invoice) -> StoredInvoice:
+        key = {"cspb_invoicekey": invoice.key}
+        try:
+            result = self.dv.upsert(EntitySet.INVOICES, key, m.invoice_header_row(invoice), mode="create_only")
+            return StoredInvoice(result.id, False)
+        except ConflictError:
+            row = self.dv.get_by_key(EntitySet.INVOICES, key, select=["invoiceid", "statuscode"])
+            if row is None:
+                raise
+            return StoredInvoice(row["invoiceid"], row.get("statuscode") == m.STATUS_COMPLETE)
+
+    def create_line(self, invoice_id: str, line: InvoiceLine, number: int) -> bool:
+        try:
+            self.dv.upsert(EntitySet.INVOICE_DETAILS, {"cspb_linekey": line.key}, m.line_row(line, invoice_id, number),
+                           mode="create_only")
+            return True
+        except ConflictError:
+            return False
+
+    def link_change_log(self, change_log_id: str, invoice_id: str) -> None:
+        self.dv.update(EntitySet.LICENSE_CHANGE_LOGS, change_log_id, m.invoice_link(invoice_id))
+
+    def mark_usage_billed(self, summary_id: str, invoice_id: str) -> None:
+        self.dv.update(EntitySet.USAGE_SUMMARIES, summary_id, {"cspb_billed": True, **m.invoice_link(invoice_id)})
+
+    def complete_invoice(self, invoice_id: str, lines: Sequence[InvoiceLine]) -> None:
+        self.dv.update(EntitySet.INVOICES, invoice_id, m.invoice_complete_row(list(lines)))
+
+    def write_revenue_schedule(self, entries: Sequence[RevenueScheduleEntry]) -> None:
+        for entry in entries:
+            self.dv.upsert(EntitySet.REVENUE_SCHEDULES, {"cspb_schedulekey": entry.key}, m.revenue_row(entry))
+
+    def revenue_schedule(self, invoice_id: str | None = None) -> list[RevenueScheduleEntry]:
+        flt = f"_cspb_invoice_value eq {invoice_id}" if invoice_id else None
+        rows = self.dv.list(EntitySet.REVENUE_SCHEDULES, filter=flt,
+                            select=["cspb_schedulekey", "cspb_month", "cspb_amount", "cspb_currencycode",
+                                    "_cspb_invoice_value", "_cspb_billingcontract_value", "cspb_exported"])
+        return [m.revenue_from_row(r) for r in rows]
