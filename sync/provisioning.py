@@ -131,12 +131,17 @@ def _call_provider(action: Action, adapter: Any, change: dict[str, Any], sub: di
         _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED, order_id=result.order_id)
         return Outcome(changelog_id, "Provisioned", result.message, result.order_id, result.replayed)
     provider_sub = sub["cspb_providersubscriptionid"]
+    extra: dict[str, Any] = {}
+    if getattr(adapter, "needs_company", False):
+        if account is None or not account.get("cspb_externalid"):
+            raise FatalError("the subscription has no provider account")
+        extra["company_id"] = account["cspb_externalid"]
     if action is Action.SET_QUANTITY:
         quantity = int(change["cspb_newquantity"])
-        adapter.change_quantity(provider_sub, quantity, key)
+        adapter.change_quantity(provider_sub, quantity, key, **extra)
         dv.update(SUBSCRIPTION_SET, sub_id, {"cspb_quantity": quantity})
     else:
-        adapter.cancel(provider_sub, key)
+        adapter.cancel(provider_sub, key, **extra)
         dv.update(SUBSCRIPTION_SET, sub_id, {"cspb_status": STATUS_CANCELLED})
     _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED)
     return Outcome(changelog_id, "Provisioned")

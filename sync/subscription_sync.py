@@ -192,13 +192,17 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
 
 
 def _wanted_row(sub: Any, provider: int, account_id: str) -> dict[str, Any]:
-    product_id, _, sku = (sub.product_id or "").partition(":")
+    parts = (sub.product_id or "").split(":")
+    product_id = parts[0]
+    sku = parts[1] if len(parts) > 1 else ""
+    availability = getattr(sub, "availability_id", "") or (parts[2] if len(parts) > 2 else "")
     return {
         "cspb_providersubscriptionid": sub.id,
         "cspb_provider": provider,
         "cspb_provideraccount@odata.bind": bind(EntitySet.PROVIDER_ACCOUNTS, account_id),
         "cspb_productid": product_id or None,
         "cspb_skuid": (sub.sku or sku) or None,
+        "cspb_availabilityid": availability or None,
         "cspb_quantity": int(sub.quantity),
         "cspb_status": _status_code(sub.status),
         "cspb_term": sub.commitment_term or sub.billing_term,

@@ -1,0 +1,89 @@
+"""Provider account + subscription sync: Partner Center sandbox -> Dataverse sandbox, over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync.provider_accounts import billing_block_reason, run_provider_account_sync
+from sync.subscription_sync import run_subscription_sync
+
+pytestmark = pytest.mark.integration
+
+
+def _accounts_for(dv, companies, mapped: int) -> None:
+    for company in companies[:mapped]:
+        dv.create("accounts", {"name": company.name, "cspb_domain": company.domain.upper()})
+
+
+def test_accounts_auto_map_by_domain_and_unmapped_ones_block_billing(dv, sync_pc) -> None:
+    companies = list(sync_pc.list_companies())
+    _accounts_for(dv, companies, mapped=2)
+    result = run_provider_account_sync(dv, {1: sync_pc})
+    assert result.run["status"] == "Succeeded"
+    assert len(result.unmapped) == 2
+    rows = list(dv.list("cspb_provideraccounts", select=["cspb_externalid", "cspb_mappingstatus", "_cspb_account_value",
+                                                          "cspb_provider", "cspb_name", "cspb_domain"]))
+    assert len(rows) == 4
+    mapped = [r for r in rows if r["cspb_mappingstatus"] == 1]
+    unmapped = [r for r in rows if r["cspb_mappingstatus"] == 2]
+    assert len(mapped) == 2 and all(r["_cspb_account_value"] for r in mapped)
+    assert billing_block_reason(mapped[0]) is None
+    reason = billing_block_reason(unmapped[0])
+    assert reason and "not mapped" in reason and "Unmapped Provider Accounts" in reason
+
+    before = dv.http.request_count
+    again = run_provider_account_sync(dv, {1: sync_pc})
+    assert "written" not in again.run["counts"]
+    assert dv.http.request_count - before == 4  # run row x2, provider accounts, accounts
+
+
+def test_subscription_sync_creates_then_is_quiet_then_flags_drift(dv, sync_pc) -> None:
+    companies = list(sync_pc.list_companies())
+    _accounts_for(dv, companies, mapped=4)
+    run_provider_account_sync(dv, {1: sync_pc})
+    total = sum(len(list(sync_pc.list_subscriptions(c.id))) for c in companies)
+
+    first = run_subscription_sync(dv, {1: sync_pc})
+    assert first["status"] == "Succeeded", first
+    assert first["counts"]["seen"] == total and first["counts"]["created"] == total
+    subs = list(dv.list("cspb_subscriptions", select=["cspb_providersubscriptionid", "cspb_kind", "cspb_driftflag",
+                                                       "cspb_quantity", "_cspb_provideraccount_value"]))
+    assert len(subs) == total and all(s["_cspb_provideraccount_value"] for s in subs)
+    assert any(s["cspb_kind"] == 2 for s in subs)  # the seeded Azure plan
+
+    second = run_subscription_sync(dv, {1: sync_pc})
+    assert second["counts"].get("created", 0) == 0 and second["counts"].get("changeLogs", 0) == 0
+
+    # Someone adds seats in the Partner Center portal: the next sync records it as drift.
+    company = companies[0]
+    target = next(s for s in sync_pc.list_subscriptions(company.id) if s.status == "Active" and not s.product_id.startswith("DZH"))
+    sync_pc.change_quantity(target.id, target.quantity + 3, "portal-change-1", company_id=company.id)
+    third = run_subscription_sync(dv, {1: sync_pc})
+    assert third["counts"]["updated"] == 1 and third["counts"]["drift"] == 1
+    row = dv.get_by_key("cspb_subscriptions", {"cspb_providersubscriptionid": target.id},
+                        select=["cspb_subscriptionid", "cspb_quantity", "cspb_driftflag", "cspb_driftdetail"])
+    assert row["cspb_quantity"] == target.quantity + 3 and row["cspb_driftflag"] is True
+    assert "not ordered through CSPBridge" in row["cspb_driftdetail"]
+    logs = [r for r in dv.list("cspb_licensechangelogs", select=["cspb_changetype", "cspb_isdrift", "cspb_newquantity",
+                                                                "cspb_origin", "_cspb_subscription_value"])
+            if r["_cspb_subscription_value"] == row["cspb_subscriptionid"] and r["cspb_changetype"] == 2]
+    assert len(logs) == 1 and logs[0]["cspb_isdrift"] is True and logs[0]["cspb_origin"] == 3
+
+
+def test_a_difference_our_own_change_explains_is_not_drift(dv, sync_pc) -> None:
+    companies = list(sync_pc.list_companies())
+    _accounts_for(dv, companies, mapped=1)
+    run_provider_account_sync(dv, {1: sync_pc})
+    run_subscription_sync(dv, {1: sync_pc})
+    company = companies[0]
+    target = next(s for s in sync_pc.list_subscriptions(company.id) if s.status == "Active" and not s.product_id.startswith("DZH"))
+    row = dv.get_by_key("cspb_subscriptions", {"cspb_providersubscriptionid": target.id},
+                        select=["cspb_subscriptionid"])
+    # Our change log reached the provider but its write-back was lost (status still Awaiting).
+    dv.create("cspb_licensechangelogs", {
+        "cspb_changekey": "rep-1", "cspb_name": "rep change", "cspb_changetype": 2,
+        "cspb_oldquantity": target.quantity, "cspb_newquantity": target.quantity + 1, "cspb_origin": 1,
+        "cspb_provisioningstatus": 1, "cspb_subscription@odata.bind": f"/cspb_subscriptions({row['cspb_subscriptionid']})"})
+    sync_pc.change_quantity(target.id, target.quantity + 1, "rep-1-key", company_id=company.id)
+    result = run_subscription_sync(dv, {1: sync_pc})
+    assert result["counts"]["updated"] == 1 and result["counts"].get("drift", 0) == 0
