@@ -49,3 +49,50 @@ def fast_retry():
     from shared.http import RetryPolicy
 
     return RetryPolicy(max_attempts=4, sleep=lambda _s: None)
+
+
+@pytest.fixture
+def seed_invoice(dv):
+    """Writes account, billing contact, contract, products, an invoice and its lines to the
+    Dataverse sandbox. Returns a function; call it with overrides, get back the ids."""
+    from decimal import Decimal
+
+    counter = {"n": 0}
+
+    def make(*, language: str = "en", provider: str = "stripe", token: str = "", autocharge: bool = True,
+             autosync: bool = True, autosend: bool = True, contact: bool = True, currency: str = "USD",
+             lines: tuple[tuple[str, str, int, str], ...] = (
+                 ("CFQ7TTC0LH18:0001", "Microsoft 365 Business Basic", 10, "7.20"),
+                 ("CFQ7TTC0LCHC:0002", "Microsoft 365 Business Premium", 2, "26.40"))) -> dict[str, str]:
+        counter["n"] += 1
+        n = counter["n"]
+        account = dv.create("accounts", {"name": f"Contoso {n}", "emailaddress1": f"ap{n}@contoso.example"})
+        contract: dict = {"cspb_name": f"CON-{n}", "cspb_account@odata.bind": f"/accounts({account})",
+                          "cspb_language": language, "cspb_currencycode": currency, "cspb_paymentprovider": provider,
+                          "cspb_paymenttoken": token or None, "cspb_autocharge": autocharge,
+                          "cspb_autosync": autosync, "cspb_autosend": autosend}
+        if contact:
+            contact_id = dv.create("contacts", {"firstname": "Ann", "lastname": "Lee",
+                                                "emailaddress1": f"ann{n}@contoso.example",
+                                                "parentcustomerid_account@odata.bind": f"/accounts({account})"})
+            contract["cspb_primarybillingcontact@odata.bind"] = f"/contacts({contact_id})"
+        contract_id = dv.upsert("cspb_billingcontracts", {"cspb_contractnumber": f"CON-{n}"}, contract).id
+        total = sum(Decimal(price) * qty for _sku, _name, qty, price in lines)
+        invoice = dv.upsert("invoices", {"cspb_invoicekey": f"CON-{n}|2026-03-01|cycle"}, {
+            "name": f"CON-{n} March 2026", "invoicenumber": f"INV-{n:04d}",
+            "customerid_account@odata.bind": f"/accounts({account})",
+            "cspb_billingcontract@odata.bind": f"/cspb_billingcontracts({contract_id})",
+            "totalamount": str(total), "cspb_currencycode": currency, "cspb_balance": str(total),
+            "cspb_amountpaid": "0", "cspb_paymentstatus": 1, "cspb_accountingstatus": 1,
+            "cspb_periodstart": "2026-03-01", "cspb_periodend": "2026-03-31", "cspb_language": language}).id
+        for i, (sku, name, qty, price) in enumerate(lines):
+            product = dv.upsert("products", {"productnumber": sku}, {"name": name}).id
+            amount = Decimal(price) * qty
+            dv.upsert("invoicedetails", {"cspb_linekey": f"CON-{n}|{i}"}, {
+                "invoiceid@odata.bind": f"/invoices({invoice})", "productid@odata.bind": f"/products({product})",
+                "productdescription": name, "quantity": qty, "priceperunit": price, "baseamount": str(amount),
+                "manualdiscountamount": "0", "tax": "0", "extendedamount": str(amount), "cspb_linetype": 1})
+        return {"account": account, "contract": contract_id, "contract_number": f"CON-{n}", "invoice": invoice,
+                "total": str(total)}
+
+    return make

@@ -1,0 +1,151 @@
+"""Reads and writes the Dataverse rows the post-invoice jobs work on (solution/TABLES.md):
+invoice + invoicedetail, the billing contract, the account and its billing contact, and the
+cspb_payment rows that make up an invoice's amount paid.
+
+The invoice's cspb_amountpaid / cspb_balance / cspb_paymentstatus are always recomputed from the
+succeeded cspb_payment rows, never incremented, so replays and out-of-order webhooks cannot
+drift them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from billing.models import PaymentStatus
+from billing.money import parse_decimal, round_money
+from shared.errors import ValidationError
+
+ZERO = Decimal("0")
+PAYMENT_PENDING, PAYMENT_SUCCEEDED, PAYMENT_FAILED = 1, 2, 3
+ACCOUNTING_NOT_SYNCED, ACCOUNTING_SYNCED, ACCOUNTING_FAILED = 1, 2, 3
+LINE_TYPE_NAMES = {1: "LICENSE", 2: "PRORATION", 3: "CREDIT", 4: "USAGE", 5: "ONETIME", 6: "MINCOMMIT"}
+
+
+def dec(value: Any) -> Decimal:
+    return ZERO if value is None or value == "" else parse_decimal(value)
+
+
+@dataclass(frozen=True)
+class DocLine:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    sku: str
+    line_type: int | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceDoc:
+    id: str
+    key: str
+    number: str
+    name: str
+    account_id: str | None
+    contract_id: str | None
+    currency: str
+    language: str
+    total: Decimal
+    amount_paid: Decimal
+    balance: Decimal
+    payment_status: int | None
+    period_start: date | None
+    period_end: date | None
+    invoice_date: date
+    lines: tuple[DocLine, ...]
+    accounting_status: int | None = None
+    send_status: str | None = None
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(str(value)[:10]) if value else None
+
+
+def load_invoice(dv: Any, invoice_id: str) -> InvoiceDoc:
+    row = dv.get("invoices", invoice_id)
+    currency = row.get("cspb_currencycode") or "USD"
+    lines = []
+    product_numbers: dict[str, str] = {}
+    for d in dv.list("invoicedetails", filter=f"_invoiceid_value eq {invoice_id}"):
+        product = d.get("_productid_value")
+        if product and product not in product_numbers:
+            product_numbers[product] = dv.get("products", product, select=["productnumber"]).get("productnumber") or ""
+        sku = product_numbers.get(product or "", "") or f"CSPB-{LINE_TYPE_NAMES.get(d.get('cspb_linetype'), 'ITEM')}"
+        amount = d.get("extendedamount")
+        if amount is None:
+            amount = dec(d.get("baseamount")) - dec(d.get("manualdiscountamount")) + dec(d.get("tax"))
+        lines.append(DocLine(d.get("productdescription") or d.get("description") or sku, dec(d.get("quantity")),
+                             dec(d.get("priceperunit")), round_money(dec(amount), currency), sku,
+                             d.get("cspb_linetype")))
+    total = dec(row.get("totalamount")) if row.get("totalamount") is not None else sum(
+        (line.amount for line in lines), ZERO)
+    paid = dec(row.get("cspb_amountpaid"))
+    start = _date(row.get("cspb_periodstart"))
+    return InvoiceDoc(
+        id=invoice_id, key=row.get("cspb_invoicekey") or "", number=row.get("invoicenumber") or row.get("name") or "",
+        name=row.get("name") or "", account_id=row.get("_customerid_value"),
+        contract_id=row.get("_cspb_billingcontract_value"), currency=currency, language=row.get("cspb_language") or "en",
+        total=total, amount_paid=paid,
+        balance=dec(row["cspb_balance"]) if row.get("cspb_balance") is not None else total - paid,
+        payment_status=row.get("cspb_paymentstatus"), period_start=start, period_end=_date(row.get("cspb_periodend")),
+        invoice_date=start or _date(row.get("createdon")) or date.today(), lines=tuple(lines),
+        accounting_status=row.get("cspb_accountingstatus"), send_status=row.get("cspb_sendstatus"))
+
+
+def load_contract(dv: Any, invoice: InvoiceDoc) -> dict[str, Any]:
+    if not invoice.contract_id:
+        raise ValidationError(f"invoice {invoice.number} has no billing contract")
+    return dv.get("cspb_billingcontracts", invoice.contract_id)
+
+
+def load_account(dv: Any, account_id: str | None) -> dict[str, Any]:
+    if not account_id:
+        raise ValidationError("the invoice has no customer account")
+    return dv.get("accounts", account_id, select=["name", "emailaddress1", "accountid"])
+
+
+def billing_contact(dv: Any, contract: dict[str, Any]) -> dict[str, Any] | None:
+    contact_id = contract.get("_cspb_primarybillingcontact_value")
+    if not contact_id:
+        return None
+    return dv.get("contacts", contact_id, select=["firstname", "lastname", "emailaddress1"])
+
+
+def payment_row(dv: Any, key: str) -> dict[str, Any] | None:
+    return dv.get_by_key("cspb_payments", {"cspb_paymentkey": key})
+
+
+def write_payment(dv: Any, invoice: InvoiceDoc, key: str, *, amount: Decimal, processor: str, status: int,
+                  processor_payment_id: str = "", error: str = "", paid_on: date | None = None) -> None:
+    record: dict[str, Any] = {
+        "cspb_name": f"{invoice.number} {processor}"[:100], "cspb_invoice@odata.bind": f"/invoices({invoice.id})",
+        "cspb_amount": str(amount), "cspb_currencycode": invoice.currency, "cspb_processor": processor,
+        "cspb_status": status, "cspb_processorpaymentid": processor_payment_id or None, "cspb_error": error or None}
+    if paid_on:
+        record["cspb_paidon"] = paid_on.isoformat() + "T00:00:00Z"
+    dv.upsert("cspb_payments", {"cspb_paymentkey": key}, record)
+
+
+def succeeded_payments(dv: Any, invoice_id: str) -> list[dict[str, Any]]:
+    return [p for p in dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {invoice_id}")
+            if p.get("cspb_status") == PAYMENT_SUCCEEDED]
+
+
+def refresh_payment_totals(dv: Any, invoice: InvoiceDoc, *, last_attempt_failed: bool = False) -> InvoiceDoc:
+    paid = round_money(sum((dec(p.get("cspb_amount")) for p in succeeded_payments(dv, invoice.id)), ZERO),
+                       invoice.currency)
+    balance = invoice.total - paid
+    if balance <= 0:
+        status = PaymentStatus.PAID
+    elif paid > 0:
+        status = PaymentStatus.PARTIALLY_PAID
+    elif last_attempt_failed:
+        status = PaymentStatus.FAILED
+    else:
+        status = PaymentStatus.UNPAID
+    dv.update("invoices", invoice.id, {"cspb_amountpaid": str(paid), "cspb_balance": str(balance),
+                                       "cspb_paymentstatus": int(status)})
+    return load_invoice(dv, invoice.id)

@@ -1,0 +1,170 @@
+"""Payment use cases: charge an invoice (auto-charge or a partial payment), redeem a payment
+link, apply a processor webhook. Each records its outcome on the invoice in Dataverse.
+
+Exactly-once money: the idempotency key is derived from the invoice id and the purpose of the
+attempt ("autocharge", "portal-1", ...), so a retried or duplicated call reuses it. A cspb_payment
+row is written Pending before the processor is called, so a crash in between is resumed with
+the same key (the processor replays) rather than charging anew.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from billing.money import round_money
+from distributors.base import idempotency_key
+from payments import invoice_records as records
+from payments.base import FAILED, SUCCEEDED, ChargeResult, PaymentProcessor, StoredMethod
+from payments.links import LinkClaims, consume, create_payment_link, verify_token
+from shared.blobstore import BlobStore, blob_store_from_settings
+from shared.errors import ConflictError, IntegrationError, RetriableError, ValidationError
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+__all__ = ["charge_invoice", "redeem", "create_payment_link", "apply_webhook_event", "processor_for",
+           "ChargeOutcome", "payment_key"]
+
+
+def processor_for(name: str) -> PaymentProcessor:
+    if name == "stripe":
+        from payments.stripe_adapter import StripeProcessor
+
+        return StripeProcessor.from_settings()
+    if name == "authorizenet":
+        from payments.authorizenet import AuthorizeNetProcessor
+
+        return AuthorizeNetProcessor.from_settings()
+    raise ValidationError(f"unknown payment processor {name!r} (stripe | authorizenet)")
+
+
+def _dv(dv: Any) -> Any:
+    if dv is not None:
+        return dv
+    from dataverse.client import DataverseClient
+
+    return DataverseClient.from_settings()
+
+
+def payment_key(invoice_id: str, purpose: str) -> str:
+    return "pay-" + idempotency_key(invoice_id, purpose)
+
+
+@dataclass(frozen=True)
+class ChargeOutcome:
+    status: str  # succeeded | failed | nothing_due | no_method
+    amount: Decimal
+    key: str = ""
+    message: str = ""
+    replayed: bool = False
+    balance: Decimal = Decimal("0")
+
+
+def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: str = "autocharge", dv: Any = None,
+                   processor: PaymentProcessor | None = None) -> ChargeOutcome:
+    """Charge the contract's stored payment method for `amount` (default: the whole balance),
+    capped at the balance. RetriableError propagates (the caller's queue retries with the same key)."""
+    dv = _dv(dv)
+    invoice = records.load_invoice(dv, invoice_id)
+    key = payment_key(invoice_id, purpose)
+    existing = records.payment_row(dv, key)
+    if existing is not None and existing.get("cspb_status") == records.PAYMENT_SUCCEEDED:
+        return ChargeOutcome(SUCCEEDED, records.dec(existing.get("cspb_amount")), key, "already charged",
+                             replayed=True, balance=invoice.balance)
+    if existing is not None and existing.get("cspb_status") == records.PAYMENT_FAILED:
+        # The processor would replay the same refusal for this key; a new attempt needs a new purpose.
+        return ChargeOutcome(FAILED, records.dec(existing.get("cspb_amount")), key, existing.get("cspb_error") or "",
+                             replayed=True, balance=invoice.balance)
+    contract = records.load_contract(dv, invoice)
+    processor_name = contract.get("cspb_paymentprovider") or "stripe"
+    if existing is not None:
+        # Resume a crashed attempt with exactly what was asked the first time.
+        due = records.dec(existing.get("cspb_amount"))
+    else:
+        due = invoice.balance if amount is None else min(round_money(amount, invoice.currency), invoice.balance)
+    if due <= 0:
+        return ChargeOutcome("nothing_due", Decimal("0"), key, "the invoice has no balance", balance=invoice.balance)
+    token = contract.get("cspb_paymenttoken") or ""
+    if not token:
+        records.write_payment(dv, invoice, key, amount=due, processor=processor_name, status=records.PAYMENT_FAILED,
+                              error="No payment method on file for this contract.")
+        records.refresh_payment_totals(dv, invoice, last_attempt_failed=True)
+        return ChargeOutcome("no_method", due, key, "No payment method on file for this contract.",
+                             balance=invoice.balance)
+    method = StoredMethod.parse(processor_name, token)
+    processor = processor or processor_for(processor_name)
+    records.write_payment(dv, invoice, key, amount=due, processor=processor.name, status=records.PAYMENT_PENDING)
+    try:
+        result: ChargeResult = processor.charge(method, due, invoice.currency, key,
+                                                description=f"Invoice {invoice.number}", reference=invoice.key)
+    except RetriableError:
+        raise  # the Pending row stays; the retry resumes with the same key
+    except IntegrationError as exc:
+        records.write_payment(dv, invoice, key, amount=due, processor=processor.name, status=records.PAYMENT_FAILED,
+                              error=str(exc)[:2000])
+        refreshed = records.refresh_payment_totals(dv, invoice, last_attempt_failed=True)
+        return ChargeOutcome(FAILED, due, key, str(exc), balance=refreshed.balance)
+    succeeded = result.status == SUCCEEDED
+    records.write_payment(dv, invoice, key, amount=due, processor=processor.name,
+                          status=records.PAYMENT_SUCCEEDED if succeeded else
+                          records.PAYMENT_PENDING if result.status == "pending" else records.PAYMENT_FAILED,
+                          processor_payment_id=result.processor_payment_id, error=result.error,
+                          paid_on=date.today() if succeeded else None)
+    refreshed = records.refresh_payment_totals(dv, invoice, last_attempt_failed=result.status == FAILED)
+    log.info("invoice %s charge %s: %s", invoice.number, key, result.status)
+    return ChargeOutcome(result.status, due, key, result.error, replayed=result.replayed, balance=refreshed.balance)
+
+
+def redeem(token: str, payment_method_token: str, *, dv: Any = None, processor: PaymentProcessor | None = None,
+           store: BlobStore | None = None) -> StoredMethod:
+    """Store a payment method on the contract named by a payment link; the link works once."""
+    claims: LinkClaims = verify_token(token)
+    store = store or blob_store_from_settings()
+    if store.exists(f"payment-links/used/{claims.link_id}"):
+        raise ConflictError("this payment link was already used")
+    if not payment_method_token:
+        raise ValidationError("no payment method token was given")
+    dv = _dv(dv)
+    contract = dv.get_by_key("cspb_billingcontracts", {"cspb_contractnumber": claims.contract_number})
+    if contract is None:
+        raise ValidationError(f"contract {claims.contract_number} no longer exists")
+    processor = processor or processor_for(contract.get("cspb_paymentprovider") or "stripe")
+    account = records.load_account(dv, contract.get("_cspb_account_value"))
+    contact = records.billing_contact(dv, contract) or {}
+    method = processor.save_method(account.get("name") or claims.contract_number,
+                                   contact.get("emailaddress1") or account.get("emailaddress1") or "",
+                                   payment_method_token, f"link-{claims.link_id}")
+    dv.update("cspb_billingcontracts", contract["cspb_billingcontractid"],
+              {"cspb_paymenttoken": method.token(), "cspb_paymentprovider": processor.name})
+    consume(claims, store)
+    return method
+
+
+def apply_webhook_event(event: dict[str, Any], *, dv: Any = None) -> str:
+    """Apply a verified Stripe event to the payment it belongs to (found by our key in metadata).
+
+    Webhooks are hints about state we already asked for: only payments we recorded are updated,
+    and totals are recomputed, so a duplicate delivery changes nothing."""
+    kind = event.get("type", "")
+    obj = (event.get("data") or {}).get("object") or {}
+    key = (obj.get("metadata") or {}).get("cspb_paymentkey")
+    if kind not in ("payment_intent.succeeded", "payment_intent.payment_failed") or not key:
+        return "ignored"
+    dv = _dv(dv)
+    row = records.payment_row(dv, key)
+    if row is None or not row.get("_cspb_invoice_value"):
+        return "unknown-payment"
+    invoice = records.load_invoice(dv, row["_cspb_invoice_value"])
+    succeeded = kind == "payment_intent.succeeded"
+    if row.get("cspb_status") == records.PAYMENT_SUCCEEDED and succeeded:
+        return "duplicate"
+    error = ((obj.get("last_payment_error") or {}).get("message") or "payment failed") if not succeeded else ""
+    records.write_payment(dv, invoice, key, amount=records.dec(row.get("cspb_amount")), processor="stripe",
+                          status=records.PAYMENT_SUCCEEDED if succeeded else records.PAYMENT_FAILED,
+                          processor_payment_id=obj.get("id", ""), error=error,
+                          paid_on=date.today() if succeeded else None)
+    records.refresh_payment_totals(dv, invoice, last_attempt_failed=not succeeded)
+    return "applied"
