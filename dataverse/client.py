@@ -14,6 +14,7 @@ Shapes follow https://learn.microsoft.com/power-apps/developer/data-platform/web
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -208,7 +209,7 @@ class DataverseClient:
 
     # ---- bulk -----------------------------------------------------------------------------------
 
-    def upsert_multiple(self, entity_set: str, logical_name: str, records: list[dict[str, Any]], *,
+    def upsert_multiple(self, entity_set: str, logical_name: str, records: builtins.list[dict[str, Any]], *,
                         batch_size: int = 1000) -> int:
         """The UpsertMultiple action. Each record needs `@odata.id` (alternate key) or its primary id."""
         total = 0
@@ -218,7 +219,7 @@ class DataverseClient:
             total += len(chunk)
         return total
 
-    def batch(self, requests: list[BatchRequest], *, changeset: bool = True) -> list[BatchResponse]:
+    def batch(self, requests: builtins.list[BatchRequest], *, changeset: bool = True) -> builtins.list[BatchResponse]:
         """One $batch. With changeset=True all writes commit or none do: a failure raises the decoded
         error of the request that failed (details["content_id"]). With changeset=False every request
         runs (continue-on-error) and the caller checks each response's `ok`."""
@@ -227,7 +228,7 @@ class DataverseClient:
         if changeset and len(requests) > MAX_BATCH_REQUESTS:
             raise ValidationError(f"a changeset holds at most {MAX_BATCH_REQUESTS} requests, got {len(requests)}")
         if not changeset and len(requests) > MAX_BATCH_REQUESTS:
-            out: list[BatchResponse] = []
+            out: builtins.list[BatchResponse] = []
             for chunk in _chunks(requests, MAX_BATCH_REQUESTS):
                 out.extend(self.batch(chunk, changeset=False))
             return out
@@ -248,7 +249,7 @@ class DataverseClient:
         return responses
 
     def bulk_upsert(self, entity_set: str, logical_name: str, key_columns: Sequence[str],
-                    records: list[dict[str, Any]], *, batch_size: int = 1000) -> int:
+                    records: builtins.list[dict[str, Any]], *, batch_size: int = 1000) -> int:
         """Upsert many rows by alternate key, in parallel up to the org's `x-ms-dop-hint`.
 
         Uses UpsertMultiple; if the table doesn't support it, falls back to $batch of PATCH upserts.
@@ -274,14 +275,14 @@ class DataverseClient:
                               rest)
             return done + sum(counts)
 
-    def _batch_upsert(self, entity_set: str, key_columns: Sequence[str], records: list[dict[str, Any]]) -> int:
+    def _batch_upsert(self, entity_set: str, key_columns: Sequence[str], records: builtins.list[dict[str, Any]]) -> int:
         # Dataverse advises small batches for standard tables; 100 keeps each request short.
         reqs = [BatchRequest("PATCH", odata.key_segment(entity_set, {k: r[k] for k in key_columns}),
                              {k: v for k, v in r.items() if k not in key_columns}) for r in records]
         chunks = list(_chunks(reqs, 100))
         workers = max(1, min(self.dop_hint, MAX_PARALLEL, len(chunks)))
 
-        def send(chunk: list[BatchRequest]) -> int:
+        def send(chunk: builtins.list[BatchRequest]) -> int:
             responses = self.batch(chunk, changeset=False)
             bad = [r for r in responses if not r.ok]
             if bad:

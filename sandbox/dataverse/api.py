@@ -3,6 +3,7 @@ same code as top-level requests. `Api.dispatch` takes a parsed request and retur
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import threading
@@ -286,7 +287,7 @@ class Api:
         return value.lower()
 
     def represent(self, table: TableDef, row_id: str, version: int, data: dict[str, Any],
-                  select: list[str] | None, base_url: str) -> dict[str, Any]:
+                  select: builtins.list[str] | None, base_url: str) -> dict[str, Any]:
         out: dict[str, Any] = {"@odata.etag": f'W/"{version}"'}
         names = select if select is not None else list(table.columns)
         for name in names:
@@ -325,7 +326,7 @@ class Api:
 
     # ---- reads ---------------------------------------------------------------------------------
 
-    def select_of(self, table: TableDef, req: Req) -> list[str] | None:
+    def select_of(self, table: TableDef, req: Req) -> builtins.list[str] | None:
         raw = req.query.get("$select")
         if not raw:
             return None
@@ -372,7 +373,11 @@ class Api:
         for name, desc in reversed(self.orderby_of(table, req)):
             kind = table.read_kind(name)
             low = name.lower() if not (table.columns.get(name.lower()) == "lookup") else f"_{name.lower()}_value"
-            views.sort(key=lambda v, k=kind, n=low: _sort_key(typed(k, v[3].get(n))), reverse=desc)
+
+            def sort_key(v: tuple[str, int, dict[str, Any], dict[str, Any]], k: str = kind, n: str = low) -> Any:
+                return _sort_key(typed(k, v[3].get(n)))
+
+            views.sort(key=sort_key, reverse=desc)
         total = len(views)
         top = req.query.get("$top")
         headers: dict[str, str] = {}
@@ -404,7 +409,7 @@ class Api:
             body["@odata.nextLink"] = next_link
         return Result(200, body, headers)
 
-    def orderby_of(self, table: TableDef, req: Req) -> list[tuple[str, bool]]:
+    def orderby_of(self, table: TableDef, req: Req) -> builtins.list[tuple[str, bool]]:
         raw = req.query.get("$orderby")
         if not raw:
             return []
@@ -430,7 +435,7 @@ class Api:
     # ---- writes --------------------------------------------------------------------------------
 
     def _write(self, table: TableDef, row_id: str, data: dict[str, Any], message: str,
-               pre: dict[str, Any] | None, changed: list[str]) -> int:
+               pre: dict[str, Any] | None, changed: builtins.list[str]) -> int:
         try:
             with self.store.transaction() as after:
                 version = self.store.put(table.logical_name, row_id, data, self.key_values(table, data))
@@ -547,7 +552,8 @@ class Api:
 
     def _one_of_multiple(self, table: TableDef, action: str, target: dict[str, Any], refs: dict[str, str]) -> str:
         body = {k: v for k, v in target.items() if k != "@odata.id"}
-        row_id, key_defaults = None, {}
+        row_id: str | None = None
+        key_defaults: dict[str, Any] = {}
         if "@odata.id" in target:
             ref = str(target["@odata.id"])
             if API_PREFIX in ref:
@@ -596,7 +602,7 @@ class Api:
                 continue
             self.webhooks.enqueue(endpoint[1], remote_execution_context(event, step_id, step.get("name") or ""))
 
-    def register_webhook(self, url: str, key: str, entities: list[str], messages: list[str] | tuple[str, ...] = (
+    def register_webhook(self, url: str, key: str, entities: builtins.list[str], messages: builtins.list[str] | tuple[str, ...] = (
             "Create", "Update"), *, header: str = "x-functions-key", filtering_attributes: str | None = None) -> str:
         """Adds a HttpHeader-auth service endpoint plus one async step per (entity, message), as an admin
         would with the Plug-in Registration Tool. Returns the service endpoint id."""

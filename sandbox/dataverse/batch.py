@@ -54,16 +54,21 @@ def _head_body(blob: bytes) -> tuple[dict[str, str], bytes]:
 
 
 def _inner_request(blob: bytes, base_url: str) -> Req:
-    request_line, _, rest = blob.replace(b"\r\n", b"\n").partition(b"\n")
+    text = blob.replace(b"\r\n", b"\n")
+    request_line, _, rest = text.partition(b"\n")
     parts = request_line.decode("utf-8").split()
     if len(parts) < 2:
         raise bad_request("Bad request line in batch part.")
     method, target = parts[0], parts[1]
-    headers, body = _head_body(rest if rest.strip() else b"")
-    if not rest.strip():
-        headers, body = {}, b""
-    elif not headers and rest.startswith(b"\n"):
-        body = rest.strip()
+    headers: dict[str, str] = {}
+    if rest.startswith(b"\n"):
+        body = rest[1:]
+    else:
+        head, _, body = rest.partition(b"\n\n")
+        for line in head.decode("utf-8").split("\n"):
+            if ":" in line:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
     split = urlsplit(target)
     path = split.path
     if API_PREFIX in path:

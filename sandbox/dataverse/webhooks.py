@@ -197,7 +197,8 @@ class Dispatcher:
                     break
             except requests.RequestException as exc:
                 status, error = None, type(exc).__name__
-            time.sleep(self.retry_delay * attempt)
+            if attempt < self.max_attempts:
+                time.sleep(self.retry_delay * attempt)
         self.deliveries.append(Delivery(url.split("?")[0], status, context["MessageName"],
                                         context["PrimaryEntityName"], context["PrimaryEntityId"], attempt, error))
 
