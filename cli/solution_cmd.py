@@ -44,3 +44,18 @@ def generate(check: bool) -> None:
         return
     written = gen.write()
     click.echo(f"{len(written)} file(s) written")
+
+
+@solution.command()
+@click.option("--function-url", required=True,
+              help="Function app base URL (https://APP.azurewebsites.net) or the full webhook URL.")
+def connect(function_url: str) -> None:
+    """Point the imported solution's webhook at the function app (key from CSPB_WEBHOOK_KEY)."""
+    from dataverse.client import DataverseClient
+    from shared.config import get_settings
+    from solution.connect import connect as do_connect
+
+    settings = get_settings()
+    result = do_connect(DataverseClient.from_settings(settings), function_url, settings.webhook_key.reveal())
+    click.echo(f"webhook endpoint {'created' if result.endpoint_created else 'updated'}: {result.url}")
+    click.echo(f"steps: {result.steps_present} present, {result.steps_created} created")

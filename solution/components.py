@@ -158,12 +158,12 @@ def service_endpoints_xml() -> ET.Element:
     ep = sub(root, "ServiceEndpoint", ServiceEndpointId="{" + ENDPOINT_ID + "}", Name=ENDPOINT_NAME)
     sub(ep, "Name", ENDPOINT_NAME)
     sub(ep, "Description", "Posts subscription, license change and agreement events to the CSPBridge "
-                           "function app. Set the URL and key after import (cspbridge solution docs).")
+                           "function app. After import, `cspbridge solution connect` sets the URL and key.")
     sub(ep, "Contract", "8")  # Webhook
     sub(ep, "ConnectionMode", "1")  # Normal
     sub(ep, "AuthType", "4")  # WebhookKey
     # Placeholder host on a reserved TLD: the real URL is set per environment after import.
-    sub(ep, "Url", "https://cspbridge.invalid/api/dataverse/webhook")
+    sub(ep, "Url", "https://cspbridge.invalid/api/webhooks/dataverse")
     sub(ep, "MessageFormat", "2")  # JSON
     sub(ep, "UserClaim", "1")  # None
     sub(ep, "IntroducedVersion", VERSION)
