@@ -68,6 +68,7 @@ class Settings:
     quickbooks_token: Secret = field(default_factory=lambda: Secret(""))
     business_central_url: str = "https://api.businesscentral.dynamics.com"
     business_central_company_id: str = ""
+    accounting_target: str = "quickbooks"  # quickbooks | businesscentral | none
 
     webhook_key: Secret = field(default_factory=lambda: Secret(""))
     # Dataverse webhooks registered with "HttpHeader" auth send the key in this header (x-functions-key also works).
