@@ -17,7 +17,7 @@ steps 1-2 turn into no-ops for what is already there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Protocol
@@ -154,14 +154,20 @@ def write_invoice(repo: BillingRepository, inv: Invoice, data: BillingData, cont
 
 
 def execute_run(repo: BillingRepository, run_date: date, *, global_refund: bool = True,
-                catch_up_days: int | None = 31, contract_numbers: Sequence[str] | None = None) -> RunResult:
+                catch_up_days: int | None = 31, contract_numbers: Sequence[str] | None = None,
+                progress: Callable[[int], None] | None = None,
+                on_planned: Callable[[int], None] | None = None) -> RunResult:
     """Plan and write the run. Only RetriableError escapes (the host retries and the re-run is
     idempotent); any other failure is recorded per contract and the run goes on."""
     planned, data, states = plan(repo, run_date, global_refund=global_refund, catch_up_days=catch_up_days,
                                  contract_numbers=contract_numbers)
     result = RunResult(run_date, errors=list(planned.errors))
     contracts = {c.number: c for c in data.contracts}
+    if on_planned is not None:
+        on_planned(len(planned.invoices))
     for inv in planned.invoices:
+        if progress is not None:
+            progress(1)
         try:
             final, created, written, entries = write_invoice(repo, inv, data, contracts[inv.contract_number])
         except RetriableError:

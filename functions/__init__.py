@@ -14,6 +14,8 @@ BLUEPRINT_MODULES: list[str] = [
     "subscription_sync_worker",
     # portal area
     "portal_http",
+    # billing area
+    "billing_timer",
 ]
 
 BLUEPRINTS = [importlib.import_module(f"functions.{name}").bp for name in BLUEPRINT_MODULES]

@@ -90,7 +90,9 @@ def test_response_lost_after_create_is_not_duplicated(dv_server):
     seed_billing(client)
     dv_server.app.faults.set(timeout_after_commit=1, stall_seconds=1.0, path_contains="/invoices(", method="PATCH")
     result = execute_run(DataverseBillingRepository(client), date(2026, 1, 2), contract_numbers=["BC-1001"])
+    injected = dv_server.app.faults.injected["timeout"]
     dv_server.app.faults.clear()
+    assert injected == 1
     assert result.errors == [] and len(result.invoices) == 1
     assert len(rows(client, EntitySet.INVOICES, select=["invoiceid"])) == 1
 

@@ -32,3 +32,14 @@ def billing_contract() -> BillingContract:
 @pytest.fixture
 def billing_sub() -> Subscription:
     return make_sub()
+
+
+@pytest.fixture
+def billing_env(monkeypatch, dv_server, dv):  # type: ignore[no-untyped-def]
+    """Settings pointing at a fresh Dataverse sandbox seeded with the billing demo rows."""
+    from dataverse.seed_billing import seed_billing
+    from shared.config import reset_settings
+
+    monkeypatch.setenv("CSPB_DATAVERSE_URL", dv_server.url)
+    reset_settings()
+    return seed_billing(dv)

@@ -1,0 +1,109 @@
+"""`cspbridge bill run|preview|revenue`: invoice runs against the configured Dataverse."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import click
+
+
+def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _load_rates(path: Path | None) -> list:
+    """CSV with columns month,from,to,rate (e.g. 2026-01,USD,EUR,0.9123): the month's rates."""
+    if path is None:
+        return []
+    from billing.models import ExchangeRate
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        return [ExchangeRate(r["month"], r["from"].upper(), r["to"].upper(), Decimal(r["rate"]))
+                for r in csv.DictReader(fh)]
+
+
+def print_summary(summary: dict) -> None:
+    if not summary:
+        click.echo("no invoices")
+    for currency, row in summary.items():
+        click.echo(f"{currency}: {row['invoices']} invoice(s), {row['lines']} line(s), total {row['total']}")
+
+
+DATE = click.option("--date", "run_date", callback=_parse_date, help="Run date YYYY-MM-DD (default today).")
+RATES = click.option("--rates", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="CSV month,from,to,rate with the month's exchange rates.")
+
+
+@click.group()
+def bill() -> None:
+    """Invoice runs: bill every cycle due, preview a contract's next invoice, export revenue schedules."""
+
+
+@bill.command()
+@DATE
+@RATES
+@click.option("--contract", "contracts", multiple=True, help="Only these contract numbers (repeatable).")
+@click.option("--catch-up-days", default=31, show_default=True,
+              help="Bill cycles whose invoice date fell within this many days before the run date.")
+def run(run_date: date, rates: Path | None, contracts: tuple[str, ...], catch_up_days: int) -> None:
+    """Bill every cycle due on DATE. Safe to repeat: an invoiced cycle is never billed twice."""
+    from tqdm import tqdm
+
+    from dataverse import billing_jobs
+
+    bar = tqdm(desc="invoices", unit="invoice", leave=True)
+    try:
+        result = billing_jobs.run(run_date, contract_numbers=list(contracts) or None, catch_up_days=catch_up_days,
+                                  rates=_load_rates(rates), progress=bar.update,
+                                  on_planned=lambda n: setattr(bar, "total", n))
+    finally:
+        bar.close()
+    click.echo(f"run {run_date}: {result.created} created, {result.resumed} resumed, "
+               f"{result.lines_written} line(s) written, {result.revenue_entries} revenue entr(ies)")
+    print_summary(result.summary())
+    for contract, message in result.errors[:20]:
+        click.echo(f"  error {contract}: {message}", err=True)
+    if result.errors:
+        raise SystemExit(1)
+
+
+@bill.command()
+@click.option("--contract", required=True, help="Contract number.")
+@DATE
+@RATES
+def preview(contract: str, run_date: date, rates: Path | None) -> None:
+    """Show the contract's next invoice on or after DATE without writing anything."""
+    from billing.runs import summarize
+    from dataverse import billing_jobs
+
+    inv = billing_jobs.preview(contract, run_date, rates=_load_rates(rates))
+    if inv is None:
+        click.echo(f"{contract}: nothing to invoice after {run_date}")
+        return
+    click.echo(f"{inv.key}  invoice date {inv.invoice_date}  {inv.period_start}..{inv.period_end}")
+    for line in inv.lines:
+        click.echo(f"  {line.line_type.name:<18} {line.description[:60]:<60} {line.quantity:>8} "
+                   f"{line.base_amount:>12} tax {line.tax}")
+    print_summary(summarize([inv]))
+
+
+@bill.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the CSV here (default stdout).")
+def revenue(out: Path | None) -> None:
+    """Export the deferred-revenue schedule (cspb_revenueschedule) as CSV."""
+    from dataverse import billing_jobs
+
+    text = billing_jobs.revenue_csv()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")

@@ -1,0 +1,26 @@
+"""Timer: the daily invoice run (bills every contract cycle due today; idempotent)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import azure.functions as func
+
+from shared.errors import IntegrationError, RetriableError
+
+bp = func.Blueprint()
+log = logging.getLogger(__name__)
+
+
+@bp.timer_trigger(arg_name="timer", schedule="0 0 6 * * *", run_on_startup=False)
+def billing_timer(timer: func.TimerRequest) -> None:
+    from dataverse import billing_jobs
+
+    try:
+        billing_jobs.run(datetime.now(UTC).date())
+    except RetriableError:
+        raise
+    except IntegrationError as exc:
+        # Recorded on the cspb_syncrun row; a retry would fail the same way.
+        log.error("billing run failed: %s", exc)
