@@ -32,7 +32,10 @@ def _ensure(dv: Any, entity_set: str, id_column: str, column: str, record: dict[
     return found or dv.create(entity_set, record)
 
 
-def seed_dataverse(dv: Any, now: datetime | None = None, *, attested_accounts: tuple[str, ...] = ()) -> SeedIds:
+def seed_dataverse(dv: Any, now: datetime | None = None, *, attested_accounts: tuple[str, ...] = (),
+                   tenant_ids: dict[str, str] | None = None) -> SeedIds:
+    """`tenant_ids` maps demo account ids to Partner Center customer ids (e.g. the PC sandbox's),
+    so MCA attestation and orders reach a customer the provider knows."""
     now = now or datetime.now(UTC)
     repo = seeded_repository(now)
     out = SeedIds()
@@ -40,7 +43,7 @@ def seed_dataverse(dv: Any, now: datetime | None = None, *, attested_accounts: t
     for acc in repo.accounts.values():
         ids[acc.id] = _ensure(dv, EntitySet.ACCOUNTS, "accountid", "name", {
             "name": acc.name, "emailaddress1": acc.email, "cspb_portalenabled": acc.portal_enabled})
-        ids["pa-" + acc.id] = dv.upsert(EntitySet.PROVIDER_ACCOUNTS, {"cspb_provider": 1, "cspb_externalid": f"tenant-{acc.id}"}, {
+        ids["pa-" + acc.id] = dv.upsert(EntitySet.PROVIDER_ACCOUNTS, {"cspb_provider": 1, "cspb_externalid": (tenant_ids or {}).get(acc.id, f"tenant-{acc.id}")}, {
             "cspb_name": acc.name, "cspb_account@odata.bind": bind(EntitySet.ACCOUNTS, ids[acc.id]),
             "cspb_mappingstatus": 1, "cspb_mcaattested": acc.id in attested_accounts, "cspb_currencycode": "USD",
         }).id
@@ -93,8 +96,12 @@ def seed_dataverse(dv: Any, now: datetime | None = None, *, attested_accounts: t
             "cspb_periodend": inv.period_end.isoformat() if inv.period_end else None,
             "cspb_paymentstatus": int(inv.payment_status)}).id
         for n, line in enumerate(inv.lines):
+            sub = next(s for s in repo.subscriptions.values()
+                       if s.account_id == inv.account_id and s.name == line.description)
             dv.upsert(EntitySet.INVOICE_DETAILS, {"cspb_linekey": f"demo|{inv.number}|{n:03d}"}, {
                 "productdescription": line.description, "quantity": line.quantity, "priceperunit": line.unit_price,
                 "extendedamount": line.amount, "cspb_linetype": 1,
-                "invoiceid@odata.bind": bind(EntitySet.INVOICES, ids[inv.id])})
+                "cspb_periodstart": inv.period_start.isoformat() if inv.period_start else None,
+                "invoiceid@odata.bind": bind(EntitySet.INVOICES, ids[inv.id]),
+                "cspb_subscription@odata.bind": bind(EntitySet.SUBSCRIPTIONS, ids[sub.id])})
     return out

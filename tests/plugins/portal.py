@@ -92,3 +92,23 @@ class PortalBrowser:
 @pytest.fixture
 def portal_browser(portal_app):
     return PortalBrowser(portal_app)
+
+
+@pytest.fixture
+def portal_dv(dv):
+    """The Dataverse sandbox with the portal's demo customers; yields (dv, ids)."""
+    from portal.dataverse_seed import seed_dataverse
+
+    return dv, seed_dataverse(dv)
+
+
+@pytest.fixture
+def portal_dv_app(portal_dv, portal_fakes):
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from portal.services import Integrations
+    from shared.config import get_settings
+
+    dv, _ids = portal_dv
+    integrations = Integrations(create_payment_link=portal_fakes.link, redeem_payment_link=portal_fakes.redeem)
+    return create_app(get_settings(), DataverseRepository(dv), mount="/portal", integrations=integrations)

@@ -1,0 +1,49 @@
+"""`cspbridge assess`: the partner's CSP-business KPIs, stored as a dated snapshot and written as
+CSV + HTML (with the trend since earlier snapshots)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Date to assess (default: today, UTC).")
+@click.option("--out", "out_dir", default="out/assessment", show_default=True, type=click.Path(path_type=Path))
+@click.option("--store/--no-store", default=True, show_default=True, help="Save the snapshot in cspb_kpisnapshot.")
+@click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True)
+@click.option("--window-days", default=30, show_default=True, help="Window for churn, contraction and touchless share.")
+def assess(as_of: object, out_dir: Path, store: bool, lang: str, window_days: int) -> None:
+    """Compute MRR/ARR, margin, seats, churn, DSO, touchless share and seat leakage from Dataverse."""
+    from tqdm import tqdm
+
+    from dataverse.client import DataverseClient
+    from portal import assessment
+    from portal.assessment_source import DataverseAssessmentSource
+    from shared.config import get_settings
+
+    day = as_of.date() if hasattr(as_of, "date") else date.today()  # type: ignore[union-attr]
+    steps = tqdm(total=3, desc="assess", unit="step")
+    source = DataverseAssessmentSource(DataverseClient.from_settings(get_settings()))
+    result = assessment.run(source, as_of=day, store=store, window_days=window_days)
+    steps.update(1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / f"kpis-{day.isoformat()}.csv"
+    html_path = out_dir / f"kpis-{day.isoformat()}.html"
+    csv_path.write_text(assessment.to_csv(result), encoding="utf-8")
+    steps.update(1)
+    html_path.write_text(assessment.to_html(result, lang), encoding="utf-8")
+    steps.update(1)
+    steps.close()
+    report = result.report
+    for currency, k in report.currencies.items():
+        click.echo(f"{currency}: MRR {k.mrr}  ARR {k.arr}  margin {k.gross_margin_pct}%  seats {k.seats}  "
+                   f"churn {k.churn_rate_pct}%  contraction {k.contraction_rate_pct}%  DSO {k.dso_days}  "
+                   f"leakage {k.leakage_mrr}/month")
+    click.echo(f"touchless provisioning: {report.touchless_pct}% ({report.changes_touchless}/{report.changes_finished})")
+    if result.previous:
+        click.echo(f"compared with the snapshot of {result.previous['as_of']}")
+    click.echo(f"wrote {csv_path} and {html_path}" + (" and stored the snapshot" if store else ""))

@@ -1,0 +1,163 @@
+"""The portal against the Dataverse sandbox over real HTTP (and the Partner Center sandbox for MCA)."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from tests.plugins.portal import PortalBrowser
+
+pytestmark = pytest.mark.integration
+
+
+def _rows(dv, entity_set, filter_=None):
+    return list(dv.list(entity_set, filter=filter_))
+
+
+def test_repository_reads_are_scoped_to_the_customer(portal_dv):
+    from portal.dataverse_repo import DataverseRepository
+
+    dv, ids = portal_dv
+    repo = DataverseRepository(dv)
+    contoso = ids["acc-contoso"]
+    assert {s.name for s in repo.list_subscriptions(contoso)} == {"Microsoft 365 Business Premium",
+                                                                   "Microsoft Teams Essentials"}
+    assert repo.get_subscription(contoso, ids["s-fab"]) is None
+    assert repo.get_invoice(contoso, ids["i-fab"]) is None
+    assert repo.get_contract(contoso, ids["k-fabrikam"]) is None
+    assert repo.list_offers(contoso, ids["k-fabrikam"]) == []
+    assert repo.get_subscription(contoso, "not-a-guid") is None
+    invoice = repo.get_invoice(contoso, ids["i-1"])
+    assert invoice.total == sum(line.amount for line in invoice.lines)
+    assert {o.unit_name for o in repo.list_offers(contoso, ids["k-contoso"])} == {"P1Y monthly", "P1M monthly"}
+    assert [c.email for c in repo.list_signin_contacts()].count("ada@contoso.example") == 1
+    assert repo.find_contact_by_subject("oid-ada").id == ids["c-admin"]
+
+
+def test_seeding_twice_changes_nothing(portal_dv):
+    from portal.dataverse_seed import seed_dataverse
+
+    dv, ids = portal_dv
+    assert seed_dataverse(dv).ids == ids.ids
+    assert len(_rows(dv, "contacts")) == 4
+
+
+def test_seat_change_through_the_app_writes_one_portal_change_log(portal_dv, portal_dv_app):
+    dv, ids = portal_dv
+    browser = PortalBrowser(portal_dv_app)
+    browser.sign_in(ids["c-subs"])
+    r = browser.post(f"/subscriptions/{ids['s-teams']}/seats", {"quantity": "30"})
+    assert r.status_code == 302
+    token = browser.csrf(f"/subscriptions/{ids['s-teams']}")
+    # a double-submitted form (same values, same minute) finds the first change log
+    browser.post(f"/subscriptions/{ids['s-teams']}/seats", {"quantity": "30", "csrf_token": token})
+    (row,) = _rows(dv, "cspb_licensechangelogs")
+    assert (row["cspb_origin"], row["cspb_provisioningstatus"], row["cspb_changetype"]) == (2, 1, 2)
+    assert (row["cspb_oldquantity"], row["cspb_newquantity"]) == (25, 30)
+    assert row["_cspb_subscription_value"] == ids["s-teams"]
+    assert row["cspb_requestedby"] == "sam@contoso.example"
+    # the worker's write-back shows on the page
+    dv.update("cspb_licensechangelogs", row["cspb_licensechangelogid"],
+              {"cspb_provisioningstatus": 3, "cspb_error": "provider said no"})
+    page = browser.get(f"/subscriptions/{ids['s-teams']}").get_data(as_text=True)
+    assert "Failed" in page and "provider said no" in page
+
+
+def test_other_customers_ids_are_404_over_dataverse(portal_dv, portal_dv_app):
+    dv, ids = portal_dv
+    browser = PortalBrowser(portal_dv_app)
+    browser.sign_in(ids["c-admin"])
+    for path in (f"/subscriptions/{ids['s-fab']}", f"/invoices/{ids['i-fab']}", f"/invoices/{ids['i-fab']}/download",
+                 f"/shop?contract={ids['k-fabrikam']}"):
+        assert browser.get(path).status_code == 404, path
+    assert browser.post(f"/subscriptions/{ids['s-fab']}/seats", {"quantity": "41"}).status_code == 404
+    assert _rows(dv, "cspb_licensechangelogs") == []
+
+
+def test_buy_creates_pending_subscription_and_new_change_log(portal_dv, portal_dv_app):
+    dv, ids = portal_dv
+    dv.update("cspb_provideraccounts", ids["pa-acc-contoso"], {"cspb_mcaattested": True})
+    browser = PortalBrowser(portal_dv_app)
+    browser.sign_in(ids["c-admin"])
+    offers = browser.get("/shop").get_data(as_text=True)
+    assert "Visio Plan 2" in offers
+    product = ids["p-visio"]
+    unit = next(u["uomid"] for u in _rows(dv, "uoms") if u["name"] == "P1Y monthly")
+    r = browser.post("/shop/buy", {"contract_id": ids["k-contoso"], "offer": f"{product}:{unit}", "quantity": "3"},
+                     token_from="/shop")
+    assert r.status_code == 302
+    (change,) = _rows(dv, "cspb_licensechangelogs")
+    assert (change["cspb_changetype"], change["cspb_newquantity"], change["cspb_origin"]) == (1, 3, 2)
+    sub = dv.get("cspb_subscriptions", change["_cspb_subscription_value"])
+    assert (sub["cspb_status"], sub["cspb_term"], sub["cspb_billingfrequency"]) == (5, "P1Y", "P1M")
+    assert sub["_cspb_provideraccount_value"] == ids["pa-acc-contoso"]
+    assert sub["cspb_skuid"] == "0001" and sub["cspb_productid"] == "CFQ7TTC0HD33"
+
+
+def test_mca_acceptance_attests_at_partner_center(dv, pc_server):
+    from distributors.partnercenter_adapter import PartnerCenterAdapter
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository, mca_integration
+    from portal.dataverse_seed import seed_dataverse
+    from portal.services import Integrations
+    from shared.auth import static_token
+    from shared.config import get_settings
+
+    adapter = PartnerCenterAdapter(pc_server.url, static_token("t"), timeout=10)
+    customer = next(iter(adapter.list_companies())).id
+    ids = seed_dataverse(dv, tenant_ids={"acc-contoso": customer})
+    app = create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                     integrations=Integrations(attest_mca=mca_integration(dv, adapter)))
+    browser = PortalBrowser(app)
+    browser.sign_in(ids["c-admin"])
+    r = browser.post("/agreement", {"accept": "yes"}, token_from="/agreement")
+    assert r.status_code == 302
+    assert dv.get("cspb_provideraccounts", ids["pa-acc-contoso"])["cspb_mcaattested"] is True
+    (agreement,) = _rows(dv, "cspb_agreements")
+    assert agreement["cspb_status"] == 2 and agreement["cspb_email"] == "ada@contoso.example"
+    assert "Accepted on" in browser.get("/agreement").get_data(as_text=True)
+
+
+def test_assessment_snapshots_compare_with_the_previous_run(portal_dv, tmp_path):
+    from portal import assessment
+    from portal.assessment_source import DataverseAssessmentSource
+
+    dv, ids = portal_dv
+    source = DataverseAssessmentSource(dv)
+    first = assessment.run(source, as_of=date(2026, 11, 1))
+    assert first.previous is None
+    usd = first.report.currencies["USD"]
+    assert str(usd.mrr) == "364.00"  # 10 x 26.40 + 25 x 48.00 / 12
+    assert first.report.currencies["EUR"].seats == 40
+    dv.update("cspb_subscriptions", ids["s-m365"], {"cspb_quantity": 12})
+    dv.create("cspb_licensechangelogs", {
+        "cspb_name": "inc", "cspb_changekey": "t1", "cspb_changetype": 2, "cspb_oldquantity": 10,
+        "cspb_newquantity": 12, "cspb_provisioningstatus": 2, "cspb_origin": 1,
+        "cspb_effectivedate": datetime(2026, 11, 20, tzinfo=UTC).isoformat(),
+        "cspb_subscription@odata.bind": f"/cspb_subscriptions({ids['s-m365']})"})
+    second = assessment.run(source, as_of=date(2026, 11, 25))
+    assert second.previous["as_of"] == "2026-11-01"
+    assert str(second.deltas["USD"]["mrr"]) == "52.80"
+    assert second.report.changes_touchless == 1
+    # leakage: 12 seats at the provider, the last invoice billed 10
+    assert second.report.currencies["USD"].leaked_seats == 2
+    assert len(_rows(dv, "cspb_kpisnapshots")) == 2
+    assessment.run(source, as_of=date(2026, 11, 25))  # same day again replaces, never adds
+    assert len(_rows(dv, "cspb_kpisnapshots")) == 2
+    html = assessment.to_html(second, "es")
+    assert "<svg" in html and "Ingresos recurrentes mensuales" in html
+    assert assessment.to_csv(second).splitlines()[0].startswith("as_of,currency,mrr")
+
+
+def test_assess_cli_writes_csv_and_html(portal_dv, dv_server, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from shared.config import reset_settings
+
+    monkeypatch.setenv("CSPB_DATAVERSE_URL", dv_server.url)
+    reset_settings()
+    result = CliRunner().invoke(cli, ["assess", "--as-of", "2026-11-25", "--out", str(tmp_path), "--lang", "es"])
+    assert result.exit_code == 0, result.output
+    assert "USD: MRR 364.00" in result.output
+    assert (tmp_path / "kpis-2026-11-25.csv").read_text().count("\n") == 3  # header + USD + EUR
+    assert "Evaluación" in (tmp_path / "kpis-2026-11-25.html").read_text(encoding="utf-8")
