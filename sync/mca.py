@@ -65,6 +65,9 @@ def attest(dv: Any, pc: Any, *, agreement_id: str | None = None, provider_accoun
         return _fail(dv, agreement_id, "MCA attestation applies to Partner Center customers only")
     try:
         person = _contact_from(row)
+    except ValidationError as exc:
+        return _fail(dv, agreement_id, exc.message)
+    try:
         agreed = parse_dt(row.get("cspb_dateagreed")) or date_agreed or datetime.now(UTC)
         # The agreement row's key is stable, so a retried attestation sends the same MS-RequestId.
         pc.attest_customer_agreement(account["cspb_externalid"], person, agreed,
