@@ -87,14 +87,16 @@ BUILTIN = [
     # contract 8 = Webhook; authtype 4 = WebhookKey (?code=), 5 = HttpHeader, 6 = HttpQueryString.
     _builtin("serviceendpoint", "serviceendpoints", {
         "name": "string", "url": "string", "contract": "picklist", "authtype": "picklist", "authvalue": "string",
-        "messageformat": "picklist", "description": "string"}),
+        "messageformat": "picklist", "description": "string", "connectionmode": "picklist", "userclaim": "picklist",
+        "namespaceaddress": "string", "path": "string", "statecode": "picklist"}),
     _builtin("sdkmessage", "sdkmessages", {"name": "string"}),
     _builtin("sdkmessagefilter", "sdkmessagefilters",
              {"sdkmessageid": "lookup", "primaryobjecttypecode": "string"}, {"sdkmessageid": ("sdkmessage",)}),
     _builtin("sdkmessageprocessingstep", "sdkmessageprocessingsteps", {
         "name": "string", "eventhandler": "lookup", "sdkmessageid": "lookup", "sdkmessagefilterid": "lookup",
         "stage": "picklist", "mode": "picklist", "rank": "int", "filteringattributes": "string",
-        "asyncautodelete": "bool", "supporteddeployment": "picklist", "statecode": "picklist"},
+        "asyncautodelete": "bool", "supporteddeployment": "picklist", "statecode": "picklist",
+        "statuscode": "picklist", "description": "string", "configuration": "string"},
         {"eventhandler": ("serviceendpoint",), "sdkmessageid": ("sdkmessage",),
          "sdkmessagefilterid": ("sdkmessagefilter",)}),
 ]
