@@ -151,7 +151,8 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
         if account is None or account.account_id is None:
             unmapped_cost[(s.customer_id, s.currency)] += s.cost
         sub = subs_by_provider_id.get(_norm(s.subscription_id))
-        covered = s.summary_key in billed_usage_keys or (sub is not None and sub.id in billed_sub_ids)
+        covered = (s.billed or s.invoice_id is not None or s.summary_key in billed_usage_keys
+                   or (sub is not None and sub.id in billed_sub_ids))
         if s.cost and not covered:
             result.findings.append(Finding(
                 FindingKind.PROVIDER_NOT_BILLED, s.customer_id, _acct(account), s.subscription_id,

@@ -1,0 +1,95 @@
+"""Load what Dynamics knows for a period, reconcile, and store the report next to the recon files
+(`recon/{period}/report/`: margin.csv, findings.csv, report.html)."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from billing.models import Invoice, Subscription, UsageSummary
+from dataverse.tables import EntitySet
+from recon.aggregate import aggregate_usage
+from recon.invoice_file import ProviderLine, read_invoice_file
+from recon.reconcile import ReconResult, TenantAccount, reconcile
+from recon.report import findings_csv, html_report, margin_csv
+from recon.store import load_tenants, summaries_from_groups
+from shared.blobstore import BlobStore
+from shared.errors import ValidationError
+
+
+def period_bounds(period: str) -> tuple[date, date]:
+    try:
+        year, month = (int(p) for p in period.split("-"))
+        return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    except (ValueError, TypeError):
+        raise ValidationError(f"period must be YYYY-MM, got {period!r}") from None
+
+
+def load_dynamics(dv: Any, period: str) -> tuple[list[Subscription], list[Invoice], list[UsageSummary],
+                                                  dict[str, TenantAccount]]:
+    """Subscriptions, the invoices whose billed window overlaps the period (with lines), the period's
+    usage summaries, and the tenant -> account map."""
+    from dataverse import map_billing as m
+
+    start, end = period_bounds(period)
+    subs = [m.subscription_from_row(r) for r in dv.list(EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT)]
+    invoices = []
+    for row in dv.list(EntitySet.INVOICES, select=m.INVOICE_SELECT):
+        inv_start, inv_end = m.to_date(row.get("cspb_periodstart")), m.to_date(row.get("cspb_periodend"))
+        if inv_start is None or inv_start > end or (inv_end is not None and inv_end < start):
+            continue
+        lines = list(dv.list(EntitySet.INVOICE_DETAILS, select=m.LINE_SELECT,
+                             filter=f"_invoiceid_value eq {row['invoiceid']}"))
+        invoices.append(m.invoice_from_row(row, lines))
+    usage = [m.usage_from_row(r) for r in dv.list(EntitySet.USAGE_SUMMARIES, select=m.USAGE_SELECT,
+                                                  filter=f"cspb_period eq '{period}'")]
+    tenants, _ = load_tenants(dv)
+    return subs, invoices, usage, tenants
+
+
+def store_report(period: str, result: ReconResult, *, store: BlobStore, counts: dict[str, int] | None = None,
+                 out_dir: Path | None = None) -> dict[str, str]:
+    files = {
+        "margin.csv": (margin_csv(result.margin), "text/csv"),
+        "findings.csv": (findings_csv(result.findings), "text/csv"),
+        "report.html": (html_report(result, period=period, counts=counts), "text/html"),
+    }
+    paths = {}
+    for name, (text, content_type) in files.items():
+        data = text.encode("utf-8")
+        paths[name] = store.put(f"recon/{period}/report/{name}", data, content_type=content_type).path
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / name).write_bytes(data)
+    return paths
+
+
+def build_report(period: str, *, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSummary],
+                 store: BlobStore, dv: Any = None, subscriptions: Sequence[Subscription] = (),
+                 invoices: Sequence[Invoice] = (), tenants: dict[str, TenantAccount] | None = None,
+                 out_dir: Path | None = None) -> tuple[ReconResult, dict[str, str]]:
+    """With `dv`, Dynamics data (and the period's stored usage summaries, when `usage` is empty) are loaded."""
+    if dv is not None:
+        subscriptions, invoices, stored_usage, tenants = load_dynamics(dv, period)
+        usage = usage or stored_usage
+    result = reconcile(provider_lines=provider_lines, usage=usage, subscriptions=subscriptions,
+                       invoices=invoices, tenants=tenants or {})
+    counts = {"provider_lines": len(provider_lines), "usage_summaries": len(usage),
+              "subscriptions": len(subscriptions), "customer_invoices": len(invoices),
+              "findings": len(result.findings)}
+    return result, store_report(period, result, store=store, counts=counts, out_dir=out_dir)
+
+
+def report_from_files(period: str, *, invoice_files: Sequence[Path], usage_files: Sequence[Path],
+                      store: BlobStore, dv: Any = None, out_dir: Path | None = None) -> dict[str, str]:
+    lines: list[ProviderLine] = []
+    for path in invoice_files:
+        lines.extend(read_invoice_file(path).lines)
+    usage: list[UsageSummary] = []
+    for path in usage_files:
+        usage.extend(summaries_from_groups(aggregate_usage(path).groups))
+    _result, paths = build_report(period, provider_lines=lines, usage=usage, store=store, dv=dv, out_dir=out_dir)
+    return paths
