@@ -1,0 +1,116 @@
+"""Post-invoice jobs, run after an invoice is complete: send, charge, accounting push.
+
+Each job is idempotent and writes its outcome on the invoice (cspb_sendstatus; the payment
+columns via payments.service; cspb_accountingstatus / cspb_accountingerror), and a failing job
+never stops the others. The contract's cspb_autosend / cspb_autocharge / cspb_autosync switch
+them on. "Send" renders the invoice (HTML, contract language) into the blob store outbox
+(outbox/invoices/<number>.html) addressed to the primary billing contact; mail delivery itself
+is out of scope here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from accounting import service as accounting
+from accounting.base import AccountingTarget
+from accounting.render import render_invoice_html
+from payments import invoice_records as records
+from payments import service as payments
+from payments.base import PaymentProcessor
+from shared.blobstore import BlobStore, blob_store_from_settings
+from shared.config import get_settings
+from shared.errors import IntegrationError, RetriableError
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+JOBS = ("send", "charge", "accounting")
+
+
+def send_invoice(invoice: records.InvoiceDoc, contract: dict[str, Any], *, dv: Any, store: BlobStore) -> str:
+    if (invoice.send_status or "").startswith("Queued"):
+        return "already sent"
+    contact = records.billing_contact(dv, contract)
+    email = (contact or {}).get("emailaddress1")
+    if not email:
+        status = "Failed: the contract has no primary billing contact with an email address"
+        dv.update("invoices", invoice.id, {"cspb_sendstatus": status})
+        return status
+    account = records.load_account(dv, invoice.account_id)
+    name = " ".join(x for x in ((contact or {}).get("firstname"), (contact or {}).get("lastname")) if x)
+    html = render_invoice_html(invoice, customer=account.get("name") or "", contact=name,
+                               language=contract.get("cspb_language") or invoice.language)
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", invoice.number or invoice.id)
+    store.put(f"outbox/invoices/{stem}.html", html.encode(), content_type="text/html; charset=utf-8")
+    store.put(f"outbox/invoices/{stem}.json", json.dumps({"to": email, "subject": f"Invoice {invoice.number}",
+                                                          "html": f"outbox/invoices/{stem}.html"}).encode(),
+              content_type="application/json")
+    status = f"Queued to {email} on {datetime.now(UTC).date().isoformat()}"
+    dv.update("invoices", invoice.id, {"cspb_sendstatus": status})
+    return status
+
+
+def run_post_invoice_jobs(invoice_id: str, *, dv: Any = None, jobs: tuple[str, ...] = JOBS,
+                          processor: PaymentProcessor | None = None, target: AccountingTarget | str | None = None,
+                          store: BlobStore | None = None) -> dict[str, str]:
+    """Run the enabled jobs for one invoice; returns job -> outcome in plain words.
+    A RetriableError from any job is re-raised after the others ran, so the queue retries."""
+    dv = payments._dv(dv)
+    invoice = records.load_invoice(dv, invoice_id)
+    contract = records.load_contract(dv, invoice)
+    outcomes: dict[str, str] = {}
+    retry: RetriableError | None = None
+    for job in jobs:
+        try:
+            if job == "send":
+                outcomes[job] = (send_invoice(invoice, contract, dv=dv, store=store or blob_store_from_settings())
+                                 if contract.get("cspb_autosend") else "skipped (auto-send is off)")
+            elif job == "charge":
+                if contract.get("cspb_autocharge"):
+                    result = payments.charge_invoice(invoice_id, dv=dv, processor=processor)
+                    outcomes[job] = f"{result.status} {result.amount} {invoice.currency} {result.message}".strip()
+                else:
+                    outcomes[job] = "skipped (auto-charge is off)"
+            elif job == "accounting":
+                name = target if target is not None else get_settings().accounting_target
+                if not contract.get("cspb_autosync") or name == "none":
+                    outcomes[job] = "skipped (auto-sync is off)"
+                elif records.load_invoice(dv, invoice_id).accounting_status == records.ACCOUNTING_SYNCED:
+                    outcomes[job] = "already synced"
+                else:
+                    resolved = accounting.target_for(name) if isinstance(name, str) else name
+                    accounting.export_invoice(invoice_id, target=resolved, dv=dv)
+                    outcomes[job] = f"synced to {resolved.name}"
+            else:
+                outcomes[job] = "unknown job"
+        except RetriableError as exc:
+            outcomes[job] = f"will retry: {exc}"
+            retry = retry or exc
+        except IntegrationError as exc:
+            outcomes[job] = f"failed: {exc}"
+    log.info("post-invoice jobs for %s: %s", invoice.number, outcomes)
+    if retry is not None:
+        raise retry
+    return outcomes
+
+
+def pending_invoice_ids(dv: Any) -> list[str]:
+    """Invoices with a job still to do: not sent, unpaid, or not synced."""
+    flt = ("cspb_sendstatus eq null or cspb_paymentstatus eq 1 or cspb_paymentstatus eq null "
+           "or cspb_accountingstatus ne 2 or cspb_accountingstatus eq null")
+    return [row["invoiceid"] for row in dv.list("invoices", select=["invoiceid"], filter=flt)]
+
+
+def run_pending(*, dv: Any = None, **kwargs: Any) -> dict[str, dict[str, str]]:
+    dv = payments._dv(dv)
+    results: dict[str, dict[str, str]] = {}
+    for invoice_id in pending_invoice_ids(dv):
+        try:
+            results[invoice_id] = run_post_invoice_jobs(invoice_id, dv=dv, **kwargs)
+        except RetriableError as exc:
+            results[invoice_id] = {"error": f"will retry: {exc}"}
+    return results

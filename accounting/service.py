@@ -1,0 +1,138 @@
+"""Accounting export use cases: push invoices (with their customer, items and payments) and the
+deferred revenue journal to the configured target, and the generic CSV/JSON journal file.
+
+Each invoice's outcome is written on it: cspb_accountingstatus Synced (2) or Failed (3) with
+cspb_accountingerror holding the reason. Failed and never-synced invoices are picked up again
+by the next run, so a failure is never silent and never final.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from accounting import base as acc
+from accounting.journal_export import render
+from payments import invoice_records as records
+from shared.errors import IntegrationError, ValidationError
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def target_for(name: str) -> acc.AccountingTarget:
+    if name == "quickbooks":
+        from accounting.quickbooks import QuickBooksTarget
+
+        return QuickBooksTarget.from_settings()
+    if name == "businesscentral":
+        from accounting.businesscentral import BusinessCentralTarget
+
+        return BusinessCentralTarget.from_settings()
+    raise ValidationError(f"unknown accounting target {name!r} (quickbooks | businesscentral)")
+
+
+def _dv(dv: Any) -> Any:
+    if dv is not None:
+        return dv
+    from dataverse.client import DataverseClient
+
+    return DataverseClient.from_settings()
+
+
+@dataclass
+class ExportReport:
+    synced: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"synced": len(self.synced), "failed": len(self.failed), "errors": self.failed}
+
+
+def to_accounting_invoice(dv: Any, invoice: records.InvoiceDoc) -> acc.Invoice:
+    account = records.load_account(dv, invoice.account_id)
+    customer = acc.Customer(invoice.account_id or "", account.get("name") or invoice.account_id or "",
+                            account.get("emailaddress1") or "", invoice.currency)
+    lines = tuple(acc.InvoiceLine(line.sku, line.description, line.quantity, line.unit_price, line.amount)
+                  for line in invoice.lines)
+    return acc.Invoice(invoice.number, customer, invoice.invoice_date, invoice.currency, lines,
+                       due_date=invoice.period_end)
+
+
+def export_invoice(invoice_id: str, *, target: acc.AccountingTarget, dv: Any = None) -> str:
+    """Push one invoice and its succeeded payments; record Synced or Failed (with the reason) on it.
+    Returns the target's invoice id; re-raises after recording so the caller sees the failure."""
+    dv = _dv(dv)
+    invoice = records.load_invoice(dv, invoice_id)
+    try:
+        document = to_accounting_invoice(dv, invoice)
+        if document.total != invoice.total:
+            raise ValidationError(f"invoice {invoice.number}: lines add up to {document.total}, header says "
+                                  f"{invoice.total}")
+        remote_id = target.push_invoice(document)
+        for payment in records.succeeded_payments(dv, invoice_id):
+            paid_on = payment.get("cspb_paidon") or payment.get("modifiedon") or date.today().isoformat()
+            target.push_payment(acc.Payment(payment["cspb_paymentkey"], invoice.number, document.customer,
+                                            records.dec(payment.get("cspb_amount")),
+                                            date.fromisoformat(str(paid_on)[:10]), invoice.currency), remote_id)
+    except IntegrationError as exc:
+        dv.update("invoices", invoice_id, {"cspb_accountingstatus": records.ACCOUNTING_FAILED,
+                                           "cspb_accountingerror": f"{target.name}: {exc}"[:4000]})
+        raise
+    dv.update("invoices", invoice_id, {"cspb_accountingstatus": records.ACCOUNTING_SYNCED,
+                                       "cspb_accountingerror": None})
+    return remote_id
+
+
+def export_invoices(invoice_ids: list[str] | None = None, *, target: acc.AccountingTarget | str = "quickbooks",
+                    dv: Any = None) -> ExportReport:
+    """Push the given invoices, or every invoice not yet Synced (including earlier failures)."""
+    dv = _dv(dv)
+    target = target_for(target) if isinstance(target, str) else target
+    if invoice_ids is None:
+        invoice_ids = [row["invoiceid"] for row in dv.list(
+            "invoices", select=["invoiceid"], filter="cspb_accountingstatus ne 2 or cspb_accountingstatus eq null")]
+    report = ExportReport()
+    for invoice_id in invoice_ids:
+        try:
+            export_invoice(invoice_id, target=target, dv=dv)
+            report.synced.append(invoice_id)
+        except IntegrationError as exc:
+            log.warning("accounting export of invoice %s failed: %s", invoice_id, exc)
+            report.failed[invoice_id] = str(exc)
+    return report
+
+
+def deferred_revenue_entries(dv: Any, month: str) -> tuple[list[acc.JournalEntry], list[str]]:
+    """One balanced entry per currency releasing `month`'s scheduled revenue
+    (debit deferred revenue, credit revenue). Returns the entries and the schedule row ids used."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    used: list[str] = []
+    for row in dv.list("cspb_revenueschedules", filter=f"cspb_month eq '{month}' and cspb_exported ne true"):
+        totals[row.get("cspb_currencycode") or "USD"] += records.dec(row.get("cspb_amount"))
+        used.append(row["cspb_revenuescheduleid"])
+    year, mon = (int(x) for x in month.split("-"))
+    last_day = (date(year + mon // 12, mon % 12 + 1, 1) - date.resolution)
+    entries = [acc.JournalEntry(f"DR-{month}-{currency}", last_day, currency, (
+        acc.JournalLine(acc.DEFERRED_REVENUE_ACCOUNT, amount, Decimal("0"), f"Deferred revenue released {month}"),
+        acc.JournalLine(acc.REVENUE_ACCOUNT, Decimal("0"), amount, f"Revenue recognised {month}")))
+        for currency, amount in sorted(totals.items()) if amount]
+    return entries, used
+
+
+def export_deferred_revenue(month: str, *, target: acc.AccountingTarget | str | None = "quickbooks", dv: Any = None,
+                            fmt: str = "csv") -> bytes | list[str]:
+    """Push the month's deferred revenue journal to `target`, or (target=None) return it as a
+    CSV/JSON file. Schedule rows are marked exported only after a successful push."""
+    dv = _dv(dv)
+    entries, used = deferred_revenue_entries(dv, month)
+    if target is None:
+        return render(entries, fmt)
+    target = target_for(target) if isinstance(target, str) else target
+    pushed = [target.push_journal(entry) for entry in entries]
+    for row_id in used:
+        dv.update("cspb_revenueschedules", row_id, {"cspb_exported": True})
+    return pushed
