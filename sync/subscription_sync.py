@@ -44,11 +44,13 @@ class AccountSyncResult:
     updated: int = 0
     change_logs: int = 0
     drift: int = 0
+    entitlements: int = 0
     errors: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {"seen": self.subscriptions_seen, "created": self.created, "updated": self.updated,
-                "changeLogs": self.change_logs, "drift": self.drift}
+                "changeLogs": self.change_logs, "drift": self.drift,
+                "entitlements": self.entitlements}
 
 
 def fan_out(dv: Any, queue: Queue, *, run_key: str | None = None, progress: runs.Progress = runs.no_progress,
@@ -188,7 +190,31 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
                 log["cspb_subscription@odata.bind"] = bind(EntitySet.SUBSCRIPTIONS, ids[provider_sub_id])
         dv.bulk_upsert(EntitySet.LICENSE_CHANGE_LOGS, "cspb_licensechangelog", ["cspb_changekey"], log_writes)
     result.change_logs = len(log_writes)
+    _sync_entitlements(dv, adapter, provider_account, remote, local, result)
     return result
+
+
+def _sync_entitlements(dv: Any, adapter: Any, provider_account: Mapping[str, Any], remote: list[Any],
+                       local: Mapping[str, Mapping[str, Any]], result: AccountSyncResult) -> None:
+    """Azure subscriptions under the customer's Azure plan become AzureEntitlement rows with the plan as parent."""
+    plans = [s for s in remote if azure_plan.is_azure_plan(s.product_id) and s.status == "Active"]
+    if not plans or not hasattr(adapter, "list_azure_entitlements"):
+        return
+    account_id = provider_account["cspb_provideraccountid"]
+    for plan in plans:
+        plan_row = local.get(plan.id) or dv.get_by_key(
+            EntitySet.SUBSCRIPTIONS, {"cspb_providersubscriptionid": plan.id},
+            select=["cspb_subscriptionid", "cspb_provider"])
+        if plan_row is None:
+            continue
+        plan_row = {**plan_row, "cspb_provider": int(provider_account["cspb_provider"])}
+        wanted = azure_plan.entitlement_rows(plan_row, adapter.list_azure_entitlements(
+            provider_account["cspb_externalid"], plan.id), account_id)
+        writes = [w for w in wanted if (local.get(w["cspb_providersubscriptionid"]) or {}).get("cspb_status")
+                  != w["cspb_status"]]
+        if writes:
+            dv.bulk_upsert(EntitySet.SUBSCRIPTIONS, "cspb_subscription", ["cspb_providersubscriptionid"], writes)
+            result.entitlements += len(writes)
 
 
 def _wanted_row(sub: Any, provider: int, account_id: str) -> dict[str, Any]:

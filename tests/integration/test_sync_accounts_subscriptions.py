@@ -87,3 +87,29 @@ def test_a_difference_our_own_change_explains_is_not_drift(dv, sync_pc) -> None:
     sync_pc.change_quantity(target.id, target.quantity + 1, "rep-1-key", company_id=company.id)
     result = run_subscription_sync(dv, {1: sync_pc})
     assert result["counts"]["updated"] == 1 and result["counts"].get("drift", 0) == 0
+
+
+def test_azure_plan_entitlements_become_children_of_the_plan(dv, sync_pc) -> None:
+    companies = list(sync_pc.list_companies())
+    _accounts_for(dv, companies, mapped=4)
+    run_provider_account_sync(dv, {1: sync_pc})
+    run_subscription_sync(dv, {1: sync_pc})
+    rows = list(dv.list("cspb_subscriptions", select=["cspb_kind", "_cspb_parentsubscription_value",
+                                                       "cspb_subscriptionid"]))
+    plans = {r["cspb_subscriptionid"] for r in rows if r["cspb_kind"] == 2}
+    entitlements = [r for r in rows if r["cspb_kind"] == 3]
+    assert plans and entitlements and all(e["_cspb_parentsubscription_value"] in plans for e in entitlements)
+    again = run_subscription_sync(dv, {1: sync_pc})
+    assert again["counts"].get("created", 0) == 0 and again["counts"].get("entitlements", 0) == 0
+
+
+def test_legacy_azure_is_flagged_for_transition() -> None:
+    from distributors.base import Subscription
+    from sync.azure_plan import classify
+
+    legacy = Subscription(id="s", company_id="c", product_id="MS-AZR-0145P", quantity=1, status="Active",
+                          billing_term="P1M")
+    assert classify(legacy) == (6, True)
+    plan = Subscription(id="p", company_id="c", product_id="DZH318Z0BPS6:0001:DZH318Z09P8V", quantity=1,
+                        status="Active", billing_term="P1M")
+    assert classify(plan) == (2, False)
