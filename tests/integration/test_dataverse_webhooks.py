@@ -11,6 +11,7 @@ from werkzeug.wrappers import Request, Response
 from dataverse import odata
 from dataverse.batch import BatchRequest
 from sandbox._server import RunningServer
+from sandbox.dataverse.schema import MESSAGE_IDS
 from shared.errors import ValidationError
 
 pytestmark = pytest.mark.integration
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.integration
 class Receiver:
     def __init__(self, status: int = 202) -> None:
         self.calls: list[tuple[dict, dict]] = []
+        self.queries: list[dict] = []
         self.status = status
         self._lock = threading.Lock()
 
@@ -26,6 +28,7 @@ class Receiver:
         request = Request(environ)
         with self._lock:
             self.calls.append((dict(request.headers), json.loads(request.get_data())))
+            self.queries.append(dict(request.args))
         return Response("", status=self.status)(environ, start_response)
 
 
@@ -110,3 +113,20 @@ def test_registration_through_the_web_api(dv, dv_server, receiver):
     assert len(receiver.calls) == 1
     assert receiver.calls[0][0]["X-Functions-Key"] == "abc"
     assert receiver.calls[0][1]["PrimaryEntityName"] == "cspb_licensechangelog"
+
+
+def test_webhookkey_endpoint_sends_the_key_as_code(dv, dv_server, receiver):
+    endpoint = dv.create("serviceendpoints", {"name": "k", "url": receiver.url, "contract": 8, "authtype": 4,
+                                              "authvalue": "fn-key"})
+    api = dv_server.app.api
+    fid = next(dv.list("sdkmessagefilters", filter=f"primaryobjecttypecode eq 'account' and "
+                                                    f"_sdkmessageid_value eq {MESSAGE_IDS['Create']}"))
+    dv.create("sdkmessageprocessingsteps", {
+        "name": "s", "stage": 40, "mode": 1,
+        "eventhandler_serviceendpoint@odata.bind": odata.bind("serviceendpoints", endpoint),
+        "sdkmessageid@odata.bind": odata.bind("sdkmessages", MESSAGE_IDS["Create"]),
+        "sdkmessagefilterid@odata.bind": odata.bind("sdkmessagefilters", fid["sdkmessagefilterid"])})
+    dv.create("accounts", {"name": "x"})
+    assert api.webhooks.wait()
+    assert receiver.queries == [{"code": "fn-key"}]
+    assert [d.url for d in dv_server.app.webhook_deliveries] == [receiver.url]  # the key is not kept in the log
