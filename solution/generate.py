@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
-from solution import components
+from solution import components, forms
 from solution.entity_xml import entity_element, relationships, to_bytes, with_xsi
 from solution.spec import ALL
 
@@ -34,6 +34,7 @@ def render() -> dict[str, bytes]:
         root.extend(rels)
         files[f"Other/Relationships/{referenced}.xml"] = to_bytes(root)
     files.update(components.render())
+    files.update(forms.render(ALL))
     return files
 
 

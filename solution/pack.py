@@ -101,11 +101,31 @@ def _web_resources(src: Path) -> list[tuple[str, Path, ET.Element]]:
     return out
 
 
+def _entity_with_forms_and_views(entity_xml: Path) -> ET.Element:
+    """Entity.xml plus its FormXml/<type>/*.xml and SavedQueries/*.xml files, as an export nests them."""
+    entity = ET.parse(entity_xml).getroot()
+    folder = entity_xml.parent
+    form_xml = entity.find("FormXml")
+    form_types = sorted(p for p in (folder / "FormXml").glob("*") if p.is_dir())
+    if form_xml is not None and form_types:
+        for type_dir in form_types:
+            forms = ET.SubElement(form_xml, "forms", type=type_dir.name)
+            for path in sorted(type_dir.glob("*.xml")):
+                forms.extend(ET.parse(path).getroot().findall("systemform"))
+    queries = entity.find("SavedQueries")
+    views = sorted((folder / "SavedQueries").glob("*.xml"))
+    if queries is not None and views:
+        box = ET.SubElement(queries, "savedqueries")
+        for path in views:
+            box.extend(ET.parse(path).getroot().findall("savedquery"))
+    return entity
+
+
 def customizations(src: Path, web_resources: list[tuple[str, Path, ET.Element]]) -> ET.Element:
     root = ET.parse(src / "Other" / "Customizations.xml").getroot()
     entities = _section(root, "Entities")
     for path in sorted(src.glob("Entities/*/Entity.xml")):
-        entities.append(ET.parse(path).getroot())
+        entities.append(_entity_with_forms_and_views(path))
     relationships = _section(root, "EntityRelationships")
     for path in sorted((src / "Other" / "Relationships").glob("*.xml")):
         relationships.extend(ET.parse(path).getroot().findall("EntityRelationship"))

@@ -16,6 +16,8 @@ from solution.components import ENV_VARS, STEPS
 from solution.schema import SRC, load_tables
 from solution.spec import ALL
 
+ENTITY_PATH = "Entities/Entity/EntityInfo/entity"
+
 
 @pytest.fixture(scope="module")
 def unmanaged() -> zipfile.ZipFile:
@@ -53,11 +55,11 @@ def test_manifest_publisher_and_managed_flag(unmanaged):
 
 def test_customizations_hold_every_table_column_key_and_relationship(unmanaged):
     cust = _xml(unmanaged, "customizations.xml")
-    entities = {e.get("Name").lower(): e for e in cust.iter("entity")}
+    entities = {e.get("Name").lower(): e for e in cust.findall(ENTITY_PATH)}
     for spec in ALL:
         ent = entities[spec.logical_name]
         assert ent.findtext("EntitySetName") == spec.entity_set_name
-        shipped = {a.findtext("LogicalName") for a in ent.iter("attribute")}
+        shipped = {a.findtext("LogicalName") for a in ent.iterfind("attributes/attribute")}
         assert {c.name for c in spec.columns} <= shipped
         keys = {k.findtext("LogicalName") for k in ent.iter("EntityKey")}
         assert {k for k, _ in spec.keys} == keys
@@ -138,3 +140,23 @@ def test_pack_is_deterministic_and_cli_writes_the_zip(tmp_path: Path):
         assert _xml(zf, "solution.xml").findtext("SolutionManifest/Managed") == "1"
     check = CliRunner().invoke(solution_cli, ["generate", "--check"])
     assert check.exit_code == 0, check.output
+
+
+def test_custom_tables_ship_a_main_form_and_system_views(unmanaged):
+    cust = _xml(unmanaged, "customizations.xml")
+    for entity in cust.find("Entities"):
+        spec = next(t for t in ALL if t.schema_name == entity.findtext("Name"))
+        forms = entity.findall("FormXml/forms")
+        views = entity.findall("SavedQueries/savedqueries/savedquery")
+        if not spec.custom:
+            assert not forms and not views
+            continue
+        [main] = forms
+        assert main.get("type") == "main"
+        on_form = {c.get("datafieldname") for c in main.iter("control")}
+        assert on_form == {c.name for c in spec.columns}
+        assert sorted(v.findtext("querytype") for v in views) == ["0", "4", "64"]
+        for view in views:
+            fetched = {a.get("name") for a in view.iter("attribute")}
+            shown = {c.get("name") for c in view.iter("cell")}
+            assert shown <= fetched and f"{spec.logical_name}id" in fetched

@@ -31,6 +31,8 @@ _BIND = re.compile(r"""["'/]/([a-z_]+)\((?:\{|[0-9a-fA-F'{])""")
 _LOOKUP_VALUE = re.compile(r"""["',=]\s*_([a-z][a-z0-9_]*?)_value\b(?!\()""")
 _SELECT = re.compile(r"\$select=([A-Za-z0-9_,]+)")
 
+ENTITY_PATH = "Entities/Entity/EntityInfo/entity"
+
 
 def _files() -> list[Path]:
     out: list[Path] = []
@@ -47,9 +49,9 @@ def _files() -> list[Path]:
 def names() -> dict[str, set[str]]:
     zf = zipfile.ZipFile(io.BytesIO(packer.build_zip()))
     cust = ET.fromstring(zf.read("customizations.xml"))
-    entities = {e.get("Name", "").lower() for e in cust.iter("entity")} | set(STANDARD)
-    sets = {e.findtext("EntitySetName", "") for e in cust.iter("entity")} | {s[0] for s in STANDARD.values()}
-    columns = {a.findtext("LogicalName", "") for a in cust.iter("attribute")}
+    entities = {e.get("Name", "").lower() for e in cust.findall(ENTITY_PATH)} | set(STANDARD)
+    sets = {e.findtext("EntitySetName", "") for e in cust.findall(ENTITY_PATH)} | {s[0] for s in STANDARD.values()}
+    columns = {a.findtext("LogicalName", "") for a in cust.iterfind(ENTITY_PATH + "/attributes/attribute")}
     columns |= {c[0] for s in STANDARD.values() for c in s[3]}
     keys = {k.findtext("LogicalName", "") for k in cust.iter("EntityKey")}
     other = {v.schema_name.lower() for v in ENV_VARS} | set(NOT_DATAVERSE)

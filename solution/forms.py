@@ -1,0 +1,121 @@
+"""Main form and system views (public, Quick Find, Lookup) for each custom table, in the
+SolutionPackager layout: Entities/<SchemaName>/FormXml/main/{formid}.xml and
+Entities/<SchemaName>/SavedQueries/{savedqueryid}.xml
+(https://learn.microsoft.com/power-apps/developer/data-platform/customize-entity-forms,
+https://learn.microsoft.com/power-apps/developer/data-platform/customize-entity-views:
+querytype 0 = public view, 4 = Quick Find, 64 = Lookup). Sales reps and billing admins work in
+these forms, so every column of the table is on its main form.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from solution.components import stable_id
+from solution.entity_xml import VERSION, labels, sub, to_bytes, with_xsi
+from solution.spec import Col, TableSpec
+
+# Built-in form control class ids by column type.
+CONTROL_CLASS = {
+    "string": "{4273EDBD-AC1D-40d3-9FB2-095C621B552D}",
+    "memo": "{E0DECE4B-6FC8-4a8f-A065-082708572369}",
+    "int": "{C6D124CA-7EDA-4a60-AEA9-7FB8D318B68F}",
+    "decimal": "{C3EFE0C3-0EC6-42be-8349-CBD9079DFD8E}",
+    "money": "{533B9E00-756B-4312-95A0-DC888637AC78}",
+    "picklist": "{3EF39988-22BB-4f0b-BBBE-64B5A3748AEE}",
+    "bool": "{B0C6723A-8503-4fd7-BB28-C8A06AC933C2}",
+    "datetime": "{5B773807-9FB2-42db-97C3-7A91EFF8ADFF}",
+    "date": "{5B773807-9FB2-42db-97C3-7A91EFF8ADFF}",
+    "lookup": "{270BD3DB-D9AF-4782-9025-509E298DEC0A}",
+}
+VIEW_COLUMNS = 4  # besides the primary name and createdon
+
+
+def _guid(name: str) -> str:
+    return "{" + stable_id(name) + "}"
+
+
+def main_form(table: TableSpec) -> ET.Element:
+    root = with_xsi(ET.Element("forms"))
+    form_id = _guid(f"form:{table.logical_name}:main")
+    sf = sub(root, "systemform")
+    sub(sf, "formid", form_id)
+    sub(sf, "IntroducedVersion", VERSION)
+    sub(sf, "FormPresentation", "1")
+    sub(sf, "FormActivationState", "1")
+    form = sub(sub(sf, "form"), "tabs")
+    tab = sub(form, "tab", verticallayout="true", id=_guid(f"tab:{table.logical_name}:general"),
+              IsUserDefined="1", name="general")
+    labels(tab, "labels", "label", ("General", "General"))
+    section = sub(sub(sub(sub(tab, "columns"), "column", width="100%"), "sections"), "section",
+                  showlabel="false", showbar="false", IsUserDefined="0",
+                  id=_guid(f"section:{table.logical_name}:general"), name="general_section")
+    labels(section, "labels", "label", ("General", "General"))
+    rows = sub(section, "rows")
+    for col in table.columns:
+        cell = sub(sub(rows, "row"), "cell", id=_guid(f"cell:{table.logical_name}:{col.name}"))
+        labels(cell, "labels", "label", col.label)
+        sub(cell, "control", id=col.name, classid=CONTROL_CLASS[col.type], datafieldname=col.name)
+    sub(sf, "IsCustomizable", "1")
+    sub(sf, "CanBeDeleted", "1")
+    labels(sf, "LocalizedNames", "LocalizedName", ("Information", "Información"))
+    return root
+
+
+def _view_columns(table: TableSpec) -> list[Col]:
+    picked = [c for c in table.columns if c.name != "cspb_name" and c.type not in ("memo", "lookup")]
+    return picked[:VIEW_COLUMNS]
+
+
+def _view(table: TableSpec, kind: str) -> ET.Element:
+    query_type, name = {
+        # "en estado activo" keeps the Spanish name right for masculine and feminine table names alike
+        "public": ("0", (f"Active {table.plural[0]}", f"{table.plural[1]} en estado activo")),
+        "quickfind": ("4", (f"Quick Find Active {table.plural[0]}", f"Búsqueda rápida de {table.plural[1]}")),
+        "lookup": ("64", (f"{table.label[0]} Lookup View", f"Vista de búsqueda de {table.label[1]}")),
+    }[kind]
+    root = with_xsi(ET.Element("savedqueries"))
+    sq = sub(root, "savedquery")
+    sub(sq, "IsCustomizable", "1")
+    sub(sq, "CanBeDeleted", "0")
+    sub(sq, "isquickfindquery", "1" if kind == "quickfind" else "0")
+    sub(sq, "isprivate", "0")
+    sub(sq, "isdefault", "1")
+    sub(sq, "savedqueryid", _guid(f"view:{table.logical_name}:{kind}"))
+    columns = ["cspb_name"] + ([c.name for c in _view_columns(table)] if kind != "lookup" else []) + ["createdon"]
+    grid = sub(sub(sq, "layoutxml"), "grid", name="resultset", jump="cspb_name", select="1", icon="1", preview="1")
+    row = sub(grid, "row", name="result", id=f"{table.logical_name}id")
+    for column in columns:
+        sub(row, "cell", name=column, width="300" if column == "cspb_name" else "125")
+    sub(sq, "querytype", query_type)
+    entity = sub(sub(sub(sq, "fetchxml"), "fetch", version="1.0", mapping="logical"), "entity",
+                 name=table.logical_name)
+    for column in [f"{table.logical_name}id", *columns]:
+        sub(entity, "attribute", name=column)
+    sub(entity, "order", attribute="cspb_name", descending="false")
+    active = sub(entity, "filter", type="and")
+    sub(active, "condition", attribute="statecode", operator="eq", value="0")
+    if kind == "quickfind":
+        search = sub(entity, "filter", type="or", isquickfindfields="1")
+        types = {c.name: c.type for c in table.columns}
+        keys = [k for _, cols in table.keys for k in cols if k != "cspb_name" and types.get(k) == "string"]
+        for column in ["cspb_name", *keys]:
+            sub(search, "condition", attribute=column, operator="like", value="{0}")
+    sub(sq, "IntroducedVersion", VERSION)
+    labels(sq, "LocalizedNames", "LocalizedName", name)
+    return root
+
+
+def render(tables: tuple[TableSpec, ...]) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for table in tables:
+        if not table.custom:
+            continue  # platform forms of standard tables are not ours to replace
+        base = f"Entities/{table.schema_name}"
+        form = main_form(table)
+        form_id = form.findtext("systemform/formid")
+        files[f"{base}/FormXml/main/{form_id}.xml"] = to_bytes(form)
+        for kind in ("public", "quickfind", "lookup"):
+            view = _view(table, kind)
+            files[f"{base}/SavedQueries/{view.findtext('savedquery/savedqueryid')}.xml"] = to_bytes(view)
+    return files
