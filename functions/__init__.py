@@ -14,6 +14,8 @@ BLUEPRINT_MODULES: list[str] = [
     "subscription_sync_worker",
     # portal area
     "portal_http",
+    # distributors / payments / accounting area
+    "payment_webhook", "post_invoice",
     # billing area
     "billing_timer",
 ]

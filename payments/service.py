@@ -10,7 +10,7 @@ the same key (the processor replays) rather than charging anew.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +26,7 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 __all__ = ["charge_invoice", "redeem", "create_payment_link", "apply_webhook_event", "processor_for",
-           "ChargeOutcome", "payment_key"]
+           "ChargeOutcome", "payment_key", "handle_stripe_webhook"]
 
 
 def processor_for(name: str) -> PaymentProcessor:
@@ -168,3 +168,49 @@ def apply_webhook_event(event: dict[str, Any], *, dv: Any = None) -> str:
                           paid_on=date.today() if succeeded else None)
     records.refresh_payment_totals(dv, invoice, last_attempt_failed=not succeeded)
     return "applied"
+
+
+@dataclass(frozen=True)
+class WebhookReply:
+    status: int
+    body: dict[str, Any]
+
+
+def handle_stripe_webhook(body: bytes, headers: dict[str, str], *, dv: Any = None,
+                          secret: str | None = None) -> WebhookReply:
+    """Verify, store in cspb_inbox (dedupe on the event id), apply. Stripe's docs ask for a 2xx
+    quickly and a 400 when the signature cannot be verified; a 5xx makes Stripe retry, which is
+    what a RetriableError becomes at the host."""
+    from payments.webhooks import SignatureError, verify
+    from shared.config import get_settings
+
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        event = verify(body, lowered.get("stripe-signature"),
+                       secret if secret is not None else get_settings().stripe_webhook_secret.reveal())
+    except SignatureError as exc:
+        return WebhookReply(400, {"error": f"signature verification failed: {exc.message}"})
+    except ValidationError as exc:
+        return WebhookReply(400, {"error": exc.message})
+    if not event.get("id"):
+        return WebhookReply(400, {"error": "event has no id"})
+    dv = _dv(dv)
+    key = {"cspb_eventkey": f"stripe:{event['id']}"}
+    row = dv.get_by_key("cspb_inboxes", key)
+    if row is not None and row.get("cspb_status") == 3:
+        return WebhookReply(200, {"status": "duplicate"})
+    attempts = int((row or {}).get("cspb_attempts") or 0) + 1
+    dv.upsert("cspb_inboxes", key, {
+        "cspb_name": f"stripe {event.get('type', '')}"[:100], "cspb_source": "stripe",
+        "cspb_messagename": event.get("type", ""), "cspb_payload": body.decode("utf-8", "replace")[:100000],
+        "cspb_status": 1, "cspb_attempts": attempts,
+        "cspb_receivedon": datetime.now(UTC).isoformat()})
+    try:
+        outcome = apply_webhook_event(event, dv=dv)
+    except IntegrationError as exc:
+        dv.upsert("cspb_inboxes", key, {"cspb_status": 4, "cspb_error": str(exc)[:4000]})
+        if isinstance(exc, RetriableError):
+            raise
+        return WebhookReply(200, {"status": "failed", "error": exc.message})
+    dv.upsert("cspb_inboxes", key, {"cspb_status": 3, "cspb_error": None})
+    return WebhookReply(200, {"status": outcome})

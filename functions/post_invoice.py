@@ -1,0 +1,16 @@
+"""Timer trigger: post-invoice jobs (send, charge, accounting push) for every invoice with a job
+left. Each job is idempotent and records its outcome on the invoice; a RetriableError reaches
+the host only after every invoice was tried."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+bp = func.Blueprint()
+
+
+@bp.timer_trigger(schedule="0 */15 * * * *", arg_name="timer", run_on_startup=False)
+def post_invoice_timer(timer: func.TimerRequest) -> None:
+    from accounting.post_invoice import run_pending
+
+    run_pending()
