@@ -1,0 +1,126 @@
+"""The sync part of `cspbridge demo`: catalog, provider accounts, subscriptions, then a sales rep's
+seat change travelling the production path (Dataverse webhook -> our HTTP function -> inbox ->
+queue -> worker -> Partner Center -> result on the change log), all against the sandboxes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from dataverse.tables import EntitySet, MappingStatus, SubscriptionKind, SubscriptionStatus
+from shared.queue import PROVISIONING_QUEUE, drain, get_queue
+from sync import provisioning
+from sync.catalog_sync import run_catalog_sync
+from sync.jobs import price_sheet_rows
+from sync.provider_accounts import run_provider_account_sync
+from sync.subscription_sync import run_subscription_sync
+
+STATUS_NAMES = {1: "Awaiting", 2: "Provisioned", 3: "Failed", 4: "NotApplicable", 5: "Refused"}
+
+
+def serve_webhook_function() -> Any:
+    """Host the dataverse_webhook function on 127.0.0.1 (what `func start` does locally)."""
+    import azure.functions as func
+    from werkzeug.wrappers import Request, Response
+
+    from functions.dataverse_webhook import dataverse_webhook
+    from sandbox._server import RunningServer
+
+    handler = dataverse_webhook.build().get_user_function()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        out = handler(func.HttpRequest(request.method, request.url, headers=dict(request.headers),
+                                       params=dict(request.args), body=request.get_data()))
+        return Response(out.get_body(), status=out.status_code, content_type="application/json")(
+            environ, start_response)
+
+    return RunningServer(app, port=0).start()
+
+
+def _ensure_mapped_accounts(dv: Any, pc: Any, wanted: int) -> int:
+    """A tenant admin's first step: CRM accounts for the provider's customers (domains make them map)."""
+    unmapped = [r for r in dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_name", "cspb_domain",
+                                                                        "cspb_mappingstatus"])
+                if r.get("cspb_mappingstatus") == MappingStatus.UNMAPPED and r.get("cspb_domain")]
+    for row in unmapped[:wanted]:
+        dv.create(EntitySet.ACCOUNTS, {"name": row["cspb_name"], "cspb_domain": row["cspb_domain"]})
+    return min(wanted, len(unmapped))
+
+
+def _pick_subscription(dv: Any) -> dict[str, Any] | None:
+    mapped = {r["cspb_provideraccountid"] for r in dv.list(
+        EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_mappingstatus"])
+        if r.get("cspb_mappingstatus") == MappingStatus.MAPPED}
+    for row in dv.list(EntitySet.SUBSCRIPTIONS, select=["cspb_subscriptionid", "cspb_quantity", "cspb_kind",
+                                                        "cspb_status", "_cspb_provideraccount_value",
+                                                        "cspb_providersubscriptionid", "cspb_name"],
+                       filter=f"cspb_status eq {int(SubscriptionStatus.ACTIVE)} and "
+                              f"cspb_kind eq {int(SubscriptionKind.LICENSE)}"):
+        if row.get("_cspb_provideraccount_value") in mapped and row.get("cspb_providersubscriptionid"):
+            return row
+    return None
+
+
+def run_demo_flow(dv: Any, pc: Any, *, dv_app: Any = None, currencies: tuple[str, ...] = ("USD", "EUR"),
+                  seat_delta: int = 2, map_accounts: int = 3) -> dict[str, Any]:
+    """Run the four sync steps against sandbox clients and return a summary dict.
+
+    `dv`: DataverseClient; `pc`: distributors.partnercenter_adapter.PartnerCenterAdapter;
+    `dv_app`: the Dataverse sandbox app (DataverseSandbox) so its webhook can be registered to the
+    function; without it the change log is handed to the worker directly (no webhook hop).
+    Settings must point the function at the same Dataverse (CSPB_DATAVERSE_URL, CSPB_WEBHOOK_KEY).
+    """
+    from shared.config import get_settings
+
+    out: dict[str, Any] = {}
+    catalog = run_catalog_sync(dv, price_sheet_rows(pc, currencies), currencies=currencies)
+    out["catalog"] = {"status": catalog.run["status"], "written": catalog.written,
+                      "prices": catalog.run["counts"].get("pricesCreated", 0)}
+    accounts = run_provider_account_sync(dv, {1: pc})
+    if _ensure_mapped_accounts(dv, pc, map_accounts):
+        accounts = run_provider_account_sync(dv, {1: pc})
+    out["accounts"] = {"status": accounts.run["status"], "unmapped": len(accounts.unmapped),
+                       "counts": accounts.run["counts"]}
+    subs = run_subscription_sync(dv, {1: pc})
+    out["subscriptions"] = {"status": subs["status"], "counts": subs["counts"]}
+
+    target = _pick_subscription(dv)
+    if target is None:
+        out["seat_change"] = {"status": "skipped", "reason": "no active license subscription on a mapped account"}
+        return out
+    old_q = int(target.get("cspb_quantity") or 0)
+    new_q = old_q + seat_delta
+    server = None
+    queue = get_queue(PROVISIONING_QUEUE)
+    try:
+        if dv_app is not None:
+            server = serve_webhook_function()
+            dv_app.register_webhook(f"{server.url}/api/webhooks/dataverse", get_settings().webhook_key.reveal(),
+                                    ["cspb_licensechangelog"], ("Create",))
+        key = f"demo-rep-{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+        log_id = dv.create(EntitySet.LICENSE_CHANGE_LOGS, {
+            "cspb_changekey": key, "cspb_name": f"Rep adds {seat_delta} seats", "cspb_changetype": 2,
+            "cspb_oldquantity": old_q, "cspb_newquantity": new_q, "cspb_origin": 1, "cspb_provisioningstatus": 1,
+            "cspb_requestedby": "demo.rep@partner.example", "cspb_effectivedate": datetime.now(UTC).isoformat(),
+            "cspb_subscription@odata.bind": f"/{EntitySet.SUBSCRIPTIONS}({target['cspb_subscriptionid']})"})
+        if dv_app is not None:
+            dv_app.wait_for_webhooks(timeout=15.0)
+        else:
+            queue.send({"entity": "cspb_licensechangelog", "recordId": log_id}, message_id=key)
+        drained = drain(queue, lambda m: provisioning.handle_message(m.body, dv=dv, adapters={1: pc}))
+    finally:
+        if server is not None:
+            server.stop()
+    log = dv.get(EntitySet.LICENSE_CHANGE_LOGS, log_id, select=["cspb_provisioningstatus", "cspb_error"])
+    account = dv.get(EntitySet.PROVIDER_ACCOUNTS, target["_cspb_provideraccount_value"], select=["cspb_externalid"])
+    remote = pc.get_subscription(target["cspb_providersubscriptionid"], company_id=account["cspb_externalid"])
+    out["seat_change"] = {
+        "subscription": target.get("cspb_name"), "from": old_q, "to": new_q,
+        "via_webhook": dv_app is not None, "messages": drained.completed,
+        "status": STATUS_NAMES.get(log.get("cspb_provisioningstatus"), "?"), "error": log.get("cspb_error"),
+        "partner_center_quantity": remote.quantity,
+    }
+    return out

@@ -1,0 +1,19 @@
+"""The demo flow: catalog, accounts, subscriptions, and a seat change through the webhook."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync.demo import run_demo_flow
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_flow_end_to_end(dv, dv_server, sync_pc, webhook_endpoint) -> None:
+    summary = run_demo_flow(dv, sync_pc, dv_app=dv_server.app)
+    assert summary["catalog"]["status"] == "Succeeded" and summary["catalog"]["prices"] > 0
+    assert summary["subscriptions"]["status"] == "Succeeded"
+    change = summary["seat_change"]
+    assert change["via_webhook"] and change["messages"] == 1
+    assert change["status"] == "Provisioned", change
+    assert change["partner_center_quantity"] == change["to"]
