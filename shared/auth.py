@@ -21,6 +21,7 @@ def azure_identity_token(settings: Settings, scope: str) -> TokenProvider:
     """Client secret or managed identity, per the app settings. Tokens are cached until shortly before expiry."""
     from azure.identity import ClientSecretCredential, ManagedIdentityCredential
 
+    credential: ClientSecretCredential | ManagedIdentityCredential
     if settings.use_managed_identity:
         credential = ManagedIdentityCredential(client_id=settings.client_id or None)
     else:

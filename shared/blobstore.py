@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from shared.errors import NotFoundError, ValidationError
 
@@ -109,7 +109,7 @@ class AzureBlobStore:
     """Azure Blob Storage through azure-storage-blob. Uploads are chunked, so big recon files stream."""
 
     def __init__(self, container: str, *, connection_string: str | None = None,
-                 account_url: str | None = None, credential: object | None = None) -> None:
+                 account_url: str | None = None, credential: Any = None) -> None:
         from azure.storage.blob import BlobServiceClient
 
         if connection_string:
@@ -174,7 +174,7 @@ class AzureBlobStore:
                 self._buf = self._buf[n:]
                 return n
 
-        return io.BufferedReader(_Reader(), buffer_size=1 << 20)  # type: ignore[return-value]
+        return io.BufferedReader(_Reader(), buffer_size=1 << 20)  # type: ignore[return-value,type-var]
 
     def _download(self, path: str):  # type: ignore[no-untyped-def]
         from azure.core.exceptions import ResourceNotFoundError
