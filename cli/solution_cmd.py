@@ -17,11 +17,15 @@ def solution() -> None:
 @click.option("--managed", is_flag=True, help="Build a managed solution (the default is unmanaged).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Zip to write [default: dist/CSPBridge_<version>[_managed].zip].")
-def pack(managed: bool, out: Path | None) -> None:
+@click.option("--version", "version", default=None, help="Override the solution version (e.g. 1.0.1.0).")
+def pack(managed: bool, out: Path | None, version: str | None) -> None:
     """Pack solution/src into an importable solution zip."""
     from solution.pack import pack as do_pack
 
-    path = do_pack(out, managed=managed)
+    try:
+        path = do_pack(out, managed=managed, version=version)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--version") from None
     with zipfile.ZipFile(path) as zf:
         count = len(zf.namelist())
     click.echo(f"{path} ({'managed' if managed else 'unmanaged'}, {count} files, {path.stat().st_size} bytes)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -144,11 +145,23 @@ def customizations(src: Path, web_resources: list[tuple[str, Path, ET.Element]])
     return root
 
 
-def solution_manifest(src: Path, *, managed: bool, web_resources: list[tuple[str, Path, ET.Element]]) -> ET.Element:
+_VERSION = re.compile(r"^\d+\.\d+(\.\d+){0,2}$")
+
+
+def solution_manifest(src: Path, *, managed: bool, web_resources: list[tuple[str, Path, ET.Element]],
+                      version: str | None = None) -> ET.Element:
     root = ET.parse(src / "Other" / "Solution.xml").getroot()
     manifest = root.find("SolutionManifest")
     if manifest is None:
         raise ValueError("Other/Solution.xml has no SolutionManifest")
+    if version is not None:
+        # Dataverse only imports an upgrade whose version is higher than the installed one.
+        if not _VERSION.match(version):
+            raise ValueError(f"solution version must look like 1.2.3.4, got {version!r}")
+        version_el = manifest.find("Version")
+        if version_el is None:
+            version_el = ET.SubElement(manifest, "Version")
+        version_el.text = version
     managed_el = manifest.find("Managed")
     if managed_el is None:
         managed_el = ET.SubElement(manifest, "Managed")
@@ -168,12 +181,12 @@ def content_types(names: list[str]) -> bytes:
     return _doc(root)
 
 
-def build_zip(src_dir: Path | None = None, *, managed: bool = False) -> bytes:
-    """The solution zip as bytes."""
+def build_zip(src_dir: Path | None = None, *, managed: bool = False, version: str | None = None) -> bytes:
+    """The solution zip as bytes; `version` overrides the one in Other/Solution.xml."""
     src = (src_dir or SRC).resolve()
     web = _web_resources(src)
     files: dict[str, bytes] = {
-        "solution.xml": _doc(solution_manifest(src, managed=managed, web_resources=web)),
+        "solution.xml": _doc(solution_manifest(src, managed=managed, web_resources=web, version=version)),
         "customizations.xml": _doc(customizations(src, web)),
     }
     for path in sorted(src.glob("environmentvariabledefinitions/*/*")):
@@ -191,13 +204,14 @@ def build_zip(src_dir: Path | None = None, *, managed: bool = False) -> bytes:
     return buf.getvalue()
 
 
-def pack(out: Path | None = None, *, managed: bool = False, src_dir: Path | None = None) -> Path:
+def pack(out: Path | None = None, *, managed: bool = False, src_dir: Path | None = None,
+         version: str | None = None) -> Path:
     """Write the zip; the default name follows the export convention CSPBridge_1_0_0_0[_managed].zip."""
-    data = build_zip(src_dir, managed=managed)
+    data = build_zip(src_dir, managed=managed, version=version)
     if out is None:
-        version = ET.parse((src_dir or SRC) / "Other" / "Solution.xml").getroot().findtext(
-            "SolutionManifest/Version", "0.0.0.0")
-        out = Path("dist") / f"CSPBridge_{version.replace('.', '_')}{'_managed' if managed else ''}.zip"
+        shown = version or ET.parse((src_dir or SRC) / "Other" / "Solution.xml").getroot().findtext(
+            "SolutionManifest/Version") or "0.0.0.0"
+        out = Path("dist") / f"CSPBridge_{shown.replace('.', '_')}{'_managed' if managed else ''}.zip"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     return out

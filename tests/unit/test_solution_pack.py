@@ -28,6 +28,21 @@ def _xml(zf: zipfile.ZipFile, name: str) -> ET.Element:
     return ET.fromstring(zf.read(name))
 
 
+def _copy_without_web_resources(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    shutil.copytree(SRC, src, ignore=shutil.ignore_patterns("WebResources"))
+    return src
+
+
+def test_committed_web_resources_are_all_shipped(unmanaged):
+    base = SRC / "WebResources"
+    files = {p.relative_to(SRC).as_posix() for p in base.rglob("*")
+             if p.is_file() and not p.name.endswith(".data.xml")} if base.is_dir() else set()
+    assert files <= set(unmanaged.namelist())
+    names = {r.findtext("FileName").lstrip("/") for r in _xml(unmanaged, "customizations.xml").iter("WebResource")}
+    assert names == files
+
+
 def test_zip_has_export_layout_and_every_xml_is_well_formed(unmanaged):
     names = unmanaged.namelist()
     assert names[:3] == ["[Content_Types].xml", "solution.xml", "customizations.xml"]
@@ -98,8 +113,7 @@ def test_every_label_is_in_english_and_spanish(unmanaged):
 
 
 def test_web_resources_are_shipped(tmp_path: Path):
-    src = tmp_path / "src"
-    shutil.copytree(SRC, src)
+    src = _copy_without_web_resources(tmp_path)
     help_dir = src / "WebResources" / "training"
     help_dir.mkdir(parents=True)
     (help_dir / "sales_rep.html").write_text("<html><body>Hola</body></html>", encoding="utf-8")
@@ -115,8 +129,7 @@ def test_web_resources_are_shipped(tmp_path: Path):
 
 
 def test_web_resource_in_packager_form_keeps_its_metadata(tmp_path: Path):
-    src = tmp_path / "src"
-    shutil.copytree(SRC, src)
+    src = _copy_without_web_resources(tmp_path)
     folder = src / "WebResources" / "cspb_" / "training"
     folder.mkdir(parents=True)
     (folder / "billing_admin.js").write_text("// help", encoding="utf-8")
@@ -160,3 +173,10 @@ def test_custom_tables_ship_a_main_form_and_system_views(unmanaged):
             fetched = {a.get("name") for a in view.iter("attribute")}
             shown = {c.get("name") for c in view.iter("cell")}
             assert shown <= fetched and f"{spec.logical_name}id" in fetched
+
+
+def test_version_override(tmp_path: Path):
+    zf = zipfile.ZipFile(io.BytesIO(packer.build_zip(version="1.2.0.7")))
+    assert _xml(zf, "solution.xml").findtext("SolutionManifest/Version") == "1.2.0.7"
+    result = CliRunner().invoke(solution_cli, ["pack", "--version", "one", "--out", str(tmp_path / "x.zip")])
+    assert result.exit_code != 0 and "1.2.3.4" in result.output
