@@ -67,8 +67,13 @@ class FileOutcome:
 class IngestOutcome:
     period: str
     files: list[FileOutcome] = field(default_factory=list)
-    usage_summaries: int = 0
+    summary_keys: set[str] = field(default_factory=set)
     provider_lines: list[ProviderLine] = field(default_factory=list)
+
+    @property
+    def usage_summaries(self) -> int:
+        """Distinct summaries written (billed and unbilled usage of one month share keys)."""
+        return len(self.summary_keys)
 
     @property
     def failed(self) -> list[FileOutcome]:
@@ -175,7 +180,7 @@ def _ingest_one(kind: str, currency: str, export: Any, *, period: str, store: Bl
             summaries = summaries_from_groups(parsed.groups, provider_accounts)
             if dv is not None:
                 write_summaries(dv, summaries)
-            outcome.usage_summaries += len(summaries)
+            outcome.summary_keys.update(s.summary_key for s in summaries)
     except RetriableError:
         raise
     except IntegrationError as exc:
