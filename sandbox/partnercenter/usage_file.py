@@ -12,7 +12,7 @@ Amounts, as the sandbox computes them (documented so recon tests can check them 
 - BillingPreTaxTotal = PricingPreTaxTotal x PCToBCExchangeRate, 6 places, half-up
 
 Speed matters (a 2,000,000-row file for benchmarks): every (entitlement, meter, resource) line is
-pre-rendered once into a %-template, and each row only fills in the day, quantity and the two totals.
+pre-rendered once into byte pieces, and each row only fills in the day, quantity and the two totals.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def _period_bounds(period: str) -> tuple[str, str, int]:
 
 @dataclass
 class _Line:
-    template: str
+    chunks: tuple[bytes, ...]  # the row around its 4 holes: UsageDate, Quantity, BillingPreTaxTotal, PricingPreTaxTotal
     eup: Decimal
     rate: Decimal
     currency: str
@@ -193,9 +193,13 @@ def _build_lines(customers: Sequence[UsageCustomer], rng: random.Random, fmt: st
     return lines
 
 
-def _render_template(values: dict[str, Any], fmt: str) -> str:
-    """Render one row with %s holes for UsageDate, Quantity, BillingPreTaxTotal, PricingPreTaxTotal (in that order)."""
-    holes = {"UsageDate": '"%s"', "Quantity": "%s", "BillingPreTaxTotal": "%s", "PricingPreTaxTotal": "%s"}
+HOLE = "\x00"
+
+
+def _render_template(values: dict[str, Any], fmt: str) -> tuple[bytes, ...]:
+    """Render one row and split it around the per-row values (UsageDate, Quantity, BillingPreTaxTotal,
+    PricingPreTaxTotal, in column order); joining pieces is a memcpy, much cheaper than formatting."""
+    holes = {"UsageDate": f'"{HOLE}"', "Quantity": HOLE, "BillingPreTaxTotal": HOLE, "PricingPreTaxTotal": HOLE}
     if fmt == "jsonl.gz":
         parts = []
         for col in USAGE_COLUMNS:
@@ -203,16 +207,18 @@ def _render_template(values: dict[str, Any], fmt: str) -> str:
                 rendered = holes[col]
             elif col in NUMERIC_COLUMNS:
                 # Decimal text, unquoted: the export carries numbers, and going through float would add noise.
-                rendered = str(values[col]).replace("%", "%%")
+                rendered = str(values[col])
             else:
-                rendered = json.dumps(values[col], ensure_ascii=False).replace("%", "%%")
+                rendered = json.dumps(values[col], ensure_ascii=False)
             parts.append(f'"{col}":{rendered}')
-        return "{" + ",".join(parts) + "}\n"
-    marker = "\x00hole\x00"
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(
-        [marker if c in holes else str(values[c]) for c in USAGE_COLUMNS])
-    return buf.getvalue().replace("%", "%%").replace(marker, "%s")
+        text = "{" + ",".join(parts) + "}\n"
+    else:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow([HOLE if c in holes else str(values[c]) for c in USAGE_COLUMNS])
+        text = buf.getvalue()
+    chunks = tuple(piece.encode() for piece in text.split(HOLE))
+    assert len(chunks) == 5
+    return chunks
 
 
 def write_usage_file(
@@ -255,20 +261,24 @@ def write_usage_file(
         if fmt != "jsonl.gz":
             stream.write((",".join(USAGE_COLUMNS) + "\n").encode())
         written = 0
-        randrange = rng.randrange
+        random_float = rng.random
         getrandbits = rng.getrandbits
+        day_bytes = [d.encode() for d in day_values]
+        qty_bytes = [[str(q).encode() for q in pool] for pool in quantities]
         while written < rows:
             batch = min(chunk_rows, rows - written)
-            parts: list[str] = []
-            append = parts.append
+            parts: list[bytes] = []
+            extend = parts.extend
             for _ in range(batch):
-                line = lines[randrange(n_lines)]
-                qty = quantities[line.quantity_scale][getrandbits(12)]
-                pricing = (line.eup * qty).quantize(SIX, ROUND_HALF_UP)
+                line = lines[int(random_float() * n_lines)]
+                qi = getrandbits(12)
+                pricing = (line.eup * quantities[line.quantity_scale][qi]).quantize(SIX, ROUND_HALF_UP)
                 billing = (pricing * line.rate).quantize(SIX, ROUND_HALF_UP)
                 totals[line.currency] = totals.get(line.currency, Decimal(0)) + billing
-                append(line.template % (day_values[randrange(days)], qty, billing, pricing))
-            stream.write("".join(parts).encode())
+                c = line.chunks
+                extend((c[0], day_bytes[getrandbits(5) % days], c[1], qty_bytes[line.quantity_scale][qi], c[2],
+                        str(billing).encode(), c[3], str(pricing).encode(), c[4]))
+            stream.write(b"".join(parts))
             written += batch
     finally:
         if stream is not raw:
