@@ -22,6 +22,7 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -275,35 +276,53 @@ class DrainResult:
     dead_lettered: int = 0
 
 
-def drain(queue: Queue, handler: Handler, *, max_rounds: int = 1000, batch: int = 32,
+def drain(queue: Queue, handler: Handler, *, max_rounds: int = 1000, batch: int = 32, workers: int = 1,
           on_done: Callable[[Message], None] | None = None) -> DrainResult:
-    """Process until the queue is empty (the CLI/demo stand-in for the Functions host)."""
+    """Process until the queue is empty (the CLI/demo stand-in for the Functions host).
+    `workers` > 1 handles each received batch concurrently, as several instances would."""
     result = DrainResult()
-    for _ in range(max_rounds):
-        messages = queue.receive(batch, visibility_timeout=0 if isinstance(queue, InProcessQueue) else 60)
-        if not messages:
-            break
-        for msg in messages:
-            try:
-                handler(msg)
-            except RetriableError as exc:
-                log.warning("queue %s: message %s will be retried: %s", queue.name, msg.id, exc)
-                if msg.delivery_count >= queue.max_deliveries:
-                    queue.dead_letter(msg, str(exc))
+    lock = threading.Lock()
+
+    def one(msg: Message) -> None:
+        try:
+            handler(msg)
+        except RetriableError as exc:
+            log.warning("queue %s: message %s will be retried: %s", queue.name, msg.id, exc)
+            if msg.delivery_count >= queue.max_deliveries:
+                queue.dead_letter(msg, str(exc))
+                with lock:
                     result.dead_lettered += 1
-                else:
-                    queue.abandon(msg)
+            else:
+                queue.abandon(msg)
+                with lock:
                     result.retried += 1
-                continue
-            except Exception as exc:  # noqa: BLE001 - a bug in one message must not stop the rest
-                log.exception("queue %s: message %s failed", queue.name, msg.id)
-                queue.dead_letter(msg, f"{type(exc).__name__}: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug in one message must not stop the rest
+            log.exception("queue %s: message %s failed", queue.name, msg.id)
+            queue.dead_letter(msg, f"{type(exc).__name__}: {exc}")
+            with lock:
                 result.dead_lettered += 1
-                continue
-            queue.complete(msg)
+            return
+        queue.complete(msg)
+        with lock:
             result.completed += 1
-            if on_done is not None:
-                on_done(msg)
+        if on_done is not None:
+            on_done(msg)
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="queue-drain") if workers > 1 else None
+    try:
+        for _ in range(max_rounds):
+            messages = queue.receive(batch, visibility_timeout=0 if isinstance(queue, InProcessQueue) else 60)
+            if not messages:
+                break
+            if pool is None:
+                for msg in messages:
+                    one(msg)
+            else:
+                list(pool.map(one, messages))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     return result
 
 

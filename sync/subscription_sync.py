@@ -75,24 +75,30 @@ def fan_out(dv: Any, queue: Queue, *, run_key: str | None = None, progress: runs
 
 def run_subscription_sync(dv: Any, adapters: Mapping[int, Any], *, queue: Queue | None = None,
                           run_key: str | None = None, progress: runs.Progress = runs.no_progress,
-                          now: datetime | None = None) -> dict[str, Any]:
-    """The whole job in one process (CLI, demo, bench): fan out, drain the queue, total the counts."""
+                          now: datetime | None = None, workers: int = 1) -> dict[str, Any]:
+    """The whole job in one process (CLI, demo, bench): fan out, drain the queue (with `workers`
+    threads standing in for Function instances), total the counts."""
+    import threading
+
     from shared.queue import InProcessQueue, drain
 
     queue = queue or InProcessQueue("subscription-sync")
     run = runs.start(dv, "subscriptions", run_key)
     fan_out(dv, queue, run=run)
 
+    lock = threading.Lock()
+
     def handle(message: Any) -> None:
         outcome = handle_message(message.body, dv=dv, adapters=adapters, now=now)
-        if outcome is not None:
-            for name, value in outcome.counts().items():
-                run.bump(name, value)
-            for error in outcome.errors:
-                run.error(error)
-        progress(1)
+        with lock:
+            if outcome is not None:
+                for name, value in outcome.counts().items():
+                    run.bump(name, value)
+                for error in outcome.errors:
+                    run.error(error)
+            progress(1)
 
-    drained = drain(queue, handle)
+    drained = drain(queue, handle, workers=workers)
     if drained.dead_lettered:
         run.error(f"{drained.dead_lettered} provider account(s) failed after retries (see the dead-letter queue)")
     runs.finish(run)
@@ -117,14 +123,31 @@ def _same_instant(a: Any, b: Any) -> bool:
     return da.date() == db.date()
 
 
-def _explained(pending: Mapping[str, list[dict[str, Any]]], sub_id: str | None, quantity: int | None,
-               cancelled: bool) -> bool:
-    for log in pending.get(sub_id or "", []):
-        if cancelled and log.get("cspb_changetype") == ChangeType.CANCEL:
-            return True
-        if quantity is not None and log.get("cspb_newquantity") == quantity:
-            return True
-    return False
+class PendingChanges:
+    """Our own change logs per subscription (Awaiting, or Provisioned with the write-back lost),
+    read only for subscriptions that differ, so a quiet account costs no extra request."""
+
+    def __init__(self, dv: Any) -> None:
+        self.dv = dv
+        self._cache: dict[str, list[dict[str, Any]]] = {}
+
+    def for_subscription(self, sub_id: str) -> list[dict[str, Any]]:
+        if sub_id not in self._cache:
+            self._cache[sub_id] = list(self.dv.list(
+                EntitySet.LICENSE_CHANGE_LOGS, select=["cspb_newquantity", "cspb_changetype"],
+                filter=(f"_cspb_subscription_value eq {sub_id} and "
+                        f"(cspb_provisioningstatus eq {ProvisioningStatus.AWAITING} or "
+                        f"cspb_provisioningstatus eq {ProvisioningStatus.PROVISIONED}) and "
+                        f"cspb_origin ne {ChangeOrigin.PROVIDER_SYNC}")))
+        return self._cache[sub_id]
+
+    def explains(self, sub_id: str, quantity: int | None, cancelled: bool) -> bool:
+        for log in self.for_subscription(sub_id):
+            if cancelled and log.get("cspb_changetype") == ChangeType.CANCEL:
+                return True
+            if quantity is not None and log.get("cspb_newquantity") == quantity:
+                return True
+        return False
 
 
 def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, run_key: str,
@@ -139,15 +162,7 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
     local = {s["cspb_providersubscriptionid"]: s for s in dv.list(
         EntitySet.SUBSCRIPTIONS, select=SUB_COLUMNS, filter=f"_cspb_provideraccount_value eq {account_id}")
         if s.get("cspb_providersubscriptionid")}
-    pending: dict[str, list[dict[str, Any]]] = {}
-    if local:
-        # Our own changes still on their way (or provisioned, with the write-back lost) explain a difference.
-        for log in dv.list(EntitySet.LICENSE_CHANGE_LOGS,
-                           select=["_cspb_subscription_value", "cspb_newquantity", "cspb_changetype"],
-                           filter=(f"(cspb_provisioningstatus eq {ProvisioningStatus.AWAITING} or "
-                                   f"cspb_provisioningstatus eq {ProvisioningStatus.PROVISIONED}) and "
-                                   f"cspb_origin ne {ChangeOrigin.PROVIDER_SYNC}")):
-            pending.setdefault(log.get("_cspb_subscription_value") or "", []).append(log)
+    pending = PendingChanges(dv)
     products = _product_ids(dv, remote) if any(s.id not in local for s in remote) else {}
     sub_writes: list[dict[str, Any]] = []
     log_writes: list[dict[str, Any]] = []
@@ -243,7 +258,7 @@ def _wanted_row(sub: Any, provider: int, account_id: str) -> dict[str, Any]:
 
 
 def _compare(have: Mapping[str, Any], want: Mapping[str, Any], provider_sub_id: str, run_key: str, now: datetime,
-             pending: Mapping[str, list[dict[str, Any]]]) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+             pending: PendingChanges) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     changes: dict[str, Any] = {}
     logs: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -251,7 +266,7 @@ def _compare(have: Mapping[str, Any], want: Mapping[str, Any], provider_sub_id: 
     old_q, new_q = have.get("cspb_quantity"), want["cspb_quantity"]
     if old_q != new_q:
         changes["cspb_quantity"] = new_q
-        drift = not _explained(pending, local_id, new_q, cancelled=False)
+        drift = not pending.explains(local_id, new_q, cancelled=False)
         kind = ChangeType.INCREASE if (old_q or 0) < new_q else ChangeType.DECREASE
         logs.append(_log(run_key, provider_sub_id, kind, old_q, new_q, now, drift=drift))
         if drift:
@@ -259,7 +274,7 @@ def _compare(have: Mapping[str, Any], want: Mapping[str, Any], provider_sub_id: 
     if have.get("cspb_status") != want["cspb_status"]:
         changes["cspb_status"] = want["cspb_status"]
         cancelled = want["cspb_status"] == SubscriptionStatus.CANCELLED
-        drift = not _explained(pending, local_id, None, cancelled=cancelled)
+        drift = not pending.explains(local_id, None, cancelled=cancelled)
         kind = ChangeType.CANCEL if cancelled else ChangeType.STATUS_CHANGE
         logs.append(_log(run_key, provider_sub_id, kind, old_q, new_q, now, drift=drift,
                          detail=f"status {have.get('cspb_status')}->{want['cspb_status']}"))
