@@ -18,6 +18,8 @@ BLUEPRINT_MODULES: list[str] = [
     "payment_webhook", "post_invoice",
     # billing area
     "billing_timer",
+    # recon area
+    "recon_timer",
 ]
 
 BLUEPRINTS = [importlib.import_module(f"functions.{name}").bp for name in BLUEPRINT_MODULES]

@@ -1,0 +1,53 @@
+"""The scheduled recon job (timer and CLI): ingest last month (billed invoices, billed usage, and its
+unbilled usage until the invoice exists) and this month's unbilled usage, then store last month's
+report. One cspb_syncrun row (kind "recon") per run."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+from recon.ingest import IngestOutcome, ingest_period
+from recon.run import build_report
+from shared.errors import IntegrationError
+
+
+def periods_for(today: date) -> tuple[str, str]:
+    """(last month, this month) as YYYY-MM."""
+    last = today.replace(day=1) - timedelta(days=1)
+    return last.strftime("%Y-%m"), today.strftime("%Y-%m")
+
+
+def scheduled(today: date, *, dv: Any = None, store: Any = None, pc: Any = None) -> list[IngestOutcome]:
+    from sync import runs as syncruns
+
+    if dv is None:
+        from dataverse.client import DataverseClient
+
+        dv = DataverseClient.from_settings()
+    if store is None:
+        from shared.blobstore import blob_store_from_settings
+
+        store = blob_store_from_settings()
+    record = syncruns.start(dv, "recon", f"recon:{today.isoformat()}:{uuid.uuid4().hex[:8]}")
+    outcomes: list[IngestOutcome] = []
+    try:
+        for period in periods_for(today):
+            outcome = ingest_period(period, store=store, dv=dv, pc=pc, today=today)
+            outcomes.append(outcome)
+            record.bump("files", len(outcome.files))
+            record.bump("usageSummaries", outcome.usage_summaries)
+            record.bump("rowsRead", sum(f.rows_read for f in outcome.files))
+            record.bump("rowsQuarantined", sum(f.rows_quarantined for f in outcome.files))
+            for failed in outcome.failed:
+                record.error(f"{period} {failed.kind} {failed.currency}: {failed.error}")
+        last = outcomes[0]
+        result, _paths = build_report(last.period, provider_lines=last.provider_lines, usage=[], store=store, dv=dv)
+        record.bump("findings", len(result.findings))
+    except IntegrationError as exc:
+        record.error(str(exc))
+        syncruns.finish(record, failed=True)
+        raise
+    syncruns.finish(record)
+    return outcomes
