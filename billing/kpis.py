@@ -149,13 +149,13 @@ def compute(*, as_of: date, subscriptions: list[SubscriptionFact], changes: list
             per[currency] = CurrencyKpis(currency=currency)
         return per[currency]
 
-    for sub in subscriptions:
-        if not sub.recurring:
+    for fact in subscriptions:
+        if not fact.recurring:
             continue
-        k = bucket(sub.currency)
-        k.mrr += sub.monthly(sub.unit_price) * sub.quantity
-        k.mrc += sub.monthly(sub.unit_cost) * sub.quantity
-        k.seats += sub.quantity
+        k = bucket(fact.currency)
+        k.mrr += fact.monthly(fact.unit_price) * fact.quantity
+        k.mrc += fact.monthly(fact.unit_cost) * fact.quantity
+        k.seats += fact.quantity
         report.active_subscriptions += 1
 
     window_start = as_of - timedelta(days=window_days)

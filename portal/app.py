@@ -214,7 +214,7 @@ class _Context:
         if not sign_in.interactive_picker:
             callback = self.request.host_url.rstrip("/") + self.url("signin_callback")
             return redirect(sign_in.start(self.session, callback))
-        choices = list(sign_in.choices(self.repo))
+        choices = list(sign_in.choices(self.repo)) if isinstance(sign_in, auth.SandboxSignIn) else []
         accounts = {c.account_id: self.repo.get_account(c.account_id) for c in choices}
         return self.render("signin.html", choices=choices, accounts=accounts, partner=auth.PARTNER_ACCOUNT)
 

@@ -158,7 +158,7 @@ class Integrations:
         return self.create_payment_link or _resolve("payments.links:create_payment_link")
 
     def redeem(self) -> Callable[..., Any]:
-        return self.redeem_payment_link or _resolve("payments.links:redeem")
+        return self.redeem_payment_link or _resolve("payments.service:redeem")
 
 
 def accept_mca(repo: PortalRepository, user: PortalUser, integrations: Integrations) -> None:
@@ -173,5 +173,7 @@ def payment_link(repo: PortalRepository, user: PortalUser, contract_id: str, int
     contract: Contract | None = repo.get_contract(user.account_id, contract_id)
     if contract is None:
         raise NotFoundError("contract not found")
-    result = integrations.link()(contract.id)
-    return str(getattr(result, "token", result))
+    # The payments area answers with the link URL (.../pay/<token>); the portal serves that page
+    # itself, so only the token matters here (the URL's host may be the Functions host's).
+    result = str(integrations.link()(contract))
+    return result.rsplit("/pay/", 1)[-1]

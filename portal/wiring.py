@@ -26,9 +26,9 @@ def integrations_for(dv: Any, settings: Settings) -> Integrations:
         return str(create_payment_link(contract, settings=settings))
 
     def redeem(token: str, method: str) -> Any:
-        from payments import links
+        from payments.service import redeem as redeem_link
 
-        return links.redeem(token, method)
+        return redeem_link(token, method, dv=dv)
 
     return Integrations(attest_mca=mca_integration(dv, partner_center), create_payment_link=link,
                         redeem_payment_link=redeem)

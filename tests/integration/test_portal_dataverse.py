@@ -161,3 +161,36 @@ def test_assess_cli_writes_csv_and_html(portal_dv, dv_server, tmp_path, monkeypa
     assert "USD: MRR 364.00" in result.output
     assert (tmp_path / "kpis-2026-11-25.csv").read_text().count("\n") == 3  # header + USD + EUR
     assert "Evaluación" in (tmp_path / "kpis-2026-11-25.html").read_text(encoding="utf-8")
+
+
+def test_payment_link_page_stores_a_stripe_token_on_the_contract(portal_dv, stripe_server, tmp_path):
+    from payments import links
+    from payments import service as payments
+    from payments.stripe_adapter import StripeProcessor
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from portal.services import Integrations
+    from shared.blobstore import blob_store_from_settings
+    from shared.config import get_settings
+    from shared.http import RetryPolicy
+
+    dv, ids = portal_dv
+    stripe = StripeProcessor("sk_test_1", api_base=stripe_server.url, timeout=5,
+                             retry=RetryPolicy(max_attempts=3, base_seconds=0.01, cap_seconds=0.05))
+    store = blob_store_from_settings()
+    integrations = Integrations(
+        create_payment_link=links.create_payment_link,
+        redeem_payment_link=lambda token, method: payments.redeem(token, method, dv=dv, processor=stripe, store=store))
+    app = create_app(get_settings(), DataverseRepository(dv), mount="/portal", integrations=integrations)
+    browser = PortalBrowser(app)
+    browser.sign_in(ids["c-fin"])
+    r = browser.post(f"/payment/{ids['k-contoso']}/link", token_from="/payment")
+    pay_path = r.headers["Location"].split("/portal", 1)[1]
+    assert pay_path.startswith("/pay/")
+    done = browser.post(pay_path, {"payment_method": "pm_card_visa"}, token_from=pay_path)
+    assert done.status_code == 200 and "payment method is saved" in done.get_data(as_text=True)
+    contract = dv.get("cspb_billingcontracts", ids["k-contoso"])
+    assert contract["cspb_paymenttoken"] and "4242" not in contract["cspb_paymenttoken"]
+    again = browser.post(pay_path, {"payment_method": "pm_card_visa"}, token_from=pay_path)
+    assert again.status_code == 400  # single use
+    assert "On file" in browser.get("/payment").get_data(as_text=True)

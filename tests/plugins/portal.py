@@ -19,11 +19,11 @@ class FakeIntegrations:
         self.calls.append(("attest", (), kwargs))
         self.repo.record_attestation(kwargs["account_id"], kwargs["contact_id"])
 
-    def link(self, contract_id: str) -> str:
-        token = f"tok-{contract_id}-{len(self.tokens)}"
+    def link(self, contract: Any) -> str:
+        token = f"tok-{contract.id}-{len(self.tokens)}"
         self.tokens.add(token)
-        self.calls.append(("link", (contract_id,), {}))
-        return token
+        self.calls.append(("link", (contract.number,), {}))
+        return f"https://portal.example/api/portal/pay/{token}"
 
     def redeem(self, token: str, method: str) -> None:
         if token not in self.tokens:
