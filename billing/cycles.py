@@ -13,11 +13,11 @@ to bill ahead.
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-
-from dateutil.relativedelta import relativedelta
+from functools import lru_cache
 
 from billing.models import BillingContract, Policy
 
@@ -44,18 +44,26 @@ class Cycle:
 
 
 def add_months(anchor: date, months: int) -> date:
-    return anchor + relativedelta(months=months)
+    """Same month arithmetic as dateutil's relativedelta (day clamped to the month's last day),
+    without its cost: planning calls this hundreds of thousands of times."""
+    total = anchor.month - 1 + months
+    year, month = anchor.year + total // 12, total % 12 + 1
+    return date(year, month, min(anchor.day, monthrange(year, month)[1]))
+
+
+@lru_cache(maxsize=65536)
+def _cycle(start_date: date, months: int, end_date: date | None, index: int) -> Cycle | None:
+    start = add_months(start_date, index * months)
+    if end_date is not None and start > end_date:
+        return None
+    full_end = add_months(start_date, (index + 1) * months) - timedelta(days=1)
+    end = full_end if end_date is None else min(full_end, end_date)
+    return Cycle(start, end, index, full_end)
 
 
 def cycle_at(contract: BillingContract, index: int) -> Cycle | None:
     """The index-th cycle (0 = the first), or None when it starts after the contract end date."""
-    months = int(contract.frequency)
-    start = add_months(contract.start_date, index * months)
-    full_end = add_months(contract.start_date, (index + 1) * months) - timedelta(days=1)
-    if contract.end_date is not None and start > contract.end_date:
-        return None
-    end = full_end if contract.end_date is None else min(full_end, contract.end_date)
-    return Cycle(start, end, index, full_end)
+    return _cycle(contract.start_date, int(contract.frequency), contract.end_date, index)
 
 
 def cycles(contract: BillingContract, until: date | None = None) -> Iterator[Cycle]:

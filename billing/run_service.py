@@ -7,7 +7,7 @@ Write order per invoice, so that a crash anywhere leaves something a re-run fini
 duplicating:
 1. the invoice header, create-only on its key (contract|cycle start|cycle kind), status "writing";
    if it exists already, its id is re-read and reused;
-2. each line, create-only on its line key (an existing line is left as it is);
+2. its lines, create-only on their line keys (an existing line is left as it is);
 3. the change logs and usage summaries it billed get their invoice link;
 4. header totals are set from the lines actually stored, and the status becomes complete;
 5. prepaid quarterly/annual/triennial invoices get their revenue schedule (upsert on its key).
@@ -26,11 +26,13 @@ from billing.cycles import due_cycles
 from billing.deferred_revenue import needs_schedule, schedule
 from billing.models import (
     BillingContract,
+    ChangeLog,
     Invoice,
     InvoiceKind,
     InvoiceLine,
     LineType,
     RevenueScheduleEntry,
+    UsageSummary,
     invoice_key,
 )
 from billing.runs import BillingData, RunPlan, plan_run, preview, summarize
@@ -59,13 +61,13 @@ class BillingRepository(Protocol):
         """Create-only on the invoice key; when it exists, return the stored one."""
         ...
 
-    def create_line(self, invoice_id: str, line: InvoiceLine, number: int) -> bool:
-        """Create-only on the line key; False when it already existed."""
+    def create_lines(self, invoice_id: str, lines: Sequence[InvoiceLine]) -> int:
+        """Create-only on each line key, skipping lines that exist; returns how many were created."""
         ...
 
-    def link_change_log(self, change_log_id: str, invoice_id: str) -> None: ...
-
-    def mark_usage_billed(self, summary_id: str, invoice_id: str) -> None: ...
+    def link_billed(self, invoice_id: str, change_log_ids: Sequence[str], summary_ids: Sequence[str]) -> None:
+        """Set the invoice link on billed change logs, and billed + link on usage summaries."""
+        ...
 
     def invoice_lines(self, invoice_id: str) -> list[InvoiceLine]: ...
 
@@ -123,25 +125,19 @@ def plan(repo: BillingRepository, run_date: date, *, global_refund: bool = True,
     return result, data, states
 
 
-def write_invoice(repo: BillingRepository, inv: Invoice, data: BillingData, contract: BillingContract) -> tuple[Invoice, bool, int, int]:
+def write_invoice(repo: BillingRepository, inv: Invoice, contract: BillingContract,
+                  logs_by_key: dict[str, ChangeLog], usage_by_key: dict[str, UsageSummary]) -> tuple[Invoice, bool, int, int]:
     """Write one planned invoice; returns (stored invoice, created, lines written, revenue entries)."""
     stored = repo.create_invoice(inv)
     if stored.complete:
         # Another run finished it between our plan and now.
         return replace(inv, id=stored.id, complete=True), False, 0, 0
-    written = 0
-    for number, line in enumerate(inv.lines, start=1):
-        written += repo.create_line(stored.id, line, number)
-    logs_by_key = {c.change_key: c for c in data.change_logs}
-    for key in inv.change_log_keys:
-        change = logs_by_key.get(key)
-        if change is not None and change.id and change.invoice_id is None:
-            repo.link_change_log(change.id, stored.id)
-    usage_by_key = {u.summary_key: u for u in data.usage}
-    for key in inv.usage_summary_keys:
-        summary = usage_by_key.get(key)
-        if summary is not None and summary.id:
-            repo.mark_usage_billed(summary.id, stored.id)
+    written = repo.create_lines(stored.id, inv.lines)
+    change_ids = [c.id for c in (logs_by_key.get(k) for k in inv.change_log_keys)
+                  if c is not None and c.id and c.invoice_id is None]
+    summary_ids = [u.id for u in (usage_by_key.get(k) for k in inv.usage_summary_keys) if u is not None and u.id]
+    if change_ids or summary_ids:
+        repo.link_billed(stored.id, change_ids, summary_ids)
     lines = repo.invoice_lines(stored.id)
     repo.complete_invoice(stored.id, lines)
     final = replace(inv, id=stored.id, complete=True, lines=tuple(sorted(lines, key=lambda ln: ln.key)))
@@ -163,13 +159,15 @@ def execute_run(repo: BillingRepository, run_date: date, *, global_refund: bool 
                                  contract_numbers=contract_numbers)
     result = RunResult(run_date, errors=list(planned.errors))
     contracts = {c.number: c for c in data.contracts}
+    logs_by_key = {c.change_key: c for c in data.change_logs}
+    usage_by_key = {u.summary_key: u for u in data.usage}
     if on_planned is not None:
         on_planned(len(planned.invoices))
     for inv in planned.invoices:
         if progress is not None:
             progress(1)
         try:
-            final, created, written, entries = write_invoice(repo, inv, data, contracts[inv.contract_number])
+            final, created, written, entries = write_invoice(repo, inv, contracts[inv.contract_number], logs_by_key, usage_by_key)
         except RetriableError:
             raise
         except IntegrationError as exc:

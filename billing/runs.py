@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -245,6 +245,46 @@ def plan_contract(
     return invoices
 
 
+def split_by_contract(data: BillingData) -> dict[str, BillingData]:
+    """One pass over the inputs, grouped by owning contract (keyed by contract id or number, as the
+    rows name it), so planning thousands of contracts stays linear."""
+    subs: dict[str, list[Subscription]] = defaultdict(list)
+    owner_of_sub: dict[str, str] = {}
+    owner_of_usage: dict[str, str] = {}
+    for sub in data.subscriptions:
+        if sub.contract_id is None:
+            continue
+        subs[sub.contract_id].append(sub)
+        owner_of_sub[sub.id or sub.provider_subscription_id] = sub.contract_id
+        if sub.kind in USAGE_KINDS:
+            owner_of_usage[sub.provider_subscription_id] = sub.contract_id
+    logs: dict[str, list[ChangeLog]] = defaultdict(list)
+    for log in data.change_logs:
+        owner = owner_of_sub.get(log.subscription_id or "")
+        if owner is not None:
+            logs[owner].append(log)
+    usage: dict[str, list[UsageSummary]] = defaultdict(list)
+    for summary in data.usage:
+        owner = owner_of_usage.get(summary.subscription_id) or owner_of_usage.get(summary.entitlement_id)
+        if owner is not None:
+            usage[owner].append(summary)
+    items: dict[str, list[OneTimeItem]] = defaultdict(list)
+    for item in data.one_time_items:
+        if item.contract_id is not None:
+            items[item.contract_id].append(item)
+    return {owner: BillingData((), subs.get(owner, ()), logs.get(owner, ()), usage.get(owner, ()),
+                               items.get(owner, ()), data.rates)
+            for owner in set(subs) | set(items)}
+
+
+def _slice_for(contract: BillingContract, slices: dict[str, BillingData], rates: Sequence[ExchangeRate]) -> BillingData:
+    parts = [slices[k] for k in (contract.id, contract.number) if k is not None and k in slices]
+    if len(parts) == 1:
+        return replace(parts[0], contracts=(contract,))
+    return BillingData((contract,), [s for p in parts for s in p.subscriptions], [c for p in parts for c in p.change_logs],
+                       [u for p in parts for u in p.usage], [i for p in parts for i in p.one_time_items], rates)
+
+
 def plan_run(
     data: BillingData,
     run_date: date,
@@ -264,11 +304,14 @@ def plan_run(
     except IntegrationError as exc:
         plan.errors.append(("*", str(exc)))
         return plan
+    slices = split_by_contract(data)
     for contract in sorted(data.contracts, key=lambda c: c.number):
         cycles = [c for c in due_cycles(contract, run_date, catch_up_days)
                   if invoice_key(contract.number, c.start, InvoiceKind.CYCLE) not in existing]
+        if not cycles:
+            continue
         try:
-            plan.invoices.extend(plan_contract(contract, data, cycles, rates=rates,
+            plan.invoices.extend(plan_contract(contract, _slice_for(contract, slices, data.rates), cycles, rates=rates,
                                                global_refund=global_refund, billed_line_keys=billed))
         except IntegrationError as exc:
             plan.errors.append((contract.number, str(exc)))

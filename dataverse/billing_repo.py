@@ -17,8 +17,9 @@ from billing.models import ExchangeRate, Invoice, InvoiceLine, RevenueScheduleEn
 from billing.run_service import StoredInvoice
 from billing.runs import BillingData
 from dataverse import map_billing as m
+from dataverse.batch import MAX_BATCH_REQUESTS, BatchRequest
 from dataverse.client import DataverseClient
-from dataverse.odata import literal
+from dataverse.odata import id_segment, key_segment, literal
 from dataverse.tables import EntitySet
 from shared.errors import ConflictError
 
@@ -123,6 +124,33 @@ class DataverseBillingRepository:
         except ConflictError:
             return False
 
+    def create_lines(self, invoice_id: str, lines: Sequence[InvoiceLine]) -> int:
+        """All lines of an invoice in one $batch changeset (one round trip, all or nothing). If any
+        already exists (a re-run finishing a half-written invoice) the changeset is refused as a
+        whole, and the lines are created one by one, skipping those present."""
+        requests = [BatchRequest("PATCH", key_segment(EntitySet.INVOICE_DETAILS, {"cspb_linekey": line.key}),
+                                 m.line_row(line, invoice_id, number), {"If-None-Match": "*"})
+                    for number, line in enumerate(lines, start=1)]
+        if not requests:
+            return 0
+        if len(requests) <= MAX_BATCH_REQUESTS:
+            try:
+                self.dv.batch(requests, changeset=True)
+                return len(requests)
+            except ConflictError:
+                pass
+        return sum(self.create_line(invoice_id, line, n) for n, line in enumerate(lines, start=1))
+
+    def link_billed(self, invoice_id: str, change_log_ids: Sequence[str], summary_ids: Sequence[str]) -> None:
+        """Point the billed change logs and usage summaries at the invoice, in one changeset."""
+        link = m.invoice_link(invoice_id)
+        requests = [BatchRequest("PATCH", id_segment(EntitySet.LICENSE_CHANGE_LOGS, cid), link, {"If-Match": "*"})
+                    for cid in change_log_ids]
+        requests += [BatchRequest("PATCH", id_segment(EntitySet.USAGE_SUMMARIES, sid),
+                                  {"cspb_billed": True, **link}, {"If-Match": "*"}) for sid in summary_ids]
+        for i in range(0, len(requests), MAX_BATCH_REQUESTS):
+            self.dv.batch(requests[i:i + MAX_BATCH_REQUESTS], changeset=True)
+
     def link_change_log(self, change_log_id: str, invoice_id: str) -> None:
         self.dv.update(EntitySet.LICENSE_CHANGE_LOGS, change_log_id, m.invoice_link(invoice_id))
 
@@ -133,8 +161,10 @@ class DataverseBillingRepository:
         self.dv.update(EntitySet.INVOICES, invoice_id, m.invoice_complete_row(list(lines)))
 
     def write_revenue_schedule(self, entries: Sequence[RevenueScheduleEntry]) -> None:
-        for entry in entries:
-            self.dv.upsert(EntitySet.REVENUE_SCHEDULES, {"cspb_schedulekey": entry.key}, m.revenue_row(entry))
+        requests = [BatchRequest("PATCH", key_segment(EntitySet.REVENUE_SCHEDULES, {"cspb_schedulekey": e.key}),
+                                 m.revenue_row(e)) for e in entries]
+        for i in range(0, len(requests), MAX_BATCH_REQUESTS):
+            self.dv.batch(requests[i:i + MAX_BATCH_REQUESTS], changeset=True)
 
     def revenue_schedule(self, invoice_id: str | None = None) -> list[RevenueScheduleEntry]:
         flt = f"_cspb_invoice_value eq {invoice_id}" if invoice_id else None

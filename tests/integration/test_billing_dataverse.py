@@ -64,11 +64,10 @@ class CrashAfterLines(DataverseBillingRepository):
         super().__init__(client)
         self.left = lines_before_crash
 
-    def create_line(self, invoice_id, line, number):
-        if self.left == 0:
-            raise RetriableError("simulated crash mid-invoice")
-        self.left -= 1
-        return super().create_line(invoice_id, line, number)
+    def create_lines(self, invoice_id, lines):
+        for number, line in enumerate(lines[: self.left], start=1):
+            self.create_line(invoice_id, line, number)
+        raise RetriableError("simulated crash mid-invoice")
 
 
 def test_crash_mid_invoice_then_rerun_completes_the_same_invoice(dv):
