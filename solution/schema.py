@@ -30,6 +30,7 @@ class Attribute:
     options: dict[int, str] | None = None
     required: bool = False
     labels: dict[int, str] = field(default_factory=dict, compare=False)
+    max_length: int | None = None  # string/memo only; Dataverse rejects longer values
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ def _parse_entity(path: Path, targets: dict[tuple[str, str], str]) -> Table:
             options=_options(a) if kind in ("picklist", "state", "status") else None,
             required=a.findtext("RequiredLevel", "none") in ("required", "systemrequired"),
             labels=_labels(a, "displaynames/displayname"),
+            max_length=int(a.findtext("MaxLength", "0")) or None if kind in ("string", "memo") else None,
         )
         if kind == "uniqueidentifier" and name == f"{logical}id":
             primary_id = name

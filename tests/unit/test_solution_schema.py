@@ -19,6 +19,9 @@ def test_custom_table_shape():
     assert sub.attributes["cspb_unitprice"].type == "money"
     assert sub.attributes["cspb_status"].options[4] == "Cancelled"
     assert sub.attributes["cspb_providersubscriptionid"].required
+    assert sub.attributes["cspb_term"].max_length == 10
+    assert sub.attributes["cspb_driftdetail"].max_length == 1048576
+    assert sub.attributes["cspb_quantity"].max_length is None
 
 
 def test_standard_tables_merge_platform_and_solution_columns():
