@@ -123,7 +123,7 @@ class InvoiceLine:
 @dataclass(frozen=True)
 class Invoice:
     id: str
-    date: date | None
+    invoice_date: date | None
     status: str
     total: Decimal
     balance: Decimal

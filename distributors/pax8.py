@@ -222,7 +222,7 @@ class Pax8Adapter:
 
     def list_invoices(self) -> Iterator[Invoice]:
         for i in self._pages("invoices"):
-            yield Invoice(id=i["id"], date=_date(i.get("invoiceDate")), status=i.get("status", ""),
+            yield Invoice(id=i["id"], invoice_date=_date(i.get("invoiceDate")), status=i.get("status", ""),
                           total=parse_decimal(i.get("total", "0")), balance=parse_decimal(i.get("balance", "0")),
                           currency=i.get("currencyCode") or self.currency, due_date=_date(i.get("dueDate")))
 

@@ -124,10 +124,11 @@ class StripeProcessor:
                                                             "cspb_reference": reference}}
         try:
             intent = self.client.v1.payment_intents.create(
-                params={k: v for k, v in params.items() if v is not None},
+                params={k: v for k, v in params.items() if v is not None},  # type: ignore[arg-type]
                 options={"idempotency_key": idempotency_key})
         except stripe.CardError as exc:
-            intent_id = ((exc.json_body or {}).get("error", {}).get("payment_intent") or {}).get("id", "")
+            body = exc.json_body if isinstance(exc.json_body, dict) else {}
+            intent_id = ((body.get("error") or {}).get("payment_intent") or {}).get("id", "")
             return ChargeResult(FAILED, amount, currency, intent_id, error=exc.user_message or "card declined",
                                 details={"decline_code": str(getattr(exc.error, "decline_code", "") or "")})
         except stripe.StripeError as exc:

@@ -7,7 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from accounting.base import AccountingTarget, Customer, Invoice, InvoiceLine, JournalEntry, JournalLine, Payment
+from accounting.base import (
+    AccountingTarget,
+    Customer,
+    Invoice,
+    InvoiceLine,
+    JournalEntry,
+    JournalLine,
+    Payment,
+)
 from accounting.quickbooks import QuickBooksTarget
 from shared.errors import AuthError, ValidationError
 

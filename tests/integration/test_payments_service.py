@@ -11,7 +11,7 @@ from payments import service
 from payments.links import create_payment_link
 from payments.stripe_adapter import StripeProcessor
 from shared.blobstore import LocalBlobStore
-from shared.errors import ConflictError
+from shared.errors import ConflictError, RetriableError
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,7 @@ def test_timeout_after_commit_never_takes_money_twice(dv, seed_invoice, stripe, 
 def test_a_crash_after_the_pending_row_resumes_with_the_same_key(dv, seed_invoice, stripe, stripe_server):
     ids = seed_invoice(token=_token(stripe))
     stripe_server.app.faults.set(fail_every=1, path_contains="/v1/payment_intents")
-    with pytest.raises(Exception):
+    with pytest.raises(RetriableError):
         service.charge_invoice(ids["invoice"], dv=dv, processor=stripe)
     pending = list(dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['invoice']}"))
     assert pending[0]["cspb_status"] == 1
