@@ -1,0 +1,97 @@
+"""Partner Center tokens: refresh-token redemption through msal, secret stores, sandbox mode."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from werkzeug.wrappers import Request, Response
+
+from partnercenter.auth import (
+    PARTNER_CENTER_SCOPE,
+    InMemorySecretStore,
+    KeyVaultSecretStore,
+    RefreshTokenProvider,
+    graph_token,
+    partner_center_token,
+)
+from sandbox._server import RunningServer
+from shared.config import Settings
+from shared.errors import AuthError
+
+
+class FakeMsal:
+    """Stands in for msal.ConfidentialClientApplication (the token endpoint is Entra's, not ours)."""
+
+    def __init__(self, rotate: bool = True) -> None:
+        self.calls: list[tuple[str, list[str]]] = []
+        self.rotate = rotate
+
+    def acquire_token_by_refresh_token(self, refresh_token: str, scopes: list[str]) -> dict:
+        self.calls.append((refresh_token, scopes))
+        if refresh_token == "revoked":
+            return {"error": "invalid_grant", "error_description": "AADSTS70000 refresh token revoked"}
+        n = len(self.calls)
+        result = {"access_token": f"access-{n}", "expires_in": 3600}
+        if self.rotate:
+            result["refresh_token"] = f"refresh-{n}"
+        return result
+
+
+def test_refresh_token_is_redeemed_cached_and_rotated():
+    store = InMemorySecretStore({"pc-rt": "refresh-0"})
+    now = [1000.0]
+    app = FakeMsal()
+    provider = RefreshTokenProvider(store, "pc-rt", msal_app=app, clock=lambda: now[0])
+    assert provider() == "access-1"
+    assert provider() == "access-1"  # cached
+    assert app.calls == [("refresh-0", [PARTNER_CENTER_SCOPE])]
+    assert store.get("pc-rt").reveal() == "refresh-1"  # the rotated token was written back
+    now[0] += 3600
+    assert provider() == "access-2"
+    assert app.calls[-1][0] == "refresh-1"
+
+
+def test_missing_or_revoked_refresh_token_is_an_auth_error():
+    with pytest.raises(AuthError):
+        RefreshTokenProvider(InMemorySecretStore(), "pc-rt", msal_app=FakeMsal())()
+    with pytest.raises(AuthError) as err:
+        RefreshTokenProvider(InMemorySecretStore({"pc-rt": "revoked"}), "pc-rt", msal_app=FakeMsal())()
+    assert err.value.code == "invalid_grant" and "revoked" not in str(err.value).split("code=")[0].lower()
+
+
+def test_secret_store_never_shows_values():
+    store = InMemorySecretStore({"a": "very-secret-value"})
+    assert "very-secret-value" not in repr(store.get("a"))
+    assert store.get("missing") is None
+
+
+def test_sandbox_mode_uses_static_tokens():
+    settings = Settings(mode="sandbox")
+    assert partner_center_token(settings)() == "sandbox-token"
+    assert graph_token(settings)() == "sandbox-token"
+
+
+def test_key_vault_store_reads_and_writes_over_rest():
+    secrets: dict[str, str] = {"pc-rt": "stored"}
+
+    def vault(environ, start_response):
+        request = Request(environ)
+        name = request.path.rsplit("/", 1)[-1]
+        assert request.args.get("api-version") == "7.4"
+        assert request.headers["Authorization"] == "Bearer kv-token"
+        if request.method == "PUT":
+            secrets[name] = request.get_json()["value"]
+            body, status = {"value": secrets[name], "id": name}, 200
+        elif name in secrets:
+            body, status = {"value": secrets[name], "id": name}, 200
+        else:
+            body, status = {"error": {"code": "SecretNotFound", "message": "not found"}}, 404
+        return Response(json.dumps(body), status=status, content_type="application/json")(environ, start_response)
+
+    with RunningServer(vault) as server:
+        store = KeyVaultSecretStore(server.url, lambda: "kv-token")
+        assert store.get("pc-rt").reveal() == "stored"
+        assert store.get("other") is None
+        store.set("pc-rt", "rotated")
+        assert secrets["pc-rt"] == "rotated"
