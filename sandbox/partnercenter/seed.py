@@ -277,7 +277,7 @@ class _Seeder:
             plan = azure_plan_subscription(sub_id, created, order_id, cid)
             subs.append(plan)
             orders.append(order_for(order_id, cid, plan, currency, iso(created)))
-            ents = [{"id": _uuid(rng), "friendlyName": f"Azure subscription {k + 1}", "status": "active",
+            ents: list[dict[str, Any]] = [{"id": _uuid(rng), "friendlyName": f"Azure subscription {k + 1}", "status": "active",
                      "subscriptionId": sub_id, "entitlementType": "asset",
                      "attributes": {"objectType": "AzureEntitlement"}} for k in range(1 + rng.randrange(3))]
             entitlements[sub_id] = ents
@@ -293,7 +293,7 @@ class _Seeder:
             orders.append(order)
         self.counts["subscriptions"] += len(subs)
         self.counts["orders"] += len(orders)
-        state = {"customerId": cid, "currency": currency, "country": country, "subscriptions": subs,
+        state: dict[str, Any] = {"customerId": cid, "currency": currency, "country": country, "subscriptions": subs,
                  "orders": orders, "entitlements": entitlements, "agreements": [], "carts": [], "requests": {}}
         if rng.random() < 0.6:
             state["agreements"].append({
@@ -434,7 +434,7 @@ class _Seeder:
     def _invoices_and_usage(self, progress: bool) -> list[dict[str, Any]]:
         exports = self.dir / "exports"
         azure_total = sum(len(v) for v in self.usage_customers.values())
-        invoices = []
+        invoices: list[dict[str, Any]] = []
         currencies: Iterable[str] = catalog.ALL_PRICING_CURRENCIES
         if progress:
             from tqdm import tqdm

@@ -85,6 +85,12 @@ def collection(items: list[Any], **extra: Any) -> dict[str, Any]:
     return {"totalCount": len(items), "items": items, **extra, "attributes": {"objectType": "Collection"}}
 
 
+class _Abort(Exception):
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
 class PartnerCenterSandbox:
     def __init__(self, state: PartnerCenterState) -> None:
         self.state = state
@@ -137,13 +143,16 @@ class PartnerCenterSandbox:
                 return graph_error(exc.code or 404, "ResourceNotFound", f"{request.method} {request.path}")
             return pc_error(exc.code or 404, 600001, f"No route for {request.method} {request.path}", "NotFound")
         handler: Callable[..., Response] = getattr(self, endpoint)
-        return handler(request, **args)
+        try:
+            return handler(request, **args)
+        except _Abort as abort:
+            return abort.response
 
-    def _customer_or_404(self, cid: str) -> tuple[dict[str, Any] | None, Response | None]:
+    def _state(self, cid: str) -> dict[str, Any]:
         state = self.state.customer_state(cid)
         if state is None:
-            return None, pc_error(404, 600008, f"Customer {cid} was not found", "CustomerNotFound")
-        return state, None
+            raise _Abort(pc_error(404, 600008, f"Customer {cid} was not found", "CustomerNotFound"))
+        return state
 
     def _idempotent(self, request: Request, cid: str, state: dict[str, Any],
                     work: Callable[[], Response]) -> Response:
@@ -192,9 +201,7 @@ class PartnerCenterSandbox:
 
     # ------------------------------------------------------------------ subscriptions
     def list_subscriptions(self, request: Request, cid: str) -> Response:
-        state, error = self._customer_or_404(cid)
-        if error:
-            return error
+        state = self._state(cid)
         self._fulfil_orders(cid, state)
         return json_response(collection(state["subscriptions"]))
 
@@ -202,18 +209,14 @@ class PartnerCenterSandbox:
         return next((s for s in state["subscriptions"] if s["id"] == sid), None)
 
     def get_subscription(self, request: Request, cid: str, sid: str) -> Response:
-        state, error = self._customer_or_404(cid)
-        if error:
-            return error
+        state = self._state(cid)
         sub = self._find_sub(state, sid)
         if sub is None:
             return pc_error(404, 800001, f"Subscription {sid} was not found", "SubscriptionNotFound")
         return json_response(sub)
 
     def patch_subscription(self, request: Request, cid: str, sid: str) -> Response:
-        state, error = self._customer_or_404(cid)
-        if error:
-            return error
+        state = self._state(cid)
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return pc_error(400, 400001, "The request body must be a JSON subscription", "BadRequest")
@@ -267,9 +270,7 @@ class PartnerCenterSandbox:
         return json_response(sub)
 
     def list_entitlements(self, request: Request, cid: str, sid: str) -> Response:
-        state, error = self._customer_or_404(cid)
-        if error:
-            return error
+        state = self._state(cid)
         sub = self._find_sub(state, sid)
         if sub is None or sub["offerId"] != AZURE_PLAN_OFFER:
             return pc_error(404, 800001, f"Azure plan subscription {sid} was not found", "SubscriptionNotFound")
@@ -277,9 +278,7 @@ class PartnerCenterSandbox:
 
     # ------------------------------------------------------------------ carts and orders
     def create_cart(self, request: Request, cid: str) -> Response:
-        state, error = self._customer_or_404(cid)
-        if error:
-            return error
+        state = self._state(cid)
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or not body.get("lineItems"):
             return pc_error(400, 800002, "A cart needs at least one line item", "InvalidCart")
@@ -314,18 +313,14 @@ class PartnerCenterSandbox:
         return self._idempotent(request, cid, state, work)
 
     def get_cart(self, request: Request, cid: str, cart_id: str) -> Response:
-        state, error = self._customer_or_404(cid)
-        if error:
-            return error
+        state = self._state(cid)
         cart = next((c for c in state["carts"] if c["id"] == cart_id), None)
         if cart is None:
             return pc_error(404, 800003, f"Cart {cart_id} was not found", "CartNotFound")
         return json_response(cart)
 
     def checkout(self, request: Request, cid: str, cart_id: str) -> Response:
-        state, error = self._customer_or_404(cid)
-        if error:
-            return error
+        state = self._state(cid)
 
         def work() -> Response:
             cart = next((c for c in state["carts"] if c["id"] == cart_id), None)
@@ -376,16 +371,12 @@ class PartnerCenterSandbox:
                 self.state.save(cid)
 
     def list_orders(self, request: Request, cid: str) -> Response:
-        state, error = self._customer_or_404(cid)
-        if error:
-            return error
+        state = self._state(cid)
         self._fulfil_orders(cid, state)
         return json_response(collection([_public(o) for o in state["orders"]]))
 
     def get_order(self, request: Request, cid: str, oid: str) -> Response:
-        state, error = self._customer_or_404(cid)
-        if error:
-            return error
+        state = self._state(cid)
         self._fulfil_orders(cid, state)
         order = next((o for o in state["orders"] if o["id"] == oid), None)
         if order is None:
@@ -393,9 +384,7 @@ class PartnerCenterSandbox:
         return json_response(_public(order))
 
     def provisioning(self, request: Request, cid: str, oid: str) -> Response:
-        state, error = self._customer_or_404(cid)
-        if error:
-            return error
+        state = self._state(cid)
         self._fulfil_orders(cid, state)
         order = next((o for o in state["orders"] if o["id"] == oid), None)
         if order is None:
@@ -420,17 +409,13 @@ class PartnerCenterSandbox:
         return json_response(collection(items))
 
     def list_agreements(self, request: Request, cid: str) -> Response:
-        state, error = self._customer_or_404(cid)
-        if error:
-            return error
+        state = self._state(cid)
         kind = request.args.get("agreementType", "")
         items = [a for a in state["agreements"] if not kind or a.get("type", "").lower() == kind.lower()]
         return json_response(collection(items))
 
     def create_agreement(self, request: Request, cid: str) -> Response:
-        state, error = self._customer_or_404(cid)
-        if error:
-            return error
+        state = self._state(cid)
         body = request.get_json(silent=True) or {}
         contact = body.get("primaryContact") or {}
 
@@ -578,6 +563,7 @@ class PartnerCenterSandbox:
         if body is None or not body.get("currencyCode") or body.get("billingPeriod") not in ("current", "last"):
             return graph_error(400, "BadRequest", "currencyCode and billingPeriod (current|last) are required")
         currency = str(body["currencyCode"]).upper()
+        folder: str | None
         if body["billingPeriod"] == "current":
             folder = f"exports/usage_unbilled/{currency}/{self.state.meta['unbilled_period']}"
         else:
