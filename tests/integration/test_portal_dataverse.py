@@ -194,3 +194,31 @@ def test_payment_link_page_stores_a_stripe_token_on_the_contract(portal_dv, stri
     again = browser.post(pay_path, {"payment_method": "pm_card_visa"}, token_from=pay_path)
     assert again.status_code == 400  # single use
     assert "On file" in browser.get("/payment").get_data(as_text=True)
+
+
+def test_portal_seat_change_is_provisioned_by_the_sync_worker(dv, pc_server):
+    """The portal's change log takes the same path as a sales rep's: the provisioning worker
+    (sync.provisioning) sends it to the Partner Center sandbox and writes the result back."""
+    from distributors.partnercenter_adapter import PartnerCenterAdapter
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from portal.dataverse_seed import seed_dataverse
+    from shared.auth import static_token
+    from shared.config import get_settings
+    from sync.provisioning import process_change
+
+    adapter = PartnerCenterAdapter(pc_server.url, static_token("t"), timeout=10)
+    target = next(s for c in adapter.list_companies() for s in adapter.list_subscriptions(c.id)
+                  if s.status.lower() == "active" and s.quantity > 1)
+    ids = seed_dataverse(dv, tenant_ids={"acc-contoso": target.company_id})
+    dv.update("cspb_subscriptions", ids["s-teams"], {"cspb_providersubscriptionid": target.id,
+                                                     "cspb_quantity": target.quantity})
+    browser = PortalBrowser(create_app(get_settings(), DataverseRepository(dv), mount="/portal"))
+    browser.sign_in(ids["c-subs"])
+    browser.post(f"/subscriptions/{ids['s-teams']}/seats", {"quantity": str(target.quantity + 2)})
+    (row,) = _rows(dv, "cspb_licensechangelogs")
+    outcome = process_change(row["cspb_licensechangelogid"], dv=dv, adapters={1: adapter})
+    assert outcome.status == "Provisioned", outcome
+    assert adapter.get_subscription(target.id, company_id=target.company_id).quantity == target.quantity + 2
+    page = browser.get(f"/subscriptions/{ids['s-teams']}").get_data(as_text=True)
+    assert "Provisioned" in page and f'id="quantity">{target.quantity + 2}<' in page
