@@ -134,6 +134,10 @@ def solution_xml() -> ET.Element:
         sub(roots, "RootComponent", type="1", schemaName=table.logical_name, behavior="0" if table.custom else "2")
     for var in ENV_VARS:
         sub(roots, "RootComponent", type="380", schemaName=var.schema_name, behavior="0")
+    from solution.roles import ROLES  # roles.py builds on this module
+
+    for role in ROLES:
+        sub(roots, "RootComponent", type="20", id="{" + role.id + "}", behavior="0")
     sub(roots, "RootComponent", type="95", id="{" + ENDPOINT_ID + "}", behavior="0")
     for step in STEPS:
         sub(roots, "RootComponent", type="92", id="{" + step.id + "}", behavior="0")

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
-from solution import components, forms
+from solution import components, forms, roles
 from solution.entity_xml import entity_element, relationships, to_bytes, with_xsi
 from solution.spec import ALL
 
@@ -35,6 +35,7 @@ def render() -> dict[str, bytes]:
         files[f"Other/Relationships/{referenced}.xml"] = to_bytes(root)
     files.update(components.render())
     files.update(forms.render(ALL))
+    files.update(roles.render())
     return files
 
 

@@ -130,6 +130,9 @@ def customizations(src: Path, web_resources: list[tuple[str, Path, ET.Element]])
     relationships = _section(root, "EntityRelationships")
     for path in sorted((src / "Other" / "Relationships").glob("*.xml")):
         relationships.extend(ET.parse(path).getroot().findall("EntityRelationship"))
+    role_files = sorted(src.glob("Roles/*.xml"))
+    if role_files:
+        _section(root, "Roles").extend(ET.parse(path).getroot() for path in role_files)
     endpoints_file = src / "PluginAssemblies" / "ServiceEndpoints.xml"
     if endpoints_file.exists():
         _section(root, "ServiceEndpoints").extend(ET.parse(endpoints_file).getroot().findall("ServiceEndpoint"))

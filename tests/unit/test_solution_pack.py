@@ -180,3 +180,21 @@ def test_version_override(tmp_path: Path):
     assert _xml(zf, "solution.xml").findtext("SolutionManifest/Version") == "1.2.0.7"
     result = CliRunner().invoke(solution_cli, ["pack", "--version", "one", "--out", str(tmp_path / "x.zip")])
     assert result.exit_code != 0 and "1.2.3.4" in result.output
+
+
+def test_security_roles_grant_only_existing_custom_tables(unmanaged):
+    cust = _xml(unmanaged, "customizations.xml")
+    roles = {r.get("name"): r for r in cust.findall("Roles/Role")}
+    assert set(roles) == {"CSPBridge Integration", "CSPBridge Billing Admin", "CSPBridge Sales Rep"}
+    custom = {t.logical_name for t in ALL if t.custom}
+    verbs = ("Create", "Read", "Write", "Delete", "AppendTo", "Append")
+    for role in roles.values():
+        for privilege in role.iter("RolePrivilege"):
+            name = privilege.get("name")
+            verb = next(v for v in verbs if name.startswith(f"prv{v}") and name[3 + len(v):] in custom)
+            assert verb and privilege.get("level") == "Global"
+    names = {p.get("name") for p in roles["CSPBridge Sales Rep"].iter("RolePrivilege")}
+    assert "prvWritecspb_subscription" in names and "prvWritecspb_billingcontract" not in names
+    assert not any(n.startswith("prvDelete") for n in names)
+    root_ids = {r.get("id") for r in _xml(unmanaged, "solution.xml").iter("RootComponent") if r.get("type") == "20"}
+    assert root_ids == {r.get("id") for r in roles.values()}
