@@ -52,6 +52,25 @@ class ExportReport:
         return {"synced": len(self.synced), "failed": len(self.failed), "errors": self.failed}
 
 
+def export_master_data(*, target: acc.AccountingTarget | str = "quickbooks", dv: Any = None,
+                       currency: str = "USD") -> dict[str, int]:
+    """Push every account as a customer and every product as an item (item number = SKU,
+    i.e. the product number). Invoices push their own customer and items too; this is for a
+    first sync, so the accounting side can be reviewed before the first invoice goes over."""
+    dv = _dv(dv)
+    target = target_for(target) if isinstance(target, str) else target
+    customers = items = 0
+    for account in dv.list("accounts", select=["accountid", "name", "emailaddress1"]):
+        target.upsert_customer(acc.Customer(account["accountid"], account.get("name") or account["accountid"],
+                                            account.get("emailaddress1") or "", currency))
+        customers += 1
+    for product in dv.list("products", select=["productid", "name", "productnumber"]):
+        if product.get("productnumber"):
+            target.upsert_item(acc.Item(product["productnumber"], product.get("name") or product["productnumber"]))
+            items += 1
+    return {"customers": customers, "items": items}
+
+
 def to_accounting_invoice(dv: Any, invoice: records.InvoiceDoc) -> acc.Invoice:
     account = records.load_account(dv, invoice.account_id)
     customer = acc.Customer(invoice.account_id or "", account.get("name") or invoice.account_id or "",

@@ -99,3 +99,11 @@ def test_deferred_revenue_journal_push_and_file(dv, seed_invoice, qbo, quickbook
     assert service.export_deferred_revenue("2026-03", target=qbo, dv=dv) == []
     assert sum(Decimal(str(r["cspb_amount"])) for r in dv.list("cspb_revenueschedules")
                if r["cspb_exported"]) == Decimal("55.00")
+
+
+def test_master_data_export(dv, seed_invoice, qbo, quickbooks_server):
+    seed_invoice()
+    counts = service.export_master_data(target=qbo, dv=dv)
+    assert counts == {"customers": 1, "items": 2}
+    assert service.export_master_data(target=qbo, dv=dv) == counts
+    assert len(quickbooks_server.app.sandbox.data["Item"]) == 2
