@@ -194,15 +194,13 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
     if sub_writes:
         dv.bulk_upsert(EntitySet.SUBSCRIPTIONS, "cspb_subscription", ["cspb_providersubscriptionid"], sub_writes)
     if log_writes:
-        ids = {k: v["cspb_subscriptionid"] for k, v in local.items()}
-        if result.created:
-            ids.update({s["cspb_providersubscriptionid"]: s["cspb_subscriptionid"] for s in dv.list(
-                EntitySet.SUBSCRIPTIONS, select=["cspb_subscriptionid", "cspb_providersubscriptionid"],
-                filter=f"_cspb_provideraccount_value eq {account_id}") if s.get("cspb_providersubscriptionid")})
         for log in log_writes:
             provider_sub_id = log.pop("_provider_sub_id")
-            if provider_sub_id in ids:
-                log["cspb_subscription@odata.bind"] = bind(EntitySet.SUBSCRIPTIONS, ids[provider_sub_id])
+            have = local.get(provider_sub_id)
+            # A subscription created a moment ago is bound by its alternate key: no read-back needed.
+            log["cspb_subscription@odata.bind"] = (
+                bind(EntitySet.SUBSCRIPTIONS, have["cspb_subscriptionid"]) if have else
+                f"/{EntitySet.SUBSCRIPTIONS}({key_segment_value(provider_sub_id)})")
         dv.bulk_upsert(EntitySet.LICENSE_CHANGE_LOGS, "cspb_licensechangelog", ["cspb_changekey"], log_writes)
     result.change_logs = len(log_writes)
     _sync_entitlements(dv, adapter, provider_account, remote, local, result)
@@ -301,6 +299,12 @@ def _compare(have: Mapping[str, Any], want: Mapping[str, Any], provider_sub_id: 
                          detail=f"commitment end {have.get('cspb_commitmentenddate')}->"
                                 f"{want['cspb_commitmentenddate']}"))
     return changes, logs, notes
+
+
+def key_segment_value(provider_sub_id: str) -> str:
+    from dataverse.odata import literal
+
+    return f"cspb_providersubscriptionid={literal(provider_sub_id)}"
 
 
 def _label(code: Any) -> str:
