@@ -80,3 +80,16 @@ def test_spanish_pages_show_no_untranslated_keys(portal_browser, contact, paths)
         assert 'lang="es"' in html or path.endswith("/download"), path
         assert not key_like.findall(text), (path, key_like.findall(text))
     assert "Iniciar sesión" in signin
+
+
+def test_invitation_email_in_spanish():
+    from portal.emails import invitation
+    from portal.seed import seeded_repository
+
+    contact = seeded_repository().contacts["f-admin"]
+    mail = invitation(contact, "Fabrikam SA", "https://cspb.example/api/portal/", "es", "Contoso Partners")
+    assert mail.to == "fabio@fabrikam.example"
+    assert mail.subject == "Su acceso al portal de clientes de Contoso Partners"
+    assert "como Administrador" in mail.text and 'lang="es"' in mail.html
+    assert 'href="https://cspb.example/api/portal/"' in mail.html
+    assert "Hello" in invitation(contact, "Fabrikam SA", "https://x/", "en").text
