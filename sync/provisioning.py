@@ -206,14 +206,17 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
 
 
 def default_adapters(settings: Any = None) -> dict[int, Any]:
-    """Provider code (cspb_provider) -> adapter, built from the settings."""
+    """Provider code (cspb_provider) -> adapter, built from the settings. Pax8 joins when its client
+    id is configured (CSPB_PAX8_CLIENT_ID), so an installation without Pax8 never calls it."""
     from distributors.partnercenter_adapter import PartnerCenterAdapter
 
+    if settings is None:
+        from shared.config import get_settings
+
+        settings = get_settings()
     adapters: dict[int, Any] = {1: PartnerCenterAdapter.from_settings(settings)}
-    try:
+    if settings.pax8_client_id:
         from distributors.pax8 import Pax8Adapter
 
         adapters[2] = Pax8Adapter.from_settings(settings)
-    except (ImportError, AttributeError) as exc:
-        log.info("Pax8 adapter unavailable: %s", exc)
     return adapters

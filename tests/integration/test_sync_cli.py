@@ -1,0 +1,32 @@
+"""`cspbridge sync <job>` against the sandboxes configured through the settings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cli_env(monkeypatch, dv_server, sync_pc_server):
+    from shared.config import reset_settings
+
+    monkeypatch.setenv("CSPB_DATAVERSE_URL", dv_server.url)
+    monkeypatch.setenv("CSPB_PARTNER_CENTER_URL", sync_pc_server.url)
+    reset_settings()
+
+
+def test_sync_all_runs_every_job_and_records_runs(cli_env, dv) -> None:
+    from cli.main import cli
+
+    result = CliRunner().invoke(cli, ["sync", "all"])
+    assert result.exit_code == 0, result.output
+    summaries = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [s["kind"] for s in summaries] == ["catalog", "accounts", "subscriptions"]
+    assert all(s["status"] in ("Succeeded", "PartiallySucceeded") for s in summaries)
+    assert summaries[2]["counts"]["seen"] > 0
+    kinds = sorted(r["cspb_kind"] for r in dv.list("cspb_syncruns", select=["cspb_kind"]))
+    assert kinds == ["accounts", "catalog", "subscriptions"]
