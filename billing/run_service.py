@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Protocol
 
+from billing.changelog_invoices import changelog_key, changelog_month
 from billing.cycles import due_cycles
 from billing.deferred_revenue import needs_schedule, schedule
 from billing.models import (
@@ -96,8 +97,13 @@ def _remembered_by_key_only(line: InvoiceLine) -> bool:
 
 
 def _due_keys(contracts: Iterable[BillingContract], run_date: date, catch_up_days: int | None) -> list[str]:
-    return [invoice_key(c.number, cy.start, InvoiceKind.CYCLE)
-            for c in contracts for cy in due_cycles(c, run_date, catch_up_days)]
+    keys = []
+    for c in contracts:
+        keys += [invoice_key(c.number, cy.start, InvoiceKind.CYCLE) for cy in due_cycles(c, run_date, catch_up_days)]
+        month = changelog_month(c, run_date)
+        if month is not None:
+            keys.append(changelog_key(c, month))
+    return keys
 
 
 def _drop_lines_billed_elsewhere(plan_invoices: list[Invoice], repo: BillingRepository,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
+from billing.changelog_invoices import changelog_key, changelog_month, plan_changelog
 from billing.currency import RateTable
 from billing.cycles import Cycle, cycle_at, cycle_containing, due_cycles, invoice_date, next_cycle_to_invoice
 from billing.license_lines import LicenseContext, change_line, full_line, implicit_start
@@ -308,11 +309,24 @@ def plan_run(
     for contract in sorted(data.contracts, key=lambda c: c.number):
         cycles = [c for c in due_cycles(contract, run_date, catch_up_days)
                   if invoice_key(contract.number, c.start, InvoiceKind.CYCLE) not in existing]
-        if not cycles:
+        month = changelog_month(contract, run_date)
+        if month is not None and changelog_key(contract, month) in existing:
+            month = None
+        if not cycles and month is None:
             continue
         try:
-            plan.invoices.extend(plan_contract(contract, _slice_for(contract, slices, data.rates), cycles, rates=rates,
-                                               global_refund=global_refund, billed_line_keys=billed))
+            part = _slice_for(contract, slices, data.rates)
+            planned = plan_contract(contract, part, cycles, rates=rates, global_refund=global_refund,
+                                    billed_line_keys=billed)
+            if month is not None:
+                taken = frozenset(k for inv in planned for k in inv.change_log_keys)
+                billed_now = billed | {ln.key for inv in planned for ln in inv.lines}
+                extra = plan_changelog(contract, part, run_date, month, rates=rates, natural_cycle=_natural_cycle,
+                                       one_time_line=_one_time_line, global_refund=global_refund, taken=taken,
+                                       billed_line_keys=billed_now)
+                if extra is not None:
+                    planned.append(extra)
+            plan.invoices.extend(planned)
         except IntegrationError as exc:
             plan.errors.append((contract.number, str(exc)))
     return plan
