@@ -1,0 +1,21 @@
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_step_serves_the_portal_and_writes_the_assessment(dv_server, tmp_path, monkeypatch):
+    import requests
+
+    from portal.demo import run_demo_step, stop_servers
+    from shared.config import reset_settings
+
+    monkeypatch.setenv("CSPB_DATAVERSE_URL", dv_server.url)
+    reset_settings()
+    try:
+        lines = run_demo_step(tmp_path)
+        url = lines[0].split()[1]
+        assert requests.get(url + "signin", timeout=5).status_code == 200
+        assert "USD: MRR 364.00" in "\n".join(lines)
+        assert len(list((tmp_path / "assessment").glob("kpis-*.html"))) == 1
+    finally:
+        stop_servers()
