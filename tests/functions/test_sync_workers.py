@@ -1,0 +1,58 @@
+"""Queue and timer triggers of the sync area, called the way the host calls them."""
+
+from __future__ import annotations
+
+import json
+
+import azure.functions as func
+import pytest
+from azure.functions.timer import TimerRequest
+
+from functions.provisioning_worker import provisioning_worker
+from functions.subscription_sync_timer import subscription_sync_timer
+from functions.subscription_sync_worker import subscription_sync_worker
+from shared.errors import RetriableError
+from shared.queue import SUBSCRIPTION_SYNC_QUEUE, get_queue, reset_in_process_queues
+
+
+@pytest.fixture
+def env(monkeypatch, dv_server, sync_pc_server):
+    from shared.config import reset_settings
+
+    monkeypatch.setenv("CSPB_DATAVERSE_URL", dv_server.url)
+    monkeypatch.setenv("CSPB_PARTNER_CENTER_URL", sync_pc_server.url)
+    monkeypatch.setenv("CSPB_HTTP_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("CSPB_HTTP_BACKOFF_CAP_SECONDS", "0.01")
+    reset_settings()
+    reset_in_process_queues()
+    yield
+    reset_in_process_queues()
+
+
+def test_timer_fans_out_and_the_worker_syncs_one_account(env, dv, sync_pc) -> None:
+    from sync.provider_accounts import run_provider_account_sync
+
+    run_provider_account_sync(dv, {1: sync_pc})
+    subscription_sync_timer.build().get_user_function()(TimerRequest(past_due=False))
+    messages = get_queue(SUBSCRIPTION_SYNC_QUEUE).receive()
+    assert len(messages) == 4
+    body = json.dumps(messages[0].body).encode()
+    subscription_sync_worker.build().get_user_function()(func.ServiceBusMessage(body=body))
+    rows = list(dv.list("cspb_subscriptions", select=["_cspb_provideraccount_value"]))
+    assert rows and {r["_cspb_provideraccount_value"] for r in rows} == {messages[0].body["providerAccountId"]}
+
+
+def test_provisioning_worker_records_fatal_errors_and_lets_retriable_ones_escape(env, dv, dv_server) -> None:
+    worker = provisioning_worker.build().get_user_function()
+    log_id = dv.create("cspb_licensechangelogs", {"cspb_changekey": "orphan", "cspb_name": "orphan",
+                                                  "cspb_changetype": 2, "cspb_newquantity": 3,
+                                                  "cspb_provisioningstatus": 1, "cspb_origin": 1})
+    worker(func.ServiceBusMessage(body=json.dumps({"entity": "cspb_licensechangelog", "recordId": log_id}).encode()))
+    row = dv.get("cspb_licensechangelogs", log_id, select=["cspb_provisioningstatus", "cspb_error"])
+    assert row["cspb_provisioningstatus"] == 3 and "no subscription" in row["cspb_error"]
+
+    dv_server.app.faults.set(fail_every=1)
+    with pytest.raises(RetriableError):
+        worker(func.ServiceBusMessage(body=json.dumps({"entity": "cspb_licensechangelog",
+                                                       "recordId": log_id}).encode()))
+    dv_server.app.faults.clear()
