@@ -39,8 +39,11 @@ def _any_of(column: str, values: Iterable[str]) -> str:
 def rates_from_currencies(rows: Iterable[dict[str, Any]]) -> list[ExchangeRate]:
     """Dataverse keeps one rate per currency against the org's base currency; the rate between two
     currencies is the ratio of theirs. These are today's rates, used for months without their own."""
-    per_base = {(r.get("isocurrencycode") or "").upper(): r.get("exchangerate") for r in rows}
-    per_base = {c: Decimal(str(v)) for c, v in per_base.items() if c and v}
+    per_base: dict[str, Decimal] = {}
+    for r in rows:
+        code, rate = (r.get("isocurrencycode") or "").upper(), r.get("exchangerate")
+        if code and rate:
+            per_base[code] = Decimal(str(rate))
     return [ExchangeRate(ANY_MONTH, a, b, per_base[b] / per_base[a])
             for a in per_base for b in per_base if a != b]
 

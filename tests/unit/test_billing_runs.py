@@ -229,3 +229,18 @@ def test_preview_shows_next_invoice():
     inv = preview(data.contracts[0], data, date(2026, 1, 10))
     assert inv.period_start == date(2026, 2, 1) and inv.total == D("120.00")
     assert preview(data.contracts[0], data, date(2026, 1, 10), existing_invoice_keys={inv.key}).period_start == date(2026, 3, 1)
+
+
+def test_usage_grouped_by_resource_group_tag_untagged_together():
+    c = make_contract(policy=Policy.ARREARS, usage_grouping=UsageGrouping.RESOURCE_GROUP_TAG)
+    rows = [usage("U1", "2026-01", "10", resource_group_tag="team=web"), usage("U2", "2026-01", "5"),
+            usage("U3", "2026-01", "1", resource_group_tag="team=web"), usage("U4", "2026-01", "2")]
+    inv = one(BillingData([c], [AZ], usage=rows), date(2026, 2, 1))
+    assert [(ln.key.rsplit("|", 1)[1], ln.base_amount, ln.usage_summary_keys) for ln in inv.lines] == [
+        ("team=web", D("11.00"), ("U1", "U3")), ("untagged", D("7.00"), ("U2", "U4"))]
+
+
+def test_billed_usage_is_never_billed_again():
+    c = make_contract(policy=Policy.ARREARS)
+    rows = [usage("U1", "2026-01", "10", billed=True), usage("U2", "2026-01", "5", invoice_id="inv-1")]
+    assert plan_run(BillingData([c], [AZ], usage=rows), date(2026, 2, 1)).invoices == []
