@@ -119,6 +119,9 @@ class PortalApp:
         except IntegrationError as exc:
             log.warning("portal request failed: %s", exc)
             response = ctx.error_page(502)
+        except Exception:  # noqa: BLE001 - a customer gets a page, never a stack trace or a host error
+            log.exception("portal request crashed: %s %s", request.method, request.path)
+            response = ctx.error_page(500)
         if session.modified:
             response.set_cookie(COOKIE_NAME, self.signer.dumps(session), max_age=self.signer.max_age,
                                 path=(request.script_root or "") + "/", httponly=True, samesite="Lax",

@@ -10,7 +10,6 @@ import threading
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Protocol
 
 from portal.models import (
@@ -19,7 +18,6 @@ from portal.models import (
     AgreementStatus,
     ChangeOrigin,
     ChangeRequest,
-    ChangeType,
     Contact,
     Contract,
     Invoice,
@@ -178,5 +176,3 @@ class InMemoryRepository:
         self.agreements[account_id] = agreement
         return agreement
 
-
-__all__ = ["PortalRepository", "InMemoryRepository", "ChangeType", "Decimal"]

@@ -210,3 +210,13 @@ def test_seat_reduction_window_from_commitment_end(portal_repo, portal_browser):
     portal_browser.sign_in("c-subs")
     portal_browser.post("/subscriptions/s-teams/seats", {"quantity": "20"})
     assert len(portal_repo.changes) == 1
+
+
+def test_a_crash_renders_a_500_page_not_a_traceback(portal_browser, portal_repo, monkeypatch):
+    def boom(account_id):
+        raise RuntimeError("secret detail")
+
+    portal_browser.sign_in("c-admin")
+    monkeypatch.setattr(portal_repo, "list_subscriptions", boom)
+    r = portal_browser.get("/subscriptions")
+    assert r.status_code == 500 and "secret detail" not in r.get_data(as_text=True)
