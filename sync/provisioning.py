@@ -102,7 +102,7 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
         # Written before the call: after a crash the next attempt finds the same key already in place.
         dv.update(CHANGELOG_SET, changelog_id, {"cspb_idempotencykey": key, "cspb_senttoprovideron": now.isoformat()})
     try:
-        return _call_provider(plan.action, adapter, change, sub, account, key, dv, changelog_id)
+        return _call_provider(plan.action, adapter, change, sub, account, key, dv, changelog_id, now)
     except RetriableError:
         raise
     except FatalError as exc:
@@ -112,7 +112,7 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
 
 
 def _call_provider(action: Action, adapter: Any, change: dict[str, Any], sub: dict[str, Any],
-                   account: dict[str, Any] | None, key: str, dv: Any, changelog_id: str) -> Outcome:
+                   account: dict[str, Any] | None, key: str, dv: Any, changelog_id: str, now: datetime) -> Outcome:
     sub_id = sub["cspb_subscriptionid"]
     if action is Action.ORDER:
         if account is None or not account.get("cspb_externalid"):
@@ -123,8 +123,10 @@ def _call_provider(action: Action, adapter: Any, change: dict[str, Any], sub: di
                                      sub.get("cspb_billingfrequency") or sub.get("cspb_term") or "P1M",
                                      sub.get("cspb_term"), key)
         provider_id = result.subscription_ids[0] if result.subscription_ids else None
+        # The purchase starts the 7-day reduction window; the next subscription sync refines the dates.
         changes: dict[str, Any] = {"cspb_orderid": result.order_id, "cspb_status": STATUS_ACTIVE,
-                                   "cspb_quantity": int(change.get("cspb_newquantity") or 0)}
+                                   "cspb_quantity": int(change.get("cspb_newquantity") or 0),
+                                   "cspb_startdate": sub.get("cspb_startdate") or now.strftime("%Y-%m-%dT%H:%M:%SZ")}
         if provider_id:
             changes["cspb_providersubscriptionid"] = provider_id
         dv.update(SUBSCRIPTION_SET, sub_id, changes)
