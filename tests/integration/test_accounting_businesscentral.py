@@ -34,8 +34,8 @@ def _invoice(number: str = "INV-0001") -> Invoice:
 
 
 @pytest.fixture
-def bc(businesscentral_server, fast_retry) -> BusinessCentralTarget:
-    return BusinessCentralTarget(businesscentral_server.url + "/api/v2.0", COMPANY_ID, "token", retry=fast_retry,
+def bc(businesscentral_server, quick_retry) -> BusinessCentralTarget:
+    return BusinessCentralTarget(businesscentral_server.url + "/api/v2.0", COMPANY_ID, "token", retry=quick_retry,
                                  timeout=5)
 
 
@@ -83,10 +83,10 @@ def test_payment_and_journal(bc, businesscentral_server):
     assert sorted(x["amount"] for x in lines) == [-40.0, 40.0]
 
 
-def test_errors_are_typed(bc, businesscentral_server, fast_retry):
+def test_errors_are_typed(bc, businesscentral_server, quick_retry):
     with pytest.raises(ValidationError):
         bc.push_journal(JournalEntry("DR-bad", date(2026, 3, 31), "USD", (
             JournalLine("9999", Decimal("1"), Decimal("0")), JournalLine("4000", Decimal("0"), Decimal("1")))))
     with pytest.raises(NotFoundError):
         BusinessCentralTarget(businesscentral_server.url + "/api/v2.0", "nope", "token",
-                              retry=fast_retry).upsert_customer(CUSTOMER)
+                              retry=quick_retry).upsert_customer(CUSTOMER)

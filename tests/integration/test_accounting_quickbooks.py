@@ -34,8 +34,8 @@ def _invoice(number: str = "INV-0001") -> Invoice:
 
 
 @pytest.fixture
-def qbo(quickbooks_server, fast_retry) -> QuickBooksTarget:
-    return QuickBooksTarget(quickbooks_server.url, "realm-1", "token", retry=fast_retry, timeout=5)
+def qbo(quickbooks_server, quick_retry) -> QuickBooksTarget:
+    return QuickBooksTarget(quickbooks_server.url, "realm-1", "token", retry=quick_retry, timeout=5)
 
 
 def test_invoice_customer_items_and_payment(qbo, quickbooks_server):
@@ -59,8 +59,8 @@ def test_pushing_twice_books_once(qbo, quickbooks_server):
     assert len(quickbooks_server.app.sandbox.data["Customer"]) == 1
 
 
-def test_lost_response_is_replayed_by_requestid(quickbooks_server, fast_retry):
-    qbo = QuickBooksTarget(quickbooks_server.url, "realm-1", "token", retry=fast_retry, timeout=0.5)
+def test_lost_response_is_replayed_by_requestid(quickbooks_server, quick_retry):
+    qbo = QuickBooksTarget(quickbooks_server.url, "realm-1", "token", retry=quick_retry, timeout=0.5)
     qbo.upsert_customer(CONTOSO)
     quickbooks_server.app.faults.set(timeout_after_commit=1, stall_seconds=1.5, path_contains="/invoice",
                                      method="POST")
@@ -92,11 +92,11 @@ def test_deferred_revenue_journal(qbo, quickbooks_server):
             JournalLine("9999", Decimal("1"), Decimal("0")), JournalLine("4000", Decimal("0"), Decimal("1")))))
 
 
-def test_faults_are_typed(quickbooks_server, fast_retry, qbo):
+def test_faults_are_typed(quickbooks_server, quick_retry, qbo):
     with pytest.raises(ValidationError):
         qbo._post("Invoice", {"CustomerRef": {"value": "nope"}, "Line": []})
     quickbooks_server.app.faults.set(throttle_every=2, retry_after_seconds=0)
     assert qbo.upsert_customer(CONTOSO)
     quickbooks_server.app.sandbox.expected_token = "token"
     with pytest.raises(AuthError):
-        QuickBooksTarget(quickbooks_server.url, "realm-1", "expired", retry=fast_retry).upsert_customer(CONTOSO)
+        QuickBooksTarget(quickbooks_server.url, "realm-1", "expired", retry=quick_retry).upsert_customer(CONTOSO)

@@ -22,13 +22,13 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def qbo(quickbooks_server, fast_retry) -> QuickBooksTarget:
-    return QuickBooksTarget(quickbooks_server.url, "realm", "token", retry=fast_retry, timeout=5)
+def qbo(quickbooks_server, quick_retry) -> QuickBooksTarget:
+    return QuickBooksTarget(quickbooks_server.url, "realm", "token", retry=quick_retry, timeout=5)
 
 
 @pytest.fixture
-def stripe(stripe_server, fast_retry) -> StripeProcessor:
-    return StripeProcessor("sk_test_1", api_base=stripe_server.url, retry=fast_retry, timeout=5)
+def stripe(stripe_server, quick_retry) -> StripeProcessor:
+    return StripeProcessor("sk_test_1", api_base=stripe_server.url, retry=quick_retry, timeout=5)
 
 
 def test_export_marks_synced_and_failed_then_retries(dv, seed_invoice, qbo, quickbooks_server):
@@ -47,9 +47,9 @@ def test_export_marks_synced_and_failed_then_retries(dv, seed_invoice, qbo, quic
     assert len(quickbooks_server.app.sandbox.data["Invoice"]) == 2
 
 
-def test_export_to_business_central(dv, seed_invoice, businesscentral_server, fast_retry):
+def test_export_to_business_central(dv, seed_invoice, businesscentral_server, quick_retry):
     ids = seed_invoice()
-    bc = BusinessCentralTarget(businesscentral_server.url + "/api/v2.0", COMPANY_ID, "t", retry=fast_retry)
+    bc = BusinessCentralTarget(businesscentral_server.url + "/api/v2.0", COMPANY_ID, "t", retry=quick_retry)
     assert service.export_invoices([ids["invoice"]], target=bc, dv=dv).synced == [ids["invoice"]]
     invoices = businesscentral_server.app.sandbox.tables["salesInvoices"]
     assert [i["externalDocumentNumber"] for i in invoices.values()] == [dv.get("invoices", ids["invoice"])["invoicenumber"]]

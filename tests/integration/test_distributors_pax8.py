@@ -14,9 +14,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def pax8(pax8_server, fast_retry) -> Pax8Adapter:
+def pax8(pax8_server, quick_retry) -> Pax8Adapter:
     return Pax8Adapter(pax8_server.url, "client", "secret", token_url=pax8_server.url + "/oauth/token",
-                       retry=fast_retry, timeout=5)
+                       retry=quick_retry, timeout=5)
 
 
 def _company(pax8: Pax8Adapter, name: str) -> str:
@@ -61,9 +61,9 @@ def test_order_is_placed_once_and_replayed_with_the_same_key(pax8, pax8_server):
     assert len(pax8_server.app.sandbox.state["orders"]) == 1
 
 
-def test_lost_response_after_commit_does_not_buy_twice(pax8_server, fast_retry):
+def test_lost_response_after_commit_does_not_buy_twice(pax8_server, quick_retry):
     adapter = Pax8Adapter(pax8_server.url, "client", "secret", token_url=pax8_server.url + "/oauth/token",
-                          retry=fast_retry, timeout=0.5)
+                          retry=quick_retry, timeout=0.5)
     company, product = _company(adapter, "Northwind Traders"), _product(adapter, "Acronis Cyber Protect Cloud")
     pax8_server.app.faults.set(timeout_after_commit=1, stall_seconds=1.5, path_contains="/v1/orders", method="POST")
     # A different key per call on purpose: the real Pax8 ignores the header, so reconciliation must catch it.
@@ -107,9 +107,9 @@ def test_invoice_and_usage_lines(pax8):
     assert usage[0].amount == Decimal("33.00") and usage[0].kind == "usage"
 
 
-def test_wrong_secret_is_an_auth_error(pax8_server, fast_retry):
+def test_wrong_secret_is_an_auth_error(pax8_server, quick_retry):
     pax8_server.app.sandbox.client_secret_required = "right"
     adapter = Pax8Adapter(pax8_server.url, "client", "wrong", token_url=pax8_server.url + "/oauth/token",
-                          retry=fast_retry)
+                          retry=quick_retry)
     with pytest.raises(AuthError):
         list(adapter.list_companies())

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def processor(authorizenet_server, fast_retry) -> AuthorizeNetProcessor:
+def processor(authorizenet_server, quick_retry) -> AuthorizeNetProcessor:
     return AuthorizeNetProcessor(authorizenet_server.url + "/xml/v1/request.api", "login", "txkey",
-                                 retry=fast_retry, timeout=5)
+                                 retry=quick_retry, timeout=5)
 
 
 def test_save_and_charge(processor, authorizenet_server):
@@ -34,9 +34,9 @@ def test_saving_twice_reuses_the_profile(processor, authorizenet_server):
     assert len(authorizenet_server.app.sandbox.profiles) == 1
 
 
-def test_lost_response_is_not_charged_twice(authorizenet_server, fast_retry):
+def test_lost_response_is_not_charged_twice(authorizenet_server, quick_retry):
     processor = AuthorizeNetProcessor(authorizenet_server.url + "/xml/v1/request.api", "login", "txkey",
-                                      retry=fast_retry, timeout=0.5)
+                                      retry=quick_retry, timeout=0.5)
     method = processor.save_method("Contoso", "ap@contoso.example", "tok", "link-a3")
     authorizenet_server.app.faults.set(timeout_after_commit=1, stall_seconds=1.5)
     result = processor.charge(method, Decimal("10.00"), "USD", "inv-a3-autocharge")
@@ -52,9 +52,9 @@ def test_decline(processor):
     assert result.status == "failed" and "declined" in result.error
 
 
-def test_bad_credentials(authorizenet_server, fast_retry):
+def test_bad_credentials(authorizenet_server, quick_retry):
     authorizenet_server.app.sandbox.login_id, authorizenet_server.app.sandbox.transaction_key = "right", "right"
     processor = AuthorizeNetProcessor(authorizenet_server.url + "/xml/v1/request.api", "login", "wrong",
-                                      retry=fast_retry)
+                                      retry=quick_retry)
     with pytest.raises(AuthError):
         processor.save_method("x", "x@example.com", "tok", "k")

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def stripe(stripe_server, fast_retry) -> StripeProcessor:
-    return StripeProcessor("sk_test_1", api_base=stripe_server.url, retry=fast_retry, timeout=0.5)
+def stripe(stripe_server, quick_retry) -> StripeProcessor:
+    return StripeProcessor("sk_test_1", api_base=stripe_server.url, retry=quick_retry, timeout=0.5)
 
 
 def _token(stripe: StripeProcessor, card: str = "pm_card_visa") -> str:

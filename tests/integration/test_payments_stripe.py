@@ -14,8 +14,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def processor(stripe_server, fast_retry) -> StripeProcessor:
-    return StripeProcessor("sk_test_123", api_base=stripe_server.url, retry=fast_retry, timeout=5)
+def processor(stripe_server, quick_retry) -> StripeProcessor:
+    return StripeProcessor("sk_test_123", api_base=stripe_server.url, retry=quick_retry, timeout=5)
 
 
 def test_save_method_and_charge(processor, stripe_server):
@@ -36,8 +36,8 @@ def test_same_key_never_charges_twice(processor, stripe_server):
     assert len(stripe_server.app.sandbox.intents) == 1
 
 
-def test_timeout_after_commit_is_retried_without_a_second_charge(stripe_server, fast_retry):
-    processor = StripeProcessor("sk_test_123", api_base=stripe_server.url, retry=fast_retry, timeout=0.5)
+def test_timeout_after_commit_is_retried_without_a_second_charge(stripe_server, quick_retry):
+    processor = StripeProcessor("sk_test_123", api_base=stripe_server.url, retry=quick_retry, timeout=0.5)
     method = processor.save_method("Contoso", "ap@contoso.example", "pm_card_visa", "link-3")
     stripe_server.app.faults.set(timeout_after_commit=1, stall_seconds=1.5, path_contains="/v1/payment_intents")
     result = processor.charge(method, Decimal("99.99"), "USD", "inv-3-auto")
@@ -69,9 +69,9 @@ def test_throttling_is_retried(processor, stripe_server):
     assert processor.charge(method, Decimal("1.00"), "USD", "inv-6b-auto").status == "succeeded"
 
 
-def test_bad_key_and_bad_method(stripe_server, fast_retry, processor):
+def test_bad_key_and_bad_method(stripe_server, quick_retry, processor):
     with pytest.raises(AuthError):
-        StripeProcessor("sk_live_nope", api_base=stripe_server.url, retry=fast_retry).save_method(
+        StripeProcessor("sk_live_nope", api_base=stripe_server.url, retry=quick_retry).save_method(
             "x", "x@example.com", "pm_card_visa", "k")
     with pytest.raises(ValidationError):
         processor.save_method("x", "x@example.com", "tok_not_a_method", "k2")

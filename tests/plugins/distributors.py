@@ -44,7 +44,7 @@ def businesscentral_server(tmp_path: Path) -> Iterator[RunningServer]:
 
 
 @pytest.fixture
-def fast_retry():
+def quick_retry():
     """A retry policy that does not sleep, so fault-injection tests stay fast."""
     from shared.http import RetryPolicy
 
