@@ -161,12 +161,16 @@ class PartnerCenterSandbox:
         fingerprint = hashlib.sha256(
             f"{request.method} {request.path}\n".encode() + request.get_data()).hexdigest()
         with self.state.lock:
+            entry = {"method": request.method, "path": request.path, "requestId": request_id,
+                     "correlationId": request.headers.get("MS-CorrelationId", ""), "replayed": False}
+            self.state.write_log.append(entry)
             if request_id:
                 seen = state["requests"].get(request_id)
                 if seen is not None:
                     if seen["fingerprint"] != fingerprint:
                         return pc_error(409, 800011, "MS-RequestId was already used for a different request",
                                         "RequestIdReused")
+                    entry["replayed"] = True
                     return json_response(seen["body"], seen["status"], {"MS-RequestId": request_id})
             response = work()
             if request_id and response.status_code < 500:

@@ -42,6 +42,8 @@ class PartnerCenterState:
         # Signs the SAS-like blob URLs; a fresh key per server start, like a rotated storage key.
         self.sas_key = secrets.token_bytes(32)
         self.checkouts = 0  # purchases actually executed (idempotent replays do not count)
+        # Every write as received (method, path, requestId, correlationId, replayed), for tests to inspect.
+        self.write_log: list[dict[str, Any]] = []
 
     def customer(self, customer_id: str) -> dict[str, Any] | None:
         index = self.customer_index.get(customer_id)

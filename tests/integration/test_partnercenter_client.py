@@ -75,6 +75,10 @@ def test_checkout_that_timed_out_after_commit_buys_exactly_once(pc_server, make_
     result = client.purchase(customer.id, [CartLineItem(BASIC, 2, "P1M", "monthly")], idempotency_key="change-42")
     assert pc_server.app.faults.injected["timeout"] == 1
     assert pc_server.app.state.checkouts == 1
+    checkouts = [w for w in pc_server.app.state.write_log if w["path"].endswith("/checkout")]
+    assert len(checkouts) == 2 and checkouts[0]["requestId"] == checkouts[1]["requestId"]
+    assert [w["replayed"] for w in checkouts] == [False, True]
+    assert all(w["correlationId"] == client.correlation_id for w in pc_server.app.state.write_log)
     after = client.list_subscriptions(customer.id)
     assert len(after) == before + 1
     # The same logical purchase, run again (e.g. the queue redelivered it), is a replay too.
@@ -100,6 +104,8 @@ def test_throttling_and_server_errors_are_retried(pc, pc_server):
     pc_server.app.faults.set(fail_every=2)
     for _ in range(3):
         assert pc.get_customer(customer.id).id == customer.id
+    pc_server.app.faults.set(latency_ms=30)  # slow, but inside the client's timeout
+    assert pc.list_subscriptions(customer.id)
     assert pc_server.app.faults.injected["429"] >= 1 and pc_server.app.faults.injected["500"] >= 1
 
 
