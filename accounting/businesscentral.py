@@ -22,6 +22,8 @@ from shared.http import HttpClient, RetryPolicy
 
 CODE_MAX = 20
 GENERAL_JOURNAL = "GENERAL"
+# The company the loopback sandbox seeds (sandbox/businesscentral/server.py COMPANY_ID).
+SANDBOX_COMPANY_ID = "6f3c1a6e-0000-4000-8000-00000000c0de"
 
 
 def bc_code(value: str) -> str:
@@ -60,9 +62,8 @@ class BusinessCentralTarget:
             if s.mode != "sandbox":
                 raise AuthError("pass a Business Central access token (Entra client credentials)")
             token = "sandbox-token"
-        from sandbox.businesscentral.server import COMPANY_ID  # noqa: PLC0415 - sandbox default only
-
-        return cls(root, s.business_central_company_id or COMPANY_ID, token, timeout=s.http_timeout_seconds,
+        company = s.business_central_company_id or (SANDBOX_COMPANY_ID if s.mode == "sandbox" else "")
+        return cls(root, company, token, timeout=s.http_timeout_seconds,
                    retry=RetryPolicy(max_attempts=s.http_max_attempts, cap_seconds=s.http_backoff_cap_seconds))
 
     def _find(self, path: str, field: str, value: str) -> dict[str, Any] | None:
