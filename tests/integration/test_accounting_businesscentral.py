@@ -90,3 +90,9 @@ def test_errors_are_typed(bc, businesscentral_server, quick_retry):
     with pytest.raises(NotFoundError):
         BusinessCentralTarget(businesscentral_server.url + "/api/v2.0", "nope", "token",
                               retry=quick_retry).upsert_customer(CUSTOMER)
+
+
+def test_settings_default_company_is_the_sandbox_company():
+    from accounting.businesscentral import SANDBOX_COMPANY_ID
+
+    assert SANDBOX_COMPANY_ID == COMPANY_ID
