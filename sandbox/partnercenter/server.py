@@ -48,8 +48,10 @@ from sandbox.partnercenter.seed import (
     new_subscription,
     order_for,
     price_sheet_rows,
+    write_jsonl_gz,
 )
 from sandbox.partnercenter.state import PartnerCenterState
+from sandbox.partnercenter.usage_file import BASIC_USAGE_COLUMNS, read_usage_rows
 
 GRAPH_BILLING = "/v1.0/reports/partners/billing"
 PRICE_SHEET_PATH = re.compile(
@@ -538,10 +540,11 @@ class PartnerCenterSandbox:
         return json_response(invoice)
 
     # ------------------------------------------------------------------ Graph billing exports
-    def _start_export(self, request: Request, kind: str, folder: str | None, error: str = "") -> Response:
+    def _start_export(self, request: Request, kind: str, folder: str | None, error: str = "",
+                      basic: bool = False) -> Response:
         op_id = str(uuid.uuid4())
         self.state.operations[op_id] = {"id": op_id, "kind": kind, "folder": folder, "error": error,
-                                        "polls": 0, "created": _iso(_now())}
+                                        "polls": 0, "created": _iso(_now()), "basic": basic}
         location = f"{request.host_url.rstrip('/')}{GRAPH_BILLING}/operations/{op_id}"
         return Response(status=202, headers={"Location": location, "Content-Type": "application/json"})
 
@@ -560,7 +563,8 @@ class PartnerCenterSandbox:
         invoice_id = str(body["invoiceId"])
         if self.state.invoice(invoice_id) is None:
             return self._start_export(request, "billedUsage", None, "No data available")
-        return self._start_export(request, "billedUsage", f"exports/usage_billed/{invoice_id}")
+        return self._start_export(request, "billedUsage", f"exports/usage_billed/{invoice_id}",
+                                  basic=body.get("attributeSet") == "basic")
 
     def export_unbilled_usage(self, request: Request) -> Response:
         body = self._export_body(request)
@@ -573,7 +577,8 @@ class PartnerCenterSandbox:
         else:
             invoice = next((i for i in self.state.invoices if i["currencyCode"] == currency), None)
             folder = f"exports/usage_billed/{invoice['id']}" if invoice else None
-        return self._start_export(request, "unbilledUsage", folder, "" if folder else "No data available")
+        return self._start_export(request, "unbilledUsage", folder, "" if folder else "No data available",
+                                  basic=body.get("attributeSet") == "basic")
 
     def export_billed_recon(self, request: Request) -> Response:
         body = self._export_body(request)
@@ -611,6 +616,8 @@ class PartnerCenterSandbox:
         if op is None or op["error"] or op["polls"] < 2:
             return graph_error(404, "ResourceNotFound", f"manifest {manifest_id} not found")
         folder = op["folder"]
+        if folder and op["basic"]:
+            folder = self._basic_copy(folder)
         blobs = sorted(p.name for p in (self.state.dir / folder).glob("*.json.gz")) if folder else []
         expiry = _iso(_now() + timedelta(hours=1))
         sas = (f"skoid={uuid.uuid5(uuid.NAMESPACE_DNS, 'sandbox')}&sv=2021-08-06&se={quote(expiry, safe='')}"
@@ -623,6 +630,21 @@ class PartnerCenterSandbox:
             "partitionType": "default", "blobCount": len(blobs),
             "blobs": [{"name": name, "partitionValue": "default"} for name in blobs],
         })
+
+    def _basic_copy(self, folder: str) -> str:
+        """The usage files cut down to the basic attribute set, made once per folder on first request.
+        (The invoice recon export ignores `basic` here: the sandbox serves it full.)"""
+        target = f"{folder}/basic"
+        with self.state.lock:
+            out_dir = self.state.dir / target
+            if not out_dir.exists():
+                tmp = self.state.dir / f"{target}.tmp"
+                tmp.mkdir(parents=True, exist_ok=True)
+                for source in sorted((self.state.dir / folder).glob("*.json.gz")):
+                    rows = (({c: row[c] for c in BASIC_USAGE_COLUMNS}) for row in read_usage_rows(source))
+                    write_jsonl_gz(tmp / source.name, rows)
+                tmp.replace(out_dir)
+        return target
 
     def get_blob(self, request: Request, blob: str) -> Response:
         directory, _, name = blob.rpartition("/")

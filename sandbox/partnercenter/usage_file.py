@@ -40,6 +40,13 @@ USAGE_COLUMNS: tuple[str, ...] = (
     "PCToBCExchangeRate", "EntitlementId", "EntitlementDescription", "PartnerEarnedCreditPercentage",
     "CreditPercentage", "CreditType", "BenefitOrderID", "BenefitID", "BenefitType",
 )
+# What `attributeSet: basic` keeps (same doc page).
+BASIC_USAGE_COLUMNS: tuple[str, ...] = tuple(c for c in USAGE_COLUMNS if c in {
+    "AdditionalInfo", "BenefitOrderID", "BenefitType", "BillingCurrency", "BillingPreTaxTotal", "ChargeEndDate",
+    "ChargeStartDate", "ChargeType", "CreditPercentage", "CreditType", "CustomerId", "CustomerName",
+    "EffectiveUnitPrice", "EntitlementId", "InvoiceNumber", "PartnerId", "PartnerName", "PCToBCExchangeRate",
+    "PricingCurrency", "PricingPreTaxTotal", "ProductId", "PublisherName", "Quantity", "ResourceURI", "SkuId",
+    "SkuName", "SubscriptionId", "UnitPrice", "UnitType", "UsageDate"})
 # Numeric columns are JSON numbers in the export; everything else is a string.
 NUMERIC_COLUMNS = frozenset({
     "UnitPrice", "Quantity", "BillingPreTaxTotal", "PricingPreTaxTotal", "EffectiveUnitPrice",

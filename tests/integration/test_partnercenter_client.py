@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from partnercenter import CartLineItem, iter_price_sheet, request_id_for
-from sandbox.partnercenter.usage_file import USAGE_COLUMNS, read_usage_rows
+from sandbox.partnercenter.usage_file import BASIC_USAGE_COLUMNS, USAGE_COLUMNS, read_usage_rows
 from shared.errors import AuthError, ConflictError, FatalError, ValidationError
 
 pytestmark = pytest.mark.integration
@@ -186,6 +186,13 @@ def test_billed_usage_export_downloads_microsoft_columns(pc, pc_server, tmp_path
         first = json.loads(fh.readline())
     assert tuple(first) == USAGE_COLUMNS and first["InvoiceNumber"] == invoice.id
     assert first["PartnerEarnedCreditPercentage"] in (0, 15)
+
+
+def test_basic_attribute_set_keeps_microsofts_subset(pc, tmp_path):
+    invoice = pc.list_invoices()[0]
+    export = pc.export_billed_usage(invoice.id, tmp_path, attribute_set="basic")
+    first = next(iter(read_usage_rows(export.files[0])))
+    assert tuple(first) == BASIC_USAGE_COLUMNS and "MeterCategory" not in first
 
 
 def test_recon_export_has_all_charge_kinds(pc, tmp_path):
