@@ -142,10 +142,13 @@ class StorageQueue:
         self.name = name
         self.max_deliveries = max_deliveries
         # Base64 like the Functions host expects by default, so a queue trigger can read our messages.
-        kwargs = {"message_encode_policy": BinaryBase64EncodePolicy(),
-                  "message_decode_policy": BinaryBase64DecodePolicy()}
-        self._queue = QueueClient.from_connection_string(connection_string, name, **kwargs)
-        self._poison = QueueClient.from_connection_string(connection_string, f"{name}-poison", **kwargs)
+        def client(queue_name: str) -> QueueClient:
+            return QueueClient.from_connection_string(connection_string, queue_name,
+                                                      message_encode_policy=BinaryBase64EncodePolicy(),
+                                                      message_decode_policy=BinaryBase64DecodePolicy())
+
+        self._queue = client(name)
+        self._poison = client(f"{name}-poison")
         self._markers = BlobServiceClient.from_connection_string(connection_string).get_container_client(
             dedupe_container)
         self._ensure()
@@ -266,7 +269,7 @@ class ServiceBusQueue:
                     for m in receiver.peek_messages(max_message_count=32)]
 
 
-Handler = Callable[[Message], None]
+Handler = Callable[[Message], Any]
 
 
 @dataclass

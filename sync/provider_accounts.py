@@ -41,7 +41,8 @@ def billing_block_reason(provider_account: Mapping[str, Any] | None) -> str | No
     mapped = provider_account.get("_cspb_account_value") or provider_account.get("cspb_account")
     if mapped and provider_account.get("cspb_mappingstatus") != MappingStatus.UNMAPPED:
         return None
-    provider = PROVIDER_LABELS.get(provider_account.get("cspb_provider"), "provider")  # type: ignore[call-overload]
+    code = provider_account.get("cspb_provider")
+    provider = PROVIDER_LABELS.get(Provider(code), "provider") if code in (1, 2, 3) else "provider"
     name = provider_account.get("cspb_name") or provider_account.get("cspb_externalid") or "?"
     domain = provider_account.get("cspb_domain") or "no domain"
     return (f"{provider} tenant '{name}' ({domain}) is not mapped to a CRM account, so it cannot be billed; "
