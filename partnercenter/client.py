@@ -18,10 +18,12 @@ decoding. This module only knows paths, headers and shapes:
 from __future__ import annotations
 
 import csv
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,7 @@ from partnercenter.models import (
     DownloadedExport,
     ExportOperation,
     Invoice,
+    InvoiceLineItem,
     Manifest,
     Order,
     PriceSheetRow,
@@ -296,6 +299,34 @@ class PartnerCenterClient:
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         return Invoice.from_wire(self._get(f"/v1/invoices/{invoice_id}"))
+
+    def iter_invoice_line_items(self, invoice_id: str, currency_code: str = "", *,
+                                page_size: int = 2000) -> Iterator[InvoiceLineItem]:
+        """Billed recon lines of a new commerce invoice through the v1 API, seek-paged
+        (https://learn.microsoft.com/partner-center/developer/get-invoice-billed-consumption-lineitems).
+        For current periods prefer export_billed_reconciliation (Graph v2), which Microsoft now steers to."""
+        path = f"/v1/invoices/{invoice_id}/lineitems"
+        params: dict[str, Any] = {"provider": "onetime", "invoicelineitemtype": "billinglineitems",
+                                  "currencycode": currency_code, "size": page_size}
+        headers: dict[str, str] = {}
+        seen: set[str] = set()
+        while True:
+            response = self.pc.request("GET", path, params=params, headers={**self._headers(), **headers}, ok=(200,))
+            # Amounts parse straight to Decimal: no float ever holds money.
+            body = json.loads(response.text, parse_float=Decimal)
+            for item in self._items(body):
+                yield InvoiceLineItem.from_wire(item)
+            nxt = ((body or {}).get("links") or {}).get("next")
+            token = next((h.get("value", "") for h in (nxt or {}).get("headers") or []
+                          if h.get("key") == "MS-ContinuationToken"), "")
+            if not nxt or not token or token in seen:
+                return
+            seen.add(token)
+            uri = nxt.get("uri", "")
+            path, _, query = uri.partition("?")
+            path = path if path.startswith("/v1/") else "/v1/" + path.lstrip("/")
+            params = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+            headers = {"MS-ContinuationToken": token}
 
     # ------------------------------------------------------------------ Graph billing exports
     def begin_export(self, path: str, body: Mapping[str, Any]) -> str:

@@ -390,6 +390,51 @@ class Invoice:
 
 
 @dataclass(frozen=True)
+class InvoiceLineItem:
+    """A billed new commerce invoice recon line (v1 `OneTimeInvoiceLineItem`, camelCase keys; the Graph
+    v2 export file has the same fields in PascalCase). Reconcile on billable_quantity, not quantity."""
+
+    invoice_number: str
+    customer_id: str
+    subscription_id: str
+    order_id: str
+    product_id: str
+    sku_id: str
+    availability_id: str
+    charge_type: str  # new | renew | cycleCharge | addQuantity | removeQuantity | cancelImmediate | customerCredit ...
+    unit_price: Decimal
+    effective_unit_price: Decimal
+    quantity: Decimal
+    billable_quantity: Decimal
+    subtotal: Decimal
+    tax_total: Decimal
+    total: Decimal
+    currency: str
+    pc_to_bc_exchange_rate: Decimal
+    charge_start_date: datetime | None
+    charge_end_date: datetime | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> InvoiceLineItem:
+        g = {k.lower(): v for k, v in d.items()}  # v1 camelCase and v2 PascalCase alike
+
+        def money(name: str) -> Decimal:
+            return parse_money(g.get(name.lower()), name)
+
+        return cls(invoice_number=g.get("invoicenumber", ""), customer_id=g.get("customerid", ""),
+                   subscription_id=g.get("subscriptionid", ""), order_id=g.get("orderid", ""),
+                   product_id=g.get("productid", ""), sku_id=g.get("skuid", ""),
+                   availability_id=g.get("availabilityid", ""), charge_type=g.get("chargetype", ""),
+                   unit_price=money("UnitPrice"), effective_unit_price=money("EffectiveUnitPrice"),
+                   quantity=money("Quantity"), billable_quantity=money("BillableQuantity"), subtotal=money("Subtotal"),
+                   tax_total=money("TaxTotal"), total=money("Total"), currency=g.get("currency", ""),
+                   pc_to_bc_exchange_rate=money("PCToBCExchangeRate"),
+                   charge_start_date=parse_datetime(g.get("chargestartdate")),
+                   charge_end_date=parse_datetime(g.get("chargeenddate")), raw=d)
+
+
+@dataclass(frozen=True)
 class ExportOperation:
     id: str
     status: str  # notStarted | running | succeeded | failed

@@ -44,6 +44,7 @@ class PartnerCenterState:
         self.checkouts = 0  # purchases actually executed (idempotent replays do not count)
         # Every write as received (method, path, requestId, correlationId, replayed), for tests to inspect.
         self.write_log: list[dict[str, Any]] = []
+        self.recon_cache: dict[str, list[dict[str, Any]]] = {}
 
     def customer(self, customer_id: str) -> dict[str, Any] | None:
         index = self.customer_index.get(customer_id)

@@ -177,6 +177,18 @@ def test_invoices_totals_match_recon_and_billed_usage(pc, tmp_path):
     assert invoice.total_charges == license_total + usage_total.quantize(places)
 
 
+def test_v1_invoice_line_items_page_and_match_the_graph_export(pc, tmp_path):
+    invoice = max(pc.list_invoices(), key=lambda i: i.total_charges)
+    before = pc.pc.request_count
+    lines = list(pc.iter_invoice_line_items(invoice.id, invoice.currency_code, page_size=4))
+    assert pc.pc.request_count - before == -(-len(lines) // 4)
+    export = pc.export_billed_reconciliation(invoice.id, tmp_path)
+    graph_rows = [r for f in export.files for r in read_usage_rows(f)]
+    assert [(ln.subscription_id, ln.charge_type, ln.total) for ln in lines] == \
+        [(r["SubscriptionId"], r["ChargeType"], r["Total"]) for r in graph_rows]
+    assert all(isinstance(ln.billable_quantity, Decimal) and ln.currency == invoice.currency_code for ln in lines)
+
+
 def test_billed_usage_export_downloads_microsoft_columns(pc, pc_server, tmp_path):
     invoice = pc.list_invoices()[0]
     export = pc.export_billed_usage(invoice.id, tmp_path)
