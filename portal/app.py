@@ -230,6 +230,11 @@ class _Context:
         self.session.clear()  # no pre-sign-in state survives (session fixation)
         if lang:
             self.session["lang"] = lang
+        elif user.account_id != auth.PARTNER_ACCOUNT:
+            # Without an explicit choice, speak the customer's invoicing language.
+            contracts = self.repo.list_contracts(user.account_id)
+            if contracts and contracts[0].language in LANGUAGES:
+                self.session["lang"] = contracts[0].language
         auth.store_user(self.session, user)
         csrf.rotate(self.session)
         self.user = user

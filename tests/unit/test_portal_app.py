@@ -220,3 +220,10 @@ def test_a_crash_renders_a_500_page_not_a_traceback(portal_browser, portal_repo,
     monkeypatch.setattr(portal_repo, "list_subscriptions", boom)
     r = portal_browser.get("/subscriptions")
     assert r.status_code == 500 and "secret detail" not in r.get_data(as_text=True)
+
+
+def test_customer_language_defaults_to_the_contract_language(portal_browser):
+    portal_browser.sign_in("f-admin")  # Fabrikam's contract invoices in Spanish
+    assert 'lang="es"' in portal_browser.get("/subscriptions").get_data(as_text=True)
+    portal_browser.get("/lang/en?next=/portal/")
+    assert 'lang="en"' in portal_browser.get("/subscriptions").get_data(as_text=True)
