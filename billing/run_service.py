@@ -9,8 +9,9 @@ duplicating:
    if it exists already, its id is re-read and reused;
 2. its lines, create-only on their line keys (an existing line is left as it is);
 3. the change logs and usage summaries it billed get their invoice link;
-4. header totals are set from the lines actually stored, and the status becomes complete;
-5. prepaid quarterly/annual/triennial invoices get their revenue schedule (upsert on its key).
+4. prepaid quarterly/annual/triennial invoices get their revenue schedule (upsert on its key),
+   computed from the lines actually stored;
+5. header totals are set from those lines, and the status becomes complete.
 A complete invoice is never planned again; a half-written one is planned and written again, and
 steps 1-2 turn into no-ops for what is already there.
 """
@@ -53,6 +54,10 @@ class BillingRepository(Protocol):
     def load(self, contract_numbers: Sequence[str] | None = None) -> BillingData: ...
 
     def invoice_states(self, keys: Sequence[str]) -> dict[str, StoredInvoice]: ...
+
+    def incomplete_invoices(self, contract_numbers: Sequence[str] | None = None) -> dict[str, StoredInvoice]:
+        """Invoices left half-written by an earlier run (any date)."""
+        ...
 
     def line_owners(self, line_keys: Sequence[str]) -> dict[str, str]:
         """line key -> id of the invoice holding it, for the keys that exist."""
@@ -124,9 +129,10 @@ def plan(repo: BillingRepository, run_date: date, *, global_refund: bool = True,
          contract_numbers: Sequence[str] | None = None) -> tuple[RunPlan, BillingData, dict[str, StoredInvoice]]:
     data = repo.load(contract_numbers)
     states = repo.invoice_states(_due_keys(data.contracts, run_date, catch_up_days))
+    states.update(repo.incomplete_invoices(contract_numbers))
     done = [k for k, s in states.items() if s.complete]
     result = plan_run(data, run_date, global_refund=global_refund, existing_invoice_keys=done,
-                      catch_up_days=catch_up_days)
+                      catch_up_days=catch_up_days, reopen_keys=[k for k, s in states.items() if not s.complete])
     result.invoices = _drop_lines_billed_elsewhere(result.invoices, repo, states)
     return result, data, states
 
@@ -145,14 +151,35 @@ def write_invoice(repo: BillingRepository, inv: Invoice, contract: BillingContra
     if change_ids or summary_ids:
         repo.link_billed(stored.id, change_ids, summary_ids)
     lines = repo.invoice_lines(stored.id)
-    repo.complete_invoice(stored.id, lines)
     final = replace(inv, id=stored.id, complete=True, lines=tuple(sorted(lines, key=lambda ln: ln.key)))
     entries = 0
     if needs_schedule(contract.frequency, contract.policy):
+        # Before completing: a complete invoice is never revisited, so its schedule must exist by then.
         revenue = schedule(final)
         repo.write_revenue_schedule(revenue)
         entries = len(revenue)
+    repo.complete_invoice(stored.id, lines)
     return final, True, written, entries
+
+
+def finish_invoice(repo: BillingRepository, key: str, stored: StoredInvoice, contract: BillingContract) -> int | None:
+    """Complete a half-written invoice the re-plan has nothing left to add to (its lines and links
+    were all written before the crash). Returns revenue entries written, or None when no line was
+    stored yet: then nothing was linked either, and the run whose date plans it will write it."""
+    lines = repo.invoice_lines(stored.id)
+    if not lines:
+        return None
+    entries = 0
+    if needs_schedule(contract.frequency, contract.policy) and lines:
+        number, start, kind = key.split("|")
+        inv = Invoice(key=key, contract_number=number, kind=InvoiceKind(kind), period_start=date.fromisoformat(start),
+                      period_end=date.fromisoformat(start), invoice_date=date.fromisoformat(start),
+                      currency=contract.currency, lines=tuple(lines), id=stored.id, contract_id=contract.id)
+        revenue = schedule(inv)
+        repo.write_revenue_schedule(revenue)
+        entries = len(revenue)
+    repo.complete_invoice(stored.id, lines)
+    return entries
 
 
 def execute_run(repo: BillingRepository, run_date: date, *, global_refund: bool = True,
@@ -187,6 +214,21 @@ def execute_run(repo: BillingRepository, run_date: date, *, global_refund: bool 
         result.lines_written += written
         result.revenue_entries += entries
         result.invoices.append(final)
+    written_keys = {inv.key for inv in planned.invoices}
+    for key, stored in sorted(states.items()):
+        contract = contracts.get(key.split("|", 1)[0])
+        if stored.complete or key in written_keys or contract is None:
+            continue
+        try:
+            entries = finish_invoice(repo, key, stored, contract)
+        except RetriableError:
+            raise
+        except IntegrationError as exc:
+            result.errors.append((contract.number, f"{key}: {exc}"))
+            continue
+        if entries is not None:
+            result.revenue_entries += entries
+            result.resumed += 1
     return result
 
 

@@ -294,9 +294,18 @@ def plan_run(
     existing_invoice_keys: Iterable[str] = (),
     billed_line_keys: Iterable[str] = (),
     catch_up_days: int | None = 31,
+    reopen_keys: Iterable[str] = (),
 ) -> RunPlan:
     """Invoices due on `run_date` for every contract; a contract whose data breaks a rule (e.g. a
-    missing exchange rate) is reported in `errors` and the others are still planned."""
+    missing exchange rate) is reported in `errors` and the others are still planned.
+    `reopen_keys` names half-written cycle invoices to plan again even when they are older than
+    the catch-up window, so a re-run can finish them."""
+    reopen: dict[str, set[date]] = defaultdict(set)
+    for key in reopen_keys:
+        number, _, rest = key.partition("|")
+        start, _, kind = rest.partition("|")
+        if kind == InvoiceKind.CYCLE.value:
+            reopen[number].add(date.fromisoformat(start))
     existing = frozenset(existing_invoice_keys)
     billed = frozenset(billed_line_keys)
     plan = RunPlan(run_date)
@@ -309,6 +318,10 @@ def plan_run(
     for contract in sorted(data.contracts, key=lambda c: c.number):
         cycles = [c for c in due_cycles(contract, run_date, catch_up_days)
                   if invoice_key(contract.number, c.start, InvoiceKind.CYCLE) not in existing]
+        for start in reopen.get(contract.number, ()):
+            cycle = cycle_containing(contract, start)
+            if cycle is not None and cycle.start == start and cycle not in cycles:
+                cycles.append(cycle)
         month = changelog_month(contract, run_date)
         if month is not None and changelog_key(contract, month) in existing:
             month = None

@@ -86,6 +86,13 @@ class DataverseBillingRepository:
                 found[row["cspb_invoicekey"]] = StoredInvoice(row["invoiceid"], row.get("statuscode") == m.STATUS_COMPLETE)
         return found
 
+    def incomplete_invoices(self, contract_numbers: Sequence[str] | None = None) -> dict[str, StoredInvoice]:
+        rows = self.dv.list(EntitySet.INVOICES, select=["invoiceid", "cspb_invoicekey"],
+                            filter=f"statuscode eq {m.STATUS_WRITING} and cspb_invoicekey ne null")
+        wanted = set(contract_numbers or ())
+        return {r["cspb_invoicekey"]: StoredInvoice(r["invoiceid"], False) for r in rows
+                if not wanted or r["cspb_invoicekey"].split("|", 1)[0] in wanted}
+
     def line_owners(self, line_keys: Sequence[str]) -> dict[str, str]:
         owners: dict[str, str] = {}
         for chunk in _chunks(sorted(set(line_keys))):
