@@ -220,14 +220,14 @@ def execute_run(repo: BillingRepository, run_date: date, *, global_refund: bool 
         if stored.complete or key in written_keys or contract is None:
             continue
         try:
-            entries = finish_invoice(repo, key, stored, contract)
+            finished = finish_invoice(repo, key, stored, contract)
         except RetriableError:
             raise
         except IntegrationError as exc:
             result.errors.append((contract.number, f"{key}: {exc}"))
             continue
-        if entries is not None:
-            result.revenue_entries += entries
+        if finished is not None:
+            result.revenue_entries += finished
             result.resumed += 1
     return result
 

@@ -318,9 +318,9 @@ def plan_run(
     for contract in sorted(data.contracts, key=lambda c: c.number):
         cycles = [c for c in due_cycles(contract, run_date, catch_up_days)
                   if invoice_key(contract.number, c.start, InvoiceKind.CYCLE) not in existing]
-        for start in reopen.get(contract.number, ()):
-            cycle = cycle_containing(contract, start)
-            if cycle is not None and cycle.start == start and cycle not in cycles:
+        for begun in reopen.get(contract.number, ()):
+            cycle = cycle_containing(contract, begun)
+            if cycle is not None and cycle.start == begun and cycle not in cycles:
                 cycles.append(cycle)
         month = changelog_month(contract, run_date)
         if month is not None and changelog_key(contract, month) in existing:
