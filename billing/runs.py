@@ -119,6 +119,14 @@ def _usage_cutoff(contract: BillingContract, cycle: Cycle) -> date:
     return cycle.next_start if contract.policy is Policy.ARREARS else cycle.start
 
 
+def _usage_period(contract: BillingContract, cycle: Cycle) -> Cycle | None:
+    """The period whose usage a cycle invoice bills: the cycle itself in arrears, the one before it
+    in advance (None on an advance contract's first invoice: no usage period has ended yet)."""
+    if contract.policy is Policy.ARREARS:
+        return cycle
+    return cycle_at(contract, cycle.index - 1) if cycle.index > 0 else None
+
+
 def _one_time_line(contract: BillingContract, item: OneTimeItem, rates: RateTable) -> InvoiceLine:
     month = f"{item.effective_date.year:04d}-{item.effective_date.month:02d}"
     unit = rates.convert(item.unit_price, item.currency or contract.currency, contract.currency, month)
@@ -220,9 +228,11 @@ def plan_contract(
         cycle_lines = lines[cycle.start]
         usage = usage_lines(contract, usage_by_cycle[cycle.start], key, rates)
         cycle_lines.extend(usage)
-        minimum = minimum_commitment_line(contract, usage, key, cycle)
-        if minimum is not None:
-            cycle_lines.append(minimum)
+        usage_period = _usage_period(contract, cycle)
+        if usage_subs and usage_period is not None:
+            minimum = minimum_commitment_line(contract, usage, key, usage_period)
+            if minimum is not None:
+                cycle_lines.append(minimum)
         if not cycle_lines:
             continue
         cycle_lines.sort(key=lambda ln: (LINE_ORDER[ln.line_type], ln.key))

@@ -244,3 +244,15 @@ def test_billed_usage_is_never_billed_again():
     c = make_contract(policy=Policy.ARREARS)
     rows = [usage("U1", "2026-01", "10", billed=True), usage("U2", "2026-01", "5", invoice_id="inv-1")]
     assert plan_run(BillingData([c], [AZ], usage=rows), date(2026, 2, 1)).invoices == []
+
+
+def test_minimum_commitment_only_with_usage_subscriptions_and_for_the_ended_period():
+    lic_only = make_contract(minimum_commitment=D("100"))
+    inv = one(BillingData([lic_only], [make_sub()]), date(2026, 2, 2))
+    assert [ln.line_type for ln in inv.lines] == [LineType.LICENSE]
+    advance = make_contract(minimum_commitment=D("100"))
+    assert plan_run(BillingData([advance], [AZ]), date(2026, 1, 2)).invoices == []
+    feb = one(BillingData([advance], [AZ]), date(2026, 2, 2))
+    top_up, = feb.lines
+    assert (top_up.line_type, top_up.base_amount, top_up.period_start) == (
+        LineType.MINIMUM_COMMITMENT, D("100.00"), date(2026, 1, 1))
