@@ -15,7 +15,9 @@ Conventions (stated here because every KPI depends on them):
 - Touchless share = provisioned changes with no error and not on the manual provider, over all
   changes that finished provisioning (Provisioned or Failed) in the window.
 - Unbilled-seat leakage = seats the provider bills us for but no invoice of ours charges, valued
-  at the subscription's monthly price.
+  at the subscription's monthly price. Recon leakage = the reconciliation's
+  "billed_by_provider_not_to_customer" findings (recon/reconcile.py): provider cost with no
+  customer invoice line, and its seats.
 """
 
 from __future__ import annotations
@@ -83,6 +85,15 @@ class SeatBillingFact:
     invoiced_quantity: int
 
 
+@dataclass(frozen=True)
+class ReconLeakFact:
+    """One recon finding where the provider charged us and no customer invoice line covers it."""
+
+    currency: str
+    amount: Decimal
+    provider_quantity: Decimal | None = None
+
+
 @dataclass
 class CurrencyKpis:
     currency: str
@@ -103,6 +114,8 @@ class CurrencyKpis:
     dso_days: Decimal | None = None
     leaked_seats: int = 0
     leakage_mrr: Decimal = ZERO
+    recon_unbilled_seats: int = 0
+    recon_unbilled_cost: Decimal = ZERO
 
 
 @dataclass
@@ -139,6 +152,7 @@ def _day(value: datetime | date) -> date:
 
 def compute(*, as_of: date, subscriptions: list[SubscriptionFact], changes: list[ChangeFact],
             invoices: list[InvoiceFact], seat_billing: list[SeatBillingFact] = (),  # type: ignore[assignment]
+            recon_leaks: list[ReconLeakFact] = (),  # type: ignore[assignment]
             window_days: int = 30, dso_window_days: int = 90) -> KpiReport:
     report = KpiReport(as_of=as_of, window_days=window_days)
     by_id = {s.id: s for s in subscriptions}
@@ -201,6 +215,12 @@ def compute(*, as_of: date, subscriptions: list[SubscriptionFact], changes: list
         k.leaked_seats += leaked
         k.leakage_mrr += sub.monthly(sub.unit_price) * leaked
 
+    for leak in recon_leaks:
+        k = bucket(leak.currency)
+        k.recon_unbilled_cost += leak.amount
+        if leak.provider_quantity is not None and leak.provider_quantity > 0:
+            k.recon_unbilled_seats += int(leak.provider_quantity)
+
     for k in per.values():
         k.start_mrr = k.mrr - k.new_mrr - k.expansion_mrr + k.contraction_mrr + k.churned_mrr
         k.gross_margin_pct = _pct(k.mrr - k.mrc, k.mrr)
@@ -211,7 +231,7 @@ def compute(*, as_of: date, subscriptions: list[SubscriptionFact], changes: list
                 Decimal("0.1"), rounding=ROUND_HALF_UP)
         k.arr = k.mrr * 12
         for name in ("mrr", "arr", "mrc", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr",
-                     "start_mrr", "receivables", "invoiced_in_window", "leakage_mrr"):
+                     "start_mrr", "receivables", "invoiced_in_window", "leakage_mrr", "recon_unbilled_cost"):
             setattr(k, name, round_money(getattr(k, name), k.currency))
         report.seats += k.seats
         report.leaked_seats += k.leaked_seats
@@ -223,7 +243,7 @@ def compute(*, as_of: date, subscriptions: list[SubscriptionFact], changes: list
 # -- snapshots: what is stored, and how two of them compare -----------------------------------
 
 TREND_KEYS = ("mrr", "arr", "gross_margin_pct", "seats", "churn_rate_pct", "contraction_rate_pct", "dso_days",
-              "leakage_mrr")
+              "leakage_mrr", "recon_unbilled_cost")
 
 
 def _jsonable(value: Any) -> Any:

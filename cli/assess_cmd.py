@@ -27,7 +27,10 @@ def assess(as_of: object, out_dir: Path, store: bool, lang: str, window_days: in
 
     day = as_of.date() if hasattr(as_of, "date") else date.today()  # type: ignore[union-attr]
     steps = tqdm(total=3, desc="assess", unit="step")
-    source = DataverseAssessmentSource(DataverseClient.from_settings(get_settings()))
+    from shared.blobstore import blob_store_from_settings
+
+    settings = get_settings()
+    source = DataverseAssessmentSource(DataverseClient.from_settings(settings), store=blob_store_from_settings(settings))
     result = assessment.run(source, as_of=day, store=store, window_days=window_days)
     steps.update(1)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ class Facts:
     changes: list[kpis.ChangeFact] = field(default_factory=list)
     invoices: list[kpis.InvoiceFact] = field(default_factory=list)
     seat_billing: list[kpis.SeatBillingFact] = field(default_factory=list)
+    recon_leaks: list[kpis.ReconLeakFact] = field(default_factory=list)
 
 
 class AssessmentSource(Protocol):
@@ -69,7 +70,8 @@ def run(source: AssessmentSource, *, as_of: date | None = None, store: bool = Tr
     as_of = as_of or datetime.now(UTC).date()
     facts = source.load_facts(as_of)
     report = kpis.compute(as_of=as_of, subscriptions=facts.subscriptions, changes=facts.changes,
-                          invoices=facts.invoices, seat_billing=facts.seat_billing, window_days=window_days)
+                          invoices=facts.invoices, seat_billing=facts.seat_billing,
+                          recon_leaks=facts.recon_leaks, window_days=window_days)
     current = report.to_json()
     earlier = sorted((s for s in source.list_snapshots() if str(s.get("as_of", "")) < as_of.isoformat()),
                      key=lambda s: str(s["as_of"]))
@@ -82,7 +84,8 @@ def run(source: AssessmentSource, *, as_of: date | None = None, store: bool = Tr
 
 CSV_FIELDS = ("as_of", "currency", "mrr", "arr", "mrc", "gross_margin_pct", "seats", "new_mrr", "expansion_mrr",
               "contraction_mrr", "churned_mrr", "churn_rate_pct", "contraction_rate_pct", "receivables",
-              "dso_days", "leaked_seats", "leakage_mrr", "touchless_pct")
+              "dso_days", "leaked_seats", "leakage_mrr", "recon_unbilled_seats", "recon_unbilled_cost",
+              "touchless_pct")
 
 
 def to_csv(assessment: Assessment) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
@@ -14,11 +17,32 @@ from portal.assessment import Facts
 from portal.dataverse_repo import _date, _dt, _money
 
 LICENSE_LINE = 1
+UNBILLED_FINDING = "billed_by_provider_not_to_customer"
+_FINDINGS = re.compile(r"^recon/(\d{4}-\d{2})/report/findings\.csv$")
+
+
+def recon_leaks(store: Any, as_of: date) -> list[kpis.ReconLeakFact]:
+    """Provider charges no customer invoice covers, from the latest recon report (findings.csv,
+    written by recon/run.py) of a period that started on or before `as_of`."""
+    periods = sorted(m.group(1) for m in (_FINDINGS.match(p) for p in store.list("recon/")) if m)
+    periods = [p for p in periods if p <= as_of.strftime("%Y-%m")]
+    if not periods:
+        return []
+    text = store.get(f"recon/{periods[-1]}/report/findings.csv").decode("utf-8")
+    out = []
+    for row in csv.DictReader(io.StringIO(text)):
+        if row.get("kind") != UNBILLED_FINDING:
+            continue
+        quantity = row.get("provider_quantity") or ""
+        out.append(kpis.ReconLeakFact(row.get("currency") or "USD", _money(row.get("amount")),
+                                      Decimal(quantity) if quantity else None))
+    return out
 
 
 class DataverseAssessmentSource:
-    def __init__(self, dv: Any, *, window_days: int = 120) -> None:
+    def __init__(self, dv: Any, *, store: Any | None = None, window_days: int = 120) -> None:
         self.dv = dv
+        self.store = store
         # change logs older than this never affect a 30-day churn window; not reading them keeps a
         # large tenant's assessment to a few pages
         self.window_days = window_days
@@ -53,7 +77,8 @@ class DataverseAssessmentSource:
             if issued is not None:
                 invoices.append(kpis.InvoiceFact(r.get("cspb_currencycode") or "USD", _money(r.get("totalamount")),
                                                  _money(r.get("cspb_balance")), issued))
-        return Facts(subs, changes, invoices, self._seat_billing(subs))
+        leaks = recon_leaks(self.store, as_of) if self.store is not None else []
+        return Facts(subs, changes, invoices, self._seat_billing(subs), leaks)
 
     def _seat_billing(self, subs: list[kpis.SubscriptionFact]) -> list[kpis.SeatBillingFact]:
         """Seats on the provider (the synced quantity) vs seats on the latest license line we

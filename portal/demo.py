@@ -36,7 +36,9 @@ def run_demo_step(out_dir: Path) -> list[str]:
     dv = DataverseClient.from_settings(settings)
     ids = seed_dataverse(dv)
     server = start_portal(settings, dv)
-    result = assessment.run(DataverseAssessmentSource(dv))
+    from shared.blobstore import blob_store_from_settings
+
+    result = assessment.run(DataverseAssessmentSource(dv, store=blob_store_from_settings(settings)))
     target = out_dir / "assessment"
     target.mkdir(parents=True, exist_ok=True)
     day = result.report.as_of.isoformat()

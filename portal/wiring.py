@@ -41,7 +41,9 @@ def dataverse_portal(settings: Settings, dv: Any | None = None, **options: Any) 
     from portal.dataverse_repo import DataverseRepository
 
     dv = dv or DataverseClient.from_settings(settings)
-    source = DataverseAssessmentSource(dv)
+    from shared.blobstore import blob_store_from_settings
+
+    source = DataverseAssessmentSource(dv, store=blob_store_from_settings(settings))
     options.setdefault("integrations", integrations_for(dv, settings))
     options.setdefault("assessment", lambda store=False: assessment_mod.run(source, store=store))
     return create_app(settings, DataverseRepository(dv), **options)

@@ -1,6 +1,7 @@
 """The portal against the Dataverse sandbox over real HTTP (and the Partner Center sandbox for MCA)."""
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -143,6 +144,19 @@ def test_assessment_snapshots_compare_with_the_previous_run(portal_dv, tmp_path)
     assert len(_rows(dv, "cspb_kpisnapshots")) == 2
     assessment.run(source, as_of=date(2026, 11, 25))  # same day again replaces, never adds
     assert len(_rows(dv, "cspb_kpisnapshots")) == 2
+    # the recon report's unbilled provider charges (recon/run.py writes findings.csv)
+    from billing.kpis import ReconLeakFact
+    from portal.assessment_source import recon_leaks
+    from shared.blobstore import LocalBlobStore
+
+    store = LocalBlobStore(tmp_path / "blobs")
+    header = "kind,tenant_id,account_id,subscription_id,currency,amount,provider_quantity,crm_quantity,description\n"
+    store.put("recon/2026-10/report/findings.csv", (header + "billed_by_provider_not_to_customer,t,,s,USD,99.00,3,,x\n"
+                                                    "quantity_mismatch,t,,s,USD,5.00,3,2,y\n").encode())
+    store.put("recon/2026-12/report/findings.csv", (header + "billed_by_provider_not_to_customer,t,,s,USD,1.00,1,,z\n").encode())
+    assert recon_leaks(store, date(2026, 11, 25)) == [ReconLeakFact("USD", Decimal("99.00"), Decimal("3"))]
+    with_recon = assessment.run(DataverseAssessmentSource(dv, store=store), as_of=date(2026, 11, 25), store=False)
+    assert str(with_recon.report.currencies["USD"].recon_unbilled_cost) == "99.00"
     html = assessment.to_html(second, "es")
     assert "<svg" in html and "Ingresos recurrentes mensuales" in html
     assert assessment.to_csv(second).splitlines()[0].startswith("as_of,currency,mrr")

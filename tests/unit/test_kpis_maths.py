@@ -110,3 +110,13 @@ def test_snapshot_json_compare_and_series():
     assert "EUR" not in deltas  # nothing to compare with
     assert compare(new, None) == {}
     assert series([new, old], "USD") == [("2026-10-25", D("120.00")), ("2026-11-25", D("170.00"))]
+
+
+def test_recon_leakage_sums_provider_cost_and_seats_per_currency():
+    from billing.kpis import ReconLeakFact
+
+    leaks = [ReconLeakFact("USD", D("120.50"), D("5")), ReconLeakFact("USD", D("10.00"), None),
+             ReconLeakFact("EUR", D("7.25"), D("1"))]
+    r = compute(as_of=AS_OF, subscriptions=[], changes=[], invoices=[], recon_leaks=leaks)
+    assert (r.currencies["USD"].recon_unbilled_cost, r.currencies["USD"].recon_unbilled_seats) == (D("130.50"), 5)
+    assert r.currencies["EUR"].recon_unbilled_cost == D("7.25")
