@@ -19,8 +19,13 @@ Invariant: rows_read == rows_aggregated + rows_quarantined, checked after every 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -91,33 +96,34 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _csv_source(info: SourceInfo, cols: dict[str, str | None], exact: bool) -> str:
+def _csv_source(info: SourceInfo, cols: dict[str, str | None], exact: bool, location: str, compression: str) -> str:
     """Every column as text (we validate ourselves); structurally broken lines go to the rejects table.
 
     `exact` numbers the records (row_number over an unordered window streams in file order, but it
     serialises the scan, so the fast path leaves it out)."""
     columns = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in dict.fromkeys(info.header)) + "}"
-    reader = (f"read_csv({_lit(str(info.path))}, header=true, auto_detect=false, columns={columns}, "
-              f"delim=',', quote='\"', escape='\"', compression={_lit('gzip' if info.gzipped else 'none')}, "
+    reader = (f"read_csv({_lit(location)}, header=true, auto_detect=false, columns={columns}, "
+              f"delim=',', quote='\"', escape='\"', compression={_lit(compression)}, "
               "store_rejects=true, rejects_table='recon_rejects', rejects_scan='recon_scans')")
     picks = ", ".join(f"{_q(cols[c]) if cols.get(c) else 'NULL'} AS {_q(c)}" for c in _READ_COLUMNS)
     rec_no = "row_number() OVER ()" if exact else "0"
     return f"SELECT {rec_no} AS rec_no, TRUE AS json_ok, NULL AS raw_line, {picks} FROM {reader}"
 
 
-def _jsonl_source(info: SourceInfo, cols: dict[str, str | None], exact: bool) -> str:
+def _jsonl_source(info: SourceInfo, cols: dict[str, str | None], exact: bool, location: str,
+                  compression: str) -> str:
     """Fast path: DuckDB's JSON reader, which fails on a malformed line. Exact path: each line read as one
     text column (\\x01 cannot occur unescaped in JSON) and parsed here, so a malformed line is quarantined
     with its line number instead of failing the whole file."""
     if not exact:
         present = {c: cols[c] for c in _READ_COLUMNS if cols.get(c)}
         spec = "{" + ", ".join(f"{_lit(k)}: 'VARCHAR'" for k in dict.fromkeys(present.values())) + "}"
-        reader = (f"read_json({_lit(str(info.path))}, format='newline_delimited', columns={spec}, "
-                  f"compression={_lit('gzip' if info.gzipped else 'none')}, maximum_object_size=16777216)")
+        reader = (f"read_json({_lit(location)}, format='newline_delimited', columns={spec}, "
+                  f"compression={_lit(compression)}, maximum_object_size=16777216)")
         picks = ", ".join(f"{_q(present[c]) if c in present else 'NULL'} AS {_q(c)}" for c in _READ_COLUMNS)
         return f"SELECT 0 AS rec_no, TRUE AS json_ok, NULL AS raw_line, {picks} FROM {reader}"
-    reader = (f"read_csv({_lit(str(info.path))}, header=false, auto_detect=false, columns={{'line': 'VARCHAR'}}, "
-              f"delim='\\x01', quote='', escape='', compression={_lit('gzip' if info.gzipped else 'none')})")
+    reader = (f"read_csv({_lit(location)}, header=false, auto_detect=false, columns={{'line': 'VARCHAR'}}, "
+              f"delim='\\x01', quote='', escape='', compression={_lit(compression)})")
     paths = "[" + ", ".join(_lit("$." + json.dumps(cols[c]) if cols.get(c) else "$.__absent__")
                             for c in _READ_COLUMNS) + "]"
     picks = ", ".join(f"f[{i + 1}] AS {_q(c)}" for i, c in enumerate(_READ_COLUMNS))
@@ -201,20 +207,27 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
     reasons = _reason_sql(MINOR_UNITS)
 
     def run(exact: bool) -> tuple[list[tuple], list[tuple]]:
-        source = _csv_source(info, cols, exact) if info.fmt == "csv" else _jsonl_source(info, cols, exact)
-        con = duckdb.connect(config={"memory_limit": memory_limit,
-                                     "temp_directory": str(temp_dir or tempfile.gettempdir())})
-        try:
-            con.execute("SET enable_progress_bar = false")
-            if threads:
-                con.execute(f"SET threads = {int(threads)}")
-            rows = con.execute(_aggregate_sql(source, reasons)).fetchall()
-            rejects = con.execute(
-                "SELECT line, min(error_type), min(error_message), min(csv_line) FROM recon_rejects "
-                "GROUP BY line ORDER BY line").fetchall() if info.fmt == "csv" else []
+        with _readable(info, Path(temp_dir or tempfile.gettempdir())) as (location, compression, finished):
+            make = _csv_source if info.fmt == "csv" else _jsonl_source
+            source = make(info, cols, exact, location, compression)
+            con = duckdb.connect(config={"memory_limit": memory_limit,
+                                         "temp_directory": str(temp_dir or tempfile.gettempdir())})
+            try:
+                con.execute("SET enable_progress_bar = false")
+                if threads:
+                    con.execute(f"SET threads = {int(threads)}")
+                try:
+                    rows = con.execute(_aggregate_sql(source, reasons)).fetchall()
+                except duckdb.Error:
+                    finished()  # a corrupt gzip is the better explanation, when it is one
+                    raise
+                rejects = con.execute(
+                    "SELECT line, min(error_type), min(error_message), min(csv_line) FROM recon_rejects "
+                    "GROUP BY line ORDER BY line").fetchall() if info.fmt == "csv" else []
+            finally:
+                con.close()
+            finished()
             return rows, rejects
-        finally:
-            con.close()
 
     # Clean files (the normal case) take the parallel fast path. Anything wrong, and we read again
     # with record numbers so every quarantined row carries its line.
@@ -257,6 +270,52 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
         result.quarantine_sample = quarantined[:sample_size]
     check_counts(result.rows_read, result.rows_aggregated, result.rows_quarantined, info.path.name)
     return result
+
+
+def _isal_available() -> bool:
+    try:
+        import isal  # noqa: F401
+    except ImportError:
+        return False
+    return hasattr(os, "mkfifo")
+
+
+@contextmanager
+def _readable(info: SourceInfo, tmp: Path) -> Iterator[tuple[str, str, Callable[[], None]]]:
+    """(path for DuckDB, its compression option, a check to call once DuckDB is done).
+
+    Gzip input is inflated by a child process (recon._gunzip, ISA-L) into a FIFO that DuckDB reads
+    as plain text: two cores instead of one, and a faster inflater. The check raises CorruptFile
+    when the child failed, e.g. on a truncated file, because DuckDB would only see a short file."""
+    # Only CSV: DuckDB's JSON reader measured ~2x slower on a FIFO than on the gzip file itself.
+    if not info.gzipped or info.fmt != "csv" or not _isal_available():
+        yield str(info.path), ("gzip" if info.gzipped else "none"), lambda: None
+        return
+    tmp.mkdir(parents=True, exist_ok=True)
+    fifo = tmp / f"recon-{uuid.uuid4().hex}.fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([sys.executable, "-m", "recon._gunzip", str(info.path), str(fifo)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            cwd=str(Path(__file__).resolve().parents[1]))
+
+    def finished() -> None:
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        if proc.returncode == 1:
+            message = (err or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or ["unknown error"]
+            raise ValidationError(f"{info.path.name}: corrupt or truncated gzip ({message[0]})", code="CorruptFile")
+
+    try:
+        yield str(fifo), "none", finished
+    finally:
+        if proc.poll() is None:
+            # DuckDB stopped reading (an error) or never opened the FIFO: don't leave the writer blocked.
+            proc.kill()
+            proc.communicate()
+        fifo.unlink(missing_ok=True)
 
 
 def check_counts(read: int, aggregated: int, quarantined: int, what: str) -> None:

@@ -137,3 +137,25 @@ def test_header_only_file_gives_zero_rows(tmp_path: Path) -> None:
 def test_gzip_roundtrip_is_gzip(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "u.csv.gz", [usage_row()], gz=True)
     assert gzip.decompress(path.read_bytes()).startswith(b"PartnerId")
+
+
+@pytest.mark.parametrize("fast_gunzip", [True, False])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_truncated_gzip_fails_on_every_read_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 fast_gunzip: bool, fmt: str) -> None:
+    import recon.aggregate as agg
+
+    if not fast_gunzip:
+        monkeypatch.setattr(agg, "_isal_available", lambda: False)
+    rows = [usage_row(Quantity=str(i)) for i in range(3000)]
+    full = (write_csv(tmp_path / "u.csv.gz", rows, gz=True) if fmt == "csv"
+            else write_jsonl(tmp_path / "u.jsonl.gz", rows))
+    cut = tmp_path / f"cut.{fmt}.gz"
+    cut.write_bytes(full.read_bytes()[: int(len(full.read_bytes()) * 0.7)])
+    with pytest.raises(ValidationError) as err:
+        aggregate_usage(cut)
+    assert err.value.code == "CorruptFile" and "cut." in str(err.value)
+    # The intact file still adds up exactly on the same path.
+    result = aggregate_usage(full)
+    assert result.rows_aggregated == 3000
+    assert sum(g.quantity for g in result.groups) == Decimal(sum(range(3000)))
