@@ -73,6 +73,22 @@ def fan_out(dv: Any, queue: Queue, *, run_key: str | None = None, progress: runs
     return run.as_dict()
 
 
+@dataclass
+class Snapshot:
+    """Dynamics' side read once for the whole run (one paged read instead of one per account),
+    for the in-process runner where every worker shares memory. Functions workers read their own."""
+
+    by_account: dict[str, list[dict[str, Any]]]
+    products: dict[str, str]
+
+    @classmethod
+    def load(cls, dv: Any) -> Snapshot:
+        by_account: dict[str, list[dict[str, Any]]] = {}
+        for row in dv.list(EntitySet.SUBSCRIPTIONS, select=[*SUB_COLUMNS, "_cspb_provideraccount_value"]):
+            by_account.setdefault(row.get("_cspb_provideraccount_value") or "", []).append(row)
+        return cls(by_account, _product_ids(dv, []))
+
+
 def run_subscription_sync(dv: Any, adapters: Mapping[int, Any], *, queue: Queue | None = None,
                           run_key: str | None = None, progress: runs.Progress = runs.no_progress,
                           now: datetime | None = None, workers: int = 1) -> dict[str, Any]:
@@ -85,11 +101,12 @@ def run_subscription_sync(dv: Any, adapters: Mapping[int, Any], *, queue: Queue 
     queue = queue or InProcessQueue("subscription-sync")
     run = runs.start(dv, "subscriptions", run_key)
     fan_out(dv, queue, run=run)
+    snapshot = Snapshot.load(dv)
 
     lock = threading.Lock()
 
     def handle(message: Any) -> None:
-        outcome = handle_message(message.body, dv=dv, adapters=adapters, now=now)
+        outcome = handle_message(message.body, dv=dv, adapters=adapters, now=now, snapshot=snapshot)
         with lock:
             if outcome is not None:
                 for name, value in outcome.counts().items():
@@ -151,7 +168,7 @@ class PendingChanges:
 
 
 def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, run_key: str,
-                 now: datetime | None = None) -> AccountSyncResult:
+                 now: datetime | None = None, snapshot: Snapshot | None = None) -> AccountSyncResult:
     """Worker side: one provider account. Idempotent for a given run key (change log keys include it)."""
     now = now or datetime.now(UTC)
     account_id = provider_account["cspb_provideraccountid"]
@@ -159,11 +176,14 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
     result = AccountSyncResult(account_id)
     remote = list(adapter.list_subscriptions(provider_account["cspb_externalid"]))
     result.subscriptions_seen = len(remote)
-    local = {s["cspb_providersubscriptionid"]: s for s in dv.list(
+    rows = snapshot.by_account.get(account_id, []) if snapshot is not None else dv.list(
         EntitySet.SUBSCRIPTIONS, select=SUB_COLUMNS, filter=f"_cspb_provideraccount_value eq {account_id}")
-        if s.get("cspb_providersubscriptionid")}
+    local = {s["cspb_providersubscriptionid"]: s for s in rows if s.get("cspb_providersubscriptionid")}
     pending = PendingChanges(dv)
-    products = _product_ids(dv, remote) if any(s.id not in local for s in remote) else {}
+    if snapshot is not None:
+        products = snapshot.products
+    else:
+        products = _product_ids(dv, remote) if any(s.id not in local for s in remote) else {}
     sub_writes: list[dict[str, Any]] = []
     log_writes: list[dict[str, Any]] = []
     for sub in remote:
@@ -340,7 +360,7 @@ def _product_ids(dv: Any, remote: Iterable[Any]) -> dict[str, str]:
 
 
 def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping[int, Any] | None = None,
-                   now: datetime | None = None) -> AccountSyncResult | None:
+                   now: datetime | None = None, snapshot: Snapshot | None = None) -> AccountSyncResult | None:
     """One fan-out message. RetriableError escapes (the queue re-delivers); anything else is
     recorded on the run's errors and the message completes."""
     if dv is None:
@@ -357,7 +377,7 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
     account = {"cspb_provideraccountid": body["providerAccountId"], "cspb_provider": body["provider"],
                "cspb_externalid": body["externalId"]}
     try:
-        return sync_account(dv, adapter, account, run_key=str(body["runKey"]), now=now)
+        return sync_account(dv, adapter, account, run_key=str(body["runKey"]), now=now, snapshot=snapshot)
     except RetriableError:
         raise
     except IntegrationError as exc:
