@@ -5,6 +5,7 @@ its billing contract, an invoice to its customer, so another customer's id reads
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
@@ -79,8 +80,26 @@ def _or_filter(column: str, ids: Iterable[str]) -> str | None:
 
 
 class DataverseRepository:
+    # Which account owns a contract changes almost never; remembering it for a minute saves a
+    # round trip on every subscription page without letting a reassignment linger.
+    OWNER_TTL_SECONDS = 60.0
+
     def __init__(self, dv: Any) -> None:
         self.dv = dv
+        self._owners: dict[str, tuple[float, str]] = {}
+
+    def _contract_owner(self, contract_id: str) -> str | None:
+        cached = self._owners.get(contract_id)
+        if cached and time.monotonic() - cached[0] < self.OWNER_TTL_SECONDS:
+            return cached[1]
+        row = self._get(EntitySet.BILLING_CONTRACTS, contract_id, ["cspb_billingcontractid", "_cspb_account_value"])
+        if row is None:
+            return None
+        owner = row.get("_cspb_account_value") or ""
+        if len(self._owners) > 10_000:
+            self._owners.clear()
+        self._owners[contract_id] = (time.monotonic(), owner)
+        return owner
 
     def _get(self, entity_set: str, row_id: str, select: list[str]) -> dict[str, Any] | None:
         if not is_guid(row_id):
@@ -173,7 +192,7 @@ class DataverseRepository:
         if row is None:
             return None
         contract_id = row.get("_cspb_billingcontract_value") or ""
-        if not contract_id or self.get_contract(account_id, contract_id) is None:
+        if not contract_id or self._contract_owner(contract_id) != account_id:
             return None
         return self._subscription(row, account_id)
 
