@@ -431,50 +431,101 @@ class _Seeder:
                 writer.writerows(rows)
             self.counts["price_sheet_rows"] += len(rows)
 
-    def _invoices_and_usage(self, progress: bool) -> list[dict[str, Any]]:
+    def _usage_jobs(self) -> list[tuple[str, dict[str, Any]]]:
+        """(currency, write_usage_file kwargs) per blob. Rows are shared out by Azure-plan customers per
+        currency; a currency's billed usage is split into parts of at most ROWS_PER_BLOB rows, as
+        Microsoft splits a large partition into several files."""
         exports = self.dir / "exports"
         azure_total = sum(len(v) for v in self.usage_customers.values())
-        invoices: list[dict[str, Any]] = []
-        currencies: Iterable[str] = catalog.ALL_PRICING_CURRENCIES
+        with_usage = [c for c in catalog.ALL_PRICING_CURRENCIES if self.usage_customers.get(c)]
+        jobs: list[tuple[str, dict[str, Any]]] = []
+        allocated = 0
+        for ci, currency in enumerate(catalog.ALL_PRICING_CURRENCIES):
+            custs = self.usage_customers.get(currency, [])
+            if not custs:
+                continue
+            rows = self.usage_rows - allocated if currency == with_usage[-1] else \
+                self.usage_rows * len(custs) // azure_total
+            allocated += rows
+            parts = max(1, -(-rows // ROWS_PER_BLOB))
+            for part in range(parts):
+                part_rows = rows // parts + (1 if part < rows % parts else 0)
+                if part_rows:
+                    jobs.append((currency, dict(
+                        path=exports / "usage_billed" / self.invoice_ids[currency] / f"part-{part:05d}.json.gz",
+                        rows=part_rows, seed=self.seed * 1000 + ci * 10 + part, customers=custs,
+                        period=self.billed_start.strftime("%Y-%m"), invoice_number=self.invoice_ids[currency])))
+            unbilled = max(1, rows // 10) if rows else 0
+            if unbilled:
+                jobs.append((currency, dict(
+                    path=exports / "usage_unbilled" / currency / self.unbilled_start.strftime("%Y-%m")
+                    / "part-00000.json.gz", rows=unbilled, seed=self.seed * 1000 + 500 + ci, customers=custs,
+                    period=self.unbilled_start.strftime("%Y-%m"))))
+        return jobs
+
+    def _invoices_and_usage(self, progress: bool) -> list[dict[str, Any]]:
+        jobs = self._usage_jobs()
+        bar = None
         if progress:
             from tqdm import tqdm
 
-            currencies = tqdm(list(currencies), desc="invoices+usage", unit="currency")
-        allocated = 0
-        with_usage = [c for c in catalog.ALL_PRICING_CURRENCIES if self.usage_customers.get(c)]
-        for currency in currencies:
+            bar = tqdm(total=sum(kw["rows"] for _c, kw in jobs), desc="usage rows", unit="row", unit_scale=True)
+        billed_totals: dict[str, Decimal] = defaultdict(Decimal)
+        results = _run_usage_jobs([kw for _c, kw in jobs], bar)
+        for (currency, kw), result in zip(jobs, results, strict=True):
+            unbilled = not kw.get("invoice_number")
+            self.counts["usage_rows_unbilled" if unbilled else "usage_rows_billed"] += kw["rows"]
+            if not unbilled:
+                billed_totals[currency] += result["billing_totals"].get(currency, Decimal(0))
+        if bar is not None:
+            bar.close()
+        invoices: list[dict[str, Any]] = []
+        for currency in catalog.ALL_PRICING_CURRENCIES:
             invoice_id = self.invoice_ids[currency]
-            usage_custs = self.usage_customers.get(currency, [])
-            usage_total = Decimal(0)
-            if usage_custs:
-                if currency == with_usage[-1]:
-                    rows = self.usage_rows - allocated
-                else:
-                    rows = self.usage_rows * len(usage_custs) // azure_total
-                allocated += rows
-                if rows > 0:
-                    result = write_usage_file(
-                        exports / "usage_billed" / invoice_id / "part-00000.json.gz", rows,
-                        seed=self.seed * 1000 + len(invoices), customers=usage_custs,
-                        period=self.billed_start.strftime("%Y-%m"), invoice_number=invoice_id)
-                    usage_total = result["billing_totals"].get(currency, Decimal(0))
-                    self.counts["usage_rows_billed"] += rows
-                unbilled = max(1, rows // 10) if rows else 0
-                if unbilled:
-                    write_usage_file(
-                        exports / "usage_unbilled" / currency / self.unbilled_start.strftime("%Y-%m")
-                        / "part-00000.json.gz", unbilled, seed=self.seed * 1000 + 500 + len(invoices),
-                        customers=usage_custs, period=self.unbilled_start.strftime("%Y-%m"))
-                    self.counts["usage_rows_unbilled"] += unbilled
             lines = self.recon.get(currency, [])
-            if not lines and not usage_custs:
+            if not lines and not self.usage_customers.get(currency):
                 continue
-            write_jsonl_gz(exports / "recon_billed" / invoice_id / "part-00000.json.gz", lines)
+            write_jsonl_gz(self.dir / "exports" / "recon_billed" / invoice_id / "part-00000.json.gz", lines)
             license_total = sum((ln["Total"] for ln in lines), Decimal(0))
-            total = license_total + usage_total.quantize(catalog.quantum(currency))
+            total = license_total + billed_totals[currency].quantize(catalog.quantum(currency))
             invoices.append(invoice_resource(invoice_id, currency, self.billed_start, self.billed_end,
                                              self.as_of, total))
         return invoices
+
+
+ROWS_PER_BLOB = 400_000
+PARALLEL_FROM_ROWS = 400_000
+
+
+def _write_usage_job(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return write_usage_file(**kwargs)
+
+
+def _run_usage_jobs(jobs: list[dict[str, Any]], bar: Any) -> list[dict[str, Any]]:
+    """Big seeds use both cores (each file is independent and seeded, so output is the same either
+    way); small ones stay in-process, which is also what tests running servers in threads want."""
+    if sum(j["rows"] for j in jobs) < PARALLEL_FROM_ROWS:
+        results = []
+        for job in jobs:
+            results.append(_write_usage_job(job))
+            if bar is not None:
+                bar.update(job["rows"])
+        return results
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i]["rows"])  # biggest first balances the workers
+    out: list[dict[str, Any]] = [{} for _ in jobs]
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("fork")) as pool:
+        futures = {pool.submit(_write_usage_job, jobs[i]): i for i in order}
+        from concurrent.futures import as_completed
+
+        for future in as_completed(futures):
+            i = futures[future]
+            out[i] = future.result()
+            if bar is not None:
+                bar.update(jobs[i]["rows"])
+    return out
 
 
 MCA_TEMPLATE_ID = "117a77b0-9360-443b-8795-c6dedc750cf9"
