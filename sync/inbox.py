@@ -34,8 +34,9 @@ class InboxStatus:
     DUPLICATE = 5
 
 
-# Tables whose changes mean "something may need provisioning". Everything else is stored and ignored.
-HANDLED_ENTITIES = frozenset({"cspb_licensechangelog"})
+# Tables whose changes may need a provider call (change logs, subscription edits, MCA acceptances).
+# Everything else is stored and ignored.
+HANDLED_ENTITIES = frozenset({"cspb_licensechangelog", "cspb_subscription", "cspb_agreement"})
 HANDLED_MESSAGES = frozenset({"create", "update"})
 
 

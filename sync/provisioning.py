@@ -21,7 +21,7 @@ from typing import Any
 from billing.provisioning_rules import Action, ChangeFacts, Plan, ProvisioningStatus, decide
 from shared.errors import FatalError, NotFoundError, RetriableError
 from shared.logging import get_logger
-from sync import azure_plan, inbox
+from sync import azure_plan, inbox, rep_changes
 from sync.records import parse_dt
 
 log = get_logger(__name__)
@@ -34,7 +34,7 @@ _KEY_NAMESPACE = uuid.UUID("5f0c3a52-6f43-4c59-9d0e-2f8f3b7c9a11")
 CHANGELOG_COLUMNS = [
     "cspb_licensechangelogid", "cspb_changetype", "cspb_oldquantity", "cspb_newquantity", "cspb_origin",
     "cspb_provisioningstatus", "cspb_idempotencykey", "cspb_senttoprovideron", "_cspb_subscription_value",
-    "cspb_providerorderid", "cspb_error",
+    "cspb_providerorderid", "cspb_error", "cspb_changekey",
 ]
 SUBSCRIPTION_COLUMNS = [
     "cspb_subscriptionid", "cspb_providersubscriptionid", "cspb_provider", "_cspb_provideraccount_value",
@@ -90,6 +90,8 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
     if not plan.calls_provider:
         code, label = _STATUS_FOR[plan.action]
         _write_back(dv, changelog_id, code, error=plan.reason)
+        if plan.action is Action.REFUSE:
+            _revert_edit(dv, change, sub)
         return Outcome(changelog_id, label, plan.reason)
     assert sub is not None
     adapter = adapters.get(int(sub["cspb_provider"]))
@@ -108,7 +110,14 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
     except FatalError as exc:
         message = f"provider refused the change: {exc.message}"
         _write_back(dv, changelog_id, ProvisioningStatus.FAILED, error=message)
+        _revert_edit(dv, change, sub)
         return Outcome(changelog_id, "Failed", message)
+
+
+def _revert_edit(dv: Any, change: dict[str, Any], sub: dict[str, Any] | None) -> None:
+    """A refused change that came from editing the subscription form: put the form back."""
+    if sub is not None and str(change.get("cspb_changekey") or "").startswith("rep|"):
+        rep_changes.revert_refused(dv, sub["cspb_subscriptionid"], change)
 
 
 def _call_provider(action: Action, adapter: Any, change: dict[str, Any], sub: dict[str, Any],
@@ -193,11 +202,27 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
         dv = DataverseClient.from_settings()
     if adapters is None:
         adapters = default_adapters()
-    if body.get("entity") != "cspb_licensechangelog" or not body.get("recordId"):
+    entity, record_id = body.get("entity"), body.get("recordId")
+    if entity not in inbox.HANDLED_ENTITIES or not record_id:
         inbox.mark(dv, body.get("inboxId"), inbox.InboxStatus.PROCESSED, "nothing to provision")
         return None
     try:
-        outcome = process_change(str(body["recordId"]), dv=dv, adapters=adapters, now=now)
+        if entity == "cspb_agreement":
+            from sync import mca
+
+            attested = mca.attest(dv, adapters[1], agreement_id=str(record_id))
+            failed = attested.status == "Failed"
+            inbox.mark(dv, body.get("inboxId"), inbox.InboxStatus.FAILED if failed else inbox.InboxStatus.PROCESSED,
+                       attested.message or None)
+            return None
+        changelog_id: str | None = str(record_id)
+        if entity == "cspb_subscription":
+            changelog_id = rep_changes.record_rep_change(dv, str(record_id), str(body.get("eventKey") or record_id),
+                                                         now=now)
+            if changelog_id is None:
+                inbox.mark(dv, body.get("inboxId"), inbox.InboxStatus.PROCESSED, "no seat or status change")
+                return None
+        outcome = process_change(str(changelog_id), dv=dv, adapters=adapters, now=now)
     except RetriableError as exc:
         inbox.mark(dv, body.get("inboxId"), inbox.InboxStatus.QUEUED, f"will retry: {exc.message}")
         raise

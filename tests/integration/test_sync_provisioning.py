@@ -152,3 +152,49 @@ def test_second_azure_plan_is_refused(dv, sync_pc) -> None:
     log_id = _change(dv, sub_id, "rep-plan-2", change_type=1, new_q=1)
     outcome = provisioning.process_change(log_id, dv=dv, adapters={1: sync_pc})
     assert outcome.status == "Refused" and "already has an Azure plan" in outcome.message
+
+
+def test_rep_edits_the_subscription_form_and_the_webhook_does_the_rest(dv, dv_server, sync_pc, sync_pc_server,
+                                                                        webhook_endpoint) -> None:
+    url, key = webhook_endpoint
+    company, account_id = _world(dv, sync_pc)
+    dv_server.app.register_webhook(url, key, ["cspb_subscription"], ("Update",))
+    dv_server.app.register_webhook(url, key, ["cspb_licensechangelog"], ("Create",))
+    now = datetime.now(UTC)
+    remote = list(sync_pc.list_subscriptions(company.id))
+    licenses = [s for s in remote if s.status == "Active" and not s.product_id.startswith("DZH")]
+    late = next(s for s in licenses if s.cancellation_allowed_until and s.cancellation_allowed_until < now
+                and s.quantity > 1)
+    up = next(s for s in licenses if s.id != late.id)
+
+    def row(sub):
+        return dv.get_by_key("cspb_subscriptions", {"cspb_providersubscriptionid": sub.id},
+                             select=["cspb_subscriptionid", "cspb_quantity"])
+
+    dv.update("cspb_subscriptions", row(up)["cspb_subscriptionid"], {"cspb_quantity": up.quantity + 2})
+    dv.update("cspb_subscriptions", row(late)["cspb_subscriptionid"], {"cspb_quantity": late.quantity - 1})
+    for _ in range(3):  # each hop (edit -> change log -> our write-backs) makes new deliveries
+        assert dv_server.app.wait_for_webhooks()
+        _drain(dv, sync_pc)
+    assert sync_pc.get_subscription(up.id, company_id=company.id).quantity == up.quantity + 2
+    assert row(up)["cspb_quantity"] == up.quantity + 2
+    # The late reduction was refused, never sent, and the form shows the real seat count again.
+    assert sync_pc.get_subscription(late.id, company_id=company.id).quantity == late.quantity
+    assert row(late)["cspb_quantity"] == late.quantity
+    refused = [r for r in dv.list("cspb_licensechangelogs", select=["cspb_provisioningstatus", "cspb_error",
+                                                                    "cspb_origin"]) if r["cspb_origin"] == 1]
+    assert sorted(r["cspb_provisioningstatus"] for r in refused) == [2, 5]
+
+
+def test_agreement_created_in_dynamics_is_attested_through_the_webhook(dv, dv_server, sync_pc,
+                                                                        webhook_endpoint) -> None:
+    url, key = webhook_endpoint
+    _, account_id = _world(dv, sync_pc, mca=False)
+    dv_server.app.register_webhook(url, key, ["cspb_agreement"], ("Create",))
+    agreement = dv.create("cspb_agreements", {
+        "cspb_agreementkey": "mca-webhook", "cspb_name": "MCA", "cspb_firstname": "Eva", "cspb_lastname": "Rossi",
+        "cspb_email": "eva@example.com", "cspb_provideraccount@odata.bind": f"/cspb_provideraccounts({account_id})"})
+    assert dv_server.app.wait_for_webhooks()
+    _drain(dv, sync_pc)
+    assert dv.get("cspb_agreements", agreement, select=["cspb_status"])["cspb_status"] == 2
+    assert dv.get("cspb_provideraccounts", account_id, select=["cspb_mcaattested"])["cspb_mcaattested"] is True
