@@ -106,7 +106,7 @@ def _csv_source(info: SourceInfo, cols: dict[str, str | None], exact: bool, loca
               f"delim=',', quote='\"', escape='\"', compression={_lit(compression)}"
               # Fast path: a broken line raises (then the exact path runs); keeping rejects costs ~15 %.
               + (", store_rejects=true, rejects_table='recon_rejects', rejects_scan='recon_scans')" if exact else ")"))
-    picks = ", ".join(f"{_q(cols[c]) if cols.get(c) else 'NULL'} AS {_q(c)}" for c in _READ_COLUMNS)
+    picks = ", ".join(f"{_q(actual) if (actual := cols.get(c)) else 'NULL'} AS {_q(c)}" for c in _READ_COLUMNS)
     rec_no = "row_number() OVER ()" if exact else "0"
     return f"SELECT {rec_no} AS rec_no, TRUE AS json_ok, NULL AS raw_line, {picks} FROM {reader}"
 
@@ -117,7 +117,7 @@ def _jsonl_source(info: SourceInfo, cols: dict[str, str | None], exact: bool, lo
     text column (\\x01 cannot occur unescaped in JSON) and parsed here, so a malformed line is quarantined
     with its line number instead of failing the whole file."""
     if not exact:
-        present = {c: cols[c] for c in _READ_COLUMNS if cols.get(c)}
+        present: dict[str, str] = {c: actual for c in _READ_COLUMNS if (actual := cols.get(c))}
         spec = "{" + ", ".join(f"{_lit(k)}: 'VARCHAR'" for k in dict.fromkeys(present.values())) + "}"
         reader = (f"read_json({_lit(location)}, format='newline_delimited', columns={spec}, "
                   f"compression={_lit(compression)}, maximum_object_size=16777216)")
@@ -125,7 +125,7 @@ def _jsonl_source(info: SourceInfo, cols: dict[str, str | None], exact: bool, lo
         return f"SELECT 0 AS rec_no, TRUE AS json_ok, NULL AS raw_line, {picks} FROM {reader}"
     reader = (f"read_csv({_lit(location)}, header=false, auto_detect=false, columns={{'line': 'VARCHAR'}}, "
               f"delim='\\x01', quote='', escape='', compression={_lit(compression)})")
-    paths = "[" + ", ".join(_lit("$." + json.dumps(cols[c]) if cols.get(c) else "$.__absent__")
+    paths = "[" + ", ".join(_lit("$." + json.dumps(actual) if (actual := cols.get(c)) else "$.__absent__")
                             for c in _READ_COLUMNS) + "]"
     picks = ", ".join(f"f[{i + 1}] AS {_q(c)}" for i, c in enumerate(_READ_COLUMNS))
     return (f"SELECT rec_no, json_ok, line AS raw_line, {picks} FROM ("

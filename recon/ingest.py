@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from dataverse.tables import ReconFileStatus
-from recon.aggregate import aggregate_usage
-from recon.invoice_file import ProviderLine, read_invoice_file
+from recon.aggregate import AggregateResult, aggregate_usage
+from recon.invoice_file import InvoiceFileResult, ProviderLine, read_invoice_file
 from recon.store import (
     ReconFileRow,
     blob_prefix,
@@ -169,15 +169,18 @@ def _ingest_one(kind: str, currency: str, export: Any, *, period: str, store: Bl
     stored = store.put_file(f"{prefix}/{consolidated.name}", consolidated, content_type="application/gzip")
     result = FileOutcome(kind, currency, stored.path, checksum)
     quarantine = work / (consolidated.name + ".quarantine.jsonl")
+    parsed: AggregateResult | InvoiceFileResult | None = None
     try:
         if not downloaded.files:
             parsed = None
         elif kind == KIND_INVOICE:
-            parsed = read_invoice_file(consolidated, quarantine_path=quarantine)
-            outcome.provider_lines.extend(parsed.lines)
+            invoice = read_invoice_file(consolidated, quarantine_path=quarantine)
+            outcome.provider_lines.extend(invoice.lines)
+            parsed = invoice
         else:
-            parsed = aggregate_usage(consolidated, quarantine_path=quarantine, temp_dir=work)
-            summaries = summaries_from_groups(parsed.groups, provider_accounts)
+            usage = aggregate_usage(consolidated, quarantine_path=quarantine, temp_dir=work)
+            parsed = usage
+            summaries = summaries_from_groups(usage.groups, provider_accounts)
             if dv is not None:
                 write_summaries(dv, summaries)
             outcome.summary_keys.update(s.summary_key for s in summaries)

@@ -192,7 +192,7 @@ def _acct(account: TenantAccount | None) -> str | None:
 
 
 def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSummary],
-                subs_by_provider_id: Mapping[str, Subscription], subs_by_id: Mapping[str | None, Subscription],
+                subs_by_provider_id: Mapping[str, Subscription], subs_by_id: Mapping[str, Subscription],
                 invoices: Sequence[Invoice], tenant_map: Mapping[str, TenantAccount]) -> list[MarginRow]:
     revenue: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
     cost: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
