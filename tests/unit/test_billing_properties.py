@@ -71,7 +71,8 @@ def test_proration_never_exceeds_full_period_price(freq, policy, unit, price, se
     prorated = change_line(ctx, sub, timeline, change)
     full = full_line(LicenseContext(contract, cycle_containing(contract, cycle.next_start), "K", RateTable()), sub, timeline)
     if prorated is not None:
-        assert 0 < prorated.base_amount <= full.base_amount
+        # a tiny price over a few days may round to zero, never below it or above the full period
+        assert 0 <= prorated.base_amount <= full.base_amount
 
 
 @FAST
