@@ -173,11 +173,16 @@ class PartnerCenterClient:
         return Subscription.from_wire(self._get(f"/v1/customers/{customer_id}/subscriptions/{subscription_id}"))
 
     def update_subscription(self, customer_id: str, subscription_id: str, changes: Mapping[str, Any], *,
-                            request_id: str | None = None) -> Subscription:
-        """PATCH only the given fields (quantity, autoRenewEnabled, status, friendlyName)."""
-        body = self._write("PATCH", f"/v1/customers/{customer_id}/subscriptions/{subscription_id}", dict(changes),
-                           request_id)
-        return Subscription.from_wire(body)
+                            current: Subscription | None = None, request_id: str | None = None) -> Subscription:
+        """PATCH the subscription with `changes` (quantity, autoRenewEnabled, status, friendlyName).
+
+        Partner Center wants the full Subscription resource in the body, so the current one is read
+        first unless the caller passes it
+        (https://learn.microsoft.com/partner-center/developer/change-the-quantity-of-a-subscription)."""
+        base = current or self.get_subscription(customer_id, subscription_id)
+        body = {**base.raw, **dict(changes)}
+        return Subscription.from_wire(
+            self._write("PATCH", f"/v1/customers/{customer_id}/subscriptions/{subscription_id}", body, request_id))
 
     def set_quantity(self, customer_id: str, subscription_id: str, quantity: int, *,
                      request_id: str | None = None) -> Subscription:

@@ -159,11 +159,13 @@ class PartnerCenterSandbox:
         return state
 
     def _idempotent(self, request: Request, cid: str, state: dict[str, Any],
-                    work: Callable[[], Response]) -> Response:
-        """Replay the stored answer for a repeated MS-RequestId; refuse the id with a different body."""
+                    work: Callable[[], Response], intent: Any = None) -> Response:
+        """Replay the stored answer for a repeated MS-RequestId; refuse the id with a different request.
+        `intent` narrows what "the same request" means when the body carries more than the change
+        (a full Subscription resource whose etag moves on)."""
         request_id = request.headers.get("MS-RequestId", "")
-        fingerprint = hashlib.sha256(
-            f"{request.method} {request.path}\n".encode() + request.get_data()).hexdigest()
+        payload = request.get_data() if intent is None else json.dumps(intent, sort_keys=True).encode()
+        fingerprint = hashlib.sha256(f"{request.method} {request.path}\n".encode() + payload).hexdigest()
         with self.state.lock:
             entry = {"method": request.method, "path": request.path, "requestId": request_id,
                      "correlationId": request.headers.get("MS-CorrelationId", ""), "replayed": False}
@@ -235,7 +237,8 @@ class PartnerCenterSandbox:
                 return pc_error(404, 800001, f"Subscription {sid} was not found", "SubscriptionNotFound")
             return self._apply_patch(sub, body)
 
-        return self._idempotent(request, cid, state, work)
+        intent = {k: body.get(k) for k in ("quantity", "status", "autoRenewEnabled", "friendlyName")}
+        return self._idempotent(request, cid, state, work, intent)
 
     def _apply_patch(self, sub: dict[str, Any], body: dict[str, Any]) -> Response:
         now = _now()

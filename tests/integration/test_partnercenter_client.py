@@ -126,6 +126,19 @@ def test_subscription_changes_follow_new_commerce_windows(pc):
     assert refused.value.status == 400 and refused.value.details["errorName"] == "QuantityReductionNotAllowed"
 
 
+def test_redelivered_seat_change_replays(pc, pc_server):
+    customer = pc.list_customers()[4]
+    sid = pc.purchase(customer.id, [CartLineItem(BASIC, 2, "P1M", "monthly")], idempotency_key="buy-2").subscription_ids[0]
+    rid = request_id_for("changelog-7")
+    first = pc.set_quantity(customer.id, sid, 4, request_id=rid)
+    # The queue delivers the same change again: the client re-reads the (already changed) subscription,
+    # sends the full resource with the same MS-RequestId, and gets the first answer back.
+    again = pc.set_quantity(customer.id, sid, 4, request_id=rid)
+    assert again.quantity == first.quantity == 4 and again.etag == first.etag
+    patches = [w for w in pc_server.app.state.write_log if w["method"] == "PATCH"]
+    assert [w["replayed"] for w in patches] == [False, True]
+
+
 def test_azure_plan_entitlements(pc):
     customer, plan = _customer_with_plan(pc)
     entitlements = pc.list_azure_entitlements(customer.id, plan.id)
