@@ -348,3 +348,24 @@ class RevenueScheduleEntry:
 
 def invoice_key(contract_number: str, cycle_start: date, kind: InvoiceKind) -> str:
     return f"{contract_number}|{cycle_start.isoformat()}|{kind.value}"
+
+
+# QuickBooks caps DocNumber at 21 characters and Business Central's "No." at 20; keep every number within 20.
+INVOICE_NUMBER_MAX = 20
+
+
+def invoice_number(key: str) -> str:
+    """A short, stable, human-readable invoice number derived from the invoice key.
+
+    `BC-1001|2026-11-01|cycle` -> `BC-1001-261101`; a change-log invoice adds its initial (`...-261101C`).
+    Keys whose readable form would be too long fall back to a hash, still stable across re-runs.
+    """
+    import hashlib
+
+    contract, _, rest = key.partition("|")
+    start, _, kind = rest.partition("|")
+    suffix = "" if kind in ("", InvoiceKind.CYCLE.value) else kind[:1].upper()
+    readable = f"{contract}-{start[2:].replace('-', '')}{suffix}" if start else ""
+    if readable and len(readable) <= INVOICE_NUMBER_MAX and "|" not in readable:
+        return readable
+    return "INV-" + hashlib.sha256(key.encode()).hexdigest()[:12].upper()

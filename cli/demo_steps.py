@@ -1,15 +1,25 @@
-"""The steps of `cspbridge demo`, in order. Each takes the DemoContext and returns summary lines."""
+"""The steps of `cspbridge demo`, in order. Each takes the DemoContext and returns summary lines.
+
+Steps only call the areas' public service functions; anything a later step needs (the billing
+date, invoice ids) travels in `ctx.shared`.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from datetime import date
 from typing import Any
 
 
-def dataverse_round_trip(ctx: Any) -> list[str]:
+def _dv() -> Any:
     from dataverse.client import DataverseClient
 
-    dv = DataverseClient.from_settings()
+    return DataverseClient.from_settings()
+
+
+def dataverse_round_trip(ctx: Any) -> list[str]:
+    dv = _dv()
     name = f"Demo round trip {uuid.uuid4().hex[:8]}"
     account_id = dv.create("accounts", {"name": name, "cspb_domain": "roundtrip.example"})
     back = dv.get("accounts", account_id, select=["name", "cspb_domain"])
@@ -18,6 +28,93 @@ def dataverse_round_trip(ctx: Any) -> list[str]:
     return [f"wrote account {account_id} through the Web API client and read it back: {back['name']!r}"]
 
 
+def sync_and_provision(ctx: Any) -> list[str]:
+    from distributors.partnercenter_adapter import PartnerCenterAdapter
+    from sync.demo import run_demo_flow
+
+    out = run_demo_flow(_dv(), PartnerCenterAdapter.from_settings(), dv_app=ctx.servers["dataverse"].app)
+    lines = [f"catalog sync: {out['catalog']}", f"provider accounts: {out['accounts']}",
+             f"subscriptions: {out['subscriptions']}"]
+    seat = out.get("seat_change", {})
+    lines.append(f"rep seat change via webhook: {seat}")
+    if seat.get("status") != "Provisioned":
+        raise RuntimeError(f"the rep's seat change did not provision: {seat}")
+    return lines
+
+
+def billing_cycle(ctx: Any) -> list[str]:
+    from dataverse import billing_jobs
+    from dataverse.seed_billing import seed_billing
+
+    dv = _dv()
+    seed_billing(dv)
+    run_date = ctx.shared.setdefault("run_date", date.today())
+    result = billing_jobs.run(run_date, dv=dv)
+    rerun = billing_jobs.run(run_date, dv=dv)
+    lines = [f"bill run {run_date}: {result.created} invoices created, {result.lines_written} lines, "
+             f"{result.revenue_entries} revenue schedule entries"]
+    for currency, totals in sorted(result.summary().items()):
+        lines.append(f"  {currency}: {totals}")
+    lines.append(f"re-run of the same date created {rerun.created} invoices (idempotent)")
+    for contract, message in result.errors:
+        lines.append(f"  contract {contract}: {message}")
+    ctx.shared["invoice_ids"] = [inv.id for inv in result.invoices if inv.id]
+    return lines
+
+
+def payments_and_accounting(ctx: Any) -> list[str]:
+    from accounting.post_invoice import run_pending
+    from payments.links import create_payment_link
+    from payments.service import redeem
+
+    dv = _dv()
+    contracts = list(dv.list("cspb_billingcontracts", select=["cspb_contractnumber", "cspb_paymenttoken",
+                                                              "_cspb_account_value", "_cspb_primarybillingcontact_value"]))
+    lines = []
+    for row in contracts:
+        if not row.get("_cspb_primarybillingcontact_value"):
+            # Sending needs someone to send to: the billing contact Work 365 also requires.
+            number = row["cspb_contractnumber"]
+            contact_id = dv.create("contacts", {
+                "firstname": "Billing", "lastname": number, "emailaddress1": f"billing+{number.lower()}@customer.example",
+                "parentcustomerid_account@odata.bind": f"/accounts({row['_cspb_account_value']})"})
+            dv.update("cspb_billingcontracts", row["cspb_billingcontractid"],
+                      {"cspb_primarybillingcontact@odata.bind": f"/contacts({contact_id})"})
+        if row.get("cspb_paymenttoken"):
+            continue
+        # The customer follows the single-use link and adds a card; only the processor's token is stored.
+        link = create_payment_link(row["cspb_contractnumber"])
+        redeem(link.rsplit("/", 1)[-1], "pm_card_visa", dv=dv)
+        dv.update("cspb_billingcontracts", row["cspb_billingcontractid"],
+                  {"cspb_autocharge": True, "cspb_autosend": True, "cspb_autosync": True})
+    lines.append(f"payment methods added through payment links: {len(contracts)} contracts")
+    outcomes = run_pending(dv=dv, target="quickbooks")
+    tally: Counter[str] = Counter()
+    for jobs in outcomes.values():
+        for job, outcome in jobs.items():
+            tally[f"{job}: {outcome.split(' ')[0]}"] += 1
+    lines.append(f"post-invoice jobs over {len(outcomes)} invoices: {dict(tally)}")
+    for invoice_id, jobs in outcomes.items():
+        failures = {job: outcome for job, outcome in jobs.items() if outcome.lower().startswith("failed")}
+        if failures:
+            lines.append(f"  invoice {invoice_id}: {failures}")
+    charged = sum(1 for jobs in outcomes.values() if jobs.get("charge", "").startswith("succeeded"))
+    synced = sum(1 for jobs in outcomes.values() if jobs.get("accounting", "").startswith("synced"))
+    if not charged or not synced:
+        raise RuntimeError(f"expected Stripe charges and accounting syncs, got {dict(tally)}; " + "; ".join(lines[2:]))
+    return lines
+
+
+def portal_and_assessment(ctx: Any) -> list[str]:
+    from portal.demo import run_demo_step
+
+    return run_demo_step(ctx.out_dir)
+
+
 STEPS: list[tuple[str, Any]] = [
     ("dataverse round trip", dataverse_round_trip),
+    ("sync and provisioning", sync_and_provision),
+    ("billing", billing_cycle),
+    ("payments and accounting", payments_and_accounting),
+    ("portal and assessment", portal_and_assessment),
 ]

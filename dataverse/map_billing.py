@@ -37,6 +37,7 @@ from billing.models import (
     SubscriptionStatus,
     UsageGrouping,
     UsageSummary,
+    invoice_number,
 )
 from dataverse.odata import bind
 from dataverse.tables import EntitySet
@@ -284,6 +285,7 @@ def invoice_header_row(inv: Invoice) -> dict[str, Any]:
     """The invoice as first written: identity, links and period, no totals yet (status New)."""
     row: dict[str, Any] = {
         "name": inv.name[:300],
+        "invoicenumber": invoice_number(inv.key),
         "cspb_invoicekey": inv.key,
         "cspb_periodstart": inv.period_start,
         "cspb_periodend": inv.period_end,
