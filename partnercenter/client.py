@@ -112,6 +112,12 @@ class PartnerCenterClient:
                            error_decoder=decode_error, retry=policy, timeout=seconds)
         return cls(pc, graph, **kwargs)
 
+    def scoped(self, correlation_id: str | None = None) -> PartnerCenterClient:
+        """The same connections under a new MS-CorrelationId, so one operation's calls (e.g. cart +
+        checkout + order reads for one change log) can be traced together in Partner Center."""
+        return PartnerCenterClient(self.pc, self.graph, correlation_id=correlation_id or str(uuid.uuid4()),
+                                   poll_interval=self.poll_interval, max_polls=self.max_polls, sleep=self.sleep)
+
     # ------------------------------------------------------------------ plumbing
     def _headers(self, request_id: str | None = None) -> dict[str, str]:
         headers = {"MS-CorrelationId": self.correlation_id}

@@ -88,6 +88,14 @@ def test_checkout_that_timed_out_after_commit_buys_exactly_once(pc_server, make_
     assert len(client.list_subscriptions(customer.id)) == before + 1
 
 
+def test_scoped_client_sends_its_own_correlation_id(pc, pc_server):
+    op = pc.scoped("11111111-2222-3333-4444-555555555555")
+    customer = op.list_customers()[0]
+    op.create_cart(customer.id, [CartLineItem(BASIC, 1, "P1M", "monthly")])
+    assert pc_server.app.state.write_log[-1]["correlationId"] == "11111111-2222-3333-4444-555555555555"
+    assert op.pc is pc.pc  # same connection pool
+
+
 def test_request_id_reused_for_a_different_body_is_refused(pc):
     customer = pc.list_customers()[0]
     rid = request_id_for("dup")
