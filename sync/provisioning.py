@@ -234,7 +234,8 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
 
 def default_adapters(settings: Any = None) -> dict[int, Any]:
     """Provider code (cspb_provider) -> adapter, built from the settings. Pax8 joins when its client
-    id is configured (CSPB_PAX8_CLIENT_ID), so an installation without Pax8 never calls it."""
+    id is configured (CSPB_PAX8_CLIENT_ID) or, in sandbox mode, when its URL is the loopback
+    sandbox, so an installation without Pax8 never calls it."""
     from distributors.partnercenter_adapter import PartnerCenterAdapter
 
     if settings is None:
@@ -242,7 +243,8 @@ def default_adapters(settings: Any = None) -> dict[int, Any]:
 
         settings = get_settings()
     adapters: dict[int, Any] = {1: PartnerCenterAdapter.from_settings(settings)}
-    if settings.pax8_client_id:
+    loopback = settings.pax8_url.startswith(("http://127.0.0.1", "http://localhost"))
+    if settings.pax8_client_id or (settings.mode == "sandbox" and loopback):
         from distributors.pax8 import Pax8Adapter
 
         adapters[2] = Pax8Adapter.from_settings(settings)

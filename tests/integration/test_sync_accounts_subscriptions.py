@@ -113,3 +113,19 @@ def test_legacy_azure_is_flagged_for_transition() -> None:
     plan = Subscription(id="p", company_id="c", product_id="DZH318Z0BPS6:0001:DZH318Z09P8V", quantity=1,
                         status="Active", billing_term="P1M")
     assert classify(plan) == (2, False)
+
+
+def test_pax8_companies_and_subscriptions_sync_next_to_partner_center(dv, sync_pc, pax8_server, quick_retry) -> None:
+    from distributors.pax8 import Pax8Adapter
+
+    pax8 = Pax8Adapter(pax8_server.url, "client", "secret", token_url=pax8_server.url + "/oauth/token",
+                       retry=quick_retry)
+    companies = list(pax8.list_companies())
+    result = run_provider_account_sync(dv, {1: sync_pc, 2: pax8})
+    rows = list(dv.list("cspb_provideraccounts", select=["cspb_provider"]))
+    assert sum(1 for r in rows if r["cspb_provider"] == 2) == len(companies) > 0
+    assert result.run["status"] == "Succeeded"
+    subs = run_subscription_sync(dv, {1: sync_pc, 2: pax8}, workers=2)
+    assert subs["status"] == "Succeeded", subs
+    pax8_subs = [s for s in dv.list("cspb_subscriptions", select=["cspb_provider"]) if s["cspb_provider"] == 2]
+    assert len(pax8_subs) == sum(len(list(pax8.list_subscriptions(c.id))) for c in companies)
