@@ -121,11 +121,11 @@ def bench_write(n: int) -> None:
             app.close()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contracts", type=int, default=2000)
     parser.add_argument("--write", type=int, default=0, help="also bill N contracts into the Dataverse sandbox")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     bench_plan(args.contracts)
     if args.write:
         bench_write(args.write)
