@@ -192,6 +192,54 @@ GROUP BY ALL
 """
 
 
+def _fast_sql(source_sql: str) -> str:
+    """Clean-file path: group on the raw key values and count rows that fail a per-row check.
+
+    Key checks (empty ids, unknown currency, unreadable date) are done per group afterwards in
+    Python, because a bad key value makes its own group; trimming/upper-casing also happens there,
+    on a few thousand groups instead of millions of rows. Any failed check sends the file to the
+    exact path, which finds the rows and their lines."""
+    d = DECIMAL_TYPE
+    casts = ", ".join(f"TRY_CAST({_q(c)} AS {d}) AS {_q('d_' + c)}" for c in _DECIMAL_COLUMNS)
+    pec_pct = (f"CASE WHEN coalesce(trim(PartnerEarnedCreditPercentage), '') = '' THEN CAST(0 AS {d}) "
+               f"ELSE TRY_CAST(PartnerEarnedCreditPercentage AS {d}) END")
+    usage_day = ("coalesce(TRY_CAST(left(UsageDate, 10) AS DATE), "
+                 "TRY_STRPTIME(split_part(trim(UsageDate), ' ', 1), '%m/%d/%Y'))")
+    pec_amount = (f"CASE WHEN d_PEC > 0 THEN CAST(CAST(CAST(d_UnitPrice * d_Quantity AS {d}) * d_PCToBCExchangeRate "
+                  f"AS {d}) * d_PEC / 100 AS {d}) ELSE CAST(0 AS {d}) END")
+    row_bad = " OR ".join([f"{_q('d_' + c)} IS NULL" for c in _DECIMAL_COLUMNS] + ["d_PEC IS NULL"])
+    return f"""
+WITH src AS ({source_sql}),
+typed AS (SELECT CustomerId, SubscriptionId, EntitlementId, MeterCategory, BillingCurrency, PricingCurrency,
+                 CustomerName, date_trunc('month', {usage_day}) AS month, {casts}, {pec_pct} AS d_PEC FROM src)
+SELECT CustomerId, SubscriptionId, EntitlementId, MeterCategory, month, BillingCurrency, PricingCurrency,
+       max(CustomerName), count(*) FILTER (WHERE {row_bad}) AS bad_rows,
+       sum(d_Quantity), sum({pec_amount}), sum(d_BillingPreTaxTotal), sum(d_PricingPreTaxTotal), count(*)
+FROM typed
+GROUP BY ALL
+"""
+
+
+def _fast_rows(raw: list[tuple]) -> list[tuple] | None:
+    """Normalise and merge fast-path groups into the exact path's row shape; None if any row is bad."""
+    merged: dict[tuple[str, ...], list] = {}
+    for cust, sub, ent, cat, month, cur, pcur, name, bad, qty, pec, cost, ptotal, count in raw:
+        key = ((cust or "").strip(), (sub or "").strip(), (ent or "").strip(), (cat or "").strip(),
+               (cur or "").strip().upper(), (pcur or "").strip().upper())
+        if (bad or month is None or not all(key[i] for i in (0, 1, 3))
+                or key[4] not in MINOR_UNITS or key[5] not in MINOR_UNITS):
+            return None
+        full = key + (month.strftime("%Y-%m"),)
+        acc = merged.get(full)
+        if acc is None:
+            merged[full] = [name or "", qty, pec, cost, ptotal, count]
+        else:
+            acc[0] = max(acc[0], name or "")
+            for i, v in enumerate((qty, pec, cost, ptotal, count), start=1):
+                acc[i] += v
+    return [(None, None, None, k[0], k[1], k[2], k[3], k[6], k[4], k[5], *acc) for k, acc in merged.items()]
+
+
 def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = None,
                     memory_limit: str = "256MB", threads: int | None = None,
                     temp_dir: str | Path | None = None, sample_size: int = 20) -> AggregateResult:
@@ -218,7 +266,8 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
                 if threads:
                     con.execute(f"SET threads = {int(threads)}")
                 try:
-                    rows = con.execute(_aggregate_sql(source, reasons)).fetchall()
+                    sql = _aggregate_sql(source, reasons) if exact else _fast_sql(source)
+                    rows = con.execute(sql).fetchall()
                 except duckdb.Error:
                     finished()  # a corrupt gzip is the better explanation, when it is one
                     raise
@@ -232,12 +281,16 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
 
     # Clean files (the normal case) take the parallel fast path. Anything wrong, and we read again
     # with record numbers so every quarantined row carries its line.
+    fast: list[tuple] | None
     try:
-        rows, rejects = run(exact=False)
-        clean = not rejects and all(r[0] is None and r[1] is None for r in rows)
+        fast = _fast_rows(run(exact=False)[0])
     except duckdb.Error:
-        clean = False
-    if not clean:
+        fast = None
+    rows: list[tuple]
+    rejects: list[tuple] = []
+    if fast is not None:
+        rows = fast
+    else:
         try:
             rows, rejects = run(exact=True)
         except duckdb.Error as exc:
