@@ -94,9 +94,8 @@ def run_provider_account_sync(dv: Any, sources: Mapping[int, Any], *, progress: 
         for provider, adapter in sources.items():
             try:
                 companies: Iterable[Any] = list(adapter.list_companies())
-            except RetriableError:
-                raise
             except IntegrationError as exc:
+                # One provider being down must not stop the others; its tenants are kept as they were.
                 run.error(f"{PROVIDER_LABELS.get(Provider(provider), provider)}: {exc}")
                 continue
             for company in companies:

@@ -129,3 +129,13 @@ def test_pax8_companies_and_subscriptions_sync_next_to_partner_center(dv, sync_p
     assert subs["status"] == "Succeeded", subs
     pax8_subs = [s for s in dv.list("cspb_subscriptions", select=["cspb_provider"]) if s["cspb_provider"] == 2]
     assert len(pax8_subs) == sum(len(list(pax8.list_subscriptions(c.id))) for c in companies)
+
+
+def test_one_provider_down_does_not_stop_the_others(dv, sync_pc, quick_retry) -> None:
+    from distributors.pax8 import Pax8Adapter
+
+    dead = Pax8Adapter("http://127.0.0.1:9", "client", "secret", token_url="http://127.0.0.1:9/oauth/token",
+                       retry=quick_retry, timeout=1.0)
+    result = run_provider_account_sync(dv, {1: sync_pc, 2: dead})
+    assert result.run["status"] == "PartiallySucceeded" and "Pax8" in result.run["errors"][0]
+    assert len(list(dv.list("cspb_provideraccounts", select=["cspb_provider"]))) == 4

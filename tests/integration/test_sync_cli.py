@@ -11,10 +11,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def cli_env(monkeypatch, dv_server, sync_pc_server):
+def cli_env(monkeypatch, dv_server, sync_pc_server, pax8_server):
     from shared.config import reset_settings
 
     monkeypatch.setenv("CSPB_DATAVERSE_URL", dv_server.url)
+    monkeypatch.setenv("CSPB_PAX8_URL", pax8_server.url)
     monkeypatch.setenv("CSPB_PARTNER_CENTER_URL", sync_pc_server.url)
     reset_settings()
 
@@ -28,5 +29,7 @@ def test_sync_all_runs_every_job_and_records_runs(cli_env, dv) -> None:
     assert [s["kind"] for s in summaries] == ["catalog", "accounts", "subscriptions"]
     assert all(s["status"] in ("Succeeded", "PartiallySucceeded") for s in summaries)
     assert summaries[2]["counts"]["seen"] > 0
+    providers = {r["cspb_provider"] for r in dv.list("cspb_provideraccounts", select=["cspb_provider"])}
+    assert providers == {1, 2}
     kinds = sorted(r["cspb_kind"] for r in dv.list("cspb_syncruns", select=["cspb_kind"]))
     assert kinds == ["accounts", "catalog", "subscriptions"]
