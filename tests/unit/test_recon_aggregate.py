@@ -159,3 +159,18 @@ def test_truncated_gzip_fails_on_every_read_path(tmp_path: Path, monkeypatch: py
     result = aggregate_usage(full)
     assert result.rows_aggregated == 3000
     assert sum(g.quantity for g in result.groups) == Decimal(sum(range(3000)))
+
+
+def test_fast_and_exact_paths_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import recon.aggregate as agg
+
+    rows = [usage_row(BillingCurrency=" usd", CustomerId=" cust-a", Quantity="1.25"),
+            usage_row(BillingCurrency="USD", Quantity="2", PartnerEarnedCreditPercentage=""),
+            usage_row(UsageDate="10/30/2026 0:00", MeterCategory="Storage", BillingPreTaxTotal="-0.5"),
+            usage_row(CustomerId="cust-b", EntitlementId="", PCToBCExchangeRate="1.1")]
+    path = write_csv(tmp_path / "u.csv.gz", rows, gz=True)
+    fast = aggregate_usage(path)
+    monkeypatch.setattr(agg, "_fast_rows", lambda raw: None)
+    exact = aggregate_usage(path)
+    assert fast.groups == exact.groups and len(fast.groups) == 3
+    assert (fast.rows_read, fast.rows_aggregated) == (exact.rows_read, exact.rows_aggregated) == (4, 4)
