@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,12 +106,20 @@ def pending_invoice_ids(dv: Any) -> list[str]:
     return [row["invoiceid"] for row in dv.list("invoices", select=["invoiceid"], filter=flt)]
 
 
-def run_pending(*, dv: Any = None, **kwargs: Any) -> dict[str, dict[str, str]]:
+def run_pending(*, dv: Any = None, progress: Callable[[int], Any] | None = None,
+                on_planned: Callable[[int], Any] | None = None, **kwargs: Any) -> dict[str, dict[str, str]]:
+    """Run the jobs of every pending invoice. `on_planned(n)` hears how many there are and
+    `progress(1)` each one done (a tqdm bar's total/update)."""
     dv = payments._dv(dv)
+    ids = pending_invoice_ids(dv)
+    if on_planned is not None:
+        on_planned(len(ids))
     results: dict[str, dict[str, str]] = {}
-    for invoice_id in pending_invoice_ids(dv):
+    for invoice_id in ids:
         try:
             results[invoice_id] = run_post_invoice_jobs(invoice_id, dv=dv, **kwargs)
         except RetriableError as exc:
             results[invoice_id] = {"error": f"will retry: {exc}"}
+        if progress is not None:
+            progress(1)
     return results

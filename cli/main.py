@@ -17,6 +17,8 @@ SUBCOMMANDS: dict[str, str] = {
     "assess": "cli.assess_cmd:assess",
     "portal": "cli.portal_cmd:portal",
     "demo": "cli.demo_cmd:demo",
+    "pay": "cli.pay_cmd:pay",
+    "accounting": "cli.accounting_cmd:accounting",
 }
 
 

@@ -9,6 +9,7 @@ drift them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -149,3 +150,18 @@ def refresh_payment_totals(dv: Any, invoice: InvoiceDoc, *, last_attempt_failed:
     dv.update("invoices", invoice.id, {"cspb_amountpaid": str(paid), "cspb_balance": str(balance),
                                        "cspb_paymentstatus": int(status)})
     return load_invoice(dv, invoice.id)
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def resolve_invoice_id(dv: Any, reference: str) -> str:
+    """An invoice id from what a person types: the row's GUID or its invoice number."""
+    ref = (reference or "").strip()
+    if _GUID.match(ref):
+        return ref
+    escaped = ref.replace("'", "''")
+    rows = list(dv.list("invoices", select=["invoiceid"], filter=f"invoicenumber eq '{escaped}'"))
+    if len(rows) != 1:
+        raise ValidationError(f"no invoice numbered {ref!r}" if not rows else f"{len(rows)} invoices are numbered {ref!r}")
+    return str(rows[0]["invoiceid"])

@@ -96,3 +96,30 @@ def seed_invoice(dv):
                 "total": str(total)}
 
     return make
+
+
+@pytest.fixture
+def money_cli_env(monkeypatch, dv_server, stripe_server, quickbooks_server, businesscentral_server):
+    """Settings pointing the CLI (which builds every client from settings) at the sandboxes."""
+    from shared.config import reset_settings
+
+    for name, value in {"DATAVERSE_URL": dv_server.url, "STRIPE_API_BASE": stripe_server.url,
+                        "QUICKBOOKS_URL": quickbooks_server.url, "BUSINESS_CENTRAL_URL": businesscentral_server.url,
+                        "HTTP_MAX_ATTEMPTS": "3", "HTTP_BACKOFF_CAP_SECONDS": "0.05",
+                        "HTTP_TIMEOUT_SECONDS": "10"}.items():
+        monkeypatch.setenv(f"CSPB_{name}", value)
+    reset_settings()
+    return {"stripe": stripe_server, "quickbooks": quickbooks_server, "businesscentral": businesscentral_server}
+
+
+@pytest.fixture
+def stripe_method_token(stripe_server, quick_retry):
+    """Returns a function card -> stored method token (what a redeemed payment link leaves on a contract)."""
+    from payments.stripe_adapter import StripeProcessor
+
+    processor = StripeProcessor("sk_test_1", api_base=stripe_server.url, retry=quick_retry, timeout=5)
+
+    def make(card: str = "pm_card_visa") -> str:
+        return processor.save_method("Contoso", "ap@contoso.example", card, f"{card}-seed").token()
+
+    return make
