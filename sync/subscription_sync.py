@@ -190,17 +190,22 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
         have = local.get(sub.id)
         want = _wanted_row(sub, provider, account_id)
         if have is None:
+            # The first sync of a tenant imports what it already has; after that, a subscription
+            # nobody ordered through CSPBridge is drift.
+            drift = bool(local)
             kind, needs_transition = azure_plan.classify(sub)
-            row = {**want, "cspb_kind": kind, "cspb_needstransition": needs_transition, "cspb_driftflag": True,
-                   "cspb_driftdetail": "bought outside CSPBridge: found at the provider by the subscription sync",
+            row = {**want, "cspb_kind": kind, "cspb_needstransition": needs_transition, "cspb_driftflag": drift,
+                   "cspb_driftdetail": ("bought outside CSPBridge: found at the provider by the subscription sync"
+                                        if drift else None),
                    "cspb_name": (sub.product_name or sub.product_id or sub.id)[:100]}
             product_key = f"{want.get('cspb_productid')}:{want.get('cspb_skuid')}"
             if product_key in products:
                 row["cspb_product@odata.bind"] = bind(EntitySet.PRODUCTS, products[product_key])
             sub_writes.append(row)
-            log_writes.append(_log(run_key, sub.id, ChangeType.NEW, None, want["cspb_quantity"], now, drift=True))
+            log_writes.append(_log(run_key, sub.id, ChangeType.NEW, None, want["cspb_quantity"], now, drift=drift,
+                                   detail="" if drift else "initial import"))
             result.created += 1
-            result.drift += 1
+            result.drift += int(drift)
             continue
         changes, logs, drift_notes = _compare(have, want, sub.id, run_key, now, pending)
         if drift_notes:

@@ -139,3 +139,18 @@ def test_one_provider_down_does_not_stop_the_others(dv, sync_pc, quick_retry) ->
     result = run_provider_account_sync(dv, {1: sync_pc, 2: dead})
     assert result.run["status"] == "PartiallySucceeded" and "Pax8" in result.run["errors"][0]
     assert len(list(dv.list("cspb_provideraccounts", select=["cspb_provider"]))) == 4
+
+
+def test_first_sync_imports_without_drift_and_a_later_purchase_elsewhere_is_drift(dv, sync_pc) -> None:
+    companies = list(sync_pc.list_companies())
+    _accounts_for(dv, companies, mapped=1)
+    run_provider_account_sync(dv, {1: sync_pc})
+    first = run_subscription_sync(dv, {1: sync_pc})
+    assert first["counts"]["created"] > 0 and first["counts"].get("drift", 0) == 0
+    company = companies[0]
+    order = sync_pc.place_order(company.id, "CFQ7TTC0LH18:0001:CFQ7TTC0K59J", 2, "P1M", "P1Y", "bought-in-portal")
+    later = run_subscription_sync(dv, {1: sync_pc})
+    assert later["counts"]["created"] == 1 and later["counts"]["drift"] == 1
+    row = dv.get_by_key("cspb_subscriptions", {"cspb_providersubscriptionid": order.subscription_ids[0]},
+                        select=["cspb_driftflag", "cspb_driftdetail"])
+    assert row["cspb_driftflag"] is True and "outside CSPBridge" in row["cspb_driftdetail"]
