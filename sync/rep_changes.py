@@ -22,10 +22,11 @@ _EFFECTIVE = (ProvisioningStatus.AWAITING, ProvisioningStatus.PROVISIONED, Provi
 def last_effective(dv: Any, subscription_id: str) -> dict[str, Any] | None:
     statuses = " or ".join(f"cspb_provisioningstatus eq {int(s)}" for s in _EFFECTIVE)
     rows = list(dv.list(EntitySet.LICENSE_CHANGE_LOGS,
-                        select=["cspb_newquantity", "cspb_changetype", "createdon", "cspb_provisioningstatus"],
-                        filter=f"_cspb_subscription_value eq {subscription_id} and ({statuses})",
-                        orderby="createdon desc", top=1))
-    return rows[0] if rows else None
+                        select=["cspb_newquantity", "cspb_changetype", "createdon", "versionnumber",
+                                "cspb_provisioningstatus"],
+                        filter=f"_cspb_subscription_value eq {subscription_id} and ({statuses})"))
+    # createdon has one-second resolution; the row version breaks ties between logs of the same second.
+    return max(rows, key=lambda r: (str(r.get("createdon") or ""), int(r.get("versionnumber") or 0)), default=None)
 
 
 def record_rep_change(dv: Any, subscription_id: str, event_key: str, *, requested_by: str = "sales rep",
