@@ -16,6 +16,7 @@ guard.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -56,6 +57,7 @@ log = get_logger(__name__)
 PRODUCTION_TOKEN_URL = "https://token-manager.pax8.com/oauth/token"
 AUDIENCE = "https://api.pax8.com"
 PAGE_SIZE = 200
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 _BILLING_TERMS = {"Monthly": MONTHLY, "Annual": ANNUAL, "3-Year": TRIENNIAL, "One-Time": ONE_TIME}
 _TO_PAX8_BILLING = {v: k for k, v in _BILLING_TERMS.items()}
@@ -150,6 +152,7 @@ class Pax8Adapter:
                                 retry=RetryPolicy(max_attempts=1), timeout=timeout,
                                 default_headers={"Accept": "application/json"})
         self._retry = retry
+        self._sku_index: dict[str, str] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Pax8Adapter:
@@ -252,12 +255,17 @@ class Pax8Adapter:
                 currency=u.get("currencyCode") or self.currency, charge_type="Usage", kind="usage")
 
     # -- writing ---------------------------------------------------------------------------------
-    def _commitment_id(self, product_id: str, commitment_term: str) -> str:
+    def _commitment_id(self, product_id: str, commitment_term: str) -> str | None:
+        """The commitment option's id, or None for a product sold without commitments (a
+        month-to-month product: Dynamics still records its term as P1M)."""
         label = _TO_PAX8_COMMITMENT.get(commitment_term)
         body = self.http.get_json(f"products/{product_id}/dependencies")
-        for c in body.get("commitmentDependencies") or []:
+        options = body.get("commitmentDependencies") or []
+        for c in options:
             if c.get("term") == label:
-                return c["id"]
+                return str(c["id"])
+        if not options and commitment_term == MONTHLY:
+            return None
         raise ValidationError(f"Pax8 offers no {commitment_term} commitment for product {product_id}")
 
     def _find_committed_order(self, company_id: str, line: dict[str, Any], since: datetime) -> dict[str, Any] | None:
@@ -271,16 +279,41 @@ class Pax8Adapter:
                     return order
         return None
 
+    def resolve_product_id(self, product_ref: str) -> str:
+        """The Pax8 product id for `product_ref`: a Pax8 id as it is, or the id Dynamics keys a
+        subscription by (Microsoft's "productId:skuId[:availabilityId]", or another vendor's SKU),
+        matched on the product's vendorSku / sku. The catalog is read once per adapter."""
+        ref = (product_ref or "").strip()
+        if _UUID.match(ref):
+            return ref
+        if self._sku_index is None:
+            index: dict[str, str] = {}
+            for p in self._pages("products"):
+                for field in ("sku", "vendorSku"):  # vendorSku wins a clash: it is what Dynamics holds
+                    if p.get(field):
+                        index[str(p[field]).upper()] = p["id"]
+            self._sku_index = index
+        parts = ref.split(":")
+        # Longest prefix first: Dynamics may carry the availability id, Pax8's vendorSku does not.
+        for n in range(len(parts), 0, -1):
+            found = self._sku_index.get(":".join(parts[:n]).upper())
+            if found:
+                return found
+        raise ValidationError(f"Pax8 sells no product matching {ref!r} (by id, vendorSku or sku)")
+
     def place_order(self, company_id: str, product_id: str, quantity: int, billing_term: str,
                     commitment_term: str | None, idempotency_key: str) -> OrderResult:
         check_term(billing_term, "billing_term")
         check_term(commitment_term, "commitment_term", optional=True)
         if quantity < 1:
             raise ValidationError("quantity must be at least 1")
+        product_id = self.resolve_product_id(product_id)
         line: dict[str, Any] = {"productId": product_id, "quantity": quantity, "lineItemNumber": 1,
                                 "billingTerm": _TO_PAX8_BILLING[billing_term]}
         if commitment_term:
-            line["commitmentTermId"] = self._commitment_id(product_id, commitment_term)
+            commitment_id = self._commitment_id(product_id, commitment_term)
+            if commitment_id:
+                line["commitmentTermId"] = commitment_id
         body = {"companyId": company_id, "orderedBy": "Pax8 Partner", "lineItems": [line]}
         # Clock skew allowance: the server stamps createdDate, not us.
         since = datetime.now(UTC) - timedelta(minutes=2)

@@ -113,3 +113,19 @@ def test_wrong_secret_is_an_auth_error(pax8_server, quick_retry):
                           retry=quick_retry)
     with pytest.raises(AuthError):
         list(adapter.list_companies())
+
+
+def test_orders_by_the_id_dynamics_holds(pax8, pax8_server):
+    """Dynamics keys subscriptions by Microsoft's productId:skuId(:availabilityId); Pax8 by its own id."""
+    basic = _product(pax8, "Microsoft 365 Business Basic")
+    assert pax8.resolve_product_id("CFQ7TTC0LH18:0001:CFQ7TTC0K5DJ") == basic
+    assert pax8.resolve_product_id(basic) == basic
+    with pytest.raises(ValidationError):
+        pax8.resolve_product_id("CFQ7TTC0NOPE:0001")
+    company = _company(pax8, "Fabrikam Inc")
+    order = pax8.place_order(company, "CFQ7TTC0LH18:0001", 2, "P1M", "P1Y", idempotency_key("cl-sku"))
+    assert order.subscription_ids and pax8.get_subscription(order.subscription_ids[0]).product_id == basic
+    # A month-to-month product has no commitment options; Dynamics' P1M term must not block it.
+    backup = pax8.place_order(company, "ACR-WS-01", 3, "P1M", "P1M", idempotency_key("cl-acronis"))
+    line = next(o for o in pax8_server.app.sandbox.state["orders"] if o["id"] == backup.order_id)["lineItems"][0]
+    assert "commitmentTermId" not in line or line["commitmentTermId"] is None
