@@ -9,8 +9,10 @@ the contract renews together.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from decimal import Decimal
 
 from billing.cycles import add_months
 from billing.models import (
@@ -76,3 +78,38 @@ def term_end_changes(subs: list[Subscription], on: date) -> tuple[list[ChangeLog
         ))
         updated.append(new_sub)
     return logs, updated
+
+
+@dataclass(frozen=True)
+class Renewal:
+    log: ChangeLog  # Renew or Cancel, origin Renewal, key = subscription|renew/cancel|day after the term
+    subscription: Subscription  # as it is after the term end
+
+
+def renewals_due(subs: list[Subscription], on: date, prices: Mapping[str, Decimal] | None = None) -> list[Renewal]:
+    """What the billing run writes for terms that ended before `on`.
+
+    Auto-renew: a Renew log and the next commitment end; the price is refreshed from the price
+    list (`prices`: price key -> amount, billing.contract_assignment keys) because a subscription
+    keeps its price for the whole term and the new price starts with the new term. The log
+    carries old and new price so the seat timeline prices the days before the renewal at the old
+    one. No auto-renew: a Cancel log on the day after the term and status Expired; the log keeps
+    the seat count (the Cancel type is what ends billing), so a seat comparison against it never
+    reads as a change.
+    The log key comes from the subscription and its term end, so running twice writes one log."""
+    from billing.contract_assignment import subscription_price_key
+
+    logs, updated = term_end_changes(subs, on)
+    out = []
+    for log, sub in zip(logs, updated, strict=True):
+        if log.change_type is ChangeType.RENEW:
+            key = subscription_price_key(sub, sub.currency) if sub.currency else None
+            price = (prices or {}).get(key) if key else None
+            if price is not None and price != sub.unit_price:
+                log = replace(log, old_price=sub.unit_price, new_price=price)
+                sub = replace(sub, unit_price=price)
+        else:
+            log = replace(log, new_quantity=log.old_quantity)
+            sub = replace(sub, status=SubscriptionStatus.EXPIRED)
+        out.append(Renewal(log, sub))
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -12,6 +13,7 @@ from billing.deferred_revenue import to_csv
 from billing.models import ExchangeRate, Invoice
 from billing.run_service import RunResult, execute_run, preview_contract
 from dataverse.billing_repo import DataverseBillingRepository
+from dataverse.contract_jobs import AssignSummary, RenewalSummary, apply_renewals, assign_contracts
 from shared.errors import IntegrationError
 
 
@@ -29,15 +31,41 @@ def global_refund() -> bool:
     return get_settings().refund_policy != "no_refund"
 
 
+@dataclass(frozen=True)
+class Preparation:
+    """What happened before planning: contracts assigned, terms renewed or ended."""
+
+    assignment: AssignSummary | None
+    renewals: RenewalSummary | None
+
+
+def prepare(run_date: date, *, dv: Any = None, assign: bool = True, renew: bool = True,
+            catch_up_days: int | None = 31) -> Preparation:
+    """The steps a run takes before planning (each safe to repeat): synced subscriptions of mapped
+    accounts onto their default contracts, then renewals/expiries of terms that ended."""
+    client = _client(dv)
+    assignment = assign_contracts(client, on_date=run_date, catch_up_days=catch_up_days) if assign else None
+    renewals = apply_renewals(client, on_date=run_date) if renew else None
+    return Preparation(assignment, renewals)
+
+
 def run(run_date: date, *, dv: Any = None, contract_numbers: Sequence[str] | None = None,
         catch_up_days: int | None = 31, rates: Sequence[ExchangeRate] = (),
         progress: Callable[[int], None] | None = None,
-        on_planned: Callable[[int], None] | None = None) -> RunResult:
+        on_planned: Callable[[int], None] | None = None, assign: bool = True, renew: bool = True,
+        on_prepared: Callable[[Preparation], None] | None = None) -> RunResult:
+    """Assign contracts (unless `assign` is False), renew ended terms (unless `renew` is False),
+    then bill every cycle due on `run_date`."""
     from sync import runs as syncruns
 
     client = _client(dv)
     record = syncruns.start(client, "billing", f"billing:{run_date.isoformat()}:{uuid.uuid4().hex[:8]}")
     try:
+        prepared = prepare(run_date, dv=client, assign=assign and not contract_numbers, renew=renew,
+                           catch_up_days=catch_up_days)
+        if on_prepared is not None:
+            on_prepared(prepared)
+        _count_preparation(record, prepared)
         result = execute_run(DataverseBillingRepository(client, rates=rates), run_date,
                              global_refund=global_refund(), catch_up_days=catch_up_days,
                              contract_numbers=contract_numbers, progress=progress, on_planned=on_planned)
@@ -51,6 +79,15 @@ def run(run_date: date, *, dv: Any = None, contract_numbers: Sequence[str] | Non
         record.error(f"{contract}: {message}")
     syncruns.finish(record)
     return result
+
+
+def _count_preparation(record: Any, prepared: Preparation) -> None:
+    if prepared.assignment is not None:
+        a = prepared.assignment
+        record.counts.update({"assigned": a.assigned, "contractsCreated": len(a.contracts_created),
+                              "unpriced": len(a.unpriced), "unmappedAccounts": len(a.blocked)})
+    if prepared.renewals is not None:
+        record.counts.update({"renewed": prepared.renewals.renewed, "expired": prepared.renewals.expired})
 
 
 def preview(contract_number: str, on_date: date, *, dv: Any = None,

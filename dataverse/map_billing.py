@@ -281,6 +281,33 @@ def invoice_from_row(row: Row, lines: list[Row] | tuple[Row, ...] = ()) -> Invoi
 
 # ---- writes -----------------------------------------------------------------------------------
 
+def contract_row(c: BillingContract) -> dict[str, Any]:
+    """A new billing contract as first written (alternate key cspb_contractnumber). Only what the
+    contract says is written; optional settings left unset keep Dataverse's (and the global) defaults."""
+    row: dict[str, Any] = {
+        "cspb_name": (c.name or c.number)[:100],
+        "cspb_contractnumber": c.number,
+        "cspb_frequency": int(c.frequency),
+        "cspb_policy": int(c.policy),
+        "cspb_startdate": c.start_date,
+        "cspb_currencycode": c.currency,
+        "cspb_language": c.language,
+        "cspb_refundpolicy": int(c.refund_policy),
+        "cspb_prorateunit": int(c.prorate_unit),
+    }
+    if c.account_id:
+        row["cspb_account@odata.bind"] = bind(EntitySet.ACCOUNTS, c.account_id)
+    if c.end_date:
+        row["cspb_enddate"] = c.end_date
+    if c.billing_offset_days is not None:
+        row["cspb_billingoffsetdays"] = c.billing_offset_days
+    if c.price_level_id:
+        row["cspb_pricelevel@odata.bind"] = bind(EntitySet.PRICE_LEVELS, c.price_level_id)
+    if c.transaction_currency_id:
+        row["cspb_transactioncurrency@odata.bind"] = bind(EntitySet.TRANSACTION_CURRENCIES, c.transaction_currency_id)
+    return row
+
+
 def invoice_header_row(inv: Invoice) -> dict[str, Any]:
     """The invoice as first written: identity, links and period, no totals yet (status New)."""
     row: dict[str, Any] = {
