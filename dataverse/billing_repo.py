@@ -4,15 +4,23 @@ Invoices and lines are created with alternate-key upserts and `If-None-Match: *`
 a second writer, or a retry after a response lost in transit, gets 412 and re-reads the row
 instead of creating a duplicate
 (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/perform-conditional-operations-using-web-api).
+
+Exchange rates: the rate of the month comes from the `rates` given to the repository (the
+`--rates` CSV of `cspbridge bill run`: month,from,to,rate), and for months without one from
+Dataverse's transactioncurrency table (each currency's `exchangerate` against the organization's
+base currency, i.e. today's rate). Each invoice stores the rate its lines were converted with in
+cspb_exchangerate: 1 when every line was priced in the invoice currency, the rate when one foreign
+currency and month were converted, empty when several were (no single number describes them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from billing.currency import ANY_MONTH
+from billing.currency import ANY_MONTH, RateTable, month_of
 from billing.models import ExchangeRate, Invoice, InvoiceLine, RevenueScheduleEntry
 from billing.run_service import StoredInvoice
 from billing.runs import BillingData
@@ -21,7 +29,7 @@ from dataverse.batch import MAX_BATCH_REQUESTS, BatchRequest
 from dataverse.client import DataverseClient
 from dataverse.odata import id_segment, key_segment, literal
 from dataverse.tables import EntitySet
-from shared.errors import ConflictError
+from shared.errors import ConflictError, IntegrationError
 
 # Short OR-filters keep URLs well under Dataverse's 32 KB limit.
 FILTER_CHUNK = 25
@@ -48,10 +56,36 @@ def rates_from_currencies(rows: Iterable[dict[str, Any]]) -> list[ExchangeRate]:
             for a in per_base for b in per_base if a != b]
 
 
+ONE = Decimal(1)
+
+
+def invoice_exchange_rate(invoice: Invoice, sources: dict[str, tuple[str, str | None]], rates: RateTable) -> Decimal | None:
+    """The rate the invoice's lines were converted with. `sources` maps a subscription id or usage
+    summary key to (currency, month of the conversion or None = the month of the line's period)."""
+    used: set[tuple[str, str]] = set()
+    for line in invoice.lines:
+        keys = list(line.usage_summary_keys) or ([line.subscription_id] if line.subscription_id else [])
+        for key in keys:
+            currency, month = sources.get(key, ("", None))
+            if currency and currency != invoice.currency:
+                used.add((currency, month or month_of(line.period_start or invoice.period_start)))
+    if not used:
+        return ONE
+    if len(used) > 1:
+        return None
+    currency, month = used.pop()
+    try:
+        return rates.rate(currency, invoice.currency, month)
+    except IntegrationError:
+        return None
+
+
 class DataverseBillingRepository:
     def __init__(self, client: DataverseClient, *, rates: Sequence[ExchangeRate] = ()) -> None:
         self.dv = client
         self.extra_rates = list(rates)
+        self._rates = RateTable()
+        self._sources: dict[str, tuple[str, str | None]] = {}
 
     # ---- reads ----------------------------------------------------------------------------------
 
@@ -76,6 +110,12 @@ class DataverseBillingRepository:
         one_time = [item for item in (m.one_time_from_subscription(s) for s in subs) if item is not None]
         currencies = self.dv.list(EntitySet.TRANSACTION_CURRENCIES, select=["isocurrencycode", "exchangerate"])
         rates = self.extra_rates + rates_from_currencies(currencies)
+        try:
+            self._rates = RateTable(rates)
+        except IntegrationError:
+            self._rates = RateTable()  # the plan reports the bad rate per run; invoices get no rate then
+        self._sources = {s.id: (s.currency, None) for s in subs if s.id and s.currency}
+        self._sources.update({u.summary_key: (u.currency, u.period) for u in usage if u.currency})
         return BillingData(contracts, subs, logs, usage, one_time, rates)
 
     def invoice_states(self, keys: Sequence[str]) -> dict[str, StoredInvoice]:
@@ -117,6 +157,8 @@ class DataverseBillingRepository:
 
     def create_invoice(self, invoice: Invoice) -> StoredInvoice:
         key = {"cspb_invoicekey": invoice.key}
+        if invoice.exchange_rate is None:
+            invoice = replace(invoice, exchange_rate=invoice_exchange_rate(invoice, self._sources, self._rates))
         try:
             result = self.dv.upsert(EntitySet.INVOICES, key, m.invoice_header_row(invoice), mode="create_only")
             return StoredInvoice(result.id, False)

@@ -14,7 +14,7 @@ Write order, so that a crash anywhere is finished by a re-run:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -45,16 +45,20 @@ def _midnight(day: date) -> str:
     return datetime(day.year, day.month, day.day, tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
-def price_list_currencies(dv: Any) -> set[str]:
-    found = set()
-    for row in dv.list(EntitySet.PRICE_LEVELS, select=["name", "cspb_currencycode"]):
-        code = (row.get("cspb_currencycode") or "").upper()
+def price_lists(dv: Any) -> dict[str, str]:
+    """Currency -> id of the catalog's price list in it ("CSP EUR", written by the catalog sync)."""
+    found = {}
+    for row in dv.list(EntitySet.PRICE_LEVELS, select=["pricelevelid", "name", "cspb_currencycode"]):
         name = row.get("name") or ""
-        if not code and name.startswith(price_list_name("")):
-            code = name[len(price_list_name("")):].strip().upper()
+        code = (row.get("cspb_currencycode") or name.removeprefix(price_list_name("")).strip()).upper()
         if code and name == price_list_name(code):
-            found.add(code)
+            found[code] = row["pricelevelid"]
     return found
+
+
+def _currency_ids(dv: Any) -> dict[str, str]:
+    return {(r.get("isocurrencycode") or "").upper(): r["transactioncurrencyid"] for r in dv.list(
+        EntitySet.TRANSACTION_CURRENCIES, select=["transactioncurrencyid", "isocurrencycode"])}
 
 
 def load_prices(dv: Any, keys: Iterable[str]) -> dict[str, Decimal]:
@@ -142,7 +146,8 @@ def assign_contracts(dv: Any, *, on_date: date, catch_up_days: int | None = 31,
     waiting = {s.provider_account_id for s in subs if s.provider_account_id}
     summary.blocked = sorted(v for k, v in blocked.items() if k in waiting)
 
-    currencies = price_list_currencies(dv)
+    levels = price_lists(dv)
+    currencies = set(levels)
     by_pa = {a.provider_account_id: a for a in mapped}
     wanted_keys = []
     for sub in subs:
@@ -163,8 +168,11 @@ def assign_contracts(dv: Any, *, on_date: date, catch_up_days: int | None = 31,
         return summary
 
     if plan.new_contracts:
+        currency_ids = _currency_ids(dv)
+        new = [replace(c, price_level_id=levels.get(c.currency), transaction_currency_id=currency_ids.get(c.currency))
+               for c in plan.new_contracts]
         dv.bulk_upsert(EntitySet.BILLING_CONTRACTS, "cspb_billingcontract", ["cspb_contractnumber"],
-                       [m.contract_row(c) for c in plan.new_contracts])
+                       [m.contract_row(c) for c in new])
         summary.contracts_created = [c.number for c in plan.new_contracts]
         existing.update(_contracts_by_number(dv, summary.contracts_created))
 
