@@ -3,9 +3,9 @@
 Each job is idempotent and writes its outcome on the invoice (cspb_sendstatus; the payment
 columns via payments.service; cspb_accountingstatus / cspb_accountingerror), and a failing job
 never stops the others. The contract's cspb_autosend / cspb_autocharge / cspb_autosync switch
-them on. "Send" renders the invoice (HTML, contract language) into the blob store outbox
-(outbox/invoices/<number>.html) addressed to the primary billing contact; mail delivery itself
-is out of scope here.
+them on. "Send" renders the invoice (HTML plus a PDF attachment, contract language) into the blob store
+outbox (outbox/invoices/<number>.html|.pdf|.json) addressed to the primary billing contact; mail
+delivery itself is out of scope here.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from accounting import service as accounting
 from accounting.base import AccountingTarget
-from accounting.render import render_invoice_html
+from accounting.render import render_invoice_html, render_invoice_pdf
 from payments import invoice_records as records
 from payments import service as payments
 from payments.base import PaymentProcessor
@@ -43,12 +43,15 @@ def send_invoice(invoice: records.InvoiceDoc, contract: dict[str, Any], *, dv: A
         return status
     account = records.load_account(dv, invoice.account_id)
     name = " ".join(x for x in ((contact or {}).get("firstname"), (contact or {}).get("lastname")) if x)
-    html = render_invoice_html(invoice, customer=account.get("name") or "", contact=name,
-                               language=contract.get("cspb_language") or invoice.language)
+    language = contract.get("cspb_language") or invoice.language
+    html = render_invoice_html(invoice, customer=account.get("name") or "", contact=name, language=language)
+    pdf = render_invoice_pdf(invoice, customer=account.get("name") or "", contact=name, language=language)
     stem = re.sub(r"[^A-Za-z0-9._-]", "_", invoice.number or invoice.id)
     store.put(f"outbox/invoices/{stem}.html", html.encode(), content_type="text/html; charset=utf-8")
+    store.put(f"outbox/invoices/{stem}.pdf", pdf, content_type="application/pdf")
     store.put(f"outbox/invoices/{stem}.json", json.dumps({"to": email, "subject": f"Invoice {invoice.number}",
-                                                          "html": f"outbox/invoices/{stem}.html"}).encode(),
+                                                          "html": f"outbox/invoices/{stem}.html",
+                                                          "attachments": [f"outbox/invoices/{stem}.pdf"]}).encode(),
               content_type="application/json")
     status = f"Queued to {email} on {datetime.now(UTC).date().isoformat()}"
     dv.update("invoices", invoice.id, {"cspb_sendstatus": status})

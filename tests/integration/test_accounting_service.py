@@ -65,6 +65,10 @@ def test_post_invoice_jobs_send_charge_and_sync(dv, seed_invoice, stripe, qbo, q
     assert outcomes["accounting"] == "synced to quickbooks"
     html = store.get(next(p for p in store.list("outbox/invoices/") if p.endswith(".html"))).decode()
     assert "Factura" in html and "124,80" in html
+    pdf = store.get(next(p for p in store.list("outbox/invoices/") if p.endswith(".pdf")))
+    assert pdf.startswith(b"%PDF-") and b"application/pdf" not in pdf
+    envelope = json.loads(store.get(next(p for p in store.list("outbox/invoices/") if p.endswith(".json"))))
+    assert envelope["attachments"] == [p for p in store.list("outbox/invoices/") if p.endswith(".pdf")]
     invoice = dv.get("invoices", ids["invoice"])
     assert invoice["cspb_paymentstatus"] == 3 and invoice["cspb_accountingstatus"] == 2
     # The payment went to QuickBooks with the invoice.
