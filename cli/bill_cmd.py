@@ -1,4 +1,4 @@
-"""`cspbridge bill run|preview|revenue`: invoice runs against the configured Dataverse."""
+"""`cspbridge bill run|assign|preview|revenue`: invoice runs against the configured Dataverse."""
 
 from __future__ import annotations
 
@@ -37,9 +37,34 @@ def print_summary(summary: dict) -> None:
         click.echo(f"{currency}: {row['invoices']} invoice(s), {row['lines']} line(s), total {row['total']}")
 
 
+def print_assignment(summary) -> None:  # type: ignore[no-untyped-def]
+    """AssignSummary (dataverse.contract_jobs) as a few lines: what was put on contracts, what was not and why."""
+    created = ", ".join(summary.contracts_created) or "none"
+    click.echo(f"assign {summary.on_date}: {summary.assigned} subscription(s) put on contracts "
+               f"({summary.priced_from_price_list} priced from the price list); contracts created: {created}; "
+               f"{summary.archived_logs} onboarding change log(s) archived (before billing began)")
+    for name, reason in summary.blocked:
+        click.echo(f"  not billed: {name}: {reason}")
+    for psid, reason in summary.unpriced[:20]:
+        click.echo(f"  not assigned: subscription {psid}: {reason}")
+
+
+def print_renewals(summary) -> None:  # type: ignore[no-untyped-def]
+    click.echo(f"renewals {summary.on_date}: {summary.renewed} renewed ({summary.repriced} at a new price), "
+               f"{summary.expired} expired")
+
+
+def _print_prepared(prepared) -> None:  # type: ignore[no-untyped-def]
+    if prepared.assignment is not None:
+        print_assignment(prepared.assignment)
+    if prepared.renewals is not None:
+        print_renewals(prepared.renewals)
+
+
 DATE = click.option("--date", "run_date", callback=_parse_date, help="Run date YYYY-MM-DD (default today).")
 RATES = click.option("--rates", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="CSV month,from,to,rate with the month's exchange rates.")
+                     help="CSV month,from,to,rate with the month's exchange rates (months without one use "
+                          "Dataverse's transactioncurrency rates).")
 
 
 @click.group()
@@ -53,8 +78,11 @@ def bill() -> None:
 @click.option("--contract", "contracts", multiple=True, help="Only these contract numbers (repeatable).")
 @click.option("--catch-up-days", default=31, show_default=True,
               help="Bill cycles whose invoice date fell within this many days before the run date.")
-def run(run_date: date, rates: Path | None, contracts: tuple[str, ...], catch_up_days: int) -> None:
-    """Bill every cycle due on DATE. Safe to repeat: an invoiced cycle is never billed twice."""
+@click.option("--no-assign", is_flag=True, help="Skip putting synced subscriptions on billing contracts first.")
+def run(run_date: date, rates: Path | None, contracts: tuple[str, ...], catch_up_days: int, no_assign: bool) -> None:
+    """Bill every cycle due on DATE. First puts synced subscriptions of mapped accounts on their
+    default contracts (unless --no-assign) and renews or ends terms that ran out. Safe to repeat:
+    an invoiced cycle is never billed twice."""
     from tqdm import tqdm
 
     from dataverse import billing_jobs
@@ -63,7 +91,8 @@ def run(run_date: date, rates: Path | None, contracts: tuple[str, ...], catch_up
     try:
         result = billing_jobs.run(run_date, contract_numbers=list(contracts) or None, catch_up_days=catch_up_days,
                                   rates=_load_rates(rates), progress=bar.update,
-                                  on_planned=lambda n: setattr(bar, "total", n))
+                                  on_planned=lambda n: setattr(bar, "total", n), assign=not no_assign,
+                                  on_prepared=_print_prepared)
     finally:
         bar.close()
     click.echo(f"run {run_date}: {result.created} created, {result.resumed} resumed, "
@@ -73,6 +102,20 @@ def run(run_date: date, rates: Path | None, contracts: tuple[str, ...], catch_up
         click.echo(f"  error {contract}: {message}", err=True)
     if result.errors:
         raise SystemExit(1)
+
+
+@bill.command()
+@DATE
+@click.option("--catch-up-days", default=31, show_default=True,
+              help="As for 'bill run': decides which onboarding change logs fall before billing begins.")
+def assign(run_date: date, catch_up_days: int) -> None:
+    """Put subscriptions of mapped provider accounts that have no billing contract on the account's
+    default contract per currency and kind (licenses monthly in advance, Azure/usage monthly in
+    arrears), creating it when missing. Unmapped provider accounts are listed with the reason."""
+    from dataverse.client import DataverseClient
+    from dataverse.contract_jobs import assign_contracts
+
+    print_assignment(assign_contracts(DataverseClient.from_settings(), on_date=run_date, catch_up_days=catch_up_days))
 
 
 @bill.command()

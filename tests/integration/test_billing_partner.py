@@ -144,3 +144,27 @@ def contract_digest(dv, account_name):
     from billing.contract_assignment import ContractKind, contract_number
 
     return contract_number(account["accountid"], "USD", ContractKind.LICENSES).split("-")[1]
+
+
+def test_cli_assign_and_run_with_and_without_assignment(monkeypatch, dv_server, dv, synced_partner) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from shared.config import reset_settings
+
+    monkeypatch.setenv("CSPB_DATAVERSE_URL", dv_server.url)
+    reset_settings()
+    runner = CliRunner()
+    skipped = runner.invoke(cli, ["bill", "run", "--date", RUN.isoformat(), "--no-assign"])
+    assert skipped.exit_code == 0, skipped.output
+    assert "no invoices" in skipped.output and "assign" not in skipped.output.split("run ")[0]
+
+    assigned = runner.invoke(cli, ["bill", "assign", "--date", RUN.isoformat()])
+    assert assigned.exit_code == 0, assigned.output
+    assert "29 subscription(s) put on contracts" in assigned.output
+    assert f"not billed: {synced_partner[3].name}" in assigned.output
+
+    billed = runner.invoke(cli, ["bill", "run", "--date", RUN.isoformat()])
+    assert billed.exit_code == 0, billed.output
+    assert "0 subscription(s) put on contracts" in billed.output and "3 created" in billed.output
+    assert "EUR: 1 invoice(s)" in billed.output and "USD: 2 invoice(s)" in billed.output
