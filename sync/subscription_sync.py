@@ -61,10 +61,12 @@ def fan_out(dv: Any, queue: Queue, *, run_key: str | None = None, progress: runs
     own_run = run is None
     run = run or runs.start(dv, "subscriptions", run_key)
     accounts = list(dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_provider",
-                                                                   "cspb_externalid"]))
+                                                                   "cspb_externalid", "cspb_currencycode",
+                                                                   "cspb_country"]))
     for account in accounts:
         message = {"runKey": run.run_key, "providerAccountId": account["cspb_provideraccountid"],
-                   "provider": account["cspb_provider"], "externalId": account["cspb_externalid"]}
+                   "provider": account["cspb_provider"], "externalId": account["cspb_externalid"],
+                   "currency": account.get("cspb_currencycode") or _currency_of(account.get("cspb_country"))}
         if queue.send(message, message_id=f"subsync:{run.run_key}:{account['cspb_provideraccountid']}"):
             run.bump("enqueued")
         progress(1)
@@ -80,13 +82,40 @@ class Snapshot:
 
     by_account: dict[str, list[dict[str, Any]]]
     products: dict[str, str]
+    prices: dict[str, tuple[Any, Any]]
 
     @classmethod
     def load(cls, dv: Any) -> Snapshot:
         by_account: dict[str, list[dict[str, Any]]] = {}
         for row in dv.list(EntitySet.SUBSCRIPTIONS, select=[*SUB_COLUMNS, "_cspb_provideraccount_value"]):
             by_account.setdefault(row.get("_cspb_provideraccount_value") or "", []).append(row)
-        return cls(by_account, _product_ids(dv, []))
+        return cls(by_account, _product_ids(dv, []), _prices(dv))
+
+
+def _prices(dv: Any) -> dict[str, tuple[Any, Any]]:
+    """Catalog price list items by key (price list|product|unit) -> (amount, cost)."""
+    return {r["cspb_pricekey"]: (r.get("amount"), r.get("cspb_cost")) for r in dv.list(
+        EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount", "cspb_cost"],
+        filter="cspb_pricekey ne null")}
+
+
+def catalog_price(prices: Mapping[str, tuple[Any, Any]], want: Mapping[str, Any], currency: str,
+                  ) -> tuple[Any, Any, str] | None:
+    """The price list item a newly found subscription starts at, as (amount, cost, currency): its
+    currency's price list (else the USD one), its product, and the unit for its term and billing."""
+    from billing import catalog_pricing as cp
+    from billing.newcommerce import FREQUENCY_TO_BILLING_CYCLE
+
+    cycle = FREQUENCY_TO_BILLING_CYCLE.get(want.get("cspb_billingfrequency") or "")
+    if not cycle or not want.get("cspb_productid") or not want.get("cspb_skuid") or not want.get("cspb_term"):
+        return None
+    number = cp.product_number(want["cspb_productid"], want["cspb_skuid"])
+    unit = cp.unit_name(want["cspb_term"], cycle)
+    for code in dict.fromkeys((currency.upper(), cp.pricing_currency(currency), cp.FALLBACK_CURRENCY)):
+        found = prices.get(cp.price_key(cp.price_list_name(code), number, unit))
+        if found is not None:
+            return found[0], found[1], code
+    return None
 
 
 def run_subscription_sync(dv: Any, adapters: Mapping[int, Any], *, queue: Queue | None = None,
@@ -120,6 +149,15 @@ def run_subscription_sync(dv: Any, adapters: Mapping[int, Any], *, queue: Queue 
         run.error(f"{drained.dead_lettered} provider account(s) failed after retries (see the dead-letter queue)")
     runs.finish(run)
     return run.as_dict()
+
+
+def _currency_of(country: str | None) -> str:
+    from sync.jobs import MARKET_FOR_CURRENCY
+
+    by_country = {market: currency for currency, market in MARKET_FOR_CURRENCY.items()}
+    euro = {"AT", "BE", "DE", "ES", "FI", "FR", "IE", "IT", "LU", "NL", "PT"}
+    code = (country or "").upper()
+    return "EUR" if code in euro else by_country.get(code, "USD")
 
 
 def _status_code(label: str) -> int:
@@ -181,9 +219,11 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
     local = {s["cspb_providersubscriptionid"]: s for s in rows if s.get("cspb_providersubscriptionid")}
     pending = PendingChanges(dv)
     if snapshot is not None:
-        products = snapshot.products
+        products, prices = snapshot.products, snapshot.prices
+    elif any(s.id not in local for s in remote):
+        products, prices = _product_ids(dv, remote), _prices(dv)
     else:
-        products = _product_ids(dv, remote) if any(s.id not in local for s in remote) else {}
+        products, prices = {}, {}
     sub_writes: list[dict[str, Any]] = []
     log_writes: list[dict[str, Any]] = []
     for sub in remote:
@@ -201,6 +241,14 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
             product_key = f"{want.get('cspb_productid')}:{want.get('cspb_skuid')}"
             if product_key in products:
                 row["cspb_product@odata.bind"] = bind(EntitySet.PRODUCTS, products[product_key])
+            # A new subscription starts at today's catalog price; after that only a renewal changes it.
+            currency = want.get("cspb_currencycode") or provider_account.get("cspb_currencycode") or "USD"
+            priced = catalog_price(prices, want, currency)
+            if priced is not None:
+                row["cspb_unitprice"] = priced[0]
+                row["cspb_unitcost"] = want.get("cspb_unitcost") if want.get("cspb_unitcost") is not None \
+                    else priced[1]
+                row["cspb_currencycode"] = priced[2]
             sub_writes.append(row)
             log_writes.append(_log(run_key, sub.id, ChangeType.NEW, None, want["cspb_quantity"], now, drift=drift,
                                    detail="" if drift else "initial import"))
@@ -380,7 +428,7 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
     if adapter is None:
         return None
     account = {"cspb_provideraccountid": body["providerAccountId"], "cspb_provider": body["provider"],
-               "cspb_externalid": body["externalId"]}
+               "cspb_externalid": body["externalId"], "cspb_currencycode": body.get("currency")}
     try:
         return sync_account(dv, adapter, account, run_key=str(body["runKey"]), now=now, snapshot=snapshot)
     except RetriableError:

@@ -31,5 +31,10 @@ def test_sync_all_runs_every_job_and_records_runs(cli_env, dv) -> None:
     assert summaries[2]["counts"]["seen"] > 0
     providers = {r["cspb_provider"] for r in dv.list("cspb_provideraccounts", select=["cspb_provider"])}
     assert providers == {1, 2}
+    # Subscriptions found after the catalog sync start at the catalog price of their term and billing.
+    priced = [r for r in dv.list("cspb_subscriptions", select=["cspb_unitprice", "cspb_unitcost", "cspb_provider",
+                                                                "cspb_kind"]) if r["cspb_provider"] == 1
+              and r["cspb_kind"] == 1]
+    assert priced and all(r["cspb_unitprice"] is not None and r["cspb_unitcost"] is not None for r in priced)
     kinds = sorted(r["cspb_kind"] for r in dv.list("cspb_syncruns", select=["cspb_kind"]))
     assert kinds == ["accounts", "catalog", "subscriptions"]
