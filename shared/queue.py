@@ -336,21 +336,32 @@ _in_process: dict[str, InProcessQueue] = {}
 _in_process_lock = threading.Lock()
 
 
+_clients: dict[tuple[str, str], Queue] = {}
+
+
 def get_queue(name: str, settings: Any = None) -> Queue:
-    """The queue for the configured backend (`CSPB_QUEUE_BACKEND`: local | azurite | servicebus)."""
+    """The queue for the configured backend (`CSPB_QUEUE_BACKEND`: local | azurite | servicebus).
+    One client per backend and queue per process: a Function instance reuses its connection."""
     if settings is None:
         from shared.config import get_settings
 
         settings = get_settings()
     backend = settings.queue_backend
-    if backend == "servicebus":
-        return ServiceBusQueue(settings.servicebus_connection_string.reveal(), name)
-    if backend in ("azurite", "storage"):
-        return StorageQueue(settings.storage_connection_string.reveal(), name)
+    if backend not in ("servicebus", "azurite", "storage"):
+        with _in_process_lock:
+            return _in_process.setdefault(name, InProcessQueue(name))
     with _in_process_lock:
-        return _in_process.setdefault(name, InProcessQueue(name))
+        cached = _clients.get((backend, name))
+        if cached is None:
+            if backend == "servicebus":
+                cached = ServiceBusQueue(settings.servicebus_connection_string.reveal(), name)
+            else:
+                cached = StorageQueue(settings.storage_connection_string.reveal(), name)
+            _clients[(backend, name)] = cached
+        return cached
 
 
 def reset_in_process_queues() -> None:
     with _in_process_lock:
         _in_process.clear()
+        _clients.clear()

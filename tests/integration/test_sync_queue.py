@@ -61,3 +61,19 @@ def test_service_bus_message_carries_the_id_for_duplicate_detection() -> None:
 
     msg = ServiceBusQueue.build_message({"a": 1}, "change-42")
     assert msg.message_id == "change-42"
+
+
+@pytest.mark.integration
+def test_get_queue_follows_the_backend_setting(azurite: str, monkeypatch) -> None:
+    from shared.config import reset_settings
+    from shared.queue import get_queue, reset_in_process_queues
+
+    monkeypatch.setenv("CSPB_QUEUE_BACKEND", "azurite")
+    monkeypatch.setenv("CSPB_STORAGE_CONNECTION_STRING", azurite)
+    reset_settings()
+    reset_in_process_queues()
+    name = "cfg" + uuid.uuid4().hex[:10]
+    queue = get_queue(name)
+    assert isinstance(queue, StorageQueue) and get_queue(name) is queue
+    assert queue.send({"a": 1}, message_id="x") and not get_queue(name).send({"a": 1}, message_id="x")
+    reset_in_process_queues()
