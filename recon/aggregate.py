@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
 
 from billing.money import MINOR_UNITS
@@ -38,6 +38,7 @@ from shared.errors import FatalError, ValidationError
 
 DECIMAL_TYPE = "DECIMAL(38,10)"
 ZERO = Decimal(0)
+ZERO_10 = Decimal("0E-10")
 # Columns that must parse as decimals, in the order the reasons are checked.
 _DECIMAL_COLUMNS = ("Quantity", "UnitPrice", "BillingPreTaxTotal", "PricingPreTaxTotal", "PCToBCExchangeRate")
 _ID_COLUMNS = ("CustomerId", "SubscriptionId", "MeterCategory")
@@ -152,27 +153,30 @@ def _reason_sql(currencies: Iterable[str]) -> str:
     return "CASE " + " ".join(checks) + " END"
 
 
+# ISO dates (Graph export) or M/D/YYYY (portal CSV); the time part is irrelevant for the month.
+_USAGE_DAY = ("coalesce(TRY_CAST(left(UsageDate, 10) AS DATE), "
+              "TRY_STRPTIME(split_part(trim(UsageDate), ' ', 1), '%m/%d/%Y'))")
+
+
 def _aggregate_sql(source_sql: str, reason_sql: str) -> str:
+    """Exact path: every row validated, bad rows become one-row groups keyed by record number.
+
+    Good rows are grouped per key and per (UnitPrice, rate, PEC %) so PEC can be computed in Python
+    from exact sums (see _pec_amount) the same way on both paths."""
     d = DECIMAL_TYPE
     # DuckDB's decimal cast ignores surrounding blanks itself, so no trim() here (it is the hot loop).
     casts = ", ".join(f"TRY_CAST({_q(c)} AS {d}) AS {_q('d_' + c)}" for c in _DECIMAL_COLUMNS)
-    # ISO dates (Graph export) or M/D/YYYY (portal CSV); the time part is irrelevant for the month.
-    usage_day = ("coalesce(TRY_CAST(left(UsageDate, 10) AS DATE), "
-                 "TRY_STRPTIME(split_part(trim(UsageDate), ' ', 1), '%m/%d/%Y'))")
     pec_pct = (f"CASE WHEN coalesce(trim(PartnerEarnedCreditPercentage), '') = '' THEN CAST(0 AS {d}) "
                f"ELSE TRY_CAST(PartnerEarnedCreditPercentage AS {d}) END")
-    # PEC earned, from the list price: UnitPrice x Quantity x rate x PEC%. BillingPreTaxTotal is already net of it.
-    pec_amount = (f"CASE WHEN d_PEC > 0 THEN CAST(CAST(CAST(d_UnitPrice * d_Quantity AS {d}) * d_PCToBCExchangeRate "
-                  f"AS {d}) * d_PEC / 100 AS {d}) ELSE CAST(0 AS {d}) END")
     good = "reason IS NULL"
     keys = ("CustomerId", "SubscriptionId", "EntitlementId", "MeterCategory", "period", "currency",
-            "pricing_currency")
+            "pricing_currency", "unit_price", "rate", "pec_pct")
     exprs = ("trim(CustomerId)", "trim(SubscriptionId)", "coalesce(trim(EntitlementId), '')", "trim(MeterCategory)",
-             "strftime(usage_day, '%Y-%m')", "bill_cur", "price_cur")
+             "strftime(usage_day, '%Y-%m')", "bill_cur", "price_cur", "d_UnitPrice", "d_PCToBCExchangeRate", "d_PEC")
     raw = "json_object(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in _READ_COLUMNS) + ")"
     return f"""
 WITH src AS ({source_sql}),
-typed AS (SELECT *, {casts}, {pec_pct} AS d_PEC, {usage_day} AS usage_day,
+typed AS (SELECT *, {casts}, {pec_pct} AS d_PEC, {_USAGE_DAY} AS usage_day,
                  upper(trim(coalesce(BillingCurrency, ''))) AS bill_cur,
                  upper(trim(coalesce(PricingCurrency, ''))) AS price_cur FROM src),
 checked AS (SELECT *, {reason_sql} AS reason FROM typed)
@@ -183,7 +187,6 @@ SELECT
   {', '.join(f"CASE WHEN {good} THEN {e} END AS {_q(k)}" for k, e in zip(keys, exprs, strict=True))},
   max(CASE WHEN {good} THEN coalesce(CustomerName, '') END) AS customer_name,
   sum(CASE WHEN {good} THEN d_Quantity END) AS quantity,
-  sum(CASE WHEN {good} THEN {pec_amount} END) AS pec_amount,
   sum(CASE WHEN {good} THEN d_BillingPreTaxTotal END) AS cost,
   sum(CASE WHEN {good} THEN d_PricingPreTaxTotal END) AS pricing_total,
   count(*) AS row_count
@@ -193,51 +196,77 @@ GROUP BY ALL
 
 
 def _fast_sql(source_sql: str) -> str:
-    """Clean-file path: group on the raw key values and count rows that fail a per-row check.
+    """Clean-file path: group on the raw key values and count rows whose amounts don't parse.
 
-    Key checks (empty ids, unknown currency, unreadable date) are done per group afterwards in
-    Python, because a bad key value makes its own group; trimming/upper-casing also happens there,
-    on a few thousand groups instead of millions of rows. Any failed check sends the file to the
-    exact path, which finds the rows and their lines."""
+    Everything that is a group key (ids, currencies, the month, UnitPrice, rate, PEC %) is checked
+    and normalised per group afterwards, in SQL over a few thousand groups or in Python, instead of
+    per row. Any failed check sends the file to the exact path, which finds the rows and lines."""
     d = DECIMAL_TYPE
-    casts = ", ".join(f"TRY_CAST({_q(c)} AS {d}) AS {_q('d_' + c)}" for c in _DECIMAL_COLUMNS)
+    # ISO UsageDate: group on its month text; anything else on the whole value, parsed per group.
+    day_key = "CASE WHEN substr(UsageDate, 5, 1) = '-' THEN left(UsageDate, 7) ELSE UsageDate END"
+    month = ("CASE WHEN length(day_key) = 7 THEN TRY_CAST(day_key || '-01' AS DATE) ELSE "
+             + _USAGE_DAY.replace("UsageDate", "day_key") + " END")
+    row_bad = " OR ".join(f"{_q('d_' + c)} IS NULL" for c in ("Quantity", "BillingPreTaxTotal", "PricingPreTaxTotal"))
     pec_pct = (f"CASE WHEN coalesce(trim(PartnerEarnedCreditPercentage), '') = '' THEN CAST(0 AS {d}) "
                f"ELSE TRY_CAST(PartnerEarnedCreditPercentage AS {d}) END")
-    usage_day = ("coalesce(TRY_CAST(left(UsageDate, 10) AS DATE), "
-                 "TRY_STRPTIME(split_part(trim(UsageDate), ' ', 1), '%m/%d/%Y'))")
-    pec_amount = (f"CASE WHEN d_PEC > 0 THEN CAST(CAST(CAST(d_UnitPrice * d_Quantity AS {d}) * d_PCToBCExchangeRate "
-                  f"AS {d}) * d_PEC / 100 AS {d}) ELSE CAST(0 AS {d}) END")
-    row_bad = " OR ".join([f"{_q('d_' + c)} IS NULL" for c in _DECIMAL_COLUMNS] + ["d_PEC IS NULL"])
+    keys = "CustomerId, SubscriptionId, EntitlementId, MeterCategory, BillingCurrency, PricingCurrency"
     return f"""
 WITH src AS ({source_sql}),
-typed AS (SELECT CustomerId, SubscriptionId, EntitlementId, MeterCategory, BillingCurrency, PricingCurrency,
-                 CustomerName, date_trunc('month', {usage_day}) AS month, {casts}, {pec_pct} AS d_PEC FROM src)
-SELECT CustomerId, SubscriptionId, EntitlementId, MeterCategory, month, BillingCurrency, PricingCurrency,
-       max(CustomerName), count(*) FILTER (WHERE {row_bad}) AS bad_rows,
-       sum(d_Quantity), sum({pec_amount}), sum(d_BillingPreTaxTotal), sum(d_PricingPreTaxTotal), count(*)
-FROM typed
-GROUP BY ALL
+sub AS (
+  SELECT {keys}, {day_key} AS day_key, UnitPrice, PCToBCExchangeRate, PartnerEarnedCreditPercentage,
+         max(CustomerName) AS name, count(*) FILTER (WHERE {row_bad}) AS bad_rows,
+         sum(d_Quantity) AS qty, sum(d_BillingPreTaxTotal) AS cost, sum(d_PricingPreTaxTotal) AS ptotal,
+         count(*) AS n
+  FROM (SELECT *, {", ".join(f"TRY_CAST({_q(c)} AS {d}) AS {_q('d_' + c)}"
+                             for c in ("Quantity", "BillingPreTaxTotal", "PricingPreTaxTotal"))} FROM src)
+  GROUP BY ALL)
+SELECT NULL, CASE WHEN bad_rows > 0 OR up IS NULL OR rate IS NULL OR pec IS NULL OR month IS NULL
+                  THEN 'bad' END, NULL,
+       CustomerId, SubscriptionId, EntitlementId, MeterCategory, strftime(month, '%Y-%m'), BillingCurrency,
+       PricingCurrency, up, rate, pec, name, qty, cost, ptotal, n
+FROM (SELECT *, {month} AS month, TRY_CAST(UnitPrice AS {d}) AS up,
+             TRY_CAST(PCToBCExchangeRate AS {d}) AS rate, {pec_pct} AS pec FROM sub)
 """
 
 
-def _fast_rows(raw: list[tuple]) -> list[tuple] | None:
-    """Normalise and merge fast-path groups into the exact path's row shape; None if any row is bad."""
+def _pec_amount(unit_price: Decimal, quantity: Decimal, rate: Decimal, pct: Decimal) -> Decimal:
+    """PEC earned: UnitPrice x Quantity x PCToBCExchangeRate x PEC% (BillingPreTaxTotal is already net
+    of it). Computed on sums, exactly, then held to the same 10 places as every other amount."""
+    if not pct:
+        return ZERO_10
+    with localcontext() as ctx:
+        ctx.prec = 80
+        return (unit_price * quantity * rate * pct / 100).quantize(ZERO_10, rounding=ROUND_HALF_EVEN)
+
+
+def _fold(rows: list[tuple], *, strict: bool) -> tuple[list[tuple], list[tuple]] | None:
+    """Sub-groups -> (good groups, bad rows). Good group: (key tuple, name, qty, pec, cost, ptotal, count).
+
+    strict (fast path): keys are raw values, so normalise them and return None at the first sign of
+    a bad row; the caller then takes the exact path."""
     merged: dict[tuple[str, ...], list] = {}
-    for cust, sub, ent, cat, month, cur, pcur, name, bad, qty, pec, cost, ptotal, count in raw:
-        key = ((cust or "").strip(), (sub or "").strip(), (ent or "").strip(), (cat or "").strip(),
+    bad: list[tuple] = []
+    for (bad_rec, reason, raw, cust, sub, ent, cat, period, cur, pcur, up, rate, pec, name, qty, cost, ptotal,
+         count) in rows:
+        if reason is not None:
+            if strict:
+                return None
+            bad.append((bad_rec, reason, raw, count))
+            continue
+        key = ((cust or "").strip(), (sub or "").strip(), (ent or "").strip(), (cat or "").strip(), period or "",
                (cur or "").strip().upper(), (pcur or "").strip().upper())
-        if (bad or month is None or not all(key[i] for i in (0, 1, 3))
-                or key[4] not in MINOR_UNITS or key[5] not in MINOR_UNITS):
+        if strict and (not all(key[i] for i in (0, 1, 3, 4)) or key[5] not in MINOR_UNITS
+                       or key[6] not in MINOR_UNITS):
             return None
-        full = key + (month.strftime("%Y-%m"),)
-        acc = merged.get(full)
+        pec_amount = _pec_amount(up, qty, rate, pec)
+        acc = merged.get(key)
         if acc is None:
-            merged[full] = [name or "", qty, pec, cost, ptotal, count]
+            merged[key] = [name or "", qty, pec_amount, cost, ptotal, count]
         else:
             acc[0] = max(acc[0], name or "")
-            for i, v in enumerate((qty, pec, cost, ptotal, count), start=1):
+            for i, v in enumerate((qty, pec_amount, cost, ptotal, count), start=1):
                 acc[i] += v
-    return [(None, None, None, k[0], k[1], k[2], k[3], k[6], k[4], k[5], *acc) for k, acc in merged.items()]
+    return [(k, *acc) for k, acc in merged.items()], bad
 
 
 def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = None,
@@ -281,32 +310,31 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
 
     # Clean files (the normal case) take the parallel fast path. Anything wrong, and we read again
     # with record numbers so every quarantined row carries its line.
-    fast: list[tuple] | None
+    folded: tuple[list[tuple], list[tuple]] | None
     try:
-        fast = _fast_rows(run(exact=False)[0])
+        folded = _fold(run(exact=False)[0], strict=True)
     except duckdb.Error:
-        fast = None
-    rows: list[tuple]
+        folded = None
     rejects: list[tuple] = []
-    if fast is not None:
-        rows = fast
-    else:
+    if folded is None:
         try:
             rows, rejects = run(exact=True)
         except duckdb.Error as exc:
             raise ValidationError(f"{info.path.name}: cannot read file: {_short(exc)}", code="CorruptFile") from None
+        folded = _fold(rows, strict=False)
+        assert folded is not None
+    good, bad_rows = folded
 
     result = AggregateResult(source=info.path)
     bad: list[tuple[int, str, str]] = []
-    for (bad_rec, reason, raw, cust, sub, ent, cat, period, cur, pcur, name, qty, pec, cost, ptotal,
-         count) in rows:
+    for bad_rec, reason, raw, count in bad_rows:
         result.rows_read += count
-        if reason is not None:
-            bad.append((bad_rec, reason, raw))
-            continue
+        bad.append((bad_rec, reason, raw))
+    for (cust, sub, ent, cat, period, cur, pcur), name, qty, pec, cost, ptotal, count in good:
+        result.rows_read += count
         result.rows_aggregated += count
         result.groups.append(UsageGroup(
-            customer_id=cust, customer_name=name or "", subscription_id=sub, entitlement_id=ent,
+            customer_id=cust, customer_name=name, subscription_id=sub, entitlement_id=ent,
             meter_category=cat, period=period, currency=cur, pricing_currency=pcur,
             quantity=qty, cost_before_pec=cost + pec, pec_amount=pec, cost=cost, pricing_total=ptotal,
             row_count=count))

@@ -169,8 +169,18 @@ def test_fast_and_exact_paths_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             usage_row(UsageDate="10/30/2026 0:00", MeterCategory="Storage", BillingPreTaxTotal="-0.5"),
             usage_row(CustomerId="cust-b", EntitlementId="", PCToBCExchangeRate="1.1")]
     path = write_csv(tmp_path / "u.csv.gz", rows, gz=True)
+    original = agg._fold
+    calls: list[tuple[bool, bool]] = []
+
+    def spy(rows, *, strict):  # type: ignore[no-untyped-def]
+        out = original(rows, strict=strict)
+        calls.append((strict, out is not None))
+        return out
+
+    monkeypatch.setattr(agg, "_fold", spy)
     fast = aggregate_usage(path)
-    monkeypatch.setattr(agg, "_fast_rows", lambda raw: None)
+    assert calls == [(True, True)]  # the clean file took the fast path
+    monkeypatch.setattr(agg, "_fold", lambda rows, *, strict: None if strict else original(rows, strict=False))
     exact = aggregate_usage(path)
     assert fast.groups == exact.groups and len(fast.groups) == 3
     assert (fast.rows_read, fast.rows_aggregated) == (exact.rows_read, exact.rows_aggregated) == (4, 4)
