@@ -96,7 +96,7 @@ class AssignmentPlan:
     new_contracts: list[BillingContract] = field(default_factory=list)
     used_contracts: list[str] = field(default_factory=list)  # numbers of existing contracts that get subscriptions
     assignments: list[Assignment] = field(default_factory=list)
-    unpriced: list[tuple[Subscription, str]] = field(default_factory=list)
+    unassigned: list[tuple[Subscription, str]] = field(default_factory=list)
     ended: list[Subscription] = field(default_factory=list)
 
 
@@ -115,10 +115,10 @@ def license_currency(account: MappedAccount, price_list_currencies: Collection[s
 
 
 def contract_number(account_id: str, currency: str, kind: ContractKind) -> str:
-    """`AL-3F9A2C1B-USD`: kind, a digest of the CRM account id, currency. Short enough that the
+    """`L3F9A2C1B-USD`: kind, a digest of the CRM account id, currency. Short enough that the
     invoice numbers derived from it (contract + -YYMMDD) stay readable within 20 characters."""
     digest = hashlib.sha256(account_id.lower().encode()).hexdigest()[:8].upper()
-    return f"A{kind.value}-{digest}-{currency.upper()}"
+    return f"{kind.value}{digest}-{currency.upper()}"
 
 
 def default_contract(account: MappedAccount, currency: str, kind: ContractKind, start: date) -> BillingContract:
@@ -186,11 +186,17 @@ def plan_assignments(
                        f"{BILLING_PLAN.get(sub.billing_frequency, sub.billing_frequency)}) in price list "
                        f"'{price_list_name(currency)}'; run the catalog sync or set the subscription's unit price"
                        if key else "the subscription has no product/SKU to price it by; set its unit price")
-                plan.unpriced.append((sub, why))
+                plan.unassigned.append((sub, why))
                 continue
             source = key or ""
             priced = replace(sub, unit_price=amount, currency=currency)
         number = contract_number(account.account_id, currency, kind)
+        holder = by_number[number].account_id if number in by_number else None
+        if number in owner and owner[number][0].account_id != account.account_id or (
+                holder and holder.lower() != account.account_id.lower()):
+            # Two accounts whose digests collide: never bill one account's seats on another's contract.
+            plan.unassigned.append((sub, f"contract number {number} belongs to another account; assign it by hand"))
+            continue
         owner[number] = (account, currency, kind)
         start = sub.start_date or date.min
         earliest[number] = min(earliest.get(number, start), start)

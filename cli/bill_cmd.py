@@ -45,7 +45,7 @@ def print_assignment(summary) -> None:  # type: ignore[no-untyped-def]
                f"{summary.archived_logs} onboarding change log(s) archived (before billing began)")
     for name, reason in summary.blocked:
         click.echo(f"  not billed: {name}: {reason}")
-    for psid, reason in summary.unpriced[:20]:
+    for psid, reason in summary.unassigned[:20]:
         click.echo(f"  not assigned: subscription {psid}: {reason}")
 
 

@@ -85,7 +85,7 @@ def _count_preparation(record: Any, prepared: Preparation) -> None:
     if prepared.assignment is not None:
         a = prepared.assignment
         record.counts.update({"assigned": a.assigned, "contractsCreated": len(a.contracts_created),
-                              "unpriced": len(a.unpriced), "unmappedAccounts": len(a.blocked)})
+                              "unassigned": len(a.unassigned), "unmappedAccounts": len(a.blocked)})
     if prepared.renewals is not None:
         record.counts.update({"renewed": prepared.renewals.renewed, "expired": prepared.renewals.expired})
 

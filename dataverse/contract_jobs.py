@@ -84,7 +84,7 @@ class AssignSummary:
     onboarding_logs: int = 0
     archived_logs: int = 0
     ended: int = 0
-    unpriced: list[tuple[str, str]] = field(default_factory=list)  # (provider subscription id, reason)
+    unassigned: list[tuple[str, str]] = field(default_factory=list)  # (provider subscription id, reason)
     blocked: list[tuple[str, str]] = field(default_factory=list)  # (provider account name, reason)
     no_provider_account: int = 0
 
@@ -93,7 +93,7 @@ class AssignSummary:
                 "contractsUsed": list(self.contracts_used), "assigned": self.assigned,
                 "pricedFromPriceList": self.priced_from_price_list, "onboardingLogs": self.onboarding_logs,
                 "archivedLogs": self.archived_logs, "ended": self.ended,
-                "unpriced": [list(u) for u in self.unpriced], "blocked": [list(b) for b in self.blocked],
+                "unassigned": [list(u) for u in self.unassigned], "blocked": [list(b) for b in self.blocked],
                 "noProviderAccount": self.no_provider_account}
 
 
@@ -162,7 +162,7 @@ def assign_contracts(dv: Any, *, on_date: date, catch_up_days: int | None = 31,
     existing = _contracts_by_number(dv, [c.number for c in first.new_contracts])
     plan = ca.plan_assignments(mapped, mapped_subs, existing.values(), prices, currencies, on_date=on_date)
     summary.ended = len(plan.ended)
-    summary.unpriced = [(s.provider_subscription_id, why) for s, why in plan.unpriced]
+    summary.unassigned = [(s.provider_subscription_id, why) for s, why in plan.unassigned]
     summary.contracts_used = list(plan.used_contracts)
     if not plan.assignments:
         return summary

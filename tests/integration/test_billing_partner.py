@@ -117,7 +117,7 @@ def test_terms_renew_at_the_new_price_or_expire_and_rerun_writes_once(dv, synced
     # The December invoice bills the renewed seats at the new price from the renewal on.
     invoice = next(i for i in _rows(dv, EntitySet.INVOICES, select=["invoiceid", "cspb_invoicekey"])
                    if i["cspb_invoicekey"].endswith("|2026-12-01|cycle")
-                   and i["cspb_invoicekey"].startswith(f"AL-{contract_digest(dv, companies[1].name)}"))
+                   and i["cspb_invoicekey"].startswith(license_contract(dv, companies[1].name)))
     lines = _rows(dv, EntitySet.INVOICE_DETAILS, select=["cspb_linekey", "priceperunit", "quantity"],
                   filter=f"_invoiceid_value eq {invoice['invoiceid']}")
     full = next(ln for ln in lines if ln["cspb_linekey"].endswith(f"|lic|{renewing['cspb_providersubscriptionid']}"))
@@ -139,11 +139,11 @@ def sync_pc_subs(dv, account_name):
         key=lambda r: r["cspb_providersubscriptionid"])
 
 
-def contract_digest(dv, account_name):
+def license_contract(dv, account_name):
     account = next(r for r in _rows(dv, EntitySet.ACCOUNTS, select=["accountid", "name"]) if r["name"] == account_name)
     from billing.contract_assignment import ContractKind, contract_number
 
-    return contract_number(account["accountid"], "USD", ContractKind.LICENSES).split("-")[1]
+    return contract_number(account["accountid"], "USD", ContractKind.LICENSES)
 
 
 def test_cli_assign_and_run_with_and_without_assignment(monkeypatch, dv_server, dv, synced_partner) -> None:
