@@ -49,6 +49,9 @@ def charge(invoice_ref: str, amount: Decimal | None, purpose: str | None) -> Non
     click.echo(json.dumps({"invoice": invoice_id, "status": outcome.status, "amount": str(outcome.amount),
                            "balance": str(outcome.balance), "key": outcome.key, "replayed": outcome.replayed,
                            "message": outcome.message}))
+    if outcome.status == "failed" and outcome.replayed:
+        click.echo(f"this attempt ({purpose}) already failed and is not repeated; pass --purpose with a new name "
+                   "to try again", err=True)
     if outcome.status not in ("succeeded", "pending", "nothing_due"):
         raise SystemExit(1)
 

@@ -46,6 +46,8 @@ def test_charge_failures_exit_non_zero(money_cli_env, dv, seed_invoice, stripe_m
     declined = seed_invoice(token=stripe_method_token("pm_card_chargeDeclined"))
     result = _run("charge", "--invoice", declined["invoice"])
     assert result.exit_code == 1 and json.loads(result.stdout)["status"] == "failed"
+    again = _run("charge", "--invoice", declined["invoice"])
+    assert again.exit_code == 1 and "--purpose" in again.stderr
     assert _run("charge", "--invoice", "INV-NOPE").exit_code == 1
     assert _run("charge", "--invoice", declined["invoice"], "--amount", "-3").exit_code == 2
 
