@@ -113,23 +113,33 @@ def _mapped_and_blocked(rows: list[dict[str, Any]]) -> tuple[list[ca.MappedAccou
     return mapped, blocked
 
 
+# Past this many filtered requests one paged read of the whole table is cheaper.
+MAX_FILTER_CHUNKS = 4
+
+
 def _contracts_by_number(dv: Any, numbers: Sequence[str]) -> dict[str, BillingContract]:
-    found = {}
-    for chunk in _chunks(sorted(set(numbers))):
-        for row in dv.list(EntitySet.BILLING_CONTRACTS, select=m.CONTRACT_SELECT,
-                           filter=_any_of("cspb_contractnumber", chunk)):
-            contract = m.contract_from_row(row)
-            found[contract.number] = contract
-    return found
+    wanted = sorted(set(numbers))
+    if len(wanted) > MAX_FILTER_CHUNKS * FILTER_CHUNK:
+        rows: Iterable[dict[str, Any]] = dv.list(EntitySet.BILLING_CONTRACTS, select=m.CONTRACT_SELECT)
+    else:
+        rows = (row for chunk in _chunks(wanted) for row in dv.list(
+            EntitySet.BILLING_CONTRACTS, select=m.CONTRACT_SELECT, filter=_any_of("cspb_contractnumber", chunk)))
+    keep = set(wanted)
+    return {c.number: c for c in (m.contract_from_row(r) for r in rows) if c.number in keep}
 
 
 def _discovery_logs(dv: Any, sub_ids: Sequence[str]) -> list[ChangeLog]:
-    logs = []
-    for chunk in _chunks(sorted(set(sub_ids))):
-        flt = f"cspb_changetype eq 1 and cspb_origin eq 3 and ({_any_of('_cspb_subscription_value', chunk, quote=False)})"
-        logs += [m.change_log_from_row(r) for r in dv.list(EntitySet.LICENSE_CHANGE_LOGS,
-                                                           select=m.CHANGE_LOG_SELECT, filter=flt)]
-    return logs
+    """The sync's New logs of these subscriptions that no invoice has billed yet."""
+    wanted = sorted(set(sub_ids))
+    base = "cspb_changetype eq 1 and cspb_origin eq 3 and _cspb_invoice_value eq null"
+    if len(wanted) > MAX_FILTER_CHUNKS * FILTER_CHUNK:
+        filters = [base]
+    else:
+        filters = [f"{base} and ({_any_of('_cspb_subscription_value', chunk, quote=False)})"
+                   for chunk in _chunks(wanted)]
+    keep = set(wanted)
+    return [log for flt in filters for log in (m.change_log_from_row(r) for r in dv.list(
+        EntitySet.LICENSE_CHANGE_LOGS, select=m.CHANGE_LOG_SELECT, filter=flt)) if log.subscription_id in keep]
 
 
 def assign_contracts(dv: Any, *, on_date: date, catch_up_days: int | None = 31,
@@ -252,7 +262,7 @@ def apply_renewals(dv: Any, *, on_date: date) -> RenewalSummary:
     commitment ended before `on_date`; a renewal takes the price list's current price."""
     summary = RenewalSummary(on_date)
     flt = (f"_cspb_billingcontract_value ne null and cspb_kind eq {int(SubscriptionKind.LICENSE)} "
-           f"and cspb_status eq {int(SubscriptionStatus.ACTIVE)} and cspb_commitmentenddate ne null")
+           f"and cspb_status eq {int(SubscriptionStatus.ACTIVE)} and cspb_commitmentenddate lt {_midnight(on_date)}")
     subs: list[Subscription] = [m.subscription_from_row(r) for r in dv.list(
         EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT, filter=flt)]
     ended = [s for s in subs if s.commitment_end_date is not None and s.commitment_end_date < on_date]

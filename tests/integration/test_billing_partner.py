@@ -168,3 +168,11 @@ def test_cli_assign_and_run_with_and_without_assignment(monkeypatch, dv_server, 
     assert billed.exit_code == 0, billed.output
     assert "0 subscription(s) put on contracts" in billed.output and "3 created" in billed.output
     assert "EUR: 1 invoice(s)" in billed.output and "USD: 2 invoice(s)" in billed.output
+
+
+def test_large_partner_path_reads_whole_tables_with_the_same_result(monkeypatch, dv, synced_partner) -> None:
+    from dataverse import contract_jobs
+
+    monkeypatch.setattr(contract_jobs, "MAX_FILTER_CHUNKS", 0)
+    summary = assign_contracts(dv, on_date=RUN)
+    assert (summary.assigned, summary.archived_logs, len(summary.contracts_created)) == (29, 24, 5)
