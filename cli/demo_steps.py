@@ -42,6 +42,17 @@ def sync_and_provision(ctx: Any) -> list[str]:
     return lines
 
 
+def pax8_provisioning(ctx: Any) -> list[str]:
+    from sync.pax8_demo import run_pax8_demo
+
+    out = run_pax8_demo(_dv())
+    if out.get("status") != "Provisioned":
+        raise RuntimeError(f"the Pax8 order did not provision: {out.get('status')} {out.get('error') or ''}")
+    company = out.get('company') or {}
+    return [f"Pax8 company {company.get('name')}: order {out.get('pax8_order_id')} -> "
+            f"subscription {out.get('pax8_subscription_id')}, change log {out['status']}"]
+
+
 def billing_cycle(ctx: Any) -> list[str]:
     from dataverse import billing_jobs
     from dataverse.seed_billing import seed_billing
@@ -114,6 +125,7 @@ def portal_and_assessment(ctx: Any) -> list[str]:
 STEPS: list[tuple[str, Any]] = [
     ("dataverse round trip", dataverse_round_trip),
     ("sync and provisioning", sync_and_provision),
+    ("pax8 provisioning", pax8_provisioning),
     ("billing", billing_cycle),
     ("payments and accounting", payments_and_accounting),
     ("portal and assessment", portal_and_assessment),
