@@ -249,7 +249,10 @@ def _renewal_log_row(r: Renewal) -> dict[str, Any]:
 
 def _renewed_subscription_row(r: Renewal) -> dict[str, Any]:
     sub = r.subscription
-    row: dict[str, Any] = {"cspb_providersubscriptionid": sub.provider_subscription_id, "cspb_status": int(sub.status)}
+    row: dict[str, Any] = {"cspb_providersubscriptionid": sub.provider_subscription_id}
+    if sub.status is not SubscriptionStatus.ACTIVE:
+        # Only when it changes: status is a filtering attribute of the subscription Update webhook.
+        row["cspb_status"] = int(sub.status)
     if sub.commitment_end_date is not None:
         row["cspb_commitmentenddate"] = _midnight(sub.commitment_end_date)
     if r.log.new_price is not None:
