@@ -264,8 +264,13 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
             sub_writes.append({"cspb_providersubscriptionid": sub.id, **changes})
             result.updated += 1
         log_writes.extend(logs)
-    if sub_writes:
-        dv.bulk_upsert(EntitySet.SUBSCRIPTIONS, "cspb_subscription", ["cspb_providersubscriptionid"], sub_writes)
+    # Order matters for the Update webhook on cspb_subscription: new rows first (their logs bind to
+    # them), then the logs, then the changes to existing rows, so when the webhook worker re-reads an
+    # updated subscription the change log that explains it is already there.
+    new_rows = [w for w in sub_writes if w["cspb_providersubscriptionid"] not in local]
+    changed_rows = [w for w in sub_writes if w["cspb_providersubscriptionid"] in local]
+    if new_rows:
+        dv.bulk_upsert(EntitySet.SUBSCRIPTIONS, "cspb_subscription", ["cspb_providersubscriptionid"], new_rows)
     if log_writes:
         for log in log_writes:
             provider_sub_id = log.pop("_provider_sub_id")
@@ -275,6 +280,8 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
                 bind(EntitySet.SUBSCRIPTIONS, have["cspb_subscriptionid"]) if have else
                 f"/{EntitySet.SUBSCRIPTIONS}({key_segment_value(provider_sub_id)})")
         dv.bulk_upsert(EntitySet.LICENSE_CHANGE_LOGS, "cspb_licensechangelog", ["cspb_changekey"], log_writes)
+    if changed_rows:
+        dv.bulk_upsert(EntitySet.SUBSCRIPTIONS, "cspb_subscription", ["cspb_providersubscriptionid"], changed_rows)
     result.change_logs = len(log_writes)
     _sync_entitlements(dv, adapter, provider_account, remote, local, result)
     return result

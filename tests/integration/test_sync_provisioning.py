@@ -198,3 +198,20 @@ def test_agreement_created_in_dynamics_is_attested_through_the_webhook(dv, dv_se
     _drain(dv, sync_pc)
     assert dv.get("cspb_agreements", agreement, select=["cspb_status"])["cspb_status"] == 2
     assert dv.get("cspb_provideraccounts", account_id, select=["cspb_mcaattested"])["cspb_mcaattested"] is True
+
+
+def test_sync_writes_do_not_come_back_as_rep_changes(dv, dv_server, sync_pc, webhook_endpoint) -> None:
+    url, key = webhook_endpoint
+    company, _ = _world(dv, sync_pc)
+    dv_server.app.register_webhook(url, key, ["cspb_subscription"], ("Create", "Update"))
+    dv_server.app.register_webhook(url, key, ["cspb_licensechangelog"], ("Create", "Update"))
+    target = next(s for s in sync_pc.list_subscriptions(company.id)
+                  if s.status == "Active" and not s.product_id.startswith("DZH"))
+    sync_pc.change_quantity(target.id, target.quantity + 4, "portal-edit", company_id=company.id)
+    run_subscription_sync(dv, {1: sync_pc})
+    calls = sync_pc.http.request_count
+    for _ in range(2):
+        assert dv_server.app.wait_for_webhooks()
+        _drain(dv, sync_pc)
+    reps = [r for r in dv.list("cspb_licensechangelogs", select=["cspb_origin"]) if r["cspb_origin"] == 1]
+    assert reps == [] and sync_pc.http.request_count == calls
