@@ -69,7 +69,7 @@ class AuthorizeNetSandbox:
         with self.lock:
             return handler(payload, ref_id)
 
-    def _new_payment_profile(self, customer_id: str, payment: dict[str, Any]) -> str | None:
+    def _new_payment_profile(self, customer_id: str, payment: dict[str, Any] | None) -> str | None:
         opaque = (payment or {}).get("opaqueData") or {}
         if not opaque.get("dataValue"):
             return None

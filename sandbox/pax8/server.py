@@ -30,7 +30,7 @@ def _id(seed: str) -> str:
 
 
 def default_seed() -> dict[str, Any]:
-    companies = [
+    companies: list[dict[str, Any]] = [
         {"id": _id("company/contoso"), "name": "Contoso Ltd", "website": "contoso.onmicrosoft.com",
          "address": {"country": "US"}, "status": "Active", "billOnBehalfOfEnabled": True},
         {"id": _id("company/fabrikam"), "name": "Fabrikam Inc", "website": "fabrikam.onmicrosoft.com",
@@ -38,7 +38,7 @@ def default_seed() -> dict[str, Any]:
         {"id": _id("company/northwind"), "name": "Northwind Traders", "website": "northwind.onmicrosoft.com",
          "address": {"country": "MX"}, "status": "Active", "billOnBehalfOfEnabled": False},
     ]
-    products = [
+    products: list[dict[str, Any]] = [
         {"id": _id("product/m365bb"), "name": "Microsoft 365 Business Basic", "vendorName": "Microsoft",
          "sku": "MST-M365-BB", "vendorSku": "CFQ7TTC0LH18:0001", "requiresCommitment": True,
          "shortDescription": "Web and mobile Office apps"},
