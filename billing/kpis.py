@@ -27,10 +27,16 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from billing.models import ChangeType, Provider, ProvisioningStatus, SubscriptionKind, SubscriptionStatus
+from billing.models import (
+    TERM_MONTHS,
+    ChangeType,
+    Provider,
+    ProvisioningStatus,
+    SubscriptionKind,
+    SubscriptionStatus,
+)
 from billing.money import round_money
 
-MONTHS_PER_CYCLE: dict[str, int] = {"P1M": 1, "P1Y": 12, "P3Y": 36}
 ZERO = Decimal(0)
 HAPPENED = {ProvisioningStatus.PROVISIONED, ProvisioningStatus.NOT_APPLICABLE}
 FINISHED = {ProvisioningStatus.PROVISIONED, ProvisioningStatus.FAILED}
@@ -53,7 +59,7 @@ class SubscriptionFact:
         return self.kind == SubscriptionKind.LICENSE and self.status == SubscriptionStatus.ACTIVE
 
     def monthly(self, amount: Decimal) -> Decimal:
-        return amount / MONTHS_PER_CYCLE.get(self.billing_frequency, 1)
+        return amount / TERM_MONTHS.get(self.billing_frequency, 1)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Billing models: frozen dataclasses shared by the engine, the Dataverse mappers, sync, portal,
 recon and payments. Enum values equal the Dataverse picklist values in solution/TABLES.md, so a
-mapper can do `Frequency(row["cspb_frequency"])` and `freq.value` both ways.
+mapper can do `Frequency(row["cspb_frequency"])` and `freq.value` both ways. These enums are the one
+definition of their picklists: dataverse.tables re-exports them (and its test checks them against the
+solution source), portal.models imports them.
 
 Money fields are Decimal (billing/money.py); dates are `datetime.date` (Dataverse datetimes are
 cut to their UTC date by the mappers because billing works in whole days).
@@ -17,7 +19,7 @@ ZERO = Decimal("0")
 
 
 class Frequency(IntEnum):
-    """Value = months per billing cycle (cspb_frequency)."""
+    """cspb_billingcontract.cspb_frequency; the value is the number of months per billing cycle."""
 
     MONTHLY = 1
     QUARTERLY = 3
@@ -26,28 +28,38 @@ class Frequency(IntEnum):
 
 
 class Policy(IntEnum):
+    """cspb_billingcontract.cspb_policy"""
+
     ADVANCE = 1
     ARREARS = 2
 
 
 class RefundPolicy(IntEnum):
+    """cspb_billingcontract.cspb_refundpolicy"""
+
     USE_GLOBAL = 0
     YES = 1
     NO = 2
 
 
 class ProrateUnit(IntEnum):
+    """cspb_billingcontract.cspb_prorateunit"""
+
     DAYS = 1
     MONTHS = 2
 
 
 class UsageGrouping(IntEnum):
+    """cspb_billingcontract.cspb_usagegrouping"""
+
     SUBSCRIPTION = 1
     METER_CATEGORY = 2
     RESOURCE_GROUP_TAG = 3
 
 
 class LineType(IntEnum):
+    """invoicedetail.cspb_linetype"""
+
     LICENSE = 1
     PRORATION = 2
     CREDIT = 3
@@ -57,12 +69,16 @@ class LineType(IntEnum):
 
 
 class Provider(IntEnum):
+    """cspb_provideraccount.cspb_provider, cspb_subscription.cspb_provider"""
+
     PARTNER_CENTER = 1
     PAX8 = 2
     MANUAL = 3
 
 
 class SubscriptionStatus(IntEnum):
+    """cspb_subscription.cspb_status"""
+
     ACTIVE = 1
     SUSPENDED = 2
     EXPIRED = 3
@@ -72,6 +88,8 @@ class SubscriptionStatus(IntEnum):
 
 
 class SubscriptionKind(IntEnum):
+    """cspb_subscription.cspb_kind"""
+
     LICENSE = 1
     AZURE_PLAN = 2
     AZURE_ENTITLEMENT = 3
@@ -81,6 +99,8 @@ class SubscriptionKind(IntEnum):
 
 
 class ChangeType(IntEnum):
+    """cspb_licensechangelog.cspb_changetype"""
+
     NEW = 1
     INCREASE = 2
     DECREASE = 3
@@ -92,6 +112,8 @@ class ChangeType(IntEnum):
 
 
 class ChangeOrigin(IntEnum):
+    """cspb_licensechangelog.cspb_origin"""
+
     SALES_REP = 1
     PORTAL = 2
     PROVIDER_SYNC = 3
@@ -99,6 +121,8 @@ class ChangeOrigin(IntEnum):
 
 
 class ProvisioningStatus(IntEnum):
+    """cspb_licensechangelog.cspb_provisioningstatus"""
+
     AWAITING = 1
     PROVISIONED = 2
     FAILED = 3
@@ -107,6 +131,8 @@ class ProvisioningStatus(IntEnum):
 
 
 class PaymentStatus(IntEnum):
+    """invoice.cspb_paymentstatus (a cspb_payment row's own status is dataverse.tables.PaymentStatus)"""
+
     UNPAID = 1
     PARTIALLY_PAID = 2
     PAID = 3

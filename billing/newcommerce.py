@@ -15,9 +15,10 @@ from enum import StrEnum
 
 from dateutil.relativedelta import relativedelta
 
+from billing.models import TERM_MONTHS  # re-exported: callers read newcommerce.TERM_MONTHS
+
 REDUCTION_WINDOW = timedelta(hours=168)
 
-TERM_MONTHS: dict[str, int] = {"P1M": 1, "P1Y": 12, "P3Y": 36}
 # Microsoft's billingCycle names <-> the ISO durations we store in cspb_billingfrequency.
 BILLING_CYCLE_TO_FREQUENCY: dict[str, str] = {
     "monthly": "P1M", "annual": "P1Y", "triennial": "P3Y", "none": "P1M", "onetime": "OneTime",

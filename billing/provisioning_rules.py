@@ -3,7 +3,8 @@
 The worker re-reads the change log and its subscription, builds a `ChangeFacts`, and asks
 `decide()`. Everything that can refuse a change lives here, so the portal, the webhook worker
 and the CLI all refuse the same things with the same words.
-Picklist values come from dataverse.tables (checked against the solution source).
+Picklist values come from billing.models (dataverse.tables re-exports them and checks them against
+the solution source).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from billing import newcommerce
-from dataverse.tables import ChangeOrigin as Origin
-from dataverse.tables import ChangeType, Provider, ProvisioningStatus
+from billing.models import ChangeOrigin as Origin
+from billing.models import ChangeType, Provider, ProvisioningStatus
 
 __all__ = ["Action", "ChangeFacts", "ChangeType", "Origin", "Plan", "Provider", "ProvisioningStatus", "decide"]
 

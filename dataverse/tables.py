@@ -7,6 +7,25 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+# The picklists billing rules use are defined once, in billing.models (billing must not import
+# dataverse); they are re-exported here under the names the rest of the code knows them by, so
+# CHOICES below still checks them against the solution source.
+from billing.models import (
+    ChangeOrigin,
+    ChangeType,
+    ProrateUnit,
+    Provider,
+    ProvisioningStatus,
+    RefundPolicy,
+    SubscriptionKind,
+    SubscriptionStatus,
+    UsageGrouping,
+)
+from billing.models import Frequency as BillingFrequency
+from billing.models import LineType as InvoiceLineType
+from billing.models import PaymentStatus as InvoicePaymentStatus
+from billing.models import Policy as BillingPolicy
+
 
 class EntitySet:
     """Web API entity set names (the URL path segment)."""
@@ -88,102 +107,12 @@ def primary_id(logical_name: str) -> str:
     return f"{logical_name}id"
 
 
-# ---- choice (picklist) values; each enum names its table.column ----
-
-class Provider(IntEnum):
-    """cspb_provideraccount.cspb_provider, cspb_subscription.cspb_provider"""
-    PARTNER_CENTER = 1
-    PAX8 = 2
-    MANUAL = 3
-
+# ---- choice (picklist) values billing does not use; each enum names its table.column ----
 
 class MappingStatus(IntEnum):
     """cspb_provideraccount.cspb_mappingstatus"""
     MAPPED = 1
     UNMAPPED = 2
-
-
-class BillingFrequency(IntEnum):
-    """cspb_billingcontract.cspb_frequency (the value is the number of months)"""
-    MONTHLY = 1
-    QUARTERLY = 3
-    ANNUAL = 12
-    TRIENNIAL = 36
-
-
-class BillingPolicy(IntEnum):
-    """cspb_billingcontract.cspb_policy"""
-    ADVANCE = 1
-    ARREARS = 2
-
-
-class RefundPolicy(IntEnum):
-    """cspb_billingcontract.cspb_refundpolicy"""
-    USE_GLOBAL = 0
-    YES = 1
-    NO = 2
-
-
-class ProrateUnit(IntEnum):
-    """cspb_billingcontract.cspb_prorateunit"""
-    DAYS = 1
-    MONTHS = 2
-
-
-class UsageGrouping(IntEnum):
-    """cspb_billingcontract.cspb_usagegrouping"""
-    SUBSCRIPTION = 1
-    METER_CATEGORY = 2
-    RESOURCE_GROUP_TAG = 3
-
-
-class SubscriptionStatus(IntEnum):
-    """cspb_subscription.cspb_status"""
-    ACTIVE = 1
-    SUSPENDED = 2
-    EXPIRED = 3
-    CANCELLED = 4
-    PENDING = 5
-    TRIAL = 6
-
-
-class SubscriptionKind(IntEnum):
-    """cspb_subscription.cspb_kind"""
-    LICENSE = 1
-    AZURE_PLAN = 2
-    AZURE_ENTITLEMENT = 3
-    MARKETPLACE = 4
-    ONE_TIME = 5
-    LEGACY_AZURE = 6
-
-
-class ChangeType(IntEnum):
-    """cspb_licensechangelog.cspb_changetype"""
-    NEW = 1
-    INCREASE = 2
-    DECREASE = 3
-    PRICE_CHANGE = 4
-    CANCEL = 5
-    RENEW = 6
-    STATUS_CHANGE = 7
-    TERM_CHANGE = 8
-
-
-class ChangeOrigin(IntEnum):
-    """cspb_licensechangelog.cspb_origin"""
-    SALES_REP = 1
-    PORTAL = 2
-    PROVIDER_SYNC = 3
-    RENEWAL = 4
-
-
-class ProvisioningStatus(IntEnum):
-    """cspb_licensechangelog.cspb_provisioningstatus"""
-    AWAITING = 1
-    PROVISIONED = 2
-    FAILED = 3
-    NOT_APPLICABLE = 4
-    REFUSED = 5
 
 
 class AgreementStatus(IntEnum):
@@ -218,7 +147,8 @@ class InboxStatus(IntEnum):
 
 
 class PaymentStatus(IntEnum):
-    """cspb_payment.cspb_status"""
+    """cspb_payment.cspb_status. Not billing.models.PaymentStatus: that is the invoice's
+    cspb_paymentstatus, re-exported here as InvoicePaymentStatus."""
     PENDING = 1
     SUCCEEDED = 2
     FAILED = 3
@@ -244,29 +174,11 @@ class PriceReviewStatus(IntEnum):
     PENDING_REVIEW = 2
 
 
-class InvoicePaymentStatus(IntEnum):
-    """invoice.cspb_paymentstatus"""
-    UNPAID = 1
-    PARTIALLY_PAID = 2
-    PAID = 3
-    FAILED = 4
-
-
 class AccountingStatus(IntEnum):
     """invoice.cspb_accountingstatus"""
     NOT_SYNCED = 1
     SYNCED = 2
     FAILED = 3
-
-
-class InvoiceLineType(IntEnum):
-    """invoicedetail.cspb_linetype"""
-    LICENSE = 1
-    PRORATION = 2
-    CREDIT = 3
-    USAGE = 4
-    ONE_TIME = 5
-    MINIMUM_COMMITMENT = 6
 
 
 class InvoiceState(IntEnum):

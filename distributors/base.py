@@ -16,6 +16,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from billing.models import Provider, SubscriptionStatus
+
 # Term codes (cspb_subscription.cspb_term / cspb_billingfrequency).
 MONTHLY = "P1M"
 ANNUAL = "P1Y"
@@ -23,11 +25,11 @@ TRIENNIAL = "P3Y"
 ONE_TIME = "OneTime"
 TERMS = (MONTHLY, ANNUAL, TRIENNIAL, ONE_TIME)
 
-# Status labels of the cspb_subscription.cspb_status picklist.
-STATUSES = ("Active", "Suspended", "Expired", "Cancelled", "Pending", "Trial")
+# Status labels of the cspb_subscription.cspb_status picklist ("Active", "Suspended", ...).
+STATUSES = tuple(status.name.title() for status in SubscriptionStatus)
 
-# cspb_provider picklist values.
-PROVIDER_CODES = {"partnercenter": 1, "pax8": 2, "manual": 3}
+# cspb_provider picklist values by adapter name.
+PROVIDER_CODES = {"partnercenter": Provider.PARTNER_CENTER, "pax8": Provider.PAX8, "manual": Provider.MANUAL}
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,21 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from billing.models import PaymentStatus
+from billing.models import LineType, PaymentStatus
 from billing.money import parse_decimal, round_money
+from dataverse.tables import AccountingStatus
+from dataverse.tables import PaymentStatus as PaymentRowStatus
 from shared.errors import ValidationError
 
 ZERO = Decimal("0")
-PAYMENT_PENDING, PAYMENT_SUCCEEDED, PAYMENT_FAILED = 1, 2, 3
-ACCOUNTING_NOT_SYNCED, ACCOUNTING_SYNCED, ACCOUNTING_FAILED = 1, 2, 3
-LINE_TYPE_NAMES = {1: "LICENSE", 2: "PRORATION", 3: "CREDIT", 4: "USAGE", 5: "ONETIME", 6: "MINCOMMIT"}
+# Short names the payment and accounting jobs use for cspb_payment.cspb_status and invoice.cspb_accountingstatus.
+PAYMENT_PENDING, PAYMENT_SUCCEEDED, PAYMENT_FAILED = (
+    PaymentRowStatus.PENDING, PaymentRowStatus.SUCCEEDED, PaymentRowStatus.FAILED)
+ACCOUNTING_NOT_SYNCED, ACCOUNTING_SYNCED, ACCOUNTING_FAILED = (
+    AccountingStatus.NOT_SYNCED, AccountingStatus.SYNCED, AccountingStatus.FAILED)
+# SKU suffix of a line with no product (accounting systems want an item code on every line).
+LINE_TYPE_NAMES = {LineType.LICENSE: "LICENSE", LineType.PRORATION: "PRORATION", LineType.CREDIT: "CREDIT",
+                   LineType.USAGE: "USAGE", LineType.ONE_TIME: "ONETIME", LineType.MINIMUM_COMMITMENT: "MINCOMMIT"}
 
 
 def dec(value: Any) -> Decimal:

@@ -1,67 +1,23 @@
 """What the portal shows and changes, independent of where it is stored (memory or Dataverse).
 
-Picklist values follow solution/TABLES.md so the Dataverse repository can map them one to one."""
+Picklists are the shared definitions (billing.models for those billing rules use, dataverse.tables
+for the rest), so the Dataverse repository maps them one to one; they are re-exported here for the
+portal modules that import them from portal.models."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from enum import IntEnum
 
+from billing.models import ChangeOrigin, ChangeType, PaymentStatus, ProvisioningStatus, SubscriptionStatus
+from dataverse.tables import AgreementStatus, PortalRole
 
-class PortalRole(IntEnum):
-    ADMINISTRATOR = 1
-    SUBSCRIPTION_MANAGER = 2
-    FINANCE_MANAGER = 3
-
-
-class SubscriptionStatus(IntEnum):
-    ACTIVE = 1
-    SUSPENDED = 2
-    EXPIRED = 3
-    CANCELLED = 4
-    PENDING = 5
-    TRIAL = 6
-
-
-class ChangeType(IntEnum):
-    NEW = 1
-    INCREASE = 2
-    DECREASE = 3
-    PRICE_CHANGE = 4
-    CANCEL = 5
-    RENEW = 6
-    STATUS_CHANGE = 7
-    TERM_CHANGE = 8
-
-
-class ChangeOrigin(IntEnum):
-    SALES_REP = 1
-    PORTAL = 2
-    PROVIDER_SYNC = 3
-    RENEWAL = 4
-
-
-class ProvisioningStatus(IntEnum):
-    AWAITING = 1
-    PROVISIONED = 2
-    FAILED = 3
-    NOT_APPLICABLE = 4
-    REFUSED = 5
-
-
-class AgreementStatus(IntEnum):
-    PENDING = 1
-    ATTESTED = 2
-    FAILED = 3
-
-
-class PaymentStatus(IntEnum):
-    UNPAID = 1
-    PARTIALLY_PAID = 2
-    PAID = 3
-    FAILED = 4
+__all__ = [
+    "Account", "Agreement", "AgreementStatus", "ChangeOrigin", "ChangeRequest", "ChangeType", "Contact",
+    "Contract", "Invoice", "InvoiceLine", "NewChange", "Offer", "PaymentStatus", "PortalRole", "PortalUser",
+    "ProvisioningStatus", "Subscription", "SubscriptionStatus",
+]
 
 
 @dataclass(frozen=True)
