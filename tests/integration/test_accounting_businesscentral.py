@@ -11,7 +11,6 @@ from accounting.base import (
     AccountingTarget,
     Customer,
     Invoice,
-    InvoiceLine,
     JournalEntry,
     JournalLine,
     Payment,
@@ -19,6 +18,7 @@ from accounting.base import (
 from accounting.businesscentral import BusinessCentralTarget, bc_code
 from sandbox.businesscentral.server import COMPANY_ID
 from shared.errors import NotFoundError, RetriableError, ValidationError
+from tests.plugins.distributors import accounting_invoice
 
 pytestmark = pytest.mark.integration
 
@@ -26,11 +26,7 @@ CUSTOMER = Customer("0b7d3c1e-8f7a-4c43-9b1e-3c1f5d2a9e10", "Contoso Ltd", "ap@c
 
 
 def _invoice(number: str = "INV-0001") -> Invoice:
-    return Invoice(number, CUSTOMER, date(2026, 3, 1), "USD", (
-        InvoiceLine("CFQ7TTC0LH18:0001", "Microsoft 365 Business Basic", Decimal("10"), Decimal("7.20"),
-                    Decimal("72.00")),
-        InvoiceLine("CFQ7TTC0LCHC:0002", "Microsoft 365 Business Premium", Decimal("2"), Decimal("26.40"),
-                    Decimal("52.80"))))
+    return accounting_invoice(CUSTOMER, number)
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from accounting.base import (
     AccountingTarget,
     Customer,
     Invoice,
-    InvoiceLine,
     JournalEntry,
     JournalLine,
     Payment,
 )
 from accounting.quickbooks import QuickBooksTarget
 from shared.errors import AuthError, ValidationError
+from tests.plugins.distributors import accounting_invoice
 
 pytestmark = pytest.mark.integration
 
@@ -25,12 +25,7 @@ CONTOSO = Customer("acc-1", "Contoso Ltd", "ap@contoso.example", "USD")
 
 
 def _invoice(number: str = "INV-0001") -> Invoice:
-    return Invoice(number, CONTOSO, date(2026, 3, 1), "USD", (
-        InvoiceLine("CFQ7TTC0LH18:0001", "Microsoft 365 Business Basic", Decimal("10"), Decimal("7.20"),
-                    Decimal("72.00")),
-        InvoiceLine("CFQ7TTC0LCHC:0002", "Microsoft 365 Business Premium", Decimal("2"), Decimal("26.40"),
-                    Decimal("52.80")),
-    ), due_date=date(2026, 3, 31))
+    return accounting_invoice(CONTOSO, number, due_date=date(2026, 3, 31))
 
 
 @pytest.fixture

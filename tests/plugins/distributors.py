@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from sandbox._server import RunningServer
+
+if TYPE_CHECKING:
+    from accounting.base import Customer, Invoice
 
 
 def _serve(module: str, state_dir: Path) -> Iterator[RunningServer]:
@@ -41,6 +47,18 @@ def quickbooks_server(tmp_path: Path) -> Iterator[RunningServer]:
 @pytest.fixture
 def businesscentral_server(tmp_path: Path) -> Iterator[RunningServer]:
     yield from _serve("sandbox.businesscentral.server", tmp_path / "businesscentral")
+
+
+def accounting_invoice(customer: Customer, number: str = "INV-0001", due_date: date | None = None) -> Invoice:
+    """The March invoice the accounting target tests push: two license lines, 124.80 USD."""
+    from accounting.base import Invoice, InvoiceLine
+
+    return Invoice(number, customer, date(2026, 3, 1), "USD", (
+        InvoiceLine("CFQ7TTC0LH18:0001", "Microsoft 365 Business Basic", Decimal("10"), Decimal("7.20"),
+                    Decimal("72.00")),
+        InvoiceLine("CFQ7TTC0LCHC:0002", "Microsoft 365 Business Premium", Decimal("2"), Decimal("26.40"),
+                    Decimal("52.80")),
+    ), due_date=due_date)
 
 
 @pytest.fixture
