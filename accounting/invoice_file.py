@@ -7,15 +7,12 @@ strings. A file is not a confirmed push, so exported invoices are not marked Syn
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Iterable
 from typing import Any
 
+from accounting import flat_file
 from accounting.service import to_accounting_invoice
 from payments import invoice_records as records
-from shared.errors import ValidationError
 
 COLUMNS = ("invoice", "date", "due_date", "customer_key", "customer", "customer_email", "currency", "sku",
            "description", "quantity", "unit_price", "amount", "invoice_total", "amount_paid", "balance")
@@ -38,13 +35,4 @@ def invoice_rows(dv: Any, invoice_ids: Iterable[str]) -> list[dict[str, str]]:
 
 
 def render_invoices(dv: Any, invoice_ids: Iterable[str], fmt: str = "csv") -> bytes:
-    data = invoice_rows(dv, invoice_ids)
-    if fmt == "json":
-        return json.dumps({"columns": list(COLUMNS), "rows": data}, indent=1).encode()
-    if fmt != "csv":
-        raise ValidationError(f"unknown invoice file format {fmt!r} (csv | json)")
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(data)
-    return buffer.getvalue().encode()
+    return flat_file.encode(COLUMNS, invoice_rows(dv, invoice_ids), fmt, "invoice file")

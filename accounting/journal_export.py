@@ -6,11 +6,9 @@ plain decimal strings (no float) so the file re-imports to the cent.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Iterable
 
+from accounting import flat_file
 from accounting.base import JournalEntry
 from shared.errors import ValidationError
 
@@ -30,13 +28,4 @@ def rows(entries: Iterable[JournalEntry]) -> list[dict[str, str]]:
 
 
 def render(entries: Iterable[JournalEntry], fmt: str = "csv") -> bytes:
-    data = rows(entries)
-    if fmt == "json":
-        return json.dumps({"columns": list(COLUMNS), "rows": data}, indent=1).encode()
-    if fmt != "csv":
-        raise ValidationError(f"unknown journal format {fmt!r} (csv | json)")
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(data)
-    return buffer.getvalue().encode()
+    return flat_file.encode(COLUMNS, rows(entries), fmt, "journal")
