@@ -19,6 +19,7 @@ from typing import Any
 from accounting import service as accounting
 from accounting.base import AccountingTarget
 from accounting.render import render_invoice_html, render_invoice_pdf
+from dataverse.client import client_or_default
 from payments import invoice_records as records
 from payments import service as payments
 from payments.base import PaymentProcessor
@@ -63,7 +64,7 @@ def run_post_invoice_jobs(invoice_id: str, *, dv: Any = None, jobs: tuple[str, .
                           store: BlobStore | None = None) -> dict[str, str]:
     """Run the enabled jobs for one invoice; returns job -> outcome in plain words.
     A RetriableError from any job is re-raised after the others ran, so the queue retries."""
-    dv = payments._dv(dv)
+    dv = client_or_default(dv)
     invoice = records.load_invoice(dv, invoice_id)
     contract = records.load_contract(dv, invoice)
     outcomes: dict[str, str] = {}
@@ -113,7 +114,7 @@ def run_pending(*, dv: Any = None, progress: Callable[[int], Any] | None = None,
                 on_planned: Callable[[int], Any] | None = None, **kwargs: Any) -> dict[str, dict[str, str]]:
     """Run the jobs of every pending invoice. `on_planned(n)` hears how many there are and
     `progress(1)` each one done (a tqdm bar's total/update)."""
-    dv = payments._dv(dv)
+    dv = client_or_default(dv)
     ids = pending_invoice_ids(dv)
     if on_planned is not None:
         on_planned(len(ids))

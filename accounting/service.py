@@ -16,6 +16,7 @@ from typing import Any
 
 from accounting import base as acc
 from accounting.journal_export import render
+from dataverse.client import client_or_default
 from payments import invoice_records as records
 from shared.errors import IntegrationError, ValidationError
 from shared.logging import get_logger
@@ -35,14 +36,6 @@ def target_for(name: str) -> acc.AccountingTarget:
     raise ValidationError(f"unknown accounting target {name!r} (quickbooks | businesscentral)")
 
 
-def _dv(dv: Any) -> Any:
-    if dv is not None:
-        return dv
-    from dataverse.client import DataverseClient
-
-    return DataverseClient.from_settings()
-
-
 @dataclass
 class ExportReport:
     synced: list[str] = field(default_factory=list)
@@ -57,7 +50,7 @@ def export_master_data(*, target: acc.AccountingTarget | str = "quickbooks", dv:
     """Push every account as a customer and every product as an item (item number = SKU,
     i.e. the product number). Invoices push their own customer and items too; this is for a
     first sync, so the accounting side can be reviewed before the first invoice goes over."""
-    dv = _dv(dv)
+    dv = client_or_default(dv)
     target = target_for(target) if isinstance(target, str) else target
     customers = items = 0
     for account in dv.list("accounts", select=["accountid", "name", "emailaddress1"]):
@@ -84,7 +77,7 @@ def to_accounting_invoice(dv: Any, invoice: records.InvoiceDoc) -> acc.Invoice:
 def export_invoice(invoice_id: str, *, target: acc.AccountingTarget, dv: Any = None) -> str:
     """Push one invoice and its succeeded payments; record Synced or Failed (with the reason) on it.
     Returns the target's invoice id; re-raises after recording so the caller sees the failure."""
-    dv = _dv(dv)
+    dv = client_or_default(dv)
     invoice = records.load_invoice(dv, invoice_id)
     try:
         document = to_accounting_invoice(dv, invoice)
@@ -109,7 +102,7 @@ def export_invoice(invoice_id: str, *, target: acc.AccountingTarget, dv: Any = N
 def export_invoices(invoice_ids: list[str] | None = None, *, target: acc.AccountingTarget | str = "quickbooks",
                     dv: Any = None) -> ExportReport:
     """Push the given invoices, or every invoice not yet Synced (including earlier failures)."""
-    dv = _dv(dv)
+    dv = client_or_default(dv)
     target = target_for(target) if isinstance(target, str) else target
     if invoice_ids is None:
         invoice_ids = [row["invoiceid"] for row in dv.list(
@@ -146,7 +139,7 @@ def export_deferred_revenue(month: str, *, target: acc.AccountingTarget | str | 
                             fmt: str = "csv") -> bytes | list[str]:
     """Push the month's deferred revenue journal to `target`, or (target=None) return it as a
     CSV/JSON file. Schedule rows are marked exported only after a successful push."""
-    dv = _dv(dv)
+    dv = client_or_default(dv)
     entries, used = deferred_revenue_entries(dv, month)
     if target is None:
         return render(entries, fmt)

@@ -54,6 +54,7 @@ def accounting() -> None:
 def export(target: str | None, invoices: tuple[str, ...], output: Path | None) -> None:
     """Push invoices with their payments (marked Synced/Failed on each), or write them to a file."""
     from accounting import service
+    from dataverse.client import client_or_default
     from payments.invoice_records import resolve_invoice_id
     from shared.config import get_settings
 
@@ -61,7 +62,7 @@ def export(target: str | None, invoices: tuple[str, ...], output: Path | None) -
     if name == "none":
         raise click.ClickException("no accounting target is configured; pass --target")
     try:
-        dv = service._dv(None)
+        dv = client_or_default()
         ids = [resolve_invoice_id(dv, ref) for ref in invoices] or None
         if name in ("csv", "json"):
             from accounting.invoice_file import render_invoices

@@ -36,12 +36,13 @@ def pay() -> None:
                    "balance (the post-invoice job's charge), 'part-<amount>' with --amount.")
 def charge(invoice_ref: str, amount: Decimal | None, purpose: str | None) -> None:
     """Charge the contract's stored payment method. Repeating the command is safe."""
+    from dataverse.client import client_or_default
     from payments import invoice_records, service
 
     # The default purpose makes a repeated command (or one racing the auto-charge) reuse one key.
     purpose = purpose or ("autocharge" if amount is None else f"part-{amount.normalize():f}")
     try:
-        dv = service._dv(None)
+        dv = client_or_default()
         invoice_id = invoice_records.resolve_invoice_id(dv, invoice_ref)
         outcome = service.charge_invoice(invoice_id, amount=amount, purpose=purpose, dv=dv)
     except IntegrationError as exc:
@@ -62,10 +63,11 @@ def charge(invoice_ref: str, amount: Decimal | None, purpose: str | None) -> Non
               help="Days before the link expires.")
 def link(contract_number: str, ttl_days: int) -> None:
     """Print a signed, expiring, single-use link asking the customer to add a payment method."""
+    from dataverse.client import client_or_default
     from payments import service
 
     try:
-        dv = service._dv(None)
+        dv = client_or_default()
         if dv.get_by_key("cspb_billingcontracts", {"cspb_contractnumber": contract_number}) is None:
             raise click.ClickException(f"no billing contract numbered {contract_number!r}")
         url = service.create_payment_link(contract_number, ttl_seconds=ttl_days * 24 * 3600)

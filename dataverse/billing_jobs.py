@@ -13,16 +13,9 @@ from billing.deferred_revenue import to_csv
 from billing.models import ExchangeRate, Invoice
 from billing.run_service import RunResult, execute_run, preview_contract
 from dataverse.billing_repo import DataverseBillingRepository
+from dataverse.client import client_or_default
 from dataverse.contract_jobs import AssignSummary, RenewalSummary, apply_renewals, assign_contracts
 from shared.errors import IntegrationError
-
-
-def _client(dv: Any) -> Any:
-    if dv is not None:
-        return dv
-    from dataverse.client import DataverseClient
-
-    return DataverseClient.from_settings()
 
 
 def global_refund() -> bool:
@@ -43,7 +36,7 @@ def prepare(run_date: date, *, dv: Any = None, assign: bool = True, renew: bool 
             catch_up_days: int | None = 31) -> Preparation:
     """The steps a run takes before planning (each safe to repeat): synced subscriptions of mapped
     accounts onto their default contracts, then renewals/expiries of terms that ended."""
-    client = _client(dv)
+    client = client_or_default(dv)
     assignment = assign_contracts(client, on_date=run_date, catch_up_days=catch_up_days) if assign else None
     renewals = apply_renewals(client, on_date=run_date) if renew else None
     return Preparation(assignment, renewals)
@@ -58,7 +51,7 @@ def run(run_date: date, *, dv: Any = None, contract_numbers: Sequence[str] | Non
     then bill every cycle due on `run_date`."""
     from sync import runs as syncruns
 
-    client = _client(dv)
+    client = client_or_default(dv)
     record = syncruns.start(client, "billing", f"billing:{run_date.isoformat()}:{uuid.uuid4().hex[:8]}")
     try:
         prepared = prepare(run_date, dv=client, assign=assign and not contract_numbers, renew=renew,
@@ -92,9 +85,9 @@ def _count_preparation(record: Any, prepared: Preparation) -> None:
 
 def preview(contract_number: str, on_date: date, *, dv: Any = None,
             rates: Sequence[ExchangeRate] = ()) -> Invoice | None:
-    repo = DataverseBillingRepository(_client(dv), rates=rates)
+    repo = DataverseBillingRepository(client_or_default(dv), rates=rates)
     return preview_contract(repo, contract_number, on_date, global_refund=global_refund())
 
 
 def revenue_csv(*, dv: Any = None, invoice_id: str | None = None) -> str:
-    return to_csv(DataverseBillingRepository(_client(dv)).revenue_schedule(invoice_id))
+    return to_csv(DataverseBillingRepository(client_or_default(dv)).revenue_schedule(invoice_id))

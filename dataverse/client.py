@@ -293,6 +293,12 @@ class DataverseClient:
             return sum(pool.map(send, chunks))
 
 
+def client_or_default(dv: Any = None) -> Any:
+    """`dv` when the caller has one (a test's sandbox client, a job's shared client), else a client
+    built from settings. Any client with the DataverseClient methods will do."""
+    return dv if dv is not None else DataverseClient.from_settings()
+
+
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     if size < 1:
         raise ValueError("batch size must be positive")

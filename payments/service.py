@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.money import round_money
+from dataverse.client import client_or_default
 from distributors.base import idempotency_key
 from payments import invoice_records as records
 from payments.base import FAILED, SUCCEEDED, ChargeResult, PaymentProcessor, StoredMethod
@@ -41,14 +42,6 @@ def processor_for(name: str) -> PaymentProcessor:
     raise ValidationError(f"unknown payment processor {name!r} (stripe | authorizenet)")
 
 
-def _dv(dv: Any) -> Any:
-    if dv is not None:
-        return dv
-    from dataverse.client import DataverseClient
-
-    return DataverseClient.from_settings()
-
-
 def payment_key(invoice_id: str, purpose: str) -> str:
     return "pay-" + idempotency_key(invoice_id, purpose)
 
@@ -67,7 +60,7 @@ def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: s
                    processor: PaymentProcessor | None = None) -> ChargeOutcome:
     """Charge the contract's stored payment method for `amount` (default: the whole balance),
     capped at the balance. RetriableError propagates (the caller's queue retries with the same key)."""
-    dv = _dv(dv)
+    dv = client_or_default(dv)
     invoice = records.load_invoice(dv, invoice_id)
     key = payment_key(invoice_id, purpose)
     existing = records.payment_row(dv, key)
@@ -127,7 +120,7 @@ def redeem(token: str, payment_method_token: str, *, dv: Any = None, processor: 
         raise ConflictError("this payment link was already used")
     if not payment_method_token:
         raise ValidationError("no payment method token was given")
-    dv = _dv(dv)
+    dv = client_or_default(dv)
     contract = dv.get_by_key("cspb_billingcontracts", {"cspb_contractnumber": claims.contract_number})
     if contract is None:
         raise ValidationError(f"contract {claims.contract_number} no longer exists")
@@ -153,7 +146,7 @@ def apply_webhook_event(event: dict[str, Any], *, dv: Any = None) -> str:
     key = (obj.get("metadata") or {}).get("cspb_paymentkey")
     if kind not in ("payment_intent.succeeded", "payment_intent.payment_failed") or not key:
         return "ignored"
-    dv = _dv(dv)
+    dv = client_or_default(dv)
     row = records.payment_row(dv, key)
     if row is None or not row.get("_cspb_invoice_value"):
         return "unknown-payment"
@@ -194,7 +187,7 @@ def handle_stripe_webhook(body: bytes, headers: dict[str, str], *, dv: Any = Non
         return WebhookReply(400, {"error": exc.message})
     if not event.get("id"):
         return WebhookReply(400, {"error": "event has no id"})
-    dv = _dv(dv)
+    dv = client_or_default(dv)
     key = {"cspb_eventkey": f"stripe:{event['id']}"}
     row = dv.get_by_key("cspb_inboxes", key)
     if row is not None and row.get("cspb_status") == 3:
