@@ -20,21 +20,10 @@ pytestmark = [
 
 
 @pytest.fixture
-def portal_site(dv, pc_server):
-    from distributors.partnercenter_adapter import PartnerCenterAdapter
-    from portal.app import create_app
-    from portal.dataverse_repo import DataverseRepository, mca_integration
-    from portal.dataverse_seed import seed_dataverse
-    from portal.services import Integrations
+def portal_site(dv, portal_mca_app):
     from sandbox._server import RunningServer
-    from shared.auth import static_token
-    from shared.config import get_settings
 
-    adapter = PartnerCenterAdapter(pc_server.url, static_token("t"), timeout=10)
-    customer = next(iter(adapter.list_companies())).id
-    ids = seed_dataverse(dv, tenant_ids={"acc-contoso": customer})
-    app = create_app(get_settings(), DataverseRepository(dv), mount="/portal",
-                     integrations=Integrations(attest_mca=mca_integration(dv, adapter)))
+    app, ids = portal_mca_app
     with RunningServer(app, 0) as server:
         yield server.url + "/portal", ids, dv
 

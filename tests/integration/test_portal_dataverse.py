@@ -94,20 +94,8 @@ def test_buy_creates_pending_subscription_and_new_change_log(portal_dv, portal_d
     assert sub["cspb_skuid"] == "0001" and sub["cspb_productid"] == "CFQ7TTC0HD33"
 
 
-def test_mca_acceptance_attests_at_partner_center(dv, pc_server):
-    from distributors.partnercenter_adapter import PartnerCenterAdapter
-    from portal.app import create_app
-    from portal.dataverse_repo import DataverseRepository, mca_integration
-    from portal.dataverse_seed import seed_dataverse
-    from portal.services import Integrations
-    from shared.auth import static_token
-    from shared.config import get_settings
-
-    adapter = PartnerCenterAdapter(pc_server.url, static_token("t"), timeout=10)
-    customer = next(iter(adapter.list_companies())).id
-    ids = seed_dataverse(dv, tenant_ids={"acc-contoso": customer})
-    app = create_app(get_settings(), DataverseRepository(dv), mount="/portal",
-                     integrations=Integrations(attest_mca=mca_integration(dv, adapter)))
+def test_mca_acceptance_attests_at_partner_center(dv, portal_mca_app):
+    app, ids = portal_mca_app
     browser = PortalBrowser(app)
     browser.sign_in(ids["c-admin"])
     r = browser.post("/agreement", {"accept": "yes"}, token_from="/agreement")

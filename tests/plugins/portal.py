@@ -112,3 +112,23 @@ def portal_dv_app(portal_dv, portal_fakes):
     dv, _ids = portal_dv
     integrations = Integrations(create_payment_link=portal_fakes.link, redeem_payment_link=portal_fakes.redeem)
     return create_app(get_settings(), DataverseRepository(dv), mount="/portal", integrations=integrations)
+
+
+@pytest.fixture
+def portal_mca_app(dv, pc_server):
+    """The Dataverse-backed portal whose Contoso account is the Partner Center sandbox's first
+    customer, with MCA acceptance attested at Partner Center; returns (app, ids)."""
+    from distributors.partnercenter_adapter import PartnerCenterAdapter
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository, mca_integration
+    from portal.dataverse_seed import seed_dataverse
+    from portal.services import Integrations
+    from shared.auth import static_token
+    from shared.config import get_settings
+
+    adapter = PartnerCenterAdapter(pc_server.url, static_token("t"), timeout=10)
+    customer = next(iter(adapter.list_companies())).id
+    ids = seed_dataverse(dv, tenant_ids={"acc-contoso": customer})
+    app = create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                     integrations=Integrations(attest_mca=mca_integration(dv, adapter)))
+    return app, ids
