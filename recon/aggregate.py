@@ -1,16 +1,22 @@
 """Streaming aggregation of daily-rated usage recon files (the hot path).
 
-One DuckDB query reads the file once, validates every row, and groups the good rows by
-customer x subscription x entitlement x meter category x month x currency. Bad rows become
-their own one-row groups keyed by line number, so the same scan yields the quarantine list
-without a second pass and without holding the file in memory. DuckDB was chosen by measurement
-(bench/bench_recon.py): it is the fastest engine here that streams gzip'd CSV and JSON lines in
-bounded memory and sums DECIMAL exactly.
+Groups usage by customer x subscription x entitlement x meter category x month x currency, in
+bounded memory whatever the file size. DuckDB was chosen by measurement (bench/bench_recon.py):
+polars is faster on plain CSV but holds gzip'd input in memory; DuckDB streams every format, spills
+when it must, and sums DECIMAL exactly.
+
+Two paths, both one scan:
+- fast (clean files, the normal case): group on the raw key values plus UnitPrice / rate / PEC %,
+  count rows whose amounts don't parse, and check keys per group. Parallel; no per-row strings.
+- exact (only when the fast path saw anything wrong): validate each row, number it, and make every
+  bad row its own group keyed by record number, so the quarantine file gets line numbers and
+  reasons without a second pass or holding the file in memory.
+Gzip'd CSV is inflated by a child process with ISA-L into a FIFO (two cores, faster inflater).
 
 Money: every amount is read as text and cast to DECIMAL(38,10), summed as DECIMAL, and fetched
-as Python Decimal. Values with more than 10 decimal places are rounded at the 10th place. JSON
-numbers go through the JSON parser's double, which is exact up to 15 significant digits (far
-beyond what Microsoft's files carry).
+as Python Decimal; PEC is computed from exact sums in Python. Values with more than 10 decimal
+places are rounded at the 10th place. JSON numbers go through the JSON parser's double, which is
+exact up to 15 significant digits (far beyond what Microsoft's files carry).
 
 Invariant: rows_read == rows_aggregated + rows_quarantined, checked after every run
 (ReconCountMismatch is a FatalError: something was silently dropped, so nothing is written).

@@ -184,3 +184,15 @@ def test_fast_and_exact_paths_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     exact = aggregate_usage(path)
     assert fast.groups == exact.groups and len(fast.groups) == 3
     assert (fast.rows_read, fast.rows_aggregated) == (exact.rows_read, exact.rows_aggregated) == (4, 4)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl.gz", "csv.gz", "csv"])
+def test_totals_match_the_sandbox_generator_exactly(tmp_path: Path, fmt: str) -> None:
+    """The Partner Center sandbox's usage files (JSON numbers in the export) sum to its own Decimal totals."""
+    from sandbox.partnercenter.usage_file import write_usage_file
+
+    info = write_usage_file(tmp_path / f"u.{fmt}", 3000, seed=5, fmt=fmt)
+    result = aggregate_usage(tmp_path / f"u.{fmt}")
+    assert (result.rows_read, result.rows_quarantined) == (3000, 0)
+    assert result.totals_by_currency() == info["billing_totals"]
+    assert all(g.pec_amount >= 0 and g.cost_before_pec == g.cost + g.pec_amount for g in result.groups)
