@@ -8,7 +8,6 @@ contract number, an expiry and a random id. Redeeming marks the id as used in th
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -20,6 +19,7 @@ from typing import Any
 from shared.blobstore import BlobStore, blob_store_from_settings
 from shared.config import Settings, get_settings
 from shared.errors import AuthError, ConflictError, ValidationError
+from shared.signing import b64url, sign, unb64url
 
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 USED_PREFIX = "payment-links/used/"
@@ -30,14 +30,6 @@ class LinkClaims:
     contract_number: str
     expires_at: int
     link_id: str
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _secret(settings: Settings) -> bytes:
@@ -62,8 +54,8 @@ def create_token(contract: Any, *, ttl_seconds: int = DEFAULT_TTL_SECONDS, now: 
     s = settings or get_settings()
     claims = {"c": _contract_number(contract), "exp": int((time.time() if now is None else now) + ttl_seconds),
               "id": secrets.token_urlsafe(12)}
-    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
-    return f"{body}.{_b64(hmac.new(_secret(s), body.encode(), hashlib.sha256).digest())}"
+    body = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{body}.{sign(_secret(s), body)}"
 
 
 def create_payment_link(contract: Any, *, ttl_seconds: int = DEFAULT_TTL_SECONDS,
@@ -78,11 +70,11 @@ def verify_token(token: str, *, now: float | None = None, settings: Settings | N
     body, _, signature = (token or "").partition(".")
     if not body or not signature:
         raise ValidationError("malformed payment link")
-    expected = _b64(hmac.new(_secret(s), body.encode(), hashlib.sha256).digest())
+    expected = sign(_secret(s), body)
     if not hmac.compare_digest(expected, signature):
         raise AuthError("payment link signature is not valid")
     try:
-        claims = json.loads(_unb64(body))
+        claims = json.loads(unb64url(body))
     except ValueError:
         raise ValidationError("malformed payment link") from None
     if (time.time() if now is None else now) > claims["exp"]:

@@ -5,13 +5,13 @@ signed, not encrypted, so nothing secret goes in it."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import json
 import secrets
 import time
 from typing import Any
+
+from shared.signing import b64url, sign, unb64url
 
 COOKIE_NAME = "cspb_portal"
 MAX_AGE_SECONDS = 8 * 3600
@@ -42,14 +42,6 @@ class Session(dict[str, Any]):
         self.modified = True
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 class SessionSigner:
     def __init__(self, key: bytes, max_age: int = MAX_AGE_SECONDS) -> None:
         if len(key) < 16:
@@ -62,11 +54,11 @@ class SessionSigner:
         return cls(secrets.token_bytes(32))
 
     def _sign(self, body: str) -> str:
-        return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+        return sign(self._key, body)
 
     def dumps(self, session: dict[str, Any], now: float | None = None) -> str:
         payload = dict(session, _iat=int(now if now is not None else time.time()))
-        body = _b64(json.dumps(payload, separators=(",", ":"), default=str).encode())
+        body = b64url(json.dumps(payload, separators=(",", ":"), default=str).encode())
         return f"{body}.{self._sign(body)}"
 
     def loads(self, cookie: str | None, now: float | None = None) -> Session:
@@ -77,7 +69,7 @@ class SessionSigner:
         if not hmac.compare_digest(signature, self._sign(body)):
             return Session()
         try:
-            data = json.loads(_unb64(body))
+            data = json.loads(unb64url(body))
         except (ValueError, json.JSONDecodeError):
             return Session()
         issued = data.pop("_iat", 0)

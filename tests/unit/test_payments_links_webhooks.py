@@ -10,6 +10,7 @@ import pytest
 from payments import links, webhooks
 from shared.blobstore import LocalBlobStore
 from shared.errors import AuthError, ConflictError, ValidationError
+from shared.signing import b64url
 
 EVENT = json.dumps({"id": "evt_1", "object": "event", "type": "payment_intent.succeeded",
                     "data": {"object": {"id": "pi_1"}}}).encode()
@@ -29,7 +30,7 @@ def test_link_round_trip_and_single_use(tmp_path):
 def test_tampered_and_expired_links_are_refused():
     token = links.create_token("CON-1", ttl_seconds=60)
     body, sig = token.split(".")
-    forged = links._b64(json.dumps({"c": "CON-2", "exp": 9999999999, "id": "x"}).encode())
+    forged = b64url(json.dumps({"c": "CON-2", "exp": 9999999999, "id": "x"}).encode())
     with pytest.raises(AuthError):
         links.verify_token(f"{forged}.{sig}")
     with pytest.raises(AuthError):
