@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from cli.demo_steps import STEPS
+from cli.foreground import wait_for_ctrl_c
 
 
 @dataclass
@@ -116,11 +117,7 @@ def demo(out_dir: Path, serve: bool, only: tuple[str, ...]) -> None:
     failed = [r.name for r in results if not r.ok]
     if serve:
         click.echo("sandboxes and portal keep running; Ctrl+C to stop")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        wait_for_ctrl_c()
     for server in servers.values():
         server.stop()
     if failed:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import click
+
+from cli.foreground import wait_for_ctrl_c
 
 
 @click.command()
@@ -42,8 +42,5 @@ def portal(port: int, memory: bool, seed: bool) -> None:
         app = dataverse_portal(settings, dv)
     server = RunningServer(app, port).start()
     click.echo(f"portal: {server.url}/portal/  (data: {'memory' if memory else settings.dataverse_url})")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.stop()
+    wait_for_ctrl_c()
+    server.stop()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
+
+from cli.foreground import wait_for_ctrl_c
 
 
 @click.group(invoke_without_command=True)
@@ -21,12 +22,9 @@ def sandbox(ctx: click.Context, state_dir: Path) -> None:
     for name, server in servers.items():
         click.echo(f"{name:16} {server.url}")
     click.echo("sandboxes running; Ctrl+C to stop")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        for server in servers.values():
-            server.stop()
+    wait_for_ctrl_c()
+    for server in servers.values():
+        server.stop()
 
 
 @sandbox.command()
