@@ -13,12 +13,6 @@ from shared.errors import AuthError, NotFoundError, ValidationError
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def pax8(pax8_server, quick_retry) -> Pax8Adapter:
-    return Pax8Adapter(pax8_server.url, "client", "secret", token_url=pax8_server.url + "/oauth/token",
-                       retry=quick_retry, timeout=5)
-
-
 def _company(pax8: Pax8Adapter, name: str) -> str:
     return next(c.id for c in pax8.list_companies() if c.name == name)
 

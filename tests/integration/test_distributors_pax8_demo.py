@@ -11,12 +11,6 @@ from sync.pax8_demo import run_pax8_demo
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def pax8(pax8_server, quick_retry) -> Pax8Adapter:
-    return Pax8Adapter(pax8_server.url, "client", "secret", token_url=pax8_server.url + "/oauth/token",
-                       retry=quick_retry, timeout=5)
-
-
 def test_pax8_new_order_is_provisioned_once(dv, pax8, pax8_server):
     out = run_pax8_demo(dv, pax8=pax8, quantity=4)
     assert out["status"] == "Provisioned", out

@@ -14,6 +14,7 @@ from sandbox._server import RunningServer
 
 if TYPE_CHECKING:
     from accounting.base import Customer, Invoice
+    from distributors.pax8 import Pax8Adapter
 
 
 def _serve(module: str, state_dir: Path) -> Iterator[RunningServer]:
@@ -27,6 +28,15 @@ def _serve(module: str, state_dir: Path) -> Iterator[RunningServer]:
 @pytest.fixture
 def pax8_server(tmp_path: Path) -> Iterator[RunningServer]:
     yield from _serve("sandbox.pax8.server", tmp_path / "pax8")
+
+
+@pytest.fixture
+def pax8(pax8_server, quick_retry) -> Pax8Adapter:
+    """The Pax8 adapter against its sandbox, with retries that do not sleep."""
+    from distributors.pax8 import Pax8Adapter
+
+    return Pax8Adapter(pax8_server.url, "client", "secret", token_url=pax8_server.url + "/oauth/token",
+                       retry=quick_retry, timeout=5)
 
 
 @pytest.fixture
