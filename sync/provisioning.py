@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from billing.provisioning_rules import Action, ChangeFacts, Plan, ProvisioningStatus, decide
+from dataverse.tables import SubscriptionStatus
 from shared.errors import FatalError, NotFoundError, RetriableError
 from shared.logging import get_logger
 from sync import azure_plan, inbox, rep_changes
@@ -42,8 +43,9 @@ SUBSCRIPTION_COLUMNS = [
     "cspb_status", "cspb_startdate", "cspb_commitmentenddate", "cspb_orderid",
 ]
 
-STATUS_ACTIVE = 1
-STATUS_CANCELLED = 4
+STATUS_ACTIVE = int(SubscriptionStatus.ACTIVE)
+STATUS_CANCELLED = int(SubscriptionStatus.CANCELLED)
+STATUS_PENDING = int(SubscriptionStatus.PENDING)
 
 
 def idempotency_key_for(changelog_id: str) -> str:
@@ -133,7 +135,8 @@ def _call_provider(action: Action, adapter: Any, change: dict[str, Any], sub: di
                                      sub.get("cspb_term"), key)
         provider_id = result.subscription_ids[0] if result.subscription_ids else None
         # The purchase starts the 7-day reduction window; the next subscription sync refines the dates.
-        changes: dict[str, Any] = {"cspb_orderid": result.order_id, "cspb_status": STATUS_ACTIVE,
+        changes: dict[str, Any] = {"cspb_orderid": result.order_id,
+                                   "cspb_status": _ordered_status(adapter, result, provider_id, account),
                                    "cspb_quantity": int(change.get("cspb_newquantity") or 0),
                                    "cspb_startdate": sub.get("cspb_startdate") or now.strftime("%Y-%m-%dT%H:%M:%SZ")}
         if provider_id:
@@ -156,6 +159,40 @@ def _call_provider(action: Action, adapter: Any, change: dict[str, Any], sub: di
         dv.update(SUBSCRIPTION_SET, sub_id, {"cspb_status": STATUS_CANCELLED})
     _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED)
     return Outcome(changelog_id, "Provisioned")
+
+
+def status_after_order(label: str | None) -> int | None:
+    """cspb_status for a provider's subscription or order status right after a purchase: any
+    pending state (Pax8 PendingManual / PendingAutomated / WaitingForDetails, Partner Center
+    `pending`) is Pending, so the subscription is never shown Active before the provider says so.
+    None when the label says nothing about the subscription (e.g. "Provisioned", "completed")."""
+    text = (label or "").strip().lower()
+    if not text:
+        return None
+    if text.startswith(("pending", "waiting")) or text in ("processing", "inprogress", "in progress"):
+        return STATUS_PENDING
+    if text in ("active", "activated"):
+        return STATUS_ACTIVE
+    if text == "trial":
+        return int(SubscriptionStatus.TRIAL)
+    return None
+
+
+def _ordered_status(adapter: Any, result: Any, provider_id: str | None, account: dict[str, Any] | None) -> int:
+    """Pending or Active, from the provider's subscription when it can be read (an order answer
+    does not say whether the distributor still has to act), else from the order's status."""
+    status = status_after_order(getattr(result, "status", ""))
+    if provider_id and hasattr(adapter, "get_subscription"):
+        extra = {"company_id": (account or {}).get("cspb_externalid")} if getattr(adapter, "needs_company", False) \
+            else {}
+        try:
+            status = status_after_order(adapter.get_subscription(provider_id, **extra).status) or status
+        except RetriableError:
+            raise
+        except FatalError as exc:
+            # The order stands; the next subscription sync reads the status again.
+            log.warning("could not read subscription %s after the order: %s", provider_id, exc.message)
+    return STATUS_ACTIVE if status is None else status
 
 
 def _facts(change: dict[str, Any], sub: dict[str, Any], account: dict[str, Any] | None) -> ChangeFacts:

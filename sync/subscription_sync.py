@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from billing.money import parse_decimal
@@ -33,7 +34,11 @@ from sync.records import bind, iso, parse_dt
 
 SUB_COLUMNS = ["cspb_subscriptionid", "cspb_providersubscriptionid", "cspb_quantity", "cspb_status", "cspb_term",
                "cspb_billingfrequency", "cspb_commitmentenddate", "cspb_autorenew", "cspb_productid", "cspb_skuid",
-               "cspb_driftflag", "cspb_kind", "cspb_needstransition"]
+               "cspb_driftflag", "cspb_kind", "cspb_needstransition", "cspb_unitprice", "cspb_currencycode"]
+
+# A commitment end that moves forward by at least this much is a new term (the shortest, P1M in
+# February, is 28 days); a smaller move is the provider correcting a date, not a renewal.
+RENEWAL_MIN_DAYS = 27
 
 
 @dataclass
@@ -196,9 +201,13 @@ class PendingChanges:
                         f"cspb_origin ne {ChangeOrigin.PROVIDER_SYNC}")))
         return self._cache[sub_id]
 
-    def explains(self, sub_id: str, quantity: int | None, cancelled: bool) -> bool:
+    def explains(self, sub_id: str, quantity: int | None, cancelled: bool, activated: bool = False) -> bool:
         for log in self.for_subscription(sub_id):
             if cancelled and log.get("cspb_changetype") == ChangeType.CANCEL:
+                return True
+            # An order of ours left the subscription Pending (e.g. Pax8 PendingManual); the provider
+            # finishing it is the order completing, not drift.
+            if activated and log.get("cspb_changetype") == ChangeType.NEW:
                 return True
             if quantity is not None and log.get("cspb_newquantity") == quantity:
                 return True
@@ -224,6 +233,7 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
         products, prices = _product_ids(dv, remote), _prices(dv)
     else:
         products, prices = {}, {}
+    price_list = PriceList(dv, prices if snapshot is not None else None)
     sub_writes: list[dict[str, Any]] = []
     log_writes: list[dict[str, Any]] = []
     for sub in remote:
@@ -255,7 +265,7 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
             result.created += 1
             result.drift += int(drift)
             continue
-        changes, logs, drift_notes = _compare(have, want, sub.id, run_key, now, pending)
+        changes, logs, drift_notes = _compare(have, want, sub.id, run_key, now, pending, price_list)
         if drift_notes:
             changes["cspb_driftflag"] = True
             changes["cspb_driftdetail"] = "; ".join(drift_notes)[:2000]
@@ -336,7 +346,8 @@ def _wanted_row(sub: Any, provider: int, account_id: str) -> dict[str, Any]:
 
 
 def _compare(have: Mapping[str, Any], want: Mapping[str, Any], provider_sub_id: str, run_key: str, now: datetime,
-             pending: PendingChanges) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+             pending: PendingChanges, prices: PriceList | None = None,
+             ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     changes: dict[str, Any] = {}
     logs: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -352,7 +363,9 @@ def _compare(have: Mapping[str, Any], want: Mapping[str, Any], provider_sub_id: 
     if have.get("cspb_status") != want["cspb_status"]:
         changes["cspb_status"] = want["cspb_status"]
         cancelled = want["cspb_status"] == SubscriptionStatus.CANCELLED
-        drift = not pending.explains(local_id, None, cancelled=cancelled)
+        activated = (have.get("cspb_status") == SubscriptionStatus.PENDING
+                     and want["cspb_status"] == SubscriptionStatus.ACTIVE)
+        drift = not pending.explains(local_id, None, cancelled=cancelled, activated=activated)
         kind = ChangeType.CANCEL if cancelled else ChangeType.STATUS_CHANGE
         logs.append(_log(run_key, provider_sub_id, kind, old_q, new_q, now, drift=drift,
                          detail=f"status {have.get('cspb_status')}->{want['cspb_status']}"))
@@ -368,17 +381,104 @@ def _compare(have: Mapping[str, Any], want: Mapping[str, Any], provider_sub_id: 
                                 f"{want['cspb_term']}/{want['cspb_billingfrequency']}"))
         notes.append(f"term {have.get('cspb_term')}/{have.get('cspb_billingfrequency')} -> "
                      f"{want['cspb_term']}/{want['cspb_billingfrequency']} at the provider")
-    renewal_changed = not _same_instant(have.get("cspb_commitmentenddate"), want["cspb_commitmentenddate"])
-    autorenew_changed = want["cspb_autorenew"] is not None and have.get("cspb_autorenew") != want["cspb_autorenew"]
-    if renewal_changed or autorenew_changed:
+    old_end, new_end = parse_dt(have.get("cspb_commitmentenddate")), parse_dt(want["cspb_commitmentenddate"])
+    if not _same_instant(old_end, new_end):
         changes["cspb_commitmentenddate"] = want["cspb_commitmentenddate"]
-        if want["cspb_autorenew"] is not None:
-            changes["cspb_autorenew"] = want["cspb_autorenew"]
-        # A commitment end moving forward by a term is the provider renewing, which nobody orders.
-        logs.append(_log(run_key, provider_sub_id, ChangeType.RENEW, old_q, new_q, now, drift=False,
-                         detail=f"commitment end {have.get('cspb_commitmentenddate')}->"
-                                f"{want['cspb_commitmentenddate']}"))
+        # A first-time fill (e.g. the sync after an order) is the provider telling us the term end,
+        # and a backward or small move is a correction (a cancel ends the term): neither is a renewal.
+        if old_end is not None and is_renewal(old_end, new_end):
+            log, new_price = renewal(have, want, provider_sub_id, old_end.date() + timedelta(days=1), prices)
+            if new_price is not None:
+                changes["cspb_unitprice"] = new_price
+            logs.append(log)
+    if want["cspb_autorenew"] is not None and have.get("cspb_autorenew") != want["cspb_autorenew"]:
+        changes["cspb_autorenew"] = want["cspb_autorenew"]
+        detail = f"auto-renew {_on_off(have.get('cspb_autorenew'))} -> {_on_off(want['cspb_autorenew'])} at the provider"
+        status_log = next((log for log in logs if log["cspb_changetype"] == ChangeType.STATUS_CHANGE), None)
+        if status_log is not None:
+            status_log["cspb_error"] = f"{status_log['cspb_error'] or ''}; {detail}".strip("; ")
+        else:
+            logs.append(_log(run_key, provider_sub_id, ChangeType.STATUS_CHANGE, old_q, old_q, now, drift=False,
+                             detail=detail))
     return changes, logs, notes
+
+
+def is_renewal(old_end: datetime, new_end: datetime | None) -> bool:
+    """The provider started a new term: the commitment end moved forward by (at least) a term."""
+    return new_end is not None and (new_end.date() - old_end.date()).days >= RENEWAL_MIN_DAYS
+
+
+def renewal_change_key(provider_sub_id: str, effective: date) -> str:
+    """The same key billing's apply_renewals (dataverse.contract_jobs, billing.renewals) writes for a
+    renewal, so whichever of the two sees the renewal first writes it and the other finds it done."""
+    return f"{provider_sub_id}|renew|{effective.isoformat()}"
+
+
+class PriceList:
+    """Price list amounts by price key (catalog sync's productpricelevel.cspb_pricekey): the run's
+    snapshot when there is one, else read per key on demand (renewals are rare)."""
+
+    def __init__(self, dv: Any, known: Mapping[str, tuple[Any, Any]] | None = None) -> None:
+        self.dv = dv
+        self.known = known
+        self._read: dict[str, Any] = {}
+
+    def amount(self, key: str) -> Decimal | None:
+        if self.known is not None:
+            found = self.known.get(key)
+            value = found[0] if found is not None else None
+        else:
+            if key not in self._read:
+                from dataverse.odata import literal
+
+                rows = list(self.dv.list(EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount"],
+                                         filter=f"cspb_pricekey eq {literal(key)}"))
+                self._read[key] = rows[0].get("amount") if rows else None
+            value = self._read[key]
+        return parse_decimal(value) if value is not None else None
+
+
+def renewal_price_key(want: Mapping[str, Any], currency: str) -> str | None:
+    """The price list item a renewed term is priced from, keyed as billing keys it
+    (billing.contract_assignment.subscription_price_key): currency, product:sku, term + billing plan."""
+    from billing import catalog_pricing as cp
+    from billing.newcommerce import FREQUENCY_TO_BILLING_CYCLE
+
+    if not currency or not want.get("cspb_productid") or not want.get("cspb_skuid"):
+        return None
+    frequency = want.get("cspb_billingfrequency") or ""
+    return cp.price_key(cp.price_list_name(currency), cp.product_number(want["cspb_productid"], want["cspb_skuid"]),
+                        cp.unit_name(want.get("cspb_term") or frequency,
+                                     FREQUENCY_TO_BILLING_CYCLE.get(frequency, "monthly")))
+
+
+def renewal(have: Mapping[str, Any], want: Mapping[str, Any], provider_sub_id: str, effective: date,
+            prices: PriceList | None) -> tuple[dict[str, Any], Decimal | None]:
+    """The Renew change log (same shape and key as billing's) and the new unit price, if the price
+    list's current price differs: a subscription keeps its price for the term, the new term takes
+    today's list price from the renewal date on."""
+    quantity = have.get("cspb_quantity")
+    key = renewal_change_key(provider_sub_id, effective)
+    log: dict[str, Any] = {
+        "cspb_changekey": key, "cspb_name": f"Renew {key}"[:100], "_provider_sub_id": provider_sub_id,
+        "cspb_changetype": int(ChangeType.RENEW), "cspb_oldquantity": quantity, "cspb_newquantity": quantity,
+        "cspb_effectivedate": iso(datetime(effective.year, effective.month, effective.day, tzinfo=UTC)),
+        "cspb_requestedby": "provider sync", "cspb_origin": int(ChangeOrigin.RENEWAL),
+        "cspb_provisioningstatus": int(ProvisioningStatus.NOT_APPLICABLE), "cspb_archived": False,
+        "cspb_isdrift": False,
+    }
+    price_key = renewal_price_key(want, str(have.get("cspb_currencycode") or "").upper())
+    new_price = prices.amount(price_key) if prices is not None and price_key else None
+    old_price = parse_decimal(have["cspb_unitprice"]) if have.get("cspb_unitprice") is not None else None
+    if new_price is None or new_price == old_price:
+        return log, None
+    log["cspb_oldprice"] = old_price
+    log["cspb_newprice"] = new_price
+    return log, new_price
+
+
+def _on_off(value: Any) -> str:
+    return "on" if value else "off"
 
 
 def key_segment_value(provider_sub_id: str) -> str:
