@@ -10,12 +10,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dataverse.tables import EntitySet, MappingStatus, SubscriptionKind, SubscriptionStatus
+from shared.errors import IntegrationError
+from shared.logging import get_logger
 from shared.queue import PROVISIONING_QUEUE, drain, get_queue
 from sync import provisioning
 from sync.catalog_sync import run_catalog_sync
 from sync.jobs import price_sheet_rows
 from sync.provider_accounts import run_provider_account_sync
 from sync.subscription_sync import run_subscription_sync
+
+STEP_SET = "sdkmessageprocessingsteps"
+ENDPOINT_SET = "serviceendpoints"
+logger = get_logger(__name__)
 
 STATUS_NAMES = {1: "Awaiting", 2: "Provisioned", 3: "Failed", 4: "NotApplicable", 5: "Refused"}
 
@@ -38,6 +44,17 @@ def serve_webhook_function() -> Any:
             environ, start_response)
 
     return RunningServer(app, port=0).start()
+
+
+def unregister_webhook(dv: Any, endpoint_id: str) -> int:
+    """Remove a webhook registration: its SDK message processing steps, then the service endpoint
+    (Dataverse keeps an endpoint that still has steps). Returns the number of steps removed."""
+    steps = list(dv.list(STEP_SET, select=["sdkmessageprocessingstepid"],
+                         filter=f"_eventhandler_value eq {endpoint_id}"))
+    for step in steps:
+        dv.delete(STEP_SET, step["sdkmessageprocessingstepid"])
+    dv.delete(ENDPOINT_SET, endpoint_id)
+    return len(steps)
 
 
 def _ensure_mapped_accounts(dv: Any, pc: Any, wanted: int) -> int:
@@ -94,12 +111,14 @@ def run_demo_flow(dv: Any, pc: Any, *, dv_app: Any = None, currencies: tuple[str
     old_q = int(target.get("cspb_quantity") or 0)
     new_q = old_q + seat_delta
     server = None
+    endpoint_id: str | None = None
     queue = get_queue(PROVISIONING_QUEUE)
     try:
         if dv_app is not None:
             server = serve_webhook_function()
-            dv_app.register_webhook(f"{server.url}/api/webhooks/dataverse", get_settings().webhook_key.reveal(),
-                                    ["cspb_licensechangelog"], ("Create",))
+            endpoint_id = dv_app.register_webhook(f"{server.url}/api/webhooks/dataverse",
+                                                  get_settings().webhook_key.reveal(), ["cspb_licensechangelog"],
+                                                  ("Create",))
         key = f"demo-rep-{datetime.now(UTC):%Y%m%d%H%M%S%f}"
         log_id = dv.create(EntitySet.LICENSE_CHANGE_LOGS, {
             "cspb_changekey": key, "cspb_name": f"Rep adds {seat_delta} seats", "cspb_changetype": 2,
@@ -110,8 +129,16 @@ def run_demo_flow(dv: Any, pc: Any, *, dv_app: Any = None, currencies: tuple[str
             dv_app.wait_for_webhooks(timeout=15.0)
         else:
             queue.send({"entity": "cspb_licensechangelog", "recordId": log_id}, message_id=key)
-        drained = drain(queue, lambda m: provisioning.handle_message(m.body, dv=dv, adapters={1: pc}))
+        drained = drain(queue, lambda m: provisioning.handle_message(
+            m.body, dv=dv, adapters={1: pc}, delivery_count=m.delivery_count, max_attempts=queue.max_deliveries))
     finally:
+        # Unregistered before the function stops: a webhook left behind would post every later
+        # change log to a port nobody listens on.
+        if endpoint_id is not None:
+            try:
+                unregister_webhook(dv, endpoint_id)
+            except IntegrationError as exc:
+                logger.warning("could not unregister the demo webhook %s: %s", endpoint_id, exc)
         if server is not None:
             server.stop()
     log = dv.get(EntitySet.LICENSE_CHANGE_LOGS, log_id, select=["cspb_provisioningstatus", "cspb_error"])

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.errors import ConflictError, ValidationError
+from shared.errors import ConflictError, NotFoundError, ValidationError
 from shared.logging import get_logger
 from shared.queue import PROVISIONING_QUEUE, Queue
 
@@ -138,3 +138,17 @@ def mark(dv: Any, inbox_id: str | None, status: int, error: str | None = None, a
     if attempts is not None:
         changes["cspb_attempts"] = attempts
     dv.update(INBOX_SET, inbox_id, changes)
+
+
+def begin_attempt(dv: Any, inbox_id: str | None) -> int | None:
+    """Count one processing attempt on the inbox row and return the count. Counted before the work,
+    so an attempt that crashes the worker still counts toward giving up."""
+    if not inbox_id:
+        return None
+    try:
+        row = dv.get(INBOX_SET, inbox_id, select=["cspb_attempts"])
+    except NotFoundError:
+        return None
+    attempts = int(row.get("cspb_attempts") or 0) + 1
+    dv.update(INBOX_SET, inbox_id, {"cspb_attempts": attempts})
+    return attempts

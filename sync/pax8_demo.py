@@ -129,7 +129,8 @@ def run_pax8_demo(dv: Any, *, pax8: Any = None, quantity: int = 5, product_ref: 
     queue = get_queue(PROVISIONING_QUEUE)
     queue.send({"entity": "cspb_licensechangelog", "recordId": log_id}, message_id=change_key)
     adapters = _adapters(pax8)
-    drained = drain(queue, lambda m: provisioning.handle_message(m.body, dv=dv, adapters=adapters))
+    drained = drain(queue, lambda m: provisioning.handle_message(
+        m.body, dv=dv, adapters=adapters, delivery_count=m.delivery_count, max_attempts=queue.max_deliveries))
 
     log = dv.get(EntitySet.LICENSE_CHANGE_LOGS, log_id,
                  select=["cspb_provisioningstatus", "cspb_providerorderid", "cspb_error", "cspb_idempotencykey"])

@@ -20,7 +20,7 @@ from typing import Any
 
 from billing.provisioning_rules import Action, ChangeFacts, Plan, ProvisioningStatus, decide
 from dataverse.tables import SubscriptionStatus
-from shared.errors import FatalError, NotFoundError, RetriableError
+from shared.errors import FatalError, IntegrationError, NotFoundError, RetriableError
 from shared.logging import get_logger
 from sync import azure_plan, inbox, rep_changes
 from sync.records import parse_dt
@@ -231,17 +231,28 @@ def _write_back(dv: Any, changelog_id: str, status: int, *, error: str | None = 
 
 
 def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping[int, Any] | None = None,
-                   now: datetime | None = None) -> Outcome | None:
-    """One queue message from the webhook (or the CLI). Marks the inbox row with the result."""
+                   now: datetime | None = None, delivery_count: int | None = None,
+                   max_attempts: int | None = None) -> Outcome | None:
+    """One queue message from the webhook (or the CLI). Counts the attempt on the inbox row
+    (cspb_attempts) and marks the row with the result. A retriable failure leaves it Queued
+    ("will retry") until the attempts reach `max_attempts` (the queue's max deliveries; the queue
+    then dead-letters the message), when it is marked Failed with the last error: the payload stays
+    on the inbox row, so nothing is lost. Only RetriableError leaves; other provider errors are
+    recorded as Failed and the message completes."""
+    from shared.queue import DEFAULT_MAX_DELIVERIES
+
     if dv is None:
         from dataverse.client import DataverseClient
 
         dv = DataverseClient.from_settings()
     if adapters is None:
         adapters = default_adapters()
+    inbox_id = body.get("inboxId")
+    attempts = inbox.begin_attempt(dv, inbox_id)
+    limit = max_attempts or DEFAULT_MAX_DELIVERIES
     entity, record_id = body.get("entity"), body.get("recordId")
     if entity not in inbox.HANDLED_ENTITIES or not record_id:
-        inbox.mark(dv, body.get("inboxId"), inbox.InboxStatus.PROCESSED, "nothing to provision")
+        inbox.mark(dv, inbox_id, inbox.InboxStatus.PROCESSED, "nothing to provision")
         return None
     try:
         if entity == "cspb_agreement":
@@ -249,7 +260,7 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
 
             attested = mca.attest(dv, adapters[1], agreement_id=str(record_id))
             failed = attested.status == "Failed"
-            inbox.mark(dv, body.get("inboxId"), inbox.InboxStatus.FAILED if failed else inbox.InboxStatus.PROCESSED,
+            inbox.mark(dv, inbox_id, inbox.InboxStatus.FAILED if failed else inbox.InboxStatus.PROCESSED,
                        attested.message or None)
             return None
         changelog_id: str | None = str(record_id)
@@ -257,14 +268,22 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
             changelog_id = rep_changes.record_rep_change(dv, str(record_id), str(body.get("eventKey") or record_id),
                                                          now=now)
             if changelog_id is None:
-                inbox.mark(dv, body.get("inboxId"), inbox.InboxStatus.PROCESSED, "no seat or status change")
+                inbox.mark(dv, inbox_id, inbox.InboxStatus.PROCESSED, "no seat or status change")
                 return None
         outcome = process_change(str(changelog_id), dv=dv, adapters=adapters, now=now)
     except RetriableError as exc:
-        inbox.mark(dv, body.get("inboxId"), inbox.InboxStatus.QUEUED, f"will retry: {exc.message}")
+        tried = max(attempts or 0, delivery_count or 0)
+        if tried >= limit:
+            inbox.mark(dv, inbox_id, inbox.InboxStatus.FAILED,
+                       f"gave up after {tried} attempts; last error: {exc.message}")
+        else:
+            inbox.mark(dv, inbox_id, inbox.InboxStatus.QUEUED, f"will retry: {exc.message}")
         raise
+    except IntegrationError as exc:
+        inbox.mark(dv, inbox_id, inbox.InboxStatus.FAILED, exc.message)
+        return Outcome(str(record_id), "Failed", exc.message)
     failed = outcome.status == "Failed"
-    inbox.mark(dv, body.get("inboxId"), inbox.InboxStatus.FAILED if failed else inbox.InboxStatus.PROCESSED,
+    inbox.mark(dv, inbox_id, inbox.InboxStatus.FAILED if failed else inbox.InboxStatus.PROCESSED,
                outcome.message or None)
     return outcome
 

@@ -17,3 +17,15 @@ def test_demo_flow_end_to_end(dv, dv_server, sync_pc, webhook_endpoint) -> None:
     assert change["via_webhook"] and change["messages"] == 1
     assert change["status"] == "Provisioned", change
     assert change["partner_center_quantity"] == change["to"]
+
+
+def test_demo_unregisters_its_webhook_when_it_stops(dv, dv_server, sync_pc, webhook_endpoint) -> None:
+    run_demo_flow(dv, sync_pc, dv_app=dv_server.app)
+    assert list(dv.list("serviceendpoints", select=["serviceendpointid"])) == []
+    assert list(dv.list("sdkmessageprocessingsteps", select=["sdkmessageprocessingstepid"])) == []
+    # A change log written after the demo is posted nowhere.
+    before = len(dv_server.app.webhook_deliveries)
+    dv.create("cspb_licensechangelogs", {"cspb_changekey": "after-demo", "cspb_name": "after demo",
+                                         "cspb_changetype": 2, "cspb_provisioningstatus": 1, "cspb_origin": 1})
+    dv_server.app.wait_for_webhooks(timeout=1.0)
+    assert len(dv_server.app.webhook_deliveries) == before
