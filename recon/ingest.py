@@ -16,6 +16,7 @@ learn.microsoft.com/partner-center/developer/billed-invoice-reconciliation.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -161,12 +162,18 @@ def _ingest_one(kind: str, currency: str, export: Any, *, period: str, store: Bl
     prefix = blob_prefix(period, kind, currency)
     work.mkdir(parents=True, exist_ok=True)
     downloaded = export(work / "raw")
+    raw_blobs = []
     for part in downloaded.files:
         # Raw blobs exactly as Microsoft wrote them; the checksum lands in the blob metadata too.
-        store.put_file(f"{prefix}/raw/{part.name}", part)
+        info = store.put_file(f"{prefix}/raw/{part.name}", part)
+        raw_blobs.append({"path": info.path, "bytes": info.size, "sha256": info.sha256})
     consolidated = _consolidate(downloaded.files, work / CONSOLIDATED[kind])
     checksum = sha256_file(consolidated)
     stored = store.put_file(f"{prefix}/{consolidated.name}", consolidated, content_type="application/gzip")
+    # Checksums of every stored file in one place (a local folder keeps no blob metadata).
+    manifest = {"period": period, "kind": kind, "currency": currency, "graphManifestId": downloaded.manifest.id,
+                "consolidated": {"path": stored.path, "bytes": stored.size, "sha256": checksum}, "raw": raw_blobs}
+    store.put(f"{prefix}/manifest.json", json.dumps(manifest, indent=1).encode(), content_type="application/json")
     result = FileOutcome(kind, currency, stored.path, checksum)
     quarantine = work / (consolidated.name + ".quarantine.jsonl")
     parsed: AggregateResult | InvoiceFileResult | None = None

@@ -29,6 +29,12 @@ def test_ingest_period_into_azurite_and_dataverse(pc, pc_server, dv, azurite) ->
         assert len(gzip.decompress(data).splitlines()) == f.rows_read
     raw = [p for p in store.list("recon/2026-10/") if "/raw/" in p]
     assert raw, "raw export blobs are kept as downloaded"
+    import json
+
+    manifest = json.loads(store.get(f"recon/2026-10/billed_usage/{outcome.files[-1].currency}/manifest.json"))
+    assert manifest["consolidated"]["sha256"] == outcome.files[-1].checksum
+    for blob in manifest["raw"]:
+        assert hashlib.sha256(store.get(blob["path"])).hexdigest() == blob["sha256"]
 
     # Every file has its cspb_reconfile row; usage landed in cspb_usagesummary with exact totals.
     files = {r["cspb_filekey"]: r for r in dv.list(EntitySet.RECON_FILES)}

@@ -1,4 +1,13 @@
-"""pytest fixtures for the recon area (sandboxes started on 127.0.0.1, port 0)."""
+"""pytest fixtures and file builders for the recon area.
+
+- `usage_row(**overrides)` / `invoice_row(**overrides)`: one valid row with Microsoft's column names.
+- `write_csv(path, rows, columns=..., bom=, crlf=, gz=)`: a recon CSV as the portal writes it.
+- `write_jsonl(path, rows)`: camelCase JSON lines as the Graph export writes them; a str row is
+  written verbatim (for malformed lines).
+- `usage_file`: fixture wrapping write_csv into tmp_path.
+Integration tests use the `pc`/`pc_server` (partnercenter), `dv`/`dv_server` (dataverse) and
+`azurite` fixtures; no recon-specific servers exist.
+"""
 
 from __future__ import annotations
 
