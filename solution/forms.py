@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 from solution.components import stable_id
 from solution.entity_xml import VERSION, labels, sub, to_bytes, with_xsi
-from solution.spec import Col, TableSpec
+from solution.spec import VIEWS, Col, TableSpec, ViewSpec
 
 # Built-in form control class ids by column type.
 CONTROL_CLASS = {
@@ -106,7 +106,41 @@ def _view(table: TableSpec, kind: str) -> ET.Element:
     return root
 
 
-def render(tables: tuple[TableSpec, ...]) -> dict[str, bytes]:
+def extra_view(table: TableSpec, view: ViewSpec) -> ET.Element:
+    """A spec-declared public view (solution.spec.VIEWS): filtered rows, not the table's default view."""
+    known = {c.name for c in table.columns}
+    unknown = [c for c in (*view.columns, *(a for a, _, _ in view.conditions)) if c not in known]
+    if unknown:
+        raise ValueError(f"view {view.key!r} on {table.logical_name} names unknown columns {unknown}")
+    root = with_xsi(ET.Element("savedqueries"))
+    sq = sub(root, "savedquery")
+    sub(sq, "IsCustomizable", "1")
+    sub(sq, "CanBeDeleted", "0")
+    sub(sq, "isquickfindquery", "0")
+    sub(sq, "isprivate", "0")
+    sub(sq, "isdefault", "0")
+    sub(sq, "savedqueryid", _guid(f"view:{table.logical_name}:{view.key}"))
+    columns = ["cspb_name", *view.columns, "createdon"]
+    grid = sub(sub(sq, "layoutxml"), "grid", name="resultset", jump="cspb_name", select="1", icon="1", preview="1")
+    row = sub(grid, "row", name="result", id=f"{table.logical_name}id")
+    for column in columns:
+        sub(row, "cell", name=column, width="300" if column == "cspb_name" else "125")
+    sub(sq, "querytype", "0")
+    entity = sub(sub(sub(sq, "fetchxml"), "fetch", version="1.0", mapping="logical"), "entity",
+                 name=table.logical_name)
+    for column in [f"{table.logical_name}id", *columns]:
+        sub(entity, "attribute", name=column)
+    sub(entity, "order", attribute="cspb_name", descending="false")
+    where = sub(entity, "filter", type="and")
+    sub(where, "condition", attribute="statecode", operator="eq", value="0")
+    for attribute, operator, value in view.conditions:
+        sub(where, "condition", attribute=attribute, operator=operator, value=value)
+    sub(sq, "IntroducedVersion", VERSION)
+    labels(sq, "LocalizedNames", "LocalizedName", view.name)
+    return root
+
+
+def render(tables: tuple[TableSpec, ...], views: tuple[ViewSpec, ...] = VIEWS) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for table in tables:
         if not table.custom:
@@ -117,5 +151,8 @@ def render(tables: tuple[TableSpec, ...]) -> dict[str, bytes]:
         files[f"{base}/FormXml/main/{form_id}.xml"] = to_bytes(form)
         for kind in ("public", "quickfind", "lookup"):
             view = _view(table, kind)
+            files[f"{base}/SavedQueries/{view.findtext('savedquery/savedqueryid')}.xml"] = to_bytes(view)
+        for spec in (v for v in views if v.table == table.logical_name):
+            view = extra_view(table, spec)
             files[f"{base}/SavedQueries/{view.findtext('savedquery/savedqueryid')}.xml"] = to_bytes(view)
     return files

@@ -440,3 +440,25 @@ EXTENSIONS: tuple[TableSpec, ...] = (
 )
 
 ALL: tuple[TableSpec, ...] = TABLES + EXTENSIONS
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """An extra public system view (querytype 0) on a custom table, next to the generated
+    Active / Quick Find / Lookup ones: its rows (fetch conditions, AND-ed with "active"), the
+    columns shown after the primary name, and its English and Spanish names."""
+
+    table: str  # logical name
+    key: str  # stable part of the savedqueryid
+    name: Label
+    columns: tuple[str, ...]
+    conditions: tuple[tuple[str, str, str], ...]  # (attribute, fetch operator, value)
+
+
+VIEWS: tuple[ViewSpec, ...] = (
+    # Tenants nobody has mapped to a CRM account yet: they block billing until an admin maps them
+    # (sync.provider_accounts.billing_block_reason names this view).
+    ViewSpec("cspb_provideraccount", "unmapped", ("Unmapped Provider Accounts", "Cuentas de proveedor sin asignar"),
+             ("cspb_provider", "cspb_externalid", "cspb_domain", "cspb_country", "cspb_lastsyncedon"),
+             (("cspb_mappingstatus", "eq", "2"),)),
+)
