@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "cspb-bench-recon")
     parser.add_argument("--engines", default="ours,pandas,polars,python")
+    parser.add_argument("--formats", default="csv,csv.gz,jsonl.gz")
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--child", nargs=2, metavar=("ENGINE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(f"recon aggregation benchmark: {args.rows:,} rows, cpus={os.cpu_count()}")
-    files = make_files(args.rows, args.workdir)
+    files = {f: p for f, p in make_files(args.rows, args.workdir).items() if f in args.formats.split(",")}
     engines = [e for e in args.engines.split(",") if e]
     results: dict[tuple[str, str], dict] = {}
     print(f"\n{'format':<9} {'engine':<8} {'seconds':>8} {'rows/s':>12} {'peak RSS MB':>12} {'groups':>8}")

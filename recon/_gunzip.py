@@ -1,31 +1,96 @@
-"""`python -m recon._gunzip SRC DST`: decompress a gzip file into DST (a FIFO) with ISA-L.
+"""`python -m recon._gunzip SRC DST [DST ...]`: inflate a gzip file with ISA-L into FIFOs.
 
-Run as a separate process so inflating (one core) overlaps with DuckDB parsing and aggregating
-(the other): DuckDB inflates gzip on the same thread that parses, and ISA-L inflates ~2.5x faster
-than zlib. Exit status 1 and a one-line message on stderr for a corrupt or truncated file, so the
-reader can tell "file ended early" from "file was short".
+Run as a separate process so inflating overlaps with DuckDB parsing and aggregating: DuckDB
+inflates gzip on the same thread that parses, and ISA-L inflates ~2.5x faster than zlib.
+
+With one DST the bytes are copied as they are (order kept: the exact path numbers records). With
+several, SRC must be CSV: each DST gets the header line, then whole-record chunks go to whichever
+writer is free, so DuckDB parses the FIFOs on several threads. A chunk is only cut at a newline
+outside quotes (even number of `"` so far), so a quoted field with a line break never splits.
+
+Exit status 1 and a one-line message on stderr for a corrupt or truncated file, so the reader can
+tell "file ended early" from "file was short"; 2 when the reader went away first.
 """
 
 from __future__ import annotations
 
+import os
+import queue
 import shutil
 import sys
+import threading
 import zlib
 
+CHUNK = 1 << 20
 
-def main(src: str, dst: str) -> int:
+
+def _copy(src: str, dst: str) -> None:
     from isal import igzip
 
+    with igzip.open(src, "rb") as fin, open(dst, "wb") as fout:
+        shutil.copyfileobj(fin, fout, CHUNK)
+
+
+def _split(src: str, dsts: list[str]) -> None:
+    from isal import igzip
+
+    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=2 * len(dsts))
+    failed: list[BaseException] = []
+
+    def writer(path: str, header: bytes) -> None:
+        try:
+            # Opening blocks until DuckDB opens this FIFO; meanwhile the other writers take the chunks.
+            with open(path, "wb", buffering=0) as out:
+                out.write(header)
+                while (chunk := chunks.get()) is not None:
+                    out.write(chunk)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failed.append(exc)
+
+    with igzip.open(src, "rb") as fin:
+        header = fin.readline()
+        threads = [threading.Thread(target=writer, args=(d, header), daemon=True) for d in dsts]
+        for t in threads:
+            t.start()
+        carry = b""
+        quotes = 0  # quote characters before the start of `carry`
+        while block := fin.read(CHUNK):
+            data = carry + block
+            cut = data.rfind(b"\n") + 1
+            while cut and (quotes + data.count(b'"', 0, cut)) % 2:
+                cut = data.rfind(b"\n", 0, cut - 1) + 1  # that newline is inside quotes: cut earlier
+            if cut:
+                quotes += data.count(b'"', 0, cut)
+                chunks.put(data[:cut])
+            carry = data[cut:]
+            if failed:
+                raise failed[0]
+        if carry:
+            chunks.put(carry)
+    for _ in threads:
+        chunks.put(None)
+    for t in threads:
+        t.join()
+    if failed:
+        raise failed[0]
+
+
+def main(src: str, dsts: list[str]) -> int:
     try:
-        with igzip.open(src, "rb") as fin, open(dst, "wb") as fout:
-            shutil.copyfileobj(fin, fout, 1 << 20)
+        if len(dsts) == 1:
+            _copy(src, dsts[0])
+        else:
+            _split(src, dsts)
     except BrokenPipeError:
         return 2  # the reader stopped early (it failed on its own); it reports why
     except (EOFError, OSError, zlib.error, ValueError) as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    code = main(sys.argv[1], sys.argv[2:])
+    sys.stdout.flush()
+    # Writer threads may still be blocked on a FIFO nobody will open; don't wait for them.
+    os._exit(code)

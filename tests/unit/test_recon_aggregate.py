@@ -196,3 +196,19 @@ def test_totals_match_the_sandbox_generator_exactly(tmp_path: Path, fmt: str) ->
     assert (result.rows_read, result.rows_quarantined) == (3000, 0)
     assert result.totals_by_currency() == info["billing_totals"]
     assert all(g.pec_amount >= 0 and g.cost_before_pec == g.cost + g.pec_amount for g in result.groups)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_split_gzip_csv_keeps_every_row_and_quoted_newlines(tmp_path: Path, threads: int) -> None:
+    """Several MB, so the inflater deals several chunks over the FIFOs; names with line breaks and
+    quotes must never be cut, and one DuckDB thread reading the FIFOs one after the other must not hang."""
+    rows = [usage_row(CustomerName=f'Contoso "{i}"\nLine two' if i % 97 == 0 else f"Customer {i}",
+                      CustomerId="cust-nl" if i % 97 == 0 else "cust-a",
+                      Quantity=str(i % 50), Tags='{"k": "v,' + "x" * 200 + '"}')
+            for i in range(12_000)]
+    path = write_csv(tmp_path / "big.csv.gz", rows, gz=True)
+    assert len(gzip.decompress(path.read_bytes())) > 3 << 20  # several 1 MB chunks
+    result = aggregate_usage(path, threads=threads)
+    assert (result.rows_read, result.rows_quarantined) == (12_000, 0)
+    assert sum(g.quantity for g in result.groups) == Decimal(sum(i % 50 for i in range(12_000)))
+    assert all("\nLine two" in g.customer_name for g in result.groups if g.customer_id == "cust-nl")
