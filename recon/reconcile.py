@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from billing.models import Invoice, LineType, Provider, Subscription, SubscriptionStatus, UsageSummary
+from billing.models import (
+    Invoice,
+    LineType,
+    Provider,
+    Subscription,
+    SubscriptionKind,
+    SubscriptionStatus,
+    UsageSummary,
+)
 from recon.invoice_file import ProviderLine
 
 ZERO = Decimal(0)
@@ -111,6 +119,10 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
                 billed_sub_ids.add(line.subscription_id)
             billed_usage_keys.update(line.usage_summary_keys)
 
+    # Azure plans are billed to the customer through their usage summaries, not a license line.
+    usage_billed_subs = {_norm(s.subscription_id) for s in usage
+                         if s.billed or s.invoice_id is not None or s.summary_key in billed_usage_keys}
+
     result = ReconResult()
     by_sub: dict[str, list[ProviderLine]] = defaultdict(list)
     for pl in provider_lines:
@@ -134,11 +146,12 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
                     f"{label}: charged by Microsoft, no subscription in Dynamics", currency, cost, qty, None))
             continue
         crm_qty = Decimal(0 if sub.status in _INACTIVE else sub.quantity)
-        if qty != crm_qty:
+        # Seats only: usage-based lines carry consumed units in BillableQuantity, not seats.
+        if sub.kind == SubscriptionKind.LICENSE and qty != crm_qty:
             result.findings.append(Finding(
                 FindingKind.QUANTITY_MISMATCH, first.customer_id, _acct(account), first.subscription_id,
                 f"{label}: Microsoft billed {qty} seats, Dynamics has {crm_qty}", currency, cost, qty, crm_qty))
-        if cost and sub.id not in billed_sub_ids:
+        if cost and sub.id not in billed_sub_ids and key not in usage_billed_subs:
             result.findings.append(Finding(
                 FindingKind.PROVIDER_NOT_BILLED, first.customer_id, _acct(account), first.subscription_id,
                 f"{label}: charged by Microsoft, not on any customer invoice this period", currency, cost, qty,

@@ -125,3 +125,15 @@ def test_report_escapes_customer_names() -> None:
     html = html_report(result, period="2026-10")
     assert "<b>Evil" not in html and "&lt;b&gt;Evil &amp; Co" in html
     assert "-200" in html  # JPY has no minor unit
+
+
+def test_azure_plan_lines_are_not_seat_counted_and_billed_through_usage(tmp_path: Path) -> None:
+    rows = [invoice_row(SubscriptionId="sub-azure", ProductName="Azure plan", BillableQuantity="123.456789",
+                        Quantity="123.456789", Subtotal="41.10", Total="41.10", UnitType="1 Hour")]
+    lines = read_invoice_file(write_csv(tmp_path / "i.csv", rows, columns=INVOICE_COLUMNS)).lines
+    subs = [_sub("sub-azure", 1, id="d-az", family="Azure", kind=SubscriptionKind.AZURE_PLAN)]
+    usage = [UsageSummary(summary_key="k1", subscription_id="sub-azure", period="2026-10", currency="USD",
+                          cost=D("41.10"), customer_id="cust-a", billed=True, invoice_id="inv-1")]
+    result = reconcile(provider_lines=lines, usage=usage, subscriptions=subs, invoices=[],
+                       tenants=[TenantAccount("cust-a", "acct-a", "Contoso")])
+    assert result.findings == []
