@@ -21,7 +21,7 @@ import sys
 import threading
 import zlib
 
-CHUNK = 1 << 20
+CHUNK = 4 << 20
 
 
 def _copy(src: str, dst: str) -> None:
