@@ -111,8 +111,10 @@ def ingest_period(period: str, *, store: BlobStore, dv: Any = None, pc: Any = No
     and the run goes on with the next; transient errors propagate so the caller (timer) retries."""
     if pc is None:
         from partnercenter.client import PartnerCenterClient
+        from shared.config import get_settings
 
-        pc = PartnerCenterClient.from_settings()
+        # The loopback sandbox finishes an export by the second poll; Graph itself takes minutes.
+        pc = PartnerCenterClient.from_settings(poll_interval=0.2 if get_settings().mode == "sandbox" else 5.0)
     today = today or datetime.now(UTC).date()
     outcome = IngestOutcome(period)
     provider_accounts: dict[str, str] = {}
