@@ -104,14 +104,14 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _csv_source(info: SourceInfo, cols: dict[str, str | None], exact: bool, location: str, compression: str) -> str:
+def _csv_source(info: SourceInfo, cols: dict[str, str | None], exact: bool, location: str, options: str) -> str:
     """Every column as text (we validate ourselves); structurally broken lines go to the rejects table.
 
     `exact` numbers the records (row_number over an unordered window streams in file order, but it
     serialises the scan, so the fast path leaves it out)."""
     columns = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in dict.fromkeys(info.header)) + "}"
     reader = (f"read_csv({location}, header=true, auto_detect=false, columns={columns}, "
-              f"delim=',', quote='\"', escape='\"', compression={_lit(compression)}"
+              f"delim=',', quote='\"', escape='\"', {options}"
               # Fast path: a broken line raises (then the exact path runs); keeping rejects costs ~15 %.
               + (", store_rejects=true, rejects_table='recon_rejects', rejects_scan='recon_scans')" if exact else ")"))
     picks = ", ".join(f"{_q(actual) if (actual := cols.get(c)) else 'NULL'} AS {_q(c)}" for c in _READ_COLUMNS)
@@ -120,7 +120,7 @@ def _csv_source(info: SourceInfo, cols: dict[str, str | None], exact: bool, loca
 
 
 def _jsonl_source(info: SourceInfo, cols: dict[str, str | None], exact: bool, location: str,
-                  compression: str) -> str:
+                  options: str) -> str:
     """Fast path: DuckDB's JSON reader, which fails on a malformed line. Exact path: each line read as one
     text column (\\x01 cannot occur unescaped in JSON) and parsed here, so a malformed line is quarantined
     with its line number instead of failing the whole file."""
@@ -128,11 +128,11 @@ def _jsonl_source(info: SourceInfo, cols: dict[str, str | None], exact: bool, lo
         present: dict[str, str] = {c: actual for c in _READ_COLUMNS if (actual := cols.get(c))}
         spec = "{" + ", ".join(f"{_lit(k)}: 'VARCHAR'" for k in dict.fromkeys(present.values())) + "}"
         reader = (f"read_json({location}, format='newline_delimited', columns={spec}, "
-                  f"compression={_lit(compression)}, maximum_object_size=16777216)")
+                  f"{options}, maximum_object_size=16777216)")
         picks = ", ".join(f"{_q(present[c]) if c in present else 'NULL'} AS {_q(c)}" for c in _READ_COLUMNS)
         return f"SELECT 0 AS rec_no, TRUE AS json_ok, NULL AS raw_line, {picks} FROM {reader}"
     reader = (f"read_csv({location}, header=false, auto_detect=false, columns={{'line': 'VARCHAR'}}, "
-              f"delim='\\x01', quote='', escape='', compression={_lit(compression)})")
+              f"delim='\\x01', quote='', escape='', {options})")
     paths = "[" + ", ".join(_lit("$." + json.dumps(actual) if (actual := cols.get(c)) else "$.__absent__")
                             for c in _READ_COLUMNS) + "]"
     picks = ", ".join(f"f[{i + 1}] AS {_q(c)}" for i, c in enumerate(_READ_COLUMNS))
@@ -295,9 +295,9 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
         # The exact path numbers records in file order, so it reads one stream; the fast path deals
         # records out to one stream per thread.
         parts = 1 if exact else max(2, threads or os.cpu_count() or 2)
-        with _readable(info, Path(temp_dir or tempfile.gettempdir()), parts) as (location, compression, finished):
+        with _readable(info, Path(temp_dir or tempfile.gettempdir()), parts) as (location, options, finished):
             make = _csv_source if info.fmt == "csv" else _jsonl_source
-            source = make(info, cols, exact, location, compression)
+            source = make(info, cols, exact, location, options)
             con = duckdb.connect(config={"memory_limit": memory_limit,
                                          "temp_directory": str(temp_dir or tempfile.gettempdir())})
             try:
@@ -374,7 +374,7 @@ def _isal_available() -> bool:
 
 @contextmanager
 def _readable(info: SourceInfo, tmp: Path, parts: int = 1) -> Iterator[tuple[str, str, Callable[[], None]]]:
-    """(SQL file expression for DuckDB, its compression option, a check to call once DuckDB is done).
+    """(SQL file expression for DuckDB, reader options, a check to call once DuckDB is done).
 
     Gzip'd CSV is inflated by a child process (recon._gunzip, ISA-L) into FIFOs that DuckDB reads as
     plain text: with `parts` > 1 the records are dealt out over several FIFOs so DuckDB parses on
@@ -382,7 +382,7 @@ def _readable(info: SourceInfo, tmp: Path, parts: int = 1) -> Iterator[tuple[str
     (e.g. a truncated file), because DuckDB alone would only see a short file."""
     if not info.gzipped or info.fmt != "csv" or not _isal_available():
         # JSON lines stay with DuckDB's own reader: measured ~2x slower on a FIFO.
-        yield _lit(str(info.path)), ("gzip" if info.gzipped else "none"), lambda: None
+        yield _lit(str(info.path)), f"compression={_lit('gzip' if info.gzipped else 'none')}", lambda: None
         return
     tmp.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex
@@ -417,7 +417,8 @@ def _readable(info: SourceInfo, tmp: Path, parts: int = 1) -> Iterator[tuple[str
                                   code="CorruptFile")
 
     try:
-        yield "[" + ", ".join(_lit(str(f)) for f in fifos) + "]", "none", finished
+        # Bigger reads from the pipes measured ~8 % faster than the default buffer.
+        yield "[" + ", ".join(_lit(str(f)) for f in fifos) + "]", "compression='none', buffer_size=4194304", finished
     finally:
         if proc.poll() is None:
             # DuckDB stopped reading (an error) or never opened a FIFO: don't leave the writer blocked.
