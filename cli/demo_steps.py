@@ -53,6 +53,27 @@ def pax8_provisioning(ctx: Any) -> list[str]:
             f"subscription {out.get('pax8_subscription_id')}, change log {out['status']}"]
 
 
+def recon_ingest(ctx: Any) -> list[str]:
+    from recon.jobs import scheduled
+    from shared.blobstore import blob_store_from_settings
+
+    store = blob_store_from_settings()
+    outcomes = scheduled(date.today(), dv=_dv(), store=store)
+    lines = []
+    for outcome in outcomes:
+        read = sum(f.rows_read for f in outcome.files)
+        aggregated = sum(f.rows_aggregated for f in outcome.files)
+        quarantined = sum(f.rows_quarantined for f in outcome.files)
+        lines.append(f"{outcome.period}: {len(outcome.files)} files, rows read {read} = aggregated {aggregated} "
+                     f"+ quarantined {quarantined}; {outcome.usage_summaries} usage summaries")
+        for failed in outcome.failed:
+            lines.append(f"  {failed.kind} {failed.currency}: {failed.status} {failed.error}")
+    reports = sorted(p for p in store.list("recon/") if "/report/" in p)
+    lines.append(f"recon files and reports under {ctx.out_dir / 'blobs' / 'recon'}")
+    lines.extend(f"  {p}" for p in reports)
+    return lines
+
+
 def billing_cycle(ctx: Any) -> list[str]:
     from dataverse import billing_jobs
     from dataverse.seed_billing import seed_billing
@@ -65,7 +86,7 @@ def billing_cycle(ctx: Any) -> list[str]:
     lines = [f"bill run {run_date}: {result.created} invoices created, {result.lines_written} lines, "
              f"{result.revenue_entries} revenue schedule entries"]
     for currency, totals in sorted(result.summary().items()):
-        lines.append(f"  {currency}: {totals}")
+        lines.append(f"  {currency}: {totals['invoices']} invoices, {totals['lines']} lines, total {totals['total']}")
     lines.append(f"re-run of the same date created {rerun.created} invoices (idempotent)")
     for contract, message in result.errors:
         lines.append(f"  contract {contract}: {message}")
@@ -126,6 +147,7 @@ STEPS: list[tuple[str, Any]] = [
     ("dataverse round trip", dataverse_round_trip),
     ("sync and provisioning", sync_and_provision),
     ("pax8 provisioning", pax8_provisioning),
+    ("recon", recon_ingest),
     ("billing", billing_cycle),
     ("payments and accounting", payments_and_accounting),
     ("portal and assessment", portal_and_assessment),

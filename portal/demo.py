@@ -47,6 +47,8 @@ def run_demo_step(out_dir: Path) -> list[str]:
     lines = [f"portal: {server.url}/portal/ (sign in as a seeded contact, e.g. Ada Admin)",
              f"demo customers in Dataverse: {len([k for k in ids.ids if k.startswith('acc-')])}"]
     for currency, k in result.report.currencies.items():
+        if not (k.mrr or k.seats):
+            continue  # currencies seen only in recon data have nothing recurring to show
         lines.append(f"{currency}: MRR {k.mrr}, ARR {k.arr}, seats {k.seats}, margin {k.gross_margin_pct}%")
     lines.append(f"assessment written to {target}")
     return lines
