@@ -149,7 +149,9 @@ class KpiReport:
 def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
     if whole == 0:
         return None
-    return (part * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    value = (part * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    # A tiny negative rounds to -0.0, which reads as a real (negative) figure on a report.
+    return value + 0 if value.is_zero() else value
 
 
 def _day(value: datetime | date) -> date:

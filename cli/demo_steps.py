@@ -32,7 +32,11 @@ def sync_and_provision(ctx: Any) -> list[str]:
     from distributors.partnercenter_adapter import PartnerCenterAdapter
     from sync.demo import run_demo_flow
 
-    out = run_demo_flow(_dv(), PartnerCenterAdapter.from_settings(), dv_app=ctx.servers["dataverse"].app)
+    dv = _dv()
+    # The partner's pricing policy, as an admin would enter it before the first catalog sync.
+    dv.upsert("cspb_markuprules", {"cspb_rulekey": "default"},
+              {"cspb_name": "Default markup", "cspb_rulekey": "default", "cspb_productfamily": "", "cspb_markuppct": 15})
+    out = run_demo_flow(dv, PartnerCenterAdapter.from_settings(), dv_app=ctx.servers["dataverse"].app)
     lines = [f"catalog sync: {out['catalog']}", f"provider accounts: {out['accounts']}",
              f"subscriptions: {out['subscriptions']}"]
     seat = out.get("seat_change", {})

@@ -120,3 +120,12 @@ def test_recon_leakage_sums_provider_cost_and_seats_per_currency():
     r = compute(as_of=AS_OF, subscriptions=[], changes=[], invoices=[], recon_leaks=leaks)
     assert (r.currencies["USD"].recon_unbilled_cost, r.currencies["USD"].recon_unbilled_seats) == (D("130.50"), 5)
     assert r.currencies["EUR"].recon_unbilled_cost == D("7.25")
+
+
+def test_percentages_never_show_negative_zero():
+    from decimal import Decimal
+
+    from billing.kpis import _pct
+
+    assert str(_pct(Decimal("-0.0001"), Decimal(100))) == "0.0"
+    assert _pct(Decimal(-5), Decimal(100)) == Decimal("-5.0")
