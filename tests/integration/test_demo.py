@@ -1,0 +1,36 @@
+"""`cspbridge demo`, the README's main job, end to end against the in-process sandboxes."""
+
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("demo")]
+
+
+def test_demo_runs_every_step_and_writes_real_files(tmp_path):
+    saved = dict(os.environ)
+    out = tmp_path / "demo-output"
+    try:
+        result = CliRunner().invoke(cli, ["demo", "--out", str(out)], catch_exceptions=False)
+    finally:
+        from portal.demo import stop_servers
+
+        stop_servers()
+        os.environ.clear()
+        os.environ.update(saved)
+    assert result.exit_code == 0, result.output
+    summary = result.output.split("== summary ==")[1]
+    assert "FAIL" not in summary
+    for step in ("dataverse round trip", "sync and provisioning", "pax8 provisioning", "recon", "billing",
+                 "payments and accounting", "portal and assessment"):
+        assert f"ok   {step}" in summary
+    assert "re-run of the same date created 0 invoices" in result.output
+    assert "status': 'Provisioned'" in result.output
+    assert "portal: http://127.0.0.1:" in result.output
+    blobs = out / "blobs"
+    assert list(blobs.glob("recon/*/report/report.html"))
+    assert list(blobs.glob("outbox/invoices/*.pdf"))
+    assert list((out / "assessment").glob("kpis-*.html"))
