@@ -25,7 +25,7 @@ def test_demo_runs_every_step_and_writes_real_files(tmp_path):
     summary = result.output.split("== summary ==")[1]
     assert "FAIL" not in summary
     for step in ("dataverse round trip", "sync and provisioning", "pax8 provisioning", "recon", "billing",
-                 "payments and accounting", "portal and assessment"):
+                 "payments and accounting", "margin report", "portal and assessment"):
         assert f"ok   {step}" in summary
     assert "re-run of the same date created 0 invoices" in result.output
     assert "status': 'Provisioned'" in result.output
