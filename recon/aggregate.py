@@ -38,7 +38,6 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
 
 from billing.money import MINOR_UNITS
-from recon._polars_csv import subgroups as polars_subgroups
 from recon.columns import USAGE_OPTIONAL, USAGE_REQUIRED, resolve
 from recon.quarantine import QuarantineRow, QuarantineWriter
 from recon.sources import SourceInfo, inspect
@@ -321,16 +320,11 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
 
     # Clean files (the normal case) take the parallel fast path. Anything wrong, and we read again
     # with record numbers so every quarantined row carries its line.
-    folded: tuple[list[tuple], list[tuple]] | None = None
-    if info.fmt == "csv" and not info.gzipped:
-        # Plain CSV: polars parses it faster (see recon._polars_csv); it hands anything unusual back.
-        sub_rows = polars_subgroups(info, cols)
-        folded = _fold(sub_rows, strict=True) if sub_rows is not None else None
-    if folded is None:
-        try:
-            folded = _fold(run(exact=False)[0], strict=True)
-        except duckdb.Error:
-            folded = None
+    folded: tuple[list[tuple], list[tuple]] | None
+    try:
+        folded = _fold(run(exact=False)[0], strict=True)
+    except duckdb.Error:
+        folded = None
     rejects: list[tuple] = []
     if folded is None:
         try:
