@@ -14,6 +14,7 @@ tell "file ended early" from "file was short"; 2 when the reader went away first
 
 from __future__ import annotations
 
+import io
 import os
 import queue
 import shutil
@@ -31,19 +32,28 @@ def _copy(src: str, dst: str) -> None:
         shutil.copyfileobj(fin, fout, CHUNK)
 
 
+def _write_all(out: io.FileIO, piece: bytes | memoryview) -> None:
+    view = memoryview(piece)
+    while view:
+        view = view[out.write(view) or 0:]  # a pipe write can come back short (a signal)
+
+
 def _split(src: str, dsts: list[str]) -> None:
     from isal import igzip
 
-    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=2 * len(dsts))
+    # Each item is (tail of the previous block, whole records from this block): written back to back,
+    # never joined, because copying the blocks in Python cost more than inflating them.
+    chunks: queue.Queue[tuple[bytes, memoryview] | None] = queue.Queue(maxsize=2 * len(dsts))
     failed: list[BaseException] = []
 
     def writer(path: str, header: bytes) -> None:
         try:
             # Opening blocks until DuckDB opens this FIFO; meanwhile the other writers take the chunks.
             with open(path, "wb", buffering=0) as out:
-                out.write(header)
-                while (chunk := chunks.get()) is not None:
-                    out.write(chunk)
+                _write_all(out, header)
+                while (item := chunks.get()) is not None:
+                    for piece in item:
+                        _write_all(out, piece)
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             failed.append(exc)
 
@@ -52,21 +62,26 @@ def _split(src: str, dsts: list[str]) -> None:
         threads = [threading.Thread(target=writer, args=(d, header), daemon=True) for d in dsts]
         for t in threads:
             t.start()
-        carry = b""
-        quotes = 0  # quote characters before the start of `carry`
+        carry = b""   # the start of a record, cut off at the end of the previous block
+        quotes = 0    # quote characters before `carry` (even: it starts a record)
         while block := fin.read(CHUNK):
-            data = carry + block
-            cut = data.rfind(b"\n") + 1
-            while cut and (quotes + data.count(b'"', 0, cut)) % 2:
-                cut = data.rfind(b"\n", 0, cut - 1) + 1  # that newline is inside quotes: cut earlier
+            in_carry = carry.count(b'"')
+            cut = block.rfind(b"\n") + 1
+            in_block = block.count(b'"', 0, cut)
+            while cut and (quotes + in_carry + in_block) % 2:
+                earlier = block.rfind(b"\n", 0, cut - 1) + 1  # that newline is inside quotes: cut earlier
+                in_block -= block.count(b'"', earlier, cut)
+                cut = earlier
             if cut:
-                quotes += data.count(b'"', 0, cut)
-                chunks.put(data[:cut])
-            carry = data[cut:]
+                chunks.put((carry, memoryview(block)[:cut]))
+                quotes += in_carry + in_block
+                carry = block[cut:]
+            else:
+                carry += block  # no record ends in this block (a huge quoted field)
             if failed:
                 raise failed[0]
         if carry:
-            chunks.put(carry)
+            chunks.put((carry, memoryview(b"")))
     for _ in threads:
         chunks.put(None)
     for t in threads:
