@@ -49,6 +49,9 @@ from recon.sources import SourceInfo, inspect
 from shared.errors import FatalError, ValidationError
 
 DECIMAL_TYPE = "DECIMAL(38,10)"
+# DuckDB CSV read buffer. Half its default (32 MB) measured faster on a file and on the FIFOs alike
+# (2M rows: plain 1.76 s -> 1.64 s; gzip'd 3.25 s -> 3.05 s with 4 MB before), and holds less memory.
+CSV_BUFFER = 16 << 20
 ZERO = Decimal(0)
 ZERO_10 = Decimal("0E-10")
 # Columns that must parse as decimals, in the order the reasons are checked.
@@ -387,7 +390,10 @@ def _readable(info: SourceInfo, tmp: Path, parts: int = 1) -> Iterator[tuple[str
     (e.g. a truncated file), because DuckDB alone would only see a short file."""
     if not info.gzipped or info.fmt != "csv" or not _isal_available():
         # JSON lines stay with DuckDB's own reader: measured ~2x slower on a FIFO.
-        yield _lit(str(info.path)), f"compression={_lit('gzip' if info.gzipped else 'none')}", lambda: None
+        options = f"compression={_lit('gzip' if info.gzipped else 'none')}"
+        if info.fmt == "csv" and not info.gzipped:
+            options += f", buffer_size={CSV_BUFFER}"
+        yield _lit(str(info.path)), options, lambda: None
         return
     tmp.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex
@@ -422,8 +428,8 @@ def _readable(info: SourceInfo, tmp: Path, parts: int = 1) -> Iterator[tuple[str
                                   code="CorruptFile")
 
     try:
-        # Bigger reads from the pipes measured ~8 % faster than the default buffer.
-        yield "[" + ", ".join(_lit(str(f)) for f in fifos) + "]", "compression='none', buffer_size=4194304", finished
+        # See CSV_BUFFER (measured on the FIFOs too).
+        yield "[" + ", ".join(_lit(str(f)) for f in fifos) + "]", f"compression='none', buffer_size={CSV_BUFFER}", finished
     finally:
         if proc.poll() is None:
             # DuckDB stopped reading (an error) or never opened a FIFO: don't leave the writer blocked.
