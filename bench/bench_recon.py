@@ -186,8 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[tuple[str, str], dict] = {}
     print(f"\n{'format':<9} {'engine':<8} {'seconds':>8} {'rows/s':>12} {'peak RSS MB':>12} {'groups':>8}")
     for fmt, path in files.items():
+        # Rounds, not one engine after the other: the machine is shared and its speed drifts, so the
+        # engines being compared take turns and each round sees the same conditions.
+        all_runs: dict[str, list[dict]] = {e: [] for e in engines}
+        for _ in range(max(1, args.repeat)):
+            for engine in engines:
+                all_runs[engine].append(run_engine(engine, path, args.timeout))
         for engine in engines:
-            runs = [run_engine(engine, path, args.timeout) for _ in range(max(1, args.repeat))]
+            runs = all_runs[engine]
             good = [x for x in runs if "error" not in x]
             r = results[(fmt, engine)] = (min(good, key=lambda x: x["seconds"]) | {
                 "rss_mb": max(x["rss_mb"] for x in good)} if good else runs[-1])
