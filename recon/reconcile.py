@@ -2,9 +2,9 @@
 lists of models, returns findings and margin rows; loading and writing live elsewhere.
 
 Findings (one list, each with a kind):
-- quantity_mismatch: the provider's net BillableQuantity for a subscription (sum over its charge
-  lines, credits carry negative quantities) differs from the Dynamics subscription quantity. Normal
-  after a change past Microsoft's cut-off; the change logs explain it, so this reports, never fixes.
+- quantity_mismatch: the seats Microsoft charges for at the end of its latest charge window (see
+  seats_in_effect) differ from the Dynamics subscription quantity. Normal after a change past
+  Microsoft's cut-off; the change logs explain it, so this reports, never fixes.
 - billed_by_provider_not_to_customer: Microsoft charged us and no customer invoice line covers it
   (no Dynamics subscription at all, or one that no invoice line of the period references): margin leak.
 - billed_to_customer_no_provider_line: a customer invoice line for a Partner Center subscription that
@@ -20,10 +20,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from billing.cycles import add_months
 from billing.models import (
+    TERM_MONTHS,
     Invoice,
     LineType,
     Provider,
@@ -38,6 +41,9 @@ ZERO = Decimal(0)
 AZURE_FAMILY = "Azure"
 OTHER_FAMILY = "Other"
 _INACTIVE = (SubscriptionStatus.CANCELLED, SubscriptionStatus.EXPIRED)
+# Charge types that move money but not seats: a goodwill credit refunds part of a charge while the
+# customer keeps every licence, so it must not lower the seat count.
+_MONEY_ONLY_CHARGES = frozenset({"customercredit"})
 
 
 class FindingKind(StrEnum):
@@ -147,10 +153,13 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
             continue
         crm_qty = Decimal(0 if sub.status in _INACTIVE else sub.quantity)
         # Seats only: usage-based lines carry consumed units in BillableQuantity, not seats.
-        if sub.kind == SubscriptionKind.LICENSE and qty != crm_qty:
-            result.findings.append(Finding(
-                FindingKind.QUANTITY_MISMATCH, first.customer_id, _acct(account), first.subscription_id,
-                f"{label}: Microsoft billed {qty} seats, Dynamics has {crm_qty}", currency, cost, qty, crm_qty))
+        if sub.kind == SubscriptionKind.LICENSE:
+            seats = seats_in_effect(lines, period_months=TERM_MONTHS.get(sub.billing_frequency, 1))
+            if seats != crm_qty:
+                result.findings.append(Finding(
+                    FindingKind.QUANTITY_MISMATCH, first.customer_id, _acct(account), first.subscription_id,
+                    f"{label}: Microsoft charges for {seats} seats, Dynamics has {crm_qty}", currency, cost,
+                    seats, crm_qty))
         if cost and sub.id not in billed_sub_ids and key not in usage_billed_subs:
             result.findings.append(Finding(
                 FindingKind.PROVIDER_NOT_BILLED, first.customer_id, _acct(account), first.subscription_id,
@@ -193,6 +202,50 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
     result.margin = margin_rows(provider_lines=provider_lines, usage=usage, subs_by_provider_id=subs_by_provider_id,
                                 subs_by_id=subs_by_id, invoices=invoices, tenant_map=tenant_map)
     return result
+
+
+def seats_in_effect(lines: Sequence[ProviderLine], *, period_months: int = 1) -> Decimal:
+    """Seats Microsoft charges for at the end of the latest charge window of one subscription's lines.
+
+    BillableQuantity is the charged quantity: for a change inside a billing period (new seats,
+    removed seats, a refund) Microsoft charges only the days from the change to the period end, so
+    BillableQuantity = Quantity x window days / period days (3 seats added with 10 of 31 days left
+    bill 0.967742). Summing it would make every mid-period change look like a fractional seat
+    count. Instead each line is scaled back to whole seats over its period, and only the lines whose
+    window ends on the latest ChargeEndDate are netted: those are co-terminous with the period now in
+    force, while a line ending earlier belongs to a period the later charge has already replaced.
+    Credits and refunds carry negative quantities over the same windows, so they net out.
+    ChargeStartDate/ChargeEndDate/BillableQuantity:
+    learn.microsoft.com/partner-center/billing/modern-invoice-reconciliation-file.
+    """
+    seat_lines = [pl for pl in lines if _norm(pl.charge_type) not in _MONEY_ONLY_CHARGES]
+    latest = max((pl.charge_end for pl in seat_lines if pl.charge_end is not None), default=None)
+    current = [pl for pl in seat_lines if latest is None or pl.charge_end is None or pl.charge_end == latest]
+    # A full-period charge in the same period fixes its length better than calendar arithmetic (an
+    # anniversary on the 29th-31st has periods longer than the calendar month they end in).
+    longest = max((_window_days(pl) or 0 for pl in current), default=0)
+    period = max(_period_days(latest, period_months), longest) if latest is not None else 0
+    return sum((_full_period_seats(pl, period) for pl in current), ZERO)
+
+
+def _window_days(pl: ProviderLine) -> int | None:
+    if pl.charge_start is None or pl.charge_end is None or pl.charge_end < pl.charge_start:
+        return None
+    return (pl.charge_end - pl.charge_start).days + 1
+
+
+def _period_days(end: date, months: int) -> int:
+    """Length of the billing period of `months` months that ends on `end` (inclusive)."""
+    after = end + timedelta(days=1)
+    return (after - add_months(after, -months)).days
+
+
+def _full_period_seats(pl: ProviderLine, period_days: int) -> Decimal:
+    window = _window_days(pl)
+    if window is None or window >= period_days:
+        return pl.billable_quantity
+    # Microsoft rounds the prorated quantity to 6 places; seats are whole, so round back to them.
+    return (pl.billable_quantity * period_days / window).quantize(Decimal(1), ROUND_HALF_UP)
 
 
 def _tenant_map(tenants: Mapping[str, TenantAccount] | Iterable[TenantAccount]) -> dict[str, TenantAccount]:
