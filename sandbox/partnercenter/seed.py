@@ -354,10 +354,10 @@ class _Seeder:
         q = int(sub["quantity"])
 
         def line(charge: str, start: date, qty: Decimal, billable: Decimal, *, credit: str = "",
-                 eup: Decimal | None = None) -> None:
+                 eup: Decimal | None = None, end: date | None = None) -> None:
             eff = price if eup is None else eup
             subtotal = _round_down(_round_down(eff, currency) * billable, currency)
-            end = add_months(start, cycle) - timedelta(days=1)
+            end = end or add_months(start, cycle) - timedelta(days=1)
             self.recon[currency].append({
                 "PartnerId": PARTNER_ID, "CustomerId": customer["id"],
                 "CustomerName": customer["companyProfile"]["companyName"],
@@ -385,6 +385,7 @@ class _Seeder:
         in_period = self.billed_start <= created <= self.billed_end
         renewed_in_period = effective != created and self.billed_start <= effective <= self.billed_end
         if in_period:
+            period_start = created
             line("new", created, Decimal(q), Decimal(q))
             if rng.random() < 0.2:
                 # Cancelled within the 7-day window: a full refund, and the subscription is gone.
@@ -392,11 +393,13 @@ class _Seeder:
                 sub.update(status="deleted", autoRenewEnabled=False, renewalTermDuration="")
                 return
         elif renewed_in_period:
+            period_start = effective
             line("renew", effective, Decimal(q), Decimal(q))
         elif billing == "monthly" and sub["status"] in ("active", "suspended"):
             cycle_start = effective
             while add_months(cycle_start, 1) <= self.billed_start:
                 cycle_start = add_months(cycle_start, 1)
+            period_start = cycle_start
             line("cycleCharge", cycle_start, Decimal(q), Decimal(q))
         else:
             return
@@ -404,18 +407,31 @@ class _Seeder:
             return
         roll = rng.random()
         days_in_cycle = Decimal((add_months(self.billed_start, cycle) - self.billed_start).days)
+        # A mid-period change is co-terminous with the period just charged (Microsoft's shape): the
+        # window runs from the change date to that period's end, and BillableQuantity is the seats
+        # times the share of the period left. The change falls in the billed month.
+        period_end = add_months(period_start, cycle) - timedelta(days=1)
+        period_days = (period_end - period_start).days + 1
+        first, last = max(period_start + timedelta(days=1), self.billed_start), min(period_end, self.billed_end)
+
+        def change_day(drawn: int) -> date | None:
+            return None if first > last else max(first, min(last, self.billed_end - timedelta(days=drawn - 1)))
+
+        def prorated(seats: int, day: date) -> Decimal:
+            return (Decimal(seats) * ((period_end - day).days + 1) / period_days).quantize(Decimal("0.000001"))
+
         if roll < 0.12:  # seats added mid-cycle, charged pro rata
             extra = 1 + rng.randrange(5)
-            remaining = Decimal(1 + rng.randrange(int(days_in_cycle) - 1))
-            line("addQuantity", self.billed_end - timedelta(days=int(remaining) - 1), Decimal(extra),
-                 (Decimal(extra) * remaining / days_in_cycle).quantize(Decimal("0.000001")))
-            sub["quantity"] = q + extra
+            day = change_day(1 + rng.randrange(int(days_in_cycle) - 1))
+            if day is not None:
+                line("addQuantity", day, Decimal(extra), prorated(extra, day), end=period_end)
+                sub["quantity"] = q + extra
         elif roll < 0.18 and q > 1:  # seats removed within the window, refunded pro rata
             fewer = 1 + rng.randrange(min(3, q - 1))
-            remaining = Decimal(1 + rng.randrange(int(days_in_cycle) - 1))
-            line("removeQuantity", self.billed_end - timedelta(days=int(remaining) - 1), Decimal(-fewer),
-                 -(Decimal(fewer) * remaining / days_in_cycle).quantize(Decimal("0.000001")))
-            sub["quantity"] = q - fewer
+            day = change_day(1 + rng.randrange(int(days_in_cycle) - 1))
+            if day is not None:
+                line("removeQuantity", day, Decimal(-fewer), -prorated(fewer, day), end=period_end)
+                sub["quantity"] = q - fewer
         elif roll < 0.21:  # a goodwill credit from Microsoft
             line("customerCredit", self.billed_start, Decimal(-1), Decimal(-1), credit="Customer satisfaction",
                  eup=(price / 10).quantize(catalog.quantum(currency)))
