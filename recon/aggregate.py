@@ -44,7 +44,7 @@ from pathlib import Path
 
 from billing.money import MINOR_UNITS
 from recon.columns import USAGE_OPTIONAL, USAGE_REQUIRED, resolve
-from recon.quarantine import QuarantineRow, QuarantineWriter
+from recon.quarantine import QuarantineRow, write_quarantine
 from recon.sources import SourceInfo, inspect
 from shared.errors import FatalError, ValidationError
 
@@ -361,13 +361,8 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
     quarantined = _quarantine_rows(info, bad, rejects)
     result.rows_read += len(rejects)
     result.rows_quarantined = len(quarantined)
-    if quarantined:
-        target = Path(quarantine_path) if quarantine_path else info.path.with_name(info.path.name + ".quarantine.jsonl")
-        with QuarantineWriter(target, source=info.path.name) as writer:
-            for row in quarantined:
-                writer.write(row)
-        result.quarantine_path = target
-        result.quarantine_sample = quarantined[:sample_size]
+    result.quarantine_path = write_quarantine(quarantined, info.path, quarantine_path)
+    result.quarantine_sample = quarantined[:sample_size]
     check_counts(result.rows_read, result.rows_aggregated, result.rows_quarantined, info.path.name)
     return result
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from billing.money import MINOR_UNITS, parse_decimal
 from recon.aggregate import check_counts
 from recon.columns import INVOICE_OPTIONAL, INVOICE_REQUIRED, resolve
-from recon.quarantine import QuarantineRow, QuarantineWriter
+from recon.quarantine import QuarantineRow, write_quarantine
 from recon.sources import inspect
 from shared.errors import ValidationError
 
@@ -130,13 +130,8 @@ def read_invoice_file(path: str | Path, *, quarantine_path: str | Path | None = 
     except csv.Error as exc:
         raise ValidationError(f"{info.path.name}: malformed CSV ({exc})", code="CorruptFile") from None
     result.rows_quarantined = len(bad)
-    if bad:
-        target = Path(quarantine_path) if quarantine_path else info.path.with_name(info.path.name + ".quarantine.jsonl")
-        with QuarantineWriter(target, source=info.path.name) as writer:
-            for row in bad:
-                writer.write(row)
-        result.quarantine_path = target
-        result.quarantine_sample = bad[:20]
+    result.quarantine_path = write_quarantine(bad, info.path, quarantine_path)
+    result.quarantine_sample = bad[:20]
     check_counts(result.rows_read, result.rows_aggregated, result.rows_quarantined, info.path.name)
     return result
 

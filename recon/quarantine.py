@@ -49,3 +49,14 @@ def read_quarantine(path: Path) -> list[QuarantineRow]:
                 obj = json.loads(text)
                 rows.append(QuarantineRow(line=obj["line"], reason=obj["reason"], raw=obj["raw"]))
     return rows
+
+
+def write_quarantine(rows: list[QuarantineRow], source: Path, quarantine_path: str | Path | None) -> Path | None:
+    """Write the bad rows of `source` to `quarantine_path` (default: beside the source), or nothing if none."""
+    if not rows:
+        return None
+    target = Path(quarantine_path) if quarantine_path else source.with_name(source.name + ".quarantine.jsonl")
+    with QuarantineWriter(target, source=source.name) as writer:
+        for row in rows:
+            writer.write(row)
+    return target
