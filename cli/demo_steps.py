@@ -14,9 +14,9 @@ from typing import Any
 
 
 def _dv() -> Any:
-    from dataverse.client import DataverseClient
+    from dataverse.client import client_or_default
 
-    return DataverseClient.from_settings()
+    return client_or_default()
 
 
 def dataverse_round_trip(ctx: Any) -> list[str]:

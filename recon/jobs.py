@@ -20,12 +20,10 @@ def periods_for(today: date) -> tuple[str, str]:
 
 
 def scheduled(today: date, *, dv: Any = None, store: Any = None, pc: Any = None) -> list[IngestOutcome]:
+    from dataverse.client import client_or_default
     from sync import runs as syncruns
 
-    if dv is None:
-        from dataverse.client import DataverseClient
-
-        dv = DataverseClient.from_settings()
+    dv = client_or_default(dv)
     if store is None:
         from shared.blobstore import blob_store_from_settings
 

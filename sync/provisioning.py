@@ -239,12 +239,10 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
     then dead-letters the message), when it is marked Failed with the last error: the payload stays
     on the inbox row, so nothing is lost. Only RetriableError leaves; other provider errors are
     recorded as Failed and the message completes."""
+    from dataverse.client import client_or_default
     from shared.queue import DEFAULT_MAX_DELIVERIES
 
-    if dv is None:
-        from dataverse.client import DataverseClient
-
-        dv = DataverseClient.from_settings()
+    dv = client_or_default(dv)
     if adapters is None:
         adapters = default_adapters()
     inbox_id = body.get("inboxId")

@@ -523,10 +523,9 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
                    now: datetime | None = None, snapshot: Snapshot | None = None) -> AccountSyncResult | None:
     """One fan-out message. RetriableError escapes (the queue re-delivers); anything else is
     recorded on the run's errors and the message completes."""
-    if dv is None:
-        from dataverse.client import DataverseClient
+    from dataverse.client import client_or_default
 
-        dv = DataverseClient.from_settings()
+    dv = client_or_default(dv)
     if adapters is None:
         from sync.provisioning import default_adapters
 
