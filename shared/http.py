@@ -111,7 +111,6 @@ class HttpClient:
         self._pool_size = pool_size
         self.request_count = 0
         self._count_lock = threading.Lock()
-        self.last_response_headers: Mapping[str, str] = {}
 
     @property
     def session(self) -> requests.Session:
@@ -166,7 +165,6 @@ class HttpClient:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise RetriableError(f"{method} {redact(url)} failed: {type(exc).__name__}") from exc
-            self.last_response_headers = response.headers
             if response.status_code in ok_statuses:
                 return response
             error = self.error_decoder(response)
