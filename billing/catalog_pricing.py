@@ -327,8 +327,8 @@ def split_periods(periods: Sequence[PricePeriod], today: date) -> tuple[PricePer
     started = [p for p in periods if p.start is None or p.start <= today]
     ahead = [p for p in periods if p.start is not None and p.start > today]
     live = [p for p in started if p.end is None or p.end >= today]
-    current = (live or started or [None])[-1]
-    return current, ahead
+    pool = live or started
+    return (pool[-1] if pool else None), ahead
 
 
 @dataclass(frozen=True)
