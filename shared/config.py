@@ -88,6 +88,15 @@ class Settings:
     portal_session_secret: Secret = field(default_factory=lambda: Secret(""))
     portal_client_id: str = ""
     portal_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    # Outgoing mail (shared/mail.py): outbox (kept in Blob Storage) | smtp | graph (Graph sendMail, Mail.Send).
+    mail_backend: str = "outbox"
+    mail_from: str = ""
+    mail_from_name: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: Secret = field(default_factory=lambda: Secret(""))
+    smtp_starttls: bool = False
     refund_policy: str = "refund"  # global default: refund | no_refund
     http_max_attempts: int = 6
     http_backoff_cap_seconds: float = 30.0
