@@ -106,7 +106,8 @@ def demo(out_dir: Path, serve: bool, only: tuple[str, ...], as_of: Any, seed_val
     out_dir.mkdir(parents=True)
     state_dir = out_dir / "sandbox-state"
     click.echo(f"seeding the Partner Center sandbox: {customers} customers, seed {seed_value}, as of {day} ...")
-    seeded = seed_to_dir(state_dir / "partnercenter", customers, seed_value, usage_rows=customers * 250, as_of=day)
+    seeded = seed_to_dir(state_dir / "partnercenter", customers, seed_value, usage_rows=customers * 250, as_of=day,
+                          plant=True)
     meta = json.loads((state_dir / "partnercenter" / "meta.json").read_text(encoding="utf-8"))
     click.echo(f"  billed {meta['billed_period']}, unbilled {meta['unbilled_period']}: {seeded['invoices']} invoices, "
                f"{seeded.get('recon_lines', 0)} recon lines, {seeded.get('usage_rows_billed', 0)} billed usage rows, "

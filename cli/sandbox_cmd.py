@@ -55,7 +55,7 @@ def seed(customers: int, seed_value: int, state_dir: Path, as_of: Any, usage_row
 
     day = as_of.date() if as_of is not None else date.today()
     summary = seed_to_dir(state_dir / "partnercenter", customers=customers, seed=seed_value, progress=True,
-                          usage_rows=usage_rows, as_of=day)
+                          usage_rows=usage_rows, as_of=day, plant=True)
     for key, value in summary.items():
         click.echo(f"{key:24} {value}")
     click.echo(f"as of {day}; a running sandbox on {state_dir} serves this seed from its next request (no restart)")

@@ -230,7 +230,8 @@ def price_sheet_rows(market: str, effective: date) -> list[dict[str, str]]:
 
 
 class _Seeder:
-    def __init__(self, state_dir: Path, customers: int, seed: int, as_of: date, usage_rows: int) -> None:
+    def __init__(self, state_dir: Path, customers: int, seed: int, as_of: date, usage_rows: int,
+                 plant: bool = False) -> None:
         self.dir = state_dir
         self.n = customers
         self.rng = random.Random(seed)
@@ -245,7 +246,8 @@ class _Seeder:
         self.invoice_ids = {c: f"G{(seed * 7919 + i * 104729) % 10**9:09d}"
                             for i, c in enumerate(catalog.ALL_PRICING_CURRENCIES)}
         self.counts: dict[str, int] = defaultdict(int)
-        self.roles = _plant_roles(customers, seed)
+        self.roles = _plant_roles(customers, seed) if plant else {}
+        self.plant_rng = random.Random(f"plant-data:{seed}")  # keeps the main stream unchanged by planting
         self.planted: list[dict[str, Any]] = []
         self.crm_accounts: list[dict[str, str]] = []
         self._sub_lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -390,10 +392,10 @@ class _Seeder:
                 self.counts["recon_lines"] -= 1
             record("billed_to_customer_no_provider_line", "Microsoft's charge is not on this invoice", sub["id"])
         if "leak" in roles:
-            gone = {"id": _uuid(self.rng), "orderId": _uuid(self.rng), "quantity": 3,
+            gone = {"id": _uuid(self.plant_rng), "orderId": _uuid(self.plant_rng), "quantity": 3,
                     "creationDate": iso(self.billed_start), "effectiveStartDate": iso(self.billed_start),
                     "commitmentEndDate": iso(add_months(self.billed_start, 12) - timedelta(days=1)), "status": "active"}
-            sku = catalog.LICENSE_SKUS[self.rng.randrange(len(catalog.LICENSE_SKUS))]
+            sku = catalog.LICENSE_SKUS[self.plant_rng.randrange(len(catalog.LICENSE_SKUS))]
             self._recon_lines(customer, gone, sku, "P1Y", "monthly", currency, self.billed_start - timedelta(days=400),
                               add_months(self.billed_start, -1), plant=True)
             record("billed_by_provider_not_to_customer", "transferred to another partner after Microsoft charged it",
@@ -687,11 +689,13 @@ def invoice_resource(invoice_id: str, currency: str, start: date, end: date, iss
 
 
 def seed_to_dir(state_dir: Path | str, customers: int, seed: int, progress: bool = False, *,
-                usage_rows: int | None = None, as_of: date = DEFAULT_AS_OF) -> dict[str, Any]:
+                usage_rows: int | None = None, as_of: date = DEFAULT_AS_OF, plant: bool = False) -> dict[str, Any]:
     """Write a deterministic partner to `state_dir`; returns counts and the time taken.
 
     `usage_rows` defaults to 1,000 billed daily-rated usage rows per customer (2,000 customers ->
     2,000,000 rows), spread over the customers that have an Azure plan; unbilled usage is a tenth.
+    `plant` seeds the deliberate discrepancies (the CLI and the demo do; without it only the ones
+    that occur anyway, suspended subscriptions still charged, are there and recorded).
     """
     rows = customers * 1000 if usage_rows is None else usage_rows
-    return _Seeder(Path(state_dir), customers, seed, as_of, rows).run(progress)
+    return _Seeder(Path(state_dir), customers, seed, as_of, rows, plant).run(progress)

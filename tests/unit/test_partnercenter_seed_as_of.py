@@ -26,7 +26,7 @@ def test_periods_follow_the_as_of_date(tmp_path, as_of, billed, unbilled):
 
 
 def test_planted_discrepancies_are_recorded_and_crm_excludes_unmapped(tmp_path):
-    seed_to_dir(tmp_path, customers=12, seed=1, usage_rows=600, as_of=date(2026, 12, 1))
+    seed_to_dir(tmp_path, customers=12, seed=1, usage_rows=600, as_of=date(2026, 12, 1), plant=True)
     meta = json.loads((tmp_path / "meta.json").read_text())
     kinds = {p["kind"] for p in meta["planted"]}
     assert {"unmapped_tenant", "mapped_tenant_no_provider_lines", "billed_by_provider_not_to_customer",
