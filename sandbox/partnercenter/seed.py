@@ -392,7 +392,7 @@ class _Seeder:
                 self.counts["recon_lines"] -= 1
             record("billed_to_customer_no_provider_line", "Microsoft's charge is not on this invoice", sub["id"])
         if "leak" in roles:
-            gone = {"id": _uuid(self.plant_rng), "orderId": _uuid(self.plant_rng), "quantity": 3,
+            gone: dict[str, Any] = {"id": _uuid(self.plant_rng), "orderId": _uuid(self.plant_rng), "quantity": 3,
                     "creationDate": iso(self.billed_start), "effectiveStartDate": iso(self.billed_start),
                     "commitmentEndDate": iso(add_months(self.billed_start, 12) - timedelta(days=1)), "status": "active"}
             sku = catalog.LICENSE_SKUS[self.plant_rng.randrange(len(catalog.LICENSE_SKUS))]
