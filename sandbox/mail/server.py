@@ -90,7 +90,8 @@ class MailSandbox:
             if part.is_multipart():
                 continue
             filename = part.get_filename()
-            payload = part.get_payload(decode=True) or b""
+            decoded = part.get_payload(decode=True)
+            payload = decoded if isinstance(decoded, bytes) else b""
             if filename:
                 attachments.append((filename, part.get_content_type(), payload))
             elif part.get_content_type() == "text/html":
