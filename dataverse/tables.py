@@ -48,6 +48,7 @@ class EntitySet:
     KPI_SNAPSHOTS = "cspb_kpisnapshots"
     EXCHANGE_RATES = "cspb_exchangerates"
     TAX_RATES = "cspb_taxrates"
+    CATALOG_SELECTIONS = "cspb_catalogselections"
     ACCOUNTS = "accounts"
     CONTACTS = "contacts"
     TRANSACTION_CURRENCIES = "transactioncurrencies"
@@ -79,6 +80,7 @@ class Table:
     KPI_SNAPSHOT = "cspb_kpisnapshot"
     EXCHANGE_RATE = "cspb_exchangerate"
     TAX_RATE = "cspb_taxrate"
+    CATALOG_SELECTION = "cspb_catalogselection"
     ACCOUNT = "account"
     CONTACT = "contact"
     TRANSACTION_CURRENCY = "transactioncurrency"
@@ -100,7 +102,7 @@ ENTITY_SET_OF: dict[str, str] = {
         ("SYNC_RUN", "SYNC_RUNS"), ("INBOX", "INBOXES"), ("REVENUE_SCHEDULE", "REVENUE_SCHEDULES"),
         ("PAYMENT", "PAYMENTS"), ("MARKUP_RULE", "MARKUP_RULES"), ("PRICE_CHANGE", "PRICE_CHANGES"),
         ("KPI_SNAPSHOT", "KPI_SNAPSHOTS"), ("EXCHANGE_RATE", "EXCHANGE_RATES"), ("TAX_RATE", "TAX_RATES"),
-        ("ACCOUNT", "ACCOUNTS"), ("CONTACT", "CONTACTS"),
+        ("CATALOG_SELECTION", "CATALOG_SELECTIONS"), ("ACCOUNT", "ACCOUNTS"), ("CONTACT", "CONTACTS"),
         ("TRANSACTION_CURRENCY", "TRANSACTION_CURRENCIES"), ("UOM_SCHEDULE", "UOM_SCHEDULES"), ("UOM", "UOMS"),
         ("PRODUCT", "PRODUCTS"), ("PRICE_LEVEL", "PRICE_LEVELS"), ("PRODUCT_PRICE_LEVEL", "PRODUCT_PRICE_LEVELS"),
         ("INVOICE", "INVOICES"), ("INVOICE_DETAIL", "INVOICE_DETAILS"),
@@ -166,6 +168,16 @@ class PriceChangeStatus(IntEnum):
     PENDING_REVIEW = 1
     APPROVED = 2
     REJECTED = 3
+    APPLIED = 4
+
+
+class CatalogSelectionKind(IntEnum):
+    """cspb_catalogselection.cspb_kind"""
+    PRODUCT = 1
+    SKU = 2
+    FAMILY = 3
+    PUBLISHER = 4
+    EVERYTHING = 5
 
 
 class PortalRole(IntEnum):
@@ -232,6 +244,7 @@ CHOICES: dict[type[IntEnum], tuple[str, ...]] = {
     InboxStatus: ("cspb_inbox.cspb_status",),
     PaymentStatus: ("cspb_payment.cspb_status",),
     PriceChangeStatus: ("cspb_pricechange.cspb_status",),
+    CatalogSelectionKind: ("cspb_catalogselection.cspb_kind",),
     PortalRole: ("contact.cspb_portalrole",),
     PriceReviewStatus: ("productpricelevel.cspb_reviewstatus",),
     InvoicePaymentStatus: ("invoice.cspb_paymentstatus",),
