@@ -3,6 +3,12 @@
 import azure.functions as func
 
 from functions import BLUEPRINTS
+from shared.config import check_mode
+
+# Fail closed before any trigger is registered: inside Azure (WEBSITE_SITE_NAME) only CSPB_MODE=azure
+# starts, so a missing setting can never run the sandbox sign-in and fixed tokens in production.
+# Locally `func start` reads CSPB_MODE from local.settings.json.
+check_mode()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
