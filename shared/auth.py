@@ -7,7 +7,7 @@ The app's own identity (`azure_credential`) is one of, in this order:
 - an app registration, when CSPB_CLIENT_SECRET is set (CSPB_TENANT_ID + CSPB_CLIENT_ID);
 - otherwise DefaultAzureCredential: environment, workload identity, managed identity, then the developer's
   Azure CLI sign-in.
-The Partner Center app registration is a separate identity with its own settings (CSPB_PC_APP_*).
+The Partner Center app registration is a separate identity with its own settings (CSPB_PC_CLIENT_*).
 """
 
 from __future__ import annotations

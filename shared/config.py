@@ -63,13 +63,16 @@ class Settings:
     ca_bundle: str = ""
     # The Partner Center app registration (secure application model), apart from the managed identity:
     # multi-tenant web app in the partner tenant; a secret or a certificate (PEM with key, or PFX).
-    pc_app_id: str = ""
-    pc_app_secret: Secret = field(default_factory=lambda: Secret(""))
-    pc_app_certificate_path: str = ""
+    pc_client_id: str = ""
+    pc_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    pc_client_certificate_path: str = ""
     pc_tenant_id: str = ""  # the partner tenant; CSPB_TENANT_ID when empty
 
     dataverse_url: str = "http://127.0.0.1:7101"
     partner_center_url: str = "https://api.partnercenter.microsoft.com"
+    # The new-commerce price sheet (and FX rates) live on another host than the REST v1 API:
+    # https://learn.microsoft.com/partner-center/developer/get-a-price-sheet
+    partner_api_url: str = "https://api.partner.microsoft.com"
     graph_url: str = "https://graph.microsoft.com"
     pax8_url: str = "https://api.pax8.com"
     pax8_client_id: str = ""
@@ -94,6 +97,12 @@ class Settings:
     # Identity-based Storage (the Functions host's documented `<prefix>__serviceUri` form):
     storage_blob_service_uri: str = field(default="", metadata={"env": "CSPB_STORAGE__blobServiceUri"})
     storage_queue_service_uri: str = field(default="", metadata={"env": "CSPB_STORAGE__queueServiceUri"})
+    storage_service_uri: str = field(default="", metadata={"env": "CSPB_STORAGE__serviceUri"})  # blob only
+    storage_account_name: str = field(default="", metadata={"env": "CSPB_STORAGE__accountName"})
+    # A user-assigned managed identity for a connection, as the Functions host reads it
+    # (`<prefix>__credential=managedidentity`, `<prefix>__clientId`); otherwise the app's own identity.
+    storage_credential: str = field(default="", metadata={"env": "CSPB_STORAGE__credential"})
+    storage_client_id: str = field(default="", metadata={"env": "CSPB_STORAGE__clientId"})
     blob_container: str = "cspbridge"
     local_blob_root: str = "var/blobs"
     queue_backend: str = "local"  # local | azurite | servicebus
@@ -103,6 +112,8 @@ class Settings:
     servicebus: Secret = field(default_factory=lambda: Secret(""), metadata={"env": "CSPB_SERVICEBUS"})
     servicebus_fully_qualified_namespace: str = field(
         default="", metadata={"env": "CSPB_SERVICEBUS__fullyQualifiedNamespace"})
+    servicebus_credential: str = field(default="", metadata={"env": "CSPB_SERVICEBUS__credential"})
+    servicebus_client_id: str = field(default="", metadata={"env": "CSPB_SERVICEBUS__clientId"})
     servicebus_namespace: str = ""  # older name for the namespace, still read
     servicebus_connection_string: Secret = field(default_factory=lambda: Secret(""))  # older name, still read
     pc_refresh_token_secret_name: str = "pc-refresh-token"
@@ -146,6 +157,10 @@ class Settings:
                 values[f.name] = raw
         values["mode"] = mode
         if mode == "sandbox":
+            # One Partner Center sandbox answers both Partner Center hosts, so pointing
+            # CSPB_PARTNER_CENTER_URL at it is enough unless the sales host is set on its own.
+            if "partner_center_url" in values:
+                values.setdefault("partner_api_url", values["partner_center_url"])
             # Local runs talk to `cspbridge sandbox` on its default ports unless told otherwise.
             for name, url in SANDBOX_URLS.items():
                 values.setdefault(name, url)
@@ -167,6 +182,19 @@ class Settings:
             raw += ".servicebus.windows.net"
         return raw.removeprefix("sb://").removeprefix("https://").rstrip("/")
 
+    @property
+    def blob_service_uri(self) -> str:
+        """The Blob endpoint for identity-based access; empty when Storage goes by connection string."""
+        if self.storage_blob_service_uri or self.storage_service_uri:
+            return (self.storage_blob_service_uri or self.storage_service_uri).rstrip("/")
+        return f"https://{self.storage_account_name}.blob.core.windows.net" if self.storage_account_name else ""
+
+    @property
+    def queue_service_uri(self) -> str:
+        if self.storage_queue_service_uri:
+            return self.storage_queue_service_uri.rstrip("/")
+        return f"https://{self.storage_account_name}.queue.core.windows.net" if self.storage_account_name else ""
+
     def secret_values(self) -> list[str]:
         return [getattr(self, f.name).reveal() for f in fields(self) if isinstance(getattr(self, f.name), Secret)]
 
@@ -174,6 +202,7 @@ class Settings:
 SANDBOX_URLS: dict[str, str] = {
     "dataverse_url": "http://127.0.0.1:7101",
     "partner_center_url": "http://127.0.0.1:7102",
+    "partner_api_url": "http://127.0.0.1:7102",
     "graph_url": "http://127.0.0.1:7102",
     "pax8_url": "http://127.0.0.1:7103",
     "stripe_api_base": "http://127.0.0.1:7104",
@@ -215,6 +244,9 @@ def check_mode(env: Mapping[str, str] | None = None) -> str:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    from shared.settings_check import require
+
+    require("core")  # one message naming every missing or malformed setting, before anything uses them
     settings = Settings.from_env()
     from shared.logging import register_secrets
 
