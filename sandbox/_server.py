@@ -45,6 +45,9 @@ class FaultInjector:
     _count: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     injected: dict[str, int] = field(default_factory=lambda: {"429": 0, "500": 0, "timeout": 0})
+    # The service's own error shape for an injected 429/500: (status, request) -> Response. A
+    # sandbox sets it so that throttling looks like the real service's, not like Dataverse's.
+    fault_response: Callable[[int, Request], Response] | None = None
 
     def set(self, **changes: Any) -> None:
         with self._lock:
@@ -70,10 +73,16 @@ class FaultInjector:
             n = self._count
         if p.throttle_every and n % p.throttle_every == 0:
             self.injected["429"] += 1
+            if self.fault_response is not None:
+                reply = self.fault_response(429, request)
+                reply.headers["Retry-After"] = str(p.retry_after_seconds)
+                return reply
             return json_response({"error": {"code": "0x80072322", "message": "Number of requests exceeded the limit"}},
                                  429, {"Retry-After": str(p.retry_after_seconds)})
         if p.fail_every and n % p.fail_every == 0:
             self.injected["500"] += 1
+            if self.fault_response is not None:
+                return self.fault_response(500, request)
             return json_response({"error": {"code": "InternalServerError", "message": "sandbox injected failure"}}, 500)
         return None
 

@@ -199,7 +199,9 @@ TABLES: tuple[TableSpec, ...] = (
         "cspb_licensechangelog", "cspb_LicenseChangeLog", "cspb_licensechangelogs",
         ("License Change Log", "Registro de cambios de licencia"),
         ("License Change Logs", "Registros de cambios de licencia"),
-        (("cspb_changekey_key", ("cspb_changekey",)),),
+        # One provider order belongs to one change log: an order adopted after a lost response can
+        # never be claimed by a second change log.
+        (("cspb_changekey_key", ("cspb_changekey",)), ("cspb_providerorderid_key", ("cspb_providerorderid",))),
         S("cspb_changekey", "Change Key", "Clave de cambio", 200),
         L("cspb_subscription", "cspb_subscription", "Subscription", "Suscripción"),
         P("cspb_changetype", "Change Type", "Tipo de cambio",
@@ -217,7 +219,8 @@ TABLES: tuple[TableSpec, ...] = (
            (3, "Provider Sync", "Sincronización con proveedor"), (4, "Renewal", "Renovación"))),
         P("cspb_provisioningstatus", "Provisioning Status", "Estado de aprovisionamiento",
           ((1, "Awaiting", "En espera"), (2, "Provisioned", "Aprovisionado"), (3, "Failed", "Error"),
-           (4, "Not Applicable", "No aplica"), (5, "Refused", "Rechazado"))),
+           (4, "Not Applicable", "No aplica"), (5, "Refused", "Rechazado"), (6, "Sending", "Enviando"),
+           (7, "Needs Review", "Requiere revisión"))),
         DT("cspb_senttoprovideron", "Sent to Provider On", "Enviado al proveedor el"),
         S("cspb_providerorderid", "Provider Order ID", "ID de pedido del proveedor"),
         S("cspb_idempotencykey", "Idempotency Key", "Clave de idempotencia"),
