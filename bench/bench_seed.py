@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         load_seconds = time.perf_counter() - started
         with RunningServer(app) as server:
             client = PartnerCenterClient.from_settings(
-                Settings(mode="sandbox", partner_center_url=server.url, graph_url=server.url))
+                Settings(mode="sandbox", partner_center_url=server.url, partner_api_url=server.url,
+                         graph_url=server.url))
             started = time.perf_counter()
             first = next(client.iter_customers(page_size=500))
             subs = client.list_subscriptions(first.id)
