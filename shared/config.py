@@ -133,6 +133,9 @@ class Settings:
     smtp_starttls: bool = False
     refund_policy: str = "refund"  # global default: refund | no_refund
     http_max_attempts: int = 6
+    # Provider accounts per subscription sync queue message: one Dataverse read and ~3 writes per
+    # message, so larger batches mean fewer requests; 50 tenants keep a message well inside 5 minutes.
+    subscription_sync_batch: int = 50
     http_backoff_cap_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
     log_level: str = "INFO"
