@@ -88,6 +88,13 @@ def demo(out_dir: Path, serve: bool, only: tuple[str, ...]) -> None:
     """Run a full sync and billing cycle against the built-in sandboxes and print a summary."""
     from sandbox.registry import start_all
 
+    unknown = sorted(set(only) - {name for name, _ in STEPS})
+    if unknown:
+        raise click.BadParameter(f"no demo step named {', '.join(map(repr, unknown))}; steps: "
+                                 f"{', '.join(name for name, _ in STEPS)}", param_hint="--only")
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "sandbox-state").exists():
+        # The folder is emptied first: never a folder that is not an earlier demo's output.
+        raise click.BadParameter(f"{out_dir} exists and is not an earlier demo's output", param_hint="--out")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)

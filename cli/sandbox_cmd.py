@@ -28,8 +28,8 @@ def sandbox(ctx: click.Context, state_dir: Path) -> None:
 
 
 @sandbox.command()
-@click.option("--customers", default=50, show_default=True)
-@click.option("--seed", "seed_value", default=1, show_default=True)
+@click.option("--customers", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", "seed_value", default=1, show_default=True, type=int)
 @click.option("--state-dir", default="var/sandbox", show_default=True, type=click.Path(path_type=Path))
 def seed(customers: int, seed_value: int, state_dir: Path) -> None:
     """Generate a deterministic partner (customers, subscriptions, usage, invoices) for the sandboxes."""
