@@ -114,8 +114,8 @@ def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     return record
 
 
-if not getattr(logging.getLogRecordFactory(), "_cspb_redacting", False):
-    _redacting_factory._cspb_redacting = True  # type: ignore[attr-defined]
+if not getattr(logging.getLogRecordFactory(), "_redacts_secrets", False):
+    _redacting_factory._redacts_secrets = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(_redacting_factory)
 
 _FILTER = RedactingFilter()
