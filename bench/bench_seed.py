@@ -45,12 +45,16 @@ def main(argv: list[str] | None = None) -> None:
         load_seconds = time.perf_counter() - started
         with RunningServer(app) as server:
             client = PartnerCenterClient.from_settings(
-                Settings(mode="sandbox", partner_center_url=server.url, graph_url=server.url))
+                Settings(mode="sandbox", partner_center_url=server.url, partner_api_url=server.url,
+                         graph_url=server.url))
             started = time.perf_counter()
             first = next(client.iter_customers(page_size=500))
             subs = client.list_subscriptions(first.id)
             first_calls = time.perf_counter() - started
 
+    from bench._common import load_average, stamp
+
+    print(f"recorded             {stamp()}")
     print(f"customers            {summary['customers']:>12,}")
     print(f"subscriptions        {summary['subscriptions']:>12,}")
     print(f"azure plans          {summary['azure_plans']:>12,}")
@@ -60,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"invoices             {summary['invoices']:>12,}")
     print(f"on disk              {size / 1e6:>11,.1f} MB")
     print(f"seed time            {seed_seconds:>11.1f} s   ({seed_seconds / BUDGET_SECONDS:.2f}x of the "
-          f"{BUDGET_SECONDS:.0f} s budget)")
+          f"{BUDGET_SECONDS:.0f} s budget)   [{load_average()}]")
     print(f"open seeded dir      {load_seconds * 1000:>11.0f} ms")
     print(f"first page + subs    {first_calls * 1000:>11.0f} ms  ({len(subs)} subscriptions)")
 

@@ -113,6 +113,9 @@ def main(argv: list[str] | None = None) -> None:
         ours_requests, ours_time = r_acc + r_sub, t_acc + t_sub
         naive_requests, naive_time = r_naive * scale, t_naive * scale
         print()
+        from bench._common import load_average, stamp
+
+        print(f"recorded {stamp()}")
         print(f"partner: {args.customers} customers, {subs} subscriptions; latency {args.latency_ms:.0f} ms, "
               f"every {args.throttle_every}th request throttled (Retry-After {args.retry_after}s)")
         print(f"optimised: {ours_requests} requests, {ours_time:.1f} s wall "
@@ -122,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{naive_time:,.0f} s wall, one request at a time")
         if ours_requests and ours_time:
             print(f"ratio: {naive_requests / ours_requests:.1f}x fewer requests, "
-                  f"{naive_time / ours_time:.1f}x less wall time")
+                  f"{naive_time / ours_time:.1f}x less wall time   [{load_average()}]")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import azure.functions as func
 bp = func.Blueprint()
 
 
-@bp.timer_trigger(arg_name="timer", schedule="0 30 3 * * *", run_on_startup=False)
+@bp.timer_trigger(arg_name="timer", schedule="%CSPB_ACCOUNTS_SCHEDULE%", run_on_startup=False)
 def accounts_timer(timer: func.TimerRequest) -> None:
     from sync import jobs
 

@@ -13,7 +13,7 @@ bp = func.Blueprint()
 log = logging.getLogger(__name__)
 
 
-@bp.timer_trigger(arg_name="timer", schedule="0 0 6 * * *", run_on_startup=False)
+@bp.timer_trigger(arg_name="timer", schedule="%CSPB_BILLING_SCHEDULE%", run_on_startup=False)
 def billing_timer(timer: func.TimerRequest) -> None:
     from dataverse import billing_jobs
 

@@ -7,7 +7,7 @@ import azure.functions as func
 bp = func.Blueprint()
 
 
-@bp.timer_trigger(arg_name="timer", schedule="0 */10 * * * *", run_on_startup=False)
+@bp.timer_trigger(arg_name="timer", schedule="%CSPB_INBOX_SWEEP_SCHEDULE%", run_on_startup=False)
 def inbox_sweeper_timer(timer: func.TimerRequest) -> None:
     from sync.inbox import sweep_job
 

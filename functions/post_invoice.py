@@ -9,7 +9,7 @@ import azure.functions as func
 bp = func.Blueprint()
 
 
-@bp.timer_trigger(schedule="0 */15 * * * *", arg_name="timer", run_on_startup=False)
+@bp.timer_trigger(schedule="%CSPB_POST_INVOICE_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def post_invoice_timer(timer: func.TimerRequest) -> None:
     from accounting.post_invoice import run_pending
 

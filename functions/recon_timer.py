@@ -13,7 +13,7 @@ bp = func.Blueprint()
 log = logging.getLogger(__name__)
 
 
-@bp.timer_trigger(arg_name="timer", schedule="0 0 4 * * *", run_on_startup=False)
+@bp.timer_trigger(arg_name="timer", schedule="%CSPB_RECON_SCHEDULE%", run_on_startup=False)
 def recon_timer(timer: func.TimerRequest) -> None:
     from recon import jobs
 

@@ -7,7 +7,7 @@ import azure.functions as func
 bp = func.Blueprint()
 
 
-@bp.timer_trigger(arg_name="timer", schedule="0 0 4 * * *", run_on_startup=False)
+@bp.timer_trigger(arg_name="timer", schedule="%CSPB_SUBSCRIPTION_SYNC_SCHEDULE%", run_on_startup=False)
 def subscription_sync_timer(timer: func.TimerRequest) -> None:
     from sync import jobs
 

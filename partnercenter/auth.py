@@ -22,6 +22,9 @@ from shared.errors import AuthError, NotFoundError
 from shared.http import HttpClient
 
 PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
+# The sales host (price sheets, FX rates) is its own audience and takes App+User tokens only
+# (https://learn.microsoft.com/partner-center/developer/get-a-price-sheet, "Prerequisites").
+PARTNER_API_SCOPE = "https://api.partner.microsoft.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 KEY_VAULT_SCOPE = "https://vault.azure.net/.default"
 
@@ -126,6 +129,14 @@ def partner_center_token(settings: Settings, store: SecretStore | None = None, *
     if app_user or store.get(settings.pc_refresh_token_secret_name) is not None:
         return RefreshTokenProvider(store, settings.pc_refresh_token_secret_name, settings=settings)
     return azure_identity_token(settings, PARTNER_CENTER_SCOPE)
+
+
+def partner_api_token(settings: Settings, store: SecretStore | None = None) -> TokenProvider:
+    """App+User for api.partner.microsoft.com: the same stored refresh token, redeemed for the sales audience."""
+    if settings.mode == "sandbox":
+        return token_provider_for(settings, settings.partner_api_url)
+    return RefreshTokenProvider(store or secret_store_for(settings), settings.pc_refresh_token_secret_name,
+                                scope=PARTNER_API_SCOPE, settings=settings)
 
 
 def graph_token(settings: Settings) -> TokenProvider:

@@ -6,6 +6,9 @@ decoding. This module only knows paths, headers and shapes:
   retry after a lost answer replays instead of buying twice) and `MS-CorrelationId`;
   https://learn.microsoft.com/partner-center/developer/partner-center-rest-api-reference
   ("REST request/response headers");
+- the new-commerce price sheet is on another host, `api.partner.microsoft.com` (the
+  `partner_api_url` setting): `GET /v1.0/sales/pricesheets(Market='XX',PricesheetView='...')/$value`
+  (https://learn.microsoft.com/partner-center/developer/get-a-price-sheet);
 - customers page through `links.next` with the `MS-ContinuationToken` header
   (https://learn.microsoft.com/partner-center/developer/get-a-list-of-customers);
 - usage and invoice recon come from the Graph export flow: POST .../export -> 202 + Location,
@@ -29,7 +32,7 @@ from typing import Any
 
 import requests
 
-from partnercenter.auth import SecretStore, graph_token, partner_center_token
+from partnercenter.auth import SecretStore, graph_token, partner_api_token, partner_center_token
 from partnercenter.errors import decode_error
 from partnercenter.models import (
     Agreement,
@@ -84,9 +87,12 @@ class PartnerCenterClient:
         poll_interval: float = 5.0,
         max_polls: int = 360,
         sleep: Callable[[float], None] = time.sleep,
+        partner_api: HttpClient | None = None,
     ) -> None:
         self.pc = partner_center
         self.graph = graph
+        # api.partner.microsoft.com (price sheets); one client serves both where one server answers both.
+        self.partner_api = partner_api or partner_center
         self.correlation_id = correlation_id or str(uuid.uuid4())
         self.poll_interval = poll_interval
         self.max_polls = max_polls
@@ -107,16 +113,21 @@ class PartnerCenterClient:
         seconds = s.http_timeout_seconds if timeout is None else timeout
         headers = {"Accept": "application/json"}
         pc = HttpClient(s.partner_center_url, token_provider=partner_center_token(s, secret_store),
-                        default_headers=headers, error_decoder=decode_error, retry=policy, timeout=seconds)
+                        default_headers=headers, error_decoder=decode_error, retry=policy, timeout=seconds,
+                        service="partnercenter")
         graph = HttpClient(s.graph_url, token_provider=graph_token(s), default_headers=headers,
-                           error_decoder=decode_error, retry=policy, timeout=seconds)
-        return cls(pc, graph, **kwargs)
+                           error_decoder=decode_error, retry=policy, timeout=seconds, service="graph")
+        sales = HttpClient(s.partner_api_url, token_provider=partner_api_token(s, secret_store),
+                           default_headers=headers, error_decoder=decode_error, retry=policy, timeout=seconds,
+                           service="partnercenter")
+        return cls(pc, graph, partner_api=sales, **kwargs)
 
     def scoped(self, correlation_id: str | None = None) -> PartnerCenterClient:
         """The same connections under a new MS-CorrelationId, so one operation's calls (e.g. cart +
         checkout + order reads for one change log) can be traced together in Partner Center."""
         return PartnerCenterClient(self.pc, self.graph, correlation_id=correlation_id or str(uuid.uuid4()),
-                                   poll_interval=self.poll_interval, max_polls=self.max_polls, sleep=self.sleep)
+                                   poll_interval=self.poll_interval, max_polls=self.max_polls, sleep=self.sleep,
+                                   partner_api=self.partner_api)
 
     # ------------------------------------------------------------------ plumbing
     def _headers(self, request_id: str | None = None) -> dict[str, str]:
@@ -268,14 +279,13 @@ class PartnerCenterClient:
 
     def download_price_sheet(self, market: str, dest: Path | str, *, view: str = "updatedlicensebased",
                              timeline: str = "current", month: str | None = None) -> Path:
-        """Stream the new commerce license-based price sheet CSV for `market` to `dest`
-        (https://learn.microsoft.com/partner-center/developer/get-a-price-sheet)."""
+        """Stream the new commerce license-based price sheet CSV for `market` to `dest` from the
+        partner API host (https://learn.microsoft.com/partner-center/developer/get-a-price-sheet)."""
         params: dict[str, str] = {"timeline": timeline}
         if month:
             params["month"] = month
-        path = f"/sales/v1/pricesheets(Market='{market.upper()}',PricesheetView='{view}')/$value"
-        response = self.pc.request("GET", path, params=params, headers={**self._headers(), "Accept": "text/csv"},
-                                   ok=(200,), stream=True)
+        response = self.partner_api.request("GET", price_sheet_path(market, view), params=params,
+                                            headers={**self._headers(), "Accept": "text/csv"}, ok=(200,), stream=True)
         return _stream_to_file(response, Path(dest))
 
     # ------------------------------------------------------------------ Microsoft Customer Agreement
@@ -401,6 +411,11 @@ class PartnerCenterClient:
                                      attribute_set: str = "full") -> DownloadedExport:
         return self._export("invoice_recon", "reconciliation/billed/export",
                             {"invoiceId": invoice_id, "attributeSet": attribute_set}, dest_dir)
+
+
+def price_sheet_path(market: str, view: str = "updatedlicensebased") -> str:
+    """The price sheet resource on the partner API host (OData key syntax, `$value` for the file)."""
+    return f"/v1.0/sales/pricesheets(Market='{market.upper()}',PricesheetView='{view}')/$value"
 
 
 def iter_price_sheet(path: Path | str) -> Iterator[PriceSheetRow]:

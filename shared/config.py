@@ -53,6 +53,9 @@ class Settings:
 
     dataverse_url: str = "http://127.0.0.1:7101"
     partner_center_url: str = "https://api.partnercenter.microsoft.com"
+    # The new-commerce price sheet (and FX rates) live on another host than the REST v1 API:
+    # https://learn.microsoft.com/partner-center/developer/get-a-price-sheet
+    partner_api_url: str = "https://api.partner.microsoft.com"
     graph_url: str = "https://graph.microsoft.com"
     pax8_url: str = "https://api.pax8.com"
     pax8_client_id: str = ""
@@ -113,6 +116,10 @@ class Settings:
             else:
                 values[f.name] = raw
         if values.get("mode", cls.mode) == "sandbox":
+            # One Partner Center sandbox answers both Partner Center hosts, so pointing
+            # CSPB_PARTNER_CENTER_URL at it is enough unless the sales host is set on its own.
+            if "partner_center_url" in values:
+                values.setdefault("partner_api_url", values["partner_center_url"])
             # Local runs talk to `cspbridge sandbox` on its default ports unless told otherwise.
             for name, url in SANDBOX_URLS.items():
                 values.setdefault(name, url)
@@ -125,6 +132,7 @@ class Settings:
 SANDBOX_URLS: dict[str, str] = {
     "dataverse_url": "http://127.0.0.1:7101",
     "partner_center_url": "http://127.0.0.1:7102",
+    "partner_api_url": "http://127.0.0.1:7102",
     "graph_url": "http://127.0.0.1:7102",
     "pax8_url": "http://127.0.0.1:7103",
     "stripe_api_base": "http://127.0.0.1:7104",
@@ -136,6 +144,9 @@ SANDBOX_URLS: dict[str, str] = {
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    from shared.settings_check import require
+
+    require("core")  # one message naming every missing or malformed setting, before anything uses them
     settings = Settings.from_env()
     from shared.logging import register_secrets
 

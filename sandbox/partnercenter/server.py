@@ -1,6 +1,8 @@
 """Loopback Partner Center REST v1 + Microsoft Graph partner billing server.
 
-One server answers both hosts' paths: `/v1/...` and `/sales/v1/...` (Partner Center) and
+One server answers three hosts' paths: `/v1/...` (api.partnercenter.microsoft.com),
+`/v1.0/sales/pricesheets(...)/$value` (api.partner.microsoft.com, the new-commerce price sheet:
+https://learn.microsoft.com/partner-center/developer/get-a-price-sheet) and
 `/v1.0/reports/partners/billing/...` (Graph). Export blobs are served under `/_blobs/...` behind a
 SAS-like query (`sv`, `se`, `sr`, `sp`, `sig`), signed per server start and checked on download.
 
@@ -55,7 +57,7 @@ from sandbox.partnercenter.usage_file import BASIC_USAGE_COLUMNS, read_usage_row
 
 GRAPH_BILLING = "/v1.0/reports/partners/billing"
 PRICE_SHEET_PATH = re.compile(
-    r"^/(?:sales/v1|v1\.0/sales)/pricesheets\(Market='(?P<market>[A-Za-z]{2})',"
+    r"^/v1\.0/sales/pricesheets\(Market='(?P<market>[A-Za-z]{2})',"
     r"PricesheetView='(?P<view>\w+)'\)/\$value$")
 MAX_PAGE = 500
 
@@ -519,7 +521,8 @@ class PartnerCenterSandbox:
         path = self.state.dir / "pricesheets" / f"{market}.csv"
         if timeline == "current" and path.exists():
             fh = open(path, "rb")  # noqa: SIM115 - wrap_file closes it when the response is done
-            return Response(wrap_file(request.environ, fh), content_type="text/csv; charset=utf-8",
+            return Response(wrap_file(request.environ, fh), content_type="application/octet-stream",
+                            headers={"Content-Disposition": "attachment; filename=sheets.csv"},
                             direct_passthrough=True)
         if timeline != "history":
             return pc_error(400, 400020, f"timeline must be current or history, not {timeline!r}", "BadRequest")
@@ -532,7 +535,9 @@ class PartnerCenterSandbox:
         writer = csv.DictWriter(buf, fieldnames=PRICE_SHEET_COLUMNS, lineterminator="\r\n")
         writer.writeheader()
         writer.writerows(price_sheet_rows(market, date(int(month[:4]), int(month[4:]), 1)))
-        return Response(buf.getvalue(), content_type="text/csv; charset=utf-8")
+        # Microsoft answers with a file stream, not text/csv (wire/partnercenter/get-a-price-sheet-newcommerce.http).
+        return Response(buf.getvalue().encode(), content_type="application/octet-stream",
+                        headers={"Content-Disposition": "attachment; filename=sheets.csv"})
 
     # ------------------------------------------------------------------ invoices
     def list_invoices(self, request: Request) -> Response:

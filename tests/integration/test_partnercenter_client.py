@@ -175,6 +175,33 @@ def test_price_sheet_download_streams_csv(pc, tmp_path):
     assert history[0].effective_start.startswith("9/1/2026")
 
 
+def test_price_sheet_goes_to_the_partner_api_host_on_the_documented_path(pc_server, tmp_path):
+    """api.partner.microsoft.com is its own base URL: with the REST v1 host pointed at a dead port the
+    price sheet still downloads (the sandbox serves only the documented path)."""
+    from partnercenter.client import PartnerCenterClient
+    from shared.config import Settings
+
+    settings = Settings(mode="sandbox", partner_center_url="http://127.0.0.1:9", graph_url="http://127.0.0.1:9",
+                        partner_api_url=pc_server.url)
+    client = PartnerCenterClient.from_settings(settings, timeout=5.0)
+    rows = list(iter_price_sheet(client.download_price_sheet("US", tmp_path / "us.csv")))
+    assert rows and {r.market for r in rows} == {"US"}
+    from partnercenter.client import price_sheet_path
+
+    assert price_sheet_path("us") == "/v1.0/sales/pricesheets(Market='US',PricesheetView='updatedlicensebased')/$value"
+    old = requests.get(pc_server.url + "/sales/v1/pricesheets(Market='US',PricesheetView='updatedlicensebased')/$value",
+                       headers={"Authorization": "Bearer t"}, timeout=5)
+    assert old.status_code == 404
+
+
+def test_settings_point_the_price_sheet_at_api_partner_microsoft_com():
+    from shared.config import Settings
+
+    assert Settings.from_env({"CSPB_MODE": "azure"}).partner_api_url == "https://api.partner.microsoft.com"
+    sandbox = Settings.from_env({"CSPB_MODE": "sandbox", "CSPB_PARTNER_CENTER_URL": "http://127.0.0.1:5000"})
+    assert sandbox.partner_api_url == "http://127.0.0.1:5000"  # one sandbox serves both hosts
+
+
 def test_mca_template_and_attestation(pc):
     template = pc.get_mca_template_id()
     customer = pc.list_customers()[5]

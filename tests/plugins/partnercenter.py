@@ -48,7 +48,8 @@ def make_pc() -> Callable[..., Any]:
         from shared.config import Settings
         from shared.http import RetryPolicy
 
-        settings = Settings(mode="sandbox", partner_center_url=server.url, graph_url=server.url)
+        settings = Settings(mode="sandbox", partner_center_url=server.url, partner_api_url=server.url,
+                                    graph_url=server.url)
         kwargs.setdefault("retry", RetryPolicy(max_attempts=5, base_seconds=0.01, cap_seconds=0.05,
                                                max_retry_after=0.05))
         kwargs.setdefault("timeout", 10.0)
