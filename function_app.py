@@ -3,6 +3,10 @@
 import azure.functions as func
 
 from functions import BLUEPRINTS
+from shared import telemetry
+
+# Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set; a no-op otherwise.
+telemetry.configure()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 

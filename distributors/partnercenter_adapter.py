@@ -90,7 +90,8 @@ class PartnerCenterAdapter:
                 if base_url is None:
                     raise ValidationError("PartnerCenterAdapter needs a base_url, an HttpClient or a client")
                 http = HttpClient(base_url, token_provider=token_provider, error_decoder=decode_error, retry=retry,
-                                  timeout=timeout, default_headers={"Accept": "application/json"})
+                                  timeout=timeout, default_headers={"Accept": "application/json"},
+                                  service="partnercenter")
             # The sync never calls Graph (recon does); the client still wants one, so it shares this one.
             client = PartnerCenterClient(http, http)
         self.client = client

@@ -146,10 +146,10 @@ class Pax8Adapter:
         self._token = _TokenCache(token_url, client_id, client_secret, token_http)
         api = base_url.rstrip("/") + "/v1"
         self.http = HttpClient(api, token_provider=self._token, error_decoder=pax8_error_decoder, retry=retry,
-                               timeout=timeout, default_headers={"Accept": "application/json"})
+                               timeout=timeout, service="pax8", default_headers={"Accept": "application/json"})
         # Order creation is retried here, not in the HTTP layer, so a lost response is reconciled first.
         self._once = HttpClient(api, token_provider=self._token, error_decoder=pax8_error_decoder,
-                                retry=RetryPolicy(max_attempts=1), timeout=timeout,
+                                retry=RetryPolicy(max_attempts=1), timeout=timeout, service="pax8",
                                 default_headers={"Accept": "application/json"})
         self._retry = retry
         self._sku_index: dict[str, str] | None = None
