@@ -207,23 +207,45 @@ class SubscriptionUse:
     live: bool
     unit_price: Decimal | None
     account_id: str  # provider account
+    subscription_id: str = ""  # the provider's subscription id (the row's alternate key)
+    unit_cost: Decimal | None = None
+    currency: str = ""  # its own, else its provider account's, else USD
+    item_key: tuple[str, str] | None = None  # (productnumber, unit): the item in any price list
 
 
 def subscription_uses(dv: Any) -> list[SubscriptionUse]:
+    account_currency = {a["cspb_provideraccountid"]: str(a.get("cspb_currencycode") or "").upper() for a in dv.list(
+        EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_currencycode"])}
     out = []
     for s in dv.list(EntitySet.SUBSCRIPTIONS, page_size=PAGE, select=[
             "cspb_productid", "cspb_skuid", "cspb_term", "cspb_billingfrequency", "cspb_currencycode",
-            "cspb_quantity", "cspb_status", "cspb_unitprice", "_cspb_provideraccount_value"]):
+            "cspb_quantity", "cspb_status", "cspb_unitprice", "cspb_unitcost", "cspb_providersubscriptionid",
+            "_cspb_provideraccount_value"]):
         if not s.get("cspb_productid"):
             continue
+        account = str(s.get("_cspb_provideraccount_value") or "")
+        currency = str(s.get("cspb_currencycode") or "").upper() or account_currency.get(account) or "USD"
+        key = cp.subscription_price_key(currency, str(s["cspb_productid"]), str(s.get("cspb_skuid") or ""),
+                                        str(s.get("cspb_term") or ""), str(s.get("cspb_billingfrequency") or ""))
         out.append(SubscriptionUse(
-            str(s["cspb_productid"]), str(s.get("cspb_skuid") or ""),
-            cp.subscription_price_key(str(s.get("cspb_currencycode") or "").upper(), str(s["cspb_productid"]),
-                                      str(s.get("cspb_skuid") or ""), str(s.get("cspb_term") or ""),
-                                      str(s.get("cspb_billingfrequency") or "")),
-            int(s.get("cspb_quantity") or 0), s.get("cspb_status") in LIVE_STATUSES, _dec(s.get("cspb_unitprice")),
-            str(s.get("_cspb_provideraccount_value") or "")))
+            str(s["cspb_productid"]), str(s.get("cspb_skuid") or ""), key, int(s.get("cspb_quantity") or 0),
+            s.get("cspb_status") in LIVE_STATUSES, _dec(s.get("cspb_unitprice")), account,
+            str(s.get("cspb_providersubscriptionid") or ""), _dec(s.get("cspb_unitcost")), currency,
+            tuple(key.split("|", 2)[1:]) if key else None))  # type: ignore[arg-type]
     return out
+
+
+def write_subscription_prices(dv: Any, prices: Iterable[tuple[str, Decimal, Decimal | None, str]]) -> int:
+    """(provider subscription id, unit price, unit cost or None to leave it, the price list's currency)
+    for subscriptions that were synced before their product was in the catalog."""
+    records = []
+    for sub_id, price, cost, currency in prices:
+        record: dict[str, Any] = {"cspb_providersubscriptionid": sub_id, "cspb_unitprice": price,
+                                  "cspb_currencycode": currency}
+        if cost is not None:
+            record["cspb_unitcost"] = cost
+        records.append(record)
+    return _write(dv, EntitySet.SUBSCRIPTIONS, "cspb_subscription", ["cspb_providersubscriptionid"], records)
 
 
 def provider_account_names(dv: Any) -> dict[str, str]:

@@ -12,7 +12,8 @@ param portalClientId string
 // (tests/unit/test_infra_consistency.py checks that they agree).
 var provisioningQueueName = 'cspb-provisioning'
 var subscriptionSyncQueueName = 'cspb-subscription-sync'
-var queueNames = [provisioningQueueName, subscriptionSyncQueueName]
+var catalogSyncQueueName = 'cspb-catalog-sync'
+var queueNames = [provisioningQueueName, subscriptionSyncQueueName, catalogSyncQueueName]
 var blobContainerName = 'cspbridge'
 var deploymentContainerName = 'app-package'
 
@@ -185,6 +186,7 @@ var plainSettings = {
 
   // Timer schedules (NCRONTAB, UTC); the triggers read them as %NAME%.
   CSPB_CATALOG_SCHEDULE: '0 0 3 * * *'
+  CSPB_PRICE_PREVIEW_SCHEDULE: '0 0 5 20 * *'
   CSPB_ACCOUNTS_SCHEDULE: '0 30 3 * * *'
   CSPB_SUBSCRIPTION_SYNC_SCHEDULE: '0 0 4 * * *'
   CSPB_RECON_SCHEDULE: '0 0 4 * * *'

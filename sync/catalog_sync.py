@@ -61,6 +61,7 @@ class Context:
     rules: list[cp.MarkupRule]
     selection: catalog_selection.Selection
     impact: dict[str, tuple[int, int]]  # price key -> (live subscriptions, seats)
+    unpriced: list[repo.SubscriptionUse]  # subscriptions synced before their product was in the catalog
     products: dict[str, dict[str, Any]]  # productnumber -> the row Dynamics has
     today: date
     written: dict[str, int] = field(default_factory=dict)
@@ -146,8 +147,8 @@ def prepare(dv: Any, currencies: Iterable[str], *, today: date | None = None, ev
     written: dict[str, int] = {}
     group_id, units = _ensure_units(dv, _standard_units(), written)
     levels = _ensure_price_lists(dv, currencies, written)
-    ctx = Context(group_id, units, levels, [], catalog_selection.Selection(everything=True), {}, {}, _today(today),
-                  written)
+    ctx = Context(group_id, units, levels, [], catalog_selection.Selection(everything=True), {}, [], {},
+                  _today(today), written)
     if units_only:
         return ctx
     ctx.rules = _load_rules(dv, levels)
@@ -157,6 +158,8 @@ def prepare(dv: Any, currencies: Iterable[str], *, today: date | None = None, ev
         if use.live and use.price_key:
             count, seats = ctx.impact.get(use.price_key, (0, 0))
             ctx.impact[use.price_key] = (count + 1, seats + use.quantity)
+        if use.unit_price is None and use.subscription_id:
+            ctx.unpriced.append(use)
     ctx.products = {p["productnumber"]: p for p in dv.list(
         EntitySet.PRODUCTS, select=["productnumber", "name", "cspb_productfamily"], filter="cspb_productid ne null",
         page_size=repo.PAGE)}
@@ -199,10 +202,10 @@ def _impact(ctx: Context, key: str, old_cost: Decimal | None, new_cost: Decimal,
 
 
 def _sync_products(dv: Any, ctx: Context, items: cp.SheetItems, numbers: Iterable[str]) -> None:
-    writes = []
+    writes: list[dict[str, Any]] = []
     for number in dict.fromkeys(numbers):
         info = items.products[number]
-        want = {"productnumber": number, "name": info.title[:100], "cspb_productfamily": info.family}
+        want: dict[str, Any] = {"productnumber": number, "name": info.title[:100], "cspb_productfamily": info.family}
         have = ctx.products.get(number)
         if have is None:
             writes.append({**want, "cspb_productid": info.product_id, "cspb_skuid": info.sku_id,
@@ -257,6 +260,7 @@ def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, 
         item_exists=s.want.key in existing or s.want.key in created) for s in diff.schedule)))
     ctx.wrote("changesSettled", repo.write_changes(dv, (repo.change_applied(k) for k in diff.settle)))
 
+    _price_new_subscriptions(dv, ctx, currency, existing, diff.create, run)
     run.bump("pricesUnchanged", diff.unchanged)
     run.bump("pricesCreated", len(diff.create))
     run.bump("pricesForReview", len(diff.review))
@@ -266,6 +270,41 @@ def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, 
         # Not an error: Microsoft has no prices in that currency, so its price list carries USD amounts.
         run.bump("currencyFallbacks")
     return source
+
+
+def _price_new_subscriptions(dv: Any, ctx: Context, currency: str, existing: Mapping[str, cp.ExistingPrice],
+                             created: Iterable[cp.DesiredPrice], run: runs.SyncRun) -> None:
+    """A subscription synced before its product was in the catalog starts at the item's price now,
+    priced by its quantity's tier; after that only a renewal changes it. It takes its currency's
+    price list, else (no such list) the one Microsoft prices that currency in, else USD's, as the
+    subscription sync does."""
+    if not ctx.unpriced:
+        return
+    new = {w.key: w for w in created}
+    price_list = cp.price_list_name(currency)
+    writes = []
+    for use in ctx.unpriced:
+        if use.item_key is None:
+            continue
+        own = cp.price_list_name(use.currency)
+        fallback = next((c for c in (use.currency, cp.pricing_currency(use.currency), cp.FALLBACK_CURRENCY)
+                         if cp.price_list_name(c) in ctx.levels), None)
+        if price_list != own and (fallback is None or cp.price_list_name(fallback) != price_list):
+            continue
+        key = cp.price_key(price_list, *use.item_key)
+        have, want = existing.get(key), new.get(key)
+        if have is not None:
+            price, cost = cp.unit_price_for_quantity(have.amount, have.tiers_text, use.quantity), have.cost
+        elif want is not None:
+            price, cost = cp.unit_price_for_quantity(want.amount, want.tiers, use.quantity), want.cost
+        else:
+            continue
+        writes.append((use.subscription_id, price, cost if use.unit_cost is None else None, currency))
+    if writes:
+        ctx.wrote("subscriptionPrices", repo.write_subscription_prices(dv, writes))
+        done = {w[0] for w in writes}
+        ctx.unpriced = [u for u in ctx.unpriced if u.subscription_id not in done]
+        run.bump("subscriptionsPriced", len(writes))
 
 
 def _finish_counts(run: runs.SyncRun, written: Mapping[str, int]) -> None:

@@ -76,14 +76,17 @@ def catalog(dv: Any = None, pc: Any = None, *, currencies: Iterable[str] | None 
         run.error(f"{drained.dead_lettered} market(s) failed after retries (see the dead-letter queue)")
     runs.finish(run)
     written = {k.split(".", 1)[1]: v for k, v in run.counts.items() if k.startswith("written.")}
-    return {**run.as_dict(), "written": written,
-            "currencySources": {c: cp_pricing_currency(c) for c in wanted}}
+    return {**run.as_dict(), "written": written}
 
 
-def cp_pricing_currency(currency: str) -> str:
-    from billing.catalog_pricing import pricing_currency
+def catalog_scheduled() -> dict[str, Any]:
+    """What the catalog timer runs: in Azure (Service Bus) the fan-out, drained by catalog_worker
+    instances; anywhere else the whole job in this process."""
+    from shared.config import get_settings
 
-    return pricing_currency(currency)
+    if get_settings().queue_backend == "servicebus":
+        return catalog_fan_out()
+    return catalog()
 
 
 def catalog_fan_out(dv: Any = None, queue: Any = None, *, currencies: Iterable[str] | None = None) -> dict[str, Any]:
@@ -125,3 +128,12 @@ def subscriptions_fan_out(dv: Any = None, queue: Any = None) -> dict[str, Any]:
 
     dv = dv or dataverse()
     return fan_out(dv, queue or get_queue(SUBSCRIPTION_SYNC_QUEUE))
+
+
+def price_preview(dv: Any = None, pc: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """Next month's prices compared with the ones in force; the report goes to Blob Storage."""
+    from sync.price_preview import run_price_preview
+
+    dv = dv or dataverse()
+    pc = pc or partner_center()
+    return run_price_preview(dv, pc, **kwargs)
