@@ -11,7 +11,7 @@ bp = func.Blueprint()
 
 
 @bp.service_bus_queue_trigger(arg_name="msg", queue_name="cspb-catalog-sync",
-                              connection="CSPB_SERVICEBUS_CONNECTION_STRING")
+                              connection="CSPB_SERVICEBUS")
 def catalog_worker(msg: func.ServiceBusMessage) -> None:
     from shared.queue import decode
     from sync.catalog_sync import handle_market
