@@ -142,6 +142,9 @@ SANDBOX_URLS: dict[str, str] = {
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    from shared.settings_check import require
+
+    require("core")  # one message naming every missing or malformed setting, before anything uses them
     settings = Settings.from_env()
     from shared.logging import register_secrets
 

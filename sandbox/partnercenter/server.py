@@ -131,6 +131,7 @@ class PartnerCenterSandbox:
 
     # ------------------------------------------------------------------ dispatch
     def __call__(self, request: Request) -> Response:
+        self.state.reload_if_reseeded()
         match = PRICE_SHEET_PATH.match(request.path)
         if not request.path.startswith("/_blobs/") and not request.headers.get("Authorization", "").startswith("Bearer "):
             if request.path.startswith("/v1.0/"):
