@@ -63,8 +63,8 @@ def _print_prepared(prepared) -> None:  # type: ignore[no-untyped-def]
 
 DATE = click.option("--date", "run_date", callback=_parse_date, help="Run date YYYY-MM-DD (default today).")
 RATES = click.option("--rates", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="CSV month,from,to,rate with the month's exchange rates (months without one use "
-                          "Dataverse's transactioncurrency rates).")
+                     help="CSV month,from,to,rate with extra exchange rates, next to the exchange-rate table "
+                          "(cspb_exchangerate) in Dataverse.")
 
 
 @click.group()
@@ -76,10 +76,12 @@ def bill() -> None:
 @DATE
 @RATES
 @click.option("--contract", "contracts", multiple=True, help="Only these contract numbers (repeatable).")
-@click.option("--catch-up-days", default=31, show_default=True,
-              help="Bill cycles whose invoice date fell within this many days before the run date.")
+@click.option("--catch-up-days", type=click.IntRange(min=1), default=None,
+              help="A limit: a contract with cycles due longer ago than this is reported as an error and not "
+                   "billed (default: no limit, every cycle since the last invoiced one is billed).")
 @click.option("--no-assign", is_flag=True, help="Skip putting synced subscriptions on billing contracts first.")
-def run(run_date: date, rates: Path | None, contracts: tuple[str, ...], catch_up_days: int, no_assign: bool) -> None:
+def run(run_date: date, rates: Path | None, contracts: tuple[str, ...], catch_up_days: int | None,
+        no_assign: bool) -> None:
     """Bill every cycle due on DATE. First puts synced subscriptions of mapped accounts on their
     default contracts (unless --no-assign) and renews or ends terms that ran out. Safe to repeat:
     an invoiced cycle is never billed twice."""

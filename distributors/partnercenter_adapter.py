@@ -79,6 +79,8 @@ def to_subscription(company_id: str, sub: pcm.Subscription) -> PcSubscription:
 
 class PartnerCenterAdapter:
     provider = "partnercenter"
+    # MS-RequestId makes a repeated POST with the same key replay the first result.
+    idempotent_orders = True
     # Partner Center addresses a subscription under its customer: the engine passes company_id.
     needs_company = True
 
