@@ -67,6 +67,14 @@ def _point_settings_at(servers: dict[str, Any], out_dir: Path) -> None:
     if "authorizenet" in servers:
         os.environ["CSPB_AUTHORIZENET_URL"] = servers["authorizenet"].url + "/xml/v1/request.api"
     os.environ["CSPB_LOCAL_BLOB_ROOT"] = str(out_dir / "blobs")
+    mail = getattr(servers.get("mail"), "app", None)
+    if mail is not None:
+        # Invoices leave through the mail sandbox's real SMTP server; the demo reads them back.
+        os.environ["CSPB_MAIL_BACKEND"] = "smtp"
+        os.environ["CSPB_SMTP_HOST"] = "127.0.0.1"
+        os.environ["CSPB_SMTP_PORT"] = str(mail.sandbox.smtp_port)
+        os.environ.setdefault("CSPB_MAIL_FROM", "billing@fabrikam-cloud.example")
+        os.environ.setdefault("CSPB_MAIL_FROM_NAME", "Fabrikam Cloud")
     os.environ.setdefault("CSPB_WEBHOOK_KEY", "demo-webhook-key")
     os.environ.setdefault("CSPB_PORTAL_SESSION_SECRET", "demo-portal-session-secret")
     reset_settings()

@@ -52,7 +52,7 @@ def import_cmd(file: Path, period: str | None, dataverse: bool) -> None:
         "kind": result.kind, "period": result.period, "currency": result.currency, "blob": result.blob_path,
         "sha256": result.checksum, "rows_read": result.rows_read, "rows_aggregated": result.rows_aggregated,
         "rows_quarantined": result.rows_quarantined, "quarantine": result.quarantine_blob,
-        "usage_summaries": len(result.summaries), "provider_lines": len(result.provider_lines),
+        "usage_summaries": len(result.summaries), "provider_lines": result.provider_line_count,
     }, indent=2))
 
 

@@ -30,6 +30,9 @@ def sandbox(ctx: click.Context, state_dir: Path) -> None:
     servers = start_all(state_dir)
     for name, server in servers.items():
         click.echo(f"{name:16} {server.url}")
+        smtp_port = getattr(getattr(server.app, "sandbox", None), "smtp_port", None)
+        if smtp_port:
+            click.echo(f"{'mail (smtp)':16} smtp://127.0.0.1:{smtp_port}")
     click.echo("sandboxes running; Ctrl+C to stop")
     wait_for_ctrl_c()
     for server in servers.values():
