@@ -13,7 +13,8 @@ param mailFrom string
 // (tests/unit/test_infra_consistency.py checks that they agree).
 var provisioningQueueName = 'cspb-provisioning'
 var subscriptionSyncQueueName = 'cspb-subscription-sync'
-var queueNames = [provisioningQueueName, subscriptionSyncQueueName]
+var catalogSyncQueueName = 'cspb-catalog-sync'
+var queueNames = [provisioningQueueName, subscriptionSyncQueueName, catalogSyncQueueName]
 var blobContainerName = 'cspbridge'
 var deploymentContainerName = 'app-package'
 
@@ -191,6 +192,7 @@ var plainSettings = {
 
   // Timer schedules (NCRONTAB, UTC); the triggers read them as %NAME%.
   CSPB_CATALOG_SCHEDULE: '0 0 3 * * *'
+  CSPB_PRICE_PREVIEW_SCHEDULE: '0 0 5 20 * *'
   CSPB_ACCOUNTS_SCHEDULE: '0 30 3 * * *'
   CSPB_SUBSCRIPTION_SYNC_SCHEDULE: '0 0 4 * * *'
   CSPB_RECON_SCHEDULE: '0 0 4 * * *'
@@ -199,6 +201,7 @@ var plainSettings = {
   CSPB_KPI_SNAPSHOT_SCHEDULE: '0 0 7 1 * *'
   CSPB_JOURNAL_EXPORT_SCHEDULE: '0 0 8 1 * *'
   CSPB_DUNNING_SCHEDULE: '0 0 9 * * *'
+  CSPB_INBOX_SWEEP_SCHEDULE: '0 */10 * * * *'
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
