@@ -86,9 +86,9 @@ def set_status(dv: Any, invoice_id: str, text: str) -> None:
 
 
 def create_review_task(dv: Any, invoice: OverdueInvoice, subject: str, description: str, due: date) -> str:
-    """A task for a person, regarding the customer's account (or the invoice when it has none)."""
-    regarding = ("regardingobjectid_account_task@odata.bind", f"/accounts({invoice.account_id})") \
-        if invoice.account_id else ("regardingobjectid_invoice_task@odata.bind", f"/{INVOICES}({invoice.id})")
-    return str(dv.create(TASKS, {"subject": subject[:200], "description": description, "prioritycode": 2,
-                                 "scheduledend": datetime.combine(due, time(9)).isoformat() + "Z",
-                                 regarding[0]: regarding[1]}))
+    """A task for a person, regarding the customer's account."""
+    body: dict[str, Any] = {"subject": subject[:200], "description": description, "prioritycode": 2,
+                            "scheduledend": datetime.combine(due, time(9)).isoformat() + "Z"}
+    if invoice.account_id:
+        body["regardingobjectid_account_task@odata.bind"] = f"/accounts({invoice.account_id})"
+    return str(dv.create(TASKS, body))
