@@ -150,8 +150,8 @@ class StorageQueue:
             from azure.storage.blob import LinearRetry as BlobRetry
             from azure.storage.queue import LinearRetry as QueueRetry
 
-            queue_options["retry_policy"] = QueueRetry(backoff=0.2, random_jitter_range=0, retry_total=retries)
-            blob_options["retry_policy"] = BlobRetry(backoff=0.2, random_jitter_range=0, retry_total=retries)
+            queue_options["retry_policy"] = QueueRetry(backoff=1, random_jitter_range=0, retry_total=retries)
+            blob_options["retry_policy"] = BlobRetry(backoff=1, random_jitter_range=0, retry_total=retries)
 
         # Base64 like the Functions host expects by default, so a queue trigger can read our messages.
         def client(queue_name: str) -> QueueClient:
