@@ -140,7 +140,7 @@ def one_size(customers: int, args: argparse.Namespace) -> dict[str, Any]:
             # A real catalog and price list, so the workers' catalog loads cost what they would.
             sheet = price_sheet_rows(pc, ("USD", "EUR"))
             for url in (a_srv.url, b_srv.url):
-                run_catalog_sync(client(url), sheet, currencies=("USD", "EUR"))
+                run_catalog_sync(client(url), sheet, currencies=("USD", "EUR"), everything=True)
             out["catalog_rows"] = len(sheet)
             inproc_dv = client(a_srv.url)
             for label in ("full", "resync"):

@@ -60,7 +60,11 @@ class Limits:
                 raise ValueError(f"{SETTING}: unknown or empty part {part.strip()!r} "
                                  f"(expected on, off, or {', '.join(sorted(set(names) - {'window_seconds'}))}=N)")
             values[names[name.strip()]] = float(value)
-        limits = cls(**{k: (int(v) if k in ("requests", "concurrent") else v) for k, v in values.items()})
+        base = cls()
+        limits = cls(requests=int(values.get("requests", base.requests)),
+                     window_seconds=values.get("window_seconds", base.window_seconds),
+                     execution_ms=values.get("execution_ms", base.execution_ms),
+                     concurrent=int(values.get("concurrent", base.concurrent)))
         if limits.requests < 1 or limits.concurrent < 1 or limits.window_seconds <= 0 or limits.execution_ms <= 0:
             raise ValueError(f"{SETTING}: limits must be positive, got {text!r}")
         return limits
