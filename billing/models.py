@@ -128,6 +128,10 @@ class ProvisioningStatus(IntEnum):
     FAILED = 3
     NOT_APPLICABLE = 4
     REFUSED = 5
+    # Written before an order is sent; a later attempt reconciles with the provider before any new POST.
+    SENDING = 6
+    # The provider may hold an order for this change that cannot be told apart from another: a person decides.
+    NEEDS_REVIEW = 7
 
 
 class PaymentStatus(IntEnum):

@@ -8,12 +8,14 @@ rest; the exit code is non-zero if any step failed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,9 @@ class DemoContext:
     out_dir: Path
     state_dir: Path
     servers: dict[str, Any]
+    as_of: date = field(default_factory=date.today)
+    # The Partner Center seed's meta.json: periods, CRM accounts, planted discrepancies, rates.
+    seed: dict[str, Any] = field(default_factory=dict)
     # Steps hand results to later steps through this dict (e.g. the billing run date).
     shared: dict[str, Any] = field(default_factory=dict)
 
@@ -84,20 +89,36 @@ def _run_step(name: str, fn: Callable[[DemoContext], list[str]], ctx: DemoContex
 @click.option("--out", "out_dir", default="demo-output", show_default=True, type=click.Path(path_type=Path))
 @click.option("--serve/--no-serve", default=False, help="Keep the sandboxes and portal running afterwards.")
 @click.option("--only", multiple=True, help="Run only these steps (repeatable).")
-def demo(out_dir: Path, serve: bool, only: tuple[str, ...]) -> None:
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The day the demo runs on, YYYY-MM-DD (default: today). The sandbox is seeded around it: "
+                   "last month is invoiced, this month is unbilled.")
+@click.option("--seed", "seed_value", default=1, show_default=True, type=click.IntRange(min=0),
+              help="Same seed, same numbers.")
+@click.option("--customers", default=12, show_default=True, type=click.IntRange(min=1, max=5000))
+def demo(out_dir: Path, serve: bool, only: tuple[str, ...], as_of: Any, seed_value: int, customers: int) -> None:
     """Run a full sync and billing cycle against the built-in sandboxes and print a summary."""
+    from sandbox.partnercenter.seed import seed_to_dir
     from sandbox.registry import start_all
 
+    day = as_of.date() if as_of is not None else date.today()
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     state_dir = out_dir / "sandbox-state"
+    click.echo(f"seeding the Partner Center sandbox: {customers} customers, seed {seed_value}, as of {day} ...")
+    seeded = seed_to_dir(state_dir / "partnercenter", customers, seed_value, usage_rows=customers * 250, as_of=day,
+                          plant=True)
+    meta = json.loads((state_dir / "partnercenter" / "meta.json").read_text(encoding="utf-8"))
+    click.echo(f"  billed {meta['billed_period']}, unbilled {meta['unbilled_period']}: {seeded['invoices']} invoices, "
+               f"{seeded.get('recon_lines', 0)} recon lines, {seeded.get('usage_rows_billed', 0)} billed usage rows, "
+               f"{len(meta['planted'])} planted discrepancies")
     click.echo("starting sandboxes ...")
     servers = start_all(state_dir, ephemeral_ports=True)
     for name, server in servers.items():
         click.echo(f"  {name:16} {server.url}")
     _point_settings_at(servers, out_dir)
-    ctx = DemoContext(out_dir=out_dir, state_dir=state_dir, servers=servers)
+    ctx = DemoContext(out_dir=out_dir, state_dir=state_dir, servers=servers, as_of=day, seed=meta)
+    (out_dir / "planted.json").write_text(json.dumps(meta["planted"], indent=1), encoding="utf-8")
 
     results: list[StepResult] = []
     for name, fn in STEPS:

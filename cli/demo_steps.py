@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,12 @@ def sync_and_provision(ctx: Any) -> list[str]:
     # The partner's pricing policy, as an admin would enter it before the first catalog sync.
     dv.upsert("cspb_markuprules", {"cspb_rulekey": "default"},
               {"cspb_name": "Default markup", "cspb_rulekey": "default", "cspb_productfamily": "", "cspb_markuppct": 15})
-    out = run_demo_flow(dv, PartnerCenterAdapter.from_settings(), dv_app=ctx.servers["dataverse"].app)
+    seat_plants = [p["subscription_id"] for p in ctx.seed.get("planted", []) if p["kind"] == "quantity_mismatch"]
+    # The rep's change goes to a subscription whose seats already differ from the invoice, so the
+    # demo adds no discrepancy the seed did not plant.
+    out = run_demo_flow(dv, PartnerCenterAdapter.from_settings(), dv_app=ctx.servers["dataverse"].app,
+                        crm_accounts=ctx.seed.get("crm_accounts"), rep_subscription=(seat_plants or [None])[0],
+                        now=datetime(ctx.as_of.year, ctx.as_of.month, ctx.as_of.day, 9, tzinfo=UTC))
     lines = [f"catalog sync: {out['catalog']}", f"provider accounts: {out['accounts']}",
              f"subscriptions: {out['subscriptions']}"]
     seat = out.get("seat_change", {})
@@ -63,7 +68,7 @@ def recon_ingest(ctx: Any) -> list[str]:
     from shared.blobstore import blob_store_from_settings
 
     store = blob_store_from_settings()
-    outcomes = scheduled(date.today(), dv=_dv(), store=store)
+    outcomes = scheduled(ctx.as_of, dv=_dv(), store=store)
     lines = []
     for outcome in outcomes:
         read = sum(f.rows_read for f in outcome.files)
@@ -85,7 +90,7 @@ def billing_cycle(ctx: Any) -> list[str]:
 
     dv = _dv()
     seed_billing(dv)
-    today = date.today()
+    today = ctx.as_of
     # Last month's regular invoice date first, so the recon report has customer invoices to match.
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=2)
     lines = []
@@ -120,7 +125,7 @@ def margin_report(ctx: Any) -> list[str]:
     from shared.blobstore import blob_store_from_settings
     from shared.config import get_settings
 
-    period = periods_for(date.today())[0]
+    period = periods_for(ctx.as_of)[0]
     root = Path(get_settings().local_blob_root) / "recon" / period
     invoice_files = sorted(p for p in root.glob("invoice/*/*.gz") if _has_rows(p))
     usage_files = sorted(p for p in root.glob("billed_usage/*/*.gz") if _has_rows(p))

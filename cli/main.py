@@ -41,8 +41,31 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup)
-def cli() -> None:
+@click.option("--mode", type=click.Choice(["sandbox", "azure"]), default=None,
+              help="sandbox: the local sandboxes; azure: the real services. Default: CSPB_MODE, else sandbox "
+                   "on a developer machine (never inside Azure).")
+def cli(mode: str | None) -> None:
     """CSPBridge: CSP back office for Dynamics 365."""
+    choose_mode(mode)
+
+
+def choose_mode(mode: str | None, env: dict[str, str] | None = None) -> str:
+    """The CLI is the one place that picks sandbox mode for the user, and it says so: a local command with
+    no CSPB_MODE runs against the sandboxes (what `make demo` on a fresh machine needs). Inside Azure
+    (WEBSITE_SITE_NAME set) nothing is chosen for you; shared.config refuses to run there without azure."""
+    import os
+
+    source = os.environ if env is None else env
+    if mode:
+        source["CSPB_MODE"] = mode
+    elif not source.get("CSPB_MODE") and not source.get("WEBSITE_SITE_NAME"):
+        source["CSPB_MODE"] = "sandbox"
+        click.echo("CSPB_MODE is not set: using sandbox mode (the local sandboxes on 127.0.0.1); "
+                   "set CSPB_MODE=azure or pass --mode azure for the real services", err=True)
+    from shared.config import reset_settings
+
+    reset_settings()
+    return source.get("CSPB_MODE", "")
 
 
 def main() -> None:

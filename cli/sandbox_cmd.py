@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,8 +17,16 @@ def sandbox(ctx: click.Context, state_dir: Path) -> None:
     """Start every sandbox server on its default 127.0.0.1 port (Ctrl+C stops them)."""
     if ctx.invoked_subcommand is not None:
         return
+    from datetime import date
+
+    from sandbox.partnercenter.seed import seed_to_dir
+    from sandbox.partnercenter.state import DEFAULT_CUSTOMERS, DEFAULT_SEED, DEFAULT_USAGE_ROWS
     from sandbox.registry import start_all
 
+    if not (state_dir / "partnercenter" / "meta.json").exists():
+        # A first start gets a small partner around today, so last month's invoices exist.
+        seed_to_dir(state_dir / "partnercenter", DEFAULT_CUSTOMERS, DEFAULT_SEED, usage_rows=DEFAULT_USAGE_ROWS,
+                    as_of=date.today())
     servers = start_all(state_dir)
     for name, server in servers.items():
         click.echo(f"{name:16} {server.url}")
@@ -31,10 +40,22 @@ def sandbox(ctx: click.Context, state_dir: Path) -> None:
 @click.option("--customers", default=50, show_default=True)
 @click.option("--seed", "seed_value", default=1, show_default=True)
 @click.option("--state-dir", default="var/sandbox", show_default=True, type=click.Path(path_type=Path))
-def seed(customers: int, seed_value: int, state_dir: Path) -> None:
-    """Generate a deterministic partner (customers, subscriptions, usage, invoices) for the sandboxes."""
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="YYYY-MM-DD the data is built around (default: today): last month invoiced, this month unbilled.")
+@click.option("--usage-rows", type=click.IntRange(min=0), default=None,
+              help="Billed daily-rated usage rows (default: 1,000 per customer).")
+def seed(customers: int, seed_value: int, state_dir: Path, as_of: Any, usage_rows: int | None) -> None:
+    """Generate a deterministic partner (customers, subscriptions, usage, invoices) for the sandboxes.
+
+    A Partner Center sandbox already serving this --state-dir picks the new data up on its next
+    request; no restart is needed."""
+    from datetime import date
+
     from sandbox.partnercenter.seed import seed_to_dir
 
-    summary = seed_to_dir(state_dir / "partnercenter", customers=customers, seed=seed_value, progress=True)
+    day = as_of.date() if as_of is not None else date.today()
+    summary = seed_to_dir(state_dir / "partnercenter", customers=customers, seed=seed_value, progress=True,
+                          usage_rows=usage_rows, as_of=day, plant=True)
     for key, value in summary.items():
         click.echo(f"{key:24} {value}")
+    click.echo(f"as of {day}; a running sandbox on {state_dir} serves this seed from its next request (no restart)")

@@ -73,6 +73,7 @@ class DataverseClient:
             error_decoder=decode_error,
             retry=retry,
             timeout=timeout,
+            service="dataverse",
         )
         self._dop_lock = threading.Lock()
         self._dop_hint = 1

@@ -44,6 +44,7 @@ class EntitySet:
     MARKUP_RULES = "cspb_markuprules"
     PRICE_CHANGES = "cspb_pricechanges"
     KPI_SNAPSHOTS = "cspb_kpisnapshots"
+    CATALOG_SELECTIONS = "cspb_catalogselections"
     ACCOUNTS = "accounts"
     CONTACTS = "contacts"
     TRANSACTION_CURRENCIES = "transactioncurrencies"
@@ -73,6 +74,7 @@ class Table:
     MARKUP_RULE = "cspb_markuprule"
     PRICE_CHANGE = "cspb_pricechange"
     KPI_SNAPSHOT = "cspb_kpisnapshot"
+    CATALOG_SELECTION = "cspb_catalogselection"
     ACCOUNT = "account"
     CONTACT = "contact"
     TRANSACTION_CURRENCY = "transactioncurrency"
@@ -93,7 +95,7 @@ ENTITY_SET_OF: dict[str, str] = {
         ("AGREEMENT", "AGREEMENTS"), ("USAGE_SUMMARY", "USAGE_SUMMARIES"), ("RECON_FILE", "RECON_FILES"),
         ("SYNC_RUN", "SYNC_RUNS"), ("INBOX", "INBOXES"), ("REVENUE_SCHEDULE", "REVENUE_SCHEDULES"),
         ("PAYMENT", "PAYMENTS"), ("MARKUP_RULE", "MARKUP_RULES"), ("PRICE_CHANGE", "PRICE_CHANGES"),
-        ("KPI_SNAPSHOT", "KPI_SNAPSHOTS"), ("ACCOUNT", "ACCOUNTS"), ("CONTACT", "CONTACTS"),
+        ("KPI_SNAPSHOT", "KPI_SNAPSHOTS"), ("CATALOG_SELECTION", "CATALOG_SELECTIONS"), ("ACCOUNT", "ACCOUNTS"), ("CONTACT", "CONTACTS"),
         ("TRANSACTION_CURRENCY", "TRANSACTION_CURRENCIES"), ("UOM_SCHEDULE", "UOM_SCHEDULES"), ("UOM", "UOMS"),
         ("PRODUCT", "PRODUCTS"), ("PRICE_LEVEL", "PRICE_LEVELS"), ("PRODUCT_PRICE_LEVEL", "PRODUCT_PRICE_LEVELS"),
         ("INVOICE", "INVOICES"), ("INVOICE_DETAIL", "INVOICE_DETAILS"),
@@ -159,6 +161,16 @@ class PriceChangeStatus(IntEnum):
     PENDING_REVIEW = 1
     APPROVED = 2
     REJECTED = 3
+    APPLIED = 4
+
+
+class CatalogSelectionKind(IntEnum):
+    """cspb_catalogselection.cspb_kind"""
+    PRODUCT = 1
+    SKU = 2
+    FAMILY = 3
+    PUBLISHER = 4
+    EVERYTHING = 5
 
 
 class PortalRole(IntEnum):
@@ -223,6 +235,7 @@ CHOICES: dict[type[IntEnum], tuple[str, ...]] = {
     InboxStatus: ("cspb_inbox.cspb_status",),
     PaymentStatus: ("cspb_payment.cspb_status",),
     PriceChangeStatus: ("cspb_pricechange.cspb_status",),
+    CatalogSelectionKind: ("cspb_catalogselection.cspb_kind",),
     PortalRole: ("contact.cspb_portalrole",),
     PriceReviewStatus: ("productpricelevel.cspb_reviewstatus",),
     InvoicePaymentStatus: ("invoice.cspb_paymentstatus",),

@@ -79,6 +79,8 @@ def to_subscription(company_id: str, sub: pcm.Subscription) -> PcSubscription:
 
 class PartnerCenterAdapter:
     provider = "partnercenter"
+    # MS-RequestId makes a repeated POST with the same key replay the first result.
+    idempotent_orders = True
     # Partner Center addresses a subscription under its customer: the engine passes company_id.
     needs_company = True
 
@@ -90,7 +92,8 @@ class PartnerCenterAdapter:
                 if base_url is None:
                     raise ValidationError("PartnerCenterAdapter needs a base_url, an HttpClient or a client")
                 http = HttpClient(base_url, token_provider=token_provider, error_decoder=decode_error, retry=retry,
-                                  timeout=timeout, default_headers={"Accept": "application/json"})
+                                  timeout=timeout, default_headers={"Accept": "application/json"},
+                                  service="partnercenter")
             # The sync never calls Graph (recon does); the client still wants one, so it shares this one.
             client = PartnerCenterClient(http, http)
         self.client = client

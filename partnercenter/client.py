@@ -116,11 +116,13 @@ class PartnerCenterClient:
         seconds = s.http_timeout_seconds if timeout is None else timeout
         headers = {"Accept": "application/json"}
         pc = HttpClient(s.partner_center_url, token_provider=partner_center_token(s, secret_store),
-                        default_headers=headers, error_decoder=decode_error, retry=policy, timeout=seconds)
+                        default_headers=headers, error_decoder=decode_error, retry=policy, timeout=seconds,
+                        service="partnercenter")
         graph = HttpClient(s.graph_url, token_provider=graph_token(s), default_headers=headers,
-                           error_decoder=decode_error, retry=policy, timeout=seconds)
+                           error_decoder=decode_error, retry=policy, timeout=seconds, service="graph")
         sales = HttpClient(s.partner_api_url, token_provider=partner_api_token(s, secret_store),
-                           default_headers=headers, error_decoder=decode_error, retry=policy, timeout=seconds)
+                           default_headers=headers, error_decoder=decode_error, retry=policy, timeout=seconds,
+                           service="partnercenter")
         return cls(pc, graph, partner_api=sales, **kwargs)
 
     def scoped(self, correlation_id: str | None = None) -> PartnerCenterClient:

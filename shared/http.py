@@ -18,6 +18,7 @@ from typing import Any
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from shared import telemetry
 from shared.errors import IntegrationError, RetriableError, ThrottledError, error_for_status
 from shared.logging import get_logger, redact
 
@@ -99,8 +100,11 @@ class HttpClient:
         timeout: float = 60.0,
         session: requests.Session | None = None,
         pool_size: int = 32,
+        service: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # The dependency name telemetry shows ('dataverse', 'partnercenter', ...); derived from the host if blank.
+        self.service = telemetry.service_for(self.base_url, service)
         self.token_provider = token_provider
         self.default_headers = dict(default_headers or {})
         self.error_decoder = error_decoder
@@ -158,13 +162,16 @@ class HttpClient:
             sent_headers.update(headers or {})
             with self._count_lock:
                 self.request_count += 1
-            try:
-                response = self.session.request(
-                    method, url, params=params, json=json, data=data, headers=sent_headers,
-                    timeout=self.timeout, stream=stream,
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise RetriableError(f"{method} {redact(url)} failed: {type(exc).__name__}") from exc
+            with telemetry.provider_call(self.service, method, url, sent_headers) as span:
+                try:
+                    response = self.session.request(
+                        method, url, params=params, json=json, data=data, headers=sent_headers,
+                        timeout=self.timeout, stream=stream,
+                    )
+                except (requests.ConnectionError, requests.Timeout) as exc:
+                    telemetry.record_failure(span, exc)
+                    raise RetriableError(f"{method} {redact(url)} failed: {type(exc).__name__}") from exc
+                telemetry.record_response(span, response.status_code, response.headers)
             if response.status_code in ok_statuses:
                 return response
             error = self.error_decoder(response)

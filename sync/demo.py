@@ -5,7 +5,7 @@ queue -> worker -> Partner Center -> result on the change log), all against the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,17 +57,28 @@ def unregister_webhook(dv: Any, endpoint_id: str) -> int:
     return len(steps)
 
 
-def _ensure_mapped_accounts(dv: Any, pc: Any, wanted: int) -> int:
-    """A tenant admin's first step: CRM accounts for the provider's customers (domains make them map)."""
-    unmapped = [r for r in dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_name", "cspb_domain",
-                                                                        "cspb_mappingstatus"])
-                if r.get("cspb_mappingstatus") == MappingStatus.UNMAPPED and r.get("cspb_domain")]
+def _ensure_mapped_accounts(dv: Any, pc: Any, wanted: int, crm_accounts: Sequence[dict[str, str]] | None = None) -> int:
+    """A tenant admin's first step: CRM accounts for the provider's customers (domains make them map).
+    `crm_accounts` (name, domain) are the customers the partner's CRM holds; without it the first
+    `wanted` unmapped provider accounts by name (never by row id: ids are random GUIDs)."""
+    if crm_accounts is not None:
+        existing = {(r.get("cspb_domain") or "").lower() for r in dv.list(EntitySet.ACCOUNTS, select=["cspb_domain"])}
+        created = 0
+        for acct in crm_accounts:
+            if acct["domain"].lower() not in existing:
+                dv.create(EntitySet.ACCOUNTS, {"name": acct["name"], "cspb_domain": acct["domain"]})
+                created += 1
+        return created
+    unmapped = sorted((r for r in dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_name", "cspb_domain",
+                                                                               "cspb_mappingstatus"])
+                       if r.get("cspb_mappingstatus") == MappingStatus.UNMAPPED and r.get("cspb_domain")),
+                      key=lambda r: (r.get("cspb_name") or "", r["cspb_domain"]))
     for row in unmapped[:wanted]:
         dv.create(EntitySet.ACCOUNTS, {"name": row["cspb_name"], "cspb_domain": row["cspb_domain"]})
     return min(wanted, len(unmapped))
 
 
-def _pick_subscription(dv: Any) -> dict[str, Any] | None:
+def _pick_subscription(dv: Any, provider_subscription_id: str | None = None) -> dict[str, Any] | None:
     mapped = {r["cspb_provideraccountid"] for r in dv.list(
         EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_mappingstatus"])
         if r.get("cspb_mappingstatus") == MappingStatus.MAPPED}
@@ -75,20 +86,26 @@ def _pick_subscription(dv: Any) -> dict[str, Any] | None:
                                                         "cspb_status", "_cspb_provideraccount_value",
                                                         "cspb_providersubscriptionid", "cspb_name"],
                        filter=f"cspb_status eq {int(SubscriptionStatus.ACTIVE)} and "
-                              f"cspb_kind eq {int(SubscriptionKind.LICENSE)}"):
+                              f"cspb_kind eq {int(SubscriptionKind.LICENSE)}", orderby="cspb_providersubscriptionid"):
         if row.get("_cspb_provideraccount_value") in mapped and row.get("cspb_providersubscriptionid"):
-            return row
+            if provider_subscription_id is None or \
+                    row["cspb_providersubscriptionid"].lower() == provider_subscription_id.lower():
+                return row
     return None
 
 
 def run_demo_flow(dv: Any, pc: Any, *, dv_app: Any = None, currencies: tuple[str, ...] = ("USD", "EUR"),
-                  seat_delta: int = 2, map_accounts: int = 3) -> dict[str, Any]:
+                  seat_delta: int = 2, map_accounts: int = 3, crm_accounts: Sequence[dict[str, str]] | None = None,
+                  rep_subscription: str | None = None, now: datetime | None = None) -> dict[str, Any]:
     """Run the four sync steps against sandbox clients and return a summary dict.
 
     `dv`: DataverseClient; `pc`: distributors.partnercenter_adapter.PartnerCenterAdapter;
     `dv_app`: the Dataverse sandbox app (DataverseSandbox) so its webhook can be registered to the
     function; without it the change log is handed to the worker directly (no webhook hop).
     Settings must point the function at the same Dataverse (CSPB_DATAVERSE_URL, CSPB_WEBHOOK_KEY).
+    `crm_accounts`: the accounts the partner's CRM holds (see _ensure_mapped_accounts);
+    `rep_subscription`: the provider subscription the rep changes (default: the first by id);
+    `now`: when the rep makes the change (the demo's as-of date).
     """
     from shared.config import get_settings
 
@@ -97,14 +114,15 @@ def run_demo_flow(dv: Any, pc: Any, *, dv_app: Any = None, currencies: tuple[str
     out["catalog"] = {"status": catalog.run["status"], "written": catalog.written,
                       "prices": catalog.run["counts"].get("pricesCreated", 0)}
     accounts = run_provider_account_sync(dv, {1: pc})
-    if _ensure_mapped_accounts(dv, pc, map_accounts):
+    if _ensure_mapped_accounts(dv, pc, map_accounts, crm_accounts):
         accounts = run_provider_account_sync(dv, {1: pc})
     out["accounts"] = {"status": accounts.run["status"], "unmapped": len(accounts.unmapped),
                        "counts": accounts.run["counts"]}
     subs = run_subscription_sync(dv, {1: pc})
     out["subscriptions"] = {"status": subs["status"], "counts": subs["counts"]}
 
-    target = _pick_subscription(dv)
+    target = _pick_subscription(dv, rep_subscription) or _pick_subscription(dv)
+    now = now or datetime.now(UTC)
     if target is None:
         out["seat_change"] = {"status": "skipped", "reason": "no active license subscription on a mapped account"}
         return out
@@ -119,11 +137,11 @@ def run_demo_flow(dv: Any, pc: Any, *, dv_app: Any = None, currencies: tuple[str
             endpoint_id = dv_app.register_webhook(f"{server.url}/api/webhooks/dataverse",
                                                   get_settings().webhook_key.reveal(), ["cspb_licensechangelog"],
                                                   ("Create",))
-        key = f"demo-rep-{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+        key = f"demo-rep-{now:%Y%m%d%H%M%S%f}-{target['cspb_providersubscriptionid'][:8]}"
         log_id = dv.create(EntitySet.LICENSE_CHANGE_LOGS, {
             "cspb_changekey": key, "cspb_name": f"Rep adds {seat_delta} seats", "cspb_changetype": 2,
             "cspb_oldquantity": old_q, "cspb_newquantity": new_q, "cspb_origin": 1, "cspb_provisioningstatus": 1,
-            "cspb_requestedby": "demo.rep@partner.example", "cspb_effectivedate": datetime.now(UTC).isoformat(),
+            "cspb_requestedby": "demo.rep@partner.example", "cspb_effectivedate": now.isoformat(),
             "cspb_subscription@odata.bind": f"/{EntitySet.SUBSCRIPTIONS}({target['cspb_subscriptionid']})"})
         if dv_app is not None:
             dv_app.wait_for_webhooks(timeout=15.0)

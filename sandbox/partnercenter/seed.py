@@ -13,8 +13,19 @@ out so the server can start without reading it all:
     exports/usage_unbilled/{currency}/{period}/part-00000.json.gz
     exports/recon_billed/{invoice}/part-00000.json.gz
 
-The same seed always gives the same bytes. Dates hang off `as_of` (default 2026-11-01), never the
-wall clock: the billed period is the month before it, the unbilled period the month of it.
+The same seed always gives the same bytes. Dates hang off `as_of`, never the wall clock: the billed
+period is the month before it, the unbilled period the month of it. The CLI and the demo pass
+today's date (or --as-of); the library default stays fixed so tests that name periods keep them.
+
+meta.json also records what the partner's CRM holds (`crm_accounts`: the customers a Dynamics
+account exists for) and every discrepancy seeded on purpose (`planted`), so a recon of the seeded
+month can be checked finding by finding:
+- billed_by_provider_not_to_customer: a charge for a subscription the partner no longer has
+  (transferred away after Microsoft charged it), and suspended subscriptions Microsoft still charges;
+- quantity_mismatch: seats changed in Partner Center after the invoice (the next invoice charges them);
+- billed_to_customer_no_provider_line: a monthly subscription whose charge is not on this invoice;
+- unmapped_tenant: a customer with charges and no CRM account;
+- mapped_tenant_no_provider_lines: a CRM customer whose subscriptions all lapsed before the month.
 """
 
 from __future__ import annotations
@@ -34,7 +45,13 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.partnercenter import catalog
-from sandbox.partnercenter.usage_file import PARTNER_ID, PARTNER_MPN_ID, UsageCustomer, write_usage_file
+from sandbox.partnercenter.usage_file import (
+    EXCHANGE_RATES,
+    PARTNER_ID,
+    PARTNER_MPN_ID,
+    UsageCustomer,
+    write_usage_file,
+)
 
 DEFAULT_AS_OF = date(2026, 11, 1)
 AZURE_PLAN_OFFER = catalog.catalog_item_id(*catalog.AZURE_PLAN[:3])
@@ -213,20 +230,27 @@ def price_sheet_rows(market: str, effective: date) -> list[dict[str, str]]:
 
 
 class _Seeder:
-    def __init__(self, state_dir: Path, customers: int, seed: int, as_of: date, usage_rows: int) -> None:
+    def __init__(self, state_dir: Path, customers: int, seed: int, as_of: date, usage_rows: int,
+                 plant: bool = False) -> None:
         self.dir = state_dir
         self.n = customers
         self.rng = random.Random(seed)
         self.seed = seed
         self.as_of = as_of
         self.usage_rows = usage_rows
-        self.billed_start, self.billed_end = _month_bounds(as_of - timedelta(days=1))
+        # Last calendar month is invoiced, whatever day of this month as_of is.
+        self.billed_start, self.billed_end = _month_bounds(as_of.replace(day=1) - timedelta(days=1))
         self.unbilled_start, _ = _month_bounds(as_of)
         self.recon: dict[str, list[dict[str, Any]]] = defaultdict(list)  # currency -> lines
         self.usage_customers: dict[str, list[UsageCustomer]] = defaultdict(list)
         self.invoice_ids = {c: f"G{(seed * 7919 + i * 104729) % 10**9:09d}"
                             for i, c in enumerate(catalog.ALL_PRICING_CURRENCIES)}
         self.counts: dict[str, int] = defaultdict(int)
+        self.roles = _plant_roles(customers, seed) if plant else {}
+        self.plant_rng = random.Random(f"plant-data:{seed}")  # keeps the main stream unchanged by planting
+        self.planted: list[dict[str, Any]] = []
+        self.crm_accounts: list[dict[str, str]] = []
+        self._sub_lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
     def run(self, progress: bool) -> dict[str, Any]:
         started = time.perf_counter()
@@ -256,8 +280,18 @@ class _Seeder:
             "billed_period": self.billed_start.strftime("%Y-%m"), "unbilled_period": self.unbilled_start.strftime("%Y-%m"),
             "partner_id": PARTNER_ID, "invoices": [inv["id"] for inv in invoices],
         }
-        (self.dir / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        meta["crm_accounts"] = self.crm_accounts
+        meta["planted"] = self.planted
+        # The month's rates Microsoft converted USD-priced usage with (PCToBCExchangeRate): what the
+        # partner's Dynamics holds as exchange rates for that month.
+        meta["exchange_rates"] = {"month": self.billed_start.strftime("%Y-%m"), "from": "USD",
+                                  "rates": {c: str(r) for c, r in sorted(EXCHANGE_RATES.items()) if c != "USD"}}
+        # Written last and atomically: a running sandbox reloads when meta.json changes.
+        tmp = self.dir / "meta.json.tmp"
+        tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        tmp.replace(self.dir / "meta.json")
         summary = {"customers": self.n, **dict(sorted(self.counts.items())), "invoices": len(invoices),
+                   "planted": len(self.planted),
                    "seconds": round(time.perf_counter() - started, 2), "state_dir": str(self.dir)}
         return summary
 
@@ -271,7 +305,13 @@ class _Seeder:
         subs: list[dict[str, Any]] = []
         orders: list[dict[str, Any]] = []
         entitlements: dict[str, list[dict[str, Any]]] = {}
-        if rng.random() < 0.5:
+        roles = self.roles.get(i, set())
+        has_plan = rng.random() < 0.5
+        if "unmapped" not in roles:
+            self.crm_accounts.append({"name": name, "domain": domain})
+        if "quiet" in roles:
+            has_plan = False
+        if has_plan:
             sub_id, order_id = _uuid(rng), _uuid(rng)
             created = self.as_of - timedelta(days=60 + rng.randrange(700))
             plan = azure_plan_subscription(sub_id, created, order_id, cid)
@@ -288,9 +328,10 @@ class _Seeder:
             self.counts["azure_plans"] += 1
             self.counts["azure_entitlements"] += len(ents)
         for _ in range(4 + rng.randrange(13)):
-            sub, order = self._license_subscription(cid, currency, resource)
+            sub, order = self._license_subscription(cid, currency, resource, lapsed="quiet" in roles)
             subs.append(sub)
             orders.append(order)
+        self._plant(roles, resource, currency, subs, has_plan)
         self.counts["subscriptions"] += len(subs)
         self.counts["orders"] += len(orders)
         state: dict[str, Any] = {"customerId": cid, "currency": currency, "country": country, "subscriptions": subs,
@@ -307,12 +348,68 @@ class _Seeder:
             self.counts["agreements"] += 1
         return resource, state
 
-    def _license_subscription(self, cid: str, currency: str, customer: dict[str, Any]) -> tuple[dict, dict]:
+    def _plant(self, roles: set[str], customer: dict[str, Any], currency: str, subs: list[dict[str, Any]],
+               has_plan: bool) -> None:
+        """Seed this customer's deliberate discrepancies and record each in `self.planted`."""
+        cid = customer["id"]
+        name = customer["companyProfile"]["companyName"]
+
+        def record(kind: str, why: str, sub_id: str = "", **extra: Any) -> None:
+            self.planted.append({"kind": kind, "customer_id": cid, "customer": name, "subscription_id": sub_id,
+                                 "currency": currency, "why": why, **extra})
+
+        def cost(sub_id: str) -> Decimal:
+            return sum((ln["Subtotal"] for ln in self._sub_lines.get(sub_id, [])), Decimal(0))
+
+        def plain_monthly() -> list[dict[str, Any]]:
+            # Charged once, whole period, monthly: changing it touches nothing else on the invoice.
+            return [s for s in subs if s["status"] == "active" and s["billingCycle"] == "monthly"
+                    and [ln["ChargeType"] for ln in self._sub_lines.get(s["id"], [])] in (["cycleCharge"], ["new"],
+                                                                                         ["renew"])]
+
+        if "unmapped" in roles:
+            if has_plan or any(cost(s["id"]) for s in subs):
+                record("unmapped_tenant", "no CRM account for this customer")
+            return
+        if "quiet" in roles:
+            record("mapped_tenant_no_provider_lines", "every subscription lapsed before the month")
+            return
+        for sub in subs:
+            if sub["status"] == "suspended" and cost(sub["id"]):
+                record("billed_by_provider_not_to_customer", "suspended, and Microsoft still charges it",
+                       sub["id"], amount=str(cost(sub["id"])))
+        candidates = plain_monthly()
+        if "seats" in roles and candidates:
+            sub = candidates.pop(0)
+            before = int(sub["quantity"])
+            sub["quantity"] = before + 2  # after the invoice: Microsoft charges the 2 seats next month
+            record("quantity_mismatch", "2 seats added in Partner Center after the invoice", sub["id"],
+                   provider_quantity=before, crm_quantity=before + 2)
+        if "cost_missing" in roles and candidates:
+            sub = candidates.pop(0)
+            for row in self._sub_lines.pop(sub["id"]):
+                self.recon[currency].remove(row)
+                self.counts["recon_lines"] -= 1
+            record("billed_to_customer_no_provider_line", "Microsoft's charge is not on this invoice", sub["id"])
+        if "leak" in roles:
+            gone: dict[str, Any] = {"id": _uuid(self.plant_rng), "orderId": _uuid(self.plant_rng), "quantity": 3,
+                    "creationDate": iso(self.billed_start), "effectiveStartDate": iso(self.billed_start),
+                    "commitmentEndDate": iso(add_months(self.billed_start, 12) - timedelta(days=1)), "status": "active"}
+            sku = catalog.LICENSE_SKUS[self.plant_rng.randrange(len(catalog.LICENSE_SKUS))]
+            self._recon_lines(customer, gone, sku, "P1Y", "monthly", currency, self.billed_start - timedelta(days=400),
+                              add_months(self.billed_start, -1), plant=True)
+            record("billed_by_provider_not_to_customer", "transferred to another partner after Microsoft charged it",
+                   gone["id"], amount=str(cost(gone["id"])))
+
+    def _license_subscription(self, cid: str, currency: str, customer: dict[str, Any],
+                              lapsed: bool = False) -> tuple[dict, dict]:
         rng = self.rng
         sku = catalog.LICENSE_SKUS[rng.randrange(len(catalog.LICENSE_SKUS))]
         term, billing = rng.choice(catalog.terms_for(sku))
         sub_id, order_id = _uuid(rng), _uuid(rng)
         roll = rng.random()
+        if lapsed:
+            roll = 0.05  # expired before the billed month: nothing to charge
         quantity = 1 + rng.randrange(60)
         is_trial = roll < 0.03
         months = TERM_MONTHS[term]
@@ -340,11 +437,15 @@ class _Seeder:
                                order_id=order_id, is_trial=is_trial, effective_start=effective, customer_id=cid)
         order = order_for(order_id, cid, sub, currency, iso(created))
         if not is_trial:
-            self._recon_lines(customer, sub, sku, term, billing, currency, created, effective)
+            # The term in force during the billed month (a renewal after it is next month's charge).
+            billed_term = created
+            while add_months(billed_term, months) <= self.billed_end:
+                billed_term = add_months(billed_term, months)
+            self._recon_lines(customer, sub, sku, term, billing, currency, created, billed_term)
         return sub, order
 
     def _recon_lines(self, customer: dict, sub: dict, sku: tuple, term: str, billing: str, currency: str,
-                     created: date, effective: date) -> None:
+                     created: date, effective: date, plant: bool = False) -> None:
         """Invoice recon lines for the billed month. Subtotal follows Microsoft's seat-based formula:
         ROUNDDOWN(ROUNDDOWN(EffectiveUnitPrice x PCToBCExchangeRate, 2) x BillableQuantity, 2)
         (0 places for JPY/KRW); license prices are local, so PCToBCExchangeRate is 1."""
@@ -358,7 +459,7 @@ class _Seeder:
             eff = price if eup is None else eup
             subtotal = _round_down(_round_down(eff, currency) * billable, currency)
             end = end or add_months(start, cycle) - timedelta(days=1)
-            self.recon[currency].append({
+            row = {
                 "PartnerId": PARTNER_ID, "CustomerId": customer["id"],
                 "CustomerName": customer["companyProfile"]["companyName"],
                 "CustomerDomainName": customer["companyProfile"]["domain"],
@@ -379,7 +480,9 @@ class _Seeder:
                 "CreditReasonCode": credit, "SubscriptionStartDate": sub["effectiveStartDate"],
                 "SubscriptionEndDate": sub["commitmentEndDate"], "ReferenceId": "", "ProductQualifiers": "[]",
                 "PromotionId": "", "ProductCategory": sku[5],
-            })
+            }
+            self.recon[currency].append(row)
+            self._sub_lines[sub["id"]].append(row)
             self.counts["recon_lines"] += 1
 
         in_period = self.billed_start <= created <= self.billed_end
@@ -403,7 +506,7 @@ class _Seeder:
             line("cycleCharge", cycle_start, Decimal(q), Decimal(q))
         else:
             return
-        if sub["status"] != "active":
+        if sub["status"] != "active" or plant:
             return
         roll = rng.random()
         days_in_cycle = Decimal((add_months(self.billed_start, cycle) - self.billed_start).days)
@@ -509,6 +612,22 @@ class _Seeder:
         return invoices
 
 
+PLANT_ROLES = ("unmapped", "quiet", "leak", "seats", "cost_missing")
+
+
+def _plant_roles(customers: int, seed: int) -> dict[int, set[str]]:
+    """Which customers carry which planted discrepancy: about one in twenty each (at least one),
+    distinct customers while there are enough of them. Its own RNG, so the rest of the data does
+    not shift when the plan changes."""
+    rng = random.Random(f"plant:{seed}")
+    per_role = max(1, customers // 20)
+    picks = rng.sample(range(customers), min(customers, per_role * len(PLANT_ROLES)))
+    roles: dict[int, set[str]] = defaultdict(set)
+    for k, index in enumerate(picks):
+        roles[index].add(PLANT_ROLES[k % len(PLANT_ROLES)])
+    return dict(roles)
+
+
 ROWS_PER_BLOB = 400_000
 PARALLEL_FROM_ROWS = 400_000
 
@@ -570,11 +689,13 @@ def invoice_resource(invoice_id: str, currency: str, start: date, end: date, iss
 
 
 def seed_to_dir(state_dir: Path | str, customers: int, seed: int, progress: bool = False, *,
-                usage_rows: int | None = None, as_of: date = DEFAULT_AS_OF) -> dict[str, Any]:
+                usage_rows: int | None = None, as_of: date = DEFAULT_AS_OF, plant: bool = False) -> dict[str, Any]:
     """Write a deterministic partner to `state_dir`; returns counts and the time taken.
 
     `usage_rows` defaults to 1,000 billed daily-rated usage rows per customer (2,000 customers ->
     2,000,000 rows), spread over the customers that have an Azure plan; unbilled usage is a tenth.
+    `plant` seeds the deliberate discrepancies (the CLI and the demo do; without it only the ones
+    that occur anyway, suspended subscriptions still charged, are there and recorded).
     """
     rows = customers * 1000 if usage_rows is None else usage_rows
-    return _Seeder(Path(state_dir), customers, seed, as_of, rows).run(progress)
+    return _Seeder(Path(state_dir), customers, seed, as_of, rows, plant).run(progress)

@@ -173,6 +173,7 @@ class PartnerCenterSandbox:
         return response
 
     def _dispatch(self, request: Request) -> Response:
+        self.state.reload_if_reseeded()
         match = PRICE_SHEET_PATH.match(request.path)
         if not request.path.startswith("/_blobs/") and not request.headers.get("Authorization", "").startswith("Bearer "):
             if request.path.startswith("/v1.0/"):

@@ -26,6 +26,24 @@ class PartnerCenterState:
         if not (self.dir / "meta.json").exists():
             # An empty dir gets a small default partner so the demo and other areas' tests have data.
             seed_to_dir(self.dir, DEFAULT_CUSTOMERS, DEFAULT_SEED, usage_rows=DEFAULT_USAGE_ROWS)
+        self.lock = threading.RLock()
+        self.operations: dict[str, dict[str, Any]] = {}
+        # Signs the SAS-like blob URLs; a fresh key per server start, like a rotated storage key.
+        self.sas_key = secrets.token_bytes(32)
+        self.checkouts = 0  # purchases actually executed (idempotent replays do not count)
+        # Every write as received (method, path, requestId, correlationId, replayed), for tests to inspect.
+        self.write_log: list[dict[str, Any]] = []
+        self._load()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            st = (self.dir / "meta.json").stat()
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_ino
+
+    def _load(self) -> None:
+        self._meta_stamp = self._stamp()
         self.meta: dict[str, Any] = json.loads((self.dir / "meta.json").read_text(encoding="utf-8"))
         self.customers: list[dict[str, Any]] = []
         self.customer_index: dict[str, int] = {}
@@ -37,14 +55,19 @@ class PartnerCenterState:
                     self.customers.append(customer)
         self.invoices: list[dict[str, Any]] = json.loads((self.dir / "invoices.json").read_text(encoding="utf-8"))
         self._loaded: dict[str, dict[str, Any]] = {}
-        self.lock = threading.RLock()
-        self.operations: dict[str, dict[str, Any]] = {}
-        # Signs the SAS-like blob URLs; a fresh key per server start, like a rotated storage key.
-        self.sas_key = secrets.token_bytes(32)
-        self.checkouts = 0  # purchases actually executed (idempotent replays do not count)
-        # Every write as received (method, path, requestId, correlationId, replayed), for tests to inspect.
-        self.write_log: list[dict[str, Any]] = []
         self.recon_cache: dict[str, list[dict[str, Any]]] = {}
+
+    def reload_if_reseeded(self) -> bool:
+        """`cspbridge sandbox seed` into the directory of a running server takes effect on the next
+        request: the seed writes meta.json last (atomically), so a new stamp means a complete new seed."""
+        stamp = self._stamp()
+        if stamp is None or stamp == self._meta_stamp:
+            return False
+        with self.lock:
+            if self._stamp() != self._meta_stamp:
+                self._load()
+                self.operations.clear()
+        return True
 
     def customer(self, customer_id: str) -> dict[str, Any] | None:
         index = self.customer_index.get(customer_id)

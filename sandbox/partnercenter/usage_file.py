@@ -102,6 +102,15 @@ METERS: tuple[tuple[Any, ...], ...] = (
     ("DZH318Z0BJ6Q", "0001", "DZH318Z0BJ7F", "Pay-As-You-Go", "SendGrid Email Delivery", "1 Unit",
      "SaaS", "SendGrid", "Emails", "1 Unit", "Microsoft.SaaS", "0.0012", "Twilio SendGrid", False),
 )
+# Quantity one resource consumes on one day, per meter (same order as METERS): a VM runs up to 24
+# hours, a GB-month meter accrues a thirtieth of the stored GBs each day, a P10 disk a thirtieth of
+# a disk-month. With these, a tenant's month is hundreds to low thousands of USD, like a real small
+# or medium Azure estate, not the billions uniform draws up to a million units gave.
+DAILY_QUANTITY: tuple[tuple[str, str], ...] = (
+    ("2", "24"), ("2", "24"), ("4", "24"), ("0.5", "60"), ("0.1", "30"), ("0.1", "40"), ("0.5", "1"),
+    ("12", "24"), ("0.01", "5"), ("0.05", "4"), ("0.0323", "0.0333"), ("10", "3000"),
+)
+assert len(DAILY_QUANTITY) == len(METERS)
 REGIONS = (("US East", "eastus"), ("EU West", "westeurope"), ("AU East", "australiaeast"),
            ("UK South", "uksouth"), ("JA East", "japaneast"), ("BR South", "brazilsouth"))
 
@@ -153,7 +162,7 @@ class _Line:
     eup: Decimal
     rate: Decimal
     currency: str
-    quantity_scale: int  # quantities are drawn as integers / 10**scale
+    pool: int  # index into METERS / DAILY_QUANTITY: which quantity pool rows of this line draw from
 
 
 def _build_lines(customers: Sequence[UsageCustomer], rng: random.Random, fmt: str, *, period: str,
@@ -164,7 +173,8 @@ def _build_lines(customers: Sequence[UsageCustomer], rng: random.Random, fmt: st
         rate = EXCHANGE_RATES.get(cust.currency, Decimal("1"))
         for ent_id, ent_desc in cust.entitlements or [(str(_uuid(rng)), "Azure subscription 1")]:
             group = f"rg-{cust.domain.split('.')[0][:12]}-{rng.randrange(100):02d}"
-            for meter in rng.sample(METERS, k=min(len(METERS), 4 + rng.randrange(5))):
+            for meter_index in rng.sample(range(len(METERS)), k=min(len(METERS), 4 + rng.randrange(5))):
+                meter = METERS[meter_index]
                 (product_id, sku_id, avail_id, sku_name, product_name, meter_type, category, subcat, meter_name,
                  unit, service, price, publisher, pec_ok) = meter
                 region, location = REGIONS[rng.randrange(len(REGIONS))]
@@ -197,8 +207,7 @@ def _build_lines(customers: Sequence[UsageCustomer], rng: random.Random, fmt: st
                     "CreditType": "Partner Earned Credit Applied" if pec else "Credit Not Applicable",
                     "BenefitOrderID": "", "BenefitID": "", "BenefitType": "",
                 }
-                lines.append(_Line(_render_template(values, fmt), eup, rate, cust.currency,
-                                   4 if unit_price < 1 else 2))
+                lines.append(_Line(_render_template(values, fmt), eup, rate, cust.currency, meter_index))
     return lines
 
 
@@ -259,7 +268,10 @@ def write_usage_file(
     day_values = [f"{year_month}-{d:02d}T00:00:00Z" for d in range(1, days + 1)]
     # A fixed pool of quantities keeps per-row work to two Decimal multiplications.
     pool_size = 4096
-    quantities = [[Decimal(1 + rng.randrange(10 ** 6)).scaleb(-s) for _ in range(pool_size)] for s in (0, 1, 2, 3, 4)]
+    quantities = []
+    for lo, hi in DAILY_QUANTITY:
+        low, high = int(Decimal(lo).scaleb(4)), int(Decimal(hi).scaleb(4))
+        quantities.append([Decimal(rng.randint(low, high)).scaleb(-4) for _ in range(pool_size)])
     n_lines = len(lines)
     totals: dict[str, Decimal] = {}
     out_path = Path(path)
@@ -281,11 +293,11 @@ def write_usage_file(
             for _ in range(batch):
                 line = lines[int(random_float() * n_lines)]
                 qi = getrandbits(12)
-                pricing = (line.eup * quantities[line.quantity_scale][qi]).quantize(SIX, ROUND_HALF_UP)
+                pricing = (line.eup * quantities[line.pool][qi]).quantize(SIX, ROUND_HALF_UP)
                 billing = (pricing * line.rate).quantize(SIX, ROUND_HALF_UP)
                 totals[line.currency] = totals.get(line.currency, Decimal(0)) + billing
                 c = line.chunks
-                extend((c[0], day_bytes[getrandbits(5) % days], c[1], qty_bytes[line.quantity_scale][qi], c[2],
+                extend((c[0], day_bytes[getrandbits(5) % days], c[1], qty_bytes[line.pool][qi], c[2],
                         str(billing).encode(), c[3], str(pricing).encode(), c[4]))
             stream.write(b"".join(parts))
             written += batch

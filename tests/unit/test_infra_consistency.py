@@ -39,9 +39,9 @@ def _trigger_calls() -> list[tuple[str, str, dict[str, str]]]:
 
 
 def _code_settings() -> set[str]:
-    from shared.config import Settings
+    from shared.config import Settings, env_name
 
-    names = {"CSPB_" + f.name.upper() for f in fields(Settings)}
+    names = {env_name(f.name) for f in fields(Settings)}
     for _, _, kwargs in _trigger_calls():
         schedule = kwargs.get("schedule", "")
         if schedule.startswith("%"):

@@ -1,0 +1,1 @@
+"""The wiring of each scheduled or queued job. Triggers in functions/ and the CLI call these functions."""
