@@ -122,11 +122,25 @@ class Settings:
     portal_session_secret: Secret = field(default_factory=lambda: Secret(""))
     portal_client_id: str = ""
     portal_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    # Outgoing mail (shared/mail.py): outbox (kept in Blob Storage) | smtp | graph (Graph sendMail, Mail.Send).
+    mail_backend: str = "outbox"
+    mail_from: str = ""
+    mail_from_name: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: Secret = field(default_factory=lambda: Secret(""))
+    smtp_starttls: bool = False
     refund_policy: str = "refund"  # global default: refund | no_refund
     http_max_attempts: int = 6
+    # Provider accounts per subscription sync queue message: one Dataverse read and ~3 writes per
+    # message, so larger batches mean fewer requests; 50 tenants keep a message well inside 5 minutes.
+    subscription_sync_batch: int = 50
     http_backoff_cap_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
     log_level: str = "INFO"
+    # The inbox sweeper re-queues rows Received/Queued without progress for this long.
+    inbox_stuck_minutes: int = 30
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

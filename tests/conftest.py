@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.plugins.distributors",
     "tests.plugins.portal",
     "tests.plugins.contract",
+    "tests.plugins.mail",
 ]
 
 REPO = Path(__file__).resolve().parents[1]
