@@ -59,7 +59,7 @@ def test_azure_path_makes_no_more_requests_than_in_process(two_orgs, sync_pc) ->
     in_process, azure = two_orgs
     sheet = price_sheet_rows(sync_pc, ("USD",))
     for server in two_orgs:
-        run_catalog_sync(_client(server), sheet, currencies=("USD",))
+        run_catalog_sync(_client(server), sheet, currencies=("USD",), everything=True)
 
     from sync.reference_cache import PROCESS_CACHE
 
