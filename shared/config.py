@@ -83,6 +83,9 @@ class Settings:
     authorizenet_url: str = "https://api.authorize.net/xml/v1/request.api"
     authorizenet_login_id: str = ""
     authorizenet_transaction_key: Secret = field(default_factory=lambda: Secret(""))
+    # Webhook HMAC key; "text" keys the HMAC with the key as typed (the vendor sample app), "hex" hex-decodes it.
+    authorizenet_signature_key: Secret = field(default_factory=lambda: Secret(""))
+    authorizenet_signature_key_encoding: str = "text"
     quickbooks_url: str = "https://quickbooks.api.intuit.com"
     quickbooks_realm_id: str = ""
     quickbooks_token: Secret = field(default_factory=lambda: Secret(""))
