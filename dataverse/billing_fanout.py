@@ -53,6 +53,19 @@ def fan_out(run_date: date, *, dv: Any = None, queue: Queue | None = None, size:
     return {"contracts": len(numbers), "enqueued": enqueued, "messages": messages, "assigned": assigned}
 
 
+def run(run_date: date, *, dv: Any = None, queue: Queue | None = None) -> dict[str, Any]:
+    """What the billing timer calls: fan out; with the in-process queue backend (local runs, where
+    no worker listens) drain it here too, through the same handler, so a local timer still bills."""
+    from shared.queue import BILLING_QUEUE, InProcessQueue, drain, get_queue
+
+    queue = queue if queue is not None else get_queue(BILLING_QUEUE)
+    out = fan_out(run_date, dv=dv, queue=queue)
+    if isinstance(queue, InProcessQueue):
+        drained = drain(queue, lambda m: handle_message(m.body, dv=dv))
+        out["completed"], out["deadLettered"] = drained.completed, drained.dead_lettered
+    return out
+
+
 def handle_message(body: Mapping[str, Any], *, dv: Any = None) -> dict[str, Any]:
     """Worker side: bill one batch of contracts. Only RetriableError escapes (the queue re-delivers);
     anything else is recorded on the message's run row."""

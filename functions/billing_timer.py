@@ -19,7 +19,7 @@ def billing_timer(timer: func.TimerRequest) -> None:
     from dataverse import billing_fanout
 
     try:
-        billing_fanout.fan_out(datetime.now(UTC).date())
+        billing_fanout.run(datetime.now(UTC).date())
     except RetriableError:
         raise
     except IntegrationError as exc:
