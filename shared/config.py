@@ -66,6 +66,8 @@ class Settings:
     authorizenet_url: str = "https://api.authorize.net/xml/v1/request.api"
     authorizenet_login_id: str = ""
     authorizenet_transaction_key: Secret = field(default_factory=lambda: Secret(""))
+    # The currency of the Authorize.Net merchant account: a charge in any other currency is refused.
+    authorizenet_currency: str = "USD"
     quickbooks_url: str = "https://quickbooks.api.intuit.com"
     quickbooks_realm_id: str = ""
     quickbooks_token: Secret = field(default_factory=lambda: Secret(""))
