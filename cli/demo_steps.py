@@ -171,11 +171,33 @@ def payments_and_accounting(ctx: Any) -> list[str]:
         failures = {job: outcome for job, outcome in jobs.items() if outcome.lower().startswith("failed")}
         if failures:
             lines.append(f"  invoice {invoice_id}: {failures}")
+    lines += _mail_read_back(ctx)
     charged = sum(1 for jobs in outcomes.values() if jobs.get("charge", "").startswith("succeeded"))
     synced = sum(1 for jobs in outcomes.values() if jobs.get("accounting", "").startswith("synced"))
     if not charged or not synced:
         raise RuntimeError(f"expected Stripe charges and accounting syncs, got {dict(tally)}; " + "; ".join(lines[2:]))
     return lines
+
+
+def _mail_read_back(ctx: Any) -> list[str]:
+    """What the mail sandbox's SMTP server received: the invoices as a customer gets them."""
+    server = ctx.servers.get("mail")
+    if server is None:
+        return []
+    messages = [m for m in server.app.sandbox.messages if m.channel == "smtp"]
+    out = [f"invoices emailed over SMTP and read back from the local server: {len(messages)}"]
+    for message in messages[:3]:
+        files = ", ".join(f"{name} ({len(data):,} bytes)" for name, _type, data in message.attachments)
+        out.append(f"  to {', '.join(message.to)} [{message.language}] {message.subject!r}: {files}")
+    if messages:
+        first = messages[0]
+        folder = ctx.out_dir / "mail"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, _type, data in first.attachments:
+            (folder / name).write_bytes(data)
+        (folder / "first-invoice-mail.html").write_text(first.html, encoding="utf-8")
+        out.append(f"  first message's body and attachments saved under {folder}")
+    return out
 
 
 def portal_and_assessment(ctx: Any) -> list[str]:

@@ -131,10 +131,12 @@ class SandboxApp:
 class RunningServer:
     """A WSGI app served on 127.0.0.1 in a daemon thread."""
 
-    def __init__(self, app: WsgiApp, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, app: WsgiApp, port: int = 0, host: str = "127.0.0.1", ssl_context: Any = None) -> None:
         self.app = app
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the demo output
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        # TLS for stand-ins whose real clients refuse plain HTTP (msal authorities, bearer tokens in azure-core).
+        self.scheme = "https" if ssl_context is not None else "http"
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, ssl_context=ssl_context)
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         self.host = host
         self.port = self._server.server_port
@@ -142,7 +144,7 @@ class RunningServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> RunningServer:
         self._thread.start()

@@ -23,10 +23,8 @@ purchase); the same id with a different body is refused.
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import hmac
-import io
 import json
 import re
 import uuid
@@ -46,11 +44,10 @@ from sandbox.partnercenter import catalog
 from sandbox.partnercenter.seed import (
     AZURE_PLAN_OFFER,
     MCA_TEMPLATE_ID,
-    PRICE_SHEET_COLUMNS,
     new_subscription,
     order_for,
-    price_sheet_rows,
     write_jsonl_gz,
+    write_market_sheet,
 )
 from sandbox.partnercenter.state import PartnerCenterState
 from sandbox.partnercenter.usage_file import BASIC_USAGE_COLUMNS, read_usage_rows
@@ -532,13 +529,19 @@ class PartnerCenterSandbox:
             return pc_error(400, 400020, "timeline=history needs month=YYYYMM", "BadRequest")
         from datetime import date
 
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=PRICE_SHEET_COLUMNS, lineterminator="\r\n")
-        writer.writeheader()
-        writer.writerows(price_sheet_rows(market, date(int(month[:4]), int(month[4:]), 1)))
+        # Any month's sheet, past or next (the same shape and size as the seeded current one), made on
+        # first request and kept: the generator derives every month from the same hashes.
+        cached = self.state.dir / "pricesheets" / "months" / f"{market}-{month}.csv"
+        if not cached.exists():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            part = cached.with_suffix(f".{uuid.uuid4().hex}.part")
+            write_market_sheet(part, market, date(int(month[:4]), int(month[4:]), 1),
+                               int(self.state.meta.get("price_rows") or 0))
+            part.replace(cached)
         # Microsoft answers with a file stream, not text/csv (wire/partnercenter/get-a-price-sheet-newcommerce.http).
-        return Response(buf.getvalue().encode(), content_type="application/octet-stream",
-                        headers={"Content-Disposition": "attachment; filename=sheets.csv"})
+        fh = open(cached, "rb")  # noqa: SIM115 - wrap_file closes it when the response is done
+        return Response(wrap_file(request.environ, fh), content_type="application/octet-stream",
+                        headers={"Content-Disposition": "attachment; filename=sheets.csv"}, direct_passthrough=True)
 
     # ------------------------------------------------------------------ invoices
     def list_invoices(self, request: Request) -> Response:
