@@ -7,8 +7,12 @@ arguments on. Each prints its own ratios against the baseline it measures in the
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
+
+# Benches run against the loopback sandboxes only.
+os.environ.setdefault("CSPB_MODE", "sandbox")
 
 BENCHES = {
     "dataverse": "bench.bench_dataverse_bulk",

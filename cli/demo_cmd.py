@@ -108,6 +108,13 @@ def demo(out_dir: Path, serve: bool, only: tuple[str, ...], as_of: Any, seed_val
     from sandbox.partnercenter.seed import seed_to_dir
     from sandbox.registry import start_all
 
+    unknown = sorted(set(only) - {name for name, _ in STEPS})
+    if unknown:
+        raise click.BadParameter(f"no demo step named {', '.join(map(repr, unknown))}; steps: "
+                                 f"{', '.join(name for name, _ in STEPS)}", param_hint="--only")
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "sandbox-state").exists():
+        # The folder is emptied first: never a folder that is not an earlier demo's output.
+        raise click.BadParameter(f"{out_dir} exists and is not an earlier demo's output", param_hint="--out")
     day = as_of.date() if as_of is not None else date.today()
     if out_dir.exists():
         shutil.rmtree(out_dir)

@@ -40,8 +40,8 @@ def sandbox(ctx: click.Context, state_dir: Path) -> None:
 
 
 @sandbox.command()
-@click.option("--customers", default=50, show_default=True)
-@click.option("--seed", "seed_value", default=1, show_default=True)
+@click.option("--customers", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", "seed_value", default=1, show_default=True, type=int)
 @click.option("--state-dir", default="var/sandbox", show_default=True, type=click.Path(path_type=Path))
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="YYYY-MM-DD the data is built around (default: today): last month invoiced, this month unbilled.")

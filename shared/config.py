@@ -139,6 +139,8 @@ class Settings:
     http_backoff_cap_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
     log_level: str = "INFO"
+    # The inbox sweeper re-queues rows Received/Queued without progress for this long.
+    inbox_stuck_minutes: int = 30
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
