@@ -25,6 +25,8 @@ class Col:
     options: tuple[tuple[int, str, str], ...] = ()
     required: bool = False
     max_length: int | None = None
+    # Two-option (bool) columns: the value Dataverse stores on create when none is sent (AppDefaultValue).
+    default: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,8 @@ def Mo(name: str, en: str, es: str) -> Col:
     return Col(name, "money", (en, es))
 
 
-def B(name: str, en: str, es: str) -> Col:
-    return Col(name, "bool", (en, es))
+def B(name: str, en: str, es: str, default: bool = False) -> Col:
+    return Col(name, "bool", (en, es), default=default)
 
 
 def DT(name: str, en: str, es: str) -> Col:
