@@ -231,11 +231,11 @@ def portal_and_assessment(ctx: Any) -> list[str]:
 STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
     "dataverse round trip": (),  # a connectivity check, not a job
     "sync and provisioning": ("catalog_timer", "catalog_worker", "accounts_timer", "subscription_sync_timer",
-                              "subscription_sync_worker", "dataverse_webhook", "provisioning_worker",
-                              "price_preview_timer"),
+                              "subscription_sync_worker", "dataverse_webhook", "provisioning_worker"),
+    "price-change preview": ("price_preview_timer",),
     "pax8 provisioning": ("provisioning_worker",),
     "recon": ("recon_timer",),
-    "billing": ("billing_timer", "journal_export_timer"),
+    "billing": ("billing_timer", "billing_worker", "journal_export_timer"),
     "payments and accounting": ("post_invoice_timer", "payment_webhook", "authorizenet_webhook", "dunning_timer"),
     "margin report": ("recon_timer",),
     "portal and assessment": ("portal_http",),
