@@ -202,6 +202,7 @@ var plainSettings = {
   CSPB_POST_INVOICE_SCHEDULE: '0 */15 * * * *'
   CSPB_KPI_SNAPSHOT_SCHEDULE: '0 0 7 1 * *'
   CSPB_JOURNAL_EXPORT_SCHEDULE: '0 0 8 1 * *'
+  CSPB_DUNNING_SCHEDULE: '0 0 9 * * *'
   CSPB_INBOX_SWEEP_SCHEDULE: '0 */10 * * * *'
   CSPB_MAX_INSTANCES: string(maxInstances)
 }

@@ -66,6 +66,7 @@ class InvoiceDoc:
     lines: tuple[DocLine, ...]
     accounting_status: int | None = None
     send_status: str | None = None
+    due_date: date | None = None
 
 
 def _date(value: Any) -> date | None:
@@ -100,7 +101,8 @@ def load_invoice(dv: Any, invoice_id: str) -> InvoiceDoc:
         balance=dec(row["cspb_balance"]) if row.get("cspb_balance") is not None else total - paid,
         payment_status=row.get("cspb_paymentstatus"), period_start=start, period_end=_date(row.get("cspb_periodend")),
         invoice_date=start or _date(row.get("createdon")) or date.today(), lines=tuple(lines),
-        accounting_status=row.get("cspb_accountingstatus"), send_status=row.get("cspb_sendstatus"))
+        accounting_status=row.get("cspb_accountingstatus"), send_status=row.get("cspb_sendstatus"),
+        due_date=_date(row.get("duedate")))
 
 
 def load_contract(dv: Any, invoice: InvoiceDoc) -> dict[str, Any]:

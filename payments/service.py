@@ -89,10 +89,17 @@ def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: s
                              balance=invoice.balance)
     method = StoredMethod.parse(processor_name, token)
     processor = processor or processor_for(processor_name)
-    records.write_payment(dv, invoice, key, amount=due, processor=processor.name, status=records.PAYMENT_PENDING)
+    held = (existing or {}).get("cspb_processorpaymentid") if existing is not None else None
+    if not held:
+        records.write_payment(dv, invoice, key, amount=due, processor=processor.name, status=records.PAYMENT_PENDING)
     try:
-        result: ChargeResult = processor.charge(method, due, invoice.currency, key,
-                                                description=f"Invoice {invoice.number}", reference=invoice.key)
+        if held and hasattr(processor, "transaction_status"):
+            # The processor took the charge and holds it (e.g. Authorize.Net's review): read its
+            # outcome; charging again could take the money twice.
+            result: ChargeResult = processor.transaction_status(held, due, invoice.currency)
+        else:
+            result = processor.charge(method, due, invoice.currency, key,
+                                      description=f"Invoice {invoice.number}", reference=invoice.key)
     except RetriableError:
         raise  # the Pending row stays; the retry resumes with the same key
     except IntegrationError as exc:

@@ -103,6 +103,7 @@ class Api:
         self.multiple_unsupported: set[str] = set()
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
+        self._list_cache: dict[tuple[str, str], tuple[int, builtins.list[Any]]] = {}
         self._seed_messages()
 
     # ---- setup ---------------------------------------------------------------------------------
@@ -356,11 +357,18 @@ class Api:
         body = {"@odata.context": f"{req.base_url}$metadata#{table.entity_set}/$entity", **body}
         return Result(200, body, {"ETag": etag})
 
-    def list(self, table: TableDef, req: Req) -> Result:
-        select = self.select_of(table, req)
+    def _filtered(self, table: TableDef, flt: str | None) -> builtins.list[tuple[str, int, dict[str, Any], dict[str, Any]]]:
+        """The table's rows matching `flt`, in id order. Following a query's nextLinks re-asks for the
+        same rows page after page: while nothing was written in between, the last result is reused,
+        so paging a 700,000-row table costs one scan, not one per page."""
+        key = (table.logical_name, flt or "")
+        with self._stats_lock:
+            cached = self._list_cache.get(key)
+            if cached is not None and cached[0] == self.store.generation:
+                return cached[1]
+        generation = self.store.generation
         rows = self.store.scan(table.logical_name)
         views = [(rid, ver, data, self.filter_view(table, rid, ver, data)) for rid, ver, data in rows]
-        flt = req.query.get("$filter")
         if flt:
             def resolve(name: str) -> str:
                 return table.read_kind(name)
@@ -370,6 +378,14 @@ class Api:
             except FilterError as exc:
                 raise bad_request(str(exc)) from exc
         views.sort(key=lambda v: v[0])
+        with self._stats_lock:
+            self._list_cache.clear()  # one query's rows at a time: the sandbox stays small in memory
+            self._list_cache[key] = (generation, views)
+        return views
+
+    def list(self, table: TableDef, req: Req) -> Result:
+        select = self.select_of(table, req)
+        views = list(self._filtered(table, req.query.get("$filter")))
         for name, desc in reversed(self.orderby_of(table, req)):
             kind = table.read_kind(name)
             low = name.lower() if not (table.columns.get(name.lower()) == "lookup") else f"_{name.lower()}_value"

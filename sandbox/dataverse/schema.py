@@ -54,6 +54,12 @@ class TableDef:
         head, _, tail = low.rpartition("_")
         if head and self.columns.get(head) == "lookup":
             return head, tail
+        # Activity tables name the regarding navigation per target and table: regardingobjectid_account_task.
+        suffix = "_" + self.logical_name.lower()
+        if low.endswith(suffix):
+            head, _, tail = low[: -len(suffix)].rpartition("_")
+            if head and self.columns.get(head) == "lookup":
+                return head, tail
         raise self.unknown(nav)
 
 
