@@ -175,10 +175,9 @@ class HttpClient:
         resend_safe = bool(idempotent) or method.upper() not in UNSAFE_METHODS or any(
             k.lower() in IDEMPOTENCY_HEADERS for k in (headers or {}))
         throttle = throttle_for(url)
-        served = 0.0  # the shared pause this call already waited out in its own retry wait
 
         def attempt() -> requests.Response:
-            nonlocal attempt_no, served
+            nonlocal attempt_no
             attempt_no += 1
             sent_headers = dict(self.default_headers)
             if auth and self.token_provider is not None:
@@ -186,7 +185,7 @@ class HttpClient:
             sent_headers.update(headers or {})
             with self._count_lock:
                 self.request_count += 1
-            with throttle.turn(self.retry.sleep, served), telemetry.provider_call(self.service, method, url, sent_headers) as span:
+            with throttle.turn(self.retry.sleep), telemetry.provider_call(self.service, method, url, sent_headers) as span:
                 try:
                     response = self.session.request(
                         method, url, params=params, json=json, data=data, headers=sent_headers,
@@ -214,10 +213,9 @@ class HttpClient:
             raise error
 
         def wait(state: RetryCallState) -> float:
-            nonlocal served
             exc = state.outcome.exception() if state.outcome else None
             if getattr(exc, "retry_after", None) is not None:
-                served = throttle.paused_until  # this wait covers the pause; other threads wait in turn()
+                throttle.served()  # this wait covers the pause; other threads wait it out in turn()
             return self.retry.wait_seconds(state.attempt_number, exc)
 
         def should_retry(exc: BaseException) -> bool:

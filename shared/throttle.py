@@ -42,6 +42,7 @@ class HostThrottle:
     _last: float | None = None  # None: the bucket starts full on first use
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _slots: threading.Condition = field(default_factory=threading.Condition)
+    _local: threading.local = field(default_factory=threading.local)
 
     def pause_for(self, seconds: float) -> None:
         """Every thread's next request to this host waits until now + seconds."""
@@ -57,10 +58,15 @@ class HostThrottle:
         with self._lock:
             return max(0.0, self.paused_until - self.clock())
 
-    def _wait_for_turn(self, sleep: Callable[[float], None], served_until: float) -> None:
+    def served(self) -> None:
+        """This thread waits out the current pause itself (its retry wait after the 429 it was told),
+        so its next request does not wait for it twice."""
+        self._local.served_until = self.paused_until
+
+    def _wait_for_turn(self, sleep: Callable[[float], None]) -> None:
         """Reservation style: take the token now (going into debt if the bucket is empty) and sleep
-        off the debt and any pause, once, outside the lock. `served_until`: the pause this thread
-        already slept through (its own retry wait after the 429), not to be waited twice."""
+        off the debt and any pause, once, outside the lock."""
+        served_until = getattr(self._local, "served_until", 0.0)
         with self._lock:
             now = self.clock()
             wait = 0.0 if self.paused_until <= served_until else max(0.0, self.paused_until - now)
@@ -77,9 +83,9 @@ class HostThrottle:
             sleep(wait)
 
     @contextmanager
-    def turn(self, sleep: Callable[[float], None] | None = None, served_until: float = 0.0) -> Iterator[None]:
+    def turn(self, sleep: Callable[[float], None] | None = None) -> Iterator[None]:
         """Hold one request: wait out a pause, take a token, take an in-flight slot."""
-        self._wait_for_turn(sleep or self.sleep, served_until)
+        self._wait_for_turn(sleep or self.sleep)
         if self.max_in_flight:
             with self._slots:
                 while self.in_flight >= self.max_in_flight:
