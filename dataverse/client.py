@@ -261,6 +261,27 @@ class DataverseClient:
             total += len(chunk)
         return total
 
+    def create_multiple(self, entity_set: str, logical_name: str, records: builtins.list[dict[str, Any]], *,
+                        batch_size: int = 1000) -> builtins.list[str]:
+        """The CreateMultiple action (create-only: an existing key fails the whole request). Records
+        may carry their primary id (client-generated). Returns the created ids."""
+        ids: builtins.list[str] = []
+        for chunk in _chunks(records, batch_size):
+            response = self._send("POST", f"{entity_set}/Microsoft.Dynamics.CRM.CreateMultiple",
+                                  body={"Targets": [_typed(r, logical_name) for r in chunk]})
+            ids.extend(str(i) for i in (self._json(response) or {}).get("Ids", []))
+        return ids
+
+    def update_multiple(self, entity_set: str, logical_name: str, records: builtins.list[dict[str, Any]], *,
+                        batch_size: int = 1000) -> int:
+        """The UpdateMultiple action; every record carries its primary id. Returns records sent."""
+        total = 0
+        for chunk in _chunks(records, batch_size):
+            self._send("POST", f"{entity_set}/Microsoft.Dynamics.CRM.UpdateMultiple",
+                       body={"Targets": [_typed(r, logical_name) for r in chunk]})
+            total += len(chunk)
+        return total
+
     def batch(self, requests: builtins.list[BatchRequest], *, changeset: bool = True) -> builtins.list[BatchResponse]:
         """One $batch. With changeset=True all writes commit or none do: a failure raises the decoded
         error of the request that failed (details["content_id"]). With changeset=False every request

@@ -14,7 +14,8 @@ param mailFrom string
 var provisioningQueueName = 'cspb-provisioning'
 var subscriptionSyncQueueName = 'cspb-subscription-sync'
 var catalogSyncQueueName = 'cspb-catalog-sync'
-var queueNames = [provisioningQueueName, subscriptionSyncQueueName, catalogSyncQueueName]
+var billingQueueName = 'cspb-billing'
+var queueNames = [provisioningQueueName, subscriptionSyncQueueName, catalogSyncQueueName, billingQueueName]
 var blobContainerName = 'cspbridge'
 var deploymentContainerName = 'app-package'
 // The Function App's scale limit; CSPB_MAX_INSTANCES tells each instance its share of Dataverse's 52 concurrent requests.

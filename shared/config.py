@@ -148,6 +148,8 @@ class Settings:
     # Provider accounts per subscription sync queue message: one Dataverse read and ~3 writes per
     # message, so larger batches mean fewer requests; 50 tenants keep a message well inside 5 minutes.
     subscription_sync_batch: int = 50
+    # Billing contracts per invoice-run queue message (functions/billing_worker.py).
+    billing_batch: int = 100
     http_backoff_cap_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
     log_level: str = "INFO"

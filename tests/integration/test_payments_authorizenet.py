@@ -88,3 +88,17 @@ def test_a_charge_in_another_currency_is_refused_clearly(dv, seed_invoice, proce
     outcome = charge_invoice(ids["invoice"], dv=dv, processor=processor)
     assert outcome.status == "failed" and "USD only" in outcome.message
     assert not authorizenet_server.app.sandbox.transactions
+
+
+def test_held_charges_are_settled_by_reading_their_status(dv, seed_invoice, processor, authorizenet_server):
+    from payments.service import charge_invoice, settle_held
+
+    method = processor.save_method("Contoso", "ap@contoso.example", "REVIEW-settle", "link-h3")
+    ids = seed_invoice(provider="authorizenet", token=method.token())
+    assert charge_invoice(ids["invoice"], dv=dv, processor=processor).status == "pending"
+    processors = {"authorizenet": processor}
+    assert [s["status"] for s in settle_held(dv=dv, processors=processors)] == ["pending"]
+    authorizenet_server.app.sandbox.release(authorizenet_server.app.sandbox.transactions[0]["transId"], approve=False)
+    assert [s["status"] for s in settle_held(dv=dv, processors=processors)] == ["failed"]
+    assert settle_held(dv=dv, processors=processors) == []  # decided: nothing held any more
+    assert len(authorizenet_server.app.sandbox.transactions) == 1
