@@ -156,6 +156,11 @@ class Settings:
     http_backoff_cap_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
     log_level: str = "INFO"
+    # Dataverse service protection: the app's instances share 52 concurrent requests per user, so one
+    # process keeps at most 52 // max_instances in flight (set the Function App's scale limit to match);
+    # requests per second per process (0: no pacing, rely on the shared Retry-After pause).
+    max_instances: int = 3
+    dataverse_requests_per_second: float = 0.0
     # The inbox sweeper re-queues rows Received/Queued without progress for this long.
     inbox_stuck_minutes: int = 30
 
