@@ -28,7 +28,7 @@ from billing import catalog_pricing as cp
 from billing.money import parse_decimal
 from dataverse import catalog_repo as repo
 from dataverse.tables import EntitySet
-from shared.errors import IntegrationError, RetriableError, ValidationError
+from shared.errors import FatalError, IntegrationError, RetriableError, ValidationError
 from shared.logging import get_logger
 from sync import catalog_selection, runs
 from sync.records import bind
@@ -38,6 +38,7 @@ log = get_logger(__name__)
 REVIEW_CURRENT, REVIEW_PENDING = 1, 2
 PRICE_CHANGE_PENDING = cp.CHANGE_PENDING
 MAX_ROW_ERRORS = 20
+SHEET_REQUIRED = ("ProductId", "SkuId", "UnitPrice", "TermDuration", "BillingPlan", "Currency")
 
 
 @dataclass
@@ -175,6 +176,11 @@ def read_sheet(rows: Iterable[Mapping[str, Any]], run: runs.SyncRun, progress: r
     items = cp.SheetItems()
     bad = 0
     for n, raw in enumerate(rows, start=2):  # line 1 is the CSV header
+        if n == 2:
+            missing = [c for c in SHEET_REQUIRED if c not in raw]
+            if missing:
+                raise FatalError(f"the price sheet has no {', '.join(missing)} column(s): is it the "
+                                 f"updatedlicensebased view? (columns: {', '.join(list(raw)[:8])}...)")
         try:
             items.add(cp.parse_sheet_row(raw))
         except ValidationError as exc:
