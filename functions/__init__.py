@@ -17,7 +17,7 @@ BLUEPRINT_MODULES: list[str] = [
     # distributors / payments / accounting area
     "payment_webhook", "post_invoice", "journal_timer", "dunning_timer",
     # billing area
-    "billing_timer",
+    "billing_timer", "billing_worker",
     # recon area
     "recon_timer",
 ]
