@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, str] = {
     "demo": "cli.demo_cmd:demo",
     "pay": "cli.pay_cmd:pay",
     "accounting": "cli.accounting_cmd:accounting",
+    "partnercenter": "cli.partnercenter_cmd:partnercenter",
+    "doctor": "cli.doctor_cmd:doctor",
 }
 
 

@@ -55,13 +55,29 @@ def authority_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def _pinned_ca_session(ca_bundle: str) -> Any:
+    """A requests session that trusts `ca_bundle` even when REQUESTS_CA_BUNDLE is set: requests lets that
+    variable override a session's own `verify`, and many machines set it."""
+    import requests
+
+    class PinnedCaSession(requests.Session):
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+            merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            merged["verify"] = self.verify
+            return merged
+
+    session = PinnedCaSession()
+    session.verify = ca_bundle
+    return session
+
+
 def msal_options(settings: Settings) -> dict[str, Any]:
     """msal keyword arguments for a non-public sign-in host (no instance discovery, the extra CA)."""
     options: dict[str, Any] = {}
     if authority_options(settings).get("disable_instance_discovery"):
         options["instance_discovery"] = False
     if settings.ca_bundle:
-        options["verify"] = settings.ca_bundle
+        options["http_client"] = _pinned_ca_session(settings.ca_bundle)
     return options
 
 

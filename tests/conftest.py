@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.plugins.sync",
     "tests.plugins.distributors",
     "tests.plugins.portal",
+    "tests.plugins.identity",
 ]
 
 REPO = Path(__file__).resolve().parents[1]

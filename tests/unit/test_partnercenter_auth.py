@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from werkzeug.wrappers import Request, Response
 
 from partnercenter.auth import (
     PARTNER_CENTER_SCOPE,
     InMemorySecretStore,
-    KeyVaultSecretStore,
     RefreshTokenProvider,
     graph_token,
     partner_center_token,
 )
-from sandbox._server import RunningServer
 from shared.config import Settings
 from shared.errors import AuthError
 
@@ -70,28 +65,3 @@ def test_sandbox_mode_uses_static_tokens():
     settings = Settings(mode="sandbox")
     assert partner_center_token(settings)() == "sandbox-token"
     assert graph_token(settings)() == "sandbox-token"
-
-
-def test_key_vault_store_reads_and_writes_over_rest():
-    secrets: dict[str, str] = {"pc-rt": "stored"}
-
-    def vault(environ, start_response):
-        request = Request(environ)
-        name = request.path.rsplit("/", 1)[-1]
-        assert request.args.get("api-version") == "7.4"
-        assert request.headers["Authorization"] == "Bearer kv-token"
-        if request.method == "PUT":
-            secrets[name] = request.get_json()["value"]
-            body, status = {"value": secrets[name], "id": name}, 200
-        elif name in secrets:
-            body, status = {"value": secrets[name], "id": name}, 200
-        else:
-            body, status = {"error": {"code": "SecretNotFound", "message": "not found"}}, 404
-        return Response(json.dumps(body), status=status, content_type="application/json")(environ, start_response)
-
-    with RunningServer(vault) as server:
-        store = KeyVaultSecretStore(server.url, lambda: "kv-token")
-        assert store.get("pc-rt").reveal() == "stored"
-        assert store.get("other") is None
-        store.set("pc-rt", "rotated")
-        assert secrets["pc-rt"] == "rotated"
