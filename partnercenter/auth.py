@@ -27,6 +27,9 @@ from typing import Any, Protocol
 from shared.auth import KEY_VAULT_SCOPE, TokenProvider, azure_credential, msal_options, token_provider_for
 from shared.config import ConfigError, Secret, Settings
 from shared.errors import AuthError
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
 # The sales host (price sheets, FX rates) is its own audience and takes App+User tokens only
@@ -185,14 +188,23 @@ def pc_msal_app(settings: Settings, *, public: bool = False) -> Any:
                                               authority=pc_authority(settings), **msal_options(settings))
 
 
-_writer_locks: dict[tuple[int, str], threading.Lock] = {}
-_writer_locks_guard = threading.Lock()
+class _Writer:
+    """One per stored refresh token per process, shared by every audience's provider: the lock that makes
+    redeem-then-write-back one step, and the newest token if writing it back failed (so this process keeps
+    working on it, and writes it again next time, instead of redeeming a token Entra already rotated)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.unsaved: str | None = None
 
 
-def _writer_lock(store: object, secret_name: str) -> threading.Lock:
-    """One lock per stored refresh token per process, shared by every audience's provider."""
-    with _writer_locks_guard:
-        return _writer_locks.setdefault((id(store), secret_name), threading.Lock())
+_writers: dict[tuple[int, str], _Writer] = {}
+_writers_guard = threading.Lock()
+
+
+def _writer(store: object, secret_name: str) -> _Writer:
+    with _writers_guard:
+        return _writers.setdefault((id(store), secret_name), _Writer())
 
 
 class RefreshTokenProvider:
@@ -211,7 +223,7 @@ class RefreshTokenProvider:
         self.secret_name = secret_name
         self.scope = scope
         self.clock = clock
-        self._lock = _writer_lock(store, secret_name)
+        self._writer = _writer(store, secret_name)
         self._token = ""
         self._expires = 0.0
 
@@ -226,10 +238,11 @@ class RefreshTokenProvider:
     def __call__(self) -> str:
         if self._token and self._expires - self.clock() > 120:
             return self._token
-        with self._lock:
+        with self._writer.lock:
             if self._token and self._expires - self.clock() > 120:
                 return self._token
-            refresh = self.store.get(self.secret_name)
+            unsaved = self._writer.unsaved
+            refresh = Secret(unsaved) if unsaved else self.store.get(self.secret_name)
             if refresh is None or not refresh:
                 raise AuthError(f"no Partner Center refresh token in secret {self.secret_name!r}; a partner admin "
                                 "must consent: cspbridge partnercenter consent")
@@ -243,7 +256,14 @@ class RefreshTokenProvider:
                     if error == "invalid_grant" else ""
                 raise AuthError(f"refresh token redemption for {self.scope} failed: {error}{hint}", code=error)
             if result.get("refresh_token") and result["refresh_token"] != refresh.reveal():
-                self.store.set(self.secret_name, result["refresh_token"], tags)
+                try:
+                    self.store.set(self.secret_name, result["refresh_token"], tags)
+                except AuthError as exc:
+                    self._writer.unsaved = result["refresh_token"]
+                    log.error("the new Partner Center refresh token could not be written back (%s); this process "
+                              "keeps using it, but the next one will not find it", exc.message)
+                else:
+                    self._writer.unsaved = None
             self._token = result["access_token"]
             self._expires = self.clock() + float(result.get("expires_in", 3600))
             return self._token

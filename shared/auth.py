@@ -110,6 +110,28 @@ def azure_credential(settings: Settings) -> Any:
         return credential
 
 
+def connection_credential(settings: Settings, prefix: str) -> Any:
+    """The identity for one identity-based connection ("storage" or "servicebus"), read the way the
+    Functions host reads it: `<prefix>__credential=managedidentity` + `<prefix>__clientId` picks a
+    user-assigned managed identity; otherwise the app's own identity."""
+    kind = str(getattr(settings, f"{prefix}_credential", "")).strip().lower()
+    if kind == "managedidentity":
+        client_id = str(getattr(settings, f"{prefix}_client_id", "")) or None
+        key = ("managedidentity", client_id)
+        with _credentials_lock:
+            if key not in _credentials:
+                from azure.identity import ManagedIdentityCredential
+
+                _credentials[key] = ManagedIdentityCredential(client_id=client_id)
+            return _credentials[key]
+    return azure_credential(settings)
+
+
+def sdk_options(settings: Settings) -> dict[str, Any]:
+    """azure-core client keyword arguments: the extra CA for the local stand-ins, if any."""
+    return {"connection_verify": settings.ca_bundle} if settings.ca_bundle else {}
+
+
 def reset_credentials() -> None:
     with _credentials_lock:
         _credentials.clear()

@@ -135,22 +135,32 @@ class StorageQueue:
     """Azure Storage queue (Azurite in tests) with dedupe markers and a poison queue."""
 
     def __init__(self, connection_string: str, name: str, *, max_deliveries: int = DEFAULT_MAX_DELIVERIES,
-                 dedupe_container: str = "queue-dedupe") -> None:
+                 dedupe_container: str = "queue-dedupe", queue_url: str = "", blob_url: str = "",
+                 credential: Any = None, **client_options: Any) -> None:
+        """A connection string, or identity-based: the queue and blob service URLs with a token credential
+        (roles "Storage Queue Data Contributor" and "Storage Blob Data Contributor")."""
         from azure.storage.blob import BlobServiceClient
         from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
 
         self.name = name
         self.max_deliveries = max_deliveries
+        if not connection_string and not (queue_url and blob_url and credential is not None):
+            raise ValidationError("a Storage queue needs a connection string, or queue and blob service URLs "
+                                  "with a credential (CSPB_STORAGE__queueServiceUri, CSPB_STORAGE__blobServiceUri)")
+        codec = {"message_encode_policy": BinaryBase64EncodePolicy(),
+                 "message_decode_policy": BinaryBase64DecodePolicy(), **client_options}
+
         # Base64 like the Functions host expects by default, so a queue trigger can read our messages.
         def client(queue_name: str) -> QueueClient:
-            return QueueClient.from_connection_string(connection_string, queue_name,
-                                                      message_encode_policy=BinaryBase64EncodePolicy(),
-                                                      message_decode_policy=BinaryBase64DecodePolicy())
+            if connection_string:
+                return QueueClient.from_connection_string(connection_string, queue_name, **codec)
+            return QueueClient(queue_url, queue_name, credential=credential, **codec)
 
         self._queue = client(name)
         self._poison = client(f"{name}-poison")
-        self._markers = BlobServiceClient.from_connection_string(connection_string).get_container_client(
-            dedupe_container)
+        blobs = (BlobServiceClient.from_connection_string(connection_string, **client_options) if connection_string
+                 else BlobServiceClient(blob_url, credential=credential, **client_options))
+        self._markers = blobs.get_container_client(dedupe_container)
         self._ensure()
 
     def _ensure(self) -> None:
@@ -219,12 +229,21 @@ class ServiceBusQueue:
     maxDeliveryCount=max_deliveries (see the deployment notes); the service does the rest.
     learn.microsoft.com/azure/service-bus-messaging/duplicate-detection"""
 
-    def __init__(self, connection_string: str, name: str, *, max_deliveries: int = DEFAULT_MAX_DELIVERIES) -> None:
+    def __init__(self, connection_string: str, name: str, *, max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+                 namespace: str = "", credential: Any = None, **client_options: Any) -> None:
+        """A connection string, or identity-based: the fully qualified namespace with a token credential
+        (roles "Azure Service Bus Data Sender" and "Azure Service Bus Data Receiver")."""
         from azure.servicebus import ServiceBusClient
 
         self.name = name
         self.max_deliveries = max_deliveries
-        self._client = ServiceBusClient.from_connection_string(connection_string)
+        if connection_string:
+            self._client = ServiceBusClient.from_connection_string(connection_string, **client_options)
+        elif namespace and credential is not None:
+            self._client = ServiceBusClient(namespace, credential, **client_options)
+        else:
+            raise ValidationError("Service Bus needs CSPB_SERVICEBUS (a connection string) or "
+                                  "CSPB_SERVICEBUS__fullyQualifiedNamespace (identity-based)")
         self._sender = self._client.get_queue_sender(name)
         self._receiver = self._client.get_queue_receiver(name)
 
@@ -353,12 +372,28 @@ def get_queue(name: str, settings: Any = None) -> Queue:
     with _in_process_lock:
         cached = _clients.get((backend, name))
         if cached is None:
-            if backend == "servicebus":
-                cached = ServiceBusQueue(settings.servicebus_connection_string.reveal(), name)
-            else:
-                cached = StorageQueue(settings.storage_connection_string.reveal(), name)
+            cached = _azure_queue(backend, name, settings)
             _clients[(backend, name)] = cached
         return cached
+
+
+def _azure_queue(backend: str, name: str, settings: Any) -> Queue:
+    """The same settings the triggers read: a connection string first, else identity-based."""
+    from shared.auth import connection_credential, sdk_options
+
+    if backend == "servicebus":
+        if settings.servicebus_conn_str:
+            return ServiceBusQueue(settings.servicebus_conn_str, name)
+        return ServiceBusQueue("", name, namespace=settings.servicebus_fqns,
+                               credential=connection_credential(settings, "servicebus") if settings.servicebus_fqns
+                               else None, **sdk_options(settings))
+    conn = settings.storage_connection_string.reveal()
+    if conn:
+        return StorageQueue(conn, name)
+    identity = bool(settings.queue_service_uri and settings.blob_service_uri)
+    return StorageQueue("", name, queue_url=settings.queue_service_uri, blob_url=settings.blob_service_uri,
+                        credential=connection_credential(settings, "storage") if identity else None,
+                        **sdk_options(settings))
 
 
 def reset_in_process_queues() -> None:

@@ -87,3 +87,35 @@ def azure_env(identity: Identity, monkeypatch: pytest.MonkeyPatch) -> Identity:
 
     pc_auth.reset_stores()
     return identity
+
+
+@pytest.fixture
+def azurite_oauth(local_tls_files: Any, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """An Azurite of its own over HTTPS with OAuth on (`--oauth basic`: it checks a bearer token's issuer,
+    audience and expiry, not its signature), so identity-based Storage clients meet a real check.
+    Yields the account's blob and queue service URLs."""
+    import subprocess
+
+    from tests.conftest import AZURITE_ACCOUNT, REPO, _free_port, _wait_port
+
+    binary = REPO / "node_modules" / ".bin" / "azurite"
+    if not binary.exists():
+        pytest.fail("Azurite is not installed: run `npm install` (make test does it)")
+    blob_port, queue_port = _free_port(), _free_port()
+    proc = subprocess.Popen(
+        [str(binary), "--silent", "--skipApiVersionCheck", "--disableProductStyleUrl", "--inMemoryPersistence",
+         "--oauth", "basic", "--cert", str(local_tls_files.cert_file), "--key", str(local_tls_files.key_file),
+         "--blobHost", "127.0.0.1", "--blobPort", str(blob_port), "--queueHost", "127.0.0.1",
+         "--queuePort", str(queue_port), "--tableHost", "127.0.0.1", "--tablePort", str(_free_port())],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(blob_port)
+        _wait_port(queue_port)
+        yield {"blob": f"https://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT}",
+               "queue": f"https://127.0.0.1:{queue_port}/{AZURITE_ACCOUNT}"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

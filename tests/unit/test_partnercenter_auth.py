@@ -65,3 +65,52 @@ def test_sandbox_mode_uses_static_tokens():
     settings = Settings(mode="sandbox")
     assert partner_center_token(settings)() == "sandbox-token"
     assert graph_token(settings)() == "sandbox-token"
+
+
+class ReadOnlyStore(InMemorySecretStore):
+    """Key Vault with 'Secrets User' only: reads work, the write-back is refused."""
+
+    def set(self, name, value, tags=None):
+        raise AuthError("Key Vault refused to write secret: lacks the 'Key Vault Secrets Officer' role", status=403)
+
+
+def test_a_refused_write_back_keeps_the_new_token_in_this_process():
+    store = ReadOnlyStore({"pc-rt": "refresh-0"})
+    now = [1000.0]
+    app = FakeMsal()
+    first = RefreshTokenProvider(store, "pc-rt", msal_app=app, clock=lambda: now[0])
+    other_audience = RefreshTokenProvider(store, "pc-rt", msal_app=app, scope="https://api.partner.microsoft.com/.default",
+                                          clock=lambda: now[0])
+    assert first() == "access-1"
+    # The next redemption (another audience, same writer) uses the rotated token, not the stale stored one.
+    assert other_audience() == "access-2"
+    assert [call[0] for call in app.calls] == ["refresh-0", "refresh-1"]
+
+
+def test_one_writer_for_every_audience():
+    import threading
+
+    store = InMemorySecretStore({"pc-rt": "refresh-0"})
+    seen: list[str] = []
+    inside = threading.Lock()
+
+    class Strict(FakeMsal):
+        def acquire_token_by_refresh_token(self, refresh_token, scopes):
+            assert inside.acquire(blocking=False), "two redemptions at once"
+            try:
+                seen.append(refresh_token)
+                return super().acquire_token_by_refresh_token(refresh_token, scopes)
+            finally:
+                inside.release()
+
+    app = Strict()
+    providers = [RefreshTokenProvider(store, "pc-rt", msal_app=app, scope=f"https://r{i}.example/.default")
+                 for i in range(12)]
+    threads = [threading.Thread(target=p) for p in providers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Each redemption used the token the previous one wrote back: a chain, never a reuse.
+    assert seen == ["refresh-0"] + [f"refresh-{n}" for n in range(1, 12)]
+    assert store.get("pc-rt").reveal() == "refresh-12" and store.writes == 12
