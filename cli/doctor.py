@@ -243,14 +243,14 @@ class Doctor:
                   "account, and set CSPB_STORAGE__serviceUri (or a connection string)", write)
 
     def dataverse(self) -> None:
+        from dataverse import identity
         from dataverse.client import DataverseClient
 
         client = DataverseClient.from_settings(self.s)
         user: dict[str, str] = {}
 
         def whoami() -> str:
-            body = client.http.get_json("/WhoAmI")
-            user["id"] = str(body["UserId"])
+            user["id"] = identity.whoami(client)
             return f"signed in as application user {user['id']}"
 
         if not self._run("Dataverse: WhoAmI", "add the app as an application user in the Dataverse environment "
@@ -259,9 +259,7 @@ class Doctor:
             return
 
         def role() -> str:
-            body = client.http.get_json(f"/systemusers({user['id']})", params={
-                "$select": "fullname", "$expand": "systemuserroles_association($select=name)"})
-            names = sorted(r.get("name", "") for r in body.get("systemuserroles_association") or [])
+            names = identity.security_roles(client, user["id"])
             if INTEGRATION_ROLE not in names:
                 raise Missing(f"the application user lacks the security role {INTEGRATION_ROLE!r} "
                                       f"(has: {', '.join(names) or 'none'})")

@@ -384,9 +384,15 @@ def _azure_queue(backend: str, name: str, settings: Any) -> Queue:
     if backend == "servicebus":
         if settings.servicebus_conn_str:
             return ServiceBusQueue(settings.servicebus_conn_str, name)
+        options = sdk_options(settings)
+        if settings.servicebus_endpoint:
+            from azure.servicebus import TransportType
+
+            # AMQP straight to that host and port (the SDK would assume WebSockets for a custom endpoint).
+            options.update(custom_endpoint_address=settings.servicebus_endpoint, transport_type=TransportType.Amqp)
         return ServiceBusQueue("", name, namespace=settings.servicebus_fqns,
                                credential=connection_credential(settings, "servicebus") if settings.servicebus_fqns
-                               else None, **sdk_options(settings))
+                               else None, **options)
     conn = settings.storage_connection_string.reveal()
     if conn:
         return StorageQueue(conn, name)

@@ -8,13 +8,14 @@ import pytest
 from click.testing import CliRunner
 
 from sandbox.keyvault.server import SECRETS_OFFICER
+from sandbox.servicebus.server import DATA_SENDER
 from tests.plugins.identity import PC_APP
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def deployment(azure_env, azurite_oauth, local_tls_files, tmp_path, monkeypatch, pc_seed_template):
+def deployment(azure_env, azurite_oauth, servicebus, local_tls_files, tmp_path, monkeypatch, pc_seed_template):
     import shutil
 
     from sandbox._server import RunningServer
@@ -32,15 +33,22 @@ def deployment(azure_env, azurite_oauth, local_tls_files, tmp_path, monkeypatch,
             "CSPB_GRAPH_URL": pc_server.url, "CSPB_STORAGE__serviceUri": azurite_oauth["blob"],
             "CSPB_PORTAL_BASE_URL": "https://cspb.example/api/portal", "CSPB_PORTAL_CLIENT_ID": "portal-app",
             "CSPB_PORTAL_CLIENT_SECRET": "portal-secret", "CSPB_PORTAL_SESSION_SECRET": "s" * 32,
+            "CSPB_QUEUE_BACKEND": "servicebus", "CSPB_SERVICEBUS__fullyQualifiedNamespace": "cspb.servicebus.windows.net",
+            "CSPB_SERVICEBUS_ENDPOINT": servicebus.endpoint,
         }.items():
             monkeypatch.setenv(key, value)
         reset_settings()
         azure_env.keyvault.grant(azure_env.app_oid(), SECRETS_OFFICER)
+        servicebus.state.grant(azure_env.app_oid(), DATA_SENDER)
+        from shared.queue import reset_in_process_queues
+
+        reset_in_process_queues()
         from tests.integration.test_partnercenter_consent import _consented
 
         _consented(azure_env)
-        yield azure_env, dv
+        yield azure_env, dv, servicebus
         dv.close()
+        reset_in_process_queues()
 
 
 def doctor():
@@ -54,7 +62,8 @@ def test_doctor_is_green_when_every_grant_is_in_place(deployment):
     assert result.exit_code == 0, result.output
     out = result.output
     for line in ("[ ok ] Settings:", "[ ok ] Token: Dataverse:", "/.default for app", "[ ok ] Token: Key Vault:",
-                 "[ ok ] Token: Storage:", "[ ok ] Token: Partner Center REST (app-only):",
+                 "[ ok ] Token: Storage:", "[ ok ] Token: Service Bus:",
+                 "[ ok ] Service Bus: send: scheduled and cancelled a message on cspb-provisioning", "[ ok ] Token: Partner Center REST (app-only):",
                  "[ ok ] Token: Microsoft Graph (app-only):", "[ ok ] Token: Partner Center REST (App+User):",
                  "[ ok ] Token: api.partner.microsoft.com price sheet and FX (App+User):",
                  "[ ok ] Grant: Microsoft Graph PartnerBilling.Read.All:",
@@ -70,7 +79,8 @@ def test_doctor_is_green_when_every_grant_is_in_place(deployment):
 
 
 def test_doctor_names_each_missing_grant_and_its_fix(deployment):
-    identity, dv = deployment
+    identity, dv, servicebus = deployment
+    servicebus.state.roles.clear()
     identity.entra.apps[PC_APP].app_roles["https://graph.microsoft.com"] = ()
     identity.keyvault.revoke(identity.app_oid(), SECRETS_OFFICER)
     identity.keyvault.grant(identity.app_oid(), "Key Vault Secrets User")
@@ -85,6 +95,7 @@ def test_doctor_names_each_missing_grant_and_its_fix(deployment):
     assert "[FAIL] Dataverse: security role: the application user lacks the security role 'CSPBridge Integration' " \
            "(has: Basic User)" in out
     assert "assign the 'CSPBridge Integration' security role" in out
+    assert "[FAIL] Service Bus: send:" in out and "'Azure Service Bus Data Sender'" in out
     # App+User redemptions are not tried while the write-back would fail: the stored token stays valid.
     assert "[FAIL] Token: Partner Center REST (App+User): not tried: Key Vault refuses the write-back" in out
     assert "Traceback" not in out

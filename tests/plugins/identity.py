@@ -119,3 +119,14 @@ def azurite_oauth(local_tls_files: Any, tmp_path: Path) -> Iterator[dict[str, st
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def servicebus(local_tls_files: Any) -> Iterator[Any]:
+    """The Service Bus AMQP stand-in over TLS with the product's two queues; `.state` has queues and roles."""
+    from sandbox.servicebus.server import ServiceBusSandbox
+
+    with ServiceBusSandbox(local_tls_files.server_context()) as sandbox:
+        for queue in ("cspb-provisioning", "cspb-subscription-sync"):
+            sandbox.state.add_queue(queue)
+        yield sandbox
