@@ -64,9 +64,15 @@ def test_invited_customer_signs_in_through_entra_and_sees_only_their_data(demo_p
     assert "Fabrikam SA" in body and "Contoso" not in body
     invoices = fabio.get(portal + "/invoices", timeout=10).text
     assert "INV-0002" in invoices and "INV-0001" not in invoices
-    # A Contoso invoice id, guessed or copied, is simply not there for Fabio.
-    contoso_invoice = re.search(r'href="[^"]*/invoices/([0-9a-f-]{36})"', invoices)
-    assert contoso_invoice  # Fabio's own invoice link
+    # Contoso's invoice and subscription ids, copied or guessed, are simply not there for Fabio.
+    from dataverse.client import DataverseClient
+    from portal.dataverse_seed import seed_dataverse
+    from shared.config import get_settings
+
+    ids = seed_dataverse(DataverseClient.from_settings(get_settings()))  # idempotent: the same rows' ids
+    assert fabio.get(f"{portal}/invoices/{ids['i-fab']}", timeout=10).status_code == 200
+    assert fabio.get(f"{portal}/invoices/{ids['i-1']}", timeout=10).status_code == 404
+    assert fabio.get(f"{portal}/subscriptions/{ids['s-m365']}", timeout=10).status_code == 404
     # Entra issued the id token to the portal app with PKCE, and the binding is tenant id + object id.
     issued = [i for i in entra.app.entra.issued if i["grant"] == "authorization_code"]
     assert issued and issued[-1]["oid"] == "f7b10000-0000-4000-8000-00000000fab1"
