@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from billing.dunning import DunningKind
+
 # The picklists billing rules use are defined once, in billing.models (billing must not import
 # dataverse); they are re-exported here under the names the rest of the code knows them by, so
 # CHOICES below still checks them against the solution source.
@@ -19,6 +21,8 @@ from billing.models import (
     RefundPolicy,
     SubscriptionKind,
     SubscriptionStatus,
+    SuspendedBilling,
+    TaxCategory,
     UsageGrouping,
 )
 from billing.models import Frequency as BillingFrequency
@@ -44,7 +48,11 @@ class EntitySet:
     MARKUP_RULES = "cspb_markuprules"
     PRICE_CHANGES = "cspb_pricechanges"
     KPI_SNAPSHOTS = "cspb_kpisnapshots"
+    EXCHANGE_RATES = "cspb_exchangerates"
+    TAX_RATES = "cspb_taxrates"
     CATALOG_SELECTIONS = "cspb_catalogselections"
+    DUNNING_EVENTS = "cspb_dunningevents"
+    TASKS = "tasks"
     ACCOUNTS = "accounts"
     CONTACTS = "contacts"
     TRANSACTION_CURRENCIES = "transactioncurrencies"
@@ -74,7 +82,11 @@ class Table:
     MARKUP_RULE = "cspb_markuprule"
     PRICE_CHANGE = "cspb_pricechange"
     KPI_SNAPSHOT = "cspb_kpisnapshot"
+    EXCHANGE_RATE = "cspb_exchangerate"
+    TAX_RATE = "cspb_taxrate"
     CATALOG_SELECTION = "cspb_catalogselection"
+    DUNNING_EVENT = "cspb_dunningevent"
+    TASK = "task"
     ACCOUNT = "account"
     CONTACT = "contact"
     TRANSACTION_CURRENCY = "transactioncurrency"
@@ -95,18 +107,24 @@ ENTITY_SET_OF: dict[str, str] = {
         ("AGREEMENT", "AGREEMENTS"), ("USAGE_SUMMARY", "USAGE_SUMMARIES"), ("RECON_FILE", "RECON_FILES"),
         ("SYNC_RUN", "SYNC_RUNS"), ("INBOX", "INBOXES"), ("REVENUE_SCHEDULE", "REVENUE_SCHEDULES"),
         ("PAYMENT", "PAYMENTS"), ("MARKUP_RULE", "MARKUP_RULES"), ("PRICE_CHANGE", "PRICE_CHANGES"),
-        ("KPI_SNAPSHOT", "KPI_SNAPSHOTS"), ("CATALOG_SELECTION", "CATALOG_SELECTIONS"), ("ACCOUNT", "ACCOUNTS"), ("CONTACT", "CONTACTS"),
+        ("KPI_SNAPSHOT", "KPI_SNAPSHOTS"), ("EXCHANGE_RATE", "EXCHANGE_RATES"), ("TAX_RATE", "TAX_RATES"),
+        ("CATALOG_SELECTION", "CATALOG_SELECTIONS"), ("ACCOUNT", "ACCOUNTS"), ("CONTACT", "CONTACTS"),
         ("TRANSACTION_CURRENCY", "TRANSACTION_CURRENCIES"), ("UOM_SCHEDULE", "UOM_SCHEDULES"), ("UOM", "UOMS"),
         ("PRODUCT", "PRODUCTS"), ("PRICE_LEVEL", "PRICE_LEVELS"), ("PRODUCT_PRICE_LEVEL", "PRODUCT_PRICE_LEVELS"),
         ("INVOICE", "INVOICES"), ("INVOICE_DETAIL", "INVOICE_DETAILS"),
+        ("DUNNING_EVENT", "DUNNING_EVENTS"), ("TASK", "TASKS"),
     )
 }
 """Logical name -> entity set name."""
 
 
+# Activity tables share the activitypointer key.
+ACTIVITY_TABLES = frozenset({"task"})
+
+
 def primary_id(logical_name: str) -> str:
-    """Primary key column of a table: every table here names it `<logical name>id`."""
-    return f"{logical_name}id"
+    """Primary key column of a table: `<logical name>id`, except activities (`activityid`)."""
+    return "activityid" if logical_name in ACTIVITY_TABLES else f"{logical_name}id"
 
 
 # ---- choice (picklist) values billing does not use; each enum names its table.column ----
@@ -224,6 +242,8 @@ CHOICES: dict[type[IntEnum], tuple[str, ...]] = {
     RefundPolicy: ("cspb_billingcontract.cspb_refundpolicy",),
     ProrateUnit: ("cspb_billingcontract.cspb_prorateunit",),
     UsageGrouping: ("cspb_billingcontract.cspb_usagegrouping",),
+    SuspendedBilling: ("cspb_billingcontract.cspb_suspendedbilling",),
+    TaxCategory: ("product.cspb_taxcategory", "cspb_taxrate.cspb_taxcategory"),
     SubscriptionStatus: ("cspb_subscription.cspb_status",),
     SubscriptionKind: ("cspb_subscription.cspb_kind",),
     ChangeType: ("cspb_licensechangelog.cspb_changetype",),
@@ -244,4 +264,5 @@ CHOICES: dict[type[IntEnum], tuple[str, ...]] = {
     InvoiceState: ("invoice.statecode",),
     StateCode: ("cspb_subscription.statecode", "account.statecode"),
     ProductState: ("product.statecode",),
+    DunningKind: ("cspb_dunningevent.cspb_kind",),
 }

@@ -20,7 +20,8 @@ SANDBOXES: dict[str, tuple[str, int]] = {
     "authorizenet": ("sandbox.authorizenet.server:build_app", 7105),
     "quickbooks": ("sandbox.quickbooks.server:build_app", 7106),
     "businesscentral": ("sandbox.businesscentral.server:build_app", 7107),
-    "entra": ("sandbox.entra.server:build_app", 7108),
+    "mail": ("sandbox.mail.server:build_app", 7108),
+    "entra": ("sandbox.entra.server:build_app", 7109),
 }
 # Served over TLS with the local CA of sandbox/tls.py (`<state>/tls/ca.pem`): msal takes only https authorities.
 TLS_SANDBOXES = {"entra"}

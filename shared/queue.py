@@ -135,10 +135,11 @@ class StorageQueue:
     """Azure Storage queue (Azurite in tests) with dedupe markers and a poison queue."""
 
     def __init__(self, connection_string: str, name: str, *, max_deliveries: int = DEFAULT_MAX_DELIVERIES,
-                 dedupe_container: str = "queue-dedupe", queue_url: str = "", blob_url: str = "",
-                 credential: Any = None, **client_options: Any) -> None:
+                 dedupe_container: str = "queue-dedupe", client_options: dict[str, Any] | None = None,
+                 queue_url: str = "", blob_url: str = "", credential: Any = None) -> None:
         """A connection string, or identity-based: the queue and blob service URLs with a token credential
         (roles "Storage Queue Data Contributor" and "Storage Blob Data Contributor")."""
+        from azure.core.exceptions import AzureError
         from azure.storage.blob import BlobServiceClient
         from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
 
@@ -147,21 +148,34 @@ class StorageQueue:
         if not connection_string and not (queue_url and blob_url and credential is not None):
             raise ValidationError("a Storage queue needs a connection string, or queue and blob service URLs "
                                   "with a credential (CSPB_STORAGE__queueServiceUri, CSPB_STORAGE__blobServiceUri)")
-        codec = {"message_encode_policy": BinaryBase64EncodePolicy(),
-                 "message_decode_policy": BinaryBase64DecodePolicy(), **client_options}
+        options = dict(client_options or {})
+        retries = options.pop("retry_total", None)
+        queue_options, blob_options = dict(options), dict(options)
+        if retries is not None:
+            # The SDKs' default ExponentialRetry starts at 15 s; a bounded caller wants a short linear one.
+            from azure.storage.blob import LinearRetry as BlobRetry
+            from azure.storage.queue import LinearRetry as QueueRetry
+
+            queue_options["retry_policy"] = QueueRetry(backoff=1, random_jitter_range=0, retry_total=retries)
+            blob_options["retry_policy"] = BlobRetry(backoff=1, random_jitter_range=0, retry_total=retries)
 
         # Base64 like the Functions host expects by default, so a queue trigger can read our messages.
         def client(queue_name: str) -> QueueClient:
+            codec = {"message_encode_policy": BinaryBase64EncodePolicy(),
+                     "message_decode_policy": BinaryBase64DecodePolicy(), **queue_options}
             if connection_string:
                 return QueueClient.from_connection_string(connection_string, queue_name, **codec)
             return QueueClient(queue_url, queue_name, credential=credential, **codec)
 
         self._queue = client(name)
         self._poison = client(f"{name}-poison")
-        blobs = (BlobServiceClient.from_connection_string(connection_string, **client_options) if connection_string
-                 else BlobServiceClient(blob_url, credential=credential, **client_options))
+        blobs = (BlobServiceClient.from_connection_string(connection_string, **blob_options) if connection_string
+                 else BlobServiceClient(blob_url, credential=credential, **blob_options))
         self._markers = blobs.get_container_client(dedupe_container)
-        self._ensure()
+        try:
+            self._ensure()
+        except AzureError as exc:
+            raise RetriableError(f"queue {name}: storage unavailable: {type(exc).__name__}") from exc
 
     def _ensure(self) -> None:
         from azure.core.exceptions import ResourceExistsError
@@ -176,14 +190,28 @@ class StorageQueue:
         except ResourceExistsError:
             pass
 
-    def _claim(self, message_id: str) -> bool:
-        from azure.core.exceptions import ResourceExistsError
+    def _marker(self, message_id: str) -> Any:
+        return self._markers.get_blob_client(f"{self.name}/{message_id}")
 
+    def _claim(self, message_id: str) -> bool:
+        """True when this sender should send. A marker says "sent" only once the send succeeded
+        (metadata state=sent); a marker left "sending" by a send that failed or crashed half-way is
+        taken over, so a retry re-sends instead of being taken for a duplicate. Two senders racing on
+        a half-done marker may both send: consumers dedupe (inbox state, change log state)."""
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+        marker = self._marker(message_id)
         try:
-            self._markers.upload_blob(f"{self.name}/{message_id}", b"", overwrite=False)
+            marker.upload_blob(b"", overwrite=False, metadata={"state": "sending"})
+            return True
         except ResourceExistsError:
-            return False
-        return True
+            pass
+        try:
+            state = (marker.get_blob_properties().metadata or {}).get("state")
+        except ResourceNotFoundError:
+            return True
+        # A marker without a state predates states; it is taken as sent, so an upgrade re-sends nothing.
+        return state == "sending"
 
     def send(self, body: dict[str, Any], *, message_id: str) -> bool:
         from azure.core.exceptions import AzureError
@@ -191,10 +219,30 @@ class StorageQueue:
         try:
             if not self._claim(message_id):
                 return False
-            self._queue.send_message(encode(body, message_id).encode())
         except AzureError as exc:
             raise RetriableError(f"queue {self.name}: send failed: {type(exc).__name__}") from exc
+        try:
+            self._queue.send_message(encode(body, message_id).encode())
+        except AzureError as exc:
+            self._release(message_id)
+            raise RetriableError(f"queue {self.name}: send failed: {type(exc).__name__}") from exc
+        try:
+            self._marker(message_id).set_blob_metadata({"state": "sent"})
+        except AzureError as exc:
+            # The message is on the queue; a marker left "sending" only costs a harmless re-send.
+            log.warning("queue %s: message %s sent but its marker was not updated: %s", self.name, message_id,
+                        type(exc).__name__)
         return True
+
+    def _release(self, message_id: str) -> None:
+        """Best effort: a failed send must not leave a marker that makes the retry look like a duplicate.
+        If the delete fails too, the marker still says "sending", which `_claim` takes over."""
+        from azure.core.exceptions import AzureError
+
+        try:
+            self._marker(message_id).delete_blob()
+        except AzureError:
+            pass
 
     def receive(self, max_messages: int = 32, visibility_timeout: int = 60) -> list[Message]:
         out: list[Message] = []
@@ -230,17 +278,20 @@ class ServiceBusQueue:
     learn.microsoft.com/azure/service-bus-messaging/duplicate-detection"""
 
     def __init__(self, connection_string: str, name: str, *, max_deliveries: int = DEFAULT_MAX_DELIVERIES,
-                 namespace: str = "", credential: Any = None, **client_options: Any) -> None:
+                 client_options: dict[str, Any] | None = None, namespace: str = "",
+                 credential: Any = None) -> None:
         """A connection string, or identity-based: the fully qualified namespace with a token credential
         (roles "Azure Service Bus Data Sender" and "Azure Service Bus Data Receiver")."""
         from azure.servicebus import ServiceBusClient
 
         self.name = name
         self.max_deliveries = max_deliveries
+        self._send_timeout = (client_options or {}).get("send_timeout")
+        options = {k: v for k, v in (client_options or {}).items() if k != "send_timeout"}
         if connection_string:
-            self._client = ServiceBusClient.from_connection_string(connection_string, **client_options)
+            self._client = ServiceBusClient.from_connection_string(connection_string, **options)
         elif namespace and credential is not None:
-            self._client = ServiceBusClient(namespace, credential, **client_options)
+            self._client = ServiceBusClient(namespace, credential, **options)
         else:
             raise ValidationError("Service Bus needs CSPB_SERVICEBUS (a connection string) or "
                                   "CSPB_SERVICEBUS__fullyQualifiedNamespace (identity-based)")
@@ -258,7 +309,10 @@ class ServiceBusQueue:
         from azure.servicebus.exceptions import ServiceBusError
 
         try:
-            self._sender.send_messages(self.build_message(body, message_id))
+            if self._send_timeout is not None:
+                self._sender.send_messages(self.build_message(body, message_id), timeout=self._send_timeout)
+            else:
+                self._sender.send_messages(self.build_message(body, message_id))
         except ServiceBusError as exc:
             raise RetriableError(f"queue {self.name}: send failed: {type(exc).__name__}") from exc
         # Duplicates are dropped by the service without telling the sender.
@@ -350,17 +404,27 @@ def drain(queue: Queue, handler: Handler, *, max_rounds: int = 1000, batch: int 
 
 PROVISIONING_QUEUE = "cspb-provisioning"
 SUBSCRIPTION_SYNC_QUEUE = "cspb-subscription-sync"
+CATALOG_SYNC_QUEUE = "cspb-catalog-sync"
 
 _in_process: dict[str, InProcessQueue] = {}
 _in_process_lock = threading.Lock()
 
 
-_clients: dict[tuple[str, str], Queue] = {}
+_clients: dict[tuple[str, str, bool], Queue] = {}
 
 
-def get_queue(name: str, settings: Any = None) -> Queue:
+# The webhook answers within seconds (503 + Retry-After when storage is down, so Dataverse retries),
+# so its clients give up fast: one retry, short connect/read timeouts. Workers keep the SDK defaults.
+INTAKE_STORAGE_OPTIONS: dict[str, Any] = {"retry_total": 1, "connection_timeout": 1.0, "read_timeout": 2.0}
+INTAKE_SERVICEBUS_OPTIONS: dict[str, Any] = {"retry_total": 1, "retry_backoff_factor": 0.2,
+                                             "retry_backoff_max": 1.0, "send_timeout": 2.0}
+
+
+def get_queue(name: str, settings: Any = None, *, intake: bool = False) -> Queue:
     """The queue for the configured backend (`CSPB_QUEUE_BACKEND`: local | azurite | servicebus).
-    One client per backend and queue per process: a Function instance reuses its connection."""
+    One client per backend and queue per process: a Function instance reuses its connection.
+    `intake=True`: the client with the webhook's short timeouts. A client whose construction failed
+    (storage down) is not kept, so the next call tries again."""
     if settings is None:
         from shared.config import get_settings
 
@@ -370,36 +434,38 @@ def get_queue(name: str, settings: Any = None) -> Queue:
         with _in_process_lock:
             return _in_process.setdefault(name, InProcessQueue(name))
     with _in_process_lock:
-        cached = _clients.get((backend, name))
+        cached = _clients.get((backend, name, intake))
         if cached is None:
-            cached = _azure_queue(backend, name, settings)
-            _clients[(backend, name)] = cached
+            cached = _azure_queue(backend, name, settings, intake)
+            _clients[(backend, name, intake)] = cached
         return cached
 
 
-def _azure_queue(backend: str, name: str, settings: Any) -> Queue:
+def _azure_queue(backend: str, name: str, settings: Any, intake: bool = False) -> Queue:
     """The same settings the triggers read: a connection string first, else identity-based."""
     from shared.auth import connection_credential, sdk_options
 
     if backend == "servicebus":
+        sb_options = dict(INTAKE_SERVICEBUS_OPTIONS) if intake else {}
         if settings.servicebus_conn_str:
-            return ServiceBusQueue(settings.servicebus_conn_str, name)
-        options = sdk_options(settings)
+            return ServiceBusQueue(settings.servicebus_conn_str, name, client_options=sb_options or None)
+        sb_options.update(sdk_options(settings))
         if settings.servicebus_endpoint:
             from azure.servicebus import TransportType
 
             # AMQP straight to that host and port (the SDK would assume WebSockets for a custom endpoint).
-            options.update(custom_endpoint_address=settings.servicebus_endpoint, transport_type=TransportType.Amqp)
-        return ServiceBusQueue("", name, namespace=settings.servicebus_fqns,
+            sb_options.update(custom_endpoint_address=settings.servicebus_endpoint, transport_type=TransportType.Amqp)
+        return ServiceBusQueue("", name, client_options=sb_options, namespace=settings.servicebus_fqns,
                                credential=connection_credential(settings, "servicebus") if settings.servicebus_fqns
-                               else None, **options)
+                               else None)
+    storage_options = dict(INTAKE_STORAGE_OPTIONS) if intake else {}
     conn = settings.storage_connection_string.reveal()
     if conn:
-        return StorageQueue(conn, name)
+        return StorageQueue(conn, name, client_options=storage_options or None)
     identity = bool(settings.queue_service_uri and settings.blob_service_uri)
-    return StorageQueue("", name, queue_url=settings.queue_service_uri, blob_url=settings.blob_service_uri,
-                        credential=connection_credential(settings, "storage") if identity else None,
-                        **sdk_options(settings))
+    return StorageQueue("", name, client_options={**storage_options, **sdk_options(settings)},
+                        queue_url=settings.queue_service_uri, blob_url=settings.blob_service_uri,
+                        credential=connection_credential(settings, "storage") if identity else None)
 
 
 def reset_in_process_queues() -> None:

@@ -25,6 +25,8 @@ class Col:
     options: tuple[tuple[int, str, str], ...] = ()
     required: bool = False
     max_length: int | None = None
+    # Two-option (bool) columns: the value Dataverse stores on create when none is sent (AppDefaultValue).
+    default: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,8 @@ def Mo(name: str, en: str, es: str) -> Col:
     return Col(name, "money", (en, es))
 
 
-def B(name: str, en: str, es: str) -> Col:
-    return Col(name, "bool", (en, es))
+def B(name: str, en: str, es: str, default: bool = False) -> Col:
+    return Col(name, "bool", (en, es), default=default)
 
 
 def DT(name: str, en: str, es: str) -> Col:
@@ -157,6 +159,18 @@ TABLES: tuple[TableSpec, ...] = (
         D("cspb_discountpct", "Discount %", "% de descuento"),
         D("cspb_taxratepct", "Tax Rate %", "% de impuesto"),
         DA("cspb_nextinvoicedate", "Next Invoice Date", "Próxima fecha de factura"),
+        I("cspb_estimatedusageday", "Bill Estimated Usage From Day", "Facturar consumo estimado desde el día"),
+        P("cspb_suspendedbilling", "Suspended Subscriptions", "Suscripciones suspendidas",
+          ((1, "Keep Billing (as Microsoft does)", "Seguir facturando (como Microsoft)"),
+           (2, "Stop Billing", "Dejar de facturar"))),
+        S("cspb_taxjurisdiction", "Tax Jurisdiction", "Jurisdicción fiscal", 20),
+        I("cspb_paymenttermsdays", "Payment Terms (Days)", "Plazo de pago (días)"),
+        # Dunning policy: days overdue, comma-separated ("7,14"); blank = the defaults in billing/dunning.py.
+        S("cspb_dunningreminderdays", "Reminders (Days Overdue)", "Recordatorios (días de retraso)", 100),
+        S("cspb_dunningretrydays", "Charge Retries (Days Overdue)", "Reintentos de cobro (días de retraso)", 100),
+        I("cspb_dunningfinalday", "Final Notice (Days Overdue)", "Último aviso (días de retraso)"),
+        I("cspb_dunningsuspendday", "Flag for Suspension (Days Overdue)", "Marcar para suspensión (días de retraso)"),
+        B("cspb_dunningoff", "Dunning Off", "Reclamación de cobro desactivada"),
     ),
     _table(
         "cspb_subscription", "cspb_Subscription", "cspb_subscriptions",
@@ -269,6 +283,9 @@ TABLES: tuple[TableSpec, ...] = (
         I("cspb_rowcount", "Row Count", "Número de filas"),
         B("cspb_billed", "Billed", "Facturado"),
         L("cspb_invoice", "invoice", "Invoice", "Factura"),
+        S("cspb_usagesource", "Usage Source", "Origen del consumo", 20),
+        Mo("cspb_billedcost", "Billed Cost", "Costo facturado"),
+        S("cspb_billedsource", "Billed Source", "Origen facturado", 20),
     ),
     _table(
         "cspb_reconfile", "cspb_ReconFile", "cspb_reconfiles",
@@ -318,6 +335,20 @@ TABLES: tuple[TableSpec, ...] = (
         M("cspb_error", "Error", "Error"),
         I("cspb_attempts", "Attempts", "Intentos"),
         DT("cspb_receivedon", "Received On", "Recibido el"),
+    ),
+    _table(
+        "cspb_dunningevent", "cspb_DunningEvent", "cspb_dunningevents",
+        ("Dunning Event", "Evento de reclamación"), ("Dunning Events", "Eventos de reclamación"),
+        (("cspb_eventkey_key", ("cspb_eventkey",)),),
+        S("cspb_eventkey", "Event Key", "Clave de evento", 200),
+        L("cspb_invoice", "invoice", "Invoice", "Factura"),
+        P("cspb_kind", "Kind", "Tipo",
+          ((1, "Reminder", "Recordatorio"), (2, "Charge Retry", "Reintento de cobro"),
+           (3, "Final Notice", "Último aviso"), (4, "Flagged for Suspension", "Marcada para suspensión"))),
+        I("cspb_step", "Step", "Paso"),
+        I("cspb_daysoverdue", "Days Overdue", "Días de retraso"),
+        DA("cspb_date", "Date", "Fecha"),
+        M("cspb_outcome", "Outcome", "Resultado"),
     ),
     _table(
         "cspb_revenueschedule", "cspb_RevenueSchedule", "cspb_revenueschedules",
@@ -391,6 +422,28 @@ TABLES: tuple[TableSpec, ...] = (
         S("cspb_value", "Value", "Valor", 200),
     ),
     _table(
+        "cspb_exchangerate", "cspb_ExchangeRate", "cspb_exchangerates",
+        ("Exchange Rate", "Tipo de cambio"), ("Exchange Rates", "Tipos de cambio"),
+        (("cspb_ratekey_key", ("cspb_ratekey",)),),
+        S("cspb_ratekey", "Rate Key", "Clave del tipo", 50),
+        S("cspb_fromcurrency", "From Currency", "Moneda de origen", 3),
+        S("cspb_tocurrency", "To Currency", "Moneda de destino", 3),
+        S("cspb_month", "Month", "Mes", 7),
+        D("cspb_rate", "Rate", "Tipo"),
+        S("cspb_source", "Source", "Fuente", 200),
+    ),
+    _table(
+        "cspb_taxrate", "cspb_TaxRate", "cspb_taxrates",
+        ("Tax Rate", "Tipo impositivo"), ("Tax Rates", "Tipos impositivos"),
+        (("cspb_taxratekey_key", ("cspb_taxratekey",)),),
+        S("cspb_taxratekey", "Tax Rate Key", "Clave del tipo impositivo", 50),
+        S("cspb_jurisdiction", "Jurisdiction", "Jurisdicción", 20),
+        P("cspb_taxcategory", "Tax Category", "Categoría fiscal",
+          ((1, "Standard", "General"), (2, "Reduced", "Reducido"), (3, "Exempt", "Exento"))),
+        D("cspb_ratepct", "Rate %", "% del tipo"),
+        S("cspb_taxname", "Tax Name", "Nombre del impuesto", 100),
+    ),
+    _table(
         "cspb_kpisnapshot", "cspb_KpiSnapshot", "cspb_kpisnapshots",
         ("KPI Snapshot", "Instantánea de KPI"), ("KPI Snapshots", "Instantáneas de KPI"),
         (("cspb_snapshotkey_key", ("cspb_snapshotkey",)),),
@@ -411,7 +464,8 @@ def _ext(logical: str, schema: str, entity_set: str, label: Label, plural: Label
 EXTENSIONS: tuple[TableSpec, ...] = (
     _ext("account", "Account", "accounts", ("Account", "Cuenta"), ("Accounts", "Cuentas"), (),
          S("cspb_domain", "Tenant Domain", "Dominio del inquilino", 255),
-         B("cspb_portalenabled", "Portal Enabled", "Portal habilitado")),
+         B("cspb_portalenabled", "Portal Enabled", "Portal habilitado"),
+         S("cspb_taxid", "Tax ID", "NIF / identificación fiscal", 50)),
     _ext("contact", "Contact", "contacts", ("Contact", "Contacto"), ("Contacts", "Contactos"), (),
          P("cspb_portalrole", "Portal Role", "Rol en el portal",
            ((1, "Administrator", "Administrador"), (2, "Subscription Manager", "Administrador de suscripciones"),
@@ -426,7 +480,9 @@ EXTENSIONS: tuple[TableSpec, ...] = (
          S("cspb_productid", "Provider Product ID", "ID de producto del proveedor"),
          S("cspb_skuid", "Provider SKU ID", "ID de SKU del proveedor"),
          B("cspb_portalvisible", "Visible in Portal", "Visible en el portal"),
-         S("cspb_billingtype", "Billing Type", "Tipo de facturación", 20)),
+         S("cspb_billingtype", "Billing Type", "Tipo de facturación", 20),
+         P("cspb_taxcategory", "Tax Category", "Categoría fiscal",
+           ((1, "Standard", "General"), (2, "Reduced", "Reducido"), (3, "Exempt", "Exento")))),
     _ext("pricelevel", "PriceLevel", "pricelevels", ("Price List", "Lista de precios"),
          ("Price Lists", "Listas de precios"), (("cspb_pricelevelname_key", ("name",)),),
          CURRENCY),
@@ -451,11 +507,13 @@ EXTENSIONS: tuple[TableSpec, ...] = (
          P("cspb_paymentstatus", "Payment Status", "Estado de pago",
            ((1, "Unpaid", "Sin pagar"), (2, "Partially Paid", "Pagada parcialmente"), (3, "Paid", "Pagada"),
             (4, "Failed", "Error"))),
-         S("cspb_sendstatus", "Send Status", "Estado de envío", 50),
+         S("cspb_sendstatus", "Send Status", "Estado de envío", 400),
+         S("cspb_dunningstatus", "Dunning Status", "Estado de reclamación", 400),
          P("cspb_accountingstatus", "Accounting Status", "Estado contable",
            ((1, "Not Synced", "Sin sincronizar"), (2, "Synced", "Sincronizada"), (3, "Failed", "Error"))),
          M("cspb_accountingerror", "Accounting Error", "Error contable"),
-         D("cspb_exchangerate", "Exchange Rate", "Tipo de cambio")),
+         D("cspb_exchangerate", "Exchange Rate", "Tipo de cambio"),
+         DA("cspb_issuedate", "Issue Date", "Fecha de emisión")),
     _ext("invoicedetail", "InvoiceDetail", "invoicedetails", ("Invoice Product", "Producto de factura"),
          ("Invoice Products", "Productos de factura"), (("cspb_linekey_key", ("cspb_linekey",)),),
          S("cspb_linekey", "Line Key", "Clave de línea", 300),
@@ -465,7 +523,12 @@ EXTENSIONS: tuple[TableSpec, ...] = (
            ((1, "License", "Licencia"), (2, "Proration", "Prorrateo"), (3, "Credit", "Crédito"),
             (4, "Usage", "Consumo"), (5, "One Time", "Pago único"), (6, "Minimum Commitment", "Compromiso mínimo"))),
          DA("cspb_periodstart", "Period Start", "Inicio del periodo"),
-         DA("cspb_periodend", "Period End", "Fin del periodo")),
+         DA("cspb_periodend", "Period End", "Fin del periodo"),
+         D("cspb_taxratepct", "Tax Rate %", "% de impuesto"),
+         S("cspb_taxname", "Tax Name", "Nombre del impuesto", 100),
+         S("cspb_sourcecurrency", "Priced In", "Moneda de origen", 3),
+         D("cspb_exchangerate", "Exchange Rate", "Tipo de cambio"),
+         S("cspb_ratemonth", "Rate Month", "Mes del tipo", 7)),
 )
 
 ALL: tuple[TableSpec, ...] = TABLES + EXTENSIONS

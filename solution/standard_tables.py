@@ -33,7 +33,9 @@ STANDARD: dict[str, tuple[str, str, str, list[ColumnDef], list[tuple[str, tuple[
     "account": ("accounts", "accountid", "name", [
         _c("accountid", "uniqueidentifier"), _c("name", "string"), _c("accountnumber", "string"),
         _c("emailaddress1", "string"), _c("telephone1", "string"), _c("websiteurl", "string"),
-        _c("address1_country", "string"), _c("parentaccountid", "lookup", "account"),
+        _c("address1_country", "string"), _c("address1_line1", "string"), _c("address1_line2", "string"),
+        _c("address1_city", "string"), _c("address1_stateorprovince", "string"),
+        _c("address1_postalcode", "string"), _c("parentaccountid", "lookup", "account"),
         _c("primarycontactid", "lookup", "contact"), _c("transactioncurrencyid", "lookup", "transactioncurrency"),
         *_common(),
     ], []),
@@ -98,6 +100,13 @@ STANDARD: dict[str, tuple[str, str, str, list[ColumnDef], list[tuple[str, tuple[
         *_common({0: "Active", 1: "Closed", 2: "Paid", 3: "Canceled"},
                  {1: "New", 2: "Partially Shipped", 4: "Billed", 5: "Booked", 6: "Installed",
                   100001: "Complete", 100002: "Partial", 100003: "Canceled"}),
+    ], []),
+    # Activities: a task regarding an account (the dunning "flag for suspension").
+    "task": ("tasks", "activityid", "subject", [
+        _c("activityid", "uniqueidentifier"), _c("subject", "string"), _c("description", "memo"),
+        _c("scheduledend", "datetime"), _c("prioritycode", "picklist", options={0: "Low", 1: "Normal", 2: "High"}),
+        _c("regardingobjectid", "lookup", "account"),
+        *_common({0: "Open", 1: "Completed", 2: "Canceled"}, {2: "Not Started", 5: "Completed", 6: "Canceled"}),
     ], []),
     "invoicedetail": ("invoicedetails", "invoicedetailid", "invoicedetailname", [
         _c("invoicedetailid", "uniqueidentifier"), _c("invoicedetailname", "string"),
