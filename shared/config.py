@@ -83,6 +83,9 @@ class Settings:
     authorizenet_url: str = "https://api.authorize.net/xml/v1/request.api"
     authorizenet_login_id: str = ""
     authorizenet_transaction_key: Secret = field(default_factory=lambda: Secret(""))
+    # Webhook HMAC key; "text" keys the HMAC with the key as typed (the vendor sample app), "hex" hex-decodes it.
+    authorizenet_signature_key: Secret = field(default_factory=lambda: Secret(""))
+    authorizenet_signature_key_encoding: str = "text"
     # The currency of the Authorize.Net merchant account: a charge in any other currency is refused.
     authorizenet_currency: str = "USD"
     quickbooks_url: str = "https://quickbooks.api.intuit.com"
@@ -126,6 +129,8 @@ class Settings:
         default="", metadata={"env": "CSPB_SERVICEBUS__fullyQualifiedNamespace"})
     servicebus_credential: str = field(default="", metadata={"env": "CSPB_SERVICEBUS__credential"})
     servicebus_client_id: str = field(default="", metadata={"env": "CSPB_SERVICEBUS__clientId"})
+    # The client's custom_endpoint_address (an application gateway, or the local stand-in); empty = the namespace.
+    servicebus_endpoint: str = ""
     servicebus_namespace: str = ""  # older name for the namespace, still read
     servicebus_connection_string: Secret = field(default_factory=lambda: Secret(""))  # older name, still read
     pc_refresh_token_secret_name: str = "pc-refresh-token"

@@ -118,6 +118,8 @@ class Api:
         self.store = store
         self.webhooks = Dispatcher()
         self.dop_hint = 4
+        # The security roles of the application user the WhoAmI caller is (what `cspbridge doctor` checks).
+        self.app_user_roles: list[str] = ["CSPBridge Integration"]
         # Logical names whose UpsertMultiple/CreateMultiple answer "not supported" (tests the fallback).
         self.multiple_unsupported: set[str] = set()
         self.stats: Counter[str] = Counter()
@@ -182,6 +184,14 @@ class Api:
                 return Result(200, metadata.handle(self.tables, req.method, spec, rest, req.query, req.base_url))
             except metadata.MetadataError as exc:
                 raise ODataError(exc.status, "0x80060888", exc.message) from exc
+        if head == "systemusers" and spec is not None and spec.strip("'") == USER_ID and not rest:
+            # The calling application user, with its roles ($expand=systemuserroles_association).
+            return Result(200, {"@odata.context": f"{req.base_url}$metadata#systemusers/$entity",
+                                "systemuserid": USER_ID, "fullname": "# CSPBridge", "isdisabled": False,
+                                "applicationid": "5e0e4a77-0000-4000-8000-00000000a001",
+                                "systemuserroles_association": [
+                                    {"roleid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"role:{name}")), "name": name}
+                                    for name in self.app_user_roles]})
         table = self.table_for_set(head)
         method = req.method.upper()
         if spec is None and rest:
