@@ -45,8 +45,9 @@ def send_invoice(invoice: records.InvoiceDoc, contract: dict[str, Any], *, dv: A
     account = records.load_account(dv, invoice.account_id)
     name = " ".join(x for x in ((contact or {}).get("firstname"), (contact or {}).get("lastname")) if x)
     language = contract.get("cspb_language") or invoice.language
-    html = render_invoice_html(invoice, customer=account.get("name") or "", contact=name, language=language)
-    pdf = render_invoice_pdf(invoice, customer=account.get("name") or "", contact=name, language=language)
+    customer = records.customer_party(account)
+    html = render_invoice_html(invoice, customer=customer, contact=name, language=language)
+    pdf = render_invoice_pdf(invoice, customer=customer, contact=name, language=language)
     stem = re.sub(r"[^A-Za-z0-9._-]", "_", invoice.number or invoice.id)
     store.put(f"outbox/invoices/{stem}.html", html.encode(), content_type="text/html; charset=utf-8")
     store.put(f"outbox/invoices/{stem}.pdf", pdf, content_type="application/pdf")

@@ -123,6 +123,12 @@ class Settings:
     portal_client_id: str = ""
     portal_client_secret: Secret = field(default_factory=lambda: Secret(""))
     refund_policy: str = "refund"  # global default: refund | no_refund
+    # The seller on every invoice document: legal name, address (lines separated by "|") and tax id.
+    seller_name: str = ""
+    seller_address: str = ""
+    seller_tax_id: str = ""
+    # A Unicode TrueType font for invoice PDFs (empty = Debian's fonts-dejavu-core DejaVu Sans).
+    invoice_font: str = ""
     http_max_attempts: int = 6
     http_backoff_cap_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
