@@ -86,10 +86,11 @@ def recon_ingest(ctx: Any) -> list[str]:
 
 def billing_cycle(ctx: Any) -> list[str]:
     from dataverse import billing_jobs
-    from dataverse.seed_billing import seed_billing
+    from dataverse.seed_billing import seed_billing, seed_showcase
 
     dv = _dv()
     seed_billing(dv)
+    seed_showcase(dv)
     today = ctx.as_of
     # Last month's regular invoice date first, so the recon report has customer invoices to match.
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=2)
@@ -105,6 +106,7 @@ def billing_cycle(ctx: Any) -> list[str]:
             lines.append(f"  contract {contract}: {message}")
     rerun = billing_jobs.run(today, dv=dv)
     lines.append(f"re-run of the same date created {rerun.created} invoices (idempotent)")
+    lines.extend(billing_jobs.money_path_showcase(dv=dv))
     for contract, message in result.errors:
         lines.append(f"  contract {contract}: {message}")
     return lines
