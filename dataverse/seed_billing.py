@@ -126,8 +126,8 @@ def seed_showcase(dv: DataverseClient) -> dict[str, str]:
         row = tax_rate_row(rate)
         ids[row["cspb_taxratekey"]] = dv.upsert(EntitySet.TAX_RATES, {"cspb_taxratekey": row["cspb_taxratekey"]}, row).id
     for month in range(1, 13):
-        rate = ExchangeRate(f"2026-{month:02d}", "USD", "COP", Decimal("4000") + 10 * month, "demo: monthly USD/COP")
-        row = exchange_rate_row(rate)
+        fx = ExchangeRate(f"2026-{month:02d}", "USD", "COP", Decimal("4000") + 10 * month, "demo: monthly USD/COP")
+        row = exchange_rate_row(fx)
         dv.upsert(EntitySet.EXCHANGE_RATES, {"cspb_ratekey": row["cspb_ratekey"]}, row)
     acct = _account(dv, "Contoso Billing Demo")
     dv.update(EntitySet.ACCOUNTS, acct, {"address1_line1": "1 Microsoft Way", "address1_city": "Redmond",
