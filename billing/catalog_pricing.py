@@ -135,6 +135,16 @@ def family_of(row: Mapping[str, Any]) -> str:
     return title.strip()
 
 
+def _title(product: str, sku: str) -> str:
+    """The SKU's name as people say it: its SKU title, prefixed with the product's when that adds something."""
+    product, sku = product.strip(), sku.strip()
+    if not sku or sku == product:
+        return product
+    if sku.lower().startswith(product.lower()) or not product:
+        return sku
+    return f"{product} {sku}"
+
+
 def parse_sheet_row(row: Mapping[str, Any]) -> SheetPrice:
     for name in ("ProductId", "SkuId", "UnitPrice"):
         if not str(row.get(name) or "").strip():
@@ -142,7 +152,7 @@ def parse_sheet_row(row: Mapping[str, Any]) -> SheetPrice:
     return SheetPrice(
         product_id=str(row["ProductId"]),
         sku_id=str(row["SkuId"]),
-        title=f"{row.get('ProductTitle') or ''} {row.get('SkuTitle') or ''}".strip() or str(row["ProductId"]),
+        title=_title(str(row.get("ProductTitle") or ""), str(row.get("SkuTitle") or "")) or str(row["ProductId"]),
         family=family_of(row),
         term=str(row.get("TermDuration") or "P1M"),
         billing_plan=str(row.get("BillingPlan") or "Monthly").lower(),
@@ -520,3 +530,15 @@ def margin_change(seats: Decimal | int, old_cost: Decimal | None, new_cost: Deci
     if old_cost is None:
         return Decimal(0)
     return round_money(Decimal(seats) * (old_cost - new_cost), currency)
+
+
+def subscription_price_key(currency: str, product_id: str, sku_id: str, term: str, billing_frequency: str,
+                           ) -> str | None:
+    """The price list item a subscription is priced from: its currency's price list, its product:SKU,
+    and the unit of its term + billing frequency (P1M|P1Y|P3Y, as cspb_billingfrequency holds it)."""
+    from billing.newcommerce import FREQUENCY_TO_BILLING_CYCLE
+
+    if not currency or not product_id or not sku_id:
+        return None
+    return price_key(price_list_name(currency), product_number(product_id, sku_id),
+                     unit_name(term or billing_frequency, FREQUENCY_TO_BILLING_CYCLE.get(billing_frequency, "monthly")))

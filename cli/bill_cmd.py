@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from cli.params import POSITIVE
+
 
 def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date:
     if value is None:
@@ -23,11 +25,17 @@ def _load_rates(path: Path | None) -> list:
     """CSV with columns month,from,to,rate (e.g. 2026-01,USD,EUR,0.9123): the month's rates."""
     if path is None:
         return []
+    from decimal import InvalidOperation
+
     from billing.models import ExchangeRate
 
     with path.open(newline="", encoding="utf-8") as fh:
-        return [ExchangeRate(r["month"], r["from"].upper(), r["to"].upper(), Decimal(r["rate"]))
-                for r in csv.DictReader(fh)]
+        try:
+            return [ExchangeRate(r["month"], r["from"].upper(), r["to"].upper(), Decimal(r["rate"]))
+                    for r in csv.DictReader(fh)]
+        except (KeyError, AttributeError, InvalidOperation, ValueError) as exc:
+            raise click.BadParameter(f"{path} is not a CSV with columns month,from,to,rate ({exc!r})",
+                                     param_hint="--rates") from None
 
 
 def print_summary(summary: dict) -> None:
@@ -108,7 +116,7 @@ def run(run_date: date, rates: Path | None, contracts: tuple[str, ...], catch_up
 
 @bill.command()
 @DATE
-@click.option("--catch-up-days", default=31, show_default=True,
+@click.option("--catch-up-days", default=31, show_default=True, type=POSITIVE,
               help="As for 'bill run': decides which onboarding change logs fall before billing begins.")
 def assign(run_date: date, catch_up_days: int) -> None:
     """Put subscriptions of mapped provider accounts that have no billing contract on the account's

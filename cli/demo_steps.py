@@ -52,6 +52,26 @@ def sync_and_provision(ctx: Any) -> list[str]:
     return lines
 
 
+def price_preview(ctx: Any) -> list[str]:
+    """Next month's price sheet against the prices in force, for the partner's catalog: what the
+    subscriptions use plus an allow-list entry an admin would add (the new Copilot family)."""
+    from dataverse import catalog_repo
+    from dataverse.tables import CatalogSelectionKind
+    from distributors.partnercenter_adapter import PartnerCenterAdapter
+    from shared.blobstore import blob_store_from_settings
+    from sync.price_preview import run_price_preview
+
+    dv = _dv()
+    catalog_repo.add_selection(dv, catalog_repo.SelectionEntry(CatalogSelectionKind.FAMILY, "Microsoft 365 Copilot"))
+    out = run_price_preview(dv, PartnerCenterAdapter.from_settings(), today=ctx.as_of, currencies=("USD", "EUR"),
+                            store=blob_store_from_settings(), out_dir=ctx.out_dir / "price-preview")
+    items = out["items"]
+    return [f"{out['month']} vs prices in force on {out['inForce']} ({', '.join(out['source'])}; {out['selection']})",
+            f"items added {items['added']}, changed {items['changed']}, removed {items['removed']}; "
+            f"customers whose margin moves: {out['customersAffected']}",
+            f"report: {out['local']['report.html']} (+ price-changes.csv, customer-impact.csv)"]
+
+
 def pax8_provisioning(ctx: Any) -> list[str]:
     from sync.pax8_demo import run_pax8_demo
 
@@ -173,11 +193,33 @@ def payments_and_accounting(ctx: Any) -> list[str]:
         failures = {job: outcome for job, outcome in jobs.items() if outcome.lower().startswith("failed")}
         if failures:
             lines.append(f"  invoice {invoice_id}: {failures}")
+    lines += _mail_read_back(ctx)
     charged = sum(1 for jobs in outcomes.values() if jobs.get("charge", "").startswith("succeeded"))
     synced = sum(1 for jobs in outcomes.values() if jobs.get("accounting", "").startswith("synced"))
     if not charged or not synced:
         raise RuntimeError(f"expected Stripe charges and accounting syncs, got {dict(tally)}; " + "; ".join(lines[2:]))
     return lines
+
+
+def _mail_read_back(ctx: Any) -> list[str]:
+    """What the mail sandbox's SMTP server received: the invoices as a customer gets them."""
+    server = ctx.servers.get("mail")
+    if server is None:
+        return []
+    messages = [m for m in server.app.sandbox.messages if m.channel == "smtp"]
+    out = [f"invoices emailed over SMTP and read back from the local server: {len(messages)}"]
+    for message in messages[:3]:
+        files = ", ".join(f"{name} ({len(data):,} bytes)" for name, _type, data in message.attachments)
+        out.append(f"  to {', '.join(message.to)} [{message.language}] {message.subject!r}: {files}")
+    if messages:
+        first = messages[0]
+        folder = ctx.out_dir / "mail"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, _type, data in first.attachments:
+            (folder / name).write_bytes(data)
+        (folder / "first-invoice-mail.html").write_text(first.html, encoding="utf-8")
+        out.append(f"  first message's body and attachments saved under {folder}")
+    return out
 
 
 def portal_and_assessment(ctx: Any) -> list[str]:
@@ -189,6 +231,7 @@ def portal_and_assessment(ctx: Any) -> list[str]:
 STEPS: list[tuple[str, Any]] = [
     ("dataverse round trip", dataverse_round_trip),
     ("sync and provisioning", sync_and_provision),
+    ("price-change preview", price_preview),
     ("pax8 provisioning", pax8_provisioning),
     ("recon", recon_ingest),
     ("billing", billing_cycle),

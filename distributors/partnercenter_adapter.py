@@ -133,6 +133,17 @@ class PartnerCenterAdapter:
             with open(path, encoding="utf-8-sig", newline="") as fh:
                 return list(csv.DictReader(fh))
 
+    def iter_price_sheet(self, market: str, *, view: str = "updatedlicensebased", month: str | None = None,
+                         ) -> Iterator[dict[str, str]]:
+        """The market's license price sheet, row by row: the download streams to a temporary file
+        and the rows are read from it one at a time, so a 42 MB sheet never sits in memory.
+        `month` (YYYYMM) asks for that month's sheet (timeline=history) instead of the current one."""
+        with tempfile.TemporaryDirectory(prefix="cspb-pricesheet-") as tmp:
+            path = self.client.download_price_sheet(market, Path(tmp) / f"{market}.csv", view=view,
+                                                    timeline="history" if month else "current", month=month)
+            with open(path, encoding="utf-8-sig", newline="") as fh:
+                yield from csv.DictReader(fh)
+
     def list_products(self) -> Iterator[Product]:
         for item in self.client.list_products(CATALOG_COUNTRY, target_view="OnlineServices"):
             yield Product(id=item.id, name=item.title or item.id, vendor="Microsoft",

@@ -184,6 +184,14 @@ def payment_row(dv: Any, key: str) -> dict[str, Any] | None:
     return dv.get_by_key("cspb_payments", {"cspb_paymentkey": key})
 
 
+def held_payments(dv: Any) -> list[dict[str, Any]]:
+    """Pending payments the processor has taken but not decided (e.g. Authorize.Net's review)."""
+    rows = dv.list("cspb_payments", select=["cspb_paymentkey", "cspb_processor", "cspb_processorpaymentid",
+                                            "cspb_amount", "_cspb_invoice_value"],
+                   filter=f"cspb_status eq {int(PAYMENT_PENDING)} and cspb_processorpaymentid ne null")
+    return [r for r in rows if r.get("cspb_processorpaymentid") and r.get("_cspb_invoice_value")]
+
+
 def write_payment(dv: Any, invoice: InvoiceDoc, key: str, *, amount: Decimal, processor: str, status: int,
                   processor_payment_id: str = "", error: str = "", paid_on: date | None = None) -> None:
     record: dict[str, Any] = {

@@ -83,9 +83,21 @@ class Settings:
     authorizenet_url: str = "https://api.authorize.net/xml/v1/request.api"
     authorizenet_login_id: str = ""
     authorizenet_transaction_key: Secret = field(default_factory=lambda: Secret(""))
+    # The currency of the Authorize.Net merchant account: a charge in any other currency is refused.
+    authorizenet_currency: str = "USD"
     quickbooks_url: str = "https://quickbooks.api.intuit.com"
     quickbooks_realm_id: str = ""
-    quickbooks_token: Secret = field(default_factory=lambda: Secret(""))
+    # OAuth 2.0 (Intuit): the app's client id/secret; the refresh token lives in the secret store
+    # (Key Vault) under quickbooks_refresh_token_secret_name and is rotated there on every refresh.
+    # quickbooks_refresh_token seeds the store once (the value from Intuit's consent).
+    quickbooks_client_id: str = ""
+    quickbooks_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    quickbooks_refresh_token: Secret = field(default_factory=lambda: Secret(""))
+    quickbooks_refresh_token_secret_name: str = "cspb-quickbooks-refresh-token"
+    quickbooks_token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    # Intuit's limits per realm and app: 10 concurrent requests, 500 per minute.
+    quickbooks_max_concurrent: int = 10
+    quickbooks_requests_per_minute: int = 500
     business_central_url: str = "https://api.businesscentral.dynamics.com"
     business_central_company_id: str = ""
     accounting_target: str = "quickbooks"  # quickbooks | businesscentral | none
@@ -122,6 +134,15 @@ class Settings:
     portal_session_secret: Secret = field(default_factory=lambda: Secret(""))
     portal_client_id: str = ""
     portal_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    # Outgoing mail (shared/mail.py): outbox (kept in Blob Storage) | smtp | graph (Graph sendMail, Mail.Send).
+    mail_backend: str = "outbox"
+    mail_from: str = ""
+    mail_from_name: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: Secret = field(default_factory=lambda: Secret(""))
+    smtp_starttls: bool = False
     refund_policy: str = "refund"  # global default: refund | no_refund
     # The seller on every invoice document: legal name, address (lines separated by "|") and tax id.
     seller_name: str = ""
@@ -130,9 +151,14 @@ class Settings:
     # A Unicode TrueType font for invoice PDFs (empty = Debian's fonts-dejavu-core DejaVu Sans).
     invoice_font: str = ""
     http_max_attempts: int = 6
+    # Provider accounts per subscription sync queue message: one Dataverse read and ~3 writes per
+    # message, so larger batches mean fewer requests; 50 tenants keep a message well inside 5 minutes.
+    subscription_sync_batch: int = 50
     http_backoff_cap_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
     log_level: str = "INFO"
+    # The inbox sweeper re-queues rows Received/Queued without progress for this long.
+    inbox_stuck_minutes: int = 30
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

@@ -23,6 +23,7 @@ CHOICES: dict[str, frozenset[str]] = {
     "CSPB_MODE": frozenset({"sandbox", "azure"}),
     "CSPB_QUEUE_BACKEND": frozenset({"local", "azurite", "servicebus"}),
     "CSPB_REFUND_POLICY": frozenset({"refund", "no_refund"}),
+    "CSPB_MAIL_BACKEND": frozenset({"outbox", "smtp", "graph"}),
     "CSPB_LOG_LEVEL": frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}),
 }
 SCHEDULE = re.compile(r"^\S+( \S+){5}$")  # NCRONTAB: six fields, seconds first
@@ -36,8 +37,10 @@ REQUIRED_IN_AZURE: dict[str, list[str | tuple[str, ...]]] = {
     "pax8": ["CSPB_PAX8_CLIENT_ID", "CSPB_PAX8_CLIENT_SECRET"],
     "stripe": ["CSPB_STRIPE_API_KEY", "CSPB_STRIPE_WEBHOOK_SECRET"],
     "authorizenet": ["CSPB_AUTHORIZENET_LOGIN_ID", "CSPB_AUTHORIZENET_TRANSACTION_KEY"],
-    "quickbooks": ["CSPB_QUICKBOOKS_REALM_ID"],
+    "quickbooks": ["CSPB_QUICKBOOKS_REALM_ID", "CSPB_QUICKBOOKS_CLIENT_ID", "CSPB_QUICKBOOKS_CLIENT_SECRET"],
     "businesscentral": ["CSPB_BUSINESS_CENTRAL_COMPANY_ID"],
+    "smtp": ["CSPB_SMTP_HOST", "CSPB_MAIL_FROM"],
+    "graph_mail": ["CSPB_MAIL_FROM"],
     "storage": [("CSPB_STORAGE_CONNECTION_STRING", "CSPB_STORAGE__serviceUri", "CSPB_STORAGE__blobServiceUri",
                  "CSPB_STORAGE__accountName")],
     "servicebus": [("CSPB_SERVICEBUS", "CSPB_SERVICEBUS_CONNECTION_STRING", "CSPB_SERVICEBUS__fullyQualifiedNamespace",
