@@ -63,13 +63,36 @@ def pax8_provisioning(ctx: Any) -> list[str]:
             f"subscription {out.get('pax8_subscription_id')}, change log {out['status']}"]
 
 
+def _exchange_rates(dv: Any, seeded: dict[str, Any]) -> int:
+    """The partner's Dynamics holds the currencies it bills and buys in, with the month's rates
+    against its base currency (USD): the rates Microsoft used on the seeded invoices."""
+    from decimal import Decimal
+
+    from dataverse.tables import EntitySet
+
+    rates = {seeded["from"]: Decimal(1), **{c: Decimal(r) for c, r in seeded["rates"].items()}}
+    existing = {(r.get("isocurrencycode") or "").upper(): r["transactioncurrencyid"] for r in dv.list(
+        EntitySet.TRANSACTION_CURRENCIES, select=["transactioncurrencyid", "isocurrencycode"])}
+    for code, rate in sorted(rates.items()):
+        values = {"isocurrencycode": code, "currencyname": code, "currencysymbol": code, "exchangerate": rate,
+                  "currencyprecision": 0 if code in ("JPY", "KRW") else 2}
+        if code in existing:
+            dv.update(EntitySet.TRANSACTION_CURRENCIES, existing[code], {"exchangerate": rate})
+        else:
+            dv.create(EntitySet.TRANSACTION_CURRENCIES, values)
+    return len(rates)
+
+
 def recon_ingest(ctx: Any) -> list[str]:
     from recon.jobs import scheduled
     from shared.blobstore import blob_store_from_settings
 
     store = blob_store_from_settings()
-    outcomes = scheduled(ctx.as_of, dv=_dv(), store=store)
     lines = []
+    if ctx.seed.get("exchange_rates"):
+        count = _exchange_rates(_dv(), ctx.seed["exchange_rates"])
+        lines.append(f"exchange rates of {ctx.seed['exchange_rates']['month']} in Dynamics: {count} currencies")
+    outcomes = scheduled(ctx.as_of, dv=_dv(), store=store)
     for outcome in outcomes:
         read = sum(f.rows_read for f in outcome.files)
         aggregated = sum(f.rows_aggregated for f in outcome.files)
@@ -94,8 +117,11 @@ def billing_cycle(ctx: Any) -> list[str]:
     # Last month's regular invoice date first, so the recon report has customer invoices to match.
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=2)
     lines = []
-    for run_date in (last_month, today):
-        result = billing_jobs.run(run_date, dv=dv)
+    # This month's invoice day (the 2nd) bills last month's usage in arrears; a demo dated the 1st runs it too.
+    this_month = max(today, today.replace(day=2))
+    prepared: list[Any] = []
+    for run_date in (last_month, this_month):
+        result = billing_jobs.run(run_date, dv=dv, on_prepared=lambda p: prepared.append(p))
         lines.append(f"bill run {run_date}: {result.created} invoices created, {result.lines_written} lines, "
                      f"{result.revenue_entries} revenue schedule entries")
         for currency, totals in sorted(result.summary().items()):
@@ -103,7 +129,10 @@ def billing_cycle(ctx: Any) -> list[str]:
                          f"total {totals['total']}")
         for contract, message in result.errors:
             lines.append(f"  contract {contract}: {message}")
-    rerun = billing_jobs.run(today, dv=dv)
+    for p in prepared:
+        if p.assignment is not None and p.assignment.unassigned:
+            lines.append(f"  not assigned to a contract: {p.assignment.unassigned[:5]}")
+    rerun = billing_jobs.run(this_month, dv=dv)
     lines.append(f"re-run of the same date created {rerun.created} invoices (idempotent)")
     for contract, message in result.errors:
         lines.append(f"  contract {contract}: {message}")

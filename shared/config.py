@@ -93,6 +93,9 @@ class Settings:
     http_backoff_cap_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
     log_level: str = "INFO"
+    # Largest difference (in the invoice's currency) between a Microsoft invoice total and the sum of
+    # its recon lines that is still rounding, not a finding.
+    recon_invoice_tolerance: str = "0.05"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

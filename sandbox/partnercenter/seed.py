@@ -439,7 +439,7 @@ class _Seeder:
         if not is_trial:
             # The term in force during the billed month (a renewal after it is next month's charge).
             billed_term = created
-            while add_months(billed_term, months) <= self.billed_end:
+            while status != "expired" and add_months(billed_term, months) <= self.billed_end:
                 billed_term = add_months(billed_term, months)
             self._recon_lines(customer, sub, sku, term, billing, currency, created, billed_term)
         return sub, order
@@ -543,7 +543,9 @@ class _Seeder:
         out = self.dir / "pricesheets"
         out.mkdir(parents=True, exist_ok=True)
         for market in catalog.MARKETS:
-            rows = price_sheet_rows(market, self.unbilled_start)
+            # In force since a year before the billed month: a catalog sync run on any day up to as_of
+            # (the wall clock may be earlier than a demo's --as-of) finds these prices current.
+            rows = price_sheet_rows(market, add_months(self.billed_start, -12))
             with open(out / f"{market}.csv", "w", encoding="utf-8", newline="") as fh:
                 writer = csv.DictWriter(fh, fieldnames=PRICE_SHEET_COLUMNS, lineterminator="\r\n")
                 writer.writeheader()
