@@ -4,6 +4,12 @@ import azure.functions as func
 
 from functions import BLUEPRINTS
 from shared import telemetry
+from shared.config import check_mode
+
+# Fail closed before any trigger is registered: inside Azure (WEBSITE_SITE_NAME) only CSPB_MODE=azure
+# starts, so a missing setting can never run the sandbox sign-in and fixed tokens in production.
+# Locally `func start` reads CSPB_MODE from local.settings.json.
+check_mode()
 
 # Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set; a no-op otherwise.
 telemetry.configure()

@@ -5,17 +5,17 @@ columns via payments.service; cspb_accountingstatus / cspb_accountingerror), and
 never stops the others. The contract's cspb_autosend / cspb_autocharge / cspb_autosync switch
 them on. "Send" renders the invoice (HTML plus a PDF attachment, contract language) into the blob store
 outbox (outbox/invoices/<number>.html|.pdf|.json) addressed to the primary billing contact; mail
-delivery itself is out of scope here.
+delivery goes through shared.mail (SMTP or Graph sendMail); with the "outbox" backend it stops there.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from accounting import invoice_mail
 from accounting import service as accounting
 from accounting.base import AccountingTarget
 from accounting.render import render_invoice_html, render_invoice_pdf
@@ -27,14 +27,16 @@ from shared.blobstore import BlobStore, blob_store_from_settings
 from shared.config import get_settings
 from shared.errors import IntegrationError, RetriableError
 from shared.logging import get_logger
+from shared.mail import Mailer, mailer_from_settings
 
 log = get_logger(__name__)
 
 JOBS = ("send", "charge", "accounting")
 
 
-def send_invoice(invoice: records.InvoiceDoc, contract: dict[str, Any], *, dv: Any, store: BlobStore) -> str:
-    if (invoice.send_status or "").startswith("Queued"):
+def send_invoice(invoice: records.InvoiceDoc, contract: dict[str, Any], *, dv: Any, store: BlobStore,
+                 mailer: Mailer | None = None) -> str:
+    if (invoice.send_status or "").startswith(("Queued", "Sent")):
         return "already sent"
     contact = records.billing_contact(dv, contract)
     email = (contact or {}).get("emailaddress1")
@@ -45,9 +47,24 @@ def send_invoice(invoice: records.InvoiceDoc, contract: dict[str, Any], *, dv: A
     account = records.load_account(dv, invoice.account_id)
     name = " ".join(x for x in ((contact or {}).get("firstname"), (contact or {}).get("lastname")) if x)
     language = contract.get("cspb_language") or invoice.language
-    html = render_invoice_html(invoice, customer=account.get("name") or "", contact=name, language=language)
-    pdf = render_invoice_pdf(invoice, customer=account.get("name") or "", contact=name, language=language)
-    stem = re.sub(r"[^A-Za-z0-9._-]", "_", invoice.number or invoice.id)
+    mailer = mailer or mailer_from_settings()
+    if mailer.name == "outbox":
+        return _queue_to_outbox(invoice, dv=dv, store=store, email=email, customer=account.get("name") or "",
+                                contact=name, language=language)
+    mail = invoice_mail.compose(invoice, to=email, customer=account.get("name") or "", contact=name,
+                                language=language, partner=get_settings().mail_from_name)
+    message_id = mailer.send(mail)
+    status = f"Sent to {email} on {datetime.now(UTC).date().isoformat()} ({mailer.name} {message_id})"
+    dv.update("invoices", invoice.id, {"cspb_sendstatus": status[:4000]})
+    return status
+
+
+def _queue_to_outbox(invoice: records.InvoiceDoc, *, dv: Any, store: BlobStore, email: str, customer: str,
+                     contact: str, language: str) -> str:
+    """No mail delivery configured: the rendered invoice waits in the blob store outbox."""
+    html = render_invoice_html(invoice, customer=customer, contact=contact, language=language)
+    pdf = render_invoice_pdf(invoice, customer=customer, contact=contact, language=language)
+    stem = invoice_mail.file_stem(invoice)
     store.put(f"outbox/invoices/{stem}.html", html.encode(), content_type="text/html; charset=utf-8")
     store.put(f"outbox/invoices/{stem}.pdf", pdf, content_type="application/pdf")
     store.put(f"outbox/invoices/{stem}.json", json.dumps({"to": email, "subject": f"Invoice {invoice.number}",

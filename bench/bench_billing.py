@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bench._common import load_average
+from billing.cycles import due_cycles, invoice_date
 from billing.models import (
     BillingContract,
     ChangeLog,
@@ -56,6 +57,9 @@ def make_data(n_contracts: int, subs_per_contract: int = 10) -> BillingData:
                                      kind=SubscriptionKind.AZURE_PLAN))
             for cat in ("Compute", "Storage", "Networking"):
                 usage.append(UsageSummary(f"{az}|2026-01|{cat}", az, "2026-01", "USD", Decimal("123.456")))
+    # Steady state: earlier runs invoiced every earlier cycle, so each contract's next invoice date
+    # is its latest due cycle (runs have no horizon: without it every cycle since 2025 is due).
+    contracts = [replace(c, next_invoice_date=invoice_date(c, due_cycles(c, RUN_DATE)[-1])) for c in contracts]
     return BillingData(contracts, subs, logs, usage)
 
 

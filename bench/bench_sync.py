@@ -1,17 +1,20 @@
-"""Provider account + subscription sync at partner scale, against the naive one-request-per-record sync.
+"""Provider account + subscription sync at partner scale: Dataverse requests of the Azure path
+(timer -> queue -> worker processes, each with its own per-process catalog cache) against the
+in-process path (CLI/demo), at several partner sizes, with the issue's budgets.
 
-Both sandboxes run on loopback with latency added to every request and every Nth request
-throttled (429 + Retry-After), as real Partner Center and Dataverse would. The optimised sync
-reads each tenant's subscriptions in one call, compares with Dynamics in one call, and writes
-only the differences in bulk, with `--workers` threads standing in for Function instances
-draining the fan-out queue. The naive baseline does, per record: read it from Dynamics, then
-upsert it (and one Partner Center list per tenant, which is the finest Partner Center allows).
+Both sandboxes run on loopback with latency added to every request. The Azure path is simulated
+faithfully: `fan_out` fills a queue, `--processes` worker "processes" (each its own Dataverse
+client and its own sync.reference_cache.ReferenceCache, as separate Function instances would
+have) drain it with `--workers` concurrent messages in all, every message through the same
+`handle_message` the Service Bus trigger calls.
 
-    python -m bench.bench_sync                                  # 2,000 customers (~20,000 subscriptions)
+    python -m bench.bench_sync                                  # 200, 2,000 and 5,000 customers
     python -m bench.bench_sync --customers 200 --naive-sample 20
 
-The naive baseline runs on --naive-sample customers and is extrapolated linearly (by
-subscriptions) to the full partner; the output says so.
+Budgets (issue 15): at 2,000 customers (~21k subscriptions) a full sync in <= 6,000 Dataverse
+requests and an unchanged re-sync in <= 1,000, and the Azure path no more than the in-process one.
+The optional naive baseline (--naive-sample N customers: one GET + one PATCH per record) is
+extrapolated linearly by subscriptions; the output says so.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+FULL_BUDGET, RESYNC_BUDGET, BUDGET_AT = 6000, 1000, 2000
 
-def _naive(dv: Any, pc: Any, companies: list[Any]) -> tuple[int, int]:
+
+def _naive(dv: Any, pc: Any, companies: list[Any]) -> int:
     """One Dataverse GET + one PATCH per provider account and per subscription, sequentially."""
     records = 0
     for company in companies:
@@ -39,20 +44,65 @@ def _naive(dv: Any, pc: Any, companies: list[Any]) -> tuple[int, int]:
                 "cspb_billingfrequency": sub.billing_term,
                 "cspb_provideraccount@odata.bind": f"/cspb_provideraccounts({account.id})"})
             records += 1
-    return records, len(companies)
+    return records
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--customers", type=int, default=2000)
-    parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--throttle-every", type=int, default=50, help="every Nth request answers 429")
-    parser.add_argument("--retry-after", type=float, default=0.2, help="seconds the 429s ask to wait")
-    parser.add_argument("--workers", type=int, default=16, help="concurrent queue consumers (Function instances)")
-    parser.add_argument("--naive-sample", type=int, default=40, help="customers the naive baseline syncs")
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
+def _azure_path(make_dv: Any, pc: Any, processes: int, workers: int) -> tuple[int, dict[str, Any], int]:
+    """Timer (fan_out) then `processes` worker processes draining the queue. Returns (Dataverse
+    requests, run counts, catalog loads)."""
+    import threading
+    from itertools import count
 
+    from shared.queue import InProcessQueue, drain
+    from sync import runs
+    from sync.provider_accounts import run_provider_account_sync
+    from sync.reference_cache import ReferenceCache
+    from sync.subscription_sync import fan_out, handle_message
+
+    timer_dv = make_dv()
+    run_provider_account_sync(timer_dv, {1: pc})
+    queue = InProcessQueue("bench-subscription-sync")
+    run = runs.start(timer_dv, "subscriptions")
+    fan_out(timer_dv, queue, run=run)
+    instances = [(make_dv(), ReferenceCache()) for _ in range(processes)]
+    turn, lock = count(), threading.Lock()
+
+    def handle(message: Any) -> None:
+        dv, cache = instances[next(turn) % processes]
+        outcome = handle_message(message.body, dv=dv, adapters={1: pc}, cache=cache)
+        with lock:
+            for name, value in (outcome.counts() if outcome else {}).items():
+                run.bump(name, value)
+
+    drain(queue, handle, workers=workers)
+    runs.finish(run)
+    requests = timer_dv.http.request_count + sum(dv.http.request_count for dv, _ in instances)
+    return requests, run.counts, sum(cache.loads for _, cache in instances)
+
+
+def _product_rows(dv: Any) -> Any:
+    from sync.subscription_sync import _product_ids
+
+    return _product_ids(dv, [])
+
+
+def _price_rows(dv: Any) -> Any:
+    from sync.subscription_sync import _prices
+
+    return _prices(dv)
+
+
+def _in_process(dv: Any, pc: Any, workers: int) -> tuple[int, dict[str, Any]]:
+    from sync.provider_accounts import run_provider_account_sync
+    from sync.subscription_sync import run_subscription_sync
+
+    before = dv.http.request_count
+    run_provider_account_sync(dv, {1: pc})
+    result = run_subscription_sync(dv, {1: pc}, workers=workers)
+    return dv.http.request_count - before, result["counts"]
+
+
+def one_size(customers: int, args: argparse.Namespace) -> dict[str, Any]:
     from dataverse.client import DataverseClient
     from distributors.partnercenter_adapter import PartnerCenterAdapter
     from sandbox._server import RunningServer
@@ -60,73 +110,127 @@ def main(argv: list[str] | None = None) -> None:
     from sandbox.partnercenter.seed import seed_to_dir
     from sandbox.partnercenter.server import build_app as build_pc
     from shared.http import RetryPolicy
-    from sync.provider_accounts import run_provider_account_sync
-    from sync.subscription_sync import run_subscription_sync
+    from sync.reference_cache import PROCESS_CACHE, ReferenceCache
 
     def retry() -> RetryPolicy:
         return RetryPolicy(max_attempts=8, base_seconds=0.05, cap_seconds=1.0, max_retry_after=5.0)
 
+    out: dict[str, Any] = {"customers": customers}
     with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        seeded = seed_to_dir(Path(tmp) / "pc", customers=args.customers, seed=args.seed, usage_rows=0)
-        print(f"seeded {seeded['customers']} customers, {seeded['subscriptions']} subscriptions "
-              f"in {time.perf_counter() - started:.1f}s")
-        pc_app, dv_app = build_pc(Path(tmp) / "pc"), build_dv(Path(tmp) / "dv")
-        naive_dv_app = build_dv(Path(tmp) / "dv-naive")
-        faults = {"latency_ms": args.latency_ms, "throttle_every": args.throttle_every,
-                  "retry_after_seconds": args.retry_after}
-        for app in (pc_app, dv_app, naive_dv_app):
-            app.faults.set(**faults)
-        with RunningServer(pc_app) as pc_srv, RunningServer(dv_app) as dv_srv, \
-                RunningServer(naive_dv_app) as naive_srv:
+        seeded = seed_to_dir(Path(tmp) / "pc", customers=customers, seed=args.seed, usage_rows=0)
+        out["subscriptions"] = seeded["subscriptions"]
+        pc_app, inproc_app, azure_app = build_pc(Path(tmp) / "pc"), build_dv(Path(tmp) / "dv-a"), \
+            build_dv(Path(tmp) / "dv-b")
+        for app in (pc_app, inproc_app, azure_app):
+            app.faults.set(latency_ms=args.latency_ms)
+        with RunningServer(pc_app) as pc_srv, RunningServer(inproc_app) as a_srv, RunningServer(azure_app) as b_srv:
             pc = PartnerCenterAdapter(pc_srv.url, lambda: "bench", retry=retry(), timeout=60)
-            dv = DataverseClient(dv_srv.url, lambda: "bench", retry=retry(), timeout=60)
 
-            def measure(label: str, fn: Any) -> tuple[float, int, Any]:
-                pc_before, dv_before = pc.http.request_count, dv.http.request_count
+            def client(url: str) -> DataverseClient:
+                return DataverseClient(url, lambda: "bench", retry=retry(), timeout=60)
+
+            from sync.catalog_sync import run_catalog_sync
+            from sync.jobs import price_sheet_rows
+
+            # A real catalog and price list, so the workers' catalog loads cost what they would.
+            sheet = price_sheet_rows(pc, ("USD", "EUR"))
+            for url in (a_srv.url, b_srv.url):
+                run_catalog_sync(client(url), sheet, currencies=("USD", "EUR"))
+            out["catalog_rows"] = len(sheet)
+            inproc_dv = client(a_srv.url)
+            for label in ("full", "resync"):
+                PROCESS_CACHE.clear()
                 t0 = time.perf_counter()
-                out = fn()
-                elapsed = time.perf_counter() - t0
-                requests = pc.http.request_count - pc_before + dv.http.request_count - dv_before
-                print(f"{label:34} {requests:>8} requests {elapsed:>8.1f} s")
-                return elapsed, requests, out
+                out[f"inproc_{label}"], counts = _in_process(inproc_dv, pc, args.workers)
+                out[f"inproc_{label}_s"] = time.perf_counter() - t0
+                if label == "full":
+                    out["seen"] = counts.get("seen", 0)
+                t0 = time.perf_counter()
+                out[f"azure_{label}"], counts, out[f"azure_{label}_loads"] = _azure_path(
+                    lambda: client(b_srv.url), pc, args.processes, args.workers)
+                out[f"azure_{label}_s"] = time.perf_counter() - t0
+                out[f"azure_{label}_written"] = counts.get("created", 0) + counts.get("updated", 0)
+            # What one catalog load costs, to tell the extra worker processes' loads from the rest.
+            probe = client(b_srv.url)
+            ReferenceCache().get(probe, "probe", products=lambda d: _product_rows(d), prices=_price_rows)
+            out["load_requests"] = probe.http.request_count
+            if args.naive_sample:
+                naive_app = build_dv(Path(tmp) / "dv-naive")
+                naive_app.faults.set(latency_ms=args.latency_ms)
+                with RunningServer(naive_app) as n_srv:
+                    naive_dv = client(n_srv.url)
+                    sample = list(pc.list_companies())[: args.naive_sample]
+                    t0 = time.perf_counter()
+                    records = _naive(naive_dv, pc, sample)
+                    scale = out["seen"] / records if records else 0
+                    out["naive"] = naive_dv.http.request_count * scale
+                    out["naive_s"] = (time.perf_counter() - t0) * scale
+                    out["naive_from"] = len(sample)
+                naive_app.close()
+        inproc_app.close()
+        azure_app.close()
+    return out
 
-            t_acc, r_acc, _ = measure("accounts sync", lambda: run_provider_account_sync(dv, {1: pc}))
-            t_sub, r_sub, first = measure(f"subscription sync ({args.workers} workers)",
-                                          lambda: run_subscription_sync(dv, {1: pc}, workers=args.workers))
-            subs = first["counts"].get("seen", 0)
-            t_re, r_re, again = measure("rerun, nothing changed", lambda: (
-                run_provider_account_sync(dv, {1: pc}), run_subscription_sync(dv, {1: pc}, workers=args.workers)))
-            written_again = again[1]["counts"].get("created", 0) + again[1]["counts"].get("updated", 0)
 
-            naive_dv = DataverseClient(naive_srv.url, lambda: "bench", retry=retry(), timeout=60)
-            sample = list(pc.list_companies())[: args.naive_sample]
-            pc_before = pc.http.request_count
-            t0 = time.perf_counter()
-            naive_records, _ = _naive(naive_dv, pc, sample)
-            t_naive = time.perf_counter() - t0
-            r_naive = naive_dv.http.request_count + pc.http.request_count - pc_before
-            scale = (subs / naive_records) if naive_records else 0
-            print(f"{'naive sample':34} {r_naive:>8} requests {t_naive:>8.1f} s "
-                  f"({len(sample)} customers, {naive_records} subscriptions)")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", default="200,2000,5000", help="comma-separated partner sizes")
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=16, help="messages handled concurrently in all")
+    parser.add_argument("--processes", type=int, default=4, help="worker processes (Function instances)")
+    parser.add_argument("--naive-sample", type=int, default=0, help="customers the naive baseline syncs (0: skip)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
 
-        ours_requests, ours_time = r_acc + r_sub, t_acc + t_sub
-        naive_requests, naive_time = r_naive * scale, t_naive * scale
-        print()
-        from bench._common import load_average, stamp
+    from bench._common import load_average, stamp
+    from sync.subscription_sync import batch_size
 
-        print(f"recorded {stamp()}")
-        print(f"partner: {args.customers} customers, {subs} subscriptions; latency {args.latency_ms:.0f} ms, "
-              f"every {args.throttle_every}th request throttled (Retry-After {args.retry_after}s)")
-        print(f"optimised: {ours_requests} requests, {ours_time:.1f} s wall "
-              f"({args.workers} concurrent consumers)")
-        print(f"rerun with no changes: {r_re} requests, {t_re:.1f} s, {written_again} rows written")
-        print(f"naive (extrapolated from {len(sample)} customers x{scale:.1f}): {naive_requests:,.0f} requests, "
-              f"{naive_time:,.0f} s wall, one request at a time")
-        if ours_requests and ours_time:
-            print(f"ratio: {naive_requests / ours_requests:.1f}x fewer requests, "
-                  f"{naive_time / ours_time:.1f}x less wall time   [{load_average()}]")
+    sizes = [int(c) for c in args.customers.split(",") if c]
+    print(f"subscription sync (provider accounts + subscriptions), Dataverse requests; {stamp()}; "
+          f"latency {args.latency_ms:g} ms, "
+          f"{args.workers} concurrent messages over {args.processes} worker processes, "
+          f"{batch_size()} accounts per message")
+    head = (f"{'customers':>9} {'subs':>7} | {'in-process':>10} {'/cust':>6} {'re-sync':>8} | {'Azure path':>10} "
+            f"{'/cust':>6} {'re-sync':>8} {'/cust':>6} {'loads':>5} | {'full s':>7} {'re-sync s':>9}")
+    print(head)
+    ok = True
+    rows = []
+    for customers in sizes:
+        r = one_size(customers, args)
+        rows.append(r)
+        c = r["customers"]
+        print(f"{c:>9,} {r['seen']:>7,} | {r['inproc_full']:>10,} {r['inproc_full'] / c:>6.2f} "
+              f"{r['inproc_resync']:>8,} | {r['azure_full']:>10,} {r['azure_full'] / c:>6.2f} "
+              f"{r['azure_resync']:>8,} {r['azure_resync'] / c:>6.2f} {r['azure_full_loads']:>5} | "
+              f"{r['azure_full_s']:>7.1f} {r['azure_resync_s']:>9.1f}   [{load_average()}]", flush=True)
+        # Each extra worker process loads the catalog once (the in-process runner is one process);
+        # apart from those loads the Azure path must make no more requests than the in-process one.
+        for label in ("full", "resync"):
+            extra = (r[f"azure_{label}_loads"] - 1) * r["load_requests"]
+            beyond = r[f"azure_{label}"] - extra - r[f"inproc_{label}"]
+            verdict = "OK" if beyond <= 0 else "MISSED"
+            ok &= verdict == "OK"
+            print(f"  {label:<6}: Azure path {r[f'azure_{label}']:,} = in-process {r[f'inproc_{label}']:,} "
+                  f"{'+' if beyond >= 0 else '-'} {abs(beyond):,} + {extra:,} for "
+                  f"{r[f'azure_{label}_loads'] - 1} extra process catalog load(s) of {r['load_requests']} "
+                  f"requests  {verdict}")
+        if r.get("azure_resync_written"):
+            ok = False
+            print(f"  MISSED: the unchanged re-sync wrote {r['azure_resync_written']} rows")
+        if "naive" in r:
+            print(f"  naive (one GET + one PATCH per record, extrapolated from {r['naive_from']} customers): "
+                  f"~{r['naive']:,.0f} requests, ~{r['naive_s']:,.0f} s -> {r['naive'] / r['azure_full']:.1f}x "
+                  f"the requests of the Azure path")
+    for r in rows:
+        if r["customers"] == BUDGET_AT:
+            for label, key, budget in (("full sync", "azure_full", FULL_BUDGET),
+                                       ("unchanged re-sync", "azure_resync", RESYNC_BUDGET)):
+                verdict = "OK" if r[key] <= budget else "MISSED"
+                ok &= verdict == "OK"
+                print(f"{BUDGET_AT:,} customers, {label}: {r[key]:,} Dataverse requests (budget {budget:,})  "
+                      f"{verdict}   [{load_average()}]")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

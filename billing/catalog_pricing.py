@@ -520,3 +520,15 @@ def margin_change(seats: Decimal | int, old_cost: Decimal | None, new_cost: Deci
     if old_cost is None:
         return Decimal(0)
     return round_money(Decimal(seats) * (old_cost - new_cost), currency)
+
+
+def subscription_price_key(currency: str, product_id: str, sku_id: str, term: str, billing_frequency: str,
+                           ) -> str | None:
+    """The price list item a subscription is priced from: its currency's price list, its product:SKU,
+    and the unit of its term + billing frequency (P1M|P1Y|P3Y, as cspb_billingfrequency holds it)."""
+    from billing.newcommerce import FREQUENCY_TO_BILLING_CYCLE
+
+    if not currency or not product_id or not sku_id:
+        return None
+    return price_key(price_list_name(currency), product_number(product_id, sku_id),
+                     unit_name(term or billing_frequency, FREQUENCY_TO_BILLING_CYCLE.get(billing_frequency, "monthly")))

@@ -3,7 +3,7 @@ billed in advance: rather than waiting up to a year for the next cycle invoice, 
 (and credits allowed) since the last invoice, and one-time purchases, are billed once a month.
 
 The change-log invoice of a month is keyed contract|first day of month|changelog and is due from
-the first of the month plus the contract offset. It takes every unbilled, unarchived change
+the first of the month plus the contract offset; it is dated on the day the run creates it. It takes every unbilled, unarchived change
 effective on or before the run date whose own cycle invoice has not started yet, prorated to
 that next cycle start - exactly the line (same line key) the next cycle invoice would otherwise
 carry, so the two can never both bill it. Monthly and arrears contracts do not use them.
@@ -26,6 +26,7 @@ from billing.models import (
     SubscriptionKind,
     invoice_key,
 )
+from billing.tax import due_date
 from billing.texts import text
 from billing.timeline import Timeline
 
@@ -86,7 +87,7 @@ def plan_changelog(contract, data, run_date: date, month_first: date, *, rates: 
     month_end = (month_first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     return Invoice(
         key=key, contract_number=contract.number, kind=InvoiceKind.CHANGELOG, period_start=month_first,
-        period_end=month_end, invoice_date=month_first + timedelta(days=max(0, offset_days(contract))),
+        period_end=month_end, invoice_date=run_date, due_date=due_date(contract, run_date),
         currency=contract.currency, lines=tuple(lines), contract_id=contract.id, account_id=contract.account_id,
         price_level_id=contract.price_level_id, transaction_currency_id=contract.transaction_currency_id,
         language=contract.language,

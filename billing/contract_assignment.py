@@ -6,8 +6,10 @@ gets one default contract per currency and kind:
 - Azure plan, its entitlements, legacy Azure and marketplace: monthly, in arrears (usage is
   always billed after the fact).
 The contract number is derived from the account, currency and kind, so a re-run (or a second
-worker) finds the same contract instead of creating another. A new contract starts on the first of
-the month of its earliest subscription; an existing one is used as it is.
+worker) finds the same contract instead of creating another. A new contract starts where its
+billing begins: the first of the month of its earliest subscription, or, for history older than
+the onboarding window (ONBOARDING_DAYS), the first cycle inside it. Runs then bill every cycle
+from the contract start on, with no horizon. An existing contract is used as it is.
 
 Price: a subscription keeps a unit price it already has; one without gets the amount of the
 account's price list for its product and term + billing frequency (the catalog sync's
@@ -207,8 +209,8 @@ def plan_assignments(
         else:
             account, currency, kind = owner[number]
             start = earliest[number]
-            plan.new_contracts.append(default_contract(account, currency, kind,
-                                                       start if start != date.min else on_date))
+            contract = default_contract(account, currency, kind, start if start != date.min else on_date)
+            plan.new_contracts.append(replace(contract, start_date=billing_begins(contract, on_date)))
         plan.assignments.extend(grouped[number])
     return plan
 
@@ -219,14 +221,18 @@ def is_discovery_log(log: ChangeLog) -> bool:
             and log.invoice_id is None)
 
 
-def billing_begins(contract: BillingContract, on_date: date, catch_up_days: int | None = 31) -> date:
+# How far back a contract created for subscriptions found at the provider starts billing.
+ONBOARDING_DAYS = 31
+
+
+def billing_begins(contract: BillingContract, on_date: date, catch_up_days: int | None = ONBOARDING_DAYS) -> date:
     """Start of the first cycle a run on `on_date` bills (the contract start when none is due yet)."""
     due = due_cycles(contract, on_date, catch_up_days)
     return due[0].start if due else max(contract.start_date, on_date.replace(day=1))
 
 
 def onboarding_logs(logs: Iterable[ChangeLog], subs: Sequence[Subscription], contracts: Mapping[str, BillingContract],
-                    on_date: date, catch_up_days: int | None = 31) -> list[ChangeLog]:
+                    on_date: date, catch_up_days: int | None = ONBOARDING_DAYS) -> list[ChangeLog]:
     """The discovery logs of newly assigned subscriptions, as they are to be written: dated on the
     subscription's start, and archived when that falls before billing begins. `subs` carry their
     contract number in contract_id; `contracts` maps numbers to contracts."""

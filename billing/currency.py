@@ -1,6 +1,10 @@
 """Exchange rates of the month. A price or cost in another currency is converted into the
-contract's currency with the rate of the month being billed; the rate table is an input (the
-ExchangeRates table), never fetched here."""
+contract's currency with a dated rate: the month being billed for a full license line, the month a
+change took effect for a change-log line, the usage month for usage. The rate table is an input
+(the cspb_exchangerate table in Dataverse: from, to, month, rate, source), never fetched here.
+
+Microsoft prices new-commerce licenses in 16 currencies plus USD (billing/money.py); a customer
+whose currency is not one of them is priced from USD and converted (`price_currency`)."""
 
 from __future__ import annotations
 
@@ -8,8 +12,20 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
-from billing.models import ExchangeRate
+from billing.catalog_pricing import pricing_currency
+from billing.models import BillingContract, ExchangeRate, Subscription
 from shared.errors import ValidationError
+
+
+class MissingRateError(ValidationError):
+    """No rate for a currency pair and month: fails the one contract that needs it."""
+
+
+def price_currency(sub: Subscription, contract: BillingContract) -> str:
+    """The currency a subscription's price is in: its own, else what Microsoft prices the contract's
+    currency in. Never silently the contract's currency when Microsoft does not price in it."""
+    return (sub.currency or pricing_currency(contract.currency)).upper()
+
 
 ONE = Decimal(1)
 
@@ -42,7 +58,17 @@ class RateTable:
             if (when, dst, src) in self._rates:
                 # Only the reverse quote is stored; invert it at full precision, rounding happens per line.
                 return ONE / self._rates[(when, dst, src)]
-        raise ValidationError(f"no exchange rate {src}->{dst} for {month}")
+        raise MissingRateError(f"no exchange rate {src}->{dst} for {month}: add it to the exchange-rate table "
+                               f"(from {src}, to {dst}, month {month})")
 
     def convert(self, amount: Decimal, from_currency: str, to_currency: str, month: str) -> Decimal:
         return amount * self.rate(from_currency, to_currency, month)
+
+    def conversion(self, from_currency: str, to_currency: str, month: str) -> tuple[Decimal, tuple[str, Decimal, str] | None]:
+        """(rate, what the line records about it: None when no conversion happened)."""
+        src, dst = (from_currency or to_currency).upper(), to_currency.upper()
+        if src == dst:
+            return ONE, None
+        rate = self.rate(src, dst, month)
+        return rate, (src, rate, month)
+

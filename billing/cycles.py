@@ -102,25 +102,41 @@ def invoice_date(contract: BillingContract, cycle: Cycle) -> date:
     return boundary + timedelta(days=offset_days(contract))
 
 
-def due_cycles(contract: BillingContract, run_date: date, catch_up_days: int | None = 31) -> list[Cycle]:
-    """Cycles whose invoice date is on or before `run_date`.
+def due_cycles(contract: BillingContract, run_date: date, catch_up_days: int | None = None) -> list[Cycle]:
+    """Every cycle whose invoice date is on or before `run_date`, from the contract's next invoice
+    date on (the first cycle not invoiced yet; the contract start when it has none), however long
+    ago that was: a timer that was down for months bills all of them.
 
-    `catch_up_days` bounds how far back a run looks, so a daily timer that missed a few days still
-    bills those cycles, while a contract imported with years of history does not get back-billed
-    (None = no bound, for an explicit back-fill).
+    `catch_up_days`, when given, narrows the result to cycles invoiced within that many days of the
+    run date. Only callers that decide what onboarding skips use it; a run never skips a cycle
+    silently (billing/runs.py turns cycles beyond its limit into an error).
     """
     # An invoice date can sit up to |offset| days after the cycle start (advance) or a whole cycle
     # plus offset after it (arrears); look that far ahead of run_date for candidate starts.
     horizon = run_date + timedelta(days=abs(offset_days(contract)) + 1)
+    first = contract.next_invoice_date
     found = []
-    for cycle in cycles(contract, until=horizon):
+    index = 0
+    if first is not None:
+        begun = cycle_containing(contract, first - timedelta(days=max(0, offset_days(contract)) + int(contract.frequency) * 31))
+        index = begun.index if begun is not None else 0
+    while True:
+        cycle = cycle_at(contract, index)
+        index += 1
+        if cycle is None or cycle.start > horizon:
+            break
         when = invoice_date(contract, cycle)
-        if when > run_date:
+        if when > run_date or (first is not None and when < first):
             continue
         if catch_up_days is not None and when <= run_date - timedelta(days=catch_up_days):
             continue
         found.append(cycle)
     return found
+
+
+def overdue_cycles(contract: BillingContract, due: list[Cycle], run_date: date, limit_days: int) -> list[Cycle]:
+    """The due cycles invoiced more than `limit_days` before the run date (a run's explicit limit)."""
+    return [c for c in due if invoice_date(contract, c) <= run_date - timedelta(days=limit_days)]
 
 
 def next_cycle_to_invoice(contract: BillingContract, on_or_after: date) -> Cycle | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from billing.currency import RateTable, month_of
+from billing.currency import RateTable, month_of, price_currency
 from billing.cycles import Cycle
 from billing.lines import make_line
 from billing.models import (
@@ -34,6 +34,7 @@ from billing.models import (
     LineType,
     Subscription,
     SubscriptionStatus,
+    SuspendedBilling,
 )
 from billing.proration import span_share
 from billing.refunds import credit_allowed
@@ -41,6 +42,16 @@ from billing.texts import text
 from billing.timeline import Timeline, quantity_after, quantity_before
 
 INACTIVE = (SubscriptionStatus.CANCELLED, SubscriptionStatus.EXPIRED, SubscriptionStatus.SUSPENDED)
+
+
+def billed_while_suspended(contract: BillingContract, sub: Subscription) -> bool:
+    """Microsoft keeps billing a suspended new-commerce subscription (newcommerce_lifecycle_facts
+    §0.9), so by default the customer is billed too; the contract may stop billing it instead."""
+    return sub.status is SubscriptionStatus.SUSPENDED and contract.suspended_billing is SuspendedBilling.KEEP_BILLING
+
+
+def _inactive(contract: BillingContract, sub: Subscription) -> bool:
+    return sub.status in INACTIVE and not billed_while_suspended(contract, sub)
 ZERO = Decimal(0)
 
 
@@ -72,7 +83,7 @@ def full_line(ctx: LicenseContext, sub: Subscription, timeline: Timeline) -> Inv
     contract, cycle = ctx.contract, ctx.cycle
     if sub.status is SubscriptionStatus.TRIAL:
         return None
-    if sub.status in INACTIVE and not timeline.ever_zero():
+    if _inactive(contract, sub) and not timeline.ever_zero():
         # Cancelled without a change log saying when: bill nothing rather than guess.
         return None
     qty = timeline.quantity(cycle.start)
@@ -81,13 +92,16 @@ def full_line(ctx: LicenseContext, sub: Subscription, timeline: Timeline) -> Inv
     share = span_share(contract, cycle.start, _term_cap(sub, cycle.next_start))
     if share <= 0:
         return None
-    rate = ctx.rates.rate(sub.currency or contract.currency, contract.currency, month_of(cycle.start))
+    rate, conversion = ctx.rates.conversion(price_currency(sub, contract), contract.currency, month_of(cycle.start))
     unit = timeline.price(cycle.start) * cycle_factor(contract, sub) * share * rate
     last = _term_cap(sub, cycle.next_start) - timedelta(days=1)
+    description = text(contract.language, "license", name=_name(sub), start=cycle.start, end=last)
+    if billed_while_suspended(contract, sub):
+        description = text(contract.language, "suspended", line=description)
     return make_line(
         key=f"{ctx.invoice_key}|lic|{sub.provider_subscription_id}",
         line_type=LineType.LICENSE,
-        description=text(contract.language, "license", name=_name(sub), start=cycle.start, end=last),
+        description=description,
         quantity=qty,
         unit_price=unit,
         exact_amount=unit * qty,
@@ -98,6 +112,7 @@ def full_line(ctx: LicenseContext, sub: Subscription, timeline: Timeline) -> Inv
         period_end=last,
         subscription_id=sub.id,
         product_id=sub.product_id,
+        conversion=conversion,
     )
 
 
@@ -122,7 +137,8 @@ def change_line(ctx: LicenseContext, sub: Subscription, timeline: Timeline, chan
         return None
     if delta < 0 and not credit_allowed(contract, sub, change, ctx.global_refund):
         return None
-    rate = ctx.rates.rate(sub.currency or contract.currency, contract.currency, month_of(cycle.start))
+    # A change converts at the rate of the month it took effect, whichever invoice bills it.
+    rate, conversion = ctx.rates.conversion(price_currency(sub, contract), contract.currency, month_of(eff))
     factor = cycle_factor(contract, sub) * share * rate
     if old_price == new_price:
         quantity, unit = Decimal(new_qty - old_qty), new_price * factor
@@ -146,6 +162,7 @@ def change_line(ctx: LicenseContext, sub: Subscription, timeline: Timeline, chan
         subscription_id=sub.id,
         change_log_id=change.id,
         product_id=sub.product_id,
+        conversion=conversion,
     )
 
 

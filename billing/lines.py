@@ -35,7 +35,9 @@ def make_line(
     change_log_id: str | None = None,
     product_id: str | None = None,
     usage_summary_keys: tuple[str, ...] = (),
+    conversion: tuple[str, Decimal, str] | None = None,
 ) -> InvoiceLine:
+    """`conversion` = (source currency, rate, month) when the amount was converted into `currency`."""
     exact_discount = exact_amount * discount_pct / HUNDRED
     exact_tax = (exact_amount - exact_discount) * tax_pct / HUNDRED
     return InvoiceLine(
@@ -53,4 +55,8 @@ def make_line(
         change_log_id=change_log_id,
         product_id=product_id,
         usage_summary_keys=usage_summary_keys,
+        tax_rate_pct=tax_pct,
+        source_currency=conversion[0] if conversion else "",
+        exchange_rate=conversion[1] if conversion else None,
+        rate_month=conversion[2] if conversion else "",
     )

@@ -128,6 +128,10 @@ class ProvisioningStatus(IntEnum):
     FAILED = 3
     NOT_APPLICABLE = 4
     REFUSED = 5
+    # Written before an order is sent; a later attempt reconciles with the provider before any new POST.
+    SENDING = 6
+    # The provider may hold an order for this change that cannot be told apart from another: a person decides.
+    NEEDS_REVIEW = 7
 
 
 class PaymentStatus(IntEnum):
@@ -137,6 +141,30 @@ class PaymentStatus(IntEnum):
     PARTIALLY_PAID = 2
     PAID = 3
     FAILED = 4
+
+
+class TaxCategory(IntEnum):
+    """product.cspb_taxcategory"""
+
+    STANDARD = 1
+    REDUCED = 2
+    EXEMPT = 3
+
+
+class SuspendedBilling(IntEnum):
+    """cspb_billingcontract.cspb_suspendedbilling. Microsoft keeps billing the partner for a suspended
+    new-commerce subscription, so the default passes that on to the customer."""
+
+    KEEP_BILLING = 1
+    STOP_BILLING = 2
+
+
+class UsageSource(StrEnum):
+    """cspb_usagesummary.cspb_usagesource: whose figures a summary holds. `billed` = Microsoft's
+    invoiced (closed-period) usage; `unbilled` = the interim, estimated figures of an open period."""
+
+    BILLED = "billed"
+    UNBILLED = "unbilled"
 
 
 class InvoiceKind(StrEnum):
@@ -181,7 +209,14 @@ class BillingContract:
     auto_charge: bool = False
     auto_send: bool = False
     auto_sync: bool = False
+    # The invoice date of the first cycle not invoiced yet; runs bill every cycle from there.
     next_invoice_date: date | None = None
+    # Bill unbilled (estimated) usage of the previous month from this day of the month on (None = only
+    # Microsoft-billed usage of closed periods); a true-up line corrects it once Microsoft bills.
+    estimated_usage_day: int | None = None
+    suspended_billing: SuspendedBilling = SuspendedBilling.KEEP_BILLING
+    tax_jurisdiction: str = ""
+    payment_terms_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -214,6 +249,7 @@ class Subscription:
     drift_flag: bool = False
     drift_detail: str = ""
     needs_transition: bool = False
+    tax_category: TaxCategory = TaxCategory.STANDARD
 
 
 @dataclass(frozen=True)
@@ -261,6 +297,11 @@ class UsageSummary:
     row_count: int = 0
     billed: bool = False
     invoice_id: str | None = None
+    source: UsageSource = UsageSource.BILLED
+    # What the customer was last invoiced on for this summary (cost and whose figures), so a
+    # true-up can bill the difference when Microsoft's billed figures replace an estimate.
+    billed_cost: Decimal | None = None
+    billed_source: UsageSource | None = None
 
 
 @dataclass(frozen=True)
@@ -288,6 +329,18 @@ class ExchangeRate:
     from_currency: str
     to_currency: str
     rate: Decimal
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class TaxRate:
+    """One row of the tax rate table: the rate of a tax category in a jurisdiction (e.g. "ES",
+    "US-WA"); `name` is what the invoice prints ("IVA 21%")."""
+
+    jurisdiction: str
+    category: TaxCategory
+    rate_pct: Decimal
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -307,6 +360,12 @@ class InvoiceLine:
     product_id: str | None = None
     usage_summary_keys: tuple[str, ...] = ()
     id: str | None = None
+    tax_rate_pct: Decimal = ZERO
+    tax_name: str = ""
+    # Set when the amount was converted: the currency it was priced in, the rate and its month.
+    source_currency: str = ""
+    exchange_rate: Decimal | None = None
+    rate_month: str = ""
 
     @property
     def amount(self) -> Decimal:
@@ -338,6 +397,7 @@ class Invoice:
     # Change logs this invoice accounts for (keys), including ones that produced no line (a
     # change on the cycle start is inside the full line; a credit the refund policy refuses).
     change_log_keys: tuple[str, ...] = ()
+    due_date: date | None = None
 
     @property
     def usage_summary_keys(self) -> tuple[str, ...]:
@@ -358,6 +418,15 @@ class Invoice:
     @property
     def balance(self) -> Decimal:
         return self.total - self.amount_paid
+
+    def tax_breakdown(self) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+        """(tax name, rate %, taxable net, tax) per rate, sorted by rate."""
+        groups: dict[tuple[str, Decimal], list[Decimal]] = {}
+        for line in self.lines:
+            row = groups.setdefault((line.tax_name, line.tax_rate_pct), [ZERO, ZERO])
+            row[0] += line.base_amount - line.discount
+            row[1] += line.tax
+        return [(name, rate, net, tax) for (name, rate), (net, tax) in sorted(groups.items(), key=lambda kv: kv[0][1])]
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,16 @@ duplicating:
 1. the invoice header, create-only on its key (contract|cycle start|cycle kind), status "writing";
    if it exists already, its id is re-read and reused;
 2. its lines, create-only on their line keys (an existing line is left as it is);
-3. the change logs and usage summaries it billed get their invoice link;
+3. the change logs and usage summaries it billed get their invoice link (a summary also records
+   the cost and source it was billed on, for a later true-up);
 4. prepaid quarterly/annual/triennial invoices get their revenue schedule (upsert on its key),
    computed from the lines actually stored;
 5. header totals are set from those lines, and the status becomes complete.
 A complete invoice is never planned again; a half-written one is planned and written again, and
 steps 1-2 turn into no-ops for what is already there.
+
+After a contract's invoices are written, its next invoice date moves to the first cycle not
+invoiced yet (never past one whose invoice failed), so the next run, however late, starts there.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from datetime import date
 from typing import Protocol
 
 from billing.changelog_invoices import changelog_key, changelog_month
-from billing.cycles import due_cycles
+from billing.cycles import cycle_at, cycle_containing, due_cycles, invoice_date
 from billing.deferred_revenue import needs_schedule, schedule
 from billing.models import (
     BillingContract,
@@ -71,9 +75,11 @@ class BillingRepository(Protocol):
         """Create-only on each line key, skipping lines that exist; returns how many were created."""
         ...
 
-    def link_billed(self, invoice_id: str, change_log_ids: Sequence[str], summary_ids: Sequence[str]) -> None:
-        """Set the invoice link on billed change logs, and billed + link on usage summaries."""
+    def link_billed(self, invoice_id: str, change_log_ids: Sequence[str], summaries: Sequence[UsageSummary]) -> None:
+        """Set the invoice link on billed change logs, and billed + link + billed cost/source on usage summaries."""
         ...
+
+    def set_next_invoice_date(self, contract: BillingContract, day: date) -> None: ...
 
     def invoice_lines(self, invoice_id: str) -> list[InvoiceLine]: ...
 
@@ -101,7 +107,7 @@ def _remembered_by_key_only(line: InvoiceLine) -> bool:
     return line.line_type is LineType.ONE_TIME or line.key.endswith("|start|prorate")
 
 
-def _due_keys(contracts: Iterable[BillingContract], run_date: date, catch_up_days: int | None) -> list[str]:
+def _due_keys(contracts: Iterable[BillingContract], run_date: date, catch_up_days: int | None = None) -> list[str]:
     keys = []
     for c in contracts:
         keys += [invoice_key(c.number, cy.start, InvoiceKind.CYCLE) for cy in due_cycles(c, run_date, catch_up_days)]
@@ -125,10 +131,10 @@ def _drop_lines_billed_elsewhere(plan_invoices: list[Invoice], repo: BillingRepo
     return kept
 
 
-def plan(repo: BillingRepository, run_date: date, *, global_refund: bool = True, catch_up_days: int | None = 31,
+def plan(repo: BillingRepository, run_date: date, *, global_refund: bool = True, catch_up_days: int | None = None,
          contract_numbers: Sequence[str] | None = None) -> tuple[RunPlan, BillingData, dict[str, StoredInvoice]]:
     data = repo.load(contract_numbers)
-    states = repo.invoice_states(_due_keys(data.contracts, run_date, catch_up_days))
+    states = repo.invoice_states(_due_keys(data.contracts, run_date))
     states.update(repo.incomplete_invoices(contract_numbers))
     done = [k for k, s in states.items() if s.complete]
     result = plan_run(data, run_date, global_refund=global_refund, existing_invoice_keys=done,
@@ -147,9 +153,9 @@ def write_invoice(repo: BillingRepository, inv: Invoice, contract: BillingContra
     written = repo.create_lines(stored.id, inv.lines)
     change_ids = [c.id for c in (logs_by_key.get(k) for k in inv.change_log_keys)
                   if c is not None and c.id and c.invoice_id is None]
-    summary_ids = [u.id for u in (usage_by_key.get(k) for k in inv.usage_summary_keys) if u is not None and u.id]
-    if change_ids or summary_ids:
-        repo.link_billed(stored.id, change_ids, summary_ids)
+    summaries = [u for u in (usage_by_key.get(k) for k in inv.usage_summary_keys) if u is not None and u.id]
+    if change_ids or summaries:
+        repo.link_billed(stored.id, change_ids, summaries)
     lines = repo.invoice_lines(stored.id)
     final = replace(inv, id=stored.id, complete=True, lines=tuple(sorted(lines, key=lambda ln: ln.key)))
     entries = 0
@@ -182,8 +188,32 @@ def finish_invoice(repo: BillingRepository, key: str, stored: StoredInvoice, con
     return entries
 
 
+def next_invoice_dates(contracts: Iterable[BillingContract], run_date: date, failed_cycles: dict[str, set[date]],
+                       failed_contracts: set[str]) -> dict[str, date]:
+    """Per contract (number): the invoice date of its first cycle not invoiced after this run, when
+    that moved. A contract the run could not bill keeps its date; a failed cycle invoice holds it."""
+    out = {}
+    for c in contracts:
+        if c.number in failed_contracts:
+            continue
+        due = due_cycles(c, run_date)
+        if not due:
+            continue
+        held = sorted(failed_cycles.get(c.number, ()))
+        if held:
+            cycle = cycle_containing(c, held[0])
+        else:
+            cycle = cycle_at(c, due[-1].index + 1)
+        if cycle is None:
+            continue
+        when = invoice_date(c, cycle)
+        if c.next_invoice_date is None or when > c.next_invoice_date:
+            out[c.number] = when
+    return out
+
+
 def execute_run(repo: BillingRepository, run_date: date, *, global_refund: bool = True,
-                catch_up_days: int | None = 31, contract_numbers: Sequence[str] | None = None,
+                catch_up_days: int | None = None, contract_numbers: Sequence[str] | None = None,
                 progress: Callable[[int], None] | None = None,
                 on_planned: Callable[[int], None] | None = None) -> RunResult:
     """Plan and write the run. Only RetriableError escapes (the host retries and the re-run is
@@ -196,6 +226,7 @@ def execute_run(repo: BillingRepository, run_date: date, *, global_refund: bool 
     usage_by_key = {u.summary_key: u for u in data.usage}
     if on_planned is not None:
         on_planned(len(planned.invoices))
+    failed_cycles: dict[str, set[date]] = {}
     for inv in planned.invoices:
         if progress is not None:
             progress(1)
@@ -206,6 +237,8 @@ def execute_run(repo: BillingRepository, run_date: date, *, global_refund: bool 
         except IntegrationError as exc:
             log.warning("invoice %s not written: %s", inv.key, exc)
             result.errors.append((inv.contract_number, f"{inv.key}: {exc}"))
+            if inv.kind is InvoiceKind.CYCLE:
+                failed_cycles.setdefault(inv.contract_number, set()).add(inv.period_start)
             continue
         if inv.key in states and not states[inv.key].complete:
             result.resumed += 1
@@ -229,6 +262,9 @@ def execute_run(repo: BillingRepository, run_date: date, *, global_refund: bool 
         if finished is not None:
             result.revenue_entries += finished
             result.resumed += 1
+    failed_contracts = {number for number, _ in planned.errors}
+    for number, day in next_invoice_dates(data.contracts, run_date, failed_cycles, failed_contracts).items():
+        repo.set_next_invoice_date(contracts[number], day)
     return result
 
 

@@ -1,8 +1,11 @@
 """Plan an invoice run: pure. Given contracts, subscriptions, change logs, usage summaries,
 one-time items and exchange rates, and a run date, return the invoices to write.
 
-Which cycles: each contract's cycles whose invoice date is on or before the run date (within a
-catch-up window), minus the ones already invoiced (`existing_invoice_keys`). A run planned twice
+Which cycles: every cycle of each contract whose invoice date is on or before the run date, from
+the contract's next invoice date (the first cycle not invoiced yet) on, however long the timer was
+down, minus the ones already invoiced (`existing_invoice_keys`). A run given a limit
+(`catch_up_days`) reports a contract with older cycles due as an error and bills none of them,
+so nothing is ever skipped silently. A run planned twice
 with the same inputs returns the same invoices with the same keys, so writing them with
 create-only upserts makes a re-run a no-op.
 
@@ -12,7 +15,9 @@ What goes on a cycle invoice T:
   the cycle it falls in; advance: the next one, unless it falls on a cycle start), or, if that
   invoice was already written without it, rolled into the first invoice planned after;
 - usage summaries not yet billed whose month ended before T's usage cutoff (arrears always: the
-  end of T for arrears contracts, the start of T for advance ones); late usage rolls forward;
+  end of T for arrears contracts, the start of T for advance ones); by default only Microsoft's
+  billed figures, estimated ones from the contract's day N (billing/usage_rating.py); late usage
+  rolls forward onto the next open invoice, and true-ups of billed estimates go on the first;
 - one-time items on their natural cycle (never prorated);
 - a minimum-commitment top-up when usage is below the contract minimum.
 """
@@ -25,9 +30,18 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
+from billing.catalog_pricing import pricing_currency
 from billing.changelog_invoices import changelog_key, changelog_month, plan_changelog
 from billing.currency import RateTable
-from billing.cycles import Cycle, cycle_at, cycle_containing, due_cycles, invoice_date, next_cycle_to_invoice
+from billing.cycles import (
+    Cycle,
+    cycle_at,
+    cycle_containing,
+    due_cycles,
+    invoice_date,
+    next_cycle_to_invoice,
+    overdue_cycles,
+)
 from billing.license_lines import LicenseContext, change_line, full_line, implicit_start
 from billing.lines import make_line
 from billing.models import (
@@ -42,12 +56,21 @@ from billing.models import (
     Policy,
     Subscription,
     SubscriptionKind,
+    TaxRate,
     UsageSummary,
     invoice_key,
 )
+from billing.tax import TableTaxCalculator, TaxCalculator, apply_tax, due_date
 from billing.texts import text
 from billing.timeline import Timeline
-from billing.usage_rating import minimum_commitment_line, period_end, usage_lines
+from billing.usage_rating import (
+    billable_on,
+    minimum_commitment_line,
+    needs_true_up,
+    period_end,
+    true_up_lines,
+    usage_lines,
+)
 from shared.errors import IntegrationError
 
 USAGE_KINDS = (SubscriptionKind.AZURE_PLAN, SubscriptionKind.AZURE_ENTITLEMENT,
@@ -67,6 +90,7 @@ class BillingData:
     usage: Sequence[UsageSummary] = ()
     one_time_items: Sequence[OneTimeItem] = ()
     rates: Sequence[ExchangeRate] = ()
+    tax_rates: Sequence[TaxRate] = ()
 
 
 @dataclass
@@ -129,7 +153,8 @@ def _usage_period(contract: BillingContract, cycle: Cycle) -> Cycle | None:
 
 def _one_time_line(contract: BillingContract, item: OneTimeItem, rates: RateTable) -> InvoiceLine:
     month = f"{item.effective_date.year:04d}-{item.effective_date.month:02d}"
-    unit = rates.convert(item.unit_price, item.currency or contract.currency, contract.currency, month)
+    rate, conversion = rates.conversion(item.currency or pricing_currency(contract.currency), contract.currency, month)
+    unit = item.unit_price * rate
     return make_line(
         key=f"onetime|{item.key}",
         line_type=LineType.ONE_TIME,
@@ -143,6 +168,7 @@ def _one_time_line(contract: BillingContract, item: OneTimeItem, rates: RateTabl
         period_end=item.effective_date,
         subscription_id=item.subscription_id,
         product_id=item.product_id,
+        conversion=conversion,
     )
 
 
@@ -211,14 +237,17 @@ def plan_contract(
 
     usage_subs = {s.provider_subscription_id for s in subs if s.kind in USAGE_KINDS}
     usage_by_cycle: dict[date, list[UsageSummary]] = defaultdict(list)
+    true_ups: list[UsageSummary] = []
     for summary in data.usage:
-        if summary.billed or summary.invoice_id is not None:
-            continue
         if summary.subscription_id not in usage_subs and summary.entitlement_id not in usage_subs:
+            continue
+        if summary.billed or summary.invoice_id is not None:
+            if needs_true_up(summary):
+                true_ups.append(summary)
             continue
         ended = period_end(summary.period)
         for cycle in planned:
-            if ended < _usage_cutoff(contract, cycle):
+            if ended < _usage_cutoff(contract, cycle) and billable_on(contract, summary, invoice_date(contract, cycle)):
                 usage_by_cycle[cycle.start].append(summary)
                 break
 
@@ -228,6 +257,8 @@ def plan_contract(
         cycle_lines = lines[cycle.start]
         usage = usage_lines(contract, usage_by_cycle[cycle.start], key, rates)
         cycle_lines.extend(usage)
+        if true_ups and cycle is planned[0]:
+            cycle_lines.extend(true_up_lines(contract, true_ups, key, rates))
         usage_period = _usage_period(contract, cycle)
         if usage_subs and usage_period is not None:
             minimum = minimum_commitment_line(contract, usage, key, usage_period)
@@ -243,6 +274,7 @@ def plan_contract(
             period_start=cycle.start,
             period_end=cycle.end,
             invoice_date=invoice_date(contract, cycle),
+            due_date=due_date(contract, invoice_date(contract, cycle)),
             currency=contract.currency,
             lines=tuple(cycle_lines),
             contract_id=contract.id,
@@ -284,16 +316,17 @@ def split_by_contract(data: BillingData) -> dict[str, BillingData]:
         if item.contract_id is not None:
             items[item.contract_id].append(item)
     return {owner: BillingData((), subs.get(owner, ()), logs.get(owner, ()), usage.get(owner, ()),
-                               items.get(owner, ()), data.rates)
+                               items.get(owner, ()), data.rates, data.tax_rates)
             for owner in set(subs) | set(items)}
 
 
-def _slice_for(contract: BillingContract, slices: dict[str, BillingData], rates: Sequence[ExchangeRate]) -> BillingData:
+def _slice_for(contract: BillingContract, slices: dict[str, BillingData], data: BillingData) -> BillingData:
     parts = [slices[k] for k in (contract.id, contract.number) if k is not None and k in slices]
     if len(parts) == 1:
         return replace(parts[0], contracts=(contract,))
     return BillingData((contract,), [s for p in parts for s in p.subscriptions], [c for p in parts for c in p.change_logs],
-                       [u for p in parts for u in p.usage], [i for p in parts for i in p.one_time_items], rates)
+                       [u for p in parts for u in p.usage], [i for p in parts for i in p.one_time_items], data.rates,
+                       data.tax_rates)
 
 
 def plan_run(
@@ -303,13 +336,15 @@ def plan_run(
     global_refund: bool = True,
     existing_invoice_keys: Iterable[str] = (),
     billed_line_keys: Iterable[str] = (),
-    catch_up_days: int | None = 31,
+    catch_up_days: int | None = None,
     reopen_keys: Iterable[str] = (),
+    tax: TaxCalculator | None = None,
 ) -> RunPlan:
     """Invoices due on `run_date` for every contract; a contract whose data breaks a rule (e.g. a
     missing exchange rate) is reported in `errors` and the others are still planned.
-    `reopen_keys` names half-written cycle invoices to plan again even when they are older than
-    the catch-up window, so a re-run can finish them."""
+    `reopen_keys` names half-written cycle invoices to plan again even when they are before the
+    contract's next invoice date, so a re-run can finish them. `catch_up_days` is an explicit
+    limit: a contract with cycles due longer ago than that is an error, and none of it is billed."""
     reopen: dict[str, set[date]] = defaultdict(set)
     for key in reopen_keys:
         number, _, rest = key.partition("|")
@@ -324,10 +359,19 @@ def plan_run(
     except IntegrationError as exc:
         plan.errors.append(("*", str(exc)))
         return plan
+    calculator = tax if tax is not None else TableTaxCalculator(data.tax_rates)
     slices = split_by_contract(data)
     for contract in sorted(data.contracts, key=lambda c: c.number):
-        cycles = [c for c in due_cycles(contract, run_date, catch_up_days)
+        cycles = [c for c in due_cycles(contract, run_date)
                   if invoice_key(contract.number, c.start, InvoiceKind.CYCLE) not in existing]
+        if catch_up_days is not None:
+            late = overdue_cycles(contract, cycles, run_date, catch_up_days)
+            if late:
+                plan.errors.append((contract.number, (
+                    f"{len(late)} cycle(s) due since {invoice_date(contract, late[0])} (cycle {late[0].start}) are "
+                    f"older than the run's limit of {catch_up_days} days; nothing billed for this contract: "
+                    f"run again without the limit to bill every cycle")))
+                continue
         for begun in reopen.get(contract.number, ()):
             cycle = cycle_containing(contract, begun)
             if cycle is not None and cycle.start == begun and cycle not in cycles:
@@ -338,7 +382,7 @@ def plan_run(
         if not cycles and month is None:
             continue
         try:
-            part = _slice_for(contract, slices, data.rates)
+            part = _slice_for(contract, slices, data)
             planned = plan_contract(contract, part, cycles, rates=rates, global_refund=global_refund,
                                     billed_line_keys=billed)
             if month is not None:
@@ -349,7 +393,7 @@ def plan_run(
                                        billed_line_keys=billed_now)
                 if extra is not None:
                     planned.append(extra)
-            plan.invoices.extend(planned)
+            plan.invoices.extend(apply_tax(inv, contract, part.subscriptions, calculator) for inv in planned)
         except IntegrationError as exc:
             plan.errors.append((contract.number, str(exc)))
     return plan
@@ -363,10 +407,12 @@ def preview(
     global_refund: bool = True,
     existing_invoice_keys: Iterable[str] = (),
     billed_line_keys: Iterable[str] = (),
+    tax: TaxCalculator | None = None,
 ) -> Invoice | None:
     """The next invoice of one contract: the first cycle not yet invoiced whose invoice date is on
     or after `on_date`. Nothing is written."""
     existing = frozenset(existing_invoice_keys)
+    calculator = tax if tax is not None else TableTaxCalculator(data.tax_rates)
     day = on_date
     for _ in range(500):
         cycle = next_cycle_to_invoice(contract, day)
@@ -375,6 +421,6 @@ def preview(
         if invoice_key(contract.number, cycle.start, InvoiceKind.CYCLE) not in existing:
             invoices = plan_contract(contract, data, [cycle], rates=RateTable(data.rates),
                                      global_refund=global_refund, billed_line_keys=frozenset(billed_line_keys))
-            return invoices[0] if invoices else None
+            return apply_tax(invoices[0], contract, data.subscriptions, calculator) if invoices else None
         day = invoice_date(contract, cycle) + timedelta(days=1)
     return None

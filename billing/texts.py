@@ -11,6 +11,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "usage": "Usage {group} ({periods})",
         "minimum": "Minimum commitment top-up ({start} to {end})",
         "onetime": "{name}",
+        "suspended": "{line} - suspended",
+        "trueup": "Usage true-up {group} ({periods}): Microsoft's billed figures replace the estimate",
+        "estimated": "Estimated usage {group} ({periods})",
     },
     "es": {
         "invoice": "Factura {contract} del {start} al {end}",
@@ -20,6 +23,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "usage": "Consumo {group} ({periods})",
         "minimum": "Ajuste al compromiso mínimo (del {start} al {end})",
         "onetime": "{name}",
+        "suspended": "{line} - suspendida",
+        "trueup": "Ajuste de consumo {group} ({periods}): las cifras facturadas por Microsoft sustituyen a la estimación",
+        "estimated": "Consumo estimado {group} ({periods})",
     },
 }
 

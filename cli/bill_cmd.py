@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from cli.params import POSITIVE
+
 
 def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date:
     if value is None:
@@ -23,11 +25,17 @@ def _load_rates(path: Path | None) -> list:
     """CSV with columns month,from,to,rate (e.g. 2026-01,USD,EUR,0.9123): the month's rates."""
     if path is None:
         return []
+    from decimal import InvalidOperation
+
     from billing.models import ExchangeRate
 
     with path.open(newline="", encoding="utf-8") as fh:
-        return [ExchangeRate(r["month"], r["from"].upper(), r["to"].upper(), Decimal(r["rate"]))
-                for r in csv.DictReader(fh)]
+        try:
+            return [ExchangeRate(r["month"], r["from"].upper(), r["to"].upper(), Decimal(r["rate"]))
+                    for r in csv.DictReader(fh)]
+        except (KeyError, AttributeError, InvalidOperation, ValueError) as exc:
+            raise click.BadParameter(f"{path} is not a CSV with columns month,from,to,rate ({exc!r})",
+                                     param_hint="--rates") from None
 
 
 def print_summary(summary: dict) -> None:
@@ -63,8 +71,8 @@ def _print_prepared(prepared) -> None:  # type: ignore[no-untyped-def]
 
 DATE = click.option("--date", "run_date", callback=_parse_date, help="Run date YYYY-MM-DD (default today).")
 RATES = click.option("--rates", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="CSV month,from,to,rate with the month's exchange rates (months without one use "
-                          "Dataverse's transactioncurrency rates).")
+                     help="CSV month,from,to,rate with extra exchange rates, next to the exchange-rate table "
+                          "(cspb_exchangerate) in Dataverse.")
 
 
 @click.group()
@@ -76,10 +84,12 @@ def bill() -> None:
 @DATE
 @RATES
 @click.option("--contract", "contracts", multiple=True, help="Only these contract numbers (repeatable).")
-@click.option("--catch-up-days", default=31, show_default=True,
-              help="Bill cycles whose invoice date fell within this many days before the run date.")
+@click.option("--catch-up-days", type=click.IntRange(min=1), default=None,
+              help="A limit: a contract with cycles due longer ago than this is reported as an error and not "
+                   "billed (default: no limit, every cycle since the last invoiced one is billed).")
 @click.option("--no-assign", is_flag=True, help="Skip putting synced subscriptions on billing contracts first.")
-def run(run_date: date, rates: Path | None, contracts: tuple[str, ...], catch_up_days: int, no_assign: bool) -> None:
+def run(run_date: date, rates: Path | None, contracts: tuple[str, ...], catch_up_days: int | None,
+        no_assign: bool) -> None:
     """Bill every cycle due on DATE. First puts synced subscriptions of mapped accounts on their
     default contracts (unless --no-assign) and renews or ends terms that ran out. Safe to repeat:
     an invoiced cycle is never billed twice."""
@@ -106,7 +116,7 @@ def run(run_date: date, rates: Path | None, contracts: tuple[str, ...], catch_up
 
 @bill.command()
 @DATE
-@click.option("--catch-up-days", default=31, show_default=True,
+@click.option("--catch-up-days", default=31, show_default=True, type=POSITIVE,
               help="As for 'bill run': decides which onboarding change logs fall before billing begins.")
 def assign(run_date: date, catch_up_days: int) -> None:
     """Put subscriptions of mapped provider accounts that have no billing contract on the account's

@@ -67,6 +67,14 @@ def _point_settings_at(servers: dict[str, Any], out_dir: Path) -> None:
     if "authorizenet" in servers:
         os.environ["CSPB_AUTHORIZENET_URL"] = servers["authorizenet"].url + "/xml/v1/request.api"
     os.environ["CSPB_LOCAL_BLOB_ROOT"] = str(out_dir / "blobs")
+    mail = getattr(servers.get("mail"), "app", None)
+    if mail is not None:
+        # Invoices leave through the mail sandbox's real SMTP server; the demo reads them back.
+        os.environ["CSPB_MAIL_BACKEND"] = "smtp"
+        os.environ["CSPB_SMTP_HOST"] = "127.0.0.1"
+        os.environ["CSPB_SMTP_PORT"] = str(mail.sandbox.smtp_port)
+        os.environ.setdefault("CSPB_MAIL_FROM", "billing@fabrikam-cloud.example")
+        os.environ.setdefault("CSPB_MAIL_FROM_NAME", "Fabrikam Cloud")
     os.environ.setdefault("CSPB_WEBHOOK_KEY", "demo-webhook-key")
     os.environ.setdefault("CSPB_PORTAL_SESSION_SECRET", "demo-portal-session-secret")
     reset_settings()
@@ -100,6 +108,13 @@ def demo(out_dir: Path, serve: bool, only: tuple[str, ...], as_of: Any, seed_val
     from sandbox.partnercenter.seed import seed_to_dir
     from sandbox.registry import start_all
 
+    unknown = sorted(set(only) - {name for name, _ in STEPS})
+    if unknown:
+        raise click.BadParameter(f"no demo step named {', '.join(map(repr, unknown))}; steps: "
+                                 f"{', '.join(name for name, _ in STEPS)}", param_hint="--only")
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "sandbox-state").exists():
+        # The folder is emptied first: never a folder that is not an earlier demo's output.
+        raise click.BadParameter(f"{out_dir} exists and is not an earlier demo's output", param_hint="--out")
     day = as_of.date() if as_of is not None else date.today()
     if out_dir.exists():
         shutil.rmtree(out_dir)

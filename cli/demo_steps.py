@@ -63,24 +63,17 @@ def pax8_provisioning(ctx: Any) -> list[str]:
             f"subscription {out.get('pax8_subscription_id')}, change log {out['status']}"]
 
 
-def _exchange_rates(dv: Any, seeded: dict[str, Any]) -> int:
-    """The partner's Dynamics holds the currencies it bills and buys in, with the month's rates
-    against its base currency (USD): the rates Microsoft used on the seeded invoices."""
+def _exchange_rates(dv: Any, seeded: dict[str, Any], months: list[str]) -> int:
+    """The partner keeps the month's rates in the exchange-rate table: the ones Microsoft used on
+    the seeded invoices (USD to each currency), so costs convert into the customers' currencies."""
     from decimal import Decimal
 
-    from dataverse.tables import EntitySet
+    from billing.models import ExchangeRate
+    from dataverse.exchange_rates import upsert_exchange_rates
 
-    rates = {seeded["from"]: Decimal(1), **{c: Decimal(r) for c, r in seeded["rates"].items()}}
-    existing = {(r.get("isocurrencycode") or "").upper(): r["transactioncurrencyid"] for r in dv.list(
-        EntitySet.TRANSACTION_CURRENCIES, select=["transactioncurrencyid", "isocurrencycode"])}
-    for code, rate in sorted(rates.items()):
-        values = {"isocurrencycode": code, "currencyname": code, "currencysymbol": code, "exchangerate": rate,
-                  "currencyprecision": 0 if code in ("JPY", "KRW") else 2}
-        if code in existing:
-            dv.update(EntitySet.TRANSACTION_CURRENCIES, existing[code], {"exchangerate": rate})
-        else:
-            dv.create(EntitySet.TRANSACTION_CURRENCIES, values)
-    return len(rates)
+    return upsert_exchange_rates(dv, [ExchangeRate(month, seeded["from"], code, Decimal(rate),
+                                                   "Partner Center PCToBCExchangeRate (demo seed)")
+                                      for month in months for code, rate in sorted(seeded["rates"].items())])
 
 
 def recon_ingest(ctx: Any) -> list[str]:
@@ -90,8 +83,9 @@ def recon_ingest(ctx: Any) -> list[str]:
     store = blob_store_from_settings()
     lines = []
     if ctx.seed.get("exchange_rates"):
-        count = _exchange_rates(_dv(), ctx.seed["exchange_rates"])
-        lines.append(f"exchange rates of {ctx.seed['exchange_rates']['month']} in Dynamics: {count} currencies")
+        months = [ctx.seed["billed_period"], ctx.seed["unbilled_period"]]
+        count = _exchange_rates(_dv(), ctx.seed["exchange_rates"], months)
+        lines.append(f"exchange rates of {' and '.join(months)} in Dynamics: {count} (month, pair) rows")
     outcomes = scheduled(ctx.as_of, dv=_dv(), store=store)
     for outcome in outcomes:
         read = sum(f.rows_read for f in outcome.files)
@@ -200,11 +194,33 @@ def payments_and_accounting(ctx: Any) -> list[str]:
         failures = {job: outcome for job, outcome in jobs.items() if outcome.lower().startswith("failed")}
         if failures:
             lines.append(f"  invoice {invoice_id}: {failures}")
+    lines += _mail_read_back(ctx)
     charged = sum(1 for jobs in outcomes.values() if jobs.get("charge", "").startswith("succeeded"))
     synced = sum(1 for jobs in outcomes.values() if jobs.get("accounting", "").startswith("synced"))
     if not charged or not synced:
         raise RuntimeError(f"expected Stripe charges and accounting syncs, got {dict(tally)}; " + "; ".join(lines[2:]))
     return lines
+
+
+def _mail_read_back(ctx: Any) -> list[str]:
+    """What the mail sandbox's SMTP server received: the invoices as a customer gets them."""
+    server = ctx.servers.get("mail")
+    if server is None:
+        return []
+    messages = [m for m in server.app.sandbox.messages if m.channel == "smtp"]
+    out = [f"invoices emailed over SMTP and read back from the local server: {len(messages)}"]
+    for message in messages[:3]:
+        files = ", ".join(f"{name} ({len(data):,} bytes)" for name, _type, data in message.attachments)
+        out.append(f"  to {', '.join(message.to)} [{message.language}] {message.subject!r}: {files}")
+    if messages:
+        first = messages[0]
+        folder = ctx.out_dir / "mail"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, _type, data in first.attachments:
+            (folder / name).write_bytes(data)
+        (folder / "first-invoice-mail.html").write_text(first.html, encoding="utf-8")
+        out.append(f"  first message's body and attachments saved under {folder}")
+    return out
 
 
 def portal_and_assessment(ctx: Any) -> list[str]:

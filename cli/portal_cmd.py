@@ -8,7 +8,7 @@ from cli.foreground import wait_for_ctrl_c
 
 
 @click.command()
-@click.option("--port", default=7110, show_default=True)
+@click.option("--port", default=7110, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--memory", is_flag=True, help="Use built-in demo data in memory instead of Dataverse.")
 @click.option("--seed/--no-seed", default=False, help="Write the demo customers into Dataverse first.")
 def portal(port: int, memory: bool, seed: bool) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from cli.params import MONTH
 from shared.errors import IntegrationError
 
 
@@ -35,7 +36,7 @@ def recon() -> None:
 
 @recon.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--period", help="YYYY-MM folder to store it under (default: the month most rows fall in).")
+@click.option("--period", type=MONTH, help="YYYY-MM folder to store it under (default: the month most rows fall in).")
 @click.option("--dataverse/--no-dataverse", default=True, show_default=True,
               help="Write cspb_usagesummary / cspb_reconfile rows.")
 def import_cmd(file: Path, period: str | None, dataverse: bool) -> None:
@@ -51,7 +52,7 @@ def import_cmd(file: Path, period: str | None, dataverse: bool) -> None:
         "kind": result.kind, "period": result.period, "currency": result.currency, "blob": result.blob_path,
         "sha256": result.checksum, "rows_read": result.rows_read, "rows_aggregated": result.rows_aggregated,
         "rows_quarantined": result.rows_quarantined, "quarantine": result.quarantine_blob,
-        "usage_summaries": len(result.summaries), "provider_lines": len(result.provider_lines),
+        "usage_summaries": len(result.summaries), "provider_lines": result.provider_line_count,
     }, indent=2))
 
 
@@ -80,7 +81,7 @@ def aggregate_cmd(file: Path, quarantine: Path | None) -> None:
 
 
 @recon.command("report")
-@click.option("--period", required=True, help="YYYY-MM")
+@click.option("--period", required=True, type=MONTH, help="YYYY-MM")
 @click.option("--invoice", "invoice_files", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Invoice recon file(s) for the period.")
 @click.option("--usage", "usage_files", multiple=True, type=click.Path(exists=True, path_type=Path),
@@ -103,7 +104,7 @@ def report_cmd(period: str, invoice_files: tuple[Path, ...], usage_files: tuple[
 
 
 @recon.command("ingest")
-@click.option("--period", required=True, help="YYYY-MM: billed invoices of this month plus its unbilled usage.")
+@click.option("--period", required=True, type=MONTH, help="YYYY-MM: billed invoices of this month plus its unbilled usage.")
 @click.option("--dataverse/--no-dataverse", default=True, show_default=True)
 def ingest_cmd(period: str, dataverse: bool) -> None:
     """Fetch the period's recon exports from Partner Center (Graph) into Blob Storage and aggregate them."""

@@ -30,6 +30,9 @@ def sandbox(ctx: click.Context, state_dir: Path) -> None:
     servers = start_all(state_dir)
     for name, server in servers.items():
         click.echo(f"{name:16} {server.url}")
+        smtp_port = getattr(getattr(server.app, "sandbox", None), "smtp_port", None)
+        if smtp_port:
+            click.echo(f"{'mail (smtp)':16} smtp://127.0.0.1:{smtp_port}")
     click.echo("sandboxes running; Ctrl+C to stop")
     wait_for_ctrl_c()
     for server in servers.values():
@@ -37,8 +40,8 @@ def sandbox(ctx: click.Context, state_dir: Path) -> None:
 
 
 @sandbox.command()
-@click.option("--customers", default=50, show_default=True)
-@click.option("--seed", "seed_value", default=1, show_default=True)
+@click.option("--customers", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", "seed_value", default=1, show_default=True, type=int)
 @click.option("--state-dir", default="var/sandbox", show_default=True, type=click.Path(path_type=Path))
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="YYYY-MM-DD the data is built around (default: today): last month invoiced, this month unbilled.")

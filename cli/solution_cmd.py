@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from cli.params import URL
+
 
 @click.group()
 def solution() -> None:
@@ -51,7 +53,7 @@ def generate(check: bool) -> None:
 
 
 @solution.command()
-@click.option("--function-url", required=True,
+@click.option("--function-url", required=True, type=URL,
               help="Function app base URL (https://APP.azurewebsites.net) or the full webhook URL.")
 def connect(function_url: str) -> None:
     """Point the imported solution's webhook at the function app (key from CSPB_WEBHOOK_KEY)."""

@@ -23,8 +23,10 @@ def _run(name: str, job: Callable[..., dict[str, Any]], unit: str) -> dict[str, 
 def _jobs() -> dict[str, tuple[Callable[..., dict[str, Any]], str]]:
     from sync import jobs
 
-    return {"catalog": (jobs.catalog, "rows"), "accounts": (jobs.accounts, "customers"),
-            "subscriptions": (jobs.subscriptions, "accounts")}
+    # The catalog runs last: it brings in the products synced subscriptions use (sync.catalog_selection)
+    # and gives subscriptions found before their product was in the catalog its price.
+    return {"accounts": (jobs.accounts, "customers"), "subscriptions": (jobs.subscriptions, "accounts"),
+            "catalog": (jobs.catalog, "markets")}
 
 
 @click.group()
@@ -33,10 +35,13 @@ def sync() -> None:
 
 
 @sync.command()
-def catalog() -> None:
-    """Price sheet -> products, units, price lists and price list items (only the differences)."""
+@click.option("--everything", is_flag=True,
+              help="Import the whole price sheet, not just products in use plus the allow-list (cspbridge catalog select).")
+def catalog(everything: bool) -> None:
+    """Price sheet -> products, units, price lists and price list items (only the differences),
+    one market at a time."""
     job, unit = _jobs()["catalog"]
-    _run("catalog", job, unit)
+    _run("catalog", lambda **kw: job(everything=everything, **kw), unit)
 
 
 @sync.command()
@@ -58,7 +63,7 @@ def subscriptions() -> None:
 
 @sync.command(name="all")
 def all_jobs() -> None:
-    """catalog, accounts, then subscriptions."""
+    """accounts, subscriptions, then the catalog (which brings in what the subscriptions use)."""
     failed = False
     for name, (job, unit) in _jobs().items():
         result = _run(name, job, unit)

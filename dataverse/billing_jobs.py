@@ -33,7 +33,7 @@ class Preparation:
 
 
 def prepare(run_date: date, *, dv: Any = None, assign: bool = True, renew: bool = True,
-            catch_up_days: int | None = 31) -> Preparation:
+            catch_up_days: int | None = None) -> Preparation:
     """The steps a run takes before planning (each safe to repeat): synced subscriptions of mapped
     accounts onto their default contracts, then renewals/expiries of terms that ended."""
     client = client_or_default(dv)
@@ -43,12 +43,13 @@ def prepare(run_date: date, *, dv: Any = None, assign: bool = True, renew: bool 
 
 
 def run(run_date: date, *, dv: Any = None, contract_numbers: Sequence[str] | None = None,
-        catch_up_days: int | None = 31, rates: Sequence[ExchangeRate] = (),
+        catch_up_days: int | None = None, rates: Sequence[ExchangeRate] = (),
         progress: Callable[[int], None] | None = None,
         on_planned: Callable[[int], None] | None = None, assign: bool = True, renew: bool = True,
         on_prepared: Callable[[Preparation], None] | None = None) -> RunResult:
     """Assign contracts (unless `assign` is False), renew ended terms (unless `renew` is False),
-    then bill every cycle due on `run_date`."""
+    then bill every cycle due on `run_date` since each contract's last invoiced one. With
+    `catch_up_days`, a contract with older cycles due is an error on the sync run (nothing skipped)."""
     from sync import runs as syncruns
 
     client = client_or_default(dv)

@@ -5,10 +5,11 @@ a second writer, or a retry after a response lost in transit, gets 412 and re-re
 instead of creating a duplicate
 (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/perform-conditional-operations-using-web-api).
 
-Exchange rates: the rate of the month comes from the `rates` given to the repository (the
-`--rates` CSV of `cspbridge bill run`: month,from,to,rate), and for months without one from
-Dataverse's transactioncurrency table (each currency's `exchangerate` against the organization's
-base currency, i.e. today's rate). Each invoice stores the rate its lines were converted with in
+Exchange rates: every conversion uses the per-month exchange-rate table (cspb_exchangerate: from,
+to, month, rate, source), plus the `rates` given to the repository (the `--rates` CSV of
+`cspbridge bill run`: month,from,to,rate). Dataverse's transactioncurrency rates are today's rates,
+not the month's, so they are never used: a month without a rate fails the contract that needs it,
+with a message naming the pair and month. Each invoice stores the rate its lines were converted with in
 cspb_exchangerate: 1 when every line was priced in the invoice currency, the rate when one foreign
 currency and month were converted, empty when several were (no single number describes them).
 """
@@ -17,11 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
-from typing import Any
 
-from billing.currency import ANY_MONTH, RateTable, month_of
-from billing.models import ExchangeRate, Invoice, InvoiceLine, RevenueScheduleEntry
+from billing.currency import RateTable, month_of
+from billing.models import (
+    BillingContract,
+    ExchangeRate,
+    Invoice,
+    InvoiceLine,
+    RevenueScheduleEntry,
+    Subscription,
+    UsageSource,
+    UsageSummary,
+)
 from billing.run_service import StoredInvoice
 from billing.runs import BillingData
 from dataverse import map_billing as m
@@ -42,18 +52,6 @@ def _chunks(items: Sequence[str], size: int = FILTER_CHUNK) -> Iterator[Sequence
 
 def _any_of(column: str, values: Iterable[str]) -> str:
     return " or ".join(f"{column} eq {literal(v)}" for v in values)
-
-
-def rates_from_currencies(rows: Iterable[dict[str, Any]]) -> list[ExchangeRate]:
-    """Dataverse keeps one rate per currency against the org's base currency; the rate between two
-    currencies is the ratio of theirs. These are today's rates, used for months without their own."""
-    per_base: dict[str, Decimal] = {}
-    for r in rows:
-        code, rate = (r.get("isocurrencycode") or "").upper(), r.get("exchangerate")
-        if code and rate:
-            per_base[code] = Decimal(str(rate))
-    return [ExchangeRate(ANY_MONTH, a, b, per_base[b] / per_base[a])
-            for a in per_base for b in per_base if a != b]
 
 
 ONE = Decimal(1)
@@ -105,18 +103,41 @@ class DataverseBillingRepository:
         sub_ids = {s.id for s in subs}
         logs = [m.change_log_from_row(r) for r in self.dv.list(EntitySet.LICENSE_CHANGE_LOGS, select=m.CHANGE_LOG_SELECT)]
         logs = [c for c in logs if c.subscription_id in sub_ids]
-        usage = [m.usage_from_row(r) for r in self.dv.list(EntitySet.USAGE_SUMMARIES, select=m.USAGE_SELECT,
-                                                           filter="cspb_billed eq false")]
+        usage = self._usage()
         one_time = [item for item in (m.one_time_from_subscription(s) for s in subs) if item is not None]
-        currencies = self.dv.list(EntitySet.TRANSACTION_CURRENCIES, select=["isocurrencycode", "exchangerate"])
-        rates = self.extra_rates + rates_from_currencies(currencies)
+        subs = self._with_tax_categories(subs)
+        rates = self.exchange_rates() + self.extra_rates
         try:
             self._rates = RateTable(rates)
         except IntegrationError:
             self._rates = RateTable()  # the plan reports the bad rate per run; invoices get no rate then
         self._sources = {s.id: (s.currency, None) for s in subs if s.id and s.currency}
         self._sources.update({u.summary_key: (u.currency, u.period) for u in usage if u.currency})
-        return BillingData(contracts, subs, logs, usage, one_time, rates)
+        tax_rates = [m.tax_rate_from_row(r) for r in self.dv.list(EntitySet.TAX_RATES, select=m.TAX_RATE_SELECT)]
+        return BillingData(contracts, subs, logs, usage, one_time, rates, tax_rates)
+
+    def _usage(self) -> list[UsageSummary]:
+        """Summaries not billed yet (`ne true`: a row the ingest wrote without the column is not
+        billed either), and billed estimates whose Microsoft-billed figures have arrived (true-ups)."""
+        unbilled = self.dv.list(EntitySet.USAGE_SUMMARIES, select=m.USAGE_SELECT, filter="cspb_billed ne true")
+        settled = self.dv.list(EntitySet.USAGE_SUMMARIES, select=m.USAGE_SELECT,
+                               filter=f"cspb_billed eq true and cspb_billedsource eq '{UsageSource.UNBILLED.value}' "
+                                      f"and cspb_usagesource eq '{UsageSource.BILLED.value}'")
+        found = {row["cspb_summarykey"]: m.usage_from_row(row) for rows in (unbilled, settled) for row in rows}
+        return [found[k] for k in sorted(found)]
+
+    def exchange_rates(self) -> list[ExchangeRate]:
+        """The per-month exchange-rate table (cspb_exchangerate): the one source of every conversion."""
+        return [m.exchange_rate_from_row(r) for r in self.dv.list(EntitySet.EXCHANGE_RATES, select=m.EXCHANGE_RATE_SELECT)]
+
+    def _with_tax_categories(self, subs: list[Subscription]) -> list[Subscription]:
+        products = sorted({s.product_id for s in subs if s.product_id})
+        category = {}
+        for chunk in _chunks(products):
+            for row in self.dv.list(EntitySet.PRODUCTS, select=["productid", "cspb_taxcategory"],
+                                    filter=" or ".join(f"productid eq {p}" for p in chunk)):
+                category[row["productid"]] = m.tax_category_of(row)
+        return [replace(s, tax_category=category[s.product_id]) if s.product_id in category else s for s in subs]
 
     def invoice_states(self, keys: Sequence[str]) -> dict[str, StoredInvoice]:
         found: dict[str, StoredInvoice] = {}
@@ -193,21 +214,23 @@ class DataverseBillingRepository:
                 pass
         return sum(self.create_line(invoice_id, line, n) for n, line in enumerate(lines, start=1))
 
-    def link_billed(self, invoice_id: str, change_log_ids: Sequence[str], summary_ids: Sequence[str]) -> None:
-        """Point the billed change logs and usage summaries at the invoice, in one changeset."""
+    def link_billed(self, invoice_id: str, change_log_ids: Sequence[str], summaries: Sequence[UsageSummary]) -> None:
+        """Point the billed change logs and usage summaries at the invoice, in one changeset; a
+        summary also records the cost and source it was billed on."""
         link = m.invoice_link(invoice_id)
         requests = [BatchRequest("PATCH", id_segment(EntitySet.LICENSE_CHANGE_LOGS, cid), link, {"If-Match": "*"})
                     for cid in change_log_ids]
-        requests += [BatchRequest("PATCH", id_segment(EntitySet.USAGE_SUMMARIES, sid),
-                                  {"cspb_billed": True, **link}, {"If-Match": "*"}) for sid in summary_ids]
+        requests += [BatchRequest("PATCH", id_segment(EntitySet.USAGE_SUMMARIES, u.id or ""),
+                                  m.usage_billed_row(invoice_id, u), {"If-Match": "*"}) for u in summaries if u.id]
         for i in range(0, len(requests), MAX_BATCH_REQUESTS):
             self.dv.batch(requests[i:i + MAX_BATCH_REQUESTS], changeset=True)
 
     def link_change_log(self, change_log_id: str, invoice_id: str) -> None:
         self.dv.update(EntitySet.LICENSE_CHANGE_LOGS, change_log_id, m.invoice_link(invoice_id))
 
-    def mark_usage_billed(self, summary_id: str, invoice_id: str) -> None:
-        self.dv.update(EntitySet.USAGE_SUMMARIES, summary_id, {"cspb_billed": True, **m.invoice_link(invoice_id)})
+    def set_next_invoice_date(self, contract: BillingContract, day: date) -> None:
+        if contract.id:
+            self.dv.update(EntitySet.BILLING_CONTRACTS, contract.id, {"cspb_nextinvoicedate": day})
 
     def complete_invoice(self, invoice_id: str, lines: Sequence[InvoiceLine]) -> None:
         self.dv.update(EntitySet.INVOICES, invoice_id, m.invoice_complete_row(list(lines)))

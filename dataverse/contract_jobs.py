@@ -142,7 +142,7 @@ def _discovery_logs(dv: Any, sub_ids: Sequence[str]) -> list[ChangeLog]:
         EntitySet.LICENSE_CHANGE_LOGS, select=m.CHANGE_LOG_SELECT, filter=flt)) if log.subscription_id in keep]
 
 
-def assign_contracts(dv: Any, *, on_date: date, catch_up_days: int | None = 31,
+def assign_contracts(dv: Any, *, on_date: date, catch_up_days: int | None = ca.ONBOARDING_DAYS,
                      progress: Callable[[int], None] | None = None) -> AssignSummary:
     """Put every subscription of a mapped provider account that has no billing contract on the
     account's default contract for its currency and kind (created when missing). Unmapped

@@ -19,6 +19,7 @@ from billing.models import (
     ChangeLog,
     ChangeOrigin,
     ChangeType,
+    ExchangeRate,
     Frequency,
     Invoice,
     InvoiceKind,
@@ -35,7 +36,11 @@ from billing.models import (
     Subscription,
     SubscriptionKind,
     SubscriptionStatus,
+    SuspendedBilling,
+    TaxCategory,
+    TaxRate,
     UsageGrouping,
+    UsageSource,
     UsageSummary,
     invoice_number,
 )
@@ -55,7 +60,8 @@ CONTRACT_SELECT = [
     "_cspb_transactioncurrency_value", "_cspb_pricelevel_value", "cspb_refundpolicy", "cspb_prorateunit",
     "cspb_usagemarkuppct", "cspb_minimumcommitment", "cspb_usagegrouping", "cspb_paymentprovider",
     "cspb_language", "_cspb_primarybillingcontact_value", "cspb_autocharge", "cspb_autosend", "cspb_autosync",
-    "cspb_discountpct", "cspb_taxratepct", "cspb_nextinvoicedate",
+    "cspb_discountpct", "cspb_taxratepct", "cspb_nextinvoicedate", "cspb_estimatedusageday", "cspb_suspendedbilling",
+    "cspb_taxjurisdiction", "cspb_paymenttermsdays",
 ]
 SUBSCRIPTION_SELECT = [
     "cspb_subscriptionid", "cspb_name", "cspb_providersubscriptionid", "cspb_provider", "_cspb_provideraccount_value",
@@ -74,18 +80,22 @@ USAGE_SELECT = [
     "cspb_usagesummaryid", "cspb_summarykey", "_cspb_provideraccount_value", "cspb_customerid",
     "cspb_subscriptionid", "cspb_entitlementid", "cspb_metercategory", "cspb_resourcegrouptag", "cspb_period",
     "cspb_currencycode", "cspb_quantity", "cspb_costbeforepec", "cspb_pecamount", "cspb_cost",
-    "cspb_pricingtotal", "cspb_rowcount", "cspb_billed", "_cspb_invoice_value",
+    "cspb_pricingtotal", "cspb_rowcount", "cspb_billed", "_cspb_invoice_value", "cspb_usagesource",
+    "cspb_billedcost", "cspb_billedsource",
 ]
+EXCHANGE_RATE_SELECT = ["cspb_ratekey", "cspb_fromcurrency", "cspb_tocurrency", "cspb_month", "cspb_rate", "cspb_source"]
+TAX_RATE_SELECT = ["cspb_taxratekey", "cspb_jurisdiction", "cspb_taxcategory", "cspb_ratepct", "cspb_taxname"]
 INVOICE_SELECT = [
     "invoiceid", "name", "cspb_invoicekey", "_cspb_billingcontract_value", "_customerid_value",
     "_pricelevelid_value", "_transactioncurrencyid_value", "cspb_periodstart", "cspb_periodend",
     "cspb_currencycode", "cspb_language", "cspb_exchangerate", "statuscode", "totalamount", "cspb_amountpaid",
-    "cspb_paymentstatus", "duedate",
+    "cspb_paymentstatus", "duedate", "cspb_issuedate",
 ]
 LINE_SELECT = [
     "invoicedetailid", "_invoiceid_value", "cspb_linekey", "cspb_linetype", "productdescription", "quantity",
     "priceperunit", "baseamount", "manualdiscountamount", "tax", "extendedamount", "cspb_periodstart",
     "cspb_periodend", "_cspb_subscription_value", "_cspb_licensechangelog_value", "_productid_value",
+    "cspb_taxratepct", "cspb_taxname", "cspb_sourcecurrency", "cspb_exchangerate", "cspb_ratemonth",
 ]
 
 
@@ -143,6 +153,10 @@ def contract_from_row(row: Row) -> BillingContract:
         auto_send=bool(row.get("cspb_autosend")),
         auto_sync=bool(row.get("cspb_autosync")),
         next_invoice_date=to_date(row.get("cspb_nextinvoicedate")),
+        estimated_usage_day=row.get("cspb_estimatedusageday") or None,
+        suspended_billing=_enum(SuspendedBilling, row.get("cspb_suspendedbilling"), SuspendedBilling.KEEP_BILLING),
+        tax_jurisdiction=(row.get("cspb_taxjurisdiction") or "").upper(),
+        payment_terms_days=_int(row.get("cspb_paymenttermsdays"), 30),
     )
 
 
@@ -218,7 +232,48 @@ def usage_from_row(row: Row) -> UsageSummary:
         row_count=_int(row.get("cspb_rowcount")),
         billed=bool(row.get("cspb_billed")),
         invoice_id=row.get("_cspb_invoice_value"),
+        # Rows written before the source column existed hold what the ingest wrote last: billed wins.
+        source=_source(row.get("cspb_usagesource")) or UsageSource.BILLED,
+        billed_cost=_dec(row.get("cspb_billedcost"), None),
+        billed_source=_source(row.get("cspb_billedsource")),
     )
+
+
+def _source(value: Any) -> UsageSource | None:
+    try:
+        return UsageSource(str(value).lower()) if value else None
+    except ValueError:
+        return None
+
+
+def exchange_rate_from_row(row: Row) -> ExchangeRate:
+    return ExchangeRate(month=row.get("cspb_month") or "", from_currency=(row.get("cspb_fromcurrency") or "").upper(),
+                        to_currency=(row.get("cspb_tocurrency") or "").upper(), rate=_dec(row.get("cspb_rate")) or ZERO,
+                        source=row.get("cspb_source") or "")
+
+
+def exchange_rate_row(rate: ExchangeRate) -> dict[str, Any]:
+    key = f"{rate.from_currency}|{rate.to_currency}|{rate.month}"
+    return {"cspb_ratekey": key, "cspb_name": key, "cspb_fromcurrency": rate.from_currency,
+            "cspb_tocurrency": rate.to_currency, "cspb_month": rate.month, "cspb_rate": rate.rate,
+            "cspb_source": rate.source[:200]}
+
+
+def tax_rate_from_row(row: Row) -> TaxRate:
+    return TaxRate(jurisdiction=(row.get("cspb_jurisdiction") or "").upper(),
+                   category=_enum(TaxCategory, row.get("cspb_taxcategory"), TaxCategory.STANDARD),
+                   rate_pct=_dec(row.get("cspb_ratepct")) or ZERO, name=row.get("cspb_taxname") or "")
+
+
+def tax_rate_row(rate: TaxRate) -> dict[str, Any]:
+    key = f"{rate.jurisdiction}|{rate.category.name.lower()}"
+    return {"cspb_taxratekey": key, "cspb_name": key, "cspb_jurisdiction": rate.jurisdiction,
+            "cspb_taxcategory": int(rate.category), "cspb_ratepct": rate.rate_pct, "cspb_taxname": rate.name}
+
+
+def tax_category_of(row: Row) -> TaxCategory:
+    """product.cspb_taxcategory (empty = standard)."""
+    return _enum(TaxCategory, row.get("cspb_taxcategory"), TaxCategory.STANDARD)
 
 
 def one_time_from_subscription(sub: Subscription) -> OneTimeItem | None:
@@ -249,6 +304,11 @@ def line_from_row(row: Row) -> InvoiceLine:
         change_log_id=row.get("_cspb_licensechangelog_value"),
         product_id=row.get("_productid_value"),
         id=row.get("invoicedetailid"),
+        tax_rate_pct=_dec(row.get("cspb_taxratepct")) or ZERO,
+        tax_name=row.get("cspb_taxname") or "",
+        source_currency=row.get("cspb_sourcecurrency") or "",
+        exchange_rate=_dec(row.get("cspb_exchangerate"), None),
+        rate_month=row.get("cspb_ratemonth") or "",
     )
 
 
@@ -262,7 +322,9 @@ def invoice_from_row(row: Row, lines: list[Row] | tuple[Row, ...] = ()) -> Invoi
         kind=kind,
         period_start=to_date(row.get("cspb_periodstart")) or date.min,
         period_end=to_date(row.get("cspb_periodend")) or date.min,
-        invoice_date=to_date(row.get("duedate")) or to_date(row.get("cspb_periodstart")) or date.min,
+        invoice_date=(to_date(row.get("cspb_issuedate")) or to_date(row.get("duedate"))
+                      or to_date(row.get("cspb_periodstart")) or date.min),
+        due_date=to_date(row.get("duedate")),
         currency=(row.get("cspb_currencycode") or "").upper(),
         lines=tuple(sorted((line_from_row(r) for r in lines), key=lambda ln: ln.key)),
         contract_id=row.get("_cspb_billingcontract_value"),
@@ -316,7 +378,8 @@ def invoice_header_row(inv: Invoice) -> dict[str, Any]:
         "cspb_invoicekey": inv.key,
         "cspb_periodstart": inv.period_start,
         "cspb_periodend": inv.period_end,
-        "duedate": inv.invoice_date,
+        "cspb_issuedate": inv.invoice_date,
+        "duedate": inv.due_date or inv.invoice_date,
         "cspb_currencycode": inv.currency,
         "cspb_language": inv.language,
         "cspb_paymentstatus": int(PaymentStatus.UNPAID),
@@ -364,7 +427,13 @@ def line_row(line: InvoiceLine, invoice_id: str, number: int) -> dict[str, Any]:
         "tax": line.tax,
         "extendedamount": line.amount,
         "lineitemnumber": number,
+        "cspb_taxratepct": line.tax_rate_pct,
+        "cspb_taxname": line.tax_name[:100],
     }
+    if line.source_currency:
+        row["cspb_sourcecurrency"] = line.source_currency
+        row["cspb_exchangerate"] = line.exchange_rate
+        row["cspb_ratemonth"] = line.rate_month
     if line.period_start:
         row["cspb_periodstart"] = line.period_start
     if line.period_end:
@@ -381,6 +450,12 @@ def line_row(line: InvoiceLine, invoice_id: str, number: int) -> dict[str, Any]:
 def invoice_link(invoice_id: str) -> dict[str, Any]:
     """Sets the `cspb_invoice` lookup of a change log or usage summary."""
     return {"cspb_invoice@odata.bind": bind(EntitySet.INVOICES, invoice_id)}
+
+
+def usage_billed_row(invoice_id: str, summary: UsageSummary) -> dict[str, Any]:
+    """A usage summary once invoiced: billed, linked, and what it was billed on (for true-ups)."""
+    return {"cspb_billed": True, "cspb_billedcost": summary.cost, "cspb_billedsource": summary.source.value,
+            **invoice_link(invoice_id)}
 
 
 def revenue_row(entry: RevenueScheduleEntry) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from billing.models import (
     RefundPolicy,
     SubscriptionKind,
     SubscriptionStatus,
+    SuspendedBilling,
+    TaxCategory,
     UsageGrouping,
 )
 from billing.models import Frequency as BillingFrequency
@@ -44,6 +46,8 @@ class EntitySet:
     MARKUP_RULES = "cspb_markuprules"
     PRICE_CHANGES = "cspb_pricechanges"
     KPI_SNAPSHOTS = "cspb_kpisnapshots"
+    EXCHANGE_RATES = "cspb_exchangerates"
+    TAX_RATES = "cspb_taxrates"
     CATALOG_SELECTIONS = "cspb_catalogselections"
     ACCOUNTS = "accounts"
     CONTACTS = "contacts"
@@ -74,6 +78,8 @@ class Table:
     MARKUP_RULE = "cspb_markuprule"
     PRICE_CHANGE = "cspb_pricechange"
     KPI_SNAPSHOT = "cspb_kpisnapshot"
+    EXCHANGE_RATE = "cspb_exchangerate"
+    TAX_RATE = "cspb_taxrate"
     CATALOG_SELECTION = "cspb_catalogselection"
     ACCOUNT = "account"
     CONTACT = "contact"
@@ -95,7 +101,8 @@ ENTITY_SET_OF: dict[str, str] = {
         ("AGREEMENT", "AGREEMENTS"), ("USAGE_SUMMARY", "USAGE_SUMMARIES"), ("RECON_FILE", "RECON_FILES"),
         ("SYNC_RUN", "SYNC_RUNS"), ("INBOX", "INBOXES"), ("REVENUE_SCHEDULE", "REVENUE_SCHEDULES"),
         ("PAYMENT", "PAYMENTS"), ("MARKUP_RULE", "MARKUP_RULES"), ("PRICE_CHANGE", "PRICE_CHANGES"),
-        ("KPI_SNAPSHOT", "KPI_SNAPSHOTS"), ("CATALOG_SELECTION", "CATALOG_SELECTIONS"), ("ACCOUNT", "ACCOUNTS"), ("CONTACT", "CONTACTS"),
+        ("KPI_SNAPSHOT", "KPI_SNAPSHOTS"), ("EXCHANGE_RATE", "EXCHANGE_RATES"), ("TAX_RATE", "TAX_RATES"),
+        ("CATALOG_SELECTION", "CATALOG_SELECTIONS"), ("ACCOUNT", "ACCOUNTS"), ("CONTACT", "CONTACTS"),
         ("TRANSACTION_CURRENCY", "TRANSACTION_CURRENCIES"), ("UOM_SCHEDULE", "UOM_SCHEDULES"), ("UOM", "UOMS"),
         ("PRODUCT", "PRODUCTS"), ("PRICE_LEVEL", "PRICE_LEVELS"), ("PRODUCT_PRICE_LEVEL", "PRODUCT_PRICE_LEVELS"),
         ("INVOICE", "INVOICES"), ("INVOICE_DETAIL", "INVOICE_DETAILS"),
@@ -224,6 +231,8 @@ CHOICES: dict[type[IntEnum], tuple[str, ...]] = {
     RefundPolicy: ("cspb_billingcontract.cspb_refundpolicy",),
     ProrateUnit: ("cspb_billingcontract.cspb_prorateunit",),
     UsageGrouping: ("cspb_billingcontract.cspb_usagegrouping",),
+    SuspendedBilling: ("cspb_billingcontract.cspb_suspendedbilling",),
+    TaxCategory: ("product.cspb_taxcategory", "cspb_taxrate.cspb_taxcategory"),
     SubscriptionStatus: ("cspb_subscription.cspb_status",),
     SubscriptionKind: ("cspb_subscription.cspb_kind",),
     ChangeType: ("cspb_licensechangelog.cspb_changetype",),

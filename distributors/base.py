@@ -103,6 +103,41 @@ class OrderResult:
 
 
 @dataclass(frozen=True)
+class OrderCandidate:
+    """An order at the provider that may be the one a lost POST committed (see find_orders)."""
+
+    order_id: str
+    created: str                 # as the provider reported it (Pax8: a date without a time)
+    subscription_ids: tuple[str, ...] = ()
+    quantity: int = 0
+    product_id: str = ""
+
+    def describe(self) -> str:
+        subs = ", ".join(self.subscription_ids) or "no subscription yet"
+        return f"order {self.order_id} of {self.created} ({self.quantity} x {self.product_id}; {subs})"
+
+
+@dataclass(frozen=True)
+class MicrosoftAcceptance:
+    """Who accepted the Microsoft Customer Agreement, and when (from cspb_agreement)."""
+
+    first_name: str
+    last_name: str
+    email: str
+    accepted_on: date
+
+
+@dataclass(frozen=True)
+class OrderContext:
+    """What the product knows about the customer that a distributor's order form may ask for
+    (Pax8's provisioning details for Microsoft products). Empty fields are simply not sent."""
+
+    domain: str = ""
+    tenant_id: str = ""
+    acceptance: MicrosoftAcceptance | None = None
+
+
+@dataclass(frozen=True)
 class InvoiceLine:
     """A billed (invoice) or rated usage line from the distributor, cost side."""
 
@@ -159,6 +194,11 @@ class DistributorAdapter(Protocol):
     """
 
     provider: str  # "pax8" | "manual" | "partnercenter"
+    # True when a repeated place_order with the same key cannot buy twice (the provider replays it).
+    # An adapter without such a contract sets False and implements
+    # find_orders(company_id, product_id, quantity, billing_term, since) -> list[OrderCandidate],
+    # which sync/order_once.py uses to settle a send whose response was lost.
+    idempotent_orders: bool
 
     def list_companies(self) -> Iterator[Company]: ...
 

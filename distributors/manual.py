@@ -38,6 +38,8 @@ def log_notifier(request: ChangeRequest) -> None:
 
 class ManualAdapter:
     provider = "manual"
+    # The ledger blob is keyed by the idempotency key: a repeat returns the recorded order.
+    idempotent_orders = True
 
     def __init__(self, store: BlobStore | None = None, notifier: Notifier = log_notifier) -> None:
         self.store = store or blob_store_from_settings()

@@ -83,6 +83,8 @@ def to_subscription(company_id: str, sub: pcm.Subscription) -> PcSubscription:
 
 class PartnerCenterAdapter:
     provider = "partnercenter"
+    # MS-RequestId makes a repeated POST with the same key replay the first result.
+    idempotent_orders = True
     # Partner Center addresses a subscription under its customer: the engine passes company_id.
     needs_company = True
 
@@ -134,6 +136,17 @@ class PartnerCenterAdapter:
             path = self.client.download_price_sheet(market, Path(tmp) / f"{market}.csv", view=view)
             with open(path, encoding="utf-8-sig", newline="") as fh:
                 return list(csv.DictReader(fh))
+
+    def iter_price_sheet(self, market: str, *, view: str = "updatedlicensebased", month: str | None = None,
+                         ) -> Iterator[dict[str, str]]:
+        """The market's license price sheet, row by row: the download streams to a temporary file
+        and the rows are read from it one at a time, so a 42 MB sheet never sits in memory.
+        `month` (YYYYMM) asks for that month's sheet (timeline=history) instead of the current one."""
+        with tempfile.TemporaryDirectory(prefix="cspb-pricesheet-") as tmp:
+            path = self.client.download_price_sheet(market, Path(tmp) / f"{market}.csv", view=view,
+                                                    timeline="history" if month else "current", month=month)
+            with open(path, encoding="utf-8-sig", newline="") as fh:
+                yield from csv.DictReader(fh)
 
     def list_products(self) -> Iterator[Product]:
         for item in self.client.list_products(CATALOG_COUNTRY, target_view="OnlineServices"):

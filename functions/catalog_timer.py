@@ -1,4 +1,5 @@
-"""Timer: daily catalog / price list sync from the Partner Center price sheet."""
+"""Timer: daily catalog / price list sync from the Partner Center price sheet (in Azure: one queue
+message per market, drained by catalog_worker)."""
 
 from __future__ import annotations
 
@@ -11,4 +12,4 @@ bp = func.Blueprint()
 def catalog_timer(timer: func.TimerRequest) -> None:
     from sync import jobs
 
-    jobs.catalog()
+    jobs.catalog_scheduled()

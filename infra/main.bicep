@@ -27,6 +27,9 @@ param partnerCenterClientId string = ''
 @description('App registration used for portal sign-in (Entra ID).')
 param portalClientId string = ''
 
+@description('Mailbox invoices and reminders are sent from (Graph sendMail; the app needs Mail.Send).')
+param mailFrom string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName, app: 'cspbridge' }
 
@@ -48,6 +51,7 @@ module resources 'resources.bicep' = {
     tenantId: tenantId
     partnerCenterClientId: partnerCenterClientId
     portalClientId: portalClientId
+    mailFrom: mailFrom
   }
 }
 

@@ -7,12 +7,14 @@ param dataverseUrl string
 param tenantId string
 param partnerCenterClientId string
 param portalClientId string
+param mailFrom string
 
 // One home for the queue names: they must match the triggers in functions/ and shared/queue.py
 // (tests/unit/test_infra_consistency.py checks that they agree).
 var provisioningQueueName = 'cspb-provisioning'
 var subscriptionSyncQueueName = 'cspb-subscription-sync'
-var queueNames = [provisioningQueueName, subscriptionSyncQueueName]
+var catalogSyncQueueName = 'cspb-catalog-sync'
+var queueNames = [provisioningQueueName, subscriptionSyncQueueName, catalogSyncQueueName]
 var blobContainerName = 'cspbridge'
 var deploymentContainerName = 'app-package'
 
@@ -148,6 +150,7 @@ var secretSettings = {
   CSPB_QUICKBOOKS_CLIENT_SECRET: '${kvRef}quickbooks-client-secret/)'
   CSPB_PORTAL_SESSION_SECRET: '${kvRef}portal-session-secret/)'
   CSPB_PORTAL_CLIENT_SECRET: '${kvRef}portal-client-secret/)'
+  CSPB_SMTP_PASSWORD: '${kvRef}smtp-password/)'
 }
 
 var plainSettings = {
@@ -181,10 +184,15 @@ var plainSettings = {
   CSPB_STORAGE__clientId: identity.properties.clientId
   CSPB_BLOB_CONTAINER: blobContainerName
 
+  // Invoices and dunning mail through Microsoft Graph sendMail (grant the app Mail.Send, scoped to this mailbox).
+  CSPB_MAIL_BACKEND: 'graph'
+  CSPB_MAIL_FROM: mailFrom
+
   CSPB_PORTAL_BASE_URL: 'https://func-cspbridge-${resourceToken}.azurewebsites.net/portal'
 
   // Timer schedules (NCRONTAB, UTC); the triggers read them as %NAME%.
   CSPB_CATALOG_SCHEDULE: '0 0 3 * * *'
+  CSPB_PRICE_PREVIEW_SCHEDULE: '0 0 5 20 * *'
   CSPB_ACCOUNTS_SCHEDULE: '0 30 3 * * *'
   CSPB_SUBSCRIPTION_SYNC_SCHEDULE: '0 0 4 * * *'
   CSPB_RECON_SCHEDULE: '0 0 4 * * *'
@@ -192,6 +200,7 @@ var plainSettings = {
   CSPB_POST_INVOICE_SCHEDULE: '0 */15 * * * *'
   CSPB_KPI_SNAPSHOT_SCHEDULE: '0 0 7 1 * *'
   CSPB_JOURNAL_EXPORT_SCHEDULE: '0 0 8 1 * *'
+  CSPB_INBOX_SWEEP_SCHEDULE: '0 */10 * * * *'
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {

@@ -9,8 +9,9 @@ decoding. This module only knows paths, headers and shapes:
 - the new-commerce price sheet is on another host, `api.partner.microsoft.com` (the
   `partner_api_url` setting): `GET /v1.0/sales/pricesheets(Market='XX',PricesheetView='...')/$value`
   (https://learn.microsoft.com/partner-center/developer/get-a-price-sheet);
-- customers page through `links.next` with the `MS-ContinuationToken` header
-  (https://learn.microsoft.com/partner-center/developer/get-a-list-of-customers);
+- collections page through `links.next` exactly as given: its uri (relative to the API version
+  root, so `/v1` is prefixed when absent) and every header it lists, such as MS-ContinuationToken;
+  the uri is never taken apart (get-a-list-of-customers, get-invoiceline-items: seekOperation=Next);
 - usage and invoice recon come from the Graph export flow: POST .../export -> 202 + Location,
   poll the operation until `succeeded`, read the manifest, download each blob from
   `rootDirectory/name?sasToken` straight to disk
@@ -56,7 +57,7 @@ from partnercenter.models import (
     Subscription,
 )
 from shared.config import Settings, get_settings
-from shared.errors import FatalError, RetriableError, ValidationError
+from shared.errors import ConflictError, FatalError, RetriableError, ValidationError
 from shared.http import HttpClient, RetryPolicy, parse_retry_after
 from shared.logging import get_logger
 
@@ -64,6 +65,8 @@ log = get_logger(__name__)
 
 GRAPH_BILLING = "/v1.0/reports/partners/billing"
 MCA = "MicrosoftCustomerAgreement"
+# "A partner confirmed agreement already exists for the customer." (409)
+AGREEMENT_ALREADY_EXISTS = "600061"
 _CHUNK = 1 << 20
 
 
@@ -151,30 +154,32 @@ class PartnerCenterClient:
     def _items(body: Any) -> list[dict[str, Any]]:
         return list((body or {}).get("items") or [])
 
+    def _pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """Each page body of a collection, following `links.next` as given. Amounts parse to Decimal.
+        Stops if the service hands back a next link it already gave (a stuck cursor)."""
+        headers: dict[str, str] = {}
+        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        while True:
+            response = self.pc.request("GET", path, params=params, headers={**self._headers(), **headers}, ok=(200,))
+            body = json.loads(response.text, parse_float=Decimal) if response.content else {}
+            yield body
+            nxt = ((body or {}).get("links") or {}).get("next")
+            if not isinstance(nxt, Mapping) or not nxt.get("uri"):
+                return
+            headers = {str(h.get("key")): str(h.get("value", "")) for h in nxt.get("headers") or [] if h.get("key")}
+            key = (str(nxt["uri"]), tuple(sorted(headers.items())))
+            if key in seen:
+                log.warning("partner center repeated a next link; stopping the listing at %s", path.partition("?")[0])
+                return
+            seen.add(key)
+            path, params = _version_root(str(nxt["uri"])), None
+
     # ------------------------------------------------------------------ customers
     def iter_customers(self, page_size: int = 500) -> Iterator[Customer]:
-        """All customers, page by page; stops if the service hands back a token it already gave."""
-        headers: dict[str, str] = {}
-        path, params = "/v1/customers", {"size": page_size}
-        seen: set[str] = set()
-        while True:
-            body = self._get(path, params=params, headers=headers)
+        """All customers, page by page (links.next + MS-ContinuationToken)."""
+        for body in self._pages("/v1/customers", {"size": page_size}):
             for item in self._items(body):
                 yield Customer.from_wire(item)
-            nxt = ((body or {}).get("links") or {}).get("next")
-            if not nxt:
-                return
-            token = next((h.get("value", "") for h in nxt.get("headers") or [] if h.get("key") == "MS-ContinuationToken"),
-                         body.get("continuationToken", ""))
-            if not token or token in seen:
-                if token:
-                    log.warning("partner center repeated a continuation token; stopping the customer listing")
-                return
-            seen.add(token)
-            uri = nxt.get("uri") or "/customers"
-            path = uri if uri.startswith("/v1/") else "/v1/" + uri.lstrip("/")
-            params = {}
-            headers = {"MS-ContinuationToken": token}
 
     def list_customers(self, page_size: int = 500) -> list[Customer]:
         return list(self.iter_customers(page_size))
@@ -312,11 +317,20 @@ class PartnerCenterClient:
         body = {"primaryContact": {"firstName": first_name, "lastName": last_name, "email": email,
                                    "phoneNumber": phone},
                 "templateId": template_id or self.get_mca_template_id(), "dateAgreed": when, "type": MCA}
-        return Agreement.from_wire(self._write("POST", f"/v1/customers/{customer_id}/agreements", body, request_id))
+        try:
+            answer = self._write("POST", f"/v1/customers/{customer_id}/agreements", body, request_id)
+        except ConflictError as exc:
+            if exc.code != AGREEMENT_ALREADY_EXISTS:
+                raise
+            # A repeat of an attestation Partner Center already holds: the customer is attested.
+            log.info("MCA for customer %s was already confirmed (600061)", customer_id)
+            return Agreement.from_wire(body, already_attested=True)
+        return Agreement.from_wire(answer)
 
     # ------------------------------------------------------------------ invoices
-    def list_invoices(self) -> list[Invoice]:
-        return [Invoice.from_wire(d) for d in self._items(self._get("/v1/invoices"))]
+    def list_invoices(self, page_size: int = 200) -> list[Invoice]:
+        return [Invoice.from_wire(d) for body in self._pages("/v1/invoices", {"size": page_size})
+                for d in self._items(body)]
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         return Invoice.from_wire(self._get(f"/v1/invoices/{invoice_id}"))
@@ -326,28 +340,12 @@ class PartnerCenterClient:
         """Billed recon lines of a new commerce invoice through the v1 API, seek-paged
         (https://learn.microsoft.com/partner-center/developer/get-invoice-billed-consumption-lineitems).
         For current periods prefer export_billed_reconciliation (Graph v2), which Microsoft now steers to."""
-        path = f"/v1/invoices/{invoice_id}/lineitems"
         params: dict[str, Any] = {"provider": "onetime", "invoicelineitemtype": "billinglineitems",
                                   "currencycode": currency_code, "size": page_size}
-        headers: dict[str, str] = {}
-        seen: set[str] = set()
-        while True:
-            response = self.pc.request("GET", path, params=params, headers={**self._headers(), **headers}, ok=(200,))
-            # Amounts parse straight to Decimal: no float ever holds money.
-            body = json.loads(response.text, parse_float=Decimal)
+        # Amounts parse straight to Decimal: no float ever holds money.
+        for body in self._pages(f"/v1/invoices/{invoice_id}/lineitems", params):
             for item in self._items(body):
                 yield InvoiceLineItem.from_wire(item)
-            nxt = ((body or {}).get("links") or {}).get("next")
-            token = next((h.get("value", "") for h in (nxt or {}).get("headers") or []
-                          if h.get("key") == "MS-ContinuationToken"), "")
-            if not nxt or not token or token in seen:
-                return
-            seen.add(token)
-            uri = nxt.get("uri", "")
-            path, _, query = uri.partition("?")
-            path = path if path.startswith("/v1/") else "/v1/" + path.lstrip("/")
-            params = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
-            headers = {"MS-ContinuationToken": token}
 
     # ------------------------------------------------------------------ Graph billing exports
     def begin_export(self, path: str, body: Mapping[str, Any]) -> str:
@@ -411,6 +409,13 @@ class PartnerCenterClient:
                                      attribute_set: str = "full") -> DownloadedExport:
         return self._export("invoice_recon", "reconciliation/billed/export",
                             {"invoiceId": invoice_id, "attributeSet": attribute_set}, dest_dir)
+
+
+def _version_root(uri: str) -> str:
+    """Partner Center links are relative to the API version root (`/customers?...`); some carry it (`/v1/...`)."""
+    if uri.startswith(("http://", "https://", "/v1/")):
+        return uri
+    return "/v1/" + uri.lstrip("/")
 
 
 def price_sheet_path(market: str, view: str = "updatedlicensebased") -> str:

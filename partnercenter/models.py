@@ -63,10 +63,13 @@ class Customer:
     def from_wire(cls, d: dict[str, Any]) -> Customer:
         company = d.get("companyProfile") or {}
         billing = d.get("billingProfile") or {}
-        address = billing.get("defaultAddress") or {}
+        # The company profile carries its own address and email (get-a-customer-by-id); the billing
+        # profile's are the fallback, e.g. in a listing that omits them.
+        address = company.get("address") or billing.get("defaultAddress") or {}
         return cls(id=d["id"], tenant_id=company.get("tenantId", d["id"]), company_name=company.get("companyName", ""),
-                   domain=company.get("domain", ""), country=address.get("country", ""),
-                   culture=billing.get("culture", ""), email=billing.get("email", ""),
+                   domain=company.get("domain", ""),
+                   country=address.get("country") or (billing.get("defaultAddress") or {}).get("country", ""),
+                   culture=billing.get("culture", ""), email=company.get("email") or billing.get("email", ""),
                    relationship=d.get("relationshipToPartner", ""), raw=d)
 
 
@@ -160,6 +163,9 @@ class CartLineItem:
     friendly_name: str = ""
     provisioning_context: dict[str, str] = field(default_factory=dict)
     id: int | None = None
+    renews_to: str = ""  # term at renewal when it differs (cart line item `renewsTo.termDuration`)
+    currency_code: str = ""
+    order_group: str = ""
 
     def to_wire(self, index: int) -> dict[str, Any]:
         body: dict[str, Any] = {"id": index if self.id is None else self.id, "catalogItemId": self.catalog_item_id,
@@ -167,6 +173,8 @@ class CartLineItem:
                                 "termDuration": self.term_duration, "provisioningContext": self.provisioning_context}
         if self.friendly_name:
             body["friendlyName"] = self.friendly_name
+        if self.renews_to:
+            body["renewsTo"] = {"termDuration": self.renews_to}
         return body
 
     @classmethod
@@ -174,7 +182,8 @@ class CartLineItem:
         return cls(catalog_item_id=d.get("catalogItemId", ""), quantity=int(d.get("quantity") or 0),
                    term_duration=d.get("termDuration", ""), billing_cycle=d.get("billingCycle", ""),
                    friendly_name=d.get("friendlyName", ""), provisioning_context=d.get("provisioningContext") or {},
-                   id=d.get("id"))
+                   id=d.get("id"), renews_to=(d.get("renewsTo") or {}).get("termDuration", ""),
+                   currency_code=d.get("currencyCode", ""), order_group=str(d.get("orderGroup") or ""))
 
 
 @dataclass(frozen=True)
@@ -222,13 +231,16 @@ class Order:
     creation_date: datetime | None
     line_items: list[OrderLineItem]
     raw: dict[str, Any] = field(repr=False, compare=False)
+    currency_symbol: str = ""
+    alternate_id: str = ""
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> Order:
         return cls(id=d["id"], customer_id=d.get("referenceCustomerId", ""), status=d.get("status", ""),
                    billing_cycle=d.get("billingCycle", ""), currency_code=d.get("currencyCode", ""),
                    creation_date=parse_datetime(d.get("creationDate")),
-                   line_items=[OrderLineItem.from_wire(i) for i in d.get("lineItems") or []], raw=d)
+                   line_items=[OrderLineItem.from_wire(i) for i in d.get("lineItems") or []], raw=d,
+                   currency_symbol=d.get("currencySymbol", ""), alternate_id=d.get("alternateId", ""))
 
 
 @dataclass(frozen=True)
@@ -272,13 +284,16 @@ class Sku:
     is_trial: bool
     billing_cycles: list[str]
     raw: dict[str, Any] = field(repr=False, compare=False)
+    dynamic_attributes: dict[str, Any] = field(default_factory=dict, compare=False)
+    provisioning_variables: list[str] = field(default_factory=list, compare=False)
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> Sku:
         return cls(id=d["id"], product_id=d.get("productId", ""), title=d.get("title", ""),
                    minimum_quantity=int(d.get("minimumQuantity") or 0), maximum_quantity=int(d.get("maximumQuantity") or 0),
                    is_trial=bool(d.get("isTrial", False)), billing_cycles=list(d.get("supportedBillingCycles") or []),
-                   raw=d)
+                   raw=d, dynamic_attributes=dict(d.get("dynamicAttributes") or {}),
+                   provisioning_variables=list(d.get("provisioningVariables") or []))
 
 
 @dataclass(frozen=True)
@@ -356,14 +371,16 @@ class Agreement:
     email: str
     phone: str
     raw: dict[str, Any] = field(repr=False, compare=False)
+    # True when Partner Center answered 409/600061: the partner had already confirmed this acceptance.
+    already_attested: bool = False
 
     @classmethod
-    def from_wire(cls, d: dict[str, Any]) -> Agreement:
+    def from_wire(cls, d: dict[str, Any], *, already_attested: bool = False) -> Agreement:
         contact = d.get("primaryContact") or {}
         return cls(template_id=d.get("templateId", ""), agreement_type=d.get("type", ""),
                    date_agreed=parse_datetime(d.get("dateAgreed")), first_name=contact.get("firstName", ""),
                    last_name=contact.get("lastName", ""), email=contact.get("email", ""),
-                   phone=contact.get("phoneNumber", ""), raw=d)
+                   phone=contact.get("phoneNumber", ""), raw=d, already_attested=already_attested)
 
 
 @dataclass(frozen=True)
@@ -378,6 +395,7 @@ class Invoice:
     invoice_type: str
     document_type: str
     raw: dict[str, Any] = field(repr=False, compare=False)
+    currency_symbol: str = ""
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> Invoice:
@@ -386,7 +404,8 @@ class Invoice:
                    billing_period_end=parse_datetime(d.get("billingPeriodEndDate")),
                    total_charges=parse_money(d.get("totalCharges"), "totalCharges"),
                    paid_amount=parse_money(d.get("paidAmount"), "paidAmount"), currency_code=d.get("currencyCode", ""),
-                   invoice_type=d.get("invoiceType", ""), document_type=d.get("documentType", ""), raw=d)
+                   invoice_type=d.get("invoiceType", ""), document_type=d.get("documentType", ""), raw=d,
+                   currency_symbol=d.get("currencySymbol", ""))
 
 
 @dataclass(frozen=True)
@@ -428,7 +447,10 @@ class InvoiceLineItem:
                    availability_id=g.get("availabilityid", ""), charge_type=g.get("chargetype", ""),
                    unit_price=money("UnitPrice"), effective_unit_price=money("EffectiveUnitPrice"),
                    quantity=money("Quantity"), billable_quantity=money("BillableQuantity"), subtotal=money("Subtotal"),
-                   tax_total=money("TaxTotal"), total=money("Total"), currency=g.get("currency", ""),
+                   # v1 JSON names the line total totalForCustomer; the recon file (v2) names it Total.
+                   tax_total=money("TaxTotal"),
+                   total=money("TotalForCustomer") if "totalforcustomer" in g else money("Total"),
+                   currency=g.get("currency", ""),
                    pc_to_bc_exchange_rate=money("PCToBCExchangeRate"),
                    charge_start_date=parse_datetime(g.get("chargestartdate")),
                    charge_end_date=parse_datetime(g.get("chargeenddate")), raw=d)

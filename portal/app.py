@@ -22,7 +22,9 @@ from werkzeug.wrappers import Request, Response
 from portal import auth, csrf, guides, services
 from portal.i18n import LANGUAGES, Translator, pick_language
 from portal.models import PortalUser, ProvisioningStatus
+from portal.redirects import safe_next
 from portal.repository import PortalRepository
+from portal.session_store import BlobSessionStore, SessionStore
 from portal.sessions import COOKIE_NAME, Session, SessionSigner, cookie_is_secure
 from shared.config import Settings
 from shared.errors import AuthError, FatalError, IntegrationError, NotFoundError
@@ -35,6 +37,7 @@ URLS = Map([
     Rule("/healthz", endpoint="health"),
     Rule("/signin", endpoint="signin", methods=["GET", "POST"]),
     Rule("/signin/callback", endpoint="signin_callback"),
+    Rule("/invite/<token>", endpoint="invite"),
     Rule("/signout", endpoint="signout", methods=["POST"]),
     Rule("/lang/<code>", endpoint="language"),
     Rule("/subscriptions", endpoint="subscriptions"),
@@ -56,7 +59,7 @@ URLS = Map([
 ], strict_slashes=False)
 
 # Pages that need no signed-in user.
-PUBLIC = {"health", "signin", "signin_callback", "language", "static", "pay"}
+PUBLIC = {"health", "signin", "signin_callback", "invite", "language", "static", "pay"}
 # Which permission each signed-in page needs (auth.PERMISSIONS); None = any signed-in user.
 NEEDS: dict[str, str | None] = {
     "home": None, "signout": None,
@@ -70,7 +73,8 @@ NEEDS: dict[str, str | None] = {
 class PortalApp:
     def __init__(self, settings: Settings, repo: PortalRepository, *, mount: str | None = None,
                  sign_in: auth.SignIn | None = None, integrations: services.Integrations | None = None,
-                 assessment: Callable[..., Any] | None = None, signer: SessionSigner | None = None) -> None:
+                 assessment: Callable[..., Any] | None = None, signer: SessionSigner | None = None,
+                 session_store: SessionStore | None = None) -> None:
         self.settings = settings
         self.repo = repo
         self.mount = (mount if mount is not None else urlsplit(settings.portal_base_url).path).rstrip("/")
@@ -78,6 +82,7 @@ class PortalApp:
         self.integrations = integrations or services.Integrations()
         self.assessment = assessment
         self.signer = signer or self._signer(settings)
+        self.sessions = session_store or self._session_store(settings)
         self.jinja = Environment(loader=FileSystemLoader(str(_HERE / "templates")),
                                  autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 
@@ -89,6 +94,18 @@ class PortalApp:
             raise FatalError("CSPB_PORTAL_SESSION_SECRET is required outside sandbox mode")
         # Locally a per-process key is fine: a restart only signs everyone out.
         return SessionSigner.random()
+
+    @staticmethod
+    def _session_store(settings: Settings) -> SessionStore:
+        from shared.blobstore import blob_store_from_settings
+
+        return BlobSessionStore(blob_store_from_settings(settings))
+
+    @property
+    def callback_url(self) -> str:
+        """The redirect URI registered on the portal's app registration: from CSPB_PORTAL_BASE_URL, never
+        from the request's Host header (which the client chooses)."""
+        return self.settings.portal_base_url.rstrip("/") + "/signin/callback"
 
     # -- WSGI ----------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -142,6 +159,10 @@ class _Context:
         self.request = request
         self.session = session
         self.adapter: MapAdapter = URLS.bind_to_environ(request.environ)
+        if "user" in session and not app.sessions.is_live(str(session.get("sid", ""))):
+            # Signed out (or expired) server-side: the cookie alone is not enough.
+            session.pop("user")
+            session.pop("sid", None)
         self.user: PortalUser | None = auth.load_user(session)
         lang = pick_language(request.args.get("lang"), session.get("lang"),
                              accept_language=request.headers.get("Accept-Language", ""))
@@ -203,11 +224,8 @@ class _Context:
     def page_language(self, code: str) -> Response:
         if code in LANGUAGES:
             self.session["lang"] = code
-        target = self.request.args.get("next", "")
-        # Only local paths, so the switch cannot be used as an open redirect.
-        if not target.startswith("/") or target.startswith("//"):
-            target = self.url("home")
-        return redirect(target)
+        # Only same-site paths under the portal, so the switch cannot be used as an open redirect.
+        return redirect(safe_next(self.request.args.get("next", ""), self.request.script_root, self.url("home")))
 
     def page_signin(self) -> Response:
         sign_in = self.app.sign_in
@@ -215,11 +233,25 @@ class _Context:
             user = sign_in.finish(self.session, dict(self.request.form.items()), self.repo)
             return self._signed_in(user)
         if not sign_in.interactive_picker:
-            callback = self.request.host_url.rstrip("/") + self.url("signin_callback")
-            return redirect(sign_in.start(self.session, callback))
+            # Straight on to Entra, unless a failed sign-in left a message to show first.
+            if self.request.args.get("start") or not self.session.get("flash"):
+                return redirect(sign_in.start(self.session, self.app.callback_url))
+            return self.render("signin.html", choices=[], accounts={}, partner=auth.PARTNER_ACCOUNT, entra=True)
         choices = list(sign_in.choices(self.repo)) if isinstance(sign_in, auth.SandboxSignIn) else []
         accounts = {c.account_id: self.repo.get_account(c.account_id) for c in choices}
-        return self.render("signin.html", choices=choices, accounts=accounts, partner=auth.PARTNER_ACCOUNT)
+        return self.render("signin.html", choices=choices, accounts=accounts, partner=auth.PARTNER_ACCOUNT,
+                           entra=False)
+
+    def page_invite(self, token: str) -> Response:
+        # Only the hash travels on; the sign-in callback binds the identity to the invited contact.
+        from portal.invitations import token_hash
+
+        lang = self.session.get("lang")
+        self.session.clear()
+        if lang:
+            self.session["lang"] = lang
+        self.session["invite"] = token_hash(token)
+        return redirect(self.url("signin") + "?start=1")
 
     def page_signin_callback(self) -> Response:
         user = self.app.sign_in.finish(self.session, dict(self.request.args.items()), self.repo)
@@ -236,12 +268,14 @@ class _Context:
             if contracts and contracts[0].language in LANGUAGES:
                 self.session["lang"] = contracts[0].language
         auth.store_user(self.session, user)
+        self.session["sid"] = self.app.sessions.issue(self.app.signer.max_age)
         csrf.rotate(self.session)
         self.user = user
         return redirect(self.url("assessment" if auth.can(user, "assessment") else "home"))
 
     def page_signout(self) -> Response:
         lang = self.session.get("lang")
+        self.app.sessions.revoke(str(self.session.get("sid", "")))
         self.session.clear()
         if lang:
             self.session["lang"] = lang

@@ -3,7 +3,8 @@
 Production: Microsoft Entra ID, OpenID Connect authorization code flow with PKCE through msal
 (`initiate_auth_code_flow` / `acquire_token_by_auth_code_flow`; see
 https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow). The contact is
-found by the token's `oid` claim in contact.cspb_portalsubject. Users from the partner's own
+found by the token's `tid` + `oid` claims (contact.cspb_portaltenantid + cspb_portalsubject), bound on
+the first sign-in through a single-use invitation link (portal/invitations.py). Users from the partner's own
 tenant (`tid` == settings.tenant_id) are partner staff: they may open the assessment page only.
 
 Locally: a sandbox sign-in page lists the seeded portal contacts to pick from.
@@ -11,7 +12,8 @@ Locally: a sandbox sign-in page lists the seeded portal contacts to pick from.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from portal.models import Contact, PortalRole, PortalUser
@@ -98,22 +100,29 @@ class SandboxSignIn:
 
 
 class EntraSignIn:
-    interactive_picker = False
-    AUTHORITY = "https://login.microsoftonline.com/organizations"
+    """OpenID Connect auth code flow with PKCE through msal. A contact is matched on both the token's
+    tenant id (`tid`) and object id (`oid`); the first sign-in through an invitation link binds them."""
 
-    def __init__(self, settings: Settings, msal_app: Any | None = None) -> None:
+    interactive_picker = False
+
+    def __init__(self, settings: Settings, msal_app: Any | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._settings = settings
         self._app = msal_app
+        self._clock = clock
 
     def _client(self) -> Any:
         if self._app is None:
             import msal
 
+            from shared.auth import msal_options
+
             # Customers sign in from their own tenants, so the authority is multi-tenant.
             self._app = msal.ConfidentialClientApplication(
                 self._settings.portal_client_id,
                 client_credential=self._settings.portal_client_secret.reveal(),
-                authority=self.AUTHORITY,
+                authority=self._settings.login_url.rstrip("/") + "/organizations",
+                **msal_options(self._settings),
             )
         return self._app
 
@@ -124,22 +133,42 @@ class EntraSignIn:
 
     def finish(self, session: Session, query: dict[str, str], repo: PortalRepository) -> PortalUser:
         flow = session.pop("flow", None)
+        invite = session.pop("invite", None)
+        if query.get("error"):
+            # Entra sends the user back with error=access_denied when they decline the consent prompt.
+            if query["error"] in ("access_denied", "consent_required", "interaction_required"):
+                raise AuthError("you declined the permissions the portal asks for; sign in again and accept them")
+            raise AuthError(f"Microsoft sign-in answered {query['error'][:60]}")
         if not flow:
-            raise AuthError("sign-in expired; start again")
-        result = self._client().acquire_token_by_auth_code_flow(flow, query)
+            raise AuthError("the sign-in expired or was started in another browser; please sign in again")
+        try:
+            result = self._client().acquire_token_by_auth_code_flow(flow, query)
+        except ValueError:
+            # msal raises on a state that is missing or not the one this browser started with.
+            raise AuthError("the sign-in answer did not match this browser's sign-in; please sign in again") from None
         if "error" in result:
-            raise AuthError(f"sign-in failed: {result.get('error')}")
+            raise AuthError(f"sign-in failed: {str(result.get('error'))[:60]}")
         claims = result.get("id_token_claims") or {}
         oid, tid = str(claims.get("oid", "")), str(claims.get("tid", ""))
-        if tid and tid == self._settings.tenant_id:
+        if not oid or not tid:
+            raise AuthError("the sign-in token names no tenant or user")
+        if tid == self._settings.tenant_id:
             return partner_user(str(claims.get("name", "Partner staff")), str(claims.get("preferred_username", "")))
-        contact = repo.find_contact_by_subject(oid)
+        if invite:
+            contact = repo.bind_invitation(str(invite), tid, oid, self._clock())
+            if contact is None:
+                raise AuthError("this invitation link was already used or has expired; ask your administrator "
+                                "for a new one")
+            return user_from_contact(contact)
+        contact = repo.find_contact_by_identity(tid, oid)
         if contact is None:
             raise AuthError("this account has no portal access; ask your administrator for an invitation")
         return user_from_contact(contact)
 
 
 def sign_in_for(settings: Settings) -> SignIn:
-    if settings.mode == "sandbox":
+    """Entra ID in Azure. In sandbox mode, the Entra stand-in once a portal app is registered with it
+    (the demo does), else the contact picker, which trusts whoever uses it and never runs in Azure."""
+    if settings.mode == "sandbox" and not settings.portal_client_id:
         return SandboxSignIn()
     return EntraSignIn(settings)

@@ -39,7 +39,7 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 PARTNER_CENTER = 1
 
 CONTACT_COLUMNS = ["contactid", "firstname", "lastname", "emailaddress1", "_parentcustomerid_value",
-                   "cspb_portalrole", "cspb_portalsubject"]
+                   "cspb_portalrole", "cspb_portalsubject", "cspb_portaltenantid"]
 CONTRACT_COLUMNS = ["cspb_billingcontractid", "_cspb_account_value", "cspb_contractnumber", "cspb_currencycode",
                     "_cspb_pricelevel_value", "cspb_language", "cspb_paymenttoken"]
 SUBSCRIPTION_COLUMNS = ["cspb_subscriptionid", "cspb_name", "_cspb_billingcontract_value", "cspb_quantity", "cspb_term",
@@ -117,7 +117,7 @@ class DataverseRepository:
         return Contact(id=row["contactid"], account_id=row["_parentcustomerid_value"],
                        first_name=row.get("firstname") or "", last_name=row.get("lastname") or "",
                        email=row.get("emailaddress1") or "", role=PortalRole(int(row["cspb_portalrole"])),
-                       subject=row.get("cspb_portalsubject") or "")
+                       subject=row.get("cspb_portalsubject") or "", tenant_id=row.get("cspb_portaltenantid") or "")
 
     def get_contact(self, contact_id: str) -> Contact | None:
         row = self._get(EntitySet.CONTACTS, contact_id, CONTACT_COLUMNS)
@@ -130,6 +130,36 @@ class DataverseRepository:
                             filter=f"cspb_portalsubject eq {literal(subject)}", top=2)
         found = [c for c in (self._contact(r) for r in rows) if c]
         return found[0] if len(found) == 1 else None
+
+    def find_contact_by_identity(self, tenant_id: str, object_id: str) -> Contact | None:
+        if not tenant_id or not object_id:
+            return None
+        rows = self.dv.list(EntitySet.CONTACTS, select=CONTACT_COLUMNS, top=2,
+                            filter=f"cspb_portalsubject eq {literal(object_id)} and "
+                                   f"cspb_portaltenantid eq {literal(tenant_id)}")
+        found = [c for c in (self._contact(r) for r in rows) if c]
+        return found[0] if len(found) == 1 else None
+
+    def set_invitation(self, contact_id: str, token_hash: str, expires: datetime) -> None:
+        self.dv.update(EntitySet.CONTACTS, contact_id, {
+            "cspb_portalinvitehash": token_hash,
+            "cspb_portalinviteexpires": expires.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+
+    def bind_invitation(self, token_hash: str, tenant_id: str, object_id: str, now: datetime) -> Contact | None:
+        rows = self.dv.list(EntitySet.CONTACTS, select=[*CONTACT_COLUMNS, "cspb_portalinviteexpires"], top=2,
+                            filter=f"cspb_portalinvitehash eq {literal(token_hash)}")
+        if len(rows) != 1:
+            return None
+        row = dict(rows[0])
+        expires = _dt(row.get("cspb_portalinviteexpires"))
+        # Used up before anything else: a second use of the same link finds nothing.
+        self.dv.update(EntitySet.CONTACTS, row["contactid"], {
+            "cspb_portalinvitehash": None, "cspb_portalinviteexpires": None})
+        if expires is None or expires <= now:
+            return None
+        self.dv.update(EntitySet.CONTACTS, row["contactid"], {
+            "cspb_portalsubject": object_id, "cspb_portaltenantid": tenant_id})
+        return self.get_contact(row["contactid"])
 
     def list_signin_contacts(self) -> list[Contact]:
         enabled = {r["accountid"] for r in self.dv.list(EntitySet.ACCOUNTS, select=["accountid"],

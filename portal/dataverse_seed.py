@@ -51,7 +51,8 @@ def seed_dataverse(dv: Any, now: datetime | None = None, *, attested_accounts: t
         ids[c.id] = _ensure(dv, EntitySet.CONTACTS, "contactid", "emailaddress1", {
             "firstname": c.first_name, "lastname": c.last_name, "emailaddress1": c.email,
             "parentcustomerid_account@odata.bind": bind(EntitySet.ACCOUNTS, ids[c.account_id]),
-            "cspb_portalrole": int(c.role), "cspb_portalsubject": c.subject or None})
+            "cspb_portalrole": int(c.role), "cspb_portalsubject": c.subject or None,
+            "cspb_portaltenantid": c.tenant_id or None})
     units: dict[str, str] = {}
     for contract in repo.contracts.values():
         ids[contract.pricelevel_id] = dv.upsert(EntitySet.PRICE_LEVELS, {"name": contract.pricelevel_id}, {

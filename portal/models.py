@@ -36,7 +36,8 @@ class Contact:
     last_name: str
     email: str
     role: PortalRole
-    subject: str = ""  # Entra object id the contact signs in with
+    subject: str = ""  # Entra object id (oid) the contact signs in with
+    tenant_id: str = ""  # ... and the tenant (tid) it lives in: an oid is unique only within its tenant
 
     @property
     def display_name(self) -> str:

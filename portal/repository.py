@@ -32,6 +32,12 @@ from portal.models import (
 class PortalRepository(Protocol):
     def get_contact(self, contact_id: str) -> Contact | None: ...
     def find_contact_by_subject(self, subject: str) -> Contact | None: ...
+    def find_contact_by_identity(self, tenant_id: str, object_id: str) -> Contact | None: ...
+    def set_invitation(self, contact_id: str, token_hash: str, expires: datetime) -> None: ...
+    def bind_invitation(self, token_hash: str, tenant_id: str, object_id: str, now: datetime) -> Contact | None:
+        """The contact invited with this token, now bound to (tenant_id, object_id); the invitation is used
+        up. None when the token is unknown, used or expired."""
+        ...
     def list_signin_contacts(self) -> list[Contact]: ...
     def get_account(self, account_id: str) -> Account | None: ...
     def list_contracts(self, account_id: str) -> list[Contract]: ...
@@ -61,6 +67,7 @@ class InMemoryRepository:
         self.invoices: dict[str, Invoice] = {}
         self.offers: dict[str, list[Offer]] = {}  # contract id -> offers
         self.agreements: dict[str, Agreement] = {}  # account id -> agreement
+        self.invitations: dict[str, tuple[str, datetime]] = {}  # token hash -> (contact id, expires)
 
     # -- seeding -------------------------------------------------------------------------------
     def add(self, *items: object) -> InMemoryRepository:
@@ -100,6 +107,26 @@ class InMemoryRepository:
 
     def find_contact_by_subject(self, subject: str) -> Contact | None:
         return next((c for c in self.contacts.values() if subject and c.subject == subject), None)
+
+    def find_contact_by_identity(self, tenant_id: str, object_id: str) -> Contact | None:
+        if not tenant_id or not object_id:
+            return None
+        return next((c for c in self.contacts.values()
+                     if c.subject == object_id and c.tenant_id == tenant_id), None)
+
+    def set_invitation(self, contact_id: str, token_hash: str, expires: datetime) -> None:
+        with self._lock:
+            self.invitations = {h: v for h, v in self.invitations.items() if v[0] != contact_id}
+            self.invitations[token_hash] = (contact_id, expires)
+
+    def bind_invitation(self, token_hash: str, tenant_id: str, object_id: str, now: datetime) -> Contact | None:
+        with self._lock:
+            entry = self.invitations.pop(token_hash, None)
+            if entry is None or entry[1] <= now or entry[0] not in self.contacts:
+                return None
+            bound = replace(self.contacts[entry[0]], subject=object_id, tenant_id=tenant_id)
+            self.contacts[bound.id] = bound
+            return bound
 
     def list_signin_contacts(self) -> list[Contact]:
         enabled = {a.id for a in self.accounts.values() if a.portal_enabled}

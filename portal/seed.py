@@ -21,6 +21,7 @@ from portal.models import (
 from portal.repository import InMemoryRepository
 
 CONTOSO, FABRIKAM = "acc-contoso", "acc-fabrikam"
+CONTOSO_TENANT = "8d2f3c1a-0000-4000-8000-00000000c0de"  # Contoso's Entra tenant id
 
 
 def seeded_repository(now: datetime | None = None) -> InMemoryRepository:
@@ -29,7 +30,8 @@ def seeded_repository(now: datetime | None = None) -> InMemoryRepository:
     repo.add(
         Account(CONTOSO, "Contoso Ltd", email="it@contoso.example"),
         Account(FABRIKAM, "Fabrikam SA", email="ti@fabrikam.example"),
-        Contact("c-admin", CONTOSO, "Ada", "Admin", "ada@contoso.example", PortalRole.ADMINISTRATOR, "oid-ada"),
+        Contact("c-admin", CONTOSO, "Ada", "Admin", "ada@contoso.example", PortalRole.ADMINISTRATOR, "oid-ada",
+                tenant_id=CONTOSO_TENANT),
         Contact("c-subs", CONTOSO, "Sam", "Seats", "sam@contoso.example", PortalRole.SUBSCRIPTION_MANAGER),
         Contact("c-fin", CONTOSO, "Fiona", "Finance", "fiona@contoso.example", PortalRole.FINANCE_MANAGER),
         Contact("f-admin", FABRIKAM, "Fabio", "Garcia", "fabio@fabrikam.example", PortalRole.ADMINISTRATOR),

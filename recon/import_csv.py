@@ -17,7 +17,7 @@ from billing.models import UsageSummary
 from dataverse.tables import ReconFileStatus
 from recon.aggregate import AggregateResult, aggregate_usage
 from recon.columns import KIND_INVOICE, KIND_USAGE, detect_kind
-from recon.invoice_file import InvoiceFileResult, ProviderLine, read_invoice_file
+from recon.invoice_file import InvoiceFileResult, ProviderLine, scan_invoice_file
 from recon.sources import inspect
 from recon.store import (
     ReconFileRow,
@@ -48,7 +48,7 @@ class ImportResult:
     rows_quarantined: int
     quarantine_blob: str | None = None
     summaries: list[UsageSummary] = field(default_factory=list)
-    provider_lines: list[ProviderLine] = field(default_factory=list)
+    provider_line_count: int = 0  # invoice files: lines read (streamed, not kept; reconcile reads the stored blob)
     recon_file_id: str | None = None
 
 
@@ -79,9 +79,15 @@ def import_file(path: str | Path, *, store: BlobStore, dv: Any = None, period: s
                 periods[g.period] += g.row_count
             currencies = {g.currency for g in parsed.groups}
         else:
-            parsed = read_invoice_file(source, quarantine_path=quarantine)
-            periods = Counter(pl.charge_start.strftime("%Y-%m") for pl in parsed.lines if pl.charge_start)
-            currencies = {pl.currency for pl in parsed.lines}
+            periods = Counter()
+            currencies = set()
+
+            def tally(pl: ProviderLine) -> None:
+                if pl.charge_start:
+                    periods[pl.charge_start.strftime("%Y-%m")] += 1
+                currencies.add(pl.currency)
+
+            parsed = scan_invoice_file(source, tally, quarantine_path=quarantine)
     except IntegrationError as exc:
         if dv is not None and period:
             write_recon_file(dv, ReconFileRow(period, kind_name, ALL_CURRENCIES, "", checksum, 0, 0, 0,
@@ -108,7 +114,7 @@ def import_file(path: str | Path, *, store: BlobStore, dv: Any = None, period: s
         if dv is not None:
             write_summaries(dv, result.summaries)
     else:
-        result.provider_lines = parsed.lines
+        result.provider_line_count = parsed.rows_aggregated
     if dv is not None:
         result.recon_file_id = write_recon_file(dv, ReconFileRow(
             the_period, kind_name, currency, stored.path, checksum, result.rows_read, result.rows_aggregated,

@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from billing.models import UsageSource
 from dataverse.tables import ReconFileStatus
 from recon.aggregate import AggregateResult, aggregate_usage
 from recon.invoice_file import InvoiceFileResult, ProviderLine, read_invoice_file
@@ -189,7 +190,8 @@ def _ingest_one(kind: str, currency: str, export: Any, *, period: str, store: Bl
         else:
             usage = aggregate_usage(consolidated, quarantine_path=quarantine, temp_dir=work)
             parsed = usage
-            summaries = summaries_from_groups(usage.groups, provider_accounts)
+            source = UsageSource.UNBILLED if kind == KIND_UNBILLED else UsageSource.BILLED
+            summaries = summaries_from_groups(usage.groups, provider_accounts, source)
             if dv is not None:
                 write_summaries(dv, summaries)
             outcome.summary_keys.update(s.summary_key for s in summaries)

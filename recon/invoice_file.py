@@ -1,6 +1,8 @@
 """Read a new commerce invoice recon file (CSV from the portal, or the Graph export's JSON lines)
-into ProviderLine models. Invoice files are small (one line per charge, not per day), so plain
-Python streaming is enough; bad rows are quarantined with their line number like usage rows.
+into ProviderLine models, streaming: scan_invoice_file hands each line to a callback and writes
+bad rows to the quarantine file as it meets them, so memory stays flat at any size (a large
+partner's file runs to millions of lines). read_invoice_file collects the lines for callers that
+reconcile them. Bad rows are quarantined with their line number like usage rows.
 
 Columns: learn.microsoft.com/partner-center/billing/modern-invoice-reconciliation-file.
 Reconcile on BillableQuantity, not Quantity (same page).
@@ -13,16 +15,17 @@ import gzip
 import io
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from billing.money import MINOR_UNITS, parse_decimal
 from recon.aggregate import check_counts
 from recon.columns import INVOICE_OPTIONAL, INVOICE_REQUIRED, resolve
-from recon.quarantine import QuarantineRow, write_quarantine
+from recon.quarantine import QuarantineRow, QuarantineWriter
 from recon.sources import inspect
 from shared.errors import ValidationError
 
@@ -61,10 +64,7 @@ class InvoiceFileResult:
     rows_quarantined: int = 0
     quarantine_path: Path | None = None
     quarantine_sample: list[QuarantineRow] = field(default_factory=list)
-
-    @property
-    def rows_aggregated(self) -> int:
-        return len(self.lines)
+    rows_aggregated: int = 0  # good lines (handed to the callback, or collected in `lines`)
 
 
 def parse_date(text: str) -> date | None:
@@ -81,8 +81,8 @@ def parse_date(text: str) -> date | None:
     raise ValueError(f"unreadable date {text!r}")
 
 
-def _records(path: Path, fmt: str, gzipped: bool) -> Iterator[tuple[int, dict[str, str] | None, str]]:
-    """(line number, record or None when unparsable, raw text)."""
+def _records(path: Path, fmt: str, gzipped: bool) -> Iterator[tuple[int, dict[str, str] | None, Any]]:
+    """(line number, record or None when unparsable, the raw row: text or the CSV values)."""
     raw = gzip.open(path, "rb") if gzipped else path.open("rb")
     with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:  # type: ignore[arg-type]
         if fmt == "jsonl":
@@ -104,40 +104,83 @@ def _records(path: Path, fmt: str, gzipped: bool) -> Iterator[tuple[int, dict[st
             n = reader.line_num
             if not values:
                 continue
-            raw_text = json.dumps(values, ensure_ascii=False)
             if len(values) != width:
-                yield n, {"__width__": str(len(values)), "__expected__": str(width)}, raw_text
+                yield n, {"__width__": str(len(values)), "__expected__": str(width)}, values
                 continue
-            yield n, dict(zip(header, values, strict=True)), raw_text
+            yield n, dict(zip(header, values, strict=True)), values
 
 
-def read_invoice_file(path: str | Path, *, quarantine_path: str | Path | None = None) -> InvoiceFileResult:
+def _raw_text(raw: Any) -> str:
+    return raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+
+
+class _LazyQuarantine:
+    """The quarantine file, opened at the first bad row (a clean file leaves none behind)."""
+
+    def __init__(self, target: Path, source: str) -> None:
+        self.target, self.source = target, source
+        self.writer: QuarantineWriter | None = None
+        self.sample: list[QuarantineRow] = []
+        self.count = 0
+
+    def write(self, row: QuarantineRow) -> None:
+        if self.writer is None:
+            self.writer = QuarantineWriter(self.target, source=self.source).__enter__()
+        self.writer.write(row)
+        self.count += 1
+        if len(self.sample) < 20:
+            self.sample.append(row)
+
+    def close(self) -> Path | None:
+        if self.writer is None:
+            return None
+        self.writer.__exit__(None, None, None)
+        return self.target
+
+
+def scan_invoice_file(path: str | Path, on_line: Callable[[ProviderLine], None], *,
+                      quarantine_path: str | Path | None = None) -> InvoiceFileResult:
+    """Stream the file: every good line goes to `on_line`, every bad one to the quarantine file."""
     info = inspect(Path(path))
     cols = resolve(info.header, INVOICE_REQUIRED, INVOICE_OPTIONAL, what=f"{info.path.name} (invoice recon)")
     result = InvoiceFileResult(source=info.path)
-    bad: list[QuarantineRow] = []
+    target = Path(quarantine_path) if quarantine_path else info.path.with_name(info.path.name + ".quarantine.jsonl")
+    bad = _LazyQuarantine(target, info.path.name)
     try:
         for n, rec, raw in _records(info.path, info.fmt, info.gzipped):
             result.rows_read += 1
             if rec is None:
-                bad.append(QuarantineRow(n, "invalid JSON", raw))
+                bad.write(QuarantineRow(n, "invalid JSON", _raw_text(raw)))
                 continue
             if "__width__" in rec:
-                bad.append(QuarantineRow(n, f"wrong number of columns: {rec['__width__']}, "
-                                            f"expected {rec['__expected__']}", raw))
+                bad.write(QuarantineRow(n, f"wrong number of columns: {rec['__width__']}, "
+                                           f"expected {rec['__expected__']}", _raw_text(raw)))
                 continue
             try:
-                result.lines.append(_line(n, rec, cols))
+                line = _line(n, rec, cols)
             except (ValidationError, ValueError) as exc:
-                bad.append(QuarantineRow(n, getattr(exc, "message", None) or str(exc), raw))
+                bad.write(QuarantineRow(n, getattr(exc, "message", None) or str(exc), _raw_text(raw)))
+                continue
+            result.rows_aggregated += 1
+            on_line(line)
     except (EOFError, OSError, zlib.error) as exc:
+        bad.close()
         raise ValidationError(f"{info.path.name}: corrupt or truncated gzip ({exc})", code="CorruptFile") from None
     except csv.Error as exc:
+        bad.close()
         raise ValidationError(f"{info.path.name}: malformed CSV ({exc})", code="CorruptFile") from None
-    result.rows_quarantined = len(bad)
-    result.quarantine_path = write_quarantine(bad, info.path, quarantine_path)
-    result.quarantine_sample = bad[:20]
+    result.rows_quarantined = bad.count
+    result.quarantine_path = bad.close()
+    result.quarantine_sample = bad.sample
     check_counts(result.rows_read, result.rows_aggregated, result.rows_quarantined, info.path.name)
+    return result
+
+
+def read_invoice_file(path: str | Path, *, quarantine_path: str | Path | None = None) -> InvoiceFileResult:
+    """Every good line in memory (for reconciling one invoice); prefer scan_invoice_file for big files."""
+    lines: list[ProviderLine] = []
+    result = scan_invoice_file(path, lines.append, quarantine_path=quarantine_path)
+    result.lines = lines
     return result
 
 

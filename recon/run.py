@@ -52,11 +52,10 @@ def load_dynamics(dv: Any, period: str) -> tuple[list[Subscription], list[Invoic
 
 
 def dynamics_rates(dv: Any) -> list[ExchangeRate]:
-    """Exchange rates Dynamics holds: transactioncurrency (today's rate against the base currency, used
-    for any month). The month's rate table (cspb_exchangerate) joins here once it exists."""
-    from dataverse.billing_repo import rates_from_currencies
+    """The month's rate table in Dynamics (cspb_exchangerate), the one the billing run converts with."""
+    from dataverse.exchange_rates import load_exchange_rates
 
-    return rates_from_currencies(dv.list(EntitySet.TRANSACTION_CURRENCIES, select=["isocurrencycode", "exchangerate"]))
+    return load_exchange_rates(dv)
 
 
 def store_report(period: str, result: ReconResult, *, store: BlobStore, counts: dict[str, int] | None = None,

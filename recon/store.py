@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from billing.models import UsageSummary
+from billing.models import UsageSource, UsageSummary
 from dataverse.tables import EntitySet, ReconFileStatus, Table
 from recon.aggregate import UsageGroup
 from recon.reconcile import TenantAccount
@@ -42,9 +42,11 @@ def sha256_file(path: Path) -> str:
 
 
 def summaries_from_groups(groups: Iterable[UsageGroup],
-                          provider_accounts: Mapping[str, str] | None = None) -> list[UsageSummary]:
+                          provider_accounts: Mapping[str, str] | None = None,
+                          source: UsageSource = UsageSource.BILLED) -> list[UsageSummary]:
     """One UsageSummary per key. `provider_accounts` maps customer tenant id (lower case) -> the
-    cspb_provideraccount id, so each summary can point at its provider account."""
+    cspb_provideraccount id, so each summary can point at its provider account. `source` says
+    whose figures these are: Microsoft's billed usage, or the unbilled (estimated) export."""
     accounts = {k.lower(): v for k, v in (provider_accounts or {}).items()}
     merged: dict[str, UsageSummary] = {}
     pricing: dict[str, str] = {}
@@ -66,7 +68,7 @@ def summaries_from_groups(groups: Iterable[UsageGroup],
             provider_account_id=accounts.get(g.customer_id.lower()), customer_id=g.customer_id,
             entitlement_id=g.entitlement_id, meter_category=g.meter_category, quantity=g.quantity,
             cost_before_pec=g.cost_before_pec, pec_amount=g.pec_amount, pricing_total=g.pricing_total,
-            row_count=g.row_count)
+            row_count=g.row_count, source=source)
     return [merged[k] for k in sorted(merged)]
 
 
@@ -90,6 +92,8 @@ def usage_summary_record(s: UsageSummary) -> dict[str, Any]:
         "cspb_cost": _money(s.cost),
         "cspb_pricingtotal": _money(s.pricing_total),
         "cspb_rowcount": s.row_count,
+        # Billing bills Microsoft's billed figures, and trues up an estimate once they replace it.
+        "cspb_usagesource": s.source.value,
     }
     if s.resource_group_tag:
         record["cspb_resourcegrouptag"] = s.resource_group_tag

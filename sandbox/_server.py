@@ -45,6 +45,9 @@ class FaultInjector:
     _count: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     injected: dict[str, int] = field(default_factory=lambda: {"429": 0, "500": 0, "timeout": 0})
+    # The service's own error shape for an injected 429/500: (status, request) -> Response. A
+    # sandbox sets it so that throttling looks like the real service's, not like Dataverse's.
+    fault_response: Callable[[int, Request], Response] | None = None
 
     def set(self, **changes: Any) -> None:
         with self._lock:
@@ -70,10 +73,16 @@ class FaultInjector:
             n = self._count
         if p.throttle_every and n % p.throttle_every == 0:
             self.injected["429"] += 1
+            if self.fault_response is not None:
+                reply = self.fault_response(429, request)
+                reply.headers["Retry-After"] = str(p.retry_after_seconds)
+                return reply
             return json_response({"error": {"code": "0x80072322", "message": "Number of requests exceeded the limit"}},
                                  429, {"Retry-After": str(p.retry_after_seconds)})
         if p.fail_every and n % p.fail_every == 0:
             self.injected["500"] += 1
+            if self.fault_response is not None:
+                return self.fault_response(500, request)
             return json_response({"error": {"code": "InternalServerError", "message": "sandbox injected failure"}}, 500)
         return None
 
@@ -122,10 +131,12 @@ class SandboxApp:
 class RunningServer:
     """A WSGI app served on 127.0.0.1 in a daemon thread."""
 
-    def __init__(self, app: WsgiApp, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, app: WsgiApp, port: int = 0, host: str = "127.0.0.1", ssl_context: Any = None) -> None:
         self.app = app
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the demo output
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        # TLS for stand-ins whose real clients refuse plain HTTP (msal authorities, bearer tokens in azure-core).
+        self.scheme = "https" if ssl_context is not None else "http"
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, ssl_context=ssl_context)
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         self.host = host
         self.port = self._server.server_port
@@ -133,7 +144,7 @@ class RunningServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> RunningServer:
         self._thread.start()

@@ -20,6 +20,7 @@ SANDBOXES: dict[str, tuple[str, int]] = {
     "authorizenet": ("sandbox.authorizenet.server:build_app", 7105),
     "quickbooks": ("sandbox.quickbooks.server:build_app", 7106),
     "businesscentral": ("sandbox.businesscentral.server:build_app", 7107),
+    "mail": ("sandbox.mail.server:build_app", 7108),
 }
 
 

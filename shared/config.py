@@ -7,9 +7,12 @@ so that printing or logging a Settings object never reveals them.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
+
+from shared.errors import FatalError
 
 
 class Secret:
@@ -45,11 +48,25 @@ def _env(name: str, default: str = "") -> str:
 @dataclass(frozen=True)
 class Settings:
     # "sandbox" talks to the loopback sandboxes with static tokens; "azure" uses azure-identity/msal.
-    mode: str = "sandbox"
+    # There is no default: from_env refuses to guess (see check_mode).
+    mode: str = ""
+    # The app's own identity, for Dataverse and the Azure resources (Storage, Service Bus, Key Vault):
+    # the managed identity (CSPB_USE_MANAGED_IDENTITY, CSPB_CLIENT_ID = its client id when user-assigned),
+    # an app registration with CSPB_CLIENT_SECRET, or else whatever DefaultAzureCredential finds.
     tenant_id: str = ""
     client_id: str = ""
     client_secret: Secret = field(default_factory=lambda: Secret(""))
     use_managed_identity: bool = False
+    # Entra ID's sign-in host (a sovereign cloud, or the Entra stand-in in tests).
+    login_url: str = "https://login.microsoftonline.com"
+    # An extra CA bundle to trust (the local stand-ins' CA); empty = the system's.
+    ca_bundle: str = ""
+    # The Partner Center app registration (secure application model), apart from the managed identity:
+    # multi-tenant web app in the partner tenant; a secret or a certificate (PEM with key, or PFX).
+    pc_client_id: str = ""
+    pc_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    pc_client_certificate_path: str = ""
+    pc_tenant_id: str = ""  # the partner tenant; CSPB_TENANT_ID when empty
 
     dataverse_url: str = "http://127.0.0.1:7101"
     partner_center_url: str = "https://api.partnercenter.microsoft.com"
@@ -77,35 +94,74 @@ class Settings:
     # Dataverse webhooks registered with "HttpHeader" auth send the key in this header (x-functions-key also works).
     webhook_key_header: str = "x-cspb-webhook-key"
     storage_connection_string: Secret = field(default_factory=lambda: Secret(""))
+    # Identity-based Storage (the Functions host's documented `<prefix>__serviceUri` form):
+    storage_blob_service_uri: str = field(default="", metadata={"env": "CSPB_STORAGE__blobServiceUri"})
+    storage_queue_service_uri: str = field(default="", metadata={"env": "CSPB_STORAGE__queueServiceUri"})
+    storage_service_uri: str = field(default="", metadata={"env": "CSPB_STORAGE__serviceUri"})  # blob only
+    storage_account_name: str = field(default="", metadata={"env": "CSPB_STORAGE__accountName"})
+    # A user-assigned managed identity for a connection, as the Functions host reads it
+    # (`<prefix>__credential=managedidentity`, `<prefix>__clientId`); otherwise the app's own identity.
+    storage_credential: str = field(default="", metadata={"env": "CSPB_STORAGE__credential"})
+    storage_client_id: str = field(default="", metadata={"env": "CSPB_STORAGE__clientId"})
     blob_container: str = "cspbridge"
     local_blob_root: str = "var/blobs"
     queue_backend: str = "local"  # local | azurite | servicebus
-    servicebus_namespace: str = ""
-    servicebus_connection_string: Secret = field(default_factory=lambda: Secret(""))
+    # The Service Bus triggers' connection is "CSPB_SERVICEBUS": a connection string in CSPB_SERVICEBUS,
+    # or identity-based with CSPB_SERVICEBUS__fullyQualifiedNamespace. The product's own sender reads the
+    # same two settings, so trigger and sender can never point at different namespaces.
+    servicebus: Secret = field(default_factory=lambda: Secret(""), metadata={"env": "CSPB_SERVICEBUS"})
+    servicebus_fully_qualified_namespace: str = field(
+        default="", metadata={"env": "CSPB_SERVICEBUS__fullyQualifiedNamespace"})
+    servicebus_credential: str = field(default="", metadata={"env": "CSPB_SERVICEBUS__credential"})
+    servicebus_client_id: str = field(default="", metadata={"env": "CSPB_SERVICEBUS__clientId"})
+    servicebus_namespace: str = ""  # older name for the namespace, still read
+    servicebus_connection_string: Secret = field(default_factory=lambda: Secret(""))  # older name, still read
     pc_refresh_token_secret_name: str = "pc-refresh-token"
     key_vault_url: str = ""
     portal_base_url: str = "http://127.0.0.1:7071/portal"
     portal_session_secret: Secret = field(default_factory=lambda: Secret(""))
     portal_client_id: str = ""
     portal_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    # Outgoing mail (shared/mail.py): outbox (kept in Blob Storage) | smtp | graph (Graph sendMail, Mail.Send).
+    mail_backend: str = "outbox"
+    mail_from: str = ""
+    mail_from_name: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: Secret = field(default_factory=lambda: Secret(""))
+    smtp_starttls: bool = False
     refund_policy: str = "refund"  # global default: refund | no_refund
     http_max_attempts: int = 6
+    # Provider accounts per subscription sync queue message: one Dataverse read and ~3 writes per
+    # message, so larger batches mean fewer requests; 50 tenants keep a message well inside 5 minutes.
+    subscription_sync_batch: int = 50
     http_backoff_cap_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
     log_level: str = "INFO"
     # Largest difference (in the invoice's currency) between a Microsoft invoice total and the sum of
     # its recon lines that is still rounding, not a finding.
     recon_invoice_tolerance: str = "0.05"
+    # The inbox sweeper re-queues rows Received/Queued without progress for this long.
+    inbox_stuck_minutes: int = 30
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Settings from the environment. Raises ConfigError when CSPB_MODE is missing or wrong, or
+        when running inside Azure without CSPB_MODE=azure (fail closed: never sandbox by accident)."""
         source = os.environ if env is None else env
+        mode = check_mode(source)
+        # App Service keeps the case of setting names, the Functions host ignores it: match either.
+        folded = {k.upper(): v for k, v in source.items() if k.upper().startswith("CSPB_")}
         values: dict[str, Any] = {}
         for f in fields(cls):
-            key = "CSPB_" + f.name.upper()
-            if key not in source:
+            key = env_name(f.name)
+            if key in source:
+                raw = source[key]
+            elif key.upper() in folded:
+                raw = folded[key.upper()]
+            else:
                 continue
-            raw = source[key]
             if f.type in ("Secret", Secret):
                 values[f.name] = Secret(raw)
             elif f.type in ("bool", bool):
@@ -116,7 +172,8 @@ class Settings:
                 values[f.name] = float(raw)
             else:
                 values[f.name] = raw
-        if values.get("mode", cls.mode) == "sandbox":
+        values["mode"] = mode
+        if mode == "sandbox":
             # One Partner Center sandbox answers both Partner Center hosts, so pointing
             # CSPB_PARTNER_CENTER_URL at it is enough unless the sales host is set on its own.
             if "partner_center_url" in values:
@@ -125,6 +182,35 @@ class Settings:
             for name, url in SANDBOX_URLS.items():
                 values.setdefault(name, url)
         return cls(**values)
+
+    @property
+    def partner_tenant_id(self) -> str:
+        return self.pc_tenant_id or self.tenant_id
+
+    @property
+    def servicebus_conn_str(self) -> str:
+        return self.servicebus.reveal() or self.servicebus_connection_string.reveal()
+
+    @property
+    def servicebus_fqns(self) -> str:
+        """The namespace host for identity-based connections (`contoso.servicebus.windows.net`)."""
+        raw = self.servicebus_fully_qualified_namespace or self.servicebus_namespace
+        if raw and "." not in raw:
+            raw += ".servicebus.windows.net"
+        return raw.removeprefix("sb://").removeprefix("https://").rstrip("/")
+
+    @property
+    def blob_service_uri(self) -> str:
+        """The Blob endpoint for identity-based access; empty when Storage goes by connection string."""
+        if self.storage_blob_service_uri or self.storage_service_uri:
+            return (self.storage_blob_service_uri or self.storage_service_uri).rstrip("/")
+        return f"https://{self.storage_account_name}.blob.core.windows.net" if self.storage_account_name else ""
+
+    @property
+    def queue_service_uri(self) -> str:
+        if self.storage_queue_service_uri:
+            return self.storage_queue_service_uri.rstrip("/")
+        return f"https://{self.storage_account_name}.queue.core.windows.net" if self.storage_account_name else ""
 
     def secret_values(self) -> list[str]:
         return [getattr(self, f.name).reveal() for f in fields(self) if isinstance(getattr(self, f.name), Secret)]
@@ -141,6 +227,36 @@ SANDBOX_URLS: dict[str, str] = {
     "quickbooks_url": "http://127.0.0.1:7106",
     "business_central_url": "http://127.0.0.1:7107",
 }
+
+
+MODES = ("sandbox", "azure")
+
+
+class ConfigError(FatalError):
+    """The app settings are missing or contradict each other; the message says which and how to fix it."""
+
+
+def env_name(field_name: str) -> str:
+    """The app setting that holds a Settings field."""
+    for f in fields(Settings):
+        if f.name == field_name:
+            return str(f.metadata.get("env") or "CSPB_" + f.name.upper())
+    raise KeyError(field_name)
+
+
+def check_mode(env: Mapping[str, str] | None = None) -> str:
+    """CSPB_MODE, validated. Sandbox mode (fixed tokens, loopback URLs, a sign-in page that trusts
+    whoever picks a contact) is never a default, and inside Azure only CSPB_MODE=azure starts."""
+    source = os.environ if env is None else env
+    mode = source.get("CSPB_MODE", "").strip().lower()
+    site = source.get("WEBSITE_SITE_NAME", "")
+    if site and mode != "azure":
+        raise ConfigError(f"refusing to start: running in Azure (WEBSITE_SITE_NAME={site}) without CSPB_MODE=azure; "
+                          "set the app setting CSPB_MODE=azure")
+    if mode not in MODES:
+        raise ConfigError(("CSPB_MODE is not set" if not mode else f"CSPB_MODE={mode!r} is not a mode")
+                          + ": set CSPB_MODE=azure for the real services or CSPB_MODE=sandbox for the local sandboxes")
+    return mode
 
 
 @lru_cache(maxsize=1)

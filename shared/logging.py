@@ -2,6 +2,12 @@
 
 Redaction works on the final message and on every extra field, so a secret that slips into
 an exception text or a URL (SAS `sig=`, `client_secret=`, bearer tokens) is masked too.
+
+It does not depend on handlers: importing this module installs a log record factory that masks
+the message, its arguments and the exception text of every record as it is created (any logger,
+ours or a library's), and every logger from `get_logger` also carries a filter that masks extra
+fields. So it holds whatever handlers exist, in whatever order they were added: the CLI's, the
+Functions host's, pytest's caplog.
 """
 
 from __future__ import annotations
@@ -74,29 +80,63 @@ class RedactingJsonFormatter(logging.Formatter):
 
 
 class RedactingFilter(logging.Filter):
-    """For handlers we don't own (the Functions host): mask the message in place."""
+    """Masks a record in place: message (arguments merged), exception text and extra fields."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
-        record.args = ()
+        _redact_record(record)
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                record.__dict__[key] = MASK if _is_secret_key(key) else _redact_value(value)
         return True
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a bad format string must still be logged, masked
+        message = f"{record.msg} {record.args}"
+    record.msg = redact(message)
+    record.args = ()
+    if record.exc_info and not record.exc_text:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+    elif record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+_base_factory = logging.getLogRecordFactory()
+
+
+def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _base_factory(*args, **kwargs)
+    _redact_record(record)
+    return record
+
+
+if not getattr(logging.getLogRecordFactory(), "_redacts_secrets", False):
+    _redacting_factory._redacts_secrets = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(_redacting_factory)
+
+_FILTER = RedactingFilter()
 
 
 def get_logger(name: str) -> logging.Logger:
     logger = logging.getLogger(name)
-    root = logging.getLogger()
-    if not any(isinstance(f, RedactingFilter) for f in root.filters):
-        root.addFilter(RedactingFilter())
-        for handler in root.handlers:
-            handler.addFilter(RedactingFilter())
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(_FILTER)
     return logger
 
 
+class _CliHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler configure_json_logging owns, so a second call replaces it, not others'."""
+
+
 def configure_json_logging(level: str = "INFO") -> None:
-    """CLI entry points call this; inside the Functions host the host owns handlers."""
-    handler = logging.StreamHandler()
+    """CLI entry points call this; inside the Functions host the host owns handlers. Handlers someone
+    else added (pytest's caplog, a host) stay: redaction does not depend on which handlers exist."""
+    handler = _CliHandler()  # stderr: stdout stays the command's output
     handler.setFormatter(RedactingJsonFormatter())
-    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _CliHandler)] + [handler]
     root.setLevel(level)

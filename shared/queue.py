@@ -166,14 +166,28 @@ class StorageQueue:
         except ResourceExistsError:
             pass
 
-    def _claim(self, message_id: str) -> bool:
-        from azure.core.exceptions import ResourceExistsError
+    def _marker(self, message_id: str) -> Any:
+        return self._markers.get_blob_client(f"{self.name}/{message_id}")
 
+    def _claim(self, message_id: str) -> bool:
+        """True when this sender should send. A marker says "sent" only once the send succeeded
+        (metadata state=sent); a marker left "sending" by a send that failed or crashed half-way is
+        taken over, so a retry re-sends instead of being taken for a duplicate. Two senders racing on
+        a half-done marker may both send: consumers dedupe (inbox state, change log state)."""
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+        marker = self._marker(message_id)
         try:
-            self._markers.upload_blob(f"{self.name}/{message_id}", b"", overwrite=False)
+            marker.upload_blob(b"", overwrite=False, metadata={"state": "sending"})
+            return True
         except ResourceExistsError:
-            return False
-        return True
+            pass
+        try:
+            state = (marker.get_blob_properties().metadata or {}).get("state")
+        except ResourceNotFoundError:
+            return True
+        # A marker without a state predates states; it is taken as sent, so an upgrade re-sends nothing.
+        return state == "sending"
 
     def send(self, body: dict[str, Any], *, message_id: str) -> bool:
         from azure.core.exceptions import AzureError
@@ -181,10 +195,30 @@ class StorageQueue:
         try:
             if not self._claim(message_id):
                 return False
-            self._queue.send_message(encode(body, message_id).encode())
         except AzureError as exc:
             raise RetriableError(f"queue {self.name}: send failed: {type(exc).__name__}") from exc
+        try:
+            self._queue.send_message(encode(body, message_id).encode())
+        except AzureError as exc:
+            self._release(message_id)
+            raise RetriableError(f"queue {self.name}: send failed: {type(exc).__name__}") from exc
+        try:
+            self._marker(message_id).set_blob_metadata({"state": "sent"})
+        except AzureError as exc:
+            # The message is on the queue; a marker left "sending" only costs a harmless re-send.
+            log.warning("queue %s: message %s sent but its marker was not updated: %s", self.name, message_id,
+                        type(exc).__name__)
         return True
+
+    def _release(self, message_id: str) -> None:
+        """Best effort: a failed send must not leave a marker that makes the retry look like a duplicate.
+        If the delete fails too, the marker still says "sending", which `_claim` takes over."""
+        from azure.core.exceptions import AzureError
+
+        try:
+            self._marker(message_id).delete_blob()
+        except AzureError:
+            pass
 
     def receive(self, max_messages: int = 32, visibility_timeout: int = 60) -> list[Message]:
         out: list[Message] = []
@@ -331,6 +365,7 @@ def drain(queue: Queue, handler: Handler, *, max_rounds: int = 1000, batch: int 
 
 PROVISIONING_QUEUE = "cspb-provisioning"
 SUBSCRIPTION_SYNC_QUEUE = "cspb-subscription-sync"
+CATALOG_SYNC_QUEUE = "cspb-catalog-sync"
 
 _in_process: dict[str, InProcessQueue] = {}
 _in_process_lock = threading.Lock()

@@ -23,6 +23,7 @@ CHOICES: dict[str, frozenset[str]] = {
     "CSPB_MODE": frozenset({"sandbox", "azure"}),
     "CSPB_QUEUE_BACKEND": frozenset({"local", "azurite", "servicebus"}),
     "CSPB_REFUND_POLICY": frozenset({"refund", "no_refund"}),
+    "CSPB_MAIL_BACKEND": frozenset({"outbox", "smtp", "graph"}),
     "CSPB_LOG_LEVEL": frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}),
 }
 SCHEDULE = re.compile(r"^\S+( \S+){5}$")  # NCRONTAB: six fields, seconds first
@@ -38,8 +39,11 @@ REQUIRED_IN_AZURE: dict[str, list[str | tuple[str, ...]]] = {
     "authorizenet": ["CSPB_AUTHORIZENET_LOGIN_ID", "CSPB_AUTHORIZENET_TRANSACTION_KEY"],
     "quickbooks": ["CSPB_QUICKBOOKS_REALM_ID"],
     "businesscentral": ["CSPB_BUSINESS_CENTRAL_COMPANY_ID"],
-    "storage": [("CSPB_STORAGE_CONNECTION_STRING", "CSPB_STORAGE__serviceUri", "CSPB_STORAGE__accountName")],
-    "servicebus": [("CSPB_SERVICEBUS_CONNECTION_STRING", "CSPB_SERVICEBUS__fullyQualifiedNamespace",
+    "smtp": ["CSPB_SMTP_HOST", "CSPB_MAIL_FROM"],
+    "graph_mail": ["CSPB_MAIL_FROM"],
+    "storage": [("CSPB_STORAGE_CONNECTION_STRING", "CSPB_STORAGE__serviceUri", "CSPB_STORAGE__blobServiceUri",
+                 "CSPB_STORAGE__accountName")],
+    "servicebus": [("CSPB_SERVICEBUS", "CSPB_SERVICEBUS_CONNECTION_STRING", "CSPB_SERVICEBUS__fullyQualifiedNamespace",
                     "CSPB_SERVICEBUS_NAMESPACE")],
 }
 
@@ -55,9 +59,9 @@ class ConfigurationError(ValidationError):
 
 
 def _field_types() -> dict[str, str]:
-    from shared.config import Settings
+    from shared.config import Settings, env_name
 
-    return {PREFIX + f.name.upper(): str(f.type) for f in fields(Settings)}
+    return {env_name(f.name): str(f.type) for f in fields(Settings)}
 
 
 def _is_url(value: str) -> bool:

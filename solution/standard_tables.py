@@ -33,7 +33,9 @@ STANDARD: dict[str, tuple[str, str, str, list[ColumnDef], list[tuple[str, tuple[
     "account": ("accounts", "accountid", "name", [
         _c("accountid", "uniqueidentifier"), _c("name", "string"), _c("accountnumber", "string"),
         _c("emailaddress1", "string"), _c("telephone1", "string"), _c("websiteurl", "string"),
-        _c("address1_country", "string"), _c("parentaccountid", "lookup", "account"),
+        _c("address1_country", "string"), _c("address1_line1", "string"), _c("address1_line2", "string"),
+        _c("address1_city", "string"), _c("address1_stateorprovince", "string"),
+        _c("address1_postalcode", "string"), _c("parentaccountid", "lookup", "account"),
         _c("primarycontactid", "lookup", "contact"), _c("transactioncurrencyid", "lookup", "transactioncurrency"),
         *_common(),
     ], []),

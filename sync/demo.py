@@ -110,9 +110,6 @@ def run_demo_flow(dv: Any, pc: Any, *, dv_app: Any = None, currencies: tuple[str
     from shared.config import get_settings
 
     out: dict[str, Any] = {}
-    catalog = run_catalog_sync(dv, price_sheet_rows(pc, currencies), currencies=currencies)
-    out["catalog"] = {"status": catalog.run["status"], "written": catalog.written,
-                      "prices": catalog.run["counts"].get("pricesCreated", 0)}
     accounts = run_provider_account_sync(dv, {1: pc})
     if _ensure_mapped_accounts(dv, pc, map_accounts, crm_accounts):
         accounts = run_provider_account_sync(dv, {1: pc})
@@ -120,6 +117,12 @@ def run_demo_flow(dv: Any, pc: Any, *, dv_app: Any = None, currencies: tuple[str
                        "counts": accounts.run["counts"]}
     subs = run_subscription_sync(dv, {1: pc})
     out["subscriptions"] = {"status": subs["status"], "counts": subs["counts"]}
+    # After the subscriptions: the catalog brings in the products they use (plus the allow-list)
+    # and gives the subscriptions it found their catalog price.
+    catalog = run_catalog_sync(dv, price_sheet_rows(pc, currencies), currencies=currencies)
+    out["catalog"] = {"status": catalog.run["status"], "written": catalog.written,
+                      "prices": catalog.run["counts"].get("pricesCreated", 0),
+                      "subscriptionsPriced": catalog.run["counts"].get("subscriptionsPriced", 0)}
 
     target = _pick_subscription(dv, rep_subscription) or _pick_subscription(dv)
     now = now or datetime.now(UTC)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.errors import ConflictError, IntegrationError, NotFoundError, RetriableError, ValidationError
 from shared.logging import get_logger
 from shared.queue import PROVISIONING_QUEUE, Queue
 
@@ -109,8 +109,9 @@ def accept_delivery(body: bytes, headers: Mapping[str, str], params: Mapping[str
         result = dv.upsert(INBOX_SET, {"cspb_eventkey": key}, row, mode="create_only")
         inbox_id = result.id
     except ConflictError:
-        existing = dv.get_by_key(INBOX_SET, {"cspb_eventkey": key}, select=["cspb_inboxid", "cspb_status"])
-        if existing is None or existing.get("cspb_status") != InboxStatus.RECEIVED or not handled:
+        existing = dv.get_by_key(INBOX_SET, {"cspb_eventkey": key},
+                                 select=["cspb_inboxid", "cspb_status", "cspb_attempts"])
+        if existing is None or not handled or not _not_yet_picked_up(existing):
             log.info("webhook delivery %s is a duplicate", key)
             return Delivery(202, "duplicate delivery ignored", key, duplicate=True)
         inbox_id = existing["cspb_inboxid"]
@@ -118,9 +119,36 @@ def accept_delivery(body: bytes, headers: Mapping[str, str], params: Mapping[str
         return Delivery(202, "stored; nothing to provision", key)
     message = {"eventKey": key, "inboxId": inbox_id, "entity": entity, "recordId": record_id,
                "message": event.message_name}
-    queue.send(message, message_id=key)
-    dv.update(INBOX_SET, inbox_id, {"cspb_status": InboxStatus.QUEUED})
+    if not enqueue(dv, queue, inbox_id, message, message_id=key, revert_to=InboxStatus.RECEIVED):
+        log.info("webhook delivery %s is a duplicate (already on the queue)", key)
+        return Delivery(202, "duplicate delivery ignored", key, duplicate=True)
     return Delivery(202, "accepted", key, queued=True)
+
+
+def _not_yet_picked_up(row: Mapping[str, Any]) -> bool:
+    """Received, or Queued with no attempt yet: the earlier delivery may have failed to enqueue. Sending
+    again with the same message id is safe: the queue drops it if the first send went through."""
+    status = row.get("cspb_status")
+    return status == InboxStatus.RECEIVED or (status == InboxStatus.QUEUED and not row.get("cspb_attempts"))
+
+
+def enqueue(dv: Any, queue: Queue, inbox_id: str, message: dict[str, Any], *, message_id: str,
+            revert_to: int, note: str | None = None) -> bool:
+    """Mark the row Queued, then send. Marked first so a fast worker's Processed is never overwritten
+    by our Queued; a failed send puts the row back (best effort: if that write fails too, the row
+    stays Queued and the sweeper re-queues it). Raises RetriableError when the send failed."""
+    changes: dict[str, Any] = {"cspb_status": InboxStatus.QUEUED}
+    if note is not None:
+        changes["cspb_error"] = note
+    dv.update(INBOX_SET, inbox_id, changes)
+    try:
+        return queue.send(message, message_id=message_id)
+    except RetriableError:
+        try:
+            dv.update(INBOX_SET, inbox_id, {"cspb_status": revert_to})
+        except IntegrationError as exc:
+            log.warning("inbox %s: send failed and the row could not be put back: %s", inbox_id, exc)
+        raise
 
 
 def _payload_text(body: bytes) -> str:
@@ -152,3 +180,112 @@ def begin_attempt(dv: Any, inbox_id: str | None) -> int | None:
     attempts = int(row.get("cspb_attempts") or 0) + 1
     dv.update(INBOX_SET, inbox_id, {"cspb_attempts": attempts})
     return attempts
+
+
+# ---- replay and sweep ---------------------------------------------------------------------------
+
+ROW_COLUMNS = ["cspb_inboxid", "cspb_eventkey", "cspb_status", "cspb_entityname", "cspb_recordid",
+               "cspb_messagename", "cspb_attempts", "modifiedon", "cspb_receivedon"]
+DEFAULT_STUCK_MINUTES = 30
+
+
+@dataclass
+class InboxRun:
+    """What a replay or sweep did, by inbox row."""
+
+    requeued: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"requeued": len(self.requeued), "skipped": len(self.skipped),
+                "skippedRows": [{"id": i, "reason": r} for i, r in self.skipped[:50]]}
+
+
+def _message_for(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"eventKey": row.get("cspb_eventkey"), "inboxId": row["cspb_inboxid"], "entity": row.get("cspb_entityname"),
+            "recordId": row.get("cspb_recordid"), "message": row.get("cspb_messagename")}
+
+
+def _fresh_id(row: Mapping[str, Any], why: str) -> str:
+    """A message id per row state: the same stuck or failed state re-queued twice (two sweeps racing, a
+    double click on Replay) is one message; after the row moves on, a new state gets a new id."""
+    return f"{row.get('cspb_eventkey') or row['cspb_inboxid']}|{why}|{row.get('modifiedon') or ''}"
+
+
+def _requeue(dv: Any, queue: Queue, row: Mapping[str, Any], why: str, note: str, out: InboxRun) -> None:
+    if row.get("cspb_entityname") not in HANDLED_ENTITIES or not row.get("cspb_recordid"):
+        out.skipped.append((row["cspb_inboxid"], "not a delivery CSPBridge provisions from"))
+        return
+    enqueue(dv, queue, row["cspb_inboxid"], _message_for(row), message_id=_fresh_id(row, why),
+            revert_to=int(row.get("cspb_status") or InboxStatus.FAILED), note=note)
+    out.requeued.append(row["cspb_inboxid"])
+
+
+def replay(dv: Any, queue: Queue, *, inbox_id: str | None = None, since: datetime | None = None,
+           now: datetime | None = None) -> InboxRun:
+    """Queue failed inbox rows again: one row by id (the `cspbridge inbox replay --id` and the Dynamics
+    Replay command), or every Failed row received since `since`. The worker re-reads the record and
+    its change log, so a replay never orders twice what already went through."""
+    if (inbox_id is None) == (since is None):
+        raise ValidationError("replay takes exactly one of an inbox id or a since time")
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = InboxRun()
+    if inbox_id is not None:
+        try:
+            row = dv.get(INBOX_SET, inbox_id, select=ROW_COLUMNS)
+        except NotFoundError:
+            raise ValidationError(f"no inbox row with id {inbox_id}") from None
+        if row.get("cspb_status") != InboxStatus.FAILED:
+            out.skipped.append((inbox_id, f"status is {_status_name(row.get('cspb_status'))}, not Failed"))
+            return out
+        rows = [row]
+    else:
+        assert since is not None
+        rows = list(dv.list(INBOX_SET, select=ROW_COLUMNS, orderby="cspb_receivedon asc",
+                            filter=f"cspb_status eq {InboxStatus.FAILED} and "
+                                   f"cspb_receivedon ge {since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"))
+    for row in rows:
+        # Attempts start over: the worker gives up after the queue's deliveries, counted from here.
+        dv.update(INBOX_SET, row["cspb_inboxid"], {"cspb_attempts": 0})
+        _requeue(dv, queue, row, "replay", f"replayed {stamp}", out)
+    return out
+
+
+def sweep(dv: Any, queue: Queue, *, minutes: int = DEFAULT_STUCK_MINUTES, now: datetime | None = None) -> InboxRun:
+    """Re-queue rows that sat Received or Queued without progress (no write to the row) for `minutes`:
+    a send lost between storing and enqueueing, a worker killed mid-message past the queue's
+    redeliveries. A row still waiting behind a long backlog gets a second message; the worker's
+    state checks make that a no-op."""
+    if minutes < 1:
+        raise ValidationError("the sweeper's minutes must be positive")
+    now = now or datetime.now(UTC)
+    cutoff = (now - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = InboxRun()
+    rows = dv.list(INBOX_SET, select=ROW_COLUMNS, orderby="modifiedon asc",
+                   filter=f"(cspb_status eq {InboxStatus.RECEIVED} or cspb_status eq {InboxStatus.QUEUED}) "
+                          f"and modifiedon lt {cutoff}")
+    for row in list(rows):
+        _requeue(dv, queue, row, "sweep",
+                 f"re-queued by the sweeper: no progress for {minutes} min", out)
+    return out
+
+
+def _status_name(code: Any) -> str:
+    names = {v: k.title() for k, v in vars(InboxStatus).items() if isinstance(v, int)}
+    return names.get(code, str(code))
+
+
+def sweep_job(settings: Any = None, *, dv: Any = None, queue: Queue | None = None) -> dict[str, Any]:
+    """The timer's job: the configured Dataverse and provisioning queue."""
+    from dataverse.client import client_or_default
+    from shared.queue import get_queue
+
+    if settings is None:
+        from shared.config import get_settings
+
+        settings = get_settings()
+    result = sweep(client_or_default(dv), queue or get_queue(PROVISIONING_QUEUE, settings),
+                   minutes=settings.inbox_stuck_minutes)
+    if result.requeued:
+        log.warning("inbox sweeper re-queued %d stuck row(s)", len(result.requeued))
+    return result.as_dict()

@@ -49,14 +49,57 @@ def price_sheet_rows(pc: Any, currencies: Iterable[str]) -> list[dict[str, Any]]
 
 
 def catalog(dv: Any = None, pc: Any = None, *, currencies: Iterable[str] | None = None,
-            progress: runs.Progress = runs.no_progress) -> dict[str, Any]:
-    from sync.catalog_sync import run_catalog_sync
+            progress: runs.Progress = runs.no_progress, today: Any = None, everything: bool = False,
+            run_key: str | None = None) -> dict[str, Any]:
+    """The whole catalog sync in one process (CLI, demo, bench): fan out one message per market, then
+    drain them here one at a time, so memory holds one market's sheet at a time."""
+    from shared.queue import InProcessQueue, drain
+    from sync import catalog_sync
 
     dv = dv or dataverse()
     pc = pc or partner_center()
     wanted = list(currencies) if currencies else currencies_in_use(dv)
-    result = run_catalog_sync(dv, price_sheet_rows(pc, wanted), currencies=wanted, progress=progress)
-    return {**result.run, "written": result.written, "currencySources": result.currency_sources}
+    run = runs.start(dv, "catalog", run_key)
+    queue = InProcessQueue("catalog-sync")
+    try:
+        catalog_sync.fan_out(dv, queue, wanted, run=run, today=today)
+
+        def handle(message: Any) -> None:
+            catalog_sync.handle_market(message.body, dv=dv, pc=pc, run=run, everything=everything)
+            progress(1)
+
+        drained = drain(queue, handle)
+    except Exception:
+        runs.finish(run, failed=True)
+        raise
+    if drained.dead_lettered:
+        run.error(f"{drained.dead_lettered} market(s) failed after retries (see the dead-letter queue)")
+    runs.finish(run)
+    written = {k.split(".", 1)[1]: v for k, v in run.counts.items() if k.startswith("written.")}
+    return {**run.as_dict(), "written": written}
+
+
+def catalog_scheduled() -> dict[str, Any]:
+    """What the catalog timer runs: in Azure (Service Bus) the fan-out, drained by catalog_worker
+    instances; anywhere else the whole job in this process."""
+    from shared.config import get_settings
+
+    if get_settings().queue_backend == "servicebus":
+        return catalog_fan_out()
+    return catalog()
+
+
+def catalog_fan_out(dv: Any = None, queue: Any = None, *, currencies: Iterable[str] | None = None) -> dict[str, Any]:
+    """Timer side of the catalog sync in Azure: one queue message per market (catalog_worker)."""
+    from shared.queue import CATALOG_SYNC_QUEUE, get_queue
+    from sync import catalog_sync
+
+    dv = dv or dataverse()
+    wanted = list(currencies) if currencies else currencies_in_use(dv)
+    run = runs.start(dv, "catalog")
+    catalog_sync.fan_out(dv, queue or get_queue(CATALOG_SYNC_QUEUE), wanted, run=run)
+    runs.finish(run)
+    return run.as_dict()
 
 
 def accounts(dv: Any = None, adapters: dict[int, Any] | None = None, *,
@@ -85,3 +128,12 @@ def subscriptions_fan_out(dv: Any = None, queue: Any = None) -> dict[str, Any]:
 
     dv = dv or dataverse()
     return fan_out(dv, queue or get_queue(SUBSCRIPTION_SYNC_QUEUE))
+
+
+def price_preview(dv: Any = None, pc: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """Next month's prices compared with the ones in force; the report goes to Blob Storage."""
+    from sync.price_preview import run_price_preview
+
+    dv = dv or dataverse()
+    pc = pc or partner_center()
+    return run_price_preview(dv, pc, **kwargs)

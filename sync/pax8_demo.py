@@ -21,7 +21,8 @@ from sync import provisioning
 from sync.provider_accounts import run_provider_account_sync
 from sync.records import bind
 
-STATUS_NAMES = {1: "Awaiting", 2: "Provisioned", 3: "Failed", 4: "NotApplicable", 5: "Refused"}
+STATUS_NAMES = {1: "Awaiting", 2: "Provisioned", 3: "Failed", 4: "NotApplicable", 5: "Refused", 6: "Sending",
+                7: "NeedsReview"}
 _ACCOUNT_COLUMNS = ["cspb_provideraccountid", "cspb_externalid", "cspb_name", "cspb_domain", "cspb_mappingstatus",
                     "_cspb_account_value"]
 
@@ -56,6 +57,20 @@ def map_one_company(dv: Any, pax8: Any) -> dict[str, Any]:
             "cspb_mappingstatus": int(MappingStatus.MAPPED)})
         row = dv.get(EntitySet.PROVIDER_ACCOUNTS, row["cspb_provideraccountid"], select=_ACCOUNT_COLUMNS)
     return row
+
+
+def record_acceptance(dv: Any, company: dict[str, Any]) -> str:
+    """A tenant admin's step: the customer's Microsoft Customer Agreement acceptance, recorded
+    on a cspb_agreement of the Pax8 provider account. Pax8's Microsoft order form asks for it
+    (mca2020* provisioning details); without it the subscription waits for details."""
+    from dataverse.tables import AgreementStatus
+
+    domain = company.get("cspb_domain") or "customer.example"
+    email = f"admin@{domain}"
+    return dv.upsert(EntitySet.AGREEMENTS, {"cspb_agreementkey": f"mca|{company['cspb_provideraccountid']}|{email}"}, {
+        "cspb_name": f"MCA {email}"[:100], "cspb_email": email, "cspb_firstname": "Dana", "cspb_lastname": "Admin",
+        "cspb_dateagreed": datetime(2026, 1, 5, tzinfo=UTC).isoformat(), "cspb_status": int(AgreementStatus.PENDING),
+        "cspb_provideraccount@odata.bind": bind(EntitySet.PROVIDER_ACCOUNTS, company["cspb_provideraccountid"])}).id
 
 
 def _pick_product(pax8: Any, product_ref: str | None) -> tuple[str, str, str]:
@@ -100,6 +115,7 @@ def run_pax8_demo(dv: Any, *, pax8: Any = None, quantity: int = 5, product_ref: 
     out["company"] = {"name": company.get("cspb_name"), "pax8_id": company["cspb_externalid"],
                       "provider_account": company["cspb_provideraccountid"], "account": company["_cspb_account_value"]}
 
+    record_acceptance(dv, company)
     pax8_product, product_id, sku_id = _pick_product(pax8, product_ref)
     change_key = f"pax8-demo|{company['cspb_provideraccountid']}|{pax8_product}"
     change = dv.get_by_key(EntitySet.LICENSE_CHANGE_LOGS, {"cspb_changekey": change_key},

@@ -4,9 +4,12 @@ Exactly once in effect, by three layers:
 1. a change log that is no longer Awaiting is never sent again (duplicate deliveries stop here);
 2. before the first provider call the idempotency key (a GUID derived from the change log id,
    so every retry and every redelivery computes the same one) is written to the change log;
+   an order also moves the change log to Sending, with the time;
 3. the provider call carries that key (Partner Center: MS-RequestId), so a retry after a
    timeout, or a redelivery after a crash between the provider's accept and our write-back,
-   replays the earlier result instead of buying again.
+   replays the earlier result instead of buying again. A provider without such a key (Pax8)
+   is reconciled instead before any new POST (sync/order_once.py), and an ambiguous case
+   stops at NeedsReview.
 Only RetriableError leaves this module; fatal provider errors are written to the change log.
 """
 
@@ -22,7 +25,7 @@ from billing.provisioning_rules import Action, ChangeFacts, Plan, ProvisioningSt
 from dataverse.tables import SubscriptionStatus
 from shared.errors import FatalError, IntegrationError, NotFoundError, RetriableError
 from shared.logging import get_logger
-from sync import azure_plan, inbox, rep_changes
+from sync import azure_plan, inbox, order_once, rep_changes
 from sync.records import parse_dt
 
 log = get_logger(__name__)
@@ -78,9 +81,13 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
         return Outcome(changelog_id, "AlreadyDone", "the change log no longer exists")
     sub = _get_or_none(dv, SUBSCRIPTION_SET, change.get("_cspb_subscription_value"), SUBSCRIPTION_COLUMNS)
     account = _get_or_none(dv, PROVIDER_ACCOUNT_SET, (sub or {}).get("_cspb_provideraccount_value"),
-                           ["cspb_externalid", "cspb_mcaattested", "cspb_mappingstatus", "_cspb_account_value"])
+                           ["cspb_provideraccountid", "cspb_externalid", "cspb_mcaattested", "cspb_mappingstatus",
+                            "_cspb_account_value", "cspb_domain"])
     if sub is None:
         plan = Plan(Action.FAIL, "the change log has no subscription")
+    elif int(change.get("cspb_provisioningstatus") or 0) == ProvisioningStatus.SENDING:
+        # The rules passed when the order was first sent; what is left is to learn whether it was bought.
+        plan = Plan(Action.ORDER, "an order send was interrupted")
     else:
         plan = decide(_facts(change, sub, account), now)
         if plan.action is Action.ORDER and azure_plan.is_azure_plan(sub.get("cspb_productid")):
@@ -102,7 +109,8 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
         _write_back(dv, changelog_id, ProvisioningStatus.FAILED, error=message)
         return Outcome(changelog_id, "Failed", message)
     key = change.get("cspb_idempotencykey") or idempotency_key_for(changelog_id)
-    if change.get("cspb_idempotencykey") != key or not change.get("cspb_senttoprovideron"):
+    if plan.action is not Action.ORDER and (change.get("cspb_idempotencykey") != key
+                                            or not change.get("cspb_senttoprovideron")):
         # Written before the call: after a crash the next attempt finds the same key already in place.
         dv.update(CHANGELOG_SET, changelog_id, {"cspb_idempotencykey": key, "cspb_senttoprovideron": now.isoformat()})
     try:
@@ -130,9 +138,16 @@ def _call_provider(action: Action, adapter: Any, change: dict[str, Any], sub: di
             raise FatalError("the subscription has no provider account to order for")
         product = ":".join(p for p in (sub.get("cspb_productid"), sub.get("cspb_skuid"),
                                        sub.get("cspb_availabilityid")) if p)
-        result = adapter.place_order(account["cspb_externalid"], product, int(change.get("cspb_newquantity") or 0),
-                                     sub.get("cspb_billingfrequency") or sub.get("cspb_term") or "P1M",
-                                     sub.get("cspb_term"), key)
+        request = order_once.OrderRequest(
+            changelog_id=changelog_id, subscription_id=sub_id, provider_account_id=account["cspb_provideraccountid"],
+            company_id=account["cspb_externalid"], product=product, product_id=sub.get("cspb_productid") or "",
+            sku_id=sub.get("cspb_skuid") or "", quantity=int(change.get("cspb_newquantity") or 0),
+            billing_term=sub.get("cspb_billingfrequency") or sub.get("cspb_term") or "P1M",
+            commitment_term=sub.get("cspb_term"), key=key)
+        result = order_once.place(adapter, dv, request, change=change, account=account, now=now)
+        if isinstance(result, order_once.Review):
+            _write_back(dv, changelog_id, ProvisioningStatus.NEEDS_REVIEW, error=result.message)
+            return Outcome(changelog_id, "NeedsReview", result.message)
         provider_id = result.subscription_ids[0] if result.subscription_ids else None
         # The purchase starts the 7-day reduction window; the next subscription sync refines the dates.
         changes: dict[str, Any] = {"cspb_orderid": result.order_id,

@@ -55,6 +55,12 @@ def start(dv: Any, kind: str, run_key: str | None = None) -> SyncRun:
     return run
 
 
+def succeeded(dv: Any, run_key: str) -> bool:
+    """Whether the run (or checkpoint) under `run_key` already finished successfully."""
+    row = dv.get_by_key(EntitySet.SYNC_RUNS, {"cspb_runkey": run_key}, select=["cspb_status"])
+    return row is not None and row.get("cspb_status") == SUCCEEDED
+
+
 def finish(run: SyncRun, *, failed: bool = False) -> SyncRun:
     if failed:
         run.status = FAILED

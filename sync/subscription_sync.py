@@ -1,9 +1,15 @@
-"""Subscription sync, fanned out: one queue message per provider account.
+"""Subscription sync, fanned out: one queue message per batch of provider accounts.
 
-`fan_out` (timer) enqueues one small message per mapped-or-not provider account; `sync_account`
-(worker) compares the provider's subscriptions of that tenant with Dynamics and writes only
-the differences: the subscription row (upsert by cspb_providersubscriptionid) and one
-cspb_licensechangelog per changed aspect (quantity, status, term, renewal).
+`fan_out` (timer) enqueues one small message per batch of provider accounts (setting
+CSPB_SUBSCRIPTION_SYNC_BATCH, default 50) carrying the catalog's version; the worker
+(`handle_message`) reads Dynamics' subscriptions of the whole batch in one paged request, takes
+the catalog and price list from the per-process cache (sync.reference_cache), and runs
+`sync_account` per tenant: compare the provider's subscriptions with Dynamics and collect only the
+differences: the subscription row (upsert by cspb_providersubscriptionid) and one
+cspb_licensechangelog per changed aspect (quantity, status, term, renewal). The batch's writes
+then go out together (UpsertMultiple, up to 1,000 rows a request), so a quiet run costs one read
+per batch and a first import about three writes per batch. The in-process runner (CLI, demo)
+drains the same messages with the same handler, so both paths make the same requests.
 
 Drift: a difference that no change of ours explains (no Awaiting/Provisioned change log asking
 for that value) was made outside CSPBridge, e.g. in the Partner Center portal. It is written
@@ -58,23 +64,40 @@ class AccountSyncResult:
                 "entitlements": self.entitlements}
 
 
+def _account_ref(account: Mapping[str, Any]) -> dict[str, Any]:
+    return {"providerAccountId": account["cspb_provideraccountid"], "provider": account["cspb_provider"],
+            "externalId": account["cspb_externalid"],
+            "currency": account.get("cspb_currencycode") or _currency_of(account.get("cspb_country"))}
+
+
+def batch_size() -> int:
+    from shared.config import get_settings
+
+    return max(1, int(get_settings().subscription_sync_batch))
+
+
 def fan_out(dv: Any, queue: Queue, *, run_key: str | None = None, progress: runs.Progress = runs.no_progress,
-            run: runs.SyncRun | None = None) -> dict[str, Any]:
-    """Timer side: one message per provider account. Message ids carry the run key, so a timer
-    that fires twice for the same run key enqueues nothing new. Finishes the run row unless
-    the caller passed its own `run` (the CLI finishes it after draining)."""
+            run: runs.SyncRun | None = None, size: int | None = None) -> dict[str, Any]:
+    """Timer side: one message per batch of provider accounts (in id order, so a timer that fires
+    twice for the same run key builds the same batches and, the message ids carrying the run key,
+    enqueues nothing new). Finishes the run row unless the caller passed its own `run` (the CLI
+    finishes it after draining)."""
+    from sync.reference_cache import catalog_version
+
     own_run = run is None
     run = run or runs.start(dv, "subscriptions", run_key)
-    accounts = list(dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_provider",
-                                                                   "cspb_externalid", "cspb_currencycode",
-                                                                   "cspb_country"]))
-    for account in accounts:
-        message = {"runKey": run.run_key, "providerAccountId": account["cspb_provideraccountid"],
-                   "provider": account["cspb_provider"], "externalId": account["cspb_externalid"],
-                   "currency": account.get("cspb_currencycode") or _currency_of(account.get("cspb_country"))}
-        if queue.send(message, message_id=f"subsync:{run.run_key}:{account['cspb_provideraccountid']}"):
-            run.bump("enqueued")
-        progress(1)
+    accounts = sorted(dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_provider",
+                                                                     "cspb_externalid", "cspb_currencycode",
+                                                                     "cspb_country"]),
+                      key=lambda a: str(a["cspb_provideraccountid"]))
+    version = catalog_version(dv) if accounts else ""
+    size = size or batch_size()
+    for start in range(0, len(accounts), size):
+        chunk = accounts[start:start + size]
+        message = {"runKey": run.run_key, "catalogVersion": version, "accounts": [_account_ref(a) for a in chunk]}
+        if queue.send(message, message_id=f"subsync:{run.run_key}:{chunk[0]['cspb_provideraccountid']}:{len(chunk)}"):
+            run.bump("enqueued", len(chunk))
+        progress(len(chunk))
     if own_run:
         runs.finish(run)
     return run.as_dict()
@@ -95,6 +118,24 @@ class Snapshot:
         for row in dv.list(EntitySet.SUBSCRIPTIONS, select=[*SUB_COLUMNS, "_cspb_provideraccount_value"]):
             by_account.setdefault(row.get("_cspb_provideraccount_value") or "", []).append(row)
         return cls(by_account, _product_ids(dv, []), _prices(dv))
+
+    @classmethod
+    def for_accounts(cls, dv: Any, account_ids: Iterable[str], *, catalog_version: str | None,
+                     cache: Any = None) -> Snapshot:
+        """One queue message's view: its accounts' subscriptions in one paged read, the catalog and
+        price list from the per-process cache (reloaded only when `catalog_version` is newer)."""
+        from sync.reference_cache import PROCESS_CACHE
+
+        ids = list(dict.fromkeys(account_ids))
+        by_account: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+        if ids:
+            where = " or ".join(f"_cspb_provideraccount_value eq {i}" for i in ids)
+            for row in dv.list(EntitySet.SUBSCRIPTIONS, select=[*SUB_COLUMNS, "_cspb_provideraccount_value"],
+                               filter=where if len(ids) == 1 else f"({where})"):
+                by_account.setdefault(row.get("_cspb_provideraccount_value") or "", []).append(row)
+        products, prices = (cache or PROCESS_CACHE).get(dv, catalog_version, products=lambda d: _product_ids(d, []),
+                                                        prices=_prices)
+        return cls(by_account, products, prices)
 
 
 def _prices(dv: Any) -> dict[str, tuple[Any, Any]]:
@@ -127,7 +168,8 @@ def run_subscription_sync(dv: Any, adapters: Mapping[int, Any], *, queue: Queue 
                           run_key: str | None = None, progress: runs.Progress = runs.no_progress,
                           now: datetime | None = None, workers: int = 1) -> dict[str, Any]:
     """The whole job in one process (CLI, demo, bench): fan out, drain the queue (with `workers`
-    threads standing in for Function instances), total the counts."""
+    threads standing in for Function instances) through the same handler the Functions worker
+    runs, so both paths make the same Dataverse requests; total the counts."""
     import threading
 
     from shared.queue import InProcessQueue, drain
@@ -135,19 +177,18 @@ def run_subscription_sync(dv: Any, adapters: Mapping[int, Any], *, queue: Queue 
     queue = queue or InProcessQueue("subscription-sync")
     run = runs.start(dv, "subscriptions", run_key)
     fan_out(dv, queue, run=run)
-    snapshot = Snapshot.load(dv)
 
     lock = threading.Lock()
 
     def handle(message: Any) -> None:
-        outcome = handle_message(message.body, dv=dv, adapters=adapters, now=now, snapshot=snapshot)
+        outcome = handle_message(message.body, dv=dv, adapters=adapters, now=now)
         with lock:
             if outcome is not None:
                 for name, value in outcome.counts().items():
                     run.bump(name, value)
                 for error in outcome.errors:
                     run.error(error)
-            progress(1)
+            progress(len(message.body.get("accounts") or [message.body]))
 
     drained = drain(queue, handle, workers=workers)
     if drained.dead_lettered:
@@ -214,9 +255,40 @@ class PendingChanges:
         return False
 
 
+@dataclass
+class Writes:
+    """What a message writes, collected over all its accounts and sent together: a first import of
+    50 tenants is three UpsertMultiple requests instead of 100-150."""
+
+    new_rows: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    changed_rows: list[dict[str, Any]] = field(default_factory=list)
+    entitlements: list[dict[str, Any]] = field(default_factory=list)
+
+    def merge(self, other: Writes) -> None:
+        for name in ("new_rows", "logs", "changed_rows", "entitlements"):
+            getattr(self, name).extend(getattr(other, name))
+
+    def flush(self, dv: Any) -> None:
+        # Order matters for the Update webhook on cspb_subscription: new rows first (their logs bind
+        # to them), then the logs, then the changes to existing rows, so when the webhook worker
+        # re-reads an updated subscription the change log that explains it is already there.
+        # Entitlements last: a new plan's entitlements bind to it by its alternate key.
+        for entity_set, logical, key, rows in (
+                (EntitySet.SUBSCRIPTIONS, "cspb_subscription", "cspb_providersubscriptionid", self.new_rows),
+                (EntitySet.LICENSE_CHANGE_LOGS, "cspb_licensechangelog", "cspb_changekey", self.logs),
+                (EntitySet.SUBSCRIPTIONS, "cspb_subscription", "cspb_providersubscriptionid", self.changed_rows),
+                (EntitySet.SUBSCRIPTIONS, "cspb_subscription", "cspb_providersubscriptionid", self.entitlements)):
+            if rows:
+                dv.bulk_upsert(entity_set, logical, [key], rows)
+            rows.clear()
+
+
 def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, run_key: str,
-                 now: datetime | None = None, snapshot: Snapshot | None = None) -> AccountSyncResult:
-    """Worker side: one provider account. Idempotent for a given run key (change log keys include it)."""
+                 now: datetime | None = None, snapshot: Snapshot | None = None,
+                 writes: Writes | None = None) -> AccountSyncResult:
+    """Worker side: one provider account. Idempotent for a given run key (change log keys include it).
+    With `writes`, the rows are collected there for the caller to flush; without, written now."""
     now = now or datetime.now(UTC)
     account_id = provider_account["cspb_provideraccountid"]
     provider = int(provider_account["cspb_provider"])
@@ -274,50 +346,42 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
             sub_writes.append({"cspb_providersubscriptionid": sub.id, **changes})
             result.updated += 1
         log_writes.extend(logs)
-    # Order matters for the Update webhook on cspb_subscription: new rows first (their logs bind to
-    # them), then the logs, then the changes to existing rows, so when the webhook worker re-reads an
-    # updated subscription the change log that explains it is already there.
-    new_rows = [w for w in sub_writes if w["cspb_providersubscriptionid"] not in local]
-    changed_rows = [w for w in sub_writes if w["cspb_providersubscriptionid"] in local]
-    if new_rows:
-        dv.bulk_upsert(EntitySet.SUBSCRIPTIONS, "cspb_subscription", ["cspb_providersubscriptionid"], new_rows)
-    if log_writes:
-        for log in log_writes:
-            provider_sub_id = log.pop("_provider_sub_id")
-            have = local.get(provider_sub_id)
-            # A subscription created a moment ago is bound by its alternate key: no read-back needed.
-            log["cspb_subscription@odata.bind"] = (
-                bind(EntitySet.SUBSCRIPTIONS, have["cspb_subscriptionid"]) if have else
-                f"/{EntitySet.SUBSCRIPTIONS}({key_segment_value(provider_sub_id)})")
-        dv.bulk_upsert(EntitySet.LICENSE_CHANGE_LOGS, "cspb_licensechangelog", ["cspb_changekey"], log_writes)
-    if changed_rows:
-        dv.bulk_upsert(EntitySet.SUBSCRIPTIONS, "cspb_subscription", ["cspb_providersubscriptionid"], changed_rows)
+    own = writes is None
+    out = Writes() if writes is None else writes
+    out.new_rows.extend(w for w in sub_writes if w["cspb_providersubscriptionid"] not in local)
+    out.changed_rows.extend(w for w in sub_writes if w["cspb_providersubscriptionid"] in local)
+    for log in log_writes:
+        provider_sub_id = log.pop("_provider_sub_id")
+        have = local.get(provider_sub_id)
+        # A subscription created a moment ago is bound by its alternate key: no read-back needed.
+        log["cspb_subscription@odata.bind"] = (
+            bind(EntitySet.SUBSCRIPTIONS, have["cspb_subscriptionid"]) if have else
+            f"/{EntitySet.SUBSCRIPTIONS}({key_segment_value(provider_sub_id)})")
+    out.logs.extend(log_writes)
     result.change_logs = len(log_writes)
-    _sync_entitlements(dv, adapter, provider_account, remote, local, result)
+    _sync_entitlements(dv, adapter, provider_account, remote, local, result, out)
+    if own:
+        out.flush(dv)
     return result
 
 
 def _sync_entitlements(dv: Any, adapter: Any, provider_account: Mapping[str, Any], remote: list[Any],
-                       local: Mapping[str, Mapping[str, Any]], result: AccountSyncResult) -> None:
+                       local: Mapping[str, Mapping[str, Any]], result: AccountSyncResult, out: Writes) -> None:
     """Azure subscriptions under the customer's Azure plan become AzureEntitlement rows with the plan as parent."""
     plans = [s for s in remote if azure_plan.is_azure_plan(s.product_id) and s.status == "Active"]
     if not plans or not hasattr(adapter, "list_azure_entitlements"):
         return
     account_id = provider_account["cspb_provideraccountid"]
     for plan in plans:
-        plan_row = local.get(plan.id) or dv.get_by_key(
-            EntitySet.SUBSCRIPTIONS, {"cspb_providersubscriptionid": plan.id},
-            select=["cspb_subscriptionid", "cspb_provider"])
-        if plan_row is None:
-            continue
+        # A plan found this run is not written yet: its entitlements bind to it by alternate key.
+        plan_row = local.get(plan.id) or {"cspb_subscriptionid": key_segment_value(plan.id)}
         plan_row = {**plan_row, "cspb_provider": int(provider_account["cspb_provider"])}
         wanted = azure_plan.entitlement_rows(plan_row, adapter.list_azure_entitlements(
             provider_account["cspb_externalid"], plan.id), account_id)
         writes = [w for w in wanted if (local.get(w["cspb_providersubscriptionid"]) or {}).get("cspb_status")
                   != w["cspb_status"]]
-        if writes:
-            dv.bulk_upsert(EntitySet.SUBSCRIPTIONS, "cspb_subscription", ["cspb_providersubscriptionid"], writes)
-            result.entitlements += len(writes)
+        out.entitlements.extend(writes)
+        result.entitlements += len(writes)
 
 
 def _wanted_row(sub: Any, provider: int, account_id: str) -> dict[str, Any]:
@@ -520,9 +584,13 @@ def _product_ids(dv: Any, remote: Iterable[Any]) -> dict[str, str]:
 
 
 def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping[int, Any] | None = None,
-                   now: datetime | None = None, snapshot: Snapshot | None = None) -> AccountSyncResult | None:
-    """One fan-out message. RetriableError escapes (the queue re-delivers); anything else is
-    recorded on the run's errors and the message completes."""
+                   now: datetime | None = None, snapshot: Snapshot | None = None,
+                   cache: Any = None) -> AccountSyncResult | None:
+    """One fan-out message: a batch of provider accounts (or, from before batching, one). Reads the
+    batch's subscriptions once, compares each account, then writes the whole batch's differences.
+    RetriableError escapes (the queue re-delivers the batch; every write is an idempotent upsert and
+    change log keys carry the run key); anything else is recorded on the result's errors for that
+    account and the others go on. Returns the batch's totals."""
     from dataverse.client import client_or_default
 
     dv = client_or_default(dv)
@@ -530,16 +598,57 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
         from sync.provisioning import default_adapters
 
         adapters = default_adapters()
-    adapter = adapters.get(int(body["provider"]))
-    if adapter is None:
+    refs = list(body.get("accounts") or [body])
+    usable = [r for r in refs if adapters.get(int(r["provider"])) is not None]
+    if not usable:
         return None
-    account = {"cspb_provideraccountid": body["providerAccountId"], "cspb_provider": body["provider"],
-               "cspb_externalid": body["externalId"], "cspb_currencycode": body.get("currency")}
+    run_key = str(body["runKey"])
+    if snapshot is None:
+        snapshot = Snapshot.for_accounts(dv, [str(r["providerAccountId"]) for r in usable],
+                                         catalog_version=body.get("catalogVersion"), cache=cache)
+    total = AccountSyncResult(str(usable[0]["providerAccountId"]) if len(usable) == 1 else f"{len(usable)} accounts")
+    per_account: list[tuple[Mapping[str, Any], Writes]] = []
+    for ref in usable:
+        writes = Writes()
+        account = {"cspb_provideraccountid": ref["providerAccountId"], "cspb_provider": ref["provider"],
+                   "cspb_externalid": ref["externalId"], "cspb_currencycode": ref.get("currency")}
+        try:
+            one = sync_account(dv, adapters[int(ref["provider"])], account, run_key=run_key, now=now,
+                               snapshot=snapshot, writes=writes)
+        except RetriableError:
+            raise
+        except IntegrationError as exc:
+            # What was compared before the failure (e.g. the entitlements call) is still right to write.
+            total.errors.append(f"{ref['externalId']}: {exc}")
+            per_account.append((ref, writes))
+            continue
+        for name in ("subscriptions_seen", "created", "updated", "change_logs", "drift", "entitlements"):
+            setattr(total, name, getattr(total, name) + getattr(one, name))
+        total.errors.extend(one.errors)
+        per_account.append((ref, writes))
+    _flush_batch(dv, per_account, total)
+    return total
+
+
+def _flush_batch(dv: Any, per_account: list[tuple[Mapping[str, Any], Writes]], total: AccountSyncResult) -> None:
+    """All accounts' writes together; if Dataverse refuses a row (not a transient failure), account
+    by account, so one tenant's bad row costs that tenant, not the 49 others in its message."""
+    together = Writes()
+    for _, writes in per_account:
+        together.merge(writes)
     try:
-        return sync_account(dv, adapter, account, run_key=str(body["runKey"]), now=now, snapshot=snapshot)
+        together.flush(dv)
+        return
     except RetriableError:
         raise
     except IntegrationError as exc:
-        out = AccountSyncResult(str(body["providerAccountId"]))
-        out.errors.append(f"{body['externalId']}: {exc}")
-        return out
+        if len(per_account) == 1:
+            total.errors.append(f"{per_account[0][0]['externalId']}: {exc}")
+            return
+    for ref, writes in per_account:
+        try:
+            writes.flush(dv)
+        except RetriableError:
+            raise
+        except IntegrationError as exc:
+            total.errors.append(f"{ref['externalId']}: {exc}")

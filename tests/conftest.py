@@ -25,6 +25,8 @@ pytest_plugins = [
     "tests.plugins.sync",
     "tests.plugins.distributors",
     "tests.plugins.portal",
+    "tests.plugins.contract",
+    "tests.plugins.mail",
 ]
 
 REPO = Path(__file__).resolve().parents[1]

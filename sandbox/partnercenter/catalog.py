@@ -13,7 +13,11 @@ Price rules (mirroring Microsoft's new commerce list):
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterable, Iterator
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import IO
 
 from sandbox.partnercenter.usage_file import EXCHANGE_RATES
 
@@ -101,3 +105,155 @@ def find_sku(catalog_item: str) -> tuple[str, str, str, str, str, str, str, bool
         if catalog_item_id(sku[0], sku[1], sku[2]) == catalog_item or f"{sku[0]}:{sku[1]}" == catalog_item:
             return sku
     return None
+
+
+# ---------------------------------------------------------------- real-sized price sheets
+#
+# Microsoft's license-based sheet is about 50,000 rows (42 MB) per market. Its shape, which the
+# sandbox reproduces for `--price-rows`:
+# - several rows can share one item (product, SKU, term, billing plan): volume tiers
+#   (PricingTierRangeMin/Max), and a row announcing next month's price (a future EffectiveStartDate);
+# - an item leaving the catalog carries an EffectiveEndDate at the end of the month;
+# - optional columns are often empty (SkuDescription, UnitOfMeasure, Tags, ERP Price);
+# - the same catalog in every market, in the market's currency, a few items missing per market.
+# Everything derives from integer hashes of (item, month), so month M's sheet and month M+1's agree:
+# what M announces for the 1st of M+1 is M+1's current price.
+
+PRICE_SHEET_HEADER: tuple[str, ...] = (
+    "ProductTitle", "ProductId", "SkuId", "SkuTitle", "Publisher", "SkuDescription", "UnitOfMeasure",
+    "TermDuration", "BillingPlan", "Market", "Currency", "UnitPrice", "PricingTierRangeMin",
+    "PricingTierRangeMax", "EffectiveStartDate", "EffectiveEndDate", "Tags", "ERP Price", "Segment",
+)
+_FAMILIES = ("Microsoft 365", "Office 365", "Dynamics 365", "Power Platform", "Windows", "Security", "Teams",
+             "Exchange", "SharePoint", "Project", "Visio", "Intune", "Copilot")
+_EDITIONS = ("Standard", "Premium", "Plan 1", "Plan 2", "E3", "E5", "F1", "F3", "Basic", "Business",
+             "Enterprise", "Frontline", "Add-on", "Unattended", "Attach", "Device")
+_PUBLISHERS = ("Microsoft Corporation",) * 9 + ("Contoso Software Ltd",)
+_SEGMENTS = ("Commercial",) * 8 + ("Education", "Charity")
+_TIERS = ((1, 500, Decimal("1.00")), (501, 1000, Decimal("0.95")), (1001, None, Decimal("0.90")))
+_BLURB = ("Cloud service for organizations: identity, devices, apps and data protected across the estate; "
+          "includes support, deployment guidance and the compliance features listed in the product terms. "
+          "Licensed per user; term and billing frequency as shown. Prices exclude tax. ")
+
+
+def _h(*parts: int) -> int:
+    """A stable 32-bit mix of integers (no random module state: every month's sheet agrees)."""
+    x = 0x9E3779B9
+    for p in parts:
+        x = ((x ^ (p & 0xFFFFFFFF)) * 0x85EBCA6B) & 0xFFFFFFFF
+        x ^= x >> 13
+        x = (x * 0xC2B2AE35) & 0xFFFFFFFF
+        x ^= x >> 16
+    return x
+
+
+def _month_index(d: date) -> int:
+    return d.year * 12 + d.month - 1
+
+
+def _first_of(index: int) -> date:
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _sheet_date(d: date, end: bool = False) -> str:
+    return f"{d.month}/{d.day}/{d.year} " + ("11:59:59 PM" if end else "12:00:00 AM")
+
+
+def _price_epoch(item: int, month: int) -> tuple[int, int]:
+    """(month index the item's price last changed, its price level in % around the base). Each item
+    changes every 12-59 months at its own phase: about 3% of items change in a given month."""
+    h = _h(item, 7)
+    period = 12 + h % 48
+    epoch = month - (month - (h >> 8)) % period
+    return epoch, _h(item, epoch, 11) % 21 - 10
+
+
+def _available(item: int, month: int) -> bool:
+    """Items come and go: about 1% of them start in a given month, a few end."""
+    born = 24_250 + _h(item, 3) % 80  # a month between 2020-10 and 2027-05
+    return born <= month < born + 24 + _h(item, 5) % 600
+
+
+def big_price_sheet_rows(market: str, month_start: date, rows: int) -> Iterator[dict[str, str]]:
+    """About `rows` filler rows for `market`'s sheet of the month of `month_start`, after the real SKUs."""
+    currency = MARKETS[market][0]
+    rate = EXCHANGE_RATES[currency]
+    q = quantum(currency)
+    month = _month_index(month_start)
+    market_code = sum(ord(c) for c in market)
+    written = 0
+    product = 0
+    while written < rows:
+        product += 1
+        pid = f"CFQ7TTC0{_base36(product, 4)}"
+        family = _FAMILIES[_h(product, 1) % len(_FAMILIES)]
+        edition = _EDITIONS[_h(product, 2) % len(_EDITIONS)]
+        title = f"{family} {edition} {_base36(product, 3)}"
+        publisher = _PUBLISHERS[_h(product, 4) % len(_PUBLISHERS)]
+        usd_monthly = Decimal(2 + _h(product, 6) % 120) + Decimal(_h(product, 8) % 100) / 100
+        for sku in range(1, 2 + _h(product, 9) % 3):
+            sku_id = f"{sku:04d}"
+            segment = _SEGMENTS[_h(product, sku, 10) % len(_SEGMENTS)]
+            three_year = _h(product, sku, 12) % 5 == 0
+            for t, (term, billing, factor, months) in enumerate(TERMS):
+                if term == "P3Y" and not three_year:
+                    continue
+                item = product * 64 + sku * 8 + t
+                if _h(item, market_code) % 40 == 0:
+                    continue  # not sold in this market
+                now, ahead = _available(item, month), _available(item, month + 1)
+                if not now and not ahead:
+                    continue
+                tiered = _h(item, 13) % 100 < 6
+                base = usd_monthly * factor * months * rate
+
+                epoch_now, level_now = _price_epoch(item, month)
+                epoch_next, level_next = _price_epoch(item, month + 1)
+                changes_next = epoch_next != epoch_now and level_next != level_now
+                levels = {month: level_now, month + 1: level_next}
+                start = _first_of(epoch_now)
+                empty = _h(item, 17) % 10
+                common = {
+                    "ProductTitle": title, "ProductId": pid, "SkuId": sku_id,
+                    "SkuTitle": f"{title} ({segment})" if segment != "Commercial" else title,
+                    "Publisher": publisher, "SkuDescription": "" if empty == 0 else _BLURB * (2 + _h(item, 19) % 2),
+                    "UnitOfMeasure": "" if empty < 4 else "1 License", "TermDuration": term,
+                    "BillingPlan": "Annual" if billing == "annual" else "Monthly", "Market": market,
+                    "Currency": currency, "Tags": "" if empty == 1 else "License", "Segment": segment,
+                }
+                periods: list[tuple[date, str, int]] = []
+                if now:
+                    periods.append((start, _sheet_date(_first_of(month + 1) - timedelta(days=1), end=True)
+                                    if not ahead else "", month))
+                if ahead and (changes_next or not now):
+                    periods.append((_first_of(month + 1), "", month + 1))
+                for begin, end, m in periods:
+                    list_price = base * (100 + levels[m]) / 100 * PARTNER_DISCOUNT
+                    for tmin, tmax, scale in (_TIERS if tiered else ((0, None, Decimal(1)),)):
+                        unit = (list_price * scale).quantize(q, ROUND_HALF_UP)
+                        yield {**common, "UnitPrice": str(unit),
+                               "PricingTierRangeMin": str(tmin) if tiered else "",
+                               "PricingTierRangeMax": "" if tmax is None else str(tmax),
+                               "EffectiveStartDate": _sheet_date(begin), "EffectiveEndDate": end,
+                               "ERP Price": "" if empty == 2 else str((unit / PARTNER_DISCOUNT).quantize(q, ROUND_HALF_UP))}
+                        written += 1
+
+
+def _base36(n: int, width: int) -> str:
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out.rjust(width, "0")[-width:]
+
+
+def write_price_sheet(fh: IO[str], rows: Iterable[dict[str, str]]) -> int:
+    """The CSV as Microsoft serves it: every field quoted, CRLF line ends."""
+    writer = csv.DictWriter(fh, fieldnames=PRICE_SHEET_HEADER, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writeheader()
+    n = 0
+    for row in rows:
+        writer.writerow(row)
+        n += 1
+    return n

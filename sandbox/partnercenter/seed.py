@@ -30,7 +30,6 @@ month can be checked finding by finding:
 
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 import random
@@ -67,11 +66,7 @@ INVOICE_RECON_COLUMNS: tuple[str, ...] = (
     "SubscriptionStartDate", "SubscriptionEndDate", "ReferenceId", "ProductQualifiers", "PromotionId",
     "ProductCategory",
 )
-PRICE_SHEET_COLUMNS: tuple[str, ...] = (
-    "ProductTitle", "ProductId", "SkuId", "SkuTitle", "Publisher", "SkuDescription", "UnitOfMeasure",
-    "TermDuration", "BillingPlan", "Market", "Currency", "UnitPrice", "PricingTierRangeMin",
-    "PricingTierRangeMax", "EffectiveStartDate", "EffectiveEndDate", "Tags", "ERP Price", "Segment",
-)
+PRICE_SHEET_COLUMNS: tuple[str, ...] = catalog.PRICE_SHEET_HEADER
 TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
 CYCLE_MONTHS = {"monthly": 1, "annual": 12, "triennial": 36}
 
@@ -229,10 +224,24 @@ def price_sheet_rows(market: str, effective: date) -> list[dict[str, str]]:
     return rows
 
 
+def write_market_sheet(path: Path, market: str, month_start: date, price_rows: int = 0) -> int:
+    """One market's sheet file: the sandbox SKUs (what subscriptions and invoices use), then, with
+    `price_rows`, filler rows up to a real sheet's size and shape (catalog.big_price_sheet_rows)."""
+    from itertools import chain
+
+    base = price_sheet_rows(market, month_start)
+    rows: Iterable[dict[str, str]] = base
+    if price_rows:
+        rows = chain(base, catalog.big_price_sheet_rows(market, month_start, price_rows - len(base)))
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        return catalog.write_price_sheet(fh, rows)
+
+
 class _Seeder:
     def __init__(self, state_dir: Path, customers: int, seed: int, as_of: date, usage_rows: int,
-                 plant: bool = False) -> None:
+                 plant: bool = False, price_rows: int = 0) -> None:
         self.dir = state_dir
+        self.price_rows = price_rows
         self.n = customers
         self.rng = random.Random(seed)
         self.seed = seed
@@ -278,7 +287,7 @@ class _Seeder:
         meta = {
             "version": 1, "seed": self.seed, "customers": self.n, "as_of": self.as_of.isoformat(),
             "billed_period": self.billed_start.strftime("%Y-%m"), "unbilled_period": self.unbilled_start.strftime("%Y-%m"),
-            "partner_id": PARTNER_ID, "invoices": [inv["id"] for inv in invoices],
+            "partner_id": PARTNER_ID, "invoices": [inv["id"] for inv in invoices], "price_rows": self.price_rows,
         }
         meta["crm_accounts"] = self.crm_accounts
         meta["planted"] = self.planted
@@ -545,12 +554,8 @@ class _Seeder:
         for market in catalog.MARKETS:
             # In force since a year before the billed month: a catalog sync run on any day up to as_of
             # (the wall clock may be earlier than a demo's --as-of) finds these prices current.
-            rows = price_sheet_rows(market, add_months(self.billed_start, -12))
-            with open(out / f"{market}.csv", "w", encoding="utf-8", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=PRICE_SHEET_COLUMNS, lineterminator="\r\n")
-                writer.writeheader()
-                writer.writerows(rows)
-            self.counts["price_sheet_rows"] += len(rows)
+            self.counts["price_sheet_rows"] += write_market_sheet(out / f"{market}.csv", market,
+                                                                  add_months(self.billed_start, -12), self.price_rows)
 
     def _usage_jobs(self) -> list[tuple[str, dict[str, Any]]]:
         """(currency, write_usage_file kwargs) per blob. Rows are shared out by Azure-plan customers per
@@ -691,13 +696,16 @@ def invoice_resource(invoice_id: str, currency: str, start: date, end: date, iss
 
 
 def seed_to_dir(state_dir: Path | str, customers: int, seed: int, progress: bool = False, *,
-                usage_rows: int | None = None, as_of: date = DEFAULT_AS_OF, plant: bool = False) -> dict[str, Any]:
+                usage_rows: int | None = None, as_of: date = DEFAULT_AS_OF, plant: bool = False,
+                price_rows: int = 0) -> dict[str, Any]:
     """Write a deterministic partner to `state_dir`; returns counts and the time taken.
 
     `usage_rows` defaults to 1,000 billed daily-rated usage rows per customer (2,000 customers ->
     2,000,000 rows), spread over the customers that have an Azure plan; unbilled usage is a tenth.
     `plant` seeds the deliberate discrepancies (the CLI and the demo do; without it only the ones
     that occur anyway, suspended subscriptions still charged, are there and recorded).
+    `price_rows` (e.g. 50,000) makes every market's price sheet that many rows, shaped like Microsoft's
+    (tiers, rows announcing next month's prices, empty optional fields); 0 keeps the sandbox SKUs only.
     """
     rows = customers * 1000 if usage_rows is None else usage_rows
-    return _Seeder(Path(state_dir), customers, seed, as_of, rows, plant).run(progress)
+    return _Seeder(Path(state_dir), customers, seed, as_of, rows, plant, price_rows).run(progress)

@@ -23,10 +23,8 @@ purchase); the same id with a different body is refused.
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import hmac
-import io
 import json
 import re
 import uuid
@@ -46,11 +44,10 @@ from sandbox.partnercenter import catalog
 from sandbox.partnercenter.seed import (
     AZURE_PLAN_OFFER,
     MCA_TEMPLATE_ID,
-    PRICE_SHEET_COLUMNS,
     new_subscription,
     order_for,
-    price_sheet_rows,
     write_jsonl_gz,
+    write_market_sheet,
 )
 from sandbox.partnercenter.state import PartnerCenterState
 from sandbox.partnercenter.usage_file import BASIC_USAGE_COLUMNS, read_usage_rows
@@ -75,9 +72,39 @@ def _parse(ts: str) -> datetime:
 
 
 def pc_error(status: int, code: int, description: str, name: str = "") -> Response:
-    """Partner Center's error body (code + description), as its REST API answers failures."""
-    return json_response({"code": code, "description": description, "errorName": name or "SandboxError",
-                          "isRetryable": status >= 500, "data": [], "source": "PartnerFD"}, status)
+    """Partner Center's error body, keys as in wire/partnercenter/error-agreement-already-exists.http
+    (code, message, description, errorName, isRetryable, parameters, errorMessageExtended) plus the
+    `data`/`source` of https://learn.microsoft.com/partner-center/developer/error-codes."""
+    return json_response({"code": code, "message": description, "description": description,
+                          "errorName": name or "SandboxError", "isRetryable": status >= 500, "parameters": {},
+                          "errorMessageExtended": f"InternalErrorCode={code}", "data": [], "source": "PartnerFD"},
+                         status)
+
+
+# Symbols as Partner Center shows them in currencySymbol (orders, invoices, availabilities).
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "\u20ac", "GBP": "\u00a3", "JPY": "\u00a5", "AUD": "$", "CAD": "$",
+                    "NZD": "$", "MXN": "$", "BRL": "R$", "INR": "\u20b9", "KRW": "\u20a9", "CHF": "CHF",
+                    "DKK": "kr", "NOK": "kr", "SEK": "kr", "TWD": "NT$", "ZAR": "R"}
+_REGIONS = {"US": "WA", "CA": "ON", "AU": "NSW", "IN": "KA", "BR": "SP", "MX": "NLE"}
+
+
+def _link(uri: str) -> dict[str, Any]:
+    return {"uri": uri, "method": "GET", "headers": []}
+
+
+def _money_json(body: Any) -> Response:
+    """JSON with Decimal amounts as JSON numbers, as Partner Center sends them."""
+    return Response(json.dumps(body, default=_number), content_type="application/json; charset=utf-8")
+
+
+def _number(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        # 1447 stays an integer, 431.80 becomes 431.8: float repr is the shortest text that round-trips.
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
+    return str(value)
 
 
 def graph_error(status: int, code: str, message: str) -> Response:
@@ -134,6 +161,15 @@ class PartnerCenterSandbox:
 
     # ------------------------------------------------------------------ dispatch
     def __call__(self, request: Request) -> Response:
+        response = self._dispatch(request)
+        if not request.path.startswith(("/_blobs/", GRAPH_BILLING)):
+            # Partner Center echoes both ids on every answer (REST request/response headers):
+            # https://learn.microsoft.com/partner-center/developer/partner-center-rest-api-reference
+            response.headers["MS-CorrelationId"] = request.headers.get("MS-CorrelationId") or str(uuid.uuid4())
+            response.headers["MS-RequestId"] = request.headers.get("MS-RequestId") or str(uuid.uuid4())
+        return response
+
+    def _dispatch(self, request: Request) -> Response:
         self.state.reload_if_reseeded()
         match = PRICE_SHEET_PATH.match(request.path)
         if not request.path.startswith("/_blobs/") and not request.headers.get("Authorization", "").startswith("Bearer "):
@@ -197,7 +233,7 @@ class PartnerCenterSandbox:
             offset = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
         except ValueError:
             return pc_error(400, 400017, "The continuation token is not valid", "InvalidContinuationToken")
-        items = self.state.customers[offset:offset + size]
+        items = [_wire_customer(c) for c in self.state.customers[offset:offset + size]]
         body = collection(items, links={"self": {"uri": f"/customers?size={size}", "method": "GET", "headers": []}})
         if offset + size < len(self.state.customers):
             next_token = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
@@ -210,13 +246,13 @@ class PartnerCenterSandbox:
         customer = self.state.customer(cid)
         if customer is None:
             return pc_error(404, 600008, f"Customer {cid} was not found", "CustomerNotFound")
-        return json_response(customer)
+        return json_response(_wire_customer(customer))
 
     # ------------------------------------------------------------------ subscriptions
     def list_subscriptions(self, request: Request, cid: str) -> Response:
         state = self._state(cid)
         self._fulfil_orders(cid, state)
-        return json_response(collection(state["subscriptions"]))
+        return json_response(collection([_wire_subscription(s, cid) for s in state["subscriptions"]]))
 
     def _find_sub(self, state: dict[str, Any], sid: str) -> dict[str, Any] | None:
         return next((s for s in state["subscriptions"] if s["id"] == sid), None)
@@ -226,7 +262,7 @@ class PartnerCenterSandbox:
         sub = self._find_sub(state, sid)
         if sub is None:
             return pc_error(404, 800001, f"Subscription {sid} was not found", "SubscriptionNotFound")
-        return json_response(sub)
+        return json_response(_wire_subscription(sub, cid))
 
     def patch_subscription(self, request: Request, cid: str, sid: str) -> Response:
         state = self._state(cid)
@@ -281,7 +317,7 @@ class PartnerCenterSandbox:
     def _touched(self, sub: dict[str, Any]) -> Response:
         attributes = sub.setdefault("attributes", {"objectType": "Subscription"})
         attributes["etag"] = str(int(attributes.get("etag", "0") or 0) + 1)
-        return json_response(sub)
+        return json_response(_wire_subscription(sub, ""))
 
     def list_entitlements(self, request: Request, cid: str, sid: str) -> Response:
         state = self._state(cid)
@@ -310,17 +346,25 @@ class PartnerCenterSandbox:
                 quantity = int(item.get("quantity", 0))
                 if not 1 <= quantity <= 300:
                     return pc_error(400, 800030, "Quantity must be between 1 and 300", "InvalidQuantity")
-                items.append({
+                line = {
                     "id": n, "catalogItemId": catalog.catalog_item_id(*sku[:3]),
                     "friendlyName": item.get("friendlyName") or sku[4], "quantity": quantity,
                     "currencyCode": state["currency"], "billingCycle": billing, "termDuration": term,
                     "provisioningContext": item.get("provisioningContext") or {}, "orderGroup": "0",
                     "participants": item.get("participants") or [],
-                })
+                }
+                renews_to = item.get("renewsTo")
+                if isinstance(renews_to, dict) and renews_to.get("termDuration"):
+                    # A different term at renewal (cart-resources "RenewsTo"); kept as sent.
+                    line["renewsTo"] = {"termDuration": str(renews_to["termDuration"])}
+                items.append(line)
             now = _now()
-            cart = {"id": str(uuid.uuid4()), "creationTimestamp": _iso(now), "lastModifiedTimestamp": _iso(now),
+            cart_id = str(uuid.uuid4())
+            cart = {"id": cart_id, "creationTimestamp": _iso(now), "lastModifiedTimestamp": _iso(now),
                     "expirationTimestamp": _iso(now + timedelta(days=7)), "lastModifiedUser": "sandbox-user",
-                    "lineItems": items, "status": "Active", "attributes": {"objectType": "Cart"}}
+                    "lineItems": items, "status": "Active",
+                    "links": {"self": _link(f"/customers/{cid}/carts/{cart_id}")},
+                    "attributes": {"objectType": "Cart"}}
             state["carts"].append(cart)
             return json_response(cart, 201)
 
@@ -356,6 +400,12 @@ class PartnerCenterSandbox:
                 sub.update(creationDate=_iso(now), effectiveStartDate=_iso(now),
                            cancellationAllowedUntilDate=_iso(now + timedelta(days=7)),
                            friendlyName=item["friendlyName"])
+                parent = (item.get("provisioningContext") or {}).get("parentSubscriptionId")
+                if parent:
+                    # An add-on bought against its base subscription (sandbox convention, unverified).
+                    sub["parentSubscriptionId"] = str(parent)
+                if item.get("renewsTo"):
+                    sub["renewalTermDuration"] = item["renewsTo"]["termDuration"]
                 state["subscriptions"].append(sub)
                 line_items.append((item, sub))
             order = order_for(order_id, cid, line_items[0][1], state["currency"], _iso(now), status="pending")
@@ -370,7 +420,7 @@ class PartnerCenterSandbox:
             state["orders"].append(order)
             cart["status"] = "Ordered"
             self.state.checkouts += 1
-            return json_response({"orders": [order], "orderErrors": [],
+            return json_response({"orders": [_public(order)], "orderErrors": [],
                                   "attributes": {"objectType": "CartCheckoutResult"}}, 201)
 
         return self._idempotent(request, cid, state, work)
@@ -387,7 +437,8 @@ class PartnerCenterSandbox:
     def list_orders(self, request: Request, cid: str) -> Response:
         state = self._state(cid)
         self._fulfil_orders(cid, state)
-        return json_response(collection([_public(o) for o in state["orders"]]))
+        return json_response(collection([_public(o) for o in state["orders"]],
+                                        links={"self": _link(f"/customers/{cid}/orders")}))
 
     def get_order(self, request: Request, cid: str, oid: str) -> Response:
         state = self._state(cid)
@@ -420,13 +471,13 @@ class PartnerCenterSandbox:
             "templateId": MCA_TEMPLATE_ID, "agreementType": "MicrosoftCustomerAgreement",
             "agreementLink": "https://aka.ms/customeragreement", "versionRank": 0,
             "attributes": {"objectType": "AgreementMetaData"}}]
-        return json_response(collection(items))
+        return json_response(collection(items, links={"self": _link("/agreements")}))
 
     def list_agreements(self, request: Request, cid: str) -> Response:
         state = self._state(cid)
         kind = request.args.get("agreementType", "")
         items = [a for a in state["agreements"] if not kind or a.get("type", "").lower() == kind.lower()]
-        return json_response(collection(items))
+        return json_response(collection(items, links={"self": _link(f"/customers/{cid}/agreements")}))
 
     def create_agreement(self, request: Request, cid: str) -> Response:
         state = self._state(cid)
@@ -438,7 +489,12 @@ class PartnerCenterSandbox:
                 return pc_error(400, 600059, "Unknown agreement templateId", "InvalidTemplateId")
             if not (contact.get("email") and contact.get("firstName") and contact.get("lastName")):
                 return pc_error(400, 600060, "primaryContact needs firstName, lastName and email", "InvalidContact")
-            agreement = {"primaryContact": contact, "dateAgreed": body.get("dateAgreed") or _iso(_now()),
+            if any(_same_attestation(a, body) for a in state["agreements"]):
+                # wire/partnercenter/error-agreement-already-exists.http
+                return pc_error(409, 600061, "A partner confirmed agreement already exists for the customer.",
+                                "PartnerConfirmedAgreementAlreadyExists")
+            agreement = {"userId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-user:{contact.get('email')}")),
+                         "primaryContact": contact, "dateAgreed": body.get("dateAgreed") or _iso(_now()),
                          "templateId": body["templateId"], "type": body.get("type", "MicrosoftCustomerAgreement"),
                          "agreementLink": "https://aka.ms/customeragreement",
                          "attributes": {"objectType": "Agreement"}}
@@ -490,10 +546,11 @@ class PartnerCenterSandbox:
             "purchasePrerequisites": [], "inventoryVariables": [], "provisioningVariables": [],
             "dynamicAttributes": {"isAddon": False, "hasAddOns": False, "prerequisiteSkus": []},
             "links": {"availabilities": {"uri": f"/products/{pid}/skus/{s[1]}/availabilities?country={country}",
-                                         "method": "GET", "headers": []}},
+                                         "method": "GET", "headers": []},
+                      "self": _link(f"/products/{pid}/skus/{s[1]}?country={country}")},
             "attributes": {"objectType": "Sku"},
         } for s in skus]
-        return json_response(collection(items))
+        return json_response(collection(items, links={"self": _link(f"/products/{pid}/skus?country={country}")}))
 
     def list_availabilities(self, request: Request, pid: str, sku_id: str) -> Response:
         country = request.args.get("country", "US").upper()
@@ -507,11 +564,17 @@ class PartnerCenterSandbox:
                   "cancellationPolicies": [{"refunds": [{"type": "Full", "expiresAfter": "P7D",
                                                          "sequenceId": 1}]}]}
                  for t, b in catalog.terms_for(sku)]
+        base = f"/products/{pid}/skus/{sku_id}/availabilities"
         return json_response(collection([{
             "id": sku[2], "productId": pid, "skuId": sku_id, "catalogItemId": catalog.catalog_item_id(*sku[:3]),
-            "defaultCurrency": {"code": currency, "symbol": currency}, "segment": "commercial", "country": country,
-            "isPurchasable": True, "isRenewable": True, "terms": terms, "attributes": {"objectType": "Availability"},
-        }]))
+            "defaultCurrency": {"code": currency, "symbol": CURRENCY_SYMBOLS.get(currency, currency)},
+            "segment": "commercial", "country": country,
+            "isPurchasable": True, "isRenewable": True, "terms": terms,
+            "product": self._product(pid, country),
+            "sku": {"id": sku_id, "productId": pid, "title": sku[4], "description": f"{sku[4]} ({sku[5]})"},
+            "links": {"self": _link(f"{base}/{sku[2]}?country={country}")},
+            "attributes": {"objectType": "Availability"},
+        }], links={"self": _link(f"{base}?country={country}&targetSegment=commercial")}))
 
     def price_sheet(self, request: Request, market: str, view: str) -> Response:
         if view.lower() != "updatedlicensebased":
@@ -532,23 +595,41 @@ class PartnerCenterSandbox:
             return pc_error(400, 400020, "timeline=history needs month=YYYYMM", "BadRequest")
         from datetime import date
 
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=PRICE_SHEET_COLUMNS, lineterminator="\r\n")
-        writer.writeheader()
-        writer.writerows(price_sheet_rows(market, date(int(month[:4]), int(month[4:]), 1)))
+        # Any month's sheet, past or next (the same shape and size as the seeded current one), made on
+        # first request and kept: the generator derives every month from the same hashes.
+        cached = self.state.dir / "pricesheets" / "months" / f"{market}-{month}.csv"
+        if not cached.exists():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            part = cached.with_suffix(f".{uuid.uuid4().hex}.part")
+            write_market_sheet(part, market, date(int(month[:4]), int(month[4:]), 1),
+                               int(self.state.meta.get("price_rows") or 0))
+            part.replace(cached)
         # Microsoft answers with a file stream, not text/csv (wire/partnercenter/get-a-price-sheet-newcommerce.http).
-        return Response(buf.getvalue().encode(), content_type="application/octet-stream",
-                        headers={"Content-Disposition": "attachment; filename=sheets.csv"})
+        fh = open(cached, "rb")  # noqa: SIM115 - wrap_file closes it when the response is done
+        return Response(wrap_file(request.environ, fh), content_type="application/octet-stream",
+                        headers={"Content-Disposition": "attachment; filename=sheets.csv"}, direct_passthrough=True)
 
     # ------------------------------------------------------------------ invoices
     def list_invoices(self, request: Request) -> Response:
-        return json_response(collection(self.state.invoices))
+        """Offset-paged like Microsoft's sample (links.next `/invoices?size=2&offset=2`)."""
+        try:
+            size = max(1, min(MAX_PAGE, int(request.args.get("size", 200))))
+            offset = max(0, int(request.args.get("offset", 0)))
+        except ValueError:
+            return pc_error(400, 400001, "size and offset must be integers", "BadRequest")
+        invoices = self.state.invoices
+        body = collection([_wire_invoice(i) for i in invoices[offset:offset + size]],
+                          links={"self": _link(f"/invoices?size={size}&offset={offset}")})
+        body["totalCount"] = len(body["items"])
+        if offset + size < len(invoices):
+            body["links"]["next"] = _link(f"/invoices?size={size}&offset={offset + size}")
+        return _money_json(body)
 
     def get_invoice(self, request: Request, iid: str) -> Response:
         invoice = self.state.invoice(iid)
         if invoice is None:
             return pc_error(404, 2404, f"Invoice {iid} was not found", "InvoiceNotFound")
-        return json_response(invoice)
+        return _money_json(_wire_invoice(invoice))
 
     def invoice_line_items(self, request: Request, iid: str, provider: str = "", kind: str = "") -> Response:
         """v1 billed recon line items, seek-paged (the pre-Graph API, still used for older periods):
@@ -563,25 +644,29 @@ class PartnerCenterSandbox:
             return pc_error(400, 2001, "provider=onetime and invoicelineitemtype=billinglineitems are served",
                             "InvalidLineItemType")
         size = max(1, min(2000, int(request.args.get("size", 2000))))
-        token = request.headers.get("MS-ContinuationToken", "") if request.args.get("seekOperation") else ""
+        token = ""
+        if request.args.get("seekOperation"):
+            # Seek paging carries its position only in the header that links.next names.
+            token = request.headers.get("MS-ContinuationToken", "")
+            if not token:
+                return pc_error(400, 400017, "seekOperation=Next needs the MS-ContinuationToken header",
+                                "InvalidContinuationToken")
         try:
             offset = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
         except ValueError:
             return pc_error(400, 400017, "The continuation token is not valid", "InvalidContinuationToken")
         lines = self._recon_lines(iid)
         page = lines[offset:offset + size]
-        body = collection(page)
         currency = request.args.get("currencycode", "")
+        query = f"provider=OneTime&invoicelineitemtype=BillingLineItems&currencycode={currency}&size={size}"
+        body = collection(page, links={"self": _link(f"/invoices/{iid}/lineitems?{query}")})
         if offset + size < len(lines):
             next_token = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
             body["continuationToken"] = next_token
-            body["links"] = {"next": {
-                "uri": f"/invoices/{iid}/lineitems/OneTime/BillingLineItems?currencycode={currency}&size={size}"
-                       "&seekOperation=Next",
-                "method": "GET", "headers": [{"key": "MS-ContinuationToken", "value": next_token}]}}
-        # Decimal -> float is exact in text here: these values have far fewer than 15 significant digits,
-        # and float repr is the shortest string that round-trips.
-        return Response(json.dumps(body, default=float), content_type="application/json; charset=utf-8")
+            # wire/partnercenter/get-invoiceline-items__4.http: same query + seekOperation=Next, token in a header.
+            body["links"]["next"] = {"uri": f"/invoices/{iid}/lineitems?{query}&seekOperation=Next", "method": "GET",
+                                     "headers": [{"key": "MS-ContinuationToken", "value": next_token}]}
+        return _money_json(body)
 
     def _recon_lines(self, iid: str) -> list[dict[str, Any]]:
         cache = self.state.recon_cache
@@ -589,9 +674,7 @@ class PartnerCenterSandbox:
             lines = []
             for source in sorted((self.state.dir / "exports" / "recon_billed" / iid).glob("*.json.gz")):
                 for row in read_usage_rows(source):
-                    item = {k[:1].lower() + k[1:]: v for k, v in row.items()}
-                    item["attributes"] = {"objectType": "OneTimeInvoiceLineItem"}
-                    lines.append(item)
+                    lines.append(_wire_line_item(row))
             cache[iid] = lines
         return cache[iid]
 
@@ -727,7 +810,106 @@ class PartnerCenterSandbox:
 
 
 def _public(order: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in order.items() if not k.startswith("_")}
+    """An Order as Partner Center shows it (wire/partnercenter/get-an-order-by-id.http, checkout-a-cart.http)."""
+    out = {k: v for k, v in order.items() if not k.startswith("_")}
+    cid, oid = out.get("referenceCustomerId", ""), out["id"]
+    out.setdefault("currencySymbol", CURRENCY_SYMBOLS.get(out.get("currencyCode", ""), out.get("currencyCode", "")))
+    lines = []
+    for li in out.get("lineItems") or []:
+        li = dict(li)
+        product, _, rest = str(li.get("offerId", "")).partition(":")
+        sku = rest.partition(":")[0]
+        links = dict(li.get("links") or {})
+        links.setdefault("sku", _link(f"/products/{product}/skus/{sku}"))
+        if li.get("subscriptionId"):
+            links.setdefault("subscription", _link(f"/customers/{cid}/subscriptions/{li['subscriptionId']}"))
+        li["links"] = links
+        lines.append(li)
+    out["lineItems"] = lines
+    out["links"] = {"provisioningStatus": _link(f"/customers/{cid}/orders/{oid}/provisioningstatus"),
+                    "self": _link(f"/customers/{cid}/orders/{oid}"), **(out.get("links") or {})}
+    out["attributes"] = {"etag": _etag(oid, out.get("status", "")), "objectType": "Order"}
+    return out
+
+
+def _etag(*parts: str) -> str:
+    return base64.b64encode(hashlib.sha256("|".join(parts).encode()).digest()[:18]).decode()
+
+
+def _wire_customer(customer: dict[str, Any]) -> dict[str, Any]:
+    """Customer resource keys of wire/partnercenter/get-a-customer-by-id.http: the company profile
+    carries the address and email; both profiles and the customer carry self links."""
+    cid = customer["id"]
+    out = json.loads(json.dumps(customer))
+    company, billing = out.setdefault("companyProfile", {}), out.setdefault("billingProfile", {})
+    address = billing.get("defaultAddress") or {}
+    region = _REGIONS.get(address.get("country", ""), "")
+    address.setdefault("state", region)
+    company.setdefault("address", {"country": address.get("country", ""), "region": region,
+                                   "city": address.get("city", ""), "addressLine1": address.get("addressLine1", ""),
+                                   "postalCode": address.get("postalCode", ""),
+                                   "phoneNumber": address.get("phoneNumber", "")})
+    company.setdefault("email", billing.get("email", ""))
+    company.setdefault("links", {"self": _link(f"/customers/{cid}/profiles/company")})
+    billing.setdefault("links", {"self": _link(f"/customers/{cid}/profiles/billing")})
+    billing.setdefault("attributes", {"objectType": "CustomerBillingProfile"}).setdefault(
+        "etag", _etag(cid, billing.get("email", "")))
+    out.setdefault("customDomains", [company.get("domain", "")] if company.get("domain") else [])
+    out.setdefault("links", {"self": _link(f"/customers/{cid}")})
+    return out
+
+
+def _wire_subscription(sub: dict[str, Any], cid: str) -> dict[str, Any]:
+    """entitlementId and, for add-ons, parentSubscriptionId + links.parentSubscription
+    (wire/partnercenter/get-a-subscription-by-id__1/__2.http)."""
+    out = dict(sub)
+    out.setdefault("entitlementId", str(uuid.uuid5(uuid.NAMESPACE_URL, f"entitlement:{sub['id']}")))
+    links = dict(out.get("links") or {})
+    if out.get("parentSubscriptionId"):
+        self_uri = str((links.get("self") or {}).get("uri", ""))  # /customers/{cid}/subscriptions/{sid}
+        owner = cid or (self_uri.split("/")[2] if self_uri.count("/") >= 4 else "")
+        links.setdefault("parentSubscription",
+                         _link(f"/customers/{owner}/subscriptions/{out['parentSubscriptionId']}"))
+    out["links"] = links
+    return out
+
+
+def _wire_invoice(invoice: dict[str, Any]) -> dict[str, Any]:
+    """Amounts as JSON numbers (wire/partnercenter/get-a-collection-of-invoices.http)."""
+    from decimal import Decimal
+
+    out = json.loads(json.dumps(invoice))
+    for key in ("totalCharges", "paidAmount"):
+        out[key] = Decimal(str(out.get(key) or 0))
+    out["currencySymbol"] = CURRENCY_SYMBOLS.get(out.get("currencyCode", ""), out.get("currencySymbol", ""))
+    out.setdefault("taxReceipts", [])
+    for detail in out.get("invoiceDetails") or []:
+        detail.setdefault("attributes", {"objectType": "InvoiceDetail"})
+    return out
+
+
+# Recon-file column -> v1 OneTimeInvoiceLineItem key where it is not just camelCase
+# (wire/partnercenter/get-invoiceline-items__4.http: Total is totalForCustomer, MpnId mpnId, ...).
+_LINE_ITEM_KEYS = {"Total": "totalForCustomer", "MpnId": "mpnId", "MPNID": "mpnId", "ResellerMpnId": "resellerMpnId",
+                   "PCToBCExchangeRate": "pcToBCExchangeRate", "PCToBCExchangeRateDate": "pcToBCExchangeRateDate",
+                   "ReferenceId": "referenceId", "PromotionId": "promotionId"}
+
+
+def _wire_line_item(row: dict[str, Any]) -> dict[str, Any]:
+    item = {_LINE_ITEM_KEYS.get(k, k[:1].lower() + k[1:]): v for k, v in row.items()}
+    item.setdefault("quoteId", "")
+    item["invoiceLineItemType"] = "billing_line_items"
+    item["billingProvider"] = "one_time"
+    item["attributes"] = {"objectType": "OneTimeInvoiceLineItem"}
+    return item
+
+
+def _same_attestation(existing: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Same template and the same accepting person: Partner Center answers 409/600061 to a repeat."""
+    a, b = existing.get("primaryContact") or {}, body.get("primaryContact") or {}
+    return (existing.get("templateId") == body.get("templateId")
+            and str(a.get("email", "")).lower() == str(b.get("email", "")).lower()
+            and (a.get("firstName"), a.get("lastName")) == (b.get("firstName"), b.get("lastName")))
 
 
 def build_app(state_dir: Path) -> SandboxApp:

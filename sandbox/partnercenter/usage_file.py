@@ -37,8 +37,8 @@ USAGE_COLUMNS: tuple[str, ...] = (
     "MeterRegion", "Unit", "ResourceLocation", "ConsumedService", "ResourceGroup", "ResourceURI", "ChargeType",
     "UnitPrice", "Quantity", "UnitType", "BillingPreTaxTotal", "BillingCurrency", "PricingPreTaxTotal",
     "PricingCurrency", "ServiceInfo1", "ServiceInfo2", "Tags", "AdditionalInfo", "EffectiveUnitPrice",
-    "PCToBCExchangeRate", "EntitlementId", "EntitlementDescription", "PartnerEarnedCreditPercentage",
-    "CreditPercentage", "CreditType", "BenefitOrderID", "BenefitID", "BenefitType",
+    "PCToBCExchangeRate", "PCToBCExchangeRateDate", "EntitlementId", "EntitlementDescription",
+    "PartnerEarnedCreditPercentage", "CreditPercentage", "CreditType", "BenefitOrderID", "BenefitID", "BenefitType",
 )
 # What `attributeSet: basic` keeps (same doc page).
 BASIC_USAGE_COLUMNS: tuple[str, ...] = tuple(c for c in USAGE_COLUMNS if c in {
@@ -200,6 +200,8 @@ def _build_lines(customers: Sequence[UsageCustomer], rng: random.Random, fmt: st
                     "ServiceInfo1": "", "ServiceInfo2": "",
                     "Tags": json.dumps({"costcenter": f"cc{rng.randrange(20):02d}"}) if rng.random() < 0.5 else "",
                     "AdditionalInfo": "", "EffectiveUnitPrice": eup, "PCToBCExchangeRate": rate,
+                    # The documented column (daily-rated-usage-recon-files): the rate's date, the period start.
+                    "PCToBCExchangeRateDate": start,
                     "EntitlementId": ent_id, "EntitlementDescription": ent_desc,
                     "PartnerEarnedCreditPercentage": pec, "CreditPercentage": 0,
                     "CreditType": "Partner Earned Credit Applied" if pec else "Credit Not Applicable",

@@ -29,17 +29,34 @@ def env(monkeypatch, dv_server, sync_pc_server):
     reset_in_process_queues()
 
 
-def test_timer_fans_out_and_the_worker_syncs_one_account(env, dv, sync_pc) -> None:
+def test_timer_fans_out_batches_and_the_worker_syncs_its_accounts(env, dv, sync_pc, monkeypatch) -> None:
+    from shared.config import reset_settings
     from sync.provider_accounts import run_provider_account_sync
 
+    monkeypatch.setenv("CSPB_SUBSCRIPTION_SYNC_BATCH", "3")
+    reset_settings()
     run_provider_account_sync(dv, {1: sync_pc})
     subscription_sync_timer.build().get_user_function()(TimerRequest(past_due=False))
     messages = get_queue(SUBSCRIPTION_SYNC_QUEUE).receive()
-    assert len(messages) == 4
+    assert [len(m.body["accounts"]) for m in messages] == [3, 1]  # 4 tenants, 3 per message
+    assert all(m.body["catalogVersion"] is not None for m in messages)
     body = json.dumps(messages[0].body).encode()
     subscription_sync_worker.build().get_user_function()(func.ServiceBusMessage(body=body))
     rows = list(dv.list("cspb_subscriptions", select=["_cspb_provideraccount_value"]))
-    assert rows and {r["_cspb_provideraccount_value"] for r in rows} == {messages[0].body["providerAccountId"]}
+    assert rows and {r["_cspb_provideraccount_value"] for r in rows} == {
+        a["providerAccountId"] for a in messages[0].body["accounts"]}
+
+
+def test_a_message_from_before_batching_still_syncs_its_one_account(env, dv, sync_pc) -> None:
+    from sync.provider_accounts import run_provider_account_sync
+
+    run_provider_account_sync(dv, {1: sync_pc})
+    account = next(iter(dv.list("cspb_provideraccounts", select=["cspb_provideraccountid", "cspb_externalid"])))
+    old = {"runKey": "old-run", "providerAccountId": account["cspb_provideraccountid"], "provider": 1,
+           "externalId": account["cspb_externalid"], "currency": "USD"}
+    subscription_sync_worker.build().get_user_function()(func.ServiceBusMessage(body=json.dumps(old).encode()))
+    rows = list(dv.list("cspb_subscriptions", select=["_cspb_provideraccount_value"]))
+    assert rows and {r["_cspb_provideraccount_value"] for r in rows} == {account["cspb_provideraccountid"]}
 
 
 def test_provisioning_worker_records_fatal_errors_and_lets_retriable_ones_escape(env, dv, dv_server) -> None:

@@ -32,7 +32,7 @@ def synced_partner(dv, sync_pc):
     companies = list(sync_pc.list_companies())
     for company in companies[:3]:
         dv.create(EntitySet.ACCOUNTS, {"name": company.name, "cspb_domain": company.domain})
-    run_catalog_sync(dv, price_sheet_rows(sync_pc, ("USD", "EUR")), currencies=("USD", "EUR"))
+    run_catalog_sync(dv, price_sheet_rows(sync_pc, ("USD", "EUR")), currencies=("USD", "EUR"), everything=True)
     run_provider_account_sync(dv, {1: sync_pc})
     assert run_subscription_sync(dv, {1: sync_pc}, now=SYNCED)["status"] == "Succeeded"
     return companies

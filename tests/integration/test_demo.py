@@ -32,5 +32,6 @@ def test_demo_runs_every_step_and_writes_real_files(tmp_path):
     assert "portal: http://127.0.0.1:" in result.output
     blobs = out / "blobs"
     assert list(blobs.glob("recon/*/report/report.html"))
-    assert list(blobs.glob("outbox/invoices/*.pdf"))
+    assert "invoices emailed over SMTP and read back from the local server: " in result.output
+    assert list((out / "mail").glob("*.pdf"))
     assert list((out / "assessment").glob("kpis-*.html"))

@@ -44,27 +44,40 @@ def test_walks_every_page(pax8, pax8_server):
     assert len(list(pax8.list_companies())) == 453
 
 
-def test_order_is_placed_once_and_replayed_with_the_same_key(pax8, pax8_server):
+def test_pax8_has_no_idempotency_key_so_a_second_post_buys_again(pax8, pax8_server):
+    """As documented: no Idempotency-Key. Posting twice buys twice, and find_orders sees both."""
+    from datetime import UTC, datetime, timedelta
+
     company, product = _company(pax8, "Northwind Traders"), _product(pax8, "Microsoft 365 Business Premium")
+    since = datetime.now(UTC) - timedelta(seconds=1)
     key = idempotency_key("changelog-1", "new")
     first = pax8.place_order(company, product, 3, "P1M", "P1Y", key)
     again = pax8.place_order(company, product, 3, "P1M", "P1Y", key)
-    assert first.order_id == again.order_id and again.replayed and not first.replayed
+    assert first.order_id != again.order_id and not again.replayed
+    assert len(pax8_server.app.sandbox.state["orders"]) == 2
+    found = pax8.find_orders(company, product, 3, "P1M", since)
+    assert {c.order_id for c in found} == {first.order_id, again.order_id}
+    assert not pax8.find_orders(company, product, 4, "P1M", since)
     subs = list(pax8.list_subscriptions(company))
-    assert len(subs) == 1 and subs[0].quantity == 3 and subs[0].commitment_term == "P1Y"
-    assert len(pax8_server.app.sandbox.state["orders"]) == 1
+    assert len(subs) == 2 and subs[0].quantity == 3 and subs[0].commitment_term == "P1Y"
 
 
-def test_lost_response_after_commit_does_not_buy_twice(pax8_server, quick_retry):
-    adapter = Pax8Adapter(pax8_server.url, "client", "secret", token_url=pax8_server.url + "/oauth/token",
-                          retry=quick_retry, timeout=0.5)
+def test_lost_response_after_commit_is_raised_and_found_by_reconciliation(pax8_server, quick_retry):
+    from datetime import UTC, datetime
+
+    from shared.errors import RetriableError
+
+    adapter = Pax8Adapter(pax8_server.url, "client", "secret", retry=quick_retry, timeout=0.5)
     company, product = _company(adapter, "Northwind Traders"), _product(adapter, "Acronis Cyber Protect Cloud")
+    since = datetime.now(UTC)
     pax8_server.app.faults.set(timeout_after_commit=1, stall_seconds=1.5, path_contains="/v1/orders", method="POST")
-    # A different key per call on purpose: the real Pax8 ignores the header, so reconciliation must catch it.
-    result = adapter.place_order(company, product, 7, "P1M", None, "no-server-side-dedupe")
-    assert result.replayed
+    with pytest.raises(RetriableError):
+        adapter.place_order(company, product, 7, "P1M", None, "our-reference")
     assert pax8_server.app.faults.injected["timeout"] == 1
+    # The adapter never retried the POST on its own: one order, and reconciliation sees it.
     assert len(pax8_server.app.sandbox.state["orders"]) == 1
+    found = adapter.find_orders(company, product, 7, "P1M", since)
+    assert [c.order_id for c in found] == [pax8_server.app.sandbox.state["orders"][0]["id"]]
 
 
 def test_throttling_is_retried(pax8, pax8_server):
@@ -103,7 +116,7 @@ def test_invoice_and_usage_lines(pax8):
 
 def test_wrong_secret_is_an_auth_error(pax8_server, quick_retry):
     pax8_server.app.sandbox.client_secret_required = "right"
-    adapter = Pax8Adapter(pax8_server.url, "client", "wrong", token_url=pax8_server.url + "/oauth/token",
+    adapter = Pax8Adapter(pax8_server.url, "client", "wrong",
                           retry=quick_retry)
     with pytest.raises(AuthError):
         list(adapter.list_companies())

@@ -38,7 +38,7 @@ def test_pax8_new_order_is_provisioned_once(dv, pax8, pax8_server):
 def test_a_lost_order_response_still_buys_once(dv, pax8_server, quick_retry):
     # The order commits at Pax8 but the response never arrives: the adapter finds the committed
     # order before trying again, so the worker records it instead of buying a second time.
-    impatient = Pax8Adapter(pax8_server.url, "client", "secret", token_url=pax8_server.url + "/oauth/token",
+    impatient = Pax8Adapter(pax8_server.url, "client", "secret",
                             retry=quick_retry, timeout=0.5)
     pax8_server.app.faults.set(timeout_after_commit=1, stall_seconds=1.0, path_contains="/v1/orders", method="POST")
     out = run_pax8_demo(dv, pax8=impatient)

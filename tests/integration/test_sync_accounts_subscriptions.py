@@ -118,7 +118,7 @@ def test_legacy_azure_is_flagged_for_transition() -> None:
 def test_pax8_companies_and_subscriptions_sync_next_to_partner_center(dv, sync_pc, pax8_server, quick_retry) -> None:
     from distributors.pax8 import Pax8Adapter
 
-    pax8 = Pax8Adapter(pax8_server.url, "client", "secret", token_url=pax8_server.url + "/oauth/token",
+    pax8 = Pax8Adapter(pax8_server.url, "client", "secret",
                        retry=quick_retry)
     companies = list(pax8.list_companies())
     result = run_provider_account_sync(dv, {1: sync_pc, 2: pax8})
@@ -134,7 +134,7 @@ def test_pax8_companies_and_subscriptions_sync_next_to_partner_center(dv, sync_p
 def test_one_provider_down_does_not_stop_the_others(dv, sync_pc, quick_retry) -> None:
     from distributors.pax8 import Pax8Adapter
 
-    dead = Pax8Adapter("http://127.0.0.1:9", "client", "secret", token_url="http://127.0.0.1:9/oauth/token",
+    dead = Pax8Adapter("http://127.0.0.1:9", "client", "secret",
                        retry=quick_retry, timeout=1.0)
     result = run_provider_account_sync(dv, {1: sync_pc, 2: dead})
     assert result.run["status"] == "PartiallySucceeded" and "Pax8" in result.run["errors"][0]

@@ -1,4 +1,4 @@
-"""The demo flow: catalog, accounts, subscriptions, and a seat change through the webhook."""
+"""The demo flow: accounts, subscriptions, the catalog they use, and a seat change through the webhook."""
 
 from __future__ import annotations
 

@@ -82,3 +82,69 @@ def test_a_retry_that_succeeds_counts_both_attempts(dv, sync_pc, sync_pc_server)
     assert drain(queue, _handler(dv, sync_pc, queue)).completed == 1
     row = _inbox(dv, inbox_id)
     assert row["cspb_attempts"] == 2 and row["cspb_status"] == 3
+
+
+def test_replay_by_id_and_since_requeues_failed_rows_and_provisions_once(dv, sync_pc, sync_pc_server) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sync import inbox
+
+    log_id, inbox_id, message = _seat_change(dv, sync_pc)
+    queue = InProcessQueue("replay", max_deliveries=2)
+    queue.send(message, message_id=message["eventKey"])
+    sync_pc_server.app.faults.set(fail_every=1, method="PATCH")
+    drain(queue, _handler(dv, sync_pc, queue))
+    sync_pc_server.app.faults.clear()
+    assert _inbox(dv, inbox_id)["cspb_status"] == inbox.InboxStatus.FAILED
+
+    first = inbox.replay(dv, queue, inbox_id=inbox_id)
+    assert first.requeued == [inbox_id] and _inbox(dv, inbox_id)["cspb_status"] == inbox.InboxStatus.QUEUED
+    assert _inbox(dv, inbox_id)["cspb_attempts"] == 0
+    again = inbox.replay(dv, queue, inbox_id=inbox_id)  # not Failed any more: nothing sent twice
+    assert again.requeued == [] and "not Failed" in again.skipped[0][1]
+    result = drain(queue, _handler(dv, sync_pc, queue))
+    assert result.completed == 1
+    assert _inbox(dv, inbox_id)["cspb_status"] == inbox.InboxStatus.PROCESSED
+    assert dv.get("cspb_licensechangelogs", log_id, select=["cspb_provisioningstatus"])["cspb_provisioningstatus"] == 2
+
+    # Nothing Failed is left, so a replay by time finds nothing.
+    since = inbox.replay(dv, queue, since=datetime.now(UTC) - timedelta(days=1))
+    assert since.requeued == []
+
+
+def test_replay_since_picks_failed_rows_received_after_the_time(dv) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sync import inbox
+
+    queue = InProcessQueue("replay-since")
+    old = dv.create("cspb_inboxes", {"cspb_eventkey": "old", "cspb_status": 4, "cspb_entityname": "cspb_licensechangelog",
+                                     "cspb_recordid": "00000000-0000-0000-0000-000000000001",
+                                     "cspb_receivedon": "2026-01-01T00:00:00Z"})
+    new = dv.create("cspb_inboxes", {"cspb_eventkey": "new", "cspb_status": 4, "cspb_entityname": "cspb_licensechangelog",
+                                     "cspb_recordid": "00000000-0000-0000-0000-000000000002",
+                                     "cspb_receivedon": datetime.now(UTC).isoformat()})
+    out = inbox.replay(dv, queue, since=datetime.now(UTC) - timedelta(hours=1))
+    assert out.requeued == [new] and len(queue) == 1
+    assert dv.get("cspb_inboxes", old, select=["cspb_status"])["cspb_status"] == 4
+
+
+def test_sweeper_requeues_rows_stuck_received_or_queued_and_only_those(dv) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sync import inbox
+
+    queue = InProcessQueue("sweep")
+    rows = {}
+    for name, status in (("received", 1), ("queued", 2), ("processed", 3), ("failed", 4)):
+        rows[name] = dv.create("cspb_inboxes", {
+            "cspb_eventkey": f"k-{name}", "cspb_status": status, "cspb_entityname": "cspb_licensechangelog",
+            "cspb_recordid": "00000000-0000-0000-0000-00000000000a"})
+    assert inbox.sweep(dv, queue, minutes=30).requeued == []  # fresh rows are not stuck
+    later = datetime.now(UTC) + timedelta(minutes=31)
+    out = inbox.sweep(dv, queue, minutes=30, now=later)
+    assert sorted(out.requeued) == sorted([rows["received"], rows["queued"]])
+    assert len(queue) == 2
+    assert "sweeper" in dv.get("cspb_inboxes", rows["received"], select=["cspb_error"])["cspb_error"]
+    # The re-queue counts as progress: the clock starts again for those rows.
+    assert inbox.sweep(dv, queue, minutes=30, now=datetime.now(UTC) + timedelta(minutes=29)).requeued == []

@@ -77,3 +77,35 @@ def test_get_queue_follows_the_backend_setting(azurite: str, monkeypatch) -> Non
     assert isinstance(queue, StorageQueue) and get_queue(name) is queue
     assert queue.send({"a": 1}, message_id="x") and not get_queue(name).send({"a": 1}, message_id="x")
     reset_in_process_queues()
+
+
+@pytest.mark.integration
+def test_a_failed_send_leaves_no_dedupe_marker_so_the_retry_is_enqueued(azurite: str, monkeypatch) -> None:
+    from azure.core.exceptions import ServiceRequestError
+
+    queue = StorageQueue(azurite, "q" + uuid.uuid4().hex[:12])
+    real_send = queue._queue.send_message
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ServiceRequestError("connection reset by the chaos proxy")
+        return real_send(*args, **kwargs)
+
+    monkeypatch.setattr(queue._queue, "send_message", flaky)
+    with pytest.raises(RetriableError):
+        queue.send({"order": 1}, message_id="order-1")
+    assert queue.send({"order": 1}, message_id="order-1") is True
+    assert queue.send({"order": 1}, message_id="order-1") is False
+    assert [m.body for m in queue.receive()] == [{"order": 1}]
+
+
+@pytest.mark.integration
+def test_a_marker_left_sending_by_a_crash_is_taken_over(azurite: str) -> None:
+    queue = StorageQueue(azurite, "q" + uuid.uuid4().hex[:12])
+    # A sender that died between claiming and sending leaves exactly this behind.
+    queue._marker("order-2").upload_blob(b"", overwrite=False, metadata={"state": "sending"})
+    assert queue.send({"order": 2}, message_id="order-2") is True
+    assert queue.send({"order": 2}, message_id="order-2") is False
+    assert len(queue.receive()) == 1

@@ -31,7 +31,7 @@ def partner(dv, sync_pc, sync_pc_server):
     companies = list(sync_pc.list_companies())
     for company in companies[:3]:
         dv.create(EntitySet.ACCOUNTS, {"name": company.name, "cspb_domain": company.domain})
-    run_catalog_sync(dv, price_sheet_rows(sync_pc, ("USD", "EUR")), currencies=("USD", "EUR"))
+    run_catalog_sync(dv, price_sheet_rows(sync_pc, ("USD", "EUR")), currencies=("USD", "EUR"), everything=True)
     run_provider_account_sync(dv, {1: sync_pc})
     assert run_subscription_sync(dv, {1: sync_pc})["status"] == "Succeeded"
     assign_contracts(dv, on_date=ASSIGNED)
@@ -151,7 +151,7 @@ def test_pax8_pending_order_stays_pending_and_the_first_commitment_end_is_no_ren
     from sync.pax8_demo import run_pax8_demo
 
     with RunningServer(PendingManualOrders(pax8_server.app), port=0) as server:
-        pax8 = Pax8Adapter(server.url, "client", "secret", token_url=server.url + "/oauth/token", retry=quick_retry,
+        pax8 = Pax8Adapter(server.url, "client", "secret", retry=quick_retry,
                            timeout=5)
         out = run_pax8_demo(dv, pax8=pax8, quantity=3)
         assert out["status"] == "Provisioned", out
@@ -163,7 +163,7 @@ def test_pax8_pending_order_stays_pending_and_the_first_commitment_end_is_no_ren
         remote = next(s for s in pax8_server.app.sandbox.state["subscriptions"]
                       if s["id"] == out["pax8_subscription_id"])
         remote["status"] = "Active"
-        assert remote.get("commitmentEndDate")
+        assert (remote.get("commitmentTerm") or {}).get("endDate")
         run_subscription_sync(dv, {2: pax8}, now=datetime.now(UTC))
 
     after = dv.get(EntitySet.SUBSCRIPTIONS, sub_id, select=[*SUB_COLUMNS, "cspb_driftdetail"])

@@ -104,12 +104,17 @@ class MemoryBillingRepository:
                 made += 1
         return made
 
-    def link_billed(self, invoice_id, change_log_ids, summary_ids):  # type: ignore[no-untyped-def]
-        ids, sids = set(change_log_ids), set(summary_ids)
+    def link_billed(self, invoice_id, change_log_ids, summaries):  # type: ignore[no-untyped-def]
+        ids, sids = set(change_log_ids), {u.id for u in summaries}
         self._write()
         logs = [self._replace(c, invoice_id=invoice_id) if c.id in ids else c for c in self.data.change_logs]
-        usage = [self._replace(u, billed=True, invoice_id=invoice_id) if u.id in sids else u for u in self.data.usage]
+        usage = [self._replace(u, billed=True, invoice_id=invoice_id, billed_cost=u.cost, billed_source=u.source)
+                 if u.id in sids else u for u in self.data.usage]
         self.data = self._replace(self.data, change_logs=logs, usage=usage)
+
+    def set_next_invoice_date(self, contract, day):  # type: ignore[no-untyped-def]
+        self.data = self._replace(self.data, contracts=[
+            self._replace(c, next_invoice_date=day) if c.number == contract.number else c for c in self.data.contracts])
 
     def invoice_lines(self, invoice_id):  # type: ignore[no-untyped-def]
         return [line for owner, line in self.lines.values() if owner == invoice_id]

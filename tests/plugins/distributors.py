@@ -35,7 +35,7 @@ def pax8(pax8_server, quick_retry) -> Pax8Adapter:
     """The Pax8 adapter against its sandbox, with retries that do not sleep."""
     from distributors.pax8 import Pax8Adapter
 
-    return Pax8Adapter(pax8_server.url, "client", "secret", token_url=pax8_server.url + "/oauth/token",
+    return Pax8Adapter(pax8_server.url, "client", "secret",
                        retry=quick_retry, timeout=5)
 
 

@@ -77,8 +77,10 @@ def test_licenses_priced_from_the_price_list_usage_in_arrears() -> None:
     by_kind = {c.policy: c for c in plan.new_contracts}
     licenses, usage = by_kind[Policy.ADVANCE], by_kind[Policy.ARREARS]
     assert licenses.number == contract_number("acc-1", "EUR", ContractKind.LICENSES)
-    assert licenses.start_date == date(2024, 7, 1) and licenses.currency == "EUR" and licenses.account_id == "acc-1"
-    assert usage.start_date == date(2026, 1, 1) and usage.currency == "EUR"
+    # History older than the onboarding window is not back-billed: the contract starts where billing
+    # begins (this month in advance, last month in arrears), and runs bill every cycle from there.
+    assert licenses.start_date == date(2026, 11, 1) and licenses.currency == "EUR" and licenses.account_id == "acc-1"
+    assert usage.start_date == date(2026, 10, 1) and usage.currency == "EUR"
     got = {a.subscription.provider_subscription_id: a for a in plan.assignments}
     assert got["PS-1"].subscription.unit_price == D("34.20") and got["PS-1"].price_source == E3_KEY
     assert got["PS-2"].subscription.unit_price == D("30.00") and got["PS-2"].price_source == ""

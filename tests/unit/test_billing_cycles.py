@@ -47,11 +47,15 @@ def test_default_invoice_dates_advance_and_arrears():
     assert invoice_date(make_contract(billing_offset_days=-5), first) == date(2025, 12, 27)
 
 
-def test_due_cycles_catch_up_window():
+def test_due_cycles_bill_every_cycle_since_the_next_invoice_date():
     c = make_contract(start_date=date(2025, 1, 1))
-    assert [x.start for x in due_cycles(c, date(2026, 3, 2))] == [date(2026, 2, 1), date(2026, 3, 1)]
-    assert len(due_cycles(c, date(2026, 3, 2), catch_up_days=None)) == 15
+    # No silent horizon: a timer down for 14 months still finds every cycle.
+    assert len(due_cycles(c, date(2026, 3, 2))) == 15
+    assert [x.start for x in due_cycles(c, date(2026, 3, 2), catch_up_days=31)] == [date(2026, 2, 1), date(2026, 3, 1)]
     assert due_cycles(c, date(2024, 12, 31)) == []
+    resumed = make_contract(start_date=date(2025, 1, 1), next_invoice_date=date(2025, 11, 2))
+    assert [x.start for x in due_cycles(resumed, date(2026, 3, 2))] == [
+        date(2025, 11, 1), date(2025, 12, 1), date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
 
 
 def test_cycle_containing_and_next():

@@ -18,7 +18,6 @@ from billing.models import (
 )
 from billing.runs import BillingData, plan_run
 from dataverse import map_billing as m
-from dataverse.billing_repo import rates_from_currencies
 from shared.errors import ValidationError
 from tests.plugins.billing import make_contract, make_sub
 
@@ -78,14 +77,13 @@ def test_revenue_row_round_trip():
     assert back == e
 
 
-def test_rates_table_inverse_any_month_and_dataverse_currencies():
+def test_rates_table_inverse_and_missing_month_names_pair_and_month():
     table = RateTable([ExchangeRate("2026-01", "USD", "EUR", D("0.8"))])
     assert table.rate("EUR", "USD", "2026-01") == D("1.25")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"USD->EUR for 2026-02"):
         table.rate("USD", "EUR", "2026-02")
-    dv_rates = rates_from_currencies([{"isocurrencycode": "USD", "exchangerate": D("1")},
-                                      {"isocurrencycode": "GBP", "exchangerate": D("0.5")}])
-    table = RateTable(dv_rates)
-    assert table.rate("USD", "GBP", "2031-07") == D("0.5") and table.rate("GBP", "USD", "2031-07") == D("2")
+    row = m.exchange_rate_row(ExchangeRate("2026-03", "USD", "COP", D("4012.5"), "Partner Center fxrates 202603"))
+    assert row["cspb_ratekey"] == "USD|COP|2026-03"
+    assert m.exchange_rate_from_row(row) == ExchangeRate("2026-03", "USD", "COP", D("4012.5"), "Partner Center fxrates 202603")
     with pytest.raises(ValidationError):
         RateTable([ExchangeRate("2026-01", "USD", "EUR", D("0"))])

@@ -3,11 +3,13 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal as D
 
+from billing.cycles import due_cycles
 from billing.models import (
     ChangeLog,
     ChangeType,
     ExchangeRate,
     Frequency,
+    InvoiceKind,
     LineType,
     OneTimeItem,
     Policy,
@@ -17,9 +19,22 @@ from billing.models import (
     SubscriptionStatus,
     UsageGrouping,
     UsageSummary,
+    invoice_key,
 )
-from billing.runs import BillingData, plan_run, preview
+from billing.runs import BillingData, preview
+from billing.runs import plan_run as _plan_run
 from tests.plugins.billing import make_contract, make_sub
+
+
+def invoiced_before(data, day):
+    """Keys of every cycle due before the latest one: these tests look at one run of a contract
+    whose earlier cycles were invoiced by earlier runs."""
+    return [invoice_key(c.number, cy.start, InvoiceKind.CYCLE) for c in data.contracts for cy in due_cycles(c, day)[:-1]]
+
+
+def plan_run(data, day, **kw):
+    kw.setdefault("existing_invoice_keys", invoiced_before(data, day))
+    return _plan_run(data, day, **kw)
 
 
 def log(key, kind, day, old, new, **kw):
@@ -123,7 +138,7 @@ def test_taxes_and_discounts_scale_with_the_prorated_line():
 def test_late_change_rolls_into_next_invoice_for_every_cycle_missed():
     logs = [log("L1", ChangeType.INCREASE, date(2026, 1, 16), 10, 15)]
     data = BillingData([make_contract()], [make_sub(quantity=15)], logs)
-    inv = one(data, date(2026, 3, 2), existing_invoice_keys={"C-1|2026-02-01|cycle"})
+    inv = one(data, date(2026, 3, 2), existing_invoice_keys={"C-1|2026-01-01|cycle", "C-1|2026-02-01|cycle"})
     pro, = by_type(inv, LineType.PRORATION)
     assert (pro.period_start, pro.period_end) == (date(2026, 1, 16), date(2026, 2, 28))
     assert pro.base_amount == D("90.97")  # 5 x 12 x (16/31 + 1)
@@ -195,7 +210,8 @@ def test_multi_currency_uses_rate_of_the_month_and_reports_missing_rate():
     inv = one(BillingData([c], [make_sub(currency="USD")], rates=rows), date(2026, 1, 2))
     assert inv.currency == "EUR" and inv.total == D("108.00")
     plan = plan_run(BillingData([c], [make_sub(currency="USD")]), date(2026, 1, 2))
-    assert plan.invoices == [] and plan.errors == [("C-1", "no exchange rate USD->EUR for 2026-01")]
+    assert plan.invoices == [] and plan.errors == [("C-1", "no exchange rate USD->EUR for 2026-01: add it to the exchange-rate table "
+                                                   "(from USD, to EUR, month 2026-01)")]
 
 
 def test_jpy_has_no_minor_unit():

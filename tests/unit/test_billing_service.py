@@ -84,7 +84,8 @@ def test_failed_contract_is_reported_and_others_still_billed():
                        [make_sub(currency="USD"), make_sub(contract_id="c-2", id="s-2", provider_subscription_id="PS-2")])
     result = execute_run(MemoryBillingRepository(data), date(2026, 1, 2))
     assert [i.contract_number for i in result.invoices] == ["C-2"]
-    assert result.errors == [("C-1", "no exchange rate USD->EUR for 2026-01")]
+    assert result.errors == [("C-1", "no exchange rate USD->EUR for 2026-01: add it to the exchange-rate table "
+                                    "(from USD, to EUR, month 2026-01)")]
 
 
 def test_retriable_errors_escape():

@@ -9,6 +9,7 @@ from werkzeug.test import Client
 
 from portal.app import create_app
 from portal.auth import EntraSignIn
+from portal.seed import CONTOSO_TENANT
 from portal.sessions import SessionSigner, cookie_is_secure
 from shared.config import Secret, Settings
 from shared.errors import FatalError
@@ -44,7 +45,7 @@ def entra_client(portal_repo, claims):
 
 
 def test_entra_sign_in_maps_oid_to_contact(portal_repo):
-    client, fake = entra_client(portal_repo, {"oid": "oid-ada", "tid": "customer-tenant"})
+    client, fake = entra_client(portal_repo, {"oid": "oid-ada", "tid": CONTOSO_TENANT})
     r = client.get("/api/portal/signin", base_url="https://cspb.example")
     assert r.status_code == 302 and r.headers["Location"].startswith("https://login.microsoftonline.com/")
     assert fake.flows[0]["redirect_uri"] == "https://cspb.example/api/portal/signin/callback"
@@ -60,7 +61,7 @@ def test_entra_sign_in_refuses_unknown_user_and_bad_state(portal_repo):
     client.get("/api/portal/signin", base_url="https://cspb.example")
     r = client.get("/api/portal/signin/callback?state=st-1&code=abc", base_url="https://cspb.example")
     assert r.headers["Location"] == "/api/portal/signin"
-    client2, _ = entra_client(portal_repo, {"oid": "oid-ada", "tid": "x"})
+    client2, _ = entra_client(portal_repo, {"oid": "oid-ada", "tid": CONTOSO_TENANT})
     client2.get("/api/portal/signin", base_url="https://cspb.example")
     r = client2.get("/api/portal/signin/callback?state=forged&code=abc", base_url="https://cspb.example")
     assert r.headers["Location"] == "/api/portal/signin"

@@ -44,7 +44,7 @@ def test_areas_add_their_own_requirements():
         f"{name} is missing (needed for portal)" for name in
         ("CSPB_PORTAL_BASE_URL", "CSPB_PORTAL_CLIENT_ID", "CSPB_PORTAL_CLIENT_SECRET", "CSPB_PORTAL_SESSION_SECRET")]
     assert problems(dict(AZURE_OK, CSPB_QUEUE_BACKEND="servicebus")) == [
-        "CSPB_SERVICEBUS_CONNECTION_STRING or CSPB_SERVICEBUS__fullyQualifiedNamespace or CSPB_SERVICEBUS_NAMESPACE"
+        "CSPB_SERVICEBUS or CSPB_SERVICEBUS_CONNECTION_STRING or CSPB_SERVICEBUS__fullyQualifiedNamespace or CSPB_SERVICEBUS_NAMESPACE"
         " is missing (needed for servicebus)"]
     assert problems(dict(AZURE_OK, CSPB_QUEUE_BACKEND="servicebus",
                          CSPB_SERVICEBUS__fullyQualifiedNamespace="sb-x.servicebus.windows.net")) == []

@@ -2,7 +2,9 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-from shared.config import Secret, Settings
+import pytest
+
+from shared.config import ConfigError, Secret, Settings, env_name
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -14,7 +16,7 @@ def test_secret_never_shows_in_repr_of_settings():
 
 
 def test_types_are_converted_from_env():
-    settings = Settings.from_env({"CSPB_USE_MANAGED_IDENTITY": "true", "CSPB_HTTP_MAX_ATTEMPTS": "3",
+    settings = Settings.from_env({"CSPB_MODE": "azure", "CSPB_USE_MANAGED_IDENTITY": "true", "CSPB_HTTP_MAX_ATTEMPTS": "3",
                                   "CSPB_HTTP_BACKOFF_CAP_SECONDS": "2.5"})
     assert settings.use_managed_identity is True
     assert settings.http_max_attempts == 3
@@ -31,8 +33,47 @@ def test_sandbox_mode_points_at_local_sandboxes_unless_overridden():
 
 def test_sample_settings_file_lists_every_setting_and_no_secret_values():
     sample = json.loads((REPO / "local.settings.sample.json").read_text())["Values"]
-    missing = [f"CSPB_{f.name.upper()}" for f in fields(Settings) if f"CSPB_{f.name.upper()}" not in sample]
+    missing = [env_name(f.name) for f in fields(Settings) if env_name(f.name) not in sample]
     assert missing == []
     for f in fields(Settings):
         if isinstance(getattr(Settings(), f.name), Secret):
-            assert sample[f"CSPB_{f.name.upper()}"].startswith("<"), f.name
+            assert sample[env_name(f.name)].startswith("<"), f.name
+
+
+def test_mode_is_never_a_default():
+    with pytest.raises(ConfigError, match="CSPB_MODE is not set"):
+        Settings.from_env({})
+    with pytest.raises(ConfigError, match="not a mode"):
+        Settings.from_env({"CSPB_MODE": "prod"})
+
+
+@pytest.mark.parametrize("mode", [None, "sandbox", "SANDBOX"])
+def test_inside_azure_only_azure_mode_starts(mode):
+    env = {"WEBSITE_SITE_NAME": "cspb-prod"} | ({"CSPB_MODE": mode} if mode else {})
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(env)
+    assert str(err.value).startswith("refusing to start: running in Azure (WEBSITE_SITE_NAME=cspb-prod) "
+                                     "without CSPB_MODE=azure")
+    assert Settings.from_env({"WEBSITE_SITE_NAME": "cspb-prod", "CSPB_MODE": "azure"}).mode == "azure"
+
+
+def test_identity_based_connection_settings_use_the_functions_host_names():
+    s = Settings.from_env({"CSPB_MODE": "azure", "CSPB_SERVICEBUS__fullyQualifiedNamespace": "contoso.servicebus.windows.net",
+                           "cspb_storage__BLOBSERVICEURI": "https://contoso.blob.core.windows.net"})
+    assert s.servicebus_fqns == "contoso.servicebus.windows.net"
+    assert s.storage_blob_service_uri == "https://contoso.blob.core.windows.net"
+    assert s.servicebus_conn_str == ""
+    legacy = Settings.from_env({"CSPB_MODE": "azure", "CSPB_SERVICEBUS_CONNECTION_STRING": "Endpoint=sb://x/;Shared"})
+    assert legacy.servicebus_conn_str.startswith("Endpoint=")
+
+
+def test_cli_chooses_sandbox_mode_only_on_a_developer_machine():
+    from cli.main import choose_mode
+
+    local: dict[str, str] = {}
+    assert choose_mode(None, local) == "sandbox"
+    in_azure = {"WEBSITE_SITE_NAME": "cspb-prod"}
+    assert choose_mode(None, in_azure) == ""
+    with pytest.raises(ConfigError):
+        Settings.from_env(in_azure)
+    assert choose_mode("azure", local) == "azure"

@@ -1,0 +1,257 @@
+"""Typed reads and writes of the catalog tables (price list items, price changes, the catalog
+selection, and what the catalog sync needs of subscriptions), so sync/ never spells a column.
+
+Price list item writes bind their product by its alternate key (`/products(productnumber='...')`,
+which the Web API accepts in `@odata.bind`), so a sync never re-reads the products it just created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from billing import catalog_pricing as cp
+from billing.money import parse_decimal
+from dataverse import odata
+from dataverse.tables import CatalogSelectionKind, EntitySet, PriceReviewStatus, SubscriptionStatus
+
+ITEM_COLUMNS = ["cspb_pricekey", "amount", "cspb_cost", "cspb_pricetiers"]
+CHANGE_COLUMNS = ["cspb_changekey", "cspb_status", "cspb_newamount", "cspb_newcost", "cspb_scheduled",
+                  "cspb_effectivedate"]
+# Dataverse serves at most 5,000 rows a page: the fewest requests for a large price list.
+PAGE = 5000
+WRITE_CHUNK = 1000
+# Subscriptions whose margin a price change moves (cancelled and expired ones bill nothing more).
+LIVE_STATUSES = frozenset({int(SubscriptionStatus.ACTIVE), int(SubscriptionStatus.SUSPENDED),
+                           int(SubscriptionStatus.PENDING), int(SubscriptionStatus.TRIAL)})
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else parse_decimal(value)
+
+
+def key_bind(entity_set: str, key: dict[str, Any]) -> str:
+    return "/" + odata.key_segment(entity_set, key, encode=False)
+
+
+def product_bind(productnumber: str) -> str:
+    return key_bind(EntitySet.PRODUCTS, {"productnumber": productnumber})
+
+
+def item_bind(price_key: str) -> str:
+    return key_bind(EntitySet.PRODUCT_PRICE_LEVELS, {"cspb_pricekey": price_key})
+
+
+# ---------------------------------------------------------------- price list items
+
+def existing_items(dv: Any, price_level_id: str) -> dict[str, cp.ExistingPrice]:
+    """The items of one price list, by price key."""
+    out: dict[str, cp.ExistingPrice] = {}
+    for item in dv.list(EntitySet.PRODUCT_PRICE_LEVELS, select=ITEM_COLUMNS, page_size=PAGE,
+                        filter=f"_pricelevelid_value eq {price_level_id} and cspb_pricekey ne null"):
+        key = item["cspb_pricekey"]
+        out[key] = cp.ExistingPrice(key, _dec(item.get("amount")) or Decimal(0), _dec(item.get("cspb_cost")),
+                                    tiers_text=item.get("cspb_pricetiers") or None)
+    return out
+
+
+def item_create(want: cp.DesiredPrice, price_level_id: str, unit_id: str) -> dict[str, Any]:
+    return {"cspb_pricekey": want.key, "amount": want.amount, "cspb_cost": want.cost,
+            "cspb_pricetiers": want.tiers_text, "cspb_reviewstatus": int(PriceReviewStatus.CURRENT),
+            "pricelevelid@odata.bind": f"/{EntitySet.PRICE_LEVELS}({price_level_id})",
+            "productid@odata.bind": product_bind(want.productnumber),
+            "uomid@odata.bind": f"/{EntitySet.UOMS}({unit_id})"}
+
+
+def item_cost(want: cp.DesiredPrice) -> dict[str, Any]:
+    return {"cspb_pricekey": want.key, "cspb_cost": want.cost, "cspb_pricetiers": want.tiers_text}
+
+
+def item_applied(want: cp.DesiredPrice) -> dict[str, Any]:
+    return {"cspb_pricekey": want.key, "amount": want.amount, "cspb_cost": want.cost,
+            "cspb_pricetiers": want.tiers_text, "cspb_reviewstatus": int(PriceReviewStatus.CURRENT)}
+
+
+def item_for_review(key: str) -> dict[str, Any]:
+    return {"cspb_pricekey": key, "cspb_reviewstatus": int(PriceReviewStatus.PENDING_REVIEW)}
+
+
+def write_items(dv: Any, records: Iterable[dict[str, Any]]) -> int:
+    return _write(dv, EntitySet.PRODUCT_PRICE_LEVELS, "productpricelevel", ["cspb_pricekey"], records)
+
+
+def _write(dv: Any, entity_set: str, logical: str, key: list[str], records: Iterable[dict[str, Any]]) -> int:
+    """Bulk upsert in chunks, so a 50,000-item price list never sits in memory as request bodies."""
+    written, chunk = 0, []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= WRITE_CHUNK * 4:
+            written += dv.bulk_upsert(entity_set, logical, key, chunk, batch_size=WRITE_CHUNK)
+            chunk = []
+    if chunk:
+        written += dv.bulk_upsert(entity_set, logical, key, chunk, batch_size=WRITE_CHUNK)
+    return written
+
+
+# ---------------------------------------------------------------- price changes
+
+def price_changes(dv: Any, currency: str) -> dict[str, cp.ExistingChange]:
+    out: dict[str, cp.ExistingChange] = {}
+    for c in dv.list(EntitySet.PRICE_CHANGES, select=CHANGE_COLUMNS, page_size=PAGE,
+                     filter=f"cspb_currencycode eq {odata.literal(currency.upper())}"):
+        effective = c.get("cspb_effectivedate")
+        out[c["cspb_changekey"]] = cp.ExistingChange(
+            c["cspb_changekey"], int(c.get("cspb_status") or cp.CHANGE_PENDING), _dec(c.get("cspb_newamount")),
+            _dec(c.get("cspb_newcost")), bool(c.get("cspb_scheduled")),
+            date.fromisoformat(str(effective)[:10]) if effective else None)
+    return out
+
+
+@dataclass(frozen=True)
+class Impact:
+    subscriptions: int
+    seats: int
+    margin: Decimal
+
+
+def price_change(key: str, name: str, currency: str, item_key: str, *, old_amount: Decimal | None,
+                 new_amount: Decimal, old_cost: Decimal | None, new_cost: Decimal, effective: date | None,
+                 scheduled: bool, impact: Impact, item_exists: bool) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "cspb_changekey": key, "cspb_name": name[:200], "cspb_pricekey": item_key, "cspb_currencycode": currency,
+        "cspb_oldamount": old_amount, "cspb_newamount": new_amount, "cspb_oldcost": old_cost,
+        "cspb_newcost": new_cost, "cspb_effectivedate": effective.isoformat() if effective else None,
+        "cspb_scheduled": scheduled, "cspb_status": cp.CHANGE_PENDING,
+        "cspb_subscriptioncount": impact.subscriptions, "cspb_seats": impact.seats,
+        "cspb_marginimpact": impact.margin,
+    }
+    if item_exists:
+        record["cspb_productpricelevel@odata.bind"] = item_bind(item_key)
+    return record
+
+
+def change_applied(key: str) -> dict[str, Any]:
+    return {"cspb_changekey": key, "cspb_status": cp.CHANGE_APPLIED}
+
+
+def write_changes(dv: Any, records: Iterable[dict[str, Any]]) -> int:
+    return _write(dv, EntitySet.PRICE_CHANGES, "cspb_pricechange", ["cspb_changekey"], records)
+
+
+def list_price_changes(dv: Any, *, status: int | None = None) -> Iterator[dict[str, Any]]:
+    """Price changes as plain dicts (name, key, currency, amounts, costs, date, impact, status)."""
+    for c in dv.list(EntitySet.PRICE_CHANGES, filter=None if status is None else f"cspb_status eq {status}",
+                     select=["cspb_name", "cspb_changekey", "cspb_pricekey", "cspb_currencycode", "cspb_oldamount",
+                             "cspb_newamount", "cspb_oldcost", "cspb_newcost", "cspb_effectivedate",
+                             "cspb_scheduled", "cspb_status", "cspb_subscriptioncount", "cspb_seats",
+                             "cspb_marginimpact"]):
+        yield {"name": c.get("cspb_name"), "key": c.get("cspb_changekey"), "item": c.get("cspb_pricekey"),
+               "currency": c.get("cspb_currencycode"), "old_amount": _dec(c.get("cspb_oldamount")),
+               "new_amount": _dec(c.get("cspb_newamount")), "old_cost": _dec(c.get("cspb_oldcost")),
+               "new_cost": _dec(c.get("cspb_newcost")), "effective": c.get("cspb_effectivedate"),
+               "scheduled": bool(c.get("cspb_scheduled")), "status": c.get("cspb_status"),
+               "subscriptions": c.get("cspb_subscriptioncount") or 0, "seats": c.get("cspb_seats") or 0,
+               "margin_impact": _dec(c.get("cspb_marginimpact"))}
+
+
+# ---------------------------------------------------------------- catalog selection
+
+@dataclass(frozen=True)
+class SelectionEntry:
+    kind: CatalogSelectionKind
+    value: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind.name.lower()}|{self.value.strip().lower()}"
+
+
+def selection_entries(dv: Any) -> list[SelectionEntry]:
+    out = []
+    for r in dv.list(EntitySet.CATALOG_SELECTIONS, select=["cspb_kind", "cspb_value"], filter="statecode eq 0"):
+        try:
+            kind = CatalogSelectionKind(int(r.get("cspb_kind") or 0))
+        except ValueError:
+            continue
+        out.append(SelectionEntry(kind, str(r.get("cspb_value") or "").strip()))
+    return out
+
+
+def add_selection(dv: Any, entry: SelectionEntry) -> str:
+    label = entry.kind.name.title() if entry.kind != CatalogSelectionKind.EVERYTHING else "Everything"
+    return dv.upsert(EntitySet.CATALOG_SELECTIONS, {"cspb_selectionkey": entry.key}, {
+        "cspb_name": f"{label}: {entry.value}"[:200] if entry.value else label, "cspb_kind": int(entry.kind),
+        "cspb_value": entry.value or None}).id
+
+
+def remove_selection(dv: Any, entry: SelectionEntry) -> bool:
+    found = dv.get_by_key(EntitySet.CATALOG_SELECTIONS, {"cspb_selectionkey": entry.key},
+                          select=["cspb_catalogselectionid"])
+    if found is None:
+        return False
+    dv.delete(EntitySet.CATALOG_SELECTIONS, found["cspb_catalogselectionid"])
+    return True
+
+
+# ---------------------------------------------------------------- subscriptions, as the catalog sees them
+
+@dataclass(frozen=True)
+class SubscriptionUse:
+    product_id: str
+    sku_id: str
+    price_key: str | None  # the price list item it is priced from
+    quantity: int
+    live: bool
+    unit_price: Decimal | None
+    account_id: str  # provider account
+    subscription_id: str = ""  # the provider's subscription id (the row's alternate key)
+    unit_cost: Decimal | None = None
+    currency: str = ""  # its own, else its provider account's, else USD
+    item_key: tuple[str, str] | None = None  # (productnumber, unit): the item in any price list
+
+
+def subscription_uses(dv: Any) -> list[SubscriptionUse]:
+    account_currency = {a["cspb_provideraccountid"]: str(a.get("cspb_currencycode") or "").upper() for a in dv.list(
+        EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_currencycode"])}
+    out = []
+    for s in dv.list(EntitySet.SUBSCRIPTIONS, page_size=PAGE, select=[
+            "cspb_productid", "cspb_skuid", "cspb_term", "cspb_billingfrequency", "cspb_currencycode",
+            "cspb_quantity", "cspb_status", "cspb_unitprice", "cspb_unitcost", "cspb_providersubscriptionid",
+            "_cspb_provideraccount_value"]):
+        if not s.get("cspb_productid"):
+            continue
+        account = str(s.get("_cspb_provideraccount_value") or "")
+        currency = str(s.get("cspb_currencycode") or "").upper() or account_currency.get(account) or "USD"
+        key = cp.subscription_price_key(currency, str(s["cspb_productid"]), str(s.get("cspb_skuid") or ""),
+                                        str(s.get("cspb_term") or ""), str(s.get("cspb_billingfrequency") or ""))
+        out.append(SubscriptionUse(
+            str(s["cspb_productid"]), str(s.get("cspb_skuid") or ""), key, int(s.get("cspb_quantity") or 0),
+            s.get("cspb_status") in LIVE_STATUSES, _dec(s.get("cspb_unitprice")), account,
+            str(s.get("cspb_providersubscriptionid") or ""), _dec(s.get("cspb_unitcost")), currency,
+            tuple(key.split("|", 2)[1:]) if key else None))  # type: ignore[arg-type]
+    return out
+
+
+def write_subscription_prices(dv: Any, prices: Iterable[tuple[str, Decimal, Decimal | None, str]]) -> int:
+    """(provider subscription id, unit price, unit cost or None to leave it, the price list's currency)
+    for subscriptions that were synced before their product was in the catalog."""
+    records = []
+    for sub_id, price, cost, currency in prices:
+        record: dict[str, Any] = {"cspb_providersubscriptionid": sub_id, "cspb_unitprice": price,
+                                  "cspb_currencycode": currency}
+        if cost is not None:
+            record["cspb_unitcost"] = cost
+        records.append(record)
+    return _write(dv, EntitySet.SUBSCRIPTIONS, "cspb_subscription", ["cspb_providersubscriptionid"], records)
+
+
+def provider_account_names(dv: Any) -> dict[str, str]:
+    """Provider account id -> the customer's name (the CRM account's when mapped)."""
+    accounts = {a["accountid"]: a.get("name") or "" for a in dv.list(EntitySet.ACCOUNTS, select=["accountid", "name"])}
+    out = {}
+    for p in dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_name", "_cspb_account_value"]):
+        out[p["cspb_provideraccountid"]] = accounts.get(p.get("_cspb_account_value") or "") or p.get("cspb_name") or ""
+    return out

@@ -1,0 +1,140 @@
+"""What the provisioning worker reads from Dataverse to send an order exactly once to a provider
+that has no idempotency key (Pax8): which provider orders and subscriptions other change logs
+already hold, which other change logs of the same customer are mid-send, and what the product
+knows about the customer for the order form (domain, Microsoft tenant id, MCA acceptance).
+
+Column names stay here (and in solution/); sync/provisioning.py calls these typed helpers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from billing.models import ProvisioningStatus
+from dataverse.odata import literal
+from dataverse.tables import AgreementStatus, EntitySet, Provider
+from distributors.base import MicrosoftAcceptance, OrderContext
+from shared.errors import ConflictError
+from sync.records import parse_dt
+
+# Change logs in these states may hold an order at the provider that nobody has claimed yet.
+IN_DOUBT = (int(ProvisioningStatus.SENDING), int(ProvisioningStatus.NEEDS_REVIEW))
+
+
+@dataclass(frozen=True)
+class RivalSend:
+    """Another change log of the same provider account whose order may be in the provider's list."""
+
+    changelog_id: str
+    product_id: str
+    sku_id: str
+    quantity: int
+
+
+def _in(column: str, values: Iterable[str], *, guid: bool = False) -> str:
+    return "(" + " or ".join(f"{column} eq {v if guid else literal(v)}" for v in values) + ")"
+
+
+def claimed_orders(dv: Any, order_ids: Iterable[str], *, except_changelog: str) -> set[str]:
+    """The order ids among `order_ids` that another change log already holds."""
+    ids = sorted({o for o in order_ids if o})
+    if not ids:
+        return set()
+    rows = dv.list(EntitySet.LICENSE_CHANGE_LOGS, select=["cspb_licensechangelogid", "cspb_providerorderid"],
+                   filter=_in("cspb_providerorderid", ids))
+    return {r["cspb_providerorderid"] for r in rows if r["cspb_licensechangelogid"] != except_changelog}
+
+
+def claimed_subscriptions(dv: Any, provider_ids: Iterable[str], *, except_subscription: str) -> set[str]:
+    """The provider subscription ids among `provider_ids` that another Dynamics subscription holds."""
+    ids = sorted({s for s in provider_ids if s})
+    if not ids:
+        return set()
+    rows = dv.list(EntitySet.SUBSCRIPTIONS, select=["cspb_subscriptionid", "cspb_providersubscriptionid"],
+                   filter=_in("cspb_providersubscriptionid", ids))
+    return {r["cspb_providersubscriptionid"] for r in rows if r["cspb_subscriptionid"] != except_subscription}
+
+
+def rival_sends(dv: Any, provider_account_id: str, *, except_changelog: str) -> list[RivalSend]:
+    """Change logs Sending or NeedsReview on subscriptions of the same provider account: a
+    provider order that matches ours may be theirs."""
+    subs = {s["cspb_subscriptionid"]: s for s in dv.list(
+        EntitySet.SUBSCRIPTIONS, select=["cspb_subscriptionid", "cspb_productid", "cspb_skuid"],
+        filter=f"_cspb_provideraccount_value eq {provider_account_id}")}
+    if not subs:
+        return []
+    status = " or ".join(f"cspb_provisioningstatus eq {s}" for s in IN_DOUBT)
+    rows = dv.list(EntitySet.LICENSE_CHANGE_LOGS,
+                   select=["cspb_licensechangelogid", "_cspb_subscription_value", "cspb_newquantity"],
+                   filter=f"({status})")
+    out = []
+    for row in rows:
+        sub = subs.get(row.get("_cspb_subscription_value") or "")
+        if sub is None or row["cspb_licensechangelogid"] == except_changelog:
+            continue
+        out.append(RivalSend(row["cspb_licensechangelogid"], sub.get("cspb_productid") or "",
+                             sub.get("cspb_skuid") or "", int(row.get("cspb_newquantity") or 0)))
+    return out
+
+
+def order_context(dv: Any, provider_account: dict[str, Any]) -> OrderContext:
+    """Domain, Microsoft tenant id and MCA acceptance for an order placed for `provider_account`
+    (a cspb_provideraccount row with cspb_provideraccountid, cspb_domain, _cspb_account_value).
+
+    The tenant id is the Partner Center provider account of the same CRM account (its external
+    id is the customer's tenant id). The acceptance is the latest cspb_agreement of this
+    provider account, its CRM account or that Partner Center account: attested ones first,
+    then pending ones with a person and a date; failed ones are never used."""
+    account_id = provider_account.get("_cspb_account_value")
+    tenant_id = ""
+    owners = [provider_account["cspb_provideraccountid"]]
+    if account_id:
+        siblings = dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_externalid"],
+                           filter=f"_cspb_account_value eq {account_id} and "
+                                  f"cspb_provider eq {int(Provider.PARTNER_CENTER)}")
+        for row in siblings:
+            tenant_id = tenant_id or (row.get("cspb_externalid") or "")
+            owners.append(row["cspb_provideraccountid"])
+    where = _in("_cspb_provideraccount_value", owners, guid=True)
+    if account_id:
+        where = f"({where} or _cspb_account_value eq {account_id})"
+    rows = dv.list(EntitySet.AGREEMENTS, select=["cspb_firstname", "cspb_lastname", "cspb_email",
+                                                 "cspb_dateagreed", "cspb_status"], filter=where)
+    usable = [r for r in rows if r.get("cspb_status") != int(AgreementStatus.FAILED) and r.get("cspb_email")
+              and r.get("cspb_firstname") and r.get("cspb_lastname") and r.get("cspb_dateagreed")]
+    usable.sort(key=lambda r: (r.get("cspb_status") == int(AgreementStatus.ATTESTED), r["cspb_dateagreed"]))
+    acceptance = None
+    if usable:
+        best = usable[-1]
+        agreed = parse_dt(best["cspb_dateagreed"])
+        if agreed is not None:
+            acceptance = MicrosoftAcceptance(best["cspb_firstname"], best["cspb_lastname"], best["cspb_email"],
+                                             agreed.date())
+    return OrderContext(domain=provider_account.get("cspb_domain") or "", tenant_id=tenant_id,
+                        acceptance=acceptance)
+
+
+def mark_sending(dv: Any, changelog_id: str, key: str, when: datetime) -> None:
+    """The intent, written before the POST: state Sending, the time, our reference."""
+    dv.update(EntitySet.LICENSE_CHANGE_LOGS, changelog_id, {
+        "cspb_provisioningstatus": int(ProvisioningStatus.SENDING), "cspb_idempotencykey": key,
+        "cspb_senttoprovideron": when.astimezone(UTC).isoformat()})
+
+
+def claim_order(dv: Any, changelog_id: str, order_id: str) -> bool:
+    """Puts `order_id` on the change log. False when another change log holds it already (the
+    column is an alternate key, so Dataverse itself refuses a second holder)."""
+    try:
+        dv.update(EntitySet.LICENSE_CHANGE_LOGS, changelog_id, {"cspb_providerorderid": order_id})
+    except ConflictError:
+        return False
+    return True
+
+
+def send_state(change: dict[str, Any]) -> tuple[bool, datetime | None, str]:
+    """(is Sending, when it was sent, the order id it already claimed) of a change log row."""
+    sending = int(change.get("cspb_provisioningstatus") or 0) == int(ProvisioningStatus.SENDING)
+    return sending, parse_dt(change.get("cspb_senttoprovideron")), change.get("cspb_providerorderid") or ""
