@@ -116,7 +116,7 @@ class MarginRow:
         base = self.revenue - self.revenue_without_cost
         if not base or not self.cost:
             return None
-        return (self.margin * 100 / base).quantize(Decimal("0.01"))
+        return (self.margin * 100 / base).quantize(Decimal("0.01")) + 0  # + 0: never "-0.00"
 
 
 @dataclass
@@ -293,6 +293,21 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
     return result
 
 
+def period_share(pl: ProviderLine, bounds: tuple[date, date] | None) -> Decimal:
+    """The part of a charge that pays for the reconciled month: an annual term charged up front pays
+    for twelve months, and setting all of it against one month of revenue would show a loss. The
+    charge is spread by day over ChargeStartDate..ChargeEndDate, one month's worth here; the rest is
+    prepaid for the months after it. A charge for at most a month is the month's cost as it is (a
+    cycle from the 15th to the 14th stands for the month it is invoiced in)."""
+    window = _window_days(pl)
+    if bounds is None or window is None:
+        return pl.subtotal
+    month_days = (bounds[1] - bounds[0]).days + 1
+    if window <= month_days:
+        return pl.subtotal
+    return pl.subtotal * month_days / window
+
+
 def _period_bounds(period: str) -> tuple[date, date]:
     year, month = (int(p) for p in period.split("-"))
     start = date(year, month, 1)
@@ -428,12 +443,15 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
                 or (sub.name if sub else "") or fallback or OTHER_FAMILY)
 
     sub_currency: dict[str, str] = {}
-    account_currency: dict[str, str] = {}
+    summary_currency: dict[str, str] = {}
+    account_currencies: dict[str, set[str]] = defaultdict(set)
     for inv in invoices:
         key = customer_key(inv.account_id, "", "")
         if inv.account_id:
-            account_currency.setdefault(inv.account_id, inv.currency)
+            account_currencies[inv.account_id].add(inv.currency)
         for line in inv.lines:
+            for summary_key in line.usage_summary_keys:
+                summary_currency[summary_key] = inv.currency
             if not _overlaps(line.period_start, line.period_end, bounds):
                 continue
             sub = subs_by_id.get(line.subscription_id) if line.subscription_id else None
@@ -451,8 +469,14 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
                 uncovered[(key, family, inv.currency)] += amount
 
     def add_cost(key: str, family: str, psid: str, account_id: str | None, amount: Decimal, src: str,
-                 pricing_currency: str = "", line_rate: Decimal | None = None) -> None:
-        target = sub_currency.get(_norm(psid)) or (account_currency.get(account_id or "") if account_id else "") or src
+                 pricing_currency: str = "", line_rate: Decimal | None = None, summary_key: str = "") -> None:
+        # Where the customer is billed for it: that subscription's invoice line (or usage summary), else
+        # the currency Dynamics bills the subscription in, else the customer's only invoice currency.
+        sub = subs_by_provider_id.get(_norm(psid))
+        only = account_currencies.get(account_id or "", set())
+        target = (sub_currency.get(_norm(psid)) or summary_currency.get(summary_key)
+                  or (sub.currency.upper() if sub is not None and sub.currency else "")
+                  or (next(iter(only)) if len(only) == 1 else "") or src)
         if target == src:
             converted: Decimal | None = amount
         elif pricing_currency == target and line_rate:
@@ -471,14 +495,15 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
                            (account.name if account else "") or pl.customer_name)
         sub = subs_by_provider_id.get(_norm(pl.subscription_id))
         add_cost(key, family_of(sub, pl.subscription_id, pl.product_name), pl.subscription_id,
-                 account.account_id if account else None, pl.subtotal, pl.currency, pl.pricing_currency,
-                 pl.exchange_rate)
+                 account.account_id if account else None, period_share(pl, bounds), pl.currency,
+                 pl.pricing_currency, pl.exchange_rate)
 
     for s in usage:
         account = tenant_map.get(_norm(s.customer_id))
         key = customer_key(account.account_id if account else None, s.customer_id, account.name if account else "")
         sub = subs_by_provider_id.get(_norm(s.subscription_id))
-        add_cost(key, AZURE_FAMILY, s.subscription_id, account.account_id if account else None, s.cost, s.currency)
+        add_cost(key, AZURE_FAMILY, s.subscription_id, account.account_id if account else None, s.cost, s.currency,
+                 summary_key=s.summary_key)
 
     if findings is not None:
         for key, src, target in sorted(missing_rate):

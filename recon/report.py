@@ -25,7 +25,8 @@ FINDING_COLUMNS = ("kind", "customer", "tenant_id", "account_id", "subscription_
 
 
 def _money(amount: Decimal, currency: str) -> Decimal:
-    return round_money(amount, currency) if currency in MINOR_UNITS else amount
+    # + 0 turns a rounded -0.00 into 0.00.
+    return (round_money(amount, currency) if currency in MINOR_UNITS else amount) + 0
 
 
 def margin_csv(rows: Sequence[MarginRow]) -> str:
