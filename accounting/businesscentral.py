@@ -8,11 +8,17 @@ externalDocumentNumber / documentNumber before anything is created, so a retried
 once; a draft invoice left half-built by a crash gets its missing lines and is then posted.
 Journal lines are written to the GENERAL journal but not posted: posting a BC journal posts
 every line in the batch, which is the accountant's call.
+
+Auth: an Entra ID token for https://api.businesscentral.dynamics.com/.default, from the app's own
+identity (azure-identity, client credentials or managed identity: shared.auth), refreshed before
+it expires. A customer payment sends the documented fields only (appliesToInvoiceId; never the
+read-only journalDisplayName).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from accounting.base import Customer, Invoice, Item, JournalEntry, Payment, money_json
@@ -22,6 +28,7 @@ from shared.http import HttpClient, RetryPolicy
 
 CODE_MAX = 20
 GENERAL_JOURNAL = "GENERAL"
+BC_SCOPE = "https://api.businesscentral.dynamics.com/.default"
 # The company the loopback sandbox seeds (sandbox/businesscentral/server.py COMPANY_ID).
 SANDBOX_COMPANY_ID = "6f3c1a6e-0000-4000-8000-00000000c0de"
 
@@ -41,27 +48,28 @@ def _odata_str(value: str) -> str:
 class BusinessCentralTarget:
     name = "businesscentral"
 
-    def __init__(self, api_root: str, company_id: str, token: str, *, retry: RetryPolicy | None = None,
-                 timeout: float = 60.0) -> None:
+    def __init__(self, api_root: str, company_id: str, token: str | Callable[[], str], *,
+                 retry: RetryPolicy | None = None, timeout: float = 60.0) -> None:
         if not company_id or not token:
-            raise AuthError("Business Central company id and access token are required")
-        self.http = HttpClient(f"{api_root.rstrip('/')}/companies({company_id})", token_provider=lambda: token,
+            raise AuthError("Business Central company id and an access token (or a token provider) are required")
+        tokens: Callable[[], str] = token if callable(token) else (lambda: token)  # type: ignore[assignment,return-value]
+        self.http = HttpClient(f"{api_root.rstrip('/')}/companies({company_id})", token_provider=tokens,
                                retry=retry or RetryPolicy(), timeout=timeout,
                                default_headers={"Accept": "application/json"})
         self._journal_id: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, token: str | None = None) -> BusinessCentralTarget:
+    def from_settings(cls, settings: Settings | None = None,
+                      token: str | Callable[[], str] | None = None) -> BusinessCentralTarget:
         """`business_central_url` is the API root ending in /api/v2.0 (production:
-        https://api.businesscentral.dynamics.com/v2.0/{tenant}/{environment}/api/v2.0)."""
+        https://api.businesscentral.dynamics.com/v2.0/{tenant}/{environment}/api/v2.0). The token
+        comes from the app's identity in settings (see token_provider)."""
         s = settings or get_settings()
         root = s.business_central_url.rstrip("/")
         if not root.endswith("/api/v2.0"):
             root += "/api/v2.0"
         if token is None:
-            if s.mode != "sandbox":
-                raise AuthError("pass a Business Central access token (Entra client credentials)")
-            token = "sandbox-token"
+            token = token_provider(s)
         company = s.business_central_company_id or (SANDBOX_COMPANY_ID if s.mode == "sandbox" else "")
         return cls(root, company, token, timeout=s.http_timeout_seconds,
                    retry=RetryPolicy(max_attempts=s.http_max_attempts, cap_seconds=s.http_backoff_cap_seconds))
@@ -126,10 +134,10 @@ class BusinessCentralTarget:
         if existing is not None:
             return existing["id"]
         self.upsert_customer(payment.customer)
+        # Documented fields only: appliesToInvoiceId applies it; journalDisplayName is read-only.
         return self._create("customerPayments", {
-            "journalDisplayName": "CASHRCPT", "customerNumber": bc_code(payment.customer.key),
-            "postingDate": payment.paid_on.isoformat(), "externalDocumentNumber": ref,
-            "amount": money_json(payment.amount), "appliedInvoiceId": invoice_ref,
+            "customerNumber": bc_code(payment.customer.key), "postingDate": payment.paid_on.isoformat(),
+            "externalDocumentNumber": ref, "amount": money_json(payment.amount), "appliesToInvoiceId": invoice_ref,
             "description": f"Payment {payment.invoice_number}"[:100]})["id"]
 
     def _journal(self) -> str:
@@ -154,3 +162,16 @@ class BusinessCentralTarget:
                 "documentNumber": document, "amount": money_json(line.debit - line.credit),
                 "description": line.description[:100]})
         return document
+
+
+def token_provider(settings: Settings) -> Callable[[], str]:
+    """The Business Central API token: azure-identity for BC_SCOPE from the app's identity in
+    settings (CSPB_TENANT_ID / CSPB_CLIENT_ID with CSPB_CLIENT_SECRET or a managed identity),
+    cached until two minutes before it expires. Against the loopback sandboxes without a sign-in
+    stand-in (CSPB_LOGIN_URL), a fixed token."""
+    from shared.auth import PUBLIC_LOGIN_HOST, azure_identity_token
+
+    stand_in = PUBLIC_LOGIN_HOST not in (settings.login_url or PUBLIC_LOGIN_HOST)
+    if settings.mode == "sandbox" and not (stand_in and settings.client_id):
+        return lambda: "sandbox-token"
+    return azure_identity_token(settings, BC_SCOPE)

@@ -69,3 +69,23 @@ def _escape(text: str) -> str:
     from markupsafe import escape
 
     return str(escape(text))
+
+
+def compose_reminder(invoice: InvoiceDoc, *, final: bool, days_overdue: int, step: int, to: str, customer: str,
+                     contact: str, language: str, partner: str = "") -> OutgoingMail:
+    """A payment reminder (or the final notice), with the invoice PDF attached again."""
+    t = Translator(language)
+    partner = partner or t("app.name")
+    values: dict[str, Any] = {"number": invoice.number, "partner": partner, "account": customer,
+                              "date": invoice.invoice_date, "due": due_date(invoice), "days": days_overdue,
+                              "balance": t.money(invoice.balance, invoice.currency)}
+    prefix = "email.final" if final else "email.reminder"
+    paragraphs = [t("email.greeting", name=contact or customer), t(f"{prefix}_body", **values),
+                  t("email.invoice_thanks")]
+    html = f'<!doctype html><html lang="{t.language}"><body>' + "".join(
+        f"<p>{_escape(p)}</p>" for p in paragraphs) + "</body></html>"
+    pdf = render_invoice_pdf(invoice, customer=customer, contact=contact, language=t.language)
+    kind = "final" if final else f"reminder-{step}"
+    return OutgoingMail(to=(to,), subject=t(f"{prefix}_subject", **values), html=html, text="\n\n".join(paragraphs),
+                        language=t.language, key=f"invoice:{invoice.id}:{kind}",
+                        attachments=(Attachment(f"{file_stem(invoice)}.pdf", "application/pdf", pdf),))

@@ -7,12 +7,17 @@ POST /v3/company/{realmId}/{entity}?minorversion=N creates (or, with Id + SyncTo
 duplicate name. Every create is idempotent twice over: we look the document up by our number
 (DocNumber / Name / PaymentRefNum) first, and send `requestid` so a re-sent create after a lost
 response is answered from Intuit's replay cache instead of booking again.
+
+Auth is OAuth 2.0 with a rotating refresh token (accounting/quickbooks_auth.py); every request
+of the process to a realm goes through that realm's limiter (10 concurrent, 500 a minute). A
+throttled request answers 429 with Fault code 003001 "ThrottleExceeded" and is retried.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -27,6 +32,7 @@ from accounting.base import (
     Payment,
     money_json,
 )
+from accounting.quickbooks_auth import RealmLimiter, limiter_for, tokens_for
 from shared.config import Settings, get_settings
 from shared.errors import (
     AuthError,
@@ -54,7 +60,11 @@ def qbo_error_decoder(response: requests.Response) -> IntegrationError:
     code = str(first.get("code", ""))
     message = redact(f"QuickBooks: {first.get('Message', response.reason)} ({first.get('Detail', '')})")
     kind: type[IntegrationError] = error_for_status(response.status_code)
-    if code in ("5010", "6240"):
+    if response.status_code == 429 or code == "003001" or "ThrottleExceeded" in str(first.get("Message", "")):
+        from shared.errors import ThrottledError
+
+        kind = ThrottledError
+    elif code in ("5010", "6240"):
         kind = ConflictError
     elif code == "610":
         kind = NotFoundError
@@ -72,24 +82,49 @@ def _request_id(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:36]
 
 
+class _RealmClient(HttpClient):
+    """HttpClient held to the realm's limiter, and refreshing the access token once on a 401."""
+
+    def __init__(self, *args: Any, limiter: RealmLimiter, tokens: Callable[[], str], **kwargs: Any) -> None:
+        super().__init__(*args, token_provider=tokens, **kwargs)
+        self.limiter = limiter
+        self.tokens = tokens
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        with self.limiter.slot():
+            try:
+                return super().request(method, path, **kwargs)
+            except AuthError as exc:
+                invalidate = getattr(self.tokens, "invalidate", None)
+                if exc.status != 401 or invalidate is None:
+                    raise
+                invalidate()  # revoked or expired early: one fresh token, one more try
+                return super().request(method, path, **kwargs)
+
+
 class QuickBooksTarget:
     name = "quickbooks"
 
-    def __init__(self, base_url: str, realm_id: str, token: str, *, retry: RetryPolicy | None = None,
-                 timeout: float = 60.0) -> None:
+    def __init__(self, base_url: str, realm_id: str, token: str | Callable[[], str], *,
+                 retry: RetryPolicy | None = None, timeout: float = 60.0, limiter: RealmLimiter | None = None) -> None:
         if not realm_id or not token:
-            raise AuthError("QuickBooks realm id and access token are required")
-        self.http = HttpClient(f"{base_url.rstrip('/')}/v3/company/{realm_id}", token_provider=lambda: token,
-                               error_decoder=qbo_error_decoder, retry=retry or RetryPolicy(), timeout=timeout,
-                               default_headers={"Accept": "application/json"})
+            raise AuthError("QuickBooks realm id and an access token (or a token provider) are required")
+        tokens: Callable[[], str] = token if callable(token) else (lambda: token)  # type: ignore[assignment,return-value]
+        self.tokens = tokens
+        self.http = _RealmClient(f"{base_url.rstrip('/')}/v3/company/{realm_id}", limiter=limiter or RealmLimiter(),
+                                 tokens=tokens, error_decoder=qbo_error_decoder, retry=retry or RetryPolicy(),
+                                 timeout=timeout, default_headers={"Accept": "application/json"})
         self._accounts: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> QuickBooksTarget:
+        """OAuth 2.0 from settings alone: the client id/secret and the refresh token in the secret store."""
         s = settings or get_settings()
-        sandbox = s.mode == "sandbox"
-        return cls(s.quickbooks_url, s.quickbooks_realm_id or ("sandbox-realm" if sandbox else ""),
-                   s.quickbooks_token.reveal() or ("sandbox-token" if sandbox else ""), timeout=s.http_timeout_seconds,
+        realm = s.quickbooks_realm_id or ("sandbox-realm" if s.mode == "sandbox" else "")
+        if not realm:
+            raise AuthError("CSPB_QUICKBOOKS_REALM_ID is required")
+        return cls(s.quickbooks_url, realm, tokens_for(s, realm), timeout=s.http_timeout_seconds,
+                   limiter=limiter_for(s, realm),
                    retry=RetryPolicy(max_attempts=s.http_max_attempts, cap_seconds=s.http_backoff_cap_seconds))
 
     # -- plumbing --------------------------------------------------------------------------------

@@ -1,14 +1,18 @@
 """`python -m bench` (make bench): run every benchmark at its full, issue-sized default.
 
-`python -m bench NAME [args]` runs one (names: dataverse, seed, sync, billing, recon), passing the
+`python -m bench NAME [args]` runs one (names: dataverse, seed, sync, billing, recon, catalog), passing the
 arguments on. Each prints its own ratios against the baseline it measures in the same run.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
+
+# Benches run against the loopback sandboxes only.
+os.environ.setdefault("CSPB_MODE", "sandbox")
 
 BENCHES = {
     "dataverse": "bench.bench_dataverse_bulk",
@@ -16,6 +20,7 @@ BENCHES = {
     "sync": "bench.bench_sync",
     "billing": "bench.bench_billing",
     "recon": "bench.bench_recon",
+    "catalog": "bench.bench_catalog",
 }
 
 

@@ -123,6 +123,11 @@ def one_size(customers: int, args: argparse.Namespace) -> dict[str, Any]:
             build_dv(Path(tmp) / "dv-b")
         for app in (pc_app, inproc_app, azure_app):
             app.faults.set(latency_ms=args.latency_ms)
+        from sandbox.dataverse.service_protection import Limits, ServiceProtection
+
+        limits = Limits.parse(args.protection)
+        for app in (inproc_app, azure_app):
+            app.protection = ServiceProtection(limits) if limits else None
         with RunningServer(pc_app) as pc_srv, RunningServer(inproc_app) as a_srv, RunningServer(azure_app) as b_srv:
             pc = PartnerCenterAdapter(pc_srv.url, lambda: "bench", retry=retry(), timeout=60)
 
@@ -135,7 +140,7 @@ def one_size(customers: int, args: argparse.Namespace) -> dict[str, Any]:
             # A real catalog and price list, so the workers' catalog loads cost what they would.
             sheet = price_sheet_rows(pc, ("USD", "EUR"))
             for url in (a_srv.url, b_srv.url):
-                run_catalog_sync(client(url), sheet, currencies=("USD", "EUR"))
+                run_catalog_sync(client(url), sheet, currencies=("USD", "EUR"), everything=True)
             out["catalog_rows"] = len(sheet)
             inproc_dv = client(a_srv.url)
             for label in ("full", "resync"):
@@ -150,6 +155,16 @@ def one_size(customers: int, args: argparse.Namespace) -> dict[str, Any]:
                     lambda: client(b_srv.url), pc, args.processes, args.workers)
                 out[f"azure_{label}_s"] = time.perf_counter() - t0
                 out[f"azure_{label}_written"] = counts.get("created", 0) + counts.get("updated", 0)
+            # Nothing lost: every subscription found has its initial change log, in both orgs.
+            for name, url in (("inproc", a_srv.url), ("azure", b_srv.url)):
+                d = client(url)
+                subs = sum(1 for r in d.list("cspb_subscriptions", select=["cspb_kind"]) if r.get("cspb_kind") != 3)
+                logs = sum(1 for _ in d.list("cspb_licensechangelogs", select=["cspb_changekey"]))
+                out[f"{name}_lost_logs"] = subs - logs
+            for name, app in (("inproc", inproc_app), ("azure", azure_app)):
+                prot = app.protection
+                out[f"{name}_429"] = prot.refused_total if prot else 0
+                out[f"{name}_admitted"] = prot.admitted if prot else 0
             # What one catalog load costs, to tell the extra worker processes' loads from the rest.
             probe = client(b_srv.url)
             ReferenceCache().get(probe, "probe", products=lambda d: _product_rows(d), prices=_price_rows)
@@ -180,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=4, help="worker processes (Function instances)")
     parser.add_argument("--naive-sample", type=int, default=0, help="customers the naive baseline syncs (0: skip)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--protection", default="on",
+                        help="Dataverse service protection in the sandbox: on (Microsoft's limits), off, or "
+                             "scaled, e.g. requests=100,window=10,concurrent=52")
     args = parser.parse_args(argv)
 
     from bench._common import load_average, stamp
@@ -187,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = [int(c) for c in args.customers.split(",") if c]
     print(f"subscription sync (provider accounts + subscriptions), Dataverse requests; {stamp()}; "
-          f"latency {args.latency_ms:g} ms, "
+          f"service protection {args.protection}; latency {args.latency_ms:g} ms, "
           f"{args.workers} concurrent messages over {args.processes} worker processes, "
           f"{batch_size()} accounts per message")
     head = (f"{'customers':>9} {'subs':>7} | {'in-process':>10} {'/cust':>6} {'re-sync':>8} | {'Azure path':>10} "
@@ -214,6 +232,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'+' if beyond >= 0 else '-'} {abs(beyond):,} + {extra:,} for "
                   f"{r[f'azure_{label}_loads'] - 1} extra process catalog load(s) of {r['load_requests']} "
                   f"requests  {verdict}")
+        for name in ("inproc", "azure"):
+            answered = r[f"{name}_admitted"] + r[f"{name}_429"]
+            share = r[f"{name}_429"] / answered if answered else 0.0
+            verdict = "OK" if share < 0.02 and r[f"{name}_lost_logs"] == 0 else "MISSED"
+            ok &= verdict == "OK"
+            print(f"  {name:<6}: {r[f'{name}_429']:,} of {answered:,} Dataverse requests answered 429 "
+                  f"({share:.1%}, target < 2%), {r[f'{name}_lost_logs']} change logs lost  {verdict}")
         if r.get("azure_resync_written"):
             ok = False
             print(f"  MISSED: the unchanged re-sync wrote {r['azure_resync_written']} rows")

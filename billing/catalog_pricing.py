@@ -135,6 +135,16 @@ def family_of(row: Mapping[str, Any]) -> str:
     return title.strip()
 
 
+def _title(product: str, sku: str) -> str:
+    """The SKU's name as people say it: its SKU title, prefixed with the product's when that adds something."""
+    product, sku = product.strip(), sku.strip()
+    if not sku or sku == product:
+        return product
+    if sku.lower().startswith(product.lower()) or not product:
+        return sku
+    return f"{product} {sku}"
+
+
 def parse_sheet_row(row: Mapping[str, Any]) -> SheetPrice:
     for name in ("ProductId", "SkuId", "UnitPrice"):
         if not str(row.get(name) or "").strip():
@@ -142,7 +152,7 @@ def parse_sheet_row(row: Mapping[str, Any]) -> SheetPrice:
     return SheetPrice(
         product_id=str(row["ProductId"]),
         sku_id=str(row["SkuId"]),
-        title=f"{row.get('ProductTitle') or ''} {row.get('SkuTitle') or ''}".strip() or str(row["ProductId"]),
+        title=_title(str(row.get("ProductTitle") or ""), str(row.get("SkuTitle") or "")) or str(row["ProductId"]),
         family=family_of(row),
         term=str(row.get("TermDuration") or "P1M"),
         billing_plan=str(row.get("BillingPlan") or "Monthly").lower(),

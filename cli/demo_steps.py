@@ -52,6 +52,26 @@ def sync_and_provision(ctx: Any) -> list[str]:
     return lines
 
 
+def price_preview(ctx: Any) -> list[str]:
+    """Next month's price sheet against the prices in force, for the partner's catalog: what the
+    subscriptions use plus an allow-list entry an admin would add (the new Copilot family)."""
+    from dataverse import catalog_repo
+    from dataverse.tables import CatalogSelectionKind
+    from distributors.partnercenter_adapter import PartnerCenterAdapter
+    from shared.blobstore import blob_store_from_settings
+    from sync.price_preview import run_price_preview
+
+    dv = _dv()
+    catalog_repo.add_selection(dv, catalog_repo.SelectionEntry(CatalogSelectionKind.FAMILY, "Microsoft 365 Copilot"))
+    out = run_price_preview(dv, PartnerCenterAdapter.from_settings(), today=ctx.as_of, currencies=("USD", "EUR"),
+                            store=blob_store_from_settings(), out_dir=ctx.out_dir / "price-preview")
+    items = out["items"]
+    return [f"{out['month']} vs prices in force on {out['inForce']} ({', '.join(out['source'])}; {out['selection']})",
+            f"items added {items['added']}, changed {items['changed']}, removed {items['removed']}; "
+            f"customers whose margin moves: {out['customersAffected']}",
+            f"report: {out['local']['report.html']} (+ price-changes.csv, customer-impact.csv)"]
+
+
 def pax8_provisioning(ctx: Any) -> list[str]:
     from sync.pax8_demo import run_pax8_demo
 
@@ -232,6 +252,7 @@ def portal_and_assessment(ctx: Any) -> list[str]:
 STEPS: list[tuple[str, Any]] = [
     ("dataverse round trip", dataverse_round_trip),
     ("sync and provisioning", sync_and_provision),
+    ("price-change preview", price_preview),
     ("pax8 provisioning", pax8_provisioning),
     ("recon", recon_ingest),
     ("billing", billing_cycle),

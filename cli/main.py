@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     "sandbox": "cli.sandbox_cmd:sandbox",
     "solution": "cli.solution_cmd:solution",
     "sync": "cli.sync_cmd:sync",
+    "catalog": "cli.catalog_cmd:catalog",
     "bill": "cli.bill_cmd:bill",
     "recon": "cli.recon_cmd:recon",
     "assess": "cli.assess_cmd:assess",

@@ -1,4 +1,4 @@
-"""`cspbridge pay charge|link`: charge an invoice's stored payment method, or make the
+"""`cspbridge pay charge|settle|link`: charge an invoice's stored payment method, or make the
 single-use link that asks a customer for one. Uses the configured Dataverse and processor."""
 
 from __future__ import annotations
@@ -55,6 +55,19 @@ def charge(invoice_ref: str, amount: Decimal | None, purpose: str | None) -> Non
                    "to try again", err=True)
     if outcome.status not in ("succeeded", "pending", "nothing_due"):
         raise SystemExit(1)
+
+
+@pay.command()
+def settle() -> None:
+    """Record the outcome of charges the processor held (e.g. for fraud review). Never charges."""
+    from dataverse.client import client_or_default
+    from payments import service
+
+    try:
+        settled = service.settle_held(dv=client_or_default())
+    except IntegrationError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps({"held": len(settled), "payments": settled}))
 
 
 @pay.command()

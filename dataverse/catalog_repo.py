@@ -98,10 +98,11 @@ def _write(dv: Any, entity_set: str, logical: str, key: list[str], records: Iter
 
 # ---------------------------------------------------------------- price changes
 
-def price_changes(dv: Any, currency: str) -> dict[str, cp.ExistingChange]:
+def price_changes(dv: Any, price_list: str) -> dict[str, cp.ExistingChange]:
+    """The price changes of one price list's items (any status), by change key."""
     out: dict[str, cp.ExistingChange] = {}
     for c in dv.list(EntitySet.PRICE_CHANGES, select=CHANGE_COLUMNS, page_size=PAGE,
-                     filter=f"cspb_currencycode eq {odata.literal(currency.upper())}"):
+                     filter=f"startswith(cspb_pricekey,{odata.literal(price_list + '|')})"):
         effective = c.get("cspb_effectivedate")
         out[c["cspb_changekey"]] = cp.ExistingChange(
             c["cspb_changekey"], int(c.get("cspb_status") or cp.CHANGE_PENDING), _dec(c.get("cspb_newamount")),
@@ -120,6 +121,7 @@ class Impact:
 def price_change(key: str, name: str, currency: str, item_key: str, *, old_amount: Decimal | None,
                  new_amount: Decimal, old_cost: Decimal | None, new_cost: Decimal, effective: date | None,
                  scheduled: bool, impact: Impact, item_exists: bool) -> dict[str, Any]:
+    """`currency` is the amounts' currency (USD for a price list Microsoft does not price in)."""
     record: dict[str, Any] = {
         "cspb_changekey": key, "cspb_name": name[:200], "cspb_pricekey": item_key, "cspb_currencycode": currency,
         "cspb_oldamount": old_amount, "cspb_newamount": new_amount, "cspb_oldcost": old_cost,
@@ -171,7 +173,9 @@ class SelectionEntry:
 
 def selection_entries(dv: Any) -> list[SelectionEntry]:
     out = []
-    for r in dv.list(EntitySet.CATALOG_SELECTIONS, select=["cspb_kind", "cspb_value"], filter="statecode eq 0"):
+    for r in dv.list(EntitySet.CATALOG_SELECTIONS, select=["cspb_kind", "cspb_value", "statecode"]):
+        if r.get("statecode") not in (None, 0):
+            continue  # deactivated by the admin
         try:
             kind = CatalogSelectionKind(int(r.get("cspb_kind") or 0))
         except ValueError:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from billing.dunning import DunningKind
+
 # The picklists billing rules use are defined once, in billing.models (billing must not import
 # dataverse); they are re-exported here under the names the rest of the code knows them by, so
 # CHOICES below still checks them against the solution source.
@@ -49,6 +51,8 @@ class EntitySet:
     EXCHANGE_RATES = "cspb_exchangerates"
     TAX_RATES = "cspb_taxrates"
     CATALOG_SELECTIONS = "cspb_catalogselections"
+    DUNNING_EVENTS = "cspb_dunningevents"
+    TASKS = "tasks"
     ACCOUNTS = "accounts"
     CONTACTS = "contacts"
     TRANSACTION_CURRENCIES = "transactioncurrencies"
@@ -81,6 +85,8 @@ class Table:
     EXCHANGE_RATE = "cspb_exchangerate"
     TAX_RATE = "cspb_taxrate"
     CATALOG_SELECTION = "cspb_catalogselection"
+    DUNNING_EVENT = "cspb_dunningevent"
+    TASK = "task"
     ACCOUNT = "account"
     CONTACT = "contact"
     TRANSACTION_CURRENCY = "transactioncurrency"
@@ -106,14 +112,19 @@ ENTITY_SET_OF: dict[str, str] = {
         ("TRANSACTION_CURRENCY", "TRANSACTION_CURRENCIES"), ("UOM_SCHEDULE", "UOM_SCHEDULES"), ("UOM", "UOMS"),
         ("PRODUCT", "PRODUCTS"), ("PRICE_LEVEL", "PRICE_LEVELS"), ("PRODUCT_PRICE_LEVEL", "PRODUCT_PRICE_LEVELS"),
         ("INVOICE", "INVOICES"), ("INVOICE_DETAIL", "INVOICE_DETAILS"),
+        ("DUNNING_EVENT", "DUNNING_EVENTS"), ("TASK", "TASKS"),
     )
 }
 """Logical name -> entity set name."""
 
 
+# Activity tables share the activitypointer key.
+ACTIVITY_TABLES = frozenset({"task"})
+
+
 def primary_id(logical_name: str) -> str:
-    """Primary key column of a table: every table here names it `<logical name>id`."""
-    return f"{logical_name}id"
+    """Primary key column of a table: `<logical name>id`, except activities (`activityid`)."""
+    return "activityid" if logical_name in ACTIVITY_TABLES else f"{logical_name}id"
 
 
 # ---- choice (picklist) values billing does not use; each enum names its table.column ----
@@ -253,4 +264,5 @@ CHOICES: dict[type[IntEnum], tuple[str, ...]] = {
     InvoiceState: ("invoice.statecode",),
     StateCode: ("cspb_subscription.statecode", "account.statecode"),
     ProductState: ("product.statecode",),
+    DunningKind: ("cspb_dunningevent.cspb_kind",),
 }

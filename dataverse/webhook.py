@@ -32,6 +32,19 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 SIZE_EXCEEDED_HEADER = "x-ms-dynamics-msg-size-exceeded"
 
+# Limits on what a body may be, so hostile input is a 400 naming the problem, never a crash:
+# Dataverse caps a webhook body at 256 KB (bigger ones arrive trimmed, with SIZE_EXCEEDED_HEADER),
+# so 1 MB is generous; real contexts nest about 8 deep (context > parameters > entity > attribute > value).
+MAX_BODY_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_INT_DIGITS = 40  # a 128-bit integer has 39 digits; Dataverse's BigInt has 19
+MAX_NAME = 128  # logical names are at most 50 characters; message names are short too
+_LOGICAL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class BodyTooLarge(ValidationError):
+    """Maps to 413."""
+
 
 @dataclass(frozen=True)
 class EntityRef:
@@ -88,9 +101,12 @@ def _bad(path: str, problem: str) -> ValidationError:
 
 def parse_date(text: str, path: str = "date") -> datetime:
     match = _DATE.match(text)
-    if not match:
+    if not match or len(match.group(1)) > 20:
         raise _bad(path, f"is not a /Date(ms)/ value: {text[:40]!r}")
-    return _EPOCH + timedelta(milliseconds=int(match.group(1)))
+    try:
+        return _EPOCH + timedelta(milliseconds=int(match.group(1)))
+    except OverflowError:
+        raise _bad(path, f"is a date out of range: {text[:40]!r}") from None
 
 
 def _guid(value: Any, path: str, *, optional: bool = False) -> str | None:
@@ -184,13 +200,54 @@ def convert(value: Any, path: str = "value") -> Any:
     return dict(value)
 
 
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _bad("body", f"has an integer of {len(text.lstrip('-'))} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _parse_float(text: str) -> Decimal:
+    value = Decimal(text)
+    if len(text) > 100 or (value and not -400 < value.adjusted() < 400):
+        raise _bad("body", f"has a number out of range: {text[:40]!r}")
+    return value
+
+
+def _no_constants(name: str) -> Any:
+    raise _bad("body", f"has {name}, which is not JSON")
+
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def check_depth(text: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse nesting deeper than `limit` before the parser recurses into it (json.loads would
+    raise RecursionError, and a deep structure costs every later walk too)."""
+    depth = 0
+    for match in _BRACKETS.finditer(_STRING.sub("", text)):
+        if match.group() in "[{":
+            depth += 1
+            if depth > limit:
+                raise _bad("body", f"nests deeper than {limit} levels")
+        else:
+            depth -= 1
+
+
 def _load(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(body, Mapping):
         return body
+    if len(body) > MAX_BODY_BYTES:
+        raise BodyTooLarge(f"webhook payload: body is {len(body)} bytes, more than {MAX_BODY_BYTES}",
+                           details={"field": "body"})
     try:
         text = body.decode("utf-8-sig") if isinstance(body, bytes) else body
-        data = json.loads(text, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise _bad("body", "is not UTF-8 JSON") from None
+    check_depth(text)
+    try:
+        data = json.loads(text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_no_constants)
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise _bad("body", f"is not JSON ({exc.__class__.__name__})") from None
     if not isinstance(data, Mapping):
         raise _bad("body", "must be a JSON object")
@@ -201,6 +258,17 @@ def _str(ctx: Mapping[str, Any], name: str) -> str:
     value = ctx.get(name)
     if not isinstance(value, str) or not value:
         raise _bad(name, "is missing")
+    return value
+
+
+def _name(ctx: Mapping[str, Any], name: str) -> str:
+    """A message or table logical name: letters, digits and underscores, short. It goes into the
+    inbox's event key, which is an alternate key in a URL, so an unchecked one could make a 414."""
+    value = _str(ctx, name)
+    if len(value) > MAX_NAME:
+        raise _bad(name, f"is {len(value)} characters long (at most {MAX_NAME})")
+    if not _LOGICAL_NAME.match(value):
+        raise _bad(name, f"is not a logical name: {value[:40]!r}")
     return value
 
 
@@ -223,8 +291,8 @@ def _image(images: dict[str, Any], path: str) -> EntityImage | None:
 def parse_event(body: bytes | str | Mapping[str, Any], *, size_exceeded: bool = False) -> DataverseEvent:
     """Parse one webhook body. Raises ValidationError naming the missing or bad field."""
     ctx = _load(body)
-    message = _str(ctx, "MessageName")
-    entity = _str(ctx, "PrimaryEntityName")
+    message = _name(ctx, "MessageName")
+    entity = _name(ctx, "PrimaryEntityName")
     entity_id = _guid(ctx.get("PrimaryEntityId"), "PrimaryEntityId")
     assert entity_id is not None
     inputs = _pairs(ctx.get("InputParameters"), "InputParameters")
@@ -251,7 +319,7 @@ def parse_event(body: bytes | str | Mapping[str, Any], *, size_exceeded: bool = 
         user_id=_guid(ctx.get("UserId"), "UserId", optional=True),
         initiating_user_id=_guid(ctx.get("InitiatingUserId"), "InitiatingUserId", optional=True),
         organization_id=_guid(ctx.get("OrganizationId"), "OrganizationId", optional=True),
-        organization_name=ctx.get("OrganizationName") if isinstance(ctx.get("OrganizationName"), str) else None,
+        organization_name=ctx["OrganizationName"][:200] if isinstance(ctx.get("OrganizationName"), str) else None,
         operation_created_on=parse_date(created, "OperationCreatedOn") if isinstance(created, str) else None,
         target=target,
         pre_image=_image(_pairs(ctx.get("PreEntityImages"), "PreEntityImages"), "PreEntityImages"),

@@ -19,4 +19,4 @@ def dataverse_webhook(req: func.HttpRequest) -> func.HttpResponse:
 
     delivery = accept_delivery(req.get_body(), dict(req.headers), dict(req.params))
     return func.HttpResponse(json.dumps(delivery.body()), status_code=delivery.status,
-                             mimetype="application/json")
+                             headers=delivery.headers(), mimetype="application/json")

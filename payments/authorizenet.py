@@ -7,9 +7,16 @@ turn into a customer profile + payment profile and store only those ids.
 
 Authorize.Net has no idempotency header. Its duplicate window plays that role: a charge
 re-sent with the same amount, profile and order.invoiceNumber inside `duplicateWindow`
-seconds is refused with transaction error 11. We put (a 20-char cut of) our idempotency key in
-invoiceNumber and refId, and on error 11 look the original transaction up by invoiceNumber
-and return it as a replay instead of charging again.
+seconds is refused with transaction error 11, and because we send duplicateWindow the refusal
+carries the original transId. We put (a 20-char cut of) our idempotency key in invoiceNumber
+and refId, and on error 11 read the original's current status (getTransactionDetails) and
+return it as a replay instead of charging again.
+
+The JSON is mapped onto the XSD, so every object's keys go in the schema's sequence (the real
+service answers E00003 otherwise). Response code 4 is "held for review": the money may still
+move, so the charge is pending, never failed (a failed charge would be retried and could take
+the money twice); its outcome is read later with transaction_status. The merchant account has
+one currency (CSPB_AUTHORIZENET_CURRENCY); a charge in another one is refused before any call.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.money import round_money
-from payments.base import FAILED, SUCCEEDED, ChargeResult, StoredMethod
+from payments.base import FAILED, PENDING, SUCCEEDED, ChargeResult, StoredMethod
 from shared.config import Settings, get_settings
 from shared.errors import AuthError, ConflictError, FatalError, NotFoundError, RetriableError, ValidationError
 from shared.http import HttpClient, RetryPolicy
@@ -28,6 +35,10 @@ from shared.http import HttpClient, RetryPolicy
 # The largest window Authorize.Net accepts (8 hours).
 DUPLICATE_WINDOW_SECONDS = 28800
 _AUTH_CODES = {"E00007", "E00008", "E00124"}
+# getTransactionDetails transactionStatus -> our charge status (anything else: still pending).
+_SETTLED = {"capturedPendingSettlement", "settledSuccessfully", "authorizedPendingCapture"}
+_REFUSED = {"declined", "voided", "expired", "failedReview", "settlementError", "generalError",
+            "communicationError", "couldNotVoid", "returnedItem"}
 
 
 def short_key(key: str) -> str:
@@ -39,10 +50,11 @@ class AuthorizeNetProcessor:
     name = "authorizenet"
 
     def __init__(self, url: str, login_id: str, transaction_key: str, *, retry: RetryPolicy | None = None,
-                 timeout: float = 60.0) -> None:
+                 timeout: float = 60.0, currency: str = "USD") -> None:
         if not login_id or not transaction_key:
             raise AuthError("Authorize.Net API login id and transaction key are required")
         self._auth = {"name": login_id, "transactionKey": transaction_key}
+        self.currency = (currency or "USD").upper()
         self.url = url
         self.http = HttpClient(url, retry=retry or RetryPolicy(), timeout=timeout)
 
@@ -52,7 +64,7 @@ class AuthorizeNetProcessor:
         sandbox = s.mode == "sandbox"
         return cls(s.authorizenet_url, s.authorizenet_login_id or ("sandbox" if sandbox else ""),
                    s.authorizenet_transaction_key.reveal() or ("sandbox-key" if sandbox else ""),
-                   timeout=s.http_timeout_seconds,
+                   timeout=s.http_timeout_seconds, currency=s.authorizenet_currency,
                    retry=RetryPolicy(max_attempts=s.http_max_attempts, cap_seconds=s.http_backoff_cap_seconds))
 
     def call(self, name: str, body: dict[str, Any], ref_id: str | None = None) -> dict[str, Any]:
@@ -117,10 +129,31 @@ class AuthorizeNetProcessor:
                 return t
         return None
 
+    def transaction_status(self, trans_id: str, amount: Decimal, currency: str) -> ChargeResult:
+        """The current outcome of an earlier charge (getTransactionDetailsRequest): a held one is
+        settled here, by reading, never by charging again."""
+        answer = self.call("getTransactionDetailsRequest", {"transId": trans_id})
+        self._raise_for(answer)
+        transaction = answer.get("transaction") or {}
+        status = transaction.get("transactionStatus") or ""
+        if status in _SETTLED:
+            return ChargeResult(SUCCEEDED, amount, currency, trans_id, replayed=True)
+        if status in _REFUSED:
+            return ChargeResult(FAILED, amount, currency, trans_id, error=f"the payment was {status}", replayed=True,
+                                details={"transaction_status": status})
+        return ChargeResult(PENDING, amount, currency, trans_id, replayed=True,
+                            error="the payment is held for review by the processor",
+                            details={"transaction_status": status})
+
     def charge(self, method: StoredMethod, amount: Decimal, currency: str, idempotency_key: str, *,
                description: str = "", reference: str = "") -> ChargeResult:
+        if (currency or "").upper() != self.currency:
+            raise ValidationError(f"Authorize.Net: this merchant account charges in {self.currency} only; the invoice "
+                                  f"is in {currency}. Charge it with another processor or bill it in {self.currency}.")
         key = short_key(idempotency_key)
+        # Keys in transactionRequestType's XSD sequence: type, amount, currencyCode, profile, order, settings.
         tx = {"transactionType": "authCaptureTransaction", "amount": str(round_money(amount, currency)),
+              "currencyCode": self.currency,
               "profile": {"customerProfileId": method.customer_ref,
                           "paymentProfile": {"paymentProfileId": method.method_ref}},
               "order": {"invoiceNumber": key, "description": (description or reference)[:255]},
@@ -130,13 +163,22 @@ class AuthorizeNetProcessor:
         result = answer.get("transactionResponse") or {}
         errors = result.get("errors") or []
         if any(e.get("errorCode") == "11" for e in errors):
-            original = self._find(key)
-            if original is None:
-                raise RetriableError("Authorize.Net reported a duplicate but the original was not found yet")
-            return ChargeResult(SUCCEEDED, amount, currency, original["transId"], replayed=True)
-        if result.get("responseCode") == "1":
+            # With duplicateWindow sent, the refusal names the original transaction.
+            original = result.get("transId") or ""
+            if not original or original == "0":
+                found = self._find(key)
+                if found is None:
+                    raise RetriableError("Authorize.Net reported a duplicate but the original was not found yet")
+                original = found["transId"]
+            return self.transaction_status(original, amount, currency)
+        code = result.get("responseCode")
+        if code == "1":
             return ChargeResult(SUCCEEDED, amount, currency, result.get("transId", ""))
-        if result.get("responseCode") in ("2", "3", "4"):
+        if code == "4":
+            return ChargeResult(PENDING, amount, currency, result.get("transId", ""),
+                                error="the payment is held for review by the processor",
+                                details={"response_code": "4"})
+        if code in ("2", "3"):
             text = errors[0].get("errorText", "declined") if errors else "declined"
             return ChargeResult(FAILED, amount, currency, result.get("transId", ""), error=text,
                                 details={"error_code": errors[0].get("errorCode", "") if errors else ""})

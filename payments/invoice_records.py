@@ -66,6 +66,7 @@ class InvoiceDoc:
     lines: tuple[DocLine, ...]
     accounting_status: int | None = None
     send_status: str | None = None
+    due_date: date | None = None
 
 
 def _date(value: Any) -> date | None:
@@ -100,7 +101,8 @@ def load_invoice(dv: Any, invoice_id: str) -> InvoiceDoc:
         balance=dec(row["cspb_balance"]) if row.get("cspb_balance") is not None else total - paid,
         payment_status=row.get("cspb_paymentstatus"), period_start=start, period_end=_date(row.get("cspb_periodend")),
         invoice_date=start or _date(row.get("createdon")) or date.today(), lines=tuple(lines),
-        accounting_status=row.get("cspb_accountingstatus"), send_status=row.get("cspb_sendstatus"))
+        accounting_status=row.get("cspb_accountingstatus"), send_status=row.get("cspb_sendstatus"),
+        due_date=_date(row.get("duedate")))
 
 
 def load_contract(dv: Any, invoice: InvoiceDoc) -> dict[str, Any]:
@@ -124,6 +126,14 @@ def billing_contact(dv: Any, contract: dict[str, Any]) -> dict[str, Any] | None:
 
 def payment_row(dv: Any, key: str) -> dict[str, Any] | None:
     return dv.get_by_key("cspb_payments", {"cspb_paymentkey": key})
+
+
+def held_payments(dv: Any) -> list[dict[str, Any]]:
+    """Pending payments the processor has taken but not decided (e.g. Authorize.Net's review)."""
+    rows = dv.list("cspb_payments", select=["cspb_paymentkey", "cspb_processor", "cspb_processorpaymentid",
+                                            "cspb_amount", "_cspb_invoice_value"],
+                   filter=f"cspb_status eq {int(PAYMENT_PENDING)} and cspb_processorpaymentid ne null")
+    return [r for r in rows if r.get("cspb_processorpaymentid") and r.get("_cspb_invoice_value")]
 
 
 def write_payment(dv: Any, invoice: InvoiceDoc, key: str, *, amount: Decimal, processor: str, status: int,

@@ -89,10 +89,17 @@ def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: s
                              balance=invoice.balance)
     method = StoredMethod.parse(processor_name, token)
     processor = processor or processor_for(processor_name)
-    records.write_payment(dv, invoice, key, amount=due, processor=processor.name, status=records.PAYMENT_PENDING)
+    held = (existing or {}).get("cspb_processorpaymentid") if existing is not None else None
+    if not held:
+        records.write_payment(dv, invoice, key, amount=due, processor=processor.name, status=records.PAYMENT_PENDING)
     try:
-        result: ChargeResult = processor.charge(method, due, invoice.currency, key,
-                                                description=f"Invoice {invoice.number}", reference=invoice.key)
+        if held and hasattr(processor, "transaction_status"):
+            # The processor took the charge and holds it (e.g. Authorize.Net's review): read its
+            # outcome; charging again could take the money twice.
+            result: ChargeResult = processor.transaction_status(held, due, invoice.currency)
+        else:
+            result = processor.charge(method, due, invoice.currency, key,
+                                      description=f"Invoice {invoice.number}", reference=invoice.key)
     except RetriableError:
         raise  # the Pending row stays; the retry resumes with the same key
     except IntegrationError as exc:
@@ -109,6 +116,37 @@ def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: s
     refreshed = records.refresh_payment_totals(dv, invoice, last_attempt_failed=result.status == FAILED)
     log.info("invoice %s charge %s: %s", invoice.number, key, result.status)
     return ChargeOutcome(result.status, due, key, result.error, replayed=result.replayed, balance=refreshed.balance)
+
+
+def settle_held(*, dv: Any = None, processors: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    """Read the outcome of every held charge (a Pending payment the processor took, e.g. one
+    Authorize.Net holds for review) and record it on the invoice. Never charges: the money
+    either moved or did not, and the processor says which."""
+    dv = client_or_default(dv)
+    processors = dict(processors or {})
+    settled = []
+    for row in records.held_payments(dv):
+        name = row.get("cspb_processor") or ""
+        processor = processors.get(name)
+        if processor is None:
+            processor = processors[name] = processor_for(name)
+        status_of = getattr(processor, "transaction_status", None)
+        if status_of is None:
+            continue
+        invoice = records.load_invoice(dv, row["_cspb_invoice_value"])
+        amount = records.dec(row.get("cspb_amount"))
+        result = status_of(row["cspb_processorpaymentid"], amount, invoice.currency)
+        if result.status == "pending":
+            settled.append({"invoice": invoice.number, "payment": row["cspb_paymentkey"], "status": "pending"})
+            continue
+        succeeded = result.status == SUCCEEDED
+        records.write_payment(dv, invoice, row["cspb_paymentkey"], amount=amount, processor=name,
+                              status=records.PAYMENT_SUCCEEDED if succeeded else records.PAYMENT_FAILED,
+                              processor_payment_id=result.processor_payment_id, error=result.error,
+                              paid_on=date.today() if succeeded else None)
+        records.refresh_payment_totals(dv, invoice, last_attempt_failed=not succeeded)
+        settled.append({"invoice": invoice.number, "payment": row["cspb_paymentkey"], "status": result.status})
+    return settled
 
 
 def redeem(token: str, payment_method_token: str, *, dv: Any = None, processor: PaymentProcessor | None = None,

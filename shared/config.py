@@ -83,9 +83,21 @@ class Settings:
     authorizenet_url: str = "https://api.authorize.net/xml/v1/request.api"
     authorizenet_login_id: str = ""
     authorizenet_transaction_key: Secret = field(default_factory=lambda: Secret(""))
+    # The currency of the Authorize.Net merchant account: a charge in any other currency is refused.
+    authorizenet_currency: str = "USD"
     quickbooks_url: str = "https://quickbooks.api.intuit.com"
     quickbooks_realm_id: str = ""
-    quickbooks_token: Secret = field(default_factory=lambda: Secret(""))
+    # OAuth 2.0 (Intuit): the app's client id/secret; the refresh token lives in the secret store
+    # (Key Vault) under quickbooks_refresh_token_secret_name and is rotated there on every refresh.
+    # quickbooks_refresh_token seeds the store once (the value from Intuit's consent).
+    quickbooks_client_id: str = ""
+    quickbooks_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    quickbooks_refresh_token: Secret = field(default_factory=lambda: Secret(""))
+    quickbooks_refresh_token_secret_name: str = "cspb-quickbooks-refresh-token"
+    quickbooks_token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    # Intuit's limits per realm and app: 10 concurrent requests, 500 per minute.
+    quickbooks_max_concurrent: int = 10
+    quickbooks_requests_per_minute: int = 500
     business_central_url: str = "https://api.businesscentral.dynamics.com"
     business_central_company_id: str = ""
     accounting_target: str = "quickbooks"  # quickbooks | businesscentral | none

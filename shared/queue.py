@@ -135,23 +135,38 @@ class StorageQueue:
     """Azure Storage queue (Azurite in tests) with dedupe markers and a poison queue."""
 
     def __init__(self, connection_string: str, name: str, *, max_deliveries: int = DEFAULT_MAX_DELIVERIES,
-                 dedupe_container: str = "queue-dedupe") -> None:
+                 dedupe_container: str = "queue-dedupe", client_options: dict[str, Any] | None = None) -> None:
+        from azure.core.exceptions import AzureError
         from azure.storage.blob import BlobServiceClient
         from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
 
         self.name = name
         self.max_deliveries = max_deliveries
+        options = dict(client_options or {})
+        retries = options.pop("retry_total", None)
+        queue_options, blob_options = dict(options), dict(options)
+        if retries is not None:
+            # The SDKs' default ExponentialRetry starts at 15 s; a bounded caller wants a short linear one.
+            from azure.storage.blob import LinearRetry as BlobRetry
+            from azure.storage.queue import LinearRetry as QueueRetry
+
+            queue_options["retry_policy"] = QueueRetry(backoff=1, random_jitter_range=0, retry_total=retries)
+            blob_options["retry_policy"] = BlobRetry(backoff=1, random_jitter_range=0, retry_total=retries)
+
         # Base64 like the Functions host expects by default, so a queue trigger can read our messages.
         def client(queue_name: str) -> QueueClient:
             return QueueClient.from_connection_string(connection_string, queue_name,
                                                       message_encode_policy=BinaryBase64EncodePolicy(),
-                                                      message_decode_policy=BinaryBase64DecodePolicy())
+                                                      message_decode_policy=BinaryBase64DecodePolicy(), **queue_options)
 
         self._queue = client(name)
         self._poison = client(f"{name}-poison")
-        self._markers = BlobServiceClient.from_connection_string(connection_string).get_container_client(
+        self._markers = BlobServiceClient.from_connection_string(connection_string, **blob_options).get_container_client(
             dedupe_container)
-        self._ensure()
+        try:
+            self._ensure()
+        except AzureError as exc:
+            raise RetriableError(f"queue {name}: storage unavailable: {type(exc).__name__}") from exc
 
     def _ensure(self) -> None:
         from azure.core.exceptions import ResourceExistsError
@@ -253,12 +268,15 @@ class ServiceBusQueue:
     maxDeliveryCount=max_deliveries (see the deployment notes); the service does the rest.
     learn.microsoft.com/azure/service-bus-messaging/duplicate-detection"""
 
-    def __init__(self, connection_string: str, name: str, *, max_deliveries: int = DEFAULT_MAX_DELIVERIES) -> None:
+    def __init__(self, connection_string: str, name: str, *, max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+                 client_options: dict[str, Any] | None = None) -> None:
         from azure.servicebus import ServiceBusClient
 
         self.name = name
         self.max_deliveries = max_deliveries
-        self._client = ServiceBusClient.from_connection_string(connection_string)
+        self._send_timeout = (client_options or {}).get("send_timeout")
+        self._client = ServiceBusClient.from_connection_string(
+            connection_string, **{k: v for k, v in (client_options or {}).items() if k != "send_timeout"})
         self._sender = self._client.get_queue_sender(name)
         self._receiver = self._client.get_queue_receiver(name)
 
@@ -273,7 +291,10 @@ class ServiceBusQueue:
         from azure.servicebus.exceptions import ServiceBusError
 
         try:
-            self._sender.send_messages(self.build_message(body, message_id))
+            if self._send_timeout is not None:
+                self._sender.send_messages(self.build_message(body, message_id), timeout=self._send_timeout)
+            else:
+                self._sender.send_messages(self.build_message(body, message_id))
         except ServiceBusError as exc:
             raise RetriableError(f"queue {self.name}: send failed: {type(exc).__name__}") from exc
         # Duplicates are dropped by the service without telling the sender.
@@ -371,12 +392,21 @@ _in_process: dict[str, InProcessQueue] = {}
 _in_process_lock = threading.Lock()
 
 
-_clients: dict[tuple[str, str], Queue] = {}
+_clients: dict[tuple[str, str, bool], Queue] = {}
 
 
-def get_queue(name: str, settings: Any = None) -> Queue:
+# The webhook answers within seconds (503 + Retry-After when storage is down, so Dataverse retries),
+# so its clients give up fast: one retry, short connect/read timeouts. Workers keep the SDK defaults.
+INTAKE_STORAGE_OPTIONS: dict[str, Any] = {"retry_total": 1, "connection_timeout": 1.0, "read_timeout": 2.0}
+INTAKE_SERVICEBUS_OPTIONS: dict[str, Any] = {"retry_total": 1, "retry_backoff_factor": 0.2,
+                                             "retry_backoff_max": 1.0, "send_timeout": 2.0}
+
+
+def get_queue(name: str, settings: Any = None, *, intake: bool = False) -> Queue:
     """The queue for the configured backend (`CSPB_QUEUE_BACKEND`: local | azurite | servicebus).
-    One client per backend and queue per process: a Function instance reuses its connection."""
+    One client per backend and queue per process: a Function instance reuses its connection.
+    `intake=True`: the client with the webhook's short timeouts. A client whose construction failed
+    (storage down) is not kept, so the next call tries again."""
     if settings is None:
         from shared.config import get_settings
 
@@ -386,13 +416,15 @@ def get_queue(name: str, settings: Any = None) -> Queue:
         with _in_process_lock:
             return _in_process.setdefault(name, InProcessQueue(name))
     with _in_process_lock:
-        cached = _clients.get((backend, name))
+        cached = _clients.get((backend, name, intake))
         if cached is None:
             if backend == "servicebus":
-                cached = ServiceBusQueue(settings.servicebus_connection_string.reveal(), name)
+                cached = ServiceBusQueue(settings.servicebus_connection_string.reveal(), name,
+                                         client_options=INTAKE_SERVICEBUS_OPTIONS if intake else None)
             else:
-                cached = StorageQueue(settings.storage_connection_string.reveal(), name)
-            _clients[(backend, name)] = cached
+                cached = StorageQueue(settings.storage_connection_string.reveal(), name,
+                                      client_options=INTAKE_STORAGE_OPTIONS if intake else None)
+            _clients[(backend, name, intake)] = cached
         return cached
 
 

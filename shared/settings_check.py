@@ -37,7 +37,7 @@ REQUIRED_IN_AZURE: dict[str, list[str | tuple[str, ...]]] = {
     "pax8": ["CSPB_PAX8_CLIENT_ID", "CSPB_PAX8_CLIENT_SECRET"],
     "stripe": ["CSPB_STRIPE_API_KEY", "CSPB_STRIPE_WEBHOOK_SECRET"],
     "authorizenet": ["CSPB_AUTHORIZENET_LOGIN_ID", "CSPB_AUTHORIZENET_TRANSACTION_KEY"],
-    "quickbooks": ["CSPB_QUICKBOOKS_REALM_ID"],
+    "quickbooks": ["CSPB_QUICKBOOKS_REALM_ID", "CSPB_QUICKBOOKS_CLIENT_ID", "CSPB_QUICKBOOKS_CLIENT_SECRET"],
     "businesscentral": ["CSPB_BUSINESS_CENTRAL_COMPANY_ID"],
     "smtp": ["CSPB_SMTP_HOST", "CSPB_MAIL_FROM"],
     "graph_mail": ["CSPB_MAIL_FROM"],

@@ -150,7 +150,7 @@ def _attribute(attrs: ET.Element, table: TableSpec, col: Col, *, primary_name: b
         sub(attr, "LookupTypes")
     elif col.type in ("picklist", "bool", "state", "status"):
         if col.type in ("picklist", "bool"):
-            sub(attr, "AppDefaultValue", "0" if col.type == "bool" else "-1")
+            sub(attr, "AppDefaultValue", str(int(col.default)) if col.type == "bool" else "-1")
         _optionset(attr, table, col)
     labels(attr, "displaynames", "displayname", col.label)
 

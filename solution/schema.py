@@ -31,6 +31,8 @@ class Attribute:
     required: bool = False
     labels: dict[int, str] = field(default_factory=dict, compare=False)
     max_length: int | None = None  # string/memo only; Dataverse rejects longer values
+    # bool only: the value stored on create when none is sent (the solution's AppDefaultValue).
+    default: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ def _parse_entity(path: Path, targets: dict[tuple[str, str], str]) -> Table:
             required=a.findtext("RequiredLevel", "none") in ("required", "systemrequired"),
             labels=_labels(a, "displaynames/displayname"),
             max_length=int(a.findtext("MaxLength", "0")) or None if kind in ("string", "memo") else None,
+            default=a.findtext("AppDefaultValue", "0").strip() == "1" if kind == "bool" else None,
         )
         if kind == "uniqueidentifier" and name == f"{logical}id":
             primary_id = name

@@ -25,6 +25,8 @@ class Col:
     options: tuple[tuple[int, str, str], ...] = ()
     required: bool = False
     max_length: int | None = None
+    # Two-option (bool) columns: the value Dataverse stores on create when none is sent (AppDefaultValue).
+    default: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,8 @@ def Mo(name: str, en: str, es: str) -> Col:
     return Col(name, "money", (en, es))
 
 
-def B(name: str, en: str, es: str) -> Col:
-    return Col(name, "bool", (en, es))
+def B(name: str, en: str, es: str, default: bool = False) -> Col:
+    return Col(name, "bool", (en, es), default=default)
 
 
 def DT(name: str, en: str, es: str) -> Col:
@@ -163,6 +165,12 @@ TABLES: tuple[TableSpec, ...] = (
            (2, "Stop Billing", "Dejar de facturar"))),
         S("cspb_taxjurisdiction", "Tax Jurisdiction", "Jurisdicción fiscal", 20),
         I("cspb_paymenttermsdays", "Payment Terms (Days)", "Plazo de pago (días)"),
+        # Dunning policy: days overdue, comma-separated ("7,14"); blank = the defaults in billing/dunning.py.
+        S("cspb_dunningreminderdays", "Reminders (Days Overdue)", "Recordatorios (días de retraso)", 100),
+        S("cspb_dunningretrydays", "Charge Retries (Days Overdue)", "Reintentos de cobro (días de retraso)", 100),
+        I("cspb_dunningfinalday", "Final Notice (Days Overdue)", "Último aviso (días de retraso)"),
+        I("cspb_dunningsuspendday", "Flag for Suspension (Days Overdue)", "Marcar para suspensión (días de retraso)"),
+        B("cspb_dunningoff", "Dunning Off", "Reclamación de cobro desactivada"),
     ),
     _table(
         "cspb_subscription", "cspb_Subscription", "cspb_subscriptions",
@@ -329,6 +337,20 @@ TABLES: tuple[TableSpec, ...] = (
         DT("cspb_receivedon", "Received On", "Recibido el"),
     ),
     _table(
+        "cspb_dunningevent", "cspb_DunningEvent", "cspb_dunningevents",
+        ("Dunning Event", "Evento de reclamación"), ("Dunning Events", "Eventos de reclamación"),
+        (("cspb_eventkey_key", ("cspb_eventkey",)),),
+        S("cspb_eventkey", "Event Key", "Clave de evento", 200),
+        L("cspb_invoice", "invoice", "Invoice", "Factura"),
+        P("cspb_kind", "Kind", "Tipo",
+          ((1, "Reminder", "Recordatorio"), (2, "Charge Retry", "Reintento de cobro"),
+           (3, "Final Notice", "Último aviso"), (4, "Flagged for Suspension", "Marcada para suspensión"))),
+        I("cspb_step", "Step", "Paso"),
+        I("cspb_daysoverdue", "Days Overdue", "Días de retraso"),
+        DA("cspb_date", "Date", "Fecha"),
+        M("cspb_outcome", "Outcome", "Resultado"),
+    ),
+    _table(
         "cspb_revenueschedule", "cspb_RevenueSchedule", "cspb_revenueschedules",
         ("Revenue Schedule", "Calendario de ingresos"), ("Revenue Schedules", "Calendarios de ingresos"),
         (("cspb_schedulekey_key", ("cspb_schedulekey",)),),
@@ -485,7 +507,8 @@ EXTENSIONS: tuple[TableSpec, ...] = (
          P("cspb_paymentstatus", "Payment Status", "Estado de pago",
            ((1, "Unpaid", "Sin pagar"), (2, "Partially Paid", "Pagada parcialmente"), (3, "Paid", "Pagada"),
             (4, "Failed", "Error"))),
-         S("cspb_sendstatus", "Send Status", "Estado de envío", 50),
+         S("cspb_sendstatus", "Send Status", "Estado de envío", 400),
+         S("cspb_dunningstatus", "Dunning Status", "Estado de reclamación", 400),
          P("cspb_accountingstatus", "Accounting Status", "Estado contable",
            ((1, "Not Synced", "Sin sincronizar"), (2, "Synced", "Sincronizada"), (3, "Failed", "Error"))),
          M("cspb_accountingerror", "Accounting Error", "Error contable"),

@@ -101,6 +101,13 @@ STANDARD: dict[str, tuple[str, str, str, list[ColumnDef], list[tuple[str, tuple[
                  {1: "New", 2: "Partially Shipped", 4: "Billed", 5: "Booked", 6: "Installed",
                   100001: "Complete", 100002: "Partial", 100003: "Canceled"}),
     ], []),
+    # Activities: a task regarding an account (the dunning "flag for suspension").
+    "task": ("tasks", "activityid", "subject", [
+        _c("activityid", "uniqueidentifier"), _c("subject", "string"), _c("description", "memo"),
+        _c("scheduledend", "datetime"), _c("prioritycode", "picklist", options={0: "Low", 1: "Normal", 2: "High"}),
+        _c("regardingobjectid", "lookup", "account"),
+        *_common({0: "Open", 1: "Completed", 2: "Canceled"}, {2: "Not Started", 5: "Completed", 6: "Canceled"}),
+    ], []),
     "invoicedetail": ("invoicedetails", "invoicedetailid", "invoicedetailname", [
         _c("invoicedetailid", "uniqueidentifier"), _c("invoicedetailname", "string"),
         _c("invoiceid", "lookup", "invoice"), _c("productid", "lookup", "product"), _c("uomid", "lookup", "uom"),

@@ -125,7 +125,7 @@ def _ensure_price_lists(dv: Any, currencies: Iterable[str], written: dict[str, i
     return levels
 
 
-def _load_rules(dv: Any, level_ids: Mapping[str, str]) -> list[cp.MarkupRule]:
+def load_rules(dv: Any, level_ids: Mapping[str, str]) -> list[cp.MarkupRule]:
     levels = {v: k for k, v in level_ids.items()}
     rules = []
     for r in dv.list(EntitySet.MARKUP_RULES, select=["cspb_rulekey", "cspb_productfamily", "cspb_markuppct",
@@ -151,7 +151,7 @@ def prepare(dv: Any, currencies: Iterable[str], *, today: date | None = None, ev
                   _today(today), written)
     if units_only:
         return ctx
-    ctx.rules = _load_rules(dv, levels)
+    ctx.rules = load_rules(dv, levels)
     uses = repo.subscription_uses(dv)
     ctx.selection = catalog_selection.load(dv, uses, everything=everything)
     for use in uses:
@@ -236,7 +236,7 @@ def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, 
                                      ctx.written)
     level_id = ctx.levels[cp.price_list_name(currency)]
     existing = repo.existing_items(dv, level_id)
-    changes = repo.price_changes(dv, currency)
+    changes = repo.price_changes(dv, cp.price_list_name(currency))
     diff = cp.diff_prices(plan.wanted, existing, changes, plan.scheduled, ctx.today)
     del changes
     _sync_products(dv, ctx, items, sorted(selected_numbers))
@@ -247,16 +247,16 @@ def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, 
     ctx.wrote("pricesApplied", repo.write_items(dv, (repo.item_applied(w) for _h, w in diff.apply)))
     if diff.review:
         ctx.wrote("pricechanges", repo.write_changes(dv, (repo.price_change(
-            cp.change_key(want.key, want.effective), _name(items, want), currency, want.key,
+            cp.change_key(want.key, want.effective), _name(items, want), source, want.key,
             old_amount=have.amount, new_amount=want.amount, old_cost=have.cost, new_cost=want.cost,
-            effective=want.effective, scheduled=False, impact=_impact(ctx, want.key, have.cost, want.cost, currency),
+            effective=want.effective, scheduled=False, impact=_impact(ctx, want.key, have.cost, want.cost, source),
             item_exists=True) for have, want in diff.review)))
         ctx.wrote("reviewTags", repo.write_items(dv, (repo.item_for_review(have.key) for have, _ in diff.review)))
     created = {w.key for w in diff.create}
     ctx.wrote("scheduledChanges", repo.write_changes(dv, (repo.price_change(
-        s.key, _name(items, s.want), currency, s.want.key, old_amount=s.old_amount, new_amount=s.want.amount,
+        s.key, _name(items, s.want), source, s.want.key, old_amount=s.old_amount, new_amount=s.want.amount,
         old_cost=s.old_cost, new_cost=s.want.cost, effective=s.want.effective, scheduled=True,
-        impact=_impact(ctx, s.want.key, s.old_cost, s.want.cost, currency),
+        impact=_impact(ctx, s.want.key, s.old_cost, s.want.cost, source),
         item_exists=s.want.key in existing or s.want.key in created) for s in diff.schedule)))
     ctx.wrote("changesSettled", repo.write_changes(dv, (repo.change_applied(k) for k in diff.settle)))
 

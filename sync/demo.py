@@ -119,7 +119,8 @@ def run_demo_flow(dv: Any, pc: Any, *, dv_app: Any = None, currencies: tuple[str
     out["subscriptions"] = {"status": subs["status"], "counts": subs["counts"]}
     # After the subscriptions: the catalog brings in the products they use (plus the allow-list)
     # and gives the subscriptions it found their catalog price.
-    catalog = run_catalog_sync(dv, price_sheet_rows(pc, currencies), currencies=currencies)
+    catalog = run_catalog_sync(dv, price_sheet_rows(pc, currencies), currencies=currencies,
+                               today=(now or datetime.now(UTC)).date())
     out["catalog"] = {"status": catalog.run["status"], "written": catalog.written,
                       "prices": catalog.run["counts"].get("pricesCreated", 0),
                       "subscriptionsPriced": catalog.run["counts"].get("subscriptionsPriced", 0)}

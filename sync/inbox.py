@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hmac
 import json
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +50,10 @@ class Delivery:
     event_key: str | None = None
     duplicate: bool = False
     queued: bool = False
+    retry_after: int | None = None  # seconds, sent as Retry-After with a 503
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.message}
@@ -66,10 +73,41 @@ def verify_key(headers: Mapping[str, str], params: Mapping[str, str], expected: 
     return any(c is not None and hmac.compare_digest(c.encode(), expected.encode()) for c in candidates)
 
 
+# How long the intake may take before it answers 503: Dataverse gives up on a webhook after 60 s
+# and then retries, so a fast "try again" beats a slow success, and a worker thread is not held.
+INTAKE_DEADLINE_SECONDS = 4.0
+RETRY_AFTER_SECONDS = 30
+_intake_pool: ThreadPoolExecutor | None = None
+_intake_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _intake_pool
+    with _intake_pool_lock:
+        if _intake_pool is None:
+            _intake_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="webhook-intake")
+        return _intake_pool
+
+
+def intake_client(settings: Any) -> Any:
+    """A Dataverse client for the webhook path: short timeouts and one retry, so storage being down
+    is a 503 within seconds, not a minute of backoff."""
+    from dataverse.client import DataverseClient
+    from shared.auth import token_provider_for
+    from shared.http import RetryPolicy
+
+    retry = RetryPolicy(max_attempts=2, base_seconds=0.2, cap_seconds=0.5, max_retry_after=1.0)
+    return DataverseClient(settings.dataverse_url, token_provider_for(settings, settings.dataverse_url),
+                           retry=retry, timeout=1.5)
+
+
 def accept_delivery(body: bytes, headers: Mapping[str, str], params: Mapping[str, str] | None = None, *,
                     dv: Any = None, queue: Queue | None = None, settings: Any = None,
-                    now: datetime | None = None) -> Delivery:
-    from dataverse.webhook import SIZE_EXCEEDED_HEADER, event_key, parse_event
+                    now: datetime | None = None, deadline: float = INTAKE_DEADLINE_SECONDS) -> Delivery:
+    """Check the key and the body (401, 400, 413), store the delivery and enqueue it (202). With storage
+    or the queue failing or slow, 503 with Retry-After within `deadline` seconds: the row is left
+    Received (or not written), and Dataverse's retry of the same delivery completes it."""
+    from dataverse.webhook import SIZE_EXCEEDED_HEADER, BodyTooLarge, parse_event
 
     if settings is None:
         from shared.config import get_settings
@@ -80,16 +118,29 @@ def accept_delivery(body: bytes, headers: Mapping[str, str], params: Mapping[str
     lowered = {k.lower(): v for k, v in headers.items()}
     try:
         event = parse_event(body, size_exceeded=SIZE_EXCEEDED_HEADER in lowered)
+    except BodyTooLarge as exc:
+        return Delivery(413, f"webhook body too large: {exc.message}")
     except ValidationError as exc:
         return Delivery(400, f"malformed webhook body: {exc.message}")
+    future = _pool().submit(_store_and_enqueue, event, body, dv, queue, settings, now)
+    try:
+        return future.result(timeout=deadline)
+    except FutureTimeout:
+        log.warning("webhook intake did not finish within %.1f s; answering 503", deadline)
+        return Delivery(503, f"storage is slow; try again (no answer within {deadline:.0f} s)",
+                        retry_after=RETRY_AFTER_SECONDS)
+    except RetriableError as exc:
+        log.warning("webhook intake: storage or queue unavailable: %s", exc)
+        return Delivery(503, f"storage or queue unavailable; try again: {exc.message}",
+                        retry_after=int(exc.retry_after) if exc.retry_after else RETRY_AFTER_SECONDS)
+
+
+def _store_and_enqueue(event: Any, body: bytes, dv: Any, queue: Queue | None, settings: Any,
+                       now: datetime | None) -> Delivery:
+    from dataverse.webhook import event_key
+
     if dv is None:
-        from dataverse.client import DataverseClient
-
-        dv = DataverseClient.from_settings(settings)
-    if queue is None:
-        from shared.queue import get_queue
-
-        queue = get_queue(PROVISIONING_QUEUE, settings)
+        dv = intake_client(settings)
     key = event_key(event)
     entity, record_id = event.primary_entity_name, event.primary_entity_id
     handled = entity in HANDLED_ENTITIES and event.message_name.lower() in HANDLED_MESSAGES
@@ -119,6 +170,11 @@ def accept_delivery(body: bytes, headers: Mapping[str, str], params: Mapping[str
         return Delivery(202, "stored; nothing to provision", key)
     message = {"eventKey": key, "inboxId": inbox_id, "entity": entity, "recordId": record_id,
                "message": event.message_name}
+    if queue is None:
+        from shared.queue import get_queue
+
+        # After the row is stored: with the queue down, the row waits Received for the retry or the sweeper.
+        queue = get_queue(PROVISIONING_QUEUE, settings, intake=True)
     if not enqueue(dv, queue, inbox_id, message, message_id=key, revert_to=InboxStatus.RECEIVED):
         log.info("webhook delivery %s is a duplicate (already on the queue)", key)
         return Delivery(202, "duplicate delivery ignored", key, duplicate=True)

@@ -137,7 +137,7 @@ def html_report(changes: Sequence[ItemChange], customers: Sequence[CustomerImpac
 def _pct_chart(changes: Sequence[ItemChange], names: Mapping[str, str], *, width: int = 720) -> str:
     """Cost change in %, one bar per item: dearer for the partner in red (right), cheaper in green (left)."""
     title = "Cost change in % (red: Microsoft charges more)"
-    row_h, label_w = 22, 300
+    row_h, label_w = 22, 340
     height = 36 + row_h * len(changes)
     values = [float(c.cost_change_pct or 0) for c in changes]
     span = max(max((abs(v) for v in values), default=1.0), 1.0)
@@ -150,7 +150,7 @@ def _pct_chart(changes: Sequence[ItemChange], names: Mapping[str, str], *, width
         y = 26 + i * row_h
         w = half * abs(v) / span
         x = zero_x if v >= 0 else zero_x - w
-        label = f"{names.get(c.productnumber, c.productnumber)[:28]} · {c.unit} · {c.currency}"
+        label = f"{names.get(c.productnumber, c.productnumber)[:36]} · {c.unit} · {c.currency}"
         parts.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">{escape(label)}</text>')
         parts.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{max(w, 1):.1f}" height="{row_h - 6}" '
                      f'fill="{"#c62828" if v > 0 else "#2e7d32"}"/>')

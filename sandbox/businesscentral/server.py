@@ -4,6 +4,13 @@ customerPayments|journals(+journalLines)|accounts, with OData $filter "field eq 
 @odata.etag on every entity, If-Match required on PATCH (412 Request_EntityChanged when stale),
 and errors as {"error": {"code","message"}}.
 https://learn.microsoft.com/dynamics365/business-central/dev-itpro/api-reference/v2.0/
+
+Auth: an Entra access token (a JWT) must be for aud https://api.businesscentral.dynamics.com and
+unexpired, else 401 (the signature is not checked, as the Key Vault stand-in does).
+`accept_any_token` lets tools without an identity use a fixed opaque token on loopback; contract
+tests turn it off. A customer payment accepts the documented properties only: an unknown one
+(e.g. appliedInvoiceId) or the read-only journalDisplayName is a 400, as OData answers.
+Throttling answers 429 {"error":{"code":"Application_TooManyRequests",...}} [code not re-verified].
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +29,11 @@ from werkzeug.wrappers import Request, Response
 from sandbox._server import SandboxApp, json_response
 
 COMPANY_ID = "6f3c1a6e-0000-4000-8000-00000000c0de"
+BC_AUDIENCE = "https://api.businesscentral.dynamics.com"
+PAYMENT_FIELDS = {"id", "journalId", "journalDisplayName", "lineNumber", "customerId", "customerNumber", "contactId",
+                  "postingDate", "documentNumber", "externalDocumentNumber", "amount", "appliesToInvoiceId",
+                  "appliesToInvoiceNumber", "description", "comment", "lastModifiedDateTime"}
+READ_ONLY = {"customerPayments": {"id", "journalDisplayName", "lastModifiedDateTime"}}
 KEYED = {"customers": "number", "items": "number", "accounts": "number", "journals": "code"}
 
 
@@ -35,6 +48,8 @@ class BusinessCentralSandbox:
             k: {} for k in ("customers", "items", "salesInvoices", "salesInvoiceLines", "customerPayments",
                             "journals", "journalLines", "accounts")}
         self.company_ids = {COMPANY_ID}
+        self.accept_any_token = True
+        self.tokens_seen: list[str] = []
         for number, name in (("4000", "Services Income"), ("2400", "Deferred Revenue")):
             self._insert("accounts", {"number": number, "displayName": name, "category": "Income"})
         self._insert("journals", {"code": "GENERAL", "displayName": "General journal"})
@@ -45,9 +60,31 @@ class BusinessCentralSandbox:
         self.tables[table][record["id"]] = record
         return record
 
+    def _token_problem(self, header: str) -> str | None:
+        if not header.startswith("Bearer "):
+            return "The credentials provided are incorrect"
+        token = header[7:].strip()
+        if token.count(".") != 2:
+            return None if self.accept_any_token and token else "The credentials provided are incorrect"
+        import jwt
+
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
+        except jwt.PyJWTError:
+            return "The credentials provided are incorrect"
+        if str(claims.get("aud", "")).rstrip("/") != BC_AUDIENCE:
+            return f"The token audience {claims.get('aud')!r} is not {BC_AUDIENCE}"
+        if float(claims.get("exp", 0)) <= time.time():
+            return "The access token has expired"
+        with self.lock:
+            if token not in self.tokens_seen:
+                self.tokens_seen.append(token)
+        return None
+
     def __call__(self, request: Request) -> Response:
-        if not request.headers.get("Authorization", "").startswith("Bearer "):
-            return _error(401, "Authentication_InvalidCredentials", "The credentials provided are incorrect")
+        problem = self._token_problem(request.headers.get("Authorization", ""))
+        if problem:
+            return _error(401, "Authentication_InvalidCredentials", problem)
         match = re.fullmatch(r".*/api/v2\.0/companies\(([^)]+)\)/(.+)", request.path)
         if not match:
             return _error(404, "BadRequest_NotFound", f"no route {request.path}")
@@ -115,6 +152,18 @@ class BusinessCentralSandbox:
             body = json.loads(request.get_data(as_text=True))
         except ValueError:
             return _error(400, "BadRequest", "Invalid JSON")
+        if table == "customerPayments":
+            unknown = sorted(set(body) - PAYMENT_FIELDS)
+            if unknown:
+                return _error(400, "BadRequest", f"The property '{unknown[0]}' does not exist on type "
+                              "'Microsoft.NAV.customerPayment'. Make sure to only use property names that are defined "
+                              "by the type.")
+            read_only = sorted(set(body) & READ_ONLY["customerPayments"])
+            if read_only:
+                return _error(400, "BadRequest", f"The property '{read_only[0]}' is read-only.")
+            invoice_id = body.get("appliesToInvoiceId")
+            if invoice_id and invoice_id not in self.tables["salesInvoices"]:
+                return _error(400, "Internal_RecordNotFound", "The Sales Invoice does not exist.")
         key = KEYED.get(table)
         if key:
             if not body.get(key):
@@ -161,5 +210,8 @@ class BusinessCentralSandbox:
 def build_app(state_dir: Path | None = None) -> SandboxApp:
     sandbox = BusinessCentralSandbox(state_dir)
     app = SandboxApp(sandbox)
+    app.faults.fault_response = lambda status, request: _error(
+        status, "Application_TooManyRequests" if status == 429 else "InternalServerError",
+        "Too many requests have been sent. Try again later." if status == 429 else "An unexpected error occurred.")
     app.sandbox = sandbox  # type: ignore[attr-defined]
     return app

@@ -9,11 +9,14 @@ import re
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
+from sandbox.dataverse import metadata
 from sandbox.dataverse.filter import FilterError, compile_filter, tokenize
 from sandbox.dataverse.schema import MESSAGE_IDS, READ_ONLY, TableDef
 from sandbox.dataverse.store import DuplicateKey, Store
@@ -57,6 +60,22 @@ class Req:
 
 def bad_request(message: str, code: str = "0x80060888") -> ODataError:
     return ODataError(400, code, message)
+
+
+# sdkmessageprocessingstep.mode: 0 synchronous, 1 asynchronous.
+STEP_MODES = {0: "CustomSync", 1: "CustomAsync"}
+
+
+def bypass_modes(headers: dict[str, str]) -> frozenset[str]:
+    raw = headers.get("mscrm.bypassbusinesslogicexecution", "")
+    modes = {part.strip() for part in raw.split(",") if part.strip()}
+    unknown = sorted(m for m in modes if m not in STEP_MODES.values())
+    if unknown:
+        raise bad_request(f"MSCRM.BypassBusinessLogicExecution: {', '.join(unknown)} is not one of CustomSync, "
+                          "CustomAsync", "0x80040203")
+    if headers.get("mscrm.bypasscustompluginexecution", "").strip().lower() == "true":
+        modes.add("CustomSync")
+    return frozenset(modes)
 
 
 def prefer(headers: dict[str, str]) -> dict[str, str]:
@@ -103,6 +122,8 @@ class Api:
         self.multiple_unsupported: set[str] = set()
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
+        self._local = threading.local()  # the current request's bypass modes
+        self._list_cache: dict[tuple[str, str], tuple[int, builtins.list[Any]]] = {}
         self._seed_messages()
 
     # ---- setup ---------------------------------------------------------------------------------
@@ -128,9 +149,22 @@ class Api:
 
     def dispatch(self, req: Req, refs: dict[str, str] | None = None) -> Result:
         try:
-            return self._route(req, refs if refs is not None else {})
+            with self.bypassing(req.headers):
+                return self._route(req, refs if refs is not None else {})
         except ODataError as exc:
             return Result(exc.status, {"error": {"code": exc.code, "message": exc.message}})
+
+    @contextmanager
+    def bypassing(self, headers: dict[str, str]) -> Iterator[None]:
+        """The request's `MSCRM.BypassBusinessLogicExecution` (CustomSync, CustomAsync or both) and the
+        legacy `MSCRM.BypassCustomPluginExecution: true` (sync only), for the writes it makes:
+        https://learn.microsoft.com/power-apps/developer/data-platform/bypass-custom-business-logic"""
+        before: frozenset[str] = getattr(self._local, "bypass", frozenset())
+        self._local.bypass = before | bypass_modes(headers)
+        try:
+            yield
+        finally:
+            self._local.bypass = before
 
     def _route(self, req: Req, refs: dict[str, str]) -> Result:
         path = req.path
@@ -142,6 +176,12 @@ class Api:
         if head in ("WhoAmI", "WhoAmI()"):
             return Result(200, {"@odata.context": f"{req.base_url}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
                                 "BusinessUnitId": BUSINESS_UNIT_ID, "UserId": USER_ID, "OrganizationId": ORG_ID})
+        if head == "EntityDefinitions":
+            self.count("GET metadata")
+            try:
+                return Result(200, metadata.handle(self.tables, req.method, spec, rest, req.query, req.base_url))
+            except metadata.MetadataError as exc:
+                raise ODataError(exc.status, "0x80060888", exc.message) from exc
         table = self.table_for_set(head)
         method = req.method.upper()
         if spec is None and rest:
@@ -356,11 +396,18 @@ class Api:
         body = {"@odata.context": f"{req.base_url}$metadata#{table.entity_set}/$entity", **body}
         return Result(200, body, {"ETag": etag})
 
-    def list(self, table: TableDef, req: Req) -> Result:
-        select = self.select_of(table, req)
+    def _filtered(self, table: TableDef, flt: str | None) -> builtins.list[tuple[str, int, dict[str, Any], dict[str, Any]]]:
+        """The table's rows matching `flt`, in id order. Following a query's nextLinks re-asks for the
+        same rows page after page: while nothing was written in between, the last result is reused,
+        so paging a 700,000-row table costs one scan, not one per page."""
+        key = (table.logical_name, flt or "")
+        with self._stats_lock:
+            cached = self._list_cache.get(key)
+            if cached is not None and cached[0] == self.store.generation:
+                return cached[1]
+        generation = self.store.generation
         rows = self.store.scan(table.logical_name)
         views = [(rid, ver, data, self.filter_view(table, rid, ver, data)) for rid, ver, data in rows]
-        flt = req.query.get("$filter")
         if flt:
             def resolve(name: str) -> str:
                 return table.read_kind(name)
@@ -370,6 +417,14 @@ class Api:
             except FilterError as exc:
                 raise bad_request(str(exc)) from exc
         views.sort(key=lambda v: v[0])
+        with self._stats_lock:
+            self._list_cache.clear()  # one query's rows at a time: the sandbox stays small in memory
+            self._list_cache[key] = (generation, views)
+        return views
+
+    def list(self, table: TableDef, req: Req) -> Result:
+        select = self.select_of(table, req)
+        views = list(self._filtered(table, req.query.get("$filter")))
         for name, desc in reversed(self.orderby_of(table, req)):
             kind = table.read_kind(name)
             low = name.lower() if not (table.columns.get(name.lower()) == "lookup") else f"_{name.lower()}_value"
@@ -457,6 +512,10 @@ class Api:
             raise ODataError(412, "0x80040237", f"Cannot insert duplicate key: {table.logical_name} {row_id} exists.")
         now = _now()
         data = {**(key_defaults or {}), **changes, "createdon": now, "modifiedon": now}
+        for column, default in table.defaults.items():
+            if data.get(column) is None:
+                # Dataverse stores a two-option column's default on create; it is never null.
+                data[column] = default
         version = self._write(table, row_id, data, "Create", None, sorted(data))
         return row_id, version
 
@@ -596,6 +655,9 @@ class Api:
             wanted = [a.strip().lower() for a in (step.get("filteringattributes") or "").split(",") if a.strip()]
             if event.message == "Update" and wanted and not set(wanted) & set(event.changed):
                 continue
+            if STEP_MODES.get(int(step.get("mode") or 0)) in getattr(self._local, "bypass", frozenset()):
+                self.count("webhook steps bypassed")
+                continue
             handler = step.get("eventhandler")
             endpoint = self.store.get("serviceendpoint", handler["id"]) if handler else None
             if endpoint is None:
@@ -603,7 +665,8 @@ class Api:
             self.webhooks.enqueue(endpoint[1], remote_execution_context(event, step_id, step.get("name") or ""))
 
     def register_webhook(self, url: str, key: str, entities: builtins.list[str], messages: builtins.list[str] | tuple[str, ...] = (
-            "Create", "Update"), *, header: str = "x-functions-key", filtering_attributes: str | None = None) -> str:
+            "Create", "Update"), *, header: str = "x-functions-key", filtering_attributes: str | None = None,
+            mode: int = 1) -> str:
         """Adds a HttpHeader-auth service endpoint plus one async step per (entity, message), as an admin
         would with the Plug-in Registration Tool. Returns the service endpoint id."""
         endpoint_id = str(uuid.uuid4())
@@ -619,7 +682,7 @@ class Api:
                 for message in messages:
                     fid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sdkmessagefilter/{message}/{logical}"))
                     self.store.put("sdkmessageprocessingstep", str(uuid.uuid4()), {
-                        "name": f"{message} of {logical} -> {url}", "stage": 40, "mode": 1, "rank": 1,
+                        "name": f"{message} of {logical} -> {url}", "stage": 40, "mode": mode, "rank": 1,
                         "eventhandler": {"id": endpoint_id, "table": "serviceendpoint"},
                         "sdkmessageid": {"id": MESSAGE_IDS[message], "table": "sdkmessage"},
                         "sdkmessagefilterid": {"id": fid, "table": "sdkmessagefilter"},

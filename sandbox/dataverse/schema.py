@@ -23,6 +23,11 @@ class TableDef:
     columns: dict[str, str]                      # logical name -> kind
     targets: dict[str, tuple[str, ...]]          # lookup column -> target logical names
     keys: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    # Values Dataverse stores on create for columns the caller leaves out (two-option columns are never null).
+    defaults: dict[str, Any] = field(default_factory=dict)
+    primary_name: str = ""
+    # The solution's table (solution.schema.Table) the metadata endpoints describe; None for system tables.
+    source: Any = None
 
     def unknown(self, name: str) -> KeyError:
         return KeyError(f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{self.logical_name}'.")
@@ -54,6 +59,12 @@ class TableDef:
         head, _, tail = low.rpartition("_")
         if head and self.columns.get(head) == "lookup":
             return head, tail
+        # Activity tables name the regarding navigation per target and table: regardingobjectid_account_task.
+        suffix = "_" + self.logical_name.lower()
+        if low.endswith(suffix):
+            head, _, tail = low[: -len(suffix)].rpartition("_")
+            if head and self.columns.get(head) == "lookup":
+                return head, tail
         raise self.unknown(nav)
 
 
@@ -71,13 +82,18 @@ def _from_solution(table: Any) -> TableDef:
             targets[name.lower()] = tuple(t.strip().lower() for t in items)
     for name, kind in SYSTEM_COLUMNS.items():
         columns.setdefault(name, kind)
+    defaults = {name.lower(): bool(attr.default) for name, attr in table.attributes.items()
+                if kind_of(attr.type) == "bool"}
     return TableDef(table.logical_name, table.entity_set_name, table.primary_id, columns, targets,
-                    [(n, tuple(c.lower() for c in cols)) for n, cols in table.alternate_keys])
+                    [(n, tuple(c.lower() for c in cols)) for n, cols in table.alternate_keys],
+                    defaults=defaults, primary_name=table.primary_name, source=table)
 
 
 def _builtin(logical: str, entity_set: str, columns: dict[str, str],
              targets: dict[str, tuple[str, ...]] | None = None) -> TableDef:
-    return TableDef(logical, entity_set, f"{logical}id", {**columns, **SYSTEM_COLUMNS}, targets or {})
+    bools = {name: False for name, kind in columns.items() if kind == "bool"}
+    return TableDef(logical, entity_set, f"{logical}id", {**columns, **SYSTEM_COLUMNS}, targets or {},
+                    defaults=bools, primary_name="name" if "name" in columns else "")
 
 
 # Fixed ids, as in a real org where sdkmessage rows are the same everywhere they're looked up by name.

@@ -2,7 +2,9 @@
 
 Tests reach the model through the app: `app.api` (tables, store, stats, dop_hint,
 multiple_unsupported), `app.register_webhook(...)`, `app.wait_for_webhooks()`,
-`app.webhook_deliveries`, and `app.faults` (429/latency from sandbox._server).
+`app.webhook_deliveries`, `app.faults` (429/latency from sandbox._server), and `app.protection`
+(service protection limits, sandbox.dataverse.service_protection; None = off, the default unless
+CSPB_SANDBOX_SERVICE_PROTECTION is set).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sandbox._server import SandboxApp
 from sandbox.dataverse.api import API_PREFIX, Api, ODataError, Req, Result
 from sandbox.dataverse.batch import run_batch
 from sandbox.dataverse.schema import build_tables
+from sandbox.dataverse.service_protection import Limits, ServiceProtection
 from sandbox.dataverse.store import Store
 from sandbox.dataverse.values import dumps
 
@@ -29,9 +32,31 @@ def _response(result: Result, api: Api) -> Response:
 
 
 class DataverseSandbox(SandboxApp):
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: Api, protection: ServiceProtection | None = None) -> None:
         self.api = api
+        self.protection = protection
         super().__init__(self.handle)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        protection = self.protection
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        if protection is None or "/_sandbox/" in environ.get("PATH_INFO", "") or not auth.startswith("Bearer "):
+            return super().__call__(environ, start_response)
+        # Admitted before the injected latency: a slow round trip holds its concurrency slot, as a
+        # slow request does on a real web server.
+        with protection.request(auth) as refusal:
+            if refusal is not None:
+                body = Response(dumps({"error": {"code": refusal.code, "message": refusal.message}}), status=429,
+                                headers={"Retry-After": str(refusal.retry_after), "OData-Version": "4.0",
+                                         **protection.remaining(protection.user_of(auth))},
+                                content_type="application/json; odata.metadata=minimal; charset=utf-8")
+                return body(environ, start_response)
+
+            def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                headers.extend(protection.remaining(protection.user_of(auth)).items())
+                return start_response(status, headers, exc_info)
+
+            return super().__call__(environ, start)
 
     def handle(self, request: Request) -> Response:
         raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.path
@@ -55,7 +80,8 @@ class DataverseSandbox(SandboxApp):
         )
         if req.path == "$batch" and req.method == "POST":
             try:
-                content_type, body = run_batch(self.api, req)
+                with self.api.bypassing(req.headers):  # on the $batch request, it covers every part
+                    content_type, body = run_batch(self.api, req)
             except ODataError as exc:
                 return _response(Result(exc.status, {"error": {"code": exc.code, "message": exc.message}}), self.api)
             return Response(body, status=200, headers={"OData-Version": "4.0", "x-ms-dop-hint": str(self.api.dop_hint)},
@@ -78,9 +104,13 @@ class DataverseSandbox(SandboxApp):
         self.api.store.close()
 
 
-def build_app(state_dir: Path, *, tables: dict[str, Any] | None = None) -> DataverseSandbox:
-    """`tables`: logical name -> solution.schema.Table (or sandbox TableDef); default: the solution's."""
+def build_app(state_dir: Path, *, tables: dict[str, Any] | None = None,
+              service_protection: Limits | None | str = "from-env") -> DataverseSandbox:
+    """`tables`: logical name -> solution.schema.Table (or sandbox TableDef); default: the solution's.
+    `service_protection`: Limits to enforce, None for none, default: the CSPB_SANDBOX_SERVICE_PROTECTION setting."""
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
+    limits = Limits.from_env() if service_protection == "from-env" else service_protection
     store = Store(state_dir / "dataverse.sqlite3")
-    return DataverseSandbox(Api(build_tables(tables), store))
+    return DataverseSandbox(Api(build_tables(tables), store),
+                            ServiceProtection(limits) if isinstance(limits, Limits) else None)

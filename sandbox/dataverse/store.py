@@ -37,6 +37,7 @@ class Store:
         self._lock = threading.RLock()
         self._local = threading.local()
         self._version = self._db.execute("SELECT COALESCE(MAX(version), 1000) FROM rows").fetchone()[0]
+        self.generation = 0  # bumped by every write or delete: lets readers cache a query's rows
 
     # ---- transactions --------------------------------------------------------------------------
 
@@ -96,6 +97,7 @@ class Store:
     def put(self, entity: str, row_id: str, data: dict[str, Any], keys: dict[str, str]) -> int:
         """Insert or replace a row and its alternate-key entries. Call inside transaction()."""
         version = self._next_version()
+        self.generation += 1
         self._db.execute("INSERT OR REPLACE INTO rows (entity, id, version, data) VALUES (?, ?, ?, ?)",
                          (entity, row_id, version, json.dumps(data)))
         self._db.execute("DELETE FROM keys WHERE entity=? AND id=?", (entity, row_id))
@@ -108,6 +110,7 @@ class Store:
         return version
 
     def delete(self, entity: str, row_id: str) -> None:
+        self.generation += 1
         self._db.execute("DELETE FROM rows WHERE entity=? AND id=?", (entity, row_id))
         self._db.execute("DELETE FROM keys WHERE entity=? AND id=?", (entity, row_id))
 

@@ -84,6 +84,7 @@ class EntraState:
         self.device_codes: dict[str, dict[str, Any]] = {}
         self.refresh_tokens: dict[str, dict[str, Any]] = {}
         self.issued: list[dict[str, Any]] = []  # every token issued: grant, client, audience (for tests)
+        self.app_token_lifetime = 3600  # seconds; tests shorten it to see tokens expire and be renewed
         self.seed_defaults()
 
     def seed_defaults(self) -> None:
@@ -422,7 +423,8 @@ class EntraSandbox:
             resource = scopes[0][: -len("/.default")].rstrip("/")
             tenant_id = PARTNER_TENANT if tenant in ("common", "organizations") else tenant
             return json_response(self.state.access_token(resource=resource, tenant_id=tenant_id, app=app, user=None,
-                                                         scopes=scopes, grant=grant))
+                                                         scopes=scopes, grant=grant,
+                                                         lifetime=self.state.app_token_lifetime))
         if grant == "authorization_code":
             with self.state.lock:
                 entry = self.state.codes.pop(form.get("code", ""), None)

@@ -40,7 +40,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -206,31 +206,73 @@ def order_for(order_id: str, customer_id: str, sub: dict[str, Any], currency: st
     }
 
 
-def price_sheet_rows(market: str, effective: date) -> list[dict[str, str]]:
+# What Microsoft announces for the month after the seed's as-of month, so next month's sheet differs
+# from the one in force the way real ones do: (LICENSE_SKUS index, price move in %), one SKU term
+# that stops being sold, and one product that starts.
+PRICE_MOVES: dict[int, Decimal] = {1: Decimal("5"), 3: Decimal("4"), 7: Decimal("-3")}
+ENDING: tuple[int, str] = (9, "P1M")  # Visio Plan 2, month-to-month
+STARTING = ("CFQ7TTC0MM8R", "0001", "Microsoft 365 Copilot", "Microsoft 365 Copilot", "Copilot", "30.00")
+
+
+def _first_of_next(d: date) -> date:
+    return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+
+
+def price_sheet_rows(market: str, effective: date, as_of: date | None = None) -> list[dict[str, str]]:
+    """The sandbox SKUs' rows in the sheet of `effective`'s month. Prices in force in the as-of month
+    are the catalog's (what carts, subscriptions and invoices use); that month's sheet also carries
+    the rows announcing the next month's changes, which later months' sheets have in force."""
     currency = catalog.MARKETS[market][0]
+    month = date(effective.year, effective.month, 1)
+    change = _first_of_next(date((as_of or effective).year, (as_of or effective).month, 1))
+    announcing = _first_of_next(month) == change
     rows = []
-    for sku in catalog.LICENSE_SKUS:
+
+    def row(title: str, pid: str, sku_id: str, sku_title: str, family: str, term: str, billing: str, price: Decimal,
+            start: date, end: str = "") -> dict[str, str]:
+        q = catalog.quantum(currency)
+        return {
+            "ProductTitle": title, "ProductId": pid, "SkuId": sku_id, "SkuTitle": sku_title,
+            "Publisher": "Microsoft Corporation", "SkuDescription": f"{sku_title} ({family})",
+            "UnitOfMeasure": "1 License", "TermDuration": term,
+            "BillingPlan": "Annual" if billing == "annual" else "Monthly", "Market": market,
+            "Currency": currency, "UnitPrice": str(price), "PricingTierRangeMin": "", "PricingTierRangeMax": "",
+            "EffectiveStartDate": f"{start.month}/{start.day}/{start.year} 12:00:00 AM",
+            "EffectiveEndDate": end, "Tags": "License",
+            "ERP Price": str((price / catalog.PARTNER_DISCOUNT).quantize(q)), "Segment": "Commercial"}
+
+    for i, sku in enumerate(catalog.LICENSE_SKUS):
         for term, billing in catalog.terms_for(sku):
-            rows.append({
-                "ProductTitle": sku[3], "ProductId": sku[0], "SkuId": sku[1], "SkuTitle": sku[4],
-                "Publisher": "Microsoft Corporation", "SkuDescription": f"{sku[4]} ({sku[5]})",
-                "UnitOfMeasure": "1 License", "TermDuration": term,
-                "BillingPlan": "Annual" if billing == "annual" else "Monthly", "Market": market,
-                "Currency": currency, "UnitPrice": str(catalog.unit_price(sku[6], term, billing, currency)),
-                "PricingTierRangeMin": "", "PricingTierRangeMax": "",
-                "EffectiveStartDate": f"{effective.month}/1/{effective.year} 12:00:00 AM",
-                "EffectiveEndDate": "", "Tags": "License", "ERP Price": str(catalog.erp_price(sku[6], term, billing, currency)),
-                "Segment": "Commercial",
-            })
+            base = catalog.unit_price(sku[6], term, billing, currency)
+            moved = (base * (100 + PRICE_MOVES[i]) / 100).quantize(catalog.quantum(currency), ROUND_HALF_UP) \
+                if i in PRICE_MOVES else base
+            ending = (i, term) == ENDING
+            if month >= change:
+                if not ending:
+                    rows.append(row(sku[3], sku[0], sku[1], sku[4], sku[5], term, billing, moved,
+                                    change if i in PRICE_MOVES else month))
+                continue
+            last_day = f"{(change - timedelta(days=1)).month}/{(change - timedelta(days=1)).day}/" \
+                       f"{(change - timedelta(days=1)).year} 11:59:59 PM"
+            rows.append(row(sku[3], sku[0], sku[1], sku[4], sku[5], term, billing, base, month,
+                            last_day if ending and announcing else ""))
+            if announcing and i in PRICE_MOVES:
+                rows.append(row(sku[3], sku[0], sku[1], sku[4], sku[5], term, billing, moved, change))
+    if month >= change or announcing:
+        pid, sku_id, title, sku_title, family, usd = STARTING
+        for term, billing in (("P1M", "monthly"), ("P1Y", "annual")):
+            rows.append(row(title, pid, sku_id, sku_title, family, term, billing,
+                            catalog.unit_price(usd, term, billing, currency), change))
     return rows
 
 
-def write_market_sheet(path: Path, market: str, month_start: date, price_rows: int = 0) -> int:
+def write_market_sheet(path: Path, market: str, month_start: date, price_rows: int = 0,
+                       as_of: date | None = None) -> int:
     """One market's sheet file: the sandbox SKUs (what subscriptions and invoices use), then, with
     `price_rows`, filler rows up to a real sheet's size and shape (catalog.big_price_sheet_rows)."""
     from itertools import chain
 
-    base = price_sheet_rows(market, month_start)
+    base = price_sheet_rows(market, month_start, as_of)
     rows: Iterable[dict[str, str]] = base
     if price_rows:
         rows = chain(base, catalog.big_price_sheet_rows(market, month_start, price_rows - len(base)))
@@ -549,10 +591,8 @@ class _Seeder:
         out = self.dir / "pricesheets"
         out.mkdir(parents=True, exist_ok=True)
         for market in catalog.MARKETS:
-            # In force since a year before the billed month: a catalog sync run on any day up to as_of
-            # (the wall clock may be earlier than a demo's --as-of) finds these prices current.
-            self.counts["price_sheet_rows"] += write_market_sheet(out / f"{market}.csv", market,
-                                                                  add_months(self.billed_start, -12), self.price_rows)
+            self.counts["price_sheet_rows"] += write_market_sheet(out / f"{market}.csv", market, self.unbilled_start,
+                                                                  self.price_rows, self.as_of)
 
     def _usage_jobs(self) -> list[tuple[str, dict[str, Any]]]:
         """(currency, write_usage_file kwargs) per blob. Rows are shared out by Azure-plan customers per

@@ -601,8 +601,10 @@ class PartnerCenterSandbox:
         if not cached.exists():
             cached.parent.mkdir(parents=True, exist_ok=True)
             part = cached.with_suffix(f".{uuid.uuid4().hex}.part")
+            as_of = self.state.meta.get("as_of")
             write_market_sheet(part, market, date(int(month[:4]), int(month[4:]), 1),
-                               int(self.state.meta.get("price_rows") or 0))
+                               int(self.state.meta.get("price_rows") or 0),
+                               date.fromisoformat(as_of) if as_of else None)
             part.replace(cached)
         # Microsoft answers with a file stream, not text/csv (wire/partnercenter/get-a-price-sheet-newcommerce.http).
         fh = open(cached, "rb")  # noqa: SIM115 - wrap_file closes it when the response is done

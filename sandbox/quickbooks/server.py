@@ -7,13 +7,26 @@ entity bodies wrapped as {"Customer": {...}, "time": ...}; queries answer
 SyncToken (else 400 Fault 5010 "Stale Object Error"); duplicate names answer Fault 6240;
 errors are {"Fault": {"Error": [{"Message","Detail","code"}], "type"}}; a repeated `requestid`
 query parameter replays the first response.
+
+OAuth 2.0 as Intuit runs it: POST /oauth2/v1/tokens/bearer with Basic client credentials and a form
+body grant_type=refresh_token; each refresh rotates the refresh token (the one redeemed stops
+working: invalid_grant) and issues an access token that expires after `access_ttl` seconds (3600).
+An expired or unknown token answers 401 AuthenticationFault. (`accept_any_token` keeps the loopback
+sandbox usable with a fixed token by tools that do not do OAuth; contract tests turn it off.)
+
+Limits per realm (Intuit: 10 concurrent, 500 a minute): above them the answer is HTTP 429 with
+Fault code 003001 "message=ThrottleExceeded; errorCode=003001; statusCode=429".
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import secrets
 import threading
+import time
+from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +57,17 @@ class QuickBooksSandbox:
         self.replays: dict[str, tuple[int, str]] = {}
         self.minor_versions: set[str] = set()
         self.expected_token: str | None = None  # tests pin it to check a wrong token is refused
+        self.client_id, self.client_secret = "sandbox-client", "sandbox-secret"
+        self.refresh_tokens: set[str] = {"sandbox-refresh-token"}
+        self.access_tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
+        self.access_ttl = 3600
+        self.accept_any_token = True
+        self.token_requests = 0
+        self.max_concurrent, self.per_minute = 10, 500
+        self._in_flight: dict[str, int] = {}
+        self._starts: dict[str, deque[float]] = {}
+        self.peak_in_flight = 0
+        self.throttled = 0
         for acct_num, name, kind in (("4000", "Services Income", "Income"), ("2400", "Deferred Revenue",
                                                                                "Other Current Liability")):
             self._store("Account", {"Name": name, "AcctNum": acct_num, "AccountType": kind})
@@ -55,14 +79,70 @@ class QuickBooksSandbox:
         self.data[entity][record["Id"]] = record
         return record
 
-    def __call__(self, request: Request) -> Response:
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    def token(self, request: Request) -> Response:
+        self.token_requests += 1
+        basic = request.headers.get("Authorization", "")
+        try:
+            client_id, _, secret = base64.b64decode(basic.removeprefix("Basic ")).decode().partition(":")
+        except ValueError:
+            client_id, secret = "", ""
+        if not basic.startswith("Basic ") or (client_id, secret) != (self.client_id, self.client_secret):
+            return json_response({"error": "invalid_client"}, 401)
+        if request.form.get("grant_type") != "refresh_token":
+            return json_response({"error": "unsupported_grant_type"}, 400)
+        with self.lock:
+            offered = request.form.get("refresh_token", "")
+            if offered not in self.refresh_tokens:
+                return json_response({"error": "invalid_grant"}, 400)
+            self.refresh_tokens.discard(offered)
+            refresh = "RT1-" + secrets.token_urlsafe(24)
+            self.refresh_tokens.add(refresh)
+            access = "eyJ" + secrets.token_urlsafe(32)
+            self.access_tokens[access] = time.time() + self.access_ttl
+        return json_response({"token_type": "bearer", "access_token": access, "expires_in": self.access_ttl,
+                              "refresh_token": refresh, "x_refresh_token_expires_in": 8726400})
+
+    def _authorized(self, token: str) -> bool:
         if not token or (self.expected_token is not None and token != self.expected_token):
+            return False
+        expires = self.access_tokens.get(token)
+        if expires is not None:
+            return time.time() < expires
+        return self.accept_any_token or token == self.expected_token
+
+    def _admit(self, realm: str) -> bool:
+        with self.lock:
+            now = time.time()
+            starts = self._starts.setdefault(realm, deque())
+            while starts and now - starts[0] >= 60:
+                starts.popleft()
+            if self._in_flight.get(realm, 0) >= self.max_concurrent or len(starts) >= self.per_minute:
+                self.throttled += 1
+                return False
+            starts.append(now)
+            self._in_flight[realm] = self._in_flight.get(realm, 0) + 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight[realm])
+            return True
+
+    def __call__(self, request: Request) -> Response:
+        if request.path.rstrip("/") == "/oauth2/v1/tokens/bearer" and request.method == "POST":
+            return self.token(request)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not self._authorized(token):
             return _fault(401, "3200", "message=AuthenticationFailed; errorCode=003200; statusCode=401",
                           type_="AuthenticationFault")
         match = re.fullmatch(r"/v3/company/([^/]+)/(\w+)(?:/(\w+))?", request.path)
         if not match:
             return _fault(404, "610", "Object Not Found", f"no route {request.path}")
+        if not self._admit(match.group(1)):
+            return throttle_fault()
+        try:
+            return self._serve(request, match)
+        finally:
+            with self.lock:
+                self._in_flight[match.group(1)] -= 1
+
+    def _serve(self, request: Request, match: re.Match[str]) -> Response:
         if request.args.get("minorversion"):
             self.minor_versions.add(request.args["minorversion"])
         with self.lock:
@@ -176,8 +256,15 @@ class QuickBooksSandbox:
         return json_response({"QueryResponse": body, "time": _now()})
 
 
+def throttle_fault() -> Response:
+    return _fault(429, "003001", "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                  "The request limit was reached.", type_="SERVICE")
+
+
 def build_app(state_dir: Path | None = None) -> SandboxApp:
     sandbox = QuickBooksSandbox(state_dir)
     app = SandboxApp(sandbox)
+    app.faults.fault_response = lambda status, request: throttle_fault() if status == 429 else _fault(
+        500, "10000", "An application error has occurred while processing your request", type_="SystemFault")
     app.sandbox = sandbox  # type: ignore[attr-defined]
     return app

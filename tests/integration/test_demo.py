@@ -24,7 +24,8 @@ def test_demo_runs_every_step_and_writes_real_files(tmp_path):
     assert result.exit_code == 0, result.output
     summary = result.output.split("== summary ==")[1]
     assert "FAIL" not in summary
-    for step in ("dataverse round trip", "sync and provisioning", "pax8 provisioning", "recon", "billing",
+    for step in ("dataverse round trip", "sync and provisioning", "price-change preview", "pax8 provisioning",
+                 "recon", "billing",
                  "payments and accounting", "margin report", "portal and assessment"):
         assert f"ok   {step}" in summary
     assert "re-run of the same date created 0 invoices" in result.output
@@ -35,3 +36,7 @@ def test_demo_runs_every_step_and_writes_real_files(tmp_path):
     assert "invoices emailed over SMTP and read back from the local server: " in result.output
     assert list((out / "mail").glob("*.pdf"))
     assert list((out / "assessment").glob("kpis-*.html"))
+    # next month's prices ahead: the sandbox announces three price moves, one ending term and a new product
+    preview = (out / "price-preview" / "report.html").read_text(encoding="utf-8")
+    assert "<svg" in preview and "Microsoft 365 Business Standard" in preview and "Microsoft 365 Copilot" in preview
+    assert "changed 0" not in result.output and "added 0," not in result.output

@@ -58,3 +58,47 @@ def test_bad_credentials(authorizenet_server, quick_retry):
                                       retry=quick_retry)
     with pytest.raises(AuthError):
         processor.save_method("x", "x@example.com", "tok", "k")
+
+
+def test_a_held_charge_stays_pending_on_the_invoice_and_is_settled_by_its_status(dv, seed_invoice, processor,
+                                                                                 authorizenet_server):
+    from payments.service import charge_invoice
+
+    method = processor.save_method("Contoso", "ap@contoso.example", "REVIEW-held", "link-h1")
+    ids = seed_invoice(provider="authorizenet", token=method.token())
+    first = charge_invoice(ids["invoice"], dv=dv, processor=processor)
+    assert first.status == "pending" and first.balance == Decimal(ids["total"])
+    # The queue or a person retries: the held transaction is read, not charged again.
+    again = charge_invoice(ids["invoice"], dv=dv, processor=processor)
+    assert again.status == "pending" and len(authorizenet_server.app.sandbox.transactions) == 1
+    held = authorizenet_server.app.sandbox.transactions[0]["transId"]
+    authorizenet_server.app.sandbox.release(held, approve=True)
+    settled = charge_invoice(ids["invoice"], dv=dv, processor=processor)
+    assert settled.status == "succeeded" and settled.balance == 0
+    assert len(authorizenet_server.app.sandbox.transactions) == 1
+    payment = dv.get_by_key("cspb_payments", {"cspb_paymentkey": first.key})
+    assert payment["cspb_processorpaymentid"] == held
+
+
+def test_a_charge_in_another_currency_is_refused_clearly(dv, seed_invoice, processor, authorizenet_server):
+    from payments.service import charge_invoice
+
+    method = processor.save_method("Contoso", "ap@contoso.example", "tok-eur", "link-h2")
+    ids = seed_invoice(provider="authorizenet", token=method.token(), currency="EUR")
+    outcome = charge_invoice(ids["invoice"], dv=dv, processor=processor)
+    assert outcome.status == "failed" and "USD only" in outcome.message
+    assert not authorizenet_server.app.sandbox.transactions
+
+
+def test_held_charges_are_settled_by_reading_their_status(dv, seed_invoice, processor, authorizenet_server):
+    from payments.service import charge_invoice, settle_held
+
+    method = processor.save_method("Contoso", "ap@contoso.example", "REVIEW-settle", "link-h3")
+    ids = seed_invoice(provider="authorizenet", token=method.token())
+    assert charge_invoice(ids["invoice"], dv=dv, processor=processor).status == "pending"
+    processors = {"authorizenet": processor}
+    assert [s["status"] for s in settle_held(dv=dv, processors=processors)] == ["pending"]
+    authorizenet_server.app.sandbox.release(authorizenet_server.app.sandbox.transactions[0]["transId"], approve=False)
+    assert [s["status"] for s in settle_held(dv=dv, processors=processors)] == ["failed"]
+    assert settle_held(dv=dv, processors=processors) == []  # decided: nothing held any more
+    assert len(authorizenet_server.app.sandbox.transactions) == 1

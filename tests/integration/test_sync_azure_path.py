@@ -59,7 +59,7 @@ def test_azure_path_makes_no_more_requests_than_in_process(two_orgs, sync_pc) ->
     in_process, azure = two_orgs
     sheet = price_sheet_rows(sync_pc, ("USD",))
     for server in two_orgs:
-        run_catalog_sync(_client(server), sheet, currencies=("USD",))
+        run_catalog_sync(_client(server), sheet, currencies=("USD",), everything=True)
 
     from sync.reference_cache import PROCESS_CACHE
 
@@ -91,7 +91,7 @@ def test_azure_path_makes_no_more_requests_than_in_process(two_orgs, sync_pc) ->
 
 
 def test_a_catalog_write_moves_the_version_and_the_worker_reloads(dv, price_sheet_rows) -> None:
-    run_catalog_sync(dv, price_sheet_rows, currencies=("USD", "EUR"))
+    run_catalog_sync(dv, price_sheet_rows, currencies=("USD", "EUR"), everything=True)
     first = catalog_version(dv)
     cache = ReferenceCache()
     loaded = []

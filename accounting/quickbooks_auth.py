@@ -1,0 +1,223 @@
+"""QuickBooks Online OAuth 2.0 and Intuit's per-realm limits.
+
+Tokens (github:intuit/oauth-jsclient): POST https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer
+with `Authorization: Basic base64(client_id:client_secret)` and a form body
+grant_type=refresh_token&refresh_token=...; the answer has access_token (about an hour),
+refresh_token, expires_in, x_refresh_token_expires_in. The refresh token may change on any
+refresh, and only the newest one keeps working, so:
+- it lives in the secret store (Key Vault in Azure), seeded once from CSPB_QUICKBOOKS_REFRESH_TOKEN;
+- one writer per process: a single provider per (token URL, client, realm) refreshes under a
+  lock and writes each new refresh token back before using the access token;
+- another process may have rotated it meanwhile: a refused refresh re-reads the store once and
+  tries the newer value (then the seed) before asking for a new consent;
+- the access token is refreshed before it expires (a quarter of its life, at most five minutes
+  early), and once more on a 401.
+
+Limits (blogs.intuit.com 2016-08-08): 10 concurrent requests and 500 per minute per realm and
+app. RealmLimiter holds every request of the process to both.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from shared.config import Secret, Settings
+from shared.errors import AuthError, RetriableError
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+# What the loopback sandbox issues to a fresh install (sandbox/quickbooks/server.py).
+SANDBOX_CLIENT_ID = "sandbox-client"
+SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - the loopback sandbox's fixed credential
+SANDBOX_REFRESH_TOKEN = "sandbox-refresh-token"  # noqa: S105 - the loopback sandbox's first refresh token
+
+
+class FileSecretStore:
+    """Secrets as files in a local folder: sandbox mode's stand-in for Key Vault, so a refresh token
+    rotated by one CLI run is the one the next run uses."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Secret | None:
+        path = self.folder / name
+        return Secret(path.read_text(encoding="utf-8")) if path.exists() else None
+
+    def set(self, name: str, value: str) -> None:
+        with self._lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self.folder / f".{name}.tmp"
+            tmp.write_text(value, encoding="utf-8")
+            tmp.replace(self.folder / name)
+
+
+def secret_store(settings: Settings) -> Any:
+    if settings.mode == "sandbox":
+        return FileSecretStore(Path(settings.local_blob_root) / "_secrets")
+    from partnercenter.auth import secret_store_for
+
+    return secret_store_for(settings)
+
+
+class QuickBooksTokens:
+    """Access tokens for QuickBooks from the rotating refresh token in `store`."""
+
+    def __init__(self, token_url: str, client_id: str, client_secret: str, store: Any, secret_name: str, *,
+                 seed: str = "", timeout: float = 30.0, clock: Callable[[], float] = time.time) -> None:
+        if not client_id or not client_secret:
+            raise AuthError("QuickBooks OAuth client id and secret are required (CSPB_QUICKBOOKS_CLIENT_ID/SECRET)")
+        self.token_url = token_url
+        self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        self.store = store
+        self.secret_name = secret_name
+        self._seed = seed
+        self.timeout = timeout
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._token = ""
+        self._expires = 0.0
+        self._early = 0.0
+        self.refreshes = 0
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._token and self.clock() < self._expires - self._early:
+                return self._token
+            self._refresh()
+            return self._token
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = ""
+
+    def _refresh(self) -> None:
+        stored = self.store.get(self.secret_name)
+        current = stored.reveal() if stored else ""
+        tried: set[str] = set()
+        for candidate in (current, self._seed):
+            if not candidate or candidate in tried:
+                continue
+            tried.add(candidate)
+            answer = self._redeem(candidate)
+            if answer is None:
+                latest = self.store.get(self.secret_name)
+                if latest and latest.reveal() not in tried:
+                    # Another process rotated it while we read: use the newest.
+                    tried.add(latest.reveal())
+                    answer = self._redeem(latest.reveal())
+                    candidate = latest.reveal()
+                if answer is None:
+                    continue
+            new_refresh = answer.get("refresh_token") or candidate
+            if new_refresh != current:
+                self.store.set(self.secret_name, new_refresh)
+            lifetime = float(answer.get("expires_in") or 3600)
+            self._token = answer["access_token"]
+            self._expires = self.clock() + lifetime
+            self._early = min(300.0, lifetime / 4)
+            self.refreshes += 1
+            return
+        raise AuthError("QuickBooks refused the stored refresh token; reconnect the app to QuickBooks (Intuit "
+                        "consent) and put the new refresh token in CSPB_QUICKBOOKS_REFRESH_TOKEN")
+
+    def _redeem(self, refresh_token: str) -> dict[str, Any] | None:
+        """The token answer, or None when Intuit refuses this refresh token (invalid_grant)."""
+        try:
+            response = requests.post(self.token_url, data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                                     headers={"Authorization": f"Basic {self._basic}", "Accept": "application/json"},
+                                     timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise RetriableError(f"QuickBooks token endpoint unreachable: {type(exc).__name__}") from exc
+        if response.status_code in (429, 500, 502, 503, 504):
+            raise RetriableError(f"QuickBooks token endpoint answered {response.status_code}",
+                                 status=response.status_code)
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code == 200 and body.get("access_token"):
+            return body
+        if body.get("error") == "invalid_grant":
+            return None
+        # invalid_client and the like: the app's own credentials are wrong; no secret in the message.
+        raise AuthError(f"QuickBooks token endpoint refused the app: {body.get('error', response.status_code)}",
+                        status=response.status_code, code=str(body.get("error") or ""))
+
+
+class RealmLimiter:
+    """At most `max_concurrent` requests in flight and `per_minute` started in any 60 s."""
+
+    def __init__(self, max_concurrent: int = 10, per_minute: int = 500, *,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.max_concurrent = max_concurrent
+        self.per_minute = per_minute
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._starts: deque[float] = deque()
+        self._lock = threading.Lock()
+        self.clock = clock
+        self.sleep = sleep
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._slots:
+            while True:
+                with self._lock:
+                    now = self.clock()
+                    while self._starts and now - self._starts[0] >= 60:
+                        self._starts.popleft()
+                    if len(self._starts) < self.per_minute:
+                        self._starts.append(now)
+                        break
+                    wait = 60 - (now - self._starts[0])
+                self.sleep(max(wait, 0.01))
+            yield
+
+
+_lock = threading.Lock()
+_tokens: dict[tuple[str, str, str], QuickBooksTokens] = {}
+_limiters: dict[str, RealmLimiter] = {}
+
+
+def tokens_for(settings: Settings, realm_id: str) -> QuickBooksTokens:
+    """The process's one token provider (and so its one refresh-token writer) for this realm."""
+    sandbox = settings.mode == "sandbox"
+    token_url = (settings.quickbooks_url.rstrip("/") + "/oauth2/v1/tokens/bearer") if sandbox \
+        else settings.quickbooks_token_url
+    client_id = settings.quickbooks_client_id or (SANDBOX_CLIENT_ID if sandbox else "")
+    secret = settings.quickbooks_client_secret.reveal() or (SANDBOX_CLIENT_SECRET if sandbox else "")
+    seed = settings.quickbooks_refresh_token.reveal() or (SANDBOX_REFRESH_TOKEN if sandbox else "")
+    key = (token_url, client_id, realm_id)
+    with _lock:
+        provider = _tokens.get(key)
+        if provider is None or provider.store_key != _store_key(settings):  # type: ignore[attr-defined]
+            provider = QuickBooksTokens(token_url, client_id, secret, secret_store(settings),
+                                        settings.quickbooks_refresh_token_secret_name, seed=seed,
+                                        timeout=settings.http_timeout_seconds)
+            provider.store_key = _store_key(settings)  # type: ignore[attr-defined]
+            _tokens[key] = provider
+        return provider
+
+
+def _store_key(settings: Settings) -> str:
+    return f"{settings.mode}|{settings.local_blob_root}|{settings.key_vault_url}"
+
+
+def limiter_for(settings: Settings, realm_id: str) -> RealmLimiter:
+    with _lock:
+        limiter = _limiters.get(realm_id)
+        if limiter is None or (limiter.max_concurrent, limiter.per_minute) != (
+                settings.quickbooks_max_concurrent, settings.quickbooks_requests_per_minute):
+            limiter = RealmLimiter(settings.quickbooks_max_concurrent, settings.quickbooks_requests_per_minute)
+            _limiters[realm_id] = limiter
+        return limiter
