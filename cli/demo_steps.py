@@ -249,6 +249,24 @@ def portal_and_assessment(ctx: Any) -> list[str]:
     return run_demo_step(ctx.out_dir)
 
 
+# The Azure Functions that run each step's job on a schedule or an event (functions/). The demo runs the same
+# jobs in one process; tests/unit/test_triggers_cover_demo.py keeps this list and functions/ in agreement.
+STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "dataverse round trip": (),  # a connectivity check, not a job
+    "sync and provisioning": ("catalog_timer", "catalog_worker", "accounts_timer", "subscription_sync_timer",
+                              "subscription_sync_worker", "dataverse_webhook", "provisioning_worker"),
+    "price-change preview": ("price_preview_timer",),
+    "pax8 provisioning": ("provisioning_worker",),
+    "recon": ("recon_timer",),
+    "billing": ("billing_timer", "billing_worker", "journal_export_timer"),
+    "payments and accounting": ("post_invoice_timer", "payment_webhook", "authorizenet_webhook", "dunning_timer"),
+    "margin report": ("recon_timer",),
+    "portal and assessment": ("portal_http",),
+}
+# Triggers that keep the others healthy rather than run a demo step.
+OPERATIONS_TRIGGERS: tuple[str, ...] = ("inbox_sweeper_timer",)
+
+
 STEPS: list[tuple[str, Any]] = [
     ("dataverse round trip", dataverse_round_trip),
     ("sync and provisioning", sync_and_provision),

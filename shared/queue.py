@@ -387,6 +387,7 @@ def drain(queue: Queue, handler: Handler, *, max_rounds: int = 1000, batch: int 
 PROVISIONING_QUEUE = "cspb-provisioning"
 SUBSCRIPTION_SYNC_QUEUE = "cspb-subscription-sync"
 CATALOG_SYNC_QUEUE = "cspb-catalog-sync"
+BILLING_QUEUE = "cspb-billing"
 
 _in_process: dict[str, InProcessQueue] = {}
 _in_process_lock = threading.Lock()
