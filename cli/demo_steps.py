@@ -245,8 +245,11 @@ def _mail_read_back(ctx: Any) -> list[str]:
 
 def portal_and_assessment(ctx: Any) -> list[str]:
     from portal.demo import run_demo_step
+    from sandbox.registry import tls_folder
 
-    return run_demo_step(ctx.out_dir)
+    entra = ctx.servers.get("entra")
+    ca_file = str(tls_folder(ctx.state_dir / "entra") / "ca.pem")
+    return run_demo_step(ctx.out_dir, entra, ca_file)
 
 
 # The Azure Functions that run each step's job on a schedule or an event (functions/). The demo runs the same

@@ -129,6 +129,8 @@ class Settings:
         default="", metadata={"env": "CSPB_SERVICEBUS__fullyQualifiedNamespace"})
     servicebus_credential: str = field(default="", metadata={"env": "CSPB_SERVICEBUS__credential"})
     servicebus_client_id: str = field(default="", metadata={"env": "CSPB_SERVICEBUS__clientId"})
+    # The client's custom_endpoint_address (an application gateway, or the local stand-in); empty = the namespace.
+    servicebus_endpoint: str = ""
     servicebus_namespace: str = ""  # older name for the namespace, still read
     servicebus_connection_string: Secret = field(default_factory=lambda: Secret(""))  # older name, still read
     pc_refresh_token_secret_name: str = "pc-refresh-token"
