@@ -108,40 +108,84 @@ def bench_plan(n: int, baseline_sample: int) -> int:
     return 0
 
 
-def bench_write(n: int) -> None:
+def _seed_partner(dv, n: int) -> None:  # type: ignore[no-untyped-def]
+    """n monthly advance contracts with 5 licenses each, written in bulk (not part of what is timed)."""
+    from dataverse.seed_billing import seed_billing
+
+    seed_billing(dv)
+    account = next(iter(dv.list("accounts", select=["accountid"])))["accountid"]
+    dv.bulk_upsert("cspb_billingcontracts", "cspb_billingcontract", ["cspb_contractnumber"], [{
+        "cspb_contractnumber": f"BX-{c:05d}", "cspb_name": f"BX-{c:05d}", "cspb_frequency": 1, "cspb_policy": 1,
+        "cspb_startdate": date(2026, 1, 1), "cspb_currencycode": "USD",
+        "cspb_account@odata.bind": f"/accounts({account})"} for c in range(n)])
+    ids = {r["cspb_contractnumber"]: r["cspb_billingcontractid"] for r in dv.list(
+        "cspb_billingcontracts", select=["cspb_contractnumber", "cspb_billingcontractid"])}
+    dv.bulk_upsert("cspb_subscriptions", "cspb_subscription", ["cspb_providersubscriptionid"], [{
+        "cspb_providersubscriptionid": f"BX-{c:05d}-{s}", "cspb_name": f"BX-{c:05d}-{s}", "cspb_quantity": 3 + s,
+        "cspb_unitprice": Decimal("20.00"), "cspb_kind": 1, "cspb_status": 1,
+        "cspb_startdate": "2026-01-01T00:00:00Z",
+        "cspb_billingcontract@odata.bind": f"/cspb_billingcontracts({ids[f'BX-{c:05d}']})"}
+        for c in range(n) for s in range(5)])
+
+
+def bench_write(n: int, latency_ms: float, batch: int, target_invoices: int = 3000) -> int:
+    """The same partner billed twice at `latency_ms` a round trip: once per invoice in one process
+    (run_service + DataverseBillingRepository, the baseline), once fanned out (billing timer +
+    one worker invocation per batch of contracts, bulk writes)."""
     from billing.run_service import execute_run
+    from dataverse import billing_fanout
     from dataverse.billing_repo import DataverseBillingRepository
     from dataverse.client import DataverseClient
-    from dataverse.map_billing import CONTRACT_SELECT  # noqa: F401  (import check)
-    from dataverse.seed_billing import seed_billing
     from sandbox._server import RunningServer
     from sandbox.dataverse.server import build_app
     from shared.auth import static_token
+    from shared.queue import InProcessQueue
 
+    run_date = date(2026, 1, 2)
     with tempfile.TemporaryDirectory() as tmp:
-        app = build_app(Path(tmp) / "dv")
-        server = RunningServer(app, port=0).start()
-        try:
-            dv = DataverseClient(server.url, static_token("sandbox-token"))
-            seed_billing(dv)
-            account = next(iter(dv.list("accounts", select=["accountid"])))["accountid"]
-            for c in range(n):
-                cid = dv.upsert("cspb_billingcontracts", {"cspb_contractnumber": f"BX-{c}"}, {
-                    "cspb_name": f"BX-{c}", "cspb_frequency": 1, "cspb_policy": 1, "cspb_startdate": date(2026, 1, 1),
-                    "cspb_currencycode": "USD", "cspb_account@odata.bind": f"/accounts({account})"}).id
-                for s in range(5):
-                    dv.upsert("cspb_subscriptions", {"cspb_providersubscriptionid": f"BX-{c}-{s}"}, {
-                        "cspb_name": f"BX-{c}-{s}", "cspb_quantity": 3 + s, "cspb_unitprice": Decimal("20.00"),
-                        "cspb_kind": 1, "cspb_status": 1, "cspb_startdate": "2026-01-01T00:00:00Z",
-                        "cspb_billingcontract@odata.bind": f"/cspb_billingcontracts({cid})"})
-            repo = DataverseBillingRepository(dv)
-            first, t1 = timed(lambda: execute_run(repo, date(2026, 1, 2)))
-            again, t2 = timed(lambda: execute_run(repo, date(2026, 1, 2)))
-            print(f"write: {first.created} invoices, {first.lines_written} lines into the sandbox in {t1:.2f} s "
-                  f"({first.created / t1:.1f} invoices/s); re-run {t2:.2f} s, {again.created} created")
-        finally:
-            server.stop()
+        apps = [build_app(Path(tmp) / name) for name in ("per-invoice", "fan-out")]
+        with RunningServer(apps[0]) as one_srv, RunningServer(apps[1]) as bulk_srv:
+            one, bulk = (DataverseClient(s.url, static_token("sandbox-token")) for s in (one_srv, bulk_srv))
+            for dv in (one, bulk):
+                _seed_partner(dv, n)
+            for app in apps:
+                app.faults.set(latency_ms=latency_ms)
+            before = one.http.request_count
+            base, t_base = timed(lambda: execute_run(DataverseBillingRepository(one), run_date))
+            base_requests = one.http.request_count - before
+
+            before = bulk.http.request_count
+            queue = InProcessQueue("bench-billing")
+            _, t_fan = timed(lambda: billing_fanout.fan_out(run_date, dv=bulk, queue=queue, size=batch,
+                                                            assign=False, renew=False))
+            invocations = []
+            for message in queue.receive(10_000, visibility_timeout=0):
+                counts, secs = timed(lambda m=message: billing_fanout.handle_message(m.body, dv=bulk))
+                invocations.append((secs, counts))
+            bulk_requests = bulk.http.request_count - before
+        for app in apps:
             app.close()
+    created = sum(c.get("invoices", 0) for _, c in invocations)
+    if created != base.created:
+        print(f"MISMATCH: per-invoice run created {base.created} invoices, fan-out {created}")
+        return 1
+    slowest = max(secs for secs, _ in invocations)
+    per_inv_base, per_inv_bulk = base_requests / base.created, bulk_requests / created
+    print(f"write: {n} contracts -> {created} invoices, {base.lines_written} lines, {latency_ms:g} ms a round trip "
+          f"[{load_average()}]")
+    print(f"  per invoice, one process (baseline): {base_requests:,} requests ({per_inv_base:.2f} per invoice), "
+          f"{t_base:.1f} s")
+    print(f"  fanned out, bulk writes: timer {t_fan:.1f} s, {len(invocations)} worker invocations of {batch} "
+          f"contracts, slowest {slowest:.1f} s; {bulk_requests:,} requests ({per_inv_bulk:.2f} per invoice, "
+          f"target <= 0.5)  {'OK' if per_inv_bulk <= 0.5 else 'MISSED'}")
+    # At the issue's size: the baseline is one invocation that grows with invoices; fanned out, each
+    # invocation is one batch, whatever the run's size.
+    scale = target_invoices / created
+    print(f"  at {target_invoices:,} invoices: baseline one invocation ~{t_base * scale / 60:.1f} min "
+          f"({'fits' if t_base * scale < 600 else 'does not fit'} 10 min); fanned out "
+          f"~{len(invocations) * scale:.0f} invocations of ~{slowest:.1f} s each "
+          f"({'fits' if slowest < 600 else 'does not fit'} 10 min)   {per_inv_base / per_inv_bulk:.1f}x fewer requests")
+    return 0 if per_inv_bulk <= 0.5 and slowest < 600 else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,11 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contracts", type=int, default=2000)
     parser.add_argument("--baseline-sample", type=int, default=400,
                         help="contracts the quadratic baseline plans (scaled linearly; it is the lower bound)")
-    parser.add_argument("--write", type=int, default=0, help="also bill N contracts into the Dataverse sandbox")
+    parser.add_argument("--write", type=int, default=200,
+                        help="also bill N contracts into the Dataverse sandbox both ways (0: skip)")
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="round trip added to every request")
+    parser.add_argument("--batch", type=int, default=100, help="contracts per fan-out message")
     args = parser.parse_args(argv)
     status = bench_plan(args.contracts, args.baseline_sample)
     if args.write:
-        bench_write(args.write)
+        status |= bench_write(args.write, args.latency_ms, args.batch)
     return status
 
 

@@ -1,4 +1,5 @@
-"""Timer: the daily invoice run (bills every contract cycle due today; idempotent)."""
+"""Timer: the daily invoice run, fanned out: prepare, then one queue message per batch of
+contracts for functions/billing_worker.py (bills every contract cycle due today; idempotent)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ log = logging.getLogger(__name__)
 
 @bp.timer_trigger(arg_name="timer", schedule="%CSPB_BILLING_SCHEDULE%", run_on_startup=False)
 def billing_timer(timer: func.TimerRequest) -> None:
-    from dataverse import billing_jobs
+    from dataverse import billing_fanout
 
     try:
-        billing_jobs.run(datetime.now(UTC).date())
+        billing_fanout.run(datetime.now(UTC).date())
     except RetriableError:
         raise
     except IntegrationError as exc:

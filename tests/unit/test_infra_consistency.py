@@ -85,7 +85,8 @@ def test_queue_names_agree_between_infra_triggers_and_code():
     text = (INFRA / "resources.bicep").read_text()
     infra_queues = set(re.findall(r"var \w+QueueName = '([a-z0-9-]+)'", text))
     trigger_queues = {k["queue_name"] for _, deco, k in _trigger_calls() if "queue_name" in k}
-    code_queues = {queue.PROVISIONING_QUEUE, queue.SUBSCRIPTION_SYNC_QUEUE, queue.CATALOG_SYNC_QUEUE}
+    code_queues = {queue.PROVISIONING_QUEUE, queue.SUBSCRIPTION_SYNC_QUEUE, queue.CATALOG_SYNC_QUEUE,
+                   queue.BILLING_QUEUE}
     assert trigger_queues <= infra_queues, f"triggers listen on queues infra/ does not create: {trigger_queues - infra_queues}"
     assert code_queues <= infra_queues, f"the code sends to queues infra/ does not create: {code_queues - infra_queues}"
 
