@@ -246,7 +246,10 @@ class Doctor:
         from dataverse import identity
         from dataverse.client import DataverseClient
 
-        client = DataverseClient.from_settings(self.s)
+        from dataclasses import replace
+
+        # One attempt, a short timeout: the doctor reports an unreachable environment, it does not wait it out.
+        client = DataverseClient.from_settings(replace(self.s, http_max_attempts=1, http_timeout_seconds=15.0))
         user: dict[str, str] = {}
 
         def whoami() -> str:
