@@ -416,7 +416,7 @@ class Api:
             if cached is not None and cached[0] == self.store.generation:
                 return cached[1]
         generation = self.store.generation
-        rows = self.store.scan(table.logical_name)
+        rows = self.store.scan(table.logical_name, _required_guid(flt))
         views = [(rid, ver, data, self.filter_view(table, rid, ver, data)) for rid, ver, data in rows]
         if flt:
             def resolve(name: str) -> str:
@@ -699,6 +699,18 @@ class Api:
                         "filteringattributes": filtering_attributes, "statecode": 0,
                         "createdon": now, "modifiedon": now}, {})
         return endpoint_id
+
+
+_LOOKUP_EQ = re.compile(r"(?:^|\band\s+)_\w+_value\s+eq\s+([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                        r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?:\s+and\b|$)")
+
+
+def _required_guid(flt: str | None) -> str | None:
+    """A GUID every matching row must hold, when the filter is a plain AND with `_x_value eq <guid>`."""
+    if not flt or re.search(r"\b(or|not)\b|\(", flt):
+        return None
+    found = _LOOKUP_EQ.search(flt.strip())
+    return found.group(1).lower() if found else None
 
 
 def _xml_attr(text: str) -> str:
