@@ -13,6 +13,7 @@ from billing.models import (
     ChangeType,
     Frequency,
     Policy,
+    Provider,
     ProvisioningStatus,
     RefundPolicy,
     SubscriptionKind,
@@ -51,6 +52,8 @@ def _subscription(dv: DataverseClient, psid: str, contract_id: str, **values: An
         "cspb_name": values.pop("name", psid), "cspb_providersubscriptionid": psid,
         "cspb_billingcontract@odata.bind": bind(EntitySet.BILLING_CONTRACTS, contract_id),
         "cspb_status": int(SubscriptionStatus.ACTIVE), "cspb_startdate": _midnight(START), "cspb_autorenew": True,
+        # Entered by hand for the billing demo: no Microsoft charge to reconcile them against.
+        "cspb_provider": int(Provider.MANUAL),
         **values,
     }
     return dv.upsert(EntitySet.SUBSCRIPTIONS, {"cspb_providersubscriptionid": psid}, row).id

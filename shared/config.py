@@ -158,6 +158,9 @@ class Settings:
     http_backoff_cap_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
     log_level: str = "INFO"
+    # Largest difference (in the invoice's currency) between a Microsoft invoice total and the sum of
+    # its recon lines that is still rounding, not a finding.
+    recon_invoice_tolerance: str = "0.05"
     # Dataverse service protection: the app's instances share 52 concurrent requests per user, so one
     # process keeps at most 52 // max_instances in flight (set the Function App's scale limit to match);
     # requests per second per process (0: no pacing, rely on the shared Retry-After pause).
