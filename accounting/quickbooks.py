@@ -138,8 +138,9 @@ class QuickBooksTarget:
         params = {"minorversion": MINOR_VERSION}
         if request_id:
             params["requestid"] = request_id
+        # QuickBooks replays the first answer for a repeated requestid, so only then is a resend safe.
         response = self.http.request("POST", entity.lower(), params=params, data=json.dumps(payload),
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json"}, idempotent=bool(request_id))
         return response.json()[entity]
 
     def _create_once(self, entity: str, field: str, value: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -222,8 +222,29 @@ def _mail_read_back(ctx: Any) -> list[str]:
 
 def portal_and_assessment(ctx: Any) -> list[str]:
     from portal.demo import run_demo_step
+    from sandbox.registry import tls_folder
 
-    return run_demo_step(ctx.out_dir)
+    entra = ctx.servers.get("entra")
+    ca_file = str(tls_folder(ctx.state_dir / "entra") / "ca.pem")
+    return run_demo_step(ctx.out_dir, entra, ca_file)
+
+
+# The Azure Functions that run each step's job on a schedule or an event (functions/). The demo runs the same
+# jobs in one process; tests/unit/test_triggers_cover_demo.py keeps this list and functions/ in agreement.
+STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "dataverse round trip": (),  # a connectivity check, not a job
+    "sync and provisioning": ("catalog_timer", "catalog_worker", "accounts_timer", "subscription_sync_timer",
+                              "subscription_sync_worker", "dataverse_webhook", "provisioning_worker"),
+    "price-change preview": ("price_preview_timer",),
+    "pax8 provisioning": ("provisioning_worker",),
+    "recon": ("recon_timer",),
+    "billing": ("billing_timer", "billing_worker", "journal_export_timer"),
+    "payments and accounting": ("post_invoice_timer", "payment_webhook", "authorizenet_webhook", "dunning_timer"),
+    "margin report": ("recon_timer",),
+    "portal and assessment": ("portal_http",),
+}
+# Triggers that keep the others healthy rather than run a demo step.
+OPERATIONS_TRIGGERS: tuple[str, ...] = ("inbox_sweeper_timer",)
 
 
 STEPS: list[tuple[str, Any]] = [

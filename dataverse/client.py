@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,8 +27,9 @@ import requests
 from dataverse import batch as batch_codec
 from dataverse import odata
 from dataverse.batch import MAX_BATCH_REQUESTS, BatchRequest, BatchResponse
-from dataverse.errors import decode_error, error_from_parts, is_missing_row
-from shared.errors import FatalError, IntegrationError, NotFoundError, ValidationError
+from dataverse.errors import DUPLICATE_RECORD, decode_error, error_from_parts, is_missing_row
+from shared import throttle
+from shared.errors import ConflictError, FatalError, IntegrationError, NotFoundError, ValidationError
 from shared.http import HttpClient, RetryPolicy, TokenProvider
 from shared.logging import get_logger
 
@@ -35,8 +37,15 @@ log = get_logger(__name__)
 
 UpsertMode = Literal["upsert", "create_only", "update_only"]
 
+# learn.microsoft.com/power-apps/developer/data-platform/bypass-custom-business-logic : CustomAsync
+# skips asynchronous plug-in steps and webhooks registered asynchronously (needs the
+# prvBypassCustomAsyncBusinessLogic privilege, granted by the CSPBridge Integration role).
+BYPASS_HEADER = "MSCRM.BypassBusinessLogicExecution"
+BYPASS_CUSTOM_ASYNC = "CustomAsync"
+
 # The org's hint is usually 4-50; more threads than this only queue up behind each other.
 MAX_PARALLEL = 16
+DEFAULT_MAX_INSTANCES = 3
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,8 @@ class DataverseClient:
         http: HttpClient | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 60.0,
+        max_instances: int = DEFAULT_MAX_INSTANCES,
+        requests_per_second: float | None = None,
     ) -> None:
         org = base_url.rstrip("/")
         if org.endswith("/" + odata.API_PATH):
@@ -77,6 +88,9 @@ class DataverseClient:
         )
         self._dop_lock = threading.Lock()
         self._dop_hint = 1
+        # One throttle per process for this org, shared by every client and thread.
+        throttle.configure(self.api_url, max_in_flight=throttle.dataverse_in_flight_cap(max_instances),
+                           rate=requests_per_second)
 
     @classmethod
     def from_settings(cls, settings: Any = None) -> DataverseClient:
@@ -86,12 +100,14 @@ class DataverseClient:
         settings = settings or get_settings()
         retry = RetryPolicy(max_attempts=settings.http_max_attempts, cap_seconds=settings.http_backoff_cap_seconds)
         return cls(settings.dataverse_url, token_provider_for(settings, settings.dataverse_url),
-                   retry=retry, timeout=settings.http_timeout_seconds)
+                   retry=retry, timeout=settings.http_timeout_seconds, max_instances=settings.max_instances,
+                   requests_per_second=settings.dataverse_requests_per_second)
 
     # ---- plumbing -------------------------------------------------------------------------------
 
     def _send(self, method: str, path: str, *, body: Any = None, headers: Mapping[str, str] | None = None,
-              params: Mapping[str, Any] | None = None, ok: Sequence[int] = (200, 201, 204)) -> requests.Response:
+              params: Mapping[str, Any] | None = None, ok: Sequence[int] = (200, 201, 204),
+              idempotent: bool | None = None) -> requests.Response:
         sent = dict(headers or {})
         data = None
         if body is not None:
@@ -101,7 +117,7 @@ class DataverseClient:
             encoded = odata.query_string(params)
             if encoded:
                 path = f"{path}?{encoded}"
-        response = self.http.request(method, path, data=data, headers=sent, ok=ok)
+        response = self.http.request(method, path, data=data, headers=sent, ok=ok, idempotent=idempotent)
         self._note_dop(response)
         return response
 
@@ -174,12 +190,32 @@ class DataverseClient:
 
     # ---- single-row writes ----------------------------------------------------------------------
 
-    def create(self, entity_set: str, record: Mapping[str, Any]) -> str:
-        response = self._send("POST", entity_set, body=dict(record))
-        new_id = odata.id_from_entity_url(response.headers.get("OData-EntityId"))
-        if new_id is None:
-            raise FatalError(f"create on {entity_set} returned no OData-EntityId", status=response.status_code)
-        return new_id
+    def create(self, entity_set: str, record: Mapping[str, Any], *, id: str | None = None,
+               bypass_custom_async: bool = False) -> str:
+        """Create a row whose primary key we choose (a new GUID unless `id` is given or the record
+        carries its primary key), as a PATCH upsert on that id with `If-None-Match: *`. A retry after
+        a lost answer then finds its own row (412) instead of making a second one; because the id is
+        ours, that 412 means the earlier attempt committed. Returns the id."""
+        row_id = (id or _primary_key_in(entity_set, record) or str(uuid.uuid4())).lower()
+        headers = {"If-None-Match": "*"}
+        if bypass_custom_async:
+            headers[BYPASS_HEADER] = BYPASS_CUSTOM_ASYNC
+        try:
+            self._send("PATCH", odata.id_segment(entity_set, row_id), body=dict(record), headers=headers)
+        except ConflictError as exc:
+            # Our id taken means our earlier attempt committed; a clash on an alternate key is someone
+            # else's row, and stays a conflict.
+            if exc.code not in (DUPLICATE_RECORD, None) or not self._exists(entity_set, row_id):
+                raise
+            log.info("create on %s: row %s already exists (an earlier attempt committed)", entity_set, row_id)
+        return row_id
+
+    def _exists(self, entity_set: str, row_id: str) -> bool:
+        try:
+            self._send("GET", odata.id_segment(entity_set, row_id), params={"$select": "createdon"})
+        except NotFoundError:
+            return False
+        return True
 
     def update(self, entity_set: str, id: str, changes: Mapping[str, Any], *, etag: str | None = None) -> None:
         """PATCH by id. `If-Match` is always sent so a PATCH never creates a row by accident
@@ -211,12 +247,17 @@ class DataverseClient:
     # ---- bulk -----------------------------------------------------------------------------------
 
     def upsert_multiple(self, entity_set: str, logical_name: str, records: builtins.list[dict[str, Any]], *,
-                        batch_size: int = 1000) -> int:
-        """The UpsertMultiple action. Each record needs `@odata.id` (alternate key) or its primary id."""
+                        batch_size: int = 1000, bypass_custom_async: bool = False) -> int:
+        """The UpsertMultiple action. Each record needs `@odata.id` (alternate key) or its primary id.
+        `bypass_custom_async`: send MSCRM.BypassBusinessLogicExecution: CustomAsync, so asynchronous
+        steps (our webhook) do not fire for these writes."""
         total = 0
+        headers = {BYPASS_HEADER: BYPASS_CUSTOM_ASYNC} if bypass_custom_async else None
         for chunk in _chunks(records, batch_size):
+            # Each target is addressed by its key, so sending the action again writes the same rows.
             self._send("POST", f"{entity_set}/Microsoft.Dynamics.CRM.UpsertMultiple",
-                       body={"Targets": [_typed(r, logical_name) for r in chunk]})
+                       body={"Targets": [_typed(r, logical_name) for r in chunk]}, idempotent=True,
+                       headers=headers)
             total += len(chunk)
         return total
 
@@ -259,7 +300,9 @@ class DataverseClient:
         headers = {"Content-Type": content_type}
         if not changeset:
             headers["Prefer"] = "odata.continue-on-error"
-        response = self.http.request("POST", "$batch", data=body, headers=headers, ok=(200,))
+        # Safe to send again when no part is a POST (reads, key/id-addressed PATCH upserts, deletes).
+        response = self.http.request("POST", "$batch", data=body, headers=headers, ok=(200,),
+                                     idempotent=all(r.method.upper() != "POST" for r in requests))
         self._note_dop(response)
         responses = batch_codec.decode(response.headers.get("Content-Type", ""), response.content)
         if changeset:
@@ -271,7 +314,8 @@ class DataverseClient:
         return responses
 
     def bulk_upsert(self, entity_set: str, logical_name: str, key_columns: Sequence[str],
-                    records: builtins.list[dict[str, Any]], *, batch_size: int = 1000) -> int:
+                    records: builtins.list[dict[str, Any]], *, batch_size: int = 1000,
+                    bypass_custom_async: bool = False) -> int:
         """Upsert many rows by alternate key, in parallel up to the org's `x-ms-dop-hint`.
 
         Uses UpsertMultiple; if the table doesn't support it, falls back to $batch of PATCH upserts.
@@ -281,26 +325,30 @@ class DataverseClient:
         targets = [_with_key_id(entity_set, key_columns, r) for r in records]
         chunks = list(_chunks(targets, batch_size))
         try:
-            self.upsert_multiple(entity_set, logical_name, chunks[0], batch_size=batch_size)
+            self.upsert_multiple(entity_set, logical_name, chunks[0], batch_size=batch_size,
+                                 bypass_custom_async=bypass_custom_async)
         except (ValidationError, NotFoundError) as exc:
             if not _multiple_unsupported(exc):
                 raise
             log.info("UpsertMultiple not available on %s; using $batch", entity_set)
-            return self._batch_upsert(entity_set, key_columns, records)
+            return self._batch_upsert(entity_set, key_columns, records, bypass_custom_async=bypass_custom_async)
         done = len(chunks[0])
         rest = chunks[1:]
         if not rest:
             return done
         workers = max(1, min(self.dop_hint, MAX_PARALLEL, len(rest)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dv-bulk") as pool:
-            counts = pool.map(lambda c: self.upsert_multiple(entity_set, logical_name, c, batch_size=batch_size),
-                              rest)
+            counts = pool.map(lambda c: self.upsert_multiple(entity_set, logical_name, c, batch_size=batch_size,
+                                                             bypass_custom_async=bypass_custom_async), rest)
             return done + sum(counts)
 
-    def _batch_upsert(self, entity_set: str, key_columns: Sequence[str], records: builtins.list[dict[str, Any]]) -> int:
+    def _batch_upsert(self, entity_set: str, key_columns: Sequence[str], records: builtins.list[dict[str, Any]],
+                      *, bypass_custom_async: bool = False) -> int:
         # Dataverse advises small batches for standard tables; 100 keeps each request short.
+        extra = {BYPASS_HEADER: BYPASS_CUSTOM_ASYNC} if bypass_custom_async else {}
         reqs = [BatchRequest("PATCH", odata.key_segment(entity_set, {k: r[k] for k in key_columns}),
-                             {k: v for k, v in r.items() if k not in key_columns}) for r in records]
+                             {k: v for k, v in r.items() if k not in key_columns}, headers=dict(extra))
+                for r in records]
         chunks = list(_chunks(reqs, 100))
         workers = max(1, min(self.dop_hint, MAX_PARALLEL, len(chunks)))
 
@@ -313,6 +361,16 @@ class DataverseClient:
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dv-batch") as pool:
             return sum(pool.map(send, chunks))
+
+
+def _primary_key_in(entity_set: str, record: Mapping[str, Any]) -> str | None:
+    """The record's own primary key value, if it carries one (`serviceendpointid` on `serviceendpoints`):
+    the primary key is the singular table name + "id", and entity sets are that name pluralised."""
+    for column, value in record.items():
+        if (column.endswith("id") and len(column) > 3 and entity_set.startswith(column[:-3])
+                and isinstance(value, str) and odata.is_guid(value)):
+            return value
+    return None
 
 
 def client_or_default(dv: Any = None) -> Any:

@@ -64,6 +64,10 @@ def normalize_guid(value: str | uuid.UUID) -> str:
     return text.lower()
 
 
+def is_guid(text: object) -> bool:
+    return isinstance(text, str) and _GUID_RE.fullmatch(text) is not None
+
+
 def id_from_entity_url(url: str | None) -> str | None:
     """The GUID in an `OData-EntityId` header such as `.../accounts(7d5...)`."""
     if not url:

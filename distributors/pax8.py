@@ -105,6 +105,10 @@ class _TokenCache:
         self._expires = 0.0
         self._lock = threading.Lock()
 
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = ""
+
     def __call__(self) -> str:
         with self._lock:
             # Renew five minutes early so a long page walk never sends an expired token.
@@ -135,6 +139,21 @@ def parse_when(value: Any) -> datetime | None:
     except ValueError:
         raise ValidationError(f"Pax8 sent an unreadable date {value!r}") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+class _Pax8Http(HttpClient):
+    """A 401 means Pax8 no longer takes our token (revoked, or expired early): one new token, one more
+    try. A request refused with 401 was not processed, so this is safe for POST /orders too."""
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            return super().request(method, path, **kwargs)
+        except AuthError as exc:
+            tokens = self.token_provider
+            if exc.status != 401 or not isinstance(tokens, _TokenCache):
+                raise
+            tokens.invalidate()
+            return super().request(method, path, **kwargs)
 
 
 def _date(value: Any) -> date | None:
@@ -179,10 +198,10 @@ class Pax8Adapter:
         token_http = HttpClient(token_url, error_decoder=pax8_error_decoder, retry=retry, timeout=timeout)
         self._token = _TokenCache(token_url, client_id, client_secret, token_http)
         api = base_url.rstrip("/") + "/v1"
-        self.http = HttpClient(api, token_provider=self._token, error_decoder=pax8_error_decoder, retry=retry,
+        self.http = _Pax8Http(api, token_provider=self._token, error_decoder=pax8_error_decoder, retry=retry,
                                timeout=timeout, service="pax8", default_headers={"Accept": "application/json"})
         # Order creation is never retried in the HTTP layer: without an idempotency key a retry may buy twice.
-        self._once = HttpClient(api, token_provider=self._token, error_decoder=pax8_error_decoder,
+        self._once = _Pax8Http(api, token_provider=self._token, error_decoder=pax8_error_decoder,
                                 retry=RetryPolicy(max_attempts=1), timeout=timeout, service="pax8",
                                 default_headers={"Accept": "application/json"})
         self._retry = retry

@@ -15,7 +15,7 @@ BLUEPRINT_MODULES: list[str] = [
     # portal area
     "portal_http",
     # distributors / payments / accounting area
-    "payment_webhook", "post_invoice", "journal_timer", "dunning_timer",
+    "payment_webhook", "authorizenet_webhook", "post_invoice", "journal_timer", "dunning_timer",
     # billing area
     "billing_timer", "billing_worker",
     # recon area

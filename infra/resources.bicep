@@ -18,6 +18,8 @@ var billingQueueName = 'cspb-billing'
 var queueNames = [provisioningQueueName, subscriptionSyncQueueName, catalogSyncQueueName, billingQueueName]
 var blobContainerName = 'cspbridge'
 var deploymentContainerName = 'app-package'
+// The Function App's scale limit; CSPB_MAX_INSTANCES tells each instance its share of Dataverse's 52 concurrent requests.
+var maxInstances = 40
 
 // Built-in role definition ids (Azure RBAC).
 var roles = {
@@ -203,6 +205,7 @@ var plainSettings = {
   CSPB_JOURNAL_EXPORT_SCHEDULE: '0 0 8 1 * *'
   CSPB_DUNNING_SCHEDULE: '0 0 9 * * *'
   CSPB_INBOX_SWEEP_SCHEDULE: '0 */10 * * * *'
+  CSPB_MAX_INSTANCES: string(maxInstances)
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
@@ -226,7 +229,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identity.id }
         }
       }
-      scaleAndConcurrency: { maximumInstanceCount: 40, instanceMemoryMB: 2048 }
+      scaleAndConcurrency: { maximumInstanceCount: maxInstances, instanceMemoryMB: 2048 }
       runtime: { name: 'python', version: '3.11' }
     }
     siteConfig: {

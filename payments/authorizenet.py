@@ -72,8 +72,10 @@ class AuthorizeNetProcessor:
         if ref_id:
             payload["refId"] = ref_id
         payload.update(body)
+        # Safe to send again: every call is a read, a profile write keyed by our ids, or a charge inside
+        # the duplicate window (module docstring), which refuses the repeat instead of charging twice.
         response = self.http.request("POST", self.url, data=json.dumps({name: payload}),
-                                     headers={"Content-Type": "application/json"}, ok=(200,))
+                                     headers={"Content-Type": "application/json"}, ok=(200,), idempotent=True)
         try:
             answer = json.loads(response.content.decode("utf-8-sig"))
         except ValueError:

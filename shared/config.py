@@ -83,6 +83,9 @@ class Settings:
     authorizenet_url: str = "https://api.authorize.net/xml/v1/request.api"
     authorizenet_login_id: str = ""
     authorizenet_transaction_key: Secret = field(default_factory=lambda: Secret(""))
+    # Webhook HMAC key; "text" keys the HMAC with the key as typed (the vendor sample app), "hex" hex-decodes it.
+    authorizenet_signature_key: Secret = field(default_factory=lambda: Secret(""))
+    authorizenet_signature_key_encoding: str = "text"
     # The currency of the Authorize.Net merchant account: a charge in any other currency is refused.
     authorizenet_currency: str = "USD"
     quickbooks_url: str = "https://quickbooks.api.intuit.com"
@@ -126,6 +129,8 @@ class Settings:
         default="", metadata={"env": "CSPB_SERVICEBUS__fullyQualifiedNamespace"})
     servicebus_credential: str = field(default="", metadata={"env": "CSPB_SERVICEBUS__credential"})
     servicebus_client_id: str = field(default="", metadata={"env": "CSPB_SERVICEBUS__clientId"})
+    # The client's custom_endpoint_address (an application gateway, or the local stand-in); empty = the namespace.
+    servicebus_endpoint: str = ""
     servicebus_namespace: str = ""  # older name for the namespace, still read
     servicebus_connection_string: Secret = field(default_factory=lambda: Secret(""))  # older name, still read
     pc_refresh_token_secret_name: str = "pc-refresh-token"
@@ -153,6 +158,11 @@ class Settings:
     http_backoff_cap_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
     log_level: str = "INFO"
+    # Dataverse service protection: the app's instances share 52 concurrent requests per user, so one
+    # process keeps at most 52 // max_instances in flight (set the Function App's scale limit to match);
+    # requests per second per process (0: no pacing, rely on the shared Retry-After pause).
+    max_instances: int = 3
+    dataverse_requests_per_second: float = 0.0
     # The inbox sweeper re-queues rows Received/Queued without progress for this long.
     inbox_stuck_minutes: int = 30
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from shared import telemetry
 from shared.errors import IntegrationError, RetriableError, ThrottledError, error_for_status
 from shared.logging import get_logger, redact
+from shared.throttle import for_url as throttle_for
 
 log = get_logger(__name__)
 
@@ -28,6 +29,22 @@ TokenProvider = Callable[[], str]
 ErrorDecoder = Callable[[requests.Response], IntegrationError]
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+# A POST is sent again after a failure only when a repeat cannot do the thing twice: it carries one
+# of these idempotency headers (the server replays the first result), or the caller declares it
+# safe (`idempotent=True`: a token request, an alternate-key upsert, a read-only query). Otherwise a
+# lost answer is not retried here; the caller's own reconciliation decides (a queue redelivery
+# with Pax8's Sending state, for example). Methods other than POST are idempotent by definition.
+IDEMPOTENCY_HEADERS = frozenset({"idempotency-key", "ms-requestid", "x-idempotency-key"})
+UNSAFE_METHODS = frozenset({"POST"})
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """The connection was never made, so the server cannot have seen the request."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    text = repr(exc)
+    return isinstance(exc, requests.ConnectionError) and ("NewConnectionError" in text or "Connection refused" in text)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -147,11 +164,17 @@ class HttpClient:
         ok: Iterable[int] = (200, 201, 202, 204),
         stream: bool = False,
         auth: bool = True,
+        idempotent: bool | None = None,
     ) -> requests.Response:
-        """Send with retries. Headers are built once, so idempotency keys stay the same across retries."""
+        """Send with retries. Headers are built once, so idempotency keys stay the same across retries.
+        A POST is retried only if `idempotent` or it carries an idempotency header; otherwise only a
+        failure that proves the server never ran it (a refused connection, a 429) is retried."""
         ok_statuses = frozenset(ok)
         url = self.url(path)
         attempt_no = 0
+        resend_safe = bool(idempotent) or method.upper() not in UNSAFE_METHODS or any(
+            k.lower() in IDEMPOTENCY_HEADERS for k in (headers or {}))
+        throttle = throttle_for(url)
 
         def attempt() -> requests.Response:
             nonlocal attempt_no
@@ -162,7 +185,7 @@ class HttpClient:
             sent_headers.update(headers or {})
             with self._count_lock:
                 self.request_count += 1
-            with telemetry.provider_call(self.service, method, url, sent_headers) as span:
+            with throttle.turn(self.retry.sleep), telemetry.provider_call(self.service, method, url, sent_headers) as span:
                 try:
                     response = self.session.request(
                         method, url, params=params, json=json, data=data, headers=sent_headers,
@@ -170,7 +193,9 @@ class HttpClient:
                     )
                 except (requests.ConnectionError, requests.Timeout) as exc:
                     telemetry.record_failure(span, exc)
-                    raise RetriableError(f"{method} {redact(url)} failed: {type(exc).__name__}") from exc
+                    failed = RetriableError(f"{method} {redact(url)} failed: {type(exc).__name__}")
+                    failed.details["never_sent"] = _never_sent(exc)
+                    raise failed from exc
                 telemetry.record_response(span, response.status_code, response.headers)
             if response.status_code in ok_statuses:
                 return response
@@ -178,17 +203,34 @@ class HttpClient:
             if response.status_code in RETRY_STATUSES and not isinstance(error, RetriableError):
                 error = (ThrottledError if response.status_code == 429 else RetriableError)(
                     error.message, status=error.status, code=error.code, retry_after=error.retry_after)
+            if response.status_code == 429:
+                # Throttled requests are not executed, so any method may repeat; and every thread of the
+                # process holds back from this host for the server's Retry-After, not just this one.
+                error.details["never_sent"] = True
+                if error.retry_after is not None:
+                    throttle.pause_for(min(float(error.retry_after), self.retry.max_retry_after))
             log.info("http %s %s -> %s (attempt %d)", method, redact(url), response.status_code, attempt_no)
             raise error
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
+            if getattr(exc, "retry_after", None) is not None:
+                throttle.served()  # this wait covers the pause; other threads wait it out in turn()
             return self.retry.wait_seconds(state.attempt_number, exc)
+
+        def should_retry(exc: BaseException) -> bool:
+            if not isinstance(exc, RetriableError):
+                return False
+            if resend_safe or exc.details.get("never_sent"):
+                return True
+            log.info("http %s %s: not sent again (may have been committed, and it has no idempotency key)",
+                     method, redact(url))
+            return False
 
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.max_attempts),
             wait=wait,
-            retry=retry_if_exception_type(RetriableError),
+            retry=retry_if_exception(should_retry),
             sleep=self.retry.sleep,
             reraise=True,
         )

@@ -23,6 +23,7 @@ CHOICES: dict[str, frozenset[str]] = {
     "CSPB_MODE": frozenset({"sandbox", "azure"}),
     "CSPB_QUEUE_BACKEND": frozenset({"local", "azurite", "servicebus"}),
     "CSPB_REFUND_POLICY": frozenset({"refund", "no_refund"}),
+    "CSPB_AUTHORIZENET_SIGNATURE_KEY_ENCODING": frozenset({"text", "hex"}),
     "CSPB_MAIL_BACKEND": frozenset({"outbox", "smtp", "graph"}),
     "CSPB_LOG_LEVEL": frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}),
 }

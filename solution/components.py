@@ -159,27 +159,26 @@ def customizations_xml() -> ET.Element:
 
 def service_endpoints_xml() -> ET.Element:
     root = with_xsi(ET.Element("ServiceEndpoints"))
+    # Children in the order of CustomizationsSolution.xsd's serviceendpointtype; the name is an attribute only.
     ep = sub(root, "ServiceEndpoint", ServiceEndpointId="{" + ENDPOINT_ID + "}", Name=ENDPOINT_NAME)
-    sub(ep, "Name", ENDPOINT_NAME)
+    sub(ep, "ConnectionMode", "1")  # Normal
+    sub(ep, "Contract", "8")  # Webhook
     sub(ep, "Description", "Posts subscription, license change and agreement events to the CSPBridge "
                            "function app. After import, `cspbridge solution connect` sets the URL and key.")
-    sub(ep, "Contract", "8")  # Webhook
-    sub(ep, "ConnectionMode", "1")  # Normal
+    sub(ep, "UserClaim", "1")  # None
+    sub(ep, "IsCustomizable", "1")
     sub(ep, "AuthType", "4")  # WebhookKey
+    sub(ep, "MessageFormat", "2")  # JSON
     # Placeholder host on a reserved TLD: the real URL is set per environment after import.
     sub(ep, "Url", "https://cspbridge.invalid/api/webhooks/dataverse")
-    sub(ep, "MessageFormat", "2")  # JSON
-    sub(ep, "UserClaim", "1")  # None
-    sub(ep, "IntroducedVersion", VERSION)
-    sub(ep, "IsCustomizable", "1")
     return root
 
 
 def step_xml(step: Step) -> ET.Element:
     root = with_xsi(ET.Element("SdkMessageProcessingStep", Name=step.name,
                                SdkMessageProcessingStepId="{" + step.id + "}"))
-    sub(root, "SdkMessageId", SDK_MESSAGES[step.message])
-    sub(root, "ServiceEndpointId", ENDPOINT_ID)
+    # Children in the order of CustomizationsSolution.xsd's sdkmessageprocessingsteptype; the service
+    # endpoint is the step's EventHandler.
     sub(root, "PrimaryEntity", step.entity)
     sub(root, "AsyncAutoDelete", "1")
     sub(root, "Description", f"Webhook to CSPBridge on {step.message} of {step.entity}")
@@ -187,6 +186,8 @@ def step_xml(step: Step) -> ET.Element:
     sub(root, "InvocationSource", "0")
     sub(root, "Mode", "1")  # asynchronous: a slow or down function never blocks a user's save
     sub(root, "Rank", "1")
+    sub(root, "SdkMessageId", SDK_MESSAGES[step.message])
+    sub(root, "EventHandler", ENDPOINT_ID)
     sub(root, "EventHandlerTypeCode", SERVICE_ENDPOINT_TYPE_CODE)
     sub(root, "Stage", "40")
     sub(root, "IsCustomizable", "1")

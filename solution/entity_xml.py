@@ -98,7 +98,7 @@ def _optionset(attr: ET.Element, table: TableSpec, col: Col) -> None:
         return
     box = sub(os_, "options")
     for value, en, es in col.options:
-        labels(sub(box, "option", value=str(value), IsHidden="0"), "labels", "label", (en, es))
+        labels(sub(box, "option", value=str(value)), "labels", "label", (en, es))
 
 
 def _attribute(attrs: ET.Element, table: TableSpec, col: Col, *, primary_name: bool) -> None:

@@ -30,8 +30,16 @@ WEB_RESOURCE_TYPES = {
     ".htm": 1, ".html": 1, ".css": 2, ".js": 3, ".xml": 4, ".png": 5, ".jpg": 6, ".jpeg": 6,
     ".gif": 7, ".xap": 8, ".xsl": 9, ".xslt": 9, ".ico": 10, ".svg": 11, ".resx": 12,
 }
-# Where components that the unpacked source keeps in their own folders go, in export order.
-_TAIL = ("EntityDataProviders", "Languages")
+# The children of <ImportExportXml>, in the order CustomizationsSolution.xsd requires.
+EXPORT_ORDER = (
+    "Entities", "Roles", "Workflows", "FieldSecurityProfiles", "Templates", "RibbonDiffXml", "IsvConfig",
+    "RelationshipRoles", "ConnectionRoles", "SiteMap", "EntityMaps", "EntityRelationships", "OrganizationSettings",
+    "optionsets", "Reports", "RoutingRules", "ChannelPropertyGroups", "ConvertRules", "MobileOfflineProfiles", "Slas",
+    "ChannelAccessProfiles", "ChannelAccessProfileRules", "Dashboards", "InteractionCentricDashboards", "Dialogs",
+    "WebResources", "CustomControls", "SolutionPluginAssemblies", "SdkMessageProcessingSteps", "ServiceEndpoints",
+    "AppModuleSiteMaps", "AppModules", "EntityDataProviders", "EntityDataSources", "Languages",
+    "GlobalSearchConfigurations", "StoredProcedures",
+)
 
 ET.register_namespace("xsi", XSI)
 
@@ -45,20 +53,17 @@ def _doc(root: ET.Element) -> bytes:
     return _xml(ET.tostring(root, encoding="utf-8", xml_declaration=False))
 
 
-def _insert_before_tail(root: ET.Element, element: ET.Element) -> None:
-    children = list(root)
-    for i, child in enumerate(children):
-        if child.tag in _TAIL:
-            root.insert(i, element)
-            return
-    root.append(element)
+def _rank(tag: str) -> int:
+    return EXPORT_ORDER.index(tag) if tag in EXPORT_ORDER else len(EXPORT_ORDER)
 
 
 def _section(root: ET.Element, tag: str) -> ET.Element:
+    """The root's `tag` child, created where the schema's order puts it."""
     found = root.find(tag)
     if found is None:
         found = ET.Element(tag)
-        _insert_before_tail(root, found)
+        later = next((i for i, child in enumerate(root) if _rank(child.tag) > _rank(tag)), len(root))
+        root.insert(later, found)
     return found
 
 
@@ -115,7 +120,8 @@ def _entity_with_forms_and_views(entity_xml: Path) -> ET.Element:
                 forms.extend(ET.parse(path).getroot().findall("systemform"))
     queries = entity.find("SavedQueries")
     views = sorted((folder / "SavedQueries").glob("*.xml"))
-    if queries is not None and views:
+    if queries is not None:
+        # The schema wants <SavedQueries><savedqueries/></SavedQueries>, even with no views.
         box = ET.SubElement(queries, "savedqueries")
         for path in views:
             box.extend(ET.parse(path).getroot().findall("savedquery"))

@@ -553,4 +553,9 @@ VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec("cspb_provideraccount", "unmapped", ("Unmapped Provider Accounts", "Cuentas de proveedor sin asignar"),
              ("cspb_provider", "cspb_externalid", "cspb_domain", "cspb_country", "cspb_lastsyncedon"),
              (("cspb_mappingstatus", "eq", "2"),)),
+    # Orders a provider may hold twice or not at all after a lost response (sync/order_once.py): the
+    # error column lists the candidate orders; a person adopts one (sets the order id) or re-queues.
+    ViewSpec("cspb_licensechangelog", "needsreview", ("Provisioning Needs Review", "Aprovisionamiento por revisar"),
+             ("cspb_newquantity", "cspb_senttoprovideron", "cspb_error", "cspb_subscription"),
+             (("cspb_provisioningstatus", "eq", "7"),)),
 )

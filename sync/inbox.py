@@ -340,7 +340,7 @@ def sweep_job(settings: Any = None, *, dv: Any = None, queue: Queue | None = Non
         from shared.config import get_settings
 
         settings = get_settings()
-    result = sweep(client_or_default(dv), queue or get_queue(PROVISIONING_QUEUE, settings),
+    result = sweep(client_or_default(dv), queue if queue is not None else get_queue(PROVISIONING_QUEUE, settings),
                    minutes=settings.inbox_stuck_minutes)
     if result.requeued:
         log.warning("inbox sweeper re-queued %d stuck row(s)", len(result.requeued))

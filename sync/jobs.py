@@ -97,7 +97,7 @@ def catalog_fan_out(dv: Any = None, queue: Any = None, *, currencies: Iterable[s
     dv = dv or dataverse()
     wanted = list(currencies) if currencies else currencies_in_use(dv)
     run = runs.start(dv, "catalog")
-    catalog_sync.fan_out(dv, queue or get_queue(CATALOG_SYNC_QUEUE), wanted, run=run)
+    catalog_sync.fan_out(dv, queue if queue is not None else get_queue(CATALOG_SYNC_QUEUE), wanted, run=run)
     runs.finish(run)
     return run.as_dict()
 
@@ -127,7 +127,7 @@ def subscriptions_fan_out(dv: Any = None, queue: Any = None) -> dict[str, Any]:
     from sync.subscription_sync import fan_out
 
     dv = dv or dataverse()
-    return fan_out(dv, queue or get_queue(SUBSCRIPTION_SYNC_QUEUE))
+    return fan_out(dv, queue if queue is not None else get_queue(SUBSCRIPTION_SYNC_QUEUE))  # an empty queue is falsy
 
 
 def price_preview(dv: Any = None, pc: Any = None, **kwargs: Any) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.money import parse_decimal
+from dataverse.batch import BatchRequest
 from dataverse.tables import (
     ChangeOrigin,
     ChangeType,
@@ -138,10 +139,10 @@ class Snapshot:
         return cls(by_account, products, prices)
 
 
-def _prices(dv: Any) -> dict[str, tuple[Any, Any]]:
-    """Catalog price list items by key (price list|product|unit) -> (amount, cost)."""
-    return {r["cspb_pricekey"]: (r.get("amount"), r.get("cspb_cost")) for r in dv.list(
-        EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount", "cspb_cost"],
+def _prices(dv: Any) -> dict[str, tuple[Any, ...]]:
+    """Catalog price list items by key (price list|product|unit) -> (amount, cost, volume tiers or None)."""
+    return {r["cspb_pricekey"]: (r.get("amount"), r.get("cspb_cost"), r.get("cspb_pricetiers")) for r in dv.list(
+        EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount", "cspb_cost", "cspb_pricetiers"],
         filter="cspb_pricekey ne null")}
 
 
@@ -160,7 +161,11 @@ def catalog_price(prices: Mapping[str, tuple[Any, Any]], want: Mapping[str, Any]
     for code in dict.fromkeys((currency.upper(), cp.pricing_currency(currency), cp.FALLBACK_CURRENCY)):
         found = prices.get(cp.price_key(cp.price_list_name(code), number, unit))
         if found is not None:
-            return found[0], found[1], code
+            amount = found[0]
+            if len(found) > 2 and found[2] and amount is not None:
+                # A tiered item: the subscription's quantity picks its tier (billing.catalog_pricing).
+                amount = cp.unit_price_for_quantity(parse_decimal(amount), found[2], int(want.get("cspb_quantity") or 0))
+            return amount, found[1], code
     return None
 
 
@@ -174,7 +179,7 @@ def run_subscription_sync(dv: Any, adapters: Mapping[int, Any], *, queue: Queue 
 
     from shared.queue import InProcessQueue, drain
 
-    queue = queue or InProcessQueue("subscription-sync")
+    queue = queue if queue is not None else InProcessQueue("subscription-sync")  # an empty queue is falsy
     run = runs.start(dv, "subscriptions", run_key)
     fan_out(dv, queue, run=run)
 
@@ -270,18 +275,73 @@ class Writes:
             getattr(self, name).extend(getattr(other, name))
 
     def flush(self, dv: Any) -> None:
-        # Order matters for the Update webhook on cspb_subscription: new rows first (their logs bind
-        # to them), then the logs, then the changes to existing rows, so when the webhook worker
-        # re-reads an updated subscription the change log that explains it is already there.
-        # Entitlements last: a new plan's entitlements bind to it by its alternate key.
-        for entity_set, logical, key, rows in (
-                (EntitySet.SUBSCRIPTIONS, "cspb_subscription", "cspb_providersubscriptionid", self.new_rows),
-                (EntitySet.LICENSE_CHANGE_LOGS, "cspb_licensechangelog", "cspb_changekey", self.logs),
-                (EntitySet.SUBSCRIPTIONS, "cspb_subscription", "cspb_providersubscriptionid", self.changed_rows),
-                (EntitySet.SUBSCRIPTIONS, "cspb_subscription", "cspb_providersubscriptionid", self.entitlements)):
+        """Write a subscription and its change logs together or not at all: each subscription's row
+        and logs go in one $batch changeset (a transaction), so a message that runs out of retries
+        half-way (throttling) never leaves a new subscription without its initial change log, and
+        its redelivery writes the same keys again. Within a pair the logs of an existing subscription
+        come first, so the Update webhook's worker re-reading it finds the log that explains it; a
+        new row comes before its logs, which bind to it by its alternate key.
+
+        Every sync write carries MSCRM.BypassBusinessLogicExecution: CustomAsync: sync change logs
+        are NotApplicable (nothing to provision), so the webhook need not fire for them. Rows with
+        no log (entitlements, date corrections) are plain UpsertMultiple."""
+        pairs: dict[str, list[BatchRequest]] = {}
+        for row in self.new_rows:
+            pairs.setdefault(row["cspb_providersubscriptionid"], []).append(_upsert_request(
+                EntitySet.SUBSCRIPTIONS, "cspb_providersubscriptionid", row))
+        for log in self.logs:
+            pairs.setdefault(str(log.pop("_pair", "")), []).append(_upsert_request(
+                EntitySet.LICENSE_CHANGE_LOGS, "cspb_changekey", log))
+        lone: list[dict[str, Any]] = []
+        for row in self.changed_rows:
+            group = pairs.get(row["cspb_providersubscriptionid"])
+            if group is None:
+                lone.append(row)
+            else:
+                group.append(_upsert_request(EntitySet.SUBSCRIPTIONS, "cspb_providersubscriptionid", row))
+        _send_pairs(dv, list(pairs.values()))
+        for rows in (lone, self.entitlements):
             if rows:
-                dv.bulk_upsert(entity_set, logical, [key], rows)
-            rows.clear()
+                dv.bulk_upsert(EntitySet.SUBSCRIPTIONS, "cspb_subscription", ["cspb_providersubscriptionid"], rows,
+                               bypass_custom_async=True)
+        for name in ("new_rows", "logs", "changed_rows", "entitlements"):
+            getattr(self, name).clear()
+
+
+# A changeset holds at most 1000 requests; smaller ones keep each transaction short under load.
+PAIR_CHANGESET_REQUESTS = 200
+
+
+def _upsert_request(entity_set: str, key: str, record: Mapping[str, Any]) -> BatchRequest:
+    from dataverse.client import BYPASS_CUSTOM_ASYNC, BYPASS_HEADER
+    from dataverse.odata import key_segment
+
+    return BatchRequest("PATCH", key_segment(entity_set, {key: record[key]}),
+                        {k: v for k, v in record.items() if k != key}, headers={BYPASS_HEADER: BYPASS_CUSTOM_ASYNC})
+
+
+def _send_pairs(dv: Any, groups: list[list[BatchRequest]]) -> None:
+    """Groups packed whole into changesets, sent in parallel up to the org's hint."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    changesets: list[list[BatchRequest]] = []
+    current: list[BatchRequest] = []
+    for group in groups:
+        if current and len(current) + len(group) > PAIR_CHANGESET_REQUESTS:
+            changesets.append(current)
+            current = []
+        current.extend(group)
+    if current:
+        changesets.append(current)
+    if not changesets:
+        return
+    workers = max(1, min(int(getattr(dv, "dop_hint", 1) or 1), 16, len(changesets)))
+    if workers == 1:
+        for changeset in changesets:
+            dv.batch(changeset, changeset=True)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync-pairs") as pool:
+        list(pool.map(lambda c: dv.batch(c, changeset=True), changesets))
 
 
 def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, run_key: str,
@@ -352,6 +412,7 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
     out.changed_rows.extend(w for w in sub_writes if w["cspb_providersubscriptionid"] in local)
     for log in log_writes:
         provider_sub_id = log.pop("_provider_sub_id")
+        log["_pair"] = provider_sub_id  # Writes.flush sends a subscription and its logs together
         have = local.get(provider_sub_id)
         # A subscription created a moment ago is bound by its alternate key: no read-back needed.
         log["cspb_subscription@odata.bind"] = (

@@ -366,3 +366,11 @@ def test_every_call_the_product_makes_matches_on_both_sides(client, recorded, ca
             print(f"  {'pass' if not problems else 'FAIL'}  {name}  {'; '.join(problems)}")
     assert not unmatched, f"calls not in the documented table: {unmatched}"
     assert all(not v for v in report.values()), report
+
+
+def test_a_revoked_token_is_replaced_once(client, recorded):
+    _, recorder = recorded
+    assert list(client.list_companies())
+    recorder.sandbox.tokens.clear()  # Pax8 no longer takes the cached token
+    assert list(client.list_companies())
+    assert recorder.sandbox.token_requests == 2

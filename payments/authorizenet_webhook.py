@@ -1,0 +1,141 @@
+"""Authorize.Net webhooks: verify X-ANET-Signature, dedupe through the inbox, then confirm server-side.
+
+The header is `X-ANET-Signature: sha512=<HEX>`, the uppercase hex HMAC-SHA512 of the raw body keyed with
+the merchant's Signature Key (compared case-insensitively). Reports differ on the key's encoding: the
+vendor's webhooks sample app keys the HMAC with the key as text, which is our default; hex-decoding it to
+bytes (the SIM/DPM convention) is CSPB_AUTHORIZENET_SIGNATURE_KEY_ENCODING=hex.
+
+Webhooks are hints: the payment's state comes from getTransactionDetails, never from the body, and only
+payments we recorded (matched by transId) are updated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+from payments import invoice_records as records
+from shared.errors import AuthError, IntegrationError, RetriableError, ValidationError
+
+HEADER = "x-anet-signature"
+SUCCEEDED_STATES = frozenset({"settledSuccessfully", "capturedPendingSettlement"})
+PENDING_STATES = frozenset({"FDSPendingReview", "FDSAuthorizedPendingReview", "authorizedPendingCapture",
+                            "underReview", "approvedReview", "pendingFinalSettlement", "pendingSettlement"})
+FAILED_STATES = frozenset({"declined", "voided", "expired", "failedReview", "generalError", "settlementError",
+                           "communicationError", "couldNotVoid"})
+
+
+class SignatureError(AuthError):
+    """The delivery is not from Authorize.Net (or the signature key is not configured)."""
+
+
+def _key_bytes(key: str, encoding: str) -> bytes:
+    if encoding == "hex":
+        try:
+            return bytes.fromhex(key.strip())
+        except ValueError:
+            raise SignatureError("the signature key is not hex (CSPB_AUTHORIZENET_SIGNATURE_KEY_ENCODING=hex)") from None
+    return key.strip().encode()
+
+
+def sign(body: bytes, key: str, encoding: str = "text") -> str:
+    """The header value Authorize.Net would send (tests and the sandbox)."""
+    return "sha512=" + hmac.new(_key_bytes(key, encoding), body, hashlib.sha512).hexdigest().upper()
+
+
+def verify(body: bytes, header: str | None, key: str, encoding: str = "text") -> dict[str, Any]:
+    if not key:
+        raise SignatureError("the Authorize.Net signature key is not configured (CSPB_AUTHORIZENET_SIGNATURE_KEY)")
+    if not header or not header.lower().startswith("sha512="):
+        raise SignatureError("missing or malformed X-ANET-Signature header")
+    if not hmac.compare_digest(sign(body, key, encoding).lower(), header.strip().lower()):
+        raise SignatureError("the X-ANET-Signature does not match the body")
+    try:
+        notification = json.loads(body)
+    except ValueError:
+        raise ValidationError("webhook body is not JSON") from None
+    if not isinstance(notification, dict) or not notification.get("notificationId") or \
+            not isinstance(notification.get("payload"), dict) or not notification.get("eventType"):
+        raise ValidationError("webhook body is not an Authorize.Net notification "
+                              "(needs notificationId, eventType and payload)")
+    return notification
+
+
+def _payment_by_trans_id(dv: Any, trans_id: str) -> dict[str, Any] | None:
+    rows = list(dv.list("cspb_payments", filter=f"cspb_processorpaymentid eq '{trans_id}'"))
+    return rows[0] if rows else None
+
+
+def apply_notification(notification: dict[str, Any], *, dv: Any, processor: Any) -> str:
+    payload = notification["payload"]
+    if payload.get("entityName") != "transaction" or not payload.get("id"):
+        return "ignored"
+    trans_id = str(payload["id"])
+    row = _payment_by_trans_id(dv, trans_id)
+    if row is None or not row.get("_cspb_invoice_value"):
+        return "unknown-payment"
+    answer = processor.call("getTransactionDetailsRequest", {"transId": trans_id})
+    status = str((answer.get("transaction") or {}).get("transactionStatus") or "")
+    if status in SUCCEEDED_STATES:
+        new = records.PAYMENT_SUCCEEDED
+    elif status in FAILED_STATES:
+        new = records.PAYMENT_FAILED
+    elif status in PENDING_STATES:
+        new = records.PAYMENT_PENDING
+    else:
+        return f"unknown transaction status {status!r}"
+    if row.get("cspb_status") == new:
+        return f"unchanged ({status})"
+    invoice = records.load_invoice(dv, row["_cspb_invoice_value"])
+    records.write_payment(dv, invoice, row["cspb_paymentkey"], amount=records.dec(row.get("cspb_amount")),
+                          processor="authorizenet", status=new, processor_payment_id=trans_id,
+                          error="" if new != records.PAYMENT_FAILED else f"Authorize.Net: transaction {status}",
+                          paid_on=date.today() if new == records.PAYMENT_SUCCEEDED else None)
+    records.refresh_payment_totals(dv, invoice, last_attempt_failed=new == records.PAYMENT_FAILED)
+    return f"applied ({status})"
+
+
+def handle(body: bytes, headers: dict[str, str], *, dv: Any = None, processor: Any = None,
+           key: str | None = None, encoding: str | None = None) -> tuple[int, dict[str, Any]]:
+    """(status, body) for the HTTP trigger: 401 when the signature fails, 400 for a malformed body,
+    200 once stored in the inbox (a duplicate notificationId is answered 200 and changes nothing)."""
+    from dataverse.client import client_or_default
+    from shared.config import get_settings
+
+    settings = get_settings()
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        notification = verify(body, lowered.get(HEADER),
+                              key if key is not None else settings.authorizenet_signature_key.reveal(),
+                              encoding or settings.authorizenet_signature_key_encoding)
+    except SignatureError as exc:
+        return 401, {"error": f"signature verification failed: {exc.message}"}
+    except ValidationError as exc:
+        return 400, {"error": exc.message}
+    dv = client_or_default(dv)
+    inbox_key = {"cspb_eventkey": f"authorizenet:{notification['notificationId']}"}
+    row = dv.get_by_key("cspb_inboxes", inbox_key)
+    if row is not None and row.get("cspb_status") == 3:
+        return 200, {"status": "duplicate"}
+    dv.upsert("cspb_inboxes", inbox_key, {
+        "cspb_name": f"authorizenet {notification.get('eventType', '')}"[:100], "cspb_source": "authorizenet",
+        "cspb_messagename": str(notification.get("eventType", ""))[:100],
+        "cspb_payload": body.decode("utf-8", "replace")[:100000], "cspb_status": 1,
+        "cspb_attempts": int((row or {}).get("cspb_attempts") or 0) + 1,
+        "cspb_receivedon": datetime.now(UTC).isoformat()})
+    try:
+        if processor is None:
+            from payments.authorizenet import AuthorizeNetProcessor
+
+            processor = AuthorizeNetProcessor.from_settings(settings)
+        outcome = apply_notification(notification, dv=dv, processor=processor)
+    except IntegrationError as exc:
+        dv.upsert("cspb_inboxes", inbox_key, {"cspb_status": 4, "cspb_error": str(exc)[:4000]})
+        if isinstance(exc, RetriableError):
+            raise
+        return 200, {"status": "failed", "error": exc.message}
+    dv.upsert("cspb_inboxes", inbox_key, {"cspb_status": 3, "cspb_error": None})
+    return 200, {"status": outcome}
