@@ -243,10 +243,13 @@ class Doctor:
                   "account, and set CSPB_STORAGE__serviceUri (or a connection string)", write)
 
     def dataverse(self) -> None:
+        from dataclasses import replace
+
         from dataverse import identity
         from dataverse.client import DataverseClient
 
-        client = DataverseClient.from_settings(self.s)
+        # One attempt, a short timeout: the doctor reports an unreachable environment, it does not wait it out.
+        client = DataverseClient.from_settings(replace(self.s, http_max_attempts=1, http_timeout_seconds=15.0))
         user: dict[str, str] = {}
 
         def whoami() -> str:
