@@ -8,13 +8,14 @@ inbox replay and the MCA attestation. A request already answered is not run agai
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 from dataverse.tables import ActionKind, ActionStatus, EntitySet, ProvisioningStatus
 from shared.errors import IntegrationError, RetriableError, ValidationError
 
+Provision = Callable[..., Any]
 _COLUMNS = ["cspb_action", "cspb_targettable", "cspb_targetid", "cspb_parameters", "cspb_status", "cspb_result"]
 
 
@@ -51,16 +52,15 @@ def _preview_charge(dv: Any, subscription_id: str, params: Mapping[str, Any], to
             "requestedQuantity": params.get("quantity")}
 
 
-def _retry_provisioning(dv: Any, changelog_id: str, adapters: Mapping[int, Any], now: datetime) -> dict[str, Any]:
-    from sync.provisioning import process_change
-
+def _retry_provisioning(dv: Any, changelog_id: str, adapters: Mapping[int, Any], now: datetime,
+                        provision: Provision) -> dict[str, Any]:
     row = dv.get(EntitySet.LICENSE_CHANGE_LOGS, changelog_id, select=["cspb_provisioningstatus", "cspb_name"])
     if row.get("cspb_provisioningstatus") != int(ProvisioningStatus.FAILED):
         raise ValidationError("only a failed change log can be retried")
     # Back to Awaiting: the worker then re-reads the subscription and sends with the same idempotency key.
     dv.update(EntitySet.LICENSE_CHANGE_LOGS, changelog_id,
               {"cspb_provisioningstatus": int(ProvisioningStatus.AWAITING), "cspb_error": None})
-    outcome = process_change(changelog_id, dv=dv, adapters=adapters, now=now)
+    outcome = provision(changelog_id, dv=dv, adapters=adapters, now=now)
     return {"message": f"{outcome.status}: {outcome.message}".rstrip(": "), "status": outcome.status,
             "orderId": outcome.order_id}
 
@@ -93,8 +93,10 @@ def _attest(dv: Any, account_id: str, adapters: Mapping[int, Any]) -> dict[str, 
     return {"message": f"attested {len(results)} agreement(s) at Partner Center"}
 
 
-def run(dv: Any, request_id: str, *, adapters: Mapping[int, Any], now: datetime | None = None) -> str:
-    """Carry out one request and write the answer on its row; returns the status name."""
+def run(dv: Any, request_id: str, *, adapters: Mapping[int, Any], provision: Provision,
+        now: datetime | None = None) -> str:
+    """Carry out one request and write the answer on its row; returns the status name. `provision` is the
+    worker's process_change (passed in: the worker calls this module, so it must not import the worker)."""
     now = now or datetime.now(UTC)
     row = dv.get(EntitySet.ACTION_REQUESTS, request_id, select=_COLUMNS)
     if row.get("cspb_status") in (int(ActionStatus.DONE), int(ActionStatus.FAILED)):
@@ -108,7 +110,7 @@ def run(dv: Any, request_id: str, *, adapters: Mapping[int, Any], now: datetime 
         if action == ActionKind.PREVIEW_CHARGE:
             result = _preview_charge(dv, target, params, now.date())
         elif action == ActionKind.RETRY_PROVISIONING:
-            result = _retry_provisioning(dv, target, adapters, now)
+            result = _retry_provisioning(dv, target, adapters, now, provision)
         elif action == ActionKind.REPLAY_INBOX:
             result = _replay(dv, target, now)
         elif action == ActionKind.ATTEST_MCA:
