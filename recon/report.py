@@ -218,7 +218,8 @@ def html_report(result: ReconResult, *, period: str, counts: dict[str, int] | No
                     "cost": money(r.cost, r.currency),
                     "microsoft": "; ".join(money(v, c) for c, v in r.provider_cost),
                     "margin": money(r.margin, r.currency),
-                    "pct": t.percent(r.margin_pct) if r.margin_pct is not None else t("recon.cost_missing_short")}
+                    "pct": t.percent(r.margin_pct) if r.margin_pct is not None else
+                    t("recon.cost_missing_short") if r.revenue_without_cost else "—"}
                    for r in wanted[:400]]
     counts_line = " · ".join(f"{t('recon.count.' + k)}: {t.number(v)}" for k, v in (counts or {}).items())
     year, month = (int(p) for p in period.split("-")) if "-" in period else (0, 0)
