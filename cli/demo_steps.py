@@ -30,8 +30,8 @@ def dataverse_round_trip(ctx: Any) -> list[str]:
 
 
 def sync_and_provision(ctx: Any) -> list[str]:
+    from cli.demo_sync import run_demo_flow
     from distributors.partnercenter_adapter import PartnerCenterAdapter
-    from sync.demo import run_demo_flow
 
     dv = _dv()
     # The partner's pricing policy, as an admin would enter it before the first catalog sync.
@@ -73,7 +73,7 @@ def price_preview(ctx: Any) -> list[str]:
 
 
 def pax8_provisioning(ctx: Any) -> list[str]:
-    from sync.pax8_demo import run_pax8_demo
+    from cli.demo_pax8 import run_pax8_demo
 
     out = run_pax8_demo(_dv())
     if out.get("status") != "Provisioned":
@@ -123,10 +123,11 @@ def recon_ingest(ctx: Any) -> list[str]:
 
 def billing_cycle(ctx: Any) -> list[str]:
     from dataverse import billing_jobs
-    from dataverse.seed_billing import seed_billing
+    from dataverse.seed_billing import seed_billing, seed_showcase
 
     dv = _dv()
     seed_billing(dv)
+    seed_showcase(dv)
     today = ctx.as_of
     # Last month's regular invoice date first, so the recon report has customer invoices to match.
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=2)
@@ -148,6 +149,7 @@ def billing_cycle(ctx: Any) -> list[str]:
             lines.append(f"  not assigned to a contract: {p.assignment.unassigned[:5]}")
     rerun = billing_jobs.run(this_month, dv=dv)
     lines.append(f"re-run of the same date created {rerun.created} invoices (idempotent)")
+    lines.extend(billing_jobs.money_path_showcase(dv=dv))
     for contract, message in result.errors:
         lines.append(f"  contract {contract}: {message}")
     return lines
@@ -244,7 +246,7 @@ def _mail_read_back(ctx: Any) -> list[str]:
 
 
 def portal_and_assessment(ctx: Any) -> list[str]:
-    from portal.demo import run_demo_step
+    from cli.demo_portal import run_demo_step
     from sandbox.registry import tls_folder
 
     entra = ctx.servers.get("entra")

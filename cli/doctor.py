@@ -71,12 +71,13 @@ class Doctor:
 
     # -- settings ------------------------------------------------------------------------------
     def settings(self) -> None:
+        from shared.config import setting_types
         from shared.settings_check import problems
 
         areas = ["core", "portal"]
         if self.s.queue_backend == "servicebus":
             areas.append("servicebus")
-        found = problems(self.env, areas)
+        found = problems(self.env, areas, setting_types())
         for problem in found:
             name = problem.split(" ", 1)[0].split("=", 1)[0]
             self.results.append(Check(f"Setting {name}", False, problem,
@@ -243,10 +244,13 @@ class Doctor:
                   "account, and set CSPB_STORAGE__serviceUri (or a connection string)", write)
 
     def dataverse(self) -> None:
+        from dataclasses import replace
+
         from dataverse import identity
         from dataverse.client import DataverseClient
 
-        client = DataverseClient.from_settings(self.s)
+        # One attempt, a short timeout: the doctor reports an unreachable environment, it does not wait it out.
+        client = DataverseClient.from_settings(replace(self.s, http_max_attempts=1, http_timeout_seconds=15.0))
         user: dict[str, str] = {}
 
         def whoami() -> str:

@@ -149,6 +149,12 @@ class Settings:
     smtp_password: Secret = field(default_factory=lambda: Secret(""))
     smtp_starttls: bool = False
     refund_policy: str = "refund"  # global default: refund | no_refund
+    # The seller on every invoice document: legal name, address (lines separated by "|") and tax id.
+    seller_name: str = ""
+    seller_address: str = ""
+    seller_tax_id: str = ""
+    # A Unicode TrueType font for invoice PDFs (empty = Debian's fonts-dejavu-core DejaVu Sans).
+    invoice_font: str = ""
     http_max_attempts: int = 6
     # Provider accounts per subscription sync queue message: one Dataverse read and ~3 writes per
     # message, so larger batches mean fewer requests; 50 tenants keep a message well inside 5 minutes.
@@ -283,11 +289,17 @@ def check_mode(env: Mapping[str, str] | None = None) -> str:
     return mode
 
 
+def setting_types() -> dict[str, str]:
+    """App setting name -> its type name, for shared.settings_check (which must not import this module)."""
+    return {"CSPB_" + f.name.upper(): str(f.type) for f in fields(Settings)}
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     from shared.settings_check import require
 
-    require("core")  # one message naming every missing or malformed setting, before anything uses them
+    # One message naming every missing or malformed setting, before anything uses them.
+    require("core", types=setting_types())
     settings = Settings.from_env()
     from shared.logging import register_secrets
 
