@@ -49,9 +49,9 @@ def send_invoice(invoice: records.InvoiceDoc, contract: dict[str, Any], *, dv: A
     language = contract.get("cspb_language") or invoice.language
     mailer = mailer or mailer_from_settings()
     if mailer.name == "outbox":
-        return _queue_to_outbox(invoice, dv=dv, store=store, email=email, customer=account.get("name") or "",
+        return _queue_to_outbox(invoice, dv=dv, store=store, email=email, customer=records.customer_party(account),
                                 contact=name, language=language)
-    mail = invoice_mail.compose(invoice, to=email, customer=account.get("name") or "", contact=name,
+    mail = invoice_mail.compose(invoice, to=email, customer=records.customer_party(account), contact=name,
                                 language=language, partner=get_settings().mail_from_name)
     message_id = mailer.send(mail)
     status = f"Sent to {email} on {datetime.now(UTC).date().isoformat()} ({mailer.name} {message_id})"
@@ -59,7 +59,8 @@ def send_invoice(invoice: records.InvoiceDoc, contract: dict[str, Any], *, dv: A
     return status
 
 
-def _queue_to_outbox(invoice: records.InvoiceDoc, *, dv: Any, store: BlobStore, email: str, customer: str,
+def _queue_to_outbox(invoice: records.InvoiceDoc, *, dv: Any, store: BlobStore, email: str,
+                     customer: records.Party,
                      contact: str, language: str) -> str:
     """No mail delivery configured: the rendered invoice waits in the blob store outbox."""
     html = render_invoice_html(invoice, customer=customer, contact=contact, language=language)
@@ -94,7 +95,8 @@ def run_post_invoice_jobs(invoice_id: str, *, dv: Any = None, jobs: tuple[str, .
             elif job == "charge":
                 if contract.get("cspb_autocharge"):
                     result = payments.charge_invoice(invoice_id, dv=dv, processor=processor)
-                    outcomes[job] = f"{result.status} {result.amount} {invoice.currency} {result.message}".strip()
+                    outcomes[job] = f"{result.status} {result.amount} {invoice.currency} {result.message} " \
+                                    f"{result.action_url}".strip()
                 else:
                     outcomes[job] = "skipped (auto-charge is off)"
             elif job == "accounting":

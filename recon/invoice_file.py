@@ -17,7 +17,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from recon.aggregate import check_counts
 from recon.columns import INVOICE_OPTIONAL, INVOICE_REQUIRED, resolve
 from recon.quarantine import QuarantineRow, QuarantineWriter
 from recon.sources import inspect
+from shared.dates import parse_date
 from shared.errors import ValidationError
 
 
@@ -49,6 +50,11 @@ class ProviderLine:
     currency: str
     charge_start: date | None
     charge_end: date | None
+    # Microsoft prices in PricingCurrency and bills in Currency: Subtotal = pricing amount x rate.
+    pricing_currency: str = ""
+    exchange_rate: Decimal | None = None  # PCToBCExchangeRate
+    exchange_rate_date: date | None = None  # PCToBCExchangeRateDate
+    product_category: str = ""  # ProductCategory: the product family
 
 
 @dataclass
@@ -60,20 +66,6 @@ class InvoiceFileResult:
     quarantine_path: Path | None = None
     quarantine_sample: list[QuarantineRow] = field(default_factory=list)
     rows_aggregated: int = 0  # good lines (handed to the callback, or collected in `lines`)
-
-
-def parse_date(text: str) -> date | None:
-    """ISO (export) or M/D/YYYY (portal); None when empty, ValueError when unreadable."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    head = text.split("T")[0].split(" ")[0]
-    for fmt in ("%Y-%m-%d", "%m/%d/%Y"):
-        try:
-            return datetime.strptime(head, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError(f"unreadable date {text!r}")
 
 
 def _records(path: Path, fmt: str, gzipped: bool) -> Iterator[tuple[int, dict[str, str] | None, Any]]:
@@ -210,4 +202,21 @@ def _line(n: int, rec: dict[str, str], cols: dict[str, str | None]) -> ProviderL
         product_id=get("ProductId"), sku_id=get("SkuId"), product_name=get("ProductName"),
         sku_name=get("SkuName"), charge_type=get("ChargeType"), billable_quantity=dec("BillableQuantity"),
         unit_price=dec("UnitPrice"), subtotal=dec("Subtotal"), total=dec("Total"), currency=currency,
-        charge_start=start, charge_end=end)
+        charge_start=start, charge_end=end, pricing_currency=get("PricingCurrency").upper(),
+        exchange_rate=_optional_decimal(get("PCToBCExchangeRate")), exchange_rate_date=_optional_date(
+            get("PCToBCExchangeRateDate")), product_category=get("ProductCategory"))
+
+
+def _optional_decimal(text: str) -> Decimal | None:
+    try:
+        value = parse_decimal(text, "PCToBCExchangeRate") if text else None
+    except ValidationError:
+        return None
+    return value if value is not None and value > 0 else None
+
+
+def _optional_date(text: str) -> date | None:
+    try:
+        return parse_date(text)
+    except ValueError:
+        return None

@@ -149,6 +149,12 @@ class Settings:
     smtp_password: Secret = field(default_factory=lambda: Secret(""))
     smtp_starttls: bool = False
     refund_policy: str = "refund"  # global default: refund | no_refund
+    # The seller on every invoice document: legal name, address (lines separated by "|") and tax id.
+    seller_name: str = ""
+    seller_address: str = ""
+    seller_tax_id: str = ""
+    # A Unicode TrueType font for invoice PDFs (empty = Debian's fonts-dejavu-core DejaVu Sans).
+    invoice_font: str = ""
     http_max_attempts: int = 6
     # Provider accounts per subscription sync queue message: one Dataverse read and ~3 writes per
     # message, so larger batches mean fewer requests; 50 tenants keep a message well inside 5 minutes.
@@ -158,6 +164,9 @@ class Settings:
     http_backoff_cap_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
     log_level: str = "INFO"
+    # Largest difference (in the invoice's currency) between a Microsoft invoice total and the sum of
+    # its recon lines that is still rounding, not a finding.
+    recon_invoice_tolerance: str = "0.05"
     # Dataverse service protection: the app's instances share 52 concurrent requests per user, so one
     # process keeps at most 52 // max_instances in flight (set the Function App's scale limit to match);
     # requests per second per process (0: no pacing, rely on the shared Retry-After pause).
@@ -280,11 +289,17 @@ def check_mode(env: Mapping[str, str] | None = None) -> str:
     return mode
 
 
+def setting_types() -> dict[str, str]:
+    """App setting name -> its type name, for shared.settings_check (which must not import this module)."""
+    return {"CSPB_" + f.name.upper(): str(f.type) for f in fields(Settings)}
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     from shared.settings_check import require
 
-    require("core")  # one message naming every missing or malformed setting, before anything uses them
+    # One message naming every missing or malformed setting, before anything uses them.
+    require("core", types=setting_types())
     settings = Settings.from_env()
     from shared.logging import register_secrets
 
