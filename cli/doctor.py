@@ -71,12 +71,13 @@ class Doctor:
 
     # -- settings ------------------------------------------------------------------------------
     def settings(self) -> None:
+        from shared.config import setting_types
         from shared.settings_check import problems
 
         areas = ["core", "portal"]
         if self.s.queue_backend == "servicebus":
             areas.append("servicebus")
-        found = problems(self.env, areas)
+        found = problems(self.env, areas, setting_types())
         for problem in found:
             name = problem.split(" ", 1)[0].split("=", 1)[0]
             self.results.append(Check(f"Setting {name}", False, problem,
