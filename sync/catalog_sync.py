@@ -63,7 +63,7 @@ class Context:
     selection: catalog_selection.Selection
     impact: dict[str, tuple[int, int]]  # price key -> (live subscriptions, seats)
     unpriced: list[repo.SubscriptionUse]  # subscriptions synced before their product was in the catalog
-    products: dict[str, dict[str, Any]]  # productnumber -> the row Dynamics has
+    products: dict[str, tuple[str, str]]  # productnumber -> (name, family) as Dynamics has them
     today: date
     written: dict[str, int] = field(default_factory=dict)
 
@@ -161,7 +161,7 @@ def prepare(dv: Any, currencies: Iterable[str], *, today: date | None = None, ev
             ctx.impact[use.price_key] = (count + 1, seats + use.quantity)
         if use.unit_price is None and use.subscription_id:
             ctx.unpriced.append(use)
-    ctx.products = {p["productnumber"]: p for p in dv.list(
+    ctx.products = {p["productnumber"]: (p.get("name") or "", p.get("cspb_productfamily") or "") for p in dv.list(
         EntitySet.PRODUCTS, select=["productnumber", "name", "cspb_productfamily"], filter="cspb_productid ne null",
         page_size=repo.PAGE)}
     return ctx
@@ -218,11 +218,11 @@ def _sync_products(dv: Any, ctx: Context, items: cp.SheetItems, numbers: Iterabl
                            "cspb_billingtype": "License", "quantitydecimal": 0,
                            "defaultuomscheduleid@odata.bind": bind(EntitySet.UOM_SCHEDULES, ctx.group_id),
                            "defaultuomid@odata.bind": bind(EntitySet.UOMS, ctx.units[cp.BASE_UNIT_NAME])})
-        elif have.get("name") != want["name"] or have.get("cspb_productfamily") != want["cspb_productfamily"]:
+        elif have != (want["name"], want["cspb_productfamily"]):
             writes.append(want)
         else:
             continue
-        ctx.products[number] = want
+        ctx.products[number] = (want["name"], want["cspb_productfamily"])
     if writes:
         ctx.wrote("products", dv.bulk_upsert(EntitySet.PRODUCTS, "product", ["productnumber"], writes))
 
@@ -232,7 +232,7 @@ def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, 
     """Bring one price list in line with the sheet. Returns the currency whose prices fed it.
     `release`: this is the last price list the sheet feeds, so its rows can go once planned."""
     currency = currency.upper()
-    plan = cp.plan_prices(items, [currency], ctx.rules, ctx.today, selected=ctx.selection)
+    plan = cp.plan_prices(items, [currency], ctx.rules, ctx.today, selected=ctx.selection, consume=release)
     source = plan.sources[currency]
     selected_numbers = {w.productnumber for w in plan.wanted} | {s.want.productnumber for s in plan.scheduled}
     run.bump("itemsSelected", len(plan.wanted))
