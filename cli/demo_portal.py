@@ -110,10 +110,13 @@ def run_demo_step(out_dir: Path, entra: Any = None, ca_file: str = "") -> list[s
     how = "sign in through the Entra stand-in" if entra is not None else "sign in as a seeded contact, e.g. Ada Admin"
     lines = [f"portal: {server.url}/portal/ ({how})", *invite_lines,
              f"demo customers in Dataverse: {len([k for k in ids.ids if k.startswith('acc-')])}"]
+    from billing.kpis import shown
+
     for currency, k in result.report.currencies.items():
         if not (k.mrr or k.seats):
             continue  # currencies seen only in recon data have nothing recurring to show
-        lines.append(f"{currency}: MRR {k.mrr}, ARR {k.arr}, seats {k.seats}, margin {k.gross_margin_pct}%")
+        lines.append(f"{currency}: MRR {k.mrr}, ARR {k.arr}, seats {k.seats}, "
+                     f"margin {shown('gross_margin_pct', k.gross_margin_pct)}")
     lines.append(f"assessment written to {target}")
     return lines
 
