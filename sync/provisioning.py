@@ -282,6 +282,12 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
         inbox.mark(dv, inbox_id, inbox.InboxStatus.PROCESSED, "nothing to provision")
         return None
     try:
+        if entity == "cspb_actionrequest":
+            from sync import actions
+
+            status = actions.run(dv, str(record_id), adapters=adapters, provision=process_change, now=now)
+            inbox.mark(dv, inbox_id, inbox.InboxStatus.PROCESSED, f"action request {status}")
+            return None
         if entity == "cspb_agreement":
             from sync import mca
 
