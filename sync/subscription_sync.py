@@ -570,24 +570,32 @@ class PriceList:
     """Price list amounts by price key (catalog sync's productpricelevel.cspb_pricekey): the run's
     snapshot when there is one, else read per key on demand (renewals are rare)."""
 
-    def __init__(self, dv: Any, known: Mapping[str, tuple[Any, Any]] | None = None) -> None:
+    def __init__(self, dv: Any, known: Mapping[str, tuple[Any, ...]] | None = None) -> None:
         self.dv = dv
         self.known = known
         self._read: dict[str, Any] = {}
 
-    def amount(self, key: str) -> Decimal | None:
+    def amount(self, key: str, quantity: int | None = None) -> Decimal | None:
+        """The item's price; for a tiered item and a `quantity`, the price of that quantity's tier."""
+        from billing.catalog_pricing import unit_price_for_quantity
+
         if self.known is not None:
             found = self.known.get(key)
             value = found[0] if found is not None else None
+            tiers = found[2] if found is not None and len(found) > 2 else None
         else:
             if key not in self._read:
                 from dataverse.odata import literal
 
-                rows = list(self.dv.list(EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount"],
+                rows = list(self.dv.list(EntitySet.PRODUCT_PRICE_LEVELS,
+                                         select=["cspb_pricekey", "amount", "cspb_pricetiers"],
                                          filter=f"cspb_pricekey eq {literal(key)}"))
-                self._read[key] = rows[0].get("amount") if rows else None
-            value = self._read[key]
-        return parse_decimal(value) if value is not None else None
+                self._read[key] = (rows[0].get("amount"), rows[0].get("cspb_pricetiers")) if rows else (None, None)
+            value, tiers = self._read[key]
+        if value is None:
+            return None
+        price = parse_decimal(value)
+        return unit_price_for_quantity(price, tiers, quantity) if tiers and quantity is not None else price
 
 
 def renewal_price_key(want: Mapping[str, Any], currency: str) -> str | None:
@@ -620,7 +628,7 @@ def renewal(have: Mapping[str, Any], want: Mapping[str, Any], provider_sub_id: s
         "cspb_isdrift": False,
     }
     price_key = renewal_price_key(want, str(have.get("cspb_currencycode") or "").upper())
-    new_price = prices.amount(price_key) if prices is not None and price_key else None
+    new_price = prices.amount(price_key, int(quantity or 0)) if prices is not None and price_key else None
     old_price = parse_decimal(have["cspb_unitprice"]) if have.get("cspb_unitprice") is not None else None
     if new_price is None or new_price == old_price:
         return log, None
