@@ -271,7 +271,7 @@ STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
     "billing": ("billing_timer", "billing_worker", "journal_export_timer", "billing_preview"),
     "payments and accounting": ("post_invoice_timer", "payment_webhook", "authorizenet_webhook", "dunning_timer"),
     "margin report": ("recon_timer",),
-    "portal and assessment": ("portal_http",),
+    "portal and assessment": ("portal_http", "assessment_timer"),
 }
 # Triggers that keep the others healthy rather than run a demo step.
 OPERATIONS_TRIGGERS: tuple[str, ...] = ("inbox_sweeper_timer",)

@@ -19,7 +19,7 @@ BLUEPRINT_MODULES: list[str] = [
     # billing area
     "billing_timer", "billing_worker", "billing_preview_http",
     # recon area
-    "recon_timer",
+    "recon_timer", "assessment_timer",
 ]
 
 BLUEPRINTS = [importlib.import_module(f"functions.{name}").bp for name in BLUEPRINT_MODULES]
