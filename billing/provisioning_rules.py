@@ -44,6 +44,8 @@ class ChangeFacts:
     provider_subscription_id: str | None
     mca_attested: bool
     account_mapped: bool = True
+    # (when, seats) of each seat addition: each has its own 168-hour window (billing.newcommerce).
+    seat_additions: tuple[tuple[datetime, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def decide(facts: ChangeFacts, now: datetime) -> Plan:
             return Plan(Action.CANCEL) if decision.allowed else Plan(Action.REFUSE, decision.reason)
         decision = newcommerce.check_quantity_change(
             old_quantity=facts.old_quantity or 0, new_quantity=facts.new_quantity or 0, start=facts.start,
-            term=facts.term, now=now, commitment_end=facts.commitment_end)
+            term=facts.term, now=now, commitment_end=facts.commitment_end, additions=facts.seat_additions)
         return Plan(Action.SET_QUANTITY) if decision.allowed else Plan(Action.REFUSE, decision.reason)
     return Plan(Action.NOT_APPLICABLE, f"{ChangeType(facts.change_type).name} changes are not provisioned automatically")
 

@@ -89,15 +89,17 @@ def aggregate_cmd(file: Path, quarantine: Path | None) -> None:
 @click.option("--dataverse/--no-dataverse", default=True, show_default=True,
               help="Match against Dynamics subscriptions, invoices and provider accounts.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Also write the files here.")
+@click.option("--language", type=click.Choice(["en", "es"]), default="en", show_default=True,
+              help="Language of report.html.")
 def report_cmd(period: str, invoice_files: tuple[Path, ...], usage_files: tuple[Path, ...], dataverse: bool,
-               out: Path | None) -> None:
+               out: Path | None, language: str) -> None:
     """Reconcile provider charges against Dynamics and write the margin report (CSV + HTML)."""
     from recon.run import report_from_files
 
     store, dv = _clients(dataverse)
     try:
         paths = report_from_files(period, invoice_files=list(invoice_files), usage_files=list(usage_files),
-                                  store=store, dv=dv, out_dir=out)
+                                  store=store, dv=dv, out_dir=out, language=language)
     except IntegrationError as exc:
         _fail(exc)
     click.echo(json.dumps(paths, indent=2))
@@ -116,3 +118,23 @@ def ingest_cmd(period: str, dataverse: bool) -> None:
     except IntegrationError as exc:
         _fail(exc)
     click.echo(json.dumps(outcome.as_dict(), indent=2))
+
+
+@recon.command("run")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The day to run as (default: today, UTC): last month and this month are ingested.")
+def run_cmd(day: object) -> None:
+    """What the recon timer runs: ingest last month and this month (invoices, billed and unbilled usage),
+    then last month's report against Dynamics, usage included."""
+    from datetime import UTC, datetime
+
+    from recon.jobs import scheduled
+
+    when = day.date() if isinstance(day, datetime) else datetime.now(UTC).date()
+    try:
+        outcomes = scheduled(when)
+    except IntegrationError as exc:
+        _fail(exc)
+    click.echo(json.dumps([{**o.as_dict(), "invoice_totals": [
+        {"invoice": t.invoice_id, "currency": t.currency, "invoice_total": str(t.invoice_total),
+         "lines_total": str(t.lines_total)} for t in o.invoice_totals]} for o in outcomes], indent=2))
