@@ -340,15 +340,21 @@ class _Context:
         return self.render("invoice.html", invoice=invoice, account=account)
 
     def page_invoice_download(self, invoice_id: str) -> Response:
+        # _invoice answers 404 for another customer's invoice before anything is rendered.
         invoice = self._invoice(invoice_id)
         account = self.repo.get_account(invoice.account_id)
-        # The invoice is printed in its own language (the contract's invoicing language).
-        ctx_t = Translator(invoice.language)
-        html = self.app.jinja.get_template("invoice_document.html").render(
-            _=ctx_t, t=ctx_t, invoice=invoice, account=account, lang=ctx_t.language)
-        response = Response(html, content_type="text/html; charset=utf-8")
         safe_number = "".join(ch for ch in invoice.number if ch.isalnum() or ch in "-_") or "invoice"
-        response.headers["Content-Disposition"] = f'attachment; filename="{safe_number}.html"'
+        if self.request.args.get("format") == "html":
+            # The invoice is printed in its own language (the contract's invoicing language).
+            ctx_t = Translator(invoice.language)
+            html = self.app.jinja.get_template("invoice_document.html").render(
+                _=ctx_t, t=ctx_t, invoice=invoice, account=account, lang=ctx_t.language)
+            response = Response(html, content_type="text/html; charset=utf-8")
+            response.headers["Content-Disposition"] = f'attachment; filename="{safe_number}.html"'
+            return response
+        pdf = self.app.integrations.pdf()(invoice, account)
+        response = Response(pdf, content_type="application/pdf")
+        response.headers["Content-Disposition"] = f'attachment; filename="{safe_number}.pdf"'
         return response
 
     def page_shop(self) -> Response:

@@ -150,6 +150,8 @@ class Integrations:
     attest_mca: Callable[..., Any] | None = None
     create_payment_link: Callable[..., Any] | None = None
     redeem_payment_link: Callable[..., Any] | None = None
+    # (invoice, account) -> PDF bytes: the accounting area's invoice document.
+    invoice_pdf: Callable[..., bytes] | None = None
 
     def mca(self) -> Callable[..., Any]:
         return self.attest_mca or _resolve("sync.mca:attest")
@@ -159,6 +161,9 @@ class Integrations:
 
     def redeem(self) -> Callable[..., Any]:
         return self.redeem_payment_link or _resolve("payments.service:redeem")
+
+    def pdf(self) -> Callable[..., bytes]:
+        return self.invoice_pdf or _resolve("accounting.portal_document:portal_invoice_pdf")
 
 
 def accept_mca(repo: PortalRepository, user: PortalUser, integrations: Integrations) -> Any:

@@ -224,3 +224,27 @@ def test_portal_seat_change_is_provisioned_by_the_sync_worker(dv, pc_server):
     assert adapter.get_subscription(target.id, company_id=target.company_id).quantity == target.quantity + 2
     page = browser.get(f"/subscriptions/{ids['s-teams']}").get_data(as_text=True)
     assert "Provisioned" in page and f'id="quantity">{target.quantity + 2}<' in page
+
+
+def test_invoice_download_over_dataverse_is_the_posted_invoice_pdf(portal_dv):
+    import io
+
+    from pypdf import PdfReader
+
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from portal.wiring import integrations_for
+    from shared.config import get_settings
+
+    dv, ids = portal_dv
+    app = create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                     integrations=integrations_for(dv, get_settings()))
+    browser = PortalBrowser(app)
+    browser.sign_in(ids["f-admin"])
+    r = browser.get(f"/invoices/{ids['i-fab']}/download")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/pdf"
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.get_data())).pages)
+    assert "Microsoft 365 E3" in text and "Fabrikam" in text
+    other = PortalBrowser(app)
+    other.sign_in(ids["c-fin"])
+    assert other.get(f"/invoices/{ids['i-fab']}/download").status_code == 404
