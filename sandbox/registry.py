@@ -21,6 +21,7 @@ SANDBOXES: dict[str, tuple[str, int]] = {
     "quickbooks": ("sandbox.quickbooks.server:build_app", 7106),
     "businesscentral": ("sandbox.businesscentral.server:build_app", 7107),
     "mail": ("sandbox.mail.server:build_app", 7108),
+    "tdsynnex": ("sandbox.tdsynnex.server:build_app", 7109),
 }
 
 

@@ -88,7 +88,8 @@ def _required(cols: tuple[Col, ...], names: set[str]) -> tuple[Col, ...]:
     )
 
 
-PROVIDER = ((1, "Partner Center", "Partner Center"), (2, "Pax8", "Pax8"), (3, "Manual", "Manual"))
+PROVIDER = ((1, "Partner Center", "Partner Center"), (2, "Pax8", "Pax8"), (3, "Manual", "Manual"),
+            (4, "TD SYNNEX", "TD SYNNEX"))
 CURRENCY = S("cspb_currencycode", "Currency Code", "Código de moneda", 3)
 NAME = S("cspb_name", "Name", "Nombre", 200)
 
@@ -234,7 +235,7 @@ TABLES: tuple[TableSpec, ...] = (
         P("cspb_provisioningstatus", "Provisioning Status", "Estado de aprovisionamiento",
           ((1, "Awaiting", "En espera"), (2, "Provisioned", "Aprovisionado"), (3, "Failed", "Error"),
            (4, "Not Applicable", "No aplica"), (5, "Refused", "Rechazado"), (6, "Sending", "Enviando"),
-           (7, "Needs Review", "Requiere revisión"))),
+           (7, "Needs Review", "Requiere revisión"), (8, "Manual Action Required", "Requiere acción manual"))),
         DT("cspb_senttoprovideron", "Sent to Provider On", "Enviado al proveedor el"),
         S("cspb_providerorderid", "Provider Order ID", "ID de pedido del proveedor"),
         S("cspb_idempotencykey", "Idempotency Key", "Clave de idempotencia"),

@@ -23,6 +23,7 @@ from typing import Any
 
 from billing.provisioning_rules import Action, ChangeFacts, Plan, ProvisioningStatus, decide
 from dataverse.tables import SubscriptionStatus
+from distributors.base import ManualActionRequired
 from shared.errors import FatalError, IntegrationError, NotFoundError, RetriableError
 from shared.logging import get_logger
 from sync import azure_plan, inbox, order_once, rep_changes
@@ -59,7 +60,7 @@ def idempotency_key_for(changelog_id: str) -> str:
 @dataclass(frozen=True)
 class Outcome:
     changelog_id: str
-    status: str          # Provisioned | Failed | NotApplicable | Refused | AlreadyDone
+    status: str          # Provisioned | Failed | NotApplicable | Refused | AlreadyDone | NeedsReview | ManualAction
     message: str = ""
     order_id: str = ""
     replayed: bool = False
@@ -117,6 +118,9 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
         return _call_provider(plan.action, adapter, change, sub, account, key, dv, changelog_id, now)
     except RetriableError:
         raise
+    except ManualActionRequired as exc:
+        _write_back(dv, changelog_id, ProvisioningStatus.MANUAL_ACTION, error=exc.message)
+        return Outcome(changelog_id, "ManualAction", exc.message)
     except FatalError as exc:
         message = f"provider refused the change: {exc.message}"
         _write_back(dv, changelog_id, ProvisioningStatus.FAILED, error=message)
@@ -304,7 +308,8 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
 def default_adapters(settings: Any = None) -> dict[int, Any]:
     """Provider code (cspb_provider) -> adapter, built from the settings. Pax8 joins when its client
     id is configured (CSPB_PAX8_CLIENT_ID) or, in sandbox mode, when its URL is the loopback
-    sandbox, so an installation without Pax8 never calls it."""
+    sandbox, so an installation without Pax8 never calls it. TD SYNNEX joins the same way, on
+    CSPB_TDSYNNEX_ACCOUNT_ID."""
     from distributors.partnercenter_adapter import PartnerCenterAdapter
 
     if settings is None:
@@ -317,4 +322,9 @@ def default_adapters(settings: Any = None) -> dict[int, Any]:
         from distributors.pax8 import Pax8Adapter
 
         adapters[2] = Pax8Adapter.from_settings(settings)
+    loopback = settings.tdsynnex_url.startswith(("http://127.0.0.1", "http://localhost"))
+    if settings.tdsynnex_account_id or (settings.mode == "sandbox" and loopback):
+        from distributors.tdsynnex import TdSynnexAdapter
+
+        adapters[4] = TdSynnexAdapter.from_settings(settings)
     return adapters
