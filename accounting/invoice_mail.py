@@ -11,7 +11,7 @@ from typing import Any
 
 from accounting.render import render_invoice_html, render_invoice_pdf
 from billing.models import LineType
-from payments.invoice_records import InvoiceDoc
+from payments.invoice_records import InvoiceDoc, Party
 from portal.i18n import Translator
 from shared.mail import Attachment, OutgoingMail
 
@@ -41,23 +41,26 @@ def usage_csv(invoice: InvoiceDoc) -> bytes | None:
     return out.getvalue().encode("utf-8")
 
 
-def compose(invoice: InvoiceDoc, *, to: str, customer: str, contact: str, language: str,
+def compose(invoice: InvoiceDoc, *, to: str, customer: str | Party, contact: str, language: str,
             partner: str = "") -> OutgoingMail:
+    """`customer` is the account's name, or the Party (name, billing address, tax id) the document prints."""
     t = Translator(language)
+    party = customer if isinstance(customer, Party) else Party(customer)
+    customer = party.name
     partner = partner or t("app.name")
     values: dict[str, Any] = {"number": invoice.number, "partner": partner, "account": customer,
                               "date": invoice.invoice_date, "due": due_date(invoice),
                               "balance": t.money(invoice.balance, invoice.currency)}
     stem = file_stem(invoice)
     attachments = [Attachment(f"{stem}.pdf", "application/pdf",
-                              render_invoice_pdf(invoice, customer=customer, contact=contact, language=t.language))]
+                              render_invoice_pdf(invoice, customer=party, contact=contact, language=t.language))]
     usage = usage_csv(invoice)
     paragraphs = [t("email.greeting", name=contact or customer), t("email.invoice_body", **values)]
     if usage is not None:
         attachments.append(Attachment(f"{stem}-usage.csv", "text/csv", usage))
         paragraphs.append(t("email.invoice_usage"))
     paragraphs.append(t("email.invoice_thanks"))
-    invoice_html = render_invoice_html(invoice, customer=customer, contact=contact, language=t.language)
+    invoice_html = render_invoice_html(invoice, customer=party, contact=contact, language=t.language)
     intro = "".join(f"<p>{_escape(p)}</p>" for p in paragraphs)
     html = f'<!doctype html><html lang="{t.language}"><body>{intro}<hr>{invoice_html}</body></html>'
     return OutgoingMail(to=(to,), subject=t("email.invoice_subject", **values), html=html,

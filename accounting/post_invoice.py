@@ -49,9 +49,9 @@ def send_invoice(invoice: records.InvoiceDoc, contract: dict[str, Any], *, dv: A
     language = contract.get("cspb_language") or invoice.language
     mailer = mailer or mailer_from_settings()
     if mailer.name == "outbox":
-        return _queue_to_outbox(invoice, dv=dv, store=store, email=email, customer=account.get("name") or "",
+        return _queue_to_outbox(invoice, dv=dv, store=store, email=email, customer=records.customer_party(account),
                                 contact=name, language=language)
-    mail = invoice_mail.compose(invoice, to=email, customer=account.get("name") or "", contact=name,
+    mail = invoice_mail.compose(invoice, to=email, customer=records.customer_party(account), contact=name,
                                 language=language, partner=get_settings().mail_from_name)
     message_id = mailer.send(mail)
     status = f"Sent to {email} on {datetime.now(UTC).date().isoformat()} ({mailer.name} {message_id})"
@@ -59,7 +59,8 @@ def send_invoice(invoice: records.InvoiceDoc, contract: dict[str, Any], *, dv: A
     return status
 
 
-def _queue_to_outbox(invoice: records.InvoiceDoc, *, dv: Any, store: BlobStore, email: str, customer: str,
+def _queue_to_outbox(invoice: records.InvoiceDoc, *, dv: Any, store: BlobStore, email: str,
+                     customer: records.Party,
                      contact: str, language: str) -> str:
     """No mail delivery configured: the rendered invoice waits in the blob store outbox."""
     html = render_invoice_html(invoice, customer=customer, contact=contact, language=language)

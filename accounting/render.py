@@ -1,97 +1,213 @@
-"""Invoice rendering in the contract's language (en | es): HTML from a jinja2 template, and the
-same content as a PDF (fpdf2, pure Python; its built-in Helvetica covers Spanish, so no font
-file ships with the app)."""
+"""The invoice document a customer receives, as HTML (jinja2) and PDF (fpdf2), in the contract's
+language (en | es).
+
+It carries the seller (legal name, address, tax id: settings CSPB_SELLER_*), the customer's
+billing address and tax id, the invoice number, issue and due dates, each line's service period
+(and, for a converted line, the currency it was priced in with the rate and its month), the tax
+breakdown per rate, net, tax and total, paid and balance.
+
+Words come from the portal's translation catalog (portal/translations/*.po, one catalog for the
+portal and the invoices) and dates, numbers and money are formatted by babel for the locale
+(portal.i18n.Translator). The PDF embeds a Unicode TrueType font (Debian's fonts-dejavu-core
+DejaVu Sans, or CSPB_INVOICE_FONT), so every currency symbol (₹, ₩, €, ...) and accent prints.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, time
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from billing.money import round_money
-from payments.invoice_records import InvoiceDoc
-
-TEXTS = {
-    "en": {"invoice": "Invoice", "billed_to": "Billed to", "date": "Date", "period": "Period",
-           "description": "Description", "quantity": "Qty", "unit_price": "Unit price", "amount": "Amount",
-           "total": "Total", "paid": "Paid", "balance": "Balance due"},
-    "es": {"invoice": "Factura", "billed_to": "Facturado a", "date": "Fecha", "period": "Periodo",
-           "description": "Descripción", "quantity": "Cant.", "unit_price": "Precio unitario", "amount": "Importe",
-           "total": "Total", "paid": "Pagado", "balance": "Saldo pendiente"},
-}
+from payments.invoice_records import DocLine, InvoiceDoc, Party
+from portal.i18n import LANGUAGES, Translator
+from shared.errors import FatalError
 
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                    autoescape=select_autoescape(["html", "j2"]))
 
+# Where Debian's fonts-dejavu-core puts DejaVu Sans (.ci/run installs it).
+FONT_CANDIDATES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",)
+
 
 def _language(invoice: InvoiceDoc, language: str | None) -> str:
     lang = (language or invoice.language or "en").lower()[:2]
-    return lang if lang in TEXTS else "en"
+    return lang if lang in LANGUAGES else "en"
 
 
-def _money_formatter(invoice: InvoiceDoc, lang: str) -> Callable[[Decimal], str]:
-    decimal_sep = "," if lang == "es" else "."
+def seller_from_settings() -> Party:
+    from shared.config import get_settings
 
-    def money(value: Decimal) -> str:
-        text = f"{round_money(value, invoice.currency):,}"
-        return text.replace(",", "\0").replace(".", decimal_sep).replace("\0", "." if lang == "es" else ",")
-
-    return money
+    s = get_settings()
+    address = tuple(part.strip() for part in s.seller_address.split("|") if part.strip())
+    return Party(s.seller_name, address, s.seller_tax_id)
 
 
-def render_invoice_html(invoice: InvoiceDoc, *, customer: str, contact: str = "", language: str | None = None) -> str:
-    lang = _language(invoice, language)
-    return _env.get_template("invoice.html.j2").render(invoice=invoice, customer=customer, contact=contact,
-                                                         lang=lang, t=TEXTS[lang], money=_money_formatter(invoice, lang))
+class _View:
+    """What both templates read: formatted strings, so HTML and PDF say exactly the same."""
+
+    def __init__(self, invoice: InvoiceDoc, lang: str, seller: Party, customer: Party, contact: str) -> None:
+        self.t = Translator(lang)
+        self.invoice, self.lang, self.seller, self.customer, self.contact = invoice, lang, seller, customer, contact
+
+    def money(self, amount: Decimal) -> str:
+        return self.t.money(amount, self.invoice.currency)
+
+    def rate(self, value: Decimal) -> str:
+        return self.t.number(value.normalize())
+
+    @property
+    def title(self) -> str:
+        return self.t("invoice.document_title", number=self.invoice.number)
+
+    def party_lines(self, party: Party) -> list[str]:
+        lines = [party.name, *party.address]
+        if party.tax_id:
+            lines.append(self.t("invoice.tax_id", tax_id=party.tax_id))
+        return [x for x in lines if x]
+
+    def dates(self) -> list[tuple[str, str]]:
+        inv = self.invoice
+        out = [(self.t("invoice.issue_date"), self.t.date(inv.invoice_date))]
+        if inv.due_date:
+            out.append((self.t("invoice.due_date"), self.t.date(inv.due_date)))
+        if inv.period_start and inv.period_end:
+            out.append((self.t("invoice.service_period"),
+                        f"{self.t.date(inv.period_start)} – {self.t.date(inv.period_end)}"))
+        return out
+
+    def period(self, line: DocLine) -> str:
+        if line.period_start is None:
+            return ""
+        if line.period_end is None or line.period_end == line.period_start:
+            return self.t.date(line.period_start)
+        return f"{self.t.date(line.period_start)} – {self.t.date(line.period_end)}"
+
+    def note(self, line: DocLine) -> str:
+        if not line.source_currency or line.exchange_rate is None:
+            return ""
+        return self.t("invoice.converted", currency=line.source_currency, rate=self.rate(line.exchange_rate),
+                      month=line.rate_month)
+
+    def net(self, line: DocLine) -> Decimal:
+        return line.net if line.net is not None else line.amount - line.tax
+
+    def tax_label(self, line: DocLine) -> str:
+        if not line.tax and not line.tax_rate_pct:
+            return ""
+        return self.t.percent(line.tax_rate_pct)
+
+    def breakdown(self) -> list[tuple[str, str, str]]:
+        rows = []
+        for name, rate, net, tax in self.invoice.tax_breakdown():
+            label = name or (self.t.percent(rate) if rate else self.t("invoice.no_tax"))
+            rows.append((label, self.money(net), self.money(tax)))
+        return rows
+
+    def totals(self) -> list[tuple[str, str, bool]]:
+        inv = self.invoice
+        return [(self.t("invoice.subtotal"), self.money(inv.net_total), False),
+                (self.t("invoice.tax"), self.money(inv.tax_total), False),
+                (self.t("invoice.total"), self.money(inv.total), True),
+                (self.t("invoice.paid"), self.money(inv.amount_paid), False),
+                (self.t("invoice.balance"), self.money(inv.balance), True)]
 
 
-# The core PDF fonts encode Latin-1: typographic characters outside it get their plain forms.
-_PLAIN = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
-                        "\u2026": "...", "\u20ac": "EUR", "\u2122": "(TM)", "\u00a0": " "})
+def _view(invoice: InvoiceDoc, customer: str | Party, contact: str, language: str | None,
+          seller: Party | None) -> _View:
+    party = customer if isinstance(customer, Party) else Party(customer)
+    return _View(invoice, _language(invoice, language), seller if seller is not None else seller_from_settings(),
+                 party, contact)
 
 
-def _latin1(text: str) -> str:
-    return str(text).translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
+def render_invoice_html(invoice: InvoiceDoc, *, customer: str | Party, contact: str = "", language: str | None = None,
+                        seller: Party | None = None) -> str:
+    v = _view(invoice, customer, contact, language, seller)
+    return _env.get_template("invoice.html.j2").render(v=v, invoice=invoice, _=v.t)
 
 
-def render_invoice_pdf(invoice: InvoiceDoc, *, customer: str, contact: str = "", language: str | None = None) -> bytes:
-    """The invoice as an A4 PDF with the HTML's content (lines, total, paid, balance)."""
+@cache
+def font_path() -> Path:
+    from shared.config import get_settings
+
+    configured = get_settings().invoice_font
+    for candidate in ([configured] if configured else []) + list(FONT_CANDIDATES):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    raise FatalError("no Unicode TrueType font for invoice PDFs: install Debian's fonts-dejavu-core "
+                     "(apt-get install fonts-dejavu-core) or set CSPB_INVOICE_FONT to a .ttf file")
+
+
+def _bold_path(regular: Path) -> Path:
+    bold = regular.with_name(regular.stem + "-Bold" + regular.suffix)
+    return bold if bold.is_file() else regular
+
+
+def render_invoice_pdf(invoice: InvoiceDoc, *, customer: str | Party, contact: str = "", language: str | None = None,
+                       seller: Party | None = None) -> bytes:
+    """The same document as the HTML, as an A4 PDF with an embedded Unicode font."""
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
 
-    lang = _language(invoice, language)
-    t, money = TEXTS[lang], _money_formatter(invoice, lang)
+    v = _view(invoice, customer, contact, language, seller)
+    regular = font_path()
     pdf = FPDF(format="A4", unit="mm")
     # A fixed creation date keeps a re-sent invoice byte-identical.
     pdf.set_creation_date(datetime.combine(invoice.invoice_date, time(), tzinfo=UTC))
-    pdf.set_title(_latin1(f"{t['invoice']} {invoice.number}"))
-    pdf.set_lang(lang)
+    pdf.add_font("Doc", "", str(regular))
+    pdf.add_font("Doc", "B", str(_bold_path(regular)))
+    pdf.set_title(v.title)
+    pdf.set_lang(v.lang)
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 18)
-    pdf.cell(0, 10, _latin1(f"{t['invoice']} {invoice.number}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font("Helvetica", "", 10)
-    billed = f"{t['billed_to']}: {customer}" + (f" - {contact}" if contact else "")
-    pdf.cell(0, 6, _latin1(billed), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    dates = f"{t['date']}: {invoice.invoice_date.isoformat()}"
-    if invoice.period_start and invoice.period_end:
-        dates += f"    {t['period']}: {invoice.period_start.isoformat()} - {invoice.period_end.isoformat()}"
-    pdf.cell(0, 6, _latin1(dates), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(4)
-    widths = (95, 20, 32, 33)
-    with pdf.table(col_widths=widths, text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT"), line_height=6,
-                   borders_layout="HORIZONTAL_LINES") as table:
-        table.row([_latin1(t[k]) for k in ("description", "quantity", "unit_price", "amount")])
+    next_line: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+
+    pdf.set_font("Doc", "B", 16)
+    pdf.cell(0, 9, v.title, **next_line)
+    top = pdf.get_y() + 2
+    for x, heading, party in ((10, v.t("invoice.seller"), v.seller), (110, v.t("invoice.bill_to"), v.customer)):
+        pdf.set_xy(x, top)
+        pdf.set_font("Doc", "B", 9)
+        pdf.cell(90, 5, heading, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.set_font("Doc", "", 9)
+        lines = v.party_lines(party) + ([v.contact] if party is v.customer and v.contact else [])
+        for text in lines:
+            pdf.cell(90, 4.5, text, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_xy(10, max(pdf.get_y(), top + 30) + 2)
+    for label, value in v.dates():
+        pdf.set_font("Doc", "B", 9)
+        pdf.cell(40, 5, label)
+        pdf.set_font("Doc", "", 9)
+        pdf.cell(0, 5, value, **next_line)
+    pdf.ln(3)
+
+    pdf.set_font("Doc", "", 8)
+    widths = (60, 38, 18, 28, 18, 28)
+    headings = ("invoice.description", "invoice.service_period", "invoice.quantity", "invoice.unit_price",
+                "invoice.tax", "invoice.amount")
+    with pdf.table(col_widths=widths, text_align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+                   line_height=4.5, borders_layout="HORIZONTAL_LINES") as table:
+        table.row([v.t(h) for h in headings])
         for line in invoice.lines:
-            table.row([_latin1(line.description), f"{line.quantity.normalize():f}", money(line.unit_price),
-                       money(line.amount)])
-    pdf.ln(2)
-    for key, value, bold in (("total", f"{money(invoice.total)} {invoice.currency}", True),
-                             ("paid", money(invoice.amount_paid), False),
-                             ("balance", f"{money(invoice.balance)} {invoice.currency}", True)):
-        pdf.set_font("Helvetica", "B" if bold else "", 10)
-        pdf.cell(sum(widths[:3]), 6, _latin1(t[key]), align="R")
-        pdf.cell(widths[3], 6, _latin1(value), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            note = v.note(line)
+            table.row([line.description + (f"\n{note}" if note else ""), v.period(line),
+                       v.t.number(line.quantity.normalize()), v.money(line.unit_price), v.tax_label(line),
+                       v.money(v.net(line))])
+    pdf.ln(3)
+    breakdown = v.breakdown()
+    if breakdown:
+        pdf.set_font("Doc", "B", 9)
+        pdf.cell(0, 5, v.t("invoice.tax_breakdown"), **next_line)
+        pdf.set_font("Doc", "", 9)
+        for label, net, tax in breakdown:
+            pdf.cell(100, 5, label)
+            pdf.cell(45, 5, f"{v.t('invoice.taxable')}: {net}", align="R")
+            pdf.cell(45, 5, tax, align="R", **next_line)
+        pdf.ln(2)
+    for label, value, bold in v.totals():
+        pdf.set_font("Doc", "B" if bold else "", 10)
+        pdf.cell(145, 6, label, align="R")
+        pdf.cell(45, 6, value, align="R", **next_line)
     return bytes(pdf.output())

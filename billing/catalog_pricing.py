@@ -97,7 +97,7 @@ def _tier_bound(text: Any, what: str) -> int | None:
     return int(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SheetPrice:
     product_id: str
     sku_id: str
@@ -168,7 +168,7 @@ def parse_sheet_row(row: Mapping[str, Any]) -> SheetPrice:
 
 # ---------------------------------------------------------------- volume tiers
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tier:
     min: int
     max: int | None  # None: no upper bound
@@ -270,7 +270,7 @@ def sell_price(cost: Decimal, currency: str, rule: MarkupRule | None) -> Decimal
 ItemKey = tuple[str, str, str]  # (sheet currency, productnumber, unit)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProductInfo:
     product_id: str
     sku_id: str
@@ -279,7 +279,7 @@ class ProductInfo:
     publisher: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PricePeriod:
     start: date | None
     end: date | None
@@ -292,22 +292,44 @@ class PricePeriod:
 
 class SheetItems:
     """Sheet rows folded into items while the sheet streams past. Per row it keeps one small tuple
-    (dates as ordinals, tier bounds, cost), so memory stays well under a kilobyte a row."""
+    (dates as ordinals, tier bounds, the price as text), its strings shared with the other rows of
+    the same product, so memory stays well under a kilobyte a row."""
 
     def __init__(self) -> None:
-        self._rows: dict[ItemKey, list[tuple[int, int, int, int, Decimal]]] = {}
+        self._rows: dict[ItemKey, Any] = {}  # one row's tuple, or a list of them
         self.products: dict[str, ProductInfo] = {}
+        self._strings: dict[str, str] = {}
         self.rows = 0
+
+    def _shared(self, text: str) -> str:
+        return self._strings.setdefault(text, text)
 
     def add(self, row: SheetPrice) -> None:
         self.rows += 1
         number = row.productnumber
-        if number not in self.products:
-            self.products[number] = ProductInfo(row.product_id, row.sku_id, row.title, row.family, row.publisher)
+        info = self.products.get(number)
+        if info is None:
+            info = self.products[number] = ProductInfo(row.product_id, row.sku_id, row.title, row.family,
+                                                       row.publisher)
+            number = self._shared(number)
+        else:
+            number = product_number(info.product_id, info.sku_id)
+            number = self._strings[number]
         start = row.effective_start.toordinal() if row.effective_start else 0
         end = row.effective_end.toordinal() if row.effective_end else 0
-        self._rows.setdefault((row.currency, number, row.unit), []).append(
-            (start, end, row.tier_min or 0, -1 if row.tier_max is None else row.tier_max, row.cost))
+        entry = (start, end, row.tier_min or 0, -1 if row.tier_max is None else row.tier_max, str(row.cost))
+        key = (self._shared(row.currency), number, self._shared(row.unit))
+        have = self._rows.get(key)
+        if have is None:
+            self._rows[key] = entry
+        elif isinstance(have, list):
+            have.append(entry)
+        else:
+            self._rows[key] = [have, entry]
+
+    def drop_rows(self) -> None:
+        """Forget the rows once every price list they feed is planned (products stay, for names)."""
+        self._rows = {}
 
     def currencies(self) -> set[str]:
         return {k[0] for k in self._rows}
@@ -316,8 +338,10 @@ class SheetItems:
         return [k for k in self._rows if currency is None or k[0] == currency]
 
     def periods(self, key: ItemKey) -> list[PricePeriod]:
-        by_start: dict[int, dict[int, tuple[int, Decimal, int]]] = {}
-        for start, end, tmin, tmax, cost in self._rows.get(key, ()):
+        found = self._rows.get(key, ())
+        entries = found if isinstance(found, list) else [found] if found else []
+        by_start: dict[int, dict[int, tuple[int, str, int]]] = {}
+        for start, end, tmin, tmax, cost in entries:
             by_start.setdefault(start, {})[tmin] = (tmax, cost, end)
         out = []
         for start in sorted(by_start):
@@ -326,7 +350,7 @@ class SheetItems:
             out.append(PricePeriod(
                 date.fromordinal(start) if start else None,
                 None if not all(ends) else date.fromordinal(max(ends)),
-                tuple(Tier(max(tmin, 1) if i == 0 else tmin, None if tmax < 0 else tmax, cost)
+                tuple(Tier(max(tmin, 1) if i == 0 else tmin, None if tmax < 0 else tmax, Decimal(cost))
                       for i, (tmin, (tmax, cost, _e)) in enumerate(sorted(tiers.items())))))
         return out
 
@@ -341,7 +365,7 @@ def split_periods(periods: Sequence[PricePeriod], today: date) -> tuple[PricePer
     return (pool[-1] if pool else None), ahead
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredPrice:
     key: str
     price_list: str
@@ -358,7 +382,7 @@ class DesiredPrice:
         return tiers_text(self.tiers)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScheduledPrice:
     """A price Microsoft has announced for a later date."""
 
@@ -385,11 +409,15 @@ def _priced(period: PricePeriod, rule: MarkupRule | None, source: str) -> tuple[
                  for t in period.tiers)
 
 
-def _desired(key: str, currency: str, source: str, number: str, unit: str, period: PricePeriod,
+def _desired(key: str, price_list: str, currency: str, source: str, number: str, unit: str, period: PricePeriod,
              rule: MarkupRule | None) -> DesiredPrice:
+    if len(period.tiers) == 1:
+        cost = period.tiers[0].cost
+        return DesiredPrice(key, price_list, currency, number, unit, round_money(cost, source),
+                            sell_price(cost, source, rule), (), period.start)
     tiers = _priced(period, rule, source)
-    return DesiredPrice(key, price_list_name(currency), currency, number, unit, tiers[0].cost,
-                        tiers[0].amount or Decimal(0), tiers if len(tiers) > 1 else (), period.start)
+    return DesiredPrice(key, price_list, currency, number, unit, tiers[0].cost, tiers[0].amount or Decimal(0),
+                        tiers, period.start)
 
 
 def plan_prices(items: SheetItems, currencies: Iterable[str], rules: list[MarkupRule], today: date,
@@ -411,13 +439,13 @@ def plan_prices(items: SheetItems, currencies: Iterable[str], rules: list[Markup
             current, ahead = split_periods(items.periods(key), today)
 
             pk = price_key(price_list, number, unit)
-            previous = _desired(pk, currency, source, number, unit, current, rule) if current is not None else None
+            previous = _desired(pk, price_list, currency, source, number, unit, current, rule) if current is not None else None
             if previous is not None:
                 plan.wanted.append(previous)
             else:
                 plan.not_yet_effective += 1
             for period in ahead:
-                nxt = _desired(pk, currency, source, number, unit, period, rule)
+                nxt = _desired(pk, price_list, currency, source, number, unit, period, rule)
                 if previous is None or (nxt.amount, nxt.cost, nxt.tiers_text) != (
                         previous.amount, previous.cost, previous.tiers_text):
                     plan.scheduled.append(ScheduledPrice(nxt, previous.cost if previous else None,
@@ -439,7 +467,7 @@ def desired_prices(rows: Iterable[SheetPrice], currencies: Iterable[str], rules:
 
 # ---------------------------------------------------------------- diff against Dynamics
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExistingPrice:
     key: str
     amount: Decimal
@@ -448,7 +476,7 @@ class ExistingPrice:
     tiers_text: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExistingChange:
     key: str  # change_key(item key, effective)
     status: int
@@ -467,6 +495,16 @@ class PriceDiff:
     settle: list[str] = field(default_factory=list)  # change keys now in force: mark Applied
     schedule: list[ScheduledPrice] = field(default_factory=list)  # announcements new or changed
     unchanged: int = 0
+
+    def merge(self, other: PriceDiff) -> None:
+        """Add a part's diff (a page of existing items compared on its own) to this one."""
+        self.create += other.create
+        self.review += other.review
+        self.cost_only += other.cost_only
+        self.apply += other.apply
+        self.settle += other.settle
+        self.schedule += other.schedule
+        self.unchanged += other.unchanged
 
 
 def diff_prices(wanted: Iterable[DesiredPrice], existing: Mapping[str, ExistingPrice],

@@ -116,14 +116,18 @@ def full_line(ctx: LicenseContext, sub: Subscription, timeline: Timeline) -> Inv
     )
 
 
-def change_line(ctx: LicenseContext, sub: Subscription, timeline: Timeline, change: ChangeLog) -> InvoiceLine | None:
+def change_line(ctx: LicenseContext, sub: Subscription, timeline: Timeline, change: ChangeLog,
+                cap: date | None = None) -> InvoiceLine | None:
     """The prorated line for one change assigned to this invoice (None when it is worth nothing,
-    is archived, or is a credit the refund rules do not allow)."""
+    is archived, or is a credit the refund rules do not allow). `cap` ends the span early: from
+    there on, full lines already billed carry seat counts recorded after this change."""
     contract, cycle = ctx.contract, ctx.cycle
     if change.archived or sub.status is SubscriptionStatus.TRIAL:
         return None
     eff = change.effective_date
     until = cycle.start if eff <= cycle.start else cycle.next_start
+    if cap is not None:
+        until = max(eff, min(until, cap))
     until = _term_cap(sub, until)
     share = span_share(contract, eff, until)
     if share <= 0:

@@ -2,13 +2,16 @@
 
 Microsoft lets a partner reduce seats or cancel an NCE license only within 168 hours (7 days)
 of the purchase or of each renewal; after that the customer is committed for the term.
-Increases are always allowed. Quantity must stay above zero: a cancel is a status change,
+Increases are always allowed, and each seat addition has its own 168-hour window: seats added
+in the last 168 hours may be removed even after the subscription's first window closed
+(newcommerce_lifecycle_facts §0.3/§0.4: Partner Center's `refundableQuantity`). Quantity must stay above zero: a cancel is a status change,
 not "quantity 0".
 (learn.microsoft.com/partner-center/customers/cancel-new-commerce-license-subscriptions)
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -84,8 +87,28 @@ def in_reduction_window(start: datetime, term: str, now: datetime,
     return _aware(now) < reduction_window_closes(start, term, now, commitment_end)
 
 
+SeatAddition = tuple[datetime, int]  # (when the seats were added, how many)
+
+
+def refundable_quantity(additions: Iterable[SeatAddition], now: datetime) -> int:
+    """Seats that may still be removed now: each addition within its own 168 hours."""
+    now = _aware(now)
+    return sum(qty for when, qty in additions if qty > 0 and _aware(when) <= now < _aware(when) + REDUCTION_WINDOW)
+
+
+def seat_additions(changes: Iterable[tuple[datetime, int, int]]) -> list[SeatAddition]:
+    """(effective, old seats, new seats) of a subscription's changes -> its seat additions: a
+    purchase or renewal adds every seat (a new window for all of them), an increase the extra ones."""
+    out = []
+    for when, old, new in changes:
+        if new > old:
+            out.append((when, new - old))
+    return out
+
+
 def check_quantity_change(*, old_quantity: int, new_quantity: int, start: datetime, term: str,
-                          now: datetime, commitment_end: datetime | None = None) -> RuleDecision:
+                          now: datetime, commitment_end: datetime | None = None,
+                          additions: Iterable[SeatAddition] = ()) -> RuleDecision:
     if new_quantity <= 0:
         return RuleDecision(Verdict.REFUSED,
                             f"quantity must be greater than 0 (got {new_quantity}); cancel the subscription instead")
@@ -94,6 +117,15 @@ def check_quantity_change(*, old_quantity: int, new_quantity: int, start: dateti
     closes = reduction_window_closes(start, term, now, commitment_end)
     if _aware(now) < closes:
         return ALLOW
+    refundable = refundable_quantity(additions, now)
+    if old_quantity - new_quantity <= refundable:
+        return ALLOW
+    if refundable:
+        return RuleDecision(
+            Verdict.REFUSED,
+            f"seat reduction from {old_quantity} to {new_quantity} refused: only {refundable} seat(s) were added "
+            f"within the last 7 days and may be removed now (each addition has its own 7-day window); reduce to "
+            f"{old_quantity - refundable} at most, or schedule the rest for the renewal")
     return RuleDecision(
         Verdict.REFUSED,
         f"seat reduction from {old_quantity} to {new_quantity} refused: new-commerce licenses can only be "

@@ -2,16 +2,16 @@
 
 Arrears invoices bill the past, so a reduction there simply bills less: always credited.
 Advance invoices already charged the period, so the unused part is credited only when the
-contract's refund policy (or the global one it defers to) allows it, or when the change is a
-cancellation/reduction inside the new-commerce window, where Microsoft refunds the partner too.
+contract's refund policy (or the global one it defers to) allows it (Work 365 "Process Refunds":
+Use Global / Yes / No). That holds inside the new-commerce window too: Microsoft refunds the
+partner for seats removed within 168 hours of their addition, and the contract decides whether
+the customer gets that credit. Whether a removal may happen at all is the provisioning rule
+(billing/newcommerce.py, per-addition windows).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
-from billing.models import BillingContract, ChangeLog, ChangeType, Policy, RefundPolicy, Subscription
-from billing.newcommerce import in_reduction_window
+from billing.models import BillingContract, ChangeLog, Policy, RefundPolicy, Subscription
 
 
 def refunds_enabled(contract: BillingContract, global_refund: bool) -> bool:
@@ -22,22 +22,7 @@ def refunds_enabled(contract: BillingContract, global_refund: bool) -> bool:
     return global_refund
 
 
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def inside_nce_window(sub: Subscription, change: ChangeLog) -> bool:
-    if change.change_type not in (ChangeType.CANCEL, ChangeType.DECREASE) or sub.start_date is None:
-        return False
-    term = sub.term if sub.term in ("P1M", "P1Y", "P3Y") else "P1M"
-    end = _midnight(sub.commitment_end_date) if sub.commitment_end_date else None
-    try:
-        return in_reduction_window(_midnight(sub.start_date), term, _midnight(change.effective_date), end)
-    except ValueError:
-        return False
-
-
 def credit_allowed(contract: BillingContract, sub: Subscription, change: ChangeLog, global_refund: bool) -> bool:
     if contract.policy is Policy.ARREARS:
         return True
-    return refunds_enabled(contract, global_refund) or inside_nce_window(sub, change)
+    return refunds_enabled(contract, global_refund)

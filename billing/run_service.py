@@ -81,6 +81,10 @@ class BillingRepository(Protocol):
 
     def set_next_invoice_date(self, contract: BillingContract, day: date) -> None: ...
 
+    def settle_change_logs(self, change_log_ids: Sequence[str]) -> None:
+        """Archive change logs whose effect the full lines already carry and no invoice holds."""
+        ...
+
     def invoice_lines(self, invoice_id: str) -> list[InvoiceLine]: ...
 
     def complete_invoice(self, invoice_id: str, lines: Sequence[InvoiceLine]) -> None: ...
@@ -262,6 +266,9 @@ def execute_run(repo: BillingRepository, run_date: date, *, global_refund: bool 
         if finished is not None:
             result.revenue_entries += finished
             result.resumed += 1
+    settled = [c.id for c in (logs_by_key.get(k) for k in planned.settled_change_keys) if c is not None and c.id]
+    if settled:
+        repo.settle_change_logs(settled)
     failed_contracts = {number for number, _ in planned.errors}
     for number, day in next_invoice_dates(data.contracts, run_date, failed_cycles, failed_contracts).items():
         repo.set_next_invoice_date(contracts[number], day)

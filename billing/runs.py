@@ -98,6 +98,9 @@ class RunPlan:
     run_date: date
     invoices: list[Invoice] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (contract number, message)
+    # Change logs accounted for by a cycle that has nothing to invoice (e.g. a cancel on the cycle
+    # start of a contract's only subscription): no invoice can remember them, so they are archived.
+    settled_change_keys: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, dict[str, Decimal | int]]:
         return summarize(self.invoices)
@@ -128,6 +131,26 @@ def _natural_cycle(contract: BillingContract, day: date) -> Cycle | None:
     if contract.policy is Policy.ARREARS or day == cycle.start:
         return cycle
     return cycle_at(contract, cycle.index + 1)
+
+
+def _first_full_line_after(contract: BillingContract, log: ChangeLog) -> date | None:
+    """Start of the first cycle whose full line carries the seats a change recorded."""
+    natural = _natural_cycle(contract, log.effective_date)
+    if natural is None:
+        return None
+    if contract.policy is Policy.ARREARS:
+        return natural.next_start
+    return natural.start
+
+
+def late_cap(contract: BillingContract, log: ChangeLog, logs: Sequence[ChangeLog]) -> date | None:
+    """A change entered after a later change was already billed: full lines from that later
+    change's cycle on were billed with its seat count, an absolute number that already reflects
+    this one, so this change's span must stop there (or it would count twice)."""
+    caps = [_first_full_line_after(contract, other) for other in logs
+            if other.invoice_id is not None and not other.archived and other.effective_date > log.effective_date]
+    found = [c for c in caps if c is not None]
+    return min(found) if found else None
 
 
 def _target(planned: list[Cycle], natural: Cycle | None, *, roll: bool = True) -> Cycle | None:
@@ -180,8 +203,10 @@ def plan_contract(
     rates: RateTable,
     global_refund: bool = True,
     billed_line_keys: frozenset[str] = frozenset(),
+    settled: list[str] | None = None,
 ) -> list[Invoice]:
-    """Invoices for the given cycles of one contract (cycles sorted, none already invoiced)."""
+    """Invoices for the given cycles of one contract (cycles sorted, none already invoiced).
+    Change logs a cycle without lines accounted for are added to `settled`."""
     planned = sorted(planned)
     if not planned:
         return []
@@ -224,7 +249,7 @@ def plan_contract(
         for cycle, log in assigned:
             ctx = LicenseContext(contract, cycle, invoice_key(contract.number, cycle.start, InvoiceKind.CYCLE),
                                  rates, global_refund)
-            line = change_line(ctx, sub, timeline, log)
+            line = change_line(ctx, sub, timeline, log, cap=late_cap(contract, log, sub_logs))
             if line is not None:
                 lines[cycle.start].append(line)
 
@@ -265,6 +290,8 @@ def plan_contract(
             if minimum is not None:
                 cycle_lines.append(minimum)
         if not cycle_lines:
+            if settled is not None:
+                settled.extend(consumed[cycle.start])
             continue
         cycle_lines.sort(key=lambda ln: (LINE_ORDER[ln.line_type], ln.key))
         invoices.append(Invoice(
@@ -383,8 +410,9 @@ def plan_run(
             continue
         try:
             part = _slice_for(contract, slices, data)
+            settled: list[str] = []
             planned = plan_contract(contract, part, cycles, rates=rates, global_refund=global_refund,
-                                    billed_line_keys=billed)
+                                    billed_line_keys=billed, settled=settled)
             if month is not None:
                 taken = frozenset(k for inv in planned for k in inv.change_log_keys)
                 billed_now = billed | {ln.key for inv in planned for ln in inv.lines}
@@ -394,6 +422,7 @@ def plan_run(
                 if extra is not None:
                     planned.append(extra)
             plan.invoices.extend(apply_tax(inv, contract, part.subscriptions, calculator) for inv in planned)
+            plan.settled_change_keys.extend(settled)
         except IntegrationError as exc:
             plan.errors.append((contract.number, str(exc)))
     return plan

@@ -83,13 +83,30 @@ def pax8_provisioning(ctx: Any) -> list[str]:
             f"subscription {out.get('pax8_subscription_id')}, change log {out['status']}"]
 
 
+def _exchange_rates(dv: Any, seeded: dict[str, Any], months: list[str]) -> int:
+    """The partner keeps the month's rates in the exchange-rate table: the ones Microsoft used on
+    the seeded invoices (USD to each currency), so costs convert into the customers' currencies."""
+    from decimal import Decimal
+
+    from billing.models import ExchangeRate
+    from dataverse.exchange_rates import upsert_exchange_rates
+
+    return upsert_exchange_rates(dv, [ExchangeRate(month, seeded["from"], code, Decimal(rate),
+                                                   "Partner Center PCToBCExchangeRate (demo seed)")
+                                      for month in months for code, rate in sorted(seeded["rates"].items())])
+
+
 def recon_ingest(ctx: Any) -> list[str]:
     from recon.jobs import scheduled
     from shared.blobstore import blob_store_from_settings
 
     store = blob_store_from_settings()
-    outcomes = scheduled(ctx.as_of, dv=_dv(), store=store)
     lines = []
+    if ctx.seed.get("exchange_rates"):
+        months = [ctx.seed["billed_period"], ctx.seed["unbilled_period"]]
+        count = _exchange_rates(_dv(), ctx.seed["exchange_rates"], months)
+        lines.append(f"exchange rates of {' and '.join(months)} in Dynamics: {count} (month, pair) rows")
+    outcomes = scheduled(ctx.as_of, dv=_dv(), store=store)
     for outcome in outcomes:
         read = sum(f.rows_read for f in outcome.files)
         aggregated = sum(f.rows_aggregated for f in outcome.files)
@@ -106,16 +123,20 @@ def recon_ingest(ctx: Any) -> list[str]:
 
 def billing_cycle(ctx: Any) -> list[str]:
     from dataverse import billing_jobs
-    from dataverse.seed_billing import seed_billing
+    from dataverse.seed_billing import seed_billing, seed_showcase
 
     dv = _dv()
     seed_billing(dv)
+    seed_showcase(dv)
     today = ctx.as_of
     # Last month's regular invoice date first, so the recon report has customer invoices to match.
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=2)
     lines = []
-    for run_date in (last_month, today):
-        result = billing_jobs.run(run_date, dv=dv)
+    # This month's invoice day (the 2nd) bills last month's usage in arrears; a demo dated the 1st runs it too.
+    this_month = max(today, today.replace(day=2))
+    prepared: list[Any] = []
+    for run_date in (last_month, this_month):
+        result = billing_jobs.run(run_date, dv=dv, on_prepared=lambda p: prepared.append(p))
         lines.append(f"bill run {run_date}: {result.created} invoices created, {result.lines_written} lines, "
                      f"{result.revenue_entries} revenue schedule entries")
         for currency, totals in sorted(result.summary().items()):
@@ -123,8 +144,12 @@ def billing_cycle(ctx: Any) -> list[str]:
                          f"total {totals['total']}")
         for contract, message in result.errors:
             lines.append(f"  contract {contract}: {message}")
-    rerun = billing_jobs.run(today, dv=dv)
+    for p in prepared:
+        if p.assignment is not None and p.assignment.unassigned:
+            lines.append(f"  not assigned to a contract: {p.assignment.unassigned[:5]}")
+    rerun = billing_jobs.run(this_month, dv=dv)
     lines.append(f"re-run of the same date created {rerun.created} invoices (idempotent)")
+    lines.extend(billing_jobs.money_path_showcase(dv=dv))
     for contract, message in result.errors:
         lines.append(f"  contract {contract}: {message}")
     return lines
@@ -222,8 +247,11 @@ def _mail_read_back(ctx: Any) -> list[str]:
 
 def portal_and_assessment(ctx: Any) -> list[str]:
     from portal.demo import run_demo_step
+    from sandbox.registry import tls_folder
 
-    return run_demo_step(ctx.out_dir)
+    entra = ctx.servers.get("entra")
+    ca_file = str(tls_folder(ctx.state_dir / "entra") / "ca.pem")
+    return run_demo_step(ctx.out_dir, entra, ca_file)
 
 
 # The Azure Functions that run each step's job on a schedule or an event (functions/). The demo runs the same

@@ -27,6 +27,8 @@ SUBCOMMANDS: dict[str, str] = {
     "pay": "cli.pay_cmd:pay",
     "accounting": "cli.accounting_cmd:accounting",
     "inbox": "cli.inbox_cmd:inbox",
+    "partnercenter": "cli.partnercenter_cmd:partnercenter",
+    "doctor": "cli.doctor_cmd:doctor",
 }
 
 

@@ -47,7 +47,11 @@ def sandbox(ctx: click.Context, state_dir: Path) -> None:
               help="YYYY-MM-DD the data is built around (default: today): last month invoiced, this month unbilled.")
 @click.option("--usage-rows", type=click.IntRange(min=0), default=None,
               help="Billed daily-rated usage rows (default: 1,000 per customer).")
-def seed(customers: int, seed_value: int, state_dir: Path, as_of: Any, usage_rows: int | None) -> None:
+@click.option("--price-rows", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Rows per market price sheet, shaped like Microsoft's (50000 is real size: tiers, next month's "
+                   "prices, empty fields); 0 keeps the sandbox SKUs only.")
+def seed(customers: int, seed_value: int, state_dir: Path, as_of: Any, usage_rows: int | None,
+         price_rows: int) -> None:
     """Generate a deterministic partner (customers, subscriptions, usage, invoices) for the sandboxes.
 
     A Partner Center sandbox already serving this --state-dir picks the new data up on its next
@@ -58,7 +62,7 @@ def seed(customers: int, seed_value: int, state_dir: Path, as_of: Any, usage_row
 
     day = as_of.date() if as_of is not None else date.today()
     summary = seed_to_dir(state_dir / "partnercenter", customers=customers, seed=seed_value, progress=True,
-                          usage_rows=usage_rows, as_of=day, plant=True)
+                          usage_rows=usage_rows, as_of=day, plant=True, price_rows=price_rows)
     for key, value in summary.items():
         click.echo(f"{key:24} {value}")
     click.echo(f"as of {day}; a running sandbox on {state_dir} serves this seed from its next request (no restart)")

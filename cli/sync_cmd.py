@@ -41,7 +41,11 @@ def catalog(everything: bool) -> None:
     """Price sheet -> products, units, price lists and price list items (only the differences),
     one market at a time."""
     job, unit = _jobs()["catalog"]
-    _run("catalog", lambda **kw: job(everything=everything, **kw), unit)
+    result = _run("catalog", lambda **kw: job(everything=everything, **kw), unit)
+    counts = result.get("counts", {})
+    if not everything and not counts.get("itemsSelected") and counts.get("productsNotSelected"):
+        click.echo("nothing selected: the catalog brings in the products synced subscriptions use plus the "
+                   "allow-list (cspbridge catalog select add ...); --everything imports the whole sheet", err=True)
 
 
 @sync.command()

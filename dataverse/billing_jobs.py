@@ -92,3 +92,55 @@ def preview(contract_number: str, on_date: date, *, dv: Any = None,
 
 def revenue_csv(*, dv: Any = None, invoice_id: str | None = None) -> str:
     return to_csv(DataverseBillingRepository(client_or_default(dv)).revenue_schedule(invoice_id))
+
+
+def money_path_showcase(*, dv: Any = None) -> list[str]:
+    """What the demo points at on the invoices it wrote: usage lines billed from the recon ingest's
+    summaries, deferred-revenue schedules, taxed lines (with the tax name), credits, and lines
+    converted from another currency (with the rate and its month)."""
+    from billing.models import LineType
+    from dataverse import map_billing as m
+    from dataverse.tables import EntitySet
+
+    client = client_or_default(dv)
+    numbers = {r["invoiceid"]: (r.get("invoicenumber") or "", r.get("cspb_currencycode") or "")
+               for r in client.list(EntitySet.INVOICES, select=["invoiceid", "invoicenumber", "cspb_currencycode"])}
+    lines = [(row.get("_invoiceid_value"), m.line_from_row(row)) for row in client.list(
+        EntitySet.INVOICE_DETAILS, select=[*m.LINE_SELECT])]
+    ingested = {u.invoice_id for u in (m.usage_from_row(r) for r in client.list(
+        EntitySet.USAGE_SUMMARIES, select=m.USAGE_SELECT, filter="cspb_billed eq true"))
+        if not u.summary_key.startswith("demo-az|")}
+
+    def show(invoice_id: str | None, line) -> str:  # type: ignore[no-untyped-def]
+        number, currency = numbers.get(invoice_id or "", ("?", ""))
+        return f"{number}: {line.description[:70]} {line.base_amount - line.discount} {currency}"
+
+    usage = [(i, ln) for i, ln in lines if ln.line_type is LineType.USAGE and i in ingested]
+    taxed = [(i, ln) for i, ln in lines if ln.tax and ln.tax_name]
+    credits = [(i, ln) for i, ln in lines if ln.line_type is LineType.CREDIT]
+    converted = [(i, ln) for i, ln in lines if ln.source_currency]
+    schedules = BillingRepositoryView(client).revenue_by_invoice()
+    out = [f"Azure usage lines billed from the recon ingest: {len(usage)}"]
+    out += [f"  {show(i, ln)}" for i, ln in usage[:3]]
+    out.append(f"deferred-revenue schedules: {len(schedules)} prepaid invoice(s)")
+    out += [f"  {numbers.get(inv, ('?', ''))[0]}: {len(entries)} months, {entries[0].month}..{entries[-1].month}"
+            for inv, entries in list(schedules.items())[:3]]
+    out.append(f"taxed lines: {len(taxed)}")
+    out += [f"  {show(i, ln)} + {ln.tax_name} {ln.tax}" for i, ln in taxed[:3]]
+    out.append(f"credits: {len(credits)}")
+    out += [f"  {show(i, ln)}" for i, ln in credits[:3]]
+    out.append(f"lines converted at the month's rate: {len(converted)}")
+    out += [f"  {show(i, ln)} (from {ln.source_currency} at {f'{ln.exchange_rate.normalize():f}' if ln.exchange_rate else ''} "
+            f"{ln.rate_month})" for i, ln in converted[:2]]
+    return out
+
+
+class BillingRepositoryView:
+    def __init__(self, client: Any) -> None:
+        self.repo = DataverseBillingRepository(client)
+
+    def revenue_by_invoice(self) -> dict[str, list]:
+        grouped: dict[str, list] = {}
+        for entry in sorted(self.repo.revenue_schedule(), key=lambda e: (e.invoice_key, e.month)):
+            grouped.setdefault(entry.invoice_id or entry.invoice_key, []).append(entry)
+        return grouped

@@ -228,6 +228,12 @@ class DataverseBillingRepository:
     def link_change_log(self, change_log_id: str, invoice_id: str) -> None:
         self.dv.update(EntitySet.LICENSE_CHANGE_LOGS, change_log_id, m.invoice_link(invoice_id))
 
+    def settle_change_logs(self, change_log_ids: Sequence[str]) -> None:
+        requests = [BatchRequest("PATCH", id_segment(EntitySet.LICENSE_CHANGE_LOGS, cid), {"cspb_archived": True},
+                                 {"If-Match": "*"}) for cid in change_log_ids]
+        for i in range(0, len(requests), MAX_BATCH_REQUESTS):
+            self.dv.batch(requests[i:i + MAX_BATCH_REQUESTS], changeset=True)
+
     def set_next_invoice_date(self, contract: BillingContract, day: date) -> None:
         if contract.id:
             self.dv.update(EntitySet.BILLING_CONTRACTS, contract.id, {"cspb_nextinvoicedate": day})

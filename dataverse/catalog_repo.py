@@ -47,14 +47,27 @@ def item_bind(price_key: str) -> str:
 
 # ---------------------------------------------------------------- price list items
 
-def existing_items(dv: Any, price_level_id: str) -> dict[str, cp.ExistingPrice]:
-    """The items of one price list, by price key."""
-    out: dict[str, cp.ExistingPrice] = {}
+def existing_item_pages(dv: Any, price_level_id: str) -> Iterator[dict[str, cp.ExistingPrice]]:
+    """The items of one price list, by price key, a page at a time (a 50,000-item list is never
+    held whole: the caller compares each page and lets it go)."""
+    page: dict[str, cp.ExistingPrice] = {}
     for item in dv.list(EntitySet.PRODUCT_PRICE_LEVELS, select=ITEM_COLUMNS, page_size=PAGE,
                         filter=f"_pricelevelid_value eq {price_level_id} and cspb_pricekey ne null"):
         key = item["cspb_pricekey"]
-        out[key] = cp.ExistingPrice(key, _dec(item.get("amount")) or Decimal(0), _dec(item.get("cspb_cost")),
-                                    tiers_text=item.get("cspb_pricetiers") or None)
+        page[key] = cp.ExistingPrice(key, _dec(item.get("amount")) or Decimal(0), _dec(item.get("cspb_cost")),
+                                     tiers_text=item.get("cspb_pricetiers") or None)
+        if len(page) >= PAGE:
+            yield page
+            page = {}
+    if page:
+        yield page
+
+
+def existing_items(dv: Any, price_level_id: str) -> dict[str, cp.ExistingPrice]:
+    """The items of one price list, by price key."""
+    out: dict[str, cp.ExistingPrice] = {}
+    for page in existing_item_pages(dv, price_level_id):
+        out.update(page)
     return out
 
 

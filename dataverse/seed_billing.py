@@ -11,15 +11,20 @@ from typing import Any
 
 from billing.models import (
     ChangeType,
+    ExchangeRate,
     Frequency,
     Policy,
+    Provider,
     ProvisioningStatus,
     RefundPolicy,
     SubscriptionKind,
     SubscriptionStatus,
+    TaxCategory,
+    TaxRate,
     UsageGrouping,
 )
 from dataverse.client import DataverseClient
+from dataverse.map_billing import exchange_rate_row, tax_rate_row
 from dataverse.odata import bind, literal
 from dataverse.tables import EntitySet
 
@@ -51,6 +56,8 @@ def _subscription(dv: DataverseClient, psid: str, contract_id: str, **values: An
         "cspb_name": values.pop("name", psid), "cspb_providersubscriptionid": psid,
         "cspb_billingcontract@odata.bind": bind(EntitySet.BILLING_CONTRACTS, contract_id),
         "cspb_status": int(SubscriptionStatus.ACTIVE), "cspb_startdate": _midnight(START), "cspb_autorenew": True,
+        # Entered by hand for the billing demo: no Microsoft charge to reconcile them against.
+        "cspb_provider": int(Provider.MANUAL),
         **values,
     }
     return dv.upsert(EntitySet.SUBSCRIPTIONS, {"cspb_providersubscriptionid": psid}, row).id
@@ -106,4 +113,49 @@ def seed_billing(dv: DataverseClient) -> dict[str, str]:
         dv, "demo-sub-bp", c3, name="Microsoft 365 Business Premium", cspb_quantity=5,
         cspb_unitprice=Decimal("220.00"), cspb_term="P1Y", cspb_billingfrequency="P1Y",
         cspb_kind=int(SubscriptionKind.LICENSE), cspb_currencycode="EUR")
+    return ids
+
+
+def seed_showcase(dv: DataverseClient) -> dict[str, str]:
+    """Rows the demo adds on top of `seed_billing` to show the money path on real invoices: the
+    tax rate table (per jurisdiction and category), a removal inside its seat addition's 168-hour
+    window on a contract that refunds (a credit), and a customer in a currency Microsoft does not
+    price in (COP), priced from USD at the exchange-rate table's rate of each month."""
+    ids: dict[str, str] = {}
+    for rate in (TaxRate("US-WA", TaxCategory.STANDARD, Decimal("10.25"), "WA sales tax 10.25%"),
+                 TaxRate("ES", TaxCategory.STANDARD, Decimal("21"), "IVA 21%"),
+                 TaxRate("ES", TaxCategory.REDUCED, Decimal("10"), "IVA 10%"),
+                 TaxRate("CO", TaxCategory.STANDARD, Decimal("19"), "IVA 19%")):
+        row = tax_rate_row(rate)
+        ids[row["cspb_taxratekey"]] = dv.upsert(EntitySet.TAX_RATES, {"cspb_taxratekey": row["cspb_taxratekey"]}, row).id
+    for month in range(1, 13):
+        fx = ExchangeRate(f"2026-{month:02d}", "USD", "COP", Decimal("4000") + 10 * month, "demo: monthly USD/COP")
+        row = exchange_rate_row(fx)
+        dv.upsert(EntitySet.EXCHANGE_RATES, {"cspb_ratekey": row["cspb_ratekey"]}, row)
+    acct = _account(dv, "Contoso Billing Demo")
+    dv.update(EntitySet.ACCOUNTS, acct, {"address1_line1": "1 Microsoft Way", "address1_city": "Redmond",
+                                         "address1_stateorprovince": "WA", "address1_postalcode": "98052",
+                                         "address1_country": "US", "cspb_taxid": "US-91-1144442"})
+    c3 = dv.get_by_key(EntitySet.BILLING_CONTRACTS, {"cspb_contractnumber": "BC-3001"}, select=["cspb_billingcontractid"])
+    if c3 is not None:
+        dv.update(EntitySet.BILLING_CONTRACTS, c3["cspb_billingcontractid"], {"cspb_taxjurisdiction": "ES"})
+
+    ids["BC-1002"] = c = _contract(
+        dv, "BC-1002", acct, cspb_frequency=int(Frequency.MONTHLY), cspb_policy=int(Policy.ADVANCE),
+        cspb_currencycode="USD", cspb_refundpolicy=int(RefundPolicy.YES), cspb_taxjurisdiction="US-WA",
+        cspb_paymenttermsdays=15)
+    ids["sub-teams"] = teams = _subscription(
+        dv, "demo-sub-teams", c, name="Microsoft Teams Essentials", cspb_quantity=6, cspb_unitprice=Decimal("4.00"),
+        cspb_term="P1Y", cspb_billingfrequency="P1M", cspb_kind=int(SubscriptionKind.LICENSE), cspb_currencycode="USD",
+        cspb_startdate=_midnight(date(2026, 1, 10)))
+    ids["log-teams-new"] = _change(dv, "demo-teams-new", teams, ChangeType.NEW, date(2026, 1, 10), 0, 8)
+    # Two seats removed four days after they were bought: inside the 168-hour window.
+    ids["log-teams-dec"] = _change(dv, "demo-teams-dec", teams, ChangeType.DECREASE, date(2026, 1, 14), 8, 6)
+
+    ids["BC-4001"] = co = _contract(
+        dv, "BC-4001", acct, cspb_frequency=int(Frequency.MONTHLY), cspb_policy=int(Policy.ADVANCE),
+        cspb_currencycode="COP", cspb_language="es", cspb_taxjurisdiction="CO")
+    ids["sub-cop"] = _subscription(
+        dv, "demo-sub-cop", co, name="Microsoft 365 Business Basic", cspb_quantity=3, cspb_unitprice=Decimal("7.20"),
+        cspb_term="P1Y", cspb_billingfrequency="P1M", cspb_kind=int(SubscriptionKind.LICENSE), cspb_currencycode="USD")
     return ids

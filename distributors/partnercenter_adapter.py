@@ -68,7 +68,11 @@ def to_subscription(company_id: str, sub: pcm.Subscription) -> PcSubscription:
         status="Trial" if sub.is_trial and status == "active" else STATUS_LABELS.get(status, "Pending"),
         billing_term=CYCLE_TO_TERM.get((sub.billing_cycle or "monthly").lower(), "P1M"),
         commitment_term=sub.term_duration or None,
-        start_date=_day(sub.effective_start_date or sub.creation_date),
+        # The seats began at the earlier of the two: effectiveStartDate back-dates a migrated
+        # subscription, but moves to the current term's start when a monthly term renews, and
+        # billing onboarding must not read a renewal as a new purchase.
+        start_date=_day(min((d for d in (sub.effective_start_date, sub.creation_date) if d is not None),
+                            default=None)),
         commitment_end_date=_day(sub.commitment_end_date),
         product_name=sub.offer_name or sub.friendly_name, sku=sub.sku_id, order_id=sub.order_id,
         # Absent means "not told", which the sync must not read as "turned off".

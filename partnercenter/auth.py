@@ -1,11 +1,18 @@
-"""Tokens for Partner Center and Microsoft Graph.
+"""Tokens for Partner Center and Microsoft Graph, one per audience.
 
-- App-only: the app's own identity (client secret or managed identity) through shared.auth.
-- App+user: some Partner Center calls (price sheets, some order flows) need a delegated token. The
-  partner's admin consents once; the refresh token lives in a SecretStore (Key Vault in Azure) and
-  msal redeems it (`acquire_token_by_refresh_token`). Microsoft may hand back a new refresh token
-  with each redemption; it is written back so the stored one never goes stale.
-  https://learn.microsoft.com/partner-center/developer/partner-center-authentication
+Partner Center has its own identity, apart from the managed identity used for Azure resources: the
+partner's app registration (secure application model), CSPB_PC_CLIENT_ID + CSPB_PC_CLIENT_SECRET or
+CSPB_PC_CLIENT_CERTIFICATE_PATH, in the partner tenant (CSPB_PC_TENANT_ID, else CSPB_TENANT_ID).
+https://learn.microsoft.com/partner-center/developer/partner-center-authentication
+
+- App+User (delegated): new-commerce writes, the price sheet and FX rates. A partner admin agent with MFA
+  consents once (`cspbridge partnercenter consent`, partnercenter/consent.py); the refresh token lives in Key
+  Vault. It is redeemed per audience: Partner Center REST (api.partnercenter.microsoft.com), the sales APIs
+  on api.partner.microsoft.com, and Graph. Entra may hand back a new refresh token with each redemption;
+  it is written back at once, by one writer per process (a lock shared by every audience), re-reading
+  the stored token under that lock so a rotation by another audience or instance is picked up.
+- App-only: the same app registration's client credentials, for Partner Center REST and for the Graph
+  partner billing exports (application permission PartnerBilling.Read.All).
 - Sandbox mode: a fixed token (shared.auth.token_provider_for).
 """
 
@@ -14,25 +21,36 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
-from shared.auth import TokenProvider, azure_identity_token, token_provider_for
-from shared.config import Secret, Settings
-from shared.errors import AuthError, NotFoundError
-from shared.http import HttpClient
+from shared.auth import KEY_VAULT_SCOPE, TokenProvider, azure_credential, msal_options, token_provider_for
+from shared.config import ConfigError, Secret, Settings
+from shared.errors import AuthError
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
 # The sales host (price sheets, FX rates) is its own audience and takes App+User tokens only
 # (https://learn.microsoft.com/partner-center/developer/get-a-price-sheet, "Prerequisites").
 PARTNER_API_SCOPE = "https://api.partner.microsoft.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-KEY_VAULT_SCOPE = "https://vault.azure.net/.default"
+AUDIENCES = {"partnercenter": PARTNER_CENTER_SCOPE, "partnerapi": PARTNER_API_SCOPE, "graph": GRAPH_SCOPE}
+__all__ = ["KEY_VAULT_SCOPE"]
+
+# Key Vault tag saying which kind of client the refresh token was issued to: Entra refuses a device-code
+# (public client) token redeemed with a secret, and a web-app token redeemed without one.
+CLIENT_TAG = "cspb-client"
+KEY_VAULT_ROLES = ("Key Vault Secrets User", "Key Vault Secrets Officer")
 
 
 class SecretStore(Protocol):
     def get(self, name: str) -> Secret | None: ...
 
-    def set(self, name: str, value: str) -> None: ...
+    def set(self, name: str, value: str, tags: dict[str, str] | None = None) -> None: ...
+
+    def tags(self, name: str) -> dict[str, str]: ...
 
 
 class InMemorySecretStore:
@@ -40,106 +58,282 @@ class InMemorySecretStore:
 
     def __init__(self, values: dict[str, str] | None = None) -> None:
         self._values = {k: Secret(v) for k, v in (values or {}).items()}
+        self._tags: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
+        self.writes = 0
 
     def get(self, name: str) -> Secret | None:
         with self._lock:
             return self._values.get(name)
 
-    def set(self, name: str, value: str) -> None:
+    def set(self, name: str, value: str, tags: dict[str, str] | None = None) -> None:
         with self._lock:
             self._values[name] = Secret(value)
+            self._tags[name] = dict(tags or {})
+            self.writes += 1
+
+    def tags(self, name: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._tags.get(name, {}))
+
+
+def _kv_error(exc: Exception, name: str, action: str) -> AuthError:
+    status = getattr(exc, "status_code", None)
+    if status == 403:
+        role = "Key Vault Secrets Officer" if action == "write" else "Key Vault Secrets User"
+        return AuthError(f"Key Vault refused to {action} secret {name!r}: the app's identity lacks the "
+                         f"'{role}' role on the vault", status=403, code="ForbiddenByRbac")
+    return AuthError(f"Key Vault could not {action} secret {name!r}: {type(exc).__name__} (status {status})",
+                     status=status)
 
 
 class KeyVaultSecretStore:
-    """Key Vault secrets over REST (no extra SDK): GET/PUT {vault}/secrets/{name}?api-version=7.4.
-    https://learn.microsoft.com/rest/api/keyvault/secrets/get-secret/get-secret"""
+    """Key Vault secrets through azure-keyvault-secrets, with the app's own identity. Reading needs the
+    'Key Vault Secrets User' role, writing (refresh-token rotation, consent) 'Key Vault Secrets Officer'."""
 
-    API_VERSION = "7.4"
+    def __init__(self, vault_url: str, credential: Any, *, ca_bundle: str = "") -> None:
+        from urllib.parse import urlsplit
 
-    def __init__(self, vault_url: str, token_provider: TokenProvider, *, http: HttpClient | None = None) -> None:
-        self.http = http or HttpClient(vault_url, token_provider=token_provider)
+        from azure.keyvault.secrets import SecretClient
+
+        host = urlsplit(vault_url).hostname or ""
+        options: dict[str, Any] = {}
+        if host in ("127.0.0.1", "localhost"):
+            # The challenge's resource is vault.azure.net; only a local stand-in may live elsewhere.
+            options["verify_challenge_resource"] = False
+        if ca_bundle:
+            options["connection_verify"] = ca_bundle
+        self.vault_url = vault_url
+        self.client = SecretClient(vault_url, credential, **options)
+
+    def _bundle(self, name: str) -> Any:
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        try:
+            return self.client.get_secret(name)
+        except ResourceNotFoundError:
+            return None
+        except HttpResponseError as exc:
+            raise _kv_error(exc, name, "read") from None
 
     def get(self, name: str) -> Secret | None:
-        try:
-            body = self.http.get_json(f"/secrets/{name}", params={"api-version": self.API_VERSION})
-        except NotFoundError:
-            return None
-        return Secret(str(body.get("value", "")))
+        bundle = self._bundle(name)
+        return None if bundle is None or bundle.value is None else Secret(bundle.value)
 
-    def set(self, name: str, value: str) -> None:
-        self.http.request("PUT", f"/secrets/{name}", params={"api-version": self.API_VERSION},
-                          json={"value": value, "contentType": "text/plain"})
+    def tags(self, name: str) -> dict[str, str]:
+        bundle = self._bundle(name)
+        return dict(bundle.properties.tags or {}) if bundle is not None else {}
+
+    def set(self, name: str, value: str, tags: dict[str, str] | None = None) -> None:
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            self.client.set_secret(name, value, content_type="application/x-refresh-token", tags=tags or None)
+        except HttpResponseError as exc:
+            raise _kv_error(exc, name, "write") from None
+
+
+def _certificate_credential(path: str) -> dict[str, Any]:
+    """msal's client_credential for a certificate file: PFX/P12 as is, PEM (key + certificate) with its
+    SHA-1 thumbprint, as the app registration shows it."""
+    if path.lower().endswith((".pfx", ".p12")):
+        return {"private_key_pfx_path": path}
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    pem = Path(path).read_bytes()
+    cert = x509.load_pem_x509_certificate(pem)
+    return {"private_key": pem.decode(), "thumbprint": cert.fingerprint(hashes.SHA1()).hex(),
+            "public_certificate": cert.public_bytes(serialization.Encoding.PEM).decode()}
+
+
+def pc_client_id(settings: Settings) -> str:
+    """The Partner Center app registration. Falling back to CSPB_CLIENT_ID is only right when that is an app
+    registration with a secret: a managed identity cannot be registered in Partner Center."""
+    if settings.pc_client_id:
+        return settings.pc_client_id
+    if settings.client_id and settings.client_secret and not settings.use_managed_identity:
+        return settings.client_id
+    raise ConfigError("CSPB_PC_CLIENT_ID is not set: Partner Center needs its own app registration (secure "
+                      "application model), apart from the managed identity used for Azure resources")
+
+
+def _client_credential(settings: Settings) -> Any:
+    if settings.pc_client_certificate_path:
+        return _certificate_credential(settings.pc_client_certificate_path)
+    if settings.pc_client_id:
+        if not settings.pc_client_secret:
+            raise ConfigError("CSPB_PC_CLIENT_SECRET or CSPB_PC_CLIENT_CERTIFICATE_PATH is missing for the Partner "
+                              "Center app registration")
+        return settings.pc_client_secret.reveal()
+    return settings.client_secret.reveal()
+
+
+def pc_authority(settings: Settings) -> str:
+    tenant = settings.partner_tenant_id
+    if not tenant:
+        raise ConfigError("CSPB_PC_TENANT_ID (or CSPB_TENANT_ID) is not set: the partner's own tenant id")
+    return f"{settings.login_url.rstrip('/')}/{tenant}"
+
+
+def pc_msal_app(settings: Settings, *, public: bool = False) -> Any:
+    """msal for the Partner Center app registration: confidential (secret or certificate), or public for
+    tokens that came from the device-code flow."""
+    import msal
+
+    client_id = pc_client_id(settings)
+    if public:
+        return msal.PublicClientApplication(client_id, authority=pc_authority(settings), **msal_options(settings))
+    return msal.ConfidentialClientApplication(client_id, client_credential=_client_credential(settings),
+                                              authority=pc_authority(settings), **msal_options(settings))
+
+
+class _Writer:
+    """One per stored refresh token per process, shared by every audience's provider: the lock that makes
+    redeem-then-write-back one step, and the newest token if writing it back failed (so this process keeps
+    working on it, and writes it again next time, instead of redeeming a token Entra already rotated)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.unsaved: str | None = None
+
+
+_writers: dict[tuple[int, str], _Writer] = {}
+_writers_guard = threading.Lock()
+
+
+def _writer(store: object, secret_name: str) -> _Writer:
+    with _writers_guard:
+        return _writers.setdefault((id(store), secret_name), _Writer())
 
 
 class RefreshTokenProvider:
-    """App+user access tokens for Partner Center from a stored refresh token, cached until near expiry."""
+    """App+User access tokens for one audience from the stored refresh token, cached until near expiry.
+    Each redemption's new refresh token is written back before the access token is used."""
 
     def __init__(self, store: SecretStore, secret_name: str, *, scope: str = PARTNER_CENTER_SCOPE,
                  msal_app: Any = None, settings: Settings | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        if msal_app is None:
-            if settings is None:
-                raise ValueError("RefreshTokenProvider needs settings or an msal app")
-            import msal
-
-            msal_app = msal.ConfidentialClientApplication(
-                settings.client_id, client_credential=settings.client_secret.reveal(),
-                authority=f"https://login.microsoftonline.com/{settings.tenant_id}")
-        self.app = msal_app
+        if msal_app is None and settings is None:
+            raise ValueError("RefreshTokenProvider needs settings or an msal app")
+        self._fixed_app = msal_app
+        self._settings = settings
+        self._apps: dict[bool, Any] = {}
         self.store = store
         self.secret_name = secret_name
         self.scope = scope
         self.clock = clock
-        self._lock = threading.Lock()
+        self._writer = _writer(store, secret_name)
         self._token = ""
         self._expires = 0.0
 
+    def _app(self, public: bool) -> Any:
+        if self._fixed_app is not None:
+            return self._fixed_app
+        if public not in self._apps:
+            assert self._settings is not None
+            self._apps[public] = pc_msal_app(self._settings, public=public)
+        return self._apps[public]
+
     def __call__(self) -> str:
-        with self._lock:
+        if self._token and self._expires - self.clock() > 120:
+            return self._token
+        with self._writer.lock:
             if self._token and self._expires - self.clock() > 120:
                 return self._token
-            refresh = self.store.get(self.secret_name)
+            unsaved = self._writer.unsaved
+            refresh = Secret(unsaved) if unsaved else self.store.get(self.secret_name)
             if refresh is None or not refresh:
-                raise AuthError(f"no Partner Center refresh token in secret {self.secret_name!r}; "
-                                "an admin must consent again")
-            result = self.app.acquire_token_by_refresh_token(refresh.reveal(), scopes=[self.scope])
+                raise AuthError(f"no Partner Center refresh token in secret {self.secret_name!r}; a partner admin "
+                                "must consent: cspbridge partnercenter consent")
+            tags = self.store.tags(self.secret_name)
+            result = self._app(tags.get(CLIENT_TAG) == "public").acquire_token_by_refresh_token(
+                refresh.reveal(), scopes=[self.scope])
             if "access_token" not in result:
                 # The msal error text carries no secret, but be safe: code and a short reason only.
-                raise AuthError(f"refresh token redemption failed: {result.get('error', 'unknown')}",
-                                code=str(result.get("error", "")))
+                error = str(result.get("error", "unknown"))
+                hint = "; a partner admin must consent again: cspbridge partnercenter consent" \
+                    if error == "invalid_grant" else ""
+                raise AuthError(f"refresh token redemption for {self.scope} failed: {error}{hint}", code=error)
             if result.get("refresh_token") and result["refresh_token"] != refresh.reveal():
-                self.store.set(self.secret_name, result["refresh_token"])
+                try:
+                    self.store.set(self.secret_name, result["refresh_token"], tags)
+                except AuthError as exc:
+                    self._writer.unsaved = result["refresh_token"]
+                    log.error("the new Partner Center refresh token could not be written back (%s); this process "
+                              "keeps using it, but the next one will not find it", exc.message)
+                else:
+                    self._writer.unsaved = None
             self._token = result["access_token"]
             self._expires = self.clock() + float(result.get("expires_in", 3600))
             return self._token
 
 
+class AppOnlyTokenProvider:
+    """Client credentials of the Partner Center app registration for one audience (msal caches the token)."""
+
+    def __init__(self, settings: Settings, scope: str, msal_app: Any = None) -> None:
+        self._settings = settings
+        self.scope = scope
+        self._msal = msal_app
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._msal is None:
+                self._msal = pc_msal_app(self._settings)
+            result = self._msal.acquire_token_for_client(scopes=[self.scope])
+        if "access_token" not in result:
+            raise AuthError(f"app-only token for {self.scope} failed: {result.get('error', 'unknown')}",
+                            code=str(result.get("error", "")))
+        return str(result["access_token"])
+
+
+_stores: dict[tuple[str, str], SecretStore] = {}
+
+
 def secret_store_for(settings: Settings) -> SecretStore:
-    if settings.key_vault_url and settings.mode != "sandbox":
-        return KeyVaultSecretStore(settings.key_vault_url, azure_identity_token(settings, KEY_VAULT_SCOPE))
-    return InMemorySecretStore()
+    """Key Vault (one client per vault per process, so every provider shares one writer lock)."""
+    if settings.mode == "sandbox" or not settings.key_vault_url:
+        if settings.mode != "sandbox":
+            raise ConfigError("CSPB_KEY_VAULT_URL is not set: the Partner Center refresh token lives in Key Vault")
+        return _stores.setdefault(("sandbox", ""), InMemorySecretStore())
+    key = (settings.key_vault_url, settings.client_id)
+    if key not in _stores:
+        _stores[key] = KeyVaultSecretStore(settings.key_vault_url, azure_credential(settings),
+                                           ca_bundle=settings.ca_bundle)
+    return _stores[key]
+
+
+def app_user_token(settings: Settings, scope: str, store: SecretStore | None = None) -> TokenProvider:
+    """App+User for one audience from the stored refresh token."""
+    return RefreshTokenProvider(store or secret_store_for(settings), settings.pc_refresh_token_secret_name,
+                                scope=scope, settings=settings)
 
 
 def partner_center_token(settings: Settings, store: SecretStore | None = None, *, app_user: bool = False) -> TokenProvider:
-    """App+user when asked (or when a refresh token is stored); app-only otherwise."""
+    """Partner Center REST: App+User when asked or when a refresh token is stored; app-only otherwise."""
     if settings.mode == "sandbox":
         return token_provider_for(settings, settings.partner_center_url)
     store = store or secret_store_for(settings)
     if app_user or store.get(settings.pc_refresh_token_secret_name) is not None:
-        return RefreshTokenProvider(store, settings.pc_refresh_token_secret_name, settings=settings)
-    return azure_identity_token(settings, PARTNER_CENTER_SCOPE)
+        return app_user_token(settings, PARTNER_CENTER_SCOPE, store)
+    return AppOnlyTokenProvider(settings, PARTNER_CENTER_SCOPE)
 
 
 def partner_api_token(settings: Settings, store: SecretStore | None = None) -> TokenProvider:
     """App+User for api.partner.microsoft.com: the same stored refresh token, redeemed for the sales audience."""
     if settings.mode == "sandbox":
         return token_provider_for(settings, settings.partner_api_url)
-    return RefreshTokenProvider(store or secret_store_for(settings), settings.pc_refresh_token_secret_name,
-                                scope=PARTNER_API_SCOPE, settings=settings)
+    return app_user_token(settings, PARTNER_API_SCOPE, store)
 
 
 def graph_token(settings: Settings) -> TokenProvider:
+    """Graph partner billing: app-only with PartnerBilling.Read.All on the Partner Center app registration."""
     if settings.mode == "sandbox":
         return token_provider_for(settings, settings.graph_url)
-    return azure_identity_token(settings, GRAPH_SCOPE)
+    return AppOnlyTokenProvider(settings, GRAPH_SCOPE)
+
+
+def reset_stores() -> None:
+    _stores.clear()

@@ -44,6 +44,26 @@ class DocLine:
     amount: Decimal
     sku: str
     line_type: int | None = None
+    # What the invoice document prints beyond the amount: the service period, the line's net and
+    # tax, and, for a converted line, the currency it was priced in with the rate and its month.
+    period_start: date | None = None
+    period_end: date | None = None
+    net: Decimal | None = None
+    tax: Decimal = ZERO
+    tax_rate_pct: Decimal = ZERO
+    tax_name: str = ""
+    source_currency: str = ""
+    exchange_rate: Decimal | None = None
+    rate_month: str = ""
+
+
+@dataclass(frozen=True)
+class Party:
+    """Seller or customer as the invoice names them."""
+
+    name: str
+    address: tuple[str, ...] = ()
+    tax_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,23 @@ class InvoiceDoc:
     send_status: str | None = None
     due_date: date | None = None
 
+    @property
+    def net_total(self) -> Decimal:
+        return sum((ln.net if ln.net is not None else ln.amount - ln.tax for ln in self.lines), ZERO)
+
+    @property
+    def tax_total(self) -> Decimal:
+        return sum((ln.tax for ln in self.lines), ZERO)
+
+    def tax_breakdown(self) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+        """(tax name, rate %, taxable net, tax) per rate, sorted by rate; from the stored lines."""
+        groups: dict[tuple[str, Decimal], list[Decimal]] = {}
+        for ln in self.lines:
+            row = groups.setdefault((ln.tax_name, ln.tax_rate_pct), [ZERO, ZERO])
+            row[0] += ln.net if ln.net is not None else ln.amount - ln.tax
+            row[1] += ln.tax
+        return [(name, rate, net, tax) for (name, rate), (net, tax) in sorted(groups.items(), key=lambda kv: kv[0][1])]
+
 
 def _date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10]) if value else None
@@ -86,9 +123,15 @@ def load_invoice(dv: Any, invoice_id: str) -> InvoiceDoc:
         amount = d.get("extendedamount")
         if amount is None:
             amount = dec(d.get("baseamount")) - dec(d.get("manualdiscountamount")) + dec(d.get("tax"))
+        net = dec(d.get("baseamount")) - dec(d.get("manualdiscountamount"))
         lines.append(DocLine(d.get("productdescription") or d.get("description") or sku, dec(d.get("quantity")),
                              dec(d.get("priceperunit")), round_money(dec(amount), currency), sku,
-                             d.get("cspb_linetype")))
+                             d.get("cspb_linetype"), period_start=_date(d.get("cspb_periodstart")),
+                             period_end=_date(d.get("cspb_periodend")), net=round_money(net, currency),
+                             tax=round_money(dec(d.get("tax")), currency), tax_rate_pct=dec(d.get("cspb_taxratepct")),
+                             tax_name=d.get("cspb_taxname") or "", source_currency=d.get("cspb_sourcecurrency") or "",
+                             exchange_rate=dec(d.get("cspb_exchangerate")) if d.get("cspb_exchangerate") else None,
+                             rate_month=d.get("cspb_ratemonth") or ""))
     total = dec(row.get("totalamount")) if row.get("totalamount") is not None else sum(
         (line.amount for line in lines), ZERO)
     paid = dec(row.get("cspb_amountpaid"))
@@ -100,7 +143,8 @@ def load_invoice(dv: Any, invoice_id: str) -> InvoiceDoc:
         total=total, amount_paid=paid,
         balance=dec(row["cspb_balance"]) if row.get("cspb_balance") is not None else total - paid,
         payment_status=row.get("cspb_paymentstatus"), period_start=start, period_end=_date(row.get("cspb_periodend")),
-        invoice_date=start or _date(row.get("createdon")) or date.today(), lines=tuple(lines),
+        invoice_date=_date(row.get("cspb_issuedate")) or start or _date(row.get("createdon")) or date.today(),
+        lines=tuple(lines),
         accounting_status=row.get("cspb_accountingstatus"), send_status=row.get("cspb_sendstatus"),
         due_date=_date(row.get("duedate")))
 
@@ -111,10 +155,22 @@ def load_contract(dv: Any, invoice: InvoiceDoc) -> dict[str, Any]:
     return dv.get("cspb_billingcontracts", invoice.contract_id)
 
 
+ADDRESS_COLUMNS = ["address1_line1", "address1_line2", "address1_postalcode", "address1_city",
+                   "address1_stateorprovince", "address1_country"]
+
+
 def load_account(dv: Any, account_id: str | None) -> dict[str, Any]:
     if not account_id:
         raise ValidationError("the invoice has no customer account")
-    return dv.get("accounts", account_id, select=["name", "emailaddress1", "accountid"])
+    return dv.get("accounts", account_id, select=["name", "emailaddress1", "accountid", "cspb_taxid", *ADDRESS_COLUMNS])
+
+
+def customer_party(account: dict[str, Any]) -> Party:
+    """The customer's legal name, billing address (the account's address 1) and tax id."""
+    city = " ".join(x for x in (account.get("address1_postalcode"), account.get("address1_city")) if x)
+    lines = [account.get("address1_line1"), account.get("address1_line2"), city,
+             account.get("address1_stateorprovince"), account.get("address1_country")]
+    return Party(account.get("name") or "", tuple(x for x in lines if x), account.get("cspb_taxid") or "")
 
 
 def billing_contact(dv: Any, contract: dict[str, Any]) -> dict[str, Any] | None:

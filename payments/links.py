@@ -1,7 +1,7 @@
 """Single-use, expiring, signed links that ask a customer to add a payment method.
 
-The token is `base64url(json claims) + "." + base64url(HMAC-SHA256(claims))`; claims carry the
-contract number, an expiry and a random id. Redeeming marks the id as used in the blob store
+The token is the claims signed with itsdangerous (shared.signing, purpose "cspbridge/payment-link"); claims
+carry the contract number, an expiry and a random id. Redeeming marks the id as used in the blob store
 (payment-links/used/<id>), so a link works once. The portal serves the page; it calls
 `redeem(token, method_token)` with the token the processor's browser library produced.
 """
@@ -19,10 +19,11 @@ from typing import Any
 from shared.blobstore import BlobStore, blob_store_from_settings
 from shared.config import Settings, get_settings
 from shared.errors import AuthError, ConflictError, ValidationError
-from shared.signing import b64url, sign, unb64url
+from shared.signing import BadSignature, serializer
 
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 USED_PREFIX = "payment-links/used/"
+LINK_PURPOSE = "cspbridge/payment-link"
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,7 @@ def create_token(contract: Any, *, ttl_seconds: int = DEFAULT_TTL_SECONDS, now: 
     s = settings or get_settings()
     claims = {"c": _contract_number(contract), "exp": int((time.time() if now is None else now) + ttl_seconds),
               "id": secrets.token_urlsafe(12)}
-    body = b64url(json.dumps(claims, separators=(",", ":")).encode())
-    return f"{body}.{sign(_secret(s), body)}"
+    return str(serializer(_secret(s), LINK_PURPOSE).dumps(claims))
 
 
 def create_payment_link(contract: Any, *, ttl_seconds: int = DEFAULT_TTL_SECONDS,
@@ -70,13 +70,12 @@ def verify_token(token: str, *, now: float | None = None, settings: Settings | N
     body, _, signature = (token or "").partition(".")
     if not body or not signature:
         raise ValidationError("malformed payment link")
-    expected = sign(_secret(s), body)
-    if not hmac.compare_digest(expected, signature):
-        raise AuthError("payment link signature is not valid")
     try:
-        claims = json.loads(unb64url(body))
-    except ValueError:
-        raise ValidationError("malformed payment link") from None
+        claims = serializer(_secret(s), LINK_PURPOSE).loads(token)
+    except BadSignature:
+        raise AuthError("payment link signature is not valid") from None
+    if not isinstance(claims, dict) or not {"c", "exp", "id"} <= set(claims):
+        raise ValidationError("malformed payment link")
     if (time.time() if now is None else now) > claims["exp"]:
         raise AuthError("payment link has expired")
     return LinkClaims(claims["c"], claims["exp"], claims["id"])

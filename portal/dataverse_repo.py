@@ -146,8 +146,8 @@ class DataverseRepository:
             "cspb_portalinviteexpires": expires.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
 
     def bind_invitation(self, token_hash: str, tenant_id: str, object_id: str, now: datetime) -> Contact | None:
-        rows = self.dv.list(EntitySet.CONTACTS, select=[*CONTACT_COLUMNS, "cspb_portalinviteexpires"], top=2,
-                            filter=f"cspb_portalinvitehash eq {literal(token_hash)}")
+        rows = list(self.dv.list(EntitySet.CONTACTS, select=[*CONTACT_COLUMNS, "cspb_portalinviteexpires"], top=2,
+                                 filter=f"cspb_portalinvitehash eq {literal(token_hash)}"))
         if len(rows) != 1:
             return None
         row = dict(rows[0])

@@ -14,28 +14,91 @@ from typing import Any
 _servers: list[Any] = []
 
 
+class _Deferred:
+    """A WSGI app set after the server has its port: the portal's redirect URI needs that port."""
+
+    app: Any = None
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+
 def start_portal(settings: Any, dv: Any, port: int = 0) -> Any:
+    from dataclasses import replace
+
     from portal.wiring import dataverse_portal
     from sandbox._server import RunningServer
 
-    # mount="/portal": links and the cookie path follow this server, whatever portal_base_url says.
-    server = RunningServer(dataverse_portal(settings, dv, mount="/portal"), port)
+    deferred = _Deferred()
+    server = RunningServer(deferred, port)
+    # mount="/portal": links and the cookie path follow this server; the redirect URI registered with
+    # the Entra stand-in is this server's too.
+    deferred.app = dataverse_portal(replace(settings, portal_base_url=f"{server.url}/portal"), dv, mount="/portal")
     server.start()
     _servers.append(server)
     return server
 
 
-def run_demo_step(out_dir: Path) -> list[str]:
+# Who signs in to the demo portal through the Entra stand-in (password and MFA code are the stand-in's).
+DEMO_PASSWORD = "Demo-Passw0rd!"
+PORTAL_APP_ID = "6d1f0c2b-0000-4000-8000-0000000d0001"
+
+
+def register_entra(entra: Any, portal_url: str) -> dict[str, str]:
+    """Register the demo portal and its users with the Entra stand-in; returns who is who."""
+    from portal.seed import CONTOSO_TENANT
+    from sandbox.entra.server import App, User
+
+    entra.add_app(App(PORTAL_APP_ID, "CSPBridge portal (demo)", secret="demo-portal-client-secret",
+                      redirect_uris=(f"{portal_url}/portal/signin/callback",)))
+    entra.add_user(User("ada@contoso.example", DEMO_PASSWORD, CONTOSO_TENANT, "oid-ada", "Ada Admin"))
+    entra.add_user(User("fabio@fabrikam.example", DEMO_PASSWORD, FABRIKAM_TENANT,
+                        "f7b10000-0000-4000-8000-00000000fab1", "Fabio Garcia"))
+    return {"ada": "ada@contoso.example", "fabio": "fabio@fabrikam.example"}
+
+
+FABRIKAM_TENANT = "2b5e9d70-0000-4000-8000-00000000fab0"
+
+
+def use_entra(entra_url: str, ca_file: str, partner_tenant: str) -> None:
+    """Point the portal's sign-in at the Entra stand-in (the process environment, as the demo does)."""
+    import os
+
+    from shared.config import reset_settings
+
+    os.environ.update({"CSPB_PORTAL_CLIENT_ID": PORTAL_APP_ID, "CSPB_PORTAL_CLIENT_SECRET": "demo-portal-client-secret",
+                       "CSPB_LOGIN_URL": entra_url, "CSPB_CA_BUNDLE": ca_file, "CSPB_TENANT_ID": partner_tenant})
+    reset_settings()
+
+
+def run_demo_step(out_dir: Path, entra: Any = None, ca_file: str = "") -> list[str]:
+    """`entra`: the Entra stand-in's RunningServer (`.app.entra` is its state) and `ca_file` the CA it is
+    served with; without it the portal keeps the sandbox contact picker."""
     from dataverse.client import DataverseClient
     from portal import assessment
     from portal.assessment_source import DataverseAssessmentSource
     from portal.dataverse_seed import seed_dataverse
     from shared.config import get_settings
 
+    if entra is not None:
+        from sandbox.entra.server import PARTNER_TENANT
+
+        use_entra(entra.url, ca_file, PARTNER_TENANT)
     settings = get_settings()
     dv = DataverseClient.from_settings(settings)
     ids = seed_dataverse(dv)
     server = start_portal(settings, dv)
+    invite_lines: list[str] = []
+    if entra is not None:
+        from portal.dataverse_repo import DataverseRepository
+        from portal.invitations import invite
+
+        users = register_entra(entra.app.entra, server.url)
+        link = invite(DataverseRepository(dv), ids.ids["f-admin"], f"{server.url}/portal")
+        (out_dir / "portal-invitation.txt").write_text(link + "\n", encoding="utf-8")
+        invite_lines = [f"invitation for Fabio Garcia (Fabrikam SA, administrator): {link}",
+                        f"  sign in at the Entra stand-in as {users['fabio']} / {DEMO_PASSWORD}; "
+                        f"{users['ada']} (Contoso) is already bound"]
     from shared.blobstore import blob_store_from_settings
 
     result = assessment.run(DataverseAssessmentSource(dv, store=blob_store_from_settings(settings)))
@@ -44,7 +107,8 @@ def run_demo_step(out_dir: Path) -> list[str]:
     day = result.report.as_of.isoformat()
     (target / f"kpis-{day}.csv").write_text(assessment.to_csv(result), encoding="utf-8")
     (target / f"kpis-{day}.html").write_text(assessment.to_html(result), encoding="utf-8")
-    lines = [f"portal: {server.url}/portal/ (sign in as a seeded contact, e.g. Ada Admin)",
+    how = "sign in through the Entra stand-in" if entra is not None else "sign in as a seeded contact, e.g. Ada Admin"
+    lines = [f"portal: {server.url}/portal/ ({how})", *invite_lines,
              f"demo customers in Dataverse: {len([k for k in ids.ids if k.startswith('acc-')])}"]
     for currency, k in result.report.currencies.items():
         if not (k.mrr or k.seats):

@@ -1,17 +1,16 @@
-"""Signed, expiring session cookies (HMAC-SHA256 over a base64 JSON body).
+"""Signed, expiring session cookies (itsdangerous, through shared.signing).
 
 The session holds only ids, the role, the language, the CSRF token and flash messages; it is
 signed, not encrypted, so nothing secret goes in it."""
 
 from __future__ import annotations
 
-import hmac
 import json
 import secrets
 import time
 from typing import Any
 
-from shared.signing import b64url, sign, unb64url
+from shared.signing import BadSignature, serializer
 
 COOKIE_NAME = "cspb_portal"
 MAX_AGE_SECONDS = 8 * 3600
@@ -46,31 +45,26 @@ class SessionSigner:
     def __init__(self, key: bytes, max_age: int = MAX_AGE_SECONDS) -> None:
         if len(key) < 16:
             raise ValueError("session key too short")
-        self._key = key
+        self._serializer = serializer(key, "cspbridge/portal-session")
         self.max_age = max_age
 
     @classmethod
     def random(cls) -> SessionSigner:
         return cls(secrets.token_bytes(32))
 
-    def _sign(self, body: str) -> str:
-        return sign(self._key, body)
-
     def dumps(self, session: dict[str, Any], now: float | None = None) -> str:
         payload = dict(session, _iat=int(now if now is not None else time.time()))
-        body = b64url(json.dumps(payload, separators=(",", ":"), default=str).encode())
-        return f"{body}.{self._sign(body)}"
+        return str(self._serializer.dumps(json.loads(json.dumps(payload, default=str))))
 
     def loads(self, cookie: str | None, now: float | None = None) -> Session:
         """A tampered, expired or malformed cookie yields an empty session, never an error page."""
         if not cookie or "." not in cookie:
             return Session()
-        body, _, signature = cookie.rpartition(".")
-        if not hmac.compare_digest(signature, self._sign(body)):
-            return Session()
         try:
-            data = json.loads(unb64url(body))
-        except (ValueError, json.JSONDecodeError):
+            data = self._serializer.loads(cookie)
+        except (BadSignature, ValueError):
+            return Session()
+        if not isinstance(data, dict):
             return Session()
         issued = data.pop("_iat", 0)
         if (now if now is not None else time.time()) - issued > self.max_age:

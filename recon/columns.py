@@ -55,6 +55,7 @@ INVOICE_REQUIRED: tuple[str, ...] = (
 INVOICE_OPTIONAL: tuple[str, ...] = (
     "CustomerName", "ProductName", "SkuName", "SubscriptionDescription", "EffectiveUnitPrice",
     "PCToBCExchangeRate", "TaxTotal", "UnitType", "OrderId", "TermAndBillingCycle",
+    "PricingCurrency", "PCToBCExchangeRateDate", "ProductCategory",
 )
 
 KIND_USAGE = "usage"

@@ -49,6 +49,11 @@ class ProviderLine:
     currency: str
     charge_start: date | None
     charge_end: date | None
+    # Microsoft prices in PricingCurrency and bills in Currency: Subtotal = pricing amount x rate.
+    pricing_currency: str = ""
+    exchange_rate: Decimal | None = None  # PCToBCExchangeRate
+    exchange_rate_date: date | None = None  # PCToBCExchangeRateDate
+    product_category: str = ""  # ProductCategory: the product family
 
 
 @dataclass
@@ -210,4 +215,21 @@ def _line(n: int, rec: dict[str, str], cols: dict[str, str | None]) -> ProviderL
         product_id=get("ProductId"), sku_id=get("SkuId"), product_name=get("ProductName"),
         sku_name=get("SkuName"), charge_type=get("ChargeType"), billable_quantity=dec("BillableQuantity"),
         unit_price=dec("UnitPrice"), subtotal=dec("Subtotal"), total=dec("Total"), currency=currency,
-        charge_start=start, charge_end=end)
+        charge_start=start, charge_end=end, pricing_currency=get("PricingCurrency").upper(),
+        exchange_rate=_optional_decimal(get("PCToBCExchangeRate")), exchange_rate_date=_optional_date(
+            get("PCToBCExchangeRateDate")), product_category=get("ProductCategory"))
+
+
+def _optional_decimal(text: str) -> Decimal | None:
+    try:
+        value = parse_decimal(text, "PCToBCExchangeRate") if text else None
+    except ValidationError:
+        return None
+    return value if value is not None and value > 0 else None
+
+
+def _optional_date(text: str) -> date | None:
+    try:
+        return parse_date(text)
+    except ValueError:
+        return None

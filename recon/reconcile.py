@@ -24,9 +24,11 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from billing.currency import RateTable
 from billing.cycles import add_months
 from billing.models import (
     TERM_MONTHS,
+    ExchangeRate,
     Invoice,
     LineType,
     Provider,
@@ -36,6 +38,7 @@ from billing.models import (
     UsageSummary,
 )
 from recon.invoice_file import ProviderLine
+from shared.errors import ValidationError
 
 ZERO = Decimal(0)
 AZURE_FAMILY = "Azure"
@@ -48,9 +51,12 @@ _MONEY_ONLY_CHARGES = frozenset({"customercredit"})
 
 class FindingKind(StrEnum):
     QUANTITY_MISMATCH = "quantity_mismatch"
-    PROVIDER_NOT_BILLED = "billed_by_provider_not_to_customer"
-    BILLED_NO_PROVIDER_LINE = "billed_to_customer_no_provider_line"
+    PROVIDER_NOT_BILLED = "billed_by_provider_not_to_customer"  # a leak
+    BILLED_NO_PROVIDER_LINE = "billed_to_customer_no_provider_line"  # cost missing
     UNMAPPED_TENANT = "unmapped_tenant"
+    MAPPED_NO_PROVIDER_LINES = "mapped_tenant_no_provider_lines"
+    INVOICE_TOTAL_MISMATCH = "provider_invoice_total_mismatch"
+    NO_EXCHANGE_RATE = "no_exchange_rate"
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,18 @@ class Finding:
     amount: Decimal = ZERO      # provider cost, or customer revenue for billed_to_customer_no_provider_line
     provider_quantity: Decimal | None = None
     crm_quantity: Decimal | None = None
+    customer: str = ""          # a name people know the customer by
+
+
+@dataclass(frozen=True)
+class ProviderInvoiceTotal:
+    """A Microsoft invoice's total for one currency, and what its recon lines (licenses + billed
+    usage) add up to."""
+
+    invoice_id: str
+    currency: str
+    invoice_total: Decimal
+    lines_total: Decimal
 
 
 @dataclass(frozen=True)
@@ -80,19 +98,25 @@ class MarginRow:
     account_id: str | None
     customer: str
     product_family: str
-    currency: str
+    currency: str               # the customer's billing currency: revenue and cost are both in it
     revenue: Decimal
     cost: Decimal
+    # Microsoft's cost as charged, per currency, before conversion ("show both currencies").
+    provider_cost: tuple[tuple[str, Decimal], ...] = ()
+    # Revenue with no Microsoft cost this period (cost missing, or prepaid in an earlier month):
+    # excluded from the margin percentage instead of counting as 100 % margin.
+    revenue_without_cost: Decimal = ZERO
 
     @property
     def margin(self) -> Decimal:
-        return self.revenue - self.cost
+        return self.revenue - self.revenue_without_cost - self.cost
 
     @property
     def margin_pct(self) -> Decimal | None:
-        if not self.revenue:
+        base = self.revenue - self.revenue_without_cost
+        if not base or not self.cost:
             return None
-        return (self.margin * 100 / self.revenue).quantize(Decimal("0.01"))
+        return (self.margin * 100 / base).quantize(Decimal("0.01")) + 0  # + 0: never "-0.00"
 
 
 @dataclass
@@ -108,13 +132,45 @@ def _norm(text: str | None) -> str:
     return (text or "").strip().lower()
 
 
+def _overlaps(start: date | None, end: date | None, bounds: tuple[date, date] | None) -> bool:
+    if bounds is None or start is None:
+        return True
+    return start <= bounds[1] and (end is None or end >= bounds[0])
+
+
+def _charge_expected(sub: Subscription, line_start: date | None, line_end: date | None) -> bool:
+    """Whether Microsoft charges this subscription in the window: monthly billing every month; a
+    term billed annually (or once) only in the month it starts or renews, the rest is prepaid."""
+    months = TERM_MONTHS.get(sub.billing_frequency, 1)
+    if months <= 1 or sub.kind != SubscriptionKind.LICENSE:
+        return True
+    if sub.start_date is None or line_start is None:
+        return True
+    end = line_end or line_start
+    k = 0
+    while True:
+        anniversary = add_months(sub.start_date, k * months)
+        if anniversary > end:
+            return False
+        if anniversary >= line_start:
+            return True
+        k += 1
+
+
 def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSummary],
               subscriptions: Sequence[Subscription], invoices: Sequence[Invoice],
-              tenants: Mapping[str, TenantAccount] | Iterable[TenantAccount]) -> ReconResult:
-    """`invoices` are the customer invoices of the reconciled period; `tenants` is keyed by tenant id."""
+              tenants: Mapping[str, TenantAccount] | Iterable[TenantAccount], period: str = "",
+              rates: RateTable | None = None, provider_invoices: Sequence[ProviderInvoiceTotal] = (),
+              tolerance: Decimal = Decimal("0.05"), account_names: Mapping[str, str] | None = None) -> ReconResult:
+    """`invoices` are the customer invoices of the reconciled period; `tenants` is keyed by tenant id.
+    `period` (YYYY-MM) limits customer lines to the ones covering it; `rates` convert Microsoft's
+    cost into the customer's currency (see month_rates); `provider_invoices` are checked against
+    their lines within `tolerance` (in the invoice currency)."""
     tenant_map = _tenant_map(tenants)
     subs_by_provider_id = {_norm(s.provider_subscription_id): s for s in subscriptions}
     subs_by_id = {s.id: s for s in subscriptions if s.id}
+    bounds = _period_bounds(period) if period else None
+    rates = rates or RateTable()
 
     # What the customers were billed, and which provider subscriptions / usage keys that covers.
     billed_sub_ids: set[str] = set()
@@ -130,9 +186,21 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
                          if s.billed or s.invoice_id is not None or s.summary_key in billed_usage_keys}
 
     result = ReconResult()
+    names = {t: a.name for t, a in tenant_map.items() if a.name}
     by_sub: dict[str, list[ProviderLine]] = defaultdict(list)
     for pl in provider_lines:
         by_sub[_norm(pl.subscription_id)].append(pl)
+        names.setdefault(_norm(pl.customer_id), pl.customer_name)
+
+    def mapped(tenant_id: str) -> TenantAccount | None:
+        account = tenant_map.get(_norm(tenant_id))
+        return account if account is not None and account.account_id is not None else None
+
+    def finding(kind: FindingKind, tenant_id: str, account: TenantAccount | None, sub_id: str, text: str,
+                currency: str, amount: Decimal = ZERO, pq: Decimal | None = None,
+                cq: Decimal | None = None) -> None:
+        result.findings.append(Finding(kind, tenant_id, _acct(account), sub_id, text, currency, amount, pq, cq,
+                                       names.get(_norm(tenant_id), "") or tenant_id))
 
     unmapped_cost: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     for key, lines in sorted(by_sub.items()):
@@ -140,50 +208,58 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
         currency = first.currency
         cost = sum((pl.subtotal for pl in lines), ZERO)
         qty = sum((pl.billable_quantity for pl in lines), ZERO)
-        account = tenant_map.get(_norm(first.customer_id))
-        if account is None or account.account_id is None:
+        account = mapped(first.customer_id)
+        if account is None:
+            # One finding per tenant says it all: nothing of theirs can be billed until it is mapped.
             unmapped_cost[(first.customer_id, currency)] += cost
+            continue
         sub = subs_by_provider_id.get(key)
         label = first.product_name or first.sku_name or first.product_id
         if sub is None:
             if cost:
-                result.findings.append(Finding(
-                    FindingKind.PROVIDER_NOT_BILLED, first.customer_id, _acct(account), first.subscription_id,
-                    f"{label}: charged by Microsoft, no subscription in Dynamics", currency, cost, qty, None))
+                finding(FindingKind.PROVIDER_NOT_BILLED, first.customer_id, account, first.subscription_id,
+                        f"{label}: charged by Microsoft, no subscription in Dynamics", currency, cost, qty)
             continue
         crm_qty = Decimal(0 if sub.status in _INACTIVE else sub.quantity)
         # Seats only: usage-based lines carry consumed units in BillableQuantity, not seats.
         if sub.kind == SubscriptionKind.LICENSE:
             seats = seats_in_effect(lines, period_months=TERM_MONTHS.get(sub.billing_frequency, 1))
             if seats != crm_qty:
-                result.findings.append(Finding(
-                    FindingKind.QUANTITY_MISMATCH, first.customer_id, _acct(account), first.subscription_id,
-                    f"{label}: Microsoft charges for {seats} seats, Dynamics has {crm_qty}", currency, cost,
-                    seats, crm_qty))
+                finding(FindingKind.QUANTITY_MISMATCH, first.customer_id, account, first.subscription_id,
+                        f"{label}: Microsoft charges for {seats} seats, Dynamics has {crm_qty}", currency, cost,
+                        seats, crm_qty)
         if cost and sub.id not in billed_sub_ids and key not in usage_billed_subs:
-            result.findings.append(Finding(
-                FindingKind.PROVIDER_NOT_BILLED, first.customer_id, _acct(account), first.subscription_id,
-                f"{label}: charged by Microsoft, not on any customer invoice this period", currency, cost, qty,
-                crm_qty))
+            finding(FindingKind.PROVIDER_NOT_BILLED, first.customer_id, account, first.subscription_id,
+                    f"{label}: charged by Microsoft, not on any customer invoice this period", currency, cost, qty,
+                    crm_qty)
 
     usage_subs: set[str] = set()
     for s in usage:
         usage_subs.add(_norm(s.subscription_id))
-        account = tenant_map.get(_norm(s.customer_id))
-        if account is None or account.account_id is None:
+        account = mapped(s.customer_id)
+        if account is None:
             unmapped_cost[(s.customer_id, s.currency)] += s.cost
+            continue
         sub = subs_by_provider_id.get(_norm(s.subscription_id))
         covered = (s.billed or s.invoice_id is not None or s.summary_key in billed_usage_keys
                    or (sub is not None and sub.id in billed_sub_ids))
         if s.cost and not covered:
-            result.findings.append(Finding(
-                FindingKind.PROVIDER_NOT_BILLED, s.customer_id, _acct(account), s.subscription_id,
-                f"Azure usage {s.meter_category} {s.period}: not on any customer invoice", s.currency, s.cost))
+            finding(FindingKind.PROVIDER_NOT_BILLED, s.customer_id, account, s.subscription_id,
+                    f"Azure usage {s.meter_category} {s.period}: not on any customer invoice", s.currency, s.cost)
 
     for (tenant_id, currency), cost in sorted(unmapped_cost.items()):
-        result.findings.append(Finding(
-            FindingKind.UNMAPPED_TENANT, tenant_id, None, "",
-            f"tenant {tenant_id} has provider charges but no mapped provider account", currency, cost))
+        if cost:
+            finding(FindingKind.UNMAPPED_TENANT, tenant_id, None, "",
+                    f"{names.get(_norm(tenant_id)) or tenant_id} has Microsoft charges but no mapped account in "
+                    "Dynamics: nothing of theirs can be billed", currency, cost)
+
+    if provider_lines or usage:
+        seen = {_norm(pl.customer_id) for pl in provider_lines} | {_norm(s.customer_id) for s in usage}
+        for tenant_id, account in sorted(tenant_map.items()):
+            if account.account_id and tenant_id not in seen:
+                finding(FindingKind.MAPPED_NO_PROVIDER_LINES, account.tenant_id, account, "",
+                        f"{account.name or tenant_id}: mapped, and no Microsoft charges this period (check: "
+                        "lapsed, moved to another partner, or charges on a later invoice)", "", ZERO)
 
     for inv in invoices:
         for line in inv.lines:
@@ -193,15 +269,78 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
             key = _norm(sub.provider_subscription_id)
             if key in by_sub or key in usage_subs:
                 continue
-            if line.line_type in (LineType.LICENSE, LineType.PRORATION, LineType.USAGE):
+            amount = line.base_amount - line.discount
+            if (line.line_type in (LineType.LICENSE, LineType.PRORATION, LineType.USAGE) and amount
+                    and _overlaps(line.period_start, line.period_end, bounds)
+                    and _charge_expected(sub, line.period_start, line.period_end)):
+                account = next((t for t in tenant_map.values() if t.account_id == inv.account_id), None)
                 result.findings.append(Finding(
-                    FindingKind.BILLED_NO_PROVIDER_LINE, "", inv.account_id, sub.provider_subscription_id,
-                    f"{line.description}: billed to the customer, no Microsoft charge this period",
-                    inv.currency, line.base_amount - line.discount, None, Decimal(sub.quantity)))
+                    FindingKind.BILLED_NO_PROVIDER_LINE, account.tenant_id if account else "", inv.account_id,
+                    sub.provider_subscription_id,
+                    f"{line.description}: billed to the customer, Microsoft's cost is missing this period",
+                    inv.currency, amount, None, Decimal(sub.quantity), account.name if account else ""))
+
+    for pit in provider_invoices:
+        if abs(pit.invoice_total - pit.lines_total) > tolerance:
+            result.findings.append(Finding(
+                FindingKind.INVOICE_TOTAL_MISMATCH, "", None, "",
+                f"Microsoft invoice {pit.invoice_id}: total {pit.invoice_total} {pit.currency}, its recon lines add up "
+                f"to {pit.lines_total}", pit.currency, pit.invoice_total - pit.lines_total, customer="Microsoft"))
 
     result.margin = margin_rows(provider_lines=provider_lines, usage=usage, subs_by_provider_id=subs_by_provider_id,
-                                subs_by_id=subs_by_id, invoices=invoices, tenant_map=tenant_map)
+                                subs_by_id=subs_by_id, invoices=invoices, tenant_map=tenant_map, bounds=bounds,
+                                rates=rates, period=period, findings=result.findings, account_names=account_names)
     return result
+
+
+def period_share(pl: ProviderLine, bounds: tuple[date, date] | None) -> Decimal:
+    """The part of a charge that pays for the reconciled month: an annual term charged up front pays
+    for twelve months, and setting all of it against one month of revenue would show a loss. The
+    charge is spread by day over ChargeStartDate..ChargeEndDate, one month's worth here; the rest is
+    prepaid for the months after it. A charge for at most a month is the month's cost as it is (a
+    cycle from the 15th to the 14th stands for the month it is invoiced in)."""
+    window = _window_days(pl)
+    if bounds is None or window is None:
+        return pl.subtotal
+    month_days = (bounds[1] - bounds[0]).days + 1
+    if window <= month_days:
+        return pl.subtotal
+    return pl.subtotal * month_days / window
+
+
+def _period_bounds(period: str) -> tuple[date, date]:
+    year, month = (int(p) for p in period.split("-"))
+    start = date(year, month, 1)
+    return start, add_months(start, 1) - timedelta(days=1)
+
+
+def month_rates(provider_lines: Sequence[ProviderLine], extra: Iterable[ExchangeRate] = ()) -> RateTable:
+    """The month's rates: the ones given (the rate table / --rates; Dataverse's transactioncurrency
+    rates come in as month "*"), plus Microsoft's own PCToBCExchangeRate on the recon lines, keyed by
+    the month of PCToBCExchangeRateDate (a given rate for the same month and pair wins)."""
+    rates: dict[tuple[str, str, str], ExchangeRate] = {}
+    for pl in provider_lines:
+        if pl.exchange_rate and pl.pricing_currency and pl.pricing_currency != pl.currency and pl.exchange_rate_date:
+            month = pl.exchange_rate_date.strftime("%Y-%m")
+            rates[(month, pl.pricing_currency, pl.currency)] = ExchangeRate(month, pl.pricing_currency, pl.currency,
+                                                                            pl.exchange_rate)
+    for r in extra:
+        rates[(r.month, r.from_currency.upper(), r.to_currency.upper())] = r
+    return RateTable(rates.values())
+
+
+def convert(rates: RateTable, amount: Decimal, src: str, dst: str, month: str) -> Decimal | None:
+    """`amount` in `dst`, directly or across USD; None when no rate is known."""
+    if src == dst:
+        return amount
+    try:
+        return rates.convert(amount, src, dst, month)
+    except ValidationError:
+        pass
+    try:
+        return rates.convert(rates.convert(amount, src, "USD", month), "USD", dst, month)
+    except ValidationError:
+        return None
 
 
 def seats_in_effect(lines: Sequence[ProviderLine], *, period_months: int = 1) -> Decimal:
@@ -259,11 +398,27 @@ def _acct(account: TenantAccount | None) -> str | None:
 
 def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSummary],
                 subs_by_provider_id: Mapping[str, Subscription], subs_by_id: Mapping[str, Subscription],
-                invoices: Sequence[Invoice], tenant_map: Mapping[str, TenantAccount]) -> list[MarginRow]:
+                invoices: Sequence[Invoice], tenant_map: Mapping[str, TenantAccount],
+                bounds: tuple[date, date] | None = None, rates: RateTable | None = None, period: str = "",
+                findings: list[Finding] | None = None,
+                account_names: Mapping[str, str] | None = None) -> list[MarginRow]:
+    """Revenue and cost per customer x product family, both in the customer's billing currency.
+
+    Microsoft's cost is converted into the currency the customer is billed in for that subscription
+    (or, failing that, the customer's invoice currency): with the line's own PCToBCExchangeRate when
+    the customer pays in Microsoft's pricing currency, else with the month's rates. A cost no rate
+    converts stays in its own currency and is reported as no_exchange_rate."""
+    rates = rates or RateTable()
     revenue: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
+    uncovered: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
     cost: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
+    provider_cost: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     names: dict[str, str] = {}
     account_ids: dict[str, str | None] = {}
+    category = {_norm(pl.subscription_id): pl.product_category for pl in provider_lines if pl.product_category}
+    product_category = {_norm(pl.product_id): pl.product_category for pl in provider_lines if pl.product_category}
+    charged = {_norm(pl.subscription_id) for pl in provider_lines} | {_norm(s.subscription_id) for s in usage}
+    missing_rate: set[tuple[str, str, str]] = set()
 
     def customer_key(account_id: str | None, tenant_id: str, name: str) -> str:
         # Unmapped tenants still get a row, keyed by tenant, so their cost is visible.
@@ -276,37 +431,92 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
     for t in tenant_map.values():
         if t.account_id and t.name:
             names.setdefault(f"account:{t.account_id}", t.name)
+    for account_id, name in (account_names or {}).items():
+        if name:
+            names.setdefault(f"account:{account_id}", name)
 
+    def family_of(sub: Subscription | None, psid: str, fallback: str) -> str:
+        if sub is not None and sub.kind in (SubscriptionKind.AZURE_PLAN, SubscriptionKind.AZURE_ENTITLEMENT):
+            return AZURE_FAMILY
+        return ((sub.product_family if sub else "") or category.get(_norm(psid), "")
+                or (product_category.get(_norm(sub.provider_product_id), "") if sub else "")
+                or (sub.name if sub else "") or fallback or OTHER_FAMILY)
+
+    sub_currency: dict[str, str] = {}
+    summary_currency: dict[str, str] = {}
+    account_currencies: dict[str, set[str]] = defaultdict(set)
     for inv in invoices:
         key = customer_key(inv.account_id, "", "")
+        if inv.account_id:
+            account_currencies[inv.account_id].add(inv.currency)
         for line in inv.lines:
+            for summary_key in line.usage_summary_keys:
+                summary_currency[summary_key] = inv.currency
+            if not _overlaps(line.period_start, line.period_end, bounds):
+                continue
             sub = subs_by_id.get(line.subscription_id) if line.subscription_id else None
-            if sub is not None and sub.product_family:
-                family = sub.product_family
+            if sub is not None:
+                sub_currency[_norm(sub.provider_subscription_id)] = inv.currency
+                family = family_of(sub, sub.provider_subscription_id, "")
             elif line.line_type == LineType.USAGE:
                 family = AZURE_FAMILY
             else:
                 family = OTHER_FAMILY
-            revenue[(key, family, inv.currency)] += line.base_amount - line.discount
+            amount = line.base_amount - line.discount
+            revenue[(key, family, inv.currency)] += amount
+            if sub is not None and _norm(sub.provider_subscription_id) not in charged and \
+                    line.line_type != LineType.USAGE:
+                uncovered[(key, family, inv.currency)] += amount
+
+    def add_cost(key: str, family: str, psid: str, account_id: str | None, amount: Decimal, src: str,
+                 pricing_currency: str = "", line_rate: Decimal | None = None, summary_key: str = "") -> None:
+        # Where the customer is billed for it: that subscription's invoice line (or usage summary), else
+        # the currency Dynamics bills the subscription in, else the customer's only invoice currency.
+        sub = subs_by_provider_id.get(_norm(psid))
+        only = account_currencies.get(account_id or "", set())
+        target = (sub_currency.get(_norm(psid)) or summary_currency.get(summary_key)
+                  or (sub.currency.upper() if sub is not None and sub.currency else "")
+                  or (next(iter(only)) if len(only) == 1 else "") or src)
+        if target == src:
+            converted: Decimal | None = amount
+        elif pricing_currency == target and line_rate:
+            converted = amount / line_rate  # Microsoft's own rate for this line
+        else:
+            converted = convert(rates, amount, src, target, period)
+        if converted is None:
+            missing_rate.add((key, src, target))
+            target, converted = src, amount
+        cost[(key, family, target)] += converted
+        provider_cost[(key, family, target)][src] += amount
 
     for pl in provider_lines:
         account = tenant_map.get(_norm(pl.customer_id))
         key = customer_key(account.account_id if account else None, pl.customer_id,
                            (account.name if account else "") or pl.customer_name)
         sub = subs_by_provider_id.get(_norm(pl.subscription_id))
-        family = (sub.product_family if sub and sub.product_family else "") or pl.product_name or OTHER_FAMILY
-        cost[(key, family, pl.currency)] += pl.subtotal
+        add_cost(key, family_of(sub, pl.subscription_id, pl.product_name), pl.subscription_id,
+                 account.account_id if account else None, period_share(pl, bounds), pl.currency,
+                 pl.pricing_currency, pl.exchange_rate)
 
     for s in usage:
         account = tenant_map.get(_norm(s.customer_id))
         key = customer_key(account.account_id if account else None, s.customer_id, account.name if account else "")
         sub = subs_by_provider_id.get(_norm(s.subscription_id))
-        family = sub.product_family if sub and sub.product_family else AZURE_FAMILY
-        cost[(key, family, s.currency)] += s.cost
+        add_cost(key, AZURE_FAMILY, s.subscription_id, account.account_id if account else None, s.cost, s.currency,
+                 summary_key=s.summary_key)
+
+    if findings is not None:
+        for key, src, target in sorted(missing_rate):
+            findings.append(Finding(FindingKind.NO_EXCHANGE_RATE, "", account_ids.get(key), "",
+                                    f"no {src}->{target} rate for {period or 'the period'}: cost left in {src}",
+                                    src, ZERO, customer=names.get(key, key.split(":", 1)[1])))
 
     rows = []
-    for k in sorted(set(revenue) | set(cost)):
+    # By name, not by key: account ids are GUIDs, and a report must read the same on every run.
+    for k in sorted(set(revenue) | set(cost), key=lambda k: (names.get(k[0], k[0].split(":", 1)[1]), k[1], k[2], k[0])):
         key, family, currency = k
         rows.append(MarginRow(account_ids.get(key), names.get(key, key.split(":", 1)[1]), family, currency,
-                              revenue.get(k, ZERO), cost.get(k, ZERO)))
+                              revenue.get(k, ZERO), cost.get(k, ZERO),
+                              tuple(sorted(provider_cost[k].items())) if k in provider_cost else (),
+                              uncovered.get(k, ZERO)))
     return rows

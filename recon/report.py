@@ -18,13 +18,15 @@ from billing.money import MINOR_UNITS, round_money
 from recon.reconcile import Finding, FindingKind, MarginRow, ReconResult
 
 ZERO = Decimal(0)
-MARGIN_COLUMNS = ("customer", "account_id", "product_family", "currency", "revenue", "cost", "margin", "margin_pct")
-FINDING_COLUMNS = ("kind", "tenant_id", "account_id", "subscription_id", "currency", "amount", "provider_quantity",
-                   "crm_quantity", "description")
+MARGIN_COLUMNS = ("customer", "account_id", "product_family", "currency", "revenue", "cost", "margin", "margin_pct",
+                  "revenue_without_cost", "microsoft_cost")
+FINDING_COLUMNS = ("kind", "customer", "tenant_id", "account_id", "subscription_id", "currency", "amount",
+                   "provider_quantity", "crm_quantity", "description")
 
 
 def _money(amount: Decimal, currency: str) -> Decimal:
-    return round_money(amount, currency) if currency in MINOR_UNITS else amount
+    # + 0 turns a rounded -0.00 into 0.00.
+    return (round_money(amount, currency) if currency in MINOR_UNITS else amount) + 0
 
 
 def margin_csv(rows: Sequence[MarginRow]) -> str:
@@ -33,9 +35,11 @@ def margin_csv(rows: Sequence[MarginRow]) -> str:
     writer.writerow(MARGIN_COLUMNS)
     for r in rows:
         pct = r.margin_pct
+        # margin_pct is empty when there is no cost to compare with (cost missing / prepaid), never 100.
         writer.writerow([r.customer, r.account_id or "", r.product_family, r.currency,
                          _money(r.revenue, r.currency), _money(r.cost, r.currency), _money(r.margin, r.currency),
-                         "" if pct is None else pct])
+                         "" if pct is None else pct, _money(r.revenue_without_cost, r.currency),
+                         "; ".join(f"{_money(v, c)} {c}" for c, v in r.provider_cost)])
     return buf.getvalue()
 
 
@@ -44,8 +48,8 @@ def findings_csv(findings: Sequence[Finding]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(FINDING_COLUMNS)
     for f in findings:
-        writer.writerow([f.kind.value, f.tenant_id, f.account_id or "", f.subscription_id, f.currency,
-                         _money(f.amount, f.currency),
+        writer.writerow([f.kind.value, f.customer, f.tenant_id, f.account_id or "", f.subscription_id, f.currency,
+                         _money(f.amount, f.currency) if f.currency else "",
                          "" if f.provider_quantity is None else f.provider_quantity,
                          "" if f.crm_quantity is None else f.crm_quantity, f.description])
     return buf.getvalue()

@@ -6,14 +6,15 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billing.models import Invoice, Subscription, UsageSummary
+from billing.models import ExchangeRate, Invoice, Subscription, UsageSummary
 from dataverse.tables import EntitySet
 from recon.aggregate import aggregate_usage
 from recon.invoice_file import ProviderLine, read_invoice_file
-from recon.reconcile import ReconResult, TenantAccount, reconcile
+from recon.reconcile import ProviderInvoiceTotal, ReconResult, TenantAccount, month_rates, reconcile
 from recon.report import findings_csv, html_report, margin_csv
 from recon.store import load_tenants, summaries_from_groups
 from shared.blobstore import BlobStore
@@ -50,6 +51,13 @@ def load_dynamics(dv: Any, period: str) -> tuple[list[Subscription], list[Invoic
     return subs, invoices, usage, tenants
 
 
+def dynamics_rates(dv: Any) -> list[ExchangeRate]:
+    """The month's rate table in Dynamics (cspb_exchangerate), the one the billing run converts with."""
+    from dataverse.exchange_rates import load_exchange_rates
+
+    return load_exchange_rates(dv)
+
+
 def store_report(period: str, result: ReconResult, *, store: BlobStore, counts: dict[str, int] | None = None,
                  out_dir: Path | None = None) -> dict[str, str]:
     files = {
@@ -70,17 +78,38 @@ def store_report(period: str, result: ReconResult, *, store: BlobStore, counts: 
 def build_report(period: str, *, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSummary],
                  store: BlobStore, dv: Any = None, subscriptions: Sequence[Subscription] = (),
                  invoices: Sequence[Invoice] = (), tenants: dict[str, TenantAccount] | None = None,
-                 out_dir: Path | None = None) -> tuple[ReconResult, dict[str, str]]:
+                 out_dir: Path | None = None, rates: Sequence[ExchangeRate] = (),
+                 provider_invoices: Sequence[ProviderInvoiceTotal] = ()) -> tuple[ReconResult, dict[str, str]]:
     """With `dv`, Dynamics data (and the period's stored usage summaries, when `usage` is empty) are loaded."""
+    from shared.config import get_settings
+
+    extra = list(rates)
+    account_names: dict[str, str] = {}
     if dv is not None:
         subscriptions, invoices, stored_usage, tenants = load_dynamics(dv, period)
         usage = usage or stored_usage
+        extra = dynamics_rates(dv) + extra
+        wanted = {inv.account_id for inv in invoices if inv.account_id}
+        account_names = {r["accountid"]: r.get("name") or "" for r in dv.list(EntitySet.ACCOUNTS, select=["accountid", "name"])
+                         if r["accountid"] in wanted}
     result = reconcile(provider_lines=provider_lines, usage=usage, subscriptions=subscriptions,
-                       invoices=invoices, tenants=tenants or {})
+                       invoices=invoices, tenants=tenants or {}, period=period,
+                       rates=month_rates(provider_lines, extra), provider_invoices=provider_invoices,
+                       tolerance=_tolerance(get_settings().recon_invoice_tolerance), account_names=account_names)
     counts = {"provider_lines": len(provider_lines), "usage_summaries": len(usage),
               "subscriptions": len(subscriptions), "customer_invoices": len(invoices),
               "findings": len(result.findings)}
     return result, store_report(period, result, store=store, counts=counts, out_dir=out_dir)
+
+
+def _tolerance(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise ValidationError(f"CSPB_RECON_INVOICE_TOLERANCE must be a number, got {text!r}") from None
+    if value < 0:
+        raise ValidationError(f"CSPB_RECON_INVOICE_TOLERANCE must be >= 0, got {text!r}")
+    return value
 
 
 def report_from_files(period: str, *, invoice_files: Sequence[Path], usage_files: Sequence[Path],

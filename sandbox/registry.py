@@ -21,8 +21,11 @@ SANDBOXES: dict[str, tuple[str, int]] = {
     "quickbooks": ("sandbox.quickbooks.server:build_app", 7106),
     "businesscentral": ("sandbox.businesscentral.server:build_app", 7107),
     "mail": ("sandbox.mail.server:build_app", 7108),
-    "tdsynnex": ("sandbox.tdsynnex.server:build_app", 7109),
+    "entra": ("sandbox.entra.server:build_app", 7109),
+    "tdsynnex": ("sandbox.tdsynnex.server:build_app", 7110),
 }
+# Served over TLS with the local CA of sandbox/tls.py (`<state>/tls/ca.pem`): msal takes only https authorities.
+TLS_SANDBOXES = {"entra"}
 
 
 def available() -> list[str]:
@@ -44,10 +47,20 @@ def build(name: str, state_dir: Path):  # type: ignore[no-untyped-def]
     return getattr(importlib.import_module(module), func)(state_dir)
 
 
+def tls_folder(state_dir: Path) -> Path:
+    """Where the sandboxes' local CA lives (one per state root, shared by every TLS sandbox)."""
+    return state_dir.parent / "tls"
+
+
 def start(name: str, state_dir: Path, port: int | None = None) -> RunningServer:
     state_dir.mkdir(parents=True, exist_ok=True)
     app = build(name, state_dir)
-    return RunningServer(app, SANDBOXES[name][1] if port is None else port).start()
+    context = None
+    if name in TLS_SANDBOXES:
+        from sandbox.tls import local_tls
+
+        context = local_tls(tls_folder(state_dir)).server_context()
+    return RunningServer(app, SANDBOXES[name][1] if port is None else port, ssl_context=context).start()
 
 
 def start_all(state_dir: Path, *, ephemeral_ports: bool = False) -> dict[str, RunningServer]:

@@ -55,13 +55,29 @@ def authority_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def _pinned_ca_session(ca_bundle: str) -> Any:
+    """A requests session that trusts `ca_bundle` even when REQUESTS_CA_BUNDLE is set: requests lets that
+    variable override a session's own `verify`, and many machines set it."""
+    import requests
+
+    class PinnedCaSession(requests.Session):
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+            merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            merged["verify"] = self.verify
+            return merged
+
+    session = PinnedCaSession()
+    session.verify = ca_bundle
+    return session
+
+
 def msal_options(settings: Settings) -> dict[str, Any]:
     """msal keyword arguments for a non-public sign-in host (no instance discovery, the extra CA)."""
     options: dict[str, Any] = {}
     if authority_options(settings).get("disable_instance_discovery"):
         options["instance_discovery"] = False
     if settings.ca_bundle:
-        options["verify"] = settings.ca_bundle
+        options["http_client"] = _pinned_ca_session(settings.ca_bundle)
     return options
 
 
@@ -92,6 +108,28 @@ def azure_credential(settings: Settings) -> Any:
                                                 exclude_interactive_browser_credential=True, **options)
         _credentials[key] = credential
         return credential
+
+
+def connection_credential(settings: Settings, prefix: str) -> Any:
+    """The identity for one identity-based connection ("storage" or "servicebus"), read the way the
+    Functions host reads it: `<prefix>__credential=managedidentity` + `<prefix>__clientId` picks a
+    user-assigned managed identity; otherwise the app's own identity."""
+    kind = str(getattr(settings, f"{prefix}_credential", "")).strip().lower()
+    if kind == "managedidentity":
+        client_id = str(getattr(settings, f"{prefix}_client_id", "")) or None
+        key = ("managedidentity", client_id)
+        with _credentials_lock:
+            if key not in _credentials:
+                from azure.identity import ManagedIdentityCredential
+
+                _credentials[key] = ManagedIdentityCredential(client_id=client_id)
+            return _credentials[key]
+    return azure_credential(settings)
+
+
+def sdk_options(settings: Settings) -> dict[str, Any]:
+    """azure-core client keyword arguments: the extra CA for the local stand-ins, if any."""
+    return {"connection_verify": settings.ca_bundle} if settings.ca_bundle else {}
 
 
 def reset_credentials() -> None:

@@ -109,13 +109,15 @@ class AzureBlobStore:
     """Azure Blob Storage through azure-storage-blob. Uploads are chunked, so big recon files stream."""
 
     def __init__(self, container: str, *, connection_string: str | None = None,
-                 account_url: str | None = None, credential: Any = None) -> None:
+                 account_url: str | None = None, credential: Any = None, **client_options: Any) -> None:
         from azure.storage.blob import BlobServiceClient
 
         if connection_string:
-            service = BlobServiceClient.from_connection_string(connection_string)
+            service = BlobServiceClient.from_connection_string(connection_string, **client_options)
         elif account_url:
-            service = BlobServiceClient(account_url=account_url, credential=credential)
+            # Identity-based: a token credential (DefaultAzureCredential, managed identity); needs the
+            # "Storage Blob Data Contributor" role on the account or container.
+            service = BlobServiceClient(account_url=account_url, credential=credential, **client_options)
         else:
             raise ValidationError("AzureBlobStore needs a connection string or an account URL")
         self._container = service.get_container_client(container)
@@ -203,8 +205,14 @@ class AzureBlobStore:
 def blob_store_from_settings(settings: object | None = None) -> BlobStore:
     from shared.config import get_settings
 
-    s = settings or get_settings()
-    conn = s.storage_connection_string.reveal()  # type: ignore[attr-defined]
+    s: Any = settings or get_settings()
+    conn = s.storage_connection_string.reveal()
     if conn:
-        return AzureBlobStore(s.blob_container, connection_string=conn)  # type: ignore[attr-defined]
-    return LocalBlobStore(s.local_blob_root)  # type: ignore[attr-defined]
+        return AzureBlobStore(s.blob_container, connection_string=conn)
+    if s.blob_service_uri:
+        # Identity-based (CSPB_STORAGE__serviceUri / __blobServiceUri / __accountName), as the host reads it.
+        from shared.auth import connection_credential, sdk_options
+
+        return AzureBlobStore(s.blob_container, account_url=s.blob_service_uri,
+                              credential=connection_credential(s, "storage"), **sdk_options(s))
+    return LocalBlobStore(s.local_blob_root)

@@ -139,6 +139,8 @@ class Settings:
         default="", metadata={"env": "CSPB_SERVICEBUS__fullyQualifiedNamespace"})
     servicebus_credential: str = field(default="", metadata={"env": "CSPB_SERVICEBUS__credential"})
     servicebus_client_id: str = field(default="", metadata={"env": "CSPB_SERVICEBUS__clientId"})
+    # The client's custom_endpoint_address (an application gateway, or the local stand-in); empty = the namespace.
+    servicebus_endpoint: str = ""
     servicebus_namespace: str = ""  # older name for the namespace, still read
     servicebus_connection_string: Secret = field(default_factory=lambda: Secret(""))  # older name, still read
     pc_refresh_token_secret_name: str = "pc-refresh-token"
@@ -157,6 +159,12 @@ class Settings:
     smtp_password: Secret = field(default_factory=lambda: Secret(""))
     smtp_starttls: bool = False
     refund_policy: str = "refund"  # global default: refund | no_refund
+    # The seller on every invoice document: legal name, address (lines separated by "|") and tax id.
+    seller_name: str = ""
+    seller_address: str = ""
+    seller_tax_id: str = ""
+    # A Unicode TrueType font for invoice PDFs (empty = Debian's fonts-dejavu-core DejaVu Sans).
+    invoice_font: str = ""
     http_max_attempts: int = 6
     # Provider accounts per subscription sync queue message: one Dataverse read and ~3 writes per
     # message, so larger batches mean fewer requests; 50 tenants keep a message well inside 5 minutes.
@@ -166,6 +174,9 @@ class Settings:
     http_backoff_cap_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
     log_level: str = "INFO"
+    # Largest difference (in the invoice's currency) between a Microsoft invoice total and the sum of
+    # its recon lines that is still rounding, not a finding.
+    recon_invoice_tolerance: str = "0.05"
     # Dataverse service protection: the app's instances share 52 concurrent requests per user, so one
     # process keeps at most 52 // max_instances in flight (set the Function App's scale limit to match);
     # requests per second per process (0: no pacing, rely on the shared Retry-After pause).
@@ -251,7 +262,7 @@ SANDBOX_URLS: dict[str, str] = {
     "partner_api_url": "http://127.0.0.1:7102",
     "graph_url": "http://127.0.0.1:7102",
     "pax8_url": "http://127.0.0.1:7103",
-    "tdsynnex_url": "http://127.0.0.1:7109",
+    "tdsynnex_url": "http://127.0.0.1:7110",
     "stripe_api_base": "http://127.0.0.1:7104",
     "authorizenet_url": "http://127.0.0.1:7105/xml/v1/request.api",
     "quickbooks_url": "http://127.0.0.1:7106",

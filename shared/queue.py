@@ -135,13 +135,19 @@ class StorageQueue:
     """Azure Storage queue (Azurite in tests) with dedupe markers and a poison queue."""
 
     def __init__(self, connection_string: str, name: str, *, max_deliveries: int = DEFAULT_MAX_DELIVERIES,
-                 dedupe_container: str = "queue-dedupe", client_options: dict[str, Any] | None = None) -> None:
+                 dedupe_container: str = "queue-dedupe", client_options: dict[str, Any] | None = None,
+                 queue_url: str = "", blob_url: str = "", credential: Any = None) -> None:
+        """A connection string, or identity-based: the queue and blob service URLs with a token credential
+        (roles "Storage Queue Data Contributor" and "Storage Blob Data Contributor")."""
         from azure.core.exceptions import AzureError
         from azure.storage.blob import BlobServiceClient
         from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
 
         self.name = name
         self.max_deliveries = max_deliveries
+        if not connection_string and not (queue_url and blob_url and credential is not None):
+            raise ValidationError("a Storage queue needs a connection string, or queue and blob service URLs "
+                                  "with a credential (CSPB_STORAGE__queueServiceUri, CSPB_STORAGE__blobServiceUri)")
         options = dict(client_options or {})
         retries = options.pop("retry_total", None)
         queue_options, blob_options = dict(options), dict(options)
@@ -155,14 +161,17 @@ class StorageQueue:
 
         # Base64 like the Functions host expects by default, so a queue trigger can read our messages.
         def client(queue_name: str) -> QueueClient:
-            return QueueClient.from_connection_string(connection_string, queue_name,
-                                                      message_encode_policy=BinaryBase64EncodePolicy(),
-                                                      message_decode_policy=BinaryBase64DecodePolicy(), **queue_options)
+            codec = {"message_encode_policy": BinaryBase64EncodePolicy(),
+                     "message_decode_policy": BinaryBase64DecodePolicy(), **queue_options}
+            if connection_string:
+                return QueueClient.from_connection_string(connection_string, queue_name, **codec)
+            return QueueClient(queue_url, queue_name, credential=credential, **codec)
 
         self._queue = client(name)
         self._poison = client(f"{name}-poison")
-        self._markers = BlobServiceClient.from_connection_string(connection_string, **blob_options).get_container_client(
-            dedupe_container)
+        blobs = (BlobServiceClient.from_connection_string(connection_string, **blob_options) if connection_string
+                 else BlobServiceClient(blob_url, credential=credential, **blob_options))
+        self._markers = blobs.get_container_client(dedupe_container)
         try:
             self._ensure()
         except AzureError as exc:
@@ -269,14 +278,23 @@ class ServiceBusQueue:
     learn.microsoft.com/azure/service-bus-messaging/duplicate-detection"""
 
     def __init__(self, connection_string: str, name: str, *, max_deliveries: int = DEFAULT_MAX_DELIVERIES,
-                 client_options: dict[str, Any] | None = None) -> None:
+                 client_options: dict[str, Any] | None = None, namespace: str = "",
+                 credential: Any = None) -> None:
+        """A connection string, or identity-based: the fully qualified namespace with a token credential
+        (roles "Azure Service Bus Data Sender" and "Azure Service Bus Data Receiver")."""
         from azure.servicebus import ServiceBusClient
 
         self.name = name
         self.max_deliveries = max_deliveries
         self._send_timeout = (client_options or {}).get("send_timeout")
-        self._client = ServiceBusClient.from_connection_string(
-            connection_string, **{k: v for k, v in (client_options or {}).items() if k != "send_timeout"})
+        options = {k: v for k, v in (client_options or {}).items() if k != "send_timeout"}
+        if connection_string:
+            self._client = ServiceBusClient.from_connection_string(connection_string, **options)
+        elif namespace and credential is not None:
+            self._client = ServiceBusClient(namespace, credential, **options)
+        else:
+            raise ValidationError("Service Bus needs CSPB_SERVICEBUS (a connection string) or "
+                                  "CSPB_SERVICEBUS__fullyQualifiedNamespace (identity-based)")
         self._sender = self._client.get_queue_sender(name)
         self._receiver = self._client.get_queue_receiver(name)
 
@@ -419,14 +437,36 @@ def get_queue(name: str, settings: Any = None, *, intake: bool = False) -> Queue
     with _in_process_lock:
         cached = _clients.get((backend, name, intake))
         if cached is None:
-            if backend == "servicebus":
-                cached = ServiceBusQueue(settings.servicebus_connection_string.reveal(), name,
-                                         client_options=INTAKE_SERVICEBUS_OPTIONS if intake else None)
-            else:
-                cached = StorageQueue(settings.storage_connection_string.reveal(), name,
-                                      client_options=INTAKE_STORAGE_OPTIONS if intake else None)
+            cached = _azure_queue(backend, name, settings, intake)
             _clients[(backend, name, intake)] = cached
         return cached
+
+
+def _azure_queue(backend: str, name: str, settings: Any, intake: bool = False) -> Queue:
+    """The same settings the triggers read: a connection string first, else identity-based."""
+    from shared.auth import connection_credential, sdk_options
+
+    if backend == "servicebus":
+        sb_options = dict(INTAKE_SERVICEBUS_OPTIONS) if intake else {}
+        if settings.servicebus_conn_str:
+            return ServiceBusQueue(settings.servicebus_conn_str, name, client_options=sb_options or None)
+        sb_options.update(sdk_options(settings))
+        if settings.servicebus_endpoint:
+            from azure.servicebus import TransportType
+
+            # AMQP straight to that host and port (the SDK would assume WebSockets for a custom endpoint).
+            sb_options.update(custom_endpoint_address=settings.servicebus_endpoint, transport_type=TransportType.Amqp)
+        return ServiceBusQueue("", name, client_options=sb_options, namespace=settings.servicebus_fqns,
+                               credential=connection_credential(settings, "servicebus") if settings.servicebus_fqns
+                               else None)
+    storage_options = dict(INTAKE_STORAGE_OPTIONS) if intake else {}
+    conn = settings.storage_connection_string.reveal()
+    if conn:
+        return StorageQueue(conn, name, client_options=storage_options or None)
+    identity = bool(settings.queue_service_uri and settings.blob_service_uri)
+    return StorageQueue("", name, client_options={**storage_options, **sdk_options(settings)},
+                        queue_url=settings.queue_service_uri, blob_url=settings.blob_service_uri,
+                        credential=connection_credential(settings, "storage") if identity else None)
 
 
 def reset_in_process_queues() -> None:

@@ -28,7 +28,7 @@ from billing import catalog_pricing as cp
 from billing.money import parse_decimal
 from dataverse import catalog_repo as repo
 from dataverse.tables import EntitySet
-from shared.errors import IntegrationError, RetriableError, ValidationError
+from shared.errors import FatalError, IntegrationError, RetriableError, ValidationError
 from shared.logging import get_logger
 from sync import catalog_selection, runs
 from sync.records import bind
@@ -38,6 +38,7 @@ log = get_logger(__name__)
 REVIEW_CURRENT, REVIEW_PENDING = 1, 2
 PRICE_CHANGE_PENDING = cp.CHANGE_PENDING
 MAX_ROW_ERRORS = 20
+SHEET_REQUIRED = ("ProductId", "SkuId", "UnitPrice", "TermDuration", "BillingPlan", "Currency")
 
 
 @dataclass
@@ -175,6 +176,11 @@ def read_sheet(rows: Iterable[Mapping[str, Any]], run: runs.SyncRun, progress: r
     items = cp.SheetItems()
     bad = 0
     for n, raw in enumerate(rows, start=2):  # line 1 is the CSV header
+        if n == 2:
+            missing = [c for c in SHEET_REQUIRED if c not in raw]
+            if missing:
+                raise FatalError(f"the price sheet has no {', '.join(missing)} column(s): is it the "
+                                 f"updatedlicensebased view? (columns: {', '.join(list(raw)[:8])}...)")
         try:
             items.add(cp.parse_sheet_row(raw))
         except ValidationError as exc:
@@ -221,8 +227,10 @@ def _sync_products(dv: Any, ctx: Context, items: cp.SheetItems, numbers: Iterabl
         ctx.wrote("products", dv.bulk_upsert(EntitySet.PRODUCTS, "product", ["productnumber"], writes))
 
 
-def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, run: runs.SyncRun) -> str:
-    """Bring one price list in line with the sheet. Returns the currency whose prices fed it."""
+def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, run: runs.SyncRun, *,
+                    release: bool = False) -> str:
+    """Bring one price list in line with the sheet. Returns the currency whose prices fed it.
+    `release`: this is the last price list the sheet feeds, so its rows can go once planned."""
     currency = currency.upper()
     plan = cp.plan_prices(items, [currency], ctx.rules, ctx.today, selected=ctx.selection)
     source = plan.sources[currency]
@@ -234,11 +242,23 @@ def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, 
     if missing_units:
         _, ctx.units = _ensure_units(dv, {u: cp.BILLING_MONTHS.get(u.split(" ")[-1], 1) for u in missing_units},
                                      ctx.written)
+    if release:
+        items.drop_rows()
     level_id = ctx.levels[cp.price_list_name(currency)]
-    existing = repo.existing_items(dv, level_id)
     changes = repo.price_changes(dv, cp.price_list_name(currency))
-    diff = cp.diff_prices(plan.wanted, existing, changes, plan.scheduled, ctx.today)
-    del changes
+    # Compare page by page: the price list's items are never all in memory next to the plan.
+    wanted = {w.key: w for w in plan.wanted}
+    plan.wanted = []
+    unpriced = {u.item_key for u in ctx.unpriced if u.item_key}
+    existing: dict[str, cp.ExistingPrice] = {}  # only the items unpriced subscriptions need
+    existing_keys: set[str] = set()
+    diff = cp.PriceDiff()
+    for page in repo.existing_item_pages(dv, level_id):
+        diff.merge(cp.diff_prices([wanted.pop(k) for k in page if k in wanted], page, changes, (), ctx.today))
+        existing_keys.update(page)
+        existing.update((k, v) for k, v in page.items() if tuple(k.split("|", 2)[1:]) in unpriced)
+    diff.merge(cp.diff_prices(list(wanted.values()), {}, changes, plan.scheduled, ctx.today))
+    del wanted, changes
     _sync_products(dv, ctx, items, sorted(selected_numbers))
 
     ctx.wrote("productpricelevels", repo.write_items(
@@ -257,7 +277,7 @@ def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, 
         s.key, _name(items, s.want), source, s.want.key, old_amount=s.old_amount, new_amount=s.want.amount,
         old_cost=s.old_cost, new_cost=s.want.cost, effective=s.want.effective, scheduled=True,
         impact=_impact(ctx, s.want.key, s.old_cost, s.want.cost, source),
-        item_exists=s.want.key in existing or s.want.key in created) for s in diff.schedule)))
+        item_exists=s.want.key in existing_keys or s.want.key in created) for s in diff.schedule)))
     ctx.wrote("changesSettled", repo.write_changes(dv, (repo.change_applied(k) for k in diff.settle)))
 
     _price_new_subscriptions(dv, ctx, currency, existing, diff.create, run)
@@ -325,8 +345,8 @@ def run_catalog_sync(dv: Any, price_sheet: Iterable[Mapping[str, Any]], *, curre
         ctx = prepare(dv, currencies, today=today, everything=everything)
         written = ctx.written
         items = read_sheet(price_sheet, run, progress)
-        for currency in currencies:
-            sources[currency] = sync_price_list(dv, ctx, items, currency, run)
+        for n, currency in enumerate(currencies, start=1):
+            sources[currency] = sync_price_list(dv, ctx, items, currency, run, release=n == len(currencies))
         _finish_counts(run, written)
     except RetriableError:
         runs.finish(run, failed=True)
@@ -392,8 +412,8 @@ def handle_market(body: Mapping[str, Any], *, dv: Any = None, pc: Any = None,
     try:
         ctx = prepare(dv, currencies, today=today, everything=everything)
         items = read_sheet(pc.iter_price_sheet(market, month=body.get("month")), own)
-        for currency in currencies:
-            sync_price_list(dv, ctx, items, currency, own)
+        for n, currency in enumerate(currencies, start=1):
+            sync_price_list(dv, ctx, items, currency, own, release=n == len(currencies))
         del items
         _finish_counts(own, ctx.written)
     except RetriableError:

@@ -139,10 +139,10 @@ class Snapshot:
         return cls(by_account, products, prices)
 
 
-def _prices(dv: Any) -> dict[str, tuple[Any, Any]]:
-    """Catalog price list items by key (price list|product|unit) -> (amount, cost)."""
-    return {r["cspb_pricekey"]: (r.get("amount"), r.get("cspb_cost")) for r in dv.list(
-        EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount", "cspb_cost"],
+def _prices(dv: Any) -> dict[str, tuple[Any, ...]]:
+    """Catalog price list items by key (price list|product|unit) -> (amount, cost, volume tiers or None)."""
+    return {r["cspb_pricekey"]: (r.get("amount"), r.get("cspb_cost"), r.get("cspb_pricetiers")) for r in dv.list(
+        EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount", "cspb_cost", "cspb_pricetiers"],
         filter="cspb_pricekey ne null")}
 
 
@@ -161,7 +161,11 @@ def catalog_price(prices: Mapping[str, tuple[Any, Any]], want: Mapping[str, Any]
     for code in dict.fromkeys((currency.upper(), cp.pricing_currency(currency), cp.FALLBACK_CURRENCY)):
         found = prices.get(cp.price_key(cp.price_list_name(code), number, unit))
         if found is not None:
-            return found[0], found[1], code
+            amount = found[0]
+            if len(found) > 2 and found[2] and amount is not None:
+                # A tiered item: the subscription's quantity picks its tier (billing.catalog_pricing).
+                amount = cp.unit_price_for_quantity(parse_decimal(amount), found[2], int(want.get("cspb_quantity") or 0))
+            return amount, found[1], code
     return None
 
 

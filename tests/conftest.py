@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.plugins.portal",
     "tests.plugins.contract",
     "tests.plugins.mail",
+    "tests.plugins.identity",
 ]
 
 REPO = Path(__file__).resolve().parents[1]

@@ -118,6 +118,8 @@ class Api:
         self.store = store
         self.webhooks = Dispatcher()
         self.dop_hint = 4
+        # The security roles of the application user the WhoAmI caller is (what `cspbridge doctor` checks).
+        self.app_user_roles: list[str] = ["CSPBridge Integration"]
         # Logical names whose UpsertMultiple/CreateMultiple answer "not supported" (tests the fallback).
         self.multiple_unsupported: set[str] = set()
         self.stats: Counter[str] = Counter()
@@ -182,6 +184,14 @@ class Api:
                 return Result(200, metadata.handle(self.tables, req.method, spec, rest, req.query, req.base_url))
             except metadata.MetadataError as exc:
                 raise ODataError(exc.status, "0x80060888", exc.message) from exc
+        if head == "systemusers" and spec is not None and spec.strip("'") == USER_ID and not rest:
+            # The calling application user, with its roles ($expand=systemuserroles_association).
+            return Result(200, {"@odata.context": f"{req.base_url}$metadata#systemusers/$entity",
+                                "systemuserid": USER_ID, "fullname": "# CSPBridge", "isdisabled": False,
+                                "applicationid": "5e0e4a77-0000-4000-8000-00000000a001",
+                                "systemuserroles_association": [
+                                    {"roleid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"role:{name}")), "name": name}
+                                    for name in self.app_user_roles]})
         table = self.table_for_set(head)
         method = req.method.upper()
         if spec is None and rest:
@@ -406,7 +416,7 @@ class Api:
             if cached is not None and cached[0] == self.store.generation:
                 return cached[1]
         generation = self.store.generation
-        rows = self.store.scan(table.logical_name)
+        rows = self.store.scan(table.logical_name, _required_guid(flt))
         views = [(rid, ver, data, self.filter_view(table, rid, ver, data)) for rid, ver, data in rows]
         if flt:
             def resolve(name: str) -> str:
@@ -689,6 +699,18 @@ class Api:
                         "filteringattributes": filtering_attributes, "statecode": 0,
                         "createdon": now, "modifiedon": now}, {})
         return endpoint_id
+
+
+_LOOKUP_EQ = re.compile(r"(?:^|\band\s+)_\w+_value\s+eq\s+([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                        r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?:\s+and\b|$)")
+
+
+def _required_guid(flt: str | None) -> str | None:
+    """A GUID every matching row must hold, when the filter is a plain AND with `_x_value eq <guid>`."""
+    if not flt or re.search(r"\b(or|not)\b|\(", flt):
+        return None
+    found = _LOOKUP_EQ.search(flt.strip())
+    return found.group(1).lower() if found else None
 
 
 def _xml_attr(text: str) -> str:

@@ -89,9 +89,15 @@ class Store:
                                      (entity, keyname, value)).fetchone()
         return found[0] if found else None
 
-    def scan(self, entity: str) -> list[tuple[str, int, dict[str, Any]]]:
+    def scan(self, entity: str, containing: str | None = None) -> list[tuple[str, int, dict[str, Any]]]:
+        """Every row of `entity`; with `containing`, only rows whose stored JSON holds that text (a
+        prefilter: the caller still applies its exact filter)."""
         with self._lock:
-            rows = self._db.execute("SELECT id, version, data FROM rows WHERE entity=?", (entity,)).fetchall()
+            if containing:
+                rows = self._db.execute("SELECT id, version, data FROM rows WHERE entity=? AND instr(data, ?) > 0",
+                                        (entity, containing)).fetchall()
+            else:
+                rows = self._db.execute("SELECT id, version, data FROM rows WHERE entity=?", (entity,)).fetchall()
         return [(r[0], r[1], json.loads(r[2])) for r in rows]
 
     def put(self, entity: str, row_id: str, data: dict[str, Any], keys: dict[str, str]) -> int:

@@ -163,3 +163,13 @@ def test_cli_allow_list_round_trip_and_a_bad_kind_is_one_line(monkeypatch, dv_se
     assert bad.exit_code == 1 and bad.output.strip().count("\n") == 0 and "productId:skuId" in bad.output
     assert runner.invoke(cli, ["catalog", "select", "remove", "sku", "CFQ7TTC0LH18:0001"]).exit_code == 0
     assert runner.invoke(cli, ["catalog", "select", "remove", "sku", "CFQ7TTC0LH18:0001"]).exit_code == 1
+
+
+def test_a_sheet_that_is_not_the_license_view_fails_with_a_plain_reason_and_a_bad_row_is_named(dv) -> None:
+    wrong = run_catalog_sync(dv, [{"ProductId": "X", "SkuId": "1", "MeterId": "m"}], everything=True)
+    assert wrong.run["status"] == "Failed" and "UnitPrice" in wrong.run["errors"][0]
+    rows = [*SHEET, row("CFQ7TTC0BAD0", "twelve")]
+    partial = run_catalog_sync(dv, rows, everything=True, today=NOV)
+    assert partial.run["status"] == "PartiallySucceeded" and partial.run["counts"]["badRows"] == 1
+    assert partial.run["errors"] == ["price sheet line 9: bad UnitPrice: 'twelve' is not a decimal number"]
+    assert partial.run["counts"]["pricesCreated"] == 4

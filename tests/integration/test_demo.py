@@ -29,6 +29,13 @@ def test_demo_runs_every_step_and_writes_real_files(tmp_path):
                  "payments and accounting", "margin report", "portal and assessment"):
         assert f"ok   {step}" in summary
     assert "re-run of the same date created 0 invoices" in result.output
+    # The money path on the demo's invoices (issue 12): usage from the ingest, deferred revenue, tax, a credit.
+    import re
+
+    assert int(re.search(r"Azure usage lines billed from the recon ingest: (\d+)", result.output).group(1)) > 0
+    assert int(re.search(r"deferred-revenue schedules: (\d+)", result.output).group(1)) > 0
+    assert int(re.search(r"taxed lines: (\d+)", result.output).group(1)) > 0
+    assert "credit for change decrease" in result.output
     assert "status': 'Provisioned'" in result.output
     assert "portal: http://127.0.0.1:" in result.output
     blobs = out / "blobs"

@@ -112,6 +112,11 @@ class MemoryBillingRepository:
                  if u.id in sids else u for u in self.data.usage]
         self.data = self._replace(self.data, change_logs=logs, usage=usage)
 
+    def settle_change_logs(self, change_log_ids):  # type: ignore[no-untyped-def]
+        ids = set(change_log_ids)
+        self.data = self._replace(self.data, change_logs=[
+            self._replace(c, archived=True) if c.id in ids else c for c in self.data.change_logs])
+
     def set_next_invoice_date(self, contract, day):  # type: ignore[no-untyped-def]
         self.data = self._replace(self.data, contracts=[
             self._replace(c, next_invoice_date=day) if c.number == contract.number else c for c in self.data.contracts])

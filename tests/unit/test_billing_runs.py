@@ -79,14 +79,18 @@ def test_reduction_credited_only_when_refunds_allowed():
     assert by_type(glob, LineType.CREDIT) == []
 
 
-def test_cancel_inside_nce_window_credits_even_without_refunds():
+def test_cancel_inside_nce_window_is_credited_as_the_refund_policy_says():
+    # Microsoft refunds the partner for a cancel within 168 hours; the contract decides whether the
+    # customer is credited (Work 365 "Process Refunds").
     sub = make_sub(start_date=date(2026, 1, 10), status=SubscriptionStatus.CANCELLED)
     logs = [log("N", ChangeType.NEW, date(2026, 1, 10), 0, 10), log("X", ChangeType.CANCEL, date(2026, 1, 14), 10, 10)]
-    inv = one(BillingData([make_contract(refund_policy=RefundPolicy.NO)], [sub], logs), date(2026, 2, 2))
+    inv = one(BillingData([make_contract(refund_policy=RefundPolicy.YES)], [sub], logs), date(2026, 2, 2))
     charge, credit = by_type(inv, LineType.PRORATION)[0], by_type(inv, LineType.CREDIT)[0]
     assert charge.base_amount == D("85.16")  # 10 x 12 x 22/31
     assert credit.base_amount == D("-69.68")  # 10 x 12 x 18/31
     assert by_type(inv, LineType.LICENSE) == []
+    refused = one(BillingData([make_contract(refund_policy=RefundPolicy.NO)], [sub], logs), date(2026, 2, 2))
+    assert by_type(refused, LineType.CREDIT) == [] and refused.change_log_keys == ("N", "X")
 
 
 def test_arrears_bills_each_segment_and_always_credits():

@@ -105,3 +105,15 @@ def test_bad_tier_bounds_and_dates_name_the_column() -> None:
 def test_margin_change_is_seats_times_cost_moved() -> None:
     assert cp.margin_change(10, D("100.00"), D("120.00"), "USD") == D("-200.00")
     assert cp.margin_change(3, None, D("1"), "JPY") == D(0)
+
+
+def test_a_new_subscription_on_a_tiered_item_starts_at_its_quantitys_tier() -> None:
+    from sync.subscription_sync import catalog_price
+
+    item = plan_of([row("100.00", tmin="1", tmax="500", term="P1M", plan="Monthly"),
+                    row("95.00", tmin="501", term="P1M", plan="Monthly")]).wanted[0]
+    prices = {item.key: (item.amount, item.cost, item.tiers_text)}
+    want = {"cspb_productid": "CFQ7TTC0TIER", "cspb_skuid": "0001", "cspb_term": "P1M", "cspb_billingfrequency": "P1M"}
+    assert catalog_price(prices, {**want, "cspb_quantity": 10}, "USD") == (D("100.00"), D("100.00"), "USD")
+    assert catalog_price(prices, {**want, "cspb_quantity": 600}, "USD") == (D("95.00"), D("100.00"), "USD")
+    assert catalog_price({item.key: (item.amount, item.cost)}, {**want, "cspb_quantity": 600}, "USD")[0] == D("100.00")

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from werkzeug.wrappers import Request, Response
 
 from partnercenter.auth import (
     PARTNER_CENTER_SCOPE,
     InMemorySecretStore,
-    KeyVaultSecretStore,
     RefreshTokenProvider,
     graph_token,
     partner_center_token,
 )
-from sandbox._server import RunningServer
 from shared.config import Settings
 from shared.errors import AuthError
 
@@ -72,26 +67,50 @@ def test_sandbox_mode_uses_static_tokens():
     assert graph_token(settings)() == "sandbox-token"
 
 
-def test_key_vault_store_reads_and_writes_over_rest():
-    secrets: dict[str, str] = {"pc-rt": "stored"}
+class ReadOnlyStore(InMemorySecretStore):
+    """Key Vault with 'Secrets User' only: reads work, the write-back is refused."""
 
-    def vault(environ, start_response):
-        request = Request(environ)
-        name = request.path.rsplit("/", 1)[-1]
-        assert request.args.get("api-version") == "7.4"
-        assert request.headers["Authorization"] == "Bearer kv-token"
-        if request.method == "PUT":
-            secrets[name] = request.get_json()["value"]
-            body, status = {"value": secrets[name], "id": name}, 200
-        elif name in secrets:
-            body, status = {"value": secrets[name], "id": name}, 200
-        else:
-            body, status = {"error": {"code": "SecretNotFound", "message": "not found"}}, 404
-        return Response(json.dumps(body), status=status, content_type="application/json")(environ, start_response)
+    def set(self, name, value, tags=None):
+        raise AuthError("Key Vault refused to write secret: lacks the 'Key Vault Secrets Officer' role", status=403)
 
-    with RunningServer(vault) as server:
-        store = KeyVaultSecretStore(server.url, lambda: "kv-token")
-        assert store.get("pc-rt").reveal() == "stored"
-        assert store.get("other") is None
-        store.set("pc-rt", "rotated")
-        assert secrets["pc-rt"] == "rotated"
+
+def test_a_refused_write_back_keeps_the_new_token_in_this_process():
+    store = ReadOnlyStore({"pc-rt": "refresh-0"})
+    now = [1000.0]
+    app = FakeMsal()
+    first = RefreshTokenProvider(store, "pc-rt", msal_app=app, clock=lambda: now[0])
+    other_audience = RefreshTokenProvider(store, "pc-rt", msal_app=app, scope="https://api.partner.microsoft.com/.default",
+                                          clock=lambda: now[0])
+    assert first() == "access-1"
+    # The next redemption (another audience, same writer) uses the rotated token, not the stale stored one.
+    assert other_audience() == "access-2"
+    assert [call[0] for call in app.calls] == ["refresh-0", "refresh-1"]
+
+
+def test_one_writer_for_every_audience():
+    import threading
+
+    store = InMemorySecretStore({"pc-rt": "refresh-0"})
+    seen: list[str] = []
+    inside = threading.Lock()
+
+    class Strict(FakeMsal):
+        def acquire_token_by_refresh_token(self, refresh_token, scopes):
+            assert inside.acquire(blocking=False), "two redemptions at once"
+            try:
+                seen.append(refresh_token)
+                return super().acquire_token_by_refresh_token(refresh_token, scopes)
+            finally:
+                inside.release()
+
+    app = Strict()
+    providers = [RefreshTokenProvider(store, "pc-rt", msal_app=app, scope=f"https://r{i}.example/.default")
+                 for i in range(12)]
+    threads = [threading.Thread(target=p) for p in providers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Each redemption used the token the previous one wrote back: a chain, never a reuse.
+    assert seen == ["refresh-0"] + [f"refresh-{n}" for n in range(1, 12)]
+    assert store.get("pc-rt").reveal() == "refresh-12" and store.writes == 12

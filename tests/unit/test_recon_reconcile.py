@@ -93,7 +93,7 @@ def test_reconcile_finds_every_kind_and_margin(tmp_path: Path) -> None:
         ("quantity_mismatch", "sub-qty"),
         ("billed_by_provider_not_to_customer", "sub-unknown"),
         ("billed_by_provider_not_to_customer", "sub-notbilled"),
-        ("billed_by_provider_not_to_customer", "sub-x"),
+        # sub-x belongs to the unmapped tenant: its one unmapped_tenant finding carries the cost.
         ("billed_by_provider_not_to_customer", "sub-azure"),  # the Storage summary nobody billed
         ("billed_to_customer_no_provider_line", "sub-gone"),
         ("unmapped_tenant", ""),
@@ -109,8 +109,9 @@ def test_reconcile_finds_every_kind_and_margin(tmp_path: Path) -> None:
     assert [(m.account_id, m.cost) for m in result.margin if m.account_id is None] == [(None, D("9.00"))]
 
     csv_text = margin_csv(result.margin)
-    assert csv_text.splitlines()[0] == "customer,account_id,product_family,currency,revenue,cost,margin,margin_pct"
-    assert "Contoso,acct-a,Azure,USD,50.00,42.75,7.25,14.50" in csv_text
+    assert csv_text.splitlines()[0] == ("customer,account_id,product_family,currency,revenue,cost,margin,margin_pct,"
+                                        "revenue_without_cost,microsoft_cost")
+    assert "Contoso,acct-a,Azure,USD,50.00,42.75,7.25,14.50,0.00,42.75 USD" in csv_text
     assert "quantity_mismatch" in findings_csv(result.findings)
     html = html_report(result, period="2026-10", counts={"rows_read": 5})
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html

@@ -77,3 +77,28 @@ def test_cli_chooses_sandbox_mode_only_on_a_developer_machine():
     with pytest.raises(ConfigError):
         Settings.from_env(in_azure)
     assert choose_mode("azure", local) == "azure"
+
+
+@pytest.mark.parametrize("mode", ["", "sandbox"])
+def test_the_function_app_refuses_to_start_in_azure_without_azure_mode(mode):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CSPB_")}
+    env.update(WEBSITE_SITE_NAME="cspb-prod", CSPB_MODE=mode)
+    result = subprocess.run([sys.executable, "-c", "import function_app"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "refusing to start: running in Azure (WEBSITE_SITE_NAME=cspb-prod) without CSPB_MODE=azure" in result.stderr
+
+
+def test_the_cli_prints_one_line_when_it_picks_sandbox_mode(monkeypatch):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    monkeypatch.delenv("CSPB_MODE")
+    result = CliRunner().invoke(cli, ["partnercenter", "consent"])
+    assert "CSPB_MODE is not set: using sandbox mode" in result.output
+    assert result.exit_code == 1 and "run it with CSPB_MODE=azure" in result.output

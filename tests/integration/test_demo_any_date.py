@@ -1,0 +1,97 @@
+"""`cspbridge demo --as-of`: the seed follows the date, the margin report matches every seeded file,
+the seed's planted discrepancies are found, and the same seed gives the same totals."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("demo")]
+
+STEPS = ("sync and provisioning", "recon", "billing", "margin report")
+
+
+def _run(out: Path, as_of: str, seed: int = 3) -> str:
+    saved = dict(os.environ)
+    try:
+        args = ["demo", "--out", str(out), "--as-of", as_of, "--seed", str(seed), "--customers", "8"]
+        for step in STEPS:
+            args += ["--only", step]
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _findings(out: Path) -> list[dict[str, str]]:
+    with open(out / "recon-report" / "findings.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _key(kind: str, sub: str, customer: str) -> tuple[str, str]:
+    return (kind, sub.lower() if sub else customer)
+
+
+@pytest.mark.parametrize("as_of", ["2026-12-01", "2026-12-31", "2027-01-01", "2024-02-29"])
+def test_demo_at_any_date_matches_every_seeded_file_and_finds_what_was_planted(tmp_path, as_of):
+    out = tmp_path / "demo"
+    output = _run(out, as_of)
+    meta = json.loads((out / "sandbox-state" / "partnercenter" / "meta.json").read_text())
+    seeded = out / "sandbox-state" / "partnercenter" / "exports"
+    invoice_files = list((seeded / "recon_billed").glob("*/*.gz"))
+    usage_files = list((seeded / "usage_billed").glob("*/*.gz"))
+    assert invoice_files and usage_files
+    assert (f"{meta['billed_period']}: matched {len(invoice_files)} invoice recon files and {len(usage_files)} "
+            "usage files") in output
+
+    findings = _findings(out)
+    names = {(json.loads(line)["id"]): json.loads(line)["companyProfile"]["companyName"]
+             for line in (out / "sandbox-state" / "partnercenter" / "customers.jsonl").read_text().splitlines()}
+    found = {_key(f["kind"], f["subscription_id"], f["customer"]) for f in findings}
+    planted = {_key(p["kind"], p["subscription_id"], names[p["customer_id"]]) for p in meta["planted"]}
+    assert planted <= found, f"planted and not found: {planted - found}"
+    # No false currency findings: every cost converted into the customer's currency, and nothing
+    # beyond the plan in the kinds a wrong currency or a missing cost used to flood.
+    assert not [f for f in findings if f["kind"] == "no_exchange_rate"]
+    for kind in ("quantity_mismatch", "billed_to_customer_no_provider_line", "unmapped_tenant",
+                 "mapped_tenant_no_provider_lines", "provider_invoice_total_mismatch"):
+        assert {k for k in found if k[0] == kind} == {k for k in planted if k[0] == kind}, kind
+    with open(out / "recon-report" / "margin.csv", newline="", encoding="utf-8") as fh:
+        margin = list(csv.DictReader(fh))
+    assert margin and not [r for r in margin if r["margin_pct"] == "100.00"]
+
+
+@pytest.mark.xfail(strict=True, reason="the billing run leaves some Microsoft charges unbilled in the demo "
+                                       "(licenses without a price list term, Azure usage contracts not invoiced): "
+                                       "recon reports them as leaks the seed did not plant")
+def test_demo_leaks_are_exactly_the_planted_ones(tmp_path):
+    out = tmp_path / "demo"
+    _run(out, "2026-12-01")
+    meta = json.loads((out / "sandbox-state" / "partnercenter" / "meta.json").read_text())
+    leaks = {f["subscription_id"].lower() for f in _findings(out) if f["kind"] == "billed_by_provider_not_to_customer"}
+    assert leaks == {p["subscription_id"].lower() for p in meta["planted"]
+                     if p["kind"] == "billed_by_provider_not_to_customer"}
+
+
+def test_same_seed_same_totals(tmp_path):
+    first = _run(tmp_path / "a", "2026-12-01")
+    second = _run(tmp_path / "b", "2026-12-01")
+
+    def totals(text: str) -> list[str]:
+        return [line.strip() for line in text.splitlines() if ", total " in line or "invoices created" in line]
+
+    assert totals(first) == totals(second) and totals(first)
+    def margin(run: str) -> list[dict[str, str]]:
+        with open(tmp_path / run / "recon-report" / "margin.csv", newline="", encoding="utf-8") as fh:
+            return [{k: v for k, v in row.items() if k != "account_id"} for row in csv.DictReader(fh)]  # GUIDs
+
+    assert margin("a") == margin("b") and margin("a")
