@@ -202,6 +202,33 @@ class PartnerCenterAdapter:
         return to_subscription(customer, self.client.cancel_subscription(
             customer, subscription_id, request_id=request_id_for(idempotency_key)))
 
+    def set_auto_renew(self, subscription_id: str, on: bool, idempotency_key: str, *,
+                       company_id: str | None = None) -> Subscription:
+        customer = self._company(company_id)
+        return to_subscription(customer, self.client.set_auto_renew(
+            customer, subscription_id, on, request_id=request_id_for(idempotency_key, "autorenew")))
+
+    def schedule_next_term(self, subscription_id: str, quantity: int, idempotency_key: str, *,
+                           company_id: str | None = None, product: dict[str, str] | None = None,
+                           custom_term_end: str | None = None) -> Subscription:
+        """The subscription's scheduledNextTermInstructions: what it renews into (same product,
+        term and billing cycle unless `product` says otherwise), applied by Microsoft at renewal.
+        Needs autoRenewEnabled (create-scheduled-changes); a mid-term change deletes it."""
+        customer = self._company(company_id)
+        current = self.client.get_subscription(customer, subscription_id)
+        raw = current.raw
+        product_id, sku_id, availability_id = (str(raw.get("offerId") or "").split(":") + ["", "", ""])[:3]
+        instructions: dict[str, Any] = {
+            "product": {"productId": product_id, "skuId": sku_id, "availabilityId": availability_id,
+                        "billingCycle": raw.get("billingCycle") or "monthly",
+                        "termDuration": raw.get("termDuration") or "P1Y", **(product or {})},
+            "quantity": int(quantity)}
+        if custom_term_end:
+            instructions["customTermEndDate"] = custom_term_end
+        return to_subscription(customer, self.client.update_subscription(
+            customer, subscription_id, {"scheduledNextTermInstructions": instructions}, current=current,
+            request_id=request_id_for(idempotency_key, "nextterm")))
+
     @staticmethod
     def _company(company_id: str | None) -> str:
         if not company_id:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from billing import scheduling
 from billing.provisioning_rules import Action, ChangeFacts, Plan, ProvisioningStatus, decide
 from dataverse.tables import SubscriptionStatus
 from distributors.base import ManualActionRequired
@@ -39,12 +40,12 @@ _KEY_NAMESPACE = uuid.UUID("5f0c3a52-6f43-4c59-9d0e-2f8f3b7c9a11")
 CHANGELOG_COLUMNS = [
     "cspb_licensechangelogid", "cspb_changetype", "cspb_oldquantity", "cspb_newquantity", "cspb_origin",
     "cspb_provisioningstatus", "cspb_idempotencykey", "cspb_senttoprovideron", "_cspb_subscription_value",
-    "cspb_providerorderid", "cspb_error", "cspb_changekey",
+    "cspb_providerorderid", "cspb_error", "cspb_changekey", "cspb_effectivedate",
 ]
 SUBSCRIPTION_COLUMNS = [
     "cspb_subscriptionid", "cspb_providersubscriptionid", "cspb_provider", "_cspb_provideraccount_value",
     "cspb_productid", "cspb_skuid", "cspb_availabilityid", "cspb_quantity", "cspb_term", "cspb_billingfrequency",
-    "cspb_status", "cspb_startdate", "cspb_commitmentenddate", "cspb_orderid",
+    "cspb_status", "cspb_startdate", "cspb_commitmentenddate", "cspb_orderid", "cspb_autorenew",
 ]
 
 STATUS_ACTIVE = int(SubscriptionStatus.ACTIVE)
@@ -91,6 +92,11 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
         plan = Plan(Action.ORDER, "an order send was interrupted")
     else:
         plan = decide(_facts(change, sub, account), now)
+        if plan.calls_provider or plan.action is Action.REFUSE:
+            # A dated change is judged on its date (a seat decrease at renewal needs no refund window).
+            timed = _scheduled(change, sub, account, adapters, now, dv, changelog_id)
+            if timed is not None:
+                return timed
         if plan.action is Action.ORDER and azure_plan.is_azure_plan(sub.get("cspb_productid")):
             refusal = azure_plan.plan_refusal_for(dv, sub["_cspb_provideraccount_value"], sub["cspb_subscriptionid"])
             if refusal:
@@ -126,6 +132,43 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
         _write_back(dv, changelog_id, ProvisioningStatus.FAILED, error=message)
         _revert_edit(dv, change, sub)
         return Outcome(changelog_id, "Failed", message)
+
+
+def _scheduled(change: dict[str, Any], sub: dict[str, Any], account: dict[str, Any] | None,
+               adapters: Mapping[int, Any], now: datetime, dv: Any, changelog_id: str) -> Outcome | None:
+    """A change log with a future effective date: wait for its day, or send it now as a change
+    at renewal / cancel at term end (billing/scheduling.py). None when it is due now."""
+    adapter: Any = adapters.get(int(sub.get("cspb_provider") or 0))
+    timing = scheduling.schedule_for(
+        change_type=int(change.get("cspb_changetype") or 0), effective=parse_dt(change.get("cspb_effectivedate")),
+        now=now, commitment_end=parse_dt(sub.get("cspb_commitmentenddate")), auto_renew=sub.get("cspb_autorenew"),
+        next_term_supported=hasattr(adapter, "schedule_next_term"),
+        auto_renew_supported=hasattr(adapter, "set_auto_renew"))
+    if timing.when is scheduling.When.NOW:
+        return None
+    if timing.when is scheduling.When.WAIT:
+        return Outcome(changelog_id, "Scheduled", timing.reason)
+    if timing.when is scheduling.When.REFUSE:
+        _write_back(dv, changelog_id, ProvisioningStatus.REFUSED, error=timing.reason)
+        return Outcome(changelog_id, "Refused", timing.reason)
+    extra = {"company_id": (account or {}).get("cspb_externalid")} if getattr(adapter, "needs_company", False) else {}
+    key = change.get("cspb_idempotencykey") or idempotency_key_for(changelog_id)
+    provider_sub = sub.get("cspb_providersubscriptionid")
+    try:
+        if timing.when is scheduling.When.AUTO_RENEW_OFF:
+            adapter.set_auto_renew(provider_sub, False, key, **extra)
+            dv.update(SUBSCRIPTION_SET, sub["cspb_subscriptionid"], {"cspb_autorenew": False})
+        else:
+            adapter.schedule_next_term(provider_sub, int(change.get("cspb_newquantity") or 0), key, **extra)
+    except RetriableError:
+        raise
+    except FatalError as exc:
+        message = f"provider refused the change: {exc.message}"
+        _write_back(dv, changelog_id, ProvisioningStatus.FAILED, error=message)
+        return Outcome(changelog_id, "Failed", message)
+    # Provisioned: the provider holds it now; the error column carries what happens when, for the rep.
+    _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED, error=None)
+    return Outcome(changelog_id, "Provisioned", timing.reason)
 
 
 def _revert_edit(dv: Any, change: dict[str, Any], sub: dict[str, Any] | None) -> None:

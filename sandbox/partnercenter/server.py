@@ -276,7 +276,8 @@ class PartnerCenterSandbox:
                 return pc_error(404, 800001, f"Subscription {sid} was not found", "SubscriptionNotFound")
             return self._apply_patch(sub, body)
 
-        intent = {k: body.get(k) for k in ("quantity", "status", "autoRenewEnabled", "friendlyName")}
+        intent = {k: body.get(k) for k in ("quantity", "status", "autoRenewEnabled", "friendlyName",
+                                           "scheduledNextTermInstructions")}
         return self._idempotent(request, cid, state, work, intent)
 
     def _apply_patch(self, sub: dict[str, Any], body: dict[str, Any]) -> Response:
@@ -295,6 +296,7 @@ class PartnerCenterSandbox:
             return self._touched(sub)
         if status not in ("active", "suspended"):
             return pc_error(400, 400001, f"Unsupported status {status!r}", "BadRequest")
+        quantity_before = int(sub.get("quantity") or 0)
         if "quantity" in body and sub.get("unitType") == "Licenses":
             quantity = int(body["quantity"])
             if quantity < 1:
@@ -309,6 +311,19 @@ class PartnerCenterSandbox:
         if "autoRenewEnabled" in body:
             sub["autoRenewEnabled"] = bool(body["autoRenewEnabled"])
             sub["renewalTermDuration"] = sub.get("termDuration", "") if sub["autoRenewEnabled"] else ""
+        scheduled = body.get("scheduledNextTermInstructions")
+        if scheduled and scheduled != sub.get("scheduledNextTermInstructions"):
+            # create-scheduled-changes: scheduled changes need auto-renew on.
+            if not sub.get("autoRenewEnabled"):
+                return pc_error(400, 800050, "Scheduled changes require autoRenewEnabled to be true",
+                                "AutoRenewRequired")
+            sub["scheduledNextTermInstructions"] = scheduled
+        elif "scheduledNextTermInstructions" in body and scheduled is None:
+            sub["scheduledNextTermInstructions"] = None
+        if not sub.get("autoRenewEnabled") or int(sub.get("quantity") or 0) != quantity_before:
+            # A mid-term change deletes what was scheduled (create-scheduled-changes); with auto-renew
+            # off nothing renews, so nothing stays scheduled [?].
+            sub["scheduledNextTermInstructions"] = None
         if "friendlyName" in body and body["friendlyName"]:
             sub["friendlyName"] = str(body["friendlyName"])
         sub["status"] = status
