@@ -3,7 +3,8 @@
 - A change dated today or earlier is sent now (the usual rules in provisioning_rules apply).
 - A change dated in the future waits, Awaiting, until the scheduled-changes timer finds it due on
   that date (jobs/scheduled_changes.py); nothing is sent before.
-- A seat change dated at or after the end of a new-commerce term is a change *at renewal*: it goes
+- A seat change, or a term change (upgrade, term or billing-cycle conversion), dated at or after
+  the end of a new-commerce term is a change *at renewal*: it goes
   to Partner Center now, as the subscription's scheduledNextTermInstructions, which Microsoft
   applies when the term renews. That needs auto-renew on (newcommerce_lifecycle_facts A6); a
   subscription with auto-renew off is refused with the reason. A mid-term change on the same
@@ -58,7 +59,8 @@ def schedule_for(*, change_type: int, effective: datetime | date | None, now: da
                                          "cannot be sent; cancel it in the provider's portal", day)
         return Schedule(When.AUTO_RENEW_OFF, f"cancel at term end: auto-renew off, the subscription expires on "
                                              f"{term_end.isoformat() if term_end else '?'}", day)
-    if change_type in (ChangeType.INCREASE, ChangeType.DECREASE) and at_renewal and next_term_supported:
+    if change_type in (ChangeType.INCREASE, ChangeType.DECREASE, ChangeType.TERM_CHANGE) and at_renewal \
+            and next_term_supported:
         if day is not None and day > today and auto_renew is False:
             return Schedule(When.REFUSE, "a change at renewal needs auto-renew on (Partner Center's "
                                          "scheduledNextTermInstructions); turn auto-renew on first, or date the "

@@ -229,6 +229,30 @@ class PartnerCenterAdapter:
             customer, subscription_id, {"scheduledNextTermInstructions": instructions}, current=current,
             request_id=request_id_for(idempotency_key, "nextterm")))
 
+    def transition(self, subscription_id: str, to_catalog_item: str, quantity: int, term: str, billing_term: str,
+                   idempotency_key: str, *, company_id: str | None = None) -> dict[str, Any]:
+        """An immediate transition (upgrade, term or billing-cycle conversion, trial to paid): the
+        target must be eligible now (transitionEligibilities?eligibilityType=immediate), else a
+        FatalError names Partner Center's reasons. Returns the Transition (toSubscriptionId...)."""
+        customer = self._company(company_id)
+        eligible = self.client.transition_eligibilities(customer, subscription_id, "immediate")
+        target = next((i for i in eligible if i.get("catalogItemId", "").lower() == to_catalog_item.lower()), None)
+        verdicts = (target or {}).get("eligibilities") or []
+        ok = next((e for e in verdicts if e.get("isEligible")), None)
+        if ok is None:
+            why = "; ".join(str(err.get("description")) for e in verdicts for err in e.get("errors") or []) or \
+                f"{to_catalog_item} is not among the subscription's transition targets"
+            raise FatalError(f"Partner Center does not allow this transition now: {why}")
+        body: dict[str, Any] = {"toCatalogItemId": target["catalogItemId"] if target else to_catalog_item,
+                                "quantity": int(quantity), "transitionType": ok.get("transitionType")
+                                or "transition_with_license_transfer"}
+        if term:
+            body["termDuration"] = term
+        if billing_term:
+            body["billingCycle"] = TERM_TO_CYCLE.get(billing_term, "monthly")
+        return self.client.create_transition(customer, subscription_id, body,
+                                             request_id=request_id_for(idempotency_key, "transition"))
+
     @staticmethod
     def _company(company_id: str | None) -> str:
         if not company_id:

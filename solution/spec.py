@@ -209,6 +209,10 @@ TABLES: tuple[TableSpec, ...] = (
         M("cspb_driftdetail", "Drift Detail", "Detalle de la desviación"),
         B("cspb_needstransition", "Needs Transition", "Requiere transición"),
         DT("cspb_lastsyncedon", "Last Synced On", "Última sincronización"),
+        # The subscription this one replaced through a Partner Center transition (upgrade, term or
+        # billing-cycle conversion, trial to paid).
+        L("cspb_transitionedfrom", "cspb_subscription", "Transitioned From", "Transición desde"),
+        B("cspb_converttopaid", "Convert to Paid at Trial End", "Convertir a pago al final de la prueba"),
     ),
     _table(
         "cspb_licensechangelog", "cspb_LicenseChangeLog", "cspb_licensechangelogs",
@@ -228,6 +232,10 @@ TABLES: tuple[TableSpec, ...] = (
         Mo("cspb_oldprice", "Old Price", "Precio anterior"),
         Mo("cspb_newprice", "New Price", "Precio nuevo"),
         DT("cspb_effectivedate", "Effective Date", "Fecha efectiva"),
+        # A Term Change's target: catalog item (product:sku:availability), term and billing frequency.
+        S("cspb_targetcatalogitemid", "Target Catalog Item", "Artículo de catálogo de destino", 200),
+        S("cspb_targetterm", "Target Term", "Plazo de destino", 10),
+        S("cspb_targetbillingfrequency", "Target Billing Frequency", "Frecuencia de facturación de destino", 10),
         S("cspb_requestedby", "Requested By", "Solicitado por", 200),
         P("cspb_origin", "Origin", "Origen",
           ((1, "Sales Rep", "Representante de ventas"), (2, "Portal", "Portal"),

@@ -23,6 +23,7 @@ from typing import Any
 
 from billing import scheduling
 from billing.provisioning_rules import Action, ChangeFacts, Plan, ProvisioningStatus, decide
+from dataverse import transitions
 from dataverse.tables import SubscriptionStatus
 from distributors.base import ManualActionRequired
 from shared.errors import FatalError, IntegrationError, NotFoundError, RetriableError
@@ -41,6 +42,7 @@ CHANGELOG_COLUMNS = [
     "cspb_licensechangelogid", "cspb_changetype", "cspb_oldquantity", "cspb_newquantity", "cspb_origin",
     "cspb_provisioningstatus", "cspb_idempotencykey", "cspb_senttoprovideron", "_cspb_subscription_value",
     "cspb_providerorderid", "cspb_error", "cspb_changekey", "cspb_effectivedate",
+    "cspb_targetcatalogitemid", "cspb_targetterm", "cspb_targetbillingfrequency",
 ]
 SUBSCRIPTION_COLUMNS = [
     "cspb_subscriptionid", "cspb_providersubscriptionid", "cspb_provider", "_cspb_provideraccount_value",
@@ -159,7 +161,19 @@ def _scheduled(change: dict[str, Any], sub: dict[str, Any], account: dict[str, A
             adapter.set_auto_renew(provider_sub, False, key, **extra)
             dv.update(SUBSCRIPTION_SET, sub["cspb_subscriptionid"], {"cspb_autorenew": False})
         else:
-            adapter.schedule_next_term(provider_sub, int(change.get("cspb_newquantity") or 0), key, **extra)
+            quantity = int(change.get("cspb_newquantity") or sub.get("cspb_quantity") or 0)
+            item, term, frequency = transitions.target_of(change)
+            product: dict[str, str] = {}
+            if item:
+                product.update(zip(("productId", "skuId", "availabilityId"), item.split(":"), strict=False))
+            if term:
+                product["termDuration"] = term
+            if frequency:
+                product["billingCycle"] = {"P1M": "monthly", "P1Y": "annual", "P3Y": "triennial"}.get(frequency,
+                                                                                                    frequency)
+            if product:
+                extra["product"] = product
+            adapter.schedule_next_term(provider_sub, quantity, key, **extra)
     except RetriableError:
         raise
     except FatalError as exc:
@@ -212,6 +226,20 @@ def _call_provider(action: Action, adapter: Any, change: dict[str, Any], sub: di
         if account is None or not account.get("cspb_externalid"):
             raise FatalError("the subscription has no provider account")
         extra["company_id"] = account["cspb_externalid"]
+    if action is Action.TRANSITION:
+        if not hasattr(adapter, "transition"):
+            raise FatalError(f"{getattr(adapter, 'provider', 'this provider')} does not offer transitions; make the "
+                             "change in the provider's portal")
+        item, term, frequency = transitions.target_of(change)
+        current = ":".join(p for p in (sub.get("cspb_productid"), sub.get("cspb_skuid"),
+                                       sub.get("cspb_availabilityid")) if p)
+        before = int(sub.get("cspb_quantity") or 0)
+        moved = int(change.get("cspb_newquantity") or before)
+        result = adapter.transition(provider_sub, item or current, moved, term, frequency, key, **extra)
+        new_id = transitions.record_transition(dv, sub_id, result, quantity_before=before, when=now)
+        _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED)
+        return Outcome(changelog_id, "Provisioned", f"transitioned to subscription {result.get('toSubscriptionId')} "
+                                                    f"({new_id})")
     if action is Action.SET_QUANTITY:
         quantity = int(change["cspb_newquantity"])
         adapter.change_quantity(provider_sub, quantity, key, **extra)
@@ -272,6 +300,7 @@ def _facts(change: dict[str, Any], sub: dict[str, Any], account: dict[str, Any] 
         provider_subscription_id=sub.get("cspb_providersubscriptionid"),
         mca_attested=bool(account and account.get("cspb_mcaattested")),
         account_mapped=account is None or account.get("cspb_mappingstatus") != 2,
+        target=":".join(p for p in transitions.target_of(change) if p),
     )
 
 

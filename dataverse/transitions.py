@@ -1,0 +1,73 @@
+"""What a Partner Center transition changes in Dynamics: the new subscription, linked to the one it
+replaced (cspb_transitionedfrom), and the change logs billing reads, dated at the transition.
+
+The source gives up `quantity` seats at the transition moment (all of them: it ends, Expired) and
+the target starts with them at the same moment, so proration charges each seat-day once: the
+source up to the transition, the target from it. Column names stay here (and in solution/)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from billing.models import ChangeOrigin, ChangeType, ProvisioningStatus, SubscriptionStatus
+from dataverse.tables import EntitySet
+from sync.records import bind
+
+_COPIED = ("cspb_provider", "_cspb_provideraccount_value", "_cspb_billingcontract_value", "cspb_kind",
+           "transactioncurrencyid", "cspb_unitprice", "cspb_unitcost")
+_LOOKUPS = {"_cspb_provideraccount_value": ("cspb_provideraccount", EntitySet.PROVIDER_ACCOUNTS),
+            "_cspb_billingcontract_value": ("cspb_billingcontract", EntitySet.BILLING_CONTRACTS)}
+
+
+def target_of(change: dict[str, Any]) -> tuple[str, str, str]:
+    """(catalog item, term, billing frequency) a Term Change asks for; "" where it keeps the source's."""
+    return (change.get("cspb_targetcatalogitemid") or "", change.get("cspb_targetterm") or "",
+            change.get("cspb_targetbillingfrequency") or "")
+
+
+def record_transition(dv: Any, source_id: str, transition: dict[str, Any], *, quantity_before: int,
+                      when: datetime) -> str:
+    """The new cspb_subscription for `transition` (Partner Center's Transition resource), linked to
+    `source_id`; the source's seats move at `when`. Returns the new subscription's id. A repeat for
+    the same toSubscriptionId finds the row it made before (upsert on the provider id)."""
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    source = dv.get(EntitySet.SUBSCRIPTIONS, source_id, select=[*_COPIED, "cspb_name"])
+    product, sku, availability = (str(transition["toCatalogItemId"]).split(":") + ["", "", ""])[:3]
+    moved = int(transition.get("quantity") or 0)
+    values: dict[str, Any] = {
+        "cspb_name": f"{source.get('cspb_name') or 'Subscription'} (transitioned)"[:100],
+        "cspb_productid": product, "cspb_skuid": sku, "cspb_availabilityid": availability or None,
+        "cspb_offerid": transition["toCatalogItemId"], "cspb_quantity": moved,
+        "cspb_term": transition.get("termDuration") or None,
+        "cspb_billingfrequency": _frequency(transition.get("billingCycle")),
+        "cspb_status": int(SubscriptionStatus.ACTIVE), "cspb_startdate": stamp, "cspb_autorenew": True,
+        "cspb_transitionedfrom@odata.bind": bind(EntitySet.SUBSCRIPTIONS, source_id),
+    }
+    for column in ("cspb_provider", "cspb_kind", "cspb_unitprice", "cspb_unitcost"):
+        if source.get(column) is not None:
+            values[column] = source[column]
+    for column, (nav, entity_set) in _LOOKUPS.items():
+        if source.get(column):
+            values[f"{nav}@odata.bind"] = bind(entity_set, source[column])
+    new_id = dv.upsert(EntitySet.SUBSCRIPTIONS, {"cspb_providersubscriptionid": transition["toSubscriptionId"]},
+                       values).id
+    left = max(0, quantity_before - moved)
+    dv.update(EntitySet.SUBSCRIPTIONS, source_id, {"cspb_quantity": left} if left else {
+        "cspb_quantity": 0, "cspb_status": int(SubscriptionStatus.EXPIRED), "cspb_commitmentenddate": stamp,
+        "cspb_autorenew": False})
+    key = transition.get("id") or transition["toSubscriptionId"]
+    for sub_id, change_type, old, new, name in (
+            (source_id, ChangeType.DECREASE, quantity_before, left, "transition out"),
+            (new_id, ChangeType.NEW, 0, moved, "transition in")):
+        dv.upsert(EntitySet.LICENSE_CHANGE_LOGS, {"cspb_changekey": f"transition|{key}|{name}"}, {
+            "cspb_name": f"{name} {transition['toCatalogItemId']}"[:100], "cspb_changetype": int(change_type),
+            "cspb_oldquantity": old, "cspb_newquantity": new, "cspb_effectivedate": stamp,
+            "cspb_origin": int(ChangeOrigin.PROVIDER_SYNC),
+            "cspb_provisioningstatus": int(ProvisioningStatus.NOT_APPLICABLE),
+            "cspb_subscription@odata.bind": bind(EntitySet.SUBSCRIPTIONS, sub_id)})
+    return str(new_id)
+
+
+def _frequency(cycle: Any) -> str | None:
+    return {"monthly": "P1M", "annual": "P1Y", "triennial": "P3Y"}.get(str(cycle or "").lower())
