@@ -95,7 +95,8 @@ def run_post_invoice_jobs(invoice_id: str, *, dv: Any = None, jobs: tuple[str, .
             elif job == "charge":
                 if contract.get("cspb_autocharge"):
                     result = payments.charge_invoice(invoice_id, dv=dv, processor=processor)
-                    outcomes[job] = f"{result.status} {result.amount} {invoice.currency} {result.message}".strip()
+                    outcomes[job] = f"{result.status} {result.amount} {invoice.currency} {result.message} " \
+                                    f"{result.action_url}".strip()
                 else:
                     outcomes[job] = "skipped (auto-charge is off)"
             elif job == "accounting":

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from bench._common import load_average
+from bench._common import load_average, peak_rss_mb
 from billing.cycles import due_cycles, invoice_date
 from billing.models import (
     BillingContract,
@@ -88,8 +88,8 @@ def bench_plan(n: int, baseline_sample: int) -> int:
     plan, ours = timed(lambda d: plan_run(d, RUN_DATE), data)
     lines = sum(len(i.lines) for i in plan.invoices)
     print(f"plan: {n} contracts, {len(data.subscriptions)} subscriptions, {len(data.change_logs)} change logs, "
-          f"{len(data.usage)} usage rows -> {len(plan.invoices)} invoices, {lines} lines in {ours:.2f} s "
-          f"[{load_average()}]")
+          f"{len(data.usage)} usage rows -> {len(plan.invoices)} invoices, {lines} lines in {ours:.2f} s, "
+          f"peak RSS {peak_rss_mb():.0f} MB (target < 300 MB at 20,000 contracts) [{load_average()}]")
     # The baseline grows with contracts^2: run it on the first `baseline_sample` contracts against
     # the whole input, and check it produced exactly our invoices for those contracts.
     sample = data.contracts[:baseline_sample] if baseline_sample < n else data.contracts

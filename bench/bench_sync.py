@@ -132,7 +132,8 @@ def one_size(customers: int, args: argparse.Namespace) -> dict[str, Any]:
             pc = PartnerCenterAdapter(pc_srv.url, lambda: "bench", retry=retry(), timeout=60)
 
             def client(url: str) -> DataverseClient:
-                return DataverseClient(url, lambda: "bench", retry=retry(), timeout=60)
+                return DataverseClient(url, lambda: "bench", retry=retry(), timeout=60,
+                                       requests_per_second=args.client_rate or None)
 
             from sync.catalog_sync import run_catalog_sync
             from sync.jobs import price_sheet_rows
@@ -198,14 +199,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protection", default="on",
                         help="Dataverse service protection in the sandbox: on (Microsoft's limits), off, or "
                              "scaled, e.g. requests=100,window=10,concurrent=52")
+    parser.add_argument("--client-rate", type=float, default=0.0,
+                        help="requests per second the client's per-process token bucket allows (0: no bucket)")
+    parser.add_argument("--batch", type=int, default=0, help="accounts per queue message (0: the setting, 50)")
     args = parser.parse_args(argv)
+    if args.batch:
+        import os
+
+        from shared.config import reset_settings
+
+        os.environ["CSPB_SUBSCRIPTION_SYNC_BATCH"] = str(args.batch)
+        reset_settings()
 
     from bench._common import load_average, stamp
     from sync.subscription_sync import batch_size
 
     sizes = [int(c) for c in args.customers.split(",") if c]
     print(f"subscription sync (provider accounts + subscriptions), Dataverse requests; {stamp()}; "
-          f"service protection {args.protection}; latency {args.latency_ms:g} ms, "
+          f"service protection {args.protection}; client bucket {args.client_rate or 'off'} req/s; "
+          f"latency {args.latency_ms:g} ms, "
           f"{args.workers} concurrent messages over {args.processes} worker processes, "
           f"{batch_size()} accounts per message")
     head = (f"{'customers':>9} {'subs':>7} | {'in-process':>10} {'/cust':>6} {'re-sync':>8} | {'Azure path':>10} "

@@ -30,8 +30,8 @@ def dataverse_round_trip(ctx: Any) -> list[str]:
 
 
 def sync_and_provision(ctx: Any) -> list[str]:
+    from cli.demo_sync import run_demo_flow
     from distributors.partnercenter_adapter import PartnerCenterAdapter
-    from sync.demo import run_demo_flow
 
     dv = _dv()
     # The partner's pricing policy, as an admin would enter it before the first catalog sync.
@@ -73,7 +73,7 @@ def price_preview(ctx: Any) -> list[str]:
 
 
 def pax8_provisioning(ctx: Any) -> list[str]:
-    from sync.pax8_demo import run_pax8_demo
+    from cli.demo_pax8 import run_pax8_demo
 
     out = run_pax8_demo(_dv())
     if out.get("status") != "Provisioned":
@@ -246,7 +246,7 @@ def _mail_read_back(ctx: Any) -> list[str]:
 
 
 def portal_and_assessment(ctx: Any) -> list[str]:
-    from portal.demo import run_demo_step
+    from cli.demo_portal import run_demo_step
     from sandbox.registry import tls_folder
 
     entra = ctx.servers.get("entra")

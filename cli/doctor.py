@@ -61,22 +61,36 @@ class Doctor:
         try:
             detail = probe()
         except Exception as exc:  # noqa: BLE001 - a failed check is a line in the checklist, never a crash
-            self.results.append(Check(name, False, _short(exc), fix))
+            self.results.append(Check(name, False, _short(exc), self._unreachable(exc) + fix))
             return False
         self.results.append(Check(name, True, detail))
         return True
+
+    def _unreachable(self, exc: Exception) -> str:
+        """A service that did not answer is a network or URL problem first, whatever the grant."""
+        from shared.errors import AuthError, RetriableError
+
+        try:
+            from azure.core.exceptions import ServiceRequestError
+        except ImportError:  # pragma: no cover - azure-core ships with azure-identity
+            ServiceRequestError = OSError  # type: ignore[misc,assignment]  # noqa: N806
+        if isinstance(exc, AuthError) or not isinstance(exc, RetriableError | ServiceRequestError | OSError):
+            return ""
+        local = " (sandbox mode: start `cspbridge sandbox` first)" if self.s.mode == "sandbox" else ""
+        return f"it did not answer: check its URL setting and the network path{local}; then, if it answers: "
 
     def _skip(self, name: str, why: str) -> None:
         self.results.append(Check(name, True, why, skipped=True))
 
     # -- settings ------------------------------------------------------------------------------
     def settings(self) -> None:
+        from shared.config import setting_types
         from shared.settings_check import problems
 
         areas = ["core", "portal"]
         if self.s.queue_backend == "servicebus":
             areas.append("servicebus")
-        found = problems(self.env, areas)
+        found = problems(self.env, areas, setting_types())
         for problem in found:
             name = problem.split(" ", 1)[0].split("=", 1)[0]
             self.results.append(Check(f"Setting {name}", False, problem,

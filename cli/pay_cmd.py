@@ -49,11 +49,14 @@ def charge(invoice_ref: str, amount: Decimal | None, purpose: str | None) -> Non
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps({"invoice": invoice_id, "status": outcome.status, "amount": str(outcome.amount),
                            "balance": str(outcome.balance), "key": outcome.key, "replayed": outcome.replayed,
-                           "message": outcome.message}))
+                           "message": outcome.message, **({"action_url": outcome.action_url}
+                                                          if outcome.action_url else {})}))
     if outcome.status == "failed" and outcome.replayed:
         click.echo(f"this attempt ({purpose}) already failed and is not repeated; pass --purpose with a new name "
                    "to try again", err=True)
-    if outcome.status not in ("succeeded", "pending", "nothing_due"):
+    if outcome.status == "requires_action":
+        click.echo(f"the customer must confirm this payment with their bank: {outcome.action_url}", err=True)
+    if outcome.status not in ("succeeded", "pending", "nothing_due", "requires_action"):
         raise SystemExit(1)
 
 

@@ -264,7 +264,8 @@ class DataverseClient:
     def create_multiple(self, entity_set: str, logical_name: str, records: builtins.list[dict[str, Any]], *,
                         batch_size: int = 1000) -> builtins.list[str]:
         """The CreateMultiple action (create-only: an existing key fails the whole request). Records
-        may carry their primary id (client-generated). Returns the created ids."""
+        may carry their primary id (client-generated). Returns the created ids. Not resent after a
+        lost response (a resend would fail on its own rows); callers re-plan and find them."""
         ids: builtins.list[str] = []
         for chunk in _chunks(records, batch_size):
             response = self._send("POST", f"{entity_set}/Microsoft.Dynamics.CRM.CreateMultiple",
@@ -277,8 +278,9 @@ class DataverseClient:
         """The UpdateMultiple action; every record carries its primary id. Returns records sent."""
         total = 0
         for chunk in _chunks(records, batch_size):
+            # Setting the same values by id again is harmless: safe to resend after a lost response.
             self._send("POST", f"{entity_set}/Microsoft.Dynamics.CRM.UpdateMultiple",
-                       body={"Targets": [_typed(r, logical_name) for r in chunk]})
+                       body={"Targets": [_typed(r, logical_name) for r in chunk]}, idempotent=True)
             total += len(chunk)
         return total
 

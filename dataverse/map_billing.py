@@ -10,7 +10,7 @@ Datetimes are cut to their UTC date: billing counts whole days.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -46,6 +46,7 @@ from billing.models import (
 )
 from dataverse.odata import bind
 from dataverse.tables import EntitySet
+from shared.dates import parse_date as to_date
 
 Row = Mapping[str, Any]
 ZERO = Decimal(0)
@@ -97,16 +98,6 @@ LINE_SELECT = [
     "cspb_periodend", "_cspb_subscription_value", "_cspb_licensechangelog_value", "_productid_value",
     "cspb_taxratepct", "cspb_taxname", "cspb_sourcecurrency", "cspb_exchangerate", "cspb_ratemonth",
 ]
-
-
-def to_date(value: Any) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def _dec(value: Any, default: Decimal | None = ZERO) -> Decimal | None:

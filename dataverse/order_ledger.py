@@ -17,8 +17,8 @@ from billing.models import ProvisioningStatus
 from dataverse.odata import literal
 from dataverse.tables import AgreementStatus, EntitySet, Provider
 from distributors.base import MicrosoftAcceptance, OrderContext
+from shared.dates import parse_datetime as parse_dt
 from shared.errors import ConflictError
-from sync.records import parse_dt
 
 # Change logs in these states may hold an order at the provider that nobody has claimed yet.
 IN_DOUBT = (int(ProvisioningStatus.SENDING), int(ProvisioningStatus.NEEDS_REVIEW))

@@ -44,6 +44,7 @@ from distributors.base import (
     check_term,
 )
 from shared.config import Settings, get_settings
+from shared.dates import parse_date, parse_datetime
 from shared.errors import (
     AuthError,
     IntegrationError,
@@ -123,22 +124,17 @@ class _TokenCache:
             return self._token
 
 
-_OFFSET_NO_COLON = re.compile(r"([+-]\d{2})(\d{2})$")
 
 
 def parse_when(value: Any) -> datetime | None:
     """A Pax8 date or date-time as an aware UTC datetime. Pax8 sends both shapes for the same
     field ("createdDate": "2020-12-01" on orders and "2020-12-01T13:20:13.153-0700" on a
     subscription's history), so a date alone means midnight UTC of that day."""
-    if not value:
-        return None
-    text = str(value).strip().replace("Z", "+00:00")
-    text = _OFFSET_NO_COLON.sub(r"\1:\2", text) if "T" in text else text
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = parse_datetime(value or None)
     except ValueError:
         raise ValidationError(f"Pax8 sent an unreadable date {value!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return parsed.astimezone(UTC) if parsed else None
 
 
 class _Pax8Http(HttpClient):
@@ -157,15 +153,11 @@ class _Pax8Http(HttpClient):
 
 
 def _date(value: Any) -> date | None:
-    when = parse_when(value)
-    if when is None:
-        return None
-    # A date-only value is a calendar date; a timestamp's own calendar day is what Pax8 shows.
-    text = str(value)
-    if "T" not in text:
-        return when.date()
-    local = datetime.fromisoformat(_OFFSET_NO_COLON.sub(r"\1:\2", text.replace("Z", "+00:00")))
-    return local.date()
+    # A timestamp's own calendar day is what Pax8 shows, not the UTC day.
+    try:
+        return parse_date(value or None)
+    except ValueError:
+        raise ValidationError(f"Pax8 sent an unreadable date {value!r}") from None
 
 
 def _money(value: Any) -> Decimal | None:

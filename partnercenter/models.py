@@ -20,20 +20,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from shared import dates
 from shared.config import Secret
 from shared.errors import ValidationError
 
 
 def parse_datetime(value: Any) -> datetime | None:
-    if not value or not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text.startswith("9999-"):
-        return None  # "no end" on Azure plans
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    if not isinstance(value, str) or value.strip().startswith("9999-"):
+        return None  # not a date, or "no end" on Azure plans
+    return dates.parse_datetime(value, strict=False)
 
 
 def parse_money(value: Any, what: str = "amount") -> Decimal:

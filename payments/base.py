@@ -12,6 +12,9 @@ from typing import Protocol, runtime_checkable
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 PENDING = "pending"
+# The card's bank wants the customer to authenticate (3-D Secure): nothing was taken yet, and
+# ChargeResult.action_url is where the customer finishes it.
+REQUIRES_ACTION = "requires_action"
 
 
 @dataclass(frozen=True)
@@ -37,13 +40,14 @@ class StoredMethod:
 
 @dataclass(frozen=True)
 class ChargeResult:
-    status: str  # succeeded | failed | pending
+    status: str  # succeeded | failed | pending | requires_action
     amount: Decimal
     currency: str
     processor_payment_id: str = ""
     error: str = ""  # plain words for the invoice, e.g. "Your card was declined."
     replayed: bool = False
     details: dict[str, str] = field(default_factory=dict)
+    action_url: str = ""  # requires_action: the page where the customer authenticates
 
 
 @runtime_checkable

@@ -19,6 +19,7 @@ from billing.models import LineType, PaymentStatus
 from billing.money import parse_decimal, round_money
 from dataverse.tables import AccountingStatus
 from dataverse.tables import PaymentStatus as PaymentRowStatus
+from shared.dates import parse_date
 from shared.errors import ValidationError
 
 ZERO = Decimal("0")
@@ -107,7 +108,7 @@ class InvoiceDoc:
 
 
 def _date(value: Any) -> date | None:
-    return date.fromisoformat(str(value)[:10]) if value else None
+    return parse_date(value)
 
 
 def load_invoice(dv: Any, invoice_id: str) -> InvoiceDoc:

@@ -18,7 +18,7 @@ from billing.money import round_money
 from dataverse.client import client_or_default
 from distributors.base import idempotency_key
 from payments import invoice_records as records
-from payments.base import FAILED, SUCCEEDED, ChargeResult, PaymentProcessor, StoredMethod
+from payments.base import FAILED, REQUIRES_ACTION, SUCCEEDED, ChargeResult, PaymentProcessor, StoredMethod
 from payments.links import LinkClaims, consume, create_payment_link, verify_token
 from shared.blobstore import BlobStore, blob_store_from_settings
 from shared.errors import ConflictError, IntegrationError, RetriableError, ValidationError
@@ -54,6 +54,7 @@ class ChargeOutcome:
     message: str = ""
     replayed: bool = False
     balance: Decimal = Decimal("0")
+    action_url: str = ""  # requires_action: the customer's link to finish authenticating
 
 
 def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: str = "autocharge", dv: Any = None,
@@ -107,6 +108,16 @@ def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: s
                               error=str(exc)[:2000])
         refreshed = records.refresh_payment_totals(dv, invoice, last_attempt_failed=True)
         return ChargeOutcome(FAILED, due, key, str(exc), balance=refreshed.balance)
+    if result.status == REQUIRES_ACTION:
+        # Nothing taken yet: the invoice stays unpaid, the attempt is recorded Pending (settle_held or
+        # the processor's webhook learns the outcome) with the reason and the customer's link.
+        reason = f"{result.error} Link for the customer: {result.action_url}" if result.action_url else result.error
+        records.write_payment(dv, invoice, key, amount=due, processor=processor.name, status=records.PAYMENT_PENDING,
+                              processor_payment_id=result.processor_payment_id, error=reason)
+        refreshed = records.refresh_payment_totals(dv, invoice)
+        log.info("invoice %s charge %s: the customer must authenticate", invoice.number, key)
+        return ChargeOutcome(REQUIRES_ACTION, due, key, result.error, replayed=result.replayed,
+                             balance=refreshed.balance, action_url=result.action_url)
     succeeded = result.status == SUCCEEDED
     records.write_payment(dv, invoice, key, amount=due, processor=processor.name,
                           status=records.PAYMENT_SUCCEEDED if succeeded else
@@ -136,7 +147,7 @@ def settle_held(*, dv: Any = None, processors: dict[str, Any] | None = None) -> 
         invoice = records.load_invoice(dv, row["_cspb_invoice_value"])
         amount = records.dec(row.get("cspb_amount"))
         result = status_of(row["cspb_processorpaymentid"], amount, invoice.currency)
-        if result.status == "pending":
+        if result.status in ("pending", REQUIRES_ACTION):  # the customer has not authenticated yet
             settled.append({"invoice": invoice.number, "payment": row["cspb_paymentkey"], "status": "pending"})
             continue
         succeeded = result.status == SUCCEEDED

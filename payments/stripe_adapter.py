@@ -11,13 +11,14 @@ timeout, so a lost response never charges twice. Amounts go in the currency's mi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import stripe
 
 from billing.money import minor_units, round_money
-from payments.base import FAILED, PENDING, SUCCEEDED, ChargeResult, StoredMethod
+from payments.base import FAILED, PENDING, REQUIRES_ACTION, SUCCEEDED, ChargeResult, StoredMethod
 from shared.config import Settings, get_settings
 from shared.errors import (
     AuthError,
@@ -89,9 +90,11 @@ class StripeProcessor:
     name = "stripe"
 
     def __init__(self, api_key: str, *, api_base: str = "https://api.stripe.com", retry: RetryPolicy | None = None,
-                 timeout: float = 60.0) -> None:
+                 timeout: float = 60.0, return_url: str = "") -> None:
         if not api_key:
             raise AuthError("Stripe API key is not configured")
+        # Where the customer lands after 3-D Secure (the portal); Stripe sends them back with the outcome.
+        self.return_url = return_url
         self.http = HttpClient(api_base, retry=retry or RetryPolicy(), timeout=timeout)
         self.client = stripe.StripeClient(api_key, base_addresses={"api": api_base.rstrip("/")},
                                           max_network_retries=0, http_client=_SharedHttp(self.http))
@@ -100,7 +103,7 @@ class StripeProcessor:
     def from_settings(cls, settings: Settings | None = None) -> StripeProcessor:
         s = settings or get_settings()
         key = s.stripe_api_key.reveal() or ("sk_test_sandbox" if s.mode == "sandbox" else "")
-        return cls(key, api_base=s.stripe_api_base, timeout=s.http_timeout_seconds,
+        return cls(key, api_base=s.stripe_api_base, timeout=s.http_timeout_seconds, return_url=s.portal_base_url,
                    retry=RetryPolicy(max_attempts=s.http_max_attempts, cap_seconds=s.http_backoff_cap_seconds))
 
     def save_method(self, customer_name: str, email: str, method_token: str, idempotency_key: str) -> StoredMethod:
@@ -129,13 +132,65 @@ class StripeProcessor:
         except stripe.CardError as exc:
             body = exc.json_body if isinstance(exc.json_body, dict) else {}
             intent_id = ((body.get("error") or {}).get("payment_intent") or {}).get("id", "")
+            if exc.code == "authentication_required" and intent_id:
+                return self._ask_for_authentication(intent_id, method, amount, currency, idempotency_key)
             return ChargeResult(FAILED, amount, currency, intent_id, error=exc.user_message or "card declined",
-                                details={"decline_code": str(getattr(exc.error, "decline_code", "") or "")})
+                                details={"decline_code": str(getattr(exc.error, "decline_code", "") or ""),
+                                         "reason": str(exc.code or "card_declined")})
         except stripe.StripeError as exc:
             raise _translate(exc) from None
         replayed = (intent.last_response is not None
                     and intent.last_response.headers.get("Idempotent-Replayed") == "true")
-        status = {"succeeded": SUCCEEDED, "processing": PENDING}.get(intent.status, FAILED)
+        return replace(self._result(intent, amount, currency), replayed=replayed)
+
+    def _result(self, intent: Any, amount: Decimal, currency: str) -> ChargeResult:
+        status = {"succeeded": SUCCEEDED, "processing": PENDING, "requires_action": REQUIRES_ACTION,
+                  "requires_confirmation": PENDING}.get(intent.status, FAILED)
         received = _from_minor(intent.amount_received or 0, currency) if status == SUCCEEDED else amount
-        return ChargeResult(status, received, currency, intent.id, replayed=replayed,
-                            error="" if status != FAILED else f"payment intent is {intent.status}")
+        if status == REQUIRES_ACTION:
+            return ChargeResult(status, amount, currency, intent.id, error=AUTHENTICATION_NEEDED,
+                                action_url=_action_url(intent), details={"reason": "authentication_required"})
+        error = ""
+        if status == FAILED:
+            last = intent.last_payment_error
+            error = (last.message if last is not None and last.message else f"payment intent is {intent.status}")
+        return ChargeResult(status, received, currency, intent.id, error=error)
+
+    def _ask_for_authentication(self, intent_id: str, method: StoredMethod, amount: Decimal, currency: str,
+                                idempotency_key: str) -> ChargeResult:
+        """Off-session, the bank asked for 3-D Secure (authentication_required). Confirm the same
+        intent on-session with a return URL: Stripe answers requires_action and a redirect URL,
+        which is the customer's link to finish paying (https://docs.stripe.com/payments/save-and-reuse,
+        "Charge the saved payment method later": bring the customer back on-session)."""
+        try:
+            intent = self.client.v1.payment_intents.confirm(
+                intent_id, params={"payment_method": method.method_ref,
+                                   "return_url": self.return_url or "https://example.invalid/"},
+                options={"idempotency_key": f"{idempotency_key}-authenticate"})
+        except stripe.CardError as exc:
+            return ChargeResult(FAILED, amount, currency, intent_id, error=exc.user_message or "card declined",
+                                details={"reason": str(exc.code or "card_declined")})
+        except stripe.StripeError as exc:
+            raise _translate(exc) from None
+        return self._result(intent, amount, currency)
+
+    def transaction_status(self, processor_payment_id: str, amount: Decimal, currency: str) -> ChargeResult:
+        """The intent's outcome now, e.g. after the customer finished (or failed) 3-D Secure."""
+        try:
+            intent = self.client.v1.payment_intents.retrieve(processor_payment_id)
+        except stripe.StripeError as exc:
+            raise _translate(exc) from None
+        return self._result(intent, amount, currency)
+
+
+AUTHENTICATION_NEEDED = "The card's bank asks the customer to confirm this payment (3-D Secure)."
+
+
+def _action_url(intent: Any) -> str:
+    action = intent.next_action
+    if action is None:
+        return ""
+    if action.type == "redirect_to_url" and action.redirect_to_url is not None:
+        return str(action.redirect_to_url.url or "")
+    sdk = getattr(action, "use_stripe_sdk", None)
+    return str(sdk.get("stripe_js", "")) if isinstance(sdk, dict) else ""

@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, frozenset[PortalRole]] = {
 }
 
 PARTNER_ACCOUNT = "__partner__"
+FLOW_MAX_AGE_SECONDS = 15 * 60  # Entra's authorization codes live about 10 minutes
 
 
 def can(user: PortalUser | None, permission: str) -> bool:
@@ -129,17 +130,20 @@ class EntraSignIn:
     def start(self, session: Session, redirect_uri: str) -> str:
         flow = self._client().initiate_auth_code_flow(scopes=[], redirect_uri=redirect_uri)
         session["flow"] = {k: v for k, v in flow.items() if k != "auth_uri"}
+        session["flow_started"] = self._clock().timestamp()
         return str(flow["auth_uri"])
 
     def finish(self, session: Session, query: dict[str, str], repo: PortalRepository) -> PortalUser:
         flow = session.pop("flow", None)
+        started = float(session.pop("flow_started", 0) or 0)
         invite = session.pop("invite", None)
         if query.get("error"):
             # Entra sends the user back with error=access_denied when they decline the consent prompt.
             if query["error"] in ("access_denied", "consent_required", "interaction_required"):
                 raise AuthError("you declined the permissions the portal asks for; sign in again and accept them")
             raise AuthError(f"Microsoft sign-in answered {query['error'][:60]}")
-        if not flow:
+        if not flow or self._clock().timestamp() - started > FLOW_MAX_AGE_SECONDS:
+            # A sign-in not finished within the auth code's own lifetime is not finished at all.
             raise AuthError("the sign-in expired or was started in another browser; please sign in again")
         try:
             result = self._client().acquire_token_by_auth_code_flow(flow, query)

@@ -33,6 +33,7 @@ from portal.models import (
     Subscription,
     SubscriptionStatus,
 )
+from shared.dates import parse_date, parse_datetime
 from shared.errors import ConflictError, NotFoundError
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -57,15 +58,11 @@ def is_guid(value: str | None) -> bool:
 
 
 def _dt(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_datetime(value)
 
 
 def _date(value: Any) -> date | None:
-    parsed = _dt(value)
-    return parsed.date() if parsed else None
+    return parse_date(value)
 
 
 def _money(value: Any) -> Decimal:

@@ -17,7 +17,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from recon.aggregate import check_counts
 from recon.columns import INVOICE_OPTIONAL, INVOICE_REQUIRED, resolve
 from recon.quarantine import QuarantineRow, QuarantineWriter
 from recon.sources import inspect
+from shared.dates import parse_date
 from shared.errors import ValidationError
 
 
@@ -65,20 +66,6 @@ class InvoiceFileResult:
     quarantine_path: Path | None = None
     quarantine_sample: list[QuarantineRow] = field(default_factory=list)
     rows_aggregated: int = 0  # good lines (handed to the callback, or collected in `lines`)
-
-
-def parse_date(text: str) -> date | None:
-    """ISO (export) or M/D/YYYY (portal); None when empty, ValueError when unreadable."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    head = text.split("T")[0].split(" ")[0]
-    for fmt in ("%Y-%m-%d", "%m/%d/%Y"):
-        try:
-            return datetime.strptime(head, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError(f"unreadable date {text!r}")
 
 
 def _records(path: Path, fmt: str, gzipped: bool) -> Iterator[tuple[int, dict[str, str] | None, Any]]:

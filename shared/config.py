@@ -300,11 +300,17 @@ def check_mode(env: Mapping[str, str] | None = None) -> str:
     return mode
 
 
+def setting_types() -> dict[str, str]:
+    """App setting name -> its type name, for shared.settings_check (which must not import this module)."""
+    return {"CSPB_" + f.name.upper(): str(f.type) for f in fields(Settings)}
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     from shared.settings_check import require
 
-    require("core")  # one message naming every missing or malformed setting, before anything uses them
+    # One message naming every missing or malformed setting, before anything uses them.
+    require("core", types=setting_types())
     settings = Settings.from_env()
     from shared.logging import register_secrets
 

@@ -353,7 +353,7 @@ class DrainResult:
 
 
 def drain(queue: Queue, handler: Handler, *, max_rounds: int = 1000, batch: int = 32, workers: int = 1,
-          on_done: Callable[[Message], None] | None = None) -> DrainResult:
+          on_done: Callable[[Message], None] | None = None, visibility_timeout: int = 60) -> DrainResult:
     """Process until the queue is empty (the CLI/demo stand-in for the Functions host).
     `workers` > 1 handles each received batch concurrently, as several instances would."""
     result = DrainResult()
@@ -388,7 +388,8 @@ def drain(queue: Queue, handler: Handler, *, max_rounds: int = 1000, batch: int 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="queue-drain") if workers > 1 else None
     try:
         for _ in range(max_rounds):
-            messages = queue.receive(batch, visibility_timeout=0 if isinstance(queue, InProcessQueue) else 60)
+            messages = queue.receive(batch, visibility_timeout=0 if isinstance(queue, InProcessQueue)
+                                     else visibility_timeout)
             if not messages:
                 break
             if pool is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import fields
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,12 +56,6 @@ class ConfigurationError(ValidationError):
                          " (see local.settings.sample.json and README, 'App settings')",
                          details={"problems": problems})
         self.problems = problems
-
-
-def _field_types() -> dict[str, str]:
-    from shared.config import Settings, env_name
-
-    return {env_name(f.name): str(f.type) for f in fields(Settings)}
 
 
 def _is_url(value: str) -> bool:
@@ -121,21 +114,23 @@ def _missing(env: Mapping[str, str], areas: Iterable[str]) -> list[str]:
     return found
 
 
-def problems(env: Mapping[str, str] | None = None, areas: Iterable[str] = ("core",)) -> list[str]:
-    """Every problem with the settings, worded for the admin; empty when they are fine."""
+def problems(env: Mapping[str, str] | None = None, areas: Iterable[str] = ("core",),
+             types: Mapping[str, str] | None = None) -> list[str]:
+    """Every problem with the settings, worded for the admin; empty when they are fine. `types` maps each
+    setting to its type name (shared.config.setting_types()); without it only presence is checked."""
     source: Mapping[str, Any] = os.environ if env is None else env
     azure = source.get("CSPB_MODE", "").strip() == "azure"
-    found = _value_problems(source, _field_types(), azure)
+    found = _value_problems(source, types or {}, azure)
     if azure:
         found += _missing(source, list(areas))
     return found
 
 
-def require(*areas: str, env: Mapping[str, str] | None = None) -> None:
+def require(*areas: str, env: Mapping[str, str] | None = None, types: Mapping[str, str] | None = None) -> None:
     """Raise one ConfigurationError naming every missing or malformed setting of these areas."""
     unknown = [a for a in areas if a not in REQUIRED_IN_AZURE]
     if unknown:
         raise KeyError(f"unknown settings area(s): {unknown}")
-    found = problems(env, areas or ("core",))
+    found = problems(env, areas or ("core",), types)
     if found:
         raise ConfigurationError(found)

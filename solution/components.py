@@ -20,11 +20,12 @@ No secret is shipped: the function URL and key are environment variables set per
 
 from __future__ import annotations
 
-import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from solution.entity_xml import LANGS, sub, to_bytes, with_xsi
+from solution.ids import stable_id
+from solution.roles import ROLES
 from solution.spec import ALL
 
 UNIQUE_NAME = "CSPBridge"
@@ -33,14 +34,6 @@ PUBLISHER = "cspb"
 PREFIX = "cspb"
 OPTION_VALUE_PREFIX = "10000"
 MANAGED_PLACEHOLDER = "2"  # SolutionPackager writes 2 ("both") in unpacked source; pack.py replaces it
-
-_NS = uuid.UUID("6f0c7f6e-6a4b-4f39-9d6e-2f1f3b0c5a11")
-
-
-def stable_id(name: str) -> str:
-    """Deterministic GUID so regenerating the source never churns ids."""
-    return str(uuid.uuid5(_NS, name))
-
 
 ENDPOINT_ID = stable_id("serviceendpoint:cspb_webhook")
 ENDPOINT_NAME = "CSPBridge Webhook"
@@ -134,7 +127,6 @@ def solution_xml() -> ET.Element:
         sub(roots, "RootComponent", type="1", schemaName=table.logical_name, behavior="0" if table.custom else "2")
     for var in ENV_VARS:
         sub(roots, "RootComponent", type="380", schemaName=var.schema_name, behavior="0")
-    from solution.roles import ROLES  # roles.py builds on this module
 
     for role in ROLES:
         sub(roots, "RootComponent", type="20", id="{" + role.id + "}", behavior="0")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from solution.components import stable_id
 from solution.entity_xml import VERSION, labels, sub, to_bytes, with_xsi
+from solution.ids import stable_id
 from solution.spec import VIEWS, Col, TableSpec, ViewSpec
 
 # Built-in form control class ids by column type.

@@ -17,8 +17,8 @@ import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
-from solution.components import stable_id
 from solution.entity_xml import XSI
+from solution.ids import stable_id
 
 log = logging.getLogger(__name__)
 

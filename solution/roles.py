@@ -12,8 +12,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from solution.components import stable_id
 from solution.entity_xml import to_bytes, with_xsi
+from solution.ids import stable_id
 from solution.spec import TABLES
 
 ALL_VERBS = ("Create", "Read", "Write", "Delete", "Append", "AppendTo")

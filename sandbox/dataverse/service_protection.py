@@ -146,10 +146,12 @@ class ServiceProtection:
             self.admitted += 1
             return entry
 
-    def release(self, who: str, entry: list[float]) -> None:
+    def release(self, who: str, entry: list[float], *, not_server_time: float = 0.0) -> None:
+        """`not_server_time`: seconds of the request that were not the server working (the sandbox's
+        injected network latency): they hold the concurrency slot but are not execution time."""
         with self._lock:
             self._users[who].active -= 1
-            entry[1] = self.clock() - entry[0]
+            entry[1] = max(0.0, self.clock() - entry[0] - not_server_time)
 
     def remaining(self, who: str) -> dict[str, str]:
         """The rate-limit headers Dataverse sends on every response."""
@@ -161,7 +163,7 @@ class ServiceProtection:
                     "x-ms-ratelimit-time-remaining-xrm-requests": f"{max(0.0, self.limits.execution_ms - spent_ms):.2f}"}
 
     @contextmanager
-    def request(self, authorization: str) -> Iterator[Refusal | None]:
+    def request(self, authorization: str, *, not_server_time: float = 0.0) -> Iterator[Refusal | None]:
         """`with protection.request(auth) as refusal:` — None means go on (and is released after)."""
         who = self.user_of(authorization)
         admitted = self.admit(who)
@@ -171,7 +173,7 @@ class ServiceProtection:
         try:
             yield None
         finally:
-            self.release(who, admitted)
+            self.release(who, admitted, not_server_time=not_server_time)
 
     @property
     def refused_total(self) -> int:

@@ -16,7 +16,7 @@ def test_demo_runs_every_step_and_writes_real_files(tmp_path):
     try:
         result = CliRunner().invoke(cli, ["demo", "--out", str(out)], catch_exceptions=False)
     finally:
-        from portal.demo import stop_servers
+        from cli.demo_portal import stop_servers
 
         stop_servers()
         os.environ.clear()

@@ -1,12 +1,12 @@
-"""sync.pax8_demo.run_pax8_demo: a rep's Pax8 order through the provisioning worker, against the
+"""cli.demo_pax8.run_pax8_demo: a rep's Pax8 order through the provisioning worker, against the
 Dataverse and Pax8 sandboxes."""
 
 from __future__ import annotations
 
 import pytest
 
+from cli.demo_pax8 import run_pax8_demo
 from distributors.pax8 import Pax8Adapter
-from sync.pax8_demo import run_pax8_demo
 
 pytestmark = pytest.mark.integration
 

@@ -113,3 +113,31 @@ def test_doctor_lists_missing_settings_and_goes_on(deployment, monkeypatch):
         in result.output
     assert "[FAIL] Token: Partner Center REST (app-only):" in result.output and "invalid_client" in result.output
     assert "[ ok ] Dataverse: WhoAmI" in result.output
+
+
+def test_doctor_in_sandbox_mode_against_the_running_sandboxes(dv_server, pc_server, monkeypatch):
+    from shared.config import reset_settings
+
+    monkeypatch.setenv("CSPB_DATAVERSE_URL", dv_server.url)
+    monkeypatch.setenv("CSPB_PARTNER_CENTER_URL", pc_server.url)
+    monkeypatch.setenv("CSPB_GRAPH_URL", pc_server.url)
+    reset_settings()
+    result = doctor()
+    assert result.exit_code == 0, result.output
+    assert "[ ok ] Dataverse: security role: has security role 'CSPBridge Integration'" in result.output
+    assert "[skip] Tokens: sandbox mode" in result.output
+
+
+def test_doctor_says_when_a_service_does_not_answer(monkeypatch):
+    import socket
+
+    from shared.config import reset_settings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setenv("CSPB_DATAVERSE_URL", f"http://127.0.0.1:{closed}")
+    reset_settings()
+    result = doctor()
+    assert result.exit_code == 1
+    assert "[FAIL] Dataverse: WhoAmI:" in result.output and "it did not answer" in result.output

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from cli.demo_pax8 import map_one_company, record_acceptance
 from dataverse.tables import EntitySet, Provider, SubscriptionStatus
 from distributors.pax8 import Pax8Adapter
 from shared.errors import RetriableError
 from sync import order_once, provisioning
-from sync.pax8_demo import map_one_company, record_acceptance
 from sync.provider_accounts import run_provider_account_sync
 from sync.records import bind
 

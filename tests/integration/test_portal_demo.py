@@ -6,7 +6,7 @@ pytestmark = pytest.mark.integration
 def test_demo_step_serves_the_portal_and_writes_the_assessment(dv_server, tmp_path, monkeypatch):
     import requests
 
-    from portal.demo import run_demo_step, stop_servers
+    from cli.demo_portal import run_demo_step, stop_servers
     from shared.config import reset_settings
 
     monkeypatch.setenv("CSPB_DATAVERSE_URL", dv_server.url)

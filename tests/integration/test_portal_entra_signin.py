@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def demo_portal(dv_server, tmp_path, monkeypatch, local_tls_files):
-    from portal.demo import run_demo_step, stop_servers
+    from cli.demo_portal import run_demo_step, stop_servers
     from sandbox._server import RunningServer
     from sandbox.entra.server import build_app
     from shared.config import reset_settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.demo import run_demo_flow
+from cli.demo_sync import run_demo_flow
 
 pytestmark = pytest.mark.integration
 

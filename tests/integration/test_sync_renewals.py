@@ -146,9 +146,9 @@ class PendingManualOrders:
 
 def test_pax8_pending_order_stays_pending_and_the_first_commitment_end_is_no_renewal(dv, pax8_server,
                                                                                      quick_retry) -> None:
+    from cli.demo_pax8 import run_pax8_demo
     from distributors.pax8 import Pax8Adapter
     from sandbox._server import RunningServer
-    from sync.pax8_demo import run_pax8_demo
 
     with RunningServer(PendingManualOrders(pax8_server.app), port=0) as server:
         pax8 = Pax8Adapter(server.url, "client", "secret", retry=quick_retry,

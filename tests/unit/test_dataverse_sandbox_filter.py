@@ -54,3 +54,14 @@ def test_filters(expr, expected):
 def test_bad_filters(expr):
     with pytest.raises(FilterError):
         compile_filter(expr, resolve)
+
+
+def test_any_of_one_column_answers_like_the_or_chain_it_is() -> None:
+    # `col eq a or col eq b ...` is evaluated as one set lookup; the answers must not change.
+    guid = "00000000-0000-0000-0000-0000000000AA"
+    assert names(f"_acct_value eq {guid} or _acct_value eq 00000000-0000-0000-0000-0000000000bb") == ["Alpha"]
+    assert names("name eq 'ALPHA' or name eq 'Beta' or name eq 'zeta'") == ["Alpha", "beta"]
+    assert names("qty eq 5 or qty eq 1.0") == ["Alpha", "beta"]
+    assert names("price eq 3 or price eq 10.5") == ["Alpha", "beta"]
+    assert names("qty eq 5 or name eq 'Alpha'") == ["Alpha", "beta"]  # mixed columns: the plain path
+    assert names("(qty eq 1 or qty eq 7) and active eq true") == ["Alpha"]

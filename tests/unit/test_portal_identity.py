@@ -170,3 +170,17 @@ def test_sign_out_revokes_the_session_server_side(portal_repo):
     replay.set_cookie("cspb_portal", cookie, domain="cspb.example", path="/api/portal/")
     r = replay.get("/api/portal/subscriptions", base_url=BASE)
     assert r.status_code == 302 and r.headers["Location"].endswith("/api/portal/signin")
+
+
+def test_a_sign_in_left_too_long_is_expired(portal_repo):
+    now = [datetime(2026, 12, 1, 10, 0, tzinfo=UTC)]
+    msal_app = StrictMsal({"oid": "oid-ada", "tid": CONTOSO_TENANT})
+    app = create_app(settings(), portal_repo, sign_in=EntraSignIn(settings(), msal_app, clock=lambda: now[0]),
+                     session_store=InMemorySessionStore())
+    client = Client(app)
+    r = client.get("/api/portal/signin", base_url=BASE)
+    state = r.headers["Location"].rsplit("=", 1)[1]
+    now[0] += timedelta(minutes=20)
+    r = client.get(f"/api/portal/signin/callback?state={state}&code=abc", base_url=BASE)
+    assert r.headers["Location"] == "/api/portal/signin"
+    assert "expired" in client.get("/api/portal/signin", base_url=BASE).get_data(as_text=True)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from shared.settings_check import ConfigurationError, problems, require
+from shared.config import setting_types
+from shared.settings_check import ConfigurationError, require
+from shared.settings_check import problems as _problems
+
+
+def problems(env, areas=("core",)):
+    return _problems(env, areas, setting_types())
 
 AZURE_OK = {
     "CSPB_MODE": "azure", "CSPB_DATAVERSE_URL": "https://contoso.crm.dynamics.com", "CSPB_TENANT_ID": "t-1",

@@ -1,7 +1,7 @@
 """One call for `cspbridge demo`: put the demo customers into Dataverse, serve the portal on an
 ephemeral 127.0.0.1 port, and run the assessment into the demo output folder.
 
-    from portal.demo import run_demo_step
+    from cli.demo_portal import run_demo_step
     lines = run_demo_step(out_dir)   # settings already point at the sandboxes
 
 The portal server keeps running (daemon thread) until `stop_servers()` or process exit."""
