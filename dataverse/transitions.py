@@ -14,8 +14,9 @@ from billing.models import ChangeOrigin, ChangeType, ProvisioningStatus, Subscri
 from dataverse.tables import EntitySet
 from sync.records import bind
 
-_COPIED = ("cspb_provider", "_cspb_provideraccount_value", "_cspb_billingcontract_value", "cspb_kind",
-           "transactioncurrencyid", "cspb_unitprice", "cspb_unitcost")
+# The price is not copied: the target is another item (or the paid version of a trial), priced by
+# the catalog when billing assigns it.
+_COPIED = ("cspb_provider", "_cspb_provideraccount_value", "_cspb_billingcontract_value", "cspb_kind")
 _LOOKUPS = {"_cspb_provideraccount_value": ("cspb_provideraccount", EntitySet.PROVIDER_ACCOUNTS),
             "_cspb_billingcontract_value": ("cspb_billingcontract", EntitySet.BILLING_CONTRACTS)}
 
@@ -44,7 +45,7 @@ def record_transition(dv: Any, source_id: str, transition: dict[str, Any], *, qu
         "cspb_status": int(SubscriptionStatus.ACTIVE), "cspb_startdate": stamp, "cspb_autorenew": True,
         "cspb_transitionedfrom@odata.bind": bind(EntitySet.SUBSCRIPTIONS, source_id),
     }
-    for column in ("cspb_provider", "cspb_kind", "cspb_unitprice", "cspb_unitcost"):
+    for column in ("cspb_provider", "cspb_kind"):
         if source.get(column) is not None:
             values[column] = source[column]
     for column, (nav, entity_set) in _LOOKUPS.items():
@@ -71,3 +72,38 @@ def record_transition(dv: Any, source_id: str, transition: dict[str, Any], *, qu
 
 def _frequency(cycle: Any) -> str | None:
     return {"monthly": "P1M", "annual": "P1Y", "triennial": "P3Y"}.get(str(cycle or "").lower())
+
+
+def ending_trials(dv: Any, now: datetime) -> list[dict[str, Any]]:
+    """Trial subscriptions (cspb_status Trial) whose trial has ended by `now`."""
+    when = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return list(dv.list(EntitySet.SUBSCRIPTIONS, select=[
+        "cspb_subscriptionid", "cspb_quantity", "cspb_commitmentenddate", "cspb_converttopaid", "cspb_productid",
+        "cspb_skuid", "cspb_availabilityid", "cspb_term"],
+        filter=f"cspb_status eq {int(SubscriptionStatus.TRIAL)} and cspb_commitmentenddate le {when}"))
+
+
+def trial_change(dv: Any, trial: dict[str, Any], *, convert: bool, now: datetime) -> str:
+    """The change log for a trial's end: a Term Change to the paid version (same item, its term, paid
+    monthly) when converting, else a Cancel dated at the trial's end (auto-renew off). Keyed on the
+    subscription, so a second run finds the same change log."""
+    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    item = ":".join(trial[k] for k in ("cspb_productid", "cspb_skuid", "cspb_availabilityid") if trial.get(k))
+    quantity = int(trial.get("cspb_quantity") or 1)
+    values: dict[str, Any] = {
+        "cspb_name": ("trial to paid " if convert else "trial expires ") + item,
+        "cspb_changetype": int(ChangeType.TERM_CHANGE if convert else ChangeType.CANCEL),
+        "cspb_oldquantity": quantity, "cspb_newquantity": quantity if convert else 0,
+        "cspb_effectivedate": trial.get("cspb_commitmentenddate") if not convert else stamp,
+        "cspb_origin": int(ChangeOrigin.RENEWAL), "cspb_requestedby": "trial end",
+        "cspb_subscription@odata.bind": bind(EntitySet.SUBSCRIPTIONS, trial["cspb_subscriptionid"])}
+    if convert:
+        values.update({"cspb_targetcatalogitemid": item, "cspb_targetterm": trial.get("cspb_term") or "P1Y",
+                       "cspb_targetbillingfrequency": "P1M"})
+    return str(dv.upsert(EntitySet.LICENSE_CHANGE_LOGS,
+                         {"cspb_changekey": f"trial-end|{trial['cspb_subscriptionid']}"}, values).id)
+
+
+def mark_expired(dv: Any, subscription_id: str) -> None:
+    dv.update(EntitySet.SUBSCRIPTIONS, subscription_id, {"cspb_status": int(SubscriptionStatus.EXPIRED),
+                                                          "cspb_autorenew": False})

@@ -205,6 +205,7 @@ var plainSettings = {
   CSPB_JOURNAL_EXPORT_SCHEDULE: '0 0 8 1 * *'
   CSPB_DUNNING_SCHEDULE: '0 0 9 * * *'
   CSPB_SCHEDULED_CHANGES_SCHEDULE: '0 5 * * * *'
+  CSPB_TRIALS_SCHEDULE: '0 15 6 * * *'
   CSPB_INBOX_SWEEP_SCHEDULE: '0 */10 * * * *'
   CSPB_MAX_INSTANCES: string(maxInstances)
 }
