@@ -380,8 +380,8 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
 def default_adapters(settings: Any = None) -> dict[int, Any]:
     """Provider code (cspb_provider) -> adapter, built from the settings. Pax8 joins when its client
     id is configured (CSPB_PAX8_CLIENT_ID) or, in sandbox mode, when its URL is the loopback
-    sandbox, so an installation without Pax8 never calls it. TD SYNNEX joins the same way, on
-    CSPB_TDSYNNEX_ACCOUNT_ID."""
+    sandbox, so an installation without Pax8 never calls it. TD SYNNEX joins when
+    CSPB_TDSYNNEX_ACCOUNT_ID is set (the sandbox's account is 5212)."""
     from distributors.partnercenter_adapter import PartnerCenterAdapter
 
     if settings is None:
@@ -394,8 +394,9 @@ def default_adapters(settings: Any = None) -> dict[int, Any]:
         from distributors.pax8 import Pax8Adapter
 
         adapters[2] = Pax8Adapter.from_settings(settings)
-    loopback = settings.tdsynnex_url.startswith(("http://127.0.0.1", "http://localhost"))
-    if settings.tdsynnex_account_id or (settings.mode == "sandbox" and loopback):
+    # TD SYNNEX only when its account is configured (also in sandbox mode: its rotating refresh token
+    # is state that a run against the wrong sandbox would spend).
+    if settings.tdsynnex_account_id:
         from distributors.tdsynnex import TdSynnexAdapter
 
         adapters[4] = TdSynnexAdapter.from_settings(settings)
