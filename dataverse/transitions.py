@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from billing.models import ChangeOrigin, ChangeType, ProvisioningStatus, SubscriptionStatus
+from dataverse.odata import bind
 from dataverse.tables import EntitySet
-from sync.records import bind
 
 # The price is not copied: the target is another item (or the paid version of a trial), priced by
 # the catalog when billing assigns it.

@@ -141,13 +141,25 @@ class TdSynnexTokens:
                         status=response.status_code, code=code)
 
 
+def _secret_store(settings: Any) -> Any:
+    """Key Vault in Azure; in sandbox mode a file store under the local blob root."""
+    if settings.mode == "sandbox":
+        from pathlib import Path
+
+        from shared.secret_files import FileSecretStore
+
+        return FileSecretStore(Path(settings.local_blob_root) / "_secrets")
+    from partnercenter.auth import secret_store_for
+
+    return secret_store_for(settings)
+
+
 _lock = threading.Lock()
 _providers: dict[tuple[str, str, str], TdSynnexTokens] = {}
 
 
 def tokens_for(settings: Any) -> TdSynnexTokens:
     """The process's one token provider (so its one refresh-token writer) for these settings."""
-    from accounting.quickbooks_auth import secret_store
     sandbox = settings.mode == "sandbox"
     token_url = settings.tdsynnex_url.rstrip("/") + "/oauth/token"
     seed = settings.tdsynnex_refresh_token.reveal() or (SANDBOX_REFRESH_TOKEN if sandbox else "")
@@ -156,7 +168,7 @@ def tokens_for(settings: Any) -> TdSynnexTokens:
     with _lock:
         provider = _providers.get(key)
         if provider is None:
-            provider = TdSynnexTokens(token_url, secret_store(settings), settings.tdsynnex_refresh_token_secret_name,
+            provider = TdSynnexTokens(token_url, _secret_store(settings), settings.tdsynnex_refresh_token_secret_name,
                                       seed=seed, timeout=settings.http_timeout_seconds)
             _providers[key] = provider
         return provider

@@ -161,9 +161,9 @@ def tdsynnex_server(tmp_path: Path) -> Iterator[RunningServer]:
 @pytest.fixture
 def tdsynnex(tdsynnex_server, quick_retry, tmp_path):  # type: ignore[no-untyped-def]
     """The TD SYNNEX adapter against its sandbox: the rotating refresh token in a file store."""
-    from accounting.quickbooks_auth import FileSecretStore
     from distributors.tdsynnex import SANDBOX_ACCOUNT_ID, TdSynnexAdapter
     from distributors.tdsynnex_auth import SANDBOX_REFRESH_TOKEN, TdSynnexTokens
+    from shared.secret_files import FileSecretStore
 
     tokens = TdSynnexTokens(tdsynnex_server.url + "/oauth/token", FileSecretStore(tmp_path / "secrets"),
                             "tdsynnex-rt", seed=SANDBOX_REFRESH_TOKEN, timeout=2)
