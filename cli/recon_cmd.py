@@ -89,15 +89,17 @@ def aggregate_cmd(file: Path, quarantine: Path | None) -> None:
 @click.option("--dataverse/--no-dataverse", default=True, show_default=True,
               help="Match against Dynamics subscriptions, invoices and provider accounts.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Also write the files here.")
+@click.option("--language", type=click.Choice(["en", "es"]), default="en", show_default=True,
+              help="Language of report.html.")
 def report_cmd(period: str, invoice_files: tuple[Path, ...], usage_files: tuple[Path, ...], dataverse: bool,
-               out: Path | None) -> None:
+               out: Path | None, language: str) -> None:
     """Reconcile provider charges against Dynamics and write the margin report (CSV + HTML)."""
     from recon.run import report_from_files
 
     store, dv = _clients(dataverse)
     try:
         paths = report_from_files(period, invoice_files=list(invoice_files), usage_files=list(usage_files),
-                                  store=store, dv=dv, out_dir=out)
+                                  store=store, dv=dv, out_dir=out, language=language)
     except IntegrationError as exc:
         _fail(exc)
     click.echo(json.dumps(paths, indent=2))

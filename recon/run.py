@@ -59,11 +59,11 @@ def dynamics_rates(dv: Any) -> list[ExchangeRate]:
 
 
 def store_report(period: str, result: ReconResult, *, store: BlobStore, counts: dict[str, int] | None = None,
-                 out_dir: Path | None = None) -> dict[str, str]:
+                 out_dir: Path | None = None, language: str = "en") -> dict[str, str]:
     files = {
         "margin.csv": (margin_csv(result.margin), "text/csv"),
         "findings.csv": (findings_csv(result.findings), "text/csv"),
-        "report.html": (html_report(result, period=period, counts=counts), "text/html"),
+        "report.html": (html_report(result, period=period, counts=counts, language=language), "text/html"),
     }
     paths = {}
     for name, (text, content_type) in files.items():
@@ -79,7 +79,8 @@ def build_report(period: str, *, provider_lines: Sequence[ProviderLine], usage: 
                  store: BlobStore, dv: Any = None, subscriptions: Sequence[Subscription] = (),
                  invoices: Sequence[Invoice] = (), tenants: dict[str, TenantAccount] | None = None,
                  out_dir: Path | None = None, rates: Sequence[ExchangeRate] = (),
-                 provider_invoices: Sequence[ProviderInvoiceTotal] = ()) -> tuple[ReconResult, dict[str, str]]:
+                 provider_invoices: Sequence[ProviderInvoiceTotal] = (),
+                 language: str = "en") -> tuple[ReconResult, dict[str, str]]:
     """With `dv`, Dynamics data (and the period's stored usage summaries, when `usage` is empty) are loaded."""
     from shared.config import get_settings
 
@@ -99,7 +100,7 @@ def build_report(period: str, *, provider_lines: Sequence[ProviderLine], usage: 
     counts = {"provider_lines": len(provider_lines), "usage_summaries": len(usage),
               "subscriptions": len(subscriptions), "customer_invoices": len(invoices),
               "findings": len(result.findings)}
-    return result, store_report(period, result, store=store, counts=counts, out_dir=out_dir)
+    return result, store_report(period, result, store=store, counts=counts, out_dir=out_dir, language=language)
 
 
 def _tolerance(text: str) -> Decimal:
@@ -113,12 +114,14 @@ def _tolerance(text: str) -> Decimal:
 
 
 def report_from_files(period: str, *, invoice_files: Sequence[Path], usage_files: Sequence[Path],
-                      store: BlobStore, dv: Any = None, out_dir: Path | None = None) -> dict[str, str]:
+                      store: BlobStore, dv: Any = None, out_dir: Path | None = None,
+                      language: str = "en") -> dict[str, str]:
     lines: list[ProviderLine] = []
     for path in invoice_files:
         lines.extend(read_invoice_file(path).lines)
     usage: list[UsageSummary] = []
     for path in usage_files:
         usage.extend(summaries_from_groups(aggregate_usage(path).groups))
-    _result, paths = build_report(period, provider_lines=lines, usage=usage, store=store, dv=dv, out_dir=out_dir)
+    _result, paths = build_report(period, provider_lines=lines, usage=usage, store=store, dv=dv, out_dir=out_dir,
+                                  language=language)
     return paths

@@ -67,7 +67,9 @@ class ValidationError(FatalError):
 
 
 class SkippableError(IntegrationError):
-    """This item cannot be processed, but the rest of the run can go on."""
+    """This record cannot be processed, but the rest of the run can go on (Singer-style): the loop
+    that reads records catches it, counts the record as skipped and names it in the run's errors.
+    Raised by sync.subscription_sync for a provider subscription it cannot read."""
 
 
 def error_for_status(status: int) -> type[IntegrationError]:

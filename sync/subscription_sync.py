@@ -34,7 +34,7 @@ from dataverse.tables import (
     ProvisioningStatus,
     SubscriptionStatus,
 )
-from shared.errors import IntegrationError, RetriableError
+from shared.errors import IntegrationError, RetriableError, SkippableError
 from shared.queue import Queue
 from sync import azure_plan, runs
 from sync.records import bind, iso, parse_dt
@@ -57,12 +57,13 @@ class AccountSyncResult:
     change_logs: int = 0
     drift: int = 0
     entitlements: int = 0
+    skipped: int = 0  # provider records that could not be read (SkippableError), named in errors
     errors: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {"seen": self.subscriptions_seen, "created": self.created, "updated": self.updated,
                 "changeLogs": self.change_logs, "drift": self.drift,
-                "entitlements": self.entitlements}
+                "entitlements": self.entitlements, "skipped": self.skipped}
 
 
 def _account_ref(account: Mapping[str, Any]) -> dict[str, Any]:
@@ -290,7 +291,8 @@ class Writes:
             pairs.setdefault(row["cspb_providersubscriptionid"], []).append(_upsert_request(
                 EntitySet.SUBSCRIPTIONS, "cspb_providersubscriptionid", row))
         for log in self.logs:
-            pairs.setdefault(str(log.pop("_pair", "")), []).append(_upsert_request(
+            # Read, not popped: a failed batch flush is retried account by account with the same dicts.
+            pairs.setdefault(str(log.get("_pair", "")), []).append(_upsert_request(
                 EntitySet.LICENSE_CHANGE_LOGS, "cspb_changekey", log))
         lone: list[dict[str, Any]] = []
         for row in self.changed_rows:
@@ -317,7 +319,8 @@ def _upsert_request(entity_set: str, key: str, record: Mapping[str, Any]) -> Bat
     from dataverse.odata import key_segment
 
     return BatchRequest("PATCH", key_segment(entity_set, {key: record[key]}),
-                        {k: v for k, v in record.items() if k != key}, headers={BYPASS_HEADER: BYPASS_CUSTOM_ASYNC})
+                        {k: v for k, v in record.items() if k != key and k != "_pair"},
+                        headers={BYPASS_HEADER: BYPASS_CUSTOM_ASYNC})
 
 
 def _send_pairs(dv: Any, groups: list[list[BatchRequest]]) -> None:
@@ -368,9 +371,17 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
     price_list = PriceList(dv, prices if snapshot is not None else None)
     sub_writes: list[dict[str, Any]] = []
     log_writes: list[dict[str, Any]] = []
+    unreadable: list[Any] = []
     for sub in remote:
         have = local.get(sub.id)
-        want = _wanted_row(sub, provider, account_id)
+        try:
+            want = _wanted_row(sub, provider, account_id)
+        except SkippableError as exc:
+            # Singer-style: one unreadable record is skipped and counted; the rest of the tenant syncs.
+            result.skipped += 1
+            result.errors.append(f"{provider_account['cspb_externalid']}: skipped {exc.message}")
+            unreadable.append(sub)
+            continue
         if have is None:
             # The first sync of a tenant imports what it already has; after that, a subscription
             # nobody ordered through CSPBridge is drift.
@@ -420,7 +431,8 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
             f"/{EntitySet.SUBSCRIPTIONS}({key_segment_value(provider_sub_id)})")
     out.logs.extend(log_writes)
     result.change_logs = len(log_writes)
-    _sync_entitlements(dv, adapter, provider_account, remote, local, result, out)
+    readable = [s for s in remote if not any(s is bad for bad in unreadable)]
+    _sync_entitlements(dv, adapter, provider_account, readable, local, result, out)
     if own:
         out.flush(dv)
     return result
@@ -446,6 +458,21 @@ def _sync_entitlements(dv: Any, adapter: Any, provider_account: Mapping[str, Any
 
 
 def _wanted_row(sub: Any, provider: int, account_id: str) -> dict[str, Any]:
+    """Raises SkippableError for a record the provider sent without an id or with a quantity that
+    is not a whole number of seats (nothing to compare or write for it)."""
+    if not getattr(sub, "id", None):
+        raise SkippableError(f"a subscription without an id ({getattr(sub, 'product_id', '')})")
+    raw = sub.quantity
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        quantity: int | None = raw
+    elif isinstance(raw, float) and raw.is_integer():
+        quantity = int(raw)
+    elif isinstance(raw, str) and raw.strip().isdigit():
+        quantity = int(raw)
+    else:
+        quantity = None
+    if quantity is None or quantity < 0:
+        raise SkippableError(f"subscription {sub.id}: quantity {raw!r} is not a whole number of seats")
     parts = (sub.product_id or "").split(":")
     product_id = parts[0]
     sku = parts[1] if len(parts) > 1 else ""
@@ -457,7 +484,7 @@ def _wanted_row(sub: Any, provider: int, account_id: str) -> dict[str, Any]:
         "cspb_productid": product_id or None,
         "cspb_skuid": (sub.sku or sku) or None,
         "cspb_availabilityid": availability or None,
-        "cspb_quantity": int(sub.quantity),
+        "cspb_quantity": quantity,
         "cspb_status": _status_code(sub.status),
         "cspb_term": sub.commitment_term or sub.billing_term,
         "cspb_billingfrequency": sub.billing_term,
@@ -543,24 +570,32 @@ class PriceList:
     """Price list amounts by price key (catalog sync's productpricelevel.cspb_pricekey): the run's
     snapshot when there is one, else read per key on demand (renewals are rare)."""
 
-    def __init__(self, dv: Any, known: Mapping[str, tuple[Any, Any]] | None = None) -> None:
+    def __init__(self, dv: Any, known: Mapping[str, tuple[Any, ...]] | None = None) -> None:
         self.dv = dv
         self.known = known
         self._read: dict[str, Any] = {}
 
-    def amount(self, key: str) -> Decimal | None:
+    def amount(self, key: str, quantity: int | None = None) -> Decimal | None:
+        """The item's price; for a tiered item and a `quantity`, the price of that quantity's tier."""
+        from billing.catalog_pricing import unit_price_for_quantity
+
         if self.known is not None:
             found = self.known.get(key)
             value = found[0] if found is not None else None
+            tiers = found[2] if found is not None and len(found) > 2 else None
         else:
             if key not in self._read:
                 from dataverse.odata import literal
 
-                rows = list(self.dv.list(EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount"],
+                rows = list(self.dv.list(EntitySet.PRODUCT_PRICE_LEVELS,
+                                         select=["cspb_pricekey", "amount", "cspb_pricetiers"],
                                          filter=f"cspb_pricekey eq {literal(key)}"))
-                self._read[key] = rows[0].get("amount") if rows else None
-            value = self._read[key]
-        return parse_decimal(value) if value is not None else None
+                self._read[key] = (rows[0].get("amount"), rows[0].get("cspb_pricetiers")) if rows else (None, None)
+            value, tiers = self._read[key]
+        if value is None:
+            return None
+        price = parse_decimal(value)
+        return unit_price_for_quantity(price, tiers, quantity) if tiers and quantity is not None else price
 
 
 def renewal_price_key(want: Mapping[str, Any], currency: str) -> str | None:
@@ -593,7 +628,7 @@ def renewal(have: Mapping[str, Any], want: Mapping[str, Any], provider_sub_id: s
         "cspb_isdrift": False,
     }
     price_key = renewal_price_key(want, str(have.get("cspb_currencycode") or "").upper())
-    new_price = prices.amount(price_key) if prices is not None and price_key else None
+    new_price = prices.amount(price_key, int(quantity or 0)) if prices is not None and price_key else None
     old_price = parse_decimal(have["cspb_unitprice"]) if have.get("cspb_unitprice") is not None else None
     if new_price is None or new_price == old_price:
         return log, None
@@ -683,7 +718,7 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
             total.errors.append(f"{ref['externalId']}: {exc}")
             per_account.append((ref, writes))
             continue
-        for name in ("subscriptions_seen", "created", "updated", "change_logs", "drift", "entitlements"):
+        for name in ("subscriptions_seen", "created", "updated", "change_logs", "drift", "entitlements", "skipped"):
             setattr(total, name, getattr(total, name) + getattr(one, name))
         total.errors.extend(one.errors)
         per_account.append((ref, writes))

@@ -62,5 +62,5 @@ def test_ingest_period_into_azurite_and_dataverse(pc, pc_server, dv, azurite) ->
     assert set(paths) == {"margin.csv", "findings.csv", "report.html"}
     assert paths["report.html"] == "recon/2026-10/report/report.html"
     html = store.get(paths["report.html"]).decode()
-    assert "<svg" in html and "unmapped_tenant" in html
+    assert "<svg" in html and "Unmapped tenant" in html
     assert result.margin and all(m.revenue == 0 for m in result.margin)

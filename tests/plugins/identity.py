@@ -89,8 +89,8 @@ def azure_env(identity: Identity, monkeypatch: pytest.MonkeyPatch) -> Identity:
     return identity
 
 
-@pytest.fixture
-def azurite_oauth(local_tls_files: Any, tmp_path: Path) -> Iterator[dict[str, str]]:
+@pytest.fixture(scope="session")
+def azurite_oauth(local_tls_files: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """An Azurite of its own over HTTPS with OAuth on (`--oauth basic`: it checks a bearer token's issuer,
     audience and expiry, not its signature), so identity-based Storage clients meet a real check.
     Yields the account's blob and queue service URLs."""
@@ -107,10 +107,11 @@ def azurite_oauth(local_tls_files: Any, tmp_path: Path) -> Iterator[dict[str, st
          "--oauth", "basic", "--cert", str(local_tls_files.cert_file), "--key", str(local_tls_files.key_file),
          "--blobHost", "127.0.0.1", "--blobPort", str(blob_port), "--queueHost", "127.0.0.1",
          "--queuePort", str(queue_port), "--tableHost", "127.0.0.1", "--tablePort", str(_free_port())],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=tmp_path_factory.mktemp("azurite-oauth"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_port(blob_port)
-        _wait_port(queue_port)
+        # Node starts slowly on a loaded 2-core machine; the suite's other Azurite waits 30 s.
+        _wait_port(blob_port, timeout=120)
+        _wait_port(queue_port, timeout=120)
         yield {"blob": f"https://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT}",
                "queue": f"https://127.0.0.1:{queue_port}/{AZURITE_ACCOUNT}"}
     finally:

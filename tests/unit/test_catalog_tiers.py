@@ -117,3 +117,13 @@ def test_a_new_subscription_on_a_tiered_item_starts_at_its_quantitys_tier() -> N
     assert catalog_price(prices, {**want, "cspb_quantity": 10}, "USD") == (D("100.00"), D("100.00"), "USD")
     assert catalog_price(prices, {**want, "cspb_quantity": 600}, "USD") == (D("95.00"), D("100.00"), "USD")
     assert catalog_price({item.key: (item.amount, item.cost)}, {**want, "cspb_quantity": 600}, "USD")[0] == D("100.00")
+
+
+def test_a_renewal_takes_the_tier_of_its_seats() -> None:
+    from sync.subscription_sync import PriceList
+
+    item = plan_of([row("100.00", tmin="1", tmax="500", term="P1M", plan="Monthly"),
+                    row("95.00", tmin="501", term="P1M", plan="Monthly")]).wanted[0]
+    prices = PriceList(None, {item.key: (item.amount, item.cost, item.tiers_text)})
+    assert prices.amount(item.key, 700) == D("95.00") and prices.amount(item.key, 7) == D("100.00")
+    assert prices.amount(item.key) == D("100.00") and prices.amount("CSP USD|none|P1M monthly", 3) is None

@@ -114,3 +114,26 @@ def test_one_writer_for_every_audience():
     # Each redemption used the token the previous one wrote back: a chain, never a reuse.
     assert seen == ["refresh-0"] + [f"refresh-{n}" for n in range(1, 12)]
     assert store.get("pc-rt").reveal() == "refresh-12" and store.writes == 12
+
+
+def test_managed_identity_is_never_used_as_the_partner_center_app():
+    """One client id cannot be both: with managed identity on and no CSPB_PC_CLIENT_ID, the refresh-token
+    request is not sent with an empty client id and no secret; the setting is named instead."""
+    from shared.config import ConfigError
+
+    settings = Settings(mode="azure", use_managed_identity=True, client_id="mi-client-id", tenant_id="t",
+                        login_url="https://login.microsoftonline.com")
+    provider = partner_center_token(settings, InMemorySecretStore({"pc-refresh-token": "rt"}))
+    with pytest.raises(ConfigError, match="CSPB_PC_CLIENT_ID"):
+        provider()
+    with pytest.raises(ConfigError, match="CSPB_PC_CLIENT_ID"):
+        graph_token(settings)()
+
+
+def test_partner_center_app_registration_has_its_own_settings():
+    from partnercenter.auth import pc_authority, pc_client_id
+
+    settings = Settings(mode="azure", use_managed_identity=True, client_id="mi-client-id", tenant_id="customer-t",
+                        pc_client_id="pc-app", pc_tenant_id="partner-t", login_url="https://login.microsoftonline.com")
+    assert pc_client_id(settings) == "pc-app"
+    assert pc_authority(settings) == "https://login.microsoftonline.com/partner-t"

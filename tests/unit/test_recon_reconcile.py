@@ -125,7 +125,7 @@ def test_report_escapes_customer_names() -> None:
     result = ReconResult(margin=[MarginRow(None, "<b>Evil & Co</b>", "X", "JPY", D("1000"), D("1200"))])
     html = html_report(result, period="2026-10")
     assert "<b>Evil" not in html and "&lt;b&gt;Evil &amp; Co" in html
-    assert "-200" in html  # JPY has no minor unit
+    assert "-¥200" in html  # JPY has no minor unit, babel formats the money
 
 
 def test_azure_plan_lines_are_not_seat_counted_and_billed_through_usage(tmp_path: Path) -> None:
