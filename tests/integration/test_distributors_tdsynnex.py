@@ -258,3 +258,17 @@ def test_twin_orders_in_flight_are_told_apart_by_reference(world):
     assert second.status == "Provisioned" and second.replayed
     assert len(world["orders"]) == 2
     assert {o["referenceId"] for o in world["orders"]} == {provisioning.idempotency_key_for(x) for x in (one, two)}
+
+
+def test_subscription_sync_reads_tdsynnex_into_dynamics(world):
+    from sync.subscription_sync import run_subscription_sync
+
+    dv = world["dv"]
+    run_subscription_sync(dv, {TD: world["td"]})
+    rows = list(dv.list(EntitySet.SUBSCRIPTIONS, select=["cspb_providersubscriptionid", "cspb_quantity",
+                                                         "cspb_term", "cspb_billingfrequency", "cspb_status",
+                                                         "cspb_autorenew"],
+                        filter=f"cspb_provider eq {TD}"))
+    seeded = next(r for r in rows if r["cspb_providersubscriptionid"] == world["subs"][0]["subscriptionId"])
+    assert seeded["cspb_quantity"] == 12 and seeded["cspb_term"] == "P1Y" and seeded["cspb_billingfrequency"] == "P1M"
+    assert seeded["cspb_status"] == int(SubscriptionStatus.ACTIVE)
