@@ -327,6 +327,9 @@ class SheetItems:
         else:
             self._rows[key] = [have, entry]
 
+    def forget(self, key: ItemKey) -> None:
+        self._rows[key] = None  # the key stays (keys() is being walked); its rows go
+
     def drop_rows(self) -> None:
         """Forget the rows once every price list they feed is planned (products stay, for names)."""
         self._rows = {}
@@ -338,7 +341,7 @@ class SheetItems:
         return [k for k in self._rows if currency is None or k[0] == currency]
 
     def periods(self, key: ItemKey) -> list[PricePeriod]:
-        found = self._rows.get(key, ())
+        found = self._rows.get(key)
         entries = found if isinstance(found, list) else [found] if found else []
         by_start: dict[int, dict[int, tuple[int, str, int]]] = {}
         for start, end, tmin, tmax, cost in entries:
@@ -421,9 +424,11 @@ def _desired(key: str, price_list: str, currency: str, source: str, number: str,
 
 
 def plan_prices(items: SheetItems, currencies: Iterable[str], rules: list[MarkupRule], today: date,
-                selected: Any = None) -> PricePlan:
+                selected: Any = None, *, consume: bool = False) -> PricePlan:
     """Every (price list, product, unit) price in force today, and every price announced ahead.
-    `selected(ProductInfo) -> bool` limits the products (default: all)."""
+    `selected(ProductInfo) -> bool` limits the products (default: all). `consume` lets each item's
+    rows go as soon as it is planned (the last price list a sheet feeds), so the rows and the plan
+    are never both whole in memory."""
     plan = PricePlan()
     have = items.currencies()
     for currency in dict.fromkeys(c.upper() for c in currencies):
@@ -437,6 +442,8 @@ def plan_prices(items: SheetItems, currencies: Iterable[str], rules: list[Markup
                 continue
             rule = select_rule(rules, info.family, currency, price_list)
             current, ahead = split_periods(items.periods(key), today)
+            if consume:
+                items.forget(key)
 
             pk = price_key(price_list, number, unit)
             previous = _desired(pk, price_list, currency, source, number, unit, current, rule) if current is not None else None

@@ -45,6 +45,8 @@ class ChangeFacts:
     provider_subscription_id: str | None
     mca_attested: bool
     account_mapped: bool = True
+    # (when, seats) of each seat addition: each has its own 168-hour window (billing.newcommerce).
+    seat_additions: tuple[tuple[datetime, int], ...] = ()
     target: str = ""  # a Term Change's target (catalog item, term, billing frequency), "" when none
 
 
@@ -85,7 +87,7 @@ def decide(facts: ChangeFacts, now: datetime) -> Plan:
             return Plan(Action.CANCEL) if decision.allowed else Plan(Action.REFUSE, decision.reason)
         decision = newcommerce.check_quantity_change(
             old_quantity=facts.old_quantity or 0, new_quantity=facts.new_quantity or 0, start=facts.start,
-            term=facts.term, now=now, commitment_end=facts.commitment_end)
+            term=facts.term, now=now, commitment_end=facts.commitment_end, additions=facts.seat_additions)
         return Plan(Action.SET_QUANTITY) if decision.allowed else Plan(Action.REFUSE, decision.reason)
     if facts.change_type == ChangeType.TERM_CHANGE:
         if not facts.provider_subscription_id:

@@ -2,9 +2,14 @@
 
 At the end of its commitment a license either auto-renews for another term (a RENEW change log,
 same seats) or ends (a CANCEL change log effective the day after the term). Both logs come from
-origin Renewal and need no provisioning. Co-terming sets a new subscription's commitment end to
-the contract's renewal date (the day before the next contract anniversary), so every license on
-the contract renews together.
+origin Renewal and need no provisioning.
+
+Co-terming (Work 365 §4.7, v4.5+; Microsoft's customTermEndDate, newcommerce_lifecycle_facts §A4)
+aligns a subscription a rep adds to a contract with the contract: its billing always follows the
+contract's cycles (the first partial cycle is prorated from the start date), and a term of a year
+or more ends on the contract's renewal date when that falls inside its own first term, so every
+license renews together. The commitment itself never changes length otherwise: a monthly-term
+subscription keeps its one-month commitment.
 """
 
 from __future__ import annotations
@@ -39,9 +44,18 @@ def contract_renewal_date(contract: BillingContract, on: date) -> date:
     return add_months(contract.start_date, n * months) - timedelta(days=1)
 
 
+def own_term_end(sub: Subscription, start: date) -> date:
+    return add_months(start, TERM_MONTHS.get(sub.term, 1)) - timedelta(days=1)
+
+
 def coterm(sub: Subscription, contract: BillingContract) -> Subscription:
+    """The subscription with its first commitment end co-termed to the contract (see above)."""
     start = sub.start_date or contract.start_date
-    return replace(sub, commitment_end_date=contract_renewal_date(contract, start))
+    own = own_term_end(sub, start)
+    if TERM_MONTHS.get(sub.term, 1) < 12:
+        return replace(sub, commitment_end_date=own)
+    renewal = contract_renewal_date(contract, start)
+    return replace(sub, commitment_end_date=min(renewal, own))
 
 
 def term_end_changes(subs: list[Subscription], on: date) -> tuple[list[ChangeLog], list[Subscription]]:

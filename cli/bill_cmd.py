@@ -129,14 +129,28 @@ def assign(run_date: date, catch_up_days: int) -> None:
 
 
 @bill.command()
-@click.option("--contract", required=True, help="Contract number.")
+@click.option("--contract", help="Contract number: show its next invoice.")
+@click.option("--subscription", help="Provider subscription id (or row id): show what a change costs.")
+@click.option("--quantity", type=click.IntRange(min=1), help="The new seat count (with --subscription).")
+@click.option("--term", type=click.Choice(["P1M", "P1Y", "P3Y"]), help="The new term (with --subscription).")
 @DATE
 @RATES
-def preview(contract: str, run_date: date, rates: Path | None) -> None:
-    """Show the contract's next invoice on or after DATE without writing anything."""
+def preview(contract: str | None, subscription: str | None, quantity: int | None, term: str | None, run_date: date,
+            rates: Path | None) -> None:
+    """Show the contract's next invoice on or after DATE, or, with --subscription and --quantity
+    [--term], what that seat or term change costs or refunds now and on the next invoice. Nothing
+    is written; the numbers come from the same code as the run."""
     from billing.runs import summarize
     from dataverse import billing_jobs
 
+    if subscription:
+        if quantity is None:
+            raise click.UsageError("--subscription needs --quantity N (the new seat count)")
+        print_change_preview(billing_jobs.preview_change(subscription, quantity, run_date, term=term,
+                                                         rates=_load_rates(rates)))
+        return
+    if not contract:
+        raise click.UsageError("give --contract NUMBER, or --subscription ID --quantity N [--term P1Y]")
     inv = billing_jobs.preview(contract, run_date, rates=_load_rates(rates))
     if inv is None:
         click.echo(f"{contract}: nothing to invoice after {run_date}")
@@ -146,6 +160,27 @@ def preview(contract: str, run_date: date, rates: Path | None) -> None:
         click.echo(f"  {line.line_type.name:<18} {line.description[:60]:<60} {line.quantity:>8} "
                    f"{line.base_amount:>12} tax {line.tax}")
     print_summary(summarize([inv]))
+
+
+def print_change_preview(p) -> None:  # type: ignore[no-untyped-def]
+    cur = p.contract.currency
+    click.echo(f"{p.subscription.name or p.subscription.provider_subscription_id} on {p.contract.number}: "
+               f"{p.old_quantity} -> {p.new_quantity} seat(s)"
+               + (f", term {p.old_term} -> {p.new_term}" if p.new_term != p.old_term else "") + f" on {p.on_date}")
+    if not p.decision.allowed:
+        click.echo(f"  not allowed now: {p.decision.reason}")
+    if p.now is not None:
+        kind = "refund" if p.now.amount < 0 else "charge"
+        click.echo(f"  now: {kind} {abs(p.now.amount)} {cur} for {p.now.period_start}..{p.now.period_end} "
+                   f"(prorated, on the next invoice)")
+    elif p.new_quantity < p.old_quantity:
+        click.echo("  now: no refund (the contract's refund policy gives no credit for the unused period)")
+    inv = p.after or p.before
+    if inv is not None:
+        before = p.before.total if p.before else 0
+        after = p.after.total if p.after else 0
+        click.echo(f"  next invoice {inv.key} on {inv.invoice_date}: {before} -> {after} {cur} "
+                   f"({p.next_invoice_delta:+} {cur})")
 
 
 @bill.command()

@@ -150,6 +150,11 @@ def billing_cycle(ctx: Any) -> list[str]:
     rerun = billing_jobs.run(this_month, dv=dv)
     lines.append(f"re-run of the same date created {rerun.created} invoices (idempotent)")
     lines.extend(billing_jobs.money_path_showcase(dv=dv))
+    # What the Dynamics form's preview (functions/billing_preview_http.py) answers for one more seat.
+    change = billing_jobs.preview_change("demo-sub-teams", 7, today, dv=dv).as_dict()
+    lines.append(f"preview +1 seat on demo-sub-teams: now {(change['now'] or {}).get('amount') or '0.00'} "
+                 f"{change['currency']}, next invoice {change['nextInvoice']['before']} -> "
+                 f"{change['nextInvoice']['after']} {change['currency']}")
     for contract, message in result.errors:
         lines.append(f"  contract {contract}: {message}")
     return lines
@@ -264,10 +269,10 @@ STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
     "price-change preview": ("price_preview_timer",),
     "pax8 provisioning": ("provisioning_worker",),
     "recon": ("recon_timer",),
-    "billing": ("billing_timer", "billing_worker", "journal_export_timer"),
+    "billing": ("billing_timer", "billing_worker", "journal_export_timer", "billing_preview"),
     "payments and accounting": ("post_invoice_timer", "payment_webhook", "authorizenet_webhook", "dunning_timer"),
     "margin report": ("recon_timer",),
-    "portal and assessment": ("portal_http",),
+    "portal and assessment": ("portal_http", "assessment_timer"),
 }
 # Triggers that keep the others healthy rather than run a demo step.
 OPERATIONS_TRIGGERS: tuple[str, ...] = ("inbox_sweeper_timer",)

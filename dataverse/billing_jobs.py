@@ -144,3 +144,78 @@ class BillingRepositoryView:
         for entry in sorted(self.repo.revenue_schedule(), key=lambda e: (e.invoice_key, e.month)):
             grouped.setdefault(entry.invoice_id or entry.invoice_key, []).append(entry)
         return grouped
+
+
+def preview_change(subscription: str, quantity: int, on_date: date, *, term: str | None = None, dv: Any = None,
+                   rates: Sequence[ExchangeRate] = ()) -> Any:
+    """What changing a subscription to `quantity` seats (and optionally to `term`) costs or refunds
+    now and on the next invoice, from the store, with the real run's planner. Writes nothing.
+    `subscription` is the provider subscription id or the row's id."""
+    from dataclasses import replace
+
+    from billing import contract_assignment as ca
+    from billing.preview import preview_change as plan_preview
+    from billing.run_service import _due_keys
+    from dataverse import map_billing as m
+    from dataverse.contract_jobs import load_prices
+    from dataverse.odata import literal
+    from dataverse.tables import EntitySet
+    from shared.errors import ValidationError
+
+    client = client_or_default(dv)
+    ref = (subscription or "").strip()
+    rows = list(client.list(EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT,
+                            filter=f"cspb_providersubscriptionid eq {literal(ref)}"))
+    if not rows and len(ref) == 36:
+        rows = list(client.list(EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT,
+                                filter=f"cspb_subscriptionid eq {ref}"))
+    if not rows:
+        raise ValidationError(f"no subscription {ref!r}")
+    sub = m.subscription_from_row(rows[0])
+    if not sub.contract_id:
+        raise ValidationError(f"subscription {ref!r} is on no billing contract; run 'cspbridge bill assign' first")
+    contract_row = client.get(EntitySet.BILLING_CONTRACTS, sub.contract_id, select=m.CONTRACT_SELECT)
+    repo = DataverseBillingRepository(client, rates=rates)
+    data = repo.load([contract_row["cspb_contractnumber"]])
+    contract = data.contracts[0]
+    sub = next((s for s in data.subscriptions if s.id == sub.id), sub)
+    new_price = None
+    if term and term != sub.term:
+        key = ca.subscription_price_key(replace(sub, term=term), sub.currency or contract.currency) or ""
+        new_price = load_prices(client, [key]).get(key)
+    keys = _due_keys([contract], on_date)[-3:]
+    done = frozenset(k for k, s in repo.invoice_states(keys).items() if s.complete)
+    return plan_preview(contract, data, sub, new_quantity=quantity, on_date=on_date, new_term=term,
+                        new_price=new_price, global_refund=global_refund(), existing_invoice_keys=done)
+
+
+def preview_change_request(params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """The HTTP preview for the Dynamics subscription form: (status, JSON body). Bad input is a 400
+    naming what was wrong; an unknown subscription a 404; nothing is ever written."""
+    from datetime import UTC, datetime
+
+    from shared.errors import NotFoundError, ValidationError
+
+    subscription = (params.get("subscription") or "").strip()
+    raw_qty, term = (params.get("quantity") or "").strip(), (params.get("term") or "").strip().upper() or None
+    if not subscription:
+        return 400, {"error": "subscription is required (the provider subscription id)"}
+    try:
+        quantity = int(raw_qty)
+    except ValueError:
+        return 400, {"error": f"quantity must be a whole number of seats (got {raw_qty!r})"}
+    if term is not None and term not in ("P1M", "P1Y", "P3Y"):
+        return 400, {"error": f"term must be P1M, P1Y or P3Y (got {term!r})"}
+    raw_date = (params.get("date") or "").strip()
+    try:
+        on_date = date.fromisoformat(raw_date) if raw_date else datetime.now(UTC).date()
+    except ValueError:
+        return 400, {"error": f"date must be YYYY-MM-DD (got {raw_date!r})"}
+    try:
+        result = preview_change(subscription, quantity, on_date, term=term)
+    except NotFoundError as exc:
+        return 404, {"error": str(exc)}
+    except ValidationError as exc:
+        status = 404 if str(exc).startswith("no subscription") else 400
+        return status, {"error": str(exc)}
+    return 200, result.as_dict()

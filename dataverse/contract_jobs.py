@@ -284,3 +284,34 @@ def apply_renewals(dv: Any, *, on_date: date) -> RenewalSummary:
     summary.repriced = sum(1 for r in due if r.log.new_price is not None)
     summary.change_keys = [r.log.change_key for r in due]
     return summary
+
+
+def coterm_end(dv: Any, subscription_id: str, start: date) -> date | None:
+    """The first commitment end of a subscription a rep just bought on a billing contract,
+    co-termed to that contract (billing.renewals.coterm); None when it is on no contract."""
+    from billing.renewals import coterm
+
+    row = dv.get(EntitySet.SUBSCRIPTIONS, subscription_id, select=m.SUBSCRIPTION_SELECT)
+    sub = m.subscription_from_row(row)
+    if not sub.contract_id:
+        return None
+    contract = m.contract_from_row(dv.get(EntitySet.BILLING_CONTRACTS, sub.contract_id, select=m.CONTRACT_SELECT))
+    return coterm(replace(sub, start_date=start), contract).commitment_end_date
+
+
+def seat_additions(dv: Any, subscription_id: str, exclude_change_id: str | None = None) -> tuple:
+    """(when, seats) of the mid-term seat additions (increases) of a subscription that took effect,
+    for their own 168-hour windows (billing.newcommerce). The purchase and each renewal are covered
+    by the term-start window, and the sync's New log is dated when it was found, not bought."""
+    from billing.models import ChangeType, ProvisioningStatus
+    from billing.newcommerce import seat_additions as additions
+
+    rows = dv.list(EntitySet.LICENSE_CHANGE_LOGS, select=m.CHANGE_LOG_SELECT,
+                   filter=f"_cspb_subscription_value eq {subscription_id}")
+    logs = [m.change_log_from_row(r) for r in rows]
+    took_effect = (ProvisioningStatus.PROVISIONED, ProvisioningStatus.NOT_APPLICABLE)
+    return tuple(additions(
+        (datetime(c.effective_date.year, c.effective_date.month, c.effective_date.day, tzinfo=UTC),
+         c.old_quantity, c.new_quantity)
+        for c in logs if c.id != exclude_change_id and c.change_type is ChangeType.INCREASE
+        and c.provisioning_status in took_effect and not c.archived))

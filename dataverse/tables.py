@@ -52,6 +52,7 @@ class EntitySet:
     TAX_RATES = "cspb_taxrates"
     CATALOG_SELECTIONS = "cspb_catalogselections"
     DUNNING_EVENTS = "cspb_dunningevents"
+    ACTION_REQUESTS = "cspb_actionrequests"
     TASKS = "tasks"
     ACCOUNTS = "accounts"
     CONTACTS = "contacts"
@@ -86,6 +87,7 @@ class Table:
     TAX_RATE = "cspb_taxrate"
     CATALOG_SELECTION = "cspb_catalogselection"
     DUNNING_EVENT = "cspb_dunningevent"
+    ACTION_REQUEST = "cspb_actionrequest"
     TASK = "task"
     ACCOUNT = "account"
     CONTACT = "contact"
@@ -113,6 +115,7 @@ ENTITY_SET_OF: dict[str, str] = {
         ("PRODUCT", "PRODUCTS"), ("PRICE_LEVEL", "PRICE_LEVELS"), ("PRODUCT_PRICE_LEVEL", "PRODUCT_PRICE_LEVELS"),
         ("INVOICE", "INVOICES"), ("INVOICE_DETAIL", "INVOICE_DETAILS"),
         ("DUNNING_EVENT", "DUNNING_EVENTS"), ("TASK", "TASKS"),
+        ("ACTION_REQUEST", "ACTION_REQUESTS"),
     )
 }
 """Logical name -> entity set name."""
@@ -128,6 +131,21 @@ def primary_id(logical_name: str) -> str:
 
 
 # ---- choice (picklist) values billing does not use; each enum names its table.column ----
+
+class ActionKind(IntEnum):
+    """cspb_actionrequest.cspb_action"""
+    PREVIEW_CHARGE = 1
+    RETRY_PROVISIONING = 2
+    REPLAY_INBOX = 3
+    ATTEST_MCA = 4
+
+
+class ActionStatus(IntEnum):
+    """cspb_actionrequest.cspb_status"""
+    PENDING = 1
+    DONE = 2
+    FAILED = 3
+
 
 class MappingStatus(IntEnum):
     """cspb_provideraccount.cspb_mappingstatus"""
@@ -265,4 +283,6 @@ CHOICES: dict[type[IntEnum], tuple[str, ...]] = {
     StateCode: ("cspb_subscription.statecode", "account.statecode"),
     ProductState: ("product.statecode",),
     DunningKind: ("cspb_dunningevent.cspb_kind",),
+    ActionKind: ("cspb_actionrequest.cspb_action",),
+    ActionStatus: ("cspb_actionrequest.cspb_status",),
 }

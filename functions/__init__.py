@@ -18,9 +18,9 @@ BLUEPRINT_MODULES: list[str] = [
     # distributors / payments / accounting area
     "payment_webhook", "authorizenet_webhook", "post_invoice", "journal_timer", "dunning_timer",
     # billing area
-    "billing_timer", "billing_worker",
+    "billing_timer", "billing_worker", "billing_preview_http",
     # recon area
-    "recon_timer",
+    "recon_timer", "assessment_timer",
 ]
 
 BLUEPRINTS = [importlib.import_module(f"functions.{name}").bp for name in BLUEPRINT_MODULES]

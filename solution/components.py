@@ -71,6 +71,7 @@ STEPS: tuple[Step, ...] = (
          ("cspb_provisioningstatus", "cspb_newquantity", "cspb_effectivedate"),
          ("cspb_provisioningstatus", "cspb_newquantity")),
     Step("Create", "cspb_agreement"),
+    Step("Create", "cspb_actionrequest"),
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from solution.commands import ribbon
 from solution.spec import Col, TableSpec
 
 LANGS = (1033, 3082)
@@ -194,7 +195,7 @@ def entity_element(table: TableSpec) -> ET.Element:
             labels(key, "displaynames", "displayname", (f"Key: {label}", f"Clave: {label}"))
     sub(root, "FormXml")
     sub(root, "SavedQueries")
-    sub(root, "RibbonDiffXml")
+    root.append(ribbon(table.logical_name))
     return root
 
 

@@ -29,6 +29,45 @@ CONTROL_CLASS = {
     "lookup": "{270BD3DB-D9AF-4782-9025-509E298DEC0A}",
 }
 VIEW_COLUMNS = 4  # besides the primary name and createdon
+SUBGRID_CLASS = "{E7A81278-8635-4d9e-8D4D-59480B391C5B}"
+WEB_RESOURCE_CLASS = "{9FDF5F91-88B1-47F4-AD53-C11EFC01A01D}"
+
+# Related records shown on a table's main form, as subgrids: (control id, child table, its lookup column,
+# English and Spanish section names). The relationship is the one the child's lookup defines.
+SUBGRIDS: dict[str, tuple[tuple[str, str, str, tuple[str, str]], ...]] = {
+    "cspb_subscription": (
+        ("changelogs", "cspb_licensechangelog", "cspb_subscription",
+         ("License changes and provisioning", "Cambios de licencia y aprovisionamiento")),
+        ("invoicelines", "invoicedetail", "cspb_subscription", ("Invoice lines", "Líneas de factura")),
+    ),
+    "cspb_billingcontract": (
+        ("subscriptions", "cspb_subscription", "cspb_billingcontract", ("Subscriptions", "Suscripciones")),
+        ("invoices", "invoice", "cspb_billingcontract", ("Invoices", "Facturas")),
+    ),
+    "cspb_provideraccount": (
+        ("subscriptions", "cspb_subscription", "cspb_provideraccount", ("Subscriptions", "Suscripciones")),
+        ("agreements", "cspb_agreement", "cspb_provideraccount", ("Customer Agreements", "Contratos de cliente")),
+    ),
+    "account": (
+        ("provideraccounts", "cspb_provideraccount", "cspb_account", ("Provider accounts", "Cuentas de proveedor")),
+        ("contracts", "cspb_billingcontract", "cspb_account", ("Billing contracts", "Contratos de facturación")),
+        ("agreements", "cspb_agreement", "cspb_account", ("Customer Agreements", "Contratos de cliente")),
+    ),
+    "cspb_inbox": (),
+    "invoice": (
+        ("dunning", "cspb_dunningevent", "cspb_invoice", ("Reminders and retries", "Recordatorios y reintentos")),
+        ("payments", "cspb_payment", "cspb_invoice", ("Payments", "Pagos")),
+    ),
+}
+# Which role guide a form's Help tab opens.
+HELP_GUIDE = {"cspb_subscription": "sales_rep", "cspb_licensechangelog": "sales_rep", "account": "sales_rep",
+              "cspb_billingcontract": "billing_admin", "invoice": "billing_admin", "cspb_usagesummary": "billing_admin",
+              "cspb_provideraccount": "tenant_admin", "cspb_inbox": "tenant_admin", "cspb_syncrun": "tenant_admin"}
+# Form scripts: table -> (web resource, onload handler, onsave handler).
+FORM_SCRIPTS = {"cspb_subscription": ("cspb_/subscription_form.js", "CSPBridge.SubscriptionForm.onLoad",
+                                      "CSPBridge.SubscriptionForm.onSave")}
+# Standard tables that get a "CSPBridge" main form (our columns + related records) beside the platform's.
+STANDARD_FORMS = ("account", "invoice")
 
 
 def _guid(name: str) -> str:
@@ -56,10 +95,86 @@ def main_form(table: TableSpec) -> ET.Element:
         cell = sub(sub(rows, "row"), "cell", id=_guid(f"cell:{table.logical_name}:{col.name}"))
         labels(cell, "labels", "label", col.label)
         sub(cell, "control", id=col.name, classid=CONTROL_CLASS[col.type], datafieldname=col.name)
+    _related_tab(form, table.logical_name)
+    _help_tab(form, table.logical_name)
+    _scripts(sf.find("form"), table.logical_name)
     sub(sf, "IsCustomizable", "1")
     sub(sf, "CanBeDeleted", "1")
-    labels(sf, "LocalizedNames", "LocalizedName", ("Information", "Información"))
+    labels(sf, "LocalizedNames", "LocalizedName",
+           ("Information", "Información") if table.custom else ("CSPBridge", "CSPBridge"))
     return root
+
+
+def _relationship(child: str, lookup: str) -> str:
+    # The name solution.entity_xml.relationships gives the 1:N behind the child's lookup.
+    return f"cspb_{child}_{lookup}"
+
+
+def _related_tab(tabs: ET.Element, entity: str) -> None:
+    grids = SUBGRIDS.get(entity, ())
+    if not grids:
+        return
+    tab = sub(tabs, "tab", verticallayout="true", id=_guid(f"tab:{entity}:related"), IsUserDefined="1",
+              name="related")
+    labels(tab, "labels", "label", ("Related", "Relacionado"))
+    sections = sub(sub(sub(tab, "columns"), "column", width="100%"), "sections")
+    for control_id, child, lookup, title in grids:
+        section = sub(sections, "section", showlabel="true", showbar="false", IsUserDefined="0",
+                      id=_guid(f"section:{entity}:{control_id}"), name=f"{control_id}_section")
+        labels(section, "labels", "label", title)
+        cell = sub(sub(sub(section, "rows"), "row"), "cell", id=_guid(f"cell:{entity}:{control_id}"), colspan="1",
+                   rowspan="10")
+        labels(cell, "labels", "label", title)
+        control = sub(cell, "control", id=control_id, classid=SUBGRID_CLASS, indicationOfSubgrid="true",
+                      uniqueid=_guid(f"subgrid:{entity}:{control_id}"))
+        params = sub(control, "parameters")
+        if child.startswith("cspb_"):
+            sub(params, "ViewId", _guid(f"view:{child}:public"))
+        sub(params, "IsUserView", "false")
+        sub(params, "RelationshipName", _relationship(child, lookup))
+        sub(params, "TargetEntityType", child)
+        sub(params, "AutoExpand", "Fixed")
+        sub(params, "EnableQuickFind", "false")
+        sub(params, "EnableViewPicker", "false")
+        sub(params, "EnableJumpBar", "false")
+        sub(params, "ChartGridMode", "Grid")
+        sub(params, "RecordsPerPage", "10")
+
+
+def _help_tab(tabs: ET.Element, entity: str) -> None:
+    guide = HELP_GUIDE.get(entity)
+    if guide is None:
+        return
+    tab = sub(tabs, "tab", verticallayout="true", id=_guid(f"tab:{entity}:help"), IsUserDefined="1", name="help")
+    labels(tab, "labels", "label", ("Help", "Ayuda"))
+    section = sub(sub(sub(sub(tab, "columns"), "column", width="100%"), "sections"), "section", showlabel="false",
+                  showbar="false", IsUserDefined="0", id=_guid(f"section:{entity}:help"), name="help_section")
+    labels(section, "labels", "label", ("Help", "Ayuda"))
+    cell = sub(sub(sub(section, "rows"), "row"), "cell", id=_guid(f"cell:{entity}:help"), showlabel="false",
+               rowspan="12")
+    labels(cell, "labels", "label", ("Guide", "Guía"))
+    control = sub(cell, "control", id=f"WebResource_{guide}_guide", classid=WEB_RESOURCE_CLASS)
+    params = sub(control, "parameters")
+    sub(params, "Url", f"cspb_/guides/en/{guide}.html")
+    sub(params, "PassParameters", "true")
+    sub(params, "Security", "false")
+    sub(params, "Scrolling", "auto")
+    sub(params, "Border", "false")
+
+
+def _scripts(form: ET.Element | None, entity: str) -> None:
+    script = FORM_SCRIPTS.get(entity)
+    if script is None or form is None:
+        return
+    library, onload, onsave = script
+    libraries = sub(form, "formLibraries")
+    sub(libraries, "Library", name=library, libraryUniqueId=_guid(f"library:{entity}:{library}"))
+    events = sub(form, "events")
+    for event, handler in (("onload", onload), ("onsave", onsave)):
+        ev = sub(events, "event", name=event, application="false", active="false")
+        sub(sub(ev, "Handlers"), "Handler", functionName=handler, libraryName=library,
+            handlerUniqueId=_guid(f"handler:{entity}:{event}"), enabled="true", parameters="",
+            passExecutionContext="true")
 
 
 def _view_columns(table: TableSpec) -> list[Col]:
@@ -143,12 +258,14 @@ def extra_view(table: TableSpec, view: ViewSpec) -> ET.Element:
 def render(tables: tuple[TableSpec, ...], views: tuple[ViewSpec, ...] = VIEWS) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for table in tables:
-        if not table.custom:
-            continue  # platform forms of standard tables are not ours to replace
+        if not table.custom and table.logical_name not in STANDARD_FORMS:
+            continue  # platform forms of standard tables are not ours to replace; we add one beside some
         base = f"Entities/{table.schema_name}"
         form = main_form(table)
         form_id = form.findtext("systemform/formid")
         files[f"{base}/FormXml/main/{form_id}.xml"] = to_bytes(form)
+        if not table.custom:
+            continue
         for kind in ("public", "quickfind", "lookup"):
             view = _view(table, kind)
             files[f"{base}/SavedQueries/{view.findtext('savedquery/savedqueryid')}.xml"] = to_bytes(view)

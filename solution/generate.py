@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
-from solution import components, forms, roles
+from solution import app, components, forms, roles
 from solution.entity_xml import entity_element, relationships, to_bytes, with_xsi
 from solution.spec import ALL
 
@@ -36,6 +36,7 @@ def render() -> dict[str, bytes]:
     files.update(components.render())
     files.update(forms.render(ALL))
     files.update(roles.render())
+    files.update(app.render())
     return files
 
 

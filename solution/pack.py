@@ -147,6 +147,12 @@ def customizations(src: Path, web_resources: list[tuple[str, Path, ET.Element]])
         box = _section(root, "SdkMessageProcessingSteps")
         for path in steps:
             box.append(ET.parse(path).getroot())
+    site_maps = sorted(src.glob("AppModuleSiteMaps/*/AppModuleSiteMap.xml"))
+    if site_maps:
+        _section(root, "AppModuleSiteMaps").extend(ET.parse(path).getroot() for path in site_maps)
+    apps = sorted(src.glob("AppModules/*/AppModule.xml"))
+    if apps:
+        _section(root, "AppModules").extend(ET.parse(path).getroot() for path in apps)
     if web_resources:
         box = _section(root, "WebResources")
         for _zip_path, _file, meta in web_resources:
@@ -179,6 +185,11 @@ def solution_manifest(src: Path, *, managed: bool, web_resources: list[tuple[str
     if roots is not None:
         for _zip_path, _file, meta in web_resources:
             ET.SubElement(roots, "RootComponent", type="61", schemaName=meta.findtext("Name", ""), behavior="0")
+        # The app (80) and its sitemap (62) are root components keyed by their unique names.
+        for path in sorted(src.glob("AppModuleSiteMaps/*/AppModuleSiteMap.xml")):
+            ET.SubElement(roots, "RootComponent", type="62", schemaName=path.parent.name, behavior="0")
+        for path in sorted(src.glob("AppModules/*/AppModule.xml")):
+            ET.SubElement(roots, "RootComponent", type="80", schemaName=path.parent.name, behavior="0")
     return root
 
 

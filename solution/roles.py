@@ -44,6 +44,8 @@ ROLES: tuple[Role, ...] = (
         "cspb_subscription": EDIT,
         "cspb_licensechangelog": EDIT,
         "cspb_agreement": EDIT,
+        # The form commands (preview, retry, attest) write a request row the Function App answers.
+        "cspb_actionrequest": EDIT,
     }),
 )
 

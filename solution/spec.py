@@ -346,6 +346,24 @@ TABLES: tuple[TableSpec, ...] = (
         DT("cspb_receivedon", "Received On", "Recibido el"),
     ),
     _table(
+        # A command on a Dynamics form writes one of these (no function key in the browser); its Create fires
+        # the webhook step, the Function App does the work and writes the status and result back.
+        "cspb_actionrequest", "cspb_ActionRequest", "cspb_actionrequests",
+        ("Action Request", "Solicitud de acción"), ("Action Requests", "Solicitudes de acción"),
+        (("cspb_requestkey_key", ("cspb_requestkey",)),),
+        S("cspb_requestkey", "Request Key", "Clave de solicitud", 100),
+        P("cspb_action", "Action", "Acción",
+          ((1, "Preview Charge", "Vista previa del cargo"), (2, "Retry Provisioning", "Reintentar aprovisionamiento"),
+           (3, "Replay Inbox Event", "Reprocesar evento"), (4, "Attest MCA", "Aceptar MCA"))),
+        S("cspb_targettable", "Target Table", "Tabla de destino", 100),
+        S("cspb_targetid", "Target ID", "ID de destino", 100),
+        M("cspb_parameters", "Parameters", "Parámetros"),
+        P("cspb_status", "Status", "Estado",
+          ((1, "Pending", "Pendiente"), (2, "Done", "Hecho"), (3, "Failed", "Error"))),
+        M("cspb_result", "Result", "Resultado"),
+        DT("cspb_completedon", "Completed On", "Completado el"),
+    ),
+    _table(
         "cspb_dunningevent", "cspb_DunningEvent", "cspb_dunningevents",
         ("Dunning Event", "Evento de reclamación"), ("Dunning Events", "Eventos de reclamación"),
         (("cspb_eventkey_key", ("cspb_eventkey",)),),

@@ -63,7 +63,7 @@ class Context:
     selection: catalog_selection.Selection
     impact: dict[str, tuple[int, int]]  # price key -> (live subscriptions, seats)
     unpriced: list[repo.SubscriptionUse]  # subscriptions synced before their product was in the catalog
-    products: dict[str, dict[str, Any]]  # productnumber -> the row Dynamics has
+    products: dict[str, tuple[str, str]]  # productnumber -> (name, family) as Dynamics has them
     today: date
     written: dict[str, int] = field(default_factory=dict)
 
@@ -161,7 +161,7 @@ def prepare(dv: Any, currencies: Iterable[str], *, today: date | None = None, ev
             ctx.impact[use.price_key] = (count + 1, seats + use.quantity)
         if use.unit_price is None and use.subscription_id:
             ctx.unpriced.append(use)
-    ctx.products = {p["productnumber"]: p for p in dv.list(
+    ctx.products = {p["productnumber"]: (p.get("name") or "", p.get("cspb_productfamily") or "") for p in dv.list(
         EntitySet.PRODUCTS, select=["productnumber", "name", "cspb_productfamily"], filter="cspb_productid ne null",
         page_size=repo.PAGE)}
     return ctx
@@ -208,23 +208,25 @@ def _impact(ctx: Context, key: str, old_cost: Decimal | None, new_cost: Decimal,
 
 
 def _sync_products(dv: Any, ctx: Context, items: cp.SheetItems, numbers: Iterable[str]) -> None:
-    writes: list[dict[str, Any]] = []
-    for number in dict.fromkeys(numbers):
-        info = items.products[number]
-        want: dict[str, Any] = {"productnumber": number, "name": info.title[:100], "cspb_productfamily": info.family}
-        have = ctx.products.get(number)
-        if have is None:
-            writes.append({**want, "cspb_productid": info.product_id, "cspb_skuid": info.sku_id,
-                           "cspb_billingtype": "License", "quantitydecimal": 0,
-                           "defaultuomscheduleid@odata.bind": bind(EntitySet.UOM_SCHEDULES, ctx.group_id),
-                           "defaultuomid@odata.bind": bind(EntitySet.UOMS, ctx.units[cp.BASE_UNIT_NAME])})
-        elif have.get("name") != want["name"] or have.get("cspb_productfamily") != want["cspb_productfamily"]:
-            writes.append(want)
-        else:
-            continue
-        ctx.products[number] = want
-    if writes:
-        ctx.wrote("products", dv.bulk_upsert(EntitySet.PRODUCTS, "product", ["productnumber"], writes))
+    def writes() -> Iterable[dict[str, Any]]:
+        for number in dict.fromkeys(numbers):
+            info = items.products[number]
+            want: dict[str, Any] = {"productnumber": number, "name": info.title[:100],
+                                    "cspb_productfamily": info.family}
+            have = ctx.products.get(number)
+            if have is None:
+                yield {**want, "cspb_productid": info.product_id, "cspb_skuid": info.sku_id,
+                       "cspb_billingtype": "License", "quantitydecimal": 0,
+                       "defaultuomscheduleid@odata.bind": bind(EntitySet.UOM_SCHEDULES, ctx.group_id),
+                       "defaultuomid@odata.bind": bind(EntitySet.UOMS, ctx.units[cp.BASE_UNIT_NAME])}
+            elif have != (want["name"], want["cspb_productfamily"]):
+                yield want
+            else:
+                continue
+            ctx.products[number] = (want["name"], want["cspb_productfamily"])
+
+    # Written in chunks as they are made: 14,000 new products are never all request bodies at once.
+    ctx.wrote("products", repo.write_products(dv, writes()))
 
 
 def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, run: runs.SyncRun, *,
@@ -232,7 +234,7 @@ def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, 
     """Bring one price list in line with the sheet. Returns the currency whose prices fed it.
     `release`: this is the last price list the sheet feeds, so its rows can go once planned."""
     currency = currency.upper()
-    plan = cp.plan_prices(items, [currency], ctx.rules, ctx.today, selected=ctx.selection)
+    plan = cp.plan_prices(items, [currency], ctx.rules, ctx.today, selected=ctx.selection, consume=release)
     source = plan.sources[currency]
     selected_numbers = {w.productnumber for w in plan.wanted} | {s.want.productnumber for s in plan.scheduled}
     run.bump("itemsSelected", len(plan.wanted))

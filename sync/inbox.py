@@ -39,7 +39,7 @@ class InboxStatus:
 
 # Tables whose changes may need a provider call (change logs, subscription edits, MCA acceptances).
 # Everything else is stored and ignored.
-HANDLED_ENTITIES = frozenset({"cspb_licensechangelog", "cspb_subscription", "cspb_agreement"})
+HANDLED_ENTITIES = frozenset({"cspb_licensechangelog", "cspb_subscription", "cspb_agreement", "cspb_actionrequest"})
 HANDLED_MESSAGES = frozenset({"create", "update"})
 
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from billing import scheduling
-from billing.provisioning_rules import Action, ChangeFacts, Plan, ProvisioningStatus, decide
+from billing.provisioning_rules import Action, ChangeFacts, ChangeType, Plan, ProvisioningStatus, decide
 from dataverse import transitions
+from dataverse.contract_jobs import seat_additions
 from dataverse.tables import SubscriptionStatus
 from distributors.base import ManualActionRequired
 from shared.errors import FatalError, IntegrationError, NotFoundError, RetriableError
@@ -93,7 +94,10 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
         # The rules passed when the order was first sent; what is left is to learn whether it was bought.
         plan = Plan(Action.ORDER, "an order send was interrupted")
     else:
-        plan = decide(_facts(change, sub, account), now)
+        facts = _facts(change, sub, account)
+        if facts.change_type == ChangeType.DECREASE:
+            facts = replace(facts, seat_additions=seat_additions(dv, sub["cspb_subscriptionid"], changelog_id))
+        plan = decide(facts, now)
         if plan.calls_provider or plan.action is Action.REFUSE:
             # A dated change is judged on its date (a seat decrease at renewal needs no refund window).
             timed = _scheduled(change, sub, account, adapters, now, dv, changelog_id)
@@ -185,6 +189,15 @@ def _scheduled(change: dict[str, Any], sub: dict[str, Any], account: dict[str, A
     return Outcome(changelog_id, "Provisioned", timing.reason)
 
 
+def _cotermed(dv: Any, sub_id: str, start: Any) -> dict[str, Any]:
+    """A rep's new subscription is co-termed to its billing contract (the sync refines it later)."""
+    from dataverse.contract_jobs import coterm_end
+
+    began = parse_dt(start)
+    end = coterm_end(dv, sub_id, began.date()) if began is not None else None
+    return {"cspb_commitmentenddate": f"{end.isoformat()}T00:00:00Z"} if end is not None else {}
+
+
 def _revert_edit(dv: Any, change: dict[str, Any], sub: dict[str, Any] | None) -> None:
     """A refused change that came from editing the subscription form: put the form back."""
     if sub is not None and str(change.get("cspb_changekey") or "").startswith("rep|"):
@@ -217,6 +230,7 @@ def _call_provider(action: Action, adapter: Any, change: dict[str, Any], sub: di
                                    "cspb_startdate": sub.get("cspb_startdate") or now.strftime("%Y-%m-%dT%H:%M:%SZ")}
         if provider_id:
             changes["cspb_providersubscriptionid"] = provider_id
+        changes.update(_cotermed(dv, sub_id, changes["cspb_startdate"]))
         dv.update(SUBSCRIPTION_SET, sub_id, changes)
         _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED, order_id=result.order_id)
         return Outcome(changelog_id, "Provisioned", result.message, result.order_id, result.replayed)
@@ -344,6 +358,12 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
         inbox.mark(dv, inbox_id, inbox.InboxStatus.PROCESSED, "nothing to provision")
         return None
     try:
+        if entity == "cspb_actionrequest":
+            from sync import actions
+
+            status = actions.run(dv, str(record_id), adapters=adapters, provision=process_change, now=now)
+            inbox.mark(dv, inbox_id, inbox.InboxStatus.PROCESSED, f"action request {status}")
+            return None
         if entity == "cspb_agreement":
             from sync import mca
 

@@ -33,3 +33,26 @@ def test_bill_run_twice_then_preview_and_revenue(billing_env, tmp_path):
 def test_bill_run_rejects_bad_date(billing_env):
     result = CliRunner().invoke(cli, ["bill", "run", "--date", "Jan 2"])
     assert result.exit_code == 2 and "not a date" in result.output
+
+
+def test_preview_of_a_seat_change_now_and_on_the_next_invoice(billing_env):
+    runner = CliRunner()
+    assert runner.invoke(cli, ["bill", "run", "--date", "2026-01-02"]).exit_code == 0
+    shown = runner.invoke(cli, ["bill", "preview", "--subscription", "demo-sub-e3", "--quantity", "20",
+                                "--date", "2026-01-20"])
+    assert shown.exit_code == 0, shown.output
+    # 5 seats x 36.00 x 12/31 days = 69.68, + 10% tax; then February at 20 seats instead of 15.
+    assert "15 -> 20 seat(s)" in shown.output
+    assert "now: charge 76.65 USD for 2026-01-20..2026-01-31" in shown.output
+    assert "next invoice BC-1001|2026-02-01|cycle on 2026-02-02: 696.19 -> 970.84 USD (+274.65 USD)" in shown.output
+    bad = runner.invoke(cli, ["bill", "preview", "--subscription", "demo-sub-e3"])
+    assert bad.exit_code == 2 and "--quantity" in bad.output
+
+
+
+def test_preview_of_an_unknown_subscription_is_one_line(billing_env, capsys):
+    from cli.main import run
+
+    assert run(["bill", "preview", "--subscription", "nope", "--quantity", "3"]) == 1
+    err = capsys.readouterr().err
+    assert "error: no subscription 'nope'" in err and "Traceback" not in err

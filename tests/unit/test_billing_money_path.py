@@ -230,3 +230,17 @@ def test_table_calculator_falls_back_to_the_contract_rate_and_rounds_per_line():
 
     out = calc.calculate(contract, "JPY", date(2026, 1, 2), [TaxableLine("a", D("1001"), TaxCategory.STANDARD)])
     assert out["a"].amount == D("83") and out["a"].rate_pct == D("8.25")
+
+
+def test_provisioning_allows_removing_seats_added_within_168_hours_after_the_first_window():
+    from billing.provisioning_rules import Action, ChangeFacts, decide
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    added = datetime(2026, 5, 4, tzinfo=UTC)
+    facts = ChangeFacts(change_type=int(ChangeType.DECREASE), provisioning_status=1, origin=1, provider=1,
+                        old_quantity=12, new_quantity=10, term="P1Y", start=start, commitment_end=None,
+                        provider_subscription_id="PS-1", mca_attested=True, seat_additions=((added, 2),))
+    assert decide(facts, added + timedelta(days=3)).action is Action.SET_QUANTITY
+    assert decide(facts, added + timedelta(days=8)).action is Action.REFUSE
+    from dataclasses import replace
+    assert decide(replace(facts, seat_additions=()), added + timedelta(days=3)).action is Action.REFUSE

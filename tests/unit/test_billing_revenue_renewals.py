@@ -38,6 +38,10 @@ def test_coterm_aligns_to_contract_renewal():
     c = make_contract(start_date=date(2025, 7, 1))
     assert contract_renewal_date(c, date(2026, 3, 10)) == date(2026, 6, 30)
     assert coterm(make_sub(start_date=date(2026, 3, 10), term="P1Y"), c).commitment_end_date == date(2026, 6, 30)
+    # A monthly term keeps its one-month commitment; billing still follows the contract's cycles.
+    assert coterm(make_sub(start_date=date(2026, 3, 10), term="P1M"), c).commitment_end_date == date(2026, 4, 9)
+    # A three-year term co-terms only to a renewal inside its own first term (here: the next one).
+    assert coterm(make_sub(start_date=date(2026, 3, 10), term="P3Y"), c).commitment_end_date == date(2026, 6, 30)
 
 
 def test_term_end_renews_or_cancels():
