@@ -19,7 +19,6 @@ def portal(ctx: click.Context, port: int, memory: bool, seed: bool) -> None:
         return
     from dataclasses import replace
 
-    from portal.app import create_app
     from sandbox._server import RunningServer
     from shared.config import get_settings
 
@@ -27,11 +26,9 @@ def portal(ctx: click.Context, port: int, memory: bool, seed: bool) -> None:
     # The page links and cookie path follow the mount point, which here is /portal on our own port.
     settings = replace(settings, portal_base_url=f"http://127.0.0.1:{port}/portal")
     if memory:
-        from portal.assessment import InMemorySource, run
-        from portal.seed import seeded_repository
+        from portal.wiring import memory_portal
 
-        source = InMemorySource()
-        app = create_app(settings, seeded_repository(), assessment=lambda store=False: run(source, store=store))
+        app = memory_portal(settings)
     else:
         from dataverse.client import DataverseClient
         from portal.wiring import dataverse_portal
