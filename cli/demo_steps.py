@@ -264,7 +264,8 @@ def portal_and_assessment(ctx: Any) -> list[str]:
 STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
     "dataverse round trip": (),  # a connectivity check, not a job
     "sync and provisioning": ("catalog_timer", "catalog_worker", "accounts_timer", "subscription_sync_timer",
-                              "subscription_sync_worker", "dataverse_webhook", "provisioning_worker"),
+                              "subscription_sync_worker", "dataverse_webhook", "provisioning_worker",
+                              "scheduled_changes_timer", "trials_timer"),
     "price-change preview": ("price_preview_timer",),
     "pax8 provisioning": ("provisioning_worker",),
     "recon": ("recon_timer",),

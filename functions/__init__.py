@@ -12,6 +12,7 @@ BLUEPRINT_MODULES: list[str] = [
     # sync area
     "dataverse_webhook", "provisioning_worker", "catalog_timer", "accounts_timer", "subscription_sync_timer",
     "subscription_sync_worker", "catalog_worker", "price_preview_timer", "inbox_sweeper_timer",
+    "scheduled_changes_timer", "trials_timer",
     # portal area
     "portal_http",
     # distributors / payments / accounting area
