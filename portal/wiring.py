@@ -52,7 +52,24 @@ def memory_integrations(repo: Any) -> Integrations:
                last_name: str = "") -> Any:
         return repo.record_attestation(account_id, contact_id)
 
-    return Integrations(attest_mca=attest)
+    def pay(invoice: Any, purpose: str) -> Any:
+        # No processor in memory: a contract with a saved method pays in full, one without says so.
+        from dataclasses import replace
+
+        from payments.service import ChargeOutcome
+        from portal.models import PaymentStatus
+
+        contracts = repo.list_contracts(invoice.account_id)
+        if not any(c.has_payment_method for c in contracts):
+            return ChargeOutcome("no_method", invoice.balance, purpose, "No payment method on file for this contract.")
+        if invoice.balance <= 0:
+            return ChargeOutcome("nothing_due", invoice.balance, purpose)
+        # balance - balance keeps the amount's minor-unit exponent (0.00, not 0)
+        repo.invoices[invoice.id] = replace(invoice, balance=invoice.balance - invoice.balance,
+                                            payment_status=PaymentStatus.PAID)
+        return ChargeOutcome("succeeded", invoice.balance, purpose)
+
+    return Integrations(attest_mca=attest, pay_invoice=pay)
 
 
 def memory_portal(settings: Settings, repo: Any | None = None, **options: Any) -> PortalApp:

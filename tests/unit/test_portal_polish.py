@@ -94,3 +94,16 @@ def test_home_shows_balance_due_and_subscriptions_by_name():
     home = contoso.get("/").get_data(as_text=True)
     assert "Nothing is due" in home
     assert "Microsoft 365 Business Premium" in home and "Microsoft Teams Essentials" in home
+
+
+def test_memory_portal_pays_an_invoice_with_the_saved_method():
+    import re
+
+    browser, repo = _memory_browser()
+    browser.sign_in("f-admin")  # Fabrikam's contract has a saved method
+    page = browser.get("/invoices/i-fab").get_data(as_text=True)
+    attempt = re.search(r'name="attempt" value="([^"]+)"', page).group(1)
+    done = browser.post("/invoices/i-fab/pay", {"attempt": attempt}, token_from="/invoices/i-fab")
+    assert "Gracias: se han pagado 1.428,00" in done.get_data(as_text=True)
+    assert repo.invoices["i-fab"].balance == 0
+    assert "No hay importes pendientes" in browser.get("/").get_data(as_text=True)
