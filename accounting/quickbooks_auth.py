@@ -30,9 +30,10 @@ from typing import Any
 
 import requests
 
-from shared.config import Secret, Settings
+from shared.config import Settings
 from shared.errors import AuthError, RetriableError
 from shared.logging import get_logger
+from shared.secret_files import FileSecretStore
 
 log = get_logger(__name__)
 
@@ -40,26 +41,6 @@ log = get_logger(__name__)
 SANDBOX_CLIENT_ID = "sandbox-client"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - the loopback sandbox's fixed credential
 SANDBOX_REFRESH_TOKEN = "sandbox-refresh-token"  # noqa: S105 - the loopback sandbox's first refresh token
-
-
-class FileSecretStore:
-    """Secrets as files in a local folder: sandbox mode's stand-in for Key Vault, so a refresh token
-    rotated by one CLI run is the one the next run uses."""
-
-    def __init__(self, folder: Path | str) -> None:
-        self.folder = Path(folder)
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> Secret | None:
-        path = self.folder / name
-        return Secret(path.read_text(encoding="utf-8")) if path.exists() else None
-
-    def set(self, name: str, value: str) -> None:
-        with self._lock:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = self.folder / f".{name}.tmp"
-            tmp.write_text(value, encoding="utf-8")
-            tmp.replace(self.folder / name)
 
 
 def secret_store(settings: Settings) -> Any:

@@ -302,3 +302,26 @@ def series(snapshots: list[dict[str, Any]], currency: str, metric: str = "mrr") 
         if value is not None:
             points.append((str(snap["as_of"]), value))
     return points
+
+
+# Why a KPI has no value, for plain-text output (the HTML report says it from the message catalog).
+WHY_NO_DATA: dict[str, str] = {
+    "gross_margin_pct": "no provider cost on the active subscriptions yet",
+    "churn_rate_pct": "no recurring revenue at the start of the window",
+    "contraction_rate_pct": "no recurring revenue at the start of the window",
+    "dso_days": "no invoiced revenue in the window",
+    "touchless_pct": "no seat changes finished in the window",
+}
+
+
+def shown(metric: str, value: Decimal | None, unit: str = "%") -> str:
+    """`12.5%`, or `n/a (why)` instead of "None%"."""
+    if value is None:
+        return f"n/a ({WHY_NO_DATA.get(metric, 'no data yet')})"
+    return f"{value}{unit}"
+
+
+def has_data(k: CurrencyKpis) -> bool:
+    """A currency with nothing in it (e.g. seen only in a recon file) is left out of reports."""
+    return bool(k.mrr or k.mrc or k.seats or k.receivables or k.recon_unbilled_cost or k.leakage_mrr
+                or k.churned_mrr)

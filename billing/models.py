@@ -74,6 +74,7 @@ class Provider(IntEnum):
     PARTNER_CENTER = 1
     PAX8 = 2
     MANUAL = 3
+    TDSYNNEX = 4
 
 
 class SubscriptionStatus(IntEnum):
@@ -132,6 +133,8 @@ class ProvisioningStatus(IntEnum):
     SENDING = 6
     # The provider may hold an order for this change that cannot be told apart from another: a person decides.
     NEEDS_REVIEW = 7
+    # The provider's API cannot do this change (TD SYNNEX cancellation): cspb_error says what to do by hand.
+    MANUAL_ACTION = 8
 
 
 class PaymentStatus(IntEnum):

@@ -24,6 +24,7 @@ class Action(StrEnum):
     ORDER = "order"                  # buy a new subscription
     SET_QUANTITY = "set_quantity"    # PATCH the seat count
     CANCEL = "cancel"
+    TRANSITION = "transition"        # upgrade / term or billing-cycle conversion / trial to paid
     NOT_APPLICABLE = "not_applicable"
     REFUSE = "refuse"
     FAIL = "fail"                    # cannot be sent as it stands (missing data); a person must fix it
@@ -46,6 +47,7 @@ class ChangeFacts:
     account_mapped: bool = True
     # (when, seats) of each seat addition: each has its own 168-hour window (billing.newcommerce).
     seat_additions: tuple[tuple[datetime, int], ...] = ()
+    target: str = ""  # a Term Change's target (catalog item, term, billing frequency), "" when none
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Plan:
 
     @property
     def calls_provider(self) -> bool:
-        return self.action in (Action.ORDER, Action.SET_QUANTITY, Action.CANCEL)
+        return self.action in (Action.ORDER, Action.SET_QUANTITY, Action.CANCEL, Action.TRANSITION)
 
 
 def decide(facts: ChangeFacts, now: datetime) -> Plan:
@@ -87,6 +89,12 @@ def decide(facts: ChangeFacts, now: datetime) -> Plan:
             old_quantity=facts.old_quantity or 0, new_quantity=facts.new_quantity or 0, start=facts.start,
             term=facts.term, now=now, commitment_end=facts.commitment_end, additions=facts.seat_additions)
         return Plan(Action.SET_QUANTITY) if decision.allowed else Plan(Action.REFUSE, decision.reason)
+    if facts.change_type == ChangeType.TERM_CHANGE:
+        if not facts.provider_subscription_id:
+            return Plan(Action.FAIL, "the subscription has no provider subscription id yet (not provisioned)")
+        if not facts.target:
+            return Plan(Action.FAIL, "a term change needs a target catalog item, term or billing frequency")
+        return Plan(Action.TRANSITION)
     return Plan(Action.NOT_APPLICABLE, f"{ChangeType(facts.change_type).name} changes are not provisioned automatically")
 
 

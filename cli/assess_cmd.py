@@ -42,11 +42,17 @@ def assess(as_of: object, out_dir: Path, store: bool, lang: str, window_days: in
     steps.update(1)
     steps.close()
     report = result.report
+    from billing.kpis import has_data, shown
+
     for currency, k in report.currencies.items():
-        click.echo(f"{currency}: MRR {k.mrr}  ARR {k.arr}  margin {k.gross_margin_pct}%  seats {k.seats}  "
-                   f"churn {k.churn_rate_pct}%  contraction {k.contraction_rate_pct}%  DSO {k.dso_days}  "
-                   f"leakage {k.leakage_mrr}/month")
-    click.echo(f"touchless provisioning: {report.touchless_pct}% ({report.changes_touchless}/{report.changes_finished})")
+        if not has_data(k):
+            continue
+        click.echo(f"{currency}: MRR {k.mrr}  ARR {k.arr}  margin {shown('gross_margin_pct', k.gross_margin_pct)}  "
+                   f"seats {k.seats}  churn {shown('churn_rate_pct', k.churn_rate_pct)}  "
+                   f"contraction {shown('contraction_rate_pct', k.contraction_rate_pct)}  "
+                   f"DSO {shown('dso_days', k.dso_days, ' days')}  leakage {k.leakage_mrr}/month")
+    click.echo(f"touchless provisioning: {shown('touchless_pct', report.touchless_pct)} "
+               f"({report.changes_touchless}/{report.changes_finished})")
     if result.previous:
         click.echo(f"compared with the snapshot of {result.previous['as_of']}")
     click.echo(f"wrote {csv_path} and {html_path}" + (" and stored the snapshot" if store else ""))

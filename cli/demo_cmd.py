@@ -55,6 +55,7 @@ def _point_settings_at(servers: dict[str, Any], out_dir: Path) -> None:
         "dataverse": ["CSPB_DATAVERSE_URL"],
         "partnercenter": ["CSPB_PARTNER_CENTER_URL", "CSPB_PARTNER_API_URL", "CSPB_GRAPH_URL"],
         "pax8": ["CSPB_PAX8_URL"],
+        "tdsynnex": ["CSPB_TDSYNNEX_URL"],
         "stripe": ["CSPB_STRIPE_API_BASE"],
         "quickbooks": ["CSPB_QUICKBOOKS_URL"],
         "businesscentral": ["CSPB_BUSINESS_CENTRAL_URL"],

@@ -76,7 +76,6 @@ def run_demo_step(out_dir: Path, entra: Any = None, ca_file: str = "") -> list[s
     served with; without it the portal keeps the sandbox contact picker."""
     from dataverse.client import DataverseClient
     from portal import assessment
-    from portal.assessment_source import DataverseAssessmentSource
     from portal.dataverse_seed import seed_dataverse
     from shared.config import get_settings
 
@@ -99,9 +98,11 @@ def run_demo_step(out_dir: Path, entra: Any = None, ca_file: str = "") -> list[s
         invite_lines = [f"invitation for Fabio Garcia (Fabrikam SA, administrator): {link}",
                         f"  sign in at the Entra stand-in as {users['fabio']} / {DEMO_PASSWORD}; "
                         f"{users['ada']} (Contoso) is already bound"]
+    from jobs.assessment import snapshot
     from shared.blobstore import blob_store_from_settings
 
-    result = assessment.run(DataverseAssessmentSource(dv, store=blob_store_from_settings(settings)))
+    # The monthly snapshot timer's job: stores today's KPI snapshot (history) and its HTML + CSV.
+    result = snapshot(dv=dv, store=blob_store_from_settings(settings))
     target = out_dir / "assessment"
     target.mkdir(parents=True, exist_ok=True)
     day = result.report.as_of.isoformat()
@@ -110,10 +111,13 @@ def run_demo_step(out_dir: Path, entra: Any = None, ca_file: str = "") -> list[s
     how = "sign in through the Entra stand-in" if entra is not None else "sign in as a seeded contact, e.g. Ada Admin"
     lines = [f"portal: {server.url}/portal/ ({how})", *invite_lines,
              f"demo customers in Dataverse: {len([k for k in ids.ids if k.startswith('acc-')])}"]
+    from billing.kpis import shown
+
     for currency, k in result.report.currencies.items():
         if not (k.mrr or k.seats):
             continue  # currencies seen only in recon data have nothing recurring to show
-        lines.append(f"{currency}: MRR {k.mrr}, ARR {k.arr}, seats {k.seats}, margin {k.gross_margin_pct}%")
+        lines.append(f"{currency}: MRR {k.mrr}, ARR {k.arr}, seats {k.seats}, "
+                     f"margin {shown('gross_margin_pct', k.gross_margin_pct)}")
     lines.append(f"assessment written to {target}")
     return lines
 

@@ -264,14 +264,15 @@ def portal_and_assessment(ctx: Any) -> list[str]:
 STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
     "dataverse round trip": (),  # a connectivity check, not a job
     "sync and provisioning": ("catalog_timer", "catalog_worker", "accounts_timer", "subscription_sync_timer",
-                              "subscription_sync_worker", "dataverse_webhook", "provisioning_worker"),
+                              "subscription_sync_worker", "dataverse_webhook", "provisioning_worker",
+                              "scheduled_changes_timer", "trials_timer"),
     "price-change preview": ("price_preview_timer",),
     "pax8 provisioning": ("provisioning_worker",),
     "recon": ("recon_timer",),
     "billing": ("billing_timer", "billing_worker", "journal_export_timer", "billing_preview"),
     "payments and accounting": ("post_invoice_timer", "payment_webhook", "authorizenet_webhook", "dunning_timer"),
     "margin report": ("recon_timer",),
-    "portal and assessment": ("portal_http",),
+    "portal and assessment": ("portal_http", "assessment_timer"),
 }
 # Triggers that keep the others healthy rather than run a demo step.
 OPERATIONS_TRIGGERS: tuple[str, ...] = ("inbox_sweeper_timer",)

@@ -151,8 +151,10 @@ def run_demo_flow(dv: Any, pc: Any, *, dv_app: Any = None, currencies: tuple[str
             dv_app.wait_for_webhooks(timeout=15.0)
         else:
             queue.send({"entity": "cspb_licensechangelog", "recordId": log_id}, message_id=key)
+        # The demo's clock is its as-of date: the change log is dated then, so it is due then.
         drained = drain(queue, lambda m: provisioning.handle_message(
-            m.body, dv=dv, adapters={1: pc}, delivery_count=m.delivery_count, max_attempts=queue.max_deliveries))
+            m.body, dv=dv, adapters={1: pc}, now=now, delivery_count=m.delivery_count,
+            max_attempts=queue.max_deliveries))
     finally:
         # Unregistered before the function stops: a webhook left behind would post every later
         # change log to a port nobody listens on.

@@ -118,3 +118,23 @@ def ingest_cmd(period: str, dataverse: bool) -> None:
     except IntegrationError as exc:
         _fail(exc)
     click.echo(json.dumps(outcome.as_dict(), indent=2))
+
+
+@recon.command("run")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The day to run as (default: today, UTC): last month and this month are ingested.")
+def run_cmd(day: object) -> None:
+    """What the recon timer runs: ingest last month and this month (invoices, billed and unbilled usage),
+    then last month's report against Dynamics, usage included."""
+    from datetime import UTC, datetime
+
+    from recon.jobs import scheduled
+
+    when = day.date() if isinstance(day, datetime) else datetime.now(UTC).date()
+    try:
+        outcomes = scheduled(when)
+    except IntegrationError as exc:
+        _fail(exc)
+    click.echo(json.dumps([{**o.as_dict(), "invoice_totals": [
+        {"invoice": t.invoice_id, "currency": t.currency, "invoice_total": str(t.invoice_total),
+         "lines_total": str(t.lines_total)} for t in o.invoice_totals]} for o in outcomes], indent=2))

@@ -92,6 +92,10 @@ def item_for_review(key: str) -> dict[str, Any]:
     return {"cspb_pricekey": key, "cspb_reviewstatus": int(PriceReviewStatus.PENDING_REVIEW)}
 
 
+def write_products(dv: Any, records: Iterable[dict[str, Any]]) -> int:
+    return _write(dv, EntitySet.PRODUCTS, "product", ["productnumber"], records)
+
+
 def write_items(dv: Any, records: Iterable[dict[str, Any]]) -> int:
     return _write(dv, EntitySet.PRODUCT_PRICE_LEVELS, "productpricelevel", ["cspb_pricekey"], records)
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from billing.models import Provider, SubscriptionStatus
+from shared.errors import FatalError
 
 # Term codes (cspb_subscription.cspb_term / cspb_billingfrequency).
 MONTHLY = "P1M"
@@ -29,7 +30,13 @@ TERMS = (MONTHLY, ANNUAL, TRIENNIAL, ONE_TIME)
 STATUSES = tuple(status.name.title() for status in SubscriptionStatus)
 
 # cspb_provider picklist values by adapter name.
-PROVIDER_CODES = {"partnercenter": Provider.PARTNER_CENTER, "pax8": Provider.PAX8, "manual": Provider.MANUAL}
+PROVIDER_CODES = {"partnercenter": Provider.PARTNER_CENTER, "pax8": Provider.PAX8, "manual": Provider.MANUAL,
+                  "tdsynnex": Provider.TDSYNNEX}
+
+
+class ManualActionRequired(FatalError):
+    """The provider's API cannot be asked for this change (TD SYNNEX cancellation): nothing was
+    sent, and the message says what a person does in the provider's portal."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,9 @@ class OrderCandidate:
     subscription_ids: tuple[str, ...] = ()
     quantity: int = 0
     product_id: str = ""
+    # Our own reference, when the provider keeps it on the order (TD SYNNEX referenceId): a
+    # candidate that carries it is this change's order, not merely one that looks like it.
+    reference: str = ""
 
     def describe(self) -> str:
         subs = ", ".join(self.subscription_ids) or "no subscription yet"
@@ -197,7 +207,9 @@ class DistributorAdapter(Protocol):
     # True when a repeated place_order with the same key cannot buy twice (the provider replays it).
     # An adapter without such a contract sets False and implements
     # find_orders(company_id, product_id, quantity, billing_term, since) -> list[OrderCandidate],
-    # which sync/order_once.py uses to settle a send whose response was lost.
+    # which sync/order_once.py uses to settle a send whose response was lost. An adapter whose
+    # provider keeps a caller-chosen reference on the order sets finds_by_reference = True and
+    # takes find_orders(..., reference=key): the search is then exact.
     idempotent_orders: bool
 
     def list_companies(self) -> Iterator[Company]: ...

@@ -202,6 +202,57 @@ class PartnerCenterAdapter:
         return to_subscription(customer, self.client.cancel_subscription(
             customer, subscription_id, request_id=request_id_for(idempotency_key)))
 
+    def set_auto_renew(self, subscription_id: str, on: bool, idempotency_key: str, *,
+                       company_id: str | None = None) -> Subscription:
+        customer = self._company(company_id)
+        return to_subscription(customer, self.client.set_auto_renew(
+            customer, subscription_id, on, request_id=request_id_for(idempotency_key, "autorenew")))
+
+    def schedule_next_term(self, subscription_id: str, quantity: int, idempotency_key: str, *,
+                           company_id: str | None = None, product: dict[str, str] | None = None,
+                           custom_term_end: str | None = None) -> Subscription:
+        """The subscription's scheduledNextTermInstructions: what it renews into (same product,
+        term and billing cycle unless `product` says otherwise), applied by Microsoft at renewal.
+        Needs autoRenewEnabled (create-scheduled-changes); a mid-term change deletes it."""
+        customer = self._company(company_id)
+        current = self.client.get_subscription(customer, subscription_id)
+        raw = current.raw
+        product_id, sku_id, availability_id = (str(raw.get("offerId") or "").split(":") + ["", "", ""])[:3]
+        instructions: dict[str, Any] = {
+            "product": {"productId": product_id, "skuId": sku_id, "availabilityId": availability_id,
+                        "billingCycle": raw.get("billingCycle") or "monthly",
+                        "termDuration": raw.get("termDuration") or "P1Y", **(product or {})},
+            "quantity": int(quantity)}
+        if custom_term_end:
+            instructions["customTermEndDate"] = custom_term_end
+        return to_subscription(customer, self.client.update_subscription(
+            customer, subscription_id, {"scheduledNextTermInstructions": instructions}, current=current,
+            request_id=request_id_for(idempotency_key, "nextterm")))
+
+    def transition(self, subscription_id: str, to_catalog_item: str, quantity: int, term: str, billing_term: str,
+                   idempotency_key: str, *, company_id: str | None = None) -> dict[str, Any]:
+        """An immediate transition (upgrade, term or billing-cycle conversion, trial to paid): the
+        target must be eligible now (transitionEligibilities?eligibilityType=immediate), else a
+        FatalError names Partner Center's reasons. Returns the Transition (toSubscriptionId...)."""
+        customer = self._company(company_id)
+        eligible = self.client.transition_eligibilities(customer, subscription_id, "immediate")
+        target = next((i for i in eligible if i.get("catalogItemId", "").lower() == to_catalog_item.lower()), None)
+        verdicts = (target or {}).get("eligibilities") or []
+        ok = next((e for e in verdicts if e.get("isEligible")), None)
+        if ok is None:
+            why = "; ".join(str(err.get("description")) for e in verdicts for err in e.get("errors") or []) or \
+                f"{to_catalog_item} is not among the subscription's transition targets"
+            raise FatalError(f"Partner Center does not allow this transition now: {why}")
+        body: dict[str, Any] = {"toCatalogItemId": target["catalogItemId"] if target else to_catalog_item,
+                                "quantity": int(quantity), "transitionType": ok.get("transitionType")
+                                or "transition_with_license_transfer"}
+        if term:
+            body["termDuration"] = term
+        if billing_term:
+            body["billingCycle"] = TERM_TO_CYCLE.get(billing_term, "monthly")
+        return self.client.create_transition(customer, subscription_id, body,
+                                             request_id=request_id_for(idempotency_key, "transition"))
+
     @staticmethod
     def _company(company_id: str | None) -> str:
         if not company_id:

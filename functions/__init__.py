@@ -12,6 +12,7 @@ BLUEPRINT_MODULES: list[str] = [
     # sync area
     "dataverse_webhook", "provisioning_worker", "catalog_timer", "accounts_timer", "subscription_sync_timer",
     "subscription_sync_worker", "catalog_worker", "price_preview_timer", "inbox_sweeper_timer",
+    "scheduled_changes_timer", "trials_timer",
     # portal area
     "portal_http",
     # distributors / payments / accounting area
@@ -19,7 +20,7 @@ BLUEPRINT_MODULES: list[str] = [
     # billing area
     "billing_timer", "billing_worker", "billing_preview_http",
     # recon area
-    "recon_timer",
+    "recon_timer", "assessment_timer",
 ]
 
 BLUEPRINTS = [importlib.import_module(f"functions.{name}").bp for name in BLUEPRINT_MODULES]

@@ -230,6 +230,24 @@ class PartnerCenterClient:
         """New commerce cancellation: status `deleted`, allowed only inside the cancellation window."""
         return self.update_subscription(customer_id, subscription_id, {"status": "deleted"}, request_id=request_id)
 
+    def transition_eligibilities(self, customer_id: str, subscription_id: str,
+                                 eligibility_type: str = "immediate") -> list[dict[str, Any]]:
+        """GET .../transitionEligibilities?eligibilityType=immediate|scheduled: the catalog items this
+        subscription can move to, each with eligibilities[{isEligible, transitionType, errors}]
+        (transition-a-new-commerce-subscription)."""
+        if eligibility_type not in ("immediate", "scheduled"):
+            raise ValidationError("eligibility_type must be immediate or scheduled")
+        body = self._get(f"/v1/customers/{customer_id}/subscriptions/{subscription_id}/transitionEligibilities",
+                         params={"eligibilityType": eligibility_type})
+        return list(self._items(body))
+
+    def create_transition(self, customer_id: str, subscription_id: str, body: Mapping[str, Any], *,
+                          request_id: str | None = None) -> dict[str, Any]:
+        """POST .../transitions {toCatalogItemId, quantity, transitionType, termDuration?, billingCycle?}:
+        an upgrade, a term or billing-cycle conversion, or a trial's conversion to paid."""
+        return dict(self._write("POST", f"/v1/customers/{customer_id}/subscriptions/{subscription_id}/transitions",
+                                dict(body), request_id))
+
     def list_azure_entitlements(self, customer_id: str, subscription_id: str) -> list[AzureEntitlement]:
         body = self._get(f"/v1/customers/{customer_id}/subscriptions/{subscription_id}/azureEntitlements")
         return [AzureEntitlement.from_wire(d) for d in self._items(body)]

@@ -135,7 +135,8 @@ class PortalApp:
             response = redirect(ctx.url("signin"))
         except IntegrationError as exc:
             log.warning("portal request failed: %s", exc)
-            response = ctx.error_page(502)
+            # The page speaks the customer's language; the provider's own words follow as detail.
+            response = ctx.error_page(502, detail=exc.message)
         except Exception:  # noqa: BLE001 - a customer gets a page, never a stack trace or a host error
             log.exception("portal request crashed: %s %s", request.method, request.path)
             response = ctx.error_page(500)
@@ -186,9 +187,10 @@ class _Context:
             **values)
         return Response(html, status=status, content_type="text/html; charset=utf-8")
 
-    def error_page(self, code: int) -> Response:
-        key = {403: "error.forbidden", 404: "error.not_found", 400: "error.bad_request"}.get(code, "error.server")
-        return self.render("error.html", status=code, message_key=key, code=code)
+    def error_page(self, code: int, detail: str = "") -> Response:
+        key = {403: "error.forbidden", 404: "error.not_found", 400: "error.bad_request",
+               502: "error.provider"}.get(code, "error.server")
+        return self.render("error.html", status=code, message_key=key, code=code, detail=detail)
 
     def form(self, name: str) -> str:
         return str(self.request.form.get(name, ""))
@@ -288,8 +290,14 @@ class _Context:
         account = self.repo.get_account(self.user.account_id)
         subs = self.repo.list_subscriptions(self.user.account_id) if auth.can(self.user, "subscriptions") else []
         invoices = self.repo.list_invoices(self.user.account_id) if auth.can(self.user, "invoices") else []
+        due: dict[str, Any] = {}
+        for inv in invoices:
+            if inv.balance:
+                due[inv.currency] = due.get(inv.currency, 0) + inv.balance
+        # One line per currency: amounts in different currencies are never added together.
+        balance_due = [(cur, amount) for cur, amount in sorted(due.items()) if amount > 0]
         return self.render("home.html", account=account, subscriptions=subs, invoices=invoices[:5],
-                           mca_ok=services.mca_attested(self.repo, self.user.account_id))
+                           balance_due=balance_due, mca_ok=services.mca_attested(self.repo, self.user.account_id))
 
     def page_subscriptions(self) -> Response:
         assert self.user is not None
@@ -352,6 +360,7 @@ class _Context:
             raise NotFound()
         offers = self.repo.list_offers(self.user.account_id, contract.id) if contract else []
         return self.render("shop.html", contracts=contracts, contract=contract, offers=offers,
+                           unit_plan=lambda name: self.t.plan(*services.term_and_frequency(name)),
                            mca_ok=services.mca_attested(self.repo, self.user.account_id))
 
     def page_buy(self) -> Response:
@@ -371,8 +380,11 @@ class _Context:
             if self.form("accept") != "yes":
                 self.flash("error", "error.mca_tick")
                 return redirect(self.url("agreement"))
-            services.accept_mca(self.repo, self.user, self.app.integrations)
-            self.flash("ok", "flash.mca_accepted")
+            result = services.accept_mca(self.repo, self.user, self.app.integrations)
+            if getattr(result, "status", "") == "Failed":
+                self.flash("error", "error.mca_failed", detail=getattr(result, "message", ""))
+            else:
+                self.flash("ok", "flash.mca_accepted")
             return redirect(self.url("agreement"))
         agreement = self.repo.get_agreement(self.user.account_id)
         return self.render("agreement.html", agreement=agreement,

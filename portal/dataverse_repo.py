@@ -158,6 +158,14 @@ class DataverseRepository:
             "cspb_portalsubject": object_id, "cspb_portaltenantid": tenant_id})
         return self.get_contact(row["contactid"])
 
+    def find_contact_by_email(self, email: str) -> Contact | None:
+        if not email.strip():
+            return None
+        rows = self.dv.list(EntitySet.CONTACTS, select=CONTACT_COLUMNS, top=2,
+                            filter=f"emailaddress1 eq {literal(email.strip())}")
+        found = [c for c in (self._contact(r) for r in rows) if c]
+        return found[0] if len(found) == 1 else None
+
     def list_signin_contacts(self) -> list[Contact]:
         enabled = {r["accountid"] for r in self.dv.list(EntitySet.ACCOUNTS, select=["accountid"],
                                                        filter="cspb_portalenabled eq true")}

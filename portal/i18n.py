@@ -80,6 +80,14 @@ class Translator:
             return self.number(value)
         return str(value)
 
+    def plan(self, term: str, frequency: str) -> str:
+        """A term and billing frequency as words: "1 year, billed monthly", never "P1Y P1M"."""
+        term_text = self.gettext("term." + term) if ("term." + term) in self._fallback else term
+        key = "plan.billed." + frequency
+        billed = self.gettext(key) if key in self._fallback else frequency
+        # Both catalogs join the two with a comma, so the joiner needs no message of its own.
+        return f"{term_text}, {billed}"
+
     def money(self, amount: Decimal | None, currency: str) -> str:
         if amount is None:
             return ""

@@ -108,6 +108,11 @@ class InMemoryRepository:
     def find_contact_by_subject(self, subject: str) -> Contact | None:
         return next((c for c in self.contacts.values() if subject and c.subject == subject), None)
 
+    def find_contact_by_email(self, email: str) -> Contact | None:
+        wanted = email.strip().lower()
+        found = [c for c in self.contacts.values() if wanted and c.email.lower() == wanted]
+        return found[0] if len(found) == 1 else None
+
     def find_contact_by_identity(self, tenant_id: str, object_id: str) -> Contact | None:
         if not tenant_id or not object_id:
             return None

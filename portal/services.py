@@ -161,11 +161,13 @@ class Integrations:
         return self.redeem_payment_link or _resolve("payments.service:redeem")
 
 
-def accept_mca(repo: PortalRepository, user: PortalUser, integrations: Integrations) -> None:
+def accept_mca(repo: PortalRepository, user: PortalUser, integrations: Integrations) -> Any:
+    """The sync area's answer (sync.mca.AttestResult over Dataverse): status "Failed" carries the
+    provider's reason."""
     contact = repo.get_contact(user.contact_id)
     if contact is None:
         raise NotFoundError("contact not found")
-    integrations.mca()(account_id=user.account_id, contact_id=contact.id, email=contact.email,
+    return integrations.mca()(account_id=user.account_id, contact_id=contact.id, email=contact.email,
                        first_name=contact.first_name, last_name=contact.last_name)
 
 

@@ -34,6 +34,28 @@ def integrations_for(dv: Any, settings: Settings) -> Integrations:
                         redeem_payment_link=redeem)
 
 
+def memory_integrations(repo: Any) -> Integrations:
+    """`cspbridge portal --memory`: the MCA acceptance is recorded in the in-memory repository with the
+    same keyword arguments the Dataverse wiring takes (nothing goes to Partner Center)."""
+
+    def attest(*, account_id: str, contact_id: str, email: str = "", first_name: str = "",
+               last_name: str = "") -> Any:
+        return repo.record_attestation(account_id, contact_id)
+
+    return Integrations(attest_mca=attest)
+
+
+def memory_portal(settings: Settings, repo: Any | None = None, **options: Any) -> PortalApp:
+    """The local portal over built-in demo data (portal.seed), wired like production but in memory."""
+    from portal.seed import seeded_repository
+
+    repo = repo if repo is not None else seeded_repository()
+    source = assessment_mod.InMemorySource()
+    options.setdefault("integrations", memory_integrations(repo))
+    options.setdefault("assessment", lambda store=False: assessment_mod.run(source, store=store))
+    return create_app(settings, repo, **options)
+
+
 def dataverse_portal(settings: Settings, dv: Any | None = None, **options: Any) -> PortalApp:
     """The production portal: data in Dataverse, sign-in per settings.mode."""
     from dataverse.client import DataverseClient

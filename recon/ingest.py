@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from billing.models import UsageSource
 from dataverse.tables import ReconFileStatus
 from recon.aggregate import AggregateResult, aggregate_usage
 from recon.invoice_file import InvoiceFileResult, ProviderLine, read_invoice_file
+from recon.reconcile import ProviderInvoiceTotal
 from recon.store import (
     ReconFileRow,
     blob_prefix,
@@ -71,6 +73,8 @@ class IngestOutcome:
     files: list[FileOutcome] = field(default_factory=list)
     summary_keys: set[str] = field(default_factory=set)
     provider_lines: list[ProviderLine] = field(default_factory=list)
+    # Microsoft invoice totals against what their recon lines add up to (licenses + billed usage).
+    invoice_totals: list[ProviderInvoiceTotal] = field(default_factory=list)
 
     @property
     def usage_summaries(self) -> int:
@@ -128,6 +132,7 @@ def ingest_period(period: str, *, store: BlobStore, dv: Any = None, pc: Any = No
     window = _unbilled_window(period, today)
 
     jobs: list[tuple[str, str, Any]] = []
+    line_totals: dict[str, Any] = {}  # invoice id -> Decimal, filled as its files are read
     for inv in billed:
         jobs.append((KIND_INVOICE, inv.currency_code.upper(),
                      lambda d, i=inv.id: pc.export_billed_reconciliation(i, d)))
@@ -147,7 +152,7 @@ def ingest_period(period: str, *, store: BlobStore, dv: Any = None, pc: Any = No
         for kind, currency, export in jobs:
             outcome.files.append(_ingest_one(kind, currency, export, period=period, store=store, dv=dv,
                                              work=work / f"{kind}-{currency}", outcome=outcome,
-                                             provider_accounts=provider_accounts))
+                                             provider_accounts=provider_accounts, line_totals=line_totals))
             if bar is not None:
                 bar.update(1)
     finally:
@@ -155,13 +160,22 @@ def ingest_period(period: str, *, store: BlobStore, dv: Any = None, pc: Any = No
             bar.close()
         if workdir is None:
             shutil.rmtree(work, ignore_errors=True)
+    failed = {(f.kind, f.currency) for f in outcome.failed}
+    for inv in billed:
+        cur = inv.currency_code.upper()
+        if (KIND_INVOICE, cur) in failed or (KIND_BILLED, cur) in failed:
+            continue  # a file that did not read has its own finding; its total would only repeat it
+        outcome.invoice_totals.append(ProviderInvoiceTotal(inv.id, cur, inv.total_charges,
+                                                           line_totals.get(f"{KIND_INVOICE}:{cur}", 0)
+                                                           + line_totals.get(f"{KIND_BILLED}:{cur}", 0)))
     log.info("recon ingest %s: %d file(s), %d failed, %d usage summaries", period, len(outcome.files),
              len(outcome.failed), outcome.usage_summaries)
     return outcome
 
 
 def _ingest_one(kind: str, currency: str, export: Any, *, period: str, store: BlobStore, dv: Any, work: Path,
-                outcome: IngestOutcome, provider_accounts: dict[str, str]) -> FileOutcome:
+                outcome: IngestOutcome, provider_accounts: dict[str, str],
+                line_totals: dict[str, Any] | None = None) -> FileOutcome:
     prefix = blob_prefix(period, kind, currency)
     work.mkdir(parents=True, exist_ok=True)
     downloaded = export(work / "raw")
@@ -187,9 +201,13 @@ def _ingest_one(kind: str, currency: str, export: Any, *, period: str, store: Bl
             invoice = read_invoice_file(consolidated, quarantine_path=quarantine)
             outcome.provider_lines.extend(invoice.lines)
             parsed = invoice
+            if line_totals is not None:
+                line_totals[f"{kind}:{currency}"] = sum((ln.total for ln in invoice.lines), Decimal(0))
         else:
             usage = aggregate_usage(consolidated, quarantine_path=quarantine, temp_dir=work)
             parsed = usage
+            if line_totals is not None and kind == KIND_BILLED:
+                line_totals[f"{kind}:{currency}"] = usage.totals_by_currency().get(currency, Decimal(0))
             source = UsageSource.UNBILLED if kind == KIND_UNBILLED else UsageSource.BILLED
             summaries = summaries_from_groups(usage.groups, provider_accounts, source)
             if dv is not None:

@@ -41,7 +41,10 @@ def scheduled(today: date, *, dv: Any = None, store: Any = None, pc: Any = None)
             for failed in outcome.failed:
                 record.error(f"{period} {failed.kind} {failed.currency}: {failed.error}")
         last = outcomes[0]
-        result, _paths = build_report(last.period, provider_lines=last.provider_lines, usage=[], store=store, dv=dv)
+        # usage=[]: the report reads the period's usage summaries the ingest just wrote to Dynamics
+        # (billed, else unbilled), so the timer and `recon run` report the same thing, usage included.
+        result, _paths = build_report(last.period, provider_lines=last.provider_lines, usage=[], store=store, dv=dv,
+                                      provider_invoices=last.invoice_totals)
         record.bump("findings", len(result.findings))
     except IntegrationError as exc:
         record.error(str(exc))

@@ -22,6 +22,7 @@ SANDBOXES: dict[str, tuple[str, int]] = {
     "businesscentral": ("sandbox.businesscentral.server:build_app", 7107),
     "mail": ("sandbox.mail.server:build_app", 7108),
     "entra": ("sandbox.entra.server:build_app", 7109),
+    "tdsynnex": ("sandbox.tdsynnex.server:build_app", 7110),
 }
 # Served over TLS with the local CA of sandbox/tls.py (`<state>/tls/ca.pem`): msal takes only https authorities.
 TLS_SANDBOXES = {"entra"}

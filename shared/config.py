@@ -77,6 +77,16 @@ class Settings:
     pax8_url: str = "https://api.pax8.com"
     pax8_client_id: str = ""
     pax8_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    # TD SYNNEX StreamOne Ion v3: the reseller's ION account number; the refresh token rotates on
+    # every use, so it lives in the secret store under tdsynnex_refresh_token_secret_name and
+    # tdsynnex_refresh_token seeds it (the value minted in the portal).
+    tdsynnex_url: str = "https://ion.tdsynnex.com"
+    tdsynnex_account_id: str = ""
+    tdsynnex_refresh_token: Secret = field(default_factory=lambda: Secret(""))
+    tdsynnex_refresh_token_secret_name: str = "cspb-tdsynnex-refresh-token"
+    # How to cancel a subscription through the API is not documented: "" = a cancellation ends at
+    # Manual Action Required with the steps; "name=value" = send that UPDATE attribute (unverified).
+    tdsynnex_cancel_attribute: str = ""
     stripe_api_base: str = "https://api.stripe.com"
     stripe_api_key: Secret = field(default_factory=lambda: Secret(""))
     stripe_webhook_secret: Secret = field(default_factory=lambda: Secret(""))
@@ -252,6 +262,7 @@ SANDBOX_URLS: dict[str, str] = {
     "partner_api_url": "http://127.0.0.1:7102",
     "graph_url": "http://127.0.0.1:7102",
     "pax8_url": "http://127.0.0.1:7103",
+    "tdsynnex_url": "http://127.0.0.1:7110",
     "stripe_api_base": "http://127.0.0.1:7104",
     "authorizenet_url": "http://127.0.0.1:7105/xml/v1/request.api",
     "quickbooks_url": "http://127.0.0.1:7106",

@@ -88,7 +88,8 @@ def _required(cols: tuple[Col, ...], names: set[str]) -> tuple[Col, ...]:
     )
 
 
-PROVIDER = ((1, "Partner Center", "Partner Center"), (2, "Pax8", "Pax8"), (3, "Manual", "Manual"))
+PROVIDER = ((1, "Partner Center", "Partner Center"), (2, "Pax8", "Pax8"), (3, "Manual", "Manual"),
+            (4, "TD SYNNEX", "TD SYNNEX"))
 CURRENCY = S("cspb_currencycode", "Currency Code", "Código de moneda", 3)
 NAME = S("cspb_name", "Name", "Nombre", 200)
 
@@ -208,6 +209,10 @@ TABLES: tuple[TableSpec, ...] = (
         M("cspb_driftdetail", "Drift Detail", "Detalle de la desviación"),
         B("cspb_needstransition", "Needs Transition", "Requiere transición"),
         DT("cspb_lastsyncedon", "Last Synced On", "Última sincronización"),
+        # The subscription this one replaced through a Partner Center transition (upgrade, term or
+        # billing-cycle conversion, trial to paid).
+        L("cspb_transitionedfrom", "cspb_subscription", "Transitioned From", "Transición desde"),
+        B("cspb_converttopaid", "Convert to Paid at Trial End", "Convertir a pago al final de la prueba"),
     ),
     _table(
         "cspb_licensechangelog", "cspb_LicenseChangeLog", "cspb_licensechangelogs",
@@ -227,6 +232,10 @@ TABLES: tuple[TableSpec, ...] = (
         Mo("cspb_oldprice", "Old Price", "Precio anterior"),
         Mo("cspb_newprice", "New Price", "Precio nuevo"),
         DT("cspb_effectivedate", "Effective Date", "Fecha efectiva"),
+        # A Term Change's target: catalog item (product:sku:availability), term and billing frequency.
+        S("cspb_targetcatalogitemid", "Target Catalog Item", "Artículo de catálogo de destino", 200),
+        S("cspb_targetterm", "Target Term", "Plazo de destino", 10),
+        S("cspb_targetbillingfrequency", "Target Billing Frequency", "Frecuencia de facturación de destino", 10),
         S("cspb_requestedby", "Requested By", "Solicitado por", 200),
         P("cspb_origin", "Origin", "Origen",
           ((1, "Sales Rep", "Representante de ventas"), (2, "Portal", "Portal"),
@@ -234,7 +243,7 @@ TABLES: tuple[TableSpec, ...] = (
         P("cspb_provisioningstatus", "Provisioning Status", "Estado de aprovisionamiento",
           ((1, "Awaiting", "En espera"), (2, "Provisioned", "Aprovisionado"), (3, "Failed", "Error"),
            (4, "Not Applicable", "No aplica"), (5, "Refused", "Rechazado"), (6, "Sending", "Enviando"),
-           (7, "Needs Review", "Requiere revisión"))),
+           (7, "Needs Review", "Requiere revisión"), (8, "Manual Action Required", "Requiere acción manual"))),
         DT("cspb_senttoprovideron", "Sent to Provider On", "Enviado al proveedor el"),
         S("cspb_providerorderid", "Provider Order ID", "ID de pedido del proveedor"),
         S("cspb_idempotencykey", "Idempotency Key", "Clave de idempotencia"),

@@ -208,23 +208,25 @@ def _impact(ctx: Context, key: str, old_cost: Decimal | None, new_cost: Decimal,
 
 
 def _sync_products(dv: Any, ctx: Context, items: cp.SheetItems, numbers: Iterable[str]) -> None:
-    writes: list[dict[str, Any]] = []
-    for number in dict.fromkeys(numbers):
-        info = items.products[number]
-        want: dict[str, Any] = {"productnumber": number, "name": info.title[:100], "cspb_productfamily": info.family}
-        have = ctx.products.get(number)
-        if have is None:
-            writes.append({**want, "cspb_productid": info.product_id, "cspb_skuid": info.sku_id,
-                           "cspb_billingtype": "License", "quantitydecimal": 0,
-                           "defaultuomscheduleid@odata.bind": bind(EntitySet.UOM_SCHEDULES, ctx.group_id),
-                           "defaultuomid@odata.bind": bind(EntitySet.UOMS, ctx.units[cp.BASE_UNIT_NAME])})
-        elif have != (want["name"], want["cspb_productfamily"]):
-            writes.append(want)
-        else:
-            continue
-        ctx.products[number] = (want["name"], want["cspb_productfamily"])
-    if writes:
-        ctx.wrote("products", dv.bulk_upsert(EntitySet.PRODUCTS, "product", ["productnumber"], writes))
+    def writes() -> Iterable[dict[str, Any]]:
+        for number in dict.fromkeys(numbers):
+            info = items.products[number]
+            want: dict[str, Any] = {"productnumber": number, "name": info.title[:100],
+                                    "cspb_productfamily": info.family}
+            have = ctx.products.get(number)
+            if have is None:
+                yield {**want, "cspb_productid": info.product_id, "cspb_skuid": info.sku_id,
+                       "cspb_billingtype": "License", "quantitydecimal": 0,
+                       "defaultuomscheduleid@odata.bind": bind(EntitySet.UOM_SCHEDULES, ctx.group_id),
+                       "defaultuomid@odata.bind": bind(EntitySet.UOMS, ctx.units[cp.BASE_UNIT_NAME])}
+            elif have != (want["name"], want["cspb_productfamily"]):
+                yield want
+            else:
+                continue
+            ctx.products[number] = (want["name"], want["cspb_productfamily"])
+
+    # Written in chunks as they are made: 14,000 new products are never all request bodies at once.
+    ctx.wrote("products", repo.write_products(dv, writes()))
 
 
 def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, run: runs.SyncRun, *,

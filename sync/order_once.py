@@ -92,9 +92,17 @@ def place(adapter: Any, dv: Any, request: OrderRequest, *, change: dict[str, Any
         return _claim(dv, request, verdict)
 
 
+def _find(adapter: Any, request: OrderRequest, since: datetime) -> list[Any]:
+    if getattr(adapter, "finds_by_reference", False):
+        return list(adapter.find_orders(request.company_id, request.product, request.quantity, request.billing_term,
+                                        since, reference=request.key))
+    return list(adapter.find_orders(request.company_id, request.product, request.quantity, request.billing_term,
+                                    since))
+
+
 def reconcile(adapter: Any, dv: Any, request: OrderRequest, *, since: datetime) -> OrderResult | Review | None:
     """None when the provider holds nothing a send at `since` could have committed."""
-    found = adapter.find_orders(request.company_id, request.product, request.quantity, request.billing_term, since)
+    found = _find(adapter, request, since)
     taken_orders = order_ledger.claimed_orders(dv, [c.order_id for c in found],
                                                except_changelog=request.changelog_id)
     taken_subs = order_ledger.claimed_subscriptions(dv, [s for c in found for s in c.subscription_ids],
@@ -102,6 +110,13 @@ def reconcile(adapter: Any, dv: Any, request: OrderRequest, *, since: datetime) 
     free = [c for c in found if c.order_id not in taken_orders and not set(c.subscription_ids) & taken_subs]
     if not free:
         return None
+    exact = [c for c in free if getattr(c, "reference", "") == request.key and c.order_id]
+    if len(exact) == 1:
+        # The provider kept our reference on the order: it is this change's, whatever else is in flight.
+        log.info("change %s: order %s carries our reference; keeping it", request.changelog_id, exact[0].order_id)
+        return OrderResult(exact[0].order_id, "Provisioned", exact[0].subscription_ids, replayed=True,
+                           message="the provider had committed this order (found by our reference) before its "
+                                   "response was lost")
     rivals = [r for r in order_ledger.rival_sends(dv, request.provider_account_id,
                                                   except_changelog=request.changelog_id)
               if (r.product_id, r.sku_id, r.quantity) == (request.product_id, request.sku_id, request.quantity)]
@@ -127,7 +142,6 @@ def _claim(dv: Any, request: OrderRequest, verdict: OrderResult | Review) -> Ord
 
 def _adopted(adapter: Any, request: OrderRequest, order_id: str, since: datetime) -> OrderResult:
     """The change log already claimed `order_id` (a crash came before the write-back)."""
-    found = adapter.find_orders(request.company_id, request.product, request.quantity, request.billing_term,
-                                since)
+    found = _find(adapter, request, since)
     match = next((c for c in found if c.order_id == order_id), None)
     return OrderResult(order_id, "Provisioned", match.subscription_ids if match else (), replayed=True)

@@ -21,9 +21,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from billing import scheduling
 from billing.provisioning_rules import Action, ChangeFacts, ChangeType, Plan, ProvisioningStatus, decide
+from dataverse import transitions
 from dataverse.contract_jobs import seat_additions
 from dataverse.tables import SubscriptionStatus
+from distributors.base import ManualActionRequired
 from shared.errors import FatalError, IntegrationError, NotFoundError, RetriableError, ValidationError
 from shared.logging import get_logger
 from sync import azure_plan, inbox, order_once, rep_changes
@@ -39,12 +42,13 @@ _KEY_NAMESPACE = uuid.UUID("5f0c3a52-6f43-4c59-9d0e-2f8f3b7c9a11")
 CHANGELOG_COLUMNS = [
     "cspb_licensechangelogid", "cspb_changetype", "cspb_oldquantity", "cspb_newquantity", "cspb_origin",
     "cspb_provisioningstatus", "cspb_idempotencykey", "cspb_senttoprovideron", "_cspb_subscription_value",
-    "cspb_providerorderid", "cspb_error", "cspb_changekey",
+    "cspb_providerorderid", "cspb_error", "cspb_changekey", "cspb_effectivedate",
+    "cspb_targetcatalogitemid", "cspb_targetterm", "cspb_targetbillingfrequency",
 ]
 SUBSCRIPTION_COLUMNS = [
     "cspb_subscriptionid", "cspb_providersubscriptionid", "cspb_provider", "_cspb_provideraccount_value",
     "cspb_productid", "cspb_skuid", "cspb_availabilityid", "cspb_quantity", "cspb_term", "cspb_billingfrequency",
-    "cspb_status", "cspb_startdate", "cspb_commitmentenddate", "cspb_orderid",
+    "cspb_status", "cspb_startdate", "cspb_commitmentenddate", "cspb_orderid", "cspb_autorenew",
 ]
 
 STATUS_ACTIVE = int(SubscriptionStatus.ACTIVE)
@@ -60,7 +64,7 @@ def idempotency_key_for(changelog_id: str) -> str:
 @dataclass(frozen=True)
 class Outcome:
     changelog_id: str
-    status: str          # Provisioned | Failed | NotApplicable | Refused | AlreadyDone
+    status: str          # Provisioned | Failed | NotApplicable | Refused | AlreadyDone | NeedsReview | ManualAction
     message: str = ""
     order_id: str = ""
     replayed: bool = False
@@ -94,6 +98,11 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
         if facts.change_type == ChangeType.DECREASE:
             facts = replace(facts, seat_additions=seat_additions(dv, sub["cspb_subscriptionid"], changelog_id))
         plan = decide(facts, now)
+        if plan.calls_provider or plan.action is Action.REFUSE:
+            # A dated change is judged on its date (a seat decrease at renewal needs no refund window).
+            timed = _scheduled(change, sub, account, adapters, now, dv, changelog_id)
+            if timed is not None:
+                return timed
         if plan.action is Action.ORDER and azure_plan.is_azure_plan(sub.get("cspb_productid")):
             refusal = azure_plan.plan_refusal_for(dv, sub["_cspb_provideraccount_value"], sub["cspb_subscriptionid"])
             if refusal:
@@ -121,11 +130,63 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
         return _call_provider(plan.action, adapter, change, sub, account, key, dv, changelog_id, now)
     except RetriableError:
         raise
+    except ManualActionRequired as exc:
+        _write_back(dv, changelog_id, ProvisioningStatus.MANUAL_ACTION, error=exc.message)
+        return Outcome(changelog_id, "ManualAction", exc.message)
     except FatalError as exc:
         message = f"provider refused the change: {exc.message}"
         _write_back(dv, changelog_id, ProvisioningStatus.FAILED, error=message)
         _revert_edit(dv, change, sub)
         return Outcome(changelog_id, "Failed", message)
+
+
+def _scheduled(change: dict[str, Any], sub: dict[str, Any], account: dict[str, Any] | None,
+               adapters: Mapping[int, Any], now: datetime, dv: Any, changelog_id: str) -> Outcome | None:
+    """A change log with a future effective date: wait for its day, or send it now as a change
+    at renewal / cancel at term end (billing/scheduling.py). None when it is due now."""
+    adapter: Any = adapters.get(int(sub.get("cspb_provider") or 0))
+    timing = scheduling.schedule_for(
+        change_type=int(change.get("cspb_changetype") or 0), effective=parse_dt(change.get("cspb_effectivedate")),
+        now=now, commitment_end=parse_dt(sub.get("cspb_commitmentenddate")), auto_renew=sub.get("cspb_autorenew"),
+        next_term_supported=hasattr(adapter, "schedule_next_term"),
+        auto_renew_supported=hasattr(adapter, "set_auto_renew"))
+    if timing.when is scheduling.When.NOW:
+        return None
+    if timing.when is scheduling.When.WAIT:
+        return Outcome(changelog_id, "Scheduled", timing.reason)
+    if timing.when is scheduling.When.REFUSE:
+        _write_back(dv, changelog_id, ProvisioningStatus.REFUSED, error=timing.reason)
+        return Outcome(changelog_id, "Refused", timing.reason)
+    extra = {"company_id": (account or {}).get("cspb_externalid")} if getattr(adapter, "needs_company", False) else {}
+    key = change.get("cspb_idempotencykey") or idempotency_key_for(changelog_id)
+    provider_sub = sub.get("cspb_providersubscriptionid")
+    try:
+        if timing.when is scheduling.When.AUTO_RENEW_OFF:
+            adapter.set_auto_renew(provider_sub, False, key, **extra)
+            dv.update(SUBSCRIPTION_SET, sub["cspb_subscriptionid"], {"cspb_autorenew": False})
+        else:
+            quantity = int(change.get("cspb_newquantity") or sub.get("cspb_quantity") or 0)
+            item, term, frequency = transitions.target_of(change)
+            product: dict[str, str] = {}
+            if item:
+                product.update(zip(("productId", "skuId", "availabilityId"), item.split(":"), strict=False))
+            if term:
+                product["termDuration"] = term
+            if frequency:
+                product["billingCycle"] = {"P1M": "monthly", "P1Y": "annual", "P3Y": "triennial"}.get(frequency,
+                                                                                                    frequency)
+            if product:
+                extra["product"] = product
+            adapter.schedule_next_term(provider_sub, quantity, key, **extra)
+    except RetriableError:
+        raise
+    except FatalError as exc:
+        message = f"provider refused the change: {exc.message}"
+        _write_back(dv, changelog_id, ProvisioningStatus.FAILED, error=message)
+        return Outcome(changelog_id, "Failed", message)
+    # Provisioned: the provider holds it now; the error column carries what happens when, for the rep.
+    _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED, error=None)
+    return Outcome(changelog_id, "Provisioned", timing.reason)
 
 
 def _cotermed(dv: Any, sub_id: str, start: Any) -> dict[str, Any]:
@@ -179,6 +240,20 @@ def _call_provider(action: Action, adapter: Any, change: dict[str, Any], sub: di
         if account is None or not account.get("cspb_externalid"):
             raise FatalError("the subscription has no provider account")
         extra["company_id"] = account["cspb_externalid"]
+    if action is Action.TRANSITION:
+        if not hasattr(adapter, "transition"):
+            raise FatalError(f"{getattr(adapter, 'provider', 'this provider')} does not offer transitions; make the "
+                             "change in the provider's portal")
+        item, term, frequency = transitions.target_of(change)
+        current = ":".join(p for p in (sub.get("cspb_productid"), sub.get("cspb_skuid"),
+                                       sub.get("cspb_availabilityid")) if p)
+        before = int(sub.get("cspb_quantity") or 0)
+        moved = int(change.get("cspb_newquantity") or before)
+        result = adapter.transition(provider_sub, item or current, moved, term, frequency, key, **extra)
+        new_id = transitions.record_transition(dv, sub_id, result, quantity_before=before, when=now)
+        _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED)
+        return Outcome(changelog_id, "Provisioned", f"transitioned to subscription {result.get('toSubscriptionId')} "
+                                                    f"({new_id})")
     if action is Action.SET_QUANTITY:
         quantity = int(change["cspb_newquantity"])
         adapter.change_quantity(provider_sub, quantity, key, **extra)
@@ -239,6 +314,7 @@ def _facts(change: dict[str, Any], sub: dict[str, Any], account: dict[str, Any] 
         provider_subscription_id=sub.get("cspb_providersubscriptionid"),
         mca_attested=bool(account and account.get("cspb_mcaattested")),
         account_mapped=account is None or account.get("cspb_mappingstatus") != 2,
+        target=":".join(p for p in transitions.target_of(change) if p),
     )
 
 
@@ -321,7 +397,8 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
 def default_adapters(settings: Any = None) -> dict[int, Any]:
     """Provider code (cspb_provider) -> adapter, built from the settings. Pax8 joins when its client
     id is configured (CSPB_PAX8_CLIENT_ID) or, in sandbox mode, when its URL is the loopback
-    sandbox, so an installation without Pax8 never calls it."""
+    sandbox, so an installation without Pax8 never calls it. TD SYNNEX joins when
+    CSPB_TDSYNNEX_ACCOUNT_ID is set (the sandbox's account is 5212)."""
     from distributors.partnercenter_adapter import PartnerCenterAdapter
 
     if settings is None:
@@ -334,4 +411,10 @@ def default_adapters(settings: Any = None) -> dict[int, Any]:
         from distributors.pax8 import Pax8Adapter
 
         adapters[2] = Pax8Adapter.from_settings(settings)
+    # TD SYNNEX only when its account is configured (also in sandbox mode: its rotating refresh token
+    # is state that a run against the wrong sandbox would spend).
+    if settings.tdsynnex_account_id:
+        from distributors.tdsynnex import TdSynnexAdapter
+
+        adapters[4] = TdSynnexAdapter.from_settings(settings)
     return adapters

@@ -8,7 +8,8 @@ from typing import Any
 from dataverse.tables import EntitySet, MappingStatus, Provider
 
 UNMAPPED_VIEW_NAME = "Unmapped Provider Accounts"
-PROVIDER_LABELS = {Provider.PARTNER_CENTER: "Partner Center", Provider.PAX8: "Pax8", Provider.MANUAL: "Manual"}
+PROVIDER_LABELS = {Provider.PARTNER_CENTER: "Partner Center", Provider.PAX8: "Pax8", Provider.MANUAL: "Manual",
+                   Provider.TDSYNNEX: "TD SYNNEX"}
 COLUMNS = ["cspb_provideraccountid", "cspb_provider", "cspb_externalid", "cspb_name", "cspb_domain", "cspb_country",
            "cspb_currencycode", "_cspb_account_value", "cspb_mappingstatus"]
 
@@ -21,7 +22,7 @@ def billing_block_reason(provider_account: Mapping[str, Any] | None) -> str | No
     if mapped and provider_account.get("cspb_mappingstatus") != MappingStatus.UNMAPPED:
         return None
     code = provider_account.get("cspb_provider")
-    provider = PROVIDER_LABELS.get(Provider(code), "provider") if code in (1, 2, 3) else "provider"
+    provider = PROVIDER_LABELS.get(Provider(code), "provider") if code in PROVIDER_LABELS else "provider"
     name = provider_account.get("cspb_name") or provider_account.get("cspb_externalid") or "?"
     domain = provider_account.get("cspb_domain") or "no domain"
     return (f"{provider} tenant '{name}' ({domain}) is not mapped to a CRM account, so it cannot be billed; "

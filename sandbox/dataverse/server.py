@@ -9,6 +9,7 @@ CSPB_SANDBOX_SERVICE_PROTECTION is set).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ class DataverseSandbox(SandboxApp):
             return super().__call__(environ, start_response)
         # Admitted before the injected latency: a slow round trip holds its concurrency slot, as a
         # slow request does on a real web server.
-        with protection.request(auth, not_server_time=self.faults.plan.latency_ms / 1000.0) as refusal:
+        with protection.request(auth, cpu_clock=time.thread_time) as refusal:
             if refusal is not None:
                 body = Response(dumps({"error": {"code": refusal.code, "message": refusal.message}}), status=429,
                                 headers={"Retry-After": str(refusal.retry_after), "OData-Version": "4.0",

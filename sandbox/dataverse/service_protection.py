@@ -146,12 +146,15 @@ class ServiceProtection:
             self.admitted += 1
             return entry
 
-    def release(self, who: str, entry: list[float], *, not_server_time: float = 0.0) -> None:
-        """`not_server_time`: seconds of the request that were not the server working (the sandbox's
-        injected network latency): they hold the concurrency slot but are not execution time."""
+    def release(self, who: str, entry: list[float], *, not_server_time: float = 0.0,
+                server_seconds: float | None = None) -> None:
+        """The request's execution time is `server_seconds` when given, else its wall time less
+        `not_server_time` (the sandbox's injected network latency, which holds the concurrency slot
+        but is not the server working)."""
         with self._lock:
             self._users[who].active -= 1
-            entry[1] = max(0.0, self.clock() - entry[0] - not_server_time)
+            entry[1] = max(0.0, server_seconds if server_seconds is not None
+                           else self.clock() - entry[0] - not_server_time)
 
     def remaining(self, who: str) -> dict[str, str]:
         """The rate-limit headers Dataverse sends on every response."""
@@ -163,17 +166,25 @@ class ServiceProtection:
                     "x-ms-ratelimit-time-remaining-xrm-requests": f"{max(0.0, self.limits.execution_ms - spent_ms):.2f}"}
 
     @contextmanager
-    def request(self, authorization: str, *, not_server_time: float = 0.0) -> Iterator[Refusal | None]:
-        """`with protection.request(auth) as refusal:` — None means go on (and is released after)."""
+    def request(self, authorization: str, *, not_server_time: float = 0.0,
+                cpu_clock: Callable[[], float] | None = None) -> Iterator[Refusal | None]:
+        """`with protection.request(auth) as refusal:` — None means go on (and is released after).
+        With `cpu_clock` (time.thread_time, the request's own thread), execution time is the CPU the
+        request used, not its wall time: the sandbox shares its cores with everything else on the
+        machine, and a starved request has not made Dataverse work longer."""
         who = self.user_of(authorization)
         admitted = self.admit(who)
         if isinstance(admitted, Refusal):
             yield admitted
             return
+        cpu_start = cpu_clock() if cpu_clock is not None else 0.0
         try:
             yield None
         finally:
-            self.release(who, admitted, not_server_time=not_server_time)
+            if cpu_clock is None:
+                self.release(who, admitted, not_server_time=not_server_time)
+            else:
+                self.release(who, admitted, server_seconds=cpu_clock() - cpu_start)
 
     @property
     def refused_total(self) -> int:

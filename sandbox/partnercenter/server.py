@@ -30,6 +30,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -132,6 +133,10 @@ class PartnerCenterSandbox:
             R("/v1/customers/<cid>/subscriptions", methods=["GET"], endpoint="list_subscriptions"),
             R("/v1/customers/<cid>/subscriptions/<sid>", methods=["GET"], endpoint="get_subscription"),
             R("/v1/customers/<cid>/subscriptions/<sid>", methods=["PATCH"], endpoint="patch_subscription"),
+            R("/v1/customers/<cid>/subscriptions/<sid>/transitionEligibilities", methods=["GET"],
+              endpoint="transition_eligibilities"),
+            R("/v1/customers/<cid>/subscriptions/<sid>/transitions", methods=["GET"], endpoint="list_transitions"),
+            R("/v1/customers/<cid>/subscriptions/<sid>/transitions", methods=["POST"], endpoint="create_transition"),
             R("/v1/customers/<cid>/subscriptions/<sid>/azureEntitlements", methods=["GET"],
               endpoint="list_entitlements"),
             R("/v1/customers/<cid>/carts", methods=["POST"], endpoint="create_cart"),
@@ -276,7 +281,8 @@ class PartnerCenterSandbox:
                 return pc_error(404, 800001, f"Subscription {sid} was not found", "SubscriptionNotFound")
             return self._apply_patch(sub, body)
 
-        intent = {k: body.get(k) for k in ("quantity", "status", "autoRenewEnabled", "friendlyName")}
+        intent = {k: body.get(k) for k in ("quantity", "status", "autoRenewEnabled", "friendlyName",
+                                           "scheduledNextTermInstructions")}
         return self._idempotent(request, cid, state, work, intent)
 
     def _apply_patch(self, sub: dict[str, Any], body: dict[str, Any]) -> Response:
@@ -295,6 +301,7 @@ class PartnerCenterSandbox:
             return self._touched(sub)
         if status not in ("active", "suspended"):
             return pc_error(400, 400001, f"Unsupported status {status!r}", "BadRequest")
+        quantity_before = int(sub.get("quantity") or 0)
         if "quantity" in body and sub.get("unitType") == "Licenses":
             quantity = int(body["quantity"])
             if quantity < 1:
@@ -309,6 +316,19 @@ class PartnerCenterSandbox:
         if "autoRenewEnabled" in body:
             sub["autoRenewEnabled"] = bool(body["autoRenewEnabled"])
             sub["renewalTermDuration"] = sub.get("termDuration", "") if sub["autoRenewEnabled"] else ""
+        scheduled = body.get("scheduledNextTermInstructions")
+        if scheduled and scheduled != sub.get("scheduledNextTermInstructions"):
+            # create-scheduled-changes: scheduled changes need auto-renew on.
+            if not sub.get("autoRenewEnabled"):
+                return pc_error(400, 800050, "Scheduled changes require autoRenewEnabled to be true",
+                                "AutoRenewRequired")
+            sub["scheduledNextTermInstructions"] = scheduled
+        elif "scheduledNextTermInstructions" in body and scheduled is None:
+            sub["scheduledNextTermInstructions"] = None
+        if not sub.get("autoRenewEnabled") or int(sub.get("quantity") or 0) != quantity_before:
+            # A mid-term change deletes what was scheduled (create-scheduled-changes); with auto-renew
+            # off nothing renews, so nothing stays scheduled [?].
+            sub["scheduledNextTermInstructions"] = None
         if "friendlyName" in body and body["friendlyName"]:
             sub["friendlyName"] = str(body["friendlyName"])
         sub["status"] = status
@@ -318,6 +338,91 @@ class PartnerCenterSandbox:
         attributes = sub.setdefault("attributes", {"objectType": "Subscription"})
         attributes["etag"] = str(int(attributes.get("etag", "0") or 0) + 1)
         return json_response(_wire_subscription(sub, ""))
+
+    # ------------------------------------------------------------------ transitions (upgrades, conversions)
+    # transition-a-new-commerce-subscription: eligibilities per type, then POST a transition; trials
+    # convert to paid the same way. Sandbox rule (unverified): the same item (a term or billing-cycle
+    # conversion) and pricier SKUs of the same family are eligible; the source must be active or a trial.
+    def _eligible_targets(self, sub: dict[str, Any]) -> list[dict[str, Any]]:
+        source = catalog.find_sku(sub["offerId"])
+        items = []
+        for sku in catalog.LICENSE_SKUS:
+            item_id = catalog.catalog_item_id(sku[0], sku[1], sku[2])
+            same = source is not None and item_id == catalog.catalog_item_id(source[0], source[1], source[2])
+            upgrade = source is not None and sku[5] == source[5] and Decimal(sku[6]) > Decimal(source[6])
+            if not (same or upgrade):
+                continue
+            ok = sub["status"] == "active"
+            errors = [] if ok else [{"code": 3, "description": f"Subscription is {sub['status']} and cannot be "
+                                                               "transitioned"}]
+            items.append({"catalogItemId": item_id, "title": sku[3], "description": sku[4],
+                          "quantity": sub["quantity"], "eligibilities": [
+                              {"isEligible": ok, "transitionType": "transition_with_license_transfer",
+                               "errors": errors}]})
+        return items
+
+    def transition_eligibilities(self, request: Request, cid: str, sid: str) -> Response:
+        state = self._state(cid)
+        sub = self._find_sub(state, sid)
+        if sub is None:
+            return pc_error(404, 800001, f"Subscription {sid} was not found", "SubscriptionNotFound")
+        kind = request.args.get("eligibilityType", "immediate")
+        if kind not in ("immediate", "scheduled"):
+            return pc_error(400, 400001, "eligibilityType must be immediate or scheduled", "BadRequest")
+        return json_response(collection(self._eligible_targets(sub)))
+
+    def list_transitions(self, request: Request, cid: str, sid: str) -> Response:
+        state = self._state(cid)
+        return json_response(collection([x for x in state.setdefault("transitions", [])
+                                         if x["fromSubscriptionId"] == sid]))
+
+    def create_transition(self, request: Request, cid: str, sid: str) -> Response:
+        state = self._state(cid)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not body.get("toCatalogItemId") or not body.get("quantity"):
+            return pc_error(400, 400001, "toCatalogItemId and quantity are required", "BadRequest")
+
+        def work() -> Response:
+            sub = self._find_sub(state, sid)
+            if sub is None:
+                return pc_error(404, 800001, f"Subscription {sid} was not found", "SubscriptionNotFound")
+            target = next((i for i in self._eligible_targets(sub) if i["catalogItemId"] == body["toCatalogItemId"]),
+                          None)
+            if target is None or not target["eligibilities"][0]["isEligible"]:
+                why = target["eligibilities"][0]["errors"][0]["description"] if target else \
+                    f"{body['toCatalogItemId']} is not an eligible transition target"
+                return pc_error(400, 800060, why, "TransitionNotEligible")
+            quantity = int(body["quantity"])
+            if quantity < 1 or quantity > int(sub["quantity"]):
+                return pc_error(400, 800030, "quantity must be 1..the source's quantity", "InvalidQuantity")
+            now = _now()
+            sku = catalog.find_sku(body["toCatalogItemId"])
+            assert sku is not None
+            order_id = str(uuid.uuid4())
+            new = new_subscription(
+                sub_id=str(uuid.uuid4()), offer_id=body["toCatalogItemId"], offer_name=sku[4], quantity=quantity,
+                term=body.get("termDuration") or sub["termDuration"],
+                billing=body.get("billingCycle") or sub["billingCycle"], created=now.date(), status="active",
+                auto_renew=True, order_id=order_id, customer_id=cid)
+            new.update(creationDate=_iso(now), effectiveStartDate=_iso(now),
+                       cancellationAllowedUntilDate=_iso(now + timedelta(days=7)), migratedFromSubscriptionId=sid)
+            if quantity == int(sub["quantity"]):
+                # A full transition ends the source now (a trial converts and is gone).
+                sub.update(status="expired", autoRenewEnabled=False, commitmentEndDate=_iso(now))
+            else:
+                sub["quantity"] = int(sub["quantity"]) - quantity
+            state["subscriptions"].append(new)
+            transition = {"id": str(uuid.uuid4()), "fromCatalogItemId": sub["offerId"], "fromSubscriptionId": sid,
+                          "toCatalogItemId": body["toCatalogItemId"], "toSubscriptionId": new["id"],
+                          "quantity": quantity, "termDuration": new["termDuration"],
+                          "billingCycle": new["billingCycle"],
+                          "transitionType": body.get("transitionType") or "transition_with_license_transfer",
+                          "events": [{"name": "Conversion", "status": "Completed", "timestamp": _iso(now)}],
+                          "attributes": {"objectType": "Transition"}}
+            state.setdefault("transitions", []).append(transition)
+            return json_response(transition, 201)
+
+        return self._idempotent(request, cid, state, work)
 
     def list_entitlements(self, request: Request, cid: str, sid: str) -> Response:
         state = self._state(cid)

@@ -27,7 +27,7 @@ def test_no_change_log_is_lost_when_messages_exhaust_their_retries(dv_server, sy
         dv.create(EntitySet.ACCOUNTS, {"name": company.name, "cspb_domain": company.domain})
     run_provider_account_sync(dv, {1: sync_pc})
 
-    dv_server.app.protection = ServiceProtection(Limits(requests=6, window_seconds=0.5, concurrent=2))
+    dv_server.app.protection = ServiceProtection(Limits(requests=4, window_seconds=1.0, concurrent=2))
     queue = InProcessQueue("subsync-throttled", max_deliveries=200)
     result = run_subscription_sync(dv, {1: sync_pc}, queue=queue, workers=3)
     refused = dv_server.app.protection

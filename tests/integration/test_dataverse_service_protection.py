@@ -93,3 +93,20 @@ def test_the_setting_names_what_is_wrong() -> None:
         Limits.parse("requests=1,bogus=1")
     with pytest.raises(ValueError, match="must be positive"):
         Limits.parse("requests=0")
+
+
+def test_execution_time_past_the_window_limit_is_refused_until_it_slides_out() -> None:
+    from sandbox.dataverse.service_protection import TIME_CODE, Refusal, ServiceProtection
+
+    now = [0.0]
+    protection = ServiceProtection(Limits(requests=100, window_seconds=10, execution_ms=3000),
+                                   clock=lambda: now[0])
+    for _ in range(3):
+        entry = protection.admit("u")
+        assert not isinstance(entry, Refusal)
+        protection.release("u", entry, server_seconds=1.0)  # CPU seconds, not wall time
+        now[0] += 1
+    refused = protection.admit("u")
+    assert isinstance(refused, Refusal) and refused.code == TIME_CODE and refused.retry_after >= 1
+    now[0] = 10.5  # the first request left the window
+    assert not isinstance(protection.admit("u"), Refusal)

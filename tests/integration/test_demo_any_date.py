@@ -65,6 +65,11 @@ def test_demo_at_any_date_matches_every_seeded_file_and_finds_what_was_planted(t
     for kind in ("quantity_mismatch", "billed_to_customer_no_provider_line", "unmapped_tenant",
                  "mapped_tenant_no_provider_lines", "provider_invoice_total_mismatch"):
         assert {k for k in found if k[0] == kind} == {k for k in planted if k[0] == kind}, kind
+    # The timer's own report (the recon step, same job as `cspbridge recon run`) checked every Microsoft
+    # invoice total against its recon lines and usage: all within the tolerance.
+    timer_report = out / "blobs" / "recon" / meta["billed_period"] / "report" / "findings.csv"
+    with open(timer_report, newline="", encoding="utf-8") as fh:
+        assert not [r for r in csv.DictReader(fh) if r["kind"] == "provider_invoice_total_mismatch"]
     with open(out / "recon-report" / "margin.csv", newline="", encoding="utf-8") as fh:
         margin = list(csv.DictReader(fh))
     assert margin and not [r for r in margin if r["margin_pct"] == "100.00"]

@@ -107,3 +107,29 @@ def test_declined_consent_and_bad_state_land_on_the_sign_in_page(demo_portal):
     page = ada.get(portal + "/signin?start=1", verify=ca, timeout=10)
     home = sign_in_at_entra(ada, page, ca, "ada@contoso.example")
     assert "Contoso Ltd" in home.text and "Fabrikam" not in home.text
+
+
+def test_admin_invites_a_contact_from_the_command_line(demo_portal, monkeypatch):
+    """`cspbridge portal invite --email` prints a link and the e-mail; the customer signs in through it."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from shared.config import reset_settings
+
+    lines, entra, ca, _ = demo_portal
+    portal = re.search(r"portal: (\S+)/ ", "\n".join(lines)).group(1)
+    monkeypatch.setenv("CSPB_PORTAL_BASE_URL", portal)
+    reset_settings()
+    result = CliRunner().invoke(cli, ["portal", "invite", "--email", "sam@contoso.example"])
+    assert result.exit_code == 0, result.output
+    link = result.output.splitlines()[0]
+    assert link.startswith(portal + "/invite/") and "To: sam@contoso.example" in result.output
+    from sandbox.entra.server import User
+
+    entra.app.entra.add_user(User("sam@contoso.example", "Demo-Passw0rd!", "8d2f3c1a-0000-4000-8000-00000000c0de",
+                                  "oid-sam", "Sam Seats"))
+    sam = requests.Session()
+    home = sign_in_at_entra(sam, sam.get(link, verify=ca, timeout=10), ca, "sam@contoso.example")
+    assert home.status_code == 200 and "Contoso Ltd" in home.text
+    bad = CliRunner().invoke(cli, ["portal", "invite", "--email", "nobody@nowhere.example"])
+    assert bad.exit_code == 1 and "no single portal contact" in bad.output and "Traceback" not in bad.output

@@ -151,3 +151,20 @@ def stripe_method_token(stripe_server, quick_retry):
         return processor.save_method("Contoso", "ap@contoso.example", card, f"{card}-seed").token()
 
     return make
+
+
+@pytest.fixture
+def tdsynnex_server(tmp_path: Path) -> Iterator[RunningServer]:
+    yield from _serve("sandbox.tdsynnex.server", tmp_path / "tdsynnex")
+
+
+@pytest.fixture
+def tdsynnex(tdsynnex_server, quick_retry, tmp_path):  # type: ignore[no-untyped-def]
+    """The TD SYNNEX adapter against its sandbox: the rotating refresh token in a file store."""
+    from distributors.tdsynnex import SANDBOX_ACCOUNT_ID, TdSynnexAdapter
+    from distributors.tdsynnex_auth import SANDBOX_REFRESH_TOKEN, TdSynnexTokens
+    from shared.secret_files import FileSecretStore
+
+    tokens = TdSynnexTokens(tdsynnex_server.url + "/oauth/token", FileSecretStore(tmp_path / "secrets"),
+                            "tdsynnex-rt", seed=SANDBOX_REFRESH_TOKEN, timeout=2)
+    return TdSynnexAdapter(tdsynnex_server.url, SANDBOX_ACCOUNT_ID, tokens, retry=quick_retry, timeout=2)

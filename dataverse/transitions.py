@@ -1,0 +1,109 @@
+"""What a Partner Center transition changes in Dynamics: the new subscription, linked to the one it
+replaced (cspb_transitionedfrom), and the change logs billing reads, dated at the transition.
+
+The source gives up `quantity` seats at the transition moment (all of them: it ends, Expired) and
+the target starts with them at the same moment, so proration charges each seat-day once: the
+source up to the transition, the target from it. Column names stay here (and in solution/)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from billing.models import ChangeOrigin, ChangeType, ProvisioningStatus, SubscriptionStatus
+from dataverse.odata import bind
+from dataverse.tables import EntitySet
+
+# The price is not copied: the target is another item (or the paid version of a trial), priced by
+# the catalog when billing assigns it.
+_COPIED = ("cspb_provider", "_cspb_provideraccount_value", "_cspb_billingcontract_value", "cspb_kind")
+_LOOKUPS = {"_cspb_provideraccount_value": ("cspb_provideraccount", EntitySet.PROVIDER_ACCOUNTS),
+            "_cspb_billingcontract_value": ("cspb_billingcontract", EntitySet.BILLING_CONTRACTS)}
+
+
+def target_of(change: dict[str, Any]) -> tuple[str, str, str]:
+    """(catalog item, term, billing frequency) a Term Change asks for; "" where it keeps the source's."""
+    return (change.get("cspb_targetcatalogitemid") or "", change.get("cspb_targetterm") or "",
+            change.get("cspb_targetbillingfrequency") or "")
+
+
+def record_transition(dv: Any, source_id: str, transition: dict[str, Any], *, quantity_before: int,
+                      when: datetime) -> str:
+    """The new cspb_subscription for `transition` (Partner Center's Transition resource), linked to
+    `source_id`; the source's seats move at `when`. Returns the new subscription's id. A repeat for
+    the same toSubscriptionId finds the row it made before (upsert on the provider id)."""
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    source = dv.get(EntitySet.SUBSCRIPTIONS, source_id, select=[*_COPIED, "cspb_name"])
+    product, sku, availability = (str(transition["toCatalogItemId"]).split(":") + ["", "", ""])[:3]
+    moved = int(transition.get("quantity") or 0)
+    values: dict[str, Any] = {
+        "cspb_name": f"{source.get('cspb_name') or 'Subscription'} (transitioned)"[:100],
+        "cspb_productid": product, "cspb_skuid": sku, "cspb_availabilityid": availability or None,
+        "cspb_offerid": transition["toCatalogItemId"], "cspb_quantity": moved,
+        "cspb_term": transition.get("termDuration") or None,
+        "cspb_billingfrequency": _frequency(transition.get("billingCycle")),
+        "cspb_status": int(SubscriptionStatus.ACTIVE), "cspb_startdate": stamp, "cspb_autorenew": True,
+        "cspb_transitionedfrom@odata.bind": bind(EntitySet.SUBSCRIPTIONS, source_id),
+    }
+    for column in ("cspb_provider", "cspb_kind"):
+        if source.get(column) is not None:
+            values[column] = source[column]
+    for column, (nav, entity_set) in _LOOKUPS.items():
+        if source.get(column):
+            values[f"{nav}@odata.bind"] = bind(entity_set, source[column])
+    new_id = dv.upsert(EntitySet.SUBSCRIPTIONS, {"cspb_providersubscriptionid": transition["toSubscriptionId"]},
+                       values).id
+    left = max(0, quantity_before - moved)
+    dv.update(EntitySet.SUBSCRIPTIONS, source_id, {"cspb_quantity": left} if left else {
+        "cspb_quantity": 0, "cspb_status": int(SubscriptionStatus.EXPIRED), "cspb_commitmentenddate": stamp,
+        "cspb_autorenew": False})
+    key = transition.get("id") or transition["toSubscriptionId"]
+    for sub_id, change_type, old, new, name in (
+            (source_id, ChangeType.DECREASE, quantity_before, left, "transition out"),
+            (new_id, ChangeType.NEW, 0, moved, "transition in")):
+        dv.upsert(EntitySet.LICENSE_CHANGE_LOGS, {"cspb_changekey": f"transition|{key}|{name}"}, {
+            "cspb_name": f"{name} {transition['toCatalogItemId']}"[:100], "cspb_changetype": int(change_type),
+            "cspb_oldquantity": old, "cspb_newquantity": new, "cspb_effectivedate": stamp,
+            "cspb_origin": int(ChangeOrigin.PROVIDER_SYNC),
+            "cspb_provisioningstatus": int(ProvisioningStatus.NOT_APPLICABLE),
+            "cspb_subscription@odata.bind": bind(EntitySet.SUBSCRIPTIONS, sub_id)})
+    return str(new_id)
+
+
+def _frequency(cycle: Any) -> str | None:
+    return {"monthly": "P1M", "annual": "P1Y", "triennial": "P3Y"}.get(str(cycle or "").lower())
+
+
+def ending_trials(dv: Any, now: datetime) -> list[dict[str, Any]]:
+    """Trial subscriptions (cspb_status Trial) whose trial has ended by `now`."""
+    when = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return list(dv.list(EntitySet.SUBSCRIPTIONS, select=[
+        "cspb_subscriptionid", "cspb_quantity", "cspb_commitmentenddate", "cspb_converttopaid", "cspb_productid",
+        "cspb_skuid", "cspb_availabilityid", "cspb_term"],
+        filter=f"cspb_status eq {int(SubscriptionStatus.TRIAL)} and cspb_commitmentenddate le {when}"))
+
+
+def trial_change(dv: Any, trial: dict[str, Any], *, convert: bool, now: datetime) -> str:
+    """The change log for a trial's end: a Term Change to the paid version (same item, its term, paid
+    monthly) when converting, else a Cancel dated at the trial's end (auto-renew off). Keyed on the
+    subscription, so a second run finds the same change log."""
+    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    item = ":".join(trial[k] for k in ("cspb_productid", "cspb_skuid", "cspb_availabilityid") if trial.get(k))
+    quantity = int(trial.get("cspb_quantity") or 1)
+    values: dict[str, Any] = {
+        "cspb_name": ("trial to paid " if convert else "trial expires ") + item,
+        "cspb_changetype": int(ChangeType.TERM_CHANGE if convert else ChangeType.CANCEL),
+        "cspb_oldquantity": quantity, "cspb_newquantity": quantity if convert else 0,
+        "cspb_effectivedate": trial.get("cspb_commitmentenddate") if not convert else stamp,
+        "cspb_origin": int(ChangeOrigin.RENEWAL), "cspb_requestedby": "trial end",
+        "cspb_subscription@odata.bind": bind(EntitySet.SUBSCRIPTIONS, trial["cspb_subscriptionid"])}
+    if convert:
+        values.update({"cspb_targetcatalogitemid": item, "cspb_targetterm": trial.get("cspb_term") or "P1Y",
+                       "cspb_targetbillingfrequency": "P1M"})
+    return str(dv.upsert(EntitySet.LICENSE_CHANGE_LOGS,
+                         {"cspb_changekey": f"trial-end|{trial['cspb_subscriptionid']}"}, values).id)
+
+
+def mark_expired(dv: Any, subscription_id: str) -> None:
+    dv.update(EntitySet.SUBSCRIPTIONS, subscription_id, {"cspb_status": int(SubscriptionStatus.EXPIRED),
+                                                          "cspb_autorenew": False})

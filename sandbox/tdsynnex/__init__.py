@@ -1,0 +1,1 @@
+"""TD SYNNEX StreamOne Ion sandbox."""
