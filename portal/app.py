@@ -46,6 +46,7 @@ URLS = Map([
     Rule("/invoices", endpoint="invoices"),
     Rule("/invoices/<invoice_id>", endpoint="invoice"),
     Rule("/invoices/<invoice_id>/download", endpoint="invoice_download"),
+    Rule("/invoices/<invoice_id>/pay", endpoint="invoice_pay", methods=["POST"]),
     Rule("/shop", endpoint="shop"),
     Rule("/shop/buy", endpoint="buy", methods=["POST"]),
     Rule("/agreement", endpoint="agreement", methods=["GET", "POST"]),
@@ -65,6 +66,7 @@ NEEDS: dict[str, str | None] = {
     "home": None, "signout": None,
     "subscriptions": "subscriptions", "subscription": "subscriptions", "change_seats": "change_seats",
     "invoices": "invoices", "invoice": "invoices", "invoice_download": "invoices",
+    "invoice_pay": "payment_methods",
     "shop": "buy", "buy": "buy", "agreement": "mca", "payment": "payment_methods",
     "payment_link": "payment_methods", "guides": "guides", "guide": "guides", "assessment": "assessment",
 }
@@ -334,21 +336,42 @@ class _Context:
             raise NotFound()
         return invoice
 
-    def page_invoice(self, invoice_id: str) -> Response:
+    def page_invoice(self, invoice_id: str, payment: Any = None) -> Response:
         invoice = self._invoice(invoice_id)
         account = self.repo.get_account(invoice.account_id)
-        return self.render("invoice.html", invoice=invoice, account=account)
+        # A fresh attempt id per page view: a double-click re-sends the same one (one charge), a
+        # retry after a decline comes from a new page and gets a new idempotency key.
+        return self.render("invoice.html", invoice=invoice, account=account, payment=payment,
+                           attempt=secrets.token_hex(6), decline_key=services.decline_key)
+
+    def page_invoice_pay(self, invoice_id: str) -> Response:
+        invoice = self._invoice(invoice_id)
+        attempt = self.form("attempt")
+        if not (attempt.isalnum() and 0 < len(attempt) <= 32):
+            raise BadRequest("attempt id missing or malformed")
+        try:
+            outcome = self.app.integrations.pay()(invoice, f"portal-{attempt}")
+        except services.Refused as exc:
+            self.flash("error", exc.key, **exc.params)
+            return redirect(self.url("invoice", invoice_id=invoice_id))
+        return self.page_invoice(invoice_id, payment=outcome)
 
     def page_invoice_download(self, invoice_id: str) -> Response:
+        # _invoice answers 404 for another customer's invoice before anything is rendered.
         invoice = self._invoice(invoice_id)
         account = self.repo.get_account(invoice.account_id)
-        # The invoice is printed in its own language (the contract's invoicing language).
-        ctx_t = Translator(invoice.language)
-        html = self.app.jinja.get_template("invoice_document.html").render(
-            _=ctx_t, t=ctx_t, invoice=invoice, account=account, lang=ctx_t.language)
-        response = Response(html, content_type="text/html; charset=utf-8")
         safe_number = "".join(ch for ch in invoice.number if ch.isalnum() or ch in "-_") or "invoice"
-        response.headers["Content-Disposition"] = f'attachment; filename="{safe_number}.html"'
+        if self.request.args.get("format") == "html":
+            # The invoice is printed in its own language (the contract's invoicing language).
+            ctx_t = Translator(invoice.language)
+            html = self.app.jinja.get_template("invoice_document.html").render(
+                _=ctx_t, t=ctx_t, invoice=invoice, account=account, lang=ctx_t.language)
+            response = Response(html, content_type="text/html; charset=utf-8")
+            response.headers["Content-Disposition"] = f'attachment; filename="{safe_number}.html"'
+            return response
+        pdf = self.app.integrations.pdf()(invoice, account)
+        response = Response(pdf, content_type="application/pdf")
+        response.headers["Content-Disposition"] = f'attachment; filename="{safe_number}.pdf"'
         return response
 
     def page_shop(self) -> Response:

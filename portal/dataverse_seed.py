@@ -89,9 +89,12 @@ def seed_dataverse(dv: Any, now: datetime | None = None, *, attested_accounts: t
             "cspb_provideraccount@odata.bind": bind(EntitySet.PROVIDER_ACCOUNTS, ids["pa-" + sub.account_id]),
         }).id
     for inv in repo.invoices.values():
+        # Each demo customer has one billing contract; its invoices are billed on it (payments need it).
+        contract_id = next(c.id for c in repo.contracts.values() if c.account_id == inv.account_id)
         ids[inv.id] = dv.upsert(EntitySet.INVOICES, {"cspb_invoicekey": f"demo|{inv.number}"}, {
             "name": inv.number, "invoicenumber": inv.number, "totalamount": inv.total, "cspb_balance": inv.balance,
             "customerid_account@odata.bind": bind(EntitySet.ACCOUNTS, ids[inv.account_id]),
+            "cspb_billingcontract@odata.bind": bind(EntitySet.BILLING_CONTRACTS, ids[contract_id]),
             "cspb_currencycode": inv.currency, "cspb_language": inv.language,
             "cspb_periodstart": inv.period_start.isoformat() if inv.period_start else None,
             "cspb_periodend": inv.period_end.isoformat() if inv.period_end else None,

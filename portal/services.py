@@ -150,6 +150,10 @@ class Integrations:
     attest_mca: Callable[..., Any] | None = None
     create_payment_link: Callable[..., Any] | None = None
     redeem_payment_link: Callable[..., Any] | None = None
+    # (invoice, account) -> PDF bytes: the accounting area's invoice document.
+    invoice_pdf: Callable[..., bytes] | None = None
+    # (invoice, purpose) -> payments.service.ChargeOutcome: charge the saved method.
+    pay_invoice: Callable[..., Any] | None = None
 
     def mca(self) -> Callable[..., Any]:
         return self.attest_mca or _resolve("sync.mca:attest")
@@ -159,6 +163,14 @@ class Integrations:
 
     def redeem(self) -> Callable[..., Any]:
         return self.redeem_payment_link or _resolve("payments.service:redeem")
+
+    def pay(self) -> Callable[..., Any]:
+        if self.pay_invoice is None:
+            raise Refused("error.pay_unavailable")
+        return self.pay_invoice
+
+    def pdf(self) -> Callable[..., bytes]:
+        return self.invoice_pdf or _resolve("accounting.portal_document:portal_invoice_pdf")
 
 
 def accept_mca(repo: PortalRepository, user: PortalUser, integrations: Integrations) -> Any:
@@ -179,3 +191,21 @@ def payment_link(repo: PortalRepository, user: PortalUser, contract_id: str, int
     # itself, so only the token matters here (the URL's host may be the Functions host's).
     result = str(integrations.link()(contract))
     return result.rsplit("/pay/", 1)[-1]
+
+
+# Processor refusal texts (Stripe decline codes, Authorize.Net reasons) -> a plain-words message key.
+_DECLINES = (
+    (("insufficient_funds", "insufficient funds"), "pay.declined.insufficient_funds"),
+    (("expired_card", "expired"), "pay.declined.expired_card"),
+    (("incorrect_cvc", "security code", "cvc"), "pay.declined.incorrect_cvc"),
+    (("lost_card", "stolen_card", "lost", "stolen"), "pay.declined.lost_card"),
+    (("processing_error",), "pay.declined.processing_error"),
+)
+
+
+def decline_key(message: str) -> str:
+    text = (message or "").lower()
+    for needles, key in _DECLINES:
+        if any(n in text for n in needles):
+            return key
+    return "pay.declined.generic"

@@ -30,8 +30,18 @@ def integrations_for(dv: Any, settings: Settings) -> Integrations:
 
         return redeem_link(token, method, dv=dv)
 
+    def invoice_pdf(invoice: Any, account: Any) -> bytes:
+        from accounting.portal_document import dataverse_invoice_pdf
+
+        return dataverse_invoice_pdf(dv, invoice)
+
+    def pay(invoice: Any, purpose: str) -> Any:
+        from payments.service import charge_invoice
+
+        return charge_invoice(invoice.id, purpose=purpose, dv=dv)
+
     return Integrations(attest_mca=mca_integration(dv, partner_center), create_payment_link=link,
-                        redeem_payment_link=redeem)
+                        redeem_payment_link=redeem, invoice_pdf=invoice_pdf, pay_invoice=pay)
 
 
 def memory_integrations(repo: Any) -> Integrations:

@@ -224,3 +224,78 @@ def test_portal_seat_change_is_provisioned_by_the_sync_worker(dv, pc_server):
     assert adapter.get_subscription(target.id, company_id=target.company_id).quantity == target.quantity + 2
     page = browser.get(f"/subscriptions/{ids['s-teams']}").get_data(as_text=True)
     assert "Provisioned" in page and f'id="quantity">{target.quantity + 2}<' in page
+
+
+def test_invoice_download_over_dataverse_is_the_posted_invoice_pdf(portal_dv):
+    import io
+
+    from pypdf import PdfReader
+
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from portal.wiring import integrations_for
+    from shared.config import get_settings
+
+    dv, ids = portal_dv
+    app = create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                     integrations=integrations_for(dv, get_settings()))
+    browser = PortalBrowser(app)
+    browser.sign_in(ids["f-admin"])
+    r = browser.get(f"/invoices/{ids['i-fab']}/download")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/pdf"
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.get_data())).pages)
+    assert "Microsoft 365 E3" in text and "Fabrikam" in text
+    other = PortalBrowser(app)
+    other.sign_in(ids["c-fin"])
+    assert other.get(f"/invoices/{ids['i-fab']}/download").status_code == 404
+
+
+def test_pay_this_invoice_charges_the_saved_stripe_method(portal_dv, stripe_server):
+    import re
+
+    from payments import links
+    from payments import service as payments
+    from payments.stripe_adapter import StripeProcessor
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from portal.services import Integrations
+    from shared.blobstore import blob_store_from_settings
+    from shared.config import get_settings
+    from shared.http import RetryPolicy
+
+    dv, ids = portal_dv
+    stripe = StripeProcessor("sk_test_1", api_base=stripe_server.url, timeout=5,
+                             retry=RetryPolicy(max_attempts=3, base_seconds=0.01, cap_seconds=0.05))
+    store = blob_store_from_settings()
+    integrations = Integrations(
+        create_payment_link=links.create_payment_link,
+        redeem_payment_link=lambda token, method: payments.redeem(token, method, dv=dv, processor=stripe, store=store),
+        pay_invoice=lambda invoice, purpose: payments.charge_invoice(invoice.id, purpose=purpose, dv=dv,
+                                                                     processor=stripe))
+    browser = PortalBrowser(create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                                       integrations=integrations))
+    browser.sign_in(ids["f-admin"])
+
+    def save(card: str) -> None:
+        r = browser.post(f"/payment/{ids['k-fabrikam']}/link", token_from="/payment")
+        pay_path = r.headers["Location"].split("/portal", 1)[1]
+        assert browser.post(pay_path, {"payment_method": card}, token_from=pay_path).status_code == 200
+
+    def pay() -> str:
+        path = f"/invoices/{ids['i-fab']}"
+        attempt = re.search(r'name="attempt" value="([^"]+)"', browser.get(path).get_data(as_text=True)).group(1)
+        return browser.post(path + "/pay", {"attempt": attempt}, token_from=path).get_data(as_text=True)
+
+    save("pm_card_chargeDeclined")
+    declined = pay()
+    assert "La tarjeta fue rechazada" in declined and "Respuesta del proveedor" in declined
+    save("pm_card_visa")
+    paid = pay()
+    assert "Gracias: se han pagado" in paid
+    assert _money_is_zero(dv.get("invoices", ids["i-fab"]).get("cspb_balance"))
+
+
+def _money_is_zero(value) -> bool:
+    from decimal import Decimal
+
+    return Decimal(str(value or 0)) == 0

@@ -142,7 +142,10 @@ def test_invoice_view_and_download(portal_browser):
     page = portal_browser.get("/invoices/i-1").get_data(as_text=True)
     assert "$1,464.00" in page and "Microsoft Teams Essentials" in page
     r = portal_browser.get("/invoices/i-1/download")
-    assert r.status_code == 200
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/pdf"
+    assert r.headers["Content-Disposition"] == 'attachment; filename="INV-0001.pdf"'
+    assert r.get_data().startswith(b"%PDF-")
+    r = portal_browser.get("/invoices/i-1/download?format=html")
     assert r.headers["Content-Disposition"] == 'attachment; filename="INV-0001.html"'
 
 
@@ -164,14 +167,14 @@ def test_spanish_pages_and_formats(portal_browser):
     portal_browser.sign_in("f-admin")
     page = portal_browser.get("/subscriptions/s-fab").get_data(as_text=True)
     assert 'lang="es"' in page and "Licencias" in page and "35,70" in page and "€" in page
-    invoice = portal_browser.get("/invoices/i-fab/download").get_data(as_text=True)
+    invoice = portal_browser.get("/invoices/i-fab/download?format=html").get_data(as_text=True)
     assert "Factura INV-0002" in invoice and "1.428,00" in invoice
 
 
 def test_invoice_download_uses_invoice_language(portal_browser):
     portal_browser.get("/lang/es?next=/portal/signin")
     portal_browser.sign_in("c-fin")
-    assert "Invoice INV-0001" in portal_browser.get("/invoices/i-1/download").get_data(as_text=True)
+    assert "Invoice INV-0001" in portal_browser.get("/invoices/i-1/download?format=html").get_data(as_text=True)
 
 
 def test_language_switch_rejects_open_redirect(portal_browser):
