@@ -133,9 +133,9 @@ def bench_write(n: int, latency_ms: float, batch: int, target_invoices: int = 30
     (run_service + DataverseBillingRepository, the baseline), once fanned out (billing timer +
     one worker invocation per batch of contracts, bulk writes)."""
     from billing.run_service import execute_run
-    from dataverse import billing_fanout
     from dataverse.billing_repo import DataverseBillingRepository
     from dataverse.client import DataverseClient
+    from jobs import billing_fanout
     from sandbox._server import RunningServer
     from sandbox.dataverse.server import build_app
     from shared.auth import static_token

@@ -95,7 +95,7 @@ def run(run_date: date, rates: Path | None, contracts: tuple[str, ...], catch_up
     an invoiced cycle is never billed twice."""
     from tqdm import tqdm
 
-    from dataverse import billing_jobs
+    from jobs import billing as billing_jobs
 
     bar = tqdm(desc="invoices", unit="invoice", leave=True)
     try:
@@ -141,7 +141,7 @@ def preview(contract: str | None, subscription: str | None, quantity: int | None
     [--term], what that seat or term change costs or refunds now and on the next invoice. Nothing
     is written; the numbers come from the same code as the run."""
     from billing.runs import summarize
-    from dataverse import billing_jobs
+    from jobs import billing as billing_jobs
 
     if subscription:
         if quantity is None:
@@ -187,7 +187,7 @@ def print_change_preview(p) -> None:  # type: ignore[no-untyped-def]
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the CSV here (default stdout).")
 def revenue(out: Path | None) -> None:
     """Export the deferred-revenue schedule (cspb_revenueschedule) as CSV."""
-    from dataverse import billing_jobs
+    from jobs import billing as billing_jobs
 
     text = billing_jobs.revenue_csv()
     if out is None:

@@ -122,8 +122,8 @@ def recon_ingest(ctx: Any) -> list[str]:
 
 
 def billing_cycle(ctx: Any) -> list[str]:
-    from dataverse import billing_jobs
     from dataverse.seed_billing import seed_billing, seed_showcase
+    from jobs import billing as billing_jobs
 
     dv = _dv()
     seed_billing(dv)

@@ -98,7 +98,7 @@ class AssignSummary:
 
 
 def _mapped_and_blocked(rows: list[dict[str, Any]]) -> tuple[list[ca.MappedAccount], dict[str, tuple[str, str]]]:
-    from sync.provider_accounts import billing_block_reason
+    from dataverse.stores.provider_accounts import billing_block_reason
 
     mapped, blocked = [], {}
     for row in rows:

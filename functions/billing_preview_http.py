@@ -13,7 +13,7 @@ bp = func.Blueprint()
 
 @bp.route(route="billing/preview", methods=["GET", "POST"], auth_level=func.AuthLevel.FUNCTION)
 def billing_preview(req: func.HttpRequest) -> func.HttpResponse:
-    from dataverse.billing_jobs import preview_change_request
+    from jobs.billing import preview_change_request
 
     params = dict(req.params)
     if req.method == "POST" and req.get_body():

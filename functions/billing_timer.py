@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 @bp.timer_trigger(arg_name="timer", schedule="%CSPB_BILLING_SCHEDULE%", run_on_startup=False)
 def billing_timer(timer: func.TimerRequest) -> None:
-    from dataverse import billing_fanout
+    from jobs import billing_fanout
 
     try:
         billing_fanout.run(datetime.now(UTC).date())

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 @bp.service_bus_queue_trigger(arg_name="msg", queue_name="cspb-billing", connection="CSPB_SERVICEBUS")
 def billing_worker(msg: func.ServiceBusMessage) -> None:
-    from dataverse import billing_fanout
+    from jobs import billing_fanout
     from shared.queue import decode
 
     _, body = decode(msg.get_body())

@@ -13,12 +13,12 @@ bp = func.Blueprint()
 @bp.service_bus_queue_trigger(arg_name="msg", queue_name="cspb-provisioning",
                               connection="CSPB_SERVICEBUS")
 def provisioning_worker(msg: func.ServiceBusMessage) -> None:
+    from jobs.worker import handle
     from shared import telemetry
     from shared.queue import decode
-    from sync.provisioning import handle_message
 
     _, body = decode(msg.get_body())
-    outcome = handle_message(body)
+    outcome = handle(body)
     if outcome is not None and outcome.status == "Provisioned":
         telemetry.count("provisioned")
     elif outcome is not None and outcome.status == "Failed":

@@ -576,7 +576,7 @@ class ViewSpec:
 
 VIEWS: tuple[ViewSpec, ...] = (
     # Tenants nobody has mapped to a CRM account yet: they block billing until an admin maps them
-    # (sync.provider_accounts.billing_block_reason names this view).
+    # (dataverse.stores.provider_accounts.billing_block_reason names this view).
     ViewSpec("cspb_provideraccount", "unmapped", ("Unmapped Provider Accounts", "Cuentas de proveedor sin asignar"),
              ("cspb_provider", "cspb_externalid", "cspb_domain", "cspb_country", "cspb_lastsyncedon"),
              (("cspb_mappingstatus", "eq", "2"),)),

@@ -2,7 +2,7 @@
 auto-mapped to a CRM account when the domains match.
 
 A mapping someone made by hand is never replaced. Tenants nobody mapped stay Unmapped, show in
-the "Unmapped Provider Accounts" view, and block billing for that tenant (billing_block_reason).
+the "Unmapped Provider Accounts" view, and block billing for that tenant (dataverse.stores.provider_accounts.billing_block_reason).
 Only rows whose values changed are written, so a quiet day writes nothing.
 """
 
@@ -13,17 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from dataverse.stores.provider_accounts import COLUMNS, PROVIDER_LABELS
 from dataverse.tables import EntitySet, MappingStatus, Provider
 from shared.errors import IntegrationError, RetriableError
 from sync import runs
 from sync.records import bind, iso
 
-UNMAPPED_VIEW_NAME = "Unmapped Provider Accounts"
-PROVIDER_LABELS = {Provider.PARTNER_CENTER: "Partner Center", Provider.PAX8: "Pax8", Provider.MANUAL: "Manual",
-                   Provider.TDSYNNEX: "TD SYNNEX"}
-
-_COLUMNS = ["cspb_provideraccountid", "cspb_provider", "cspb_externalid", "cspb_name", "cspb_domain", "cspb_country",
-            "cspb_currencycode", "_cspb_account_value", "cspb_mappingstatus"]
+_COLUMNS = COLUMNS
 
 
 def normalize_domain(domain: str | None) -> str:
@@ -33,27 +29,6 @@ def normalize_domain(domain: str | None) -> str:
             text = text[len(prefix):]
     text = text.split("/")[0]
     return text[4:] if text.startswith("www.") else text
-
-
-def billing_block_reason(provider_account: Mapping[str, Any] | None) -> str | None:
-    """Why billing must not run for this tenant, or None. Takes a cspb_provideraccount row."""
-    if provider_account is None:
-        return "the subscription has no provider account; run the provider account sync and map the tenant"
-    mapped = provider_account.get("_cspb_account_value") or provider_account.get("cspb_account")
-    if mapped and provider_account.get("cspb_mappingstatus") != MappingStatus.UNMAPPED:
-        return None
-    code = provider_account.get("cspb_provider")
-    provider = PROVIDER_LABELS.get(Provider(code), "provider") if code in PROVIDER_LABELS else "provider"
-    name = provider_account.get("cspb_name") or provider_account.get("cspb_externalid") or "?"
-    domain = provider_account.get("cspb_domain") or "no domain"
-    return (f"{provider} tenant '{name}' ({domain}) is not mapped to a CRM account, so it cannot be billed; "
-            f"set its Account in the '{UNMAPPED_VIEW_NAME}' view")
-
-
-def billing_block_reason_by_id(dv: Any, provider_account_id: str | None) -> str | None:
-    if not provider_account_id:
-        return billing_block_reason(None)
-    return billing_block_reason(dv.get(EntitySet.PROVIDER_ACCOUNTS, provider_account_id, select=_COLUMNS))
 
 
 @dataclass

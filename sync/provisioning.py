@@ -27,7 +27,7 @@ from dataverse import transitions
 from dataverse.contract_jobs import seat_additions
 from dataverse.tables import SubscriptionStatus
 from distributors.base import ManualActionRequired
-from shared.errors import FatalError, IntegrationError, NotFoundError, RetriableError
+from shared.errors import FatalError, IntegrationError, NotFoundError, RetriableError, ValidationError
 from shared.logging import get_logger
 from sync import azure_plan, inbox, order_once, rep_changes
 from sync.records import parse_dt
@@ -359,11 +359,8 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
         return None
     try:
         if entity == "cspb_actionrequest":
-            from sync import actions
-
-            status = actions.run(dv, str(record_id), adapters=adapters, provision=process_change, now=now)
-            inbox.mark(dv, inbox_id, inbox.InboxStatus.PROCESSED, f"action request {status}")
-            return None
+            # Form commands are answered by jobs.worker (they reach billing and the inbox); never here.
+            raise ValidationError("action requests are handled by jobs.worker.handle, not the provisioning worker")
         if entity == "cspb_agreement":
             from sync import mca
 

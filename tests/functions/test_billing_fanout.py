@@ -11,11 +11,11 @@ import azure.functions as func
 import pytest
 
 from billing.run_service import execute_run
-from dataverse.billing_fanout import fan_out
 from dataverse.billing_repo import DataverseBillingRepository
 from dataverse.seed_billing import seed_billing
 from dataverse.tables import EntitySet
 from functions.billing_worker import billing_worker
+from jobs.billing_fanout import fan_out
 from shared.queue import InProcessQueue
 
 RUN = date(2026, 1, 2)

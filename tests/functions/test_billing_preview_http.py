@@ -20,7 +20,7 @@ def _call(params: dict[str, str], method: str = "GET", body: bytes = b"") -> fun
 def test_preview_answers_json_from_the_run_code(billing_env):
     from datetime import date
 
-    from dataverse import billing_jobs
+    from jobs import billing as billing_jobs
 
     billing_jobs.run(date(2026, 1, 2), assign=False)
     res = _call({"subscription": "demo-sub-e3", "quantity": "20", "date": "2026-01-20"})

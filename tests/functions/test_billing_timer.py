@@ -23,5 +23,5 @@ def test_timer_bills_due_cycles_and_records_run(billing_env, dv):
 
 
 def test_timer_swallows_fatal_errors(billing_env):
-    with mock.patch("dataverse.billing_fanout.fan_out", side_effect=AuthError("bad credentials")):
+    with mock.patch("jobs.billing_fanout.fan_out", side_effect=AuthError("bad credentials")):
         billing_timer.build().get_user_function()(TimerRequest(past_due=False))

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from jobs import worker
 from shared.queue import PROVISIONING_QUEUE, drain, get_queue
-from sync import provisioning
 from sync.provider_accounts import run_provider_account_sync
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ def test_a_request_row_reaches_the_function_and_comes_back_with_a_result(dv, dv_
     # Retry on a change log that has not failed: refused, with the reason on the row.
     refused = _request(dv, 2, "cspb_licensechangelog", log_id, "k-1")
     assert dv_server.app.wait_for_webhooks()
-    drain(get_queue(PROVISIONING_QUEUE), lambda m: provisioning.handle_message(m.body, dv=dv, adapters={1: sync_pc}))
+    drain(get_queue(PROVISIONING_QUEUE), lambda m: worker.handle(m.body, dv=dv, adapters={1: sync_pc}))
     row = dv.get("cspb_actionrequests", refused, select=["cspb_status", "cspb_result", "cspb_completedon"])
     assert row["cspb_status"] == 3 and row["cspb_completedon"]
     assert json.loads(row["cspb_result"])["message"] == "only a failed change log can be retried"
@@ -42,7 +42,7 @@ def test_a_request_row_reaches_the_function_and_comes_back_with_a_result(dv, dv_
     dv.update("cspb_licensechangelogs", log_id, {"cspb_provisioningstatus": 3, "cspb_error": "earlier failure"})
     retried = _request(dv, 2, "cspb_licensechangelog", log_id, "k-2")
     assert dv_server.app.wait_for_webhooks()
-    drain(get_queue(PROVISIONING_QUEUE), lambda m: provisioning.handle_message(m.body, dv=dv, adapters={1: sync_pc}))
+    drain(get_queue(PROVISIONING_QUEUE), lambda m: worker.handle(m.body, dv=dv, adapters={1: sync_pc}))
     row = dv.get("cspb_actionrequests", retried, select=["cspb_status", "cspb_result"])
     assert row["cspb_status"] == 2 and "no subscription" in json.loads(row["cspb_result"])["message"]
 
@@ -50,6 +50,6 @@ def test_a_request_row_reaches_the_function_and_comes_back_with_a_result(dv, dv_
     account = dv.create("accounts", {"name": "No Agreement Ltd"})
     attest = _request(dv, 4, "account", account, "k-3")
     assert dv_server.app.wait_for_webhooks()
-    drain(get_queue(PROVISIONING_QUEUE), lambda m: provisioning.handle_message(m.body, dv=dv, adapters={1: sync_pc}))
+    drain(get_queue(PROVISIONING_QUEUE), lambda m: worker.handle(m.body, dv=dv, adapters={1: sync_pc}))
     row = dv.get("cspb_actionrequests", attest, select=["cspb_status", "cspb_result"])
     assert row["cspb_status"] == 3 and "no Customer Agreement" in json.loads(row["cspb_result"])["message"]

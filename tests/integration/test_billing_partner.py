@@ -8,9 +8,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from dataverse import billing_jobs
 from dataverse.contract_jobs import assign_contracts
 from dataverse.tables import EntitySet
+from jobs import billing as billing_jobs
 from sync.catalog_sync import run_catalog_sync
 from sync.jobs import price_sheet_rows
 from sync.provider_accounts import run_provider_account_sync

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sync.provider_accounts import billing_block_reason, run_provider_account_sync
+from dataverse.stores.provider_accounts import billing_block_reason
+from sync.provider_accounts import run_provider_account_sync
 from sync.subscription_sync import run_subscription_sync
 
 pytestmark = pytest.mark.integration

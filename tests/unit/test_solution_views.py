@@ -9,10 +9,10 @@ import zipfile
 
 import pytest
 
+from dataverse.stores.provider_accounts import UNMAPPED_VIEW_NAME
 from solution import forms, generate
 from solution import pack as packer
 from solution.spec import ALL, VIEWS, ViewSpec
-from sync.provider_accounts import UNMAPPED_VIEW_NAME
 
 
 def _unmapped_view() -> ET.Element:

@@ -33,7 +33,7 @@ def batch_size() -> int:
 def fan_out(run_date: date, *, dv: Any = None, queue: Queue | None = None, size: int | None = None,
             assign: bool = True, renew: bool = True) -> dict[str, Any]:
     """Timer side: prepare, then one message per batch of active contracts (in number order)."""
-    from dataverse.billing_jobs import prepare
+    from jobs.billing import prepare
     from shared.queue import BILLING_QUEUE, get_queue
 
     client = client_or_default(dv)
@@ -70,7 +70,7 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None) -> dict[str, Any]
     """Worker side: bill one batch of contracts. Only RetriableError escapes (the queue re-delivers);
     anything else is recorded on the message's run row."""
     from dataverse.billing_bulk import execute_bulk_run
-    from dataverse.billing_jobs import global_refund
+    from jobs.billing import global_refund
     from sync import runs as syncruns
 
     client = client_or_default(dv)

@@ -1,4 +1,4 @@
-"""Action requests from the Dynamics command bar: a form's command writes a cspb_actionrequest row (the
+"""Action requests from the Dynamics command bar (reached through jobs.worker): a form's command writes a cspb_actionrequest row (the
 browser holds no function key), its Create reaches us through the webhook step and the provisioning queue,
 and the answer goes back onto the row (status, result in plain words, completed on) for the form to show.
 
@@ -33,7 +33,7 @@ def _parameters(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _preview_charge(dv: Any, subscription_id: str, params: Mapping[str, Any], today: date) -> dict[str, Any]:
-    from dataverse import billing_jobs
+    from jobs import billing as billing_jobs
 
     sub = dv.get(EntitySet.SUBSCRIPTIONS, subscription_id, select=["cspb_name", "_cspb_billingcontract_value"])
     contract_id = sub.get("_cspb_billingcontract_value")
