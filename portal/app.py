@@ -439,10 +439,11 @@ class _Context:
                            nonce=secrets.token_hex(4))
 
     def page_guides(self) -> Response:
-        return self.render("guides.html", guides=guides.portal_guides(self.t.language))
+        role = self.user.role if self.user is not None else None
+        return self.render("guides.html", guides=guides.portal_guides(self.t.language, role))
 
     def page_guide(self, name: str) -> Response:
-        guide = guides.portal_guide(name, self.t.language)
+        guide = guides.portal_guide(name, self.t.language, self.user.role if self.user is not None else None)
         if guide is None:
             raise NotFound()
         return self.render("guide.html", guide=guide)

@@ -30,7 +30,8 @@ PERMISSIONS: dict[str, frozenset[PortalRole]] = {
     "invoices": frozenset({PortalRole.ADMINISTRATOR, PortalRole.FINANCE_MANAGER}),
     "payment_methods": frozenset({PortalRole.ADMINISTRATOR, PortalRole.FINANCE_MANAGER}),
     "mca": frozenset({PortalRole.ADMINISTRATOR}),
-    "guides": frozenset({PortalRole.ADMINISTRATOR}),
+    # Every customer role has guides; portal.guides picks the ones for the role.
+    "guides": frozenset({PortalRole.ADMINISTRATOR, PortalRole.SUBSCRIPTION_MANAGER, PortalRole.FINANCE_MANAGER}),
 }
 
 PARTNER_ACCOUNT = "__partner__"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dataverse.tables import PortalRole
 from portal.i18n import DEFAULT_LANGUAGE
 
 _DIR = Path(__file__).parent / "templates" / "guides"
@@ -18,6 +19,12 @@ PORTAL_GUIDES: dict[str, str] = {
     "seats": "guide.seats",
     "billing": "guide.billing",
 }
+# Which portal roles each guide is for: a role sees the guides for what it can do.
+GUIDE_ROLES: dict[str, frozenset[PortalRole]] = {
+    "getting-started": frozenset(PortalRole),
+    "seats": frozenset({PortalRole.ADMINISTRATOR, PortalRole.SUBSCRIPTION_MANAGER}),
+    "billing": frozenset({PortalRole.ADMINISTRATOR, PortalRole.FINANCE_MANAGER}),
+}
 
 
 @dataclass(frozen=True)
@@ -27,8 +34,9 @@ class Guide:
     html: str
 
 
-def portal_guide(name: str, language: str) -> Guide | None:
-    if name not in PORTAL_GUIDES:
+def portal_guide(name: str, language: str, role: PortalRole | None = None) -> Guide | None:
+    """The guide in `language`; None when it does not exist or is not for `role` (None = any role)."""
+    if name not in PORTAL_GUIDES or (role is not None and role not in GUIDE_ROLES[name]):
         return None
     path = _DIR / f"{name}.{language}.html"
     if not path.is_file():
@@ -36,5 +44,5 @@ def portal_guide(name: str, language: str) -> Guide | None:
     return Guide(name, PORTAL_GUIDES[name], path.read_text(encoding="utf-8"))
 
 
-def portal_guides(language: str) -> list[Guide]:
-    return [g for g in (portal_guide(n, language) for n in PORTAL_GUIDES) if g is not None]
+def portal_guides(language: str, role: PortalRole | None = None) -> list[Guide]:
+    return [g for g in (portal_guide(n, language, role) for n in PORTAL_GUIDES) if g is not None]

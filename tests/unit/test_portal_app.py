@@ -59,8 +59,9 @@ def test_another_customers_subscription_cannot_be_changed(portal_browser, portal
 
 
 @pytest.mark.parametrize("contact,allowed,forbidden", [
-    ("c-subs", ["/subscriptions", "/shop"], ["/invoices", "/payment", "/agreement", "/guides", "/admin/assessment"]),
-    ("c-fin", ["/invoices", "/payment"], ["/subscriptions", "/shop", "/agreement", "/guides"]),
+    ("c-subs", ["/subscriptions", "/shop", "/guides", "/guides/seats"],
+     ["/invoices", "/payment", "/agreement", "/admin/assessment"]),
+    ("c-fin", ["/invoices", "/payment", "/guides", "/guides/billing"], ["/subscriptions", "/shop", "/agreement"]),
     ("c-admin", ["/subscriptions", "/invoices", "/payment", "/agreement", "/guides", "/shop"], ["/admin/assessment"]),
 ])
 def test_roles(portal_browser, contact, allowed, forbidden):

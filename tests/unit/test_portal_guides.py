@@ -65,3 +65,16 @@ def test_portal_guides_for_customer_admins_in_both_languages(name):
     en, es = portal_guide(name, "en"), portal_guide(name, "es")
     assert en.html != es.html
     assert outline(en.html).tags == outline(es.html).tags
+
+
+def test_each_portal_role_sees_the_guides_for_its_role():
+    from dataverse.tables import PortalRole
+    from portal.guides import portal_guides
+
+    def names(role):
+        return [g.name for g in portal_guides("en", role)]
+
+    assert names(PortalRole.ADMINISTRATOR) == ["getting-started", "seats", "billing"]
+    assert names(PortalRole.SUBSCRIPTION_MANAGER) == ["getting-started", "seats"]
+    assert names(PortalRole.FINANCE_MANAGER) == ["getting-started", "billing"]
+    assert portal_guide("billing", "es", PortalRole.SUBSCRIPTION_MANAGER) is None
