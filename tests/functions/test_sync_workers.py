@@ -12,24 +12,10 @@ from functions.provisioning_worker import provisioning_worker
 from functions.subscription_sync_timer import subscription_sync_timer
 from functions.subscription_sync_worker import subscription_sync_worker
 from shared.errors import RetriableError
-from shared.queue import SUBSCRIPTION_SYNC_QUEUE, get_queue, reset_in_process_queues
+from shared.queue import SUBSCRIPTION_SYNC_QUEUE, get_queue
 
 
-@pytest.fixture
-def env(monkeypatch, dv_server, sync_pc_server):
-    from shared.config import reset_settings
-
-    monkeypatch.setenv("CSPB_DATAVERSE_URL", dv_server.url)
-    monkeypatch.setenv("CSPB_PARTNER_CENTER_URL", sync_pc_server.url)
-    monkeypatch.setenv("CSPB_HTTP_MAX_ATTEMPTS", "2")
-    monkeypatch.setenv("CSPB_HTTP_BACKOFF_CAP_SECONDS", "0.01")
-    reset_settings()
-    reset_in_process_queues()
-    yield
-    reset_in_process_queues()
-
-
-def test_timer_fans_out_batches_and_the_worker_syncs_its_accounts(env, dv, sync_pc, monkeypatch) -> None:
+def test_timer_fans_out_batches_and_the_worker_syncs_its_accounts(sync_worker_env, dv, sync_pc, monkeypatch) -> None:
     from shared.config import reset_settings
     from sync.provider_accounts import run_provider_account_sync
 
@@ -47,7 +33,7 @@ def test_timer_fans_out_batches_and_the_worker_syncs_its_accounts(env, dv, sync_
         a["providerAccountId"] for a in messages[0].body["accounts"]}
 
 
-def test_a_message_from_before_batching_still_syncs_its_one_account(env, dv, sync_pc) -> None:
+def test_a_message_from_before_batching_still_syncs_its_one_account(sync_worker_env, dv, sync_pc) -> None:
     from sync.provider_accounts import run_provider_account_sync
 
     run_provider_account_sync(dv, {1: sync_pc})
@@ -59,7 +45,7 @@ def test_a_message_from_before_batching_still_syncs_its_one_account(env, dv, syn
     assert rows and {r["_cspb_provideraccount_value"] for r in rows} == {account["cspb_provideraccountid"]}
 
 
-def test_provisioning_worker_records_fatal_errors_and_lets_retriable_ones_escape(env, dv, dv_server) -> None:
+def test_provisioning_worker_records_fatal_errors_and_lets_retriable_ones_escape(sync_worker_env, dv, dv_server) -> None:
     worker = provisioning_worker.build().get_user_function()
     log_id = dv.create("cspb_licensechangelogs", {"cspb_changekey": "orphan", "cspb_name": "orphan",
                                                   "cspb_changetype": 2, "cspb_newquantity": 3,

@@ -33,21 +33,6 @@ def _providers():
     yield
 
 
-@pytest.fixture
-def env(monkeypatch, dv_server, sync_pc_server):
-    from shared.config import reset_settings
-    from shared.queue import reset_in_process_queues
-
-    monkeypatch.setenv("CSPB_DATAVERSE_URL", dv_server.url)
-    monkeypatch.setenv("CSPB_PARTNER_CENTER_URL", sync_pc_server.url)
-    monkeypatch.setenv("CSPB_HTTP_MAX_ATTEMPTS", "2")
-    monkeypatch.setenv("CSPB_HTTP_BACKOFF_CAP_SECONDS", "0.01")
-    reset_settings()
-    reset_in_process_queues()
-    yield
-    reset_in_process_queues()
-
-
 def _counter_total(name: str) -> int:
     data = _READER.get_metrics_data()
     total = 0
@@ -59,7 +44,7 @@ def _counter_total(name: str) -> int:
     return total
 
 
-def test_one_provisioning_flow_is_traced_as_dependencies_with_its_ids(env, dv, sync_pc):
+def test_one_provisioning_flow_is_traced_as_dependencies_with_its_ids(sync_worker_env, dv, sync_pc):
     from functions.provisioning_worker import provisioning_worker
     from sync.provider_accounts import run_provider_account_sync
 

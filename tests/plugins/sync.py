@@ -60,6 +60,23 @@ def sync_pc(sync_pc_server):
 
 
 @pytest.fixture
+def sync_worker_env(monkeypatch, dv_server, sync_pc_server):
+    """Settings pointing the triggers at the Dataverse and Partner Center sandboxes, fast retries,
+    and empty in-process queues (the trigger tests call workers the way the host does)."""
+    from shared.config import reset_settings
+    from shared.queue import reset_in_process_queues
+
+    monkeypatch.setenv("CSPB_DATAVERSE_URL", dv_server.url)
+    monkeypatch.setenv("CSPB_PARTNER_CENTER_URL", sync_pc_server.url)
+    monkeypatch.setenv("CSPB_HTTP_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("CSPB_HTTP_BACKOFF_CAP_SECONDS", "0.01")
+    reset_settings()
+    reset_in_process_queues()
+    yield
+    reset_in_process_queues()
+
+
+@pytest.fixture
 def webhook_endpoint(monkeypatch, dv_server):
     """The dataverse_webhook function served over real HTTP, the way the Functions host would.
     Yields (url, key); queue backend is the in-process one."""
