@@ -76,6 +76,10 @@ def _point_settings_at(servers: dict[str, Any], out_dir: Path) -> None:
         os.environ["CSPB_SMTP_PORT"] = str(mail.sandbox.smtp_port)
         os.environ.setdefault("CSPB_MAIL_FROM", "billing@fabrikam-cloud.example")
         os.environ.setdefault("CSPB_MAIL_FROM_NAME", "Fabrikam Cloud")
+    # The demo partner's own details, so the invoices it sends name their seller.
+    os.environ.setdefault("CSPB_SELLER_NAME", "Fabrikam Cloud Ltd")
+    os.environ.setdefault("CSPB_SELLER_ADDRESS", "1 Harbour Street|Dublin D02 X285|IE")
+    os.environ.setdefault("CSPB_SELLER_TAX_ID", "IE1234567T")
     os.environ.setdefault("CSPB_WEBHOOK_KEY", "demo-webhook-key")
     os.environ.setdefault("CSPB_PORTAL_SESSION_SECRET", "demo-portal-session-secret")
     reset_settings()
