@@ -18,6 +18,7 @@ from accounting import base as acc
 from accounting.journal_export import render
 from dataverse.client import client_or_default
 from payments import invoice_records as records
+from shared.dates import require_date
 from shared.errors import IntegrationError, ValidationError
 from shared.logging import get_logger
 
@@ -89,7 +90,7 @@ def export_invoice(invoice_id: str, *, target: acc.AccountingTarget, dv: Any = N
             paid_on = payment.get("cspb_paidon") or payment.get("modifiedon") or date.today().isoformat()
             target.push_payment(acc.Payment(payment["cspb_paymentkey"], invoice.number, document.customer,
                                             records.dec(payment.get("cspb_amount")),
-                                            date.fromisoformat(str(paid_on)[:10]), invoice.currency), remote_id)
+                                            require_date(paid_on, "paid on"), invoice.currency), remote_id)
     except IntegrationError as exc:
         dv.update("invoices", invoice_id, {"cspb_accountingstatus": records.ACCOUNTING_FAILED,
                                            "cspb_accountingerror": f"{target.name}: {exc}"[:4000]})
