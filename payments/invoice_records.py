@@ -14,10 +14,10 @@ from typing import Any
 
 from billing.models import PaymentStatus
 from billing.money import round_money
-from dataverse.stores import accounts, billing_contracts, contacts, invoices, payments
+from dataverse.stores import accounts, contacts, contracts, invoices, payments
 from dataverse.stores.accounts import ADDRESS_COLUMNS, CustomerAccount, Party
-from dataverse.stores.billing_contracts import ContractSettings
 from dataverse.stores.contacts import BillingContact
+from dataverse.stores.contracts import ContractSettings
 from dataverse.stores.invoices import (
     LINE_TYPE_NAMES,
     ZERO,
@@ -47,7 +47,7 @@ ACCOUNTING_NOT_SYNCED, ACCOUNTING_SYNCED, ACCOUNTING_FAILED = (
 
 
 def load_contract(dv: Any, invoice: InvoiceDoc) -> ContractSettings:
-    return billing_contracts.contract_settings(dv, invoice.contract_id, invoice_number=invoice.number)
+    return contracts.contract_settings(dv, invoice.contract_id, invoice_number=invoice.number)
 
 
 def load_account(dv: Any, account_id: str | None) -> CustomerAccount:

@@ -16,7 +16,7 @@ from typing import Any
 
 from billing.money import round_money
 from dataverse.client import client_or_default
-from dataverse.stores import billing_contracts
+from dataverse.stores import contracts
 from distributors.base import idempotency_key
 from payments import invoice_records as records
 from payments.base import (
@@ -179,7 +179,7 @@ def redeem(token: str, payment_method_token: str, *, dv: Any = None, processor: 
     if not payment_method_token:
         raise ValidationError("no payment method token was given")
     dv = client_or_default(dv)
-    contract = billing_contracts.by_number(dv, claims.contract_number)
+    contract = contracts.by_number(dv, claims.contract_number)
     if contract is None:
         raise ValidationError(f"contract {claims.contract_number} no longer exists")
     processor = processor or processor_for(contract.payment_provider or "stripe")
@@ -188,7 +188,7 @@ def redeem(token: str, payment_method_token: str, *, dv: Any = None, processor: 
     method = processor.save_method(account.name or claims.contract_number,
                                    (contact.email if contact else "") or account.email,
                                    payment_method_token, f"link-{claims.link_id}")
-    billing_contracts.set_payment_method(dv, contract.id, token=method.token(), provider=processor.name)
+    contracts.set_payment_method(dv, contract.id, token=method.token(), provider=processor.name)
     consume(claims, store)
     return method
 

@@ -1,5 +1,5 @@
-"""Customer accounts as the invoice, payment and accounting jobs name them: legal name, email, billing
-address (the account's address 1) and tax id."""
+"""Customer accounts: as the invoice, payment and accounting jobs name them (legal name, email, billing
+address from the account's address 1, tax id), and as the portal sees them (portal on or off)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from dataverse.client import DataverseClient
 from dataverse.tables import EntitySet
-from shared.errors import ValidationError
+from shared.errors import NotFoundError, ValidationError
 
 ADDRESS_COLUMNS = ["address1_line1", "address1_line2", "address1_postalcode", "address1_city",
                    "address1_stateorprovince", "address1_country"]
@@ -61,3 +61,27 @@ def all_accounts(dv: DataverseClient) -> Iterator[CustomerAccount]:
     """Every account, by id, name and email (the accounting master-data export)."""
     for row in dv.list(EntitySet.ACCOUNTS, select=["accountid", "name", "emailaddress1"]):
         yield _account(row, _text(row.get("accountid")))
+
+
+# ---- the portal's view: whether the customer has the portal on -------------------------------------------
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+    portal_enabled: bool = True
+    email: str = ""
+
+
+def get_account(dv: DataverseClient, account_id: str) -> Account | None:
+    try:
+        row = dv.get(EntitySet.ACCOUNTS, account_id, select=["accountid", "name", "emailaddress1", "cspb_portalenabled"])
+    except NotFoundError:
+        return None
+    return Account(str(row["accountid"]), _text(row.get("name")), bool(row.get("cspb_portalenabled")),
+                   _text(row.get("emailaddress1")))
+
+
+def portal_enabled_ids(dv: DataverseClient) -> set[str]:
+    return {str(r["accountid"]) for r in dv.list(EntitySet.ACCOUNTS, select=["accountid"],
+                                                  filter="cspb_portalenabled eq true")}

@@ -9,6 +9,7 @@ replays and out-of-order webhooks cannot drift them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -20,7 +21,7 @@ from dataverse.client import DataverseClient
 from dataverse.odata import literal
 from dataverse.tables import AccountingStatus, EntitySet
 from shared.dates import parse_date
-from shared.errors import ValidationError
+from shared.errors import NotFoundError, ValidationError
 
 ZERO = Decimal("0")
 # SKU suffix of a line with no product (accounting systems want an item code on every line).
@@ -189,3 +190,74 @@ def resolve_invoice_id(dv: DataverseClient, reference: str) -> str:
     if len(rows) != 1:
         raise ValidationError(f"no invoice numbered {ref!r}" if not rows else f"{len(rows)} invoices are numbered {ref!r}")
     return str(rows[0]["invoiceid"])
+
+
+# ---- the portal's view: a customer's invoices and what is still owed ----------------------------------
+
+PORTAL_COLUMNS = ["invoiceid", "invoicenumber", "name", "_customerid_value", "totalamount", "cspb_balance",
+                  "cspb_currencycode", "cspb_periodstart", "cspb_periodend", "cspb_paymentstatus", "cspb_language"]
+PORTAL_LINE_COLUMNS = ["productdescription", "quantity", "priceperunit", "extendedamount", "cspb_linekey"]
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Invoice:
+    id: str
+    account_id: str
+    number: str
+    currency: str
+    total: Decimal
+    balance: Decimal
+    period_start: date | None = None
+    period_end: date | None = None
+    payment_status: PaymentStatus = PaymentStatus.UNPAID
+    language: str = "en"
+    lines: tuple[InvoiceLine, ...] = ()
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+
+
+def portal_invoice_from_row(row: Mapping[str, Any], lines: tuple[InvoiceLine, ...] = ()) -> Invoice:
+    return Invoice(
+        id=str(row["invoiceid"]), account_id=_text(row.get("_customerid_value")),
+        number=_text(row.get("invoicenumber") or row.get("name")), currency=_text(row.get("cspb_currencycode")) or "USD",
+        total=_money(row.get("totalamount")), balance=_money(row.get("cspb_balance")),
+        period_start=parse_date(row.get("cspb_periodstart")), period_end=parse_date(row.get("cspb_periodend")),
+        payment_status=PaymentStatus(int(row.get("cspb_paymentstatus") or PaymentStatus.UNPAID)),
+        language=_text(row.get("cspb_language")) or "en", lines=lines,
+    )
+
+
+def portal_lines_from_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[InvoiceLine, ...]:
+    """In the order the billing run wrote them (by line key)."""
+    return tuple(InvoiceLine(_text(d.get("productdescription")), _money(d.get("quantity")),
+                             _money(d.get("priceperunit")), _money(d.get("extendedamount")))
+                 for d in sorted(rows, key=lambda d: _text(d.get("cspb_linekey"))))
+
+
+def for_customer(dv: DataverseClient, account_id: str) -> list[Invoice]:
+    """Newest period first."""
+    rows = dv.list(EntitySet.INVOICES, select=PORTAL_COLUMNS, filter=f"_customerid_value eq {account_id}")
+    return sorted((portal_invoice_from_row(r) for r in rows), key=lambda i: (i.period_start or date.min, i.number),
+                  reverse=True)
+
+
+def get_for_customer(dv: DataverseClient, account_id: str, invoice_id: str) -> Invoice | None:
+    """The invoice with its lines, or None when it does not exist or is another customer's."""
+    try:
+        row = dv.get(EntitySet.INVOICES, invoice_id, select=PORTAL_COLUMNS)
+    except NotFoundError:
+        return None
+    if row.get("_customerid_value") != account_id:
+        return None
+    details = dv.list(EntitySet.INVOICE_DETAILS, filter=f"_invoiceid_value eq {invoice_id}", select=PORTAL_LINE_COLUMNS)
+    return portal_invoice_from_row(row, portal_lines_from_rows(details))

@@ -1,14 +1,15 @@
-"""A billing contract's settings as the post-invoice, payment and dunning jobs read them, and the payment
-method a payment link stores on it. (The billing run reads contracts through map_billing.contract_from_row.)"""
+"""cspb_billingcontract as the post-invoice, payment and dunning jobs read it: the contract's settings, and
+the payment method a payment link stores on it. (The billing run reads contracts through map_billing.)"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dataverse.client import DataverseClient
 from dataverse.tables import EntitySet
-from shared.errors import ValidationError
+from shared.errors import NotFoundError, ValidationError
 
 NUMBER = "cspb_contractnumber"  # the alternate key
 COLUMNS = ["cspb_billingcontractid", NUMBER, "_cspb_account_value", "cspb_language", "cspb_paymentprovider",
@@ -59,3 +60,49 @@ def by_number(dv: DataverseClient, number: str) -> ContractSettings | None:
 
 def set_payment_method(dv: DataverseClient, contract_id: str, *, token: str, provider: str) -> None:
     dv.update(EntitySet.BILLING_CONTRACTS, contract_id, {"cspb_paymenttoken": token, "cspb_paymentprovider": provider})
+
+
+# ---- the portal's view: a customer's contracts, what they bill in and whether a card is on file ---------------
+
+PORTAL_COLUMNS = ["cspb_billingcontractid", "_cspb_account_value", NUMBER, "cspb_currencycode",
+                  "_cspb_pricelevel_value", "cspb_language", "cspb_paymenttoken"]
+
+
+@dataclass(frozen=True)
+class Contract:
+    id: str
+    account_id: str
+    number: str
+    currency: str
+    pricelevel_id: str = ""
+    language: str = "en"
+    has_payment_method: bool = False
+
+
+def portal_contract_from_row(row: Mapping[str, Any]) -> Contract:
+    return Contract(id=str(row["cspb_billingcontractid"]), account_id=_text(row.get("_cspb_account_value")),
+                    number=_text(row.get(NUMBER)), currency=_text(row.get("cspb_currencycode")) or "USD",
+                    pricelevel_id=_text(row.get("_cspb_pricelevel_value")),
+                    language=_text(row.get("cspb_language")) or "en",
+                    has_payment_method=bool(row.get("cspb_paymenttoken")))
+
+
+def for_account(dv: DataverseClient, account_id: str) -> list[Contract]:
+    rows = dv.list(EntitySet.BILLING_CONTRACTS, select=PORTAL_COLUMNS, filter=f"_cspb_account_value eq {account_id}")
+    return sorted((portal_contract_from_row(r) for r in rows), key=lambda c: c.number)
+
+
+def get_contract(dv: DataverseClient, contract_id: str) -> Contract | None:
+    try:
+        return portal_contract_from_row(dv.get(EntitySet.BILLING_CONTRACTS, contract_id, select=PORTAL_COLUMNS))
+    except NotFoundError:
+        return None
+
+
+def owner(dv: DataverseClient, contract_id: str) -> str | None:
+    """The account the contract bills ("" when it has none), or None when the contract does not exist."""
+    try:
+        row = dv.get(EntitySet.BILLING_CONTRACTS, contract_id, select=["cspb_billingcontractid", "_cspb_account_value"])
+    except NotFoundError:
+        return None
+    return _text(row.get("_cspb_account_value"))
