@@ -16,6 +16,7 @@ from typing import Any
 from billing import catalog_pricing as cp
 from billing.money import parse_decimal
 from dataverse import odata
+from dataverse.client import UpsertResult
 from dataverse.tables import CatalogSelectionKind, EntitySet, PriceReviewStatus, SubscriptionStatus
 
 ITEM_COLUMNS = ["cspb_pricekey", "amount", "cspb_cost", "cspb_pricetiers"]
@@ -203,9 +204,10 @@ def selection_entries(dv: Any) -> list[SelectionEntry]:
 
 def add_selection(dv: Any, entry: SelectionEntry) -> str:
     label = entry.kind.name.title() if entry.kind != CatalogSelectionKind.EVERYTHING else "Everything"
-    return dv.upsert(EntitySet.CATALOG_SELECTIONS, {"cspb_selectionkey": entry.key}, {
+    result: UpsertResult = dv.upsert(EntitySet.CATALOG_SELECTIONS, {"cspb_selectionkey": entry.key}, {
         "cspb_name": f"{label}: {entry.value}"[:200] if entry.value else label, "cspb_kind": int(entry.kind),
-        "cspb_value": entry.value or None}).id
+        "cspb_value": entry.value or None})
+    return result.id
 
 
 def remove_selection(dv: Any, entry: SelectionEntry) -> bool:

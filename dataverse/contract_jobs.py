@@ -22,6 +22,7 @@ from typing import Any
 from billing import contract_assignment as ca
 from billing.catalog_pricing import price_list_name
 from billing.models import BillingContract, ChangeLog, Subscription, SubscriptionKind, SubscriptionStatus
+from billing.newcommerce import SeatAddition
 from billing.renewals import Renewal, renewals_due
 from dataverse import map_billing as m
 from dataverse.odata import bind, literal
@@ -299,7 +300,7 @@ def coterm_end(dv: Any, subscription_id: str, start: date) -> date | None:
     return coterm(replace(sub, start_date=start), contract).commitment_end_date
 
 
-def seat_additions(dv: Any, subscription_id: str, exclude_change_id: str | None = None) -> tuple:
+def seat_additions(dv: Any, subscription_id: str, exclude_change_id: str | None = None) -> tuple[SeatAddition, ...]:
     """(when, seats) of the mid-term seat additions (increases) of a subscription that took effect,
     for their own 168-hour windows (billing.newcommerce). The purchase and each renewal are covered
     by the term-start window, and the sync's New log is dated when it was found, not bought."""

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from billing.deferred_revenue import to_csv
-from billing.models import ExchangeRate, Invoice
+from billing.models import ExchangeRate, Invoice, RevenueScheduleEntry
 from billing.run_service import RunResult, execute_run, preview_contract
 from dataverse.billing_repo import DataverseBillingRepository
 from dataverse.client import client_or_default
@@ -139,8 +139,8 @@ class BillingRepositoryView:
     def __init__(self, client: Any) -> None:
         self.repo = DataverseBillingRepository(client)
 
-    def revenue_by_invoice(self) -> dict[str, list]:
-        grouped: dict[str, list] = {}
+    def revenue_by_invoice(self) -> dict[str, list[RevenueScheduleEntry]]:
+        grouped: dict[str, list[RevenueScheduleEntry]] = {}
         for entry in sorted(self.repo.revenue_schedule(), key=lambda e: (e.invoice_key, e.month)):
             grouped.setdefault(entry.invoice_id or entry.invoice_key, []).append(entry)
         return grouped
