@@ -377,7 +377,7 @@ def _primary_key_in(entity_set: str, record: Mapping[str, Any]) -> str | None:
     return None
 
 
-def client_or_default(dv: Any = None) -> Any:
+def client_or_default(dv: DataverseClient | None = None) -> DataverseClient:
     """`dv` when the caller has one (a test's sandbox client, a job's shared client), else a client
     built from settings. Any client with the DataverseClient methods will do."""
     return dv if dv is not None else DataverseClient.from_settings()
