@@ -8,6 +8,11 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
+# With test_code_quality's `mypy .`, in one worker: two mypy runs at once only slow each other.
+pytestmark = pytest.mark.xdist_group("quality")
+
 ROOT = Path(__file__).resolve().parents[2]
 STRICT_PACKAGES = ("billing", "partnercenter", "dataverse", "jobs")
 
