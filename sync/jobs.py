@@ -9,13 +9,6 @@ from dataverse.tables import EntitySet
 from distributors.base import Adapters
 from sync import runs
 
-# The market whose price sheet is in each pricing currency (Partner Center prices per market).
-MARKET_FOR_CURRENCY: dict[str, str] = {
-    "USD": "US", "CAD": "CA", "GBP": "GB", "EUR": "DE", "AUD": "AU", "NZD": "NZ", "JPY": "JP", "KRW": "KR",
-    "INR": "IN", "BRL": "BR", "CHF": "CH", "DKK": "DK", "NOK": "NO", "SEK": "SE", "TWD": "TW", "ZAR": "ZA",
-    "MXN": "MX",
-}
-
 
 def dataverse() -> Any:
     from dataverse.client import DataverseClient
@@ -40,9 +33,9 @@ def currencies_in_use(dv: Any) -> list[str]:
 
 def price_sheet_rows(pc: Any, currencies: Iterable[str]) -> list[dict[str, Any]]:
     """Price sheet rows for every currency Microsoft prices in among `currencies` (plus USD, the fallback)."""
-    from billing.catalog_pricing import pricing_currency
+    from billing.currency import price_sheet_market
 
-    markets = {MARKET_FOR_CURRENCY[pricing_currency(c)] for c in currencies} | {"US"}
+    markets = {price_sheet_market(c) for c in currencies} | {"US"}
     rows: list[dict[str, Any]] = []
     for market in sorted(markets):
         rows.extend(pc.get_price_sheet(market))
