@@ -8,10 +8,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
+from dataverse.client import DataverseClient
+from distributors.base import Adapters
 from shared.errors import RetriableError
 from shared.logging import get_logger
+
+if TYPE_CHECKING:
+    from sync.provisioning import Outcome
 
 log = get_logger(__name__)
 
@@ -21,7 +26,8 @@ class DueRun:
     outcomes: Counter[str] = field(default_factory=Counter)
     retry_later: list[str] = field(default_factory=list)
 
-    def provision(self, changelog_id: str, *, key: str, what: str, dv: Any, adapters: Any, now: datetime) -> Any:
+    def provision(self, changelog_id: str, *, key: str, what: str, dv: DataverseClient, adapters: Adapters,
+                  now: datetime) -> Outcome | None:
         """The provisioning outcome, or None when the provider asked to be tried later (then `key`,
         what the report names, joins retry_later)."""
         from sync import provisioning
@@ -34,7 +40,7 @@ class DueRun:
             return None
 
 
-def adapters_or_default(adapters: dict[int, Any] | None) -> dict[int, Any]:
+def adapters_or_default(adapters: Adapters | None) -> Adapters:
     from sync import provisioning
 
     return provisioning.default_adapters() if adapters is None else adapters

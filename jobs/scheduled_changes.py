@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from dataverse.client import DataverseClient
+from distributors.base import Adapters
 from jobs.provision_due import DueRun, adapters_or_default
 
 
@@ -21,7 +22,7 @@ class Report(DueRun):
     due: int = 0
 
 
-def run(now: datetime, *, dv: Any = None, adapters: dict[int, Any] | None = None) -> Report:
+def run(now: datetime, *, dv: DataverseClient | None = None, adapters: Adapters | None = None) -> Report:
     from dataverse.client import client_or_default
     from dataverse.scheduled_changes import due_change_logs
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from dataverse.client import DataverseClient
+from distributors.base import Adapters
 from jobs.provision_due import DueRun, adapters_or_default
 
 
@@ -16,7 +17,7 @@ class Report(DueRun):
     ended: int = 0
 
 
-def run(now: datetime, *, dv: Any = None, adapters: dict[int, Any] | None = None) -> Report:
+def run(now: datetime, *, dv: DataverseClient | None = None, adapters: Adapters | None = None) -> Report:
     from billing.trials import TrialEnd, at_trial_end
     from dataverse import transitions
     from dataverse.client import client_or_default
