@@ -192,6 +192,11 @@ def apply_webhook_event(event: dict[str, Any], *, dv: Any = None) -> str:
     and totals are recomputed, so a duplicate delivery changes nothing."""
     kind = event.get("type", "")
     obj = (event.get("data") or {}).get("object") or {}
+    if kind == "checkout.session.completed" and obj.get("mode") == "setup" and obj.get("id"):
+        # A card saved on Stripe's hosted page: read back from Stripe and stored on the contract.
+        from payments import card_entry
+
+        return card_entry.from_checkout_session(str(obj["id"]), dv=dv)
     key = (obj.get("metadata") or {}).get("cspb_paymentkey")
     if kind not in ("payment_intent.succeeded", "payment_intent.payment_failed") or not key:
         return "ignored"
