@@ -35,7 +35,7 @@ _LOCALES = {"en", "es", "fr", "de", "it", "nl", "pt"}
 def _processor(name: str, processor: Any) -> Any:
     if processor is not None:
         return processor
-    from payments.service import processor_for
+    from payments.processors import processor_for
 
     return processor_for(name)
 

@@ -20,6 +20,7 @@ from distributors.base import idempotency_key
 from payments import invoice_records as records
 from payments.base import FAILED, REQUIRES_ACTION, SUCCEEDED, ChargeResult, PaymentProcessor, StoredMethod
 from payments.links import LinkClaims, consume, create_payment_link, verify_token
+from payments.processors import processor_for
 from shared.blobstore import BlobStore, blob_store_from_settings
 from shared.errors import ConflictError, IntegrationError, RetriableError, ValidationError
 from shared.logging import get_logger
@@ -28,18 +29,6 @@ log = get_logger(__name__)
 
 __all__ = ["charge_invoice", "redeem", "create_payment_link", "apply_webhook_event", "processor_for",
            "ChargeOutcome", "payment_key", "handle_stripe_webhook"]
-
-
-def processor_for(name: str) -> PaymentProcessor:
-    if name == "stripe":
-        from payments.stripe_adapter import StripeProcessor
-
-        return StripeProcessor.from_settings()
-    if name == "authorizenet":
-        from payments.authorizenet import AuthorizeNetProcessor
-
-        return AuthorizeNetProcessor.from_settings()
-    raise ValidationError(f"unknown payment processor {name!r} (stripe | authorizenet)")
 
 
 def payment_key(invoice_id: str, purpose: str) -> str:

@@ -141,12 +141,12 @@ class StripeProcessor:
         """A Checkout Session in setup mode (https://docs.stripe.com/payments/save-and-reuse?payment-ui=
         stripe-hosted): the customer types the card on Stripe's page, the SetupIntent attaches it to
         `customer_ref`. `success_url` must hold {CHECKOUT_SESSION_ID}; Stripe fills it in."""
-        metadata = {"cspb_link": reference, "cspb_contract": contract_number}
+        metadata = {"payment_link": reference, "billing_contract": contract_number}
         try:
-            session = self.client.v1.checkout.sessions.create(params={
+            session = self.client.v1.checkout.sessions.create(params={  # type: ignore[arg-type]
                 "mode": "setup", "customer": customer_ref, "currency": currency.lower(),
                 "payment_method_types": ["card"], "success_url": success_url, "cancel_url": cancel_url,
-                "client_reference_id": contract_number, "locale": locale,  # type: ignore[typeddict-item]
+                "client_reference_id": contract_number, "locale": locale,
                 "metadata": metadata, "setup_intent_data": {"metadata": metadata}},
                 options={"idempotency_key": idempotency_key})
         except stripe.StripeError as exc:
@@ -172,8 +172,8 @@ class StripeProcessor:
         card = method.card
         metadata = session.metadata.to_dict() if session.metadata is not None else {}
         return SavedCard(StoredMethod(self.name, str(session.customer or setup.customer or ""), str(method.id)),
-                         reference=str(metadata.get("cspb_link", "")),
-                         contract_number=str(metadata.get("cspb_contract", "")),
+                         reference=str(metadata.get("payment_link", "")),
+                         contract_number=str(metadata.get("billing_contract", "")),
                          brand=str(card.brand) if card else "", last4=str(card.last4) if card else "")
 
     def charge(self, method: StoredMethod, amount: Decimal, currency: str, idempotency_key: str, *,

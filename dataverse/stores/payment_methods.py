@@ -80,7 +80,7 @@ def invoice_payments(dv: Any, invoice_id: str) -> list[PaymentRecord]:
                                      "createdon"],
                    filter=f"_cspb_invoice_value eq {invoice_id}")
     records = [PaymentRecord(
-        key=r.get("cspb_paymentkey") or "", status=_STATUS.get(r.get("cspb_status") or 0, "pending"),
+        key=r.get("cspb_paymentkey") or "", status=_STATUS.get(PaymentStatus(r.get("cspb_status") or 1), "pending"),
         amount=parse_decimal(r.get("cspb_amount") or "0"), currency=r.get("cspb_currencycode") or "",
         processor=r.get("cspb_processor") or "", processor_payment_id=r.get("cspb_processorpaymentid") or "",
         error=r.get("cspb_error") or "",

@@ -135,7 +135,7 @@ def public_session(sb: StripeSandbox, session: dict[str, Any], expand: list[str]
 
 
 def expand_of(request: Request) -> list[str]:
-    return [v for k, v in request.values.items(multi=True) if k.startswith("expand")]
+    return [str(v) for k, v in request.values.items(multi=True) if k.startswith("expand")]
 
 
 def route(sb: StripeSandbox, request: Request, parts: list[str], params: dict[str, Any]) -> Response:
@@ -197,7 +197,7 @@ def _form(sb: StripeSandbox, session: dict[str, Any], error: str = "", values: d
     body = f"""{cancel}
 <p>Set up a payment method for future payments.</p>
 {f'<p class="email">{email}</p>' if email else ''}
-<form method="post" id="payment-form" autocomplete="on">
+<form method="post" action="/c/pay/{session["id"]}" id="payment-form" autocomplete="on">
   <label for="cardNumber">Card information</label>
   <input id="cardNumber" name="cardNumber" inputmode="numeric" autocomplete="cc-number"
          placeholder="1234 1234 1234 1234" value="{v.get('cardNumber', '')}">

@@ -253,7 +253,7 @@ class StripeSandbox:
         off_session = str(params.get("off_session", "")).lower() == "true"
         declines = behaviour.get("decline") or behaviour.get("charge_decline")
         if (declines and behaviour.get("auth") != "always") or (behaviour.get("auth") == "always" and off_session):
-            reason = declines if behaviour.get("auth") != "always" else "authentication_required"
+            reason = str(declines) if behaviour.get("auth") != "always" else "authentication_required"
             code, message = DECLINE_MESSAGES[reason]
             charge = _new_id("ch")
             intent.update(status="requires_payment_method", latest_charge=charge, last_payment_error={
@@ -295,6 +295,11 @@ class StripeSandbox:
             intent.update(status="requires_payment_method", next_action=None)
             intent[error_key] = {"type": "invalid_request_error", "code": f"{intent['object']}_authentication_failure",
                                  "message": "The provided PaymentMethod has failed authentication."}
+        # Stripe tells the webhook endpoints how the customer-facing step ended.
+        kind = "payment_intent" if intent["object"] == "payment_intent" else "setup_intent"
+        self.emit(f"{kind}.succeeded" if passed else
+                  ("payment_intent.payment_failed" if kind == "payment_intent" else "setup_intent.setup_failed"),
+                  dict(intent))
         back = request.args.get("return_url")
         if not back:
             return Response(f"Authentication {'complete' if passed else 'failed'}.", content_type="text/plain")
