@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.browser.test_portal_browser import CHROMIUM, page, sign_in  # noqa: F401 - the page fixture
+from tests.browser.test_portal_browser import CHROMIUM, sign_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -60,7 +60,7 @@ def _add_card(page, base: str, ids: dict, number: str) -> None:
     _type_card(page, number)
 
 
-def test_add_a_card_on_the_hosted_page_then_pay_an_invoice(page, card_portal):  # noqa: F811
+def test_add_a_card_on_the_hosted_page_then_pay_an_invoice(page, card_portal):
     base, ids, dv = card_portal
     page.goto(base + "/lang/en?next=/portal/signin")
     sign_in(page, base, ids["f-admin"])
@@ -91,7 +91,7 @@ def test_add_a_card_on_the_hosted_page_then_pay_an_invoice(page, card_portal):  
     assert Decimal(str(dv.get("invoices", ids["i-fab"])["cspb_balance"])) == 0
 
 
-def test_new_card_with_3d_secure_challenge_pays_the_invoice(page, card_portal):  # noqa: F811
+def test_new_card_with_3d_secure_challenge_pays_the_invoice(page, card_portal):
     base, ids, dv = card_portal
     page.goto(base + "/lang/en?next=/portal/signin")
     sign_in(page, base, ids["f-admin"])
@@ -109,7 +109,7 @@ def test_new_card_with_3d_secure_challenge_pays_the_invoice(page, card_portal): 
     assert "3155" not in dv.get("cspb_billingcontracts", ids["k-fabrikam"])["cspb_paymenttoken"]
 
 
-def test_card_that_always_needs_3d_secure_asks_the_customer_then_the_webhook_settles(page, card_portal,  # noqa: F811
+def test_card_that_always_needs_3d_secure_asks_the_customer_then_the_webhook_settles(page, card_portal,
                                                                                      stripe_hosted):
     base, ids, dv = card_portal
     page.goto(base + "/lang/en?next=/portal/signin")
