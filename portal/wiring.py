@@ -56,7 +56,7 @@ def integrations_for(dv: Any, settings: Settings) -> Integrations:
         return card_entry.link_for_invoice(invoice.id, dv=dv, settings=settings)
 
     def payment_history(invoice: Any) -> list[Any]:
-        from dataverse.stores.payment_methods import invoice_payments
+        from dataverse.stores.payments import for_invoice as invoice_payments
 
         return invoice_payments(dv, invoice.id)
 

@@ -167,7 +167,7 @@ def test_assess_cli_writes_csv_and_html(portal_dv, dv_server, tmp_path, monkeypa
 
 def _stripe_card_entry(dv, stripe_server, store=None):
     """Integrations for hosted card entry + paying against the Stripe sandbox."""
-    from dataverse.stores.payment_methods import invoice_payments
+    from dataverse.stores.payments import for_invoice as invoice_payments
     from payments import card_entry, links
     from payments import service as payments
     from payments.stripe_adapter import StripeProcessor
