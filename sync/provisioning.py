@@ -26,7 +26,7 @@ from billing.provisioning_rules import Action, ChangeFacts, ChangeType, Plan, Pr
 from dataverse import transitions
 from dataverse.contract_jobs import seat_additions
 from dataverse.tables import SubscriptionStatus
-from distributors.base import ManualActionRequired
+from distributors.base import ManualActionRequired, ProviderRefused
 from shared.errors import FatalError, IntegrationError, NotFoundError, RetriableError, ValidationError
 from shared.logging import get_logger
 from sync import azure_plan, inbox, order_once, rep_changes
@@ -133,6 +133,10 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
     except ManualActionRequired as exc:
         _write_back(dv, changelog_id, ProvisioningStatus.MANUAL_ACTION, error=exc.message)
         return Outcome(changelog_id, "ManualAction", exc.message)
+    except ProviderRefused as exc:
+        _write_back(dv, changelog_id, ProvisioningStatus.REFUSED, error=exc.message)
+        _revert_edit(dv, change, sub)
+        return Outcome(changelog_id, "Refused", exc.message)
     except FatalError as exc:
         message = f"provider refused the change: {exc.message}"
         _write_back(dv, changelog_id, ProvisioningStatus.FAILED, error=message)
