@@ -137,6 +137,11 @@ class ProvisioningStatus(IntEnum):
     MANUAL_ACTION = 8
 
 
+# A change that ended here never happened at the provider: it bills nothing and shapes no seat
+# history (an Awaiting or in-flight change is still expected to take effect on its date).
+NEVER_TOOK_EFFECT = frozenset({ProvisioningStatus.FAILED, ProvisioningStatus.REFUSED, ProvisioningStatus.MANUAL_ACTION})
+
+
 class PaymentStatus(IntEnum):
     """invoice.cspb_paymentstatus (a cspb_payment row's own status is dataverse.tables.PaymentStatus)"""
 
@@ -275,6 +280,10 @@ class ChangeLog:
     archived: bool = False
     is_drift: bool = False
     invoice_id: str | None = None  # the invoice that billed it
+
+    @property
+    def took_effect(self) -> bool:
+        return self.provisioning_status not in NEVER_TOOK_EFFECT
 
 
 @dataclass(frozen=True)

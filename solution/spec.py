@@ -213,6 +213,13 @@ TABLES: tuple[TableSpec, ...] = (
         # billing-cycle conversion, trial to paid).
         L("cspb_transitionedfrom", "cspb_subscription", "Transitioned From", "Transición desde"),
         B("cspb_converttopaid", "Convert to Paid at Trial End", "Convertir a pago al final de la prueba"),
+        # The guided move of a legacy Microsoft Azure (MS-AZR-0145P) subscription to an Azure plan
+        # (billing/azure_transition.py): its state, the rep's steps, and the plan once the sync sees it.
+        P("cspb_transitionstate", "Transition State", "Estado de la transición",
+          ((1, "Flagged", "Marcada"), (2, "Instructions Sent", "Instrucciones enviadas"),
+           (3, "New Plan Seen", "Nuevo plan detectado"), (4, "Done", "Completada"))),
+        M("cspb_transitioninstructions", "Transition Instructions", "Instrucciones de transición"),
+        L("cspb_transitionplan", "cspb_subscription", "Azure Plan (Transition)", "Plan de Azure (transición)"),
     ),
     _table(
         "cspb_licensechangelog", "cspb_LicenseChangeLog", "cspb_licensechangelogs",

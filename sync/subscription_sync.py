@@ -27,6 +27,7 @@ from typing import Any
 
 from billing.money import parse_decimal
 from dataverse.batch import BatchRequest
+from dataverse.stores import azure_transitions
 from dataverse.tables import (
     ChangeOrigin,
     ChangeType,
@@ -723,6 +724,13 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
         total.errors.extend(one.errors)
         per_account.append((ref, writes))
     _flush_batch(dv, per_account, total)
+    try:
+        # After the writes: a plan bought or found this run moves its customer's legacy Azure on.
+        azure_transitions.advance_accounts(dv, [str(r["providerAccountId"]) for r in usable], now or datetime.now(UTC))
+    except RetriableError:
+        raise
+    except IntegrationError as exc:
+        total.errors.append(f"legacy Azure transitions: {exc}")
     return total
 
 

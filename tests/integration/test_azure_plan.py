@@ -128,3 +128,70 @@ def test_partner_center_refuses_a_plan_dynamics_does_not_know_about(dv, dv_serve
     assert "800089" in log["cspb_error"] and "already has an Azure plan" in log["cspb_error"]
     assert not log["cspb_providerorderid"] and sync_pc_server.app.state.checkouts == checkouts
     assert [s.id for s in sync_pc.list_subscriptions(company.id) if s.product_id.startswith(PLAN_PRODUCT)] == before
+
+
+def _legacy_azure(sub_id: str, customer_id: str) -> dict:
+    """A legacy Microsoft Azure subscription as Partner Center shows it (wire/partnercenter/
+    get-a-subscription-by-id__1.http)."""
+    return {"id": sub_id, "entitlementId": "42226ed6-070a-4e0f-b80c-4cdfb3e97aa7", "offerId": "MS-AZR-0145P",
+            "offerName": "Microsoft Azure", "friendlyName": "Microsoft Azure", "quantity": 1,
+            "unitType": "Usage-based", "creationDate": "2019-05-10T07:30:05.427Z",
+            "effectiveStartDate": "2019-05-10T00:00:00Z", "commitmentEndDate": "9999-12-10T00:00:00Z",
+            "status": "active", "autoRenewEnabled": False, "billingType": "usage", "contractType": "subscription",
+            "orderId": "b23fdedd-d6bd-415a-8b71-3624c81c9644",
+            "links": {"self": {"uri": f"/customers/{customer_id}/subscriptions/{sub_id}", "method": "GET",
+                               "headers": []}},
+            "attributes": {"etag": "1", "objectType": "Subscription"}}
+
+
+def test_legacy_azure_is_guided_to_an_azure_plan_until_the_sync_sees_it(dv, dv_server, sync_pc, sync_pc_server,
+                                                                       webhook_endpoint) -> None:
+    url, key = webhook_endpoint
+    dv_server.app.register_webhook(url, key, ["cspb_licensechangelog"], ("Create", "Update"))
+    company = next(c for c in sync_pc.list_companies()
+                   if not any(s.product_id.startswith(PLAN_PRODUCT) for s in sync_pc.list_subscriptions(c.id)))
+    state = sync_pc_server.app.state.customer_state(company.id)
+    legacy_id = "a356ac8c-e310-44f4-bf85-c7f29044af99"
+    state["subscriptions"].append(_legacy_azure(legacy_id, company.id))
+    sync_pc_server.app.state.save(company.id)
+    accounts = _accounts(dv, sync_pc)
+    _, account_id, _ = accounts[company.id]
+    crm_account = dv.get("cspb_provideraccounts", account_id, select=["_cspb_account_value"])["_cspb_account_value"]
+
+    def legacy() -> dict:
+        return dv.get_by_key("cspb_subscriptions", {"cspb_providersubscriptionid": legacy_id}, select=[
+            "cspb_subscriptionid", "cspb_kind", "cspb_needstransition", "cspb_transitionstate",
+            "cspb_transitioninstructions", "_cspb_transitionplan_value", "cspb_status"])
+
+    def tasks() -> list:
+        return [t for t in dv.list("tasks", select=["subject", "description", "_regardingobjectid_value"])
+                if "legacy Microsoft Azure" in (t.get("subject") or "")]
+
+    # 1. The sync finds it: flagged, and the rep gets the steps on the form and as a task on the account.
+    run_subscription_sync(dv, {1: sync_pc})
+    row = legacy()
+    assert row["cspb_kind"] == 6 and row["cspb_needstransition"] is True and row["cspb_transitionstate"] == 2
+    steps = row["cspb_transitioninstructions"]
+    assert "MS-AZR-0145P" in steps and "DZH318Z0BPS6" in steps and "Microsoft Customer Agreement" in steps
+    task, = tasks()
+    assert task["_regardingobjectid_value"] == crm_account and task["description"] == steps
+    assert company.name in task["subject"]
+    run_subscription_sync(dv, {1: sync_pc})  # nothing moves, no second task
+    assert legacy()["cspb_transitionstate"] == 2 and len(tasks()) == 1
+
+    # 2. The rep follows step 2: the Azure plan is bought from Dynamics; the next sync sees it.
+    plan_row, log_id = _rep_adds_plan(dv, account_id, "rep-azure-plan-transition")
+    _deliver(dv, dv_server, sync_pc)
+    assert _log(dv, log_id)["cspb_provisioningstatus"] == PROVISIONED
+    run_subscription_sync(dv, {1: sync_pc})
+    row = legacy()
+    assert row["cspb_transitionstate"] == 3 and row["_cspb_transitionplan_value"] == plan_row
+    assert row["cspb_status"] == ACTIVE  # the resources have not moved yet
+
+    # 3. Partner Center transitions the resources and disables the legacy subscription: Done.
+    for sub in state["subscriptions"]:
+        if sub["id"] == legacy_id:
+            sub["status"] = "disabled"
+    sync_pc_server.app.state.save(company.id)
+    run_subscription_sync(dv, {1: sync_pc})
+    assert legacy()["cspb_transitionstate"] == 4 and len(tasks()) == 1
