@@ -55,7 +55,7 @@ def plan_changelog(contract, data, run_date: date, month_first: date, *, rates: 
     consumed: list[str] = []
     logs_by_sub: dict[str, list] = {}
     for log in data.change_logs:
-        if log.took_effect:
+        if log.shapes_billing:
             logs_by_sub.setdefault(log.subscription_id, []).append(log)
 
     def upcoming(day: date) -> Cycle | None:

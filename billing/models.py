@@ -119,6 +119,8 @@ class ChangeOrigin(IntEnum):
     PORTAL = 2
     PROVIDER_SYNC = 3
     RENEWAL = 4
+    # Seats moved by a Partner Center transition (upgrade, term or billing-cycle conversion, trial to paid).
+    TRANSITION = 5
 
 
 class ProvisioningStatus(IntEnum):
@@ -282,8 +284,16 @@ class ChangeLog:
     invoice_id: str | None = None  # the invoice that billed it
 
     @property
-    def took_effect(self) -> bool:
-        return self.provisioning_status not in NEVER_TOOK_EFFECT
+    def shapes_billing(self) -> bool:
+        """Whether billing reads this change at all (its lines and the seat history). Not a change
+        that never happened (Refused, Failed, Manual Action), nor a Term Change we sent to the provider:
+        that one is carried out by other change logs, the transition's (seats out of the old
+        subscription and into the new one, at the same moment) or, at renewal, the sync's renewal log,
+        and billing it too would bill the same seats twice."""
+        if self.provisioning_status in NEVER_TOOK_EFFECT:
+            return False
+        return not (self.change_type is ChangeType.TERM_CHANGE
+                    and self.provisioning_status is ProvisioningStatus.PROVISIONED)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def record_transition(dv: Any, source_id: str, transition: dict[str, Any], *, qu
         dv.upsert(EntitySet.LICENSE_CHANGE_LOGS, {"cspb_changekey": f"transition|{key}|{name}"}, {
             "cspb_name": f"{name} {transition['toCatalogItemId']}"[:100], "cspb_changetype": int(change_type),
             "cspb_oldquantity": old, "cspb_newquantity": new, "cspb_effectivedate": stamp,
-            "cspb_origin": int(ChangeOrigin.PROVIDER_SYNC),
+            "cspb_origin": int(ChangeOrigin.TRANSITION),
             "cspb_provisioningstatus": int(ProvisioningStatus.NOT_APPLICABLE),
             "cspb_subscription@odata.bind": bind(EntitySet.SUBSCRIPTIONS, sub_id)})
     return str(new_id)
