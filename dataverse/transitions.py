@@ -70,6 +70,21 @@ def record_transition(dv: Any, source_id: str, transition: dict[str, Any], *, qu
     return str(new_id)
 
 
+_PORTALS = {"tdsynnex": ("TD SYNNEX", "StreamOne Ion"), "pax8": ("Pax8", "the Pax8 portal")}
+
+
+def manual_steps(provider: str, *, company: str, subscription: str, item: str, term: str, frequency: str,
+                 quantity: int) -> str:
+    """What a person does when the provider's API offers no transition (TD SYNNEX, Pax8)."""
+    name, portal = _PORTALS.get(provider, (provider, "the provider's portal"))
+    target = item or "the same product"
+    return (f"{name} offers no term, billing or SKU change (transition) through its API, so nothing was sent. "
+            f"By hand: in {portal}, open customer {company or '?'}, subscription {subscription}, and change it to "
+            f"{target}, term {term or 'unchanged'}, billing {frequency or 'unchanged'}, for {quantity} seat(s). "
+            "The next subscription sync brings the change into Dynamics (a new subscription, or the new term on "
+            "this one); nothing else to do here.")
+
+
 def _frequency(cycle: Any) -> str | None:
     return {"monthly": "P1M", "annual": "P1Y", "triennial": "P3Y"}.get(str(cycle or "").lower())
 

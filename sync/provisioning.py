@@ -245,10 +245,13 @@ def _call_provider(action: Action, adapter: Any, change: dict[str, Any], sub: di
             raise FatalError("the subscription has no provider account")
         extra["company_id"] = account["cspb_externalid"]
     if action is Action.TRANSITION:
-        if not hasattr(adapter, "transition"):
-            raise FatalError(f"{getattr(adapter, 'provider', 'this provider')} does not offer transitions; make the "
-                             "change in the provider's portal")
         item, term, frequency = transitions.target_of(change)
+        if not hasattr(adapter, "transition"):
+            # The provider's API cannot be asked: nothing is sent, and a person does it in its portal.
+            raise ManualActionRequired(transitions.manual_steps(
+                getattr(adapter, "provider", "this provider"), company=(account or {}).get("cspb_externalid") or "",
+                subscription=provider_sub, item=item, term=term, frequency=frequency,
+                quantity=int(change.get("cspb_newquantity") or sub.get("cspb_quantity") or 0)))
         current = ":".join(p for p in (sub.get("cspb_productid"), sub.get("cspb_skuid"),
                                        sub.get("cspb_availabilityid")) if p)
         before = int(sub.get("cspb_quantity") or 0)
