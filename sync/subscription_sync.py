@@ -724,9 +724,14 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
         total.errors.extend(one.errors)
         per_account.append((ref, writes))
     _flush_batch(dv, per_account, total)
+    seen = [r for rows in snapshot.by_account.values() for r in rows]
+    seen += [w for _, writes in per_account for w in writes.new_rows]
     try:
         # After the writes: a plan bought or found this run moves its customer's legacy Azure on.
-        azure_transitions.advance_accounts(dv, [str(r["providerAccountId"]) for r in usable], now or datetime.now(UTC))
+        # Only batches holding a legacy Azure subscription still in transition pay for the read.
+        if azure_transitions.any_in_transition(seen):
+            azure_transitions.advance_accounts(dv, [str(r["providerAccountId"]) for r in usable],
+                                               now or datetime.now(UTC))
     except RetriableError:
         raise
     except IntegrationError as exc:

@@ -10,7 +10,7 @@ own task instead of opening a second one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,12 @@ class Moved:
     subscription_id: str
     state: TransitionState
     task_id: str | None = None
+
+
+def any_in_transition(rows: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether any of these cspb_subscription rows (the sync's snapshot or new rows) is a legacy
+    Azure subscription still in transition; a Done one clears cspb_needstransition."""
+    return any(r.get("cspb_needstransition") for r in rows)
 
 
 def task_id_for(subscription_id: str) -> str:
@@ -62,6 +68,8 @@ def advance_accounts(dv: Any, provider_account_ids: Sequence[str], now: datetime
         if step is None:
             continue
         changes: dict[str, Any] = {"cspb_transitionstate": int(step.state)}
+        if step.state is TransitionState.DONE:
+            changes["cspb_needstransition"] = False
         if plan is not None:
             changes["cspb_transitionplan@odata.bind"] = bind(EntitySet.SUBSCRIPTIONS, plan["cspb_subscriptionid"])
         task = None

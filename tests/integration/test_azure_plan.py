@@ -194,4 +194,5 @@ def test_legacy_azure_is_guided_to_an_azure_plan_until_the_sync_sees_it(dv, dv_s
             sub["status"] = "disabled"
     sync_pc_server.app.state.save(company.id)
     run_subscription_sync(dv, {1: sync_pc})
-    assert legacy()["cspb_transitionstate"] == 4 and len(tasks()) == 1
+    done = legacy()
+    assert done["cspb_transitionstate"] == 4 and done["cspb_needstransition"] is False and len(tasks()) == 1
