@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from billing.dunning import DunningKind, DunningStep, due_steps
+from dataverse.client import DataverseClient
 from shared.errors import IntegrationError, RetriableError
 from shared.logging import get_logger
 
@@ -28,28 +29,28 @@ class DunningReport:
     lines: list[str] = field(default_factory=list)
 
 
-def _send_notice(dv: Any, invoice_id: str, step: DunningStep, mailer: Any) -> str:
+def _send_notice(dv: DataverseClient, invoice_id: str, step: DunningStep, mailer: Any) -> str:
     from accounting.invoice_mail import compose_reminder
     from payments import invoice_records as records
     from shared.config import get_settings
 
     doc = records.load_invoice(dv, invoice_id)
     contract = records.load_contract(dv, doc)
-    contact = records.billing_contact(dv, contract) or {}
-    email = contact.get("emailaddress1")
-    if not email:
+    contact = records.billing_contact(dv, contract)
+    email = contact.email if contact else ""
+    if not contact or not email:
         return "not sent: the contract has no primary billing contact with an email address"
     account = records.load_account(dv, doc.account_id)
-    name = " ".join(x for x in (contact.get("firstname"), contact.get("lastname")) if x)
+    name = contact.display_name
     mail = compose_reminder(doc, final=step.kind == DunningKind.FINAL, days_overdue=step.days_overdue,
-                            step=step.step, to=email, customer=account.get("name") or "", contact=name,
-                            language=contract.get("cspb_language") or doc.language,
+                            step=step.step, to=email, customer=account.name, contact=name,
+                            language=contract.language or doc.language,
                             partner=get_settings().mail_from_name)
     message_id = mailer.send(mail)
     return f"sent to {email} ({message_id})"
 
 
-def _retry_charge(dv: Any, invoice_id: str, step: DunningStep, processor: Any) -> str:
+def _retry_charge(dv: DataverseClient, invoice_id: str, step: DunningStep, processor: Any) -> str:
     from payments import service as payments
 
     # A new purpose per retry: the processor would replay the earlier refusal for the same idempotency key.
@@ -57,7 +58,7 @@ def _retry_charge(dv: Any, invoice_id: str, step: DunningStep, processor: Any) -
     return f"{result.status} {result.amount} {result.message}".strip()
 
 
-def run(today: date, *, dv: Any = None, mailer: Any = None, processor: Any = None) -> DunningReport:
+def run(today: date, *, dv: DataverseClient | None = None, mailer: Any = None, processor: Any = None) -> DunningReport:
     from dataverse.client import client_or_default
     from dataverse.stores import dunning as store
     from shared.mail import mailer_from_settings
