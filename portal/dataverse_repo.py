@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from dataverse.odata import bind, literal
+from dataverse.odata import bind
+from dataverse.stores import accounts, contacts, contracts, invoices, products
 from dataverse.tables import EntitySet
 from portal.models import (
     Account,
@@ -24,11 +25,8 @@ from portal.models import (
     Contact,
     Contract,
     Invoice,
-    InvoiceLine,
     NewChange,
     Offer,
-    PaymentStatus,
-    PortalRole,
     ProvisioningStatus,
     Subscription,
     SubscriptionStatus,
@@ -39,18 +37,12 @@ from shared.errors import ConflictError, NotFoundError
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 PARTNER_CENTER = 1
 
-CONTACT_COLUMNS = ["contactid", "firstname", "lastname", "emailaddress1", "_parentcustomerid_value",
-                   "cspb_portalrole", "cspb_portalsubject", "cspb_portaltenantid"]
-CONTRACT_COLUMNS = ["cspb_billingcontractid", "_cspb_account_value", "cspb_contractnumber", "cspb_currencycode",
-                    "_cspb_pricelevel_value", "cspb_language", "cspb_paymenttoken"]
 SUBSCRIPTION_COLUMNS = ["cspb_subscriptionid", "cspb_name", "_cspb_billingcontract_value", "cspb_quantity", "cspb_term",
                         "cspb_billingfrequency", "cspb_status", "cspb_currencycode", "cspb_unitprice",
                         "cspb_startdate", "cspb_commitmentenddate", "cspb_autorenew", "cspb_providersubscriptionid"]
 CHANGE_COLUMNS = ["cspb_licensechangelogid", "_cspb_subscription_value", "cspb_changetype", "cspb_oldquantity",
                   "cspb_newquantity", "cspb_origin", "cspb_provisioningstatus", "cspb_requestedby",
                   "cspb_effectivedate", "cspb_error", "cspb_archived"]
-INVOICE_COLUMNS = ["invoiceid", "invoicenumber", "name", "_customerid_value", "totalamount", "cspb_balance",
-                   "cspb_currencycode", "cspb_periodstart", "cspb_periodend", "cspb_paymentstatus", "cspb_language"]
 
 
 def is_guid(value: str | None) -> bool:
@@ -89,10 +81,9 @@ class DataverseRepository:
         cached = self._owners.get(contract_id)
         if cached and time.monotonic() - cached[0] < self.OWNER_TTL_SECONDS:
             return cached[1]
-        row = self._get(EntitySet.BILLING_CONTRACTS, contract_id, ["cspb_billingcontractid", "_cspb_account_value"])
-        if row is None:
+        owner = contracts.owner(self.dv, contract_id) if is_guid(contract_id) else None
+        if owner is None:
             return None
-        owner = row.get("_cspb_account_value") or ""
         if len(self._owners) > 10_000:
             self._owners.clear()
         self._owners[contract_id] = (time.monotonic(), owner)
@@ -107,99 +98,41 @@ class DataverseRepository:
             return None
 
     # -- people --------------------------------------------------------------------------------
-    @staticmethod
-    def _contact(row: dict[str, Any]) -> Contact | None:
-        if row.get("cspb_portalrole") in (None, "") or not row.get("_parentcustomerid_value"):
-            return None
-        return Contact(id=row["contactid"], account_id=row["_parentcustomerid_value"],
-                       first_name=row.get("firstname") or "", last_name=row.get("lastname") or "",
-                       email=row.get("emailaddress1") or "", role=PortalRole(int(row["cspb_portalrole"])),
-                       subject=row.get("cspb_portalsubject") or "", tenant_id=row.get("cspb_portaltenantid") or "")
-
     def get_contact(self, contact_id: str) -> Contact | None:
-        row = self._get(EntitySet.CONTACTS, contact_id, CONTACT_COLUMNS)
-        return self._contact(row) if row else None
+        return contacts.get_contact(self.dv, contact_id) if is_guid(contact_id) else None
 
     def find_contact_by_subject(self, subject: str) -> Contact | None:
-        if not subject:
-            return None
-        rows = self.dv.list(EntitySet.CONTACTS, select=CONTACT_COLUMNS,
-                            filter=f"cspb_portalsubject eq {literal(subject)}", top=2)
-        found = [c for c in (self._contact(r) for r in rows) if c]
-        return found[0] if len(found) == 1 else None
+        return contacts.find_by_subject(self.dv, subject) if subject else None
 
     def find_contact_by_identity(self, tenant_id: str, object_id: str) -> Contact | None:
         if not tenant_id or not object_id:
             return None
-        rows = self.dv.list(EntitySet.CONTACTS, select=CONTACT_COLUMNS, top=2,
-                            filter=f"cspb_portalsubject eq {literal(object_id)} and "
-                                   f"cspb_portaltenantid eq {literal(tenant_id)}")
-        found = [c for c in (self._contact(r) for r in rows) if c]
-        return found[0] if len(found) == 1 else None
+        return contacts.find_by_identity(self.dv, tenant_id, object_id)
 
     def set_invitation(self, contact_id: str, token_hash: str, expires: datetime) -> None:
-        self.dv.update(EntitySet.CONTACTS, contact_id, {
-            "cspb_portalinvitehash": token_hash,
-            "cspb_portalinviteexpires": expires.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+        contacts.set_invitation(self.dv, contact_id, token_hash, expires)
 
     def bind_invitation(self, token_hash: str, tenant_id: str, object_id: str, now: datetime) -> Contact | None:
-        rows = list(self.dv.list(EntitySet.CONTACTS, select=[*CONTACT_COLUMNS, "cspb_portalinviteexpires"], top=2,
-                                 filter=f"cspb_portalinvitehash eq {literal(token_hash)}"))
-        if len(rows) != 1:
-            return None
-        row = dict(rows[0])
-        expires = _dt(row.get("cspb_portalinviteexpires"))
-        # Used up before anything else: a second use of the same link finds nothing.
-        self.dv.update(EntitySet.CONTACTS, row["contactid"], {
-            "cspb_portalinvitehash": None, "cspb_portalinviteexpires": None})
-        if expires is None or expires <= now:
-            return None
-        self.dv.update(EntitySet.CONTACTS, row["contactid"], {
-            "cspb_portalsubject": object_id, "cspb_portaltenantid": tenant_id})
-        return self.get_contact(row["contactid"])
+        return contacts.bind_invitation(self.dv, token_hash, tenant_id, object_id, now)
 
     def find_contact_by_email(self, email: str) -> Contact | None:
-        if not email.strip():
-            return None
-        rows = self.dv.list(EntitySet.CONTACTS, select=CONTACT_COLUMNS, top=2,
-                            filter=f"emailaddress1 eq {literal(email.strip())}")
-        found = [c for c in (self._contact(r) for r in rows) if c]
-        return found[0] if len(found) == 1 else None
+        return contacts.find_by_email(self.dv, email.strip()) if email.strip() else None
 
     def list_signin_contacts(self) -> list[Contact]:
-        enabled = {r["accountid"] for r in self.dv.list(EntitySet.ACCOUNTS, select=["accountid"],
-                                                       filter="cspb_portalenabled eq true")}
-        rows = self.dv.list(EntitySet.CONTACTS, select=CONTACT_COLUMNS, filter="cspb_portalrole ne null")
-        contacts = [c for c in (self._contact(r) for r in rows) if c and c.account_id in enabled]
-        return sorted(contacts, key=lambda c: (c.account_id, c.last_name, c.first_name))
+        enabled = accounts.portal_enabled_ids(self.dv)
+        found = [c for c in contacts.portal_contacts(self.dv) if c.account_id in enabled]
+        return sorted(found, key=lambda c: (c.account_id, c.last_name, c.first_name))
 
     def get_account(self, account_id: str) -> Account | None:
-        row = self._get(EntitySet.ACCOUNTS, account_id, ["accountid", "name", "emailaddress1", "cspb_portalenabled"])
-        if row is None:
-            return None
-        return Account(row["accountid"], row.get("name") or "", bool(row.get("cspb_portalenabled")),
-                       row.get("emailaddress1") or "")
+        return accounts.get_account(self.dv, account_id) if is_guid(account_id) else None
 
     # -- contracts and subscriptions -----------------------------------------------------------
-    @staticmethod
-    def _contract(row: dict[str, Any]) -> Contract:
-        return Contract(id=row["cspb_billingcontractid"], account_id=row.get("_cspb_account_value") or "",
-                        number=row.get("cspb_contractnumber") or "", currency=row.get("cspb_currencycode") or "USD",
-                        pricelevel_id=row.get("_cspb_pricelevel_value") or "", language=row.get("cspb_language") or "en",
-                        has_payment_method=bool(row.get("cspb_paymenttoken")))
-
     def list_contracts(self, account_id: str) -> list[Contract]:
-        if not is_guid(account_id):
-            return []
-        rows = self.dv.list(EntitySet.BILLING_CONTRACTS, select=CONTRACT_COLUMNS,
-                            filter=f"_cspb_account_value eq {account_id}")
-        return sorted((self._contract(r) for r in rows), key=lambda c: c.number)
+        return contracts.for_account(self.dv, account_id) if is_guid(account_id) else []
 
     def get_contract(self, account_id: str, contract_id: str) -> Contract | None:
-        row = self._get(EntitySet.BILLING_CONTRACTS, contract_id, CONTRACT_COLUMNS)
-        if row is None or row.get("_cspb_account_value") != account_id:
-            return None
-        return self._contract(row)
+        contract = contracts.get_contract(self.dv, contract_id) if is_guid(contract_id) else None
+        return contract if contract is not None and contract.account_id == account_id else None
 
     @staticmethod
     def _subscription(row: dict[str, Any], account_id: str) -> Subscription:
@@ -284,58 +217,18 @@ class DataverseRepository:
         return self._change(self.dv.get(EntitySet.LICENSE_CHANGE_LOGS, row_id, select=CHANGE_COLUMNS))
 
     # -- invoices ------------------------------------------------------------------------------
-    @staticmethod
-    def _invoice(row: dict[str, Any], lines: tuple[InvoiceLine, ...] = ()) -> Invoice:
-        return Invoice(
-            id=row["invoiceid"], account_id=row.get("_customerid_value") or "",
-            number=row.get("invoicenumber") or row.get("name") or "", currency=row.get("cspb_currencycode") or "USD",
-            total=_money(row.get("totalamount")), balance=_money(row.get("cspb_balance")),
-            period_start=_date(row.get("cspb_periodstart")), period_end=_date(row.get("cspb_periodend")),
-            payment_status=PaymentStatus(int(row.get("cspb_paymentstatus") or PaymentStatus.UNPAID)),
-            language=row.get("cspb_language") or "en", lines=lines,
-        )
-
     def list_invoices(self, account_id: str) -> list[Invoice]:
-        if not is_guid(account_id):
-            return []
-        rows = self.dv.list(EntitySet.INVOICES, select=INVOICE_COLUMNS, filter=f"_customerid_value eq {account_id}")
-        return sorted((self._invoice(r) for r in rows), key=lambda i: (i.period_start or date.min, i.number),
-                      reverse=True)
+        return invoices.for_customer(self.dv, account_id) if is_guid(account_id) else []
 
     def get_invoice(self, account_id: str, invoice_id: str) -> Invoice | None:
-        row = self._get(EntitySet.INVOICES, invoice_id, INVOICE_COLUMNS)
-        if row is None or row.get("_customerid_value") != account_id:
-            return None
-        details = self.dv.list(EntitySet.INVOICE_DETAILS, filter=f"_invoiceid_value eq {invoice_id}",
-                               select=["productdescription", "quantity", "priceperunit", "extendedamount",
-                                       "cspb_linekey"])
-        lines = tuple(InvoiceLine(d.get("productdescription") or "", _money(d.get("quantity")),
-                                  _money(d.get("priceperunit")), _money(d.get("extendedamount")))
-                      for d in sorted(details, key=lambda d: d.get("cspb_linekey") or ""))
-        return self._invoice(row, lines)
+        return invoices.get_for_customer(self.dv, account_id, invoice_id) if is_guid(invoice_id) else None
 
     # -- buying --------------------------------------------------------------------------------
     def list_offers(self, account_id: str, contract_id: str) -> list[Offer]:
         contract = self.get_contract(account_id, contract_id)
         if contract is None or not is_guid(contract.pricelevel_id):
             return []
-        prices = list(self.dv.list(EntitySet.PRODUCT_PRICE_LEVELS, filter=f"_pricelevelid_value eq {contract.pricelevel_id}",
-                                   select=["_productid_value", "_uomid_value", "amount"]))
-        product_filter = _or_filter("productid", {p["_productid_value"] for p in prices if p.get("_productid_value")})
-        if product_filter is None:
-            return []
-        products = {p["productid"]: p for p in self.dv.list(
-            EntitySet.PRODUCTS, select=["productid", "name", "productnumber", "cspb_portalvisible"],
-            filter=f"cspb_portalvisible eq true and statecode eq 0 and {product_filter}")}
-        unit_filter = _or_filter("uomid", {p["_uomid_value"] for p in prices if p.get("_uomid_value")})
-        units = {u["uomid"]: u.get("name") or "" for u in self.dv.list(EntitySet.UOMS, select=["uomid", "name"],
-                                                                       filter=unit_filter)} if unit_filter else {}
-        offers = [Offer(product_id=p["_productid_value"], name=products[p["_productid_value"]].get("name") or "",
-                        sku=products[p["_productid_value"]].get("productnumber") or "", unit_id=p.get("_uomid_value") or "",
-                        unit_name=units.get(p.get("_uomid_value"), ""), price=_money(p.get("amount")),
-                        currency=contract.currency)
-                  for p in prices if p.get("_productid_value") in products]
-        return sorted(offers, key=lambda o: (o.name, o.unit_name))
+        return products.offers(self.dv, contract.pricelevel_id, contract.currency)
 
     def _provider_account(self, account_id: str) -> dict[str, Any] | None:
         rows = list(self.dv.list(EntitySet.PROVIDER_ACCOUNTS,
@@ -346,15 +239,14 @@ class DataverseRepository:
 
     def create_pending_subscription(self, account_id: str, contract: Contract, offer: Offer,
                                     quantity: int, term: str, billing_frequency: str) -> Subscription:
-        product = self.dv.get(EntitySet.PRODUCTS, offer.product_id, select=["productid", "cspb_productid", "cspb_skuid",
-                                                                            "cspb_productfamily"])
+        product = products.catalog_ids(self.dv, offer.product_id)
         provider_account = self._provider_account(account_id)
         record: dict[str, Any] = {
             "cspb_name": offer.name[:100], "cspb_quantity": 0, "cspb_term": term, "cspb_billingfrequency": billing_frequency,
             "cspb_status": int(SubscriptionStatus.PENDING), "cspb_kind": 1, "cspb_currencycode": contract.currency,
             "cspb_unitprice": offer.price, "cspb_autorenew": True,
-            "cspb_productid": product.get("cspb_productid"), "cspb_skuid": product.get("cspb_skuid"),
-            "cspb_productfamily": product.get("cspb_productfamily"),
+            "cspb_productid": product.product_id, "cspb_skuid": product.sku_id,
+            "cspb_productfamily": product.family,
             "cspb_startdate": datetime.now(UTC).isoformat(),
             "cspb_billingcontract@odata.bind": bind(EntitySet.BILLING_CONTRACTS, contract.id),
             "cspb_product@odata.bind": bind(EntitySet.PRODUCTS, offer.product_id),
