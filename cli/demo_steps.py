@@ -169,7 +169,10 @@ def _has_rows(path: Path) -> bool:
 
 
 def margin_report(ctx: Any) -> list[str]:
-    """Rebuild last month's recon report now that customer invoices exist to match against."""
+    """Rebuild last month's recon report now that customer invoices exist to match against, with
+    Microsoft's invoice totals checked against the files, as the timer's report does."""
+    from partnercenter.client import PartnerCenterClient
+    from recon.ingest import invoices_of
     from recon.jobs import periods_for
     from recon.run import report_from_files
     from shared.blobstore import blob_store_from_settings
@@ -179,10 +182,14 @@ def margin_report(ctx: Any) -> list[str]:
     root = Path(get_settings().local_blob_root) / "recon" / period
     invoice_files = sorted(p for p in root.glob("invoice/*/*.gz") if _has_rows(p))
     usage_files = sorted(p for p in root.glob("billed_usage/*/*.gz") if _has_rows(p))
+    microsoft = [(inv.id, inv.currency_code, inv.total_charges)
+                 for inv in invoices_of(period, PartnerCenterClient.from_settings().list_invoices())]
     paths = report_from_files(period, invoice_files=invoice_files, usage_files=usage_files,
-                              store=blob_store_from_settings(), dv=_dv(), out_dir=ctx.out_dir / "recon-report")
+                              store=blob_store_from_settings(), dv=_dv(), out_dir=ctx.out_dir / "recon-report",
+                              microsoft_invoices=microsoft)
     return [f"{period}: matched {len(invoice_files)} invoice recon files and {len(usage_files)} usage files "
-            "against Dynamics"] + [f"  {name}: {path}" for name, path in sorted(paths.items())]
+            f"against Dynamics; checked {len(microsoft)} Microsoft invoice totals against their lines"] + \
+        [f"  {name}: {path}" for name, path in sorted(paths.items())]
 
 
 def payments_and_accounting(ctx: Any) -> list[str]:

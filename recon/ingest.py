@@ -95,6 +95,11 @@ def _month(value: datetime | date | None) -> str:
     return value.strftime("%Y-%m") if value else ""
 
 
+def invoices_of(period: str, invoices: Sequence[Any]) -> list[Any]:
+    """Microsoft's invoices (partnercenter Invoice) that bill `period` (YYYY-MM)."""
+    return [inv for inv in invoices if (_month(inv.billing_period_start) or _month(inv.invoice_date)) == period]
+
+
 def _unbilled_window(period: str, today: date) -> str | None:
     current = today.strftime("%Y-%m")
     last = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
@@ -127,7 +132,7 @@ def ingest_period(period: str, *, store: BlobStore, dv: Any = None, pc: Any = No
         _tenants, provider_accounts = load_tenants(dv)
 
     invoices = pc.list_invoices()
-    billed = [inv for inv in invoices if (_month(inv.billing_period_start) or _month(inv.invoice_date)) == period]
+    billed = invoices_of(period, invoices)
     wanted_currencies = sorted({c.upper() for c in (currencies or [inv.currency_code for inv in invoices]) if c})
     window = _unbilled_window(period, today)
 

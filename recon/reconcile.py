@@ -93,6 +93,18 @@ class ProviderInvoiceTotal:
     lines_total: Decimal
 
 
+def invoice_checks(invoices: Iterable[tuple[str, str, Decimal]], lines: Sequence[ProviderLine],
+                   billed_usage: Mapping[str, Decimal]) -> list[ProviderInvoiceTotal]:
+    """Each Microsoft invoice (id, currency, totalCharges) against what its recon lines add up to: its
+    license lines plus the billed usage of its currency (one invoice per currency and month)."""
+    out = []
+    for invoice_id, currency, total in invoices:
+        licenses = sum((pl.total for pl in lines if pl.invoice_number == invoice_id), ZERO)
+        out.append(ProviderInvoiceTotal(invoice_id, currency.upper(), total,
+                                        licenses + billed_usage.get(currency.upper(), ZERO)))
+    return out
+
+
 @dataclass(frozen=True)
 class MarginRow:
     account_id: str | None
@@ -106,15 +118,18 @@ class MarginRow:
     # Revenue with no Microsoft cost this period (cost missing, or prepaid in an earlier month):
     # excluded from the margin percentage instead of counting as 100 % margin.
     revenue_without_cost: Decimal = ZERO
+    # Cost nobody was billed for (a leak, an unmapped tenant): money at risk, reported as a finding,
+    # and left out of the margin as well, so a margin is always revenue against the cost it recovers.
+    cost_without_revenue: Decimal = ZERO
 
     @property
     def margin(self) -> Decimal:
-        return self.revenue - self.revenue_without_cost - self.cost
+        return self.revenue - self.revenue_without_cost - (self.cost - self.cost_without_revenue)
 
     @property
     def margin_pct(self) -> Decimal | None:
         base = self.revenue - self.revenue_without_cost
-        if not base or not self.cost:
+        if not base or not self.cost - self.cost_without_revenue:
             return None
         return (self.margin * 100 / base).quantize(Decimal("0.01")) + 0  # + 0: never "-0.00"
 
@@ -203,6 +218,7 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
                                        names.get(_norm(tenant_id), "") or tenant_id))
 
     unmapped_cost: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    leaked: set[str] = set()  # provider subscription ids and usage summary keys no customer was billed for
     for key, lines in sorted(by_sub.items()):
         first = lines[0]
         currency = first.currency
@@ -217,6 +233,7 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
         label = first.product_name or first.sku_name or first.product_id
         if sub is None:
             if cost:
+                leaked.add(key)
                 finding(FindingKind.PROVIDER_NOT_BILLED, first.customer_id, account, first.subscription_id,
                         f"{label}: charged by Microsoft, no subscription in Dynamics", currency, cost, qty)
             continue
@@ -229,6 +246,7 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
                         f"{label}: Microsoft charges for {seats} seats, Dynamics has {crm_qty}", currency, cost,
                         seats, crm_qty)
         if cost and sub.id not in billed_sub_ids and key not in usage_billed_subs:
+            leaked.add(key)
             finding(FindingKind.PROVIDER_NOT_BILLED, first.customer_id, account, first.subscription_id,
                     f"{label}: charged by Microsoft, not on any customer invoice this period", currency, cost, qty,
                     crm_qty)
@@ -244,6 +262,7 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
         covered = (s.billed or s.invoice_id is not None or s.summary_key in billed_usage_keys
                    or (sub is not None and sub.id in billed_sub_ids))
         if s.cost and not covered:
+            leaked.add(s.summary_key)
             finding(FindingKind.PROVIDER_NOT_BILLED, s.customer_id, account, s.subscription_id,
                     f"Azure usage {s.meter_category} {s.period}: not on any customer invoice", s.currency, s.cost)
 
@@ -289,23 +308,34 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
 
     result.margin = margin_rows(provider_lines=provider_lines, usage=usage, subs_by_provider_id=subs_by_provider_id,
                                 subs_by_id=subs_by_id, invoices=invoices, tenant_map=tenant_map, bounds=bounds,
-                                rates=rates, period=period, findings=result.findings, account_names=account_names)
+                                rates=rates, period=period, findings=result.findings, account_names=account_names,
+                                leaked=leaked)
     return result
 
 
+# Charges that renew a term already in force: the customer was billed for the whole month.
+_RECURRING_CHARGES = frozenset({"renew", "cyclecharge", "cyclefee", "recurring"})
+
+
 def period_share(pl: ProviderLine, bounds: tuple[date, date] | None) -> Decimal:
-    """The part of a charge that pays for the reconciled month: an annual term charged up front pays
-    for twelve months, and setting all of it against one month of revenue would show a loss. The
-    charge is spread by day over ChargeStartDate..ChargeEndDate, one month's worth here; the rest is
-    prepaid for the months after it. A charge for at most a month is the month's cost as it is (a
-    cycle from the 15th to the 14th stands for the month it is invoiced in)."""
+    """The part of a charge that pays for the reconciled month, so cost and revenue cover the same days.
+
+    A renewal or recurring charge pays for the whole month: for at most a month it is the month's
+    cost as it is (a cycle from the 15th to the 14th stands for the month it is invoiced in); an
+    annual term charged up front pays for twelve months, so one month's worth by day counts here and
+    the rest is prepaid for the months after it. A purchase or a seat change starts mid-month, and
+    the customer is billed from that day: it pays for the days of its window inside the month."""
     window = _window_days(pl)
     if bounds is None or window is None:
         return pl.subtotal
     month_days = (bounds[1] - bounds[0]).days + 1
-    if window <= month_days:
-        return pl.subtotal
-    return pl.subtotal * month_days / window
+    if _norm(pl.charge_type).replace(" ", "") in _RECURRING_CHARGES:
+        return pl.subtotal if window <= month_days else pl.subtotal * month_days / window
+    assert pl.charge_start is not None and pl.charge_end is not None  # _window_days checked them
+    inside = (min(pl.charge_end, bounds[1]) - max(pl.charge_start, bounds[0])).days + 1
+    if inside <= 0 or inside >= window:
+        return pl.subtotal  # outside the month, or all in it: this invoice's cost as it is
+    return pl.subtotal * inside / window
 
 
 def _period_bounds(period: str) -> tuple[date, date]:
@@ -401,7 +431,8 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
                 invoices: Sequence[Invoice], tenant_map: Mapping[str, TenantAccount],
                 bounds: tuple[date, date] | None = None, rates: RateTable | None = None, period: str = "",
                 findings: list[Finding] | None = None,
-                account_names: Mapping[str, str] | None = None) -> list[MarginRow]:
+                account_names: Mapping[str, str] | None = None,
+                leaked: set[str] | frozenset[str] = frozenset()) -> list[MarginRow]:
     """Revenue and cost per customer x product family, both in the customer's billing currency.
 
     Microsoft's cost is converted into the currency the customer is billed in for that subscription
@@ -412,6 +443,7 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
     revenue: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
     uncovered: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
     cost: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
+    unrecovered: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
     provider_cost: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     names: dict[str, str] = {}
     account_ids: dict[str, str | None] = {}
@@ -469,7 +501,8 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
                 uncovered[(key, family, inv.currency)] += amount
 
     def add_cost(key: str, family: str, psid: str, account_id: str | None, amount: Decimal, src: str,
-                 pricing_currency: str = "", line_rate: Decimal | None = None, summary_key: str = "") -> None:
+                 pricing_currency: str = "", line_rate: Decimal | None = None, summary_key: str = "",
+                 unbilled: bool = False) -> None:
         # Where the customer is billed for it: that subscription's invoice line (or usage summary), else
         # the currency Dynamics bills the subscription in, else the customer's only invoice currency.
         sub = subs_by_provider_id.get(_norm(psid))
@@ -487,6 +520,8 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
             missing_rate.add((key, src, target))
             target, converted = src, amount
         cost[(key, family, target)] += converted
+        if unbilled:
+            unrecovered[(key, family, target)] += converted
         provider_cost[(key, family, target)][src] += amount
 
     for pl in provider_lines:
@@ -496,14 +531,16 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
         sub = subs_by_provider_id.get(_norm(pl.subscription_id))
         add_cost(key, family_of(sub, pl.subscription_id, pl.product_name), pl.subscription_id,
                  account.account_id if account else None, period_share(pl, bounds), pl.currency,
-                 pl.pricing_currency, pl.exchange_rate)
+                 pl.pricing_currency, pl.exchange_rate,
+                 unbilled=account is None or account.account_id is None or _norm(pl.subscription_id) in leaked)
 
     for s in usage:
         account = tenant_map.get(_norm(s.customer_id))
         key = customer_key(account.account_id if account else None, s.customer_id, account.name if account else "")
         sub = subs_by_provider_id.get(_norm(s.subscription_id))
         add_cost(key, AZURE_FAMILY, s.subscription_id, account.account_id if account else None, s.cost, s.currency,
-                 summary_key=s.summary_key)
+                 summary_key=s.summary_key,
+                 unbilled=account is None or account.account_id is None or s.summary_key in leaked)
 
     if findings is not None:
         for key, src, target in sorted(missing_rate):
@@ -518,5 +555,5 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
         rows.append(MarginRow(account_ids.get(key), names.get(key, key.split(":", 1)[1]), family, currency,
                               revenue.get(k, ZERO), cost.get(k, ZERO),
                               tuple(sorted(provider_cost[k].items())) if k in provider_cost else (),
-                              uncovered.get(k, ZERO)))
+                              uncovered.get(k, ZERO), unrecovered.get(k, ZERO)))
     return rows

@@ -28,7 +28,7 @@ from recon.reconcile import Finding, FindingKind, MarginRow, ReconResult
 
 ZERO = Decimal(0)
 MARGIN_COLUMNS = ("customer", "account_id", "product_family", "currency", "revenue", "cost", "margin", "margin_pct",
-                  "revenue_without_cost", "microsoft_cost")
+                  "revenue_without_cost", "microsoft_cost", "cost_without_revenue")
 FINDING_COLUMNS = ("kind", "customer", "tenant_id", "account_id", "subscription_id", "currency", "amount",
                    "provider_quantity", "crm_quantity", "description")
 
@@ -48,7 +48,8 @@ def margin_csv(rows: Sequence[MarginRow]) -> str:
         writer.writerow([r.customer, r.account_id or "", r.product_family, r.currency,
                          _money(r.revenue, r.currency), _money(r.cost, r.currency), _money(r.margin, r.currency),
                          "" if pct is None else pct, _money(r.revenue_without_cost, r.currency),
-                         "; ".join(f"{_money(v, c)} {c}" for c, v in r.provider_cost)])
+                         "; ".join(f"{_money(v, c)} {c}" for c, v in r.provider_cost),
+                         _money(r.cost_without_revenue, r.currency)])
     return buf.getvalue()
 
 
@@ -166,24 +167,26 @@ def html_report(result: ReconResult, *, period: str, counts: dict[str, int] | No
     for currency, rows in sorted(by_currency.items()):
         per_customer: dict[str, Decimal] = defaultdict(lambda: ZERO)
         per_family: dict[str, Decimal] = defaultdict(lambda: ZERO)
-        revenue = cost = without = ZERO
+        revenue = cost = without = unrecovered = ZERO
         for r in rows:
             per_customer[r.customer] += r.margin
             per_family[r.product_family] += r.margin
             revenue += r.revenue
             cost += r.cost
             without += r.revenue_without_cost
+            unrecovered += r.cost_without_revenue
         if not (revenue or cost):
             continue  # a currency with nothing in it is left out
         base = revenue - without
-        margin = base - cost
+        margin = base - (cost - unrecovered)
         worst = sorted(per_customer.items(), key=lambda kv: (kv[1], kv[0]))[:12]
         families = sorted(per_family.items(), key=lambda kv: (-kv[1], kv[0]))[:12]
         currencies.append({
             "currency": currency, "revenue": money(revenue, currency), "cost": money(cost, currency),
             "margin": money(margin, currency),
-            "pct": t.percent((margin * 100 / base).quantize(Decimal("0.1"))) if base and cost else "—",
+            "pct": t.percent((margin * 100 / base).quantize(Decimal("0.1"))) if base and cost - unrecovered else "—",
             "without_cost": money(without, currency) if without else "",
+            "without_revenue": money(unrecovered, currency) if unrecovered else "",
             "by_customer": _chart(t("recon.chart.margin_by_customer", currency=currency),
                                       [_Bar(k, v, money(v, currency)) for k, v in worst]),
             "by_family": _chart(t("recon.chart.margin_by_family", currency=currency),
