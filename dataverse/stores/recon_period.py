@@ -23,6 +23,7 @@ from dataverse.batch import MAX_BATCH_REQUESTS, BatchRequest
 from dataverse.odata import id_segment, literal
 from dataverse.tables import EntitySet
 
+
 def invoices_covering(dv: Any, start: date, end: date) -> list[Invoice]:
     """Invoices (with their lines in the window) whose header or any line overlaps start..end."""
     lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
