@@ -26,11 +26,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billing.models import UsageSource
+from billing.models import UsageSource, UsageSummary
+from dataverse.stores.recon_period import period_summaries, reopen_summaries
 from dataverse.tables import ReconFileStatus
 from recon.aggregate import AggregateResult, aggregate_usage
 from recon.invoice_file import InvoiceFileResult, ProviderLine, read_invoice_file
 from recon.reconcile import ProviderInvoiceTotal
+from recon.revisions import replace_month
 from recon.store import (
     ReconFileRow,
     blob_prefix,
@@ -75,6 +77,8 @@ class IngestOutcome:
     provider_lines: list[ProviderLine] = field(default_factory=list)
     # Microsoft invoice totals against what their recon lines add up to (licenses + billed usage).
     invoice_totals: list[ProviderInvoiceTotal] = field(default_factory=list)
+    # Summaries invoiced on Microsoft's billed figures that this ingest found revised (reopened for a true-up).
+    reopened: list[UsageSummary] = field(default_factory=list)
 
     @property
     def usage_summaries(self) -> int:
@@ -87,7 +91,7 @@ class IngestOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         return {"period": self.period, "usage_summaries": self.usage_summaries,
-                "provider_lines": len(self.provider_lines),
+                "provider_lines": len(self.provider_lines), "reopened": len(self.reopened),
                 "files": [vars(f) for f in self.files]}
 
 
@@ -216,7 +220,14 @@ def _ingest_one(kind: str, currency: str, export: Any, *, period: str, store: Bl
             source = UsageSource.UNBILLED if kind == KIND_UNBILLED else UsageSource.BILLED
             summaries = summaries_from_groups(usage.groups, provider_accounts, source)
             if dv is not None:
+                # The export replaces the month: vanished keys go to zero, and a summary the customer
+                # was invoiced on at other figures is reopened so the next bill run trues it up.
+                previous = period_summaries(dv, period, currency)
+                summaries, reopen = replace_month(previous, summaries, period=period, currency=currency,
+                                                  source=source)
                 write_summaries(dv, summaries)
+                reopen_summaries(dv, reopen)
+                outcome.reopened.extend(reopen)
             outcome.summary_keys.update(s.summary_key for s in summaries)
     except RetriableError:
         raise

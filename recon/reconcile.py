@@ -10,6 +10,9 @@ Findings (one list, each with a kind):
 - billed_to_customer_no_provider_line: a customer invoice line for a Partner Center subscription that
   has no provider line this period (billing something we were not charged for, or a missed charge).
 - unmapped_tenant: provider charges for a tenant with no mapped provider account; blocks billing.
+- usage_revised_after_billing: a usage summary the customer was invoiced on at other figures than
+  Microsoft's current ones (revised after month-end, or billed figures replacing an estimate); the
+  amount is the delta, which the next bill run trues up (billing.usage_rating.needs_true_up).
 
 Margin per customer x product family x currency: revenue = invoice line base minus discount (before
 tax), cost = provider Subtotal for license lines plus usage cost (net of PEC).
@@ -35,8 +38,10 @@ from billing.models import (
     Subscription,
     SubscriptionKind,
     SubscriptionStatus,
+    UsageSource,
     UsageSummary,
 )
+from billing.usage_rating import billed_delta
 from recon.invoice_file import ProviderLine
 from shared.errors import ValidationError
 
@@ -57,6 +62,7 @@ class FindingKind(StrEnum):
     MAPPED_NO_PROVIDER_LINES = "mapped_tenant_no_provider_lines"
     INVOICE_TOTAL_MISMATCH = "provider_invoice_total_mismatch"
     NO_EXCHANGE_RATE = "no_exchange_rate"
+    USAGE_REVISED = "usage_revised_after_billing"
 
 
 @dataclass(frozen=True)
@@ -134,10 +140,33 @@ class MarginRow:
         return (self.margin * 100 / base).quantize(Decimal("0.01")) + 0  # + 0: never "-0.00"
 
 
+@dataclass(frozen=True)
+class UsageRevision:
+    """A usage summary the customer was invoiced on at other figures than Microsoft's current ones:
+    Microsoft revised the month after it closed, or its billed figures replaced an estimate."""
+
+    customer: str
+    tenant_id: str
+    account_id: str | None
+    subscription_id: str
+    entitlement_id: str
+    meter_category: str
+    period: str
+    currency: str               # Microsoft's billing currency; both costs are in it, before markup
+    billed_cost: Decimal        # what the customer's invoice was based on
+    cost: Decimal               # Microsoft's figures now
+    estimate_now: bool = False  # still Microsoft's unbilled estimate: trued up once Microsoft bills
+
+    @property
+    def delta(self) -> Decimal:
+        return self.cost - self.billed_cost
+
+
 @dataclass
 class ReconResult:
     findings: list[Finding] = field(default_factory=list)
     margin: list[MarginRow] = field(default_factory=list)
+    revisions: list[UsageRevision] = field(default_factory=list)
 
     def count(self, kind: FindingKind) -> int:
         return sum(1 for f in self.findings if f.kind == kind)
@@ -265,6 +294,19 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
             leaked.add(s.summary_key)
             finding(FindingKind.PROVIDER_NOT_BILLED, s.customer_id, account, s.subscription_id,
                     f"Azure usage {s.meter_category} {s.period}: not on any customer invoice", s.currency, s.cost)
+        delta = billed_delta(s)
+        if delta is not None and (s.billed or s.invoice_id is not None):
+            estimate = s.source is UsageSource.UNBILLED
+            revision = UsageRevision(names.get(_norm(s.customer_id), "") or s.customer_id, s.customer_id,
+                                     _acct(account), s.subscription_id, s.entitlement_id, s.meter_category, s.period,
+                                     s.currency, s.billed_cost or ZERO, s.cost, estimate)
+            result.revisions.append(revision)
+            then = ("trued up once Microsoft bills the month" if estimate else
+                    "the next invoice trues it up" if delta > 0 else "the next invoice credits it")
+            finding(FindingKind.USAGE_REVISED, s.customer_id, account, s.subscription_id,
+                    f"Azure usage {s.meter_category} {s.period}: invoiced on {s.billed_cost} {s.currency}, "
+                    f"Microsoft's {'estimate' if estimate else 'figures'} now {s.cost} ({delta:+}); {then}",
+                    s.currency, delta)
 
     for (tenant_id, currency), cost in sorted(unmapped_cost.items()):
         if cost:
@@ -306,6 +348,7 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
                 f"Microsoft invoice {pit.invoice_id}: total {pit.invoice_total} {pit.currency}, its recon lines add up "
                 f"to {pit.lines_total}", pit.currency, pit.invoice_total - pit.lines_total, customer="Microsoft"))
 
+    result.revisions.sort(key=lambda r: (r.customer, r.subscription_id, r.meter_category, r.period, r.entitlement_id))
     result.margin = margin_rows(provider_lines=provider_lines, usage=usage, subs_by_provider_id=subs_by_provider_id,
                                 subs_by_id=subs_by_id, invoices=invoices, tenant_map=tenant_map, bounds=bounds,
                                 rates=rates, period=period, findings=result.findings, account_names=account_names,

@@ -1,5 +1,5 @@
 """Load what Dynamics knows for a period, reconcile, and store the report next to the recon files
-(`recon/{period}/report/`: margin.csv, findings.csv, report.html)."""
+(`recon/{period}/report/`: margin.csv, findings.csv, usage_revisions.csv, report.html)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import calendar
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,8 @@ from recon.reconcile import (
     month_rates,
     reconcile,
 )
-from recon.report import findings_csv, html_report, margin_csv
-from recon.store import load_tenants, summaries_from_groups
+from recon.report import findings_csv, html_report, margin_csv, revisions_csv
+from recon.store import MONEY_PLACES, load_tenants, summaries_from_groups
 from shared.blobstore import BlobStore
 from shared.errors import ValidationError
 
@@ -59,9 +59,14 @@ def with_billing_state(usage: Sequence[UsageSummary], stored: Sequence[UsageSumm
     out = []
     for s in usage:
         known = by_key.get(s.summary_key)
-        out.append(s if known is None else replace(s, id=known.id, billed=known.billed, invoice_id=known.invoice_id,
-                                                   billed_cost=known.billed_cost, billed_source=known.billed_source,
-                                                   provider_account_id=s.provider_account_id or known.provider_account_id))
+        if known is None:
+            out.append(s)
+            continue
+        # The same figures as Dynamics holds (it keeps 4 places): its number, so no revision shows from rounding.
+        cost = known.cost if s.cost.quantize(MONEY_PLACES, ROUND_HALF_UP) == known.cost else s.cost
+        out.append(replace(s, cost=cost, id=known.id, billed=known.billed, invoice_id=known.invoice_id,
+                           billed_cost=known.billed_cost, billed_source=known.billed_source,
+                           provider_account_id=s.provider_account_id or known.provider_account_id))
     return out
 
 
@@ -77,6 +82,7 @@ def store_report(period: str, result: ReconResult, *, store: BlobStore, counts: 
     files = {
         "margin.csv": (margin_csv(result.margin), "text/csv"),
         "findings.csv": (findings_csv(result.findings), "text/csv"),
+        "usage_revisions.csv": (revisions_csv(result.revisions), "text/csv"),
         "report.html": (html_report(result, period=period, counts=counts, language=language), "text/html"),
     }
     paths = {}

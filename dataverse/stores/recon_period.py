@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -26,12 +26,12 @@ from dataverse.tables import EntitySet
 
 def invoices_covering(dv: Any, start: date, end: date) -> list[Invoice]:
     """Invoices (with their lines in the window) whose header or any line overlaps start..end."""
-    lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    lines: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in dv.list(EntitySet.INVOICE_DETAILS, select=m.LINE_SELECT,
                        filter=f"cspb_periodstart le {end.isoformat()} and cspb_periodend ge {start.isoformat()}"):
         lines[row["_invoiceid_value"]].append(row)
     # Lines with no window of their own (a one-off item) belong to their invoice's cycle.
-    undated: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    undated: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in dv.list(EntitySet.INVOICE_DETAILS, select=m.LINE_SELECT, filter="cspb_periodstart eq null"):
         undated[row["_invoiceid_value"]].append(row)
     out = []

@@ -109,3 +109,55 @@ def test_same_seed_same_totals(tmp_path):
             return [{k: v for k, v in row.items() if k != "account_id"} for row in csv.DictReader(fh)]  # GUIDs
 
     assert margin("a") == margin("b") and margin("a")
+
+
+def test_usage_revised_after_month_end_is_replaced_reported_and_trued_up(tmp_path):
+    """Microsoft revises last month's billed usage after the customers were invoiced on it: the recon
+    re-ingest replaces the month (a second run changes nothing), its report has the delta per
+    customer, subscription and meter against what was invoiced, and each contract's next invoice
+    trues it up."""
+    from decimal import Decimal as D
+
+    out = tmp_path / "demo"
+    saved = dict(os.environ)
+    try:
+        args = ["demo", "--out", str(out), "--as-of", "2026-12-01", "--seed", "3", "--customers", "8"]
+        for step in (*STEPS, "usage revised after month-end"):
+            args += ["--only", step]
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert result.exit_code == 0, result.output
+    output = result.output
+    meta = json.loads((out / "sandbox-state" / "partnercenter" / "meta.json").read_text())
+    unmapped = {p["customer_id"] for p in meta["planted"] if p["kind"] == "unmapped_tenant"}
+    changes = [c for c in meta["revisions"][0]["changes"] if c["customer_id"] not in unmapped]
+    assert changes
+    assert f"{len(changes)} invoiced on other figures reopened for a true-up" in output
+    assert "reopened 0 (idempotent: nothing counted twice)" in output
+
+    report = out / "blobs" / "recon" / meta["billed_period"] / "report"
+    with open(report / "usage_revisions.csv", newline="", encoding="utf-8") as fh:
+        rows = {(r["subscription_id"], r["entitlement_id"], r["meter_category"]): r for r in csv.DictReader(fh)}
+    assert set(rows) == {(c["subscription_id"], c["entitlement_id"], c["meter_category"]) for c in changes}
+    for c in changes:
+        row = rows[(c["subscription_id"], c["entitlement_id"], c["meter_category"])]
+        assert abs(D(row["delta"]) - D(c["delta"])) <= D("0.0002"), (row, c)
+        assert row["customer"] == c["customer"] and row["currency"] == c["currency"]
+    with open(report / "findings.csv", newline="", encoding="utf-8") as fh:
+        findings = list(csv.DictReader(fh))
+    assert len([f for f in findings if f["kind"] == "usage_revised_after_billing"]) == len(changes)
+    # Microsoft's invoice totals moved with the usage: the checksum still holds.
+    assert not [f for f in findings if f["kind"] == "provider_invoice_total_mismatch"]
+    assert "Usage revised after billing" in (report / "report.html").read_text(encoding="utf-8")
+
+    # The true-ups on the next invoices add up to the deltas (the assigned contracts bill usage at cost).
+    trued = {}
+    for line in output.splitlines():
+        if "next invoice (" in line and ("true-up" in line or "credit" in line):
+            amount, currency = line.split("): ", 1)[1].split()[1:3]
+            trued[currency] = trued.get(currency, D(0)) + D(amount)
+    for currency in {c["currency"] for c in changes}:
+        expected = sum(D(r["delta"]) for r in rows.values() if r["currency"] == currency)
+        assert abs(trued[currency] - expected) <= D("0.01") * len(rows), (currency, trued, expected)
