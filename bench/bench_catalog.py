@@ -221,13 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("CSPB_MODE", "sandbox")  # the sandboxes below, whatever the shell says
 
+    from billing.currency import MARKET_FOR_CURRENCY
     from dataverse.client import DataverseClient
     from distributors.partnercenter_adapter import PartnerCenterAdapter
     from sandbox._server import RunningServer
     from sandbox.dataverse.server import build_app as build_dv
     from sandbox.partnercenter.seed import seed_to_dir
     from sandbox.partnercenter.server import build_app as build_pc
-    from sync.jobs import MARKET_FOR_CURRENCY
     from sync.provider_accounts import run_provider_account_sync
     from sync.subscription_sync import run_subscription_sync
 

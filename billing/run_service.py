@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from decimal import Decimal
 from typing import Protocol
 
 from billing.changelog_invoices import changelog_key, changelog_month
@@ -42,6 +43,7 @@ from billing.models import (
     invoice_key,
 )
 from billing.runs import BillingData, RunPlan, plan_run, preview, summarize
+from shared.dates import require_date
 from shared.errors import IntegrationError, RetriableError, ValidationError
 from shared.logging import get_logger
 
@@ -102,7 +104,7 @@ class RunResult:
     revenue_entries: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
 
-    def summary(self) -> dict[str, dict]:
+    def summary(self) -> dict[str, dict[str, Decimal | int]]:
         return summarize(self.invoices)
 
 
@@ -182,8 +184,9 @@ def finish_invoice(repo: BillingRepository, key: str, stored: StoredInvoice, con
     entries = 0
     if needs_schedule(contract.frequency, contract.policy) and lines:
         number, start, kind = key.split("|")
-        inv = Invoice(key=key, contract_number=number, kind=InvoiceKind(kind), period_start=date.fromisoformat(start),
-                      period_end=date.fromisoformat(start), invoice_date=date.fromisoformat(start),
+        day = require_date(start, "invoice key")
+        inv = Invoice(key=key, contract_number=number, kind=InvoiceKind(kind), period_start=day,
+                      period_end=day, invoice_date=day,
                       currency=contract.currency, lines=tuple(lines), id=stored.id, contract_id=contract.id)
         revenue = schedule(inv)
         repo.write_revenue_schedule(revenue)

@@ -33,11 +33,13 @@ from typing import Any
 
 import requests
 
+from billing.models import Provider
 from billing.money import parse_decimal
 from distributors.base import (
     ANNUAL,
     MONTHLY,
     TRIENNIAL,
+    AdapterBase,
     Company,
     Invoice,
     InvoiceLine,
@@ -52,6 +54,7 @@ from distributors.base import (
 )
 from distributors.tdsynnex_auth import TdSynnexTokens, tokens_for
 from shared.config import Settings, get_settings
+from shared.dates import parse_datetime
 from shared.errors import AuthError, IntegrationError, ValidationError, error_for_status
 from shared.http import HttpClient, RetryPolicy, parse_retry_after
 from shared.logging import get_logger, redact
@@ -108,10 +111,10 @@ def _when(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = parse_datetime(value)
     except ValueError:
         raise ValidationError(f"TD SYNNEX sent an unreadable date {value!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return parsed.astimezone(UTC) if parsed else None
 
 
 def _date(value: Any) -> date | None:
@@ -123,6 +126,12 @@ def _money(value: Any) -> Decimal | None:
     return None if value is None or value == "" else parse_decimal(str(value))
 
 
+def _company(company_id: str | None) -> str:
+    if not company_id:
+        raise ValidationError("TD SYNNEX changes a subscription under its customer: pass company_id")
+    return company_id
+
+
 def _last(name: str) -> str:
     return str(name or "").rsplit("/", 1)[-1]
 
@@ -132,8 +141,8 @@ def _email_domain(email: Any) -> str:
     return text.rsplit("@", 1)[-1].lower() if "@" in text else ""
 
 
-class TdSynnexAdapter:
-    provider = "tdsynnex"
+class TdSynnexAdapter(AdapterBase):
+    provider = Provider.TDSYNNEX
     # No idempotency key: a lost CREATE is settled by find_orders on our referenceId.
     idempotent_orders = False
     # find_orders(..., reference=key) searches the referenceId we put on every CREATE.
@@ -141,6 +150,7 @@ class TdSynnexAdapter:
     uses_order_context = True
     # get_subscription / change_quantity / cancel take the customer (paths are per customer).
     needs_company = True
+    sets_auto_renew = True
 
     def __init__(self, base_url: str, account_id: str, tokens: Any, *, retry: RetryPolicy | None = None,
                  timeout: float = 60.0, cancel_attribute: str = "") -> None:
@@ -351,18 +361,22 @@ class TdSynnexAdapter:
         return found
 
     def change_quantity(self, subscription_id: str, quantity: int, idempotency_key: str, *,
-                        company_id: str) -> Subscription:
+                        company_id: str | None = None) -> Subscription:
+        company_id = _company(company_id)
         if quantity < 1:
             raise ValidationError("quantity must be at least 1; cancel the subscription instead")
         self._update(company_id, subscription_id, quantity, idempotency_key, [])
         return self.get_subscription(subscription_id, company_id=company_id)
 
-    def set_auto_renew(self, subscription_id: str, on: bool, idempotency_key: str, *, company_id: str) -> None:
+    def set_auto_renew(self, subscription_id: str, on: bool, idempotency_key: str, *,
+                       company_id: str | None = None) -> None:
+        company_id = _company(company_id)
         current = self.get_subscription(subscription_id, company_id=company_id)
         self._update(company_id, subscription_id, current.quantity, idempotency_key,
                      [{"name": "renewalSetting", "value": "auto-on" if on else "auto-off"}])
 
-    def cancel(self, subscription_id: str, idempotency_key: str, *, company_id: str) -> Subscription:
+    def cancel(self, subscription_id: str, idempotency_key: str, *, company_id: str | None = None) -> Subscription:
+        company_id = _company(company_id)
         raw = self.http.get_json(f"customers/{company_id}/subscriptions/{subscription_id}")
         current = self._subscription(raw)
         if current.status == "Cancelled":

@@ -366,7 +366,7 @@ def run_catalog_sync(dv: Any, price_sheet: Iterable[Mapping[str, Any]], *, curre
 def markets_for(currencies: Iterable[str]) -> dict[str, list[str]]:
     """Market -> the price-list currencies its sheet feeds (USD's also feeds the currencies Microsoft
     does not price in)."""
-    from sync.jobs import MARKET_FOR_CURRENCY
+    from billing.currency import MARKET_FOR_CURRENCY
 
     out: dict[str, list[str]] = {}
     for currency in dict.fromkeys(c.upper() for c in currencies):

@@ -6,14 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from dataverse.tables import EntitySet
+from distributors.base import Adapters
 from sync import runs
-
-# The market whose price sheet is in each pricing currency (Partner Center prices per market).
-MARKET_FOR_CURRENCY: dict[str, str] = {
-    "USD": "US", "CAD": "CA", "GBP": "GB", "EUR": "DE", "AUD": "AU", "NZD": "NZ", "JPY": "JP", "KRW": "KR",
-    "INR": "IN", "BRL": "BR", "CHF": "CH", "DKK": "DK", "NOK": "NO", "SEK": "SE", "TWD": "TW", "ZAR": "ZA",
-    "MXN": "MX",
-}
 
 
 def dataverse() -> Any:
@@ -39,9 +33,9 @@ def currencies_in_use(dv: Any) -> list[str]:
 
 def price_sheet_rows(pc: Any, currencies: Iterable[str]) -> list[dict[str, Any]]:
     """Price sheet rows for every currency Microsoft prices in among `currencies` (plus USD, the fallback)."""
-    from billing.catalog_pricing import pricing_currency
+    from billing.currency import price_sheet_market
 
-    markets = {MARKET_FOR_CURRENCY[pricing_currency(c)] for c in currencies} | {"US"}
+    markets = {price_sheet_market(c) for c in currencies} | {"US"}
     rows: list[dict[str, Any]] = []
     for market in sorted(markets):
         rows.extend(pc.get_price_sheet(market))
@@ -102,7 +96,7 @@ def catalog_fan_out(dv: Any = None, queue: Any = None, *, currencies: Iterable[s
     return run.as_dict()
 
 
-def accounts(dv: Any = None, adapters: dict[int, Any] | None = None, *,
+def accounts(dv: Any = None, adapters: Adapters | None = None, *,
              progress: runs.Progress = runs.no_progress) -> dict[str, Any]:
     from sync.provider_accounts import run_provider_account_sync
     from sync.provisioning import default_adapters
@@ -112,7 +106,7 @@ def accounts(dv: Any = None, adapters: dict[int, Any] | None = None, *,
     return {**result.run, "unmapped": result.unmapped}
 
 
-def subscriptions(dv: Any = None, adapters: dict[int, Any] | None = None, *,
+def subscriptions(dv: Any = None, adapters: Adapters | None = None, *,
                   progress: runs.Progress = runs.no_progress) -> dict[str, Any]:
     from sync.provisioning import default_adapters
     from sync.subscription_sync import run_subscription_sync

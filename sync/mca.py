@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dataverse.tables import AgreementStatus, EntitySet
+from distributors.base import DistributorAdapter
 from shared.errors import FatalError, RetriableError, ValidationError
 from sync.records import bind, iso, parse_dt
 
@@ -45,11 +46,11 @@ def _contact_from(row: Mapping[str, Any]) -> dict[str, str]:
     return contact
 
 
-def attest(dv: Any, pc: Any, *, agreement_id: str | None = None, provider_account_id: str | None = None,
+def attest(dv: Any, pc: DistributorAdapter, *, agreement_id: str | None = None, provider_account_id: str | None = None,
            contact: Mapping[str, str] | None = None, date_agreed: datetime | None = None) -> AttestResult:
     """Attest from a cspb_agreement (agreement_id) or from the portal (provider_account_id + contact
-    with firstName/lastName/email[/phoneNumber]). `pc` has `attest_customer_agreement(customer_id,
-    contact, date_agreed, idempotency_key)` (distributors.partnercenter_adapter.PartnerCenterAdapter)."""
+    with firstName/lastName/email[/phoneNumber]). `pc` is the Partner Center adapter (the one whose
+    `attests_agreements` is set: distributors.partnercenter_adapter.PartnerCenterAdapter)."""
     if agreement_id is None:
         if not provider_account_id or not contact:
             raise ValidationError("attest needs an agreement_id, or a provider_account_id and the contact")

@@ -11,6 +11,8 @@ from typing import Any
 
 from billing.dunning import DunningPolicy, DunningStep, policy_from
 from billing.money import parse_decimal
+from dataverse.client import DataverseClient
+from shared.dates import require_date
 from shared.errors import ValidationError
 
 INVOICES = "invoices"
@@ -37,7 +39,7 @@ class ContractDunning:
     can_retry: bool  # auto-charge on and a payment method on file
 
 
-def overdue_invoices(dv: Any, today: date) -> list[OverdueInvoice]:
+def overdue_invoices(dv: DataverseClient, today: date) -> list[OverdueInvoice]:
     rows = dv.list(INVOICES, select=["invoiceid", "invoicenumber", "name", "_customerid_value",
                                      "_cspb_billingcontract_value", "cspb_currencycode", "cspb_balance",
                                      "cspb_paymentstatus", "duedate"],
@@ -50,11 +52,11 @@ def overdue_invoices(dv: Any, today: date) -> list[OverdueInvoice]:
             id=row["invoiceid"], number=row.get("invoicenumber") or row.get("name") or row["invoiceid"],
             account_id=row.get("_customerid_value"), contract_id=row.get("_cspb_billingcontract_value"),
             currency=row.get("cspb_currencycode") or "USD", balance=parse_decimal(row.get("cspb_balance") or "0"),
-            due_date=date.fromisoformat(str(row["duedate"])[:10])))
+            due_date=require_date(row["duedate"], "duedate")))
     return sorted(found, key=lambda invoice: (invoice.due_date, invoice.number))
 
 
-def contract_dunning(dv: Any, contract_id: str) -> ContractDunning:
+def contract_dunning(dv: DataverseClient, contract_id: str) -> ContractDunning:
     row = dv.get(CONTRACTS, contract_id, select=[
         "cspb_contractnumber", "cspb_dunningreminderdays", "cspb_dunningretrydays", "cspb_dunningfinalday",
         "cspb_dunningsuspendday", "cspb_dunningoff", "cspb_autocharge", "cspb_paymenttoken"])
@@ -68,12 +70,12 @@ def contract_dunning(dv: Any, contract_id: str) -> ContractDunning:
     return ContractDunning(policy, bool(row.get("cspb_autocharge")) and bool(row.get("cspb_paymenttoken")))
 
 
-def done_steps(dv: Any, invoice_id: str) -> set[tuple[int, int]]:
+def done_steps(dv: DataverseClient, invoice_id: str) -> set[tuple[int, int]]:
     rows = dv.list(EVENTS, select=["cspb_kind", "cspb_step"], filter=f"_cspb_invoice_value eq {invoice_id}")
     return {(int(r["cspb_kind"]), int(r["cspb_step"])) for r in rows if r.get("cspb_kind") is not None}
 
 
-def record_step(dv: Any, invoice: OverdueInvoice, step: DunningStep, today: date, outcome: str) -> None:
+def record_step(dv: DataverseClient, invoice: OverdueInvoice, step: DunningStep, today: date, outcome: str) -> None:
     dv.upsert(EVENTS, {"cspb_eventkey": step.key(invoice.id)}, {
         "cspb_name": f"{invoice.number} {step.kind.name.lower()} {step.step}",
         "cspb_invoice@odata.bind": f"/{INVOICES}({invoice.id})", "cspb_kind": int(step.kind),
@@ -81,11 +83,11 @@ def record_step(dv: Any, invoice: OverdueInvoice, step: DunningStep, today: date
         "cspb_outcome": outcome[:4000]})
 
 
-def set_status(dv: Any, invoice_id: str, text: str) -> None:
+def set_status(dv: DataverseClient, invoice_id: str, text: str) -> None:
     dv.update(INVOICES, invoice_id, {"cspb_dunningstatus": text[:400]})
 
 
-def create_review_task(dv: Any, invoice: OverdueInvoice, subject: str, description: str, due: date) -> str:
+def create_review_task(dv: DataverseClient, invoice: OverdueInvoice, subject: str, description: str, due: date) -> str:
     """A task for a person, regarding the customer's account."""
     body: dict[str, Any] = {"subject": subject[:200], "description": description, "prioritycode": 2,
                             "scheduledend": datetime.combine(due, time(9)).isoformat() + "Z"}

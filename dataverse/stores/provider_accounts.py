@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dataverse.client import DataverseClient
 from dataverse.tables import EntitySet, MappingStatus, Provider
 
 UNMAPPED_VIEW_NAME = "Unmapped Provider Accounts"
@@ -29,7 +30,7 @@ def billing_block_reason(provider_account: Mapping[str, Any] | None) -> str | No
             f"set its Account in the '{UNMAPPED_VIEW_NAME}' view")
 
 
-def billing_block_reason_by_id(dv: Any, provider_account_id: str | None) -> str | None:
+def billing_block_reason_by_id(dv: DataverseClient, provider_account_id: str | None) -> str | None:
     if not provider_account_id:
         return billing_block_reason(None)
     return billing_block_reason(dv.get(EntitySet.PROVIDER_ACCOUNTS, provider_account_id, select=COLUMNS))
