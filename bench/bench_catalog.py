@@ -64,7 +64,7 @@ def _clients(spec: dict[str, Any]) -> tuple[Any, Any]:
 
 def _worker_sync(spec: dict[str, Any]) -> dict[str, Any]:
     import sync.catalog_sync  # noqa: F401 - loaded before `idle`, so code is not counted as per-row memory
-    from sync import jobs
+    from jobs import sync as jobs
 
     dv, pc = _clients(spec)
     idle = _rss_mb()
@@ -81,7 +81,7 @@ def _worker_sync(spec: dict[str, Any]) -> dict[str, Any]:
 def _worker_hold_all(spec: dict[str, Any]) -> dict[str, Any]:
     """The old way: every market's sheet read into one list of row dicts, then parsed, in one call."""
     from billing.catalog_pricing import parse_sheet_row
-    from sync.jobs import price_sheet_rows
+    from jobs.sync import price_sheet_rows
 
     _dv, pc = _clients(spec)
     idle = _rss_mb()
@@ -221,13 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("CSPB_MODE", "sandbox")  # the sandboxes below, whatever the shell says
 
+    from billing.currency import MARKET_FOR_CURRENCY
     from dataverse.client import DataverseClient
     from distributors.partnercenter_adapter import PartnerCenterAdapter
     from sandbox._server import RunningServer
     from sandbox.dataverse.server import build_app as build_dv
     from sandbox.partnercenter.seed import seed_to_dir
     from sandbox.partnercenter.server import build_app as build_pc
-    from sync.jobs import MARKET_FOR_CURRENCY
     from sync.provider_accounts import run_provider_account_sync
     from sync.subscription_sync import run_subscription_sync
 

@@ -72,3 +72,12 @@ class RateTable:
         rate = self.rate(src, dst, month)
         return rate, (src, rate, month)
 
+
+
+# The market whose price sheet is in each pricing currency (Partner Center prices per market).
+# One home for sync (which sheet to read) and billing; the country -> currency table joins it here (issue 16).
+MARKET_FOR_CURRENCY: dict[str, str] = {
+    "USD": "US", "CAD": "CA", "GBP": "GB", "EUR": "DE", "AUD": "AU", "NZD": "NZ", "JPY": "JP", "KRW": "KR",
+    "INR": "IN", "BRL": "BR", "CHF": "CH", "DKK": "DK", "NOK": "NO", "SEK": "SE", "TWD": "TW", "ZAR": "ZA",
+    "MXN": "MX",
+}

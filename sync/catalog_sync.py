@@ -366,7 +366,7 @@ def run_catalog_sync(dv: Any, price_sheet: Iterable[Mapping[str, Any]], *, curre
 def markets_for(currencies: Iterable[str]) -> dict[str, list[str]]:
     """Market -> the price-list currencies its sheet feeds (USD's also feeds the currencies Microsoft
     does not price in)."""
-    from sync.jobs import MARKET_FOR_CURRENCY
+    from billing.currency import MARKET_FOR_CURRENCY
 
     out: dict[str, list[str]] = {}
     for currency in dict.fromkeys(c.upper() for c in currencies):
@@ -399,9 +399,9 @@ def handle_market(body: Mapping[str, Any], *, dv: Any = None, pc: Any = None,
 
     dv = client_or_default(dv)
     if pc is None:
-        from sync.jobs import partner_center
+        from distributors.partnercenter_adapter import PartnerCenterAdapter
 
-        pc = partner_center()
+        pc = PartnerCenterAdapter.from_settings()
     market = str(body.get("market") or "").upper()
     currencies = [str(c).upper() for c in body.get("currencies") or ()]
     if not market or not currencies:

@@ -204,7 +204,7 @@ def run_subscription_sync(dv: Any, adapters: Mapping[int, Any], *, queue: Queue 
 
 
 def _currency_of(country: str | None) -> str:
-    from sync.jobs import MARKET_FOR_CURRENCY
+    from billing.currency import MARKET_FOR_CURRENCY
 
     by_country = {market: currency for currency, market in MARKET_FOR_CURRENCY.items()}
     euro = {"AT", "BE", "DE", "ES", "FI", "FR", "IE", "IT", "LU", "NL", "PT"}

@@ -5,15 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from dataverse.tables import EntitySet
+from billing.currency import MARKET_FOR_CURRENCY
+from dataverse.stores.contracts import currencies_in_use
 from sync import runs
-
-# The market whose price sheet is in each pricing currency (Partner Center prices per market).
-MARKET_FOR_CURRENCY: dict[str, str] = {
-    "USD": "US", "CAD": "CA", "GBP": "GB", "EUR": "DE", "AUD": "AU", "NZD": "NZ", "JPY": "JP", "KRW": "KR",
-    "INR": "IN", "BRL": "BR", "CHF": "CH", "DKK": "DK", "NOK": "NO", "SEK": "SE", "TWD": "TW", "ZAR": "ZA",
-    "MXN": "MX",
-}
 
 
 def dataverse() -> Any:
@@ -26,15 +20,6 @@ def partner_center() -> Any:
     from distributors.partnercenter_adapter import PartnerCenterAdapter
 
     return PartnerCenterAdapter.from_settings()
-
-
-def currencies_in_use(dv: Any) -> list[str]:
-    """USD plus every currency a billing contract bills in."""
-    found = {"USD"}
-    for row in dv.list(EntitySet.BILLING_CONTRACTS, select=["cspb_currencycode"]):
-        if row.get("cspb_currencycode"):
-            found.add(str(row["cspb_currencycode"]).upper())
-    return sorted(found)
 
 
 def price_sheet_rows(pc: Any, currencies: Iterable[str]) -> list[dict[str, Any]]:
