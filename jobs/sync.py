@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from billing.currency import MARKET_FOR_CURRENCY
-from dataverse.stores.contracts import currencies_in_use
+from dataverse.stores.contract_currencies import currencies_in_use
 from sync import runs
 
 
