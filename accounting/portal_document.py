@@ -40,5 +40,5 @@ def portal_invoice_pdf(invoice: Invoice, account: Account | None) -> bytes:
 def dataverse_invoice_pdf(dv: Any, invoice: Invoice) -> bytes:
     """Dataverse portal: the invoice as posted (the caller already checked it is the customer's own)."""
     doc = records.load_invoice(dv, invoice.id)
-    customer = records.customer_party(records.load_account(dv, doc.account_id))
+    customer = records.load_account(dv, doc.account_id).party
     return render_invoice_pdf(doc, customer=customer, language=doc.language or invoice.language)

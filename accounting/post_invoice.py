@@ -1,9 +1,8 @@
 """Post-invoice jobs, run after an invoice is complete: send, charge, accounting push.
 
-Each job is idempotent and writes its outcome on the invoice (cspb_sendstatus; the payment
-columns via payments.service; cspb_accountingstatus / cspb_accountingerror), and a failing job
-never stops the others. The contract's cspb_autosend / cspb_autocharge / cspb_autosync switch
-them on. "Send" renders the invoice (HTML plus a PDF attachment, contract language) into the blob store
+Each job is idempotent and writes its outcome on the invoice (send status; the payment
+columns via payments.service; accounting status / error), and a failing job never stops the
+others. The contract's auto-send / auto-charge / auto-sync switches turn them on. "Send" renders the invoice (HTML plus a PDF attachment, contract language) into the blob store
 outbox (outbox/invoices/<number>.html|.pdf|.json) addressed to the primary billing contact; mail
 delivery goes through shared.mail (SMTP or Graph sendMail); with the "outbox" backend it stops there.
 """
@@ -20,6 +19,7 @@ from accounting import service as accounting
 from accounting.base import AccountingTarget
 from accounting.render import render_invoice_html, render_invoice_pdf
 from dataverse.client import client_or_default
+from dataverse.stores import invoices
 from payments import invoice_records as records
 from payments import service as payments
 from payments.base import PaymentProcessor
@@ -34,19 +34,19 @@ log = get_logger(__name__)
 JOBS = ("send", "charge", "accounting")
 
 
-def send_invoice(invoice: records.InvoiceDoc, contract: dict[str, Any], *, dv: Any, store: BlobStore,
+def send_invoice(invoice: records.InvoiceDoc, contract: records.ContractSettings, *, dv: Any, store: BlobStore,
                  mailer: Mailer | None = None) -> str:
     if (invoice.send_status or "").startswith(("Queued", "Sent")):
         return "already sent"
     contact = records.billing_contact(dv, contract)
-    email = (contact or {}).get("emailaddress1")
-    if not email:
+    email = contact.email if contact else ""
+    if not contact or not email:
         status = "Failed: the contract has no primary billing contact with an email address"
-        dv.update("invoices", invoice.id, {"cspb_sendstatus": status})
+        invoices.set_send_status(dv, invoice.id, status)
         return status
     account = records.load_account(dv, invoice.account_id)
-    name = " ".join(x for x in ((contact or {}).get("firstname"), (contact or {}).get("lastname")) if x)
-    language = contract.get("cspb_language") or invoice.language
+    name = contact.display_name
+    language = contract.language or invoice.language
     mailer = mailer or mailer_from_settings()
     if mailer.name == "outbox":
         return _queue_to_outbox(invoice, dv=dv, store=store, email=email, customer=records.customer_party(account),
@@ -55,7 +55,7 @@ def send_invoice(invoice: records.InvoiceDoc, contract: dict[str, Any], *, dv: A
                                 language=language, partner=get_settings().mail_from_name)
     message_id = mailer.send(mail)
     status = f"Sent to {email} on {datetime.now(UTC).date().isoformat()} ({mailer.name} {message_id})"
-    dv.update("invoices", invoice.id, {"cspb_sendstatus": status[:4000]})
+    invoices.set_send_status(dv, invoice.id, status[:4000])
     return status
 
 
@@ -73,7 +73,7 @@ def _queue_to_outbox(invoice: records.InvoiceDoc, *, dv: Any, store: BlobStore, 
                                                           "attachments": [f"outbox/invoices/{stem}.pdf"]}).encode(),
               content_type="application/json")
     status = f"Queued to {email} on {datetime.now(UTC).date().isoformat()}"
-    dv.update("invoices", invoice.id, {"cspb_sendstatus": status})
+    invoices.set_send_status(dv, invoice.id, status)
     return status
 
 
@@ -91,9 +91,9 @@ def run_post_invoice_jobs(invoice_id: str, *, dv: Any = None, jobs: tuple[str, .
         try:
             if job == "send":
                 outcomes[job] = (send_invoice(invoice, contract, dv=dv, store=store or blob_store_from_settings())
-                                 if contract.get("cspb_autosend") else "skipped (auto-send is off)")
+                                 if contract.auto_send else "skipped (auto-send is off)")
             elif job == "charge":
-                if contract.get("cspb_autocharge"):
+                if contract.auto_charge:
                     result = payments.charge_invoice(invoice_id, dv=dv, processor=processor)
                     outcomes[job] = f"{result.status} {result.amount} {invoice.currency} {result.message} " \
                                     f"{result.action_url}".strip()
@@ -101,7 +101,7 @@ def run_post_invoice_jobs(invoice_id: str, *, dv: Any = None, jobs: tuple[str, .
                     outcomes[job] = "skipped (auto-charge is off)"
             elif job == "accounting":
                 name = target if target is not None else get_settings().accounting_target
-                if not contract.get("cspb_autosync") or name == "none":
+                if not contract.auto_sync or name == "none":
                     outcomes[job] = "skipped (auto-sync is off)"
                 elif records.load_invoice(dv, invoice_id).accounting_status == records.ACCOUNTING_SYNCED:
                     outcomes[job] = "already synced"
@@ -124,9 +124,7 @@ def run_post_invoice_jobs(invoice_id: str, *, dv: Any = None, jobs: tuple[str, .
 
 def pending_invoice_ids(dv: Any) -> list[str]:
     """Invoices with a job still to do: not sent, unpaid, or not synced."""
-    flt = ("cspb_sendstatus eq null or cspb_paymentstatus eq 1 or cspb_paymentstatus eq null "
-           "or cspb_accountingstatus ne 2 or cspb_accountingstatus eq null")
-    return [row["invoiceid"] for row in dv.list("invoices", select=["invoiceid"], filter=flt)]
+    return invoices.post_invoice_pending_ids(dv)
 
 
 def run_pending(*, dv: Any = None, progress: Callable[[int], Any] | None = None,

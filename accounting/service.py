@@ -1,8 +1,8 @@
 """Accounting export use cases: push invoices (with their customer, items and payments) and the
 deferred revenue journal to the configured target, and the generic CSV/JSON journal file.
 
-Each invoice's outcome is written on it: cspb_accountingstatus Synced (2) or Failed (3) with
-cspb_accountingerror holding the reason. Failed and never-synced invoices are picked up again
+Each invoice's outcome is written on it: its accounting status Synced (2) or Failed (3) with
+the accounting error holding the reason. Failed and never-synced invoices are picked up again
 by the next run, so a failure is never silent and never final.
 """
 
@@ -17,6 +17,7 @@ from typing import Any
 from accounting import base as acc
 from accounting.journal_export import render
 from dataverse.client import client_or_default
+from dataverse.stores import accounts, invoices, revenue_schedules
 from payments import invoice_records as records
 from shared.errors import IntegrationError, ValidationError
 from shared.logging import get_logger
@@ -53,9 +54,8 @@ def export_master_data(*, target: acc.AccountingTarget | str = "quickbooks", dv:
     dv = client_or_default(dv)
     target = target_for(target) if isinstance(target, str) else target
     customers = items = 0
-    for account in dv.list("accounts", select=["accountid", "name", "emailaddress1"]):
-        target.upsert_customer(acc.Customer(account["accountid"], account.get("name") or account["accountid"],
-                                            account.get("emailaddress1") or "", currency))
+    for account in accounts.all_accounts(dv):
+        target.upsert_customer(acc.Customer(account.id, account.name or account.id, account.email, currency))
         customers += 1
     for product in dv.list("products", select=["productid", "name", "productnumber"]):
         if product.get("productnumber"):
@@ -66,8 +66,8 @@ def export_master_data(*, target: acc.AccountingTarget | str = "quickbooks", dv:
 
 def to_accounting_invoice(dv: Any, invoice: records.InvoiceDoc) -> acc.Invoice:
     account = records.load_account(dv, invoice.account_id)
-    customer = acc.Customer(invoice.account_id or "", account.get("name") or invoice.account_id or "",
-                            account.get("emailaddress1") or "", invoice.currency)
+    customer = acc.Customer(invoice.account_id or "", account.name or invoice.account_id or "", account.email,
+                            invoice.currency)
     lines = tuple(acc.InvoiceLine(line.sku, line.description, line.quantity, line.unit_price, line.amount)
                   for line in invoice.lines)
     return acc.Invoice(invoice.number, customer, invoice.invoice_date, invoice.currency, lines,
@@ -86,16 +86,13 @@ def export_invoice(invoice_id: str, *, target: acc.AccountingTarget, dv: Any = N
                                   f"{invoice.total}")
         remote_id = target.push_invoice(document)
         for payment in records.succeeded_payments(dv, invoice_id):
-            paid_on = payment.get("cspb_paidon") or payment.get("modifiedon") or date.today().isoformat()
-            target.push_payment(acc.Payment(payment["cspb_paymentkey"], invoice.number, document.customer,
-                                            records.dec(payment.get("cspb_amount")),
-                                            date.fromisoformat(str(paid_on)[:10]), invoice.currency), remote_id)
+            paid_on = payment.paid_on or payment.modified_on or date.today()
+            target.push_payment(acc.Payment(payment.key, invoice.number, document.customer, payment.amount,
+                                            paid_on, invoice.currency), remote_id)
     except IntegrationError as exc:
-        dv.update("invoices", invoice_id, {"cspb_accountingstatus": records.ACCOUNTING_FAILED,
-                                           "cspb_accountingerror": f"{target.name}: {exc}"[:4000]})
+        invoices.set_accounting_status(dv, invoice_id, records.ACCOUNTING_FAILED, f"{target.name}: {exc}"[:4000])
         raise
-    dv.update("invoices", invoice_id, {"cspb_accountingstatus": records.ACCOUNTING_SYNCED,
-                                       "cspb_accountingerror": None})
+    invoices.set_accounting_status(dv, invoice_id, records.ACCOUNTING_SYNCED)
     return remote_id
 
 
@@ -105,8 +102,7 @@ def export_invoices(invoice_ids: list[str] | None = None, *, target: acc.Account
     dv = client_or_default(dv)
     target = target_for(target) if isinstance(target, str) else target
     if invoice_ids is None:
-        invoice_ids = [row["invoiceid"] for row in dv.list(
-            "invoices", select=["invoiceid"], filter="cspb_accountingstatus ne 2 or cspb_accountingstatus eq null")]
+        invoice_ids = invoices.not_synced_ids(dv)
     report = ExportReport()
     for invoice_id in invoice_ids:
         try:
@@ -123,9 +119,9 @@ def deferred_revenue_entries(dv: Any, month: str) -> tuple[list[acc.JournalEntry
     (debit deferred revenue, credit revenue). Returns the entries and the schedule row ids used."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
     used: list[str] = []
-    for row in dv.list("cspb_revenueschedules", filter=f"cspb_month eq '{month}' and cspb_exported ne true"):
-        totals[row.get("cspb_currencycode") or "USD"] += records.dec(row.get("cspb_amount"))
-        used.append(row["cspb_revenuescheduleid"])
+    for row_id, entry in revenue_schedules.unexported(dv, month):
+        totals[entry.currency or "USD"] += entry.amount
+        used.append(row_id)
     year, mon = (int(x) for x in month.split("-"))
     last_day = (date(year + mon // 12, mon % 12 + 1, 1) - date.resolution)
     entries = [acc.JournalEntry(f"DR-{month}-{currency}", last_day, currency, (
@@ -145,6 +141,5 @@ def export_deferred_revenue(month: str, *, target: acc.AccountingTarget | str | 
         return render(entries, fmt)
     target = target_for(target) if isinstance(target, str) else target
     pushed = [target.push_journal(entry) for entry in entries]
-    for row_id in used:
-        dv.update("cspb_revenueschedules", row_id, {"cspb_exported": True})
+    revenue_schedules.mark_exported(dv, used)
     return pushed

@@ -1,6 +1,6 @@
 """`python -m bench` (make bench): run every benchmark at its full, issue-sized default.
 
-`python -m bench NAME [args]` runs one (names: dataverse, seed, sync, billing, recon, catalog), passing the
+`python -m bench NAME [args]` runs one (names: dataverse, seed, sync, billing, recon, catalog, portal), passing the
 arguments on. Each prints its own ratios against the baseline it measures in the same run.
 """
 
@@ -21,6 +21,7 @@ BENCHES = {
     "billing": "bench.bench_billing",
     "recon": "bench.bench_recon",
     "catalog": "bench.bench_catalog",
+    "portal": "bench.bench_portal",
 }
 
 

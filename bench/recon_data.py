@@ -56,7 +56,7 @@ def _rows(rows: int, seed: int, customers: int = 400):
             "PCToBCExchangeRate": "1", "PCToBCExchangeRateDate": "2026-10-01T00:00:00Z",
             "EntitlementId": ent, "EntitlementDescription": "Azure subscription 1",
             "PartnerEarnedCreditPercentage": pec, "CreditPercentage": "0", "CreditType": "",
-            "BenefitOrderId": "", "BenefitId": "", "BenefitType": "",
+            "BenefitOrderID": "", "BenefitID": "", "BenefitType": "",
         }
 
 

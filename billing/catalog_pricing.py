@@ -24,11 +24,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from billing.money import ALL_PRICING_CURRENCIES, parse_decimal, round_money
+from shared.dates import parse_date
 from shared.errors import ValidationError
 
 FALLBACK_CURRENCY = "USD"
@@ -78,13 +79,10 @@ def parse_sheet_date(text: Any, what: str = "date") -> date | None:
     raw = str(text or "").strip()
     if not raw:
         return None
-    head = raw.replace("T", " ").split(" ")[0]
-    for fmt in ("%m/%d/%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(head, fmt).date()
-        except ValueError:
-            continue
-    raise ValidationError(f"bad {what}: {raw!r} is not a date")
+    try:
+        return parse_date(raw)
+    except ValueError:
+        raise ValidationError(f"bad {what}: {raw!r} is not a date") from None
 
 
 def _tier_bound(text: Any, what: str) -> int | None:

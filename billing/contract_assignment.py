@@ -35,6 +35,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from billing.catalog_pricing import FALLBACK_CURRENCY, price_key, price_list_name, product_number, unit_name
+from billing.currency import currency_for_country
 from billing.cycles import due_cycles
 from billing.models import (
     BillingContract,
@@ -64,16 +65,6 @@ USAGE_KINDS = frozenset({SubscriptionKind.AZURE_PLAN, SubscriptionKind.AZURE_ENT
 ENDED = frozenset({SubscriptionStatus.EXPIRED, SubscriptionStatus.CANCELLED})
 # cspb_billingfrequency (Microsoft's billing cycle as a term code) -> the price sheet's BillingPlan.
 BILLING_PLAN: dict[str, str] = {"P1M": "monthly", "P1Y": "annual", "P3Y": "triennial"}
-
-# The currency a customer in each CSP market is billed in, for provider accounts whose currency
-# the provider did not report (Partner Center's customer resource carries only the country).
-COUNTRY_CURRENCY: dict[str, str] = {
-    "US": "USD", "CA": "CAD", "GB": "GBP", "AU": "AUD", "NZ": "NZD", "JP": "JPY", "KR": "KRW", "IN": "INR",
-    "BR": "BRL", "CH": "CHF", "DK": "DKK", "NO": "NOK", "SE": "SEK", "TW": "TWD", "ZA": "ZAR", "MX": "MXN",
-    **{c: "EUR" for c in ("AT", "BE", "CY", "DE", "EE", "ES", "FI", "FR", "GR", "HR", "IE", "IT", "LT", "LU", "LV",
-                          "MT", "NL", "PT", "SI", "SK")},
-}
-
 
 @dataclass(frozen=True)
 class MappedAccount:
@@ -107,7 +98,7 @@ def contract_kind(sub: Subscription) -> ContractKind:
 
 
 def account_currency(account: MappedAccount) -> str:
-    return (account.currency or COUNTRY_CURRENCY.get(account.country.upper(), "") or FALLBACK_CURRENCY).upper()
+    return (account.currency or currency_for_country(account.country)).upper()
 
 
 def license_currency(account: MappedAccount, price_list_currencies: Collection[str]) -> str:

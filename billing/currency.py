@@ -4,7 +4,12 @@ change took effect for a change-log line, the usage month for usage. The rate ta
 (the cspb_exchangerate table in Dataverse: from, to, month, rate, source), never fetched here.
 
 Microsoft prices new-commerce licenses in 16 currencies plus USD (billing/money.py); a customer
-whose currency is not one of them is priced from USD and converted (`price_currency`)."""
+whose currency is not one of them is priced from USD and converted (`price_currency`).
+
+It is also the one home of the country -> currency -> market table: the currency a customer in a
+country is billed in (`currency_for_country`) and the market whose price sheet holds a currency's
+prices (`price_sheet_market`). Billing's contract assignment and the subscription and catalog syncs
+all read it, so a customer is never billed in one currency and priced from another's list."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
-from billing.catalog_pricing import pricing_currency
+from billing.catalog_pricing import FALLBACK_CURRENCY, pricing_currency
 from billing.models import BillingContract, ExchangeRate, Subscription
 from shared.errors import ValidationError
 
@@ -25,6 +30,49 @@ def price_currency(sub: Subscription, contract: BillingContract) -> str:
     """The currency a subscription's price is in: its own, else what Microsoft prices the contract's
     currency in. Never silently the contract's currency when Microsoft does not price in it."""
     return (sub.currency or pricing_currency(contract.currency)).upper()
+
+
+# The currency Microsoft bills a CSP customer in, by the country of its billing address (Microsoft
+# Learn, "Geographic availability and currency support for the commercial marketplace"). The euro area
+# and the EU/EFTA countries without a CSP currency of their own are billed in EUR; a country not listed
+# is billed in USD. Partner Center's customer resource carries only the country, so this is how a
+# provider account whose currency the provider did not report gets one.
+_EUR_COUNTRIES = (
+    # euro area
+    "AT", "BE", "CY", "DE", "EE", "ES", "FI", "FR", "GR", "HR", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PT",
+    "SI", "SK",
+    # EU/EFTA without a CSP currency of their own, and the euro microstates
+    "BG", "CZ", "HU", "PL", "RO", "IS", "LI", "AD", "MC", "VA",
+)
+COUNTRY_CURRENCY: dict[str, str] = {
+    "US": "USD", "CA": "CAD", "GB": "GBP", "AU": "AUD", "NZ": "NZD", "JP": "JPY", "KR": "KRW", "IN": "INR",
+    "BR": "BRL", "CH": "CHF", "DK": "DKK", "FO": "DKK", "NO": "NOK", "SE": "SEK", "TW": "TWD", "ZA": "ZAR",
+    "MX": "MXN",
+    **{c: "EUR" for c in _EUR_COUNTRIES},
+}
+
+# The market whose price sheet holds each pricing currency's prices (Partner Center publishes one
+# sheet per market; every euro market carries the same EUR prices, so one sheet serves them all).
+MARKET_FOR_CURRENCY: dict[str, str] = {
+    "USD": "US", "CAD": "CA", "GBP": "GB", "EUR": "DE", "AUD": "AU", "NZD": "NZ", "JPY": "JP", "KRW": "KR",
+    "INR": "IN", "BRL": "BR", "CHF": "CH", "DKK": "DK", "NOK": "NO", "SEK": "SE", "TWD": "TW", "ZAR": "ZA",
+    "MXN": "MX",
+}
+
+
+def currency_for_country(country: str | None) -> str:
+    """The currency a customer in `country` (ISO 3166 alpha-2) is billed in; USD when unknown."""
+    return COUNTRY_CURRENCY.get((country or "").strip().upper(), FALLBACK_CURRENCY)
+
+
+def price_sheet_market(currency: str) -> str:
+    """The market whose price sheet prices a price list in `currency` (the US sheet for a currency
+    Microsoft does not price in: it is converted from USD)."""
+    return MARKET_FOR_CURRENCY[pricing_currency(currency)]
+
+
+def price_sheet_market_for_country(country: str | None) -> str:
+    return price_sheet_market(currency_for_country(country))
 
 
 ONE = Decimal(1)
@@ -72,12 +120,3 @@ class RateTable:
         rate = self.rate(src, dst, month)
         return rate, (src, rate, month)
 
-
-
-# The market whose price sheet is in each pricing currency (Partner Center prices per market).
-# One home for sync (which sheet to read) and billing; the country -> currency table joins it here (issue 16).
-MARKET_FOR_CURRENCY: dict[str, str] = {
-    "USD": "US", "CAD": "CA", "GBP": "GB", "EUR": "DE", "AUD": "AU", "NZD": "NZ", "JPY": "JP", "KRW": "KR",
-    "INR": "IN", "BRL": "BR", "CHF": "CH", "DKK": "DK", "NOK": "NO", "SEK": "SE", "TWD": "TW", "ZAR": "ZA",
-    "MXN": "MX",
-}

@@ -42,6 +42,7 @@ from billing.models import (
     invoice_key,
 )
 from billing.runs import BillingData, RunPlan, plan_run, preview, summarize
+from shared.dates import require_date
 from shared.errors import IntegrationError, RetriableError, ValidationError
 from shared.logging import get_logger
 
@@ -182,8 +183,9 @@ def finish_invoice(repo: BillingRepository, key: str, stored: StoredInvoice, con
     entries = 0
     if needs_schedule(contract.frequency, contract.policy) and lines:
         number, start, kind = key.split("|")
-        inv = Invoice(key=key, contract_number=number, kind=InvoiceKind(kind), period_start=date.fromisoformat(start),
-                      period_end=date.fromisoformat(start), invoice_date=date.fromisoformat(start),
+        day = require_date(start, "invoice key")
+        inv = Invoice(key=key, contract_number=number, kind=InvoiceKind(kind), period_start=day,
+                      period_end=day, invoice_date=day,
                       currency=contract.currency, lines=tuple(lines), id=stored.id, contract_id=contract.id)
         revenue = schedule(inv)
         repo.write_revenue_schedule(revenue)

@@ -71,6 +71,7 @@ from billing.usage_rating import (
     true_up_lines,
     usage_lines,
 )
+from shared.dates import require_date
 from shared.errors import IntegrationError
 
 USAGE_KINDS = (SubscriptionKind.AZURE_PLAN, SubscriptionKind.AZURE_ENTITLEMENT,
@@ -377,7 +378,7 @@ def plan_run(
         number, _, rest = key.partition("|")
         start, _, kind = rest.partition("|")
         if kind == InvoiceKind.CYCLE.value:
-            reopen[number].add(date.fromisoformat(start))
+            reopen[number].add(require_date(start, "invoice key"))
     existing = frozenset(existing_invoice_keys)
     billed = frozenset(billed_line_keys)
     plan = RunPlan(run_date)

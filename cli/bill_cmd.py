@@ -10,13 +10,14 @@ from pathlib import Path
 import click
 
 from cli.params import POSITIVE
+from shared.dates import require_date
 
 
 def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date:
     if value is None:
         return date.today()
     try:
-        return date.fromisoformat(value)
+        return require_date(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 
 from cli.params import POSITIVE
+from shared.dates import parse_datetime
 
 
 class _When(click.ParamType):
@@ -16,12 +17,10 @@ class _When(click.ParamType):
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
         if isinstance(value, datetime):
             return value
-        text = str(value).strip()
-        try:
-            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
+        when = parse_datetime(str(value).strip(), strict=False)
+        if when is None:
             self.fail(f"{value!r} is not a time (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z])", param, ctx)
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return when
 
 
 def _queue_and_drain():  # type: ignore[no-untyped-def]

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from shared.dates import require_date
+
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -35,7 +37,7 @@ class DateType(click.ParamType):
         if isinstance(value, date):
             return value
         try:
-            return date.fromisoformat(str(value).strip())
+            return require_date(value)
         except ValueError:
             self.fail(f"{value!r} is not a date (YYYY-MM-DD)", param, ctx)
 

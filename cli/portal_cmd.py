@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from cli.foreground import wait_for_ctrl_c
+from sandbox.ports import PORTS
 
 
 @click.group(invoke_without_command=True)
-@click.option("--port", default=7110, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=PORTS["portal"], show_default=True, type=click.IntRange(0, 65535))
 @click.option("--memory", is_flag=True, help="Use built-in demo data in memory instead of Dataverse.")
 @click.option("--seed/--no-seed", default=False, help="Write the demo customers into Dataverse first.")
 @click.pass_context

@@ -17,6 +17,7 @@ from billing import catalog_pricing as cp
 from billing.money import parse_decimal
 from dataverse import odata
 from dataverse.tables import CatalogSelectionKind, EntitySet, PriceReviewStatus, SubscriptionStatus
+from shared.dates import parse_date
 
 ITEM_COLUMNS = ["cspb_pricekey", "amount", "cspb_cost", "cspb_pricetiers"]
 CHANGE_COLUMNS = ["cspb_changekey", "cspb_status", "cspb_newamount", "cspb_newcost", "cspb_scheduled",
@@ -124,7 +125,7 @@ def price_changes(dv: Any, price_list: str) -> dict[str, cp.ExistingChange]:
         out[c["cspb_changekey"]] = cp.ExistingChange(
             c["cspb_changekey"], int(c.get("cspb_status") or cp.CHANGE_PENDING), _dec(c.get("cspb_newamount")),
             _dec(c.get("cspb_newcost")), bool(c.get("cspb_scheduled")),
-            date.fromisoformat(str(effective)[:10]) if effective else None)
+            parse_date(effective))
     return out
 
 

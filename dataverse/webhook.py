@@ -20,15 +20,14 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from shared.dates import parse_wcf_date
 from shared.errors import ValidationError
 
-_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 SIZE_EXCEEDED_HEADER = "x-ms-dynamics-msg-size-exceeded"
 
@@ -100,13 +99,10 @@ def _bad(path: str, problem: str) -> ValidationError:
 
 
 def parse_date(text: str, path: str = "date") -> datetime:
-    match = _DATE.match(text)
-    if not match or len(match.group(1)) > 20:
-        raise _bad(path, f"is not a /Date(ms)/ value: {text[:40]!r}")
     try:
-        return _EPOCH + timedelta(milliseconds=int(match.group(1)))
-    except OverflowError:
-        raise _bad(path, f"is a date out of range: {text[:40]!r}") from None
+        return parse_wcf_date(text)
+    except ValueError as exc:
+        raise _bad(path, str(exc)) from None
 
 
 def _guid(value: Any, path: str, *, optional: bool = False) -> str | None:

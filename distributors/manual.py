@@ -22,6 +22,7 @@ from distributors.base import (
     check_term,
 )
 from shared.blobstore import BlobStore, blob_store_from_settings
+from shared.dates import parse_datetime
 from shared.errors import NotFoundError, ValidationError
 from shared.logging import get_logger
 
@@ -50,7 +51,7 @@ class ManualAdapter:
         path = f"{PREFIX}{request.idempotency_key}.json"
         if self.store.exists(path):
             stored = json.loads(self.store.get(path))
-            stored["requested_on"] = datetime.fromisoformat(stored["requested_on"]) if stored.get("requested_on") else None
+            stored["requested_on"] = parse_datetime(stored.get("requested_on"))
             return ChangeRequest(**stored), True
         self.store.put(path, json.dumps(asdict(request), default=str).encode(), content_type="application/json")
         self.notifier(request)
@@ -59,7 +60,7 @@ class ManualAdapter:
     def requests(self) -> Iterator[ChangeRequest]:
         for path in self.store.list(PREFIX):
             data = json.loads(self.store.get(path))
-            data["requested_on"] = datetime.fromisoformat(data["requested_on"]) if data.get("requested_on") else None
+            data["requested_on"] = parse_datetime(data.get("requested_on"))
             yield ChangeRequest(**data)
 
     def place_order(self, company_id: str, product_id: str, quantity: int, billing_term: str,

@@ -52,6 +52,7 @@ from distributors.base import (
 )
 from distributors.tdsynnex_auth import TdSynnexTokens, tokens_for
 from shared.config import Settings, get_settings
+from shared.dates import parse_datetime
 from shared.errors import AuthError, IntegrationError, ValidationError, error_for_status
 from shared.http import HttpClient, RetryPolicy, parse_retry_after
 from shared.logging import get_logger, redact
@@ -108,10 +109,10 @@ def _when(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = parse_datetime(value)
     except ValueError:
         raise ValidationError(f"TD SYNNEX sent an unreadable date {value!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return parsed.astimezone(UTC) if parsed else None
 
 
 def _date(value: Any) -> date | None:

@@ -15,6 +15,7 @@ from billing.run_service import RunResult, execute_run, preview_contract
 from dataverse.billing_repo import DataverseBillingRepository
 from dataverse.client import client_or_default
 from dataverse.contract_jobs import AssignSummary, RenewalSummary, apply_renewals, assign_contracts
+from shared.dates import require_date
 from shared.errors import IntegrationError
 
 
@@ -208,7 +209,7 @@ def preview_change_request(params: dict[str, str]) -> tuple[int, dict[str, Any]]
         return 400, {"error": f"term must be P1M, P1Y or P3Y (got {term!r})"}
     raw_date = (params.get("date") or "").strip()
     try:
-        on_date = date.fromisoformat(raw_date) if raw_date else datetime.now(UTC).date()
+        on_date = require_date(raw_date) if raw_date else datetime.now(UTC).date()
     except ValueError:
         return 400, {"error": f"date must be YYYY-MM-DD (got {raw_date!r})"}
     try:

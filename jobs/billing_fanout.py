@@ -18,6 +18,7 @@ from typing import Any
 
 from dataverse.client import client_or_default
 from dataverse.tables import EntitySet
+from shared.dates import require_date
 from shared.errors import IntegrationError
 from shared.queue import Queue
 
@@ -74,7 +75,7 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None) -> dict[str, Any]
     from sync import runs as syncruns
 
     client = client_or_default(dv)
-    run_date = date.fromisoformat(str(body["runDate"]))
+    run_date = require_date(body.get("runDate"), "runDate")
     contracts = [str(c) for c in body.get("contracts") or []]
     if not contracts:
         return {"invoices": 0}

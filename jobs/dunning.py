@@ -35,15 +35,15 @@ def _send_notice(dv: Any, invoice_id: str, step: DunningStep, mailer: Any) -> st
 
     doc = records.load_invoice(dv, invoice_id)
     contract = records.load_contract(dv, doc)
-    contact = records.billing_contact(dv, contract) or {}
-    email = contact.get("emailaddress1")
-    if not email:
+    contact = records.billing_contact(dv, contract)
+    email = contact.email if contact else ""
+    if not contact or not email:
         return "not sent: the contract has no primary billing contact with an email address"
     account = records.load_account(dv, doc.account_id)
-    name = " ".join(x for x in (contact.get("firstname"), contact.get("lastname")) if x)
+    name = contact.display_name
     mail = compose_reminder(doc, final=step.kind == DunningKind.FINAL, days_overdue=step.days_overdue,
-                            step=step.step, to=email, customer=account.get("name") or "", contact=name,
-                            language=contract.get("cspb_language") or doc.language,
+                            step=step.step, to=email, customer=account.name, contact=name,
+                            language=contract.language or doc.language,
                             partner=get_settings().mail_from_name)
     message_id = mailer.send(mail)
     return f"sent to {email} ({message_id})"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from billing.currency import MARKET_FOR_CURRENCY
 from dataverse.stores.contract_currencies import currencies_in_use
 from sync import runs
 
@@ -24,9 +23,9 @@ def partner_center() -> Any:
 
 def price_sheet_rows(pc: Any, currencies: Iterable[str]) -> list[dict[str, Any]]:
     """Price sheet rows for every currency Microsoft prices in among `currencies` (plus USD, the fallback)."""
-    from billing.catalog_pricing import pricing_currency
+    from billing.currency import price_sheet_market
 
-    markets = {MARKET_FOR_CURRENCY[pricing_currency(c)] for c in currencies} | {"US"}
+    markets = {price_sheet_market(c) for c in currencies} | {"US"}
     rows: list[dict[str, Any]] = []
     for market in sorted(markets):
         rows.extend(pc.get_price_sheet(market))

@@ -17,6 +17,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
+from dataverse.stores import payments
 from payments import invoice_records as records
 from shared.errors import AuthError, IntegrationError, RetriableError, ValidationError
 
@@ -64,18 +65,13 @@ def verify(body: bytes, header: str | None, key: str, encoding: str = "text") ->
     return notification
 
 
-def _payment_by_trans_id(dv: Any, trans_id: str) -> dict[str, Any] | None:
-    rows = list(dv.list("cspb_payments", filter=f"cspb_processorpaymentid eq '{trans_id}'"))
-    return rows[0] if rows else None
-
-
 def apply_notification(notification: dict[str, Any], *, dv: Any, processor: Any) -> str:
     payload = notification["payload"]
     if payload.get("entityName") != "transaction" or not payload.get("id"):
         return "ignored"
     trans_id = str(payload["id"])
-    row = _payment_by_trans_id(dv, trans_id)
-    if row is None or not row.get("_cspb_invoice_value"):
+    row = payments.by_processor_payment_id(dv, trans_id)
+    if row is None or not row.invoice_id:
         return "unknown-payment"
     answer = processor.call("getTransactionDetailsRequest", {"transId": trans_id})
     status = str((answer.get("transaction") or {}).get("transactionStatus") or "")
@@ -87,10 +83,10 @@ def apply_notification(notification: dict[str, Any], *, dv: Any, processor: Any)
         new = records.PAYMENT_PENDING
     else:
         return f"unknown transaction status {status!r}"
-    if row.get("cspb_status") == new:
+    if row.status == new:
         return f"unchanged ({status})"
-    invoice = records.load_invoice(dv, row["_cspb_invoice_value"])
-    records.write_payment(dv, invoice, row["cspb_paymentkey"], amount=records.dec(row.get("cspb_amount")),
+    invoice = records.load_invoice(dv, row.invoice_id)
+    records.write_payment(dv, invoice, row.key, amount=row.amount,
                           processor="authorizenet", status=new, processor_payment_id=trans_id,
                           error="" if new != records.PAYMENT_FAILED else f"Authorize.Net: transaction {status}",
                           paid_on=date.today() if new == records.PAYMENT_SUCCEEDED else None)

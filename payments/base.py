@@ -15,11 +15,15 @@ PENDING = "pending"
 # The card's bank wants the customer to authenticate (3-D Secure): nothing was taken yet, and
 # ChargeResult.action_url is where the customer finishes it.
 REQUIRES_ACTION = "requires_action"
+# Stripe metadata names (a wire contract with Stripe, not Dataverse columns): our payment key, which a
+# webhook event is matched back by, and the invoice key for people reading the Stripe dashboard.
+METADATA_PAYMENT_KEY = "cspb_paymentkey"
+METADATA_REFERENCE = "cspb_reference"
 
 
 @dataclass(frozen=True)
 class StoredMethod:
-    """What a contract keeps in cspb_paymenttoken: the processor's customer + method references."""
+    """What a contract keeps as its payment token: the processor's customer + method references."""
 
     processor: str
     customer_ref: str

@@ -2,7 +2,7 @@
 link, apply a processor webhook. Each records its outcome on the invoice in Dataverse.
 
 Exactly-once money: the idempotency key is derived from the invoice id and the purpose of the
-attempt ("autocharge", "portal-1", ...), so a retried or duplicated call reuses it. A cspb_payment
+attempt ("autocharge", "portal-1", ...), so a retried or duplicated call reuses it. A payment
 row is written Pending before the processor is called, so a crash in between is resumed with
 the same key (the processor replays) rather than charging anew.
 """
@@ -16,9 +16,18 @@ from typing import Any
 
 from billing.money import round_money
 from dataverse.client import client_or_default
+from dataverse.stores import contracts
 from distributors.base import idempotency_key
 from payments import invoice_records as records
-from payments.base import FAILED, REQUIRES_ACTION, SUCCEEDED, ChargeResult, PaymentProcessor, StoredMethod
+from payments.base import (
+    FAILED,
+    METADATA_PAYMENT_KEY,
+    REQUIRES_ACTION,
+    SUCCEEDED,
+    ChargeResult,
+    PaymentProcessor,
+    StoredMethod,
+)
 from payments.links import LinkClaims, consume, create_payment_link, verify_token
 from shared.blobstore import BlobStore, blob_store_from_settings
 from shared.errors import ConflictError, IntegrationError, RetriableError, ValidationError
@@ -65,23 +74,23 @@ def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: s
     invoice = records.load_invoice(dv, invoice_id)
     key = payment_key(invoice_id, purpose)
     existing = records.payment_row(dv, key)
-    if existing is not None and existing.get("cspb_status") == records.PAYMENT_SUCCEEDED:
-        return ChargeOutcome(SUCCEEDED, records.dec(existing.get("cspb_amount")), key, "already charged",
+    if existing is not None and existing.status == records.PAYMENT_SUCCEEDED:
+        return ChargeOutcome(SUCCEEDED, existing.amount, key, "already charged",
                              replayed=True, balance=invoice.balance)
-    if existing is not None and existing.get("cspb_status") == records.PAYMENT_FAILED:
+    if existing is not None and existing.status == records.PAYMENT_FAILED:
         # The processor would replay the same refusal for this key; a new attempt needs a new purpose.
-        return ChargeOutcome(FAILED, records.dec(existing.get("cspb_amount")), key, existing.get("cspb_error") or "",
+        return ChargeOutcome(FAILED, existing.amount, key, existing.error,
                              replayed=True, balance=invoice.balance)
     contract = records.load_contract(dv, invoice)
-    processor_name = contract.get("cspb_paymentprovider") or "stripe"
+    processor_name = contract.payment_provider or "stripe"
     if existing is not None:
         # Resume a crashed attempt with exactly what was asked the first time.
-        due = records.dec(existing.get("cspb_amount"))
+        due = existing.amount
     else:
         due = invoice.balance if amount is None else min(round_money(amount, invoice.currency), invoice.balance)
     if due <= 0:
         return ChargeOutcome("nothing_due", Decimal("0"), key, "the invoice has no balance", balance=invoice.balance)
-    token = contract.get("cspb_paymenttoken") or ""
+    token = contract.payment_token
     if not token:
         records.write_payment(dv, invoice, key, amount=due, processor=processor_name, status=records.PAYMENT_FAILED,
                               error="No payment method on file for this contract.")
@@ -90,7 +99,7 @@ def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: s
                              balance=invoice.balance)
     method = StoredMethod.parse(processor_name, token)
     processor = processor or processor_for(processor_name)
-    held = (existing or {}).get("cspb_processorpaymentid") if existing is not None else None
+    held = existing.processor_payment_id if existing is not None else ""
     if not held:
         records.write_payment(dv, invoice, key, amount=due, processor=processor.name, status=records.PAYMENT_PENDING)
     try:
@@ -137,26 +146,26 @@ def settle_held(*, dv: Any = None, processors: dict[str, Any] | None = None) -> 
     processors = dict(processors or {})
     settled = []
     for row in records.held_payments(dv):
-        name = row.get("cspb_processor") or ""
+        name = row.processor
         processor = processors.get(name)
         if processor is None:
             processor = processors[name] = processor_for(name)
         status_of = getattr(processor, "transaction_status", None)
         if status_of is None:
             continue
-        invoice = records.load_invoice(dv, row["_cspb_invoice_value"])
-        amount = records.dec(row.get("cspb_amount"))
-        result = status_of(row["cspb_processorpaymentid"], amount, invoice.currency)
+        invoice = records.load_invoice(dv, row.invoice_id or "")
+        amount = row.amount
+        result = status_of(row.processor_payment_id, amount, invoice.currency)
         if result.status in ("pending", REQUIRES_ACTION):  # the customer has not authenticated yet
-            settled.append({"invoice": invoice.number, "payment": row["cspb_paymentkey"], "status": "pending"})
+            settled.append({"invoice": invoice.number, "payment": row.key, "status": "pending"})
             continue
         succeeded = result.status == SUCCEEDED
-        records.write_payment(dv, invoice, row["cspb_paymentkey"], amount=amount, processor=name,
+        records.write_payment(dv, invoice, row.key, amount=amount, processor=name,
                               status=records.PAYMENT_SUCCEEDED if succeeded else records.PAYMENT_FAILED,
                               processor_payment_id=result.processor_payment_id, error=result.error,
                               paid_on=date.today() if succeeded else None)
         records.refresh_payment_totals(dv, invoice, last_attempt_failed=not succeeded)
-        settled.append({"invoice": invoice.number, "payment": row["cspb_paymentkey"], "status": result.status})
+        settled.append({"invoice": invoice.number, "payment": row.key, "status": result.status})
     return settled
 
 
@@ -170,17 +179,16 @@ def redeem(token: str, payment_method_token: str, *, dv: Any = None, processor: 
     if not payment_method_token:
         raise ValidationError("no payment method token was given")
     dv = client_or_default(dv)
-    contract = dv.get_by_key("cspb_billingcontracts", {"cspb_contractnumber": claims.contract_number})
+    contract = contracts.by_number(dv, claims.contract_number)
     if contract is None:
         raise ValidationError(f"contract {claims.contract_number} no longer exists")
-    processor = processor or processor_for(contract.get("cspb_paymentprovider") or "stripe")
-    account = records.load_account(dv, contract.get("_cspb_account_value"))
-    contact = records.billing_contact(dv, contract) or {}
-    method = processor.save_method(account.get("name") or claims.contract_number,
-                                   contact.get("emailaddress1") or account.get("emailaddress1") or "",
+    processor = processor or processor_for(contract.payment_provider or "stripe")
+    account = records.load_account(dv, contract.account_id)
+    contact = records.billing_contact(dv, contract)
+    method = processor.save_method(account.name or claims.contract_number,
+                                   (contact.email if contact else "") or account.email,
                                    payment_method_token, f"link-{claims.link_id}")
-    dv.update("cspb_billingcontracts", contract["cspb_billingcontractid"],
-              {"cspb_paymenttoken": method.token(), "cspb_paymentprovider": processor.name})
+    contracts.set_payment_method(dv, contract.id, token=method.token(), provider=processor.name)
     consume(claims, store)
     return method
 
@@ -192,19 +200,19 @@ def apply_webhook_event(event: dict[str, Any], *, dv: Any = None) -> str:
     and totals are recomputed, so a duplicate delivery changes nothing."""
     kind = event.get("type", "")
     obj = (event.get("data") or {}).get("object") or {}
-    key = (obj.get("metadata") or {}).get("cspb_paymentkey")
+    key = (obj.get("metadata") or {}).get(METADATA_PAYMENT_KEY)
     if kind not in ("payment_intent.succeeded", "payment_intent.payment_failed") or not key:
         return "ignored"
     dv = client_or_default(dv)
     row = records.payment_row(dv, key)
-    if row is None or not row.get("_cspb_invoice_value"):
+    if row is None or not row.invoice_id:
         return "unknown-payment"
-    invoice = records.load_invoice(dv, row["_cspb_invoice_value"])
+    invoice = records.load_invoice(dv, row.invoice_id)
     succeeded = kind == "payment_intent.succeeded"
-    if row.get("cspb_status") == records.PAYMENT_SUCCEEDED and succeeded:
+    if row.status == records.PAYMENT_SUCCEEDED and succeeded:
         return "duplicate"
     error = ((obj.get("last_payment_error") or {}).get("message") or "payment failed") if not succeeded else ""
-    records.write_payment(dv, invoice, key, amount=records.dec(row.get("cspb_amount")), processor="stripe",
+    records.write_payment(dv, invoice, key, amount=row.amount, processor="stripe",
                           status=records.PAYMENT_SUCCEEDED if succeeded else records.PAYMENT_FAILED,
                           processor_payment_id=obj.get("id", ""), error=error,
                           paid_on=date.today() if succeeded else None)
@@ -220,7 +228,7 @@ class WebhookReply:
 
 def handle_stripe_webhook(body: bytes, headers: dict[str, str], *, dv: Any = None,
                           secret: str | None = None) -> WebhookReply:
-    """Verify, store in cspb_inbox (dedupe on the event id), apply. Stripe's docs ask for a 2xx
+    """Verify, store in the inbox (dedupe on the event id), apply. Stripe's docs ask for a 2xx
     quickly and a 400 when the signature cannot be verified; a 5xx makes Stripe retry, which is
     what a RetriableError becomes at the host."""
     from payments.webhooks import SignatureError, verify

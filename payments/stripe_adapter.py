@@ -18,7 +18,16 @@ from typing import Any
 import stripe
 
 from billing.money import minor_units, round_money
-from payments.base import FAILED, PENDING, REQUIRES_ACTION, SUCCEEDED, ChargeResult, StoredMethod
+from payments.base import (
+    FAILED,
+    METADATA_PAYMENT_KEY,
+    METADATA_REFERENCE,
+    PENDING,
+    REQUIRES_ACTION,
+    SUCCEEDED,
+    ChargeResult,
+    StoredMethod,
+)
 from shared.config import Settings, get_settings
 from shared.errors import (
     AuthError,
@@ -123,8 +132,8 @@ class StripeProcessor:
         params: dict[str, Any] = {
             "amount": to_minor(amount, currency), "currency": currency.lower(), "customer": method.customer_ref,
             "payment_method": method.method_ref, "confirm": True, "off_session": True,
-            "description": description or None, "metadata": {"cspb_paymentkey": idempotency_key,
-                                                            "cspb_reference": reference}}
+            "description": description or None, "metadata": {METADATA_PAYMENT_KEY: idempotency_key,
+                                                            METADATA_REFERENCE: reference}}
         try:
             intent = self.client.v1.payment_intents.create(
                 params={k: v for k, v in params.items() if v is not None},  # type: ignore[arg-type]

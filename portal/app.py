@@ -289,9 +289,9 @@ class _Context:
         assert self.user is not None
         if auth.can(self.user, "assessment"):
             return redirect(self.url("assessment"))
-        account = self.repo.get_account(self.user.account_id)
-        subs = self.repo.list_subscriptions(self.user.account_id) if auth.can(self.user, "subscriptions") else []
-        invoices = self.repo.list_invoices(self.user.account_id) if auth.can(self.user, "invoices") else []
+        page = self.repo.home_page(self.user.account_id, subscriptions=auth.can(self.user, "subscriptions"),
+                                   invoices=auth.can(self.user, "invoices"))
+        account, subs, invoices = page.account, page.subscriptions, page.invoices
         due: dict[str, Any] = {}
         for inv in invoices:
             if inv.balance:
@@ -299,7 +299,7 @@ class _Context:
         # One line per currency: amounts in different currencies are never added together.
         balance_due = [(cur, amount) for cur, amount in sorted(due.items()) if amount > 0]
         return self.render("home.html", account=account, subscriptions=subs, invoices=invoices[:5],
-                           balance_due=balance_due, mca_ok=services.mca_attested(self.repo, self.user.account_id))
+                           balance_due=balance_due, mca_ok=services.is_attested(page.agreement))
 
     def page_subscriptions(self) -> Response:
         assert self.user is not None
@@ -308,11 +308,10 @@ class _Context:
 
     def page_subscription(self, sub_id: str) -> Response:
         assert self.user is not None
-        sub = self.repo.get_subscription(self.user.account_id, sub_id)
-        if sub is None:
+        found = self.repo.subscription_page(self.user.account_id, sub_id)
+        if found is None:
             raise NotFound()
-        changes = sorted(self.repo.list_changes(self.user.account_id, sub.id),
-                         key=lambda c: (c.effective is None, c.effective), reverse=True)
+        sub, changes = found[0], sorted(found[1], key=lambda c: (c.effective is None, c.effective), reverse=True)
         return self.render("subscription.html", sub=sub, changes=changes)
 
     def page_change_seats(self, sub_id: str) -> Response:
@@ -336,9 +335,15 @@ class _Context:
             raise NotFound()
         return invoice
 
+    def _invoice_and_account(self, invoice_id: str) -> Any:
+        assert self.user is not None
+        found = self.repo.invoice_page(self.user.account_id, invoice_id)
+        if found is None:
+            raise NotFound()
+        return found
+
     def page_invoice(self, invoice_id: str, payment: Any = None) -> Response:
-        invoice = self._invoice(invoice_id)
-        account = self.repo.get_account(invoice.account_id)
+        invoice, account = self._invoice_and_account(invoice_id)
         # A fresh attempt id per page view: a double-click re-sends the same one (one charge), a
         # retry after a decline comes from a new page and gets a new idempotency key.
         return self.render("invoice.html", invoice=invoice, account=account, payment=payment,
@@ -358,8 +363,7 @@ class _Context:
 
     def page_invoice_download(self, invoice_id: str) -> Response:
         # _invoice answers 404 for another customer's invoice before anything is rendered.
-        invoice = self._invoice(invoice_id)
-        account = self.repo.get_account(invoice.account_id)
+        invoice, account = self._invoice_and_account(invoice_id)
         safe_number = "".join(ch for ch in invoice.number if ch.isalnum() or ch in "-_") or "invoice"
         if self.request.args.get("format") == "html":
             # The invoice is printed in its own language (the contract's invoicing language).
@@ -376,15 +380,13 @@ class _Context:
 
     def page_shop(self) -> Response:
         assert self.user is not None
-        contracts = self.repo.list_contracts(self.user.account_id)
-        chosen = self.request.args.get("contract") or (contracts[0].id if contracts else "")
-        contract = self.repo.get_contract(self.user.account_id, chosen) if chosen else None
-        if chosen and contract is None:
+        chosen = self.request.args.get("contract") or None
+        page = self.repo.shop_page(self.user.account_id, chosen)
+        if chosen and page.contract is None:
             raise NotFound()
-        offers = self.repo.list_offers(self.user.account_id, contract.id) if contract else []
-        return self.render("shop.html", contracts=contracts, contract=contract, offers=offers,
+        return self.render("shop.html", contracts=page.contracts, contract=page.contract, offers=page.offers,
                            unit_plan=lambda name: self.t.plan(*services.term_and_frequency(name)),
-                           mca_ok=services.mca_attested(self.repo, self.user.account_id))
+                           mca_ok=services.is_attested(page.agreement))
 
     def page_buy(self) -> Response:
         assert self.user is not None
@@ -410,8 +412,7 @@ class _Context:
                 self.flash("ok", "flash.mca_accepted")
             return redirect(self.url("agreement"))
         agreement = self.repo.get_agreement(self.user.account_id)
-        return self.render("agreement.html", agreement=agreement,
-                           attested=services.mca_attested(self.repo, self.user.account_id))
+        return self.render("agreement.html", agreement=agreement, attested=services.is_attested(agreement))
 
     def page_payment(self) -> Response:
         assert self.user is not None

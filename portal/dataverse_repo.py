@@ -13,6 +13,16 @@ from decimal import Decimal
 from typing import Any
 
 from dataverse.odata import bind, literal
+from dataverse.stores import portal_pages
+from dataverse.stores.portal_pages import (
+    CHANGE_COLUMNS,
+    CONTACT_COLUMNS,
+    CONTRACT_COLUMNS,
+    INVOICE_COLUMNS,
+    SUBSCRIPTION_COLUMNS,
+    AgreementRows,
+    PortalPages,
+)
 from dataverse.tables import EntitySet
 from portal.models import (
     Account,
@@ -23,6 +33,7 @@ from portal.models import (
     ChangeType,
     Contact,
     Contract,
+    HomePage,
     Invoice,
     InvoiceLine,
     NewChange,
@@ -30,6 +41,7 @@ from portal.models import (
     PaymentStatus,
     PortalRole,
     ProvisioningStatus,
+    ShopPage,
     Subscription,
     SubscriptionStatus,
 )
@@ -38,20 +50,6 @@ from shared.errors import ConflictError, NotFoundError
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 PARTNER_CENTER = 1
-
-CONTACT_COLUMNS = ["contactid", "firstname", "lastname", "emailaddress1", "_parentcustomerid_value",
-                   "cspb_portalrole", "cspb_portalsubject", "cspb_portaltenantid"]
-CONTRACT_COLUMNS = ["cspb_billingcontractid", "_cspb_account_value", "cspb_contractnumber", "cspb_currencycode",
-                    "_cspb_pricelevel_value", "cspb_language", "cspb_paymenttoken"]
-SUBSCRIPTION_COLUMNS = ["cspb_subscriptionid", "cspb_name", "_cspb_billingcontract_value", "cspb_quantity", "cspb_term",
-                        "cspb_billingfrequency", "cspb_status", "cspb_currencycode", "cspb_unitprice",
-                        "cspb_startdate", "cspb_commitmentenddate", "cspb_autorenew", "cspb_providersubscriptionid"]
-CHANGE_COLUMNS = ["cspb_licensechangelogid", "_cspb_subscription_value", "cspb_changetype", "cspb_oldquantity",
-                  "cspb_newquantity", "cspb_origin", "cspb_provisioningstatus", "cspb_requestedby",
-                  "cspb_effectivedate", "cspb_error", "cspb_archived"]
-INVOICE_COLUMNS = ["invoiceid", "invoicenumber", "name", "_customerid_value", "totalamount", "cspb_balance",
-                   "cspb_currencycode", "cspb_periodstart", "cspb_periodend", "cspb_paymentstatus", "cspb_language"]
-
 
 def is_guid(value: str | None) -> bool:
     return bool(value and _GUID.match(value))
@@ -83,6 +81,7 @@ class DataverseRepository:
 
     def __init__(self, dv: Any) -> None:
         self.dv = dv
+        self.pages = PortalPages(dv)
         self._owners: dict[str, tuple[float, str]] = {}
 
     def _contract_owner(self, contract_id: str) -> str | None:
@@ -174,9 +173,11 @@ class DataverseRepository:
         return sorted(contacts, key=lambda c: (c.account_id, c.last_name, c.first_name))
 
     def get_account(self, account_id: str) -> Account | None:
-        row = self._get(EntitySet.ACCOUNTS, account_id, ["accountid", "name", "emailaddress1", "cspb_portalenabled"])
-        if row is None:
-            return None
+        row = self._get(EntitySet.ACCOUNTS, account_id, portal_pages.ACCOUNT_COLUMNS)
+        return self._account(row) if row else None
+
+    @staticmethod
+    def _account(row: dict[str, Any]) -> Account:
         return Account(row["accountid"], row.get("name") or "", bool(row.get("cspb_portalenabled")),
                        row.get("emailaddress1") or "")
 
@@ -216,10 +217,11 @@ class DataverseRepository:
         )
 
     def list_subscriptions(self, account_id: str) -> list[Subscription]:
-        where = _or_filter("_cspb_billingcontract_value", (c.id for c in self.list_contracts(account_id)))
-        if where is None:
+        if not is_guid(account_id):
             return []
-        rows = self.dv.list(EntitySet.SUBSCRIPTIONS, select=SUBSCRIPTION_COLUMNS, filter=where)
+        return self._subscriptions(self.pages.subscriptions(account_id), account_id)
+
+    def _subscriptions(self, rows: Iterable[dict[str, Any]], account_id: str) -> list[Subscription]:
         return sorted((self._subscription(r, account_id) for r in rows), key=lambda s: s.name)
 
     def get_subscription(self, account_id: str, subscription_id: str) -> Subscription | None:
@@ -253,6 +255,9 @@ class DataverseRepository:
         if where is None:
             return []
         rows = self.dv.list(EntitySet.LICENSE_CHANGE_LOGS, select=CHANGE_COLUMNS, filter=where)
+        return self._changes(rows)
+
+    def _changes(self, rows: Iterable[dict[str, Any]]) -> list[ChangeRequest]:
         return [self._change(r) for r in rows if not r.get("cspb_archived")]
 
     def create_change(self, account_id: str, change: NewChange) -> ChangeRequest:
@@ -299,42 +304,44 @@ class DataverseRepository:
         if not is_guid(account_id):
             return []
         rows = self.dv.list(EntitySet.INVOICES, select=INVOICE_COLUMNS, filter=f"_customerid_value eq {account_id}")
+        return self._invoices(rows)
+
+    def _invoices(self, rows: Iterable[dict[str, Any]]) -> list[Invoice]:
         return sorted((self._invoice(r) for r in rows), key=lambda i: (i.period_start or date.min, i.number),
                       reverse=True)
 
     def get_invoice(self, account_id: str, invoice_id: str) -> Invoice | None:
-        row = self._get(EntitySet.INVOICES, invoice_id, INVOICE_COLUMNS)
-        if row is None or row.get("_customerid_value") != account_id:
+        found = self.invoice_page(account_id, invoice_id)
+        return found[0] if found else None
+
+    def invoice_page(self, account_id: str, invoice_id: str) -> tuple[Invoice, Account | None] | None:
+        if not (is_guid(account_id) and is_guid(invoice_id)):
             return None
-        details = self.dv.list(EntitySet.INVOICE_DETAILS, filter=f"_invoiceid_value eq {invoice_id}",
-                               select=["productdescription", "quantity", "priceperunit", "extendedamount",
-                                       "cspb_linekey"])
+        rows = self.pages.invoice(account_id, invoice_id)
+        if rows.invoice is None:
+            return None
         lines = tuple(InvoiceLine(d.get("productdescription") or "", _money(d.get("quantity")),
                                   _money(d.get("priceperunit")), _money(d.get("extendedamount")))
-                      for d in sorted(details, key=lambda d: d.get("cspb_linekey") or ""))
-        return self._invoice(row, lines)
+                      for d in sorted(rows.lines, key=lambda d: d.get("cspb_linekey") or ""))
+        return self._invoice(rows.invoice, lines), self._account(rows.account) if rows.account else None
 
     # -- buying --------------------------------------------------------------------------------
     def list_offers(self, account_id: str, contract_id: str) -> list[Offer]:
         contract = self.get_contract(account_id, contract_id)
-        if contract is None or not is_guid(contract.pricelevel_id):
+        return self._offers(contract) if contract else []
+
+    def _offers(self, contract: Contract) -> list[Offer]:
+        if not is_guid(contract.pricelevel_id):
             return []
-        prices = list(self.dv.list(EntitySet.PRODUCT_PRICE_LEVELS, filter=f"_pricelevelid_value eq {contract.pricelevel_id}",
-                                   select=["_productid_value", "_uomid_value", "amount"]))
-        product_filter = _or_filter("productid", {p["_productid_value"] for p in prices if p.get("_productid_value")})
-        if product_filter is None:
-            return []
-        products = {p["productid"]: p for p in self.dv.list(
-            EntitySet.PRODUCTS, select=["productid", "name", "productnumber", "cspb_portalvisible"],
-            filter=f"cspb_portalvisible eq true and statecode eq 0 and {product_filter}")}
-        unit_filter = _or_filter("uomid", {p["_uomid_value"] for p in prices if p.get("_uomid_value")})
-        units = {u["uomid"]: u.get("name") or "" for u in self.dv.list(EntitySet.UOMS, select=["uomid", "name"],
-                                                                       filter=unit_filter)} if unit_filter else {}
-        offers = [Offer(product_id=p["_productid_value"], name=products[p["_productid_value"]].get("name") or "",
-                        sku=products[p["_productid_value"]].get("productnumber") or "", unit_id=p.get("_uomid_value") or "",
-                        unit_name=units.get(p.get("_uomid_value"), ""), price=_money(p.get("amount")),
-                        currency=contract.currency)
-                  for p in prices if p.get("_productid_value") in products]
+        offers = []
+        for p in self.pages.offers(contract.pricelevel_id):
+            product, unit = p.get("productid") or {}, p.get("uomid") or {}
+            if not p.get("_productid_value"):
+                continue
+            offers.append(Offer(product_id=p["_productid_value"], name=product.get("name") or "",
+                                sku=product.get("productnumber") or "", unit_id=p.get("_uomid_value") or "",
+                                unit_name=unit.get("name") or "", price=_money(p.get("amount")),
+                                currency=contract.currency))
         return sorted(offers, key=lambda o: (o.name, o.unit_name))
 
     def _provider_account(self, account_id: str) -> dict[str, Any] | None:
@@ -373,12 +380,12 @@ class DataverseRepository:
     def get_agreement(self, account_id: str) -> Agreement | None:
         if not is_guid(account_id):
             return None
-        accounts = list(self.dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_mcaattested"],
-                                     filter=f"_cspb_account_value eq {account_id}"))
-        where = _or_filter("_cspb_provideraccount_value", (a["cspb_provideraccountid"] for a in accounts))
-        rows = list(self.dv.list(EntitySet.AGREEMENTS, filter=where, select=[
-            "cspb_agreementid", "cspb_status", "cspb_dateagreed", "cspb_error", "_cspb_contact_value"])) if where else []
-        rows.sort(key=lambda r: str(r.get("cspb_dateagreed") or ""))
+        return self._agreement(account_id, self.pages.agreement(account_id))
+
+    @staticmethod
+    def _agreement(account_id: str, found: AgreementRows) -> Agreement | None:
+        accounts, rows = found.provider_accounts, sorted(found.agreements,
+                                                         key=lambda r: str(r.get("cspb_dateagreed") or ""))
         latest = rows[-1] if rows else None
         if any(a.get("cspb_mcaattested") for a in accounts):
             attested = [r for r in rows if r.get("cspb_status") == AgreementStatus.ATTESTED] or rows
@@ -391,6 +398,33 @@ class DataverseRepository:
                          AgreementStatus(int(latest.get("cspb_status") or AgreementStatus.PENDING)),
                          _dt(latest.get("cspb_dateagreed")), latest.get("cspb_error") or "")
 
+    # -- pages: each page's reads in one round trip (the shop: two) ------------------------------
+    def home_page(self, account_id: str, *, subscriptions: bool, invoices: bool) -> HomePage:
+        if not is_guid(account_id):
+            return HomePage(None, [], [], None)
+        rows = self.pages.home(account_id, subscriptions=subscriptions, invoices=invoices)
+        return HomePage(self._account(rows.account) if rows.account else None,
+                        self._subscriptions(rows.subscriptions, account_id), self._invoices(rows.invoices),
+                        self._agreement(account_id, rows.agreement))
+
+    def subscription_page(self, account_id: str,
+                          subscription_id: str) -> tuple[Subscription, list[ChangeRequest]] | None:
+        if not (is_guid(account_id) and is_guid(subscription_id)):
+            return None
+        rows = self.pages.subscription(account_id, subscription_id)
+        if rows.subscription is None:
+            return None
+        return self._subscription(rows.subscription, account_id), self._changes(rows.changes)
+
+    def shop_page(self, account_id: str, contract_id: str | None) -> ShopPage:
+        if not is_guid(account_id):
+            return ShopPage([], None, [], None)
+        rows = self.pages.shop(account_id)
+        contracts = sorted((self._contract(r) for r in rows.contracts), key=lambda c: c.number)
+        chosen = contract_id or (contracts[0].id if contracts else "")
+        contract = next((c for c in contracts if c.id == chosen), None)
+        return ShopPage(contracts, contract, self._offers(contract) if contract else [],
+                        self._agreement(account_id, rows.agreement))
 
 def mca_integration(dv: Any, partner_center: Any) -> Any:
     """`Integrations.attest_mca` for Dataverse: finds the customer's Partner Center provider account

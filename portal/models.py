@@ -15,8 +15,8 @@ from dataverse.tables import AgreementStatus, PortalRole
 
 __all__ = [
     "Account", "Agreement", "AgreementStatus", "ChangeOrigin", "ChangeRequest", "ChangeType", "Contact",
-    "Contract", "Invoice", "InvoiceLine", "NewChange", "Offer", "PaymentStatus", "PortalRole", "PortalUser",
-    "ProvisioningStatus", "Subscription", "SubscriptionStatus",
+    "Contract", "HomePage", "Invoice", "InvoiceLine", "NewChange", "Offer", "PaymentStatus", "PortalRole",
+    "PortalUser", "ProvisioningStatus", "ShopPage", "Subscription", "SubscriptionStatus",
 ]
 
 
@@ -158,3 +158,21 @@ class PortalUser:
     role: PortalRole
     email: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+
+
+# What a page shows, read together: the Dataverse repository fetches each in one round trip
+# (dataverse/stores/portal_pages.py) instead of one read per object.
+@dataclass(frozen=True)
+class HomePage:
+    account: Account | None
+    subscriptions: list[Subscription]
+    invoices: list[Invoice]
+    agreement: Agreement | None
+
+
+@dataclass(frozen=True)
+class ShopPage:
+    contracts: list[Contract]
+    contract: Contract | None  # the chosen one; None when the customer has none (or chose another's)
+    offers: list[Offer]
+    agreement: Agreement | None

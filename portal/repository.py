@@ -20,10 +20,12 @@ from portal.models import (
     ChangeRequest,
     Contact,
     Contract,
+    HomePage,
     Invoice,
     NewChange,
     Offer,
     ProvisioningStatus,
+    ShopPage,
     Subscription,
     SubscriptionStatus,
 )
@@ -52,6 +54,12 @@ class PortalRepository(Protocol):
     def create_pending_subscription(self, account_id: str, contract: Contract, offer: Offer,
                                     quantity: int, term: str, billing_frequency: str) -> Subscription: ...
     def get_agreement(self, account_id: str) -> Agreement | None: ...
+    # A page's reads together (Dataverse: one round trip each; the shop two).
+    def home_page(self, account_id: str, *, subscriptions: bool, invoices: bool) -> HomePage: ...
+    def subscription_page(self, account_id: str,
+                          subscription_id: str) -> tuple[Subscription, list[ChangeRequest]] | None: ...
+    def invoice_page(self, account_id: str, invoice_id: str) -> tuple[Invoice, Account | None] | None: ...
+    def shop_page(self, account_id: str, contract_id: str | None) -> ShopPage: ...
 
 
 class InMemoryRepository:
@@ -201,6 +209,26 @@ class InMemoryRepository:
 
     def get_agreement(self, account_id: str) -> Agreement | None:
         return self.agreements.get(account_id)
+
+    def home_page(self, account_id: str, *, subscriptions: bool, invoices: bool) -> HomePage:
+        return HomePage(self.get_account(account_id), self.list_subscriptions(account_id) if subscriptions else [],
+                        self.list_invoices(account_id) if invoices else [], self.get_agreement(account_id))
+
+    def subscription_page(self, account_id: str,
+                          subscription_id: str) -> tuple[Subscription, list[ChangeRequest]] | None:
+        sub = self.get_subscription(account_id, subscription_id)
+        return (sub, self.list_changes(account_id, sub.id)) if sub else None
+
+    def invoice_page(self, account_id: str, invoice_id: str) -> tuple[Invoice, Account | None] | None:
+        invoice = self.get_invoice(account_id, invoice_id)
+        return (invoice, self.get_account(invoice.account_id)) if invoice else None
+
+    def shop_page(self, account_id: str, contract_id: str | None) -> ShopPage:
+        contracts = self.list_contracts(account_id)
+        chosen = contract_id or (contracts[0].id if contracts else "")
+        contract = self.get_contract(account_id, chosen) if chosen else None
+        offers = self.list_offers(account_id, contract.id) if contract else []
+        return ShopPage(contracts, contract, offers, self.get_agreement(account_id))
 
     def record_attestation(self, account_id: str, contact_id: str) -> Agreement:
         agreement = Agreement(id=str(uuid.uuid4()), account_id=account_id, contact_id=contact_id,

@@ -16,6 +16,7 @@ from typing import Any
 
 from billing import newcommerce
 from portal.models import (
+    Agreement,
     AgreementStatus,
     ChangeRequest,
     ChangeType,
@@ -99,7 +100,10 @@ def change_seats(repo: PortalRepository, user: PortalUser, subscription_id: str,
 
 
 def mca_attested(repo: PortalRepository, account_id: str) -> bool:
-    agreement = repo.get_agreement(account_id)
+    return is_attested(repo.get_agreement(account_id))
+
+
+def is_attested(agreement: Agreement | None) -> bool:
     return agreement is not None and agreement.status is AgreementStatus.ATTESTED
 
 

@@ -5,7 +5,13 @@ export blobs use camelCase keys (`billingPreTaxTotal`). Both lower-case to the s
 so one case-insensitive map covers both.
 
 Column lists: learn.microsoft.com/partner-center/billing/daily-rated-usage-recon-files and
-learn.microsoft.com/partner-center/billing/modern-invoice-reconciliation-file.
+learn.microsoft.com/partner-center/billing/modern-invoice-reconciliation-file; the three benefit
+columns and the basic attribute set from learn.microsoft.com/graph/api/resources/partners-billing-attributeset
+(which spells them `BenefitOrderID`, `BenefitID`).
+
+These lists are the one home of Microsoft's column names in the app. The Partner Center sandbox
+writes its files from its own copy (a sandbox imports no app code), and
+tests/contract/test_graph_and_recon_samples.py holds the two to each other and to the documented lists.
 """
 
 from __future__ import annotations
@@ -25,8 +31,16 @@ USAGE_COLUMNS: tuple[str, ...] = (
     "BillingPreTaxTotal", "BillingCurrency", "PricingPreTaxTotal", "PricingCurrency", "ServiceInfo1",
     "ServiceInfo2", "Tags", "AdditionalInfo", "EffectiveUnitPrice", "PCToBCExchangeRate",
     "PCToBCExchangeRateDate", "EntitlementId", "EntitlementDescription", "PartnerEarnedCreditPercentage",
-    "CreditPercentage", "CreditType", "BenefitOrderId", "BenefitId", "BenefitType",
+    "CreditPercentage", "CreditType", "BenefitOrderID", "BenefitID", "BenefitType",
 )
+
+# What an export with `attributeSet: basic` keeps, in the full list's order.
+USAGE_BASIC_COLUMNS: tuple[str, ...] = tuple(c for c in USAGE_COLUMNS if c in {
+    "AdditionalInfo", "BenefitOrderID", "BenefitType", "BillingCurrency", "BillingPreTaxTotal", "ChargeEndDate",
+    "ChargeStartDate", "ChargeType", "CreditPercentage", "CreditType", "CustomerId", "CustomerName",
+    "EffectiveUnitPrice", "EntitlementId", "InvoiceNumber", "PartnerId", "PartnerName", "PCToBCExchangeRate",
+    "PricingCurrency", "PricingPreTaxTotal", "ProductId", "PublisherName", "Quantity", "ResourceURI", "SkuId",
+    "SkuName", "SubscriptionId", "UnitPrice", "UnitType", "UsageDate"})
 
 # What the aggregation reads. Everything else is kept in the raw file but not needed here.
 USAGE_REQUIRED: tuple[str, ...] = (

@@ -1,7 +1,7 @@
-"""Which sandbox servers exist, and their default ports for `cspbridge sandbox` and `make demo`.
+"""Which sandbox servers exist, and how to start them for `cspbridge sandbox` and `make demo`.
 
-Each entry points at `build_app(state_dir: pathlib.Path) -> sandbox._server.SandboxApp`.
-Tests start the same apps on port 0.
+Each entry points at `build_app(state_dir: pathlib.Path) -> sandbox._server.SandboxApp`; the
+default ports live in sandbox/ports.py. Tests start the same apps on port 0.
 """
 
 from __future__ import annotations
@@ -10,19 +10,13 @@ import importlib
 from pathlib import Path
 
 from sandbox._server import RunningServer
+from sandbox.ports import PORTS
 
 # name -> (module:function, default port)
 SANDBOXES: dict[str, tuple[str, int]] = {
-    "dataverse": ("sandbox.dataverse.server:build_app", 7101),
-    "partnercenter": ("sandbox.partnercenter.server:build_app", 7102),
-    "pax8": ("sandbox.pax8.server:build_app", 7103),
-    "stripe": ("sandbox.stripe.server:build_app", 7104),
-    "authorizenet": ("sandbox.authorizenet.server:build_app", 7105),
-    "quickbooks": ("sandbox.quickbooks.server:build_app", 7106),
-    "businesscentral": ("sandbox.businesscentral.server:build_app", 7107),
-    "mail": ("sandbox.mail.server:build_app", 7108),
-    "entra": ("sandbox.entra.server:build_app", 7109),
-    "tdsynnex": ("sandbox.tdsynnex.server:build_app", 7110),
+    name: (f"sandbox.{name}.server:build_app", PORTS[name])
+    for name in ("dataverse", "partnercenter", "pax8", "stripe", "authorizenet", "quickbooks", "businesscentral",
+                 "mail", "entra", "tdsynnex")
 }
 # Served over TLS with the local CA of sandbox/tls.py (`<state>/tls/ca.pem`): msal takes only https authorities.
 TLS_SANDBOXES = {"entra"}

@@ -68,7 +68,7 @@ class Settings:
     pc_client_certificate_path: str = ""
     pc_tenant_id: str = ""  # the partner tenant; CSPB_TENANT_ID when empty
 
-    dataverse_url: str = "http://127.0.0.1:7101"
+    dataverse_url: str = ""  # in sandbox mode: the Dataverse sandbox (sandbox/ports.py)
     partner_center_url: str = "https://api.partnercenter.microsoft.com"
     # The new-commerce price sheet (and FX rates) live on another host than the REST v1 API:
     # https://learn.microsoft.com/partner-center/developer/get-a-price-sheet
@@ -219,9 +219,13 @@ class Settings:
             if "partner_center_url" in values:
                 values.setdefault("partner_api_url", values["partner_center_url"])
             # Local runs talk to `cspbridge sandbox` on its default ports unless told otherwise.
-            for name, url in SANDBOX_URLS.items():
+            for name, url in sandbox_urls().items():
                 values.setdefault(name, url)
         return cls(**values)
+
+    def __post_init__(self) -> None:
+        if self.mode == "sandbox" and not self.dataverse_url:
+            object.__setattr__(self, "dataverse_url", sandbox_urls()["dataverse_url"])
 
     @property
     def partner_tenant_id(self) -> str:
@@ -256,18 +260,12 @@ class Settings:
         return [getattr(self, f.name).reveal() for f in fields(self) if isinstance(getattr(self, f.name), Secret)]
 
 
-SANDBOX_URLS: dict[str, str] = {
-    "dataverse_url": "http://127.0.0.1:7101",
-    "partner_center_url": "http://127.0.0.1:7102",
-    "partner_api_url": "http://127.0.0.1:7102",
-    "graph_url": "http://127.0.0.1:7102",
-    "pax8_url": "http://127.0.0.1:7103",
-    "tdsynnex_url": "http://127.0.0.1:7110",
-    "stripe_api_base": "http://127.0.0.1:7104",
-    "authorizenet_url": "http://127.0.0.1:7105/xml/v1/request.api",
-    "quickbooks_url": "http://127.0.0.1:7106",
-    "business_central_url": "http://127.0.0.1:7107",
-}
+def sandbox_urls() -> dict[str, str]:
+    """Settings field -> the URL `cspbridge sandbox` serves it on (sandbox mode only: the sandbox
+    package, home of the ports, is not deployed to Azure)."""
+    from sandbox.ports import setting_urls
+
+    return setting_urls()
 
 
 MODES = ("sandbox", "azure")

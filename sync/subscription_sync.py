@@ -204,12 +204,9 @@ def run_subscription_sync(dv: Any, adapters: Mapping[int, Any], *, queue: Queue 
 
 
 def _currency_of(country: str | None) -> str:
-    from billing.currency import MARKET_FOR_CURRENCY
+    from billing.currency import currency_for_country
 
-    by_country = {market: currency for currency, market in MARKET_FOR_CURRENCY.items()}
-    euro = {"AT", "BE", "DE", "ES", "FI", "FR", "IE", "IT", "LU", "NL", "PT"}
-    code = (country or "").upper()
-    return "EUR" if code in euro else by_country.get(code, "USD")
+    return currency_for_country(country)
 
 
 def _status_code(label: str) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 
 from billing.dunning import DunningPolicy, DunningStep, policy_from
 from billing.money import parse_decimal
+from shared.dates import require_date
 from shared.errors import ValidationError
 
 INVOICES = "invoices"
@@ -50,7 +51,7 @@ def overdue_invoices(dv: Any, today: date) -> list[OverdueInvoice]:
             id=row["invoiceid"], number=row.get("invoicenumber") or row.get("name") or row["invoiceid"],
             account_id=row.get("_customerid_value"), contract_id=row.get("_cspb_billingcontract_value"),
             currency=row.get("cspb_currencycode") or "USD", balance=parse_decimal(row.get("cspb_balance") or "0"),
-            due_date=date.fromisoformat(str(row["duedate"])[:10])))
+            due_date=require_date(row["duedate"], "duedate")))
     return sorted(found, key=lambda invoice: (invoice.due_date, invoice.number))
 
 

@@ -403,6 +403,7 @@ class Api:
         if req.headers.get("if-none-match") == etag:
             return Result(304)
         body = self.represent(table, row_id, version, data, self.select_of(table, req), req.base_url)
+        self.expand_into(table, [(body, data)], self.expand_of(table, req), req.base_url)
         body = {"@odata.context": f"{req.base_url}$metadata#{table.entity_set}/$entity", **body}
         return Result(200, body, {"ETag": etag})
 
@@ -420,9 +421,12 @@ class Api:
         views = [(rid, ver, data, self.filter_view(table, rid, ver, data)) for rid, ver, data in rows]
         if flt:
             def resolve(name: str) -> str:
+                if "/" in name:
+                    nav, _, column = name.partition("/")
+                    return self._nav_target(table, nav).read_kind(column)
                 return table.read_kind(name)
             try:
-                pred = compile_filter(flt, resolve)
+                pred = compile_filter(flt, resolve, lambda name: self._related_getter(table, name))
                 views = [v for v in views if pred(v[3])]
             except FilterError as exc:
                 raise bad_request(str(exc)) from exc
@@ -431,6 +435,88 @@ class Api:
             self._list_cache.clear()  # one query's rows at a time: the sandbox stays small in memory
             self._list_cache[key] = (generation, views)
         return views
+
+    def expand_of(self, table: TableDef, req: Req) -> builtins.list[tuple[str, TableDef, builtins.list[str] | None]]:
+        """`$expand=productid($select=name),uomid` -> (navigation, target table, select). Only
+        single-valued navigation properties (lookups); the sandbox answers 400 for the rest."""
+        raw = (req.query.get("$expand") or "").strip()
+        if not raw:
+            return []
+        items, depth, start = [], 0, 0
+        for n, ch in enumerate(raw + ","):
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+            elif ch == "," and depth == 0:
+                items.append(raw[start:n].strip())
+                start = n + 1
+        out = []
+        for item in filter(None, items):
+            nav, _, options = item.partition("(")
+            nav = nav.strip()
+            try:
+                target = self._nav_target(table, nav)
+            except KeyError as exc:
+                raise bad_request(str(exc.args[0])) from exc
+            select: builtins.list[str] | None = None
+            for option in filter(None, (o.strip() for o in options.rstrip(")").split(";"))):
+                name, _, value = option.partition("=")
+                if name.strip().lower() != "$select":
+                    raise bad_request(f"The sandbox expands with $select only, not '{option}'.")
+                select = [c.strip() for c in value.split(",") if c.strip()]
+                for c in select:
+                    try:
+                        target.read_kind(c)
+                    except KeyError as exc:
+                        raise bad_request(str(exc.args[0])) from exc
+            out.append((nav, target, select))
+        return out
+
+    def expand_into(self, table: TableDef, rows: builtins.list[tuple[dict[str, Any], dict[str, Any]]],
+                    expand: builtins.list[tuple[str, TableDef, builtins.list[str] | None]], base_url: str) -> None:
+        """Adds each expanded lookup's row (or null) under the navigation property's name."""
+        for nav, target, select in expand:
+            lookup, _ = table.nav_column(nav)
+            seen: dict[str, dict[str, Any] | None] = {}
+            for out, data in rows:
+                ref = data.get(lookup)
+                related_id = ref["id"] if ref else None
+                if related_id and related_id not in seen:
+                    found = self.store.get(target.logical_name, related_id)
+                    seen[related_id] = None if found is None else self.represent(
+                        target, related_id, found[0], found[1], select, base_url)
+                out[nav] = seen.get(related_id) if related_id else None
+
+    def _nav_target(self, table: TableDef, nav: str) -> TableDef:
+        """The table a single-valued navigation property points at (one target: a polymorphic lookup
+        names it, `parentcustomerid_account`)."""
+        column, explicit = table.nav_column(nav)
+        targets = (explicit,) if explicit else table.targets.get(column, ())
+        if len(targets) != 1 or targets[0] not in self.tables:
+            raise table.unknown(nav)
+        return self.tables[targets[0]]
+
+    def _related_getter(self, table: TableDef, name: str) -> Any:
+        """Reads `nav/column` for a row: the column of the row its lookup points at (None when the
+        lookup is empty), each related row read once per query."""
+        nav, _, column = name.partition("/")
+        lookup, _ = table.nav_column(nav)
+        target = self._nav_target(table, nav)
+        wanted = target.read_name(column) if not column.lower().startswith("_") else column.lower()
+        seen: dict[str, dict[str, Any] | None] = {}
+
+        def get(row: dict[str, Any]) -> Any:
+            related_id = row.get(f"_{lookup}_value")
+            if not related_id:
+                return None
+            if related_id not in seen:
+                found = self.store.get(target.logical_name, related_id)
+                seen[related_id] = None if found is None else self.filter_view(target, related_id, *found)
+            view = seen[related_id]
+            return None if view is None else view.get(wanted)
+
+        return get
 
     def list(self, table: TableDef, req: Req) -> Result:
         select = self.select_of(table, req)
@@ -470,6 +556,8 @@ class Api:
         if req.query.get("$count", "").lower() == "true":
             body["@odata.count"] = total
         body["value"] = [self.represent(table, rid, ver, data, select, req.base_url) for rid, ver, data, _ in views]
+        self.expand_into(table, [(out, data) for out, (_, _, data, _) in zip(body["value"], views, strict=True)],
+                         self.expand_of(table, req), req.base_url)
         if next_link:
             body["@odata.nextLink"] = next_link
         return Result(200, body, headers)

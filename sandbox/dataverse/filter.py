@@ -17,6 +17,8 @@ Row = dict[str, Any]
 Predicate = Callable[[Row], bool]
 # name -> kind; raises KeyError for an unknown column
 Resolver = Callable[[str], str]
+# `lookup/column` -> a getter reading that column of the row the lookup points at
+Related = Callable[[str], Callable[[Row], Any]]
 
 
 class FilterError(ValueError):
@@ -29,7 +31,7 @@ _TOKEN = re.compile(
       | (?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})
       | (?P<dt>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?)
       | (?P<num>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)[mMdDfFlL]?
-      | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
+      | (?P<name>[A-Za-z_][A-Za-z0-9_.]*(?:/[A-Za-z_][A-Za-z0-9_.]*)?)
       | (?P<punct>[(),=])
     )""",
     re.X,
@@ -102,10 +104,11 @@ def _compare(op: str, left: Any, right: Any) -> bool:
 
 
 class _Parser:
-    def __init__(self, text: str, resolve: Resolver) -> None:
+    def __init__(self, text: str, resolve: Resolver, related: Related | None = None) -> None:
         self.tokens = tokenize(text)
         self.pos = 0
         self.resolve = resolve
+        self.related = related
 
     def peek(self) -> tuple[str, Any] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -166,6 +169,15 @@ class _Parser:
                 col_kind = self.resolve(value)
             except KeyError as exc:
                 raise FilterError(str(exc.args[0])) from exc
+            if "/" in value:
+                # A single-valued navigation property's column: `cspb_billingcontract/_cspb_account_value`.
+                if self.related is None:
+                    raise FilterError(f"Navigation paths are not supported here: '{value}'.")
+                try:
+                    getter = self.related(value)
+                except KeyError as exc:
+                    raise FilterError(str(exc.args[0])) from exc
+                return (lambda row: typed(col_kind, getter(row))), col_kind
             name = value.lower()
             return (lambda row: typed(col_kind, row.get(name))), col_kind
         raise FilterError(f"Syntax error: unexpected '{value}'.")
@@ -241,5 +253,5 @@ class _Parser:
         return compare
 
 
-def compile_filter(text: str, resolve: Resolver) -> Predicate:
-    return _Parser(text, resolve).parse()
+def compile_filter(text: str, resolve: Resolver, related: Related | None = None) -> Predicate:
+    return _Parser(text, resolve, related).parse()

@@ -170,3 +170,40 @@ def test_a_portal_csv_with_the_documented_usage_header_aggregates(uses_sample, t
         writer.writerow(row)
     result = aggregate_usage(path, quarantine_path=tmp_path / "q.csv")
     assert result.totals_by_currency() == {"USD": Decimal("1.00")}
+
+
+# ------------------------------------------------ one list of Microsoft's columns (recon/columns.py)
+def _header(path: Path) -> list[str]:
+    """The column names of a usage file: a JSON lines file's first object's keys, or a CSV's header."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", newline="") as fh:
+        first = fh.readline()
+    return list(json.loads(first)) if first.startswith("{") else next(csv.reader([first]))
+
+
+def _extends_documented(documented: list[str], ours: tuple[str, ...]) -> bool:
+    """Our list starts with the documented one, in its order (case aside: `MPNID`), newer columns after."""
+    return [c.lower() for c in ours[:len(documented)]] == [c.lower() for c in documented]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl.gz", "csv.gz", "csv"])
+def test_the_sandbox_usage_generator_writes_exactly_the_products_column_list(uses_sample, tmp_path, fmt):
+    from recon.columns import USAGE_COLUMNS
+    from sandbox.partnercenter.usage_file import write_usage_file
+
+    uses_sample("recon/daily-rated-usage-recon-files.columns.csv")
+    written = write_usage_file(tmp_path / f"usage.{fmt}", 5, seed=1, fmt=fmt)
+    assert tuple(_header(Path(written["path"]))) == USAGE_COLUMNS
+    assert _extends_documented(_documented("daily-rated-usage-recon-files.columns.csv"), USAGE_COLUMNS)
+
+
+def test_the_sandbox_exports_write_the_products_column_lists(uses_sample, pc, pc_server, tmp_path):
+    from recon.columns import INVOICE_COLUMNS, USAGE_BASIC_COLUMNS, USAGE_COLUMNS
+
+    uses_sample("recon/modern-invoice-reconciliation-file.columns.csv")
+    invoice = pc_server.app.state.invoices[0]["id"]
+    assert tuple(_export_columns(pc, "usage", tmp_path / "full", invoice)) == USAGE_COLUMNS
+    basic = pc.export_billed_usage(invoice, tmp_path / "basic", attribute_set="basic")
+    assert tuple(_header(Path(basic.files[0]))) == USAGE_BASIC_COLUMNS
+    assert tuple(_export_columns(pc, "recon", tmp_path / "recon", invoice)) == INVOICE_COLUMNS
+    assert _extends_documented(_documented("modern-invoice-reconciliation-file.columns.csv"), INVOICE_COLUMNS)

@@ -79,3 +79,33 @@ def test_rows_survive_a_restart(tmp_path):
         assert r.status_code == 204
         assert requests.get(api(server) + entity, headers=AUTH, timeout=5).json()["@odata.etag"] != etag
     app.close()
+
+
+def test_filter_through_a_lookup_and_expand_a_lookup(dv_server):
+    """`nav/column` in $filter and `$expand=nav($select=...)` for single-valued navigation properties
+    (the portal's one-round-trip pages use both); anything else is a 400, not a silent full read."""
+    def create(entity_set, body):
+        r = requests.post(api(dv_server) + entity_set, json=body, headers=AUTH, timeout=5)
+        assert r.status_code == 204, r.text
+        return r.headers["OData-EntityId"].rsplit("(", 1)[1].rstrip(")")
+
+    mine, theirs = create("accounts", {"name": "Mine"}), create("accounts", {"name": "Theirs"})
+    contracts = {acc: create("cspb_billingcontracts", {"cspb_name": acc, "cspb_contractnumber": acc,
+                                                       "cspb_account@odata.bind": f"/accounts({acc})"})
+                 for acc in (mine, theirs)}
+    for acc, contract in contracts.items():
+        create("cspb_subscriptions", {"cspb_name": f"sub of {acc}", "cspb_providersubscriptionid": acc,
+                                      "cspb_billingcontract@odata.bind": f"/cspb_billingcontracts({contract})"})
+    create("cspb_subscriptions", {"cspb_name": "no contract", "cspb_providersubscriptionid": "none"})
+    r = requests.get(api(dv_server) + "cspb_subscriptions", headers=AUTH, timeout=5, params={
+        "$select": "cspb_name", "$filter": f"cspb_billingcontract/_cspb_account_value eq {mine}",
+        "$expand": "cspb_billingcontract($select=cspb_contractnumber,_cspb_account_value)"})
+    assert r.status_code == 200, r.text
+    (row,) = r.json()["value"]
+    assert row["cspb_name"] == f"sub of {mine}"
+    assert row["cspb_billingcontract"]["cspb_contractnumber"] == mine
+    assert row["cspb_billingcontract"]["_cspb_account_value"] == mine
+    for bad in ({"$filter": "nosuchlookup/name eq 'x'"}, {"$filter": "cspb_billingcontract/nosuchcolumn eq 1"},
+                {"$expand": "cspb_billingcontract($filter=statecode eq 0)"}, {"$expand": "nosuchlookup"}):
+        assert requests.get(api(dv_server) + "cspb_subscriptions", headers=AUTH, params=bad,
+                            timeout=5).status_code == 400, bad

@@ -1,0 +1,87 @@
+"""Customer accounts: as the invoice, payment and accounting jobs name them (legal name, email, billing
+address from the account's address 1, tax id), and as the portal sees them (portal on or off)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from dataverse.client import DataverseClient
+from dataverse.tables import EntitySet
+from shared.errors import NotFoundError, ValidationError
+
+ADDRESS_COLUMNS = ["address1_line1", "address1_line2", "address1_postalcode", "address1_city",
+                   "address1_stateorprovince", "address1_country"]
+
+
+@dataclass(frozen=True)
+class Party:
+    """Seller or customer as the invoice names them."""
+
+    name: str
+    address: tuple[str, ...] = ()
+    tax_id: str = ""
+
+
+@dataclass(frozen=True)
+class CustomerAccount:
+    id: str
+    name: str
+    email: str = ""
+    tax_id: str = ""
+    address: tuple[str, ...] = ()
+
+    @property
+    def party(self) -> Party:
+        return Party(self.name, self.address, self.tax_id)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _account(row: dict[str, Any], account_id: str) -> CustomerAccount:
+    city = " ".join(_text(x) for x in (row.get("address1_postalcode"), row.get("address1_city")) if x)
+    lines = [row.get("address1_line1"), row.get("address1_line2"), city, row.get("address1_stateorprovince"),
+             row.get("address1_country")]
+    return CustomerAccount(id=_text(row.get("accountid")) or account_id, name=_text(row.get("name")),
+                           email=_text(row.get("emailaddress1")), tax_id=_text(row.get("cspb_taxid")),
+                           address=tuple(_text(x) for x in lines if x))
+
+
+def load_account(dv: DataverseClient, account_id: str | None) -> CustomerAccount:
+    if not account_id:
+        raise ValidationError("the invoice has no customer account")
+    return _account(dv.get(EntitySet.ACCOUNTS, account_id,
+                           select=["name", "emailaddress1", "accountid", "cspb_taxid", *ADDRESS_COLUMNS]), account_id)
+
+
+def all_accounts(dv: DataverseClient) -> Iterator[CustomerAccount]:
+    """Every account, by id, name and email (the accounting master-data export)."""
+    for row in dv.list(EntitySet.ACCOUNTS, select=["accountid", "name", "emailaddress1"]):
+        yield _account(row, _text(row.get("accountid")))
+
+
+# ---- the portal's view: whether the customer has the portal on -------------------------------------------
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+    portal_enabled: bool = True
+    email: str = ""
+
+
+def get_account(dv: DataverseClient, account_id: str) -> Account | None:
+    try:
+        row = dv.get(EntitySet.ACCOUNTS, account_id, select=["accountid", "name", "emailaddress1", "cspb_portalenabled"])
+    except NotFoundError:
+        return None
+    return Account(str(row["accountid"]), _text(row.get("name")), bool(row.get("cspb_portalenabled")),
+                   _text(row.get("emailaddress1")))
+
+
+def portal_enabled_ids(dv: DataverseClient) -> set[str]:
+    return {str(r["accountid"]) for r in dv.list(EntitySet.ACCOUNTS, select=["accountid"],
+                                                  filter="cspb_portalenabled eq true")}

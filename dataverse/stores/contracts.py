@@ -1,0 +1,108 @@
+"""cspb_billingcontract as the post-invoice, payment and dunning jobs read it: the contract's settings, and
+the payment method a payment link stores on it. (The billing run reads contracts through map_billing.)"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dataverse.client import DataverseClient
+from dataverse.tables import EntitySet
+from shared.errors import NotFoundError, ValidationError
+
+NUMBER = "cspb_contractnumber"  # the alternate key
+COLUMNS = ["cspb_billingcontractid", NUMBER, "_cspb_account_value", "cspb_language", "cspb_paymentprovider",
+           "cspb_paymenttoken", "_cspb_primarybillingcontact_value", "cspb_autosend", "cspb_autocharge",
+           "cspb_autosync"]
+
+
+@dataclass(frozen=True)
+class ContractSettings:
+    id: str
+    number: str
+    account_id: str | None
+    language: str = ""  # empty: the invoice's own language applies
+    payment_provider: str = ""
+    # What the processor gave for the stored method (payments.base.StoredMethod): never log or print it.
+    payment_token: str = field(default="", repr=False)
+    primary_billing_contact_id: str | None = None
+    auto_send: bool = False
+    auto_charge: bool = False
+    auto_sync: bool = False
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _settings(row: dict[str, Any], contract_id: str = "") -> ContractSettings:
+    account = row.get("_cspb_account_value")
+    contact = row.get("_cspb_primarybillingcontact_value")
+    return ContractSettings(
+        id=_text(row.get("cspb_billingcontractid")) or contract_id, number=_text(row.get(NUMBER)),
+        account_id=str(account) if account else None, language=_text(row.get("cspb_language")),
+        payment_provider=_text(row.get("cspb_paymentprovider")), payment_token=_text(row.get("cspb_paymenttoken")),
+        primary_billing_contact_id=str(contact) if contact else None, auto_send=bool(row.get("cspb_autosend")),
+        auto_charge=bool(row.get("cspb_autocharge")), auto_sync=bool(row.get("cspb_autosync")))
+
+
+def contract_settings(dv: DataverseClient, contract_id: str | None, *, invoice_number: str = "") -> ContractSettings:
+    if not contract_id:
+        raise ValidationError(f"invoice {invoice_number} has no billing contract")
+    return _settings(dv.get(EntitySet.BILLING_CONTRACTS, contract_id, select=COLUMNS), contract_id)
+
+
+def by_number(dv: DataverseClient, number: str) -> ContractSettings | None:
+    row = dv.get_by_key(EntitySet.BILLING_CONTRACTS, {NUMBER: number}, select=COLUMNS)
+    return None if row is None else _settings(row)
+
+
+def set_payment_method(dv: DataverseClient, contract_id: str, *, token: str, provider: str) -> None:
+    dv.update(EntitySet.BILLING_CONTRACTS, contract_id, {"cspb_paymenttoken": token, "cspb_paymentprovider": provider})
+
+
+# ---- the portal's view: a customer's contracts, what they bill in and whether a card is on file ---------------
+
+PORTAL_COLUMNS = ["cspb_billingcontractid", "_cspb_account_value", NUMBER, "cspb_currencycode",
+                  "_cspb_pricelevel_value", "cspb_language", "cspb_paymenttoken"]
+
+
+@dataclass(frozen=True)
+class Contract:
+    id: str
+    account_id: str
+    number: str
+    currency: str
+    pricelevel_id: str = ""
+    language: str = "en"
+    has_payment_method: bool = False
+
+
+def portal_contract_from_row(row: Mapping[str, Any]) -> Contract:
+    return Contract(id=str(row["cspb_billingcontractid"]), account_id=_text(row.get("_cspb_account_value")),
+                    number=_text(row.get(NUMBER)), currency=_text(row.get("cspb_currencycode")) or "USD",
+                    pricelevel_id=_text(row.get("_cspb_pricelevel_value")),
+                    language=_text(row.get("cspb_language")) or "en",
+                    has_payment_method=bool(row.get("cspb_paymenttoken")))
+
+
+def for_account(dv: DataverseClient, account_id: str) -> list[Contract]:
+    rows = dv.list(EntitySet.BILLING_CONTRACTS, select=PORTAL_COLUMNS, filter=f"_cspb_account_value eq {account_id}")
+    return sorted((portal_contract_from_row(r) for r in rows), key=lambda c: c.number)
+
+
+def get_contract(dv: DataverseClient, contract_id: str) -> Contract | None:
+    try:
+        return portal_contract_from_row(dv.get(EntitySet.BILLING_CONTRACTS, contract_id, select=PORTAL_COLUMNS))
+    except NotFoundError:
+        return None
+
+
+def owner(dv: DataverseClient, contract_id: str) -> str | None:
+    """The account the contract bills ("" when it has none), or None when the contract does not exist."""
+    try:
+        row = dv.get(EntitySet.BILLING_CONTRACTS, contract_id, select=["cspb_billingcontractid", "_cspb_account_value"])
+    except NotFoundError:
+        return None
+    return _text(row.get("_cspb_account_value"))

@@ -1,0 +1,91 @@
+"""cspb_payment rows: one per charge attempt, keyed by our payment key (the processor idempotency key), so
+a retried or replayed attempt finds and updates its own row. An invoice's amount paid is the sum of its
+succeeded rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from billing.money import parse_decimal
+from dataverse.client import DataverseClient
+from dataverse.odata import bind, literal
+from dataverse.tables import EntitySet
+from dataverse.tables import PaymentStatus as PaymentRowStatus
+from shared.dates import parse_date
+
+ZERO = Decimal("0")
+KEY = "cspb_paymentkey"
+COLUMNS = [KEY, "cspb_processor", "cspb_processorpaymentid", "cspb_amount", "cspb_currencycode", "cspb_status",
+           "cspb_error", "cspb_paidon", "_cspb_invoice_value", "modifiedon"]
+
+
+@dataclass(frozen=True)
+class Payment:
+    key: str
+    invoice_id: str | None
+    amount: Decimal
+    processor: str = ""
+    status: int | None = None  # PaymentRowStatus; kept as read so an unknown value is not an error
+    processor_payment_id: str = ""
+    error: str = ""
+    currency: str = ""
+    paid_on: date | None = None
+    modified_on: date | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == PaymentRowStatus.SUCCEEDED
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _payment(row: dict[str, Any]) -> Payment:
+    amount = row.get("cspb_amount")
+    status = row.get("cspb_status")
+    invoice_id = row.get("_cspb_invoice_value")
+    return Payment(key=_text(row.get(KEY)), invoice_id=str(invoice_id) if invoice_id else None,
+                   amount=ZERO if amount in (None, "") else parse_decimal(amount),
+                   processor=_text(row.get("cspb_processor")), status=None if status is None else int(status),
+                   processor_payment_id=_text(row.get("cspb_processorpaymentid")), error=_text(row.get("cspb_error")),
+                   currency=_text(row.get("cspb_currencycode")), paid_on=parse_date(row.get("cspb_paidon"), strict=False),
+                   modified_on=parse_date(row.get("modifiedon"), strict=False))
+
+
+def by_key(dv: DataverseClient, key: str) -> Payment | None:
+    row = dv.get_by_key(EntitySet.PAYMENTS, {KEY: key})
+    return None if row is None else _payment(row)
+
+
+def by_processor_payment_id(dv: DataverseClient, processor_payment_id: str) -> Payment | None:
+    rows = list(dv.list(EntitySet.PAYMENTS, filter=f"cspb_processorpaymentid eq {literal(processor_payment_id)}"))
+    return _payment(rows[0]) if rows else None
+
+
+def held(dv: DataverseClient) -> list[Payment]:
+    """Pending payments the processor has taken but not decided (e.g. Authorize.Net's review)."""
+    rows = dv.list(EntitySet.PAYMENTS, select=[KEY, "cspb_processor", "cspb_processorpaymentid", "cspb_amount",
+                                               "_cspb_invoice_value"],
+                   filter=f"cspb_status eq {int(PaymentRowStatus.PENDING)} and cspb_processorpaymentid ne null")
+    return [_payment(r) for r in rows if r.get("cspb_processorpaymentid") and r.get("_cspb_invoice_value")]
+
+
+def succeeded_for_invoice(dv: DataverseClient, invoice_id: str) -> list[Payment]:
+    rows = dv.list(EntitySet.PAYMENTS, filter=f"_cspb_invoice_value eq {invoice_id}")
+    return [p for p in (_payment(r) for r in rows) if p.succeeded]
+
+
+def write(dv: DataverseClient, key: str, *, invoice_id: str, invoice_number: str, currency: str, amount: Decimal,
+          processor: str, status: int, processor_payment_id: str = "", error: str = "",
+          paid_on: date | None = None) -> None:
+    record: dict[str, Any] = {
+        "cspb_name": f"{invoice_number} {processor}"[:100], "cspb_invoice@odata.bind": bind(EntitySet.INVOICES, invoice_id),
+        "cspb_amount": str(amount), "cspb_currencycode": currency, "cspb_processor": processor,
+        "cspb_status": status, "cspb_processorpaymentid": processor_payment_id or None, "cspb_error": error or None}
+    if paid_on:
+        record["cspb_paidon"] = paid_on.isoformat() + "T00:00:00Z"
+    dv.upsert(EntitySet.PAYMENTS, {KEY: key}, record)
