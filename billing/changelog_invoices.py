@@ -18,6 +18,7 @@ from billing.cycles import Cycle, offset_days
 from billing.license_lines import LicenseContext, change_line
 from billing.models import (
     BillingContract,
+    ChangeLog,
     Frequency,
     Invoice,
     InvoiceKind,
@@ -53,7 +54,7 @@ def plan_changelog(contract, data, run_date: date, month_first: date, *, rates: 
     key = changelog_key(contract, month_first)
     lines: list[InvoiceLine] = []
     consumed: list[str] = []
-    logs_by_sub: dict[str, list] = {}
+    logs_by_sub: dict[str, list[ChangeLog]] = {}
     for log in data.change_logs:
         logs_by_sub.setdefault(log.subscription_id, []).append(log)
 

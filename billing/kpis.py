@@ -143,7 +143,8 @@ class KpiReport:
         return max(self.currencies.values(), key=lambda k: (k.mrr, k.currency)).currency
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        out: dict[str, Any] = _jsonable(asdict(self))
+        return out
 
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal | None:

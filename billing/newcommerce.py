@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from dateutil.relativedelta import relativedelta
 
-from billing.models import TERM_MONTHS  # re-exported: callers read newcommerce.TERM_MONTHS
+from billing.models import TERM_MONTHS as TERM_MONTHS  # re-exported: callers read newcommerce.TERM_MONTHS
 
 REDUCTION_WINDOW = timedelta(hours=168)
 
@@ -68,9 +68,9 @@ def current_term_start(start: datetime, term: str, now: datetime,
     start, now = _aware(start), _aware(now)
     months = term_months(term)
     if commitment_end is not None:
-        began = _aware(commitment_end) - relativedelta(months=months)
-        if began <= now:
-            return max(began, start)
+        renewed: datetime = _aware(commitment_end) - relativedelta(months=months)
+        if renewed <= now:
+            return max(renewed, start)
     began = start
     while began + relativedelta(months=months) <= now:
         began = began + relativedelta(months=months)

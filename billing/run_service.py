@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from decimal import Decimal
 from typing import Protocol
 
 from billing.changelog_invoices import changelog_key, changelog_month
@@ -103,7 +104,7 @@ class RunResult:
     revenue_entries: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
 
-    def summary(self) -> dict[str, dict]:
+    def summary(self) -> dict[str, dict[str, Decimal | int]]:
         return summarize(self.invoices)
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dataverse.tables import EntitySet, MappingStatus, Provider, SubscriptionKind, SubscriptionStatus
-from distributors.base import ANNUAL, MONTHLY
+from distributors.base import ANNUAL, MONTHLY, DistributorAdapter
 from shared.errors import IntegrationError
 from shared.queue import PROVISIONING_QUEUE, drain, get_queue
 from sync import provisioning
@@ -49,7 +49,7 @@ def map_one_company(dv: Any, pax8: Any) -> dict[str, Any]:
     row = next((r for r in rows if r.get("cspb_domain")), rows[0])
     account_id = dv.create(EntitySet.ACCOUNTS, {"name": row.get("cspb_name") or row["cspb_externalid"],
                                                 "cspb_domain": row.get("cspb_domain")})
-    run_provider_account_sync(dv, {int(Provider.PAX8): pax8})
+    run_provider_account_sync(dv, {Provider.PAX8: pax8})
     row = dv.get(EntitySet.PROVIDER_ACCOUNTS, row["cspb_provideraccountid"], select=_ACCOUNT_COLUMNS)
     if not _mapped(row):
         dv.update(EntitySet.PROVIDER_ACCOUNTS, row["cspb_provideraccountid"], {
@@ -88,12 +88,13 @@ def _pick_product(pax8: Any, product_ref: str | None) -> tuple[str, str, str]:
     return product.id, product.id, ""
 
 
-def _adapters(pax8: Any) -> dict[int, Any]:
+def _adapters(pax8: DistributorAdapter) -> dict[Provider, DistributorAdapter]:
+    adapters: dict[Provider, DistributorAdapter]
     try:
         adapters = dict(provisioning.default_adapters())
     except IntegrationError:
         adapters = {}  # Partner Center not configured: the Pax8 order does not need it
-    adapters[int(Provider.PAX8)] = pax8
+    adapters[Provider.PAX8] = pax8
     return adapters
 
 
@@ -108,7 +109,7 @@ def run_pax8_demo(dv: Any, *, pax8: Any = None, quantity: int = 5, product_ref: 
 
         pax8 = Pax8Adapter.from_settings()
     out: dict[str, Any] = {}
-    accounts = run_provider_account_sync(dv, {int(Provider.PAX8): pax8})
+    accounts = run_provider_account_sync(dv, {Provider.PAX8: pax8})
     out["accounts"] = {"status": accounts.run["status"], "counts": accounts.run["counts"],
                        "unmapped": len(accounts.unmapped)}
     company = map_one_company(dv, pax8)

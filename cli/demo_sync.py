@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from dataverse.tables import EntitySet, MappingStatus, SubscriptionKind, SubscriptionStatus
+from dataverse.tables import EntitySet, MappingStatus, Provider, SubscriptionKind, SubscriptionStatus
 from jobs.sync import price_sheet_rows
 from shared.errors import IntegrationError
 from shared.logging import get_logger
@@ -110,12 +110,12 @@ def run_demo_flow(dv: Any, pc: Any, *, dv_app: Any = None, currencies: tuple[str
     from shared.config import get_settings
 
     out: dict[str, Any] = {}
-    accounts = run_provider_account_sync(dv, {1: pc})
+    accounts = run_provider_account_sync(dv, {Provider.PARTNER_CENTER: pc})
     if _ensure_mapped_accounts(dv, pc, map_accounts, crm_accounts):
-        accounts = run_provider_account_sync(dv, {1: pc})
+        accounts = run_provider_account_sync(dv, {Provider.PARTNER_CENTER: pc})
     out["accounts"] = {"status": accounts.run["status"], "unmapped": len(accounts.unmapped),
                        "counts": accounts.run["counts"]}
-    subs = run_subscription_sync(dv, {1: pc})
+    subs = run_subscription_sync(dv, {Provider.PARTNER_CENTER: pc})
     out["subscriptions"] = {"status": subs["status"], "counts": subs["counts"]}
     # After the subscriptions: the catalog brings in the products they use (plus the allow-list)
     # and gives the subscriptions it found their catalog price.
@@ -153,7 +153,7 @@ def run_demo_flow(dv: Any, pc: Any, *, dv_app: Any = None, currencies: tuple[str
             queue.send({"entity": "cspb_licensechangelog", "recordId": log_id}, message_id=key)
         # The demo's clock is its as-of date: the change log is dated then, so it is due then.
         drained = drain(queue, lambda m: provisioning.handle_message(
-            m.body, dv=dv, adapters={1: pc}, now=now, delivery_count=m.delivery_count,
+            m.body, dv=dv, adapters={Provider.PARTNER_CENTER: pc}, now=now, delivery_count=m.delivery_count,
             max_attempts=queue.max_deliveries))
     finally:
         # Unregistered before the function stops: a webhook left behind would post every later

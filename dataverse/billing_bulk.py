@@ -44,6 +44,7 @@ from billing.run_service import RunResult, StoredInvoice, execute_run
 from dataverse import map_billing as m
 from dataverse.batch import MAX_BATCH_REQUESTS, BatchRequest
 from dataverse.billing_repo import DataverseBillingRepository, invoice_exchange_rate
+from dataverse.client import DataverseClient
 from dataverse.odata import id_segment
 from dataverse.tables import EntitySet, Table
 from shared.errors import IntegrationError, RetriableError
@@ -66,7 +67,7 @@ class _Pending:
 
 
 class BulkBillingRepository(DataverseBillingRepository):
-    def __init__(self, client: Any, *, rates: Sequence[ExchangeRate] = ()) -> None:
+    def __init__(self, client: DataverseClient, *, rates: Sequence[ExchangeRate] = ()) -> None:
         super().__init__(client, rates=rates)
         self._known: dict[str, StoredInvoice] = {}
         self._pending: dict[str, _Pending] = {}
@@ -181,17 +182,17 @@ class BulkBillingRepository(DataverseBillingRepository):
         return skipped
 
 
-def _upsert(dv: Any, entity_set: str, logical: str, key: str, rows: list[dict[str, Any]]) -> None:
+def _upsert(dv: DataverseClient, entity_set: str, logical: str, key: str, rows: list[dict[str, Any]]) -> None:
     if rows:
         dv.bulk_upsert(entity_set, logical, [key], rows)
 
 
-def _patch(dv: Any, requests: list[BatchRequest]) -> None:
+def _patch(dv: DataverseClient, requests: list[BatchRequest]) -> None:
     for i in range(0, len(requests), MAX_BATCH_REQUESTS):
         dv.batch(requests[i:i + MAX_BATCH_REQUESTS], changeset=True)
 
 
-def execute_bulk_run(dv: Any, run_date: date, *, rates: Sequence[ExchangeRate] = (), global_refund: bool = True,
+def execute_bulk_run(dv: DataverseClient, run_date: date, *, rates: Sequence[ExchangeRate] = (), global_refund: bool = True,
                      catch_up_days: int | None = None, contract_numbers: Sequence[str] | None = None,
                      **kwargs: Any) -> RunResult:
     """execute_run with every write step sent in bulk. Only RetriableError escapes (a re-run is

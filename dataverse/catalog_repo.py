@@ -16,6 +16,7 @@ from typing import Any
 from billing import catalog_pricing as cp
 from billing.money import parse_decimal
 from dataverse import odata
+from dataverse.client import DataverseClient, UpsertResult
 from dataverse.tables import CatalogSelectionKind, EntitySet, PriceReviewStatus, SubscriptionStatus
 from shared.dates import parse_date
 
@@ -48,7 +49,7 @@ def item_bind(price_key: str) -> str:
 
 # ---------------------------------------------------------------- price list items
 
-def existing_item_pages(dv: Any, price_level_id: str) -> Iterator[dict[str, cp.ExistingPrice]]:
+def existing_item_pages(dv: DataverseClient, price_level_id: str) -> Iterator[dict[str, cp.ExistingPrice]]:
     """The items of one price list, by price key, a page at a time (a 50,000-item list is never
     held whole: the caller compares each page and lets it go)."""
     page: dict[str, cp.ExistingPrice] = {}
@@ -64,7 +65,7 @@ def existing_item_pages(dv: Any, price_level_id: str) -> Iterator[dict[str, cp.E
         yield page
 
 
-def existing_items(dv: Any, price_level_id: str) -> dict[str, cp.ExistingPrice]:
+def existing_items(dv: DataverseClient, price_level_id: str) -> dict[str, cp.ExistingPrice]:
     """The items of one price list, by price key."""
     out: dict[str, cp.ExistingPrice] = {}
     for page in existing_item_pages(dv, price_level_id):
@@ -93,15 +94,15 @@ def item_for_review(key: str) -> dict[str, Any]:
     return {"cspb_pricekey": key, "cspb_reviewstatus": int(PriceReviewStatus.PENDING_REVIEW)}
 
 
-def write_products(dv: Any, records: Iterable[dict[str, Any]]) -> int:
+def write_products(dv: DataverseClient, records: Iterable[dict[str, Any]]) -> int:
     return _write(dv, EntitySet.PRODUCTS, "product", ["productnumber"], records)
 
 
-def write_items(dv: Any, records: Iterable[dict[str, Any]]) -> int:
+def write_items(dv: DataverseClient, records: Iterable[dict[str, Any]]) -> int:
     return _write(dv, EntitySet.PRODUCT_PRICE_LEVELS, "productpricelevel", ["cspb_pricekey"], records)
 
 
-def _write(dv: Any, entity_set: str, logical: str, key: list[str], records: Iterable[dict[str, Any]]) -> int:
+def _write(dv: DataverseClient, entity_set: str, logical: str, key: list[str], records: Iterable[dict[str, Any]]) -> int:
     """Bulk upsert in chunks, so a 50,000-item price list never sits in memory as request bodies."""
     written, chunk = 0, []
     for record in records:
@@ -116,7 +117,7 @@ def _write(dv: Any, entity_set: str, logical: str, key: list[str], records: Iter
 
 # ---------------------------------------------------------------- price changes
 
-def price_changes(dv: Any, price_list: str) -> dict[str, cp.ExistingChange]:
+def price_changes(dv: DataverseClient, price_list: str) -> dict[str, cp.ExistingChange]:
     """The price changes of one price list's items (any status), by change key."""
     out: dict[str, cp.ExistingChange] = {}
     for c in dv.list(EntitySet.PRICE_CHANGES, select=CHANGE_COLUMNS, page_size=PAGE,
@@ -157,11 +158,11 @@ def change_applied(key: str) -> dict[str, Any]:
     return {"cspb_changekey": key, "cspb_status": cp.CHANGE_APPLIED}
 
 
-def write_changes(dv: Any, records: Iterable[dict[str, Any]]) -> int:
+def write_changes(dv: DataverseClient, records: Iterable[dict[str, Any]]) -> int:
     return _write(dv, EntitySet.PRICE_CHANGES, "cspb_pricechange", ["cspb_changekey"], records)
 
 
-def list_price_changes(dv: Any, *, status: int | None = None) -> Iterator[dict[str, Any]]:
+def list_price_changes(dv: DataverseClient, *, status: int | None = None) -> Iterator[dict[str, Any]]:
     """Price changes as plain dicts (name, key, currency, amounts, costs, date, impact, status)."""
     for c in dv.list(EntitySet.PRICE_CHANGES, filter=None if status is None else f"cspb_status eq {status}",
                      select=["cspb_name", "cspb_changekey", "cspb_pricekey", "cspb_currencycode", "cspb_oldamount",
@@ -189,7 +190,7 @@ class SelectionEntry:
         return f"{self.kind.name.lower()}|{self.value.strip().lower()}"
 
 
-def selection_entries(dv: Any) -> list[SelectionEntry]:
+def selection_entries(dv: DataverseClient) -> list[SelectionEntry]:
     out = []
     for r in dv.list(EntitySet.CATALOG_SELECTIONS, select=["cspb_kind", "cspb_value", "statecode"]):
         if r.get("statecode") not in (None, 0):
@@ -202,14 +203,15 @@ def selection_entries(dv: Any) -> list[SelectionEntry]:
     return out
 
 
-def add_selection(dv: Any, entry: SelectionEntry) -> str:
+def add_selection(dv: DataverseClient, entry: SelectionEntry) -> str:
     label = entry.kind.name.title() if entry.kind != CatalogSelectionKind.EVERYTHING else "Everything"
-    return dv.upsert(EntitySet.CATALOG_SELECTIONS, {"cspb_selectionkey": entry.key}, {
+    result: UpsertResult = dv.upsert(EntitySet.CATALOG_SELECTIONS, {"cspb_selectionkey": entry.key}, {
         "cspb_name": f"{label}: {entry.value}"[:200] if entry.value else label, "cspb_kind": int(entry.kind),
-        "cspb_value": entry.value or None}).id
+        "cspb_value": entry.value or None})
+    return result.id
 
 
-def remove_selection(dv: Any, entry: SelectionEntry) -> bool:
+def remove_selection(dv: DataverseClient, entry: SelectionEntry) -> bool:
     found = dv.get_by_key(EntitySet.CATALOG_SELECTIONS, {"cspb_selectionkey": entry.key},
                           select=["cspb_catalogselectionid"])
     if found is None:
@@ -235,7 +237,7 @@ class SubscriptionUse:
     item_key: tuple[str, str] | None = None  # (productnumber, unit): the item in any price list
 
 
-def subscription_uses(dv: Any) -> list[SubscriptionUse]:
+def subscription_uses(dv: DataverseClient) -> list[SubscriptionUse]:
     account_currency = {a["cspb_provideraccountid"]: str(a.get("cspb_currencycode") or "").upper() for a in dv.list(
         EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_currencycode"])}
     out = []
@@ -257,7 +259,7 @@ def subscription_uses(dv: Any) -> list[SubscriptionUse]:
     return out
 
 
-def write_subscription_prices(dv: Any, prices: Iterable[tuple[str, Decimal, Decimal | None, str]]) -> int:
+def write_subscription_prices(dv: DataverseClient, prices: Iterable[tuple[str, Decimal, Decimal | None, str]]) -> int:
     """(provider subscription id, unit price, unit cost or None to leave it, the price list's currency)
     for subscriptions that were synced before their product was in the catalog."""
     records = []
@@ -270,7 +272,7 @@ def write_subscription_prices(dv: Any, prices: Iterable[tuple[str, Decimal, Deci
     return _write(dv, EntitySet.SUBSCRIPTIONS, "cspb_subscription", ["cspb_providersubscriptionid"], records)
 
 
-def provider_account_names(dv: Any) -> dict[str, str]:
+def provider_account_names(dv: DataverseClient) -> dict[str, str]:
     """Provider account id -> the customer's name (the CRM account's when mapped)."""
     accounts = {a["accountid"]: a.get("name") or "" for a in dv.list(EntitySet.ACCOUNTS, select=["accountid", "name"])}
     out = {}

@@ -147,7 +147,8 @@ class DataverseClient:
     def get(self, entity_set: str, id: str, select: Sequence[str] | str | None = None) -> dict[str, Any]:
         """Raises NotFoundError when the row does not exist."""
         response = self._send("GET", odata.id_segment(entity_set, id), params={"$select": self._select(select)})
-        return self._json(response)
+        row: dict[str, Any] = self._json(response)
+        return row
 
     def get_by_key(self, entity_set: str, key: Mapping[str, Any],
                    select: Sequence[str] | str | None = None) -> dict[str, Any] | None:
@@ -158,7 +159,8 @@ class DataverseClient:
             if is_missing_row(exc):
                 return None
             raise
-        return self._json(response)
+        row: dict[str, Any] | None = self._json(response)
+        return row
 
     def list(
         self,
@@ -375,7 +377,7 @@ def _primary_key_in(entity_set: str, record: Mapping[str, Any]) -> str | None:
     return None
 
 
-def client_or_default(dv: Any = None) -> Any:
+def client_or_default(dv: DataverseClient | None = None) -> DataverseClient:
     """`dv` when the caller has one (a test's sandbox client, a job's shared client), else a client
     built from settings. Any client with the DataverseClient methods will do."""
     return dv if dv is not None else DataverseClient.from_settings()

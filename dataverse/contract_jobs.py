@@ -22,8 +22,10 @@ from typing import Any
 from billing import contract_assignment as ca
 from billing.catalog_pricing import price_list_name
 from billing.models import BillingContract, ChangeLog, Subscription, SubscriptionKind, SubscriptionStatus
+from billing.newcommerce import SeatAddition
 from billing.renewals import Renewal, renewals_due
 from dataverse import map_billing as m
+from dataverse.client import DataverseClient
 from dataverse.odata import bind, literal
 from dataverse.tables import EntitySet
 
@@ -45,7 +47,7 @@ def _midnight(day: date) -> str:
     return datetime(day.year, day.month, day.day, tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
-def price_lists(dv: Any) -> dict[str, str]:
+def price_lists(dv: DataverseClient) -> dict[str, str]:
     """Currency -> id of the catalog's price list in it ("CSP EUR", written by the catalog sync)."""
     found = {}
     for row in dv.list(EntitySet.PRICE_LEVELS, select=["pricelevelid", "name", "cspb_currencycode"]):
@@ -56,12 +58,12 @@ def price_lists(dv: Any) -> dict[str, str]:
     return found
 
 
-def _currency_ids(dv: Any) -> dict[str, str]:
+def _currency_ids(dv: DataverseClient) -> dict[str, str]:
     return {(r.get("isocurrencycode") or "").upper(): r["transactioncurrencyid"] for r in dv.list(
         EntitySet.TRANSACTION_CURRENCIES, select=["transactioncurrencyid", "isocurrencycode"])}
 
 
-def load_prices(dv: Any, keys: Iterable[str]) -> dict[str, Decimal]:
+def load_prices(dv: DataverseClient, keys: Iterable[str]) -> dict[str, Decimal]:
     """Price list amounts by price key (catalog sync's productpricelevel.cspb_pricekey)."""
     prices: dict[str, Decimal] = {}
     for chunk in _chunks(sorted({k for k in keys if k})):
@@ -117,7 +119,7 @@ def _mapped_and_blocked(rows: list[dict[str, Any]]) -> tuple[list[ca.MappedAccou
 MAX_FILTER_CHUNKS = 4
 
 
-def _contracts_by_number(dv: Any, numbers: Sequence[str]) -> dict[str, BillingContract]:
+def _contracts_by_number(dv: DataverseClient, numbers: Sequence[str]) -> dict[str, BillingContract]:
     wanted = sorted(set(numbers))
     if len(wanted) > MAX_FILTER_CHUNKS * FILTER_CHUNK:
         rows: Iterable[dict[str, Any]] = dv.list(EntitySet.BILLING_CONTRACTS, select=m.CONTRACT_SELECT)
@@ -128,7 +130,7 @@ def _contracts_by_number(dv: Any, numbers: Sequence[str]) -> dict[str, BillingCo
     return {c.number: c for c in (m.contract_from_row(r) for r in rows) if c.number in keep}
 
 
-def _discovery_logs(dv: Any, sub_ids: Sequence[str]) -> list[ChangeLog]:
+def _discovery_logs(dv: DataverseClient, sub_ids: Sequence[str]) -> list[ChangeLog]:
     """The sync's New logs of these subscriptions that no invoice has billed yet."""
     wanted = sorted(set(sub_ids))
     base = "cspb_changetype eq 1 and cspb_origin eq 3 and _cspb_invoice_value eq null"
@@ -142,7 +144,7 @@ def _discovery_logs(dv: Any, sub_ids: Sequence[str]) -> list[ChangeLog]:
         EntitySet.LICENSE_CHANGE_LOGS, select=m.CHANGE_LOG_SELECT, filter=flt)) if log.subscription_id in keep]
 
 
-def assign_contracts(dv: Any, *, on_date: date, catch_up_days: int | None = ca.ONBOARDING_DAYS,
+def assign_contracts(dv: DataverseClient, *, on_date: date, catch_up_days: int | None = ca.ONBOARDING_DAYS,
                      progress: Callable[[int], None] | None = None) -> AssignSummary:
     """Put every subscription of a mapped provider account that has no billing contract on the
     account's default contract for its currency and kind (created when missing). Unmapped
@@ -260,7 +262,7 @@ def _renewed_subscription_row(r: Renewal) -> dict[str, Any]:
     return row
 
 
-def apply_renewals(dv: Any, *, on_date: date) -> RenewalSummary:
+def apply_renewals(dv: DataverseClient, *, on_date: date) -> RenewalSummary:
     """Renew (auto-renew on) or end (status Expired) every active license on a contract whose
     commitment ended before `on_date`; a renewal takes the price list's current price."""
     summary = RenewalSummary(on_date)
@@ -286,7 +288,7 @@ def apply_renewals(dv: Any, *, on_date: date) -> RenewalSummary:
     return summary
 
 
-def coterm_end(dv: Any, subscription_id: str, start: date) -> date | None:
+def coterm_end(dv: DataverseClient, subscription_id: str, start: date) -> date | None:
     """The first commitment end of a subscription a rep just bought on a billing contract,
     co-termed to that contract (billing.renewals.coterm); None when it is on no contract."""
     from billing.renewals import coterm
@@ -299,7 +301,7 @@ def coterm_end(dv: Any, subscription_id: str, start: date) -> date | None:
     return coterm(replace(sub, start_date=start), contract).commitment_end_date
 
 
-def seat_additions(dv: Any, subscription_id: str, exclude_change_id: str | None = None) -> tuple:
+def seat_additions(dv: DataverseClient, subscription_id: str, exclude_change_id: str | None = None) -> tuple[SeatAddition, ...]:
     """(when, seats) of the mid-term seat additions (increases) of a subscription that took effect,
     for their own 168-hour windows (billing.newcommerce). The purchase and each renewal are covered
     by the term-start window, and the sync's New log is dated when it was found, not bought."""

@@ -4,18 +4,18 @@ converts Microsoft's cost with it, the demo enters the month's rates into it."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from billing.models import ExchangeRate
 from dataverse import map_billing as m
+from dataverse.client import DataverseClient
 from dataverse.tables import EntitySet
 
 
-def load_exchange_rates(dv: Any) -> list[ExchangeRate]:
+def load_exchange_rates(dv: DataverseClient) -> list[ExchangeRate]:
     return [m.exchange_rate_from_row(r) for r in dv.list(EntitySet.EXCHANGE_RATES, select=m.EXCHANGE_RATE_SELECT)]
 
 
-def upsert_exchange_rates(dv: Any, rates: Iterable[ExchangeRate]) -> int:
+def upsert_exchange_rates(dv: DataverseClient, rates: Iterable[ExchangeRate]) -> int:
     """Idempotent: one row per from|to|month (the table's alternate key)."""
     count = 0
     for rate in rates:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from enum import IntEnum
+from typing import Any, TypeVar
 
 from billing.models import (
     BillingContract,
@@ -46,9 +47,12 @@ from billing.models import (
 )
 from dataverse.odata import bind
 from dataverse.tables import EntitySet
-from shared.dates import parse_date as to_date
+from shared.dates import parse_date
 
 Row = Mapping[str, Any]
+E = TypeVar("E", bound=IntEnum)
+# The one date parser, under the name callers of this module know it by (recon reads m.to_date).
+to_date = parse_date
 ZERO = Decimal(0)
 
 # Invoice statuscode while its lines are being written, and once header totals are set.
@@ -110,7 +114,7 @@ def _int(value: Any, default: int = 0) -> int:
     return default if value is None else int(value)
 
 
-def _enum(kind, value: Any, default):  # type: ignore[no-untyped-def]
+def _enum(kind: type[E], value: Any, default: E) -> E:
     return default if value is None else kind(int(value))
 
 

@@ -35,9 +35,8 @@ def literal(value: Any) -> str:
     if isinstance(value, int | Decimal | float):
         return str(value)
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment: datetime = value.astimezone(UTC) if value.tzinfo is not None else value
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, date):
         return value.isoformat()
     text = str(value)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from billing.models import ProvisioningStatus
+from dataverse.client import DataverseClient
 from dataverse.odata import literal
 from dataverse.tables import AgreementStatus, EntitySet, Provider
 from distributors.base import MicrosoftAcceptance, OrderContext
@@ -38,7 +39,7 @@ def _in(column: str, values: Iterable[str], *, guid: bool = False) -> str:
     return "(" + " or ".join(f"{column} eq {v if guid else literal(v)}" for v in values) + ")"
 
 
-def claimed_orders(dv: Any, order_ids: Iterable[str], *, except_changelog: str) -> set[str]:
+def claimed_orders(dv: DataverseClient, order_ids: Iterable[str], *, except_changelog: str) -> set[str]:
     """The order ids among `order_ids` that another change log already holds."""
     ids = sorted({o for o in order_ids if o})
     if not ids:
@@ -48,7 +49,7 @@ def claimed_orders(dv: Any, order_ids: Iterable[str], *, except_changelog: str) 
     return {r["cspb_providerorderid"] for r in rows if r["cspb_licensechangelogid"] != except_changelog}
 
 
-def claimed_subscriptions(dv: Any, provider_ids: Iterable[str], *, except_subscription: str) -> set[str]:
+def claimed_subscriptions(dv: DataverseClient, provider_ids: Iterable[str], *, except_subscription: str) -> set[str]:
     """The provider subscription ids among `provider_ids` that another Dynamics subscription holds."""
     ids = sorted({s for s in provider_ids if s})
     if not ids:
@@ -58,7 +59,7 @@ def claimed_subscriptions(dv: Any, provider_ids: Iterable[str], *, except_subscr
     return {r["cspb_providersubscriptionid"] for r in rows if r["cspb_subscriptionid"] != except_subscription}
 
 
-def rival_sends(dv: Any, provider_account_id: str, *, except_changelog: str) -> list[RivalSend]:
+def rival_sends(dv: DataverseClient, provider_account_id: str, *, except_changelog: str) -> list[RivalSend]:
     """Change logs Sending or NeedsReview on subscriptions of the same provider account: a
     provider order that matches ours may be theirs."""
     subs = {s["cspb_subscriptionid"]: s for s in dv.list(
@@ -80,7 +81,7 @@ def rival_sends(dv: Any, provider_account_id: str, *, except_changelog: str) -> 
     return out
 
 
-def order_context(dv: Any, provider_account: dict[str, Any]) -> OrderContext:
+def order_context(dv: DataverseClient, provider_account: dict[str, Any]) -> OrderContext:
     """Domain, Microsoft tenant id and MCA acceptance for an order placed for `provider_account`
     (a cspb_provideraccount row with cspb_provideraccountid, cspb_domain, _cspb_account_value).
 
@@ -117,14 +118,14 @@ def order_context(dv: Any, provider_account: dict[str, Any]) -> OrderContext:
                         acceptance=acceptance)
 
 
-def mark_sending(dv: Any, changelog_id: str, key: str, when: datetime) -> None:
+def mark_sending(dv: DataverseClient, changelog_id: str, key: str, when: datetime) -> None:
     """The intent, written before the POST: state Sending, the time, our reference."""
     dv.update(EntitySet.LICENSE_CHANGE_LOGS, changelog_id, {
         "cspb_provisioningstatus": int(ProvisioningStatus.SENDING), "cspb_idempotencykey": key,
         "cspb_senttoprovideron": when.astimezone(UTC).isoformat()})
 
 
-def claim_order(dv: Any, changelog_id: str, order_id: str) -> bool:
+def claim_order(dv: DataverseClient, changelog_id: str, order_id: str) -> bool:
     """Puts `order_id` on the change log. False when another change log holds it already (the
     column is an alternate key, so Dataverse itself refuses a second holder)."""
     try:

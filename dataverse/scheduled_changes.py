@@ -5,13 +5,13 @@ Column names stay here (and in solution/); jobs/scheduled_changes.py calls this 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from billing.models import ProvisioningStatus
+from dataverse.client import DataverseClient
 from dataverse.tables import EntitySet
 
 
-def due_change_logs(dv: Any, now: datetime) -> list[str]:
+def due_change_logs(dv: DataverseClient, now: datetime) -> list[str]:
     """Ids of change logs still Awaiting whose effective date has come, oldest date first."""
     when = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     rows = list(dv.list(EntitySet.LICENSE_CHANGE_LOGS, select=["cspb_licensechangelogid", "cspb_effectivedate"],

@@ -37,7 +37,7 @@ def _midnight(day: date) -> datetime:
 
 def _account(dv: DataverseClient, name: str) -> str:
     for row in dv.list(EntitySet.ACCOUNTS, select=["accountid"], filter=f"name eq {literal(name)}"):
-        return row["accountid"]
+        return str(row["accountid"])
     return dv.create(EntitySet.ACCOUNTS, {"name": name})
 
 

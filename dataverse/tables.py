@@ -30,6 +30,17 @@ from billing.models import LineType as InvoiceLineType
 from billing.models import PaymentStatus as InvoicePaymentStatus
 from billing.models import Policy as BillingPolicy
 
+# Names other modules import, re-exports included (mypy --strict exports no import implicitly).
+__all__ = [
+    "AccountingStatus", "ActionKind", "ActionStatus", "ACTIVITY_TABLES", "AgreementStatus",
+    "BillingFrequency", "BillingPolicy", "CatalogSelectionKind", "ChangeOrigin", "ChangeType", "CHOICES",
+    "DunningKind", "ENTITY_SET_OF", "EntitySet", "InboxStatus", "InvoiceLineType", "InvoicePaymentStatus",
+    "InvoiceState", "MappingStatus", "PaymentStatus", "PortalRole", "PriceChangeStatus",
+    "PriceReviewStatus", "primary_id", "ProductState", "ProrateUnit", "Provider", "ProvisioningStatus",
+    "ReconFileStatus", "RefundPolicy", "StateCode", "SubscriptionKind", "SubscriptionStatus",
+    "SuspendedBilling", "SyncRunStatus", "Table", "TaxCategory", "UsageGrouping",
+]
+
 
 class EntitySet:
     """Web API entity set names (the URL path segment)."""

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from billing.models import ChangeOrigin, ChangeType, ProvisioningStatus, SubscriptionStatus
+from dataverse.client import DataverseClient
 from dataverse.odata import bind
 from dataverse.tables import EntitySet
 
@@ -27,7 +28,7 @@ def target_of(change: dict[str, Any]) -> tuple[str, str, str]:
             change.get("cspb_targetbillingfrequency") or "")
 
 
-def record_transition(dv: Any, source_id: str, transition: dict[str, Any], *, quantity_before: int,
+def record_transition(dv: DataverseClient, source_id: str, transition: dict[str, Any], *, quantity_before: int,
                       when: datetime) -> str:
     """The new cspb_subscription for `transition` (Partner Center's Transition resource), linked to
     `source_id`; the source's seats move at `when`. Returns the new subscription's id. A repeat for
@@ -74,7 +75,7 @@ def _frequency(cycle: Any) -> str | None:
     return {"monthly": "P1M", "annual": "P1Y", "triennial": "P3Y"}.get(str(cycle or "").lower())
 
 
-def ending_trials(dv: Any, now: datetime) -> list[dict[str, Any]]:
+def ending_trials(dv: DataverseClient, now: datetime) -> list[dict[str, Any]]:
     """Trial subscriptions (cspb_status Trial) whose trial has ended by `now`."""
     when = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return list(dv.list(EntitySet.SUBSCRIPTIONS, select=[
@@ -83,7 +84,7 @@ def ending_trials(dv: Any, now: datetime) -> list[dict[str, Any]]:
         filter=f"cspb_status eq {int(SubscriptionStatus.TRIAL)} and cspb_commitmentenddate le {when}"))
 
 
-def trial_change(dv: Any, trial: dict[str, Any], *, convert: bool, now: datetime) -> str:
+def trial_change(dv: DataverseClient, trial: dict[str, Any], *, convert: bool, now: datetime) -> str:
     """The change log for a trial's end: a Term Change to the paid version (same item, its term, paid
     monthly) when converting, else a Cancel dated at the trial's end (auto-renew off). Keyed on the
     subscription, so a second run finds the same change log."""
@@ -104,6 +105,6 @@ def trial_change(dv: Any, trial: dict[str, Any], *, convert: bool, now: datetime
                          {"cspb_changekey": f"trial-end|{trial['cspb_subscriptionid']}"}, values).id)
 
 
-def mark_expired(dv: Any, subscription_id: str) -> None:
+def mark_expired(dv: DataverseClient, subscription_id: str) -> None:
     dv.update(EntitySet.SUBSCRIPTIONS, subscription_id, {"cspb_status": int(SubscriptionStatus.EXPIRED),
                                                           "cspb_autorenew": False})

@@ -10,11 +10,11 @@ Money is Decimal, in `currency`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from billing.models import Provider, SubscriptionStatus
 from shared.errors import FatalError
@@ -29,9 +29,10 @@ TERMS = (MONTHLY, ANNUAL, TRIENNIAL, ONE_TIME)
 # Status labels of the cspb_subscription.cspb_status picklist ("Active", "Suspended", ...).
 STATUSES = tuple(status.name.title() for status in SubscriptionStatus)
 
-# cspb_provider picklist values by adapter name.
+# cspb_provider picklist values by adapter name (as settings and the CLI spell them).
 PROVIDER_CODES = {"partnercenter": Provider.PARTNER_CENTER, "pax8": Provider.PAX8, "manual": Provider.MANUAL,
                   "tdsynnex": Provider.TDSYNNEX}
+PROVIDER_NAMES = {code: name for name, code in PROVIDER_CODES.items()}
 
 
 class ManualActionRequired(FatalError):
@@ -196,27 +197,41 @@ class ChangeRequest:
 
 @runtime_checkable
 class DistributorAdapter(Protocol):
-    """What the provisioning/sync engine needs from a distributor.
+    """What the provisioning/sync engine needs from a distributor, as the adapters really take it.
 
     Every mutating call takes an idempotency key that the caller keeps stable across retries
     (e.g. the change log's cspb_idempotencykey): calling twice with the same key must not
     buy or change seats twice. Errors are shared.errors types (Retriable for throttling/5xx).
+
+    Calls on one subscription take the customer as `company_id=`: Partner Center and TD SYNNEX
+    address a subscription under its customer (`needs_company`), the others ignore it. What an
+    adapter can do beyond the common calls it declares in the capability flags below; the engine
+    reads those flags and never probes for methods. AdapterBase holds the defaults.
     """
 
-    provider: str  # "pax8" | "manual" | "partnercenter"
-    # True when a repeated place_order with the same key cannot buy twice (the provider replays it).
-    # An adapter without such a contract sets False and implements
-    # find_orders(company_id, product_id, quantity, billing_term, since) -> list[OrderCandidate],
-    # which sync/order_once.py uses to settle a send whose response was lost. An adapter whose
-    # provider keeps a caller-chosen reference on the order sets finds_by_reference = True and
-    # takes find_orders(..., reference=key): the search is then exact.
+    provider: Provider
+    # A repeated place_order with the same key cannot buy twice (the provider replays it). When
+    # False, find_orders settles a send whose response was lost (sync/order_once.py).
     idempotent_orders: bool
+    # find_orders' candidates carry our `reference` (TD SYNNEX referenceId): the search is exact.
+    finds_by_reference: bool
+    # place_order fills the order form from `context=` (Pax8's and TD SYNNEX's Microsoft details).
+    uses_order_context: bool
+    # Calls on one subscription fail without `company_id=`.
+    needs_company: bool
+    # The optional calls: set_auto_renew, schedule_next_term, transition, list_azure_entitlements,
+    # attest_customer_agreement.
+    sets_auto_renew: bool
+    schedules_next_term: bool
+    transitions: bool
+    lists_azure_entitlements: bool
+    attests_agreements: bool
 
     def list_companies(self) -> Iterator[Company]: ...
 
     def list_subscriptions(self, company_id: str | None = None) -> Iterator[Subscription]: ...
 
-    def get_subscription(self, subscription_id: str) -> Subscription: ...
+    def get_subscription(self, subscription_id: str, *, company_id: str | None = None) -> Subscription: ...
 
     def list_products(self) -> Iterator[Product]: ...
 
@@ -230,17 +245,102 @@ class DistributorAdapter(Protocol):
         billing_term: str,
         commitment_term: str | None,
         idempotency_key: str,
+        *,
+        context: OrderContext | None = None,
     ) -> OrderResult: ...
 
-    def change_quantity(self, subscription_id: str, quantity: int, idempotency_key: str) -> Subscription: ...
+    def find_orders(self, company_id: str, product_id: str, quantity: int, billing_term: str, since: datetime, *,
+                    reference: str = "") -> list[OrderCandidate]: ...
 
-    def cancel(self, subscription_id: str, idempotency_key: str) -> Subscription: ...
+    def change_quantity(self, subscription_id: str, quantity: int, idempotency_key: str, *,
+                        company_id: str | None = None) -> Subscription: ...
+
+    def cancel(self, subscription_id: str, idempotency_key: str, *, company_id: str | None = None) -> Subscription: ...
+
+    def set_auto_renew(self, subscription_id: str, on: bool, idempotency_key: str, *,
+                       company_id: str | None = None) -> Subscription | None: ...
+
+    def schedule_next_term(self, subscription_id: str, quantity: int, idempotency_key: str, *,
+                           company_id: str | None = None, product: dict[str, str] | None = None,
+                           custom_term_end: str | None = None) -> Subscription: ...
+
+    def transition(self, subscription_id: str, to_catalog_item: str, quantity: int, term: str, billing_term: str,
+                   idempotency_key: str, *, company_id: str | None = None) -> dict[str, Any]: ...
+
+    def list_azure_entitlements(self, company_id: str, plan_subscription_id: str) -> list[dict[str, Any]]: ...
+
+    def attest_customer_agreement(self, company_id: str, contact: dict[str, str], date_agreed: datetime,
+                                  idempotency_key: str) -> dict[str, Any]: ...
 
     def list_invoices(self) -> Iterator[Invoice]: ...
 
     def list_invoice_lines(self, invoice_id: str) -> Iterator[InvoiceLine]: ...
 
     def list_usage_lines(self, subscription_id: str, period: str) -> Iterator[InvoiceLine]: ...
+
+
+# The adapters the engine works with, one per provider (cspb_provider).
+Adapters = Mapping[Provider, DistributorAdapter]
+
+
+def adapter_of(adapters: Adapters, value: object) -> DistributorAdapter | None:
+    """The adapter for a cspb_provider value, or None when none is configured for it."""
+    provider = provider_of(value)
+    return adapters.get(provider) if provider is not None else None
+
+
+def provider_of(value: object) -> Provider | None:
+    """The Provider a cspb_provider value names (an int, or its text), or None when it names none."""
+    if not isinstance(value, int | float | str) or isinstance(value, bool):
+        return None
+    try:
+        return Provider(int(value))
+    except ValueError:
+        return None
+
+
+class AdapterBase:
+    """The optional part of DistributorAdapter: every capability off, and its calls refusing with a
+    FatalError that names the provider (the engine checks the flag first, so they are a backstop)."""
+
+    provider: Provider
+    idempotent_orders = True
+    finds_by_reference = False
+    uses_order_context = False
+    needs_company = False
+    sets_auto_renew = False
+    schedules_next_term = False
+    transitions = False
+    lists_azure_entitlements = False
+    attests_agreements = False
+
+    def _unsupported(self, what: str) -> FatalError:
+        return FatalError(f"{PROVIDER_NAMES[self.provider]} does not offer {what}; make the change in the "
+                          "provider's portal")
+
+    def find_orders(self, company_id: str, product_id: str, quantity: int, billing_term: str, since: datetime, *,
+                    reference: str = "") -> list[OrderCandidate]:
+        raise self._unsupported("an order search")
+
+    def set_auto_renew(self, subscription_id: str, on: bool, idempotency_key: str, *,
+                       company_id: str | None = None) -> Subscription | None:
+        raise self._unsupported("auto-renew changes")
+
+    def schedule_next_term(self, subscription_id: str, quantity: int, idempotency_key: str, *,
+                           company_id: str | None = None, product: dict[str, str] | None = None,
+                           custom_term_end: str | None = None) -> Subscription:
+        raise self._unsupported("changes at renewal")
+
+    def transition(self, subscription_id: str, to_catalog_item: str, quantity: int, term: str, billing_term: str,
+                   idempotency_key: str, *, company_id: str | None = None) -> dict[str, Any]:
+        raise self._unsupported("transitions")
+
+    def list_azure_entitlements(self, company_id: str, plan_subscription_id: str) -> list[dict[str, Any]]:
+        raise self._unsupported("Azure plan entitlements")
+
+    def attest_customer_agreement(self, company_id: str, contact: dict[str, str], date_agreed: datetime,
+                                  idempotency_key: str) -> dict[str, Any]:
+        raise self._unsupported("Microsoft Customer Agreement attestation")
 
 
 def idempotency_key(*parts: object) -> str:

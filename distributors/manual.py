@@ -10,11 +10,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+from billing.models import Provider
 from distributors.base import (
+    AdapterBase,
     ChangeRequest,
     Company,
+    DistributorAdapter,
     Invoice,
     InvoiceLine,
+    OrderContext,
     OrderResult,
     Price,
     Product,
@@ -37,8 +41,8 @@ def log_notifier(request: ChangeRequest) -> None:
                 request.subscription_id or request.product_id, request.idempotency_key)
 
 
-class ManualAdapter:
-    provider = "manual"
+class ManualAdapter(AdapterBase):
+    provider = Provider.MANUAL
     # The ledger blob is keyed by the idempotency key: a repeat returns the recorded order.
     idempotent_orders = True
 
@@ -64,7 +68,8 @@ class ManualAdapter:
             yield ChangeRequest(**data)
 
     def place_order(self, company_id: str, product_id: str, quantity: int, billing_term: str,
-                    commitment_term: str | None, idempotency_key: str) -> OrderResult:
+                    commitment_term: str | None, idempotency_key: str, *,
+                    context: OrderContext | None = None) -> OrderResult:
         check_term(billing_term, "billing_term")
         check_term(commitment_term, "commitment_term", optional=True)
         if quantity < 1:
@@ -76,7 +81,8 @@ class ManualAdapter:
         return OrderResult(order_id=f"manual-{request.idempotency_key}", status="Pending", replayed=replayed,
                            message="recorded for manual fulfilment")
 
-    def change_quantity(self, subscription_id: str, quantity: int, idempotency_key: str) -> Subscription:
+    def change_quantity(self, subscription_id: str, quantity: int, idempotency_key: str, *,
+                        company_id: str | None = None) -> Subscription:
         if quantity < 1:
             raise ValidationError("quantity must be at least 1")
         self._record(ChangeRequest(action="change_quantity", idempotency_key=idempotency_key,
@@ -84,7 +90,7 @@ class ManualAdapter:
         return Subscription(id=subscription_id, company_id="", product_id="", quantity=quantity, status="Pending",
                             billing_term="")
 
-    def cancel(self, subscription_id: str, idempotency_key: str) -> Subscription:
+    def cancel(self, subscription_id: str, idempotency_key: str, *, company_id: str | None = None) -> Subscription:
         self._record(ChangeRequest(action="cancel", idempotency_key=idempotency_key, subscription_id=subscription_id,
                                    requested_on=datetime.now(UTC)))
         return Subscription(id=subscription_id, company_id="", product_id="", quantity=0, status="Pending",
@@ -97,7 +103,7 @@ class ManualAdapter:
     def list_subscriptions(self, company_id: str | None = None) -> Iterator[Subscription]:
         return iter(())
 
-    def get_subscription(self, subscription_id: str) -> Subscription:
+    def get_subscription(self, subscription_id: str, *, company_id: str | None = None) -> Subscription:
         raise NotFoundError(f"manual provider keeps no subscription {subscription_id}")
 
     def list_products(self) -> Iterator[Product]:
@@ -116,12 +122,12 @@ class ManualAdapter:
         return iter(())
 
 
-def adapter_for(provider: str) -> object:
-    """The distributor adapter for a provider name ("pax8" | "manual")."""
-    if provider == "pax8":
+def adapter_for(provider: Provider) -> DistributorAdapter:
+    """The distributor adapter for Pax8 or the manual provider, built from the settings."""
+    if provider is Provider.PAX8:
         from distributors.pax8 import Pax8Adapter
 
         return Pax8Adapter.from_settings()
-    if provider == "manual":
+    if provider is Provider.MANUAL:
         return ManualAdapter()
-    raise ValidationError(f"no distributor adapter for {provider!r}")
+    raise ValidationError(f"no distributor adapter for {provider.name.lower()}")

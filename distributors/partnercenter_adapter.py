@@ -23,10 +23,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from billing.models import Provider
 from distributors.base import (
+    AdapterBase,
     Company,
     Invoice,
     InvoiceLine,
+    OrderContext,
     OrderResult,
     Price,
     Product,
@@ -81,12 +84,17 @@ def to_subscription(company_id: str, sub: pcm.Subscription) -> PcSubscription:
     )
 
 
-class PartnerCenterAdapter:
-    provider = "partnercenter"
+class PartnerCenterAdapter(AdapterBase):
+    provider = Provider.PARTNER_CENTER
     # MS-RequestId makes a repeated POST with the same key replay the first result.
     idempotent_orders = True
     # Partner Center addresses a subscription under its customer: the engine passes company_id.
     needs_company = True
+    sets_auto_renew = True
+    schedules_next_term = True
+    transitions = True
+    lists_azure_entitlements = True
+    attests_agreements = True
 
     def __init__(self, base_url: str | None = None, token_provider: TokenProvider | None = None, *,
                  retry: RetryPolicy | None = None, timeout: float = 60.0, http: HttpClient | None = None,
@@ -174,7 +182,9 @@ class PartnerCenterAdapter:
         return found[0].id
 
     def place_order(self, company_id: str, product_id: str, quantity: int, billing_term: str,
-                    commitment_term: str | None, idempotency_key: str) -> OrderResult:
+                    commitment_term: str | None, idempotency_key: str, *,
+                    context: OrderContext | None = None) -> OrderResult:
+        # `context` is not asked for: Partner Center knows its customer and the MCA is attested apart.
         parts = product_id.split(":")
         if len(parts) == 2:
             parts.append(self._availability(*parts))

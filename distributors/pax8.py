@@ -26,12 +26,14 @@ from typing import Any
 
 import requests
 
+from billing.models import Provider
 from billing.money import parse_decimal
 from distributors.base import (
     ANNUAL,
     MONTHLY,
     ONE_TIME,
     TRIENNIAL,
+    AdapterBase,
     Company,
     Invoice,
     InvoiceLine,
@@ -164,8 +166,8 @@ def _money(value: Any) -> Decimal | None:
     return None if value is None or value == "" else parse_decimal(value)
 
 
-class Pax8Adapter:
-    provider = "pax8"
+class Pax8Adapter(AdapterBase):
+    provider = Provider.PAX8
     # Pax8 has no idempotency key for POST /orders: a lost response is settled by find_orders.
     idempotent_orders = False
     # place_order takes the customer's OrderContext (Microsoft provisioning details).
@@ -268,7 +270,7 @@ class Pax8Adapter:
         for s in self._pages("subscriptions", **params):
             yield self._subscription(s)
 
-    def get_subscription(self, subscription_id: str) -> Subscription:
+    def get_subscription(self, subscription_id: str, *, company_id: str | None = None) -> Subscription:
         return self._subscription(self.http.get_json(f"subscriptions/{subscription_id}"))
 
     def list_invoices(self) -> Iterator[Invoice]:
@@ -361,12 +363,13 @@ class Pax8Adapter:
         return details
 
     def find_orders(self, company_id: str, product_id: str, quantity: int, billing_term: str,
-                    since: datetime) -> list[OrderCandidate]:
+                    since: datetime, *, reference: str = "") -> list[OrderCandidate]:
         """Orders of `company_id` created at or after `since` with a line for this product,
         quantity and billing term: what a POST sent at `since` may have committed. An order's
         createdDate is a date, so the day is compared, then the line's subscription's
         createdDate (a date-time when Pax8 gives one) narrows it down; subscriptions of the
-        company created since then that no order lists are candidates too."""
+        company created since then that no order lists are candidates too. Pax8 keeps no
+        reference of ours on an order, so `reference` narrows nothing."""
         product_id = self.resolve_product_id(product_id)
         term = _TO_PAX8_BILLING.get(billing_term, billing_term)
         since = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
@@ -442,14 +445,15 @@ class Pax8Adapter:
         order = self._once.request("POST", "orders", json=body, ok=(200, 201)).json()
         return _order_result(order)
 
-    def change_quantity(self, subscription_id: str, quantity: int, idempotency_key: str) -> Subscription:
+    def change_quantity(self, subscription_id: str, quantity: int, idempotency_key: str, *,
+                        company_id: str | None = None) -> Subscription:
         # An absolute quantity is idempotent by itself; the key is kept for the log trail.
         if quantity < 1:
             raise ValidationError("quantity must be at least 1; cancel the subscription instead")
         body = self.http.request("PUT", f"subscriptions/{subscription_id}", json={"quantity": quantity}).json()
         return self._subscription(body)
 
-    def cancel(self, subscription_id: str, idempotency_key: str) -> Subscription:
+    def cancel(self, subscription_id: str, idempotency_key: str, *, company_id: str | None = None) -> Subscription:
         current = self.get_subscription(subscription_id)
         if current.status == "Cancelled":
             return current

@@ -33,11 +33,13 @@ from typing import Any
 
 import requests
 
+from billing.models import Provider
 from billing.money import parse_decimal
 from distributors.base import (
     ANNUAL,
     MONTHLY,
     TRIENNIAL,
+    AdapterBase,
     Company,
     Invoice,
     InvoiceLine,
@@ -124,6 +126,12 @@ def _money(value: Any) -> Decimal | None:
     return None if value is None or value == "" else parse_decimal(str(value))
 
 
+def _company(company_id: str | None) -> str:
+    if not company_id:
+        raise ValidationError("TD SYNNEX changes a subscription under its customer: pass company_id")
+    return company_id
+
+
 def _last(name: str) -> str:
     return str(name or "").rsplit("/", 1)[-1]
 
@@ -133,8 +141,8 @@ def _email_domain(email: Any) -> str:
     return text.rsplit("@", 1)[-1].lower() if "@" in text else ""
 
 
-class TdSynnexAdapter:
-    provider = "tdsynnex"
+class TdSynnexAdapter(AdapterBase):
+    provider = Provider.TDSYNNEX
     # No idempotency key: a lost CREATE is settled by find_orders on our referenceId.
     idempotent_orders = False
     # find_orders(..., reference=key) searches the referenceId we put on every CREATE.
@@ -142,6 +150,7 @@ class TdSynnexAdapter:
     uses_order_context = True
     # get_subscription / change_quantity / cancel take the customer (paths are per customer).
     needs_company = True
+    sets_auto_renew = True
 
     def __init__(self, base_url: str, account_id: str, tokens: Any, *, retry: RetryPolicy | None = None,
                  timeout: float = 60.0, cancel_attribute: str = "") -> None:
@@ -352,18 +361,22 @@ class TdSynnexAdapter:
         return found
 
     def change_quantity(self, subscription_id: str, quantity: int, idempotency_key: str, *,
-                        company_id: str) -> Subscription:
+                        company_id: str | None = None) -> Subscription:
+        company_id = _company(company_id)
         if quantity < 1:
             raise ValidationError("quantity must be at least 1; cancel the subscription instead")
         self._update(company_id, subscription_id, quantity, idempotency_key, [])
         return self.get_subscription(subscription_id, company_id=company_id)
 
-    def set_auto_renew(self, subscription_id: str, on: bool, idempotency_key: str, *, company_id: str) -> None:
+    def set_auto_renew(self, subscription_id: str, on: bool, idempotency_key: str, *,
+                       company_id: str | None = None) -> None:
+        company_id = _company(company_id)
         current = self.get_subscription(subscription_id, company_id=company_id)
         self._update(company_id, subscription_id, current.quantity, idempotency_key,
                      [{"name": "renewalSetting", "value": "auto-on" if on else "auto-off"}])
 
-    def cancel(self, subscription_id: str, idempotency_key: str, *, company_id: str) -> Subscription:
+    def cancel(self, subscription_id: str, idempotency_key: str, *, company_id: str | None = None) -> Subscription:
+        company_id = _company(company_id)
         raw = self.http.get_json(f"customers/{company_id}/subscriptions/{subscription_id}")
         current = self._subscription(raw)
         if current.status == "Cancelled":

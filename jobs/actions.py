@@ -12,7 +12,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from dataverse.tables import ActionKind, ActionStatus, EntitySet, ProvisioningStatus
+from dataverse.client import DataverseClient
+from dataverse.tables import ActionKind, ActionStatus, EntitySet, Provider, ProvisioningStatus
+from distributors.base import Adapters
 from shared.errors import IntegrationError, RetriableError, ValidationError
 
 Provision = Callable[..., Any]
@@ -32,7 +34,7 @@ def _parameters(row: Mapping[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _preview_charge(dv: Any, subscription_id: str, params: Mapping[str, Any], today: date) -> dict[str, Any]:
+def _preview_charge(dv: DataverseClient, subscription_id: str, params: Mapping[str, Any], today: date) -> dict[str, Any]:
     from jobs import billing as billing_jobs
 
     sub = dv.get(EntitySet.SUBSCRIPTIONS, subscription_id, select=["cspb_name", "_cspb_billingcontract_value"])
@@ -52,7 +54,7 @@ def _preview_charge(dv: Any, subscription_id: str, params: Mapping[str, Any], to
             "requestedQuantity": params.get("quantity")}
 
 
-def _retry_provisioning(dv: Any, changelog_id: str, adapters: Mapping[int, Any], now: datetime,
+def _retry_provisioning(dv: DataverseClient, changelog_id: str, adapters: Adapters, now: datetime,
                         provision: Provision) -> dict[str, Any]:
     row = dv.get(EntitySet.LICENSE_CHANGE_LOGS, changelog_id, select=["cspb_provisioningstatus", "cspb_name"])
     if row.get("cspb_provisioningstatus") != int(ProvisioningStatus.FAILED):
@@ -65,7 +67,7 @@ def _retry_provisioning(dv: Any, changelog_id: str, adapters: Mapping[int, Any],
             "orderId": outcome.order_id}
 
 
-def _replay(dv: Any, inbox_id: str, now: datetime) -> dict[str, Any]:
+def _replay(dv: DataverseClient, inbox_id: str, now: datetime) -> dict[str, Any]:
     from shared.queue import PROVISIONING_QUEUE, get_queue
     from sync import inbox
 
@@ -75,7 +77,7 @@ def _replay(dv: Any, inbox_id: str, now: datetime) -> dict[str, Any]:
     return {"message": "queued again; the worker re-reads the record, so nothing is ordered twice"}
 
 
-def _attest(dv: Any, account_id: str, adapters: Mapping[int, Any]) -> dict[str, Any]:
+def _attest(dv: DataverseClient, account_id: str, adapters: Adapters) -> dict[str, Any]:
     from dataverse.tables import AgreementStatus
     from sync import mca
 
@@ -86,14 +88,14 @@ def _attest(dv: Any, account_id: str, adapters: Mapping[int, Any]) -> dict[str, 
         raise ValidationError("this account has no Customer Agreement: add one with the signer's name and email")
     if not pending:
         return {"message": "the Microsoft Customer Agreement is already attested"}
-    results = [mca.attest(dv, adapters[1], agreement_id=r["cspb_agreementid"]) for r in pending]
+    results = [mca.attest(dv, adapters[Provider.PARTNER_CENTER], agreement_id=r["cspb_agreementid"]) for r in pending]
     failed = [r for r in results if r.status == "Failed"]
     if failed:
         raise ValidationError(failed[0].message or "the attestation failed")
     return {"message": f"attested {len(results)} agreement(s) at Partner Center"}
 
 
-def run(dv: Any, request_id: str, *, adapters: Mapping[int, Any], provision: Provision,
+def run(dv: DataverseClient, request_id: str, *, adapters: Adapters, provision: Provision,
         now: datetime | None = None) -> str:
     """Carry out one request and write the answer on its row; returns the status name. `provision` is the
     worker's process_change (passed in: the worker calls this module, so it must not import the worker)."""

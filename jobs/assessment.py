@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from dataverse.client import DataverseClient
 
-def snapshot(as_of: date | None = None, *, dv: Any = None, store: Any = None, language: str = "en") -> Any:
+
+def snapshot(as_of: date | None = None, *, dv: DataverseClient | None = None, store: Any = None, language: str = "en") -> Any:
     """Compute and store one snapshot; re-running a day replaces that day's. Returns the Assessment."""
     from dataverse.client import client_or_default
     from portal import assessment

@@ -10,10 +10,10 @@ from datetime import date
 from typing import Any
 
 from billing.deferred_revenue import to_csv
-from billing.models import ExchangeRate, Invoice
+from billing.models import ExchangeRate, Invoice, RevenueScheduleEntry
 from billing.run_service import RunResult, execute_run, preview_contract
 from dataverse.billing_repo import DataverseBillingRepository
-from dataverse.client import client_or_default
+from dataverse.client import DataverseClient, client_or_default
 from dataverse.contract_jobs import AssignSummary, RenewalSummary, apply_renewals, assign_contracts
 from shared.dates import require_date
 from shared.errors import IntegrationError
@@ -33,7 +33,7 @@ class Preparation:
     renewals: RenewalSummary | None
 
 
-def prepare(run_date: date, *, dv: Any = None, assign: bool = True, renew: bool = True,
+def prepare(run_date: date, *, dv: DataverseClient | None = None, assign: bool = True, renew: bool = True,
             catch_up_days: int | None = None) -> Preparation:
     """The steps a run takes before planning (each safe to repeat): synced subscriptions of mapped
     accounts onto their default contracts, then renewals/expiries of terms that ended."""
@@ -43,7 +43,7 @@ def prepare(run_date: date, *, dv: Any = None, assign: bool = True, renew: bool 
     return Preparation(assignment, renewals)
 
 
-def run(run_date: date, *, dv: Any = None, contract_numbers: Sequence[str] | None = None,
+def run(run_date: date, *, dv: DataverseClient | None = None, contract_numbers: Sequence[str] | None = None,
         catch_up_days: int | None = None, rates: Sequence[ExchangeRate] = (),
         progress: Callable[[int], None] | None = None,
         on_planned: Callable[[int], None] | None = None, assign: bool = True, renew: bool = True,
@@ -85,17 +85,17 @@ def _count_preparation(record: Any, prepared: Preparation) -> None:
         record.counts.update({"renewed": prepared.renewals.renewed, "expired": prepared.renewals.expired})
 
 
-def preview(contract_number: str, on_date: date, *, dv: Any = None,
+def preview(contract_number: str, on_date: date, *, dv: DataverseClient | None = None,
             rates: Sequence[ExchangeRate] = ()) -> Invoice | None:
     repo = DataverseBillingRepository(client_or_default(dv), rates=rates)
     return preview_contract(repo, contract_number, on_date, global_refund=global_refund())
 
 
-def revenue_csv(*, dv: Any = None, invoice_id: str | None = None) -> str:
+def revenue_csv(*, dv: DataverseClient | None = None, invoice_id: str | None = None) -> str:
     return to_csv(DataverseBillingRepository(client_or_default(dv)).revenue_schedule(invoice_id))
 
 
-def money_path_showcase(*, dv: Any = None) -> list[str]:
+def money_path_showcase(*, dv: DataverseClient | None = None) -> list[str]:
     """What the demo points at on the invoices it wrote: usage lines billed from the recon ingest's
     summaries, deferred-revenue schedules, taxed lines (with the tax name), credits, and lines
     converted from another currency (with the rate and its month)."""
@@ -137,17 +137,17 @@ def money_path_showcase(*, dv: Any = None) -> list[str]:
 
 
 class BillingRepositoryView:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: DataverseClient) -> None:
         self.repo = DataverseBillingRepository(client)
 
-    def revenue_by_invoice(self) -> dict[str, list]:
-        grouped: dict[str, list] = {}
+    def revenue_by_invoice(self) -> dict[str, list[RevenueScheduleEntry]]:
+        grouped: dict[str, list[RevenueScheduleEntry]] = {}
         for entry in sorted(self.repo.revenue_schedule(), key=lambda e: (e.invoice_key, e.month)):
             grouped.setdefault(entry.invoice_id or entry.invoice_key, []).append(entry)
         return grouped
 
 
-def preview_change(subscription: str, quantity: int, on_date: date, *, term: str | None = None, dv: Any = None,
+def preview_change(subscription: str, quantity: int, on_date: date, *, term: str | None = None, dv: DataverseClient | None = None,
                    rates: Sequence[ExchangeRate] = ()) -> Any:
     """What changing a subscription to `quantity` seats (and optionally to `term`) costs or refunds
     now and on the next invoice, from the store, with the real run's planner. Writes nothing.

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from dataverse.client import client_or_default
+from dataverse.client import DataverseClient, client_or_default
 from dataverse.tables import EntitySet
 from shared.dates import require_date
 from shared.errors import IntegrationError
@@ -31,7 +31,7 @@ def batch_size() -> int:
     return max(1, int(get_settings().billing_batch))
 
 
-def fan_out(run_date: date, *, dv: Any = None, queue: Queue | None = None, size: int | None = None,
+def fan_out(run_date: date, *, dv: DataverseClient | None = None, queue: Queue | None = None, size: int | None = None,
             assign: bool = True, renew: bool = True) -> dict[str, Any]:
     """Timer side: prepare, then one message per batch of active contracts (in number order)."""
     from jobs.billing import prepare
@@ -54,7 +54,7 @@ def fan_out(run_date: date, *, dv: Any = None, queue: Queue | None = None, size:
     return {"contracts": len(numbers), "enqueued": enqueued, "messages": messages, "assigned": assigned}
 
 
-def run(run_date: date, *, dv: Any = None, queue: Queue | None = None) -> dict[str, Any]:
+def run(run_date: date, *, dv: DataverseClient | None = None, queue: Queue | None = None) -> dict[str, Any]:
     """What the billing timer calls: fan out; with the in-process queue backend (local runs, where
     no worker listens) drain it here too, through the same handler, so a local timer still bills."""
     from shared.queue import BILLING_QUEUE, InProcessQueue, drain, get_queue
@@ -67,7 +67,7 @@ def run(run_date: date, *, dv: Any = None, queue: Queue | None = None) -> dict[s
     return out
 
 
-def handle_message(body: Mapping[str, Any], *, dv: Any = None) -> dict[str, Any]:
+def handle_message(body: Mapping[str, Any], *, dv: DataverseClient | None = None) -> dict[str, Any]:
     """Worker side: bill one batch of contracts. Only RetriableError escapes (the queue re-delivers);
     anything else is recorded on the message's run row."""
     from dataverse.billing_bulk import execute_bulk_run

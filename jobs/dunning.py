@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from billing.dunning import DunningKind, DunningStep, due_steps
+from dataverse.client import DataverseClient
 from shared.errors import IntegrationError, RetriableError
 from shared.logging import get_logger
 
@@ -28,7 +29,7 @@ class DunningReport:
     lines: list[str] = field(default_factory=list)
 
 
-def _send_notice(dv: Any, invoice_id: str, step: DunningStep, mailer: Any) -> str:
+def _send_notice(dv: DataverseClient, invoice_id: str, step: DunningStep, mailer: Any) -> str:
     from accounting.invoice_mail import compose_reminder
     from payments import invoice_records as records
     from shared.config import get_settings
@@ -49,7 +50,7 @@ def _send_notice(dv: Any, invoice_id: str, step: DunningStep, mailer: Any) -> st
     return f"sent to {email} ({message_id})"
 
 
-def _retry_charge(dv: Any, invoice_id: str, step: DunningStep, processor: Any) -> str:
+def _retry_charge(dv: DataverseClient, invoice_id: str, step: DunningStep, processor: Any) -> str:
     from payments import service as payments
 
     # A new purpose per retry: the processor would replay the earlier refusal for the same idempotency key.
@@ -57,7 +58,7 @@ def _retry_charge(dv: Any, invoice_id: str, step: DunningStep, processor: Any) -
     return f"{result.status} {result.amount} {result.message}".strip()
 
 
-def run(today: date, *, dv: Any = None, mailer: Any = None, processor: Any = None) -> DunningReport:
+def run(today: date, *, dv: DataverseClient | None = None, mailer: Any = None, processor: Any = None) -> DunningReport:
     from dataverse.client import client_or_default
     from dataverse.stores import dunning as store
     from shared.mail import mailer_from_settings

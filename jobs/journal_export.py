@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from dataverse.client import DataverseClient
+
 
 @dataclass(frozen=True)
 class JournalExport:
@@ -24,7 +26,7 @@ def previous_month(today: date) -> str:
     return f"{last.year:04d}-{last.month:02d}"
 
 
-def export_last_month(today: date, *, dv: Any = None, target: Any = None) -> JournalExport:
+def export_last_month(today: date, *, dv: DataverseClient | None = None, target: Any = None) -> JournalExport:
     """`target`: an AccountingTarget, a target name, or None for the configured CSPB_ACCOUNTING_TARGET."""
     from accounting import service
     from accounting.journal_export import render

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
+from dataverse.client import DataverseClient
+from distributors.base import Adapters
 from shared.errors import RetriableError
 from shared.logging import get_logger
 
@@ -27,7 +28,7 @@ class Report:
     retry_later: list[str] = field(default_factory=list)
 
 
-def run(now: datetime, *, dv: Any = None, adapters: dict[int, Any] | None = None) -> Report:
+def run(now: datetime, *, dv: DataverseClient | None = None, adapters: Adapters | None = None) -> Report:
     from dataverse.client import client_or_default
     from dataverse.scheduled_changes import due_change_logs
     from sync import provisioning

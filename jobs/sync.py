@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from dataverse.stores.contract_currencies import currencies_in_use
+from distributors.base import Adapters
 from sync import runs
 
 
@@ -86,7 +87,7 @@ def catalog_fan_out(dv: Any = None, queue: Any = None, *, currencies: Iterable[s
     return run.as_dict()
 
 
-def accounts(dv: Any = None, adapters: dict[int, Any] | None = None, *,
+def accounts(dv: Any = None, adapters: Adapters | None = None, *,
              progress: runs.Progress = runs.no_progress) -> dict[str, Any]:
     from sync.provider_accounts import run_provider_account_sync
     from sync.provisioning import default_adapters
@@ -96,7 +97,7 @@ def accounts(dv: Any = None, adapters: dict[int, Any] | None = None, *,
     return {**result.run, "unmapped": result.unmapped}
 
 
-def subscriptions(dv: Any = None, adapters: dict[int, Any] | None = None, *,
+def subscriptions(dv: Any = None, adapters: Adapters | None = None, *,
                   progress: runs.Progress = runs.no_progress) -> dict[str, Any]:
     from sync.provisioning import default_adapters
     from sync.subscription_sync import run_subscription_sync

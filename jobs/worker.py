@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dataverse.client import DataverseClient
+from distributors.base import Adapters
 from sync.provisioning import Outcome
 
 
-def handle(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping[int, Any] | None = None,
+def handle(body: Mapping[str, Any], *, dv: DataverseClient | None = None, adapters: Adapters | None = None,
            **kwargs: Any) -> Outcome | None:
     from sync import provisioning
 

@@ -20,6 +20,7 @@ from dataverse.stores import agreements
 from dataverse.stores import provider_accounts as accounts
 from dataverse.stores.agreements import Acceptance, Agreement
 from dataverse.tables import AgreementStatus, Provider
+from distributors.base import DistributorAdapter
 from shared.errors import FatalError, RetriableError, ValidationError
 
 AGREEMENT_TYPE = "MicrosoftCustomerAgreement"
@@ -43,11 +44,11 @@ def _contact_from(row: Agreement) -> dict[str, str]:
     return contact
 
 
-def attest(dv: Any, pc: Any, *, agreement_id: str | None = None, provider_account_id: str | None = None,
+def attest(dv: Any, pc: DistributorAdapter, *, agreement_id: str | None = None, provider_account_id: str | None = None,
            contact: Mapping[str, str] | None = None, date_agreed: datetime | None = None) -> AttestResult:
     """Attest from an agreement row (agreement_id) or from the portal (provider_account_id + contact
-    with firstName/lastName/email[/phoneNumber]). `pc` has `attest_customer_agreement(customer_id,
-    contact, date_agreed, idempotency_key)` (distributors.partnercenter_adapter.PartnerCenterAdapter)."""
+    with firstName/lastName/email[/phoneNumber]). `pc` is the Partner Center adapter (the one whose
+    `attests_agreements` is set: distributors.partnercenter_adapter.PartnerCenterAdapter)."""
     if agreement_id is None:
         if not provider_account_id or not contact:
             raise ValidationError("attest needs an agreement_id, or a provider_account_id and the contact")
@@ -68,7 +69,7 @@ def attest(dv: Any, pc: Any, *, agreement_id: str | None = None, provider_accoun
     try:
         agreed = row.date_agreed or date_agreed or datetime.now(UTC)
         # The agreement row's key is stable, so a retried attestation sends the same MS-RequestId.
-        pc.attest_customer_agreement(account.external_id, person, agreed,
+        pc.attest_customer_agreement(account.external_id or "", person, agreed,
                                      idempotency_key=row.key or agreement_id)
     except RetriableError:
         raise

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dataverse import order_ledger
-from distributors.base import OrderResult
+from distributors.base import DistributorAdapter, OrderCandidate, OrderContext, OrderResult
 from shared.errors import RetriableError
 from shared.logging import get_logger
 
@@ -58,20 +58,16 @@ def send_lease() -> timedelta:
     return timedelta(seconds=float(get_settings().http_timeout_seconds) + 2)
 
 
-def place(adapter: Any, dv: Any, request: OrderRequest, *, change: dict[str, Any], account: dict[str, Any],
-          now: datetime) -> OrderResult | Review:
+def place(adapter: DistributorAdapter, dv: Any, request: OrderRequest, *, change: dict[str, Any],
+          account: dict[str, Any], now: datetime) -> OrderResult | Review:
     """The order for `request`, sent at most once. Raises RetriableError when the outcome is
     not known yet (the provider is unreachable, or a send may still be in flight)."""
     sending, sent_at, claimed = order_ledger.send_state(change)
-    kwargs: dict[str, Any] = {}
-    if getattr(adapter, "uses_order_context", False):
-        kwargs["context"] = order_ledger.order_context(dv, account)
-    args = (request.company_id, request.product, request.quantity, request.billing_term, request.commitment_term,
-            request.key)
-    if getattr(adapter, "idempotent_orders", not hasattr(adapter, "find_orders")):
+    context = order_ledger.order_context(dv, account) if adapter.uses_order_context else None
+    if adapter.idempotent_orders:
         if not sending:
             order_ledger.mark_sending(dv, request.changelog_id, request.key, now)
-        return adapter.place_order(*args, **kwargs)
+        return _send(adapter, request, context)
     if sending:
         if claimed:
             return _adopted(adapter, request, claimed, sent_at or now)
@@ -83,7 +79,7 @@ def place(adapter: Any, dv: Any, request: OrderRequest, *, change: dict[str, Any
             return _claim(dv, request, verdict)
     order_ledger.mark_sending(dv, request.changelog_id, request.key, now)
     try:
-        return adapter.place_order(*args, **kwargs)
+        return _send(adapter, request, context)
     except RetriableError:
         # The POST is no longer in flight from here: look now, so a committed order is kept at once.
         verdict = reconcile(adapter, dv, request, since=now)
@@ -92,15 +88,18 @@ def place(adapter: Any, dv: Any, request: OrderRequest, *, change: dict[str, Any
         return _claim(dv, request, verdict)
 
 
-def _find(adapter: Any, request: OrderRequest, since: datetime) -> list[Any]:
-    if getattr(adapter, "finds_by_reference", False):
-        return list(adapter.find_orders(request.company_id, request.product, request.quantity, request.billing_term,
-                                        since, reference=request.key))
+def _send(adapter: DistributorAdapter, request: OrderRequest, context: OrderContext | None) -> OrderResult:
+    return adapter.place_order(request.company_id, request.product, request.quantity, request.billing_term,
+                               request.commitment_term, request.key, context=context)
+
+
+def _find(adapter: DistributorAdapter, request: OrderRequest, since: datetime) -> list[OrderCandidate]:
+    reference = request.key if adapter.finds_by_reference else ""
     return list(adapter.find_orders(request.company_id, request.product, request.quantity, request.billing_term,
-                                    since))
+                                    since, reference=reference))
 
 
-def reconcile(adapter: Any, dv: Any, request: OrderRequest, *, since: datetime) -> OrderResult | Review | None:
+def reconcile(adapter: DistributorAdapter, dv: Any, request: OrderRequest, *, since: datetime) -> OrderResult | Review | None:
     """None when the provider holds nothing a send at `since` could have committed."""
     found = _find(adapter, request, since)
     taken_orders = order_ledger.claimed_orders(dv, [c.order_id for c in found],
@@ -110,7 +109,7 @@ def reconcile(adapter: Any, dv: Any, request: OrderRequest, *, since: datetime) 
     free = [c for c in found if c.order_id not in taken_orders and not set(c.subscription_ids) & taken_subs]
     if not free:
         return None
-    exact = [c for c in free if getattr(c, "reference", "") == request.key and c.order_id]
+    exact = [c for c in free if c.reference == request.key and c.order_id]
     if len(exact) == 1:
         # The provider kept our reference on the order: it is this change's, whatever else is in flight.
         log.info("change %s: order %s carries our reference; keeping it", request.changelog_id, exact[0].order_id)
@@ -140,7 +139,7 @@ def _claim(dv: Any, request: OrderRequest, verdict: OrderResult | Review) -> Ord
     return verdict
 
 
-def _adopted(adapter: Any, request: OrderRequest, order_id: str, since: datetime) -> OrderResult:
+def _adopted(adapter: DistributorAdapter, request: OrderRequest, order_id: str, since: datetime) -> OrderResult:
     """The change log already claimed `order_id` (a crash came before the write-back)."""
     found = _find(adapter, request, since)
     match = next((c for c in found if c.order_id == order_id), None)

@@ -16,6 +16,7 @@ from typing import Any
 from dataverse.stores import provider_accounts as store
 from dataverse.stores.provider_accounts import PROVIDER_LABELS, AccountChange, ProviderAccount
 from dataverse.tables import MappingStatus, Provider
+from distributors.base import Adapters
 from shared.errors import IntegrationError, RetriableError
 from sync import runs
 
@@ -54,9 +55,9 @@ def _match(domains: Mapping[str, list[str]], domain: str) -> tuple[str | None, s
     return None, "no account has this domain"
 
 
-def run_provider_account_sync(dv: Any, sources: Mapping[int, Any], *, progress: runs.Progress = runs.no_progress,
+def run_provider_account_sync(dv: Any, sources: Adapters, *, progress: runs.Progress = runs.no_progress,
                               run_key: str | None = None, now: datetime | None = None) -> AccountsResult:
-    """`sources`: provider code -> adapter with `list_companies()` (distributors.base.Company)."""
+    """`sources`: the adapters whose `list_companies()` (distributors.base.Company) are synced."""
     now = now or datetime.now(UTC)
     run = runs.start(dv, "accounts", run_key)
     unmapped: list[str] = []

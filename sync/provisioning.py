@@ -22,11 +22,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from billing import scheduling
+from billing.models import Provider
 from billing.provisioning_rules import Action, ChangeFacts, ChangeType, Plan, ProvisioningStatus, decide
 from dataverse import transitions
 from dataverse.contract_jobs import seat_additions
 from dataverse.tables import SubscriptionStatus
-from distributors.base import ManualActionRequired
+from distributors.base import (
+    PROVIDER_NAMES,
+    Adapters,
+    DistributorAdapter,
+    ManualActionRequired,
+    OrderResult,
+    adapter_of,
+)
 from shared.errors import FatalError, IntegrationError, NotFoundError, RetriableError, ValidationError
 from shared.logging import get_logger
 from sync import azure_plan, inbox, order_once, rep_changes
@@ -77,7 +85,7 @@ _STATUS_FOR = {
 }
 
 
-def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
+def process_change(changelog_id: str, *, dv: Any, adapters: Adapters,
                    now: datetime | None = None) -> Outcome:
     now = now or datetime.now(UTC)
     try:
@@ -116,7 +124,7 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
             _revert_edit(dv, change, sub)
         return Outcome(changelog_id, label, plan.reason)
     assert sub is not None
-    adapter = adapters.get(int(sub["cspb_provider"]))
+    adapter = adapter_of(adapters, sub["cspb_provider"])
     if adapter is None:
         message = f"no adapter configured for provider {sub['cspb_provider']}"
         _write_back(dv, changelog_id, ProvisioningStatus.FAILED, error=message)
@@ -141,15 +149,15 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Mapping[int, Any],
 
 
 def _scheduled(change: dict[str, Any], sub: dict[str, Any], account: dict[str, Any] | None,
-               adapters: Mapping[int, Any], now: datetime, dv: Any, changelog_id: str) -> Outcome | None:
+               adapters: Adapters, now: datetime, dv: Any, changelog_id: str) -> Outcome | None:
     """A change log with a future effective date: wait for its day, or send it now as a change
     at renewal / cancel at term end (billing/scheduling.py). None when it is due now."""
-    adapter: Any = adapters.get(int(sub.get("cspb_provider") or 0))
+    adapter = adapter_of(adapters, sub.get("cspb_provider"))
     timing = scheduling.schedule_for(
         change_type=int(change.get("cspb_changetype") or 0), effective=parse_dt(change.get("cspb_effectivedate")),
         now=now, commitment_end=parse_dt(sub.get("cspb_commitmentenddate")), auto_renew=sub.get("cspb_autorenew"),
-        next_term_supported=hasattr(adapter, "schedule_next_term"),
-        auto_renew_supported=hasattr(adapter, "set_auto_renew"))
+        next_term_supported=adapter is not None and adapter.schedules_next_term,
+        auto_renew_supported=adapter is not None and adapter.sets_auto_renew)
     if timing.when is scheduling.When.NOW:
         return None
     if timing.when is scheduling.When.WAIT:
@@ -157,12 +165,14 @@ def _scheduled(change: dict[str, Any], sub: dict[str, Any], account: dict[str, A
     if timing.when is scheduling.When.REFUSE:
         _write_back(dv, changelog_id, ProvisioningStatus.REFUSED, error=timing.reason)
         return Outcome(changelog_id, "Refused", timing.reason)
-    extra = {"company_id": (account or {}).get("cspb_externalid")} if getattr(adapter, "needs_company", False) else {}
+    # Sending at renewal needed one of the adapter's declared capabilities, so there is an adapter.
+    assert adapter is not None
+    company = (account or {}).get("cspb_externalid")
     key = change.get("cspb_idempotencykey") or idempotency_key_for(changelog_id)
-    provider_sub = sub.get("cspb_providersubscriptionid")
+    provider_sub: str = sub.get("cspb_providersubscriptionid") or ""
     try:
         if timing.when is scheduling.When.AUTO_RENEW_OFF:
-            adapter.set_auto_renew(provider_sub, False, key, **extra)
+            adapter.set_auto_renew(provider_sub, False, key, company_id=company)
             dv.update(SUBSCRIPTION_SET, sub["cspb_subscriptionid"], {"cspb_autorenew": False})
         else:
             quantity = int(change.get("cspb_newquantity") or sub.get("cspb_quantity") or 0)
@@ -175,9 +185,7 @@ def _scheduled(change: dict[str, Any], sub: dict[str, Any], account: dict[str, A
             if frequency:
                 product["billingCycle"] = {"P1M": "monthly", "P1Y": "annual", "P3Y": "triennial"}.get(frequency,
                                                                                                     frequency)
-            if product:
-                extra["product"] = product
-            adapter.schedule_next_term(provider_sub, quantity, key, **extra)
+            adapter.schedule_next_term(provider_sub, quantity, key, company_id=company, product=product or None)
     except RetriableError:
         raise
     except FatalError as exc:
@@ -204,7 +212,7 @@ def _revert_edit(dv: Any, change: dict[str, Any], sub: dict[str, Any] | None) ->
         rep_changes.revert_refused(dv, sub["cspb_subscriptionid"], change)
 
 
-def _call_provider(action: Action, adapter: Any, change: dict[str, Any], sub: dict[str, Any],
+def _call_provider(action: Action, adapter: DistributorAdapter, change: dict[str, Any], sub: dict[str, Any],
                    account: dict[str, Any] | None, key: str, dv: Any, changelog_id: str, now: datetime) -> Outcome:
     sub_id = sub["cspb_subscriptionid"]
     if action is Action.ORDER:
@@ -235,31 +243,29 @@ def _call_provider(action: Action, adapter: Any, change: dict[str, Any], sub: di
         _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED, order_id=result.order_id)
         return Outcome(changelog_id, "Provisioned", result.message, result.order_id, result.replayed)
     provider_sub = sub["cspb_providersubscriptionid"]
-    extra: dict[str, Any] = {}
-    if getattr(adapter, "needs_company", False):
-        if account is None or not account.get("cspb_externalid"):
-            raise FatalError("the subscription has no provider account")
-        extra["company_id"] = account["cspb_externalid"]
+    company = (account or {}).get("cspb_externalid")
+    if adapter.needs_company and not company:
+        raise FatalError("the subscription has no provider account")
     if action is Action.TRANSITION:
-        if not hasattr(adapter, "transition"):
-            raise FatalError(f"{getattr(adapter, 'provider', 'this provider')} does not offer transitions; make the "
+        if not adapter.transitions:
+            raise FatalError(f"{PROVIDER_NAMES[adapter.provider]} does not offer transitions; make the "
                              "change in the provider's portal")
         item, term, frequency = transitions.target_of(change)
         current = ":".join(p for p in (sub.get("cspb_productid"), sub.get("cspb_skuid"),
                                        sub.get("cspb_availabilityid")) if p)
         before = int(sub.get("cspb_quantity") or 0)
         moved = int(change.get("cspb_newquantity") or before)
-        result = adapter.transition(provider_sub, item or current, moved, term, frequency, key, **extra)
-        new_id = transitions.record_transition(dv, sub_id, result, quantity_before=before, when=now)
+        done = adapter.transition(provider_sub, item or current, moved, term, frequency, key, company_id=company)
+        new_id = transitions.record_transition(dv, sub_id, done, quantity_before=before, when=now)
         _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED)
-        return Outcome(changelog_id, "Provisioned", f"transitioned to subscription {result.get('toSubscriptionId')} "
+        return Outcome(changelog_id, "Provisioned", f"transitioned to subscription {done.get('toSubscriptionId')} "
                                                     f"({new_id})")
     if action is Action.SET_QUANTITY:
         quantity = int(change["cspb_newquantity"])
-        adapter.change_quantity(provider_sub, quantity, key, **extra)
+        adapter.change_quantity(provider_sub, quantity, key, company_id=company)
         dv.update(SUBSCRIPTION_SET, sub_id, {"cspb_quantity": quantity})
     else:
-        adapter.cancel(provider_sub, key, **extra)
+        adapter.cancel(provider_sub, key, company_id=company)
         dv.update(SUBSCRIPTION_SET, sub_id, {"cspb_status": STATUS_CANCELLED})
     _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED)
     return Outcome(changelog_id, "Provisioned")
@@ -282,15 +288,15 @@ def status_after_order(label: str | None) -> int | None:
     return None
 
 
-def _ordered_status(adapter: Any, result: Any, provider_id: str | None, account: dict[str, Any] | None) -> int:
+def _ordered_status(adapter: DistributorAdapter, result: OrderResult, provider_id: str | None,
+                    account: dict[str, Any] | None) -> int:
     """Pending or Active, from the provider's subscription when it can be read (an order answer
     does not say whether the distributor still has to act), else from the order's status."""
-    status = status_after_order(getattr(result, "status", ""))
-    if provider_id and hasattr(adapter, "get_subscription"):
-        extra = {"company_id": (account or {}).get("cspb_externalid")} if getattr(adapter, "needs_company", False) \
-            else {}
+    status = status_after_order(result.status)
+    if provider_id:
+        company = (account or {}).get("cspb_externalid")
         try:
-            status = status_after_order(adapter.get_subscription(provider_id, **extra).status) or status
+            status = status_after_order(adapter.get_subscription(provider_id, company_id=company).status) or status
         except RetriableError:
             raise
         except FatalError as exc:
@@ -335,7 +341,7 @@ def _write_back(dv: Any, changelog_id: str, status: int, *, error: str | None = 
     dv.update(CHANGELOG_SET, changelog_id, changes)
 
 
-def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping[int, Any] | None = None,
+def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Adapters | None = None,
                    now: datetime | None = None, delivery_count: int | None = None,
                    max_attempts: int | None = None) -> Outcome | None:
     """One queue message from the webhook (or the CLI). Counts the attempt on the inbox row
@@ -364,7 +370,7 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
         if entity == "cspb_agreement":
             from sync import mca
 
-            attested = mca.attest(dv, adapters[1], agreement_id=str(record_id))
+            attested = mca.attest(dv, adapters[Provider.PARTNER_CENTER], agreement_id=str(record_id))
             failed = attested.status == "Failed"
             inbox.mark(dv, inbox_id, inbox.InboxStatus.FAILED if failed else inbox.InboxStatus.PROCESSED,
                        attested.message or None)
@@ -394,8 +400,8 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
     return outcome
 
 
-def default_adapters(settings: Any = None) -> dict[int, Any]:
-    """Provider code (cspb_provider) -> adapter, built from the settings. Pax8 joins when its client
+def default_adapters(settings: Any = None) -> dict[Provider, DistributorAdapter]:
+    """Provider (cspb_provider) -> adapter, built from the settings. Pax8 joins when its client
     id is configured (CSPB_PAX8_CLIENT_ID) or, in sandbox mode, when its URL is the loopback
     sandbox, so an installation without Pax8 never calls it. TD SYNNEX joins when
     CSPB_TDSYNNEX_ACCOUNT_ID is set (the sandbox's account is 5212)."""
@@ -405,16 +411,16 @@ def default_adapters(settings: Any = None) -> dict[int, Any]:
         from shared.config import get_settings
 
         settings = get_settings()
-    adapters: dict[int, Any] = {1: PartnerCenterAdapter.from_settings(settings)}
+    adapters: dict[Provider, DistributorAdapter] = {Provider.PARTNER_CENTER: PartnerCenterAdapter.from_settings(settings)}
     loopback = settings.pax8_url.startswith(("http://127.0.0.1", "http://localhost"))
     if settings.pax8_client_id or (settings.mode == "sandbox" and loopback):
         from distributors.pax8 import Pax8Adapter
 
-        adapters[2] = Pax8Adapter.from_settings(settings)
+        adapters[Provider.PAX8] = Pax8Adapter.from_settings(settings)
     # TD SYNNEX only when its account is configured (also in sandbox mode: its rotating refresh token
     # is state that a run against the wrong sandbox would spend).
     if settings.tdsynnex_account_id:
         from distributors.tdsynnex import TdSynnexAdapter
 
-        adapters[4] = TdSynnexAdapter.from_settings(settings)
+        adapters[Provider.TDSYNNEX] = TdSynnexAdapter.from_settings(settings)
     return adapters

@@ -34,6 +34,7 @@ from dataverse.tables import (
     ProvisioningStatus,
     SubscriptionStatus,
 )
+from distributors.base import Adapters, DistributorAdapter, adapter_of
 from shared.errors import IntegrationError, RetriableError, SkippableError
 from shared.queue import Queue
 from sync import azure_plan, runs
@@ -170,7 +171,7 @@ def catalog_price(prices: Mapping[str, tuple[Any, Any]], want: Mapping[str, Any]
     return None
 
 
-def run_subscription_sync(dv: Any, adapters: Mapping[int, Any], *, queue: Queue | None = None,
+def run_subscription_sync(dv: Any, adapters: Adapters, *, queue: Queue | None = None,
                           run_key: str | None = None, progress: runs.Progress = runs.no_progress,
                           now: datetime | None = None, workers: int = 1) -> dict[str, Any]:
     """The whole job in one process (CLI, demo, bench): fan out, drain the queue (with `workers`
@@ -344,7 +345,7 @@ def _send_pairs(dv: Any, groups: list[list[BatchRequest]]) -> None:
         list(pool.map(lambda c: dv.batch(c, changeset=True), changesets))
 
 
-def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, run_key: str,
+def sync_account(dv: Any, adapter: DistributorAdapter, provider_account: Mapping[str, Any], *, run_key: str,
                  now: datetime | None = None, snapshot: Snapshot | None = None,
                  writes: Writes | None = None) -> AccountSyncResult:
     """Worker side: one provider account. Idempotent for a given run key (change log keys include it).
@@ -435,11 +436,11 @@ def sync_account(dv: Any, adapter: Any, provider_account: Mapping[str, Any], *, 
     return result
 
 
-def _sync_entitlements(dv: Any, adapter: Any, provider_account: Mapping[str, Any], remote: list[Any],
+def _sync_entitlements(dv: Any, adapter: DistributorAdapter, provider_account: Mapping[str, Any], remote: list[Any],
                        local: Mapping[str, Mapping[str, Any]], result: AccountSyncResult, out: Writes) -> None:
     """Azure subscriptions under the customer's Azure plan become AzureEntitlement rows with the plan as parent."""
     plans = [s for s in remote if azure_plan.is_azure_plan(s.product_id) and s.status == "Active"]
-    if not plans or not hasattr(adapter, "list_azure_entitlements"):
+    if not plans or not adapter.lists_azure_entitlements:
         return
     account_id = provider_account["cspb_provideraccountid"]
     for plan in plans:
@@ -676,7 +677,7 @@ def _product_ids(dv: Any, remote: Iterable[Any]) -> dict[str, str]:
         EntitySet.PRODUCTS, select=["productid", "productnumber"], filter="cspb_productid ne null")}
 
 
-def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping[int, Any] | None = None,
+def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Adapters | None = None,
                    now: datetime | None = None, snapshot: Snapshot | None = None,
                    cache: Any = None) -> AccountSyncResult | None:
     """One fan-out message: a batch of provider accounts (or, from before batching, one). Reads the
@@ -692,7 +693,7 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
 
         adapters = default_adapters()
     refs = list(body.get("accounts") or [body])
-    usable = [r for r in refs if adapters.get(int(r["provider"])) is not None]
+    usable = [r for r in refs if adapter_of(adapters, r["provider"]) is not None]
     if not usable:
         return None
     run_key = str(body["runKey"])
@@ -706,7 +707,9 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Mapping
         account = {"cspb_provideraccountid": ref["providerAccountId"], "cspb_provider": ref["provider"],
                    "cspb_externalid": ref["externalId"], "cspb_currencycode": ref.get("currency")}
         try:
-            one = sync_account(dv, adapters[int(ref["provider"])], account, run_key=run_key, now=now,
+            adapter = adapter_of(adapters, ref["provider"])
+            assert adapter is not None  # `usable` holds only accounts with an adapter
+            one = sync_account(dv, adapter, account, run_key=run_key, now=now,
                                snapshot=snapshot, writes=writes)
         except RetriableError:
             raise

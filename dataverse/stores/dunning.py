@@ -11,6 +11,7 @@ from typing import Any
 
 from billing.dunning import DunningPolicy, DunningStep, policy_from
 from billing.money import parse_decimal
+from dataverse.client import DataverseClient
 from shared.dates import require_date
 from shared.errors import ValidationError
 
@@ -38,7 +39,7 @@ class ContractDunning:
     can_retry: bool  # auto-charge on and a payment method on file
 
 
-def overdue_invoices(dv: Any, today: date) -> list[OverdueInvoice]:
+def overdue_invoices(dv: DataverseClient, today: date) -> list[OverdueInvoice]:
     rows = dv.list(INVOICES, select=["invoiceid", "invoicenumber", "name", "_customerid_value",
                                      "_cspb_billingcontract_value", "cspb_currencycode", "cspb_balance",
                                      "cspb_paymentstatus", "duedate"],
@@ -55,7 +56,7 @@ def overdue_invoices(dv: Any, today: date) -> list[OverdueInvoice]:
     return sorted(found, key=lambda invoice: (invoice.due_date, invoice.number))
 
 
-def contract_dunning(dv: Any, contract_id: str) -> ContractDunning:
+def contract_dunning(dv: DataverseClient, contract_id: str) -> ContractDunning:
     row = dv.get(CONTRACTS, contract_id, select=[
         "cspb_contractnumber", "cspb_dunningreminderdays", "cspb_dunningretrydays", "cspb_dunningfinalday",
         "cspb_dunningsuspendday", "cspb_dunningoff", "cspb_autocharge", "cspb_paymenttoken"])
@@ -69,12 +70,12 @@ def contract_dunning(dv: Any, contract_id: str) -> ContractDunning:
     return ContractDunning(policy, bool(row.get("cspb_autocharge")) and bool(row.get("cspb_paymenttoken")))
 
 
-def done_steps(dv: Any, invoice_id: str) -> set[tuple[int, int]]:
+def done_steps(dv: DataverseClient, invoice_id: str) -> set[tuple[int, int]]:
     rows = dv.list(EVENTS, select=["cspb_kind", "cspb_step"], filter=f"_cspb_invoice_value eq {invoice_id}")
     return {(int(r["cspb_kind"]), int(r["cspb_step"])) for r in rows if r.get("cspb_kind") is not None}
 
 
-def record_step(dv: Any, invoice: OverdueInvoice, step: DunningStep, today: date, outcome: str) -> None:
+def record_step(dv: DataverseClient, invoice: OverdueInvoice, step: DunningStep, today: date, outcome: str) -> None:
     dv.upsert(EVENTS, {"cspb_eventkey": step.key(invoice.id)}, {
         "cspb_name": f"{invoice.number} {step.kind.name.lower()} {step.step}",
         "cspb_invoice@odata.bind": f"/{INVOICES}({invoice.id})", "cspb_kind": int(step.kind),
@@ -82,11 +83,11 @@ def record_step(dv: Any, invoice: OverdueInvoice, step: DunningStep, today: date
         "cspb_outcome": outcome[:4000]})
 
 
-def set_status(dv: Any, invoice_id: str, text: str) -> None:
+def set_status(dv: DataverseClient, invoice_id: str, text: str) -> None:
     dv.update(INVOICES, invoice_id, {"cspb_dunningstatus": text[:400]})
 
 
-def create_review_task(dv: Any, invoice: OverdueInvoice, subject: str, description: str, due: date) -> str:
+def create_review_task(dv: DataverseClient, invoice: OverdueInvoice, subject: str, description: str, due: date) -> str:
     """A task for a person, regarding the customer's account."""
     body: dict[str, Any] = {"subject": subject[:200], "description": description, "prioritycode": 2,
                             "scheduledend": datetime.combine(due, time(9)).isoformat() + "Z"}

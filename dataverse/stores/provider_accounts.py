@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from billing.models import Provider
 from dataverse.client import DataverseClient
 from dataverse.stores._rows import bind
-from dataverse.tables import EntitySet, MappingStatus, Table
+from dataverse.tables import EntitySet, MappingStatus, Provider, Table
 from shared.dates import iso
 
 UNMAPPED_VIEW_NAME = "Unmapped Provider Accounts"
@@ -36,7 +35,7 @@ def billing_block_reason(provider_account: Mapping[str, Any] | None) -> str | No
             f"set its Account in the '{UNMAPPED_VIEW_NAME}' view")
 
 
-def billing_block_reason_by_id(dv: Any, provider_account_id: str | None) -> str | None:
+def billing_block_reason_by_id(dv: DataverseClient, provider_account_id: str | None) -> str | None:
     if not provider_account_id:
         return billing_block_reason(None)
     return billing_block_reason(dv.get(EntitySet.PROVIDER_ACCOUNTS, provider_account_id, select=COLUMNS))

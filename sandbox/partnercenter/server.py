@@ -162,12 +162,13 @@ class PartnerCenterSandbox:
             R(f"{GRAPH_BILLING}/operations/<op_id>", methods=["GET"], endpoint="get_operation"),
             R(f"{GRAPH_BILLING}/manifests/<manifest_id>", methods=["GET"], endpoint="get_manifest"),
             R("/_blobs/<path:blob>", methods=["GET"], endpoint="get_blob"),
+            R("/_sandbox/usage/revise", methods=["POST"], endpoint="revise_usage"),
         ])
 
     # ------------------------------------------------------------------ dispatch
     def __call__(self, request: Request) -> Response:
         response = self._dispatch(request)
-        if not request.path.startswith(("/_blobs/", GRAPH_BILLING)):
+        if not request.path.startswith(("/_blobs/", "/_sandbox/", GRAPH_BILLING)):
             # Partner Center echoes both ids on every answer (REST request/response headers):
             # https://learn.microsoft.com/partner-center/developer/partner-center-rest-api-reference
             response.headers["MS-CorrelationId"] = request.headers.get("MS-CorrelationId") or str(uuid.uuid4())
@@ -177,7 +178,9 @@ class PartnerCenterSandbox:
     def _dispatch(self, request: Request) -> Response:
         self.state.reload_if_reseeded()
         match = PRICE_SHEET_PATH.match(request.path)
-        if not request.path.startswith("/_blobs/") and not request.headers.get("Authorization", "").startswith("Bearer "):
+        # /_blobs/ are SAS-signed; /_sandbox/ is the sandbox's own control surface, like its faults endpoint.
+        if not request.path.startswith(("/_blobs/", "/_sandbox/")) and \
+                not request.headers.get("Authorization", "").startswith("Bearer "):
             if request.path.startswith("/v1.0/"):
                 return graph_error(401, "InvalidAuthenticationToken", "Access token is empty.")
             return pc_error(401, 900, "Authorization header missing", "Unauthorized")
@@ -891,6 +894,23 @@ class PartnerCenterSandbox:
                     write_jsonl_gz(tmp / source.name, rows)
                 tmp.replace(out_dir)
         return target
+
+    def revise_usage(self, request: Request) -> Response:
+        """Sandbox admin: Microsoft revises the billed month's usage after its invoice (see revise.py).
+        Body (optional): {"percent": "8"}. Answers with what changed, meter by meter."""
+        from sandbox.partnercenter.revise import DEFAULT_PERCENT, revise_billed_usage
+
+        body = request.get_json(silent=True) or {}
+        try:
+            percent = Decimal(str(body.get("percent", DEFAULT_PERCENT))) if isinstance(body, dict) else None
+            if percent is None:
+                raise ArithmeticError
+            with self.state.lock:
+                record = revise_billed_usage(self.state.dir, percent=percent)
+                self.state.reload_if_reseeded()
+        except (ArithmeticError, ValueError) as exc:
+            return pc_error(400, 400001, f"percent must be a number between 0 and 100: {exc}", "BadRequest")
+        return _money_json(record)
 
     def get_blob(self, request: Request, blob: str) -> Response:
         directory, _, name = blob.rpartition("/")
