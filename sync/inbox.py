@@ -21,7 +21,8 @@ from typing import Any
 
 from dataverse.stores import inbox as rows
 from dataverse.stores.inbox import InboxRow, NewDelivery
-from dataverse.tables import InboxStatus, Table
+from dataverse.tables import InboxStatus as InboxStatus  # re-exported: callers name sync.inbox.InboxStatus
+from dataverse.tables import Table
 from shared.errors import ConflictError, IntegrationError, NotFoundError, RetriableError, ValidationError
 from shared.logging import get_logger
 from shared.queue import PROVISIONING_QUEUE, Queue
