@@ -65,7 +65,7 @@ def _day(value: datetime | None) -> date | None:
 
 
 def to_subscription(company_id: str, sub: pcm.Subscription) -> PcSubscription:
-    """A Partner Center subscription as the port's DTO (status labels and term codes of cspb_subscription)."""
+    """A Partner Center subscription as the port's DTO (status labels and term codes of the subscription table)."""
     status = str(sub.status or "").lower()
     return PcSubscription(
         id=sub.id, company_id=company_id, product_id=sub.offer_id, quantity=sub.quantity,

@@ -22,5 +22,5 @@ def recon_timer(timer: func.TimerRequest) -> None:
     except RetriableError:
         raise
     except IntegrationError as exc:
-        # Recorded on the cspb_syncrun row; retrying would fail the same way.
+        # Recorded on the sync run row; retrying would fail the same way.
         log.error("recon run failed: %s", exc)
