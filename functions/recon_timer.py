@@ -15,10 +15,10 @@ log = logging.getLogger(__name__)
 
 @bp.timer_trigger(arg_name="timer", schedule="%CSPB_RECON_SCHEDULE%", run_on_startup=False)
 def recon_timer(timer: func.TimerRequest) -> None:
-    from recon import jobs
+    from jobs import recon
 
     try:
-        jobs.scheduled(datetime.now(UTC).date())
+        recon.scheduled(datetime.now(UTC).date())
     except RetriableError:
         raise
     except IntegrationError as exc:
