@@ -1,4 +1,4 @@
-"""The monthly KPI snapshot: the assessment run on the 1st, stored as that day's cspb_kpisnapshot
+"""The monthly KPI snapshot: the assessment run on the 1st, stored as that day's KPI snapshot row
 (history for the trend chart) and as HTML + CSV in Blob Storage. `cspbridge assess` runs the same."""
 
 from __future__ import annotations
