@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from dataverse.client import DataverseClient
 from dataverse.tables import AgreementStatus, EntitySet
 from distributors.base import DistributorAdapter
 from shared.errors import FatalError, RetriableError, ValidationError
@@ -46,7 +47,7 @@ def _contact_from(row: Mapping[str, Any]) -> dict[str, str]:
     return contact
 
 
-def attest(dv: Any, pc: DistributorAdapter, *, agreement_id: str | None = None, provider_account_id: str | None = None,
+def attest(dv: DataverseClient, pc: DistributorAdapter, *, agreement_id: str | None = None, provider_account_id: str | None = None,
            contact: Mapping[str, str] | None = None, date_agreed: datetime | None = None) -> AttestResult:
     """Attest from a cspb_agreement (agreement_id) or from the portal (provider_account_id + contact
     with firstName/lastName/email[/phoneNumber]). `pc` is the Partner Center adapter (the one whose
@@ -84,7 +85,7 @@ def attest(dv: Any, pc: DistributorAdapter, *, agreement_id: str | None = None, 
     return AttestResult(agreement_id, "Attested")
 
 
-def _record_portal_acceptance(dv: Any, provider_account_id: str, contact: Mapping[str, str],
+def _record_portal_acceptance(dv: DataverseClient, provider_account_id: str, contact: Mapping[str, str],
                               date_agreed: datetime | None) -> str:
     email = (contact.get("email") or "").strip().lower()
     if not email:
@@ -101,11 +102,11 @@ def _record_portal_acceptance(dv: Any, provider_account_id: str, contact: Mappin
     return result.id
 
 
-def _fail(dv: Any, agreement_id: str, message: str) -> AttestResult:
+def _fail(dv: DataverseClient, agreement_id: str, message: str) -> AttestResult:
     dv.update(EntitySet.AGREEMENTS, agreement_id, {"cspb_status": int(AgreementStatus.FAILED), "cspb_error": message})
     return AttestResult(agreement_id, "Failed", message)
 
 
-def is_attested(dv: Any, provider_account_id: str) -> bool:
+def is_attested(dv: DataverseClient, provider_account_id: str) -> bool:
     row = dv.get(EntitySet.PROVIDER_ACCOUNTS, provider_account_id, select=["cspb_mcaattested"])
     return bool(row.get("cspb_mcaattested"))
