@@ -1,13 +1,16 @@
 """Billing run benchmark.
 
-1. Planning (pure engine): a partner with 20,000 license subscriptions on 2,000 contracts, a change
-   log for every other subscription and Azure usage on 500 contracts. Baseline: the same planner
-   with each contract scanning the whole input (no grouping pass), the obvious first version.
+1. Planning (pure engine): a partner with 20,000 contracts of 10 licenses each, a change log for
+   every other subscription and Azure usage on every fourth contract, planned batch by batch as the
+   fanned-out run does (each batch only its own rows): time and peak RSS (target < 300 MB). Compared
+   with the whole partner held and planned in one call (a child process: its own RSS; checked to
+   plan the same invoices), and the quadratic baseline: the same planner with each contract
+   scanning the whole input (no grouping pass), the obvious first version.
 2. Writing (optional, --write N): N contracts billed into the Dataverse sandbox over loopback HTTP,
    then re-run to show the idempotent re-run cost.
 
     python -m bench.bench_billing                 # planning at full size
-    python -m bench.bench_billing --contracts 200 --write 20
+    python -m bench.bench_billing --contracts 2000 --write 20
 """
 
 from __future__ import annotations
@@ -37,9 +40,11 @@ from billing.runs import BillingData, plan_run
 RUN_DATE = date(2026, 3, 2)
 
 
-def make_data(n_contracts: int, subs_per_contract: int = 10) -> BillingData:
+def make_data(n_contracts: int, subs_per_contract: int = 10, *, first: int = 0) -> BillingData:
+    """Contracts first .. first+n_contracts-1 of the partner with everything they own: the same
+    contracts whichever batch they are made in (a batch is what one fan-out message loads)."""
     contracts, subs, logs, usage = [], [], [], []
-    for c in range(n_contracts):
+    for c in range(first, first + n_contracts):
         cid = f"c{c}"
         contracts.append(BillingContract(f"BC-{c:05d}", f"a{c}", Frequency.MONTHLY if c % 4 else Frequency.ANNUAL,
                                          Policy.ADVANCE if c % 3 else Policy.ARREARS, date(2025, 1 + c % 12, 1),
@@ -77,35 +82,87 @@ def fingerprint(invoices) -> list[tuple[str, str, int]]:  # type: ignore[no-unty
     return sorted((inv.key, str(inv.total), len(inv.lines)) for inv in invoices)
 
 
+def digest(invoices) -> int:  # type: ignore[no-untyped-def]
+    """An order-free checksum of the fingerprints, so batches and one whole plan compare equal."""
+    import hashlib
+
+    return sum(int.from_bytes(hashlib.blake2b(repr(f).encode(), digest_size=8).digest(), "big")
+               for f in fingerprint(invoices)) % (1 << 64)
+
+
 def timed(fn, *args):  # type: ignore[no-untyped-def]
     t0 = time.perf_counter()
     out = fn(*args)
     return out, time.perf_counter() - t0
 
 
-def bench_plan(n: int, baseline_sample: int) -> int:
+def stream_plan(n: int, batch: int) -> dict:
+    """Planning as the fanned-out run does it: one batch of contracts at a time, each with only its
+    own rows (DataverseBillingRepository.load(batch)), nothing kept but the counts."""
+    out = {"invoices": 0, "lines": 0, "digest": 0, "subscriptions": 0, "logs": 0, "usage": 0, "seconds": 0.0}
+    for first in range(0, n, batch):
+        data = make_data(min(batch, n - first), first=first)  # stands in for the batch's load: not timed
+        plan, seconds = timed(lambda d: plan_run(d, RUN_DATE), data)
+        out["seconds"] += seconds
+        out["invoices"] += len(plan.invoices)
+        out["lines"] += sum(len(i.lines) for i in plan.invoices)
+        out["digest"] = (out["digest"] + digest(plan.invoices)) % (1 << 64)
+        out["subscriptions"] += len(data.subscriptions)
+        out["logs"] += len(data.change_logs)
+        out["usage"] += len(data.usage)
+    out["rss"] = peak_rss_mb()
+    return out
+
+
+def _whole_partner(n: int, baseline_sample: int, results) -> None:  # type: ignore[no-untyped-def]
+    """In a child process (its own peak RSS): the whole partner held and planned in one call, and
+    the quadratic baseline on a sample of its contracts."""
+    import resource
+
     data = make_data(n)
-    plan, ours = timed(lambda d: plan_run(d, RUN_DATE), data)
-    lines = sum(len(i.lines) for i in plan.invoices)
-    print(f"plan: {n} contracts, {len(data.subscriptions)} subscriptions, {len(data.change_logs)} change logs, "
-          f"{len(data.usage)} usage rows -> {len(plan.invoices)} invoices, {lines} lines in {ours:.2f} s, "
-          f"peak RSS {peak_rss_mb():.0f} MB (target < 300 MB at 20,000 contracts) [{load_average()}]")
-    # The baseline grows with contracts^2: run it on the first `baseline_sample` contracts against
-    # the whole input, and check it produced exactly our invoices for those contracts.
+    plan, seconds = timed(lambda d: plan_run(d, RUN_DATE), data)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     sample = data.contracts[:baseline_sample] if baseline_sample < n else data.contracts
     base_invoices, base = timed(naive_plan, replace(data, contracts=tuple(sample)))
     numbers = {c.number for c in sample}
     ours_for_sample = [inv for inv in plan.invoices if inv.contract_number in numbers]
-    if fingerprint(base_invoices) != fingerprint(ours_for_sample):
-        print(f"MISMATCH: the baseline planned {len(base_invoices)} invoices for {len(sample)} contracts, "
-              f"ours {len(ours_for_sample)}; the comparison is void")
+    results.put({"seconds": seconds, "rss": rss, "invoices": len(plan.invoices), "digest": digest(plan.invoices),
+                 "sample": len(sample), "base_seconds": base, "base_invoices": len(base_invoices),
+                 "base_same": fingerprint(base_invoices) == fingerprint(ours_for_sample)})
+
+
+def bench_plan(n: int, baseline_sample: int, batch: int = 100) -> int:
+    import multiprocessing
+
+    streamed = stream_plan(n, batch)
+    print(f"plan, streamed {batch} contracts at a time (as the fan-out messages load them): {n} contracts, "
+          f"{streamed['subscriptions']} subscriptions, {streamed['logs']} change logs, {streamed['usage']} usage rows "
+          f"-> {streamed['invoices']} invoices, {streamed['lines']} lines, plan time {streamed['seconds']:.2f} s, "
+          f"peak RSS {streamed['rss']:.0f} MB (target < 300 MB at 20,000 contracts: "
+          f"{'PASS' if streamed['rss'] < 300 else 'MISSED'}) [{load_average()}]")
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    child = ctx.Process(target=_whole_partner, args=(n, baseline_sample, results))
+    child.start()
+    whole = results.get()
+    child.join()
+    if whole["digest"] != streamed["digest"] or whole["invoices"] != streamed["invoices"]:
+        print(f"MISMATCH: planning the whole partner at once gave {whole['invoices']} invoices, streamed "
+              f"{streamed['invoices']}; the comparison is void")
         return 1
-    scaled = base * n / len(sample)
-    how = "" if len(sample) == n else f" (measured on {len(sample)} contracts, scaled linearly to {n})"
+    print(f"whole partner in memory, one plan_run (same invoices, checked): {whole['seconds']:.2f} s, peak RSS "
+          f"{whole['rss']:.0f} MB -> streaming holds {whole['rss'] / streamed['rss']:.1f}x less, "
+          f"takes {streamed['seconds'] / whole['seconds']:.2f}x the time [{load_average()}]")
+    if not whole["base_same"]:
+        print(f"MISMATCH: the baseline planned {whole['base_invoices']} invoices for {whole['sample']} contracts; "
+              f"the comparison is void")
+        return 1
+    scaled = whole["base_seconds"] * n / whole["sample"]
+    how = "" if whole["sample"] == n else f" (measured on {whole['sample']} contracts, scaled linearly to {n})"
     print(f"baseline (same plan_run per contract, each scanning all input): {scaled:.2f} s{how}, "
-          f"same {len(base_invoices)} invoices for those contracts -> ours is {scaled / ours:.1f}x faster "
-          f"[{load_average()}]")
-    return 0
+          f"same {whole['base_invoices']} invoices for those contracts -> one plan_run is "
+          f"{scaled / whole['seconds']:.1f}x faster, streamed {scaled / streamed['seconds']:.1f}x [{load_average()}]")
+    return 0 if streamed["rss"] < 300 or n < 20000 else 1
 
 
 def _seed_partner(dv, n: int) -> None:  # type: ignore[no-untyped-def]
@@ -190,15 +247,15 @@ def bench_write(n: int, latency_ms: float, batch: int, target_invoices: int = 30
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--contracts", type=int, default=2000)
-    parser.add_argument("--baseline-sample", type=int, default=400,
+    parser.add_argument("--contracts", type=int, default=20000)
+    parser.add_argument("--baseline-sample", type=int, default=200,
                         help="contracts the quadratic baseline plans (scaled linearly; it is the lower bound)")
     parser.add_argument("--write", type=int, default=200,
                         help="also bill N contracts into the Dataverse sandbox both ways (0: skip)")
     parser.add_argument("--latency-ms", type=float, default=100.0, help="round trip added to every request")
     parser.add_argument("--batch", type=int, default=100, help="contracts per fan-out message")
     args = parser.parse_args(argv)
-    status = bench_plan(args.contracts, args.baseline_sample)
+    status = bench_plan(args.contracts, args.baseline_sample, args.batch)
     if args.write:
         status |= bench_write(args.write, args.latency_ms, args.batch)
     return status

@@ -212,3 +212,54 @@ def test_split_gzip_csv_keeps_every_row_and_quoted_newlines(tmp_path: Path, thre
     assert (result.rows_read, result.rows_quarantined) == (12_000, 0)
     assert sum(g.quantity for g in result.groups) == Decimal(sum(i % 50 for i in range(12_000)))
     assert all("\nLine two" in g.customer_name for g in result.groups if g.customer_id == "cust-nl")
+
+
+def test_jsonl_polars_fast_path_agrees_with_duckdb_and_falls_back_on_anything_odd(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """JSON lines take polars' streaming engine when it is installed; its groups are the DuckDB
+    path's to the last digit, and any amount polars would read differently (more than 10 decimals,
+    which DuckDB rounds and polars truncates; blanks around a number) or any bad line sends the file
+    to the exact path, which quarantines with line numbers as before."""
+    import json as jsonlib
+
+    import recon.aggregate as agg
+
+    if not agg._polars_available():
+        pytest.skip("polars not installed")
+    clean = [usage_row(Quantity="1.25", UnitPrice="0.1000000001"),
+             usage_row(UsageDate="10/30/2026 0:00", MeterCategory="Storage", BillingPreTaxTotal="-0.5"),
+             usage_row(CustomerId="cust-b", EntitlementId="", PCToBCExchangeRate="1.1",
+                       PartnerEarnedCreditPercentage=""),
+             usage_row(BillingCurrency=" usd", CustomerId=" cust-a", Quantity="2")]
+    numbers = jsonlib.dumps({**jsonlib.loads(write_jsonl(tmp_path / "one.jsonl", [usage_row()], gz=False)
+                                             .read_text()), "quantity": 3.5, "billingPreTaxTotal": 0.25})
+    odd_files = {
+        "precise": [*clean, usage_row(BillingPreTaxTotal="0.123456789049")],   # rounds to ...90 in DuckDB
+        "blanks": [*clean, usage_row(Quantity=" 2.5 ")],
+        "bad": [*clean, usage_row(Quantity="abc")],
+        "malformed": [*clean, '{"customerId": "x", broken'],
+        "not an object": [*clean, "[1, 2]"],
+    }
+    used: list[bool] = []
+    original = agg._polars_jsonl_fast
+
+    def spy(info, cols):  # type: ignore[no-untyped-def]
+        out = original(info, cols)
+        used.append(out is not None and all(r[1] is None for r in out))
+        return out
+
+    monkeypatch.setattr(agg, "_polars_jsonl_fast", spy)
+    for name, rows in {"clean": [*clean, numbers], **odd_files}.items():
+        path = write_jsonl(tmp_path / f"{name.replace(' ', '-')}.jsonl.gz", rows)
+        used.clear()
+        with_polars = aggregate_usage(path, quarantine_path=tmp_path / "q1.jsonl")
+        assert used == [name == "clean"], name
+        monkeypatch.setattr(agg, "_polars_available", lambda: False)
+        with_duckdb = aggregate_usage(path, quarantine_path=tmp_path / "q2.jsonl")
+        monkeypatch.undo()
+        monkeypatch.setattr(agg, "_polars_jsonl_fast", spy)
+        assert with_polars.groups == with_duckdb.groups, name
+        assert (with_polars.rows_read, with_polars.rows_quarantined) == (
+            with_duckdb.rows_read, with_duckdb.rows_quarantined), name
+        assert [(q.line, q.reason) for q in with_polars.quarantine_sample] == [
+            (q.line, q.reason) for q in with_duckdb.quarantine_sample], name
