@@ -43,7 +43,7 @@ def _preview_charge(dv: DataverseClient, subscription_id: str, params: Mapping[s
     invoice = billing_jobs.preview(number, today, dv=dv)
     if invoice is None:
         return {"message": f"nothing is due on contract {number} on {today.isoformat()}", "total": "0"}
-    lines = [line for line in invoice.lines if str(getattr(line, "subscription_id", "")) == subscription_id]
+    lines = [line for line in invoice.lines if str(line.subscription_id) == subscription_id]
     return {"message": f"next invoice on contract {number}: "
                        f"{invoice.total} {invoice.currency} ({len(invoice.lines)} lines)",
             "total": str(invoice.total), "currency": invoice.currency,
