@@ -38,6 +38,8 @@ def scheduled(today: date, *, dv: Any = None, store: Any = None, pc: Any = None)
             record.bump("usageSummaries", outcome.usage_summaries)
             record.bump("rowsRead", sum(f.rows_read for f in outcome.files))
             record.bump("rowsQuarantined", sum(f.rows_quarantined for f in outcome.files))
+            # Summaries invoiced on figures Microsoft has since revised: the next bill run trues them up.
+            record.bump("usageReopened", len(outcome.reopened))
             for failed in outcome.failed:
                 record.error(f"{period} {failed.kind} {failed.currency}: {failed.error}")
         last = outcomes[0]

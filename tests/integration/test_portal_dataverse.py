@@ -142,7 +142,9 @@ def test_assessment_snapshots_compare_with_the_previous_run(portal_dv, tmp_path)
     store.put("recon/2026-10/report/findings.csv", (header + "billed_by_provider_not_to_customer,t,,s,USD,99.00,3,,x\n"
                                                     "quantity_mismatch,t,,s,USD,5.00,3,2,y\n").encode())
     store.put("recon/2026-12/report/findings.csv", (header + "billed_by_provider_not_to_customer,t,,s,USD,1.00,1,,z\n").encode())
-    assert recon_leaks(store, date(2026, 11, 25)) == [ReconLeakFact("USD", Decimal("99.00"), Decimal("3"))]
+    assert recon_leaks(store, date(2026, 11, 25)) == [
+        ReconLeakFact("USD", Decimal("99.00"), Decimal("3"), customer="t"),
+        ReconLeakFact("USD", Decimal("5.00"), None, kind="quantity_mismatch", customer="t")]
     with_recon = assessment.run(DataverseAssessmentSource(dv, store=store), as_of=date(2026, 11, 25), store=False)
     assert str(with_recon.report.currencies["USD"].recon_unbilled_cost) == "99.00"
     html = assessment.to_html(second, "es")
