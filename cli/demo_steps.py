@@ -151,7 +151,7 @@ def billing_cycle(ctx: Any) -> list[str]:
     lines.append(f"re-run of the same date created {rerun.created} invoices (idempotent)")
     lines.extend(billing_jobs.money_path_showcase(dv=dv))
     # What the Dynamics form's preview (functions/billing_preview_http.py) answers for one more seat.
-    change = billing_jobs.preview_change("demo-sub-teams", 7, today, dv=dv).as_dict()
+    change: dict[str, Any] = billing_jobs.preview_change("demo-sub-teams", 7, today, dv=dv).as_dict()
     lines.append(f"preview +1 seat on demo-sub-teams: now {(change['now'] or {}).get('amount') or '0.00'} "
                  f"{change['currency']}, next invoice {change['nextInvoice']['before']} -> "
                  f"{change['nextInvoice']['after']} {change['currency']}")

@@ -11,6 +11,7 @@ from typing import Any
 
 from billing.deferred_revenue import to_csv
 from billing.models import ExchangeRate, Invoice, RevenueScheduleEntry
+from billing.preview import ChangePreview
 from billing.run_service import RunResult, execute_run, preview_contract
 from dataverse.billing_repo import DataverseBillingRepository
 from dataverse.client import DataverseClient, client_or_default
@@ -146,7 +147,7 @@ class BillingRepositoryView:
 
 
 def preview_change(subscription: str, quantity: int, on_date: date, *, term: str | None = None, dv: DataverseClient | None = None,
-                   rates: Sequence[ExchangeRate] = ()) -> Any:
+                   rates: Sequence[ExchangeRate] = ()) -> ChangePreview:
     """What changing a subscription to `quantity` seats (and optionally to `term`) costs or refunds
     now and on the next invoice, from the store, with the real run's planner. Writes nothing.
     `subscription` is the provider subscription id or the row's id."""
