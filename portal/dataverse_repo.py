@@ -14,9 +14,9 @@ from typing import Any
 
 from dataverse.odata import bind, literal
 from dataverse.stores import portal_pages
+from dataverse.stores.contacts import CONTACT_COLUMNS
 from dataverse.stores.portal_pages import (
     CHANGE_COLUMNS,
-    CONTACT_COLUMNS,
     CONTRACT_COLUMNS,
     INVOICE_COLUMNS,
     SUBSCRIPTION_COLUMNS,

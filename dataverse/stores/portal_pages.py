@@ -25,24 +25,20 @@ from typing import Any
 from dataverse import odata
 from dataverse.batch import BatchRequest
 from dataverse.errors import error_from_parts
+from dataverse.stores.contracts import PORTAL_COLUMNS as CONTRACT_COLUMNS
+from dataverse.stores.invoices import PORTAL_COLUMNS as INVOICE_COLUMNS
+from dataverse.stores.invoices import PORTAL_LINE_COLUMNS as INVOICE_LINE_COLUMNS
 from dataverse.tables import EntitySet
 
 Row = dict[str, Any]
 
-CONTACT_COLUMNS = ["contactid", "firstname", "lastname", "emailaddress1", "_parentcustomerid_value",
-                   "cspb_portalrole", "cspb_portalsubject", "cspb_portaltenantid"]
 ACCOUNT_COLUMNS = ["accountid", "name", "emailaddress1", "cspb_portalenabled"]
-CONTRACT_COLUMNS = ["cspb_billingcontractid", "_cspb_account_value", "cspb_contractnumber", "cspb_currencycode",
-                    "_cspb_pricelevel_value", "cspb_language", "cspb_paymenttoken"]
 SUBSCRIPTION_COLUMNS = ["cspb_subscriptionid", "cspb_name", "_cspb_billingcontract_value", "cspb_quantity", "cspb_term",
                         "cspb_billingfrequency", "cspb_status", "cspb_currencycode", "cspb_unitprice",
                         "cspb_startdate", "cspb_commitmentenddate", "cspb_autorenew", "cspb_providersubscriptionid"]
 CHANGE_COLUMNS = ["cspb_licensechangelogid", "_cspb_subscription_value", "cspb_changetype", "cspb_oldquantity",
                   "cspb_newquantity", "cspb_origin", "cspb_provisioningstatus", "cspb_requestedby",
                   "cspb_effectivedate", "cspb_error", "cspb_archived"]
-INVOICE_COLUMNS = ["invoiceid", "invoicenumber", "name", "_customerid_value", "totalamount", "cspb_balance",
-                   "cspb_currencycode", "cspb_periodstart", "cspb_periodend", "cspb_paymentstatus", "cspb_language"]
-INVOICE_LINE_COLUMNS = ["productdescription", "quantity", "priceperunit", "extendedamount", "cspb_linekey"]
 PROVIDER_ACCOUNT_COLUMNS = ["cspb_provideraccountid", "cspb_provider", "cspb_mcaattested"]
 AGREEMENT_COLUMNS = ["cspb_agreementid", "cspb_status", "cspb_dateagreed", "cspb_error", "_cspb_contact_value"]
 PRICE_COLUMNS = ["_productid_value", "_uomid_value", "amount"]
