@@ -6,22 +6,33 @@ repository; both map rows to the same portal models, so the pages render the sam
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
+from dataverse.stores import invoices as invoice_store
 from dataverse.stores import portal_pages as pp
 from dataverse.tables import EntitySet
-from portal.dataverse_repo import DataverseRepository, _money, _or_filter, is_guid
+from portal.dataverse_repo import DataverseRepository, is_guid
 from portal.models import (
     Account,
     Agreement,
     ChangeRequest,
     HomePage,
     Invoice,
-    InvoiceLine,
     Offer,
     ShopPage,
     Subscription,
 )
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+
+
+def _or_filter(column: str, ids: Iterable[str]) -> str | None:
+    wanted = list(ids)
+    return "(" + " or ".join(f"{column} eq {i}" for i in wanted) + ")" if wanted else None
 
 
 class OneReadPerObjectRepository(DataverseRepository):
@@ -42,15 +53,8 @@ class OneReadPerObjectRepository(DataverseRepository):
         return self._agreement(account_id, pp.AgreementRows(accounts, rows))
 
     def get_invoice(self, account_id: str, invoice_id: str) -> Invoice | None:
-        row = self._get(EntitySet.INVOICES, invoice_id, pp.INVOICE_COLUMNS)
-        if row is None or row.get("_customerid_value") != account_id:
-            return None
-        details = self.dv.list(EntitySet.INVOICE_DETAILS, filter=f"_invoiceid_value eq {invoice_id}",
-                               select=pp.INVOICE_LINE_COLUMNS)
-        lines = tuple(InvoiceLine(d.get("productdescription") or "", _money(d.get("quantity")),
-                                  _money(d.get("priceperunit")), _money(d.get("extendedamount")))
-                      for d in sorted(details, key=lambda d: d.get(pp.INVOICE_LINE_COLUMNS[-1]) or ""))
-        return self._invoice(row, lines)
+        # The invoice, then its lines.
+        return invoice_store.get_for_customer(self.dv, account_id, invoice_id) if is_guid(invoice_id) else None
 
     def list_offers(self, account_id: str, contract_id: str) -> list[Offer]:
         contract = self.get_contract(account_id, contract_id)

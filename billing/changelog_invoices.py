@@ -56,7 +56,8 @@ def plan_changelog(contract, data, run_date: date, month_first: date, *, rates: 
     consumed: list[str] = []
     logs_by_sub: dict[str, list[ChangeLog]] = {}
     for log in data.change_logs:
-        logs_by_sub.setdefault(log.subscription_id, []).append(log)
+        if log.shapes_billing:
+            logs_by_sub.setdefault(log.subscription_id, []).append(log)
 
     def upcoming(day: date) -> Cycle | None:
         cycle = natural_cycle(contract, day)

@@ -29,6 +29,7 @@ from billing.models import (
     TERM_MONTHS,
     BillingContract,
     ChangeLog,
+    ChangeOrigin,
     ChangeType,
     InvoiceLine,
     LineType,
@@ -128,7 +129,11 @@ def change_line(ctx: LicenseContext, sub: Subscription, timeline: Timeline, chan
     until = cycle.start if eff <= cycle.start else cycle.next_start
     if cap is not None:
         until = max(eff, min(until, cap))
-    until = _term_cap(sub, until)
+    if change.origin is not ChangeOrigin.TRANSITION:
+        # Not for a transition: it ended the old subscription (its term end is now that moment)
+        # after its period was charged, and the new one is charged from the same moment on, so the
+        # old seats are credited to the end of what was charged.
+        until = _term_cap(sub, until)
     share = span_share(contract, eff, until)
     if share <= 0:
         return None

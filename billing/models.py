@@ -119,6 +119,8 @@ class ChangeOrigin(IntEnum):
     PORTAL = 2
     PROVIDER_SYNC = 3
     RENEWAL = 4
+    # Seats moved by a Partner Center transition (upgrade, term or billing-cycle conversion, trial to paid).
+    TRANSITION = 5
 
 
 class ProvisioningStatus(IntEnum):
@@ -135,6 +137,11 @@ class ProvisioningStatus(IntEnum):
     NEEDS_REVIEW = 7
     # The provider's API cannot do this change (TD SYNNEX cancellation): cspb_error says what to do by hand.
     MANUAL_ACTION = 8
+
+
+# A change that ended here never happened at the provider: it bills nothing and shapes no seat
+# history (an Awaiting or in-flight change is still expected to take effect on its date).
+NEVER_TOOK_EFFECT = frozenset({ProvisioningStatus.FAILED, ProvisioningStatus.REFUSED, ProvisioningStatus.MANUAL_ACTION})
 
 
 class PaymentStatus(IntEnum):
@@ -275,6 +282,18 @@ class ChangeLog:
     archived: bool = False
     is_drift: bool = False
     invoice_id: str | None = None  # the invoice that billed it
+
+    @property
+    def shapes_billing(self) -> bool:
+        """Whether billing reads this change at all (its lines and the seat history). Not a change
+        that never happened (Refused, Failed, Manual Action), nor a Term Change we sent to the provider:
+        that one is carried out by other change logs, the transition's (seats out of the old
+        subscription and into the new one, at the same moment) or, at renewal, the sync's renewal log,
+        and billing it too would bill the same seats twice."""
+        if self.provisioning_status in NEVER_TOOK_EFFECT:
+            return False
+        return not (self.change_type is ChangeType.TERM_CHANGE
+                    and self.provisioning_status is ProvisioningStatus.PROVISIONED)
 
 
 @dataclass(frozen=True)

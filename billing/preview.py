@@ -79,7 +79,8 @@ def preview_change(contract: BillingContract, data: BillingData, sub: Subscripti
         raise ValidationError(f"--quantity must be greater than 0 (got {new_quantity}); cancel the subscription instead")
     term = new_term or sub.term
     newcommerce.term_months(term)  # a clear error for an unknown term
-    logs = [c for c in data.change_logs if c.subscription_id == (sub.id or sub.provider_subscription_id)]
+    logs = [c for c in data.change_logs
+            if c.subscription_id == (sub.id or sub.provider_subscription_id) and c.shapes_billing]
     timeline = Timeline(sub, logs)
     old_qty, old_price = timeline.quantity(on_date), timeline.price(on_date)
     price = new_price if new_price is not None else old_price

@@ -332,7 +332,7 @@ def split_by_contract(data: BillingData) -> dict[str, BillingData]:
     logs: dict[str, list[ChangeLog]] = defaultdict(list)
     for log in data.change_logs:
         owner = owner_of_sub.get(log.subscription_id or "")
-        if owner is not None:
+        if owner is not None and log.shapes_billing:
             logs[owner].append(log)
     usage: dict[str, list[UsageSummary]] = defaultdict(list)
     for summary in data.usage:

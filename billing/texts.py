@@ -13,6 +13,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "onetime": "{name}",
         "suspended": "{line} - suspended",
         "trueup": "Usage true-up {group} ({periods}): Microsoft's billed figures replace the estimate",
+        "trueup_revised": "Usage true-up {group} ({periods}): Microsoft revised the usage after the month closed",
         "estimated": "Estimated usage {group} ({periods})",
     },
     "es": {
@@ -25,6 +26,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "onetime": "{name}",
         "suspended": "{line} - suspendida",
         "trueup": "Ajuste de consumo {group} ({periods}): las cifras facturadas por Microsoft sustituyen a la estimación",
+        "trueup_revised": "Ajuste de consumo {group} ({periods}): Microsoft revisó el consumo después del cierre del mes",
         "estimated": "Consumo estimado {group} ({periods})",
     },
 }

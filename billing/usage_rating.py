@@ -63,9 +63,20 @@ def billable_on(contract: BillingContract, summary: UsageSummary, invoice_day: d
 
 
 def needs_true_up(summary: UsageSummary) -> bool:
-    """Billed as an estimate, and Microsoft's billed figures have arrived since."""
-    return (summary.billed_source is UsageSource.UNBILLED and summary.source is UsageSource.BILLED
-            and summary.billed_cost is not None)
+    """Invoiced, and Microsoft's billed figures now say something else: billed as an estimate and
+    the billed figures have arrived since, or billed on Microsoft's figures and Microsoft revised
+    them after the month closed (late usage, a correction, a charge withdrawn)."""
+    if summary.source is not UsageSource.BILLED or summary.billed_cost is None:
+        return False
+    return summary.billed_source is UsageSource.UNBILLED or summary.billed_cost != summary.cost
+
+
+def billed_delta(summary: UsageSummary) -> Decimal | None:
+    """Microsoft's current cost minus the cost the customer was invoiced on (in the summary's
+    currency, before markup); None when never invoiced or nothing changed."""
+    if summary.billed_cost is None or summary.billed_cost == summary.cost:
+        return None
+    return summary.cost - summary.billed_cost
 
 
 def _conversion(contract: BillingContract, members: list[UsageSummary], rates: RateTable):  # type: ignore[no-untyped-def]
@@ -107,7 +118,9 @@ def true_up_lines(contract: BillingContract, summaries: Iterable[UsageSummary], 
         lines.append(make_line(
             key=f"{invoice_key}|trueup|{group}",
             line_type=LineType.USAGE if exact >= 0 else LineType.CREDIT,
-            description=text(contract.language, "trueup", group=group.split("|")[0], periods=", ".join(periods)),
+            description=text(contract.language,
+                             "trueup" if any(s.billed_source is UsageSource.UNBILLED for s in members) else "trueup_revised",
+                             group=group.split("|")[0], periods=", ".join(periods)),
             quantity=1, unit_price=exact, exact_amount=exact, currency=contract.currency,
             tax_pct=contract.tax_rate_pct,
             period_start=period_start(periods[0]), period_end=period_end(periods[-1]),

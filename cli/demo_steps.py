@@ -169,7 +169,10 @@ def _has_rows(path: Path) -> bool:
 
 
 def margin_report(ctx: Any) -> list[str]:
-    """Rebuild last month's recon report now that customer invoices exist to match against."""
+    """Rebuild last month's recon report now that customer invoices exist to match against, with
+    Microsoft's invoice totals checked against the files, as the timer's report does."""
+    from partnercenter.client import PartnerCenterClient
+    from recon.ingest import invoices_of
     from recon.jobs import periods_for
     from recon.run import report_from_files
     from shared.blobstore import blob_store_from_settings
@@ -179,10 +182,66 @@ def margin_report(ctx: Any) -> list[str]:
     root = Path(get_settings().local_blob_root) / "recon" / period
     invoice_files = sorted(p for p in root.glob("invoice/*/*.gz") if _has_rows(p))
     usage_files = sorted(p for p in root.glob("billed_usage/*/*.gz") if _has_rows(p))
+    microsoft = [(inv.id, inv.currency_code, inv.total_charges)
+                 for inv in invoices_of(period, PartnerCenterClient.from_settings().list_invoices())]
     paths = report_from_files(period, invoice_files=invoice_files, usage_files=usage_files,
-                              store=blob_store_from_settings(), dv=_dv(), out_dir=ctx.out_dir / "recon-report")
+                              store=blob_store_from_settings(), dv=_dv(), out_dir=ctx.out_dir / "recon-report",
+                              microsoft_invoices=microsoft)
     return [f"{period}: matched {len(invoice_files)} invoice recon files and {len(usage_files)} usage files "
-            "against Dynamics"] + [f"  {name}: {path}" for name, path in sorted(paths.items())]
+            f"against Dynamics; checked {len(microsoft)} Microsoft invoice totals against their lines"] + \
+        [f"  {name}: {path}" for name, path in sorted(paths.items())]
+
+
+def usage_revision(ctx: Any) -> list[str]:
+    """Microsoft revises last month's usage after its invoice: the recon timer's next run replaces the
+    month's usage summaries, reports the delta against what the customers were invoiced on, and the
+    next invoice of each contract concerned carries the true-up (previewed here, nothing written)."""
+    import csv
+    import io
+    from decimal import Decimal
+
+    from billing.models import LineType
+    from dataverse import map_billing as m
+    from dataverse.tables import EntitySet
+    from jobs import billing as billing_jobs
+    from recon.jobs import periods_for, scheduled
+    from sandbox.partnercenter.revise import revise_billed_usage
+    from shared.blobstore import blob_store_from_settings
+
+    period = periods_for(ctx.as_of)[0]
+    revised = revise_billed_usage(ctx.state_dir / "partnercenter")
+    lines = [f"Microsoft revised {period}'s billed usage (sandbox revision {revised['revision']}): "
+             f"{len(revised['changes'])} meters changed"]
+    store = blob_store_from_settings()
+    dv = _dv()
+    outcomes = scheduled(ctx.as_of, dv=dv, store=store)
+    reopened = outcomes[0].reopened
+    lines.append(f"recon run: {outcomes[0].usage_summaries} usage summaries of {period} replaced, "
+                 f"{len(reopened)} invoiced on other figures reopened for a true-up")
+    again = scheduled(ctx.as_of, dv=dv, store=store)[0]
+    lines.append(f"a second recon run replaced the same {again.usage_summaries} summaries and reopened "
+                 f"{len(again.reopened)} (idempotent: nothing counted twice)")
+    rows = list(csv.DictReader(io.StringIO(store.get(f"recon/{period}/report/usage_revisions.csv").decode())))
+    for currency in sorted({r["currency"] for r in rows}):
+        deltas = [Decimal(r["delta"]) for r in rows if r["currency"] == currency]
+        lines.append(f"  {currency}: {len(deltas)} meters, net {sum(deltas, Decimal(0)):+.2f} against what was invoiced")
+    lines.append(f"  delta per customer, subscription and meter: recon/{period}/report/usage_revisions.csv "
+                 "(and the report's 'Usage revised after billing' section)")
+    plans = {s.provider_subscription_id.lower(): s.contract_id
+             for s in (m.subscription_from_row(r) for r in dv.list(EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT))}
+    contract_ids = {plans.get(u.subscription_id.lower()) for u in reopened} - {None}
+    contracts = [m.contract_from_row(r) for r in dv.list(EntitySet.BILLING_CONTRACTS, select=m.CONTRACT_SELECT)]
+    for contract in sorted((c for c in contracts if c.id in contract_ids), key=lambda c: c.number):
+        day = contract.next_invoice_date or ctx.as_of
+        nxt = billing_jobs.preview(contract.number, day, dv=dv)
+        if nxt is None:
+            continue
+        for line in nxt.lines:
+            if "|trueup|" in line.key:
+                kind = "credit" if line.line_type is LineType.CREDIT else "true-up"
+                lines.append(f"  {contract.number} next invoice ({day}): {kind} {line.base_amount} {nxt.currency} "
+                             f"- {line.description[:70]}")
+    return lines
 
 
 def payments_and_accounting(ctx: Any) -> list[str]:
@@ -272,6 +331,7 @@ STEP_TRIGGERS: dict[str, tuple[str, ...]] = {
     "billing": ("billing_timer", "billing_worker", "journal_export_timer", "billing_preview"),
     "payments and accounting": ("post_invoice_timer", "payment_webhook", "authorizenet_webhook", "dunning_timer"),
     "margin report": ("recon_timer",),
+    "usage revised after month-end": ("recon_timer", "billing_preview"),
     "portal and assessment": ("portal_http", "assessment_timer"),
 }
 # Triggers that keep the others healthy rather than run a demo step.
@@ -287,5 +347,6 @@ STEPS: list[tuple[str, Any]] = [
     ("billing", billing_cycle),
     ("payments and accounting", payments_and_accounting),
     ("margin report", margin_report),
+    ("usage revised after month-end", usage_revision),
     ("portal and assessment", portal_and_assessment),
 ]

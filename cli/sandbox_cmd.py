@@ -66,3 +66,31 @@ def seed(customers: int, seed_value: int, state_dir: Path, as_of: Any, usage_row
     for key, value in summary.items():
         click.echo(f"{key:24} {value}")
     click.echo(f"as of {day}; a running sandbox on {state_dir} serves this seed from its next request (no restart)")
+
+
+@sandbox.command("revise-usage")
+@click.option("--state-dir", default="var/sandbox", show_default=True, type=click.Path(path_type=Path))
+@click.option("--percent", default="8", show_default=True,
+              help="How far the revised meters move: one meter per customer up, one down, and on each invoice "
+                   "one meter withdrawn in full.")
+def revise_usage(state_dir: Path, percent: str) -> None:
+    """Microsoft revises the billed month's usage after its invoice (late usage, corrections).
+
+    The next `cspbridge recon run` replaces that month's usage summaries and reports the delta
+    against what the customers were invoiced; the next bill run trues it up. A running sandbox on
+    this --state-dir serves the revised files from its next request."""
+    from decimal import Decimal, InvalidOperation
+
+    from sandbox.partnercenter.revise import revise_billed_usage
+
+    if not (state_dir / "partnercenter" / "meta.json").exists():
+        raise click.ClickException(f"no seeded Partner Center sandbox in {state_dir}; run `cspbridge sandbox seed` first")
+    try:
+        record = revise_billed_usage(state_dir / "partnercenter", percent=Decimal(percent))
+    except (InvalidOperation, ValueError):
+        raise click.BadParameter(f"must be a number between 0 and 100, got {percent!r}", param_hint="--percent") from None
+    for change in record["changes"]:
+        click.echo(f"{change['customer']:32} {change['meter_category']:20} {change['period']} "
+                   f"{Decimal(change['before']):>14.2f} -> {Decimal(change['after']):>14.2f} {change['currency']}")
+    click.echo(f"revision {record['revision']}: {len(record['changes'])} meter(s) revised; "
+               "`cspbridge recon run` picks them up")

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from billing.dunning import DunningKind
-
 # The picklists billing rules use are defined once, in billing.models (billing must not import
 # dataverse); they are re-exported here under the names the rest of the code knows them by, so
 # CHOICES below still checks them against the solution source.
+from billing.azure_transition import TransitionState
+from billing.dunning import DunningKind
 from billing.models import (
     ChangeOrigin,
     ChangeType,
@@ -275,6 +275,7 @@ CHOICES: dict[type[IntEnum], tuple[str, ...]] = {
     TaxCategory: ("product.cspb_taxcategory", "cspb_taxrate.cspb_taxcategory"),
     SubscriptionStatus: ("cspb_subscription.cspb_status",),
     SubscriptionKind: ("cspb_subscription.cspb_kind",),
+    TransitionState: ("cspb_subscription.cspb_transitionstate",),
     ChangeType: ("cspb_licensechangelog.cspb_changetype",),
     ChangeOrigin: ("cspb_licensechangelog.cspb_origin",),
     ProvisioningStatus: ("cspb_licensechangelog.cspb_provisioningstatus",),

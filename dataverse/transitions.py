@@ -65,10 +65,25 @@ def record_transition(dv: DataverseClient, source_id: str, transition: dict[str,
         dv.upsert(EntitySet.LICENSE_CHANGE_LOGS, {"cspb_changekey": f"transition|{key}|{name}"}, {
             "cspb_name": f"{name} {transition['toCatalogItemId']}"[:100], "cspb_changetype": int(change_type),
             "cspb_oldquantity": old, "cspb_newquantity": new, "cspb_effectivedate": stamp,
-            "cspb_origin": int(ChangeOrigin.PROVIDER_SYNC),
+            "cspb_origin": int(ChangeOrigin.TRANSITION),
             "cspb_provisioningstatus": int(ProvisioningStatus.NOT_APPLICABLE),
             "cspb_subscription@odata.bind": bind(EntitySet.SUBSCRIPTIONS, sub_id)})
     return str(new_id)
+
+
+_PORTALS = {"tdsynnex": ("TD SYNNEX", "StreamOne Ion"), "pax8": ("Pax8", "the Pax8 portal")}
+
+
+def manual_steps(provider: str, *, company: str, subscription: str, item: str, term: str, frequency: str,
+                 quantity: int) -> str:
+    """What a person does when the provider's API offers no transition (TD SYNNEX, Pax8)."""
+    name, portal = _PORTALS.get(provider, (provider, "the provider's portal"))
+    target = item or "the same product"
+    return (f"{name} offers no term, billing or SKU change (transition) through its API, so nothing was sent. "
+            f"By hand: in {portal}, open customer {company or '?'}, subscription {subscription}, and change it to "
+            f"{target}, term {term or 'unchanged'}, billing {frequency or 'unchanged'}, for {quantity} seat(s). "
+            "The next subscription sync brings the change into Dynamics (a new subscription, or the new term on "
+            "this one); nothing else to do here.")
 
 
 def _frequency(cycle: Any) -> str | None:

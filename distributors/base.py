@@ -35,6 +35,11 @@ PROVIDER_CODES = {"partnercenter": Provider.PARTNER_CENTER, "pax8": Provider.PAX
 PROVIDER_NAMES = {code: name for name, code in PROVIDER_CODES.items()}
 
 
+class ProviderRefused(FatalError):
+    """The provider refused the change by one of its business rules (a second Azure plan): nothing
+    was bought; the change log ends Refused with the provider's reason, not Failed."""
+
+
 class ManualActionRequired(FatalError):
     """The provider's API cannot be asked for this change (TD SYNNEX cancellation): nothing was
     sent, and the message says what a person does in the provider's portal."""

@@ -33,6 +33,7 @@ from distributors.base import (
     OrderResult,
     Price,
     Product,
+    ProviderRefused,
     Subscription,
 )
 from partnercenter import models as pcm
@@ -190,10 +191,24 @@ class PartnerCenterAdapter(AdapterBase):
             parts.append(self._availability(*parts))
         if len(parts) != 3:
             raise ValidationError(f"catalog item {product_id!r} must be productId:skuId[:availabilityId]")
-        item = pcm.CartLineItem(catalog_item_id=":".join(parts), quantity=int(quantity),
-                                term_duration=commitment_term or billing_term,
-                                billing_cycle=TERM_TO_CYCLE.get(billing_term, "monthly"))
-        result = self.client.purchase(company_id, [item], idempotency_key=idempotency_key)
+        plan = parts[0].upper() == pcm.AZURE_PLAN_PRODUCT_ID
+        if plan:
+            # One plan, no commitment: usage is billed monthly in arrears (create-azure-plan).
+            item = pcm.CartLineItem(catalog_item_id=":".join(parts), quantity=1, term_duration="",
+                                    billing_cycle="monthly")
+        else:
+            item = pcm.CartLineItem(catalog_item_id=":".join(parts), quantity=int(quantity),
+                                    term_duration=commitment_term or billing_term,
+                                    billing_cycle=TERM_TO_CYCLE.get(billing_term, "monthly"))
+        try:
+            result = self.client.purchase(company_id, [item], idempotency_key=idempotency_key)
+        except FatalError as exc:
+            if plan and exc.code == pcm.ASSET_LIMIT_CODE:
+                raise ProviderRefused(
+                    f"Partner Center refused the Azure plan ({exc.code}: {exc.message}): the customer already has "
+                    "an Azure plan at Partner Center. Run the subscription sync to bring it into Dynamics, then add "
+                    "Azure subscriptions to that plan instead of buying another", code=exc.code) from exc
+            raise
         if not result.orders:
             detail = "; ".join(str(e.get("description") or e) for e in result.order_errors) or "no order returned"
             raise FatalError(f"checkout failed: {detail}")

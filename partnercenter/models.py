@@ -42,6 +42,13 @@ def parse_money(value: Any, what: str = "amount") -> Decimal:
         raise ValidationError(f"bad {what}: {value!r}") from None
 
 
+# The Azure plan's catalog product (create-azure-plan: one plan per customer, bought through a cart).
+AZURE_PLAN_PRODUCT_ID = "DZH318Z0BPS6"
+# Checkout's answer when the customer already has its plan: the per-customer asset limit error
+# (users report it from checkout; that it is the second-plan code is an assumption [?]).
+ASSET_LIMIT_CODE = "800089"
+
+
 @dataclass(frozen=True)
 class Customer:
     id: str
@@ -153,7 +160,7 @@ class CartLineItem:
 
     catalog_item_id: str
     quantity: int
-    term_duration: str  # P1M | P1Y | P3Y
+    term_duration: str  # P1M | P1Y | P3Y, or "" for an item without a term (the Azure plan)
     billing_cycle: str  # monthly | annual | triennial
     friendly_name: str = ""
     provisioning_context: dict[str, str] = field(default_factory=dict)
@@ -165,7 +172,10 @@ class CartLineItem:
     def to_wire(self, index: int) -> dict[str, Any]:
         body: dict[str, Any] = {"id": index if self.id is None else self.id, "catalogItemId": self.catalog_item_id,
                                 "quantity": self.quantity, "billingCycle": self.billing_cycle,
-                                "termDuration": self.term_duration, "provisioningContext": self.provisioning_context}
+                                "provisioningContext": self.provisioning_context}
+        if self.term_duration:
+            # Items without a term (the Azure plan, software) leave it out, as create-a-cart.http's line 3.
+            body["termDuration"] = self.term_duration
         if self.friendly_name:
             body["friendlyName"] = self.friendly_name
         if self.renews_to:

@@ -1,5 +1,5 @@
 """The partner's CSP-business assessment: load facts, compute KPIs (billing/kpis.py), store a dated
-snapshot (cspb_kpisnapshot), compare with the previous one, and write CSV / HTML with an inline
+snapshot (a KPI snapshot row), compare with the previous one, and write CSV / HTML with an inline
 SVG trend. Used by `cspbridge assess` and the portal's /admin/assessment page."""
 
 from __future__ import annotations

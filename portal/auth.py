@@ -3,7 +3,7 @@
 Production: Microsoft Entra ID, OpenID Connect authorization code flow with PKCE through msal
 (`initiate_auth_code_flow` / `acquire_token_by_auth_code_flow`; see
 https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow). The contact is
-found by the token's `tid` + `oid` claims (contact.cspb_portaltenantid + cspb_portalsubject), bound on
+found by the token's `tid` + `oid` claims (the contact's portal tenant id + portal subject), bound on
 the first sign-in through a single-use invitation link (portal/invitations.py). Users from the partner's own
 tenant (`tid` == settings.tenant_id) are partner staff: they may open the assessment page only.
 

@@ -1,5 +1,5 @@
 """In-portal training for the customer's administrators (the partner-side guides for sales reps,
-billing admins and tenant admins are web resources in solution/src/WebResources/cspb_/guides/).
+billing admins and tenant admins are the solution's web resources, solution/src/WebResources/*/guides/).
 
 Each guide is an HTML fragment per language: portal/templates/guides/<name>.<lang>.html."""
 

@@ -26,11 +26,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billing.models import UsageSource
+from billing.models import UsageSource, UsageSummary
+from dataverse.stores.recon_period import period_summaries, reopen_summaries
 from dataverse.tables import ReconFileStatus
 from recon.aggregate import AggregateResult, aggregate_usage
 from recon.invoice_file import InvoiceFileResult, ProviderLine, read_invoice_file
 from recon.reconcile import ProviderInvoiceTotal
+from recon.revisions import replace_month
 from recon.store import (
     ReconFileRow,
     blob_prefix,
@@ -75,6 +77,8 @@ class IngestOutcome:
     provider_lines: list[ProviderLine] = field(default_factory=list)
     # Microsoft invoice totals against what their recon lines add up to (licenses + billed usage).
     invoice_totals: list[ProviderInvoiceTotal] = field(default_factory=list)
+    # Summaries invoiced on Microsoft's billed figures that this ingest found revised (reopened for a true-up).
+    reopened: list[UsageSummary] = field(default_factory=list)
 
     @property
     def usage_summaries(self) -> int:
@@ -87,12 +91,17 @@ class IngestOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         return {"period": self.period, "usage_summaries": self.usage_summaries,
-                "provider_lines": len(self.provider_lines),
+                "provider_lines": len(self.provider_lines), "reopened": len(self.reopened),
                 "files": [vars(f) for f in self.files]}
 
 
 def _month(value: datetime | date | None) -> str:
     return value.strftime("%Y-%m") if value else ""
+
+
+def invoices_of(period: str, invoices: Sequence[Any]) -> list[Any]:
+    """Microsoft's invoices (partnercenter Invoice) that bill `period` (YYYY-MM)."""
+    return [inv for inv in invoices if (_month(inv.billing_period_start) or _month(inv.invoice_date)) == period]
 
 
 def _unbilled_window(period: str, today: date) -> str | None:
@@ -127,7 +136,7 @@ def ingest_period(period: str, *, store: BlobStore, dv: Any = None, pc: Any = No
         _tenants, provider_accounts = load_tenants(dv)
 
     invoices = pc.list_invoices()
-    billed = [inv for inv in invoices if (_month(inv.billing_period_start) or _month(inv.invoice_date)) == period]
+    billed = invoices_of(period, invoices)
     wanted_currencies = sorted({c.upper() for c in (currencies or [inv.currency_code for inv in invoices]) if c})
     window = _unbilled_window(period, today)
 
@@ -211,7 +220,14 @@ def _ingest_one(kind: str, currency: str, export: Any, *, period: str, store: Bl
             source = UsageSource.UNBILLED if kind == KIND_UNBILLED else UsageSource.BILLED
             summaries = summaries_from_groups(usage.groups, provider_accounts, source)
             if dv is not None:
+                # The export replaces the month: vanished keys go to zero, and a summary the customer
+                # was invoiced on at other figures is reopened so the next bill run trues it up.
+                previous = period_summaries(dv, period, currency)
+                summaries, reopen = replace_month(previous, summaries, period=period, currency=currency,
+                                                  source=source)
                 write_summaries(dv, summaries)
+                reopen_summaries(dv, reopen)
+                outcome.reopened.extend(reopen)
             outcome.summary_keys.update(s.summary_key for s in summaries)
     except RetriableError:
         raise

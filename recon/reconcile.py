@@ -10,6 +10,9 @@ Findings (one list, each with a kind):
 - billed_to_customer_no_provider_line: a customer invoice line for a Partner Center subscription that
   has no provider line this period (billing something we were not charged for, or a missed charge).
 - unmapped_tenant: provider charges for a tenant with no mapped provider account; blocks billing.
+- usage_revised_after_billing: a usage summary the customer was invoiced on at other figures than
+  Microsoft's current ones (revised after month-end, or billed figures replacing an estimate); the
+  amount is the delta, which the next bill run trues up (billing.usage_rating.needs_true_up).
 
 Margin per customer x product family x currency: revenue = invoice line base minus discount (before
 tax), cost = provider Subtotal for license lines plus usage cost (net of PEC).
@@ -35,8 +38,10 @@ from billing.models import (
     Subscription,
     SubscriptionKind,
     SubscriptionStatus,
+    UsageSource,
     UsageSummary,
 )
+from billing.usage_rating import billed_delta
 from recon.invoice_file import ProviderLine
 from shared.errors import ValidationError
 
@@ -57,6 +62,7 @@ class FindingKind(StrEnum):
     MAPPED_NO_PROVIDER_LINES = "mapped_tenant_no_provider_lines"
     INVOICE_TOTAL_MISMATCH = "provider_invoice_total_mismatch"
     NO_EXCHANGE_RATE = "no_exchange_rate"
+    USAGE_REVISED = "usage_revised_after_billing"
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,18 @@ class ProviderInvoiceTotal:
     lines_total: Decimal
 
 
+def invoice_checks(invoices: Iterable[tuple[str, str, Decimal]], lines: Sequence[ProviderLine],
+                   billed_usage: Mapping[str, Decimal]) -> list[ProviderInvoiceTotal]:
+    """Each Microsoft invoice (id, currency, totalCharges) against what its recon lines add up to: its
+    license lines plus the billed usage of its currency (one invoice per currency and month)."""
+    out = []
+    for invoice_id, currency, total in invoices:
+        licenses = sum((pl.total for pl in lines if pl.invoice_number == invoice_id), ZERO)
+        out.append(ProviderInvoiceTotal(invoice_id, currency.upper(), total,
+                                        licenses + billed_usage.get(currency.upper(), ZERO)))
+    return out
+
+
 @dataclass(frozen=True)
 class MarginRow:
     account_id: str | None
@@ -106,23 +124,49 @@ class MarginRow:
     # Revenue with no Microsoft cost this period (cost missing, or prepaid in an earlier month):
     # excluded from the margin percentage instead of counting as 100 % margin.
     revenue_without_cost: Decimal = ZERO
+    # Cost nobody was billed for (a leak, an unmapped tenant): money at risk, reported as a finding,
+    # and left out of the margin as well, so a margin is always revenue against the cost it recovers.
+    cost_without_revenue: Decimal = ZERO
 
     @property
     def margin(self) -> Decimal:
-        return self.revenue - self.revenue_without_cost - self.cost
+        return self.revenue - self.revenue_without_cost - (self.cost - self.cost_without_revenue)
 
     @property
     def margin_pct(self) -> Decimal | None:
         base = self.revenue - self.revenue_without_cost
-        if not base or not self.cost:
+        if not base or not self.cost - self.cost_without_revenue:
             return None
         return (self.margin * 100 / base).quantize(Decimal("0.01")) + 0  # + 0: never "-0.00"
+
+
+@dataclass(frozen=True)
+class UsageRevision:
+    """A usage summary the customer was invoiced on at other figures than Microsoft's current ones:
+    Microsoft revised the month after it closed, or its billed figures replaced an estimate."""
+
+    customer: str
+    tenant_id: str
+    account_id: str | None
+    subscription_id: str
+    entitlement_id: str
+    meter_category: str
+    period: str
+    currency: str               # Microsoft's billing currency; both costs are in it, before markup
+    billed_cost: Decimal        # what the customer's invoice was based on
+    cost: Decimal               # Microsoft's figures now
+    estimate_now: bool = False  # still Microsoft's unbilled estimate: trued up once Microsoft bills
+
+    @property
+    def delta(self) -> Decimal:
+        return self.cost - self.billed_cost
 
 
 @dataclass
 class ReconResult:
     findings: list[Finding] = field(default_factory=list)
     margin: list[MarginRow] = field(default_factory=list)
+    revisions: list[UsageRevision] = field(default_factory=list)
 
     def count(self, kind: FindingKind) -> int:
         return sum(1 for f in self.findings if f.kind == kind)
@@ -203,6 +247,7 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
                                        names.get(_norm(tenant_id), "") or tenant_id))
 
     unmapped_cost: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    leaked: set[str] = set()  # provider subscription ids and usage summary keys no customer was billed for
     for key, lines in sorted(by_sub.items()):
         first = lines[0]
         currency = first.currency
@@ -217,6 +262,7 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
         label = first.product_name or first.sku_name or first.product_id
         if sub is None:
             if cost:
+                leaked.add(key)
                 finding(FindingKind.PROVIDER_NOT_BILLED, first.customer_id, account, first.subscription_id,
                         f"{label}: charged by Microsoft, no subscription in Dynamics", currency, cost, qty)
             continue
@@ -229,6 +275,7 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
                         f"{label}: Microsoft charges for {seats} seats, Dynamics has {crm_qty}", currency, cost,
                         seats, crm_qty)
         if cost and sub.id not in billed_sub_ids and key not in usage_billed_subs:
+            leaked.add(key)
             finding(FindingKind.PROVIDER_NOT_BILLED, first.customer_id, account, first.subscription_id,
                     f"{label}: charged by Microsoft, not on any customer invoice this period", currency, cost, qty,
                     crm_qty)
@@ -244,8 +291,22 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
         covered = (s.billed or s.invoice_id is not None or s.summary_key in billed_usage_keys
                    or (sub is not None and sub.id in billed_sub_ids))
         if s.cost and not covered:
+            leaked.add(s.summary_key)
             finding(FindingKind.PROVIDER_NOT_BILLED, s.customer_id, account, s.subscription_id,
                     f"Azure usage {s.meter_category} {s.period}: not on any customer invoice", s.currency, s.cost)
+        delta = billed_delta(s)
+        if delta is not None and (s.billed or s.invoice_id is not None):
+            estimate = s.source is UsageSource.UNBILLED
+            revision = UsageRevision(names.get(_norm(s.customer_id), "") or s.customer_id, s.customer_id,
+                                     _acct(account), s.subscription_id, s.entitlement_id, s.meter_category, s.period,
+                                     s.currency, s.billed_cost or ZERO, s.cost, estimate)
+            result.revisions.append(revision)
+            then = ("trued up once Microsoft bills the month" if estimate else
+                    "the next invoice trues it up" if delta > 0 else "the next invoice credits it")
+            finding(FindingKind.USAGE_REVISED, s.customer_id, account, s.subscription_id,
+                    f"Azure usage {s.meter_category} {s.period}: invoiced on {s.billed_cost} {s.currency}, "
+                    f"Microsoft's {'estimate' if estimate else 'figures'} now {s.cost} ({delta:+}); {then}",
+                    s.currency, delta)
 
     for (tenant_id, currency), cost in sorted(unmapped_cost.items()):
         if cost:
@@ -287,25 +348,37 @@ def reconcile(*, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSu
                 f"Microsoft invoice {pit.invoice_id}: total {pit.invoice_total} {pit.currency}, its recon lines add up "
                 f"to {pit.lines_total}", pit.currency, pit.invoice_total - pit.lines_total, customer="Microsoft"))
 
+    result.revisions.sort(key=lambda r: (r.customer, r.subscription_id, r.meter_category, r.period, r.entitlement_id))
     result.margin = margin_rows(provider_lines=provider_lines, usage=usage, subs_by_provider_id=subs_by_provider_id,
                                 subs_by_id=subs_by_id, invoices=invoices, tenant_map=tenant_map, bounds=bounds,
-                                rates=rates, period=period, findings=result.findings, account_names=account_names)
+                                rates=rates, period=period, findings=result.findings, account_names=account_names,
+                                leaked=leaked)
     return result
 
 
+# Charges that renew a term already in force: the customer was billed for the whole month.
+_RECURRING_CHARGES = frozenset({"renew", "cyclecharge", "cyclefee", "recurring"})
+
+
 def period_share(pl: ProviderLine, bounds: tuple[date, date] | None) -> Decimal:
-    """The part of a charge that pays for the reconciled month: an annual term charged up front pays
-    for twelve months, and setting all of it against one month of revenue would show a loss. The
-    charge is spread by day over ChargeStartDate..ChargeEndDate, one month's worth here; the rest is
-    prepaid for the months after it. A charge for at most a month is the month's cost as it is (a
-    cycle from the 15th to the 14th stands for the month it is invoiced in)."""
+    """The part of a charge that pays for the reconciled month, so cost and revenue cover the same days.
+
+    A renewal or recurring charge pays for the whole month: for at most a month it is the month's
+    cost as it is (a cycle from the 15th to the 14th stands for the month it is invoiced in); an
+    annual term charged up front pays for twelve months, so one month's worth by day counts here and
+    the rest is prepaid for the months after it. A purchase or a seat change starts mid-month, and
+    the customer is billed from that day: it pays for the days of its window inside the month."""
     window = _window_days(pl)
     if bounds is None or window is None:
         return pl.subtotal
     month_days = (bounds[1] - bounds[0]).days + 1
-    if window <= month_days:
-        return pl.subtotal
-    return pl.subtotal * month_days / window
+    if _norm(pl.charge_type).replace(" ", "") in _RECURRING_CHARGES:
+        return pl.subtotal if window <= month_days else pl.subtotal * month_days / window
+    assert pl.charge_start is not None and pl.charge_end is not None  # _window_days checked them
+    inside = (min(pl.charge_end, bounds[1]) - max(pl.charge_start, bounds[0])).days + 1
+    if inside <= 0 or inside >= window:
+        return pl.subtotal  # outside the month, or all in it: this invoice's cost as it is
+    return pl.subtotal * inside / window
 
 
 def _period_bounds(period: str) -> tuple[date, date]:
@@ -401,7 +474,8 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
                 invoices: Sequence[Invoice], tenant_map: Mapping[str, TenantAccount],
                 bounds: tuple[date, date] | None = None, rates: RateTable | None = None, period: str = "",
                 findings: list[Finding] | None = None,
-                account_names: Mapping[str, str] | None = None) -> list[MarginRow]:
+                account_names: Mapping[str, str] | None = None,
+                leaked: set[str] | frozenset[str] = frozenset()) -> list[MarginRow]:
     """Revenue and cost per customer x product family, both in the customer's billing currency.
 
     Microsoft's cost is converted into the currency the customer is billed in for that subscription
@@ -412,6 +486,7 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
     revenue: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
     uncovered: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
     cost: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
+    unrecovered: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
     provider_cost: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     names: dict[str, str] = {}
     account_ids: dict[str, str | None] = {}
@@ -469,7 +544,8 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
                 uncovered[(key, family, inv.currency)] += amount
 
     def add_cost(key: str, family: str, psid: str, account_id: str | None, amount: Decimal, src: str,
-                 pricing_currency: str = "", line_rate: Decimal | None = None, summary_key: str = "") -> None:
+                 pricing_currency: str = "", line_rate: Decimal | None = None, summary_key: str = "",
+                 unbilled: bool = False) -> None:
         # Where the customer is billed for it: that subscription's invoice line (or usage summary), else
         # the currency Dynamics bills the subscription in, else the customer's only invoice currency.
         sub = subs_by_provider_id.get(_norm(psid))
@@ -487,6 +563,8 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
             missing_rate.add((key, src, target))
             target, converted = src, amount
         cost[(key, family, target)] += converted
+        if unbilled:
+            unrecovered[(key, family, target)] += converted
         provider_cost[(key, family, target)][src] += amount
 
     for pl in provider_lines:
@@ -496,14 +574,16 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
         sub = subs_by_provider_id.get(_norm(pl.subscription_id))
         add_cost(key, family_of(sub, pl.subscription_id, pl.product_name), pl.subscription_id,
                  account.account_id if account else None, period_share(pl, bounds), pl.currency,
-                 pl.pricing_currency, pl.exchange_rate)
+                 pl.pricing_currency, pl.exchange_rate,
+                 unbilled=account is None or account.account_id is None or _norm(pl.subscription_id) in leaked)
 
     for s in usage:
         account = tenant_map.get(_norm(s.customer_id))
         key = customer_key(account.account_id if account else None, s.customer_id, account.name if account else "")
         sub = subs_by_provider_id.get(_norm(s.subscription_id))
         add_cost(key, AZURE_FAMILY, s.subscription_id, account.account_id if account else None, s.cost, s.currency,
-                 summary_key=s.summary_key)
+                 summary_key=s.summary_key,
+                 unbilled=account is None or account.account_id is None or s.summary_key in leaked)
 
     if findings is not None:
         for key, src, target in sorted(missing_rate):
@@ -518,5 +598,5 @@ def margin_rows(*, provider_lines: Sequence[ProviderLine], usage: Sequence[Usage
         rows.append(MarginRow(account_ids.get(key), names.get(key, key.split(":", 1)[1]), family, currency,
                               revenue.get(k, ZERO), cost.get(k, ZERO),
                               tuple(sorted(provider_cost[k].items())) if k in provider_cost else (),
-                              uncovered.get(k, ZERO)))
+                              uncovered.get(k, ZERO), unrecovered.get(k, ZERO)))
     return rows

@@ -24,13 +24,17 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from billing.money import MINOR_UNITS, round_money
-from recon.reconcile import Finding, FindingKind, MarginRow, ReconResult
+from recon.reconcile import Finding, FindingKind, MarginRow, ReconResult, UsageRevision
 
 ZERO = Decimal(0)
 MARGIN_COLUMNS = ("customer", "account_id", "product_family", "currency", "revenue", "cost", "margin", "margin_pct",
-                  "revenue_without_cost", "microsoft_cost")
+                  "revenue_without_cost", "microsoft_cost", "cost_without_revenue")
 FINDING_COLUMNS = ("kind", "customer", "tenant_id", "account_id", "subscription_id", "currency", "amount",
                    "provider_quantity", "crm_quantity", "description")
+
+
+REVISION_COLUMNS = ("customer", "tenant_id", "account_id", "subscription_id", "entitlement_id", "meter_category", "period",
+                    "currency", "billed_cost", "cost", "delta", "microsoft_figures")
 
 
 def _money(amount: Decimal, currency: str) -> Decimal:
@@ -48,7 +52,21 @@ def margin_csv(rows: Sequence[MarginRow]) -> str:
         writer.writerow([r.customer, r.account_id or "", r.product_family, r.currency,
                          _money(r.revenue, r.currency), _money(r.cost, r.currency), _money(r.margin, r.currency),
                          "" if pct is None else pct, _money(r.revenue_without_cost, r.currency),
-                         "; ".join(f"{_money(v, c)} {c}" for c, v in r.provider_cost)])
+                         "; ".join(f"{_money(v, c)} {c}" for c, v in r.provider_cost),
+                         _money(r.cost_without_revenue, r.currency)])
+    return buf.getvalue()
+
+
+def revisions_csv(rows: Sequence[UsageRevision]) -> str:
+    """Every usage summary invoiced on other figures than Microsoft's current ones, with the delta
+    the next bill run trues up (cost before markup, in Microsoft's billing currency)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(REVISION_COLUMNS)
+    for r in rows:
+        writer.writerow([r.customer, r.tenant_id, r.account_id or "", r.subscription_id, r.entitlement_id,
+                         r.meter_category, r.period, r.currency, r.billed_cost, r.cost, r.delta,
+                         "estimate" if r.estimate_now else "billed"])
     return buf.getvalue()
 
 
@@ -166,24 +184,26 @@ def html_report(result: ReconResult, *, period: str, counts: dict[str, int] | No
     for currency, rows in sorted(by_currency.items()):
         per_customer: dict[str, Decimal] = defaultdict(lambda: ZERO)
         per_family: dict[str, Decimal] = defaultdict(lambda: ZERO)
-        revenue = cost = without = ZERO
+        revenue = cost = without = unrecovered = ZERO
         for r in rows:
             per_customer[r.customer] += r.margin
             per_family[r.product_family] += r.margin
             revenue += r.revenue
             cost += r.cost
             without += r.revenue_without_cost
+            unrecovered += r.cost_without_revenue
         if not (revenue or cost):
             continue  # a currency with nothing in it is left out
         base = revenue - without
-        margin = base - cost
+        margin = base - (cost - unrecovered)
         worst = sorted(per_customer.items(), key=lambda kv: (kv[1], kv[0]))[:12]
         families = sorted(per_family.items(), key=lambda kv: (-kv[1], kv[0]))[:12]
         currencies.append({
             "currency": currency, "revenue": money(revenue, currency), "cost": money(cost, currency),
             "margin": money(margin, currency),
-            "pct": t.percent((margin * 100 / base).quantize(Decimal("0.1"))) if base and cost else "—",
+            "pct": t.percent((margin * 100 / base).quantize(Decimal("0.1"))) if base and cost - unrecovered else "—",
             "without_cost": money(without, currency) if without else "",
+            "without_revenue": money(unrecovered, currency) if unrecovered else "",
             "by_customer": _chart(t("recon.chart.margin_by_customer", currency=currency),
                                       [_Bar(k, v, money(v, currency)) for k, v in worst]),
             "by_family": _chart(t("recon.chart.margin_by_family", currency=currency),
@@ -221,6 +241,19 @@ def html_report(result: ReconResult, *, period: str, counts: dict[str, int] | No
                     "pct": t.percent(r.margin_pct) if r.margin_pct is not None else
                     t("recon.cost_missing_short") if r.revenue_without_cost else "—"}
                    for r in wanted[:400]]
+    revision_totals = []
+    for currency in sorted({r.currency for r in result.revisions}):
+        deltas = [r.delta for r in result.revisions if r.currency == currency]
+        revision_totals.append(t("recon.revised_total", count=len(deltas), currency=currency,
+                                 up=money(sum((d for d in deltas if d > 0), ZERO), currency),
+                                 down=money(sum((-d for d in deltas if d < 0), ZERO), currency),
+                                 net=money(sum(deltas, ZERO), currency)))
+    revision_rows = [{"customer": r.customer, "meter": r.meter_category, "period": r.period,
+                      "billed": money(r.billed_cost, r.currency), "now": money(r.cost, r.currency),
+                      "delta": money(r.delta, r.currency),
+                      "then": t("recon.revised_then_estimate") if r.estimate_now else
+                      t("recon.revised_then_trueup") if r.delta > 0 else t("recon.revised_then_credit")}
+                     for r in sorted(result.revisions, key=lambda r: (-abs(r.delta), r.customer, r.meter_category))[:30]]
     counts_line = " · ".join(f"{t('recon.count.' + k)}: {t.number(v)}" for k, v in (counts or {}).items())
     year, month = (int(p) for p in period.split("-")) if "-" in period else (0, 0)
     period_label = format_date(date(year, month, 1), "LLLL y", locale=t.locale) if year else period
@@ -228,4 +261,5 @@ def html_report(result: ReconResult, *, period: str, counts: dict[str, int] | No
         t=t, lang=t.language, period=period, period_label=period_label, counts_line=counts_line,
         risk_kinds=risk_kinds, risk_charts=risk_charts, currencies=currencies, groups=group_views,
         shown_customers=len(shown), total_customers=len(groups), margin_rows=margin_rows,
+        revision_totals=revision_totals, revision_rows=revision_rows, revision_total=len(result.revisions),
         margin_total=len(result.margin))

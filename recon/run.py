@@ -1,12 +1,13 @@
 """Load what Dynamics knows for a period, reconcile, and store the report next to the recon files
-(`recon/{period}/report/`: margin.csv, findings.csv, report.html)."""
+(`recon/{period}/report/`: margin.csv, findings.csv, usage_revisions.csv, report.html)."""
 
 from __future__ import annotations
 
 import calendar
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,16 @@ from billing.models import ExchangeRate, Invoice, Subscription, UsageSummary
 from dataverse.tables import EntitySet
 from recon.aggregate import aggregate_usage
 from recon.invoice_file import ProviderLine, read_invoice_file
-from recon.reconcile import ProviderInvoiceTotal, ReconResult, TenantAccount, month_rates, reconcile
-from recon.report import findings_csv, html_report, margin_csv
-from recon.store import load_tenants, summaries_from_groups
+from recon.reconcile import (
+    ProviderInvoiceTotal,
+    ReconResult,
+    TenantAccount,
+    invoice_checks,
+    month_rates,
+    reconcile,
+)
+from recon.report import findings_csv, html_report, margin_csv, revisions_csv
+from recon.store import MONEY_PLACES, load_tenants, summaries_from_groups
 from shared.blobstore import BlobStore
 from shared.errors import ValidationError
 
@@ -31,24 +39,35 @@ def period_bounds(period: str) -> tuple[date, date]:
 
 def load_dynamics(dv: Any, period: str) -> tuple[list[Subscription], list[Invoice], list[UsageSummary],
                                                   dict[str, TenantAccount]]:
-    """Subscriptions, the invoices whose billed window overlaps the period (with lines), the period's
-    usage summaries, and the tenant -> account map."""
+    """Subscriptions, the invoices with a line billing the period (an invoice of a later cycle
+    carries the month's prorations and arrears usage), the period's usage summaries, and the
+    tenant -> account map."""
     from dataverse import map_billing as m
+    from dataverse.stores.recon_period import invoices_covering, period_summaries
 
     start, end = period_bounds(period)
     subs = [m.subscription_from_row(r) for r in dv.list(EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT)]
-    invoices = []
-    for row in dv.list(EntitySet.INVOICES, select=m.INVOICE_SELECT):
-        inv_start, inv_end = m.to_date(row.get("cspb_periodstart")), m.to_date(row.get("cspb_periodend"))
-        if inv_start is None or inv_start > end or (inv_end is not None and inv_end < start):
-            continue
-        lines = list(dv.list(EntitySet.INVOICE_DETAILS, select=m.LINE_SELECT,
-                             filter=f"_invoiceid_value eq {row['invoiceid']}"))
-        invoices.append(m.invoice_from_row(row, lines))
-    usage = [m.usage_from_row(r) for r in dv.list(EntitySet.USAGE_SUMMARIES, select=m.USAGE_SELECT,
-                                                  filter=f"cspb_period eq '{period}'")]
+    invoices = invoices_covering(dv, start, end)
+    usage = period_summaries(dv, period)
     tenants, _ = load_tenants(dv)
     return subs, invoices, usage, tenants
+
+
+def with_billing_state(usage: Sequence[UsageSummary], stored: Sequence[UsageSummary]) -> list[UsageSummary]:
+    """`usage` (Microsoft's figures) with the billing state Dynamics holds for the same keys."""
+    by_key = {s.summary_key: s for s in stored}
+    out = []
+    for s in usage:
+        known = by_key.get(s.summary_key)
+        if known is None:
+            out.append(s)
+            continue
+        # The same figures as Dynamics holds (it keeps 4 places): its number, so no revision shows from rounding.
+        cost = known.cost if s.cost.quantize(MONEY_PLACES, ROUND_HALF_UP) == known.cost else s.cost
+        out.append(replace(s, cost=cost, id=known.id, billed=known.billed, invoice_id=known.invoice_id,
+                           billed_cost=known.billed_cost, billed_source=known.billed_source,
+                           provider_account_id=s.provider_account_id or known.provider_account_id))
+    return out
 
 
 def dynamics_rates(dv: Any) -> list[ExchangeRate]:
@@ -63,6 +82,7 @@ def store_report(period: str, result: ReconResult, *, store: BlobStore, counts: 
     files = {
         "margin.csv": (margin_csv(result.margin), "text/csv"),
         "findings.csv": (findings_csv(result.findings), "text/csv"),
+        "usage_revisions.csv": (revisions_csv(result.revisions), "text/csv"),
         "report.html": (html_report(result, period=period, counts=counts, language=language), "text/html"),
     }
     paths = {}
@@ -88,7 +108,8 @@ def build_report(period: str, *, provider_lines: Sequence[ProviderLine], usage: 
     account_names: dict[str, str] = {}
     if dv is not None:
         subscriptions, invoices, stored_usage, tenants = load_dynamics(dv, period)
-        usage = usage or stored_usage
+        # Usage read from files knows Microsoft's figures, Dynamics knows what was invoiced on them.
+        usage = with_billing_state(usage, stored_usage) if usage else stored_usage
         extra = dynamics_rates(dv) + extra
         wanted = {inv.account_id for inv in invoices if inv.account_id}
         account_names = {r["accountid"]: r.get("name") or "" for r in dv.list(EntitySet.ACCOUNTS, select=["accountid", "name"])
@@ -115,13 +136,20 @@ def _tolerance(text: str) -> Decimal:
 
 def report_from_files(period: str, *, invoice_files: Sequence[Path], usage_files: Sequence[Path],
                       store: BlobStore, dv: Any = None, out_dir: Path | None = None,
-                      language: str = "en") -> dict[str, str]:
+                      language: str = "en",
+                      microsoft_invoices: Sequence[tuple[str, str, Decimal]] = ()) -> dict[str, str]:
+    """The report rebuilt from recon files. `microsoft_invoices` (id, currency, totalCharges) are
+    checked against the files' lines and billed usage, as the timer's report does."""
     lines: list[ProviderLine] = []
     for path in invoice_files:
         lines.extend(read_invoice_file(path).lines)
     usage: list[UsageSummary] = []
+    billed: dict[str, Decimal] = {}
     for path in usage_files:
-        usage.extend(summaries_from_groups(aggregate_usage(path).groups))
+        result = aggregate_usage(path)
+        usage.extend(summaries_from_groups(result.groups))
+        for currency, total in result.totals_by_currency().items():
+            billed[currency] = billed.get(currency, Decimal(0)) + total
     _result, paths = build_report(period, provider_lines=lines, usage=usage, store=store, dv=dv, out_dir=out_dir,
-                                  language=language)
+                                  language=language, provider_invoices=invoice_checks(microsoft_invoices, lines, billed))
     return paths

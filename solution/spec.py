@@ -213,6 +213,13 @@ TABLES: tuple[TableSpec, ...] = (
         # billing-cycle conversion, trial to paid).
         L("cspb_transitionedfrom", "cspb_subscription", "Transitioned From", "Transición desde"),
         B("cspb_converttopaid", "Convert to Paid at Trial End", "Convertir a pago al final de la prueba"),
+        # The guided move of a legacy Microsoft Azure (MS-AZR-0145P) subscription to an Azure plan
+        # (billing/azure_transition.py): its state, the rep's steps, and the plan once the sync sees it.
+        P("cspb_transitionstate", "Transition State", "Estado de la transición",
+          ((1, "Flagged", "Marcada"), (2, "Instructions Sent", "Instrucciones enviadas"),
+           (3, "New Plan Seen", "Nuevo plan detectado"), (4, "Done", "Completada"))),
+        M("cspb_transitioninstructions", "Transition Instructions", "Instrucciones de transición"),
+        L("cspb_transitionplan", "cspb_subscription", "Azure Plan (Transition)", "Plan de Azure (transición)"),
     ),
     _table(
         "cspb_licensechangelog", "cspb_LicenseChangeLog", "cspb_licensechangelogs",
@@ -239,7 +246,8 @@ TABLES: tuple[TableSpec, ...] = (
         S("cspb_requestedby", "Requested By", "Solicitado por", 200),
         P("cspb_origin", "Origin", "Origen",
           ((1, "Sales Rep", "Representante de ventas"), (2, "Portal", "Portal"),
-           (3, "Provider Sync", "Sincronización con proveedor"), (4, "Renewal", "Renovación"))),
+           (3, "Provider Sync", "Sincronización con proveedor"), (4, "Renewal", "Renovación"),
+           (5, "Transition", "Transición"))),
         P("cspb_provisioningstatus", "Provisioning Status", "Estado de aprovisionamiento",
           ((1, "Awaiting", "En espera"), (2, "Provisioned", "Aprovisionado"), (3, "Failed", "Error"),
            (4, "Not Applicable", "No aplica"), (5, "Refused", "Rechazado"), (6, "Sending", "Enviando"),

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dataverse.tables import EntitySet, SubscriptionKind, SubscriptionStatus
+from partnercenter.models import AZURE_PLAN_PRODUCT_ID
 from sync.records import bind
 
-AZURE_PLAN_PRODUCT_ID = "DZH318Z0BPS6"
 LEGACY_AZURE_OFFER_ID = "MS-AZR-0145P"
 _INACTIVE = (int(SubscriptionStatus.CANCELLED), int(SubscriptionStatus.EXPIRED))
 
@@ -46,7 +46,10 @@ def second_plan_refusal(existing: Iterable[Mapping[str, Any]], *, ordering_sub_i
     for row in existing:
         if row.get("cspb_subscriptionid") == ordering_sub_id:
             continue
-        if row.get("cspb_kind") == SubscriptionKind.AZURE_PLAN and row.get("cspb_status") not in _INACTIVE:
+        bought = bool(row.get("cspb_providersubscriptionid")) or row.get("cspb_status") != SubscriptionStatus.PENDING
+        # Another rep's request that was never bought (refused, or not sent yet) is no plan: Partner
+        # Center refuses the second checkout if both are sent.
+        if row.get("cspb_kind") == SubscriptionKind.AZURE_PLAN and row.get("cspb_status") not in _INACTIVE and bought:
             ref = row.get("cspb_providersubscriptionid") or row.get("cspb_subscriptionid")
             return (f"Azure plan refused: the customer already has an Azure plan ({ref}); "
                     f"add Azure subscriptions to it instead of buying a second plan")

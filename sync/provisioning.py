@@ -33,6 +33,7 @@ from distributors.base import (
     DistributorAdapter,
     ManualActionRequired,
     OrderResult,
+    ProviderRefused,
     adapter_of,
 )
 from shared.errors import FatalError, IntegrationError, NotFoundError, RetriableError, ValidationError
@@ -141,6 +142,10 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Adapters,
     except ManualActionRequired as exc:
         _write_back(dv, changelog_id, ProvisioningStatus.MANUAL_ACTION, error=exc.message)
         return Outcome(changelog_id, "ManualAction", exc.message)
+    except ProviderRefused as exc:
+        _write_back(dv, changelog_id, ProvisioningStatus.REFUSED, error=exc.message)
+        _revert_edit(dv, change, sub)
+        return Outcome(changelog_id, "Refused", exc.message)
     except FatalError as exc:
         message = f"provider refused the change: {exc.message}"
         _write_back(dv, changelog_id, ProvisioningStatus.FAILED, error=message)
@@ -247,10 +252,13 @@ def _call_provider(action: Action, adapter: DistributorAdapter, change: dict[str
     if adapter.needs_company and not company:
         raise FatalError("the subscription has no provider account")
     if action is Action.TRANSITION:
-        if not adapter.transitions:
-            raise FatalError(f"{PROVIDER_NAMES[adapter.provider]} does not offer transitions; make the "
-                             "change in the provider's portal")
         item, term, frequency = transitions.target_of(change)
+        if not adapter.transitions:
+            # The provider's API cannot be asked: nothing is sent, and a person does it in its portal.
+            raise ManualActionRequired(transitions.manual_steps(
+                PROVIDER_NAMES[adapter.provider], company=company or "",
+                subscription=provider_sub, item=item, term=term, frequency=frequency,
+                quantity=int(change.get("cspb_newquantity") or sub.get("cspb_quantity") or 0)))
         current = ":".join(p for p in (sub.get("cspb_productid"), sub.get("cspb_skuid"),
                                        sub.get("cspb_availabilityid")) if p)
         before = int(sub.get("cspb_quantity") or 0)

@@ -27,6 +27,7 @@ from typing import Any
 
 from billing.money import parse_decimal
 from dataverse.batch import BatchRequest
+from dataverse.stores import azure_transitions
 from dataverse.tables import (
     ChangeOrigin,
     ChangeType,
@@ -723,6 +724,18 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Adapter
         total.errors.extend(one.errors)
         per_account.append((ref, writes))
     _flush_batch(dv, per_account, total)
+    seen = [r for rows in snapshot.by_account.values() for r in rows]
+    seen += [w for _, writes in per_account for w in writes.new_rows]
+    try:
+        # After the writes: a plan bought or found this run moves its customer's legacy Azure on.
+        # Only batches holding a legacy Azure subscription still in transition pay for the read.
+        if azure_transitions.any_in_transition(seen):
+            azure_transitions.advance_accounts(dv, [str(r["providerAccountId"]) for r in usable],
+                                               now or datetime.now(UTC))
+    except RetriableError:
+        raise
+    except IntegrationError as exc:
+        total.errors.append(f"legacy Azure transitions: {exc}")
     return total
 
 

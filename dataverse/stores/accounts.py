@@ -3,7 +3,7 @@ address from the account's address 1, tax id), and as the portal sees them (port
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +65,9 @@ def all_accounts(dv: DataverseClient) -> Iterator[CustomerAccount]:
 
 # ---- the portal's view: whether the customer has the portal on -------------------------------------------
 
+ACCOUNT_COLUMNS = ["accountid", "name", "emailaddress1", "cspb_portalenabled"]
+
+
 @dataclass(frozen=True)
 class Account:
     id: str
@@ -73,13 +76,16 @@ class Account:
     email: str = ""
 
 
-def get_account(dv: DataverseClient, account_id: str) -> Account | None:
-    try:
-        row = dv.get(EntitySet.ACCOUNTS, account_id, select=["accountid", "name", "emailaddress1", "cspb_portalenabled"])
-    except NotFoundError:
-        return None
+def account_from_row(row: Mapping[str, Any]) -> Account:
     return Account(str(row["accountid"]), _text(row.get("name")), bool(row.get("cspb_portalenabled")),
                    _text(row.get("emailaddress1")))
+
+
+def get_account(dv: DataverseClient, account_id: str) -> Account | None:
+    try:
+        return account_from_row(dv.get(EntitySet.ACCOUNTS, account_id, select=ACCOUNT_COLUMNS))
+    except NotFoundError:
+        return None
 
 
 def portal_enabled_ids(dv: DataverseClient) -> set[str]:

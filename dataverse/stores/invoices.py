@@ -244,11 +244,14 @@ def portal_lines_from_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[InvoiceLi
                  for d in sorted(rows, key=lambda d: _text(d.get("cspb_linekey"))))
 
 
+def sort_newest_first(found: Iterable[Invoice]) -> list[Invoice]:
+    return sorted(found, key=lambda i: (i.period_start or date.min, i.number), reverse=True)
+
+
 def for_customer(dv: DataverseClient, account_id: str) -> list[Invoice]:
     """Newest period first."""
     rows = dv.list(EntitySet.INVOICES, select=PORTAL_COLUMNS, filter=f"_customerid_value eq {account_id}")
-    return sorted((portal_invoice_from_row(r) for r in rows), key=lambda i: (i.period_start or date.min, i.number),
-                  reverse=True)
+    return sort_newest_first(portal_invoice_from_row(r) for r in rows)
 
 
 def get_for_customer(dv: DataverseClient, account_id: str, invoice_id: str) -> Invoice | None:

@@ -25,24 +25,24 @@ from typing import Any
 from dataverse import odata
 from dataverse.batch import BatchRequest
 from dataverse.errors import error_from_parts
-from dataverse.stores.contracts import PORTAL_COLUMNS as CONTRACT_COLUMNS
-from dataverse.stores.invoices import PORTAL_COLUMNS as INVOICE_COLUMNS
-from dataverse.stores.invoices import PORTAL_LINE_COLUMNS as INVOICE_LINE_COLUMNS
+from dataverse.stores import contracts, invoices
+from dataverse.stores.accounts import ACCOUNT_COLUMNS as ACCOUNT_COLUMNS
+from dataverse.stores.portal_subscriptions import AGREEMENT_COLUMNS as AGREEMENT_COLUMNS
+from dataverse.stores.portal_subscriptions import AGREEMENT_PROVIDER_ACCOUNT as AGREEMENT_PROVIDER_ACCOUNT
+from dataverse.stores.portal_subscriptions import CHANGE_COLUMNS as CHANGE_COLUMNS
+from dataverse.stores.portal_subscriptions import CHANGE_SUBSCRIPTION as CHANGE_SUBSCRIPTION
+from dataverse.stores.portal_subscriptions import PROVIDER_ACCOUNT_COLUMNS as PROVIDER_ACCOUNT_COLUMNS
+from dataverse.stores.portal_subscriptions import SUBSCRIPTION_COLUMNS as SUBSCRIPTION_COLUMNS
+from dataverse.stores.portal_subscriptions import SUBSCRIPTION_CONTRACT as SUBSCRIPTION_CONTRACT
+from dataverse.stores.products import OFFER_PRODUCT_COLUMNS as OFFER_PRODUCT_COLUMNS
+from dataverse.stores.products import PORTAL_OFFERS as PORTAL_OFFERS
+from dataverse.stores.products import PRICE_COLUMNS as PRICE_COLUMNS
 from dataverse.tables import EntitySet
 
 Row = dict[str, Any]
 
-ACCOUNT_COLUMNS = ["accountid", "name", "emailaddress1", "cspb_portalenabled"]
-SUBSCRIPTION_COLUMNS = ["cspb_subscriptionid", "cspb_name", "_cspb_billingcontract_value", "cspb_quantity", "cspb_term",
-                        "cspb_billingfrequency", "cspb_status", "cspb_currencycode", "cspb_unitprice",
-                        "cspb_startdate", "cspb_commitmentenddate", "cspb_autorenew", "cspb_providersubscriptionid"]
-CHANGE_COLUMNS = ["cspb_licensechangelogid", "_cspb_subscription_value", "cspb_changetype", "cspb_oldquantity",
-                  "cspb_newquantity", "cspb_origin", "cspb_provisioningstatus", "cspb_requestedby",
-                  "cspb_effectivedate", "cspb_error", "cspb_archived"]
-PROVIDER_ACCOUNT_COLUMNS = ["cspb_provideraccountid", "cspb_provider", "cspb_mcaattested"]
-AGREEMENT_COLUMNS = ["cspb_agreementid", "cspb_status", "cspb_dateagreed", "cspb_error", "_cspb_contact_value"]
-PRICE_COLUMNS = ["_productid_value", "_uomid_value", "amount"]
-OFFER_PRODUCT_COLUMNS = ["productid", "name", "productnumber", "cspb_portalvisible"]
+INVOICE_COLUMNS, INVOICE_LINE_COLUMNS = invoices.PORTAL_COLUMNS, invoices.PORTAL_LINE_COLUMNS
+CONTRACT_COLUMNS = contracts.PORTAL_COLUMNS
 
 # Page size asked of each part; a customer with more rows than this costs one more request per page.
 PAGE_SIZE = 5000
@@ -97,12 +97,6 @@ def _account_eq(column: str, account_id: str) -> str:
 ACCOUNT_LOOKUP = "_cspb_account_value"  # contracts and provider accounts name their account directly
 SUBSCRIPTION_OWNER = "cspb_billingcontract/_cspb_account_value"
 AGREEMENT_OWNER = "cspb_provideraccount/_cspb_account_value"
-# The lookups those paths go through, for callers that read one table after the other.
-SUBSCRIPTION_CONTRACT = "_cspb_billingcontract_value"
-AGREEMENT_PROVIDER_ACCOUNT = "_cspb_provideraccount_value"
-CHANGE_SUBSCRIPTION = "_cspb_subscription_value"
-# Products a customer may buy in the portal.
-PORTAL_OFFERS = "cspb_portalvisible eq true and statecode eq 0"
 
 
 def contracts_query(account_id: str) -> Query:

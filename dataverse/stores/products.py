@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -34,6 +34,12 @@ class CatalogIds:
     family: str | None
 
 
+PRICE_COLUMNS = ["_productid_value", "_uomid_value", "amount"]
+OFFER_PRODUCT_COLUMNS = ["productid", "name", "productnumber", "cspb_portalvisible"]
+# Products a customer may buy in the portal.
+PORTAL_OFFERS = "cspb_portalvisible eq true and statecode eq 0"
+
+
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -42,31 +48,15 @@ def _money(value: Any) -> Decimal:
     return Decimal(str(value)) if value not in (None, "") else Decimal(0)
 
 
-def _or_filter(column: str, ids: Iterable[str]) -> str | None:
-    wanted = list(ids)
-    if not wanted:
+def offer_from_row(item: Mapping[str, Any], currency: str) -> Offer | None:
+    """A price list item read with its product (`productid`) and unit (`uomid`) expanded; None for an
+    item with no product."""
+    if not item.get("_productid_value"):
         return None
-    return "(" + " or ".join(f"{column} eq {i}" for i in wanted) + ")"
-
-
-def offers(dv: DataverseClient, price_level_id: str, currency: str) -> list[Offer]:
-    """By name, then unit."""
-    prices = list(dv.list(EntitySet.PRODUCT_PRICE_LEVELS, filter=f"_pricelevelid_value eq {price_level_id}",
-                          select=["_productid_value", "_uomid_value", "amount"]))
-    product_filter = _or_filter("productid", {p["_productid_value"] for p in prices if p.get("_productid_value")})
-    if product_filter is None:
-        return []
-    products = {p["productid"]: p for p in dv.list(
-        EntitySet.PRODUCTS, select=["productid", "name", "productnumber", "cspb_portalvisible"],
-        filter=f"cspb_portalvisible eq true and statecode eq 0 and {product_filter}")}
-    unit_filter = _or_filter("uomid", {p["_uomid_value"] for p in prices if p.get("_uomid_value")})
-    units = {u["uomid"]: _text(u.get("name")) for u in dv.list(EntitySet.UOMS, select=["uomid", "name"],
-                                                               filter=unit_filter)} if unit_filter else {}
-    found = [Offer(product_id=p["_productid_value"], name=_text(products[p["_productid_value"]].get("name")),
-                   sku=_text(products[p["_productid_value"]].get("productnumber")), unit_id=_text(p.get("_uomid_value")),
-                   unit_name=units.get(p.get("_uomid_value"), ""), price=_money(p.get("amount")), currency=currency)
-             for p in prices if p.get("_productid_value") in products]
-    return sorted(found, key=lambda o: (o.name, o.unit_name))
+    product, unit = item.get("productid") or {}, item.get("uomid") or {}
+    return Offer(product_id=str(item["_productid_value"]), name=_text(product.get("name")),
+                 sku=_text(product.get("productnumber")), unit_id=_text(item.get("_uomid_value")),
+                 unit_name=_text(unit.get("name")), price=_money(item.get("amount")), currency=currency)
 
 
 def catalog_ids(dv: DataverseClient, product_id: str) -> CatalogIds:

@@ -63,6 +63,10 @@ LICENSE_SKUS: tuple[tuple[str, str, str, str, str, str, str, bool], ...] = (
      "Security", "5.20", False),
 )
 AZURE_PLAN = ("DZH318Z0BPS6", "0001", "DZH318Z09P8V", "Azure plan", "Azure plan")
+# Partner Center sells one Azure plan per customer. A second checkout is refused with 800089, the
+# per-customer asset limit error users report from checkout (github.com/microsoft/Partner-Center-
+# PowerShell/issues/387); that it is the code for a second plan is an assumption [?].
+AZURE_PLAN_LIMIT_CODE = 800089
 
 # (termDuration, billingCycle, price factor vs P1Y-annual monthly price, months in one billing period)
 TERMS: tuple[tuple[str, str, Decimal, int], ...] = (
@@ -98,6 +102,11 @@ def unit_price(usd_monthly: str, term: str, billing: str, currency: str) -> Deci
 
 def terms_for(sku: tuple[str, str, str, str, str, str, str, bool]) -> list[tuple[str, str]]:
     return [(t, b) for t, b, _f, _m in TERMS if t != "P3Y" or sku[7]]
+
+
+def is_azure_plan_item(catalog_item: str) -> bool:
+    """The Azure plan's catalog item (productId:skuId:availabilityId, or productId:skuId)."""
+    return catalog_item in (catalog_item_id(*AZURE_PLAN[:3]), f"{AZURE_PLAN[0]}:{AZURE_PLAN[1]}")
 
 
 def find_sku(catalog_item: str) -> tuple[str, str, str, str, str, str, str, bool] | None:

@@ -45,6 +45,7 @@ from sandbox.partnercenter import catalog
 from sandbox.partnercenter.seed import (
     AZURE_PLAN_OFFER,
     MCA_TEMPLATE_ID,
+    azure_plan_subscription,
     new_subscription,
     order_for,
     write_jsonl_gz,
@@ -162,12 +163,13 @@ class PartnerCenterSandbox:
             R(f"{GRAPH_BILLING}/operations/<op_id>", methods=["GET"], endpoint="get_operation"),
             R(f"{GRAPH_BILLING}/manifests/<manifest_id>", methods=["GET"], endpoint="get_manifest"),
             R("/_blobs/<path:blob>", methods=["GET"], endpoint="get_blob"),
+            R("/_sandbox/usage/revise", methods=["POST"], endpoint="revise_usage"),
         ])
 
     # ------------------------------------------------------------------ dispatch
     def __call__(self, request: Request) -> Response:
         response = self._dispatch(request)
-        if not request.path.startswith(("/_blobs/", GRAPH_BILLING)):
+        if not request.path.startswith(("/_blobs/", "/_sandbox/", GRAPH_BILLING)):
             # Partner Center echoes both ids on every answer (REST request/response headers):
             # https://learn.microsoft.com/partner-center/developer/partner-center-rest-api-reference
             response.headers["MS-CorrelationId"] = request.headers.get("MS-CorrelationId") or str(uuid.uuid4())
@@ -177,7 +179,9 @@ class PartnerCenterSandbox:
     def _dispatch(self, request: Request) -> Response:
         self.state.reload_if_reseeded()
         match = PRICE_SHEET_PATH.match(request.path)
-        if not request.path.startswith("/_blobs/") and not request.headers.get("Authorization", "").startswith("Bearer "):
+        # /_blobs/ are SAS-signed; /_sandbox/ is the sandbox's own control surface, like its faults endpoint.
+        if not request.path.startswith(("/_blobs/", "/_sandbox/")) and \
+                not request.headers.get("Authorization", "").startswith("Bearer "):
             if request.path.startswith("/v1.0/"):
                 return graph_error(401, "InvalidAuthenticationToken", "Access token is empty.")
             return pc_error(401, 900, "Authorization header missing", "Unauthorized")
@@ -441,6 +445,12 @@ class PartnerCenterSandbox:
         def work() -> Response:
             items = []
             for n, item in enumerate(body["lineItems"]):
+                if catalog.is_azure_plan_item(str(item.get("catalogItemId", ""))):
+                    line_or_error = _azure_plan_line(n, item, state["currency"])
+                    if isinstance(line_or_error, Response):
+                        return line_or_error
+                    items.append(line_or_error)
+                    continue
                 sku = catalog.find_sku(str(item.get("catalogItemId", "")))
                 if sku is None:
                     return pc_error(400, 800002, f"Catalog item {item.get('catalogItemId')!r} was not found",
@@ -494,7 +504,25 @@ class PartnerCenterSandbox:
             now = _now()
             order_id = str(uuid.uuid4())
             line_items = []
+            plans = [i for i in cart["lineItems"] if catalog.is_azure_plan_item(i["catalogItemId"])]
+            if plans and (len(plans) > 1 or any(s["offerId"] == AZURE_PLAN_OFFER and s["status"] != "deleted"
+                                                for s in state["subscriptions"])):
+                return pc_error(400, catalog.AZURE_PLAN_LIMIT_CODE,
+                                "For the current term, the requested number of 1 asset(s) exceeded the remaining "
+                                "limit of 0 assets allowed per customer.", "AssetLimitExceeded")
             for item in cart["lineItems"]:
+                if catalog.is_azure_plan_item(item["catalogItemId"]):
+                    plan = azure_plan_subscription(str(uuid.uuid4()), now.date(), order_id, cid)
+                    plan.update(creationDate=_iso(now), effectiveStartDate=_iso(now),
+                                friendlyName=item["friendlyName"])
+                    state["subscriptions"].append(plan)
+                    # Creating the plan also creates its first Azure subscription (create-azure-plan).
+                    state["entitlements"][plan["id"]] = [{
+                        "id": str(uuid.uuid4()), "friendlyName": "Microsoft Azure", "status": "active",
+                        "subscriptionId": plan["id"], "entitlementType": "asset",
+                        "attributes": {"objectType": "AzureEntitlement"}}]
+                    line_items.append((item, plan))
+                    continue
                 sku = catalog.find_sku(item["catalogItemId"])
                 assert sku is not None
                 sub = new_subscription(
@@ -517,7 +545,8 @@ class PartnerCenterSandbox:
             order["billingCycle"] = cart["lineItems"][0]["billingCycle"]
             order["lineItems"] = [{
                 "lineItemNumber": n, "offerId": item["catalogItemId"], "subscriptionId": sub["id"],
-                "termDuration": item["termDuration"], "transactionType": "New", "friendlyName": item["friendlyName"],
+                "termDuration": item.get("termDuration") or "", "transactionType": "New",
+            "friendlyName": item["friendlyName"],
                 "quantity": item["quantity"], "provisioningContext": item["provisioningContext"],
                 "links": {"provisioningStatus": {"uri": f"/customers/{cid}/orders/{order_id}/provisioningstatus",
                                                  "method": "GET", "headers": []}},
@@ -641,8 +670,11 @@ class PartnerCenterSandbox:
 
     def list_skus(self, request: Request, pid: str) -> Response:
         country = request.args.get("country", "US").upper()
+        if pid == catalog.AZURE_PLAN[0]:
+            return json_response(collection([_azure_plan_sku(country)],
+                                            links={"self": _link(f"/products/{pid}/skus?country={country}")}))
         skus = [s for s in catalog.LICENSE_SKUS if s[0] == pid]
-        if not skus and pid != catalog.AZURE_PLAN[0]:
+        if not skus:
             return pc_error(404, 400013, f"Product {pid} was not found", "ProductNotFound")
         items = [{
             "id": s[1], "productId": pid, "title": s[4], "description": f"{s[4]} ({s[5]})",
@@ -661,10 +693,21 @@ class PartnerCenterSandbox:
         country = request.args.get("country", "US").upper()
         if country not in catalog.MARKETS:
             return pc_error(400, 400018, f"Country {country} is not a sandbox market", "InvalidCountry")
+        currency = catalog.MARKETS[country][0]
+        if (pid, sku_id) == catalog.AZURE_PLAN[:2]:
+            plan = catalog.AZURE_PLAN
+            base = f"/products/{pid}/skus/{sku_id}/availabilities"
+            return json_response(collection([{
+                "id": plan[2], "productId": pid, "skuId": sku_id, "catalogItemId": catalog.catalog_item_id(*plan[:3]),
+                "defaultCurrency": {"code": currency, "symbol": CURRENCY_SYMBOLS.get(currency, currency)},
+                "segment": "commercial", "country": country, "isPurchasable": True, "isRenewable": False,
+                "terms": [], "product": self._product(pid, country), "sku": _azure_plan_sku(country),
+                "links": {"self": _link(f"{base}/{plan[2]}?country={country}")},
+                "attributes": {"objectType": "Availability"},
+            }], links={"self": _link(f"{base}?country={country}&targetSegment=commercial")}))
         sku = next((s for s in catalog.LICENSE_SKUS if s[0] == pid and s[1] == sku_id), None)
         if sku is None:
             return pc_error(404, 400013, f"SKU {pid}/{sku_id} was not found", "SkuNotFound")
-        currency = catalog.MARKETS[country][0]
         terms = [{"duration": t, "description": f"{t} commitment, billed {b}", "billingCycle": b,
                   "cancellationPolicies": [{"refunds": [{"type": "Full", "expiresAfter": "P7D",
                                                          "sequenceId": 1}]}]}
@@ -892,6 +935,23 @@ class PartnerCenterSandbox:
                 tmp.replace(out_dir)
         return target
 
+    def revise_usage(self, request: Request) -> Response:
+        """Sandbox admin: Microsoft revises the billed month's usage after its invoice (see revise.py).
+        Body (optional): {"percent": "8"}. Answers with what changed, meter by meter."""
+        from sandbox.partnercenter.revise import DEFAULT_PERCENT, revise_billed_usage
+
+        body = request.get_json(silent=True) or {}
+        try:
+            percent = Decimal(str(body.get("percent", DEFAULT_PERCENT))) if isinstance(body, dict) else None
+            if percent is None:
+                raise ArithmeticError
+            with self.state.lock:
+                record = revise_billed_usage(self.state.dir, percent=percent)
+                self.state.reload_if_reseeded()
+        except (ArithmeticError, ValueError) as exc:
+            return pc_error(400, 400001, f"percent must be a number between 0 and 100: {exc}", "BadRequest")
+        return _money_json(record)
+
     def get_blob(self, request: Request, blob: str) -> Response:
         directory, _, name = blob.rpartition("/")
         expiry, sig = request.args.get("se", ""), request.args.get("sig", "")
@@ -914,6 +974,34 @@ class PartnerCenterSandbox:
         return Response(wrap_file(request.environ, fh), content_type="application/octet-stream",
                         headers={"Content-Length": str(path.stat().st_size), "x-ms-blob-type": "BlockBlob"},
                         direct_passthrough=True)
+
+
+def _azure_plan_sku(country: str) -> dict[str, Any]:
+    pid, sku_id = catalog.AZURE_PLAN[:2]
+    return {"id": sku_id, "productId": pid, "title": catalog.AZURE_PLAN[4], "description": "Azure plan",
+            "minimumQuantity": 1, "maximumQuantity": 1, "isTrial": False, "supportedBillingCycles": ["monthly"],
+            "purchasePrerequisites": ["MicrosoftCustomerAgreement"], "inventoryVariables": [],
+            "provisioningVariables": [], "dynamicAttributes": {"isAddon": False, "hasAddOns": False},
+            "links": {"availabilities": _link(f"/products/{pid}/skus/{sku_id}/availabilities?country={country}"),
+                      "self": _link(f"/products/{pid}/skus/{sku_id}?country={country}")},
+            "attributes": {"objectType": "Sku"}}
+
+
+def _azure_plan_line(n: int, item: dict[str, Any], currency: str) -> dict[str, Any] | Response:
+    """A cart line for the Azure plan: one plan, no term (it has no commitment; orders show an empty
+    termDuration), billed monthly in arrears for what its Azure subscriptions use."""
+    if int(item.get("quantity", 0) or 0) != 1:
+        return pc_error(400, 800030, "The Azure plan is bought with quantity 1", "InvalidQuantity")
+    if item.get("termDuration"):
+        return pc_error(400, 800002, f"The Azure plan has no term; termDuration {item['termDuration']!r} is not "
+                                     "offered", "InvalidTerm")
+    billing = str(item.get("billingCycle") or "monthly")
+    if billing != "monthly":
+        return pc_error(400, 800002, f"{billing} is not offered for the Azure plan", "InvalidTerm")
+    return {"id": n, "catalogItemId": catalog.catalog_item_id(*catalog.AZURE_PLAN[:3]),
+            "friendlyName": item.get("friendlyName") or catalog.AZURE_PLAN[4], "quantity": 1,
+            "currencyCode": currency, "billingCycle": billing, "termDuration": "",
+            "provisioningContext": item.get("provisioningContext") or {}, "orderGroup": "0", "participants": []}
 
 
 def _public(order: dict[str, Any]) -> dict[str, Any]:

@@ -272,3 +272,24 @@ def test_subscription_sync_reads_tdsynnex_into_dynamics(world):
     seeded = next(r for r in rows if r["cspb_providersubscriptionid"] == world["subs"][0]["subscriptionId"])
     assert seeded["cspb_quantity"] == 12 and seeded["cspb_term"] == "P1Y" and seeded["cspb_billingfrequency"] == "P1M"
     assert seeded["cspb_status"] == int(SubscriptionStatus.ACTIVE)
+
+
+def test_a_term_change_tdsynnex_cannot_take_ends_as_manual_action_with_the_steps(world):
+    """TD SYNNEX offers no transitions through its API: a Term Change from Dynamics sends nothing and
+    ends Manual Action Required, naming the customer, the subscription, the target and the portal."""
+    dv = world["dv"]
+    log_id = _new_order(dv, world["company"], 3, "to-annual")
+    assert _run(world, log_id).status == "Provisioned"
+    sub = _sub_of(dv, log_id)
+    change = dv.create(EntitySet.LICENSE_CHANGE_LOGS, {
+        "cspb_changekey": "test|term", "cspb_name": "term", "cspb_changetype": 8, "cspb_oldquantity": 3,
+        "cspb_newquantity": 3, "cspb_origin": 1, "cspb_provisioningstatus": 1, "cspb_targetterm": "P1Y",
+        "cspb_targetbillingfrequency": "P1Y",
+        "cspb_subscription@odata.bind": bind(EntitySet.SUBSCRIPTIONS, sub["cspb_subscriptionid"])})
+    posts = world["sandbox"].order_posts
+    outcome = _run(world, change)
+    row = dv.get(EntitySet.LICENSE_CHANGE_LOGS, change, select=LOG_COLUMNS)
+    assert outcome.status == "ManualAction" and row["cspb_provisioningstatus"] == MANUAL
+    assert "StreamOne Ion" in row["cspb_error"] and sub["cspb_providersubscriptionid"] in row["cspb_error"]
+    assert "49958" in row["cspb_error"] and "P1Y" in row["cspb_error"]
+    assert world["sandbox"].order_posts == posts

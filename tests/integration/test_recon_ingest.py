@@ -59,7 +59,7 @@ def test_ingest_period_into_azurite_and_dataverse(pc, pc_server, dv, azurite) ->
     from recon.run import build_report
 
     result, paths = build_report("2026-10", provider_lines=again.provider_lines, usage=[], store=store, dv=dv)
-    assert set(paths) == {"margin.csv", "findings.csv", "report.html"}
+    assert set(paths) == {"margin.csv", "findings.csv", "usage_revisions.csv", "report.html"}
     assert paths["report.html"] == "recon/2026-10/report/report.html"
     html = store.get(paths["report.html"]).decode()
     assert "<svg" in html and "Unmapped tenant" in html

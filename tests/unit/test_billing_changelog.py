@@ -50,3 +50,23 @@ def test_one_time_purchase_on_quarterly_changelog_invoice():
     # The April cycle invoice, planned in the same run as the changelog one, carries it only once.
     both = plan_run(data, date(2026, 4, 2), existing_invoice_keys={"C-1|2026-01-01|cycle"})
     assert [ln.key for i in both.invoices for ln in i.lines].count("onetime|RI-9") == 1
+
+
+def test_changes_that_never_took_effect_bill_nothing():
+    """A refused, failed or hand-over change log never happened at the provider: no changelog
+    invoice line, no credit, and the seat history the cycle invoice bills is left alone."""
+    from billing.models import ProvisioningStatus
+
+    done = {"C-1|2026-01-01|cycle"}
+    for status in (ProvisioningStatus.REFUSED, ProvisioningStatus.FAILED, ProvisioningStatus.MANUAL_ACTION):
+        up = replace(INC, provisioning_status=status)
+        down = ChangeLog("L2", "s-1", ChangeType.DECREASE, date(2026, 3, 12), 10, 4, provisioning_status=status)
+        data = BillingData([ANNUAL], [make_sub(quantity=10)], [up, down])
+        assert plan_run(data, date(2026, 4, 2), existing_invoice_keys=done).invoices == [], status
+        monthly = make_contract()
+        april = [i for i in plan_run(BillingData([monthly], [make_sub(quantity=10)], [up, down]), date(2026, 4, 2)
+                                     ).invoices if i.period_start == date(2026, 4, 1)]
+        assert [(ln.line_type, ln.quantity) for i in april for ln in i.lines] == [(LineType.LICENSE, 10)], status
+    # The same changes provisioned do bill (the control).
+    ok = BillingData([ANNUAL], [make_sub(quantity=15)], [replace(INC, provisioning_status=ProvisioningStatus.PROVISIONED)])
+    assert plan_run(ok, date(2026, 4, 2), existing_invoice_keys=done).invoices[0].total > 0

@@ -59,3 +59,42 @@ def test_a_running_sandbox_serves_a_new_seed_without_restart(tmp_path):
     seed_to_dir(tmp_path, customers=3, seed=2, usage_rows=20, as_of=date(2027, 3, 15))
     assert state.reload_if_reseeded() is True
     assert state.meta["billed_period"] == "2027-02" and len(state.customers) == 3
+
+
+def test_revising_the_billed_month_rewrites_its_usage_and_invoice_total_and_records_each_change(tmp_path):
+    """Microsoft revises a closed month's usage: the admin endpoint (and `cspbridge sandbox revise-usage`)
+    rewrites the billed export, moves the invoice total by the same usage, and meta.json says what moved."""
+    from werkzeug.test import Client
+
+    from sandbox.partnercenter.server import build_app
+    from sandbox.partnercenter.usage_file import read_usage_rows
+
+    seed_to_dir(tmp_path, customers=6, seed=4, usage_rows=600, as_of=date(2026, 12, 1))
+    app = build_app(tmp_path)
+    before_invoices = {i["id"]: Decimal(i["totalCharges"]) for i in app.state.invoices}
+
+    def usage_total(invoice_id: str) -> Decimal:
+        return sum((Decimal(r["BillingPreTaxTotal"]) for part in (tmp_path / "exports" / "usage_billed" / invoice_id)
+                    .glob("*.json.gz") for r in read_usage_rows(part)), Decimal(0))
+
+    usage_before = {i: usage_total(i) for i in before_invoices}
+    client = Client(app)
+    assert client.post("/_sandbox/usage/revise", json={"percent": "abc"}).status_code == 400
+    response = client.post("/_sandbox/usage/revise", json={"percent": "10"})
+    assert response.status_code == 200
+    record = response.get_json()
+    assert record["revision"] == 1 and record["changes"]
+    assert {c["delta"][0] == "-" for c in record["changes"]} == {True, False}  # some up, some down
+    assert any(c["after"] == "0" for c in record["changes"])  # one meter withdrawn in full
+    # The running sandbox serves the revision (meta.json changed) and the totals move together.
+    assert app.state.meta["revisions"][0]["changes"] == record["changes"]
+    for invoice in app.state.invoices:
+        moved = sum((Decimal(c["delta"]) for c in record["changes"] if c["invoice"] == invoice["id"]), Decimal(0))
+        assert usage_total(invoice["id"]) - usage_before[invoice["id"]] == moved
+        assert abs(Decimal(invoice["totalCharges"]) - before_invoices[invoice["id"]] - moved) <= Decimal("0.01")
+    # Deterministic: the same seed and revision number revise the same meters by the same amounts.
+    other = tmp_path.parent / "again"
+    seed_to_dir(other, customers=6, seed=4, usage_rows=600, as_of=date(2026, 12, 1))
+    from sandbox.partnercenter.revise import revise_billed_usage
+
+    assert revise_billed_usage(other, percent=Decimal("10"))["changes"] == record["changes"]

@@ -77,3 +77,19 @@ def test_an_annual_charge_counts_one_month():
     assert period_share(annual, (date(2026, 11, 1), date(2026, 11, 30))) == D(30)
     monthly = line("s1", "31.00", "USD", start=date(2026, 11, 15), end=date(2026, 12, 14))
     assert period_share(monthly, (date(2026, 11, 1), date(2026, 11, 30))) == D("31.00")
+
+
+def test_a_purchase_mid_month_counts_only_its_days_in_the_month():
+    """The customer is billed from the purchase day, so Microsoft's charge counts from that day too:
+    a full month's share against half a month's revenue showed a loss on every new subscription."""
+    from dataclasses import replace
+
+    november = (date(2026, 11, 1), date(2026, 11, 30))
+    annual = replace(line("s1", "365.00", "USD", start=date(2026, 11, 17), end=date(2027, 11, 16)), charge_type="new")
+    assert period_share(annual, november) == D(14)
+    monthly = replace(line("s1", "30.00", "USD", start=date(2026, 11, 6), end=date(2026, 12, 5)), charge_type="new")
+    assert period_share(monthly, november) == D(25)
+    added = replace(monthly, charge_type="addQuantity", subtotal=D("10.00"), charge_start=date(2026, 11, 26))
+    assert period_share(added, november) == D("5.00")  # Nov 26-30 of a window to Dec 5
+    renewed = replace(annual, charge_type="renew")
+    assert period_share(renewed, november) == D(30)  # the term was in force all month

@@ -104,14 +104,16 @@ def test_reconcile_finds_every_kind_and_margin(tmp_path: Path) -> None:
     m365 = margin[("Contoso", "Microsoft 365")]
     assert (m365.revenue, m365.cost) == (D("184"), D("138.00"))
     azure = margin[("Contoso", "Azure")]
-    assert azure.revenue == D("50") and azure.cost == D("42.75") and azure.margin_pct == D("14.50")
+    # The Storage summary nobody was billed for (2.25) is a leak: money at risk, not part of the margin.
+    assert azure.revenue == D("50") and azure.cost == D("42.75") and azure.cost_without_revenue == D("2.25")
+    assert azure.margin == D("9.50") and azure.margin_pct == D("19.00")
     # The unmapped tenant keeps its cost visible, under the provider's customer name and no account.
     assert [(m.account_id, m.cost) for m in result.margin if m.account_id is None] == [(None, D("9.00"))]
 
     csv_text = margin_csv(result.margin)
     assert csv_text.splitlines()[0] == ("customer,account_id,product_family,currency,revenue,cost,margin,margin_pct,"
-                                        "revenue_without_cost,microsoft_cost")
-    assert "Contoso,acct-a,Azure,USD,50.00,42.75,7.25,14.50,0.00,42.75 USD" in csv_text
+                                        "revenue_without_cost,microsoft_cost,cost_without_revenue")
+    assert "Contoso,acct-a,Azure,USD,50.00,42.75,9.50,19.00,0.00,42.75 USD,2.25" in csv_text
     assert "quantity_mismatch" in findings_csv(result.findings)
     html = html_report(result, period="2026-10", counts={"rows_read": 5})
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html
