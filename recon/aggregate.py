@@ -272,11 +272,21 @@ def _decimal_or_none(text: str | None) -> Decimal | None:
 
 def _month_of(day_key: str | None) -> str | None:
     """'2026-10' (ISO dates are grouped on their month already) or a portal date 10/3/2026 -> YYYY-MM."""
-    from shared.dates import parse_date
+    from datetime import datetime
 
     text = (day_key or "").strip()
-    day = parse_date(text + "-01" if len(text) == 7 and text[4] == "-" else text, strict=False)
-    return day.strftime("%Y-%m") if day else None
+    if len(text) == 7 and text[4] == "-":
+        try:
+            return datetime.strptime(text + "-01", "%Y-%m-%d").strftime("%Y-%m")
+        except ValueError:
+            return None
+    for fmt, cut in (("%Y-%m-%d", 10), ("%m/%d/%Y", None)):
+        try:
+            head = text[:cut] if cut else text.split(" ", 1)[0]
+            return datetime.strptime(head, fmt).strftime("%Y-%m")
+        except ValueError:
+            continue
+    return None
 
 
 def _polars_jsonl_fast(info: SourceInfo, cols: dict[str, str | None]) -> list[tuple] | None:
