@@ -91,7 +91,8 @@ def _list_price(dv: Any, product: str, sku: str, term: str | None, frequency: st
     return load_prices(dv, [key]).get(key or "") if key else None
 
 
-_PORTALS = {"tdsynnex": ("TD SYNNEX", "StreamOne Ion"), "pax8": ("Pax8", "the Pax8 portal")}
+_PORTALS = {"tdsynnex": ("TD SYNNEX", "StreamOne Ion"), "pax8": ("Pax8", "the Pax8 portal"),
+            "ingram": ("Ingram Micro", "Cloud Marketplace")}
 
 
 def manual_steps(provider: str, *, company: str, subscription: str, item: str, term: str, frequency: str,
