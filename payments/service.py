@@ -29,6 +29,7 @@ from payments.base import (
     StoredMethod,
 )
 from payments.links import LinkClaims, consume, create_payment_link, verify_token
+from payments.processors import processor_for
 from shared.blobstore import BlobStore, blob_store_from_settings
 from shared.errors import ConflictError, IntegrationError, RetriableError, ValidationError
 from shared.logging import get_logger
@@ -37,18 +38,6 @@ log = get_logger(__name__)
 
 __all__ = ["charge_invoice", "redeem", "create_payment_link", "apply_webhook_event", "processor_for",
            "ChargeOutcome", "payment_key", "handle_stripe_webhook"]
-
-
-def processor_for(name: str) -> PaymentProcessor:
-    if name == "stripe":
-        from payments.stripe_adapter import StripeProcessor
-
-        return StripeProcessor.from_settings()
-    if name == "authorizenet":
-        from payments.authorizenet import AuthorizeNetProcessor
-
-        return AuthorizeNetProcessor.from_settings()
-    raise ValidationError(f"unknown payment processor {name!r} (stripe | authorizenet)")
 
 
 def payment_key(invoice_id: str, purpose: str) -> str:
@@ -200,6 +189,11 @@ def apply_webhook_event(event: dict[str, Any], *, dv: Any = None) -> str:
     and totals are recomputed, so a duplicate delivery changes nothing."""
     kind = event.get("type", "")
     obj = (event.get("data") or {}).get("object") or {}
+    if kind == "checkout.session.completed" and obj.get("mode") == "setup" and obj.get("id"):
+        # A card saved on Stripe's hosted page: read back from Stripe and stored on the contract.
+        from payments import card_entry
+
+        return card_entry.from_checkout_session(str(obj["id"]), dv=dv)
     key = (obj.get("metadata") or {}).get(METADATA_PAYMENT_KEY)
     if kind not in ("payment_intent.succeeded", "payment_intent.payment_failed") or not key:
         return "ignored"

@@ -165,36 +165,58 @@ def test_assess_cli_writes_csv_and_html(portal_dv, dv_server, tmp_path, monkeypa
     assert "Evaluación" in (tmp_path / "kpis-2026-11-25.html").read_text(encoding="utf-8")
 
 
-def test_payment_link_page_stores_a_stripe_token_on_the_contract(portal_dv, stripe_server, tmp_path):
-    from payments import links
+def _stripe_card_entry(dv, stripe_server, store=None):
+    """Integrations for hosted card entry + paying against the Stripe sandbox."""
+    from dataverse.stores.payments import for_invoice as invoice_payments
+    from payments import card_entry, links
     from payments import service as payments
     from payments.stripe_adapter import StripeProcessor
-    from portal.app import create_app
-    from portal.dataverse_repo import DataverseRepository
     from portal.services import Integrations
     from shared.blobstore import blob_store_from_settings
-    from shared.config import get_settings
     from shared.http import RetryPolicy
 
-    dv, ids = portal_dv
     stripe = StripeProcessor("sk_test_1", api_base=stripe_server.url, timeout=5,
                              retry=RetryPolicy(max_attempts=3, base_seconds=0.01, cap_seconds=0.05))
-    store = blob_store_from_settings()
-    integrations = Integrations(
+    store = store or blob_store_from_settings()
+    return Integrations(
         create_payment_link=links.create_payment_link,
-        redeem_payment_link=lambda token, method: payments.redeem(token, method, dv=dv, processor=stripe, store=store))
-    app = create_app(get_settings(), DataverseRepository(dv), mount="/portal", integrations=integrations)
+        start_card_entry=lambda token, ok, cancel: card_entry.start(token, success_url=ok, cancel_url=cancel, dv=dv,
+                                                                    processor=stripe, store=store),
+        finish_card_entry=lambda token, ref: card_entry.finish(token, ref, dv=dv, processor=stripe, store=store),
+        invoice_card_link=lambda invoice: card_entry.link_for_invoice(invoice.id, dv=dv),
+        payment_history=lambda invoice: invoice_payments(dv, invoice.id),
+        pay_invoice=lambda invoice, purpose: payments.charge_invoice(invoice.id, purpose=purpose, dv=dv,
+                                                                     processor=stripe))
+
+
+def _back_to_portal(response) -> str:
+    assert response.status_code == 303, response.text
+    return response.headers["Location"].split("/portal", 1)[1]
+
+
+def test_payment_link_page_saves_a_card_typed_on_the_hosted_page(portal_dv, stripe_server):
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from shared.config import get_settings
+    from tests.plugins.payments import type_card
+
+    dv, ids = portal_dv
+    app = create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                     integrations=_stripe_card_entry(dv, stripe_server))
     browser = PortalBrowser(app)
     browser.sign_in(ids["c-fin"])
     r = browser.post(f"/payment/{ids['k-contoso']}/link", token_from="/payment")
     pay_path = r.headers["Location"].split("/portal", 1)[1]
     assert pay_path.startswith("/pay/")
-    done = browser.post(pay_path, {"payment_method": "pm_card_visa"}, token_from=pay_path)
-    assert done.status_code == 200 and "payment method is saved" in done.get_data(as_text=True)
+    hosted = browser.post(pay_path, token_from=pay_path)
+    assert hosted.status_code == 303 and "/c/pay/cs_test_" in hosted.headers["Location"]
+    declined = type_card(hosted.headers["Location"], "4000 0000 0000 0002")
+    assert declined.status_code == 402 and "Your card was declined." in declined.text
+    done = browser.get(_back_to_portal(type_card(hosted.headers["Location"], "4242 4242 4242 4242")))
+    assert done.status_code == 200 and "Visa card ending in 4242 is saved" in done.get_data(as_text=True)
     contract = dv.get("cspb_billingcontracts", ids["k-contoso"])
-    assert contract["cspb_paymenttoken"] and "4242" not in contract["cspb_paymenttoken"]
-    again = browser.post(pay_path, {"payment_method": "pm_card_visa"}, token_from=pay_path)
-    assert again.status_code == 400  # single use
+    assert contract["cspb_paymenttoken"].startswith("cus_") and "4242" not in contract["cspb_paymenttoken"]
+    assert browser.post(pay_path, token_from=pay_path).status_code == 400  # single use
     assert "On file" in browser.get("/payment").get_data(as_text=True)
 
 
@@ -250,49 +272,43 @@ def test_invoice_download_over_dataverse_is_the_posted_invoice_pdf(portal_dv):
     assert other.get(f"/invoices/{ids['i-fab']}/download").status_code == 404
 
 
-def test_pay_this_invoice_charges_the_saved_stripe_method(portal_dv, stripe_server):
+def test_pay_this_invoice_with_the_saved_card_then_a_new_one(portal_dv, stripe_server):
     import re
 
-    from payments import links
-    from payments import service as payments
-    from payments.stripe_adapter import StripeProcessor
     from portal.app import create_app
     from portal.dataverse_repo import DataverseRepository
-    from portal.services import Integrations
-    from shared.blobstore import blob_store_from_settings
     from shared.config import get_settings
-    from shared.http import RetryPolicy
+    from tests.plugins.payments import type_card
 
     dv, ids = portal_dv
-    stripe = StripeProcessor("sk_test_1", api_base=stripe_server.url, timeout=5,
-                             retry=RetryPolicy(max_attempts=3, base_seconds=0.01, cap_seconds=0.05))
-    store = blob_store_from_settings()
-    integrations = Integrations(
-        create_payment_link=links.create_payment_link,
-        redeem_payment_link=lambda token, method: payments.redeem(token, method, dv=dv, processor=stripe, store=store),
-        pay_invoice=lambda invoice, purpose: payments.charge_invoice(invoice.id, purpose=purpose, dv=dv,
-                                                                     processor=stripe))
     browser = PortalBrowser(create_app(get_settings(), DataverseRepository(dv), mount="/portal",
-                                       integrations=integrations))
+                                       integrations=_stripe_card_entry(dv, stripe_server)))
     browser.sign_in(ids["f-admin"])
+    path = f"/invoices/{ids['i-fab']}"
 
-    def save(card: str) -> None:
-        r = browser.post(f"/payment/{ids['k-fabrikam']}/link", token_from="/payment")
-        pay_path = r.headers["Location"].split("/portal", 1)[1]
-        assert browser.post(pay_path, {"payment_method": card}, token_from=pay_path).status_code == 200
-
-    def pay() -> str:
-        path = f"/invoices/{ids['i-fab']}"
+    def form(**extra: str) -> dict[str, str]:
         attempt = re.search(r'name="attempt" value="([^"]+)"', browser.get(path).get_data(as_text=True)).group(1)
-        return browser.post(path + "/pay", {"attempt": attempt}, token_from=path).get_data(as_text=True)
+        return {"attempt": attempt, **extra}
 
-    save("pm_card_chargeDeclined")
-    declined = pay()
+    # A saved card that declines every charge (attaches fine): shown in Spanish, recorded in the history.
+    r = browser.post(f"/payment/{ids['k-fabrikam']}/link", token_from="/payment")
+    pay_path = r.headers["Location"].split("/portal", 1)[1]
+    hosted = browser.post(pay_path, token_from=pay_path).headers["Location"]
+    browser.get(_back_to_portal(type_card(hosted, "4000000000000341")))
+    declined = browser.post(path + "/pay", form(), token_from=path).get_data(as_text=True)
     assert "La tarjeta fue rechazada" in declined and "Respuesta del proveedor" in declined
-    save("pm_card_visa")
-    paid = pay()
-    assert "Gracias: se han pagado" in paid
+    assert "Fallido" in declined.split('id="payment-history"', 1)[1]
+
+    # Pay with a new card: the hosted page (3-D Secure challenge passed), back to the invoice, paid.
+    hosted = browser.post(path + "/pay", form(method="new"), token_from=path)
+    assert hosted.status_code == 303 and "/c/pay/cs_test_" in hosted.headers["Location"]
+    paid = browser.get(_back_to_portal(type_card(hosted.headers["Location"], "4000 0025 0000 3155")))
+    text = paid.get_data(as_text=True)
+    assert "Gracias: se han pagado" in text, text
     assert _money_is_zero(dv.get("invoices", ids["i-fab"]).get("cspb_balance"))
+    receipt = re.search(r'href="/portal(/invoices/[^"]+/receipts/[^"]+)"', text).group(1)
+    page = browser.get(receipt).get_data(as_text=True)
+    assert "Recibo de pago" in page and "1428,00" in page.replace(".", "") and "pi_" in page
 
 
 def _money_is_zero(value) -> bool:
