@@ -101,6 +101,10 @@ class Subscription:
     product_name: str = ""
     sku: str = ""
     order_id: str = ""
+    # None: the provider did not say (the sync must not read it as "turned off").
+    auto_renew: bool | None = None
+    offer_id: str = ""          # Partner Center's offerId (product:sku[:availability])
+    availability_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -52,11 +52,8 @@ CATALOG_COUNTRY = "US"
 
 @dataclass(frozen=True)
 class PcSubscription(Subscription):
-    """The port's Subscription plus what Partner Center adds and the sync stores."""
+    """The port's Subscription plus what only Partner Center tells."""
 
-    auto_renew: bool | None = None
-    offer_id: str = ""
-    availability_id: str = ""
     cancellation_allowed_until: datetime | None = None
 
 

@@ -46,7 +46,7 @@ def _preview_charge(dv: DataverseClient, subscription_id: str, params: Mapping[s
     if invoice is None:
         return {"message": f"nothing is due on contract {contract['cspb_contractnumber']} on {today.isoformat()}",
                 "total": "0"}
-    lines = [line for line in invoice.lines if str(getattr(line, "subscription_id", "")) == subscription_id]
+    lines = [line for line in invoice.lines if str(line.subscription_id) == subscription_id]
     return {"message": f"next invoice on contract {contract['cspb_contractnumber']}: "
                        f"{invoice.total} {invoice.currency} ({len(invoice.lines)} lines)",
             "total": str(invoice.total), "currency": invoice.currency,
