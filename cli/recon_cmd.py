@@ -129,7 +129,7 @@ def run_cmd(day: object) -> None:
     then last month's report against Dynamics, usage included."""
     from datetime import UTC, datetime
 
-    from recon.jobs import scheduled
+    from jobs.recon import scheduled
 
     when = day.date() if isinstance(day, datetime) else datetime.now(UTC).date()
     try:

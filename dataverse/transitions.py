@@ -7,6 +7,7 @@ source up to the transition, the target from it. Column names stay here (and in 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,6 +98,23 @@ def ending_trials(dv: DataverseClient, now: datetime) -> list[dict[str, Any]]:
         "cspb_subscriptionid", "cspb_quantity", "cspb_commitmentenddate", "cspb_converttopaid", "cspb_productid",
         "cspb_skuid", "cspb_availabilityid", "cspb_term"],
         filter=f"cspb_status eq {int(SubscriptionStatus.TRIAL)} and cspb_commitmentenddate le {when}"))
+
+
+@dataclass(frozen=True)
+class EndingTrial:
+    """A trial subscription whose trial has ended, as the trial-end run decides on it."""
+
+    subscription_id: str
+    trial_end: datetime | None
+    convert_to_paid: bool | None
+    row: dict[str, Any]  # what trial_change reads
+
+
+def ending_trial_records(dv: DataverseClient, now: datetime) -> list[EndingTrial]:
+    from shared.dates import parse_datetime
+
+    return [EndingTrial(str(row["cspb_subscriptionid"]), parse_datetime(row.get("cspb_commitmentenddate")),
+                        row.get("cspb_converttopaid"), row) for row in ending_trials(dv, now)]
 
 
 def trial_change(dv: DataverseClient, trial: dict[str, Any], *, convert: bool, now: datetime) -> str:
