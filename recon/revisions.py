@@ -21,7 +21,7 @@ from decimal import Decimal
 from billing.models import UsageSource, UsageSummary
 from billing.money import round_places
 from billing.usage_rating import needs_true_up
-from recon.store import MONEY_PLACES
+from recon.store import MONEY_DECIMALS
 
 ZERO = Decimal(0)
 
@@ -50,7 +50,7 @@ def replace_month(previous: Sequence[UsageSummary], current: Sequence[UsageSumma
         if before is None or not before.billed or before.billed_source is not UsageSource.BILLED:
             continue
         # Compared as Dynamics stores it: the billed cost was read back at 4 places.
-        merged = replace(s, cost=round_places(s.cost, MONEY_PLACES), id=before.id, billed=True,
+        merged = replace(s, cost=round_places(s.cost, MONEY_DECIMALS), id=before.id, billed=True,
                          invoice_id=before.invoice_id, billed_cost=before.billed_cost, billed_source=before.billed_source)
         if needs_true_up(merged):
             reopen.append(merged)
