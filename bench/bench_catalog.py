@@ -64,7 +64,7 @@ def _clients(spec: dict[str, Any]) -> tuple[Any, Any]:
 
 def _worker_sync(spec: dict[str, Any]) -> dict[str, Any]:
     import sync.catalog_sync  # noqa: F401 - loaded before `idle`, so code is not counted as per-row memory
-    from sync import jobs
+    from jobs import sync as jobs
 
     dv, pc = _clients(spec)
     idle = _rss_mb()
@@ -81,7 +81,7 @@ def _worker_sync(spec: dict[str, Any]) -> dict[str, Any]:
 def _worker_hold_all(spec: dict[str, Any]) -> dict[str, Any]:
     """The old way: every market's sheet read into one list of row dicts, then parsed, in one call."""
     from billing.catalog_pricing import parse_sheet_row
-    from sync.jobs import price_sheet_rows
+    from jobs.sync import price_sheet_rows
 
     _dv, pc = _clients(spec)
     idle = _rss_mb()

@@ -135,8 +135,8 @@ def one_size(customers: int, args: argparse.Namespace) -> dict[str, Any]:
                 return DataverseClient(url, lambda: "bench", retry=retry(), timeout=60,
                                        requests_per_second=args.client_rate or None)
 
+            from jobs.sync import price_sheet_rows
             from sync.catalog_sync import run_catalog_sync
-            from sync.jobs import price_sheet_rows
 
             # A real catalog and price list, so the workers' catalog loads cost what they would.
             sheet = price_sheet_rows(pc, ("USD", "EUR"))

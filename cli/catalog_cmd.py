@@ -93,7 +93,7 @@ def preview(month: str | None, out_dir: Path, everything: bool) -> None:
     impact per customer at current markups (HTML with charts, and CSV)."""
     import re
 
-    from sync import jobs
+    from jobs import sync as jobs
 
     if month and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
         click.echo(f"error: --month must be YYYY-MM, not {month!r}", err=True)

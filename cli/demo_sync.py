@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dataverse.tables import EntitySet, MappingStatus, Provider, SubscriptionKind, SubscriptionStatus
+from jobs.sync import price_sheet_rows
 from shared.errors import IntegrationError
 from shared.logging import get_logger
 from shared.queue import PROVISIONING_QUEUE, drain, get_queue
 from sync import provisioning
 from sync.catalog_sync import run_catalog_sync
-from sync.jobs import price_sheet_rows
 from sync.provider_accounts import run_provider_account_sync
 from sync.subscription_sync import run_subscription_sync
 

@@ -21,7 +21,7 @@ def _run(name: str, job: Callable[..., dict[str, Any]], unit: str) -> dict[str, 
 
 
 def _jobs() -> dict[str, tuple[Callable[..., dict[str, Any]], str]]:
-    from sync import jobs
+    from jobs import sync as jobs
 
     # The catalog runs last: it brings in the products synced subscriptions use (sync.catalog_selection)
     # and gives subscriptions found before their product was in the catalog its price.

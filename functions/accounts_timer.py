@@ -1,4 +1,4 @@
-"""Timer: daily provider account sync (Partner Center + distributors -> cspb_provideraccount)."""
+"""Timer: daily provider account sync (Partner Center + distributors -> provider accounts in Dynamics)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,6 @@ bp = func.Blueprint()
 
 @bp.timer_trigger(arg_name="timer", schedule="%CSPB_ACCOUNTS_SCHEDULE%", run_on_startup=False)
 def accounts_timer(timer: func.TimerRequest) -> None:
-    from sync import jobs
+    from jobs import sync as jobs
 
     jobs.accounts()

@@ -10,6 +10,6 @@ bp = func.Blueprint()
 
 @bp.timer_trigger(arg_name="timer", schedule="%CSPB_CATALOG_SCHEDULE%", run_on_startup=False)
 def catalog_timer(timer: func.TimerRequest) -> None:
-    from sync import jobs
+    from jobs import sync as jobs
 
     jobs.catalog_scheduled()

@@ -9,6 +9,6 @@ bp = func.Blueprint()
 
 @bp.timer_trigger(arg_name="timer", schedule="%CSPB_PRICE_PREVIEW_SCHEDULE%", run_on_startup=False)
 def price_preview_timer(timer: func.TimerRequest) -> None:
-    from sync import jobs
+    from jobs import sync as jobs
 
     jobs.price_preview()

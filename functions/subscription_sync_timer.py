@@ -9,6 +9,6 @@ bp = func.Blueprint()
 
 @bp.timer_trigger(arg_name="timer", schedule="%CSPB_SUBSCRIPTION_SYNC_SCHEDULE%", run_on_startup=False)
 def subscription_sync_timer(timer: func.TimerRequest) -> None:
-    from sync import jobs
+    from jobs import sync as jobs
 
     jobs.subscriptions_fan_out()

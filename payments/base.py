@@ -68,3 +68,39 @@ class PaymentProcessor(Protocol):
 
         Declines come back as ChargeResult(status="failed"); transient trouble raises RetriableError."""
         ...
+
+
+# Put in a card-entry success URL where the processor's session reference goes back to us: Stripe fills in
+# its own placeholder (https://docs.stripe.com/payments/checkout/custom-success-page), other adapters
+# replace it with their reference before handing the URL over.
+SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
+
+
+@dataclass(frozen=True)
+class HostedForm:
+    """Where the customer's browser goes to type a card on the processor's own page. GET: a plain
+    redirect to `url` (Stripe Checkout). POST: a form posting `fields` to `url` (Authorize.Net
+    Accept Hosted posts its page token)."""
+
+    url: str
+    method: str = "GET"
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    """A card the customer entered on the hosted page, as the processor reports it."""
+
+    method: StoredMethod
+    reference: str  # our link id, carried through the processor (metadata / refId) and checked on return
+    contract_number: str = ""
+    brand: str = ""
+    last4: str = ""
+
+
+class CardEntryIncomplete(Exception):
+    """The hosted page has not produced a saved card (still open, cancelled or expired)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"card entry is {status}")
+        self.status = status

@@ -29,6 +29,7 @@ from payments.base import (
     StoredMethod,
 )
 from payments.links import LinkClaims, consume, create_payment_link, verify_token
+from payments.processors import processor_for
 from shared.blobstore import BlobStore, blob_store_from_settings
 from shared.errors import ConflictError, IntegrationError, RetriableError, ValidationError
 from shared.logging import get_logger
@@ -37,18 +38,6 @@ log = get_logger(__name__)
 
 __all__ = ["charge_invoice", "redeem", "create_payment_link", "apply_webhook_event", "processor_for",
            "ChargeOutcome", "payment_key", "handle_stripe_webhook"]
-
-
-def processor_for(name: str) -> PaymentProcessor:
-    if name == "stripe":
-        from payments.stripe_adapter import StripeProcessor
-
-        return StripeProcessor.from_settings()
-    if name == "authorizenet":
-        from payments.authorizenet import AuthorizeNetProcessor
-
-        return AuthorizeNetProcessor.from_settings()
-    raise ValidationError(f"unknown payment processor {name!r} (stripe | authorizenet)")
 
 
 def payment_key(invoice_id: str, purpose: str) -> str:
@@ -134,8 +123,35 @@ def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: s
                           processor_payment_id=result.processor_payment_id, error=result.error,
                           paid_on=date.today() if succeeded else None)
     refreshed = records.refresh_payment_totals(dv, invoice, last_attempt_failed=result.status == FAILED)
+    if succeeded and refreshed.balance <= 0:
+        _cancel_superseded(dv, refreshed, key, processor)
     log.info("invoice %s charge %s: %s", invoice.number, key, result.status)
     return ChargeOutcome(result.status, due, key, result.error, replayed=result.replayed, balance=refreshed.balance)
+
+
+SUPERSEDED = "Cancelled: the invoice was paid by another payment."
+
+
+def _cancel_superseded(dv: Any, invoice: records.InvoiceDoc, paid_key: str, processor: Any) -> None:
+    """The invoice is paid: cancel the attempts still waiting for the customer (a 3-D Secure link sent
+    earlier), so following that old link later cannot take the money a second time."""
+    from dataverse.stores import payments as payment_rows
+
+    cancel = getattr(processor, "cancel_payment", None)
+    if cancel is None:
+        return
+    for attempt in payment_rows.for_invoice(dv, invoice.id):
+        if attempt.key == paid_key or attempt.state != "pending" or not attempt.processor_payment_id \
+                or attempt.processor != processor.name:
+            continue
+        try:
+            cancel(attempt.processor_payment_id)
+        except IntegrationError as exc:  # it may have just succeeded: then its webhook records it (overpaid)
+            log.warning("invoice %s: could not cancel the earlier attempt %s: %s", invoice.number, attempt.key, exc)
+            continue
+        records.write_payment(dv, invoice, attempt.key, amount=attempt.amount, processor=attempt.processor,
+                              status=records.PAYMENT_FAILED, processor_payment_id=attempt.processor_payment_id,
+                              error=SUPERSEDED)
 
 
 def settle_held(*, dv: Any = None, processors: dict[str, Any] | None = None) -> list[dict[str, str]]:
@@ -200,6 +216,11 @@ def apply_webhook_event(event: dict[str, Any], *, dv: Any = None) -> str:
     and totals are recomputed, so a duplicate delivery changes nothing."""
     kind = event.get("type", "")
     obj = (event.get("data") or {}).get("object") or {}
+    if kind == "checkout.session.completed" and obj.get("mode") == "setup" and obj.get("id"):
+        # A card saved on Stripe's hosted page: read back from Stripe and stored on the contract.
+        from payments import card_entry
+
+        return card_entry.from_checkout_session(str(obj["id"]), dv=dv)
     key = (obj.get("metadata") or {}).get(METADATA_PAYMENT_KEY)
     if kind not in ("payment_intent.succeeded", "payment_intent.payment_failed") or not key:
         return "ignored"

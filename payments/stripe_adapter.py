@@ -25,7 +25,10 @@ from payments.base import (
     PENDING,
     REQUIRES_ACTION,
     SUCCEEDED,
+    CardEntryIncomplete,
     ChargeResult,
+    HostedForm,
+    SavedCard,
     StoredMethod,
 )
 from shared.config import Settings, get_settings
@@ -127,6 +130,57 @@ class StripeProcessor:
             raise _translate(exc) from None
         return StoredMethod(self.name, customer.id, method.id)
 
+    def create_customer(self, customer_name: str, email: str, idempotency_key: str, *, reference: str = "") -> str:
+        try:
+            customer = self.client.v1.customers.create(params={"name": customer_name, "email": email,
+                                                               "metadata": {"billing_contract": reference}},
+                                                       options={"idempotency_key": idempotency_key})
+        except stripe.StripeError as exc:
+            raise _translate(exc) from None
+        return str(customer.id)
+
+    def start_card_entry(self, *, customer_ref: str, currency: str, success_url: str, cancel_url: str,
+                         reference: str, contract_number: str, idempotency_key: str, locale: str = "auto") -> HostedForm:
+        """A Checkout Session in setup mode (https://docs.stripe.com/payments/save-and-reuse?payment-ui=
+        stripe-hosted): the customer types the card on Stripe's page, the SetupIntent attaches it to
+        `customer_ref`. `success_url` must hold {CHECKOUT_SESSION_ID}; Stripe fills it in."""
+        metadata = {"payment_link": reference, "billing_contract": contract_number}
+        try:
+            session = self.client.v1.checkout.sessions.create(params={  # type: ignore[arg-type]
+                "mode": "setup", "customer": customer_ref, "currency": currency.lower(),
+                "payment_method_types": ["card"], "success_url": success_url, "cancel_url": cancel_url,
+                "client_reference_id": contract_number, "locale": locale,
+                "metadata": metadata, "setup_intent_data": {"metadata": metadata}},
+                options={"idempotency_key": idempotency_key})
+        except stripe.StripeError as exc:
+            raise _translate(exc) from None
+        return HostedForm(str(session.url))
+
+    def finish_card_entry(self, session_ref: str, *, contract_number: str = "") -> SavedCard:
+        """Read the session back (never trust the redirect or the webhook body alone): complete, with a
+        succeeded SetupIntent whose payment method is now the customer's."""
+        if not session_ref.startswith("cs_"):
+            raise ValidationError("not a Checkout Session id")
+        try:
+            session = self.client.v1.checkout.sessions.retrieve(
+                session_ref, params={"expand": ["setup_intent.payment_method"]})
+        except stripe.StripeError as exc:
+            raise _translate(exc) from None
+        setup = session.setup_intent
+        if session.status != "complete" or setup is None or isinstance(setup, str) or setup.status != "succeeded":
+            raise CardEntryIncomplete(str(session.status))
+        method = setup.payment_method
+        if method is None or isinstance(method, str):
+            raise IntegrationError("the completed setup has no payment method")
+        card = method.card
+        metadata = session.metadata.to_dict() if session.metadata is not None else {}
+        if contract_number and metadata.get("billing_contract") != contract_number:
+            raise AuthError("this card entry belongs to another contract")
+        return SavedCard(StoredMethod(self.name, str(session.customer or setup.customer or ""), str(method.id)),
+                         reference=str(metadata.get("payment_link", "")),
+                         contract_number=str(metadata.get("billing_contract", "")),
+                         brand=str(card.brand) if card else "", last4=str(card.last4) if card else "")
+
     def charge(self, method: StoredMethod, amount: Decimal, currency: str, idempotency_key: str, *,
                description: str = "", reference: str = "") -> ChargeResult:
         params: dict[str, Any] = {
@@ -182,6 +236,14 @@ class StripeProcessor:
         except stripe.StripeError as exc:
             raise _translate(exc) from None
         return self._result(intent, amount, currency)
+
+    def cancel_payment(self, processor_payment_id: str) -> None:
+        """Cancel a PaymentIntent still waiting for the customer (https://docs.stripe.com/api/payment_intents/cancel)."""
+        try:
+            self.client.v1.payment_intents.cancel(processor_payment_id, params={"cancellation_reason": "duplicate"},
+                                                  options={"idempotency_key": f"cancel-{processor_payment_id}"})
+        except stripe.StripeError as exc:
+            raise _translate(exc) from None
 
     def transaction_status(self, processor_payment_id: str, amount: Decimal, currency: str) -> ChargeResult:
         """The intent's outcome now, e.g. after the customer finished (or failed) 3-D Secure."""

@@ -47,12 +47,14 @@ URLS = Map([
     Rule("/invoices/<invoice_id>", endpoint="invoice"),
     Rule("/invoices/<invoice_id>/download", endpoint="invoice_download"),
     Rule("/invoices/<invoice_id>/pay", endpoint="invoice_pay", methods=["POST"]),
+    Rule("/invoices/<invoice_id>/receipts/<key>", endpoint="invoice_receipt"),
     Rule("/shop", endpoint="shop"),
     Rule("/shop/buy", endpoint="buy", methods=["POST"]),
     Rule("/agreement", endpoint="agreement", methods=["GET", "POST"]),
     Rule("/payment", endpoint="payment"),
     Rule("/payment/<contract_id>/link", endpoint="payment_link", methods=["POST"]),
     Rule("/pay/<token>", endpoint="pay", methods=["GET", "POST"]),
+    Rule("/pay/<token>/done", endpoint="pay_done"),
     Rule("/guides", endpoint="guides"),
     Rule("/guides/<name>", endpoint="guide"),
     Rule("/admin/assessment", endpoint="assessment", methods=["GET", "POST"]),
@@ -60,13 +62,13 @@ URLS = Map([
 ], strict_slashes=False)
 
 # Pages that need no signed-in user.
-PUBLIC = {"health", "signin", "signin_callback", "invite", "language", "static", "pay"}
+PUBLIC = {"health", "signin", "signin_callback", "invite", "language", "static", "pay", "pay_done"}
 # Which permission each signed-in page needs (auth.PERMISSIONS); None = any signed-in user.
 NEEDS: dict[str, str | None] = {
     "home": None, "signout": None,
     "subscriptions": "subscriptions", "subscription": "subscriptions", "change_seats": "change_seats",
     "invoices": "invoices", "invoice": "invoices", "invoice_download": "invoices",
-    "invoice_pay": "payment_methods",
+    "invoice_pay": "payment_methods", "invoice_receipt": "invoices",
     "shop": "buy", "buy": "buy", "agreement": "mca", "payment": "payment_methods",
     "payment_link": "payment_methods", "guides": "guides", "guide": "guides", "assessment": "assessment",
 }
@@ -347,13 +349,41 @@ class _Context:
         # A fresh attempt id per page view: a double-click re-sends the same one (one charge), a
         # retry after a decline comes from a new page and gets a new idempotency key.
         return self.render("invoice.html", invoice=invoice, account=account, payment=payment,
-                           attempt=secrets.token_hex(6), decline_key=services.decline_key)
+                           attempt=secrets.token_hex(6), decline_key=services.decline_key,
+                           history=self.app.integrations.history(invoice))
+
+    def page_invoice_receipt(self, invoice_id: str, key: str) -> Response:
+        invoice = self._invoice(invoice_id)
+        paid = next((p for p in self.app.integrations.history(invoice)
+                     if p.key == key and p.state == "succeeded"), None)
+        if paid is None:
+            raise NotFound()
+        return self.render("receipt.html", invoice=invoice, account=self.repo.get_account(invoice.account_id),
+                           paid=paid)
 
     def page_invoice_pay(self, invoice_id: str) -> Response:
         invoice = self._invoice(invoice_id)
         attempt = self.form("attempt")
         if not (attempt.isalnum() and 0 < len(attempt) <= 32):
             raise BadRequest("attempt id missing or malformed")
+        if self.form("method") == "new":
+            return self._pay_with_new_card(invoice, attempt)
+        return self._pay(invoice_id, attempt)
+
+    def _pay_with_new_card(self, invoice: Any, attempt: str) -> Response:
+        """Card entry on the processor's page for the invoice's contract; back in page_pay_done the
+        invoice is paid with the new card (the same attempt id, so a replayed return pays once)."""
+        try:
+            token = self.app.integrations.card_link()(invoice)
+        except services.Refused as exc:
+            self.flash("error", exc.key, **exc.params)
+            return redirect(self.url("invoice", invoice_id=invoice.id))
+        # Its own attempt id: a decline of the saved card on this page must not be replayed for the new one.
+        self.session["card_for_invoice"] = {"token": token, "invoice": invoice.id, "attempt": attempt + "n"}
+        return self._card_entry(token, cancel_url=self.external_url("invoice", invoice_id=invoice.id))
+
+    def _pay(self, invoice_id: str, attempt: str) -> Response:
+        invoice = self._invoice(invoice_id)
         try:
             outcome = self.app.integrations.pay()(invoice, f"portal-{attempt}")
         except services.Refused as exc:
@@ -423,21 +453,51 @@ class _Context:
         token = services.payment_link(self.repo, self.user, contract_id, self.app.integrations)
         return redirect(self.url("pay", token=token))
 
+    def external_url(self, endpoint: str, **values: Any) -> str:
+        """An absolute portal URL for the processor to send the customer back to: from
+        CSPB_PORTAL_BASE_URL, never from the request's Host header."""
+        path = self.url(endpoint, **values)[len(self.request.script_root or ""):]
+        return self.app.settings.portal_base_url.rstrip("/") + path
+
     def page_pay(self, token: str) -> Response:
         # The single-use token is the credential here: the link can be e-mailed to someone who
-        # has no portal sign-in (the payments area signs, expires and burns it).
+        # has no portal sign-in (the payments area signs, expires and burns it). The card itself is
+        # typed on the processor's hosted page, never here.
         if self.request.method == "POST":
-            method = self.form("payment_method")
-            if not method:
-                self.flash("error", "error.payment_method_missing")
-                return redirect(self.url("pay", token=token))
-            try:
-                self.app.integrations.redeem()(token, method)
-            except (FatalError, LookupError, ValueError):
-                return self.render("pay.html", status=400, token=token, done=False, invalid=True)
-            return self.render("pay.html", token=token, done=True, invalid=False)
-        return self.render("pay.html", token=token, done=False, invalid=False,
-                           nonce=secrets.token_hex(4))
+            return self._card_entry(token, cancel_url=self.external_url("pay", token=token) + "?cancelled=1")
+        return self.render("pay.html", token=token, saved=None, invalid=False,
+                           cancelled=bool(self.request.args.get("cancelled")))
+
+    def _card_entry(self, token: str, *, cancel_url: str) -> Response:
+        # {CHECKOUT_SESSION_ID} is Stripe's placeholder; it must reach Stripe unencoded.
+        success_url = self.external_url("pay_done", token=token) + "?session_id={CHECKOUT_SESSION_ID}"
+        try:
+            form = self.app.integrations.card_entry()(token, success_url, cancel_url)
+        except services.Refused as exc:
+            self.flash("error", exc.key, **exc.params)
+            return redirect(self.url("pay", token=token))
+        except (FatalError, LookupError, ValueError):
+            return self.render("pay.html", status=400, token=token, saved=None, invalid=True)
+        if form.method.upper() == "GET" and not form.fields:
+            return redirect(form.url, code=303)
+        return self.render("hosted_form.html", form=form)
+
+    def page_pay_done(self, token: str) -> Response:
+        """The processor sent the customer back: read the card it saved and store it on the contract."""
+        from payments.base import CardEntryIncomplete
+
+        try:
+            saved = self.app.integrations.card_saved()(token, self.request.args.get("session_id", ""))
+        except CardEntryIncomplete:
+            return self.render("pay.html", status=409, token=token, saved=None, invalid=False, incomplete=True)
+        except (FatalError, LookupError, ValueError):
+            return self.render("pay.html", status=400, token=token, saved=None, invalid=True)
+        pending = self.session.get("card_for_invoice")
+        if isinstance(pending, dict) and pending.get("token") == token and self.user is not None:
+            # "Pay with a new card": the card is saved, now pay the invoice with it.
+            self.session.pop("card_for_invoice")
+            return self._pay(str(pending.get("invoice", "")), str(pending.get("attempt", "")))
+        return self.render("pay.html", token=token, saved=saved, invalid=False)
 
     def page_guides(self) -> Response:
         role = self.user.role if self.user is not None else None

@@ -158,6 +158,13 @@ class Integrations:
     invoice_pdf: Callable[..., bytes] | None = None
     # (invoice, purpose) -> payments.service.ChargeOutcome: charge the saved method.
     pay_invoice: Callable[..., Any] | None = None
+    # Hosted card entry (payments.card_entry): (token, success_url, cancel_url) -> payments.base.HostedForm,
+    # (token, session_ref) -> payments.base.SavedCard, (invoice) -> a payment-link token for its contract.
+    start_card_entry: Callable[..., Any] | None = None
+    finish_card_entry: Callable[..., Any] | None = None
+    invoice_card_link: Callable[..., str] | None = None
+    # (invoice) -> [dataverse.stores.payment_methods.PaymentRecord]: the payments recorded on it.
+    payment_history: Callable[..., list[Any]] | None = None
 
     def mca(self) -> Callable[..., Any]:
         return self.attest_mca or _resolve("sync.mca:attest")
@@ -172,6 +179,24 @@ class Integrations:
         if self.pay_invoice is None:
             raise Refused("error.pay_unavailable")
         return self.pay_invoice
+
+    def card_entry(self) -> Callable[..., Any]:
+        if self.start_card_entry is None:
+            raise Refused("error.pay_unavailable")
+        return self.start_card_entry
+
+    def card_saved(self) -> Callable[..., Any]:
+        if self.finish_card_entry is None:
+            raise Refused("error.pay_unavailable")
+        return self.finish_card_entry
+
+    def card_link(self) -> Callable[..., str]:
+        if self.invoice_card_link is None:
+            raise Refused("error.pay_unavailable")
+        return self.invoice_card_link
+
+    def history(self, invoice: Any) -> list[Any]:
+        return list(self.payment_history(invoice)) if self.payment_history is not None else []
 
     def pdf(self) -> Callable[..., bytes]:
         return self.invoice_pdf or _resolve("accounting.portal_document:portal_invoice_pdf")
@@ -199,6 +224,7 @@ def payment_link(repo: PortalRepository, user: PortalUser, contract_id: str, int
 
 # Processor refusal texts (Stripe decline codes, Authorize.Net reasons) -> a plain-words message key.
 _DECLINES = (
+    (("paid by another payment",), "pay.declined.superseded"),  # payments.service.SUPERSEDED
     (("insufficient_funds", "insufficient funds"), "pay.declined.insufficient_funds"),
     (("expired_card", "expired"), "pay.declined.expired_card"),
     (("incorrect_cvc", "security code", "cvc"), "pay.declined.incorrect_cvc"),

@@ -40,8 +40,30 @@ def integrations_for(dv: Any, settings: Settings) -> Integrations:
 
         return charge_invoice(invoice.id, purpose=purpose, dv=dv)
 
+    def start_card_entry(token: str, success_url: str, cancel_url: str) -> Any:
+        from payments import card_entry
+
+        return card_entry.start(token, success_url=success_url, cancel_url=cancel_url, dv=dv)
+
+    def finish_card_entry(token: str, session_ref: str) -> Any:
+        from payments import card_entry
+
+        return card_entry.finish(token, session_ref, dv=dv)
+
+    def invoice_card_link(invoice: Any) -> str:
+        from payments import card_entry
+
+        return card_entry.link_for_invoice(invoice.id, dv=dv, settings=settings)
+
+    def payment_history(invoice: Any) -> list[Any]:
+        from dataverse.stores.payments import for_invoice as invoice_payments
+
+        return invoice_payments(dv, invoice.id)
+
     return Integrations(attest_mca=mca_integration(dv, partner_center), create_payment_link=link,
-                        redeem_payment_link=redeem, invoice_pdf=invoice_pdf, pay_invoice=pay)
+                        redeem_payment_link=redeem, invoice_pdf=invoice_pdf, pay_invoice=pay,
+                        start_card_entry=start_card_entry, finish_card_entry=finish_card_entry,
+                        invoice_card_link=invoice_card_link, payment_history=payment_history)
 
 
 def memory_integrations(repo: Any) -> Integrations:

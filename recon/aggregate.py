@@ -6,7 +6,8 @@ polars holds gzip'd input in memory. On plain CSV its streaming engine is ~30 % 
 1.3 s vs 1.9 s, 180 MB with POLARS_CSV_CHUNK_SIZE=4 MB, 370 MB without), but it reads only up to the
 last column a query uses: a row with an extra field (an unquoted comma) or a missing one is silently
 cut or padded, where DuckDB's strict reader rejects it. Making polars parse every field costs more
-than it saves (2.7 s), so DuckDB stays the engine for every format. Tuning tried and measured as
+than it saves (2.7 s), so DuckDB stays the engine for every format (a polars streaming fast path
+for JSON lines held 341 MB at 1M rows and was no faster; issue 15, reverted). Tuning tried and measured as
 noise at 2M rows: threads 3, preserve_insertion_order off, DECIMAL/UUID types in the reader, one
 hashed group key, count() instead of FILTER, a plain left(UsageDate, 7) month key.
 
@@ -19,8 +20,8 @@ Two paths, both one scan:
 Gzip'd CSV is inflated by a child process with ISA-L into a FIFO (two cores, faster inflater).
 
 Money: every amount is read as text and cast to DECIMAL(38,10), summed as DECIMAL, and fetched
-as Python Decimal; PEC is computed from exact sums in Python. Values with more than 10 decimal
-places are rounded at the 10th place. JSON numbers go through the JSON parser's double, which is
+as Python Decimal; PEC is computed from exact sums in Python by billing/pec.py (billing's rounding).
+Values with more than 10 decimal places are rounded at the 10th place. JSON numbers go through the JSON parser's double, which is
 exact up to 15 significant digits (far beyond what Microsoft's files carry).
 
 Invariant: rows_read == rows_aggregated + rows_quarantined, checked after every run
@@ -39,10 +40,11 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import Decimal
 from pathlib import Path
 
 from billing.money import MINOR_UNITS
+from billing.pec import cost_before_pec, pec_earned
 from recon.columns import USAGE_OPTIONAL, USAGE_REQUIRED, resolve
 from recon.quarantine import QuarantineRow, write_quarantine
 from recon.sources import SourceInfo, inspect
@@ -177,7 +179,7 @@ def _aggregate_sql(source_sql: str, reason_sql: str) -> str:
     """Exact path: every row validated, bad rows become one-row groups keyed by record number.
 
     Good rows are grouped per key and per (UnitPrice, rate, PEC %) so PEC can be computed in Python
-    from exact sums (see _pec_amount) the same way on both paths."""
+    from exact sums (billing/pec.py) the same way on both paths."""
     d = DECIMAL_TYPE
     # DuckDB's decimal cast ignores surrounding blanks itself, so no trim() here (it is the hot loop).
     casts = ", ".join(f"TRY_CAST({_q(c)} AS {d}) AS {_q('d_' + c)}" for c in _DECIMAL_COLUMNS)
@@ -244,16 +246,6 @@ FROM (SELECT *, {month} AS month, TRY_CAST(UnitPrice AS {d}) AS up,
 """
 
 
-def _pec_amount(unit_price: Decimal, quantity: Decimal, rate: Decimal, pct: Decimal) -> Decimal:
-    """PEC earned: UnitPrice x Quantity x PCToBCExchangeRate x PEC% (BillingPreTaxTotal is already net
-    of it). Computed on sums, exactly, then held to the same 10 places as every other amount."""
-    if not pct:
-        return ZERO_10
-    with localcontext() as ctx:
-        ctx.prec = 80
-        return (unit_price * quantity * rate * pct / 100).quantize(ZERO_10, rounding=ROUND_HALF_EVEN)
-
-
 def _fold(rows: list[tuple], *, strict: bool) -> tuple[list[tuple], list[tuple]] | None:
     """Sub-groups -> (good groups, bad rows). Good group: (key tuple, name, qty, pec, cost, ptotal, count).
 
@@ -273,7 +265,7 @@ def _fold(rows: list[tuple], *, strict: bool) -> tuple[list[tuple], list[tuple]]
         if strict and (not all(key[i] for i in (0, 1, 3, 4)) or key[5] not in MINOR_UNITS
                        or key[6] not in MINOR_UNITS):
             return None
-        pec_amount = _pec_amount(up, qty, rate, pec)
+        pec_amount = pec_earned(up, qty, rate, pec)
         acc = merged.get(key)
         if acc is None:
             merged[key] = [name or "", qty, pec_amount, cost, ptotal, count]
@@ -354,7 +346,7 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
         result.groups.append(UsageGroup(
             customer_id=cust, customer_name=name, subscription_id=sub, entitlement_id=ent,
             meter_category=cat, period=period, currency=cur, pricing_currency=pcur,
-            quantity=qty, cost_before_pec=cost + pec, pec_amount=pec, cost=cost, pricing_total=ptotal,
+            quantity=qty, cost_before_pec=cost_before_pec(cost, pec), pec_amount=pec, cost=cost, pricing_total=ptotal,
             row_count=count))
     result.groups.sort(key=lambda g: g.key)
 

@@ -399,9 +399,9 @@ def handle_market(body: Mapping[str, Any], *, dv: Any = None, pc: Any = None,
 
     dv = client_or_default(dv)
     if pc is None:
-        from sync.jobs import partner_center
+        from distributors.partnercenter_adapter import PartnerCenterAdapter
 
-        pc = partner_center()
+        pc = PartnerCenterAdapter.from_settings()
     market = str(body.get("market") or "").upper()
     currencies = [str(c).upper() for c in body.get("currencies") or ()]
     if not market or not currencies:

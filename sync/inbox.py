@@ -1,4 +1,4 @@
-"""Webhook in: verify the key, store the delivery in cspb_inbox (deduped on cspb_eventkey), enqueue.
+"""Webhook in: verify the key, store the delivery in the inbox (deduped on its event key), enqueue.
 
 Dataverse re-posts a delivery it thinks failed, with the same RemoteExecutionContext, so the
 event key (from dataverse.webhook) identifies a delivery. The inbox row is created with
@@ -17,29 +17,28 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dataverse.stores import inbox as rows
+from dataverse.stores.inbox import InboxRow, NewDelivery
+from dataverse.tables import InboxStatus as InboxStatus  # re-exported: callers name sync.inbox.InboxStatus
+from dataverse.tables import Table
 from shared.errors import ConflictError, IntegrationError, NotFoundError, RetriableError, ValidationError
 from shared.logging import get_logger
 from shared.queue import PROVISIONING_QUEUE, Queue
 
+if TYPE_CHECKING:  # imported where used: the intake path stays light
+    from dataverse.client import DataverseClient
+    from dataverse.webhook import DataverseEvent
+
 log = get_logger(__name__)
 
-INBOX_SET = "cspb_inboxes"
 MAX_PAYLOAD_CHARS = 100_000
-
-
-class InboxStatus:
-    RECEIVED = 1
-    QUEUED = 2
-    PROCESSED = 3
-    FAILED = 4
-    DUPLICATE = 5
 
 
 # Tables whose changes may need a provider call (change logs, subscription edits, MCA acceptances).
 # Everything else is stored and ignored.
-HANDLED_ENTITIES = frozenset({"cspb_licensechangelog", "cspb_subscription", "cspb_agreement", "cspb_actionrequest"})
+HANDLED_ENTITIES = frozenset({Table.LICENSE_CHANGE_LOG, Table.SUBSCRIPTION, Table.AGREEMENT, Table.ACTION_REQUEST})
 HANDLED_MESSAGES = frozenset({"create", "update"})
 
 
@@ -89,7 +88,7 @@ def _pool() -> ThreadPoolExecutor:
         return _intake_pool
 
 
-def intake_client(settings: Any) -> Any:
+def intake_client(settings: Any) -> DataverseClient:
     """A Dataverse client for the webhook path: short timeouts and one retry, so storage being down
     is a 503 within seconds, not a minute of backoff."""
     from dataverse.client import DataverseClient
@@ -102,7 +101,7 @@ def intake_client(settings: Any) -> Any:
 
 
 def accept_delivery(body: bytes, headers: Mapping[str, str], params: Mapping[str, str] | None = None, *,
-                    dv: Any = None, queue: Queue | None = None, settings: Any = None,
+                    dv: DataverseClient | None = None, queue: Queue | None = None, settings: Any = None,
                     now: datetime | None = None, deadline: float = INTAKE_DEADLINE_SECONDS) -> Delivery:
     """Check the key and the body (401, 400, 413), store the delivery and enqueue it (202). With storage
     or the queue failing or slow, 503 with Retry-After within `deadline` seconds: the row is left
@@ -135,7 +134,7 @@ def accept_delivery(body: bytes, headers: Mapping[str, str], params: Mapping[str
                         retry_after=int(exc.retry_after) if exc.retry_after else RETRY_AFTER_SECONDS)
 
 
-def _store_and_enqueue(event: Any, body: bytes, dv: Any, queue: Queue | None, settings: Any,
+def _store_and_enqueue(event: DataverseEvent, body: bytes, dv: DataverseClient | None, queue: Queue | None, settings: Any,
                        now: datetime | None) -> Delivery:
     from dataverse.webhook import event_key
 
@@ -144,28 +143,20 @@ def _store_and_enqueue(event: Any, body: bytes, dv: Any, queue: Queue | None, se
     key = event_key(event)
     entity, record_id = event.primary_entity_name, event.primary_entity_id
     handled = entity in HANDLED_ENTITIES and event.message_name.lower() in HANDLED_MESSAGES
-    row = {
-        "cspb_name": f"{event.message_name} {entity} {record_id}"[:100],
-        "cspb_source": "dataverse",
-        "cspb_messagename": event.message_name,
-        "cspb_entityname": entity,
-        "cspb_recordid": record_id,
-        "cspb_payload": _payload_text(body),
-        "cspb_status": InboxStatus.RECEIVED if handled else InboxStatus.PROCESSED,
-        "cspb_error": None if handled else "not a table CSPBridge provisions from; stored only",
-        "cspb_attempts": 0,
-        "cspb_receivedon": (now or datetime.now(UTC)).isoformat(),
-    }
+    delivery = NewDelivery(
+        name=f"{event.message_name} {entity} {record_id}", source="dataverse", message_name=event.message_name,
+        entity=entity, record_id=record_id, payload=_payload_text(body),
+        status=InboxStatus.RECEIVED if handled else InboxStatus.PROCESSED,
+        error=None if handled else "not a table CSPBridge provisions from; stored only",
+        received_on=now or datetime.now(UTC))
     try:
-        result = dv.upsert(INBOX_SET, {"cspb_eventkey": key}, row, mode="create_only")
-        inbox_id = result.id
+        inbox_id = rows.create_delivery(dv, key, delivery)
     except ConflictError:
-        existing = dv.get_by_key(INBOX_SET, {"cspb_eventkey": key},
-                                 select=["cspb_inboxid", "cspb_status", "cspb_attempts"])
+        existing = rows.find(dv, key)
         if existing is None or not handled or not _not_yet_picked_up(existing):
             log.info("webhook delivery %s is a duplicate", key)
             return Delivery(202, "duplicate delivery ignored", key, duplicate=True)
-        inbox_id = existing["cspb_inboxid"]
+        inbox_id = existing.id
     if not handled:
         return Delivery(202, "stored; nothing to provision", key)
     message = {"eventKey": key, "inboxId": inbox_id, "entity": entity, "recordId": record_id,
@@ -181,27 +172,23 @@ def _store_and_enqueue(event: Any, body: bytes, dv: Any, queue: Queue | None, se
     return Delivery(202, "accepted", key, queued=True)
 
 
-def _not_yet_picked_up(row: Mapping[str, Any]) -> bool:
+def _not_yet_picked_up(row: InboxRow) -> bool:
     """Received, or Queued with no attempt yet: the earlier delivery may have failed to enqueue. Sending
     again with the same message id is safe: the queue drops it if the first send went through."""
-    status = row.get("cspb_status")
-    return status == InboxStatus.RECEIVED or (status == InboxStatus.QUEUED and not row.get("cspb_attempts"))
+    return row.status == InboxStatus.RECEIVED or (row.status == InboxStatus.QUEUED and not row.attempts)
 
 
-def enqueue(dv: Any, queue: Queue, inbox_id: str, message: dict[str, Any], *, message_id: str,
+def enqueue(dv: DataverseClient, queue: Queue, inbox_id: str, message: dict[str, Any], *, message_id: str,
             revert_to: int, note: str | None = None) -> bool:
     """Mark the row Queued, then send. Marked first so a fast worker's Processed is never overwritten
     by our Queued; a failed send puts the row back (best effort: if that write fails too, the row
     stays Queued and the sweeper re-queues it). Raises RetriableError when the send failed."""
-    changes: dict[str, Any] = {"cspb_status": InboxStatus.QUEUED}
-    if note is not None:
-        changes["cspb_error"] = note
-    dv.update(INBOX_SET, inbox_id, changes)
+    rows.set_status(dv, inbox_id, InboxStatus.QUEUED, note=note)
     try:
         return queue.send(message, message_id=message_id)
     except RetriableError:
         try:
-            dv.update(INBOX_SET, inbox_id, {"cspb_status": revert_to})
+            rows.set_status(dv, inbox_id, revert_to)
         except IntegrationError as exc:
             log.warning("inbox %s: send failed and the row could not be put back: %s", inbox_id, exc)
         raise
@@ -215,33 +202,27 @@ def _payload_text(body: bytes) -> str:
     return json.dumps({"truncated": True, "head": text[:MAX_PAYLOAD_CHARS]})
 
 
-def mark(dv: Any, inbox_id: str | None, status: int, error: str | None = None, attempts: int | None = None) -> None:
+def mark(dv: DataverseClient, inbox_id: str | None, status: int, error: str | None = None, attempts: int | None = None) -> None:
     if not inbox_id:
         return
-    changes: dict[str, Any] = {"cspb_status": status, "cspb_error": error}
-    if attempts is not None:
-        changes["cspb_attempts"] = attempts
-    dv.update(INBOX_SET, inbox_id, changes)
+    rows.record_outcome(dv, inbox_id, status, error, attempts)
 
 
-def begin_attempt(dv: Any, inbox_id: str | None) -> int | None:
+def begin_attempt(dv: DataverseClient, inbox_id: str | None) -> int | None:
     """Count one processing attempt on the inbox row and return the count. Counted before the work,
     so an attempt that crashes the worker still counts toward giving up."""
     if not inbox_id:
         return None
     try:
-        row = dv.get(INBOX_SET, inbox_id, select=["cspb_attempts"])
+        attempts = rows.attempts_of(dv, inbox_id) + 1
     except NotFoundError:
         return None
-    attempts = int(row.get("cspb_attempts") or 0) + 1
-    dv.update(INBOX_SET, inbox_id, {"cspb_attempts": attempts})
+    rows.set_attempts(dv, inbox_id, attempts)
     return attempts
 
 
 # ---- replay and sweep ---------------------------------------------------------------------------
 
-ROW_COLUMNS = ["cspb_inboxid", "cspb_eventkey", "cspb_status", "cspb_entityname", "cspb_recordid",
-               "cspb_messagename", "cspb_attempts", "modifiedon", "cspb_receivedon"]
 DEFAULT_STUCK_MINUTES = 30
 
 
@@ -257,27 +238,27 @@ class InboxRun:
                 "skippedRows": [{"id": i, "reason": r} for i, r in self.skipped[:50]]}
 
 
-def _message_for(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {"eventKey": row.get("cspb_eventkey"), "inboxId": row["cspb_inboxid"], "entity": row.get("cspb_entityname"),
-            "recordId": row.get("cspb_recordid"), "message": row.get("cspb_messagename")}
+def _message_for(row: InboxRow) -> dict[str, Any]:
+    return {"eventKey": row.event_key, "inboxId": row.id, "entity": row.entity, "recordId": row.record_id,
+            "message": row.message_name}
 
 
-def _fresh_id(row: Mapping[str, Any], why: str) -> str:
+def _fresh_id(row: InboxRow, why: str) -> str:
     """A message id per row state: the same stuck or failed state re-queued twice (two sweeps racing, a
     double click on Replay) is one message; after the row moves on, a new state gets a new id."""
-    return f"{row.get('cspb_eventkey') or row['cspb_inboxid']}|{why}|{row.get('modifiedon') or ''}"
+    return f"{row.event_key or row.id}|{why}|{row.modified_on or ''}"
 
 
-def _requeue(dv: Any, queue: Queue, row: Mapping[str, Any], why: str, note: str, out: InboxRun) -> None:
-    if row.get("cspb_entityname") not in HANDLED_ENTITIES or not row.get("cspb_recordid"):
-        out.skipped.append((row["cspb_inboxid"], "not a delivery CSPBridge provisions from"))
+def _requeue(dv: DataverseClient, queue: Queue, row: InboxRow, why: str, note: str, out: InboxRun) -> None:
+    if row.entity not in HANDLED_ENTITIES or not row.record_id:
+        out.skipped.append((row.id, "not a delivery CSPBridge provisions from"))
         return
-    enqueue(dv, queue, row["cspb_inboxid"], _message_for(row), message_id=_fresh_id(row, why),
-            revert_to=int(row.get("cspb_status") or InboxStatus.FAILED), note=note)
-    out.requeued.append(row["cspb_inboxid"])
+    enqueue(dv, queue, row.id, _message_for(row), message_id=_fresh_id(row, why),
+            revert_to=int(row.status or InboxStatus.FAILED), note=note)
+    out.requeued.append(row.id)
 
 
-def replay(dv: Any, queue: Queue, *, inbox_id: str | None = None, since: datetime | None = None,
+def replay(dv: DataverseClient, queue: Queue, *, inbox_id: str | None = None, since: datetime | None = None,
            now: datetime | None = None) -> InboxRun:
     """Queue failed inbox rows again: one row by id (the `cspbridge inbox replay --id` and the Dynamics
     Replay command), or every Failed row received since `since`. The worker re-reads the record and
@@ -288,26 +269,24 @@ def replay(dv: Any, queue: Queue, *, inbox_id: str | None = None, since: datetim
     out = InboxRun()
     if inbox_id is not None:
         try:
-            row = dv.get(INBOX_SET, inbox_id, select=ROW_COLUMNS)
+            row = rows.get(dv, inbox_id)
         except NotFoundError:
             raise ValidationError(f"no inbox row with id {inbox_id}") from None
-        if row.get("cspb_status") != InboxStatus.FAILED:
-            out.skipped.append((inbox_id, f"status is {_status_name(row.get('cspb_status'))}, not Failed"))
+        if row.status != InboxStatus.FAILED:
+            out.skipped.append((inbox_id, f"status is {_status_name(row.status)}, not Failed"))
             return out
-        rows = [row]
+        found = [row]
     else:
         assert since is not None
-        rows = list(dv.list(INBOX_SET, select=ROW_COLUMNS, orderby="cspb_receivedon asc",
-                            filter=f"cspb_status eq {InboxStatus.FAILED} and "
-                                   f"cspb_receivedon ge {since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"))
-    for row in rows:
+        found = rows.failed_since(dv, since)
+    for row in found:
         # Attempts start over: the worker gives up after the queue's deliveries, counted from here.
-        dv.update(INBOX_SET, row["cspb_inboxid"], {"cspb_attempts": 0})
+        rows.set_attempts(dv, row.id, 0)
         _requeue(dv, queue, row, "replay", f"replayed {stamp}", out)
     return out
 
 
-def sweep(dv: Any, queue: Queue, *, minutes: int = DEFAULT_STUCK_MINUTES, now: datetime | None = None) -> InboxRun:
+def sweep(dv: DataverseClient, queue: Queue, *, minutes: int = DEFAULT_STUCK_MINUTES, now: datetime | None = None) -> InboxRun:
     """Re-queue rows that sat Received or Queued without progress (no write to the row) for `minutes`:
     a send lost between storing and enqueueing, a worker killed mid-message past the queue's
     redeliveries. A row still waiting behind a long backlog gets a second message; the worker's
@@ -315,23 +294,19 @@ def sweep(dv: Any, queue: Queue, *, minutes: int = DEFAULT_STUCK_MINUTES, now: d
     if minutes < 1:
         raise ValidationError("the sweeper's minutes must be positive")
     now = now or datetime.now(UTC)
-    cutoff = (now - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
     out = InboxRun()
-    rows = dv.list(INBOX_SET, select=ROW_COLUMNS, orderby="modifiedon asc",
-                   filter=f"(cspb_status eq {InboxStatus.RECEIVED} or cspb_status eq {InboxStatus.QUEUED}) "
-                          f"and modifiedon lt {cutoff}")
-    for row in list(rows):
+    for row in rows.waiting_since_before(dv, now - timedelta(minutes=minutes)):
         _requeue(dv, queue, row, "sweep",
                  f"re-queued by the sweeper: no progress for {minutes} min", out)
     return out
 
 
 def _status_name(code: Any) -> str:
-    names = {v: k.title() for k, v in vars(InboxStatus).items() if isinstance(v, int)}
+    names = {int(v): v.name.title() for v in InboxStatus}
     return names.get(code, str(code))
 
 
-def sweep_job(settings: Any = None, *, dv: Any = None, queue: Queue | None = None) -> dict[str, Any]:
+def sweep_job(settings: Any = None, *, dv: DataverseClient | None = None, queue: Queue | None = None) -> dict[str, Any]:
     """The timer's job: the configured Dataverse and provisioning queue."""
     from dataverse.client import client_or_default
     from shared.queue import get_queue

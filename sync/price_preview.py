@@ -36,7 +36,7 @@ def run_price_preview(dv: Any, pc: Any, *, month: str | None = None, today: date
                       currencies: Iterable[str] | None = None, store: BlobStore | None = None,
                       out_dir: Path | None = None, everything: bool = False) -> dict[str, Any]:
     """Compare `month` (YYYYMM, default next month) with today's prices. Reads only; writes the report."""
-    from sync.jobs import currencies_in_use
+    from dataverse.stores.contract_currencies import currencies_in_use
 
     today = today or datetime.now(UTC).date()
     ahead = next_month(today) if not month else date(int(month[:4]), int(month[4:6]), 1)

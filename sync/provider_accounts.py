@@ -1,4 +1,4 @@
-"""Provider accounts: customers at Partner Center and the distributors -> cspb_provideraccount,
+"""Provider accounts: customers at Partner Center and the distributors -> provider account rows,
 auto-mapped to a CRM account when the domains match.
 
 A mapping someone made by hand is never replaced. Tenants nobody mapped stay Unmapped, show in
@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dataverse.stores.provider_accounts import COLUMNS, PROVIDER_LABELS
-from dataverse.tables import EntitySet, MappingStatus, Provider
+from dataverse.stores import provider_accounts as store
+from dataverse.stores.provider_accounts import PROVIDER_LABELS, AccountChange, ProviderAccount
+from dataverse.tables import MappingStatus, Provider
 from distributors.base import Adapters
 from shared.errors import IntegrationError, RetriableError
 from sync import runs
-from sync.records import bind, iso
-
-_COLUMNS = COLUMNS
 
 
 def normalize_domain(domain: str | None) -> str:
@@ -40,11 +38,11 @@ class AccountsResult:
 
 def _account_domains(dv: Any) -> dict[str, list[str]]:
     domains: dict[str, list[str]] = {}
-    for account in dv.list(EntitySet.ACCOUNTS, select=["accountid", "cspb_domain", "websiteurl"]):
-        for raw in {account.get("cspb_domain"), account.get("websiteurl")}:
+    for account_id, raws in store.crm_account_domains(dv):
+        for raw in set(raws):
             domain = normalize_domain(raw)
-            if domain and account["accountid"] not in domains.get(domain, []):
-                domains.setdefault(domain, []).append(account["accountid"])
+            if domain and account_id not in domains.get(domain, []):
+                domains.setdefault(domain, []).append(account_id)
     return domains
 
 
@@ -64,10 +62,9 @@ def run_provider_account_sync(dv: Any, sources: Adapters, *, progress: runs.Prog
     run = runs.start(dv, "accounts", run_key)
     unmapped: list[str] = []
     try:
-        existing = {(r["cspb_provider"], r["cspb_externalid"]): r
-                    for r in dv.list(EntitySet.PROVIDER_ACCOUNTS, select=_COLUMNS)}
+        existing = {(r.provider, r.external_id): r for r in store.list_accounts(dv)}
         domains = _account_domains(dv)
-        writes: list[dict[str, Any]] = []
+        writes: list[AccountChange] = []
         for provider, adapter in sources.items():
             try:
                 companies: Iterable[Any] = list(adapter.list_companies())
@@ -85,9 +82,8 @@ def run_provider_account_sync(dv: Any, sources: Adapters, *, progress: runs.Prog
                 if still_unmapped:
                     unmapped.append(f"{PROVIDER_LABELS.get(Provider(provider))}:{company.id}")
         if writes:
-            run.bump("written", dv.bulk_upsert(EntitySet.PROVIDER_ACCOUNTS, "cspb_provideraccount",
-                                               ["cspb_provider", "cspb_externalid"], writes))
-        run.bump("mappedNow", sum(1 for w in writes if "cspb_account@odata.bind" in w))
+            run.bump("written", store.write_changes(dv, writes))
+        run.bump("mappedNow", sum(1 for w in writes if w.map_to is not None))
         run.bump("unmapped", len(unmapped))
     except RetriableError:
         runs.finish(run, failed=True)
@@ -96,27 +92,28 @@ def run_provider_account_sync(dv: Any, sources: Adapters, *, progress: runs.Prog
     return AccountsResult(run.as_dict(), unmapped)
 
 
-def _row_for(provider: int, company: Any, have: Mapping[str, Any] | None, domains: Mapping[str, list[str]],
-             now: datetime) -> tuple[dict[str, Any] | None, bool]:
-    want: dict[str, Any] = {
-        "cspb_name": (company.name or company.id)[:100], "cspb_domain": company.domain or None,
-        "cspb_country": company.country or None, "cspb_currencycode": (company.currency or "").upper() or None,
+def _row_for(provider: int, company: Any, have: ProviderAccount | None, domains: Mapping[str, list[str]],
+             now: datetime) -> tuple[AccountChange | None, bool]:
+    want: dict[str, str | None] = {
+        "name": (company.name or company.id)[:100], "domain": company.domain or None,
+        "country": company.country or None, "currency": (company.currency or "").upper() or None,
     }
-    changes = {k: v for k, v in want.items() if have is None or have.get(k) != v}
-    already_mapped = bool(have and have.get("_cspb_account_value"))
+    had = have.fields() if have is not None else {}
+    fields = {k: v for k, v in want.items() if have is None or had.get(k) != v}
+    already_mapped = bool(have and have.account_id)
     unmapped = False
+    map_to: str | None = None
+    status: MappingStatus | None = None
     if not already_mapped:
         account_id, _why = _match(domains, company.domain)
         if account_id:
-            changes["cspb_account@odata.bind"] = bind(EntitySet.ACCOUNTS, account_id)
-            changes["cspb_mappingstatus"] = MappingStatus.MAPPED
+            map_to, status = account_id, MappingStatus.MAPPED
         else:
             unmapped = True
-            if have is None or have.get("cspb_mappingstatus") != MappingStatus.UNMAPPED:
-                changes["cspb_mappingstatus"] = MappingStatus.UNMAPPED
-    elif have is not None and have.get("cspb_mappingstatus") != MappingStatus.MAPPED:
-        changes["cspb_mappingstatus"] = MappingStatus.MAPPED
-    if not changes:
+            if have is None or have.mapping_status != MappingStatus.UNMAPPED:
+                status = MappingStatus.UNMAPPED
+    elif have is not None and have.mapping_status != MappingStatus.MAPPED:
+        status = MappingStatus.MAPPED
+    if not fields and map_to is None and status is None:
         return None, unmapped
-    changes.update({"cspb_provider": provider, "cspb_externalid": company.id, "cspb_lastsyncedon": iso(now)})
-    return changes, unmapped
+    return AccountChange(provider, company.id, now, fields, map_to, status), unmapped

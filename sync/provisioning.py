@@ -25,6 +25,7 @@ from billing import scheduling
 from billing.models import Provider
 from billing.provisioning_rules import Action, ChangeFacts, ChangeType, Plan, ProvisioningStatus, decide
 from dataverse import transitions
+from dataverse.client import DataverseClient
 from dataverse.contract_jobs import seat_additions
 from dataverse.tables import SubscriptionStatus
 from distributors.base import (
@@ -36,6 +37,7 @@ from distributors.base import (
     ProviderRefused,
     adapter_of,
 )
+from shared.config import Settings
 from shared.errors import FatalError, IntegrationError, NotFoundError, RetriableError, ValidationError
 from shared.logging import get_logger
 from sync import azure_plan, inbox, order_once, rep_changes
@@ -86,7 +88,7 @@ _STATUS_FOR = {
 }
 
 
-def process_change(changelog_id: str, *, dv: Any, adapters: Adapters,
+def process_change(changelog_id: str, *, dv: DataverseClient, adapters: Adapters,
                    now: datetime | None = None) -> Outcome:
     now = now or datetime.now(UTC)
     try:
@@ -154,7 +156,7 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Adapters,
 
 
 def _scheduled(change: dict[str, Any], sub: dict[str, Any], account: dict[str, Any] | None,
-               adapters: Adapters, now: datetime, dv: Any, changelog_id: str) -> Outcome | None:
+               adapters: Adapters, now: datetime, dv: DataverseClient, changelog_id: str) -> Outcome | None:
     """A change log with a future effective date: wait for its day, or send it now as a change
     at renewal / cancel at term end (billing/scheduling.py). None when it is due now."""
     adapter = adapter_of(adapters, sub.get("cspb_provider"))
@@ -202,7 +204,7 @@ def _scheduled(change: dict[str, Any], sub: dict[str, Any], account: dict[str, A
     return Outcome(changelog_id, "Provisioned", timing.reason)
 
 
-def _cotermed(dv: Any, sub_id: str, start: Any) -> dict[str, Any]:
+def _cotermed(dv: DataverseClient, sub_id: str, start: Any) -> dict[str, Any]:
     """A rep's new subscription is co-termed to its billing contract (the sync refines it later)."""
     from dataverse.contract_jobs import coterm_end
 
@@ -211,14 +213,14 @@ def _cotermed(dv: Any, sub_id: str, start: Any) -> dict[str, Any]:
     return {"cspb_commitmentenddate": f"{end.isoformat()}T00:00:00Z"} if end is not None else {}
 
 
-def _revert_edit(dv: Any, change: dict[str, Any], sub: dict[str, Any] | None) -> None:
+def _revert_edit(dv: DataverseClient, change: dict[str, Any], sub: dict[str, Any] | None) -> None:
     """A refused change that came from editing the subscription form: put the form back."""
     if sub is not None and str(change.get("cspb_changekey") or "").startswith("rep|"):
         rep_changes.revert_refused(dv, sub["cspb_subscriptionid"], change)
 
 
 def _call_provider(action: Action, adapter: DistributorAdapter, change: dict[str, Any], sub: dict[str, Any],
-                   account: dict[str, Any] | None, key: str, dv: Any, changelog_id: str, now: datetime) -> Outcome:
+                   account: dict[str, Any] | None, key: str, dv: DataverseClient, changelog_id: str, now: datetime) -> Outcome:
     sub_id = sub["cspb_subscriptionid"]
     if action is Action.ORDER:
         if account is None or not account.get("cspb_externalid"):
@@ -332,7 +334,7 @@ def _facts(change: dict[str, Any], sub: dict[str, Any], account: dict[str, Any] 
     )
 
 
-def _get_or_none(dv: Any, entity_set: str, row_id: str | None, select: list[str]) -> dict[str, Any] | None:
+def _get_or_none(dv: DataverseClient, entity_set: str, row_id: str | None, select: list[str]) -> dict[str, Any] | None:
     if not row_id:
         return None
     try:
@@ -341,7 +343,7 @@ def _get_or_none(dv: Any, entity_set: str, row_id: str | None, select: list[str]
         return None
 
 
-def _write_back(dv: Any, changelog_id: str, status: int, *, error: str | None = None, order_id: str | None = None,
+def _write_back(dv: DataverseClient, changelog_id: str, status: int, *, error: str | None = None, order_id: str | None = None,
                 ) -> None:
     changes: dict[str, Any] = {"cspb_provisioningstatus": int(status), "cspb_error": error}
     if order_id:
@@ -349,7 +351,7 @@ def _write_back(dv: Any, changelog_id: str, status: int, *, error: str | None = 
     dv.update(CHANGELOG_SET, changelog_id, changes)
 
 
-def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Adapters | None = None,
+def handle_message(body: Mapping[str, Any], *, dv: DataverseClient | None = None, adapters: Adapters | None = None,
                    now: datetime | None = None, delivery_count: int | None = None,
                    max_attempts: int | None = None) -> Outcome | None:
     """One queue message from the webhook (or the CLI). Counts the attempt on the inbox row
@@ -408,7 +410,7 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Adapter
     return outcome
 
 
-def default_adapters(settings: Any = None) -> dict[Provider, DistributorAdapter]:
+def default_adapters(settings: Settings | None = None) -> dict[Provider, DistributorAdapter]:
     """Provider (cspb_provider) -> adapter, built from the settings. Pax8 joins when its client
     id is configured (CSPB_PAX8_CLIENT_ID) or, in sandbox mode, when its URL is the loopback
     sandbox, so an installation without Pax8 never calls it. TD SYNNEX joins when

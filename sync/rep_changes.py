@@ -13,13 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from billing.provisioning_rules import change_type_for
+from dataverse.client import DataverseClient
 from dataverse.tables import ChangeOrigin, ChangeType, EntitySet, ProvisioningStatus, SubscriptionStatus
 from sync.records import bind, iso
 
 _EFFECTIVE = (ProvisioningStatus.AWAITING, ProvisioningStatus.PROVISIONED, ProvisioningStatus.NOT_APPLICABLE)
 
 
-def last_effective(dv: Any, subscription_id: str) -> dict[str, Any] | None:
+def last_effective(dv: DataverseClient, subscription_id: str) -> dict[str, Any] | None:
     statuses = " or ".join(f"cspb_provisioningstatus eq {int(s)}" for s in _EFFECTIVE)
     rows = list(dv.list(EntitySet.LICENSE_CHANGE_LOGS,
                         select=["cspb_newquantity", "cspb_changetype", "createdon", "versionnumber",
@@ -29,7 +30,7 @@ def last_effective(dv: Any, subscription_id: str) -> dict[str, Any] | None:
     return max(rows, key=lambda r: (str(r.get("createdon") or ""), int(r.get("versionnumber") or 0)), default=None)
 
 
-def record_rep_change(dv: Any, subscription_id: str, event_key: str, *, requested_by: str = "sales rep",
+def record_rep_change(dv: DataverseClient, subscription_id: str, event_key: str, *, requested_by: str = "sales rep",
                       now: datetime | None = None) -> str | None:
     """Create the change log a subscription edit implies (idempotent per webhook event); its id, or None."""
     now = now or datetime.now(UTC)
@@ -59,7 +60,7 @@ def record_rep_change(dv: Any, subscription_id: str, event_key: str, *, requeste
     return result.id
 
 
-def revert_refused(dv: Any, subscription_id: str, change: dict[str, Any]) -> None:
+def revert_refused(dv: DataverseClient, subscription_id: str, change: dict[str, Any]) -> None:
     """After a refusal, show the quantity/status the customer still has."""
     changes: dict[str, Any] = {}
     if change.get("cspb_changetype") == ChangeType.CANCEL:

@@ -1,16 +1,14 @@
-"""cspb_syncrun: one row per job run, written at the start (Running) and at the end (counts, errors)."""
+"""The sync run record: one row per job run, written at the start (Running) and at the end (counts, errors)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dataverse.tables import EntitySet
-from sync.records import iso
+from dataverse.stores import sync_runs
 
 RUNNING, SUCCEEDED, FAILED, PARTIAL = 1, 2, 3, 4
 MAX_ERRORS_KEPT = 50
@@ -48,17 +46,13 @@ class SyncRun:
 def start(dv: Any, kind: str, run_key: str | None = None) -> SyncRun:
     run = SyncRun(kind, dv)
     run.run_key = run_key or f"{kind}:{run.started:%Y%m%dT%H%M%SZ}:{uuid.uuid4().hex[:8]}"
-    result = dv.upsert(EntitySet.SYNC_RUNS, {"cspb_runkey": run.run_key}, {
-        "cspb_name": run.run_key[:100], "cspb_kind": kind, "cspb_startedon": iso(run.started), "cspb_status": RUNNING,
-    })
-    run.run_id = result.id
+    run.run_id = sync_runs.start_run(dv, run.run_key, kind, run.started)
     return run
 
 
 def succeeded(dv: Any, run_key: str) -> bool:
     """Whether the run (or checkpoint) under `run_key` already finished successfully."""
-    row = dv.get_by_key(EntitySet.SYNC_RUNS, {"cspb_runkey": run_key}, select=["cspb_status"])
-    return row is not None and row.get("cspb_status") == SUCCEEDED
+    return sync_runs.run_succeeded(dv, run_key)
 
 
 def finish(run: SyncRun, *, failed: bool = False) -> SyncRun:
@@ -66,9 +60,6 @@ def finish(run: SyncRun, *, failed: bool = False) -> SyncRun:
         run.status = FAILED
     else:
         run.status = PARTIAL if run.errors else SUCCEEDED
-    run.dv.update(EntitySet.SYNC_RUNS, run.run_id, {
-        "cspb_endedon": iso(datetime.now(UTC)), "cspb_status": run.status,
-        "cspb_counts": json.dumps(run.counts, sort_keys=True), "cspb_errorcount": len(run.errors),
-        "cspb_errors": "\n".join(run.errors[:MAX_ERRORS_KEPT]) or None,
-    })
+    sync_runs.finish_run(run.dv, str(run.run_id), ended=datetime.now(UTC), status=run.status, counts=run.counts,
+                         errors=run.errors, keep=MAX_ERRORS_KEPT)
     return run

@@ -475,7 +475,7 @@ def _wanted_row(sub: Any, provider: int, account_id: str) -> dict[str, Any]:
     parts = (sub.product_id or "").split(":")
     product_id = parts[0]
     sku = parts[1] if len(parts) > 1 else ""
-    availability = getattr(sub, "availability_id", "") or (parts[2] if len(parts) > 2 else "")
+    availability = sub.availability_id or (parts[2] if len(parts) > 2 else "")
     return {
         "cspb_providersubscriptionid": sub.id,
         "cspb_provider": provider,
@@ -489,7 +489,7 @@ def _wanted_row(sub: Any, provider: int, account_id: str) -> dict[str, Any]:
         "cspb_billingfrequency": sub.billing_term,
         "cspb_startdate": _date_iso(sub.start_date),
         "cspb_commitmentenddate": _date_iso(sub.commitment_end_date),
-        "cspb_autorenew": getattr(sub, "auto_renew", None),
+        "cspb_autorenew": sub.auto_renew,
         "cspb_unitcost": parse_decimal(sub.unit_cost) if sub.unit_cost is not None else None,
         "cspb_currencycode": sub.currency or None,
         "cspb_orderid": sub.order_id or None,

@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.plugins.contract",
     "tests.plugins.mail",
     "tests.plugins.identity",
+    "tests.plugins.payments",
 ]
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from shared.errors import NotFoundError, ValidationError
 NUMBER = "cspb_contractnumber"  # the alternate key
 COLUMNS = ["cspb_billingcontractid", NUMBER, "_cspb_account_value", "cspb_language", "cspb_paymentprovider",
            "cspb_paymenttoken", "_cspb_primarybillingcontact_value", "cspb_autosend", "cspb_autocharge",
-           "cspb_autosync"]
+           "cspb_autosync", "cspb_currencycode"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class ContractSettings:
     auto_send: bool = False
     auto_charge: bool = False
     auto_sync: bool = False
+    currency: str = ""
 
 
 def _text(value: Any) -> str:
@@ -44,7 +45,8 @@ def _settings(row: dict[str, Any], contract_id: str = "") -> ContractSettings:
         account_id=str(account) if account else None, language=_text(row.get("cspb_language")),
         payment_provider=_text(row.get("cspb_paymentprovider")), payment_token=_text(row.get("cspb_paymenttoken")),
         primary_billing_contact_id=str(contact) if contact else None, auto_send=bool(row.get("cspb_autosend")),
-        auto_charge=bool(row.get("cspb_autocharge")), auto_sync=bool(row.get("cspb_autosync")))
+        auto_charge=bool(row.get("cspb_autocharge")), auto_sync=bool(row.get("cspb_autosync")),
+        currency=_text(row.get("cspb_currencycode")))
 
 
 def contract_settings(dv: DataverseClient, contract_id: str | None, *, invoice_number: str = "") -> ContractSettings:

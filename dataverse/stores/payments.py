@@ -39,6 +39,13 @@ class Payment:
     def succeeded(self) -> bool:
         return self.status == PaymentRowStatus.SUCCEEDED
 
+    @property
+    def state(self) -> str:
+        """succeeded | failed | pending, for pages that show a payment's outcome."""
+        if self.status == PaymentRowStatus.SUCCEEDED:
+            return "succeeded"
+        return "failed" if self.status == PaymentRowStatus.FAILED else "pending"
+
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
@@ -72,6 +79,13 @@ def held(dv: DataverseClient) -> list[Payment]:
                                                "_cspb_invoice_value"],
                    filter=f"cspb_status eq {int(PaymentRowStatus.PENDING)} and cspb_processorpaymentid ne null")
     return [_payment(r) for r in rows if r.get("cspb_processorpaymentid") and r.get("_cspb_invoice_value")]
+
+
+def for_invoice(dv: DataverseClient, invoice_id: str) -> list[Payment]:
+    """Every payment attempt on the invoice, oldest first (the portal's payment history)."""
+    rows = dv.list(EntitySet.PAYMENTS, select=[*COLUMNS, "createdon"], filter=f"_cspb_invoice_value eq {invoice_id}")
+    ordered = sorted(rows, key=lambda r: (str(r.get("createdon") or ""), str(r.get(KEY) or "")))
+    return [_payment(r) for r in ordered]
 
 
 def succeeded_for_invoice(dv: DataverseClient, invoice_id: str) -> list[Payment]:

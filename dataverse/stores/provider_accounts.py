@@ -1,16 +1,21 @@
-"""Reading cspb_provideraccount rows: whether a tenant may be billed (mapped to a CRM account), and why not."""
+"""cspb_provideraccount rows: tenants at a provider, whether one may be billed (mapped to a CRM account) and why
+not, the account sync's writes, and the MCA attestation flag."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from dataverse.client import DataverseClient
-from dataverse.tables import EntitySet, MappingStatus, Provider
+from dataverse.stores._rows import bind
+from dataverse.tables import EntitySet, MappingStatus, Provider, Table
+from shared.dates import iso
 
 UNMAPPED_VIEW_NAME = "Unmapped Provider Accounts"
 PROVIDER_LABELS = {Provider.PARTNER_CENTER: "Partner Center", Provider.PAX8: "Pax8", Provider.MANUAL: "Manual",
-                   Provider.TDSYNNEX: "TD SYNNEX"}
+                   Provider.TDSYNNEX: "TD SYNNEX", Provider.INGRAM: "Ingram Micro"}
 COLUMNS = ["cspb_provideraccountid", "cspb_provider", "cspb_externalid", "cspb_name", "cspb_domain", "cspb_country",
            "cspb_currencycode", "_cspb_account_value", "cspb_mappingstatus"]
 
@@ -34,3 +39,93 @@ def billing_block_reason_by_id(dv: DataverseClient, provider_account_id: str | N
     if not provider_account_id:
         return billing_block_reason(None)
     return billing_block_reason(dv.get(EntitySet.PROVIDER_ACCOUNTS, provider_account_id, select=COLUMNS))
+
+
+# ---- the provider account sync and MCA attestation ------------------------------------------------
+
+# The tenant facts the account sync copies from the provider, by field name (ProviderAccount.fields()).
+FIELD_COLUMNS = {"name": "cspb_name", "domain": "cspb_domain", "country": "cspb_country",
+                 "currency": "cspb_currencycode"}
+
+
+@dataclass(frozen=True)
+class ProviderAccount:
+    id: str
+    provider: int | None
+    external_id: str | None
+    name: str | None
+    domain: str | None
+    country: str | None
+    currency: str | None
+    account_id: str | None  # the CRM account it is mapped to
+    mapping_status: int | None
+
+    def fields(self) -> dict[str, str | None]:
+        return {"name": self.name, "domain": self.domain, "country": self.country, "currency": self.currency}
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """One tenant's write: only the fields that changed, the CRM account to map it to, its mapping status."""
+
+    provider: int
+    external_id: str
+    synced_on: datetime
+    fields: Mapping[str, str | None] = field(default_factory=dict)
+    map_to: str | None = None
+    mapping_status: MappingStatus | None = None
+
+
+def _account(row: Mapping[str, Any]) -> ProviderAccount:
+    return ProviderAccount(id=str(row["cspb_provideraccountid"]), provider=row.get("cspb_provider"),
+                           external_id=row.get("cspb_externalid"), name=row.get("cspb_name"),
+                           domain=row.get("cspb_domain"), country=row.get("cspb_country"),
+                           currency=row.get("cspb_currencycode"), account_id=row.get("_cspb_account_value"),
+                           mapping_status=row.get("cspb_mappingstatus"))
+
+
+def list_accounts(dv: DataverseClient) -> list[ProviderAccount]:
+    return [_account(r) for r in dv.list(EntitySet.PROVIDER_ACCOUNTS, select=COLUMNS)]
+
+
+def crm_account_domains(dv: DataverseClient) -> list[tuple[str, tuple[str | None, str | None]]]:
+    """(CRM account id, (its domain, its website)) for every account, for matching tenants by domain."""
+    return [(str(a["accountid"]), (a.get("cspb_domain"), a.get("websiteurl")))
+            for a in dv.list(EntitySet.ACCOUNTS, select=["accountid", "cspb_domain", "websiteurl"])]
+
+
+def _change_row(change: AccountChange) -> dict[str, Any]:
+    row: dict[str, Any] = {FIELD_COLUMNS[name]: value for name, value in change.fields.items()}
+    if change.map_to is not None:
+        row["cspb_account@odata.bind"] = bind(EntitySet.ACCOUNTS, change.map_to)
+    if change.mapping_status is not None:
+        row["cspb_mappingstatus"] = change.mapping_status
+    row.update({"cspb_provider": change.provider, "cspb_externalid": change.external_id,
+                "cspb_lastsyncedon": iso(change.synced_on)})
+    return row
+
+
+def write_changes(dv: DataverseClient, changes: Sequence[AccountChange]) -> int:
+    """Upsert the changed tenants on (provider, external id); how many rows were written."""
+    return dv.bulk_upsert(EntitySet.PROVIDER_ACCOUNTS, Table.PROVIDER_ACCOUNT, ["cspb_provider", "cspb_externalid"],
+                          [_change_row(c) for c in changes])
+
+
+@dataclass(frozen=True)
+class Tenant:
+    provider: int | None
+    external_id: str | None
+
+
+def tenant(dv: DataverseClient, provider_account_id: str) -> Tenant:
+    row = dv.get(EntitySet.PROVIDER_ACCOUNTS, provider_account_id, select=["cspb_externalid", "cspb_provider"])
+    return Tenant(row.get("cspb_provider"), row.get("cspb_externalid"))
+
+
+def mark_mca_attested(dv: DataverseClient, provider_account_id: str) -> None:
+    dv.update(EntitySet.PROVIDER_ACCOUNTS, provider_account_id, {"cspb_mcaattested": True})
+
+
+def mca_attested(dv: DataverseClient, provider_account_id: str) -> bool:
+    row = dv.get(EntitySet.PROVIDER_ACCOUNTS, provider_account_id, select=["cspb_mcaattested"])
+    return bool(row.get("cspb_mcaattested"))

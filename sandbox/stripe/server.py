@@ -15,6 +15,7 @@ Setup intents: https://docs.stripe.com/api/setup_intents ; 3-D Secure: https://d
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -27,6 +28,8 @@ from urllib.parse import quote
 from werkzeug.wrappers import Request, Response
 
 from sandbox._server import SandboxApp, json_response
+from sandbox._webhooks import WebhookSender
+from sandbox.stripe import checkout
 
 # Stripe's documented test payment methods (https://docs.stripe.com/testing): brand, last4 and what
 # happens when a payment (or setup) is confirmed with them.
@@ -42,11 +45,23 @@ TEST_METHODS: dict[str, dict[str, str]] = {
     "pm_card_authenticationRequired": {"brand": "visa", "last4": "3184", "auth": "always"},
     # 3-D Secure once, when the card is set up; later off-session payments go through.
     "pm_card_authenticationRequiredOnSetup": {"brand": "visa", "last4": "3155", "auth": "setup"},
+    "pm_card_visa_debit": {"brand": "visa", "last4": "5556"},
+    "pm_card_chargeDeclinedIncorrectCvc": {"brand": "visa", "last4": "0127", "decline": "incorrect_cvc"},
+    "pm_card_chargeDeclinedProcessingError": {"brand": "visa", "last4": "0119", "decline": "processing_error"},
+    # Attaches (and sets up) fine; every later charge is declined.
+    "pm_card_chargeCustomerFail": {"brand": "visa", "last4": "0341", "charge_decline": "generic_decline"},
+    # Already set up for off-session use: off-session payments go through without 3-D Secure.
+    "pm_card_authenticationRequiredSetupForOffSession": {"brand": "visa", "last4": "0446"},
+    "pm_card_authenticationRequiredChargeDeclinedInsufficientFunds": {
+        "brand": "visa", "last4": "3178", "auth": "always", "charge_decline": "insufficient_funds"},
+    "pm_card_threeDSecure2Required": {"brand": "visa", "last4": "3220", "auth": "always"},
 }
 DECLINE_MESSAGES = {
     "generic_decline": ("card_declined", "Your card was declined."),
     "insufficient_funds": ("card_declined", "Your card has insufficient funds."),
     "expired_card": ("expired_card", "Your card has expired."),
+    "incorrect_cvc": ("incorrect_cvc", "Your card's security code is incorrect."),
+    "processing_error": ("processing_error", "An error occurred while processing your card. Try again in a little bit."),
     "authentication_required": ("authentication_required",
                                 "Your card was declined. This transaction requires authentication."),
 }
@@ -85,12 +100,18 @@ class StripeSandbox:
         self.intents: dict[str, dict[str, Any]] = {}
         self.setup_intents: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.webhooks = WebhookSender(_stripe_signature)
         self.idempotency: dict[str, tuple[str, int, str]] = {}
         self.api_key_prefix = "sk_test_"
         self.host_url = ""
 
     def __call__(self, request: Request) -> Response:
         self.host_url = request.host_url.rstrip("/")
+        if request.path.startswith("/c/pay/"):
+            # Checkout's hosted page, opened by the customer's browser (no API key there).
+            with self.lock:
+                return checkout.hosted_page(self, request)
         if request.path.startswith("/_sandbox/3ds/"):
             # The bank's authentication page the customer's browser visits (no API key there).
             with self.lock:
@@ -141,6 +162,9 @@ class StripeSandbox:
         if kind == "payment_intents" and post and len(parts) == 4 and parts[3] == "confirm":
             found = self.intents.get(parts[2])
             return self.confirm(found, params) if found else self._missing("payment_intent", parts[2])
+        if kind == "payment_intents" and post and len(parts) == 4 and parts[3] == "cancel":
+            found = self.intents.get(parts[2])
+            return self.cancel_intent(found, params) if found else self._missing("payment_intent", parts[2])
         if kind == "setup_intents" and post and len(parts) == 2:
             return self.create_setup_intent(params)
         if kind == "setup_intents" and len(parts) == 3:
@@ -151,6 +175,10 @@ class StripeSandbox:
             return self.confirm_setup(found, params) if found else self._missing("setup_intent", parts[2])
         if kind == "refunds" and post:
             return self.refund(params)
+        if kind == "checkout" and len(parts) >= 3 and parts[2] == "sessions":
+            return checkout.route(self, request, parts, params)
+        if kind == "webhook_endpoints" and post and len(parts) == 2:
+            return json_response(self.add_webhook_endpoint(params))
         return _error(404, "invalid_request_error", f"Unrecognized request URL ({request.method}: {request.path}).")
 
     @staticmethod
@@ -227,8 +255,9 @@ class StripeSandbox:
         behaviour = TEST_METHODS.get(method["_behaviour"], {})
         intent.update(last_payment_error=None, next_action=None)
         off_session = str(params.get("off_session", "")).lower() == "true"
-        if "decline" in behaviour or (behaviour.get("auth") == "always" and off_session):
-            reason = behaviour.get("decline", "authentication_required")
+        declines = behaviour.get("decline") or behaviour.get("charge_decline")
+        if (declines and behaviour.get("auth") != "always") or (behaviour.get("auth") == "always" and off_session):
+            reason = str(declines) if behaviour.get("auth") != "always" else "authentication_required"
             code, message = DECLINE_MESSAGES[reason]
             charge = _new_id("ch")
             intent.update(status="requires_payment_method", latest_charge=charge, last_payment_error={
@@ -242,6 +271,17 @@ class StripeSandbox:
             intent["next_action"] = self._next_action("pi", intent["id"], params.get("return_url"))
             return json_response(intent)
         intent.update(status="succeeded", amount_received=intent["amount"], latest_charge=_new_id("ch"))
+        return json_response(intent)
+
+    def cancel_intent(self, intent: dict[str, Any], params: dict[str, Any]) -> Response:
+        """Cancellable while it waits (requires_payment_method/_confirmation/_action, processing)."""
+        if intent["status"] not in ("requires_payment_method", "requires_confirmation", "requires_action",
+                                    "requires_capture", "processing"):
+            return _error(400, "invalid_request_error", "You cannot cancel this PaymentIntent because it has a "
+                          f"status of {intent['status']}.", "payment_intent_unexpected_state", payment_intent=intent)
+        intent.update(status="canceled", next_action=None, canceled_at=int(time.time()),
+                      cancellation_reason=params.get("cancellation_reason"))
+        self.emit("payment_intent.canceled", dict(intent))
         return json_response(intent)
 
     def _next_action(self, kind: str, ident: str, return_url: Any) -> dict[str, Any]:
@@ -270,6 +310,11 @@ class StripeSandbox:
             intent.update(status="requires_payment_method", next_action=None)
             intent[error_key] = {"type": "invalid_request_error", "code": f"{intent['object']}_authentication_failure",
                                  "message": "The provided PaymentMethod has failed authentication."}
+        # Stripe tells the webhook endpoints how the customer-facing step ended.
+        kind = "payment_intent" if intent["object"] == "payment_intent" else "setup_intent"
+        self.emit(f"{kind}.succeeded" if passed else
+                  ("payment_intent.payment_failed" if kind == "payment_intent" else "setup_intent.setup_failed"),
+                  dict(intent))
         back = request.args.get("return_url")
         if not back:
             return Response(f"Authentication {'complete' if passed else 'failed'}.", content_type="text/plain")
@@ -338,8 +383,36 @@ class StripeSandbox:
         self.refunds[refund["id"]] = refund
         return json_response(refund)
 
+    def add_webhook_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`POST /v1/webhook_endpoints`: Stripe answers the endpoint's signing `secret` (whsec_...) once, here."""
+        raw = params.get("enabled_events") or "*"
+        events = list(raw.values()) if isinstance(raw, dict) else [raw]
+        endpoint = {"id": _new_id("we"), "object": "webhook_endpoint", "api_version": None, "application": None,
+                    "created": int(time.time()), "description": params.get("description"), "enabled_events": events,
+                    "livemode": False, "metadata": params.get("metadata", {}),
+                    "secret": "whsec_" + secrets.token_hex(16), "status": "enabled", "url": params.get("url")}
+        self.webhooks.endpoints.append({"url": endpoint["url"], "events": events, "enabled": True,
+                                        "secret": endpoint["secret"]})
+        return endpoint
+
+    def emit(self, kind: str, obj: dict[str, Any]) -> None:
+        """Queue a Stripe event for every webhook endpoint subscribed to `kind`."""
+        self.webhooks.send({"id": _new_id("evt"), "object": "event", "api_version": "2024-06-20",
+                            "created": int(time.time()), "data": {"object": obj}, "livemode": False,
+                            "pending_webhooks": len(self.webhooks.endpoints), "request": {"id": None,
+                                                                                         "idempotency_key": None},
+                            "type": kind})
+
     def dump(self) -> str:
         return json.dumps({"intents": list(self.intents.values())}, default=str)
+
+
+def _stripe_signature(endpoint: dict[str, Any], body: bytes) -> dict[str, str]:
+    """`Stripe-Signature: t=<unix>,v1=<hex>`: HMAC-SHA256 of "<t>.<raw body>" with the endpoint's secret
+    (https://docs.stripe.com/webhooks#verify-manually)."""
+    t = int(time.time())
+    signature = hmac.new(endpoint["secret"].encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={t},v1={signature}", "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)"}
 
 
 def _public(obj: dict[str, Any]) -> dict[str, Any]:

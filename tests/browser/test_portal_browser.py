@@ -28,23 +28,6 @@ def portal_site(dv, portal_mca_app):
         yield server.url + "/portal", ids, dv
 
 
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
-        context = browser.new_context(locale="en-US")
-        context.set_default_timeout(15_000)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
-
-
 def sign_in(page, base: str, contact_id: str) -> None:
     page.goto(base + "/signin")
     page.select_option("#contact_id", contact_id)

@@ -11,8 +11,8 @@ import pytest
 from dataverse.contract_jobs import assign_contracts
 from dataverse.tables import EntitySet
 from jobs import billing as billing_jobs
+from jobs.sync import price_sheet_rows
 from sync.catalog_sync import run_catalog_sync
-from sync.jobs import price_sheet_rows
 from sync.provider_accounts import run_provider_account_sync
 from sync.subscription_sync import run_subscription_sync
 

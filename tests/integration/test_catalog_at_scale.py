@@ -131,7 +131,8 @@ def test_a_price_change_already_in_force_is_one_review_per_item_with_its_effecti
 
 
 def test_fan_out_syncs_one_market_per_message_and_a_redelivered_market_is_skipped(dv, sync_pc) -> None:
-    from sync import catalog_sync, jobs, runs
+    from jobs import sync as jobs
+    from sync import catalog_sync, runs
     from sync.catalog_sync import handle_market
 
     first = jobs.catalog(dv, sync_pc, currencies=["USD", "EUR", "XOF"], everything=True, today=NOV)

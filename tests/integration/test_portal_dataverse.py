@@ -142,7 +142,9 @@ def test_assessment_snapshots_compare_with_the_previous_run(portal_dv, tmp_path)
     store.put("recon/2026-10/report/findings.csv", (header + "billed_by_provider_not_to_customer,t,,s,USD,99.00,3,,x\n"
                                                     "quantity_mismatch,t,,s,USD,5.00,3,2,y\n").encode())
     store.put("recon/2026-12/report/findings.csv", (header + "billed_by_provider_not_to_customer,t,,s,USD,1.00,1,,z\n").encode())
-    assert recon_leaks(store, date(2026, 11, 25)) == [ReconLeakFact("USD", Decimal("99.00"), Decimal("3"))]
+    assert recon_leaks(store, date(2026, 11, 25)) == [
+        ReconLeakFact("USD", Decimal("99.00"), Decimal("3"), customer="t"),
+        ReconLeakFact("USD", Decimal("5.00"), None, kind="quantity_mismatch", customer="t")]
     with_recon = assessment.run(DataverseAssessmentSource(dv, store=store), as_of=date(2026, 11, 25), store=False)
     assert str(with_recon.report.currencies["USD"].recon_unbilled_cost) == "99.00"
     html = assessment.to_html(second, "es")
@@ -165,36 +167,58 @@ def test_assess_cli_writes_csv_and_html(portal_dv, dv_server, tmp_path, monkeypa
     assert "Evaluación" in (tmp_path / "kpis-2026-11-25.html").read_text(encoding="utf-8")
 
 
-def test_payment_link_page_stores_a_stripe_token_on_the_contract(portal_dv, stripe_server, tmp_path):
-    from payments import links
+def _stripe_card_entry(dv, stripe_server, store=None):
+    """Integrations for hosted card entry + paying against the Stripe sandbox."""
+    from dataverse.stores.payments import for_invoice as invoice_payments
+    from payments import card_entry, links
     from payments import service as payments
     from payments.stripe_adapter import StripeProcessor
-    from portal.app import create_app
-    from portal.dataverse_repo import DataverseRepository
     from portal.services import Integrations
     from shared.blobstore import blob_store_from_settings
-    from shared.config import get_settings
     from shared.http import RetryPolicy
 
-    dv, ids = portal_dv
     stripe = StripeProcessor("sk_test_1", api_base=stripe_server.url, timeout=5,
                              retry=RetryPolicy(max_attempts=3, base_seconds=0.01, cap_seconds=0.05))
-    store = blob_store_from_settings()
-    integrations = Integrations(
+    store = store or blob_store_from_settings()
+    return Integrations(
         create_payment_link=links.create_payment_link,
-        redeem_payment_link=lambda token, method: payments.redeem(token, method, dv=dv, processor=stripe, store=store))
-    app = create_app(get_settings(), DataverseRepository(dv), mount="/portal", integrations=integrations)
+        start_card_entry=lambda token, ok, cancel: card_entry.start(token, success_url=ok, cancel_url=cancel, dv=dv,
+                                                                    processor=stripe, store=store),
+        finish_card_entry=lambda token, ref: card_entry.finish(token, ref, dv=dv, processor=stripe, store=store),
+        invoice_card_link=lambda invoice: card_entry.link_for_invoice(invoice.id, dv=dv),
+        payment_history=lambda invoice: invoice_payments(dv, invoice.id),
+        pay_invoice=lambda invoice, purpose: payments.charge_invoice(invoice.id, purpose=purpose, dv=dv,
+                                                                     processor=stripe))
+
+
+def _back_to_portal(response) -> str:
+    assert response.status_code == 303, response.text
+    return response.headers["Location"].split("/portal", 1)[1]
+
+
+def test_payment_link_page_saves_a_card_typed_on_the_hosted_page(portal_dv, stripe_server):
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from shared.config import get_settings
+    from tests.plugins.payments import type_card
+
+    dv, ids = portal_dv
+    app = create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                     integrations=_stripe_card_entry(dv, stripe_server))
     browser = PortalBrowser(app)
     browser.sign_in(ids["c-fin"])
     r = browser.post(f"/payment/{ids['k-contoso']}/link", token_from="/payment")
     pay_path = r.headers["Location"].split("/portal", 1)[1]
     assert pay_path.startswith("/pay/")
-    done = browser.post(pay_path, {"payment_method": "pm_card_visa"}, token_from=pay_path)
-    assert done.status_code == 200 and "payment method is saved" in done.get_data(as_text=True)
+    hosted = browser.post(pay_path, token_from=pay_path)
+    assert hosted.status_code == 303 and "/c/pay/cs_test_" in hosted.headers["Location"]
+    declined = type_card(hosted.headers["Location"], "4000 0000 0000 0002")
+    assert declined.status_code == 402 and "Your card was declined." in declined.text
+    done = browser.get(_back_to_portal(type_card(hosted.headers["Location"], "4242 4242 4242 4242")))
+    assert done.status_code == 200 and "Visa card ending in 4242 is saved" in done.get_data(as_text=True)
     contract = dv.get("cspb_billingcontracts", ids["k-contoso"])
-    assert contract["cspb_paymenttoken"] and "4242" not in contract["cspb_paymenttoken"]
-    again = browser.post(pay_path, {"payment_method": "pm_card_visa"}, token_from=pay_path)
-    assert again.status_code == 400  # single use
+    assert contract["cspb_paymenttoken"].startswith("cus_") and "4242" not in contract["cspb_paymenttoken"]
+    assert browser.post(pay_path, token_from=pay_path).status_code == 400  # single use
     assert "On file" in browser.get("/payment").get_data(as_text=True)
 
 
@@ -250,52 +274,120 @@ def test_invoice_download_over_dataverse_is_the_posted_invoice_pdf(portal_dv):
     assert other.get(f"/invoices/{ids['i-fab']}/download").status_code == 404
 
 
-def test_pay_this_invoice_charges_the_saved_stripe_method(portal_dv, stripe_server):
+def test_pay_this_invoice_with_the_saved_card_then_a_new_one(portal_dv, stripe_server):
     import re
 
-    from payments import links
-    from payments import service as payments
-    from payments.stripe_adapter import StripeProcessor
     from portal.app import create_app
     from portal.dataverse_repo import DataverseRepository
-    from portal.services import Integrations
-    from shared.blobstore import blob_store_from_settings
     from shared.config import get_settings
-    from shared.http import RetryPolicy
+    from tests.plugins.payments import type_card
 
     dv, ids = portal_dv
-    stripe = StripeProcessor("sk_test_1", api_base=stripe_server.url, timeout=5,
-                             retry=RetryPolicy(max_attempts=3, base_seconds=0.01, cap_seconds=0.05))
-    store = blob_store_from_settings()
-    integrations = Integrations(
-        create_payment_link=links.create_payment_link,
-        redeem_payment_link=lambda token, method: payments.redeem(token, method, dv=dv, processor=stripe, store=store),
-        pay_invoice=lambda invoice, purpose: payments.charge_invoice(invoice.id, purpose=purpose, dv=dv,
-                                                                     processor=stripe))
     browser = PortalBrowser(create_app(get_settings(), DataverseRepository(dv), mount="/portal",
-                                       integrations=integrations))
+                                       integrations=_stripe_card_entry(dv, stripe_server)))
     browser.sign_in(ids["f-admin"])
+    path = f"/invoices/{ids['i-fab']}"
 
-    def save(card: str) -> None:
-        r = browser.post(f"/payment/{ids['k-fabrikam']}/link", token_from="/payment")
-        pay_path = r.headers["Location"].split("/portal", 1)[1]
-        assert browser.post(pay_path, {"payment_method": card}, token_from=pay_path).status_code == 200
-
-    def pay() -> str:
-        path = f"/invoices/{ids['i-fab']}"
+    def form(**extra: str) -> dict[str, str]:
         attempt = re.search(r'name="attempt" value="([^"]+)"', browser.get(path).get_data(as_text=True)).group(1)
-        return browser.post(path + "/pay", {"attempt": attempt}, token_from=path).get_data(as_text=True)
+        return {"attempt": attempt, **extra}
 
-    save("pm_card_chargeDeclined")
-    declined = pay()
+    # A saved card that declines every charge (attaches fine): shown in Spanish, recorded in the history.
+    r = browser.post(f"/payment/{ids['k-fabrikam']}/link", token_from="/payment")
+    pay_path = r.headers["Location"].split("/portal", 1)[1]
+    hosted = browser.post(pay_path, token_from=pay_path).headers["Location"]
+    browser.get(_back_to_portal(type_card(hosted, "4000000000000341")))
+    declined = browser.post(path + "/pay", form(), token_from=path).get_data(as_text=True)
     assert "La tarjeta fue rechazada" in declined and "Respuesta del proveedor" in declined
-    save("pm_card_visa")
-    paid = pay()
-    assert "Gracias: se han pagado" in paid
+    assert "Fallido" in declined.split('id="payment-history"', 1)[1]
+
+    # Pay with a new card: the hosted page (3-D Secure challenge passed), back to the invoice, paid.
+    hosted = browser.post(path + "/pay", form(method="new"), token_from=path)
+    assert hosted.status_code == 303 and "/c/pay/cs_test_" in hosted.headers["Location"]
+    paid = browser.get(_back_to_portal(type_card(hosted.headers["Location"], "4000 0025 0000 3155")))
+    text = paid.get_data(as_text=True)
+    assert "Gracias: se han pagado" in text, text
     assert _money_is_zero(dv.get("invoices", ids["i-fab"]).get("cspb_balance"))
+    receipt = re.search(r'href="/portal(/invoices/[^"]+/receipts/[^"]+)"', text).group(1)
+    page = browser.get(receipt).get_data(as_text=True)
+    assert "Recibo de pago" in page and "1428,00" in page.replace(".", "") and "pi_" in page
 
 
 def _money_is_zero(value) -> bool:
     from decimal import Decimal
 
     return Decimal(str(value or 0)) == 0
+
+
+def test_authorizenet_contract_adds_a_card_on_accept_customer(portal_dv, authorizenet_hosted):
+    """A contract paid through Authorize.Net: the portal posts the page token to the hosted form, the
+    customer types a test card there and continues back; the card is on the contract."""
+    import re
+
+    import requests
+
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from portal.wiring import integrations_for
+    from shared.config import get_settings
+
+    dv, ids = portal_dv
+    dv.update("cspb_billingcontracts", ids["k-contoso"], {"cspb_paymentprovider": "authorizenet"})
+    browser = PortalBrowser(create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                                       integrations=integrations_for(dv, get_settings())))
+    browser.sign_in(ids["c-fin"])
+    r = browser.post(f"/payment/{ids['k-contoso']}/link", token_from="/payment")
+    pay_path = r.headers["Location"].split("/portal", 1)[1]
+    page = browser.post(pay_path, token_from=pay_path).get_data(as_text=True)
+    action = re.search(r'<form method="post" action="([^"]+)" id="hosted-form">', page).group(1)
+    assert action == authorizenet_hosted.url + "/customer/addPayment" and "autosubmit.js" in page
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)">', page.split('id="hosted-form"')[1]))
+    assert set(fields) == {"token"}
+    form = requests.post(action, data=fields, timeout=5)
+    assert 'id="cardNum"' in form.text
+    done = requests.post(action, data={**fields, "cardNumber": "4111111111111111", "expirationDate": "1234",
+                                       "cardCode": "123", "zip": "98004"}, timeout=5)
+    back = re.search(r'id="continue" href="([^"]+)"', done.text).group(1).replace("&amp;", "&")
+    saved = browser.get(back.split("/portal", 1)[1])
+    assert saved.status_code == 200 and "card ending in 1111 is saved" in saved.get_data(as_text=True)
+    token = dv.get("cspb_billingcontracts", ids["k-contoso"])["cspb_paymenttoken"]
+    assert re.fullmatch(r"\d+/\d+", token)
+
+
+def test_an_old_3d_secure_link_cannot_pay_twice_once_a_new_card_paid(portal_dv, stripe_server):
+    """The saved card needs 3-D Secure (the customer gets a link), the customer pays with a new card
+    instead: the waiting attempt is cancelled, so following the old link takes nothing."""
+    import re
+
+    import requests
+
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from shared.config import get_settings
+    from tests.plugins.payments import type_card
+
+    dv, ids = portal_dv
+    browser = PortalBrowser(create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                                       integrations=_stripe_card_entry(dv, stripe_server)))
+    browser.sign_in(ids["f-admin"])
+    path = f"/invoices/{ids['i-fab']}"
+
+    def form(**extra: str) -> dict[str, str]:
+        attempt = re.search(r'name="attempt" value="([^"]+)"', browser.get(path).get_data(as_text=True)).group(1)
+        return {"attempt": attempt, **extra}
+
+    r = browser.post(f"/payment/{ids['k-fabrikam']}/link", token_from="/payment")
+    pay_path = r.headers["Location"].split("/portal", 1)[1]
+    browser.get(_back_to_portal(type_card(browser.post(pay_path, token_from=pay_path).headers["Location"],
+                                          "4000002760003184")))
+    page = browser.post(path + "/pay", form(), token_from=path).get_data(as_text=True)
+    link = re.search(r'id="authenticate" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    hosted = browser.post(path + "/pay", form(method="new"), token_from=path).headers["Location"]
+    paid = browser.get(_back_to_portal(type_card(hosted, "4242424242424242"))).get_data(as_text=True)
+    assert "Gracias: se han pagado" in paid
+    history = paid.split('id="payment-history"', 1)[1]
+    assert "Fallido" in history and "Pagado" in history and "Pendiente" not in history
+    assert "la factura se pagó con otro pago" in history
+    assert requests.get(link, allow_redirects=False, timeout=5).status_code == 404  # nothing left to authenticate
+    invoice = dv.get("invoices", ids["i-fab"])
+    assert _money_is_zero(invoice["cspb_balance"]) and str(invoice["cspb_amountpaid"]).startswith("1428")

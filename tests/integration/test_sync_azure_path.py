@@ -8,10 +8,10 @@ import pytest
 
 from dataverse.client import DataverseClient
 from dataverse.tables import EntitySet
+from jobs.sync import price_sheet_rows
 from shared.auth import static_token
 from shared.queue import InProcessQueue, drain
 from sync.catalog_sync import run_catalog_sync
-from sync.jobs import price_sheet_rows
 from sync.provider_accounts import run_provider_account_sync
 from sync.reference_cache import ReferenceCache, catalog_version
 from sync.subscription_sync import fan_out, handle_message, run_subscription_sync

@@ -13,8 +13,8 @@ import pytest
 from billing.cycles import add_months
 from dataverse.contract_jobs import apply_renewals, assign_contracts
 from dataverse.tables import EntitySet
+from jobs.sync import price_sheet_rows
 from sync.catalog_sync import run_catalog_sync
-from sync.jobs import price_sheet_rows
 from sync.provider_accounts import run_provider_account_sync
 from sync.subscription_sync import renewal_change_key, renewal_price_key, run_subscription_sync
 

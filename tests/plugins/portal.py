@@ -25,6 +25,25 @@ class FakeIntegrations:
         self.calls.append(("link", (contract.number,), {}))
         return f"https://portal.example/api/portal/pay/{token}"
 
+    def start_card_entry(self, token: str, success_url: str, cancel_url: str) -> Any:
+        from payments.base import HostedForm
+        from shared.errors import ValidationError
+
+        if token not in self.tokens:
+            raise ValidationError("unknown or used token")
+        self.calls.append(("start_card_entry", (token, success_url, cancel_url), {}))
+        return HostedForm(f"https://processor.example/c/pay/cs_{token}")
+
+    def finish_card_entry(self, token: str, session_ref: str) -> Any:
+        from payments.base import SavedCard, StoredMethod
+        from shared.errors import ValidationError
+
+        if token not in self.tokens or session_ref != f"cs_{token}":
+            raise ValidationError("unknown or used token")
+        self.tokens.discard(token)
+        self.calls.append(("finish_card_entry", (token, session_ref), {}))
+        return SavedCard(StoredMethod("stripe", "cus_1", "pm_1"), reference=token, brand="visa", last4="4242")
+
     def redeem(self, token: str, method: str) -> None:
         if token not in self.tokens:
             from shared.errors import ValidationError
@@ -53,7 +72,8 @@ def portal_app(portal_repo, portal_fakes):
     from shared.config import get_settings
 
     integrations = Integrations(attest_mca=portal_fakes.attest, create_payment_link=portal_fakes.link,
-                                redeem_payment_link=portal_fakes.redeem)
+                                redeem_payment_link=portal_fakes.redeem, start_card_entry=portal_fakes.start_card_entry,
+                                finish_card_entry=portal_fakes.finish_card_entry)
     return create_app(get_settings(), portal_repo, mount="/portal", integrations=integrations)
 
 

@@ -154,11 +154,18 @@ def test_payment_link_flow(portal_browser, portal_fakes):
     portal_browser.sign_in("c-fin")
     r = portal_browser.post("/payment/k-contoso/link", token_from="/payment")
     assert r.status_code == 302 and "/portal/pay/tok-k-contoso-0" in r.headers["Location"]
-    r = portal_browser.post("/pay/tok-k-contoso-0", {"payment_method": "pm_card_visa"},
-                            token_from="/pay/tok-k-contoso-0")
-    assert "payment method is saved" in r.get_data(as_text=True)
-    r = portal_browser.post("/pay/tok-k-contoso-0", {"payment_method": "pm_card_visa"},
-                            token_from="/pay/tok-k-contoso-0")
+    page = portal_browser.get("/pay/tok-k-contoso-0").get_data(as_text=True)
+    # the customer never sees or types a token: a button to the processor's hosted card page
+    assert 'id="continue-to-card"' in page and "<input type=\"text\"" not in page and "pm_card" not in page
+    r = portal_browser.post("/pay/tok-k-contoso-0", token_from="/pay/tok-k-contoso-0")
+    assert r.status_code == 303 and r.headers["Location"] == "https://processor.example/c/pay/cs_tok-k-contoso-0"
+    (_name, (_token, success_url, cancel_url), _kw) = portal_fakes.calls[-1]
+    assert success_url == "http://127.0.0.1:7071/portal/pay/tok-k-contoso-0/done?session_id={CHECKOUT_SESSION_ID}"
+    assert cancel_url.endswith("/portal/pay/tok-k-contoso-0?cancelled=1")
+    assert "left the card page" in portal_browser.get("/pay/tok-k-contoso-0?cancelled=1").get_data(as_text=True)
+    r = portal_browser.get("/pay/tok-k-contoso-0/done?session_id=cs_tok-k-contoso-0")
+    assert r.status_code == 200 and "Visa card ending in 4242 is saved" in r.get_data(as_text=True)
+    r = portal_browser.get("/pay/tok-k-contoso-0/done?session_id=cs_tok-k-contoso-0")
     assert r.status_code == 400  # single use
     assert portal_browser.post("/payment/k-fabrikam/link", token_from="/payment").status_code == 404
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from dataverse.tables import EntitySet
+from dataverse.stores.contract_currencies import currencies_in_use
 from distributors.base import Adapters
 from sync import runs
 
@@ -20,15 +20,6 @@ def partner_center() -> Any:
     from distributors.partnercenter_adapter import PartnerCenterAdapter
 
     return PartnerCenterAdapter.from_settings()
-
-
-def currencies_in_use(dv: Any) -> list[str]:
-    """USD plus every currency a billing contract bills in."""
-    found = {"USD"}
-    for row in dv.list(EntitySet.BILLING_CONTRACTS, select=["cspb_currencycode"]):
-        if row.get("cspb_currencycode"):
-            found.add(str(row["cspb_currencycode"]).upper())
-    return sorted(found)
 
 
 def price_sheet_rows(pc: Any, currencies: Iterable[str]) -> list[dict[str, Any]]:
