@@ -75,6 +75,7 @@ class Provider(IntEnum):
     PAX8 = 2
     MANUAL = 3
     TDSYNNEX = 4
+    INGRAM = 5
 
 
 class SubscriptionStatus(IntEnum):

@@ -219,8 +219,8 @@ def usage_revision(ctx: Any) -> list[str]:
     lines.append(f"recon run: {outcomes[0].usage_summaries} usage summaries of {period} replaced, "
                  f"{len(reopened)} invoiced on other figures reopened for a true-up")
     again = scheduled(ctx.as_of, dv=dv, store=store)[0]
-    lines.append(f"a second recon run replaced the same {again.usage_summaries} summaries and reopened "
-                 f"{len(again.reopened)} (idempotent: nothing counted twice)")
+    lines.append(f"a second recon run wrote the same figures again ({again.usage_summaries} summaries; the withdrawn "
+                 f"meters stay at zero) and reopened {len(again.reopened)} (idempotent: nothing counted twice)")
     rows = list(csv.DictReader(io.StringIO(store.get(f"recon/{period}/report/usage_revisions.csv").decode())))
     for currency in sorted({r["currency"] for r in rows}):
         deltas = [Decimal(r["delta"]) for r in rows if r["currency"] == currency]

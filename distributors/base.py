@@ -31,7 +31,7 @@ STATUSES = tuple(status.name.title() for status in SubscriptionStatus)
 
 # Provider picklist values by adapter name (as settings and the CLI spell them).
 PROVIDER_CODES = {"partnercenter": Provider.PARTNER_CENTER, "pax8": Provider.PAX8, "manual": Provider.MANUAL,
-                  "tdsynnex": Provider.TDSYNNEX}
+                  "tdsynnex": Provider.TDSYNNEX, "ingram": Provider.INGRAM}
 PROVIDER_NAMES = {code: name for name, code in PROVIDER_CODES.items()}
 
 
