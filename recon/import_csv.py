@@ -2,7 +2,7 @@
 usage or invoice recon; CSV, optionally gzip'd, or JSON lines).
 
 The raw file is stored unchanged with its checksum, bad rows are quarantined next to it, usage is
-aggregated into cspb_usagesummary, and one cspb_reconfile row records the counts and status.
+aggregated into usage summaries, and one recon file row records the counts and status.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ daily-rated usage export. For the period's currencies: the unbilled usage export
 is the current or the last month (the only ones Graph serves unbilled). Each export's blobs are
 stored unchanged under `recon/{period}/{kind}/{currency}/raw/` with their checksum, then joined into
 one consolidated file per kind and currency (gzip members concatenate into a valid gzip stream, so
-nothing is decompressed or re-encoded). Usage is aggregated into cspb_usagesummary, and every file
-gets a cspb_reconfile row with its counts and status. Billed usage is written after unbilled, so
+nothing is decompressed or re-encoded). Usage is aggregated into usage summaries, and every file
+gets a recon file row with its counts and status. Billed usage is written after unbilled, so
 for a month that has both, the billed numbers win.
 
 API: learn.microsoft.com/partner-center/developer/get-billed-unbilled-usage-reconciliation and
@@ -121,7 +121,7 @@ def _consolidate(parts: Sequence[Path], target: Path) -> Path:
 def ingest_period(period: str, *, store: BlobStore, dv: Any = None, pc: Any = None, progress: bool = False,
                   today: date | None = None, currencies: Sequence[str] | None = None,
                   workdir: Path | None = None) -> IngestOutcome:
-    """Fetch, store, aggregate. A file that fails validation is recorded (cspb_reconfile status Failed)
+    """Fetch, store, aggregate. A file that fails validation is recorded (its recon file row, status Failed)
     and the run goes on with the next; transient errors propagate so the caller (timer) retries."""
     if pc is None:
         from partnercenter.client import PartnerCenterClient

@@ -72,7 +72,7 @@ def with_billing_state(usage: Sequence[UsageSummary], stored: Sequence[UsageSumm
 
 
 def dynamics_rates(dv: Any) -> list[ExchangeRate]:
-    """The month's rate table in Dynamics (cspb_exchangerate), the one the billing run converts with."""
+    """The month's rate table in Dynamics (the exchange-rate table), the one the billing run converts with."""
     from dataverse.exchange_rates import load_exchange_rates
 
     return load_exchange_rates(dv)
