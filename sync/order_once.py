@@ -43,7 +43,7 @@ class OrderRequest:
     provider_account_id: str
     company_id: str
     product: str           # what Dynamics holds: product[:sku[:availability]]
-    product_id: str        # cspb_productid / cspb_skuid, to compare with other change logs
+    product_id: str        # the subscription's product and SKU ids, to compare with other change logs
     sku_id: str
     quantity: int
     billing_term: str

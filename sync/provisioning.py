@@ -214,7 +214,8 @@ def _cotermed(dv: Any, sub_id: str, start: Any) -> dict[str, Any]:
 def _revert_edit(dv: Any, change: dict[str, Any], sub: dict[str, Any] | None) -> None:
     """A refused change that came from editing the subscription form: put the form back."""
     if sub is not None and str(change.get("cspb_changekey") or "").startswith("rep|"):
-        rep_changes.revert_refused(dv, sub["cspb_subscriptionid"], change)
+        rep_changes.revert_refused(dv, sub["cspb_subscriptionid"], change.get("cspb_changetype"),
+                                   change.get("cspb_oldquantity"))
 
 
 def _call_provider(action: Action, adapter: DistributorAdapter, change: dict[str, Any], sub: dict[str, Any],
