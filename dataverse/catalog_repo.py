@@ -325,3 +325,25 @@ def product_create(number: str, name: str, family: str, product_id: str, sku_id:
 
 def product_update(number: str, name: str, family: str) -> dict[str, Any]:
     return {"productnumber": number, "name": name, "cspb_productfamily": family}
+
+
+# ---------------------------------------------------------------- what the subscription sync prices from
+
+def price_items(dv: DataverseClient) -> dict[str, tuple[Any, ...]]:
+    """Catalog price list items by key (price list|product|unit) -> (amount, cost, volume tiers or None)."""
+    return {r["cspb_pricekey"]: (r.get("amount"), r.get("cspb_cost"), r.get("cspb_pricetiers")) for r in dv.list(
+        EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount", "cspb_cost", "cspb_pricetiers"],
+        filter="cspb_pricekey ne null")}
+
+
+def price_item(dv: DataverseClient, key: str) -> tuple[Any, Any]:
+    """One item's (amount, volume tiers), (None, None) when there is none."""
+    rows = list(dv.list(EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount", "cspb_pricetiers"],
+                        filter=f"cspb_pricekey eq {odata.literal(key)}"))
+    return (rows[0].get("amount"), rows[0].get("cspb_pricetiers")) if rows else (None, None)
+
+
+def product_ids(dv: DataverseClient) -> dict[str, str]:
+    """productnumber -> product id of the catalog's products (they carry a Microsoft product id)."""
+    return {p["productnumber"]: p["productid"] for p in dv.list(
+        EntitySet.PRODUCTS, select=["productid", "productnumber"], filter="cspb_productid ne null")}

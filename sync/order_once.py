@@ -22,6 +22,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dataverse import order_ledger
+from dataverse.stores.change_logs import Change
+from dataverse.stores.provider_accounts import OrderingAccount
 from distributors.base import DistributorAdapter, OrderCandidate, OrderContext, OrderResult
 from shared.errors import RetriableError
 from shared.logging import get_logger
@@ -58,8 +60,8 @@ def send_lease() -> timedelta:
     return timedelta(seconds=float(get_settings().http_timeout_seconds) + 2)
 
 
-def place(adapter: DistributorAdapter, dv: Any, request: OrderRequest, *, change: dict[str, Any],
-          account: dict[str, Any], now: datetime) -> OrderResult | Review:
+def place(adapter: DistributorAdapter, dv: Any, request: OrderRequest, *, change: Change,
+          account: OrderingAccount, now: datetime) -> OrderResult | Review:
     """The order for `request`, sent at most once. Raises RetriableError when the outcome is
     not known yet (the provider is unreachable, or a send may still be in flight)."""
     sending, sent_at, claimed = order_ledger.send_state(change)
