@@ -6,10 +6,11 @@ grant_type=refresh_token&refresh_token=...; the answer has access_token (about a
 refresh_token, expires_in, x_refresh_token_expires_in. The refresh token may change on any
 refresh, and only the newest one keeps working, so:
 - it lives in the secret store (Key Vault in Azure), seeded once from CSPB_QUICKBOOKS_REFRESH_TOKEN;
-- one writer per process: a single provider per (token URL, client, realm) refreshes under a
-  lock and writes each new refresh token back before using the access token;
-- another process may have rotated it meanwhile: a refused refresh re-reads the store once and
-  tries the newer value (then the seed) before asking for a new consent;
+- one writer: a single provider per (token URL, client, realm) in the process, refreshing through
+  shared/rotating_token.py under a thread lock and a cross-process lock (a blob lease in Azure, a
+  file lock locally), writes each new refresh token back before using the access token;
+- a refused refresh re-reads the store once and tries the newer value (then the seed) before
+  asking for a new consent;
 - the access token is refreshed before it expires (a quarter of its life, at most five minutes
   early), and once more on a 401.
 
@@ -32,7 +33,9 @@ import requests
 
 from shared.config import Settings
 from shared.errors import AuthError, RetriableError
+from shared.locks import CrossProcessLock, lock_for
 from shared.logging import get_logger
+from shared.rotating_token import RotatingRefreshToken
 from shared.secret_files import FileSecretStore
 
 log = get_logger(__name__)
@@ -51,66 +54,24 @@ def secret_store(settings: Settings) -> Any:
     return secret_store_for(settings)
 
 
-class QuickBooksTokens:
+class QuickBooksTokens(RotatingRefreshToken):
     """Access tokens for QuickBooks from the rotating refresh token in `store`."""
 
     def __init__(self, token_url: str, client_id: str, client_secret: str, store: Any, secret_name: str, *,
-                 seed: str = "", timeout: float = 30.0, clock: Callable[[], float] = time.time) -> None:
+                 seed: str = "", timeout: float = 30.0, lock: CrossProcessLock | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         if not client_id or not client_secret:
             raise AuthError("QuickBooks OAuth client id and secret are required (CSPB_QUICKBOOKS_CLIENT_ID/SECRET)")
         self.token_url = token_url
         self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
-        self.store = store
-        self.secret_name = secret_name
-        self._seed = seed
         self.timeout = timeout
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._token = ""
-        self._expires = 0.0
-        self._early = 0.0
-        self.refreshes = 0
+        super().__init__(store, secret_name, self._redeem, seed=seed, refused=self._refusal, lock=lock,
+                         default_lifetime=3600.0, clock=clock)
 
-    def __call__(self) -> str:
-        with self._lock:
-            if self._token and self.clock() < self._expires - self._early:
-                return self._token
-            self._refresh()
-            return self._token
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._token = ""
-
-    def _refresh(self) -> None:
-        stored = self.store.get(self.secret_name)
-        current = stored.reveal() if stored else ""
-        tried: set[str] = set()
-        for candidate in (current, self._seed):
-            if not candidate or candidate in tried:
-                continue
-            tried.add(candidate)
-            answer = self._redeem(candidate)
-            if answer is None:
-                latest = self.store.get(self.secret_name)
-                if latest and latest.reveal() not in tried:
-                    # Another process rotated it while we read: use the newest.
-                    tried.add(latest.reveal())
-                    answer = self._redeem(latest.reveal())
-                    candidate = latest.reveal()
-                if answer is None:
-                    continue
-            new_refresh = answer.get("refresh_token") or candidate
-            if new_refresh != current:
-                self.store.set(self.secret_name, new_refresh)
-            lifetime = float(answer.get("expires_in") or 3600)
-            self._token = answer["access_token"]
-            self._expires = self.clock() + lifetime
-            self._early = min(300.0, lifetime / 4)
-            self.refreshes += 1
-            return
-        raise AuthError("QuickBooks refused the stored refresh token; reconnect the app to QuickBooks (Intuit "
-                        "consent) and put the new refresh token in CSPB_QUICKBOOKS_REFRESH_TOKEN")
+    @staticmethod
+    def _refusal(_tried: list[str]) -> Exception:
+        return AuthError("QuickBooks refused the stored refresh token; reconnect the app to QuickBooks (Intuit "
+                         "consent) and put the new refresh token in CSPB_QUICKBOOKS_REFRESH_TOKEN")
 
     def _redeem(self, refresh_token: str) -> dict[str, Any] | None:
         """The token answer, or None when Intuit refuses this refresh token (invalid_grant)."""
@@ -182,9 +143,9 @@ def tokens_for(settings: Settings, realm_id: str) -> QuickBooksTokens:
     with _lock:
         provider = _tokens.get(key)
         if provider is None or provider.store_key != _store_key(settings):  # type: ignore[attr-defined]
-            provider = QuickBooksTokens(token_url, client_id, secret, secret_store(settings),
-                                        settings.quickbooks_refresh_token_secret_name, seed=seed,
-                                        timeout=settings.http_timeout_seconds)
+            name = settings.quickbooks_refresh_token_secret_name
+            provider = QuickBooksTokens(token_url, client_id, secret, secret_store(settings), name, seed=seed,
+                                        timeout=settings.http_timeout_seconds, lock=lock_for(settings, name))
             provider.store_key = _store_key(settings)  # type: ignore[attr-defined]
             _tokens[key] = provider
         return provider

@@ -17,7 +17,7 @@ from typing import Any
 from accounting import base as acc
 from accounting.journal_export import render
 from dataverse.client import client_or_default
-from dataverse.stores import accounts, invoices, revenue_schedules
+from dataverse.stores import accounts, invoices, products, revenue_schedules
 from payments import invoice_records as records
 from shared.errors import IntegrationError, ValidationError
 from shared.logging import get_logger
@@ -57,10 +57,9 @@ def export_master_data(*, target: acc.AccountingTarget | str = "quickbooks", dv:
     for account in accounts.all_accounts(dv):
         target.upsert_customer(acc.Customer(account.id, account.name or account.id, account.email, currency))
         customers += 1
-    for product in dv.list("products", select=["productid", "name", "productnumber"]):
-        if product.get("productnumber"):
-            target.upsert_item(acc.Item(product["productnumber"], product.get("name") or product["productnumber"]))
-            items += 1
+    for item in products.numbered_items(dv):
+        target.upsert_item(acc.Item(item.number, item.name))
+        items += 1
     return {"customers": customers, "items": items}
 
 

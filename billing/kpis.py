@@ -17,11 +17,14 @@ Conventions (stated here because every KPI depends on them):
 - Unbilled-seat leakage = seats the provider bills us for but no invoice of ours charges, valued
   at the subscription's monthly price. Recon leakage = the reconciliation's
   "billed_by_provider_not_to_customer" findings (recon/reconcile.py): provider cost with no
-  customer invoice line, and its seats.
+  customer invoice line, and its seats. The report's other money findings count per currency too:
+  cost missing (revenue billed with no Microsoft cost), unmapped-tenant cost, and the net usage
+  revision the next invoices true up; per customer, the ten with the most money at risk.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -38,6 +41,7 @@ from billing.models import (
 from billing.money import round_money
 
 ZERO = Decimal(0)
+RECON_CUSTOMERS = 10
 HAPPENED = {ProvisioningStatus.PROVISIONED, ProvisioningStatus.NOT_APPLICABLE}
 FINISHED = {ProvisioningStatus.PROVISIONED, ProvisioningStatus.FAILED}
 
@@ -91,13 +95,41 @@ class SeatBillingFact:
     invoiced_quantity: int
 
 
+# Recon finding kinds (recon/reconcile.py FindingKind values; billing sits below recon, so by name).
+RECON_LEAK = "billed_by_provider_not_to_customer"
+RECON_COST_MISSING = "billed_to_customer_no_provider_line"
+RECON_UNMAPPED = "unmapped_tenant"
+RECON_SEATS = "quantity_mismatch"
+RECON_USAGE_REVISED = "usage_revised_after_billing"
+
+
 @dataclass(frozen=True)
 class ReconLeakFact:
-    """One recon finding where the provider charged us and no customer invoice line covers it."""
+    """One recon finding (recon/reconcile.py): by default a leak, where the provider charged us and
+    no customer invoice line covers it. `amount` is in `currency`; for a revision it is the delta."""
 
     currency: str
     amount: Decimal
     provider_quantity: Decimal | None = None
+    kind: str = RECON_LEAK
+    customer: str = ""
+
+
+@dataclass
+class CustomerReconKpis:
+    """One customer's recon findings of the latest report, per currency: what to chase first."""
+
+    customer: str
+    currency: str
+    leaked_cost: Decimal = ZERO          # charged by Microsoft, billed to nobody
+    cost_missing_revenue: Decimal = ZERO  # billed to the customer, Microsoft's cost missing
+    unmapped_cost: Decimal = ZERO         # charges of a tenant with no CRM account
+    usage_revised: Decimal = ZERO         # net delta the next invoice trues up
+    seat_mismatches: int = 0
+
+    @property
+    def at_risk(self) -> Decimal:
+        return self.leaked_cost + self.cost_missing_revenue + self.unmapped_cost + abs(self.usage_revised)
 
 
 @dataclass
@@ -122,6 +154,9 @@ class CurrencyKpis:
     leakage_mrr: Decimal = ZERO
     recon_unbilled_seats: int = 0
     recon_unbilled_cost: Decimal = ZERO
+    recon_cost_missing: Decimal = ZERO
+    recon_unmapped_cost: Decimal = ZERO
+    recon_usage_revised: Decimal = ZERO
 
 
 @dataclass
@@ -135,6 +170,8 @@ class KpiReport:
     changes_touchless: int = 0
     touchless_pct: Decimal | None = None
     leaked_seats: int = 0
+    # Per currency, the customers with the most money at risk in the latest recon report (top RECON_CUSTOMERS).
+    recon_customers: list[CustomerReconKpis] = field(default_factory=list)
 
     def primary_currency(self) -> str | None:
         """The currency with the most MRR: the one a single trend line follows."""
@@ -224,11 +261,39 @@ def compute(*, as_of: date, subscriptions: list[SubscriptionFact], changes: list
         k.leaked_seats += leaked
         k.leakage_mrr += sub.monthly(sub.unit_price) * leaked
 
+    customers: dict[tuple[str, str], CustomerReconKpis] = {}
     for leak in recon_leaks:
+        if not leak.currency:
+            continue  # a check with no money (a mapped tenant without charges)
         k = bucket(leak.currency)
-        k.recon_unbilled_cost += leak.amount
-        if leak.provider_quantity is not None and leak.provider_quantity > 0:
-            k.recon_unbilled_seats += int(leak.provider_quantity)
+        c = customers.setdefault((leak.customer, leak.currency), CustomerReconKpis(leak.customer, leak.currency))
+        if leak.kind == RECON_LEAK:
+            k.recon_unbilled_cost += leak.amount
+            c.leaked_cost += leak.amount
+            if leak.provider_quantity is not None and leak.provider_quantity > 0:
+                k.recon_unbilled_seats += int(leak.provider_quantity)
+        elif leak.kind == RECON_COST_MISSING:
+            k.recon_cost_missing += leak.amount
+            c.cost_missing_revenue += leak.amount
+        elif leak.kind == RECON_UNMAPPED:
+            k.recon_unmapped_cost += leak.amount
+            c.unmapped_cost += leak.amount
+        elif leak.kind == RECON_USAGE_REVISED:
+            k.recon_usage_revised += leak.amount
+            c.usage_revised += leak.amount
+        elif leak.kind == RECON_SEATS:
+            c.seat_mismatches += 1
+    # Ranked within each currency: amounts in different currencies are never compared.
+    ranked = sorted((c for c in customers.values() if c.at_risk or c.seat_mismatches),
+                    key=lambda c: (c.currency, -c.at_risk, -c.seat_mismatches, c.customer))
+    shown: dict[str, int] = defaultdict(int)
+    for c in ranked:
+        shown[c.currency] += 1
+        if shown[c.currency] > RECON_CUSTOMERS:
+            continue
+        for name in ("leaked_cost", "cost_missing_revenue", "unmapped_cost", "usage_revised"):
+            setattr(c, name, round_money(getattr(c, name), c.currency))
+        report.recon_customers.append(c)
 
     for k in per.values():
         k.start_mrr = k.mrr - k.new_mrr - k.expansion_mrr + k.contraction_mrr + k.churned_mrr
@@ -240,7 +305,8 @@ def compute(*, as_of: date, subscriptions: list[SubscriptionFact], changes: list
                 Decimal("0.1"), rounding=ROUND_HALF_UP)
         k.arr = k.mrr * 12
         for name in ("mrr", "arr", "mrc", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr",
-                     "start_mrr", "receivables", "invoiced_in_window", "leakage_mrr", "recon_unbilled_cost"):
+                     "start_mrr", "receivables", "invoiced_in_window", "leakage_mrr", "recon_unbilled_cost",
+                     "recon_cost_missing", "recon_unmapped_cost", "recon_usage_revised"):
             setattr(k, name, round_money(getattr(k, name), k.currency))
         report.seats += k.seats
         report.leaked_seats += k.leaked_seats
@@ -252,7 +318,7 @@ def compute(*, as_of: date, subscriptions: list[SubscriptionFact], changes: list
 # -- snapshots: what is stored, and how two of them compare -----------------------------------
 
 TREND_KEYS = ("mrr", "arr", "gross_margin_pct", "seats", "churn_rate_pct", "contraction_rate_pct", "dso_days",
-              "leakage_mrr", "recon_unbilled_cost")
+              "leakage_mrr", "recon_unbilled_cost", "recon_cost_missing", "recon_unmapped_cost", "recon_usage_revised")
 
 
 def _jsonable(value: Any) -> Any:
@@ -325,4 +391,4 @@ def shown(metric: str, value: Decimal | None, unit: str = "%") -> str:
 def has_data(k: CurrencyKpis) -> bool:
     """A currency with nothing in it (e.g. seen only in a recon file) is left out of reports."""
     return bool(k.mrr or k.mrc or k.seats or k.receivables or k.recon_unbilled_cost or k.leakage_mrr
-                or k.churned_mrr)
+                or k.churned_mrr or k.recon_cost_missing or k.recon_unmapped_cost or k.recon_usage_revised)

@@ -38,6 +38,14 @@ def round_money(amount: Decimal, currency: str, rounding: str = ROUND_HALF_UP) -
     return amount.quantize(quantum(currency), rounding=rounding)
 
 
+def round_places(amount: Decimal, places: int, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """`amount` held to `places` decimals, with the same rounding as money (half-up): for amounts
+    kept finer than a currency's minor unit (recon sums, Dataverse's four-place money columns)."""
+    if not isinstance(amount, Decimal):
+        raise TypeError(f"money must be Decimal, got {type(amount).__name__}")
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=rounding)
+
+
 def round_down(amount: Decimal, places: int = 2) -> Decimal:
     """Microsoft's ROUNDDOWN (towards zero), used in its recon Subtotal formulas."""
     return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)

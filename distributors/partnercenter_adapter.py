@@ -39,6 +39,7 @@ from distributors.base import (
 from partnercenter import models as pcm
 from partnercenter.client import PartnerCenterClient, request_id_for
 from partnercenter.errors import decode_error
+from shared.config import Settings
 from shared.errors import FatalError, ValidationError
 from shared.http import HttpClient, RetryPolicy, TokenProvider
 
@@ -52,11 +53,8 @@ CATALOG_COUNTRY = "US"
 
 @dataclass(frozen=True)
 class PcSubscription(Subscription):
-    """The port's Subscription plus what Partner Center adds and the sync stores."""
+    """The port's Subscription plus what only Partner Center tells."""
 
-    auto_renew: bool | None = None
-    offer_id: str = ""
-    availability_id: str = ""
     cancellation_allowed_until: datetime | None = None
 
 
@@ -65,7 +63,7 @@ def _day(value: datetime | None) -> date | None:
 
 
 def to_subscription(company_id: str, sub: pcm.Subscription) -> PcSubscription:
-    """A Partner Center subscription as the port's DTO (status labels and term codes of cspb_subscription)."""
+    """A Partner Center subscription as the port's DTO (status labels and term codes of the subscription table)."""
     status = str(sub.status or "").lower()
     return PcSubscription(
         id=sub.id, company_id=company_id, product_id=sub.offer_id, quantity=sub.quantity,
@@ -114,7 +112,7 @@ class PartnerCenterAdapter(AdapterBase):
         self._mca_template: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Any = None) -> PartnerCenterAdapter:
+    def from_settings(cls, settings: Settings | None = None) -> PartnerCenterAdapter:
         return cls(client=PartnerCenterClient.from_settings(settings))
 
     # ---- reads -------------------------------------------------------------------------------

@@ -5,17 +5,15 @@ no client id or secret (distributors_facts.md 1.2). Each answer carries a new re
 the redeemed one dies, so:
 - the refresh token lives in the secret store (Key Vault in Azure, a file under the local blob
   root in sandbox mode), seeded once from CSPB_TDSYNNEX_REFRESH_TOKEN;
-- one writer per process: one provider per (token URL, secret name) refreshes under a lock and
-  writes the new refresh token to the store *before* the access token is used;
-- a refused refresh re-reads the store (another process may have rotated it) and then tries the
-  seed (a newly minted token put in the setting), before it says plainly what a person must do;
+- one writer: shared/rotating_token.py refreshes under a thread lock and a cross-process lock (a
+  blob lease in Azure, a file lock locally), and writes the new refresh token to the store *before*
+  the access token is used, so two Function instances never spend the same token;
+- a refused refresh re-reads the store and then tries the seed (a newly minted token put in the
+  setting), before it says plainly what a person must do;
 - a lost answer (timeout, dropped connection) may have rotated the token on the server without
   our knowing the new one. That is recorded in the store, reported plainly, and the next
   attempt tries the stored token once more (the request may never have arrived); if TD SYNNEX
   refuses it, the message names the lost answer and the portal steps to mint a new token.
-Across processes there is no lock: two Function instances refreshing at the same moment can
-strand the token. CSPB_MAX_INSTANCES=1 for the provisioning app, or a longer-lived access
-token cache, keeps that rare; the refusal message then says what to do.
 """
 
 from __future__ import annotations
@@ -29,7 +27,9 @@ from typing import Any
 import requests
 
 from shared.errors import AuthError, RetriableError
+from shared.locks import CrossProcessLock, lock_for
 from shared.logging import get_logger
+from shared.rotating_token import RotatingRefreshToken
 
 log = get_logger(__name__)
 
@@ -45,73 +45,36 @@ class RefreshTokenLost(RetriableError):
     """TD SYNNEX's token answer never arrived: the refresh token may have rotated out of our reach."""
 
 
-class TdSynnexTokens:
+class TdSynnexTokens(RotatingRefreshToken):
     def __init__(self, token_url: str, store: Any, secret_name: str, *, seed: str = "", timeout: float = 30.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 lock: CrossProcessLock | None = None, clock: Callable[[], float] = time.time) -> None:
         self.token_url = token_url
-        self.store = store
-        self.secret_name = secret_name
-        self._seed = seed
         self.timeout = timeout
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._token = ""
-        self._expires = 0.0
-        self._early = 0.0
-        self.refreshes = 0
+        super().__init__(store, secret_name, self._redeem, seed=seed, refused=self._refusal, lock=lock,
+                         rotates_always=True, missing_refresh=self._no_refresh, default_lifetime=7200.0,
+                         after_refresh=self._clear_lost, clock=clock)
 
     @property
     def _lost_name(self) -> str:
         return f"{self.secret_name}-lost"
 
-    def __call__(self) -> str:
-        with self._lock:
-            if self._token and self.clock() < self._expires - self._early:
-                return self._token
-            self._refresh()
-            return self._token
+    def _clear_lost(self) -> None:
+        if self.store.get(self._lost_name):
+            self.store.set(self._lost_name, "")
 
-    def invalidate(self) -> None:
-        with self._lock:
-            self._token = ""
+    @staticmethod
+    def _no_refresh() -> Exception:
+        return AuthError(f"TD SYNNEX's token answer had no refresh_token; the old one is spent. To reconnect, {MINT_STEPS}")
 
-    def _stored(self) -> str:
-        value = self.store.get(self.secret_name)
-        return value.reveal() if value else ""
-
-    def _refresh(self) -> None:
-        tried: list[str] = []
-        for candidate in (self._stored(), None, self._seed):
-            if candidate is None:  # re-read: another process may have rotated it while we tried
-                candidate = self._stored()
-            if not candidate or candidate in tried:
-                continue
-            tried.append(candidate)
-            answer = self._redeem(candidate)
-            if answer is None:
-                continue
-            new_refresh = answer.get("refresh_token") or ""
-            if not new_refresh:
-                raise AuthError("TD SYNNEX's token answer had no refresh_token; the old one is spent. "
-                                f"To reconnect, {MINT_STEPS}")
-            # Persisted before the access token is used: if we die after this line the store holds the live token.
-            self.store.set(self.secret_name, new_refresh)
-            if self.store.get(self._lost_name):
-                self.store.set(self._lost_name, "")
-            self._token = answer["access_token"]
-            lifetime = float(answer.get("expires_in") or 7200)
-            self._expires = self.clock() + lifetime
-            self._early = min(300.0, lifetime / 4)
-            self.refreshes += 1
-            return
+    def _refusal(self, tried: list[str]) -> Exception:
+        if not tried:
+            return AuthError(f"no TD SYNNEX refresh token is configured. To connect, {MINT_STEPS}")
         lost = self.store.get(self._lost_name)
         lost_at = lost.reveal() if lost else ""
         why = (f" An earlier token answer was lost ({lost_at}), so the refresh token TD SYNNEX rotated to never "
                "reached us." if lost_at else "")
-        if not tried:
-            raise AuthError(f"no TD SYNNEX refresh token is configured. To connect, {MINT_STEPS}")
-        raise AuthError(f"TD SYNNEX refused the stored refresh token (it is single-use and rotates on every "
-                        f"refresh).{why} To reconnect, {MINT_STEPS}", code="invalid_grant")
+        return AuthError(f"TD SYNNEX refused the stored refresh token (it is single-use and rotates on every "
+                         f"refresh).{why} To reconnect, {MINT_STEPS}", code="invalid_grant")
 
     def _redeem(self, refresh_token: str) -> dict[str, Any] | None:
         """The token answer, or None when TD SYNNEX refuses this refresh token."""
@@ -168,7 +131,8 @@ def tokens_for(settings: Any) -> TdSynnexTokens:
     with _lock:
         provider = _providers.get(key)
         if provider is None:
-            provider = TdSynnexTokens(token_url, _secret_store(settings), settings.tdsynnex_refresh_token_secret_name,
-                                      seed=seed, timeout=settings.http_timeout_seconds)
+            name = settings.tdsynnex_refresh_token_secret_name
+            provider = TdSynnexTokens(token_url, _secret_store(settings), name, seed=seed,
+                                      timeout=settings.http_timeout_seconds, lock=lock_for(settings, name))
             _providers[key] = provider
         return provider

@@ -85,7 +85,7 @@ def run(source: AssessmentSource, *, as_of: date | None = None, store: bool = Tr
 CSV_FIELDS = ("as_of", "currency", "mrr", "arr", "mrc", "gross_margin_pct", "seats", "new_mrr", "expansion_mrr",
               "contraction_mrr", "churned_mrr", "churn_rate_pct", "contraction_rate_pct", "receivables",
               "dso_days", "leaked_seats", "leakage_mrr", "recon_unbilled_seats", "recon_unbilled_cost",
-              "touchless_pct")
+              "recon_cost_missing", "recon_unmapped_cost", "recon_usage_revised", "touchless_pct")
 
 
 def to_csv(assessment: Assessment) -> str:

@@ -18,8 +18,9 @@ _FINDINGS = re.compile(r"^recon/(\d{4}-\d{2})/report/findings\.csv$")
 
 
 def recon_leaks(store: Any, as_of: date) -> list[kpis.ReconLeakFact]:
-    """Provider charges no customer invoice covers, from the latest recon report (findings.csv,
-    written by recon/run.py) of a period that started on or before `as_of`."""
+    """The findings of the latest recon report (findings.csv, written by recon/run.py) of a period
+    that started on or before `as_of`: leaks, cost missing, unmapped tenants, seat mismatches and
+    usage revised after billing, each with its customer."""
     periods = sorted(m.group(1) for m in (_FINDINGS.match(p) for p in store.list("recon/")) if m)
     periods = [p for p in periods if p <= as_of.strftime("%Y-%m")]
     if not periods:
@@ -27,11 +28,12 @@ def recon_leaks(store: Any, as_of: date) -> list[kpis.ReconLeakFact]:
     text = store.get(f"recon/{periods[-1]}/report/findings.csv").decode("utf-8")
     out = []
     for row in csv.DictReader(io.StringIO(text)):
-        if row.get("kind") != UNBILLED_FINDING:
-            continue
+        kind = row.get("kind") or ""
         quantity = row.get("provider_quantity") or ""
-        out.append(kpis.ReconLeakFact(row.get("currency") or "USD", Decimal(row.get("amount") or 0),
-                                      Decimal(quantity) if quantity else None))
+        currency = row.get("currency") or ("USD" if kind == UNBILLED_FINDING else "")
+        out.append(kpis.ReconLeakFact(currency, Decimal(row.get("amount") or 0),
+                                      Decimal(quantity) if quantity and kind == UNBILLED_FINDING else None,
+                                      kind=kind, customer=row.get("customer") or row.get("tenant_id") or ""))
     return out
 
 

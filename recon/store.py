@@ -10,19 +10,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from billing.models import UsageSource, UsageSummary
+from billing.money import round_places
 from dataverse.tables import EntitySet, ReconFileStatus, Table
 from recon.aggregate import UsageGroup
 from recon.reconcile import TenantAccount
 from shared.errors import ValidationError
 
-# Dataverse money columns hold at most 4 decimal places; the exact sums stay in the recon files.
-MONEY_PLACES = Decimal("0.0001")
-QTY_PLACES = Decimal("0.0000000001")
+# Dataverse money columns hold at most 4 decimal places, quantities 10; the exact sums stay in the recon files.
+MONEY_DECIMALS, QTY_DECIMALS = 4, 10
+# The same as quanta: recon/run.py and recon/revisions.py quantize with them.
+MONEY_PLACES = Decimal(1).scaleb(-MONEY_DECIMALS)
+QTY_PLACES = Decimal(1).scaleb(-QTY_DECIMALS)
 
 
 def blob_prefix(period: str, kind: str, currency: str) -> str:
@@ -73,7 +76,7 @@ def summaries_from_groups(groups: Iterable[UsageGroup],
 
 
 def _money(value: Decimal) -> Decimal:
-    return value.quantize(MONEY_PLACES, rounding=ROUND_HALF_UP)
+    return round_places(value, MONEY_DECIMALS)
 
 
 def usage_summary_record(s: UsageSummary) -> dict[str, Any]:
@@ -86,7 +89,7 @@ def usage_summary_record(s: UsageSummary) -> dict[str, Any]:
         "cspb_metercategory": s.meter_category,
         "cspb_period": s.period,
         "cspb_currencycode": s.currency,
-        "cspb_quantity": s.quantity.quantize(QTY_PLACES, rounding=ROUND_HALF_UP),
+        "cspb_quantity": round_places(s.quantity, QTY_DECIMALS),
         "cspb_costbeforepec": _money(s.cost_before_pec),
         "cspb_pecamount": _money(s.pec_amount),
         "cspb_cost": _money(s.cost),

@@ -127,6 +127,11 @@ class AzureBlobStore:
             if type(exc).__name__ != "ResourceExistsError":
                 raise
 
+    @property
+    def container_client(self) -> Any:
+        """The azure.storage.blob ContainerClient (shared/locks.py leases blobs in it)."""
+        return self._container
+
     def put(self, path: str, data: bytes, *, content_type: str | None = None,
             metadata: dict[str, str] | None = None) -> BlobInfo:
         from azure.storage.blob import ContentSettings

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataverse.stores import inbox as rows
 from dataverse.stores.inbox import InboxRow, NewDelivery
@@ -26,6 +26,10 @@ from dataverse.tables import Table
 from shared.errors import ConflictError, IntegrationError, NotFoundError, RetriableError, ValidationError
 from shared.logging import get_logger
 from shared.queue import PROVISIONING_QUEUE, Queue
+
+if TYPE_CHECKING:  # imported where used: the intake path stays light
+    from dataverse.client import DataverseClient
+    from dataverse.webhook import DataverseEvent
 
 log = get_logger(__name__)
 
@@ -84,7 +88,7 @@ def _pool() -> ThreadPoolExecutor:
         return _intake_pool
 
 
-def intake_client(settings: Any) -> Any:
+def intake_client(settings: Any) -> DataverseClient:
     """A Dataverse client for the webhook path: short timeouts and one retry, so storage being down
     is a 503 within seconds, not a minute of backoff."""
     from dataverse.client import DataverseClient
@@ -97,7 +101,7 @@ def intake_client(settings: Any) -> Any:
 
 
 def accept_delivery(body: bytes, headers: Mapping[str, str], params: Mapping[str, str] | None = None, *,
-                    dv: Any = None, queue: Queue | None = None, settings: Any = None,
+                    dv: DataverseClient | None = None, queue: Queue | None = None, settings: Any = None,
                     now: datetime | None = None, deadline: float = INTAKE_DEADLINE_SECONDS) -> Delivery:
     """Check the key and the body (401, 400, 413), store the delivery and enqueue it (202). With storage
     or the queue failing or slow, 503 with Retry-After within `deadline` seconds: the row is left
@@ -130,7 +134,7 @@ def accept_delivery(body: bytes, headers: Mapping[str, str], params: Mapping[str
                         retry_after=int(exc.retry_after) if exc.retry_after else RETRY_AFTER_SECONDS)
 
 
-def _store_and_enqueue(event: Any, body: bytes, dv: Any, queue: Queue | None, settings: Any,
+def _store_and_enqueue(event: DataverseEvent, body: bytes, dv: DataverseClient | None, queue: Queue | None, settings: Any,
                        now: datetime | None) -> Delivery:
     from dataverse.webhook import event_key
 
@@ -174,7 +178,7 @@ def _not_yet_picked_up(row: InboxRow) -> bool:
     return row.status == InboxStatus.RECEIVED or (row.status == InboxStatus.QUEUED and not row.attempts)
 
 
-def enqueue(dv: Any, queue: Queue, inbox_id: str, message: dict[str, Any], *, message_id: str,
+def enqueue(dv: DataverseClient, queue: Queue, inbox_id: str, message: dict[str, Any], *, message_id: str,
             revert_to: int, note: str | None = None) -> bool:
     """Mark the row Queued, then send. Marked first so a fast worker's Processed is never overwritten
     by our Queued; a failed send puts the row back (best effort: if that write fails too, the row
@@ -198,13 +202,13 @@ def _payload_text(body: bytes) -> str:
     return json.dumps({"truncated": True, "head": text[:MAX_PAYLOAD_CHARS]})
 
 
-def mark(dv: Any, inbox_id: str | None, status: int, error: str | None = None, attempts: int | None = None) -> None:
+def mark(dv: DataverseClient, inbox_id: str | None, status: int, error: str | None = None, attempts: int | None = None) -> None:
     if not inbox_id:
         return
     rows.record_outcome(dv, inbox_id, status, error, attempts)
 
 
-def begin_attempt(dv: Any, inbox_id: str | None) -> int | None:
+def begin_attempt(dv: DataverseClient, inbox_id: str | None) -> int | None:
     """Count one processing attempt on the inbox row and return the count. Counted before the work,
     so an attempt that crashes the worker still counts toward giving up."""
     if not inbox_id:
@@ -245,7 +249,7 @@ def _fresh_id(row: InboxRow, why: str) -> str:
     return f"{row.event_key or row.id}|{why}|{row.modified_on or ''}"
 
 
-def _requeue(dv: Any, queue: Queue, row: InboxRow, why: str, note: str, out: InboxRun) -> None:
+def _requeue(dv: DataverseClient, queue: Queue, row: InboxRow, why: str, note: str, out: InboxRun) -> None:
     if row.entity not in HANDLED_ENTITIES or not row.record_id:
         out.skipped.append((row.id, "not a delivery CSPBridge provisions from"))
         return
@@ -254,7 +258,7 @@ def _requeue(dv: Any, queue: Queue, row: InboxRow, why: str, note: str, out: Inb
     out.requeued.append(row.id)
 
 
-def replay(dv: Any, queue: Queue, *, inbox_id: str | None = None, since: datetime | None = None,
+def replay(dv: DataverseClient, queue: Queue, *, inbox_id: str | None = None, since: datetime | None = None,
            now: datetime | None = None) -> InboxRun:
     """Queue failed inbox rows again: one row by id (the `cspbridge inbox replay --id` and the Dynamics
     Replay command), or every Failed row received since `since`. The worker re-reads the record and
@@ -282,7 +286,7 @@ def replay(dv: Any, queue: Queue, *, inbox_id: str | None = None, since: datetim
     return out
 
 
-def sweep(dv: Any, queue: Queue, *, minutes: int = DEFAULT_STUCK_MINUTES, now: datetime | None = None) -> InboxRun:
+def sweep(dv: DataverseClient, queue: Queue, *, minutes: int = DEFAULT_STUCK_MINUTES, now: datetime | None = None) -> InboxRun:
     """Re-queue rows that sat Received or Queued without progress (no write to the row) for `minutes`:
     a send lost between storing and enqueueing, a worker killed mid-message past the queue's
     redeliveries. A row still waiting behind a long backlog gets a second message; the worker's
@@ -302,7 +306,7 @@ def _status_name(code: Any) -> str:
     return names.get(code, str(code))
 
 
-def sweep_job(settings: Any = None, *, dv: Any = None, queue: Queue | None = None) -> dict[str, Any]:
+def sweep_job(settings: Any = None, *, dv: DataverseClient | None = None, queue: Queue | None = None) -> dict[str, Any]:
     """The timer's job: the configured Dataverse and provisioning queue."""
     from dataverse.client import client_or_default
     from shared.queue import get_queue

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from dataverse.client import DataverseClient
 from dataverse.stores import agreements
 from dataverse.stores import provider_accounts as accounts
 from dataverse.stores.agreements import Acceptance, Agreement
@@ -44,7 +44,7 @@ def _contact_from(row: Agreement) -> dict[str, str]:
     return contact
 
 
-def attest(dv: Any, pc: DistributorAdapter, *, agreement_id: str | None = None, provider_account_id: str | None = None,
+def attest(dv: DataverseClient, pc: DistributorAdapter, *, agreement_id: str | None = None, provider_account_id: str | None = None,
            contact: Mapping[str, str] | None = None, date_agreed: datetime | None = None) -> AttestResult:
     """Attest from an agreement row (agreement_id) or from the portal (provider_account_id + contact
     with firstName/lastName/email[/phoneNumber]). `pc` is the Partner Center adapter (the one whose
@@ -80,7 +80,7 @@ def attest(dv: Any, pc: DistributorAdapter, *, agreement_id: str | None = None, 
     return AttestResult(agreement_id, "Attested")
 
 
-def _record_portal_acceptance(dv: Any, provider_account_id: str, contact: Mapping[str, str],
+def _record_portal_acceptance(dv: DataverseClient, provider_account_id: str, contact: Mapping[str, str],
                               date_agreed: datetime | None) -> str:
     email = (contact.get("email") or "").strip().lower()
     if not email:
@@ -93,10 +93,10 @@ def _record_portal_acceptance(dv: Any, provider_account_id: str, contact: Mappin
         agreement_type=AGREEMENT_TYPE))
 
 
-def _fail(dv: Any, agreement_id: str, message: str) -> AttestResult:
+def _fail(dv: DataverseClient, agreement_id: str, message: str) -> AttestResult:
     agreements.mark_failed(dv, agreement_id, message)
     return AttestResult(agreement_id, "Failed", message)
 
 
-def is_attested(dv: Any, provider_account_id: str) -> bool:
+def is_attested(dv: DataverseClient, provider_account_id: str) -> bool:
     return accounts.mca_attested(dv, provider_account_id)

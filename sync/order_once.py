@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from dataverse import order_ledger
+from dataverse.client import DataverseClient
 from dataverse.stores.change_logs import Change
 from dataverse.stores.provider_accounts import OrderingAccount
 from distributors.base import DistributorAdapter, OrderCandidate, OrderContext, OrderResult
@@ -60,7 +60,7 @@ def send_lease() -> timedelta:
     return timedelta(seconds=float(get_settings().http_timeout_seconds) + 2)
 
 
-def place(adapter: DistributorAdapter, dv: Any, request: OrderRequest, *, change: Change,
+def place(adapter: DistributorAdapter, dv: DataverseClient, request: OrderRequest, *, change: Change,
           account: OrderingAccount, now: datetime) -> OrderResult | Review:
     """The order for `request`, sent at most once. Raises RetriableError when the outcome is
     not known yet (the provider is unreachable, or a send may still be in flight)."""
@@ -101,7 +101,7 @@ def _find(adapter: DistributorAdapter, request: OrderRequest, since: datetime) -
                                     since, reference=reference))
 
 
-def reconcile(adapter: DistributorAdapter, dv: Any, request: OrderRequest, *, since: datetime) -> OrderResult | Review | None:
+def reconcile(adapter: DistributorAdapter, dv: DataverseClient, request: OrderRequest, *, since: datetime) -> OrderResult | Review | None:
     """None when the provider holds nothing a send at `since` could have committed."""
     found = _find(adapter, request, since)
     taken_orders = order_ledger.claimed_orders(dv, [c.order_id for c in found],
@@ -133,7 +133,7 @@ def reconcile(adapter: DistributorAdapter, dv: Any, request: OrderRequest, *, si
                   f"{listed}{others}")
 
 
-def _claim(dv: Any, request: OrderRequest, verdict: OrderResult | Review) -> OrderResult | Review:
+def _claim(dv: DataverseClient, request: OrderRequest, verdict: OrderResult | Review) -> OrderResult | Review:
     if isinstance(verdict, Review):
         return verdict
     if not order_ledger.claim_order(dv, request.changelog_id, verdict.order_id):

@@ -25,6 +25,7 @@ from billing import scheduling
 from billing.models import Provider
 from billing.provisioning_rules import Action, ChangeFacts, ChangeType, Plan, ProvisioningStatus, decide
 from dataverse import transitions
+from dataverse.client import DataverseClient
 from dataverse.contract_jobs import seat_additions
 from dataverse.stores import change_logs, provider_accounts, subscriptions
 from dataverse.stores.change_logs import Change
@@ -40,6 +41,7 @@ from distributors.base import (
     ProviderRefused,
     adapter_of,
 )
+from shared.config import Settings
 from shared.errors import FatalError, IntegrationError, NotFoundError, RetriableError, ValidationError
 from shared.logging import get_logger
 from sync import azure_plan, inbox, order_once, rep_changes
@@ -75,7 +77,7 @@ _STATUS_FOR = {
 }
 
 
-def process_change(changelog_id: str, *, dv: Any, adapters: Adapters,
+def process_change(changelog_id: str, *, dv: DataverseClient, adapters: Adapters,
                    now: datetime | None = None) -> Outcome:
     now = now or datetime.now(UTC)
     try:
@@ -140,7 +142,7 @@ def process_change(changelog_id: str, *, dv: Any, adapters: Adapters,
 
 
 def _scheduled(change: Change, sub: Provisioned, account: OrderingAccount | None,
-               adapters: Adapters, now: datetime, dv: Any, changelog_id: str) -> Outcome | None:
+               adapters: Adapters, now: datetime, dv: DataverseClient, changelog_id: str) -> Outcome | None:
     """A change log with a future effective date: wait for its day, or send it now as a change
     at renewal / cancel at term end (billing/scheduling.py). None when it is due now."""
     adapter = adapter_of(adapters, sub.provider)
@@ -188,7 +190,7 @@ def _scheduled(change: Change, sub: Provisioned, account: OrderingAccount | None
     return Outcome(changelog_id, "Provisioned", timing.reason)
 
 
-def _cotermed(dv: Any, sub_id: str, start: Any) -> str | None:
+def _cotermed(dv: DataverseClient, sub_id: str, start: Any) -> str | None:
     """A rep's new subscription is co-termed to its billing contract (the sync refines it later):
     its first commitment end, or None when it is on no contract."""
     from dataverse.contract_jobs import coterm_end
@@ -198,14 +200,14 @@ def _cotermed(dv: Any, sub_id: str, start: Any) -> str | None:
     return f"{end.isoformat()}T00:00:00Z" if end is not None else None
 
 
-def _revert_edit(dv: Any, change: Change, sub: Provisioned | None) -> None:
+def _revert_edit(dv: DataverseClient, change: Change, sub: Provisioned | None) -> None:
     """A refused change that came from editing the subscription form: put the form back."""
     if sub is not None and str(change.change_key or "").startswith("rep|"):
         rep_changes.revert_refused(dv, sub.id, change.change_type, change.old_quantity)
 
 
 def _call_provider(action: Action, adapter: DistributorAdapter, change: Change, sub: Provisioned,
-                   account: OrderingAccount | None, key: str, dv: Any, changelog_id: str, now: datetime) -> Outcome:
+                   account: OrderingAccount | None, key: str, dv: DataverseClient, changelog_id: str, now: datetime) -> Outcome:
     sub_id = sub.id
     if action is Action.ORDER:
         if account is None or not account.external_id:
@@ -312,12 +314,12 @@ def _facts(change: Change, sub: Provisioned, account: OrderingAccount | None) ->
     )
 
 
-def _write_back(dv: Any, changelog_id: str, status: int, *, error: str | None = None, order_id: str | None = None,
+def _write_back(dv: DataverseClient, changelog_id: str, status: int, *, error: str | None = None, order_id: str | None = None,
                 ) -> None:
     change_logs.write_back(dv, changelog_id, status, error=error, order_id=order_id)
 
 
-def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Adapters | None = None,
+def handle_message(body: Mapping[str, Any], *, dv: DataverseClient | None = None, adapters: Adapters | None = None,
                    now: datetime | None = None, delivery_count: int | None = None,
                    max_attempts: int | None = None) -> Outcome | None:
     """One queue message from the webhook (or the CLI). Counts the attempt on the inbox row
@@ -376,7 +378,7 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Adapter
     return outcome
 
 
-def default_adapters(settings: Any = None) -> dict[Provider, DistributorAdapter]:
+def default_adapters(settings: Settings | None = None) -> dict[Provider, DistributorAdapter]:
     """Provider -> adapter, built from the settings. Pax8 joins when its client
     id is configured (CSPB_PAX8_CLIENT_ID) or, in sandbox mode, when its URL is the loopback
     sandbox, so an installation without Pax8 never calls it. TD SYNNEX joins when

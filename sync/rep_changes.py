@@ -10,9 +10,9 @@ effective quantity, so Dynamics shows what the customer really has.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from billing.provisioning_rules import change_type_for
+from dataverse.client import DataverseClient
 from dataverse.stores import change_logs, subscriptions
 from dataverse.stores.change_logs import EffectiveChange, NewChangeLog
 from dataverse.tables import ChangeOrigin, ChangeType, ProvisioningStatus, SubscriptionStatus
@@ -20,11 +20,11 @@ from dataverse.tables import ChangeOrigin, ChangeType, ProvisioningStatus, Subsc
 _EFFECTIVE = (ProvisioningStatus.AWAITING, ProvisioningStatus.PROVISIONED, ProvisioningStatus.NOT_APPLICABLE)
 
 
-def last_effective(dv: Any, subscription_id: str) -> EffectiveChange | None:
+def last_effective(dv: DataverseClient, subscription_id: str) -> EffectiveChange | None:
     return change_logs.last_effective(dv, subscription_id, _EFFECTIVE)
 
 
-def record_rep_change(dv: Any, subscription_id: str, event_key: str, *, requested_by: str = "sales rep",
+def record_rep_change(dv: DataverseClient, subscription_id: str, event_key: str, *, requested_by: str = "sales rep",
                       now: datetime | None = None) -> str | None:
     """Create the change log a subscription edit implies (idempotent per webhook event); its id, or None."""
     now = now or datetime.now(UTC)
@@ -49,7 +49,7 @@ def record_rep_change(dv: Any, subscription_id: str, event_key: str, *, requeste
         requested_by=requested_by, origin=ChangeOrigin.SALES_REP, provisioning_status=ProvisioningStatus.AWAITING))
 
 
-def revert_refused(dv: Any, subscription_id: str, change_type: int | None, old_quantity: int | None) -> None:
+def revert_refused(dv: DataverseClient, subscription_id: str, change_type: int | None, old_quantity: int | None) -> None:
     """After a refusal, show the quantity/status the customer still has."""
     if change_type == ChangeType.CANCEL:
         subscriptions.set_seats(dv, subscription_id, status=SubscriptionStatus.ACTIVE)

@@ -401,7 +401,7 @@ def _wanted_row(sub: Any, provider: int, account_id: str) -> dict[str, Any]:
     parts = (sub.product_id or "").split(":")
     product_id = parts[0]
     sku = parts[1] if len(parts) > 1 else ""
-    availability = getattr(sub, "availability_id", "") or (parts[2] if len(parts) > 2 else "")
+    availability = sub.availability_id or (parts[2] if len(parts) > 2 else "")
     return {
         S.PROVIDER_SUBSCRIPTION_ID: sub.id,
         S.PROVIDER: provider,
@@ -415,7 +415,7 @@ def _wanted_row(sub: Any, provider: int, account_id: str) -> dict[str, Any]:
         S.BILLING_FREQUENCY: sub.billing_term,
         S.START_DATE: _date_iso(sub.start_date),
         S.COMMITMENT_END: _date_iso(sub.commitment_end_date),
-        S.AUTO_RENEW: getattr(sub, "auto_renew", None),
+        S.AUTO_RENEW: sub.auto_renew,
         S.UNIT_COST: parse_decimal(sub.unit_cost) if sub.unit_cost is not None else None,
         S.CURRENCY: sub.currency or None,
         S.ORDER_ID: sub.order_id or None,

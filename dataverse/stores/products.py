@@ -63,3 +63,18 @@ def catalog_ids(dv: DataverseClient, product_id: str) -> CatalogIds:
     row = dv.get(EntitySet.PRODUCTS, product_id, select=["productid", "cspb_productid", "cspb_skuid",
                                                          "cspb_productfamily"])
     return CatalogIds(row.get("cspb_productid"), row.get("cspb_skuid"), row.get("cspb_productfamily"))
+
+
+@dataclass(frozen=True)
+class Item:
+    """A product as an accounting item: its number (the SKU) and name."""
+
+    number: str
+    name: str
+
+
+def numbered_items(dv: DataverseClient) -> list[Item]:
+    """Every product that has a product number."""
+    rows = dv.list(EntitySet.PRODUCTS, select=["productid", "name", "productnumber"])
+    return [Item(_text(r["productnumber"]), _text(r.get("name")) or _text(r["productnumber"]))
+            for r in rows if r.get("productnumber")]

@@ -15,6 +15,7 @@ Setup intents: https://docs.stripe.com/api/setup_intents ; 3-D Secure: https://d
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -27,8 +28,8 @@ from urllib.parse import quote
 from werkzeug.wrappers import Request, Response
 
 from sandbox._server import SandboxApp, json_response
+from sandbox._webhooks import WebhookSender
 from sandbox.stripe import checkout
-from sandbox.stripe.webhooks import WebhookSender
 
 # Stripe's documented test payment methods (https://docs.stripe.com/testing): brand, last4 and what
 # happens when a payment (or setup) is confirmed with them.
@@ -100,7 +101,7 @@ class StripeSandbox:
         self.setup_intents: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
         self.sessions: dict[str, dict[str, Any]] = {}
-        self.webhooks = WebhookSender()
+        self.webhooks = WebhookSender(_stripe_signature)
         self.idempotency: dict[str, tuple[str, int, str]] = {}
         self.api_key_prefix = "sk_test_"
         self.host_url = ""
@@ -161,6 +162,9 @@ class StripeSandbox:
         if kind == "payment_intents" and post and len(parts) == 4 and parts[3] == "confirm":
             found = self.intents.get(parts[2])
             return self.confirm(found, params) if found else self._missing("payment_intent", parts[2])
+        if kind == "payment_intents" and post and len(parts) == 4 and parts[3] == "cancel":
+            found = self.intents.get(parts[2])
+            return self.cancel_intent(found, params) if found else self._missing("payment_intent", parts[2])
         if kind == "setup_intents" and post and len(parts) == 2:
             return self.create_setup_intent(params)
         if kind == "setup_intents" and len(parts) == 3:
@@ -174,7 +178,7 @@ class StripeSandbox:
         if kind == "checkout" and len(parts) >= 3 and parts[2] == "sessions":
             return checkout.route(self, request, parts, params)
         if kind == "webhook_endpoints" and post and len(parts) == 2:
-            return json_response(self.webhooks.add(params))
+            return json_response(self.add_webhook_endpoint(params))
         return _error(404, "invalid_request_error", f"Unrecognized request URL ({request.method}: {request.path}).")
 
     @staticmethod
@@ -267,6 +271,17 @@ class StripeSandbox:
             intent["next_action"] = self._next_action("pi", intent["id"], params.get("return_url"))
             return json_response(intent)
         intent.update(status="succeeded", amount_received=intent["amount"], latest_charge=_new_id("ch"))
+        return json_response(intent)
+
+    def cancel_intent(self, intent: dict[str, Any], params: dict[str, Any]) -> Response:
+        """Cancellable while it waits (requires_payment_method/_confirmation/_action, processing)."""
+        if intent["status"] not in ("requires_payment_method", "requires_confirmation", "requires_action",
+                                    "requires_capture", "processing"):
+            return _error(400, "invalid_request_error", "You cannot cancel this PaymentIntent because it has a "
+                          f"status of {intent['status']}.", "payment_intent_unexpected_state", payment_intent=intent)
+        intent.update(status="canceled", next_action=None, canceled_at=int(time.time()),
+                      cancellation_reason=params.get("cancellation_reason"))
+        self.emit("payment_intent.canceled", dict(intent))
         return json_response(intent)
 
     def _next_action(self, kind: str, ident: str, return_url: Any) -> dict[str, Any]:
@@ -368,6 +383,18 @@ class StripeSandbox:
         self.refunds[refund["id"]] = refund
         return json_response(refund)
 
+    def add_webhook_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`POST /v1/webhook_endpoints`: Stripe answers the endpoint's signing `secret` (whsec_...) once, here."""
+        raw = params.get("enabled_events") or "*"
+        events = list(raw.values()) if isinstance(raw, dict) else [raw]
+        endpoint = {"id": _new_id("we"), "object": "webhook_endpoint", "api_version": None, "application": None,
+                    "created": int(time.time()), "description": params.get("description"), "enabled_events": events,
+                    "livemode": False, "metadata": params.get("metadata", {}),
+                    "secret": "whsec_" + secrets.token_hex(16), "status": "enabled", "url": params.get("url")}
+        self.webhooks.endpoints.append({"url": endpoint["url"], "events": events, "enabled": True,
+                                        "secret": endpoint["secret"]})
+        return endpoint
+
     def emit(self, kind: str, obj: dict[str, Any]) -> None:
         """Queue a Stripe event for every webhook endpoint subscribed to `kind`."""
         self.webhooks.send({"id": _new_id("evt"), "object": "event", "api_version": "2024-06-20",
@@ -378,6 +405,14 @@ class StripeSandbox:
 
     def dump(self) -> str:
         return json.dumps({"intents": list(self.intents.values())}, default=str)
+
+
+def _stripe_signature(endpoint: dict[str, Any], body: bytes) -> dict[str, str]:
+    """`Stripe-Signature: t=<unix>,v1=<hex>`: HMAC-SHA256 of "<t>.<raw body>" with the endpoint's secret
+    (https://docs.stripe.com/webhooks#verify-manually)."""
+    t = int(time.time())
+    signature = hmac.new(endpoint["secret"].encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={t},v1={signature}", "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)"}
 
 
 def _public(obj: dict[str, Any]) -> dict[str, Any]:

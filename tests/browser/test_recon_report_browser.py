@@ -42,6 +42,9 @@ def test_first_screen_shows_money_at_risk_and_margin_charts(tmp_path):
             assert page.locator("#margin svg").count() >= 8  # customer + family chart per currency
             first_chart = page.locator("svg").first.bounding_box()
             assert first_chart is not None and first_chart["height"] > 20
+            # Usage revised after billing: the largest deltas, before the findings.
+            assert page.locator("#usage-revised tbody tr").count() == 30
+            assert "usage_revisions.csv" in page.locator("#usage-revised").inner_text()
             # Findings grouped by customer, the first groups open, the rest one click away.
             groups = page.locator("#findings details")
             assert groups.count() == 25

@@ -142,7 +142,9 @@ def test_assessment_snapshots_compare_with_the_previous_run(portal_dv, tmp_path)
     store.put("recon/2026-10/report/findings.csv", (header + "billed_by_provider_not_to_customer,t,,s,USD,99.00,3,,x\n"
                                                     "quantity_mismatch,t,,s,USD,5.00,3,2,y\n").encode())
     store.put("recon/2026-12/report/findings.csv", (header + "billed_by_provider_not_to_customer,t,,s,USD,1.00,1,,z\n").encode())
-    assert recon_leaks(store, date(2026, 11, 25)) == [ReconLeakFact("USD", Decimal("99.00"), Decimal("3"))]
+    assert recon_leaks(store, date(2026, 11, 25)) == [
+        ReconLeakFact("USD", Decimal("99.00"), Decimal("3"), customer="t"),
+        ReconLeakFact("USD", Decimal("5.00"), None, kind="quantity_mismatch", customer="t")]
     with_recon = assessment.run(DataverseAssessmentSource(dv, store=store), as_of=date(2026, 11, 25), store=False)
     assert str(with_recon.report.currencies["USD"].recon_unbilled_cost) == "99.00"
     html = assessment.to_html(second, "es")
@@ -315,3 +317,77 @@ def _money_is_zero(value) -> bool:
     from decimal import Decimal
 
     return Decimal(str(value or 0)) == 0
+
+
+def test_authorizenet_contract_adds_a_card_on_accept_customer(portal_dv, authorizenet_hosted):
+    """A contract paid through Authorize.Net: the portal posts the page token to the hosted form, the
+    customer types a test card there and continues back; the card is on the contract."""
+    import re
+
+    import requests
+
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from portal.wiring import integrations_for
+    from shared.config import get_settings
+
+    dv, ids = portal_dv
+    dv.update("cspb_billingcontracts", ids["k-contoso"], {"cspb_paymentprovider": "authorizenet"})
+    browser = PortalBrowser(create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                                       integrations=integrations_for(dv, get_settings())))
+    browser.sign_in(ids["c-fin"])
+    r = browser.post(f"/payment/{ids['k-contoso']}/link", token_from="/payment")
+    pay_path = r.headers["Location"].split("/portal", 1)[1]
+    page = browser.post(pay_path, token_from=pay_path).get_data(as_text=True)
+    action = re.search(r'<form method="post" action="([^"]+)" id="hosted-form">', page).group(1)
+    assert action == authorizenet_hosted.url + "/customer/addPayment" and "autosubmit.js" in page
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)">', page.split('id="hosted-form"')[1]))
+    assert set(fields) == {"token"}
+    form = requests.post(action, data=fields, timeout=5)
+    assert 'id="cardNum"' in form.text
+    done = requests.post(action, data={**fields, "cardNumber": "4111111111111111", "expirationDate": "1234",
+                                       "cardCode": "123", "zip": "98004"}, timeout=5)
+    back = re.search(r'id="continue" href="([^"]+)"', done.text).group(1).replace("&amp;", "&")
+    saved = browser.get(back.split("/portal", 1)[1])
+    assert saved.status_code == 200 and "card ending in 1111 is saved" in saved.get_data(as_text=True)
+    token = dv.get("cspb_billingcontracts", ids["k-contoso"])["cspb_paymenttoken"]
+    assert re.fullmatch(r"\d+/\d+", token)
+
+
+def test_an_old_3d_secure_link_cannot_pay_twice_once_a_new_card_paid(portal_dv, stripe_server):
+    """The saved card needs 3-D Secure (the customer gets a link), the customer pays with a new card
+    instead: the waiting attempt is cancelled, so following the old link takes nothing."""
+    import re
+
+    import requests
+
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from shared.config import get_settings
+    from tests.plugins.payments import type_card
+
+    dv, ids = portal_dv
+    browser = PortalBrowser(create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                                       integrations=_stripe_card_entry(dv, stripe_server)))
+    browser.sign_in(ids["f-admin"])
+    path = f"/invoices/{ids['i-fab']}"
+
+    def form(**extra: str) -> dict[str, str]:
+        attempt = re.search(r'name="attempt" value="([^"]+)"', browser.get(path).get_data(as_text=True)).group(1)
+        return {"attempt": attempt, **extra}
+
+    r = browser.post(f"/payment/{ids['k-fabrikam']}/link", token_from="/payment")
+    pay_path = r.headers["Location"].split("/portal", 1)[1]
+    browser.get(_back_to_portal(type_card(browser.post(pay_path, token_from=pay_path).headers["Location"],
+                                          "4000002760003184")))
+    page = browser.post(path + "/pay", form(), token_from=path).get_data(as_text=True)
+    link = re.search(r'id="authenticate" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    hosted = browser.post(path + "/pay", form(method="new"), token_from=path).headers["Location"]
+    paid = browser.get(_back_to_portal(type_card(hosted, "4242424242424242"))).get_data(as_text=True)
+    assert "Gracias: se han pagado" in paid
+    history = paid.split('id="payment-history"', 1)[1]
+    assert "Fallido" in history and "Pagado" in history and "Pendiente" not in history
+    assert "la factura se pagó con otro pago" in history
+    assert requests.get(link, allow_redirects=False, timeout=5).status_code == 404  # nothing left to authenticate
+    invoice = dv.get("invoices", ids["i-fab"])
+    assert _money_is_zero(invoice["cspb_balance"]) and str(invoice["cspb_amountpaid"]).startswith("1428")

@@ -129,3 +129,32 @@ def test_percentages_never_show_negative_zero():
 
     assert str(_pct(Decimal("-0.0001"), Decimal(100))) == "0.0"
     assert _pct(Decimal(-5), Decimal(100)) == Decimal("-5.0")
+
+
+def test_recon_findings_of_every_money_kind_per_currency_and_per_customer():
+    """Cost missing, unmapped tenants and usage revised after billing count next to the leaks, and the
+    customers with the most money at risk come first within each currency."""
+    from billing.kpis import ReconLeakFact
+    from portal import assessment
+
+    facts = [ReconLeakFact("USD", D("50.00"), D("2"), customer="Contoso"),
+             ReconLeakFact("USD", D("342.20"), kind="billed_to_customer_no_provider_line", customer="Coho"),
+             ReconLeakFact("NOK", D("9000"), kind="unmapped_tenant", customer="Fabrikam"),
+             ReconLeakFact("USD", D("-39.56"), kind="usage_revised_after_billing", customer="Contoso"),
+             ReconLeakFact("USD", D("12.00"), kind="usage_revised_after_billing", customer="Litware"),
+             ReconLeakFact("USD", D("0"), kind="quantity_mismatch", customer="Adatum"),
+             ReconLeakFact("", D("0"), kind="mapped_tenant_no_provider_lines", customer="Humongous")]
+    r = compute(as_of=AS_OF, subscriptions=[], changes=[], invoices=[], recon_leaks=facts)
+    usd = r.currencies["USD"]
+    assert (usd.recon_unbilled_cost, usd.recon_cost_missing, usd.recon_usage_revised) == (
+        D("50.00"), D("342.20"), D("-27.56"))
+    assert r.currencies["NOK"].recon_unmapped_cost == D("9000.00") and "" not in r.currencies
+    # Ranked within each currency (never NOK against USD).
+    assert [(c.customer, c.currency) for c in r.recon_customers] == [
+        ("Fabrikam", "NOK"), ("Coho", "USD"), ("Contoso", "USD"), ("Litware", "USD"), ("Adatum", "USD")]
+    contoso = r.recon_customers[2]
+    assert (contoso.leaked_cost, contoso.usage_revised) == (D("50.00"), D("-39.56"))
+    html = assessment.to_html(assessment.run(assessment.InMemorySource(assessment.Facts(recon_leaks=facts)),
+                                             as_of=AS_OF, store=False))
+    assert 'id="kpi-recon-customers"' in html and "Fabrikam" in html and "None" not in html
+    assert "-$39.56" in html and "Usage revised after billing, net (recon)" in html

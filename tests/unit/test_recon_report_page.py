@@ -7,14 +7,14 @@ import csv
 import io
 from decimal import Decimal as D
 
-from recon.reconcile import Finding, FindingKind, MarginRow, ReconResult
-from recon.report import findings_csv, html_report
+from recon.reconcile import Finding, FindingKind, MarginRow, ReconResult, UsageRevision
+from recon.report import findings_csv, html_report, revisions_csv
 
 CURRENCIES = ("USD", "EUR", "GBP", "JPY")
 
 
 def big_result(customers: int = 2000) -> ReconResult:
-    findings, margin = [], []
+    findings, margin, revisions = [], [], []
     for i in range(customers):
         name, tenant, cur = f"Customer {i:04d} Ltd", f"{i:08d}-0000-4000-8000-000000000000", CURRENCIES[i % 4]
         for k in range(7):
@@ -25,7 +25,10 @@ def big_result(customers: int = 2000) -> ReconResult:
         for family in ("Microsoft 365", "Azure", "Security", "Dynamics 365", "Exchange"):
             margin.append(MarginRow(f"acct-{i}", name, family, cur, D(1000 + i), D(900 + i % 300),
                                     ((cur, D(900 + i % 300)),)))
-    return ReconResult(findings=findings, margin=margin)
+        for k, meter in enumerate(("Virtual Machines", "Storage", "Bandwidth")):
+            revisions.append(UsageRevision(name, tenant, f"acct-{i}", f"az-{i}", f"ent-{i}", meter, "2026-11", cur,
+                                           D(100 + i % 50), D(100 + i % 50) + D(k - 1) * D("7.5")))
+    return ReconResult(findings=findings, margin=margin, revisions=[r for r in revisions if r.delta])
 
 
 def test_two_thousand_customers_fit_in_a_megabyte_and_every_finding_is_in_the_csv():
@@ -39,6 +42,10 @@ def test_two_thousand_customers_fit_in_a_megabyte_and_every_finding_is_in_the_cs
     # The first screen is money at risk, then margin; the findings come after.
     assert html.index('id="at-risk"') < html.index('id="margin"') < html.index('id="findings"')
     assert "Leak: charged by Microsoft, not billed" in html and "more in findings.csv" not in html[:2000]
+    # 4,000 revised meters: the 30 largest on the page, every one in usage_revisions.csv.
+    assert html.index('id="margin"') < html.index('id="usage-revised"') < html.index('id="findings"')
+    assert html.count("on the next invoice") == 30 and "usage_revisions.csv has all 4,000." in html
+    assert len(list(csv.DictReader(io.StringIO(revisions_csv(result.revisions))))) == 4000
 
 
 def test_spanish_report_from_the_shared_catalog():
