@@ -10,7 +10,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from dataverse import transitions
 from dataverse.client import DataverseClient
 from dataverse.stores._rows import bind
 from dataverse.tables import ChangeOrigin, EntitySet, ProvisioningStatus
@@ -113,7 +112,9 @@ def get_change(dv: DataverseClient, changelog_id: str) -> Change:
         provisioning_status=row.get("cspb_provisioningstatus"), idempotency_key=row.get("cspb_idempotencykey"),
         sent_on=parse_datetime(row.get("cspb_senttoprovideron")), subscription_id=row.get("_cspb_subscription_value"),
         provider_order_id=row.get("cspb_providerorderid"), change_key=row.get("cspb_changekey"),
-        effective=parse_datetime(row.get("cspb_effectivedate")), target=transitions.target_of(row))
+        effective=parse_datetime(row.get("cspb_effectivedate")),
+        target=(row.get("cspb_targetcatalogitemid") or "", row.get("cspb_targetterm") or "",
+                row.get("cspb_targetbillingfrequency") or ""))
 
 
 def record_key(dv: DataverseClient, changelog_id: str, key: str, sent_on: datetime) -> None:
