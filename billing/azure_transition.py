@@ -3,7 +3,7 @@ on the legacy subscription that the subscription sync advances:
 
     Flagged -> Instructions Sent -> New Plan Seen -> Done
 
-- Flagged: the sync found a legacy Azure subscription (cspb_needstransition).
+- Flagged: the sync found a legacy Azure subscription (flagged "needs transition").
 - Instructions Sent: the rep has the steps (on the subscription form, and as a task on the account).
 - New Plan Seen: the sync has seen an active Azure plan for the same customer; what is left is
   Partner Center's transition of the Azure resources, after which the legacy subscription ends.
@@ -19,7 +19,7 @@ from enum import IntEnum
 
 
 class TransitionState(IntEnum):
-    """cspb_subscription.cspb_transitionstate"""
+    """A legacy Azure subscription's transition state."""
 
     FLAGGED = 1
     INSTRUCTIONS_SENT = 2

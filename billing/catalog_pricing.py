@@ -43,7 +43,7 @@ STANDARD_UNITS: tuple[tuple[str, str], ...] = (
     ("P3Y", "triennial"),
 )
 
-# cspb_pricechange.cspb_status (dataverse.tables.PriceChangeStatus mirrors these; billing must not import it)
+# A price change's status (dataverse.tables.PriceChangeStatus mirrors these; billing must not import it)
 CHANGE_PENDING, CHANGE_APPROVED, CHANGE_REJECTED, CHANGE_APPLIED = 1, 2, 3, 4
 
 
@@ -201,7 +201,7 @@ def unit_price_for_quantity(list_price: Decimal, tiers: Sequence[Tier] | str | N
 
 
 def tiers_text(tiers: Sequence[Tier]) -> str | None:
-    """The stored form (productpricelevel.cspb_pricetiers): canonical JSON, so an unchanged sheet
+    """The stored form (the price list item's tiers column): canonical JSON, so an unchanged sheet
     compares equal as text. A single tier is no volume pricing and stores nothing."""
     if len(tiers) < 2:
         return None
@@ -578,7 +578,7 @@ def margin_change(seats: Decimal | int, old_cost: Decimal | None, new_cost: Deci
 def subscription_price_key(currency: str, product_id: str, sku_id: str, term: str, billing_frequency: str,
                            ) -> str | None:
     """The price list item a subscription is priced from: its currency's price list, its product:SKU,
-    and the unit of its term + billing frequency (P1M|P1Y|P3Y, as cspb_billingfrequency holds it)."""
+    and the unit of its term + billing frequency (P1M|P1Y|P3Y, as a subscription's billing frequency holds it)."""
     from billing.newcommerce import FREQUENCY_TO_BILLING_CYCLE
 
     if not currency or not product_id or not sku_id:

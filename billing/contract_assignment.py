@@ -63,12 +63,12 @@ USAGE_KINDS = frozenset({SubscriptionKind.AZURE_PLAN, SubscriptionKind.AZURE_ENT
                          SubscriptionKind.LEGACY_AZURE, SubscriptionKind.MARKETPLACE})
 # Nothing left to bill: such a subscription is not put on a contract at all.
 ENDED = frozenset({SubscriptionStatus.EXPIRED, SubscriptionStatus.CANCELLED})
-# cspb_billingfrequency (Microsoft's billing cycle as a term code) -> the price sheet's BillingPlan.
+# A subscription's billing frequency (Microsoft's billing cycle as a term code) -> the price sheet's BillingPlan.
 BILLING_PLAN: dict[str, str] = {"P1M": "monthly", "P1Y": "annual", "P3Y": "triennial"}
 
 @dataclass(frozen=True)
 class MappedAccount:
-    """A provider account mapped to a CRM account (cspb_mappingstatus Mapped, cspb_account set)."""
+    """A provider account mapped to a CRM account (mapping status Mapped, CRM account set)."""
 
     provider_account_id: str
     account_id: str

@@ -1,7 +1,7 @@
 """Exchange rates of the month. A price or cost in another currency is converted into the
 contract's currency with a dated rate: the month being billed for a full license line, the month a
 change took effect for a change-log line, the usage month for usage. The rate table is an input
-(the cspb_exchangerate table in Dataverse: from, to, month, rate, source), never fetched here.
+(the exchange-rate table in Dataverse: from, to, month, rate, source), never fetched here.
 
 Microsoft prices new-commerce licenses in 16 currencies plus USD (billing/money.py); a customer
 whose currency is not one of them is priced from USD and converted (`price_currency`).

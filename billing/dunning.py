@@ -16,7 +16,7 @@ from enum import IntEnum
 
 
 class DunningKind(IntEnum):
-    """cspb_dunningevent.cspb_kind"""
+    """A dunning event's kind."""
 
     REMINDER = 1
     RETRY = 2

@@ -1,6 +1,6 @@
 """Billing models: frozen dataclasses shared by the engine, the Dataverse mappers, sync, portal,
 recon and payments. Enum values equal the Dataverse picklist values in solution/TABLES.md, so a
-mapper can do `Frequency(row["cspb_frequency"])` and `freq.value` both ways. These enums are the one
+mapper (dataverse/map_billing.py) can do `Frequency(value)` and `freq.value` both ways. These enums are the one
 definition of their picklists: dataverse.tables re-exports them (and its test checks them against the
 solution source), portal.models imports them.
 
@@ -19,7 +19,7 @@ ZERO = Decimal("0")
 
 
 class Frequency(IntEnum):
-    """cspb_billingcontract.cspb_frequency; the value is the number of months per billing cycle."""
+    """A billing contract's billing frequency; the value is the number of months per billing cycle."""
 
     MONTHLY = 1
     QUARTERLY = 3
@@ -28,14 +28,14 @@ class Frequency(IntEnum):
 
 
 class Policy(IntEnum):
-    """cspb_billingcontract.cspb_policy"""
+    """A billing contract's policy: bill a cycle in advance or in arrears."""
 
     ADVANCE = 1
     ARREARS = 2
 
 
 class RefundPolicy(IntEnum):
-    """cspb_billingcontract.cspb_refundpolicy"""
+    """A billing contract's refund policy."""
 
     USE_GLOBAL = 0
     YES = 1
@@ -43,14 +43,14 @@ class RefundPolicy(IntEnum):
 
 
 class ProrateUnit(IntEnum):
-    """cspb_billingcontract.cspb_prorateunit"""
+    """A billing contract's proration unit."""
 
     DAYS = 1
     MONTHS = 2
 
 
 class UsageGrouping(IntEnum):
-    """cspb_billingcontract.cspb_usagegrouping"""
+    """How a billing contract groups usage on its invoices."""
 
     SUBSCRIPTION = 1
     METER_CATEGORY = 2
@@ -58,7 +58,7 @@ class UsageGrouping(IntEnum):
 
 
 class LineType(IntEnum):
-    """invoicedetail.cspb_linetype"""
+    """An invoice line's type."""
 
     LICENSE = 1
     PRORATION = 2
@@ -69,16 +69,17 @@ class LineType(IntEnum):
 
 
 class Provider(IntEnum):
-    """cspb_provideraccount.cspb_provider, cspb_subscription.cspb_provider"""
+    """The provider of a provider account or a subscription."""
 
     PARTNER_CENTER = 1
     PAX8 = 2
     MANUAL = 3
     TDSYNNEX = 4
+    INGRAM = 5
 
 
 class SubscriptionStatus(IntEnum):
-    """cspb_subscription.cspb_status"""
+    """A subscription's status."""
 
     ACTIVE = 1
     SUSPENDED = 2
@@ -89,7 +90,7 @@ class SubscriptionStatus(IntEnum):
 
 
 class SubscriptionKind(IntEnum):
-    """cspb_subscription.cspb_kind"""
+    """A subscription's kind."""
 
     LICENSE = 1
     AZURE_PLAN = 2
@@ -100,7 +101,7 @@ class SubscriptionKind(IntEnum):
 
 
 class ChangeType(IntEnum):
-    """cspb_licensechangelog.cspb_changetype"""
+    """A license change log's change type."""
 
     NEW = 1
     INCREASE = 2
@@ -113,7 +114,7 @@ class ChangeType(IntEnum):
 
 
 class ChangeOrigin(IntEnum):
-    """cspb_licensechangelog.cspb_origin"""
+    """Where a license change log came from."""
 
     SALES_REP = 1
     PORTAL = 2
@@ -124,7 +125,7 @@ class ChangeOrigin(IntEnum):
 
 
 class ProvisioningStatus(IntEnum):
-    """cspb_licensechangelog.cspb_provisioningstatus"""
+    """A license change log's provisioning status."""
 
     AWAITING = 1
     PROVISIONED = 2
@@ -135,7 +136,7 @@ class ProvisioningStatus(IntEnum):
     SENDING = 6
     # The provider may hold an order for this change that cannot be told apart from another: a person decides.
     NEEDS_REVIEW = 7
-    # The provider's API cannot do this change (TD SYNNEX cancellation): cspb_error says what to do by hand.
+    # The provider's API cannot do this change (TD SYNNEX cancellation): the change log's error says what to do by hand.
     MANUAL_ACTION = 8
 
 
@@ -145,7 +146,7 @@ NEVER_TOOK_EFFECT = frozenset({ProvisioningStatus.FAILED, ProvisioningStatus.REF
 
 
 class PaymentStatus(IntEnum):
-    """invoice.cspb_paymentstatus (a cspb_payment row's own status is dataverse.tables.PaymentStatus)"""
+    """An invoice's payment status (a payment row's own status is dataverse.tables.PaymentStatus)"""
 
     UNPAID = 1
     PARTIALLY_PAID = 2
@@ -154,7 +155,7 @@ class PaymentStatus(IntEnum):
 
 
 class TaxCategory(IntEnum):
-    """product.cspb_taxcategory"""
+    """A product's tax category."""
 
     STANDARD = 1
     REDUCED = 2
@@ -162,7 +163,7 @@ class TaxCategory(IntEnum):
 
 
 class SuspendedBilling(IntEnum):
-    """cspb_billingcontract.cspb_suspendedbilling. Microsoft keeps billing the partner for a suspended
+    """What a billing contract does while a subscription is suspended. Microsoft keeps billing the partner for a suspended
     new-commerce subscription, so the default passes that on to the customer."""
 
     KEEP_BILLING = 1
@@ -170,7 +171,7 @@ class SuspendedBilling(IntEnum):
 
 
 class UsageSource(StrEnum):
-    """cspb_usagesummary.cspb_usagesource: whose figures a summary holds. `billed` = Microsoft's
+    """A usage summary's source: whose figures a summary holds. `billed` = Microsoft's
     invoiced (closed-period) usage; `unbilled` = the interim, estimated figures of an open period."""
 
     BILLED = "billed"
@@ -185,13 +186,13 @@ class InvoiceKind(StrEnum):
     CHANGELOG = "changelog"
 
 
-# Term / billing-frequency codes as Microsoft writes them (cspb_term, cspb_billingfrequency).
+# Term / billing-frequency codes as Microsoft writes them (a subscription's term and billing frequency).
 TERM_MONTHS: dict[str, int] = {"P1M": 1, "P1Y": 12, "P3Y": 36}
 
 
 @dataclass(frozen=True)
 class BillingContract:
-    number: str  # cspb_contractnumber, the alternate key
+    number: str  # the contract number, the alternate key
     account_id: str | None
     frequency: Frequency
     policy: Policy
@@ -231,7 +232,7 @@ class BillingContract:
 
 @dataclass(frozen=True)
 class Subscription:
-    provider_subscription_id: str  # cspb_providersubscriptionid, the alternate key
+    provider_subscription_id: str  # the provider's subscription id, the alternate key
     quantity: int
     unit_price: Decimal
     id: str | None = None
@@ -240,7 +241,7 @@ class Subscription:
     provider: Provider = Provider.PARTNER_CENTER
     provider_account_id: str | None = None
     product_id: str | None = None  # Dynamics product (lookup)
-    provider_product_id: str = ""  # cspb_productid
+    provider_product_id: str = ""  # the provider's product id
     sku_id: str = ""
     availability_id: str = ""
     offer_id: str = ""
@@ -264,8 +265,8 @@ class Subscription:
 
 @dataclass(frozen=True)
 class ChangeLog:
-    change_key: str  # cspb_changekey, the alternate key
-    subscription_id: str | None  # Dataverse id of the cspb_subscription
+    change_key: str  # the change key, the alternate key
+    subscription_id: str | None  # the subscription row's Dataverse id
     change_type: ChangeType
     effective_date: date
     old_quantity: int = 0
@@ -367,7 +368,7 @@ class TaxRate:
 
 @dataclass(frozen=True)
 class InvoiceLine:
-    key: str  # cspb_linekey, unique across all invoices
+    key: str  # the line key, unique across all invoices
     line_type: LineType
     description: str
     quantity: Decimal
@@ -397,7 +398,7 @@ class InvoiceLine:
 
 @dataclass(frozen=True)
 class Invoice:
-    key: str  # cspb_invoicekey = contract|cycle start|kind
+    key: str  # the invoice key = contract|cycle start|kind
     contract_number: str
     kind: InvoiceKind
     period_start: date
@@ -453,7 +454,7 @@ class Invoice:
 
 @dataclass(frozen=True)
 class RevenueScheduleEntry:
-    key: str  # cspb_schedulekey = invoice key|month
+    key: str  # the schedule key = invoice key|month
     invoice_key: str
     month: str  # YYYY-MM
     amount: Decimal

@@ -22,7 +22,7 @@ from billing.models import TERM_MONTHS as TERM_MONTHS  # re-exported: callers re
 
 REDUCTION_WINDOW = timedelta(hours=168)
 
-# Microsoft's billingCycle names <-> the ISO durations we store in cspb_billingfrequency.
+# Microsoft's billingCycle names <-> the ISO durations a subscription's billing frequency holds.
 BILLING_CYCLE_TO_FREQUENCY: dict[str, str] = {
     "monthly": "P1M", "annual": "P1Y", "triennial": "P3Y", "none": "P1M", "onetime": "OneTime",
 }
@@ -153,6 +153,6 @@ def check_new_order(*, quantity: int, mca_attested: bool) -> RuleDecision:
         return RuleDecision(
             Verdict.REFUSED,
             "new-commerce order refused: the customer has not accepted the Microsoft Customer Agreement; "
-            "record the acceptance (cspb_agreement) or ask the customer to accept it in the portal",
+            "record the acceptance (the customer's agreement in Dynamics) or ask the customer to accept it in the portal",
         )
     return ALLOW

@@ -11,7 +11,7 @@
   subscription clears what was scheduled (Partner Center deletes it; the sync reads it back).
 - A cancellation dated at or after the end of the term is "cancel at term end": auto-renew is
   turned off now, and the subscription expires when its term ends (no refund window is needed).
-Billing reads cspb_effectivedate for each change log, so a scheduled change is billed from
+Billing reads each change log's effective date, so a scheduled change is billed from
 its date, never from the day it was entered.
 """
 

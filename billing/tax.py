@@ -1,7 +1,7 @@
 """Tax on invoice lines, pure.
 
 Each product has a tax category (standard, reduced, exempt); the tax rate table holds the rate of
-each category per jurisdiction (cspb_taxrate in Dataverse). Tax is computed per line from the
+each category per jurisdiction (a Dataverse table, read by dataverse/map_billing.py). Tax is computed per line from the
 line's net amount (base - discount) and rounded once to the currency's minor unit, so the invoice
 total is still the plain sum of its lines and the breakdown (Invoice.tax_breakdown) adds up.
 

@@ -1,6 +1,6 @@
 """What happens to a trial subscription at the end of its trial. Pure.
 
-The rep decides in Dynamics (cspb_converttopaid on the subscription). At the trial's end:
+The rep decides in Dynamics ("convert to paid" on the subscription). At the trial's end:
 - converted to paid when the rep chose so: a Term Change through Partner Center's transitions
   (newcommerce_lifecycle_facts A8: trials convert the same way as upgrades), and billing starts
   on the conversion, from the new paid subscription's start; the trial itself is never billed;

@@ -97,7 +97,7 @@ def _exchange_rates(dv: Any, seeded: dict[str, Any], months: list[str]) -> int:
 
 
 def recon_ingest(ctx: Any) -> list[str]:
-    from recon.jobs import scheduled
+    from jobs.recon import scheduled
     from shared.blobstore import blob_store_from_settings
 
     store = blob_store_from_settings()
@@ -151,7 +151,7 @@ def billing_cycle(ctx: Any) -> list[str]:
     lines.append(f"re-run of the same date created {rerun.created} invoices (idempotent)")
     lines.extend(billing_jobs.money_path_showcase(dv=dv))
     # What the Dynamics form's preview (functions/billing_preview_http.py) answers for one more seat.
-    change = billing_jobs.preview_change("demo-sub-teams", 7, today, dv=dv).as_dict()
+    change: dict[str, Any] = billing_jobs.preview_change("demo-sub-teams", 7, today, dv=dv).as_dict()
     lines.append(f"preview +1 seat on demo-sub-teams: now {(change['now'] or {}).get('amount') or '0.00'} "
                  f"{change['currency']}, next invoice {change['nextInvoice']['before']} -> "
                  f"{change['nextInvoice']['after']} {change['currency']}")
@@ -171,9 +171,9 @@ def _has_rows(path: Path) -> bool:
 def margin_report(ctx: Any) -> list[str]:
     """Rebuild last month's recon report now that customer invoices exist to match against, with
     Microsoft's invoice totals checked against the files, as the timer's report does."""
+    from jobs.recon import periods_for
     from partnercenter.client import PartnerCenterClient
     from recon.ingest import invoices_of
-    from recon.jobs import periods_for
     from recon.run import report_from_files
     from shared.blobstore import blob_store_from_settings
     from shared.config import get_settings
@@ -204,7 +204,7 @@ def usage_revision(ctx: Any) -> list[str]:
     from dataverse import map_billing as m
     from dataverse.tables import EntitySet
     from jobs import billing as billing_jobs
-    from recon.jobs import periods_for, scheduled
+    from jobs.recon import periods_for, scheduled
     from sandbox.partnercenter.revise import revise_billed_usage
     from shared.blobstore import blob_store_from_settings
 
@@ -219,8 +219,8 @@ def usage_revision(ctx: Any) -> list[str]:
     lines.append(f"recon run: {outcomes[0].usage_summaries} usage summaries of {period} replaced, "
                  f"{len(reopened)} invoiced on other figures reopened for a true-up")
     again = scheduled(ctx.as_of, dv=dv, store=store)[0]
-    lines.append(f"a second recon run replaced the same {again.usage_summaries} summaries and reopened "
-                 f"{len(again.reopened)} (idempotent: nothing counted twice)")
+    lines.append(f"a second recon run wrote the same figures again ({again.usage_summaries} summaries; the withdrawn "
+                 f"meters stay at zero) and reopened {len(again.reopened)} (idempotent: nothing counted twice)")
     rows = list(csv.DictReader(io.StringIO(store.get(f"recon/{period}/report/usage_revisions.csv").decode())))
     for currency in sorted({r["currency"] for r in rows}):
         deltas = [Decimal(r["delta"]) for r in rows if r["currency"] == currency]

@@ -53,6 +53,7 @@ def import_cmd(file: Path, period: str | None, dataverse: bool) -> None:
         "sha256": result.checksum, "rows_read": result.rows_read, "rows_aggregated": result.rows_aggregated,
         "rows_quarantined": result.rows_quarantined, "quarantine": result.quarantine_blob,
         "usage_summaries": len(result.summaries), "provider_lines": result.provider_line_count,
+        "usage_reopened_for_true_up": result.reopened,
     }, indent=2))
 
 
@@ -128,7 +129,7 @@ def run_cmd(day: object) -> None:
     then last month's report against Dynamics, usage included."""
     from datetime import UTC, datetime
 
-    from recon.jobs import scheduled
+    from jobs.recon import scheduled
 
     when = day.date() if isinstance(day, datetime) else datetime.now(UTC).date()
     try:

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import requests
 
@@ -33,9 +33,19 @@ from shared.errors import ConflictError, FatalError, IntegrationError, NotFoundE
 from shared.http import HttpClient, RetryPolicy, TokenProvider
 from shared.logging import get_logger
 
+if TYPE_CHECKING:
+    from shared.config import Settings
+
 log = get_logger(__name__)
 
 UpsertMode = Literal["upsert", "create_only", "update_only"]
+
+# One row as the Web API returns it: column logical name -> JSON value (str, int, float, bool, None;
+# lists and objects for expansions). Read rows through dataverse/stores/ and map_billing, which turn
+# them into typed records; code outside dataverse/ should not index a Row.
+Row = dict[str, Any]
+# What a write sends: column -> value (odata.dumps encodes Decimal, date, datetime, UUID, enums).
+Columns = Mapping[str, object]
 
 # learn.microsoft.com/power-apps/developer/data-platform/bypass-custom-business-logic : CustomAsync
 # skips asynchronous plug-in steps and webhooks registered asynchronously (needs the
@@ -93,7 +103,7 @@ class DataverseClient:
                            rate=requests_per_second)
 
     @classmethod
-    def from_settings(cls, settings: Any = None) -> DataverseClient:
+    def from_settings(cls, settings: Settings | None = None) -> DataverseClient:
         from shared.auth import token_provider_for
         from shared.config import get_settings
 
@@ -144,14 +154,14 @@ class DataverseClient:
 
     # ---- reads ----------------------------------------------------------------------------------
 
-    def get(self, entity_set: str, id: str, select: Sequence[str] | str | None = None) -> dict[str, Any]:
+    def get(self, entity_set: str, id: str, select: Sequence[str] | str | None = None) -> Row:
         """Raises NotFoundError when the row does not exist."""
         response = self._send("GET", odata.id_segment(entity_set, id), params={"$select": self._select(select)})
-        row: dict[str, Any] = self._json(response)
+        row: Row = self._json(response)
         return row
 
-    def get_by_key(self, entity_set: str, key: Mapping[str, Any],
-                   select: Sequence[str] | str | None = None) -> dict[str, Any] | None:
+    def get_by_key(self, entity_set: str, key: Columns,
+                   select: Sequence[str] | str | None = None) -> Row | None:
         """The row with this alternate key, or None. An unknown table or key still raises."""
         try:
             response = self._send("GET", odata.key_segment(entity_set, key), params={"$select": self._select(select)})
@@ -159,7 +169,7 @@ class DataverseClient:
             if is_missing_row(exc):
                 return None
             raise
-        row: dict[str, Any] | None = self._json(response)
+        row: Row | None = self._json(response)
         return row
 
     def list(
@@ -171,7 +181,7 @@ class DataverseClient:
         orderby: str | None = None,
         top: int | None = None,
         page_size: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Row]:
         """Lazily yields rows across pages."""
         params = {"$select": self._select(select), "$filter": filter, "$orderby": orderby,
                   "$top": top if top is not None else None}
@@ -192,7 +202,7 @@ class DataverseClient:
 
     # ---- single-row writes ----------------------------------------------------------------------
 
-    def create(self, entity_set: str, record: Mapping[str, Any], *, id: str | None = None,
+    def create(self, entity_set: str, record: Columns, *, id: str | None = None,
                bypass_custom_async: bool = False) -> str:
         """Create a row whose primary key we choose (a new GUID unless `id` is given or the record
         carries its primary key), as a PATCH upsert on that id with `If-None-Match: *`. A retry after
@@ -219,7 +229,7 @@ class DataverseClient:
             return False
         return True
 
-    def update(self, entity_set: str, id: str, changes: Mapping[str, Any], *, etag: str | None = None) -> None:
+    def update(self, entity_set: str, id: str, changes: Columns, *, etag: str | None = None) -> None:
         """PATCH by id. `If-Match` is always sent so a PATCH never creates a row by accident
         (Dataverse treats a PATCH on a missing id as an upsert); a stale etag raises ConflictError."""
         self._send("PATCH", odata.id_segment(entity_set, id), body=dict(changes), headers={"If-Match": etag or "*"})
@@ -228,7 +238,7 @@ class DataverseClient:
         headers = {"If-Match": etag} if etag else None
         self._send("DELETE", odata.id_segment(entity_set, id), headers=headers)
 
-    def upsert(self, entity_set: str, key: Mapping[str, Any], record: Mapping[str, Any], *,
+    def upsert(self, entity_set: str, key: Columns, record: Columns, *,
                mode: UpsertMode = "upsert") -> UpsertResult:
         """PATCH by alternate key. create_only raises ConflictError if the row exists; update_only
         raises NotFoundError if it doesn't."""
@@ -367,7 +377,7 @@ class DataverseClient:
             return sum(pool.map(send, chunks))
 
 
-def _primary_key_in(entity_set: str, record: Mapping[str, Any]) -> str | None:
+def _primary_key_in(entity_set: str, record: Columns) -> str | None:
     """The record's own primary key value, if it carries one (`serviceendpointid` on `serviceendpoints`):
     the primary key is the singular table name + "id", and entity sets are that name pluralised."""
     for column, value in record.items():

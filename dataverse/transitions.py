@@ -7,7 +7,9 @@ source up to the transition, the target from it. Column names stay here (and in 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from billing.models import ChangeOrigin, ChangeType, ProvisioningStatus, SubscriptionStatus
@@ -34,7 +36,7 @@ def record_transition(dv: DataverseClient, source_id: str, transition: dict[str,
     `source_id`; the source's seats move at `when`. Returns the new subscription's id. A repeat for
     the same toSubscriptionId finds the row it made before (upsert on the provider id)."""
     stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    source = dv.get(EntitySet.SUBSCRIPTIONS, source_id, select=[*_COPIED, "cspb_name"])
+    source = dv.get(EntitySet.SUBSCRIPTIONS, source_id, select=[*_COPIED, "cspb_name", "cspb_currencycode"])
     product, sku, availability = (str(transition["toCatalogItemId"]).split(":") + ["", "", ""])[:3]
     moved = int(transition.get("quantity") or 0)
     values: dict[str, Any] = {
@@ -49,6 +51,12 @@ def record_transition(dv: DataverseClient, source_id: str, transition: dict[str,
     for column in ("cspb_provider", "cspb_kind"):
         if source.get(column) is not None:
             values[column] = source[column]
+    # It joins the old one's contract, so the contract assignment never prices it: it starts at the
+    # price list's price now, in the old one's currency (a transition is priced from today's list).
+    currency = source.get("cspb_currencycode")
+    price = _list_price(dv, product, sku, values["cspb_term"], values["cspb_billingfrequency"], currency)
+    if price is not None:
+        values.update({"cspb_unitprice": price, "cspb_currencycode": currency})
     for column, (nav, entity_set) in _LOOKUPS.items():
         if source.get(column):
             values[f"{nav}@odata.bind"] = bind(entity_set, source[column])
@@ -71,7 +79,21 @@ def record_transition(dv: DataverseClient, source_id: str, transition: dict[str,
     return str(new_id)
 
 
-_PORTALS = {"tdsynnex": ("TD SYNNEX", "StreamOne Ion"), "pax8": ("Pax8", "the Pax8 portal")}
+def _list_price(dv: Any, product: str, sku: str, term: str | None, frequency: str | None,
+                currency: str | None) -> Decimal | None:
+    from billing.contract_assignment import subscription_price_key
+    from billing.models import Subscription
+    from dataverse.contract_jobs import load_prices
+
+    if not currency:
+        return None
+    key = subscription_price_key(Subscription("", 0, Decimal(0), provider_product_id=product, sku_id=sku,
+                                              term=term or "", billing_frequency=frequency or ""), currency)
+    return load_prices(dv, [key]).get(key or "") if key else None
+
+
+_PORTALS = {"tdsynnex": ("TD SYNNEX", "StreamOne Ion"), "pax8": ("Pax8", "the Pax8 portal"),
+            "ingram": ("Ingram Micro", "Cloud Marketplace")}
 
 
 def manual_steps(provider: str, *, company: str, subscription: str, item: str, term: str, frequency: str,
@@ -97,6 +119,23 @@ def ending_trials(dv: DataverseClient, now: datetime) -> list[dict[str, Any]]:
         "cspb_subscriptionid", "cspb_quantity", "cspb_commitmentenddate", "cspb_converttopaid", "cspb_productid",
         "cspb_skuid", "cspb_availabilityid", "cspb_term"],
         filter=f"cspb_status eq {int(SubscriptionStatus.TRIAL)} and cspb_commitmentenddate le {when}"))
+
+
+@dataclass(frozen=True)
+class EndingTrial:
+    """A trial subscription whose trial has ended, as the trial-end run decides on it."""
+
+    subscription_id: str
+    trial_end: datetime | None
+    convert_to_paid: bool | None
+    row: dict[str, Any]  # what trial_change reads
+
+
+def ending_trial_records(dv: DataverseClient, now: datetime) -> list[EndingTrial]:
+    from shared.dates import parse_datetime
+
+    return [EndingTrial(str(row["cspb_subscriptionid"]), parse_datetime(row.get("cspb_commitmentenddate")),
+                        row.get("cspb_converttopaid"), row) for row in ending_trials(dv, now)]
 
 
 def trial_change(dv: DataverseClient, trial: dict[str, Any], *, convert: bool, now: datetime) -> str:

@@ -1,8 +1,8 @@
 """The distributor port: one Protocol every provider adapter implements, and its DTOs.
 
 Adapters translate a provider's wire format into these frozen dataclasses and hold no
-billing rules. Terms use the same ISO-8601 codes as cspb_subscription (P1M / P1Y / P3Y;
-"OneTime" for non-recurring items) and statuses use the cspb_subscription picklist labels,
+billing rules. Terms use the same ISO-8601 codes as the subscription table (P1M / P1Y / P3Y;
+"OneTime" for non-recurring items) and statuses use the subscription status picklist's labels,
 so the sync engine can write them to Dynamics without knowing which provider they came from.
 Money is Decimal, in `currency`.
 """
@@ -19,19 +19,19 @@ from typing import Any, Protocol, runtime_checkable
 from billing.models import Provider, SubscriptionStatus
 from shared.errors import FatalError
 
-# Term codes (cspb_subscription.cspb_term / cspb_billingfrequency).
+# Term codes (a subscription's term / billing frequency).
 MONTHLY = "P1M"
 ANNUAL = "P1Y"
 TRIENNIAL = "P3Y"
 ONE_TIME = "OneTime"
 TERMS = (MONTHLY, ANNUAL, TRIENNIAL, ONE_TIME)
 
-# Status labels of the cspb_subscription.cspb_status picklist ("Active", "Suspended", ...).
+# Status labels of the subscription status picklist ("Active", "Suspended", ...).
 STATUSES = tuple(status.name.title() for status in SubscriptionStatus)
 
-# cspb_provider picklist values by adapter name (as settings and the CLI spell them).
+# Provider picklist values by adapter name (as settings and the CLI spell them).
 PROVIDER_CODES = {"partnercenter": Provider.PARTNER_CENTER, "pax8": Provider.PAX8, "manual": Provider.MANUAL,
-                  "tdsynnex": Provider.TDSYNNEX}
+                  "tdsynnex": Provider.TDSYNNEX, "ingram": Provider.INGRAM}
 PROVIDER_NAMES = {code: name for name, code in PROVIDER_CODES.items()}
 
 
@@ -47,7 +47,7 @@ class ManualActionRequired(FatalError):
 
 @dataclass(frozen=True)
 class Company:
-    """A customer tenant at the distributor (cspb_provideraccount)."""
+    """A customer tenant at the distributor (a provider account in Dynamics)."""
 
     id: str
     name: str
@@ -139,7 +139,7 @@ class OrderCandidate:
 
 @dataclass(frozen=True)
 class MicrosoftAcceptance:
-    """Who accepted the Microsoft Customer Agreement, and when (from cspb_agreement)."""
+    """Who accepted the Microsoft Customer Agreement, and when (from the customer's agreement row)."""
 
     first_name: str
     last_name: str
@@ -209,7 +209,7 @@ class DistributorAdapter(Protocol):
     """What the provisioning/sync engine needs from a distributor, as the adapters really take it.
 
     Every mutating call takes an idempotency key that the caller keeps stable across retries
-    (e.g. the change log's cspb_idempotencykey): calling twice with the same key must not
+    (e.g. the change log's idempotency key): calling twice with the same key must not
     buy or change seats twice. Errors are shared.errors types (Retriable for throttling/5xx).
 
     Calls on one subscription take the customer as `company_id=`: Partner Center and TD SYNNEX
@@ -288,18 +288,18 @@ class DistributorAdapter(Protocol):
     def list_usage_lines(self, subscription_id: str, period: str) -> Iterator[InvoiceLine]: ...
 
 
-# The adapters the engine works with, one per provider (cspb_provider).
+# The adapters the engine works with, one per provider (the provider picklist).
 Adapters = Mapping[Provider, DistributorAdapter]
 
 
 def adapter_of(adapters: Adapters, value: object) -> DistributorAdapter | None:
-    """The adapter for a cspb_provider value, or None when none is configured for it."""
+    """The adapter for a provider picklist value, or None when none is configured for it."""
     provider = provider_of(value)
     return adapters.get(provider) if provider is not None else None
 
 
 def provider_of(value: object) -> Provider | None:
-    """The Provider a cspb_provider value names (an int, or its text), or None when it names none."""
+    """The Provider a provider picklist value names (an int, or its text), or None when it names none."""
     if not isinstance(value, int | float | str) or isinstance(value, bool):
         return None
     try:

@@ -39,6 +39,7 @@ from distributors.base import (
 from partnercenter import models as pcm
 from partnercenter.client import PartnerCenterClient, request_id_for
 from partnercenter.errors import decode_error
+from shared.config import Settings
 from shared.errors import FatalError, ValidationError
 from shared.http import HttpClient, RetryPolicy, TokenProvider
 
@@ -62,7 +63,7 @@ def _day(value: datetime | None) -> date | None:
 
 
 def to_subscription(company_id: str, sub: pcm.Subscription) -> PcSubscription:
-    """A Partner Center subscription as the port's DTO (status labels and term codes of cspb_subscription)."""
+    """A Partner Center subscription as the port's DTO (status labels and term codes of the subscription table)."""
     status = str(sub.status or "").lower()
     return PcSubscription(
         id=sub.id, company_id=company_id, product_id=sub.offer_id, quantity=sub.quantity,
@@ -111,7 +112,7 @@ class PartnerCenterAdapter(AdapterBase):
         self._mca_template: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Any = None) -> PartnerCenterAdapter:
+    def from_settings(cls, settings: Settings | None = None) -> PartnerCenterAdapter:
         return cls(client=PartnerCenterClient.from_settings(settings))
 
     # ---- reads -------------------------------------------------------------------------------

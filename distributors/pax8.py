@@ -239,7 +239,7 @@ class Pax8Adapter(AdapterBase):
         for option in body.get("content", []):
             term = _BILLING_TERMS.get(option.get("billingTerm", ""))
             if term is None:
-                continue  # Trial / Activation / 2-Year have no cspb_term code
+                continue  # Trial / Activation / 2-Year have no term code
             for rate in option.get("rates", []):
                 end = rate.get("endQuantityRange")
                 prices.append(Price(

@@ -1,4 +1,4 @@
-"""Timer: daily provider account sync (Partner Center + distributors -> cspb_provideraccount)."""
+"""Timer: daily provider account sync (Partner Center + distributors -> provider accounts in Dynamics)."""
 
 from __future__ import annotations
 

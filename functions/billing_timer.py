@@ -23,5 +23,5 @@ def billing_timer(timer: func.TimerRequest) -> None:
     except RetriableError:
         raise
     except IntegrationError as exc:
-        # Recorded on the cspb_syncrun row; a retry would fail the same way.
+        # Recorded on the sync run row; a retry would fail the same way.
         log.error("billing run failed: %s", exc)

@@ -26,5 +26,5 @@ def billing_worker(msg: func.ServiceBusMessage) -> None:
     except RetriableError:
         raise
     except IntegrationError as exc:
-        # Recorded on the batch's cspb_syncrun row; a retry would fail the same way.
+        # Recorded on the batch's sync run row; a retry would fail the same way.
         log.error("billing batch failed: %s", exc)

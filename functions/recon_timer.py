@@ -15,12 +15,12 @@ log = logging.getLogger(__name__)
 
 @bp.timer_trigger(arg_name="timer", schedule="%CSPB_RECON_SCHEDULE%", run_on_startup=False)
 def recon_timer(timer: func.TimerRequest) -> None:
-    from recon import jobs
+    from jobs import recon
 
     try:
-        jobs.scheduled(datetime.now(UTC).date())
+        recon.scheduled(datetime.now(UTC).date())
     except RetriableError:
         raise
     except IntegrationError as exc:
-        # Recorded on the cspb_syncrun row; retrying would fail the same way.
+        # Recorded on the sync run row; retrying would fail the same way.
         log.error("recon run failed: %s", exc)

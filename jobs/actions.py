@@ -1,4 +1,4 @@
-"""Action requests from the Dynamics command bar (reached through jobs.worker): a form's command writes a cspb_actionrequest row (the
+"""Action requests from the Dynamics command bar (reached through jobs.worker): a form's command writes an action request row (the
 browser holds no function key), its Create reaches us through the webhook step and the provisioning queue,
 and the answer goes back onto the row (status, result in plain words, completed on) for the form to show.
 
@@ -13,16 +13,15 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from dataverse.client import DataverseClient
-from dataverse.tables import ActionKind, ActionStatus, EntitySet, Provider, ProvisioningStatus
+from dataverse.stores import actions as store
+from dataverse.tables import ActionKind, ActionStatus, Provider
 from distributors.base import Adapters
 from shared.errors import IntegrationError, RetriableError, ValidationError
 
 Provision = Callable[..., Any]
-_COLUMNS = ["cspb_action", "cspb_targettable", "cspb_targetid", "cspb_parameters", "cspb_status", "cspb_result"]
 
 
-def _parameters(row: Mapping[str, Any]) -> dict[str, Any]:
-    text = row.get("cspb_parameters") or ""
+def _parameters(text: str) -> dict[str, Any]:
     if not text:
         return {}
     try:
@@ -37,17 +36,15 @@ def _parameters(row: Mapping[str, Any]) -> dict[str, Any]:
 def _preview_charge(dv: DataverseClient, subscription_id: str, params: Mapping[str, Any], today: date) -> dict[str, Any]:
     from jobs import billing as billing_jobs
 
-    sub = dv.get(EntitySet.SUBSCRIPTIONS, subscription_id, select=["cspb_name", "_cspb_billingcontract_value"])
-    contract_id = sub.get("_cspb_billingcontract_value")
-    if not contract_id:
-        raise ValidationError(f"subscription {sub.get('cspb_name') or subscription_id} is on no billing contract")
-    contract = dv.get(EntitySet.BILLING_CONTRACTS, contract_id, select=["cspb_contractnumber"])
-    invoice = billing_jobs.preview(contract["cspb_contractnumber"], today, dv=dv)
+    found = store.subscription_contract(dv, subscription_id)
+    if found.contract_number is None:
+        raise ValidationError(f"subscription {found.subscription_name} is on no billing contract")
+    number = found.contract_number
+    invoice = billing_jobs.preview(number, today, dv=dv)
     if invoice is None:
-        return {"message": f"nothing is due on contract {contract['cspb_contractnumber']} on {today.isoformat()}",
-                "total": "0"}
+        return {"message": f"nothing is due on contract {number} on {today.isoformat()}", "total": "0"}
     lines = [line for line in invoice.lines if str(line.subscription_id) == subscription_id]
-    return {"message": f"next invoice on contract {contract['cspb_contractnumber']}: "
+    return {"message": f"next invoice on contract {number}: "
                        f"{invoice.total} {invoice.currency} ({len(invoice.lines)} lines)",
             "total": str(invoice.total), "currency": invoice.currency,
             "subscriptionLines": [{"description": line.description, "amount": str(line.amount)} for line in lines],
@@ -56,12 +53,9 @@ def _preview_charge(dv: DataverseClient, subscription_id: str, params: Mapping[s
 
 def _retry_provisioning(dv: DataverseClient, changelog_id: str, adapters: Adapters, now: datetime,
                         provision: Provision) -> dict[str, Any]:
-    row = dv.get(EntitySet.LICENSE_CHANGE_LOGS, changelog_id, select=["cspb_provisioningstatus", "cspb_name"])
-    if row.get("cspb_provisioningstatus") != int(ProvisioningStatus.FAILED):
-        raise ValidationError("only a failed change log can be retried")
     # Back to Awaiting: the worker then re-reads the subscription and sends with the same idempotency key.
-    dv.update(EntitySet.LICENSE_CHANGE_LOGS, changelog_id,
-              {"cspb_provisioningstatus": int(ProvisioningStatus.AWAITING), "cspb_error": None})
+    if not store.reset_failed_change_log(dv, changelog_id):
+        raise ValidationError("only a failed change log can be retried")
     outcome = provision(changelog_id, dv=dv, adapters=adapters, now=now)
     return {"message": f"{outcome.status}: {outcome.message}".rstrip(": "), "status": outcome.status,
             "orderId": outcome.order_id}
@@ -78,17 +72,15 @@ def _replay(dv: DataverseClient, inbox_id: str, now: datetime) -> dict[str, Any]
 
 
 def _attest(dv: DataverseClient, account_id: str, adapters: Adapters) -> dict[str, Any]:
-    from dataverse.tables import AgreementStatus
     from sync import mca
 
-    rows = list(dv.list(EntitySet.AGREEMENTS, select=["cspb_agreementid", "cspb_status"],
-                        filter=f"_cspb_account_value eq {account_id}"))
-    pending = [r for r in rows if r.get("cspb_status") != int(AgreementStatus.ATTESTED)]
-    if not rows:
+    agreements = store.account_agreements(dv, account_id)
+    pending = [a for a in agreements if not a.attested]
+    if not agreements:
         raise ValidationError("this account has no Customer Agreement: add one with the signer's name and email")
     if not pending:
         return {"message": "the Microsoft Customer Agreement is already attested"}
-    results = [mca.attest(dv, adapters[Provider.PARTNER_CENTER], agreement_id=r["cspb_agreementid"]) for r in pending]
+    results = [mca.attest(dv, adapters[Provider.PARTNER_CENTER], agreement_id=a.agreement_id) for a in pending]
     failed = [r for r in results if r.status == "Failed"]
     if failed:
         raise ValidationError(failed[0].message or "the attestation failed")
@@ -100,15 +92,15 @@ def run(dv: DataverseClient, request_id: str, *, adapters: Adapters, provision: 
     """Carry out one request and write the answer on its row; returns the status name. `provision` is the
     worker's process_change (passed in: the worker calls this module, so it must not import the worker)."""
     now = now or datetime.now(UTC)
-    row = dv.get(EntitySet.ACTION_REQUESTS, request_id, select=_COLUMNS)
-    if row.get("cspb_status") in (int(ActionStatus.DONE), int(ActionStatus.FAILED)):
+    request = store.load_request(dv, request_id)
+    if request.answered:
         return "AlreadyDone"
-    target = str(row.get("cspb_targetid") or "")
+    target = request.target_id
     try:
         if not target:
             raise ValidationError("the request names no target record")
-        params = _parameters(row)
-        action = row.get("cspb_action")
+        params = _parameters(request.parameters)
+        action = request.action
         if action == ActionKind.PREVIEW_CHARGE:
             result = _preview_charge(dv, target, params, now.date())
         elif action == ActionKind.RETRY_PROVISIONING:
@@ -124,7 +116,5 @@ def run(dv: DataverseClient, request_id: str, *, adapters: Adapters, provision: 
         raise
     except IntegrationError as exc:
         result, status = {"message": exc.message}, ActionStatus.FAILED
-    dv.update(EntitySet.ACTION_REQUESTS, request_id, {
-        "cspb_status": int(status), "cspb_result": json.dumps(result, default=str)[:100000],
-        "cspb_completedon": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    store.answer_request(dv, request_id, status, json.dumps(result, default=str), now)
     return status.name.title()

@@ -1,15 +1,20 @@
-"""The monthly KPI snapshot: the assessment run on the 1st, stored as that day's cspb_kpisnapshot
+"""The monthly KPI snapshot: the assessment run on the 1st, stored as that day's KPI snapshot row
 (history for the trend chart) and as HTML + CSV in Blob Storage. `cspbridge assess` runs the same."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from dataverse.client import DataverseClient
+from shared.blobstore import BlobStore
+
+if TYPE_CHECKING:  # the portal package loads only when a snapshot runs
+    from portal.assessment import Assessment
 
 
-def snapshot(as_of: date | None = None, *, dv: DataverseClient | None = None, store: Any = None, language: str = "en") -> Any:
+def snapshot(as_of: date | None = None, *, dv: DataverseClient | None = None, store: BlobStore | None = None,
+             language: str = "en") -> Assessment:
     """Compute and store one snapshot; re-running a day replaces that day's. Returns the Assessment."""
     from dataverse.client import client_or_default
     from portal import assessment

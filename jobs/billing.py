@@ -1,5 +1,5 @@
 """Billing jobs wired to the configured Dataverse: the daily invoice run (timer and CLI), the
-preview, and the revenue-schedule export. Each run writes a cspb_syncrun row (kind "billing")."""
+preview, and the revenue-schedule export. Each run writes a sync run row (kind "billing")."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from typing import Any
 
 from billing.deferred_revenue import to_csv
 from billing.models import ExchangeRate, Invoice, RevenueScheduleEntry
+from billing.preview import ChangePreview
 from billing.run_service import RunResult, execute_run, preview_contract
 from dataverse.billing_repo import DataverseBillingRepository
 from dataverse.client import DataverseClient, client_or_default
 from dataverse.contract_jobs import AssignSummary, RenewalSummary, apply_renewals, assign_contracts
+from dataverse.stores import billing_lookups as lookups
 from shared.dates import require_date
 from shared.errors import IntegrationError
 
@@ -104,13 +106,10 @@ def money_path_showcase(*, dv: DataverseClient | None = None) -> list[str]:
     from dataverse.tables import EntitySet
 
     client = client_or_default(dv)
-    numbers = {r["invoiceid"]: (r.get("invoicenumber") or "", r.get("cspb_currencycode") or "")
-               for r in client.list(EntitySet.INVOICES, select=["invoiceid", "invoicenumber", "cspb_currencycode"])}
+    numbers = lookups.invoice_numbers(client)
     lines = [(row.get("_invoiceid_value"), m.line_from_row(row)) for row in client.list(
         EntitySet.INVOICE_DETAILS, select=[*m.LINE_SELECT])]
-    ingested = {u.invoice_id for u in (m.usage_from_row(r) for r in client.list(
-        EntitySet.USAGE_SUMMARIES, select=m.USAGE_SELECT, filter="cspb_billed eq true"))
-        if not u.summary_key.startswith("demo-az|")}
+    ingested = {u.invoice_id for u in lookups.billed_usage(client) if not u.summary_key.startswith("demo-az|")}
 
     def show(invoice_id: str | None, line) -> str:  # type: ignore[no-untyped-def]
         number, currency = numbers.get(invoice_id or "", ("?", ""))
@@ -148,7 +147,7 @@ class BillingRepositoryView:
 
 
 def preview_change(subscription: str, quantity: int, on_date: date, *, term: str | None = None, dv: DataverseClient | None = None,
-                   rates: Sequence[ExchangeRate] = ()) -> Any:
+                   rates: Sequence[ExchangeRate] = ()) -> ChangePreview:
     """What changing a subscription to `quantity` seats (and optionally to `term`) costs or refunds
     now and on the next invoice, from the store, with the real run's planner. Writes nothing.
     `subscription` is the provider subscription id or the row's id."""
@@ -157,27 +156,19 @@ def preview_change(subscription: str, quantity: int, on_date: date, *, term: str
     from billing import contract_assignment as ca
     from billing.preview import preview_change as plan_preview
     from billing.run_service import _due_keys
-    from dataverse import map_billing as m
     from dataverse.contract_jobs import load_prices
-    from dataverse.odata import literal
-    from dataverse.tables import EntitySet
     from shared.errors import ValidationError
 
     client = client_or_default(dv)
     ref = (subscription or "").strip()
-    rows = list(client.list(EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT,
-                            filter=f"cspb_providersubscriptionid eq {literal(ref)}"))
-    if not rows and len(ref) == 36:
-        rows = list(client.list(EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT,
-                                filter=f"cspb_subscriptionid eq {ref}"))
-    if not rows:
+    found = lookups.find_subscription(client, ref)
+    if found is None:
         raise ValidationError(f"no subscription {ref!r}")
-    sub = m.subscription_from_row(rows[0])
+    sub = found
     if not sub.contract_id:
         raise ValidationError(f"subscription {ref!r} is on no billing contract; run 'cspbridge bill assign' first")
-    contract_row = client.get(EntitySet.BILLING_CONTRACTS, sub.contract_id, select=m.CONTRACT_SELECT)
     repo = DataverseBillingRepository(client, rates=rates)
-    data = repo.load([contract_row["cspb_contractnumber"]])
+    data = repo.load([lookups.contract_number(client, sub.contract_id)])
     contract = data.contracts[0]
     sub = next((s for s in data.subscriptions if s.id == sub.id), sub)
     new_price = None

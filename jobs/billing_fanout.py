@@ -7,7 +7,7 @@ one that outlives the Functions timeout.
 Message ids carry the run date and the batch's first contract, so a timer that fires twice the
 same day enqueues nothing new; a redelivered message re-runs an idempotent run (complete invoices
 are never planned again, half-written ones are finished). Each message records its own
-cspb_syncrun row (kind "billing", key billing:<date>:<first contract>) with counts and errors.
+sync run row (kind "billing", key billing:<date>:<first contract>) with counts and errors.
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ from datetime import date
 from typing import Any
 
 from dataverse.client import DataverseClient, client_or_default
-from dataverse.tables import EntitySet
+from dataverse.stores.billing_lookups import active_contract_numbers
 from shared.dates import require_date
 from shared.errors import IntegrationError
 from shared.queue import Queue
-
-CONTRACT_NUMBER = "cspb_contractnumber"
 
 
 def batch_size() -> int:
@@ -40,8 +38,7 @@ def fan_out(run_date: date, *, dv: DataverseClient | None = None, queue: Queue |
     client = client_or_default(dv)
     queue = queue if queue is not None else get_queue(BILLING_QUEUE)
     prepared = prepare(run_date, dv=client, assign=assign, renew=renew)
-    numbers = sorted(str(r[CONTRACT_NUMBER]) for r in client.list(
-        EntitySet.BILLING_CONTRACTS, select=[CONTRACT_NUMBER], filter="statecode ne 1") if r.get(CONTRACT_NUMBER))
+    numbers = active_contract_numbers(client)
     size = size or batch_size()
     enqueued = messages = 0
     for start in range(0, len(numbers), size):

@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from billing.dunning import DunningKind, DunningStep, due_steps
 from dataverse.client import DataverseClient
 from shared.errors import IntegrationError, RetriableError
 from shared.logging import get_logger
+
+if TYPE_CHECKING:  # loaded where used, as the steps run
+    from payments.base import PaymentProcessor
+    from shared.mail import Mailer
 
 log = get_logger(__name__)
 
@@ -29,7 +33,7 @@ class DunningReport:
     lines: list[str] = field(default_factory=list)
 
 
-def _send_notice(dv: DataverseClient, invoice_id: str, step: DunningStep, mailer: Any) -> str:
+def _send_notice(dv: DataverseClient, invoice_id: str, step: DunningStep, mailer: Mailer) -> str:
     from accounting.invoice_mail import compose_reminder
     from payments import invoice_records as records
     from shared.config import get_settings
@@ -50,7 +54,8 @@ def _send_notice(dv: DataverseClient, invoice_id: str, step: DunningStep, mailer
     return f"sent to {email} ({message_id})"
 
 
-def _retry_charge(dv: DataverseClient, invoice_id: str, step: DunningStep, processor: Any) -> str:
+def _retry_charge(dv: DataverseClient, invoice_id: str, step: DunningStep,
+                  processor: PaymentProcessor | None) -> str:
     from payments import service as payments
 
     # A new purpose per retry: the processor would replay the earlier refusal for the same idempotency key.
@@ -58,7 +63,8 @@ def _retry_charge(dv: DataverseClient, invoice_id: str, step: DunningStep, proce
     return f"{result.status} {result.amount} {result.message}".strip()
 
 
-def run(today: date, *, dv: DataverseClient | None = None, mailer: Any = None, processor: Any = None) -> DunningReport:
+def run(today: date, *, dv: DataverseClient | None = None, mailer: Mailer | None = None,
+        processor: PaymentProcessor | None = None) -> DunningReport:
     from dataverse.client import client_or_default
     from dataverse.stores import dunning as store
     from shared.mail import mailer_from_settings

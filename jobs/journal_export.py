@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from dataverse.client import DataverseClient
+
+if TYPE_CHECKING:
+    from accounting.base import AccountingTarget
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,8 @@ def previous_month(today: date) -> str:
     return f"{last.year:04d}-{last.month:02d}"
 
 
-def export_last_month(today: date, *, dv: DataverseClient | None = None, target: Any = None) -> JournalExport:
+def export_last_month(today: date, *, dv: DataverseClient | None = None,
+                      target: AccountingTarget | str | None = None) -> JournalExport:
     """`target`: an AccountingTarget, a target name, or None for the configured CSPB_ACCOUNTING_TARGET."""
     from accounting import service
     from accounting.journal_export import render

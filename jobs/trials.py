@@ -21,19 +21,17 @@ def run(now: datetime, *, dv: DataverseClient | None = None, adapters: Adapters 
     from billing.trials import TrialEnd, at_trial_end
     from dataverse import transitions
     from dataverse.client import client_or_default
-    from sync.records import parse_dt
 
     dv = client_or_default(dv)
     adapters = adapters_or_default(adapters)
     report = Report()
-    for trial in transitions.ending_trials(dv, now):
-        action = at_trial_end(trial_end=parse_dt(trial.get("cspb_commitmentenddate")),
-                              convert_to_paid=trial.get("cspb_converttopaid"), now=now)
+    for trial in transitions.ending_trial_records(dv, now):
+        action = at_trial_end(trial_end=trial.trial_end, convert_to_paid=trial.convert_to_paid, now=now)
         if action is TrialEnd.WAIT:
             continue
         report.ended += 1
-        change = transitions.trial_change(dv, trial, convert=action is TrialEnd.CONVERT, now=now)
-        subscription_id = trial["cspb_subscriptionid"]
+        change = transitions.trial_change(dv, trial.row, convert=action is TrialEnd.CONVERT, now=now)
+        subscription_id = trial.subscription_id
         outcome = report.provision(change, key=subscription_id, what="trial", dv=dv, adapters=adapters, now=now)
         if outcome is None:
             continue

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dataverse.client import DataverseClient
+from dataverse.tables import Table
 from distributors.base import Adapters
 from sync.provisioning import Outcome
 
@@ -15,7 +16,7 @@ def handle(body: Mapping[str, Any], *, dv: DataverseClient | None = None, adapte
            **kwargs: Any) -> Outcome | None:
     from sync import provisioning
 
-    if body.get("entity") != "cspb_actionrequest":
+    if body.get("entity") != Table.ACTION_REQUEST:
         return provisioning.handle_message(body, dv=dv, adapters=adapters, **kwargs)
     from dataverse.client import client_or_default
     from jobs import actions

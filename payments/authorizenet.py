@@ -27,7 +27,17 @@ from decimal import Decimal
 from typing import Any
 
 from billing.money import round_money
-from payments.base import FAILED, PENDING, SUCCEEDED, ChargeResult, StoredMethod
+from payments.base import (
+    FAILED,
+    PENDING,
+    SESSION_PLACEHOLDER,
+    SUCCEEDED,
+    CardEntryIncomplete,
+    ChargeResult,
+    HostedForm,
+    SavedCard,
+    StoredMethod,
+)
 from shared.config import Settings, get_settings
 from shared.errors import AuthError, ConflictError, FatalError, NotFoundError, RetriableError, ValidationError
 from shared.http import HttpClient, RetryPolicy
@@ -39,6 +49,19 @@ _AUTH_CODES = {"E00007", "E00008", "E00124"}
 _SETTLED = {"capturedPendingSettlement", "settledSuccessfully", "authorizedPendingCapture"}
 _REFUSED = {"declined", "voided", "expired", "failedReview", "settlementError", "generalError",
             "communicationError", "couldNotVoid", "returnedItem"}
+
+
+def hosted_origin(api_url: str) -> str:
+    """Where the hosted forms live for an API endpoint: test.authorize.net for apitest.authorize.net,
+    accept.authorize.net for api(2).authorize.net, and the same origin for a local sandbox."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(api_url)
+    if parts.hostname == "apitest.authorize.net":
+        return "https://test.authorize.net"
+    if parts.hostname in ("api.authorize.net", "api2.authorize.net"):
+        return "https://accept.authorize.net"
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def short_key(key: str) -> str:
@@ -122,6 +145,90 @@ class AuthorizeNetProcessor:
         if not ids:
             raise FatalError("Authorize.Net created the profile without a payment profile")
         return StoredMethod(self.name, answer["customerProfileId"], ids[0])
+
+    # -- hosted card entry (Accept Customer) -----------------------------------------------------
+    def create_customer(self, customer_name: str, email: str, idempotency_key: str, *, reference: str = "") -> str:
+        """A customer profile without cards, its merchantCustomerId our contract number (the hosted
+        form adds the card). A profile that already exists for it (E00039) is reused."""
+        merchant_id = short_key(reference or idempotency_key)
+        answer = self.call("createCustomerProfileRequest", {
+            "profile": {"merchantCustomerId": merchant_id, "description": customer_name[:255], "email": email},
+            "validationMode": "none"}, ref_id=short_key(idempotency_key))
+        try:
+            self._raise_for(answer)
+        except ConflictError as exc:
+            match = re.search(r"ID (\d+)", exc.message)
+            if not match:
+                raise
+            return match.group(1)
+        return str(answer["customerProfileId"])
+
+    def start_card_entry(self, *, customer_ref: str, currency: str, success_url: str, cancel_url: str,
+                         reference: str, contract_number: str, idempotency_key: str, locale: str = "") -> HostedForm:
+        """getHostedProfilePageRequest: a page token the browser POSTs to <hosted origin>/customer/addPayment.
+        The card is checked with a live authorization (hostedProfileValidationMode=liveMode), so a card the
+        bank refuses is refused on the form, not at the first invoice. The return URL carries our reference
+        in place of SESSION_PLACEHOLDER; Authorize.Net has no session id of its own."""
+        back = success_url.replace(SESSION_PLACEHOLDER, f"{customer_ref}.{reference}")
+        answer = self.call("getHostedProfilePageRequest", {
+            "customerProfileId": customer_ref,
+            "hostedProfileSettings": {"setting": [
+                {"settingName": "hostedProfileReturnUrl", "settingValue": back},
+                {"settingName": "hostedProfileReturnUrlText", "settingValue": "Continue"},
+                {"settingName": "hostedProfilePageBorderVisible", "settingValue": "false"},
+                {"settingName": "hostedProfileValidationMode", "settingValue": "liveMode"},
+                {"settingName": "hostedProfileBillingAddressRequired", "settingValue": "false"},
+                {"settingName": "hostedProfileCardCodeRequired", "settingValue": "true"}]}},
+            ref_id=short_key(idempotency_key))
+        self._raise_for(answer)
+        return HostedForm(f"{hosted_origin(self.url)}/customer/addPayment", "POST", {"token": str(answer["token"])})
+
+    def finish_card_entry(self, session_ref: str, *, contract_number: str = "") -> SavedCard:
+        """The card the customer saved: the newest payment profile of the customer profile named in the
+        return URL, which must be the one we created for `contract_number` (merchantCustomerId)."""
+        customer, _, reference = session_ref.partition(".")
+        if not customer.isdigit():
+            raise ValidationError("not an Authorize.Net card entry reference")
+        answer = self.call("getCustomerProfileRequest", {"customerProfileId": customer})
+        self._raise_for(answer)
+        profile = answer.get("profile") or {}
+        owner = str(profile.get("merchantCustomerId") or "")
+        if contract_number and owner != short_key(contract_number):
+            raise AuthError("this card entry belongs to another contract")
+        cards = sorted(profile.get("paymentProfiles") or [], key=lambda p: int(p.get("customerPaymentProfileId", 0)))
+        if not cards:
+            raise CardEntryIncomplete("open")
+        newest = cards[-1]
+        card = (newest.get("payment") or {}).get("creditCard") or {}
+        return SavedCard(StoredMethod(self.name, customer, str(newest["customerPaymentProfileId"])),
+                         reference=reference, contract_number=owner, brand=str(card.get("cardType", "")),
+                         last4=str(card.get("cardNumber", ""))[-4:])
+
+    def start_hosted_payment(self, *, customer_ref: str, amount: Decimal, currency: str, invoice_number: str,
+                             return_url: str, cancel_url: str, idempotency_key: str) -> HostedForm:
+        """getHostedPaymentPageRequest (Accept Hosted): the customer pays `amount` on the hosted form, and
+        the card is saved to the customer profile (hostedPaymentCustomerOptions.addPaymentProfile). The
+        outcome is confirmed server-side from the webhook + getTransactionDetails, never from the return."""
+        if (currency or "").upper() != self.currency:
+            raise ValidationError(f"Authorize.Net: this merchant account charges in {self.currency} only")
+        settings = {
+            "hostedPaymentReturnOptions": {"showReceipt": False, "url": return_url, "urlText": "Continue",
+                                           "cancelUrl": cancel_url, "cancelUrlText": "Cancel"},
+            "hostedPaymentButtonOptions": {"text": "Pay"},
+            "hostedPaymentPaymentOptions": {"cardCodeRequired": True, "showCreditCard": True,
+                                            "showBankAccount": False},
+            "hostedPaymentCustomerOptions": {"showEmail": False, "requiredEmail": False, "addPaymentProfile": True},
+            "hostedPaymentOrderOptions": {"show": True}}
+        # Keys in the XSD sequence (transactionRequestType): type, amount, profile, order.
+        tx = {"transactionType": "authCaptureTransaction", "amount": str(round_money(amount, currency)),
+              "profile": {"customerProfileId": customer_ref}, "order": {"invoiceNumber": short_key(invoice_number)}}
+        answer = self.call("getHostedPaymentPageRequest", {
+            "transactionRequest": tx,
+            "hostedPaymentSettings": {"setting": [{"settingName": k, "settingValue": json.dumps(v)}
+                                                  for k, v in settings.items()]}},
+            ref_id=short_key(idempotency_key))
+        self._raise_for(answer)
+        return HostedForm(f"{hosted_origin(self.url)}/payment/payment", "POST", {"token": str(answer["token"])})
 
     def _find(self, invoice_number: str) -> dict[str, Any] | None:
         answer = self.call("getUnsettledTransactionListRequest", {})

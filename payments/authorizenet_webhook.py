@@ -67,6 +67,11 @@ def verify(body: bytes, header: str | None, key: str, encoding: str = "text") ->
 
 def apply_notification(notification: dict[str, Any], *, dv: Any, processor: Any) -> str:
     payload = notification["payload"]
+    if payload.get("entityName") == "customerPaymentProfile" and payload.get("customerProfileId"):
+        # A card saved on the hosted form (Accept Customer, or Accept Hosted with addPaymentProfile).
+        from payments import card_entry
+
+        return card_entry.from_payment_profile(str(payload["customerProfileId"]), dv=dv, processor=processor)
     if payload.get("entityName") != "transaction" or not payload.get("id"):
         return "ignored"
     trans_id = str(payload["id"])

@@ -70,6 +70,12 @@ class PaymentProcessor(Protocol):
         ...
 
 
+# Put in a card-entry success URL where the processor's session reference goes back to us: Stripe fills in
+# its own placeholder (https://docs.stripe.com/payments/checkout/custom-success-page), other adapters
+# replace it with their reference before handing the URL over.
+SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
+
+
 @dataclass(frozen=True)
 class HostedForm:
     """Where the customer's browser goes to type a card on the processor's own page. GET: a plain

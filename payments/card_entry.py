@@ -71,7 +71,8 @@ def start(token: str, *, success_url: str, cancel_url: str, dv: Any = None, proc
     processor = _processor(contract.processor, processor)
     customer = contract.customer_ref if contract.token and contract.processor == processor.name else ""
     if not customer:
-        customer = processor.create_customer(contract.account_name, contract.email, f"link-{claims.link_id}-customer")
+        customer = processor.create_customer(contract.account_name, contract.email, f"link-{claims.link_id}-customer",
+                                             reference=contract.number)
     # A new key per visit: each visit opens its own session (sessions expire; a reused one may have).
     return processor.start_card_entry(  # type: ignore[no-any-return]
         customer_ref=customer, currency=contract.currency, success_url=success_url, cancel_url=cancel_url,
@@ -87,7 +88,7 @@ def finish(token: str, session_ref: str, *, dv: Any = None, processor: Any = Non
     dv = client_or_default(dv)
     contract = _contract(dv, claims.contract_number)
     processor = _processor(contract.processor, processor)
-    saved: SavedCard = processor.finish_card_entry(session_ref)
+    saved: SavedCard = processor.finish_card_entry(session_ref, contract_number=contract.number)
     if saved.reference != claims.link_id:
         raise AuthError("this card entry was started from another payment link")
     _store(dv, store or blob_store_from_settings(), contract, saved, session_ref)
@@ -133,3 +134,21 @@ def link_for_invoice(invoice_id: str, *, dv: Any = None, settings: Any = None) -
         raise ValidationError("the invoice has no billing contract")
     # Short-lived: the customer is at the screen, about to be sent to the card page.
     return create_token(number, ttl_seconds=3600, settings=settings)
+
+
+def from_payment_profile(customer_ref: str, *, dv: Any = None, processor: Any = None) -> str:
+    """Authorize.Net's customer.paymentProfile.created: the newest card of the contract's customer
+    profile (read back with getCustomerProfile) becomes the contract's method. No link is used up
+    here: the webhook does not know which one; the customer's return does that."""
+    dv = client_or_default(dv)
+    processor = _processor("authorizenet", processor)
+    saved: SavedCard = processor.finish_card_entry(f"{customer_ref}.")
+    contract = contracts.contract_by_number(dv, saved.contract_number) if saved.contract_number else None
+    if contract is None:
+        return "unknown-contract"
+    if contract.token == saved.method.token():
+        return "duplicate"
+    contracts.save_method(dv, contract.id, saved.method.processor, saved.method.token())
+    log.info("contract %s: %s card ending %s saved from the processor's webhook", contract.number, saved.brand,
+             saved.last4)
+    return "card-saved"

@@ -130,9 +130,10 @@ class StripeProcessor:
             raise _translate(exc) from None
         return StoredMethod(self.name, customer.id, method.id)
 
-    def create_customer(self, customer_name: str, email: str, idempotency_key: str) -> str:
+    def create_customer(self, customer_name: str, email: str, idempotency_key: str, *, reference: str = "") -> str:
         try:
-            customer = self.client.v1.customers.create(params={"name": customer_name, "email": email},
+            customer = self.client.v1.customers.create(params={"name": customer_name, "email": email,
+                                                               "metadata": {"billing_contract": reference}},
                                                        options={"idempotency_key": idempotency_key})
         except stripe.StripeError as exc:
             raise _translate(exc) from None
@@ -155,7 +156,7 @@ class StripeProcessor:
             raise _translate(exc) from None
         return HostedForm(str(session.url))
 
-    def finish_card_entry(self, session_ref: str) -> SavedCard:
+    def finish_card_entry(self, session_ref: str, *, contract_number: str = "") -> SavedCard:
         """Read the session back (never trust the redirect or the webhook body alone): complete, with a
         succeeded SetupIntent whose payment method is now the customer's."""
         if not session_ref.startswith("cs_"):
@@ -173,6 +174,8 @@ class StripeProcessor:
             raise IntegrationError("the completed setup has no payment method")
         card = method.card
         metadata = session.metadata.to_dict() if session.metadata is not None else {}
+        if contract_number and metadata.get("billing_contract") != contract_number:
+            raise AuthError("this card entry belongs to another contract")
         return SavedCard(StoredMethod(self.name, str(session.customer or setup.customer or ""), str(method.id)),
                          reference=str(metadata.get("payment_link", "")),
                          contract_number=str(metadata.get("billing_contract", "")),

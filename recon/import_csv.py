@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from billing.models import UsageSummary
+from billing.models import UsageSource, UsageSummary
+from dataverse.stores.recon_period import period_summaries, reopen_summaries
 from dataverse.tables import ReconFileStatus
 from recon.aggregate import AggregateResult, aggregate_usage
 from recon.columns import KIND_INVOICE, KIND_USAGE, detect_kind
 from recon.invoice_file import InvoiceFileResult, ProviderLine, scan_invoice_file
+from recon.revisions import replace_month
 from recon.sources import inspect
 from recon.store import (
     ReconFileRow,
@@ -48,6 +50,7 @@ class ImportResult:
     rows_quarantined: int
     quarantine_blob: str | None = None
     summaries: list[UsageSummary] = field(default_factory=list)
+    reopened: int = 0  # summaries invoiced on figures this file revises (the next bill run trues them up)
     provider_line_count: int = 0  # invoice files: lines read (streamed, not kept; reconcile reads the stored blob)
     recon_file_id: str | None = None
 
@@ -112,7 +115,16 @@ def import_file(path: str | Path, *, store: BlobStore, dv: Any = None, period: s
     if isinstance(parsed, AggregateResult):
         result.summaries = summaries_from_groups(parsed.groups, provider_accounts)
         if dv is not None:
+            # A re-import of revised figures reopens what the customer was invoiced on at the old ones;
+            # a portal export may cover only some customers, so nothing missing from it is zeroed.
+            reopen: list[UsageSummary] = []
+            for month in sorted({s.period for s in result.summaries}):
+                _write, found = replace_month(period_summaries(dv, month), [s for s in result.summaries if s.period == month],
+                                              period=month, currency="", source=UsageSource.BILLED, whole_month=False)
+                reopen.extend(found)
             write_summaries(dv, result.summaries)
+            reopen_summaries(dv, reopen)
+            result.reopened = len(reopen)
     else:
         result.provider_line_count = parsed.rows_aggregated
     if dv is not None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from billing.models import UsageSource, UsageSummary
+from billing.money import round_places
 from billing.usage_rating import needs_true_up
-from recon.store import MONEY_PLACES
+from recon.store import MONEY_DECIMALS
 
 ZERO = Decimal(0)
 
@@ -31,14 +32,16 @@ def zeroed(summary: UsageSummary, source: UsageSource) -> UsageSummary:
 
 
 def replace_month(previous: Sequence[UsageSummary], current: Sequence[UsageSummary], *, period: str, currency: str,
-                  source: UsageSource) -> tuple[list[UsageSummary], list[UsageSummary]]:
+                  source: UsageSource, whole_month: bool = True) -> tuple[list[UsageSummary], list[UsageSummary]]:
     """(summaries to write, summaries to reopen for a true-up) for one month and billing currency.
 
     An unbilled export replaces only estimates: a key Microsoft has billed is not the estimate's to
-    drop."""
+    drop. `whole_month=False` (a file a person exported and imported, which may be filtered to some
+    customers) revises the keys it has and zeroes nothing."""
     now = {s.summary_key for s in current}
     stale = [zeroed(p, source) for p in previous
-             if p.summary_key not in now and p.period == period and p.currency.upper() == currency.upper()
+             if whole_month and p.summary_key not in now and p.period == period
+             and p.currency.upper() == currency.upper()
              and (source is UsageSource.BILLED or p.source is UsageSource.UNBILLED) and (p.cost or p.quantity)]
     known = {p.summary_key: p for p in previous}
     reopen = []
@@ -47,7 +50,7 @@ def replace_month(previous: Sequence[UsageSummary], current: Sequence[UsageSumma
         if before is None or not before.billed or before.billed_source is not UsageSource.BILLED:
             continue
         # Compared as Dynamics stores it: the billed cost was read back at 4 places.
-        merged = replace(s, cost=s.cost.quantize(MONEY_PLACES, ROUND_HALF_UP), id=before.id, billed=True,
+        merged = replace(s, cost=round_places(s.cost, MONEY_DECIMALS), id=before.id, billed=True,
                          invoice_id=before.invoice_id, billed_cost=before.billed_cost, billed_source=before.billed_source)
         if needs_true_up(merged):
             reopen.append(merged)

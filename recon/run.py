@@ -7,11 +7,12 @@ import calendar
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from billing.models import ExchangeRate, Invoice, Subscription, UsageSummary
+from billing.money import round_places
 from dataverse.tables import EntitySet
 from recon.aggregate import aggregate_usage
 from recon.invoice_file import ProviderLine, read_invoice_file
@@ -24,7 +25,7 @@ from recon.reconcile import (
     reconcile,
 )
 from recon.report import findings_csv, html_report, margin_csv, revisions_csv
-from recon.store import MONEY_PLACES, load_tenants, summaries_from_groups
+from recon.store import MONEY_DECIMALS, load_tenants, summaries_from_groups
 from shared.blobstore import BlobStore
 from shared.errors import ValidationError
 
@@ -63,7 +64,7 @@ def with_billing_state(usage: Sequence[UsageSummary], stored: Sequence[UsageSumm
             out.append(s)
             continue
         # The same figures as Dynamics holds (it keeps 4 places): its number, so no revision shows from rounding.
-        cost = known.cost if s.cost.quantize(MONEY_PLACES, ROUND_HALF_UP) == known.cost else s.cost
+        cost = known.cost if round_places(s.cost, MONEY_DECIMALS) == known.cost else s.cost
         out.append(replace(s, cost=cost, id=known.id, billed=known.billed, invoice_id=known.invoice_id,
                            billed_cost=known.billed_cost, billed_source=known.billed_source,
                            provider_account_id=s.provider_account_id or known.provider_account_id))

@@ -22,8 +22,10 @@ from recon.reconcile import TenantAccount
 from shared.errors import ValidationError
 
 # Dataverse money columns hold at most 4 decimal places, quantities 10; the exact sums stay in the recon files.
-MONEY_PLACES = 4
-QTY_PLACES = 10
+MONEY_DECIMALS, QTY_DECIMALS = 4, 10
+# The same as quanta: recon/run.py and recon/revisions.py quantize with them.
+MONEY_PLACES = Decimal(1).scaleb(-MONEY_DECIMALS)
+QTY_PLACES = Decimal(1).scaleb(-QTY_DECIMALS)
 
 
 def blob_prefix(period: str, kind: str, currency: str) -> str:
@@ -74,7 +76,7 @@ def summaries_from_groups(groups: Iterable[UsageGroup],
 
 
 def _money(value: Decimal) -> Decimal:
-    return round_places(value, MONEY_PLACES)
+    return round_places(value, MONEY_DECIMALS)
 
 
 def usage_summary_record(s: UsageSummary) -> dict[str, Any]:
@@ -87,7 +89,7 @@ def usage_summary_record(s: UsageSummary) -> dict[str, Any]:
         "cspb_metercategory": s.meter_category,
         "cspb_period": s.period,
         "cspb_currencycode": s.currency,
-        "cspb_quantity": round_places(s.quantity, QTY_PLACES),
+        "cspb_quantity": round_places(s.quantity, QTY_DECIMALS),
         "cspb_costbeforepec": _money(s.cost_before_pec),
         "cspb_pecamount": _money(s.pec_amount),
         "cspb_cost": _money(s.cost),

@@ -89,7 +89,7 @@ def _required(cols: tuple[Col, ...], names: set[str]) -> tuple[Col, ...]:
 
 
 PROVIDER = ((1, "Partner Center", "Partner Center"), (2, "Pax8", "Pax8"), (3, "Manual", "Manual"),
-            (4, "TD SYNNEX", "TD SYNNEX"))
+            (4, "TD SYNNEX", "TD SYNNEX"), (5, "Ingram Micro", "Ingram Micro"))
 CURRENCY = S("cspb_currencycode", "Currency Code", "Código de moneda", 3)
 NAME = S("cspb_name", "Name", "Nombre", 200)
 

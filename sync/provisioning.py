@@ -37,6 +37,7 @@ from distributors.base import (
     ProviderRefused,
     adapter_of,
 )
+from shared.config import Settings
 from shared.errors import FatalError, IntegrationError, NotFoundError, RetriableError, ValidationError
 from shared.logging import get_logger
 from sync import azure_plan, inbox, order_once, rep_changes
@@ -409,7 +410,7 @@ def handle_message(body: Mapping[str, Any], *, dv: DataverseClient | None = None
     return outcome
 
 
-def default_adapters(settings: Any = None) -> dict[Provider, DistributorAdapter]:
+def default_adapters(settings: Settings | None = None) -> dict[Provider, DistributorAdapter]:
     """Provider (cspb_provider) -> adapter, built from the settings. Pax8 joins when its client
     id is configured (CSPB_PAX8_CLIENT_ID) or, in sandbox mode, when its URL is the loopback
     sandbox, so an installation without Pax8 never calls it. TD SYNNEX joins when

@@ -15,7 +15,7 @@ from shared.dates import iso
 
 UNMAPPED_VIEW_NAME = "Unmapped Provider Accounts"
 PROVIDER_LABELS = {Provider.PARTNER_CENTER: "Partner Center", Provider.PAX8: "Pax8", Provider.MANUAL: "Manual",
-                   Provider.TDSYNNEX: "TD SYNNEX"}
+                   Provider.TDSYNNEX: "TD SYNNEX", Provider.INGRAM: "Ingram Micro"}
 COLUMNS = ["cspb_provideraccountid", "cspb_provider", "cspb_externalid", "cspb_name", "cspb_domain", "cspb_country",
            "cspb_currencycode", "_cspb_account_value", "cspb_mappingstatus"]
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 import threading
 import time
 from decimal import Decimal, InvalidOperation
@@ -31,6 +32,9 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from sandbox._server import SandboxApp
+from sandbox._webhooks import WebhookSender
+from sandbox.authorizenet import hosted
+from sandbox.authorizenet.hosted import anet_signature
 
 _ids = itertools.count(40000001)
 _NS = "AnetApi/xml/v1/schema/AnetApiSchema.xsd"
@@ -43,6 +47,14 @@ SEQUENCES: dict[str, list[str]] = {
     "createTransactionRequest": [*_REQUEST, "transactionRequest"],
     "getUnsettledTransactionListRequest": [*_REQUEST, "status", "sorting", "paging"],
     "getTransactionDetailsRequest": [*_REQUEST, "transId"],
+    "getHostedPaymentPageRequest": [*_REQUEST, "transactionRequest", "hostedPaymentSettings"],
+    "getHostedProfilePageRequest": [*_REQUEST, "customerProfileId", "hostedProfileSettings"],
+    "getCustomerProfileRequest": [*_REQUEST, "customerProfileId", "merchantCustomerId", "email",
+                                  "unmaskExpirationDate", "includeIssuerInfo"],
+    "hostedPaymentSettings": ["setting"],
+    "hostedProfileSettings": ["setting"],
+    "getHostedPaymentPageRequest.transactionRequest.profile": ["createProfile", "customerProfileId",
+                                                               "paymentProfile", "shippingProfileId"],
     "profile": ["merchantCustomerId", "description", "email", "paymentProfiles", "shipToList", "profileType"],
     "paymentProfiles": ["customerType", "billTo", "payment", "driversLicense", "taxId", "defaultPaymentProfile"],
     "paymentProfile": ["customerType", "billTo", "payment", "driversLicense", "taxId", "defaultPaymentProfile"],
@@ -119,8 +131,19 @@ class AuthorizeNetSandbox:
         self.payment_profiles: dict[str, dict[str, Any]] = {}
         self.transactions: list[dict[str, Any]] = []
         self.currency = "USD"  # the merchant account's currency
+        self.page_tokens: dict[str, dict[str, Any]] = {}
+        # The merchant's Signature Key (Account > API Credentials & Keys): 128 hex characters.
+        self.signature_key = secrets.token_hex(64).upper()
+        self.webhooks = WebhookSender(lambda _endpoint, body: {"X-ANET-Signature": anet_signature(
+            self.signature_key, body)}, type_key="eventType", id_key="notificationId")
 
     def __call__(self, request: Request) -> Response:
+        if request.method == "POST" and request.path in ("/payment/payment", "/customer/addPayment"):
+            with self.lock:  # the customer's browser on the hosted form
+                return hosted.hosted_page(self, request)
+        if request.path.startswith("/rest/v1/"):
+            with self.lock:
+                return hosted.webhook_api(self, request)
         if request.method != "POST" or not request.path.endswith("/xml/v1/request.api"):
             return Response("Not Found", status=404)
         try:
@@ -253,6 +276,57 @@ class AuthorizeNetSandbox:
                                         "responseCode": {"declined": 2, "FDSPendingReview": 4}.get(t["status"], 1),
                                         "authAmount": float(t["amount"]), "order": {"invoiceNumber": t["invoiceNumber"]}})
 
+
+    def getHostedPaymentPageRequest(self, payload: dict[str, Any], ref_id: str | None) -> Response:  # noqa: N802
+        tx = payload.get("transactionRequest") or {}
+        if tx.get("transactionType") not in ("authCaptureTransaction", "authOnlyTransaction"):
+            return _err(ref_id, "E00003", "The transactionType must be authCaptureTransaction or authOnlyTransaction.")
+        try:
+            if Decimal(str(tx.get("amount"))) <= 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            return _err(ref_id, "E00015", "The field length is invalid for Amount.")
+        customer = (tx.get("profile") or {}).get("customerProfileId")
+        if customer and customer not in self.profiles:
+            return _err(ref_id, "E00040", "The record cannot be found.")
+        return _ok(ref_id, token=hosted.issue_token(self, "payment", payload))
+
+    def getHostedProfilePageRequest(self, payload: dict[str, Any], ref_id: str | None) -> Response:  # noqa: N802
+        if payload.get("customerProfileId") not in self.profiles:
+            return _err(ref_id, "E00040", "The record cannot be found.")
+        return _ok(ref_id, token=hosted.issue_token(self, "profile", payload))
+
+    def getCustomerProfileRequest(self, payload: dict[str, Any], ref_id: str | None) -> Response:  # noqa: N802
+        cid = payload.get("customerProfileId")
+        if not cid and payload.get("merchantCustomerId"):
+            cid = next((k for k, v in self.profiles.items()
+                        if v["merchantCustomerId"] == payload["merchantCustomerId"]), None)
+        profile = self.profiles.get(str(cid or ""))
+        if profile is None:
+            return _err(ref_id, "E00040", "The record cannot be found.")
+        payments = [{"customerType": "business", "customerProfileId": cid, "customerPaymentProfileId": pid,
+                     "billTo": {"zip": pp.get("zip", "")},
+                     "payment": {"creditCard": pp.get("card") or {"cardNumber": "XXXX1111", "expirationDate": "XXXX",
+                                                                   "cardType": "Visa"}}}
+                    for pid, pp in self.payment_profiles.items() if pp["customerProfileId"] == cid]
+        return _ok(ref_id, profile={"merchantCustomerId": profile["merchantCustomerId"], "email": profile.get("email"),
+                                    "customerProfileId": cid, "paymentProfiles": payments},
+                   subscriptionIds=[])
+
+    def record_transaction(self, tx: dict[str, Any], *, status: str, account: str) -> dict[str, Any]:
+        """A transaction the hosted payment form ran."""
+        record = {"transId": str(next(_ids)), "invoiceNumber": (tx.get("order") or {}).get("invoiceNumber", ""),
+                  "amount": Decimal(str(tx.get("amount"))), "account": account, "at": time.time(), "status": status,
+                  "authCode": "" if status == "declined" else "SBX" + secrets.token_hex(2).upper()}
+        self.transactions.append(record)
+        return record
+
+    def add_card_profile(self, customer_id: str, card: dict[str, str], zip_code: str) -> str:
+        """A payment profile holding a card typed on a hosted form (charges decline for ZIP 46282)."""
+        pid = str(next(_ids))
+        self.payment_profiles[pid] = {"customerProfileId": customer_id, "decline": zip_code == hosted.DECLINE_ZIP,
+                                      "review": False, "card": card, "zip": zip_code}
+        return pid
 
     def release(self, trans_id: str, *, approve: bool) -> None:
         """What the fraud filter's reviewer does: a held transaction is approved or declined."""

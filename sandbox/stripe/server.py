@@ -15,6 +15,7 @@ Setup intents: https://docs.stripe.com/api/setup_intents ; 3-D Secure: https://d
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -27,8 +28,8 @@ from urllib.parse import quote
 from werkzeug.wrappers import Request, Response
 
 from sandbox._server import SandboxApp, json_response
+from sandbox._webhooks import WebhookSender
 from sandbox.stripe import checkout
-from sandbox.stripe.webhooks import WebhookSender
 
 # Stripe's documented test payment methods (https://docs.stripe.com/testing): brand, last4 and what
 # happens when a payment (or setup) is confirmed with them.
@@ -100,7 +101,7 @@ class StripeSandbox:
         self.setup_intents: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
         self.sessions: dict[str, dict[str, Any]] = {}
-        self.webhooks = WebhookSender()
+        self.webhooks = WebhookSender(_stripe_signature)
         self.idempotency: dict[str, tuple[str, int, str]] = {}
         self.api_key_prefix = "sk_test_"
         self.host_url = ""
@@ -174,7 +175,7 @@ class StripeSandbox:
         if kind == "checkout" and len(parts) >= 3 and parts[2] == "sessions":
             return checkout.route(self, request, parts, params)
         if kind == "webhook_endpoints" and post and len(parts) == 2:
-            return json_response(self.webhooks.add(params))
+            return json_response(self.add_webhook_endpoint(params))
         return _error(404, "invalid_request_error", f"Unrecognized request URL ({request.method}: {request.path}).")
 
     @staticmethod
@@ -368,6 +369,18 @@ class StripeSandbox:
         self.refunds[refund["id"]] = refund
         return json_response(refund)
 
+    def add_webhook_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`POST /v1/webhook_endpoints`: Stripe answers the endpoint's signing `secret` (whsec_...) once, here."""
+        raw = params.get("enabled_events") or "*"
+        events = list(raw.values()) if isinstance(raw, dict) else [raw]
+        endpoint = {"id": _new_id("we"), "object": "webhook_endpoint", "api_version": None, "application": None,
+                    "created": int(time.time()), "description": params.get("description"), "enabled_events": events,
+                    "livemode": False, "metadata": params.get("metadata", {}),
+                    "secret": "whsec_" + secrets.token_hex(16), "status": "enabled", "url": params.get("url")}
+        self.webhooks.endpoints.append({"url": endpoint["url"], "events": events, "enabled": True,
+                                        "secret": endpoint["secret"]})
+        return endpoint
+
     def emit(self, kind: str, obj: dict[str, Any]) -> None:
         """Queue a Stripe event for every webhook endpoint subscribed to `kind`."""
         self.webhooks.send({"id": _new_id("evt"), "object": "event", "api_version": "2024-06-20",
@@ -378,6 +391,14 @@ class StripeSandbox:
 
     def dump(self) -> str:
         return json.dumps({"intents": list(self.intents.values())}, default=str)
+
+
+def _stripe_signature(endpoint: dict[str, Any], body: bytes) -> dict[str, str]:
+    """`Stripe-Signature: t=<unix>,v1=<hex>`: HMAC-SHA256 of "<t>.<raw body>" with the endpoint's secret
+    (https://docs.stripe.com/webhooks#verify-manually)."""
+    t = int(time.time())
+    signature = hmac.new(endpoint["secret"].encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={t},v1={signature}", "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)"}
 
 
 def _public(obj: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ sandboxes; Stripe's webhooks reach the real webhook trigger."""
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -20,10 +21,11 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def card_portal(stripe_hosted, dv, monkeypatch):
+@contextmanager
+def _portal(dv, monkeypatch):
     """The Dataverse-backed portal served on 127.0.0.1, CSPB_PORTAL_BASE_URL pointing at it (so the
     processor sends the customer back there); yields (base url, ids, dv)."""
+    from portal.app import create_app
     from portal.dataverse_repo import DataverseRepository
     from portal.dataverse_seed import seed_dataverse
     from portal.wiring import integrations_for
@@ -35,12 +37,22 @@ def card_portal(stripe_hosted, dv, monkeypatch):
     with RunningServer(lambda environ, start: holder["app"](environ, start), 0) as server:
         monkeypatch.setenv("CSPB_PORTAL_BASE_URL", server.url + "/portal")
         reset_settings()
-        from portal.app import create_app
-
         settings = get_settings()
         holder["app"] = create_app(settings, DataverseRepository(dv), mount="/portal",
                                    integrations=integrations_for(dv, settings))
         yield server.url + "/portal", ids, dv
+
+
+@pytest.fixture
+def card_portal(stripe_hosted, dv, monkeypatch):
+    with _portal(dv, monkeypatch) as site:
+        yield site
+
+
+@pytest.fixture
+def anet_portal(authorizenet_hosted, dv, monkeypatch):
+    with _portal(dv, monkeypatch) as site:
+        yield site
 
 
 def _type_card(page, number: str) -> None:
@@ -124,3 +136,29 @@ def test_card_that_always_needs_3d_secure_asks_the_customer_then_the_webhook_set
     page.wait_for_load_state()
     assert stripe_hosted.sandbox.webhooks.wait(15)
     assert Decimal(str(dv.get("invoices", ids["i-fab"])["cspb_balance"])) == 0
+
+
+def test_authorizenet_contract_adds_a_card_on_the_hosted_form(page, anet_portal):
+    """The portal posts Authorize.Net's page token to its hosted form (auto-submitted), the customer
+    types a test card there and continues back to the portal."""
+    base, ids, dv = anet_portal
+    dv.update("cspb_billingcontracts", ids["k-contoso"], {"cspb_paymentprovider": "authorizenet"})
+    sign_in(page, base, ids["c-fin"])
+    page.goto(base + "/payment")
+    page.click(f"form[action$='/payment/{ids['k-contoso']}/link'] button")
+    page.click("#continue-to-card")
+    page.wait_for_selector("#cardNum")  # on the processor's page, reached by the auto-submitted POST
+    assert "/customer/addPayment" in page.url and "Authorize.Net" in page.content()
+    page.fill("#cardNum", "4111111111111111")
+    page.fill("#expiryDate", "1234")
+    page.fill("#cvv", "123")
+    page.fill("#zip", "46282")  # Authorize.Net's decline trigger
+    page.click("#payButton")
+    page.wait_for_selector("#error")
+    assert "declined" in page.inner_text("#error")
+    page.fill("#zip", "98004")
+    page.click("#payButton")
+    page.click("#continue")
+    page.wait_for_selector("#pay-done")
+    assert "Visa card ending in 1111 is saved" in page.inner_text("#pay-done")
+    assert re.fullmatch(r"\d+/\d+", dv.get("cspb_billingcontracts", ids["k-contoso"])["cspb_paymenttoken"])

@@ -34,7 +34,7 @@ def recon_env(monkeypatch, dv_server, pc_server, tmp_path):  # type: ignore[no-u
 
 
 def test_timer_ingests_and_records_run(recon_env, dv) -> None:
-    with mock.patch("recon.jobs.periods_for", return_value=("2026-10", "2026-11")):
+    with mock.patch("jobs.recon.periods_for", return_value=("2026-10", "2026-11")):
         recon_timer.build().get_user_function()(TimerRequest(past_due=False))
     runs = list(dv.list(EntitySet.SYNC_RUNS, select=["cspb_kind", "cspb_status", "cspb_counts"]))
     assert [(r["cspb_kind"], r["cspb_status"]) for r in runs] == [("recon", 2)]
@@ -45,8 +45,8 @@ def test_timer_ingests_and_records_run(recon_env, dv) -> None:
 
 
 def test_timer_swallows_fatal_but_raises_retriable(recon_env) -> None:
-    with mock.patch("recon.jobs.scheduled", side_effect=AuthError("bad credentials")):
+    with mock.patch("jobs.recon.scheduled", side_effect=AuthError("bad credentials")):
         recon_timer.build().get_user_function()(TimerRequest(past_due=False))
-    with mock.patch("recon.jobs.scheduled", side_effect=RetriableError("throttled")), \
+    with mock.patch("jobs.recon.scheduled", side_effect=RetriableError("throttled")), \
             pytest.raises(RetriableError):
         recon_timer.build().get_user_function()(TimerRequest(past_due=False))

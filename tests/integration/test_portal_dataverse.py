@@ -317,3 +317,38 @@ def _money_is_zero(value) -> bool:
     from decimal import Decimal
 
     return Decimal(str(value or 0)) == 0
+
+
+def test_authorizenet_contract_adds_a_card_on_accept_customer(portal_dv, authorizenet_hosted):
+    """A contract paid through Authorize.Net: the portal posts the page token to the hosted form, the
+    customer types a test card there and continues back; the card is on the contract."""
+    import re
+
+    import requests
+
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from portal.wiring import integrations_for
+    from shared.config import get_settings
+
+    dv, ids = portal_dv
+    dv.update("cspb_billingcontracts", ids["k-contoso"], {"cspb_paymentprovider": "authorizenet"})
+    browser = PortalBrowser(create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                                       integrations=integrations_for(dv, get_settings())))
+    browser.sign_in(ids["c-fin"])
+    r = browser.post(f"/payment/{ids['k-contoso']}/link", token_from="/payment")
+    pay_path = r.headers["Location"].split("/portal", 1)[1]
+    page = browser.post(pay_path, token_from=pay_path).get_data(as_text=True)
+    action = re.search(r'<form method="post" action="([^"]+)" id="hosted-form">', page).group(1)
+    assert action == authorizenet_hosted.url + "/customer/addPayment" and "autosubmit.js" in page
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)">', page.split('id="hosted-form"')[1]))
+    assert set(fields) == {"token"}
+    form = requests.post(action, data=fields, timeout=5)
+    assert 'id="cardNum"' in form.text
+    done = requests.post(action, data={**fields, "cardNumber": "4111111111111111", "expirationDate": "1234",
+                                       "cardCode": "123", "zip": "98004"}, timeout=5)
+    back = re.search(r'id="continue" href="([^"]+)"', done.text).group(1).replace("&amp;", "&")
+    saved = browser.get(back.split("/portal", 1)[1])
+    assert saved.status_code == 200 and "card ending in 1111 is saved" in saved.get_data(as_text=True)
+    token = dv.get("cspb_billingcontracts", ids["k-contoso"])["cspb_paymenttoken"]
+    assert re.fullmatch(r"\d+/\d+", token)

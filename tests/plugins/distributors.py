@@ -168,3 +168,18 @@ def tdsynnex(tdsynnex_server, quick_retry, tmp_path):  # type: ignore[no-untyped
     tokens = TdSynnexTokens(tdsynnex_server.url + "/oauth/token", FileSecretStore(tmp_path / "secrets"),
                             "tdsynnex-rt", seed=SANDBOX_REFRESH_TOKEN, timeout=2)
     return TdSynnexAdapter(tdsynnex_server.url, SANDBOX_ACCOUNT_ID, tokens, retry=quick_retry, timeout=2)
+
+
+@pytest.fixture
+def ingram_server(tmp_path: Path) -> Iterator[RunningServer]:
+    yield from _serve("sandbox.ingram.server", tmp_path / "ingram")
+
+
+@pytest.fixture
+def ingram(ingram_server, quick_retry):  # type: ignore[no-untyped-def]
+    """The Ingram Micro (Cloud Marketplace) adapter against its sandbox."""
+    from distributors.ingram import IngramAdapter
+    from sandbox.ingram.server import PASSWORD, SUBSCRIPTION_KEY, USER
+
+    return IngramAdapter(ingram_server.url + "/marketplace/na", USER, PASSWORD, SUBSCRIPTION_KEY, retry=quick_retry,
+                         timeout=2)

@@ -73,3 +73,42 @@ def type_card(hosted_url: str, number: str, *, authenticate: str = "complete", e
                                                               "result": authenticate},
                           allow_redirects=False, timeout=10)
     return r
+
+
+@pytest.fixture
+def authorizenet_hosted(monkeypatch, dv_server, authorizenet_server) -> Iterator[SimpleNamespace]:
+    """Settings at the Dataverse and Authorize.Net sandboxes; the Authorize.Net webhook trigger
+    registered through the sandbox's webhook REST API, its Signature Key in settings."""
+    import requests
+
+    from functions.authorizenet_webhook import authorizenet_webhook
+    from shared.config import reset_settings
+
+    sandbox = authorizenet_server.app.sandbox
+    host = serve_function(authorizenet_webhook)
+    requests.post(authorizenet_server.url + "/rest/v1/webhooks", timeout=5, auth=("sandbox", "sandbox-key"),
+                  json={"name": "cspbridge", "url": host.url + "/api/webhooks/authorizenet", "status": "active",
+                        "eventTypes": ["net.authorize.payment.authcapture.created",
+                                       "net.authorize.customer.paymentProfile.created"]}).raise_for_status()
+    for name, value in {"DATAVERSE_URL": dv_server.url,
+                        "AUTHORIZENET_URL": authorizenet_server.url + "/xml/v1/request.api",
+                        "AUTHORIZENET_SIGNATURE_KEY": sandbox.signature_key, "HTTP_MAX_ATTEMPTS": "3",
+                        "HTTP_BACKOFF_CAP_SECONDS": "0.05", "HTTP_TIMEOUT_SECONDS": "10"}.items():
+        monkeypatch.setenv(f"CSPB_{name}", value)
+    reset_settings()
+    try:
+        yield SimpleNamespace(url=authorizenet_server.url, sandbox=sandbox, webhook_host=host)
+    finally:
+        host.stop()
+        reset_settings()
+
+
+def type_anet_card(form: Any, number: str, *, zip_code: str = "98004", expiry: str = "1234",
+                   code: str = "123") -> Any:
+    """The Authorize.Net hosted form over plain HTTP: POST the page token, then the card."""
+    import requests
+
+    page = requests.post(form.url, data=form.fields, timeout=10)
+    assert page.status_code == 200 and 'id="cardNum"' in page.text, page.text
+    return requests.post(form.url, data={**form.fields, "cardNumber": number, "expirationDate": expiry,
+                                         "cardCode": code, "zip": zip_code}, allow_redirects=False, timeout=10)

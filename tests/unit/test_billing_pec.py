@@ -34,3 +34,13 @@ def test_recon_aggregation_nets_pec_through_billing(tmp_path) -> None:
     earned = pec_earned(D("2.00"), D("10"), D("0.9231"), D("15"))
     assert group.pec_amount == earned
     assert group.cost_before_pec == cost_before_pec(group.cost, earned)
+
+
+def test_recon_writes_dataverse_money_at_four_places_half_up() -> None:
+    from billing.models import UsageSummary
+    from recon.store import MONEY_PLACES, usage_summary_record
+
+    record = usage_summary_record(UsageSummary("k", "sub", "2026-10", "USD", D("1.23445"), cost_before_pec=D("2.00005"),
+                                               pec_amount=D("0.77"), quantity=D("3")))
+    assert (record["cspb_cost"], record["cspb_costbeforepec"]) == (D("1.2345"), D("2.0001"))
+    assert D("1.23445").quantize(MONEY_PLACES) == D("1.2344")  # a quantum, as recon/run.py uses it (half-even here)

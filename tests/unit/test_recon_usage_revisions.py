@@ -31,23 +31,25 @@ def invoiced(s: UsageSummary) -> UsageSummary:
 
 
 def test_a_revision_replaces_the_month_zeroes_what_vanished_and_reopens_what_was_invoiced():
-    before = [invoiced(summary("Compute", "100.0000")), invoiced(summary("Storage", "20.0000")),
-              invoiced(summary("Bandwidth", "5.0000"))]
-    now = [replace(summary("Compute", "108.00004"), id=None), replace(summary("Storage", "20.00001"), id=None)]
+    before = [invoiced(summary("Compute", "100.0000")), invoiced(summary("Storage", "20.1234")),
+              invoiced(summary("Bandwidth", "5.0000")), invoiced(summary("Key Vault", "3.5000"))]
+    now = [replace(summary("Compute", "108.00004"), id=None), replace(summary("Storage", "20.12341"), id=None),
+           replace(summary("Key Vault", "3.50038"), id=None)]
     write, reopen = replace_month(before, now, period="2026-11", currency="USD", source=UsageSource.BILLED)
 
     assert sorted((s.meter_category, s.cost) for s in write) == [
-        ("Bandwidth", D(0)), ("Compute", D("108.00004")), ("Storage", D("20.00001"))]
-    # Storage differs only below Dynamics' 4 places: not a revision. Bandwidth was withdrawn: credit it all.
-    assert sorted((s.meter_category, billed_delta(s)) for s in reopen) == [("Bandwidth", D("-5.0000")),
-                                                                           ("Compute", D("8.0000"))]
+        ("Bandwidth", D(0)), ("Compute", D("108.00004")), ("Key Vault", D("3.50038")), ("Storage", D("20.12341"))]
+    # Storage differs only below Dynamics' 4 places: not a revision; Key Vault moved 0.0004: it is.
+    # Bandwidth was withdrawn: credit it all.
+    assert sorted((s.meter_category, billed_delta(s)) for s in reopen) == [
+        ("Bandwidth", D("-5.0000")), ("Compute", D("8.0000")), ("Key Vault", D("0.0004"))]
     assert all(s.id for s in reopen)
     # The same export again: nothing left to reopen (they are open already), Bandwidth is zero already,
     # and the upsert on the summary keys replaces instead of adding.
     again, reopened = replace_month([*[replace(s, billed=False) for s in reopen],
                                      *(s for s in before if s.meter_category == "Storage")],
                                     now, period="2026-11", currency="USD", source=UsageSource.BILLED)
-    assert reopened == [] and sorted(s.meter_category for s in again) == ["Compute", "Storage"]
+    assert reopened == [] and sorted(s.meter_category for s in again) == ["Compute", "Key Vault", "Storage"]
 
 
 def test_an_unbilled_export_replaces_only_estimates():
@@ -96,3 +98,13 @@ def test_the_recon_reports_the_delta_per_customer_subscription_and_meter():
     unchanged = reconcile(provider_lines=[], usage=[usage[2]], subscriptions=[AZ], invoices=[],
                           tenants=[TenantAccount("t1", "a1", "Contoso")], period="2026-11")
     assert not unchanged.revisions and 'id="usage-revised"' not in html_report(unchanged, period="2026-11")
+
+
+def test_an_imported_file_revises_the_keys_it_has_and_zeroes_nothing():
+    """A usage CSV an admin exported from the portal may be filtered to some customers."""
+    before = [invoiced(summary("Compute", "100.0000")), invoiced(summary("Storage", "20.0000"))]
+    now = [replace(summary("Compute", "90.00"), id=None)]
+    write, reopen = replace_month(before, now, period="2026-11", currency="", source=UsageSource.BILLED,
+                                  whole_month=False)
+    assert [(s.meter_category, s.cost) for s in write] == [("Compute", D("90.00"))]
+    assert [(s.meter_category, billed_delta(s)) for s in reopen] == [("Compute", D("-10.0000"))]

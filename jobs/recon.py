@@ -1,6 +1,6 @@
 """The scheduled recon job (timer and CLI): ingest last month (billed invoices, billed usage, and its
 unbilled usage until the invoice exists) and this month's unbilled usage, then store last month's
-report. One cspb_syncrun row (kind "recon") per run."""
+report. One sync run row (kind "recon") per run. The recon timer and `cspbridge recon run` call it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+from dataverse.client import DataverseClient
 from recon.ingest import IngestOutcome, ingest_period
 from recon.run import build_report
+from shared.blobstore import BlobStore
 from shared.errors import IntegrationError
 
 
@@ -19,7 +21,8 @@ def periods_for(today: date) -> tuple[str, str]:
     return last.strftime("%Y-%m"), today.strftime("%Y-%m")
 
 
-def scheduled(today: date, *, dv: Any = None, store: Any = None, pc: Any = None) -> list[IngestOutcome]:
+def scheduled(today: date, *, dv: DataverseClient | None = None, store: BlobStore | None = None,
+              pc: Any = None) -> list[IngestOutcome]:
     from dataverse.client import client_or_default
     from sync import runs as syncruns
 
