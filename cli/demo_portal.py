@@ -71,9 +71,10 @@ def use_entra(entra_url: str, ca_file: str, partner_tenant: str) -> None:
     reset_settings()
 
 
-def run_demo_step(out_dir: Path, entra: Any = None, ca_file: str = "") -> list[str]:
+def run_demo_step(out_dir: Path, entra: Any = None, ca_file: str = "", *, card_entry: bool = False) -> list[str]:
     """`entra`: the Entra stand-in's RunningServer (`.app.entra` is its state) and `ca_file` the CA it is
-    served with; without it the portal keeps the sandbox contact picker."""
+    served with; without it the portal keeps the sandbox contact picker. `card_entry`: also add a card on
+    the Stripe sandbox's hosted page and pay Fabrikam's invoice with it (needs the Stripe sandbox)."""
     from dataverse.client import DataverseClient
     from portal import assessment
     from portal.dataverse_seed import seed_dataverse
@@ -119,7 +120,44 @@ def run_demo_step(out_dir: Path, entra: Any = None, ca_file: str = "") -> list[s
         lines.append(f"{currency}: MRR {k.mrr}, ARR {k.arr}, seats {k.seats}, "
                      f"margin {shown('gross_margin_pct', k.gross_margin_pct)}")
     lines.append(f"assessment written to {target}")
+    if card_entry:
+        lines += add_card_and_pay(server.url + "/portal", dv, ids.ids["k-fabrikam"], ids.ids["i-fab"])
     return lines
+
+
+def add_card_and_pay(portal: str, dv: Any, contract_id: str, invoice_id: str) -> list[str]:
+    """What a customer does with an e-mailed payment link, over plain HTTP: open the portal's page,
+    continue to the processor's hosted card page, type Stripe's test card 4242 4242 4242 4242, come
+    back with it saved; then the invoice is charged to it."""
+    import re
+
+    import requests
+
+    from dataverse.stores import contracts
+    from payments.links import create_token
+    from payments.service import charge_invoice
+
+    contract = contracts.get_contract(dv, contract_id)
+    if contract is None:
+        return ["card entry: the demo contract is missing"]
+    token = create_token(contract.number)
+    browser = requests.Session()
+    page = browser.get(f"{portal}/pay/{token}", timeout=10)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    hosted = browser.post(f"{portal}/pay/{token}", data={"csrf_token": csrf.group(1) if csrf else ""},
+                          allow_redirects=False, timeout=10)
+    card_page = hosted.headers.get("Location", "")
+    if hosted.status_code != 303 or not card_page:
+        raise RuntimeError(f"the portal did not open the processor's card page: {hosted.status_code}")
+    typed = browser.post(card_page, allow_redirects=False, timeout=10, data={
+        "cardNumber": "4242 4242 4242 4242", "cardExpiry": "12 / 34", "cardCvc": "123", "billingName": "Fabio Garcia"})
+    back = browser.get(typed.headers.get("Location", ""), timeout=10) if typed.status_code == 303 else typed
+    saved = re.search(r'id="pay-done">([^<]+)<', back.text)
+    if not saved:
+        raise RuntimeError(f"card entry did not come back saved: {back.status_code} {back.text[:300]}")
+    outcome = charge_invoice(invoice_id, purpose="demo-portal-card", dv=dv)
+    return [f"card entry: {contract.number} -> {card_page.split('/c/pay/')[0]}/c/pay/cs_... -> {saved.group(1)}",
+            f"  invoice paid with it: {outcome.status} {outcome.amount} (balance now {outcome.balance})"]
 
 
 def stop_servers() -> None:

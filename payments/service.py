@@ -123,8 +123,35 @@ def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: s
                           processor_payment_id=result.processor_payment_id, error=result.error,
                           paid_on=date.today() if succeeded else None)
     refreshed = records.refresh_payment_totals(dv, invoice, last_attempt_failed=result.status == FAILED)
+    if succeeded and refreshed.balance <= 0:
+        _cancel_superseded(dv, refreshed, key, processor)
     log.info("invoice %s charge %s: %s", invoice.number, key, result.status)
     return ChargeOutcome(result.status, due, key, result.error, replayed=result.replayed, balance=refreshed.balance)
+
+
+SUPERSEDED = "Cancelled: the invoice was paid by another payment."
+
+
+def _cancel_superseded(dv: Any, invoice: records.InvoiceDoc, paid_key: str, processor: Any) -> None:
+    """The invoice is paid: cancel the attempts still waiting for the customer (a 3-D Secure link sent
+    earlier), so following that old link later cannot take the money a second time."""
+    from dataverse.stores import payments as payment_rows
+
+    cancel = getattr(processor, "cancel_payment", None)
+    if cancel is None:
+        return
+    for attempt in payment_rows.for_invoice(dv, invoice.id):
+        if attempt.key == paid_key or attempt.state != "pending" or not attempt.processor_payment_id \
+                or attempt.processor != processor.name:
+            continue
+        try:
+            cancel(attempt.processor_payment_id)
+        except IntegrationError as exc:  # it may have just succeeded: then its webhook records it (overpaid)
+            log.warning("invoice %s: could not cancel the earlier attempt %s: %s", invoice.number, attempt.key, exc)
+            continue
+        records.write_payment(dv, invoice, attempt.key, amount=attempt.amount, processor=attempt.processor,
+                              status=records.PAYMENT_FAILED, processor_payment_id=attempt.processor_payment_id,
+                              error=SUPERSEDED)
 
 
 def settle_held(*, dv: Any = None, processors: dict[str, Any] | None = None) -> list[dict[str, str]]:

@@ -237,6 +237,14 @@ class StripeProcessor:
             raise _translate(exc) from None
         return self._result(intent, amount, currency)
 
+    def cancel_payment(self, processor_payment_id: str) -> None:
+        """Cancel a PaymentIntent still waiting for the customer (https://docs.stripe.com/api/payment_intents/cancel)."""
+        try:
+            self.client.v1.payment_intents.cancel(processor_payment_id, params={"cancellation_reason": "duplicate"},
+                                                  options={"idempotency_key": f"cancel-{processor_payment_id}"})
+        except stripe.StripeError as exc:
+            raise _translate(exc) from None
+
     def transaction_status(self, processor_payment_id: str, amount: Decimal, currency: str) -> ChargeResult:
         """The intent's outcome now, e.g. after the customer finished (or failed) 3-D Secure."""
         try:

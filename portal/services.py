@@ -224,6 +224,7 @@ def payment_link(repo: PortalRepository, user: PortalUser, contract_id: str, int
 
 # Processor refusal texts (Stripe decline codes, Authorize.Net reasons) -> a plain-words message key.
 _DECLINES = (
+    (("paid by another payment",), "pay.declined.superseded"),  # payments.service.SUPERSEDED
     (("insufficient_funds", "insufficient funds"), "pay.declined.insufficient_funds"),
     (("expired_card", "expired"), "pay.declined.expired_card"),
     (("incorrect_cvc", "security code", "cvc"), "pay.declined.incorrect_cvc"),

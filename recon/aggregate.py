@@ -6,9 +6,8 @@ polars holds gzip'd input in memory. On plain CSV its streaming engine is ~30 % 
 1.3 s vs 1.9 s, 180 MB with POLARS_CSV_CHUNK_SIZE=4 MB, 370 MB without), but it reads only up to the
 last column a query uses: a row with an extra field (an unquoted comma) or a missing one is silently
 cut or padded, where DuckDB's strict reader rejects it. Making polars parse every field costs more
-than it saves (2.7 s), so DuckDB stays the engine for CSV. JSON lines have no ragged rows (a line
-is an object or invalid), so their fast path is polars' streaming engine when it is installed
-(_polars_jsonl_fast; the exact path stays DuckDB's). Tuning tried and measured as
+than it saves (2.7 s), so DuckDB stays the engine for every format (a polars streaming fast path
+for JSON lines held 341 MB at 1M rows and was no faster; issue 15, reverted). Tuning tried and measured as
 noise at 2M rows: threads 3, preserve_insertion_order off, DECIMAL/UUID types in the reader, one
 hashed group key, count() instead of FILTER, a plain left(UsageDate, 7) month key.
 
@@ -41,7 +40,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import Decimal
 from pathlib import Path
 
 from billing.money import MINOR_UNITS
@@ -247,88 +246,6 @@ FROM (SELECT *, {month} AS month, TRY_CAST(UnitPrice AS {d}) AS up,
 """
 
 
-def _polars_available() -> bool:
-    try:
-        import polars  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _decimal_or_none(text: str | None) -> Decimal | None:
-    """Text -> Decimal as DuckDB's cast to DECIMAL(38,10) reads it (blanks around ignored, rounded
-    half-even at the 10th place), or None."""
-    from decimal import InvalidOperation
-
-    try:
-        value = Decimal((text or "").strip())
-    except InvalidOperation:
-        return None
-    if not value.is_finite():
-        return None
-    with localcontext() as ctx:
-        ctx.prec = 80
-        return value.quantize(ZERO_10, rounding=ROUND_HALF_EVEN)
-
-
-def _month_of(day_key: str | None) -> str | None:
-    """'2026-10' (ISO dates are grouped on their month already) or a portal date 10/3/2026 -> YYYY-MM."""
-    from shared.dates import parse_date
-
-    text = (day_key or "").strip()
-    day = parse_date(text + "-01" if len(text) == 7 and text[4] == "-" else text, strict=False)
-    return day.strftime("%Y-%m") if day else None
-
-
-def _polars_jsonl_fast(info: SourceInfo, cols: dict[str, str | None]) -> list[tuple] | None:
-    """The fast path for JSON lines (plain or gzip'd) with polars' streaming engine: the needed keys
-    read as text (numbers keep their exact digits), the three summed amounts parsed to
-    DECIMAL(38,10) per row, everything else checked per group, as _fast_sql does. Measured ~1.7x
-    faster than DuckDB's JSON reader on JSON lines.gz (bench recon). Anything polars cannot read
-    (a malformed line, a non-object line) or any amount it would read differently from DuckDB (more
-    than 10 decimal places: polars truncates where DuckDB rounds; blanks around a number) returns
-    None: the exact path then decides, as for every other file with a problem."""
-    import polars as pl
-
-    present = {c: actual for c in _READ_COLUMNS if (actual := cols.get(c))}
-    schema = {actual: pl.String for actual in dict.fromkeys(present.values())}
-    col = {c: (pl.col(present[c]) if c in present else pl.lit(None, dtype=pl.String)) for c in _READ_COLUMNS}
-    summed = ("Quantity", "BillingPreTaxTotal", "PricingPreTaxTotal")
-    parsed = {c: col[c].str.to_decimal(scale=10) for c in summed}
-
-    def too_precise(expr: pl.Expr) -> pl.Expr:
-        dot = expr.str.find(".", literal=True)
-        return dot.is_not_null() & (expr.str.len_bytes() - dot - 1 > 10)
-
-    bad_row = pl.any_horizontal(*(parsed[c].is_null() | too_precise(col[c]) for c in summed))
-    usage = col["UsageDate"]
-    day_key = pl.when(usage.str.slice(4, 1) == "-").then(usage.str.slice(0, 7)).otherwise(usage)
-    keys = ("CustomerId", "SubscriptionId", "EntitlementId", "MeterCategory", "BillingCurrency", "PricingCurrency",
-            "UnitPrice", "PCToBCExchangeRate", "PartnerEarnedCreditPercentage")
-    try:
-        frame = (pl.scan_ndjson(info.path, schema=schema)
-                 .select(*(col[k].alias(k) for k in keys), day_key.alias("day_key"),
-                         col["CustomerName"].alias("name"), bad_row.alias("bad"),
-                         *(parsed[c].alias(c) for c in summed))
-                 .group_by(*keys, "day_key")
-                 .agg(pl.col("name").max(), pl.col("bad").sum().alias("bad_rows"),
-                      *(pl.col(c).sum() for c in summed), pl.len().alias("n"))
-                 .collect(engine="streaming"))
-    except Exception:  # noqa: BLE001 - polars refused the file: the exact path reads and explains it
-        return None
-    rows: list[tuple] = []
-    for (cust, sub, ent, cat, cur, pcur, up_text, rate_text, pec_text, day, name, bad_rows, qty, cost, ptotal,
-         n) in frame.iter_rows():
-        up, rate = _decimal_or_none(up_text), _decimal_or_none(rate_text)
-        pec = ZERO_10 if not (pec_text or "").strip() else _decimal_or_none(pec_text)
-        period = _month_of(day)
-        problem = bad_rows or None in (up, rate, pec, period) or any(
-            t is not None and t != t.strip() for t in (up_text, rate_text, pec_text))
-        rows.append((None, "bad" if problem else None, None, cust, sub, ent, cat, period, cur, pcur, up, rate, pec,
-                     name, qty, cost, ptotal, n))
-    return rows
-
-
 def _fold(rows: list[tuple], *, strict: bool) -> tuple[list[tuple], list[tuple]] | None:
     """Sub-groups -> (good groups, bad rows). Good group: (key tuple, name, qty, pec, cost, ptotal, count).
 
@@ -404,14 +321,10 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
     # Clean files (the normal case) take the parallel fast path. Anything wrong, and we read again
     # with record numbers so every quarantined row carries its line.
     folded: tuple[list[tuple], list[tuple]] | None
-    if info.fmt == "jsonl" and _polars_available():
-        fast_rows = _polars_jsonl_fast(info, cols)
-        folded = _fold(fast_rows, strict=True) if fast_rows is not None else None
-    else:
-        try:
-            folded = _fold(run(exact=False)[0], strict=True)
-        except duckdb.Error:
-            folded = None
+    try:
+        folded = _fold(run(exact=False)[0], strict=True)
+    except duckdb.Error:
+        folded = None
     rejects: list[tuple] = []
     if folded is None:
         try:

@@ -162,6 +162,9 @@ class StripeSandbox:
         if kind == "payment_intents" and post and len(parts) == 4 and parts[3] == "confirm":
             found = self.intents.get(parts[2])
             return self.confirm(found, params) if found else self._missing("payment_intent", parts[2])
+        if kind == "payment_intents" and post and len(parts) == 4 and parts[3] == "cancel":
+            found = self.intents.get(parts[2])
+            return self.cancel_intent(found, params) if found else self._missing("payment_intent", parts[2])
         if kind == "setup_intents" and post and len(parts) == 2:
             return self.create_setup_intent(params)
         if kind == "setup_intents" and len(parts) == 3:
@@ -268,6 +271,17 @@ class StripeSandbox:
             intent["next_action"] = self._next_action("pi", intent["id"], params.get("return_url"))
             return json_response(intent)
         intent.update(status="succeeded", amount_received=intent["amount"], latest_charge=_new_id("ch"))
+        return json_response(intent)
+
+    def cancel_intent(self, intent: dict[str, Any], params: dict[str, Any]) -> Response:
+        """Cancellable while it waits (requires_payment_method/_confirmation/_action, processing)."""
+        if intent["status"] not in ("requires_payment_method", "requires_confirmation", "requires_action",
+                                    "requires_capture", "processing"):
+            return _error(400, "invalid_request_error", "You cannot cancel this PaymentIntent because it has a "
+                          f"status of {intent['status']}.", "payment_intent_unexpected_state", payment_intent=intent)
+        intent.update(status="canceled", next_action=None, canceled_at=int(time.time()),
+                      cancellation_reason=params.get("cancellation_reason"))
+        self.emit("payment_intent.canceled", dict(intent))
         return json_response(intent)
 
     def _next_action(self, kind: str, ident: str, return_url: Any) -> dict[str, Any]:

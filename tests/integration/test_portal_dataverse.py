@@ -352,3 +352,42 @@ def test_authorizenet_contract_adds_a_card_on_accept_customer(portal_dv, authori
     assert saved.status_code == 200 and "card ending in 1111 is saved" in saved.get_data(as_text=True)
     token = dv.get("cspb_billingcontracts", ids["k-contoso"])["cspb_paymenttoken"]
     assert re.fullmatch(r"\d+/\d+", token)
+
+
+def test_an_old_3d_secure_link_cannot_pay_twice_once_a_new_card_paid(portal_dv, stripe_server):
+    """The saved card needs 3-D Secure (the customer gets a link), the customer pays with a new card
+    instead: the waiting attempt is cancelled, so following the old link takes nothing."""
+    import re
+
+    import requests
+
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from shared.config import get_settings
+    from tests.plugins.payments import type_card
+
+    dv, ids = portal_dv
+    browser = PortalBrowser(create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                                       integrations=_stripe_card_entry(dv, stripe_server)))
+    browser.sign_in(ids["f-admin"])
+    path = f"/invoices/{ids['i-fab']}"
+
+    def form(**extra: str) -> dict[str, str]:
+        attempt = re.search(r'name="attempt" value="([^"]+)"', browser.get(path).get_data(as_text=True)).group(1)
+        return {"attempt": attempt, **extra}
+
+    r = browser.post(f"/payment/{ids['k-fabrikam']}/link", token_from="/payment")
+    pay_path = r.headers["Location"].split("/portal", 1)[1]
+    browser.get(_back_to_portal(type_card(browser.post(pay_path, token_from=pay_path).headers["Location"],
+                                          "4000002760003184")))
+    page = browser.post(path + "/pay", form(), token_from=path).get_data(as_text=True)
+    link = re.search(r'id="authenticate" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    hosted = browser.post(path + "/pay", form(method="new"), token_from=path).headers["Location"]
+    paid = browser.get(_back_to_portal(type_card(hosted, "4242424242424242"))).get_data(as_text=True)
+    assert "Gracias: se han pagado" in paid
+    history = paid.split('id="payment-history"', 1)[1]
+    assert "Fallido" in history and "Pagado" in history and "Pendiente" not in history
+    assert "la factura se pagó con otro pago" in history
+    assert requests.get(link, allow_redirects=False, timeout=5).status_code == 404  # nothing left to authenticate
+    invoice = dv.get("invoices", ids["i-fab"])
+    assert _money_is_zero(invoice["cspb_balance"]) and str(invoice["cspb_amountpaid"]).startswith("1428")
