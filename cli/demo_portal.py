@@ -71,9 +71,10 @@ def use_entra(entra_url: str, ca_file: str, partner_tenant: str) -> None:
     reset_settings()
 
 
-def run_demo_step(out_dir: Path, entra: Any = None, ca_file: str = "") -> list[str]:
+def run_demo_step(out_dir: Path, entra: Any = None, ca_file: str = "", *, card_entry: bool = False) -> list[str]:
     """`entra`: the Entra stand-in's RunningServer (`.app.entra` is its state) and `ca_file` the CA it is
-    served with; without it the portal keeps the sandbox contact picker."""
+    served with; without it the portal keeps the sandbox contact picker. `card_entry`: also add a card on
+    the Stripe sandbox's hosted page and pay Fabrikam's invoice with it (needs the Stripe sandbox)."""
     from dataverse.client import DataverseClient
     from portal import assessment
     from portal.dataverse_seed import seed_dataverse
@@ -119,7 +120,8 @@ def run_demo_step(out_dir: Path, entra: Any = None, ca_file: str = "") -> list[s
         lines.append(f"{currency}: MRR {k.mrr}, ARR {k.arr}, seats {k.seats}, "
                      f"margin {shown('gross_margin_pct', k.gross_margin_pct)}")
     lines.append(f"assessment written to {target}")
-    lines += add_card_and_pay(server.url + "/portal", dv, ids.ids["k-fabrikam"], ids.ids["i-fab"])
+    if card_entry:
+        lines += add_card_and_pay(server.url + "/portal", dv, ids.ids["k-fabrikam"], ids.ids["i-fab"])
     return lines
 
 

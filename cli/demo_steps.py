@@ -315,7 +315,7 @@ def portal_and_assessment(ctx: Any) -> list[str]:
 
     entra = ctx.servers.get("entra")
     ca_file = str(tls_folder(ctx.state_dir / "entra") / "ca.pem")
-    return run_demo_step(ctx.out_dir, entra, ca_file)
+    return run_demo_step(ctx.out_dir, entra, ca_file, card_entry=True)
 
 
 # The Azure Functions that run each step's job on a schedule or an event (functions/). The demo runs the same

@@ -13,7 +13,7 @@ def test_demo_step_serves_the_portal_and_writes_the_assessment(dv_server, stripe
     monkeypatch.setenv("CSPB_STRIPE_API_BASE", stripe_server.url)
     reset_settings()
     try:
-        lines = run_demo_step(tmp_path)
+        lines = run_demo_step(tmp_path, card_entry=True)
         url = lines[0].split()[1]
         assert requests.get(url + "signin", timeout=5).status_code == 200
         assert "USD: MRR 364.00" in "\n".join(lines)

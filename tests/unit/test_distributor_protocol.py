@@ -12,6 +12,7 @@ import pytest
 
 from billing.models import Provider
 from distributors.base import AdapterBase, DistributorAdapter, adapter_of, provider_of
+from distributors.ingram import IngramAdapter
 from distributors.manual import ManualAdapter
 from distributors.partnercenter_adapter import PartnerCenterAdapter
 from distributors.pax8 import Pax8Adapter
@@ -19,7 +20,7 @@ from distributors.tdsynnex import TdSynnexAdapter
 
 ROOT = Path(__file__).resolve().parents[2]
 ADAPTERS = {Provider.PARTNER_CENTER: PartnerCenterAdapter, Provider.PAX8: Pax8Adapter,
-            Provider.TDSYNNEX: TdSynnexAdapter, Provider.MANUAL: ManualAdapter}
+            Provider.TDSYNNEX: TdSynnexAdapter, Provider.INGRAM: IngramAdapter, Provider.MANUAL: ManualAdapter}
 # capability flag -> the optional call it promises
 OPTIONAL_CALLS = {"sets_auto_renew": "set_auto_renew", "schedules_next_term": "schedule_next_term",
                   "transitions": "transition", "lists_azure_entitlements": "list_azure_entitlements",
