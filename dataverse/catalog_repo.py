@@ -7,7 +7,7 @@ which the Web API accepts in `@odata.bind`), so a sync never re-reads the produc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -17,6 +17,7 @@ from billing import catalog_pricing as cp
 from billing.money import parse_decimal
 from dataverse import odata
 from dataverse.client import DataverseClient, UpsertResult
+from dataverse.stores._rows import bind
 from dataverse.tables import CatalogSelectionKind, EntitySet, PriceReviewStatus, SubscriptionStatus
 from shared.dates import parse_date
 
@@ -279,3 +280,70 @@ def provider_account_names(dv: DataverseClient) -> dict[str, str]:
     for p in dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_name", "_cspb_account_value"]):
         out[p["cspb_provideraccountid"]] = accounts.get(p.get("_cspb_account_value") or "") or p.get("cspb_name") or ""
     return out
+
+
+# ---------------------------------------------------------------- price lists, markup rules, products
+
+def ensure_price_list(dv: DataverseClient, name: str, currency: str, currency_id: str | None) -> str:
+    """Create (or find, by name) the price list for `currency`; its id."""
+    record: dict[str, Any] = {"name": name, "cspb_currencycode": currency}
+    if currency_id:
+        record["transactioncurrencyid@odata.bind"] = bind(EntitySet.TRANSACTION_CURRENCIES, currency_id)
+    return str(dv.upsert(EntitySet.PRICE_LEVELS, {"name": name}, record).id)
+
+
+def markup_rules(dv: DataverseClient, level_names: Mapping[str, str]) -> list[cp.MarkupRule]:
+    """The partner's markup rules; `level_names`: price list id -> name, for the rules scoped to one."""
+    rules = []
+    for r in dv.list(EntitySet.MARKUP_RULES, select=["cspb_rulekey", "cspb_productfamily", "cspb_markuppct",
+                                                      "cspb_fixedprice", "cspb_currencycode", "_cspb_pricelevel_value"]):
+        rules.append(cp.MarkupRule(
+            key=r.get("cspb_rulekey") or "",
+            family=r.get("cspb_productfamily") or "",
+            markup_pct=None if r.get("cspb_markuppct") is None else parse_decimal(r["cspb_markuppct"]),
+            fixed_price=None if r.get("cspb_fixedprice") is None else parse_decimal(r["cspb_fixedprice"]),
+            currency=(r.get("cspb_currencycode") or None),
+            price_list=level_names.get(r.get("_cspb_pricelevel_value") or ""),
+        ))
+    return rules
+
+
+def catalog_products(dv: Any) -> dict[str, tuple[str, str]]:
+    """productnumber -> (name, family) of the products the catalog sync made (they carry a Microsoft product id)."""
+    return {p["productnumber"]: (p.get("name") or "", p.get("cspb_productfamily") or "") for p in dv.list(
+        EntitySet.PRODUCTS, select=["productnumber", "name", "cspb_productfamily"], filter="cspb_productid ne null",
+        page_size=PAGE)}
+
+
+def product_create(number: str, name: str, family: str, product_id: str, sku_id: str, unit_group_id: str,
+                   base_unit_id: str) -> dict[str, Any]:
+    return {"productnumber": number, "name": name, "cspb_productfamily": family, "cspb_productid": product_id,
+            "cspb_skuid": sku_id, "cspb_billingtype": "License", "quantitydecimal": 0,
+            "defaultuomscheduleid@odata.bind": bind(EntitySet.UOM_SCHEDULES, unit_group_id),
+            "defaultuomid@odata.bind": bind(EntitySet.UOMS, base_unit_id)}
+
+
+def product_update(number: str, name: str, family: str) -> dict[str, Any]:
+    return {"productnumber": number, "name": name, "cspb_productfamily": family}
+
+
+# ---------------------------------------------------------------- what the subscription sync prices from
+
+def price_items(dv: DataverseClient) -> dict[str, tuple[Any, ...]]:
+    """Catalog price list items by key (price list|product|unit) -> (amount, cost, volume tiers or None)."""
+    return {r["cspb_pricekey"]: (r.get("amount"), r.get("cspb_cost"), r.get("cspb_pricetiers")) for r in dv.list(
+        EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount", "cspb_cost", "cspb_pricetiers"],
+        filter="cspb_pricekey ne null")}
+
+
+def price_item(dv: DataverseClient, key: str) -> tuple[Any, Any]:
+    """One item's (amount, volume tiers), (None, None) when there is none."""
+    rows = list(dv.list(EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount", "cspb_pricetiers"],
+                        filter=f"cspb_pricekey eq {odata.literal(key)}"))
+    return (rows[0].get("amount"), rows[0].get("cspb_pricetiers")) if rows else (None, None)
+
+
+def product_ids(dv: DataverseClient) -> dict[str, str]:
+    """productnumber -> product id of the catalog's products (they carry a Microsoft product id)."""
+    return {p["productnumber"]: p["productid"] for p in dv.list(
+        EntitySet.PRODUCTS, select=["productid", "productnumber"], filter="cspb_productid ne null")}

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from billing.models import ProvisioningStatus
 from dataverse.client import DataverseClient
 from dataverse.odata import literal
+from dataverse.stores.change_logs import Change
+from dataverse.stores.provider_accounts import OrderingAccount
 from dataverse.tables import AgreementStatus, EntitySet, Provider
 from distributors.base import MicrosoftAcceptance, OrderContext
 from shared.dates import parse_datetime as parse_dt
@@ -81,17 +82,16 @@ def rival_sends(dv: DataverseClient, provider_account_id: str, *, except_changel
     return out
 
 
-def order_context(dv: DataverseClient, provider_account: dict[str, Any]) -> OrderContext:
-    """Domain, Microsoft tenant id and MCA acceptance for an order placed for `provider_account`
-    (a cspb_provideraccount row with cspb_provideraccountid, cspb_domain, _cspb_account_value).
+def order_context(dv: DataverseClient, provider_account: OrderingAccount) -> OrderContext:
+    """Domain, Microsoft tenant id and MCA acceptance for an order placed for `provider_account`.
 
     The tenant id is the Partner Center provider account of the same CRM account (its external
     id is the customer's tenant id). The acceptance is the latest cspb_agreement of this
     provider account, its CRM account or that Partner Center account: attested ones first,
     then pending ones with a person and a date; failed ones are never used."""
-    account_id = provider_account.get("_cspb_account_value")
+    account_id = provider_account.account_id
     tenant_id = ""
-    owners = [provider_account["cspb_provideraccountid"]]
+    owners = [provider_account.id]
     if account_id:
         siblings = dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_externalid"],
                            filter=f"_cspb_account_value eq {account_id} and "
@@ -114,7 +114,7 @@ def order_context(dv: DataverseClient, provider_account: dict[str, Any]) -> Orde
         if agreed is not None:
             acceptance = MicrosoftAcceptance(best["cspb_firstname"], best["cspb_lastname"], best["cspb_email"],
                                              agreed.date())
-    return OrderContext(domain=provider_account.get("cspb_domain") or "", tenant_id=tenant_id,
+    return OrderContext(domain=provider_account.domain or "", tenant_id=tenant_id,
                         acceptance=acceptance)
 
 
@@ -135,7 +135,6 @@ def claim_order(dv: DataverseClient, changelog_id: str, order_id: str) -> bool:
     return True
 
 
-def send_state(change: dict[str, Any]) -> tuple[bool, datetime | None, str]:
-    """(is Sending, when it was sent, the order id it already claimed) of a change log row."""
-    sending = int(change.get("cspb_provisioningstatus") or 0) == int(ProvisioningStatus.SENDING)
-    return sending, parse_dt(change.get("cspb_senttoprovideron")), change.get("cspb_providerorderid") or ""
+def send_state(change: Change) -> tuple[bool, datetime | None, str]:
+    """(is Sending, when it was sent, the order id it already claimed) of a change log."""
+    return change.sending, change.sent_on, change.provider_order_id or ""

@@ -24,12 +24,6 @@ _LOOKUPS = {"_cspb_provideraccount_value": ("cspb_provideraccount", EntitySet.PR
             "_cspb_billingcontract_value": ("cspb_billingcontract", EntitySet.BILLING_CONTRACTS)}
 
 
-def target_of(change: dict[str, Any]) -> tuple[str, str, str]:
-    """(catalog item, term, billing frequency) a Term Change asks for; "" where it keeps the source's."""
-    return (change.get("cspb_targetcatalogitemid") or "", change.get("cspb_targetterm") or "",
-            change.get("cspb_targetbillingfrequency") or "")
-
-
 def record_transition(dv: DataverseClient, source_id: str, transition: dict[str, Any], *, quantity_before: int,
                       when: datetime) -> str:
     """The new cspb_subscription for `transition` (Partner Center's Transition resource), linked to

@@ -17,7 +17,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from dataverse.stores import payments
+from dataverse.stores import inbox, payments
 from payments import invoice_records as records
 from shared.errors import AuthError, IntegrationError, RetriableError, ValidationError
 
@@ -117,16 +117,12 @@ def handle(body: bytes, headers: dict[str, str], *, dv: Any = None, processor: A
     except ValidationError as exc:
         return 400, {"error": exc.message}
     dv = client_or_default(dv)
-    inbox_key = {"cspb_eventkey": f"authorizenet:{notification['notificationId']}"}
-    row = dv.get_by_key("cspb_inboxes", inbox_key)
-    if row is not None and row.get("cspb_status") == 3:
+    inbox_key = f"authorizenet:{notification['notificationId']}"
+    delivery = inbox.ProcessorDelivery(f"authorizenet {notification.get('eventType', '')}", "authorizenet",
+                                       str(notification.get("eventType", ""))[:100],
+                                       body.decode("utf-8", "replace")[:100000], datetime.now(UTC))
+    if not inbox.receive_processor_delivery(dv, inbox_key, delivery):
         return 200, {"status": "duplicate"}
-    dv.upsert("cspb_inboxes", inbox_key, {
-        "cspb_name": f"authorizenet {notification.get('eventType', '')}"[:100], "cspb_source": "authorizenet",
-        "cspb_messagename": str(notification.get("eventType", ""))[:100],
-        "cspb_payload": body.decode("utf-8", "replace")[:100000], "cspb_status": 1,
-        "cspb_attempts": int((row or {}).get("cspb_attempts") or 0) + 1,
-        "cspb_receivedon": datetime.now(UTC).isoformat()})
     try:
         if processor is None:
             from payments.authorizenet import AuthorizeNetProcessor
@@ -134,9 +130,9 @@ def handle(body: bytes, headers: dict[str, str], *, dv: Any = None, processor: A
             processor = AuthorizeNetProcessor.from_settings(settings)
         outcome = apply_notification(notification, dv=dv, processor=processor)
     except IntegrationError as exc:
-        dv.upsert("cspb_inboxes", inbox_key, {"cspb_status": 4, "cspb_error": str(exc)[:4000]})
+        inbox.settle_processor_delivery(dv, inbox_key, str(exc)[:4000])
         if isinstance(exc, RetriableError):
             raise
         return 200, {"status": "failed", "error": exc.message}
-    dv.upsert("cspb_inboxes", inbox_key, {"cspb_status": 3, "cspb_error": None})
+    inbox.settle_processor_delivery(dv, inbox_key)
     return 200, {"status": outcome}

@@ -16,7 +16,7 @@ from typing import Any
 
 from billing.money import round_money
 from dataverse.client import client_or_default
-from dataverse.stores import contracts
+from dataverse.stores import contracts, inbox
 from distributors.base import idempotency_key
 from payments import invoice_records as records
 from payments.base import (
@@ -266,22 +266,17 @@ def handle_stripe_webhook(body: bytes, headers: dict[str, str], *, dv: Any = Non
     if not event.get("id"):
         return WebhookReply(400, {"error": "event has no id"})
     dv = client_or_default(dv)
-    key = {"cspb_eventkey": f"stripe:{event['id']}"}
-    row = dv.get_by_key("cspb_inboxes", key)
-    if row is not None and row.get("cspb_status") == 3:
+    key = f"stripe:{event['id']}"
+    delivery = inbox.ProcessorDelivery(f"stripe {event.get('type', '')}", "stripe", event.get("type", ""),
+                                       body.decode("utf-8", "replace")[:100000], datetime.now(UTC))
+    if not inbox.receive_processor_delivery(dv, key, delivery):
         return WebhookReply(200, {"status": "duplicate"})
-    attempts = int((row or {}).get("cspb_attempts") or 0) + 1
-    dv.upsert("cspb_inboxes", key, {
-        "cspb_name": f"stripe {event.get('type', '')}"[:100], "cspb_source": "stripe",
-        "cspb_messagename": event.get("type", ""), "cspb_payload": body.decode("utf-8", "replace")[:100000],
-        "cspb_status": 1, "cspb_attempts": attempts,
-        "cspb_receivedon": datetime.now(UTC).isoformat()})
     try:
         outcome = apply_webhook_event(event, dv=dv)
     except IntegrationError as exc:
-        dv.upsert("cspb_inboxes", key, {"cspb_status": 4, "cspb_error": str(exc)[:4000]})
+        inbox.settle_processor_delivery(dv, key, str(exc)[:4000])
         if isinstance(exc, RetriableError):
             raise
         return WebhookReply(200, {"status": "failed", "error": exc.message})
-    dv.upsert("cspb_inboxes", key, {"cspb_status": 3, "cspb_error": None})
+    inbox.settle_processor_delivery(dv, key)
     return WebhookReply(200, {"status": outcome})

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dataverse.tables import EntitySet, SubscriptionKind, SubscriptionStatus
+from dataverse.stores import subscriptions
+from dataverse.stores.subscriptions import Col as S
+from dataverse.tables import SubscriptionKind, SubscriptionStatus
 from partnercenter.models import AZURE_PLAN_PRODUCT_ID
-from sync.records import bind
 
 LEGACY_AZURE_OFFER_ID = "MS-AZR-0145P"
 _INACTIVE = (int(SubscriptionStatus.CANCELLED), int(SubscriptionStatus.EXPIRED))
@@ -29,7 +30,7 @@ def is_legacy_azure(offer_or_product_id: str | None) -> bool:
 
 
 def classify(sub: Any) -> tuple[int, bool]:
-    """(cspb_kind, cspb_needstransition) for a provider subscription DTO."""
+    """(subscription kind, needs transition) for a provider subscription DTO."""
     ids = [getattr(sub, "product_id", ""), getattr(sub, "sku", ""), getattr(sub, "offer_id", "")]
     if any(is_legacy_azure(i) for i in ids):
         return int(SubscriptionKind.LEGACY_AZURE), True
@@ -42,43 +43,39 @@ def classify(sub: Any) -> tuple[int, bool]:
 
 def second_plan_refusal(existing: Iterable[Mapping[str, Any]], *, ordering_sub_id: str | None = None) -> str | None:
     """Why a new Azure plan order must be refused (the customer already has an active one), or None.
-    `existing`: the customer's cspb_subscription rows (cspb_kind, cspb_status, cspb_subscriptionid)."""
+    `existing`: the customer's subscription rows (kind, status, id, provider id)."""
     for row in existing:
-        if row.get("cspb_subscriptionid") == ordering_sub_id:
+        if row.get(S.ID) == ordering_sub_id:
             continue
-        bought = bool(row.get("cspb_providersubscriptionid")) or row.get("cspb_status") != SubscriptionStatus.PENDING
+        bought = bool(row.get(S.PROVIDER_SUBSCRIPTION_ID)) or row.get(S.STATUS) != SubscriptionStatus.PENDING
         # Another rep's request that was never bought (refused, or not sent yet) is no plan: Partner
         # Center refuses the second checkout if both are sent.
-        if row.get("cspb_kind") == SubscriptionKind.AZURE_PLAN and row.get("cspb_status") not in _INACTIVE and bought:
-            ref = row.get("cspb_providersubscriptionid") or row.get("cspb_subscriptionid")
+        if row.get(S.KIND) == SubscriptionKind.AZURE_PLAN and row.get(S.STATUS) not in _INACTIVE and bought:
+            ref = row.get(S.PROVIDER_SUBSCRIPTION_ID) or row.get(S.ID)
             return (f"Azure plan refused: the customer already has an Azure plan ({ref}); "
                     f"add Azure subscriptions to it instead of buying a second plan")
     return None
 
 
 def plan_refusal_for(dv: Any, provider_account_id: str, ordering_sub_id: str | None = None) -> str | None:
-    rows = dv.list(EntitySet.SUBSCRIPTIONS,
-                   select=["cspb_subscriptionid", "cspb_kind", "cspb_status", "cspb_providersubscriptionid"],
-                   filter=f"_cspb_provideraccount_value eq {provider_account_id} and "
-                          f"cspb_kind eq {int(SubscriptionKind.AZURE_PLAN)}")
-    return second_plan_refusal(rows, ordering_sub_id=ordering_sub_id)
+    return second_plan_refusal(subscriptions.azure_plans(dv, provider_account_id), ordering_sub_id=ordering_sub_id)
 
 
 def entitlement_rows(plan_row: Mapping[str, Any], entitlements: Iterable[Mapping[str, Any]],
                      provider_account_id: str) -> list[dict[str, Any]]:
-    """cspb_subscription rows (kind AzureEntitlement) for the Azure subscriptions under a plan.
+    """Subscription rows (kind AzureEntitlement) for the Azure subscriptions under a plan.
     Entitlements carry `id` (the Azure subscription id), `friendlyName` and `status`."""
     rows = []
     for ent in entitlements:
         status = str(ent.get("status") or "active").lower()
         rows.append({
-            "cspb_providersubscriptionid": str(ent["id"]),
-            "cspb_name": str(ent.get("friendlyName") or ent["id"])[:100],
-            "cspb_kind": int(SubscriptionKind.AZURE_ENTITLEMENT),
-            "cspb_status": int(SubscriptionStatus.ACTIVE if status == "active" else SubscriptionStatus.SUSPENDED),
-            "cspb_quantity": 1,
-            "cspb_provider": plan_row.get("cspb_provider"),
-            "cspb_parentsubscription@odata.bind": bind(EntitySet.SUBSCRIPTIONS, plan_row["cspb_subscriptionid"]),
-            "cspb_provideraccount@odata.bind": bind(EntitySet.PROVIDER_ACCOUNTS, provider_account_id),
+            S.PROVIDER_SUBSCRIPTION_ID: str(ent["id"]),
+            S.NAME: str(ent.get("friendlyName") or ent["id"])[:100],
+            S.KIND: int(SubscriptionKind.AZURE_ENTITLEMENT),
+            S.STATUS: int(SubscriptionStatus.ACTIVE if status == "active" else SubscriptionStatus.SUSPENDED),
+            S.QUANTITY: 1,
+            S.PROVIDER: plan_row.get(S.PROVIDER),
+            S.PARENT_BIND: subscriptions.bind_by_id(plan_row[S.ID]),
+            S.PROVIDER_ACCOUNT_BIND: subscriptions.bind_provider_account(provider_account_id),
         })
     return rows

@@ -3,7 +3,7 @@
 A 17-market partner that imports the whole sheet ends up with ~9,000 products and ~700,000 price
 list items, most never sold. So, by default, the catalog sync brings in:
 - every product a synced subscription references ("in use"), automatically, and
-- what the tenant admin put on the allow-list (cspb_catalogselection): product ids, SKUs
+- what the tenant admin put on the allow-list (the catalog selection table): product ids, SKUs
   (productId:skuId), product families and publishers.
 "Everything" is an explicit choice: a selection row of kind Everything (or `everything=True`).
 """

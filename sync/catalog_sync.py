@@ -5,15 +5,15 @@ one queue message per market, carrying the price-list currencies that market's s
 worker streams its sheet row by row into compact items (billing.catalog_pricing.SheetItems),
 keeps only the selected products (sync.catalog_selection), compares with what its price lists
 hold, and bulk-upserts only the difference, in chunks. A market that finished is checkpointed
-(its own cspb_syncrun row), so a redelivered message does nothing.
+(its own sync run row), so a redelivered message does nothing.
 
 - An unchanged sheet writes nothing but the run rows.
-- A Microsoft price already in force that differs becomes one cspb_pricechange per item
+- A Microsoft price already in force that differs becomes one price change row per item
   (PendingReview, old and new price, effective date, margin impact on the subscriptions using
   it); the item keeps its price and is tagged PendingReview.
-- A price announced ahead (a future EffectiveStartDate) becomes a scheduled cspb_pricechange,
+- A price announced ahead (a future EffectiveStartDate) becomes a scheduled price change,
   applied on its date unless a reviewer rejected it. It is never today's price.
-- Tier rows are stored on the item as its volume pricing (cspb_pricetiers); tier 1 is its amount.
+- Tier rows are stored on the item as its volume pricing (its price tiers); tier 1 is its amount.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from decimal import Decimal
 from typing import Any
 
 from billing import catalog_pricing as cp
-from billing.money import parse_decimal
 from dataverse import catalog_repo as repo
 from dataverse.tables import EntitySet
 from shared.errors import FatalError, IntegrationError, RetriableError, ValidationError
@@ -118,28 +117,13 @@ def _ensure_price_lists(dv: Any, currencies: Iterable[str], written: dict[str, i
         name = cp.price_list_name(currency)
         if name in levels:
             continue
-        record: dict[str, Any] = {"name": name, "cspb_currencycode": currency}
-        if currency in currency_ids:
-            record["transactioncurrencyid@odata.bind"] = bind(EntitySet.TRANSACTION_CURRENCIES, currency_ids[currency])
-        levels[name] = dv.upsert(EntitySet.PRICE_LEVELS, {"name": name}, record).id
+        levels[name] = repo.ensure_price_list(dv, name, currency, currency_ids.get(currency))
         written["pricelevels"] = written.get("pricelevels", 0) + 1
     return levels
 
 
 def load_rules(dv: Any, level_ids: Mapping[str, str]) -> list[cp.MarkupRule]:
-    levels = {v: k for k, v in level_ids.items()}
-    rules = []
-    for r in dv.list(EntitySet.MARKUP_RULES, select=["cspb_rulekey", "cspb_productfamily", "cspb_markuppct",
-                                                      "cspb_fixedprice", "cspb_currencycode", "_cspb_pricelevel_value"]):
-        rules.append(cp.MarkupRule(
-            key=r.get("cspb_rulekey") or "",
-            family=r.get("cspb_productfamily") or "",
-            markup_pct=None if r.get("cspb_markuppct") is None else parse_decimal(r["cspb_markuppct"]),
-            fixed_price=None if r.get("cspb_fixedprice") is None else parse_decimal(r["cspb_fixedprice"]),
-            currency=(r.get("cspb_currencycode") or None),
-            price_list=levels.get(r.get("_cspb_pricelevel_value")),
-        ))
-    return rules
+    return repo.markup_rules(dv, {v: k for k, v in level_ids.items()})
 
 
 def prepare(dv: Any, currencies: Iterable[str], *, today: date | None = None, everything: bool = False,
@@ -161,9 +145,7 @@ def prepare(dv: Any, currencies: Iterable[str], *, today: date | None = None, ev
             ctx.impact[use.price_key] = (count + 1, seats + use.quantity)
         if use.unit_price is None and use.subscription_id:
             ctx.unpriced.append(use)
-    ctx.products = {p["productnumber"]: (p.get("name") or "", p.get("cspb_productfamily") or "") for p in dv.list(
-        EntitySet.PRODUCTS, select=["productnumber", "name", "cspb_productfamily"], filter="cspb_productid ne null",
-        page_size=repo.PAGE)}
+    ctx.products = repo.catalog_products(dv)
     return ctx
 
 
@@ -211,19 +193,16 @@ def _sync_products(dv: Any, ctx: Context, items: cp.SheetItems, numbers: Iterabl
     def writes() -> Iterable[dict[str, Any]]:
         for number in dict.fromkeys(numbers):
             info = items.products[number]
-            want: dict[str, Any] = {"productnumber": number, "name": info.title[:100],
-                                    "cspb_productfamily": info.family}
+            name, family = info.title[:100], info.family
             have = ctx.products.get(number)
             if have is None:
-                yield {**want, "cspb_productid": info.product_id, "cspb_skuid": info.sku_id,
-                       "cspb_billingtype": "License", "quantitydecimal": 0,
-                       "defaultuomscheduleid@odata.bind": bind(EntitySet.UOM_SCHEDULES, ctx.group_id),
-                       "defaultuomid@odata.bind": bind(EntitySet.UOMS, ctx.units[cp.BASE_UNIT_NAME])}
-            elif have != (want["name"], want["cspb_productfamily"]):
-                yield want
+                yield repo.product_create(number, name, family, info.product_id, info.sku_id, ctx.group_id,
+                                          ctx.units[cp.BASE_UNIT_NAME])
+            elif have != (name, family):
+                yield repo.product_update(number, name, family)
             else:
                 continue
-            ctx.products[number] = (want["name"], want["cspb_productfamily"])
+            ctx.products[number] = (name, family)
 
     # Written in chunks as they are made: 14,000 new products are never all request bodies at once.
     ctx.wrote("products", repo.write_products(dv, writes()))

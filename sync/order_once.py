@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from dataverse import order_ledger
 from dataverse.client import DataverseClient
+from dataverse.stores.change_logs import Change
+from dataverse.stores.provider_accounts import OrderingAccount
 from distributors.base import DistributorAdapter, OrderCandidate, OrderContext, OrderResult
 from shared.errors import RetriableError
 from shared.logging import get_logger
@@ -44,7 +45,7 @@ class OrderRequest:
     provider_account_id: str
     company_id: str
     product: str           # what Dynamics holds: product[:sku[:availability]]
-    product_id: str        # cspb_productid / cspb_skuid, to compare with other change logs
+    product_id: str        # the subscription's product and SKU ids, to compare with other change logs
     sku_id: str
     quantity: int
     billing_term: str
@@ -59,8 +60,8 @@ def send_lease() -> timedelta:
     return timedelta(seconds=float(get_settings().http_timeout_seconds) + 2)
 
 
-def place(adapter: DistributorAdapter, dv: DataverseClient, request: OrderRequest, *, change: dict[str, Any],
-          account: dict[str, Any], now: datetime) -> OrderResult | Review:
+def place(adapter: DistributorAdapter, dv: DataverseClient, request: OrderRequest, *, change: Change,
+          account: OrderingAccount, now: datetime) -> OrderResult | Review:
     """The order for `request`, sent at most once. Raises RetriableError when the outcome is
     not known yet (the provider is unreachable, or a send may still be in flight)."""
     sending, sent_at, claimed = order_ledger.send_state(change)

@@ -27,7 +27,11 @@ from billing.provisioning_rules import Action, ChangeFacts, ChangeType, Plan, Pr
 from dataverse import transitions
 from dataverse.client import DataverseClient
 from dataverse.contract_jobs import seat_additions
-from dataverse.tables import SubscriptionStatus
+from dataverse.stores import change_logs, provider_accounts, subscriptions
+from dataverse.stores.change_logs import Change
+from dataverse.stores.provider_accounts import OrderingAccount
+from dataverse.stores.subscriptions import OrderPlaced, Provisioned
+from dataverse.tables import MappingStatus, SubscriptionStatus, Table
 from distributors.base import (
     PROVIDER_NAMES,
     Adapters,
@@ -45,22 +49,7 @@ from sync.records import parse_dt
 
 log = get_logger(__name__)
 
-CHANGELOG_SET = "cspb_licensechangelogs"
-SUBSCRIPTION_SET = "cspb_subscriptions"
-PROVIDER_ACCOUNT_SET = "cspb_provideraccounts"
 _KEY_NAMESPACE = uuid.UUID("5f0c3a52-6f43-4c59-9d0e-2f8f3b7c9a11")
-
-CHANGELOG_COLUMNS = [
-    "cspb_licensechangelogid", "cspb_changetype", "cspb_oldquantity", "cspb_newquantity", "cspb_origin",
-    "cspb_provisioningstatus", "cspb_idempotencykey", "cspb_senttoprovideron", "_cspb_subscription_value",
-    "cspb_providerorderid", "cspb_error", "cspb_changekey", "cspb_effectivedate",
-    "cspb_targetcatalogitemid", "cspb_targetterm", "cspb_targetbillingfrequency",
-]
-SUBSCRIPTION_COLUMNS = [
-    "cspb_subscriptionid", "cspb_providersubscriptionid", "cspb_provider", "_cspb_provideraccount_value",
-    "cspb_productid", "cspb_skuid", "cspb_availabilityid", "cspb_quantity", "cspb_term", "cspb_billingfrequency",
-    "cspb_status", "cspb_startdate", "cspb_commitmentenddate", "cspb_orderid", "cspb_autorenew",
-]
 
 STATUS_ACTIVE = int(SubscriptionStatus.ACTIVE)
 STATUS_CANCELLED = int(SubscriptionStatus.CANCELLED)
@@ -69,7 +58,7 @@ STATUS_PENDING = int(SubscriptionStatus.PENDING)
 
 def idempotency_key_for(changelog_id: str) -> str:
     """A GUID (Partner Center wants MS-RequestId as one), the same for every attempt on this change."""
-    return str(uuid.uuid5(_KEY_NAMESPACE, f"cspb_licensechangelog:{changelog_id.lower()}"))
+    return str(uuid.uuid5(_KEY_NAMESPACE, f"{Table.LICENSE_CHANGE_LOG}:{changelog_id.lower()}"))
 
 
 @dataclass(frozen=True)
@@ -92,30 +81,28 @@ def process_change(changelog_id: str, *, dv: DataverseClient, adapters: Adapters
                    now: datetime | None = None) -> Outcome:
     now = now or datetime.now(UTC)
     try:
-        change = dv.get(CHANGELOG_SET, changelog_id, select=CHANGELOG_COLUMNS)
+        change = change_logs.get_change(dv, changelog_id)
     except NotFoundError:
         return Outcome(changelog_id, "AlreadyDone", "the change log no longer exists")
-    sub = _get_or_none(dv, SUBSCRIPTION_SET, change.get("_cspb_subscription_value"), SUBSCRIPTION_COLUMNS)
-    account = _get_or_none(dv, PROVIDER_ACCOUNT_SET, (sub or {}).get("_cspb_provideraccount_value"),
-                           ["cspb_provideraccountid", "cspb_externalid", "cspb_mcaattested", "cspb_mappingstatus",
-                            "_cspb_account_value", "cspb_domain"])
+    sub = subscriptions.provisioned(dv, change.subscription_id)
+    account = provider_accounts.ordering_account(dv, sub.provider_account_id if sub is not None else None)
     if sub is None:
         plan = Plan(Action.FAIL, "the change log has no subscription")
-    elif int(change.get("cspb_provisioningstatus") or 0) == ProvisioningStatus.SENDING:
+    elif change.sending:
         # The rules passed when the order was first sent; what is left is to learn whether it was bought.
         plan = Plan(Action.ORDER, "an order send was interrupted")
     else:
         facts = _facts(change, sub, account)
         if facts.change_type == ChangeType.DECREASE:
-            facts = replace(facts, seat_additions=seat_additions(dv, sub["cspb_subscriptionid"], changelog_id))
+            facts = replace(facts, seat_additions=seat_additions(dv, sub.id, changelog_id))
         plan = decide(facts, now)
         if plan.calls_provider or plan.action is Action.REFUSE:
             # A dated change is judged on its date (a seat decrease at renewal needs no refund window).
             timed = _scheduled(change, sub, account, adapters, now, dv, changelog_id)
             if timed is not None:
                 return timed
-        if plan.action is Action.ORDER and azure_plan.is_azure_plan(sub.get("cspb_productid")):
-            refusal = azure_plan.plan_refusal_for(dv, sub["_cspb_provideraccount_value"], sub["cspb_subscriptionid"])
+        if plan.action is Action.ORDER and azure_plan.is_azure_plan(sub.product_id):
+            refusal = azure_plan.plan_refusal_for(dv, str(sub.provider_account_id), sub.id)
             if refusal:
                 plan = Plan(Action.REFUSE, refusal)
     if plan.action is Action.ALREADY_DONE:
@@ -127,16 +114,15 @@ def process_change(changelog_id: str, *, dv: DataverseClient, adapters: Adapters
             _revert_edit(dv, change, sub)
         return Outcome(changelog_id, label, plan.reason)
     assert sub is not None
-    adapter = adapter_of(adapters, sub["cspb_provider"])
+    adapter = adapter_of(adapters, sub.provider)
     if adapter is None:
-        message = f"no adapter configured for provider {sub['cspb_provider']}"
+        message = f"no adapter configured for provider {sub.provider}"
         _write_back(dv, changelog_id, ProvisioningStatus.FAILED, error=message)
         return Outcome(changelog_id, "Failed", message)
-    key = change.get("cspb_idempotencykey") or idempotency_key_for(changelog_id)
-    if plan.action is not Action.ORDER and (change.get("cspb_idempotencykey") != key
-                                            or not change.get("cspb_senttoprovideron")):
+    key = change.idempotency_key or idempotency_key_for(changelog_id)
+    if plan.action is not Action.ORDER and (change.idempotency_key != key or not change.sent_on):
         # Written before the call: after a crash the next attempt finds the same key already in place.
-        dv.update(CHANGELOG_SET, changelog_id, {"cspb_idempotencykey": key, "cspb_senttoprovideron": now.isoformat()})
+        change_logs.record_key(dv, changelog_id, key, now)
     try:
         return _call_provider(plan.action, adapter, change, sub, account, key, dv, changelog_id, now)
     except RetriableError:
@@ -155,14 +141,14 @@ def process_change(changelog_id: str, *, dv: DataverseClient, adapters: Adapters
         return Outcome(changelog_id, "Failed", message)
 
 
-def _scheduled(change: dict[str, Any], sub: dict[str, Any], account: dict[str, Any] | None,
+def _scheduled(change: Change, sub: Provisioned, account: OrderingAccount | None,
                adapters: Adapters, now: datetime, dv: DataverseClient, changelog_id: str) -> Outcome | None:
     """A change log with a future effective date: wait for its day, or send it now as a change
     at renewal / cancel at term end (billing/scheduling.py). None when it is due now."""
-    adapter = adapter_of(adapters, sub.get("cspb_provider"))
+    adapter = adapter_of(adapters, sub.provider)
     timing = scheduling.schedule_for(
-        change_type=int(change.get("cspb_changetype") or 0), effective=parse_dt(change.get("cspb_effectivedate")),
-        now=now, commitment_end=parse_dt(sub.get("cspb_commitmentenddate")), auto_renew=sub.get("cspb_autorenew"),
+        change_type=int(change.change_type or 0), effective=change.effective,
+        now=now, commitment_end=parse_dt(sub.commitment_end), auto_renew=sub.auto_renew,
         next_term_supported=adapter is not None and adapter.schedules_next_term,
         auto_renew_supported=adapter is not None and adapter.sets_auto_renew)
     if timing.when is scheduling.When.NOW:
@@ -174,16 +160,16 @@ def _scheduled(change: dict[str, Any], sub: dict[str, Any], account: dict[str, A
         return Outcome(changelog_id, "Refused", timing.reason)
     # Sending at renewal needed one of the adapter's declared capabilities, so there is an adapter.
     assert adapter is not None
-    company = (account or {}).get("cspb_externalid")
-    key = change.get("cspb_idempotencykey") or idempotency_key_for(changelog_id)
-    provider_sub: str = sub.get("cspb_providersubscriptionid") or ""
+    company = account.external_id if account is not None else None
+    key = change.idempotency_key or idempotency_key_for(changelog_id)
+    provider_sub: str = sub.provider_subscription_id or ""
     try:
         if timing.when is scheduling.When.AUTO_RENEW_OFF:
             adapter.set_auto_renew(provider_sub, False, key, company_id=company)
-            dv.update(SUBSCRIPTION_SET, sub["cspb_subscriptionid"], {"cspb_autorenew": False})
+            subscriptions.set_auto_renew(dv, sub.id, False)
         else:
-            quantity = int(change.get("cspb_newquantity") or sub.get("cspb_quantity") or 0)
-            item, term, frequency = transitions.target_of(change)
+            quantity = int(change.new_quantity or sub.quantity or 0)
+            item, term, frequency = change.target
             product: dict[str, str] = {}
             if item:
                 product.update(zip(("productId", "skuId", "availabilityId"), item.split(":"), strict=False))
@@ -204,85 +190,80 @@ def _scheduled(change: dict[str, Any], sub: dict[str, Any], account: dict[str, A
     return Outcome(changelog_id, "Provisioned", timing.reason)
 
 
-def _cotermed(dv: DataverseClient, sub_id: str, start: Any) -> dict[str, Any]:
-    """A rep's new subscription is co-termed to its billing contract (the sync refines it later)."""
+def _cotermed(dv: DataverseClient, sub_id: str, start: Any) -> str | None:
+    """A rep's new subscription is co-termed to its billing contract (the sync refines it later):
+    its first commitment end, or None when it is on no contract."""
     from dataverse.contract_jobs import coterm_end
 
     began = parse_dt(start)
     end = coterm_end(dv, sub_id, began.date()) if began is not None else None
-    return {"cspb_commitmentenddate": f"{end.isoformat()}T00:00:00Z"} if end is not None else {}
+    return f"{end.isoformat()}T00:00:00Z" if end is not None else None
 
 
-def _revert_edit(dv: DataverseClient, change: dict[str, Any], sub: dict[str, Any] | None) -> None:
+def _revert_edit(dv: DataverseClient, change: Change, sub: Provisioned | None) -> None:
     """A refused change that came from editing the subscription form: put the form back."""
-    if sub is not None and str(change.get("cspb_changekey") or "").startswith("rep|"):
-        rep_changes.revert_refused(dv, sub["cspb_subscriptionid"], change)
+    if sub is not None and str(change.change_key or "").startswith("rep|"):
+        rep_changes.revert_refused(dv, sub.id, change.change_type, change.old_quantity)
 
 
-def _call_provider(action: Action, adapter: DistributorAdapter, change: dict[str, Any], sub: dict[str, Any],
-                   account: dict[str, Any] | None, key: str, dv: DataverseClient, changelog_id: str, now: datetime) -> Outcome:
-    sub_id = sub["cspb_subscriptionid"]
+def _call_provider(action: Action, adapter: DistributorAdapter, change: Change, sub: Provisioned,
+                   account: OrderingAccount | None, key: str, dv: DataverseClient, changelog_id: str, now: datetime) -> Outcome:
+    sub_id = sub.id
     if action is Action.ORDER:
-        if account is None or not account.get("cspb_externalid"):
+        if account is None or not account.external_id:
             raise FatalError("the subscription has no provider account to order for")
-        product = ":".join(p for p in (sub.get("cspb_productid"), sub.get("cspb_skuid"),
-                                       sub.get("cspb_availabilityid")) if p)
         request = order_once.OrderRequest(
-            changelog_id=changelog_id, subscription_id=sub_id, provider_account_id=account["cspb_provideraccountid"],
-            company_id=account["cspb_externalid"], product=product, product_id=sub.get("cspb_productid") or "",
-            sku_id=sub.get("cspb_skuid") or "", quantity=int(change.get("cspb_newquantity") or 0),
-            billing_term=sub.get("cspb_billingfrequency") or sub.get("cspb_term") or "P1M",
-            commitment_term=sub.get("cspb_term"), key=key)
+            changelog_id=changelog_id, subscription_id=sub_id, provider_account_id=account.id,
+            company_id=account.external_id, product=sub.catalog_item, product_id=sub.product_id or "",
+            sku_id=sub.sku_id or "", quantity=int(change.new_quantity or 0),
+            billing_term=sub.billing_frequency or sub.term or "P1M",
+            commitment_term=sub.term, key=key)
         result = order_once.place(adapter, dv, request, change=change, account=account, now=now)
         if isinstance(result, order_once.Review):
             _write_back(dv, changelog_id, ProvisioningStatus.NEEDS_REVIEW, error=result.message)
             return Outcome(changelog_id, "NeedsReview", result.message)
         provider_id = result.subscription_ids[0] if result.subscription_ids else None
         # The purchase starts the 7-day reduction window; the next subscription sync refines the dates.
-        changes: dict[str, Any] = {"cspb_orderid": result.order_id,
-                                   "cspb_status": _ordered_status(adapter, result, provider_id, account),
-                                   "cspb_quantity": int(change.get("cspb_newquantity") or 0),
-                                   "cspb_startdate": sub.get("cspb_startdate") or now.strftime("%Y-%m-%dT%H:%M:%SZ")}
-        if provider_id:
-            changes["cspb_providersubscriptionid"] = provider_id
-        changes.update(_cotermed(dv, sub_id, changes["cspb_startdate"]))
-        dv.update(SUBSCRIPTION_SET, sub_id, changes)
+        status = _ordered_status(adapter, result, provider_id, account)
+        start = sub.start_date or now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        subscriptions.record_order(dv, sub_id, OrderPlaced(
+            order_id=result.order_id, status=status, quantity=int(change.new_quantity or 0), start_date=start,
+            provider_subscription_id=provider_id, commitment_end=_cotermed(dv, sub_id, start)))
         _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED, order_id=result.order_id)
         return Outcome(changelog_id, "Provisioned", result.message, result.order_id, result.replayed)
-    provider_sub = sub["cspb_providersubscriptionid"]
-    company = (account or {}).get("cspb_externalid")
+    provider_sub = sub.provider_subscription_id or ""
+    company = account.external_id if account is not None else None
     if adapter.needs_company and not company:
         raise FatalError("the subscription has no provider account")
     if action is Action.TRANSITION:
-        item, term, frequency = transitions.target_of(change)
+        item, term, frequency = change.target
         if not adapter.transitions:
             # The provider's API cannot be asked: nothing is sent, and a person does it in its portal.
             raise ManualActionRequired(transitions.manual_steps(
                 PROVIDER_NAMES[adapter.provider], company=company or "",
                 subscription=provider_sub, item=item, term=term, frequency=frequency,
-                quantity=int(change.get("cspb_newquantity") or sub.get("cspb_quantity") or 0)))
-        current = ":".join(p for p in (sub.get("cspb_productid"), sub.get("cspb_skuid"),
-                                       sub.get("cspb_availabilityid")) if p)
-        before = int(sub.get("cspb_quantity") or 0)
-        moved = int(change.get("cspb_newquantity") or before)
+                quantity=int(change.new_quantity or sub.quantity or 0)))
+        current = sub.catalog_item
+        before = int(sub.quantity or 0)
+        moved = int(change.new_quantity or before)
         done = adapter.transition(provider_sub, item or current, moved, term, frequency, key, company_id=company)
         new_id = transitions.record_transition(dv, sub_id, done, quantity_before=before, when=now)
         _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED)
         return Outcome(changelog_id, "Provisioned", f"transitioned to subscription {done.get('toSubscriptionId')} "
                                                     f"({new_id})")
     if action is Action.SET_QUANTITY:
-        quantity = int(change["cspb_newquantity"])
+        quantity = int(change.new_quantity)  # type: ignore[arg-type]  # the rules only set a quantity they have
         adapter.change_quantity(provider_sub, quantity, key, company_id=company)
-        dv.update(SUBSCRIPTION_SET, sub_id, {"cspb_quantity": quantity})
+        subscriptions.set_seats(dv, sub_id, quantity=quantity)
     else:
         adapter.cancel(provider_sub, key, company_id=company)
-        dv.update(SUBSCRIPTION_SET, sub_id, {"cspb_status": STATUS_CANCELLED})
+        subscriptions.set_seats(dv, sub_id, status=STATUS_CANCELLED)
     _write_back(dv, changelog_id, ProvisioningStatus.PROVISIONED)
     return Outcome(changelog_id, "Provisioned")
 
 
 def status_after_order(label: str | None) -> int | None:
-    """cspb_status for a provider's subscription or order status right after a purchase: any
+    """The subscription status for a provider's subscription or order status right after a purchase: any
     pending state (Pax8 PendingManual / PendingAutomated / WaitingForDetails, Partner Center
     `pending`) is Pending, so the subscription is never shown Active before the provider says so.
     None when the label says nothing about the subscription (e.g. "Provisioned", "completed")."""
@@ -299,12 +280,12 @@ def status_after_order(label: str | None) -> int | None:
 
 
 def _ordered_status(adapter: DistributorAdapter, result: OrderResult, provider_id: str | None,
-                    account: dict[str, Any] | None) -> int:
+                    account: OrderingAccount | None) -> int:
     """Pending or Active, from the provider's subscription when it can be read (an order answer
     does not say whether the distributor still has to act), else from the order's status."""
     status = status_after_order(result.status)
     if provider_id:
-        company = (account or {}).get("cspb_externalid")
+        company = account.external_id if account is not None else None
         try:
             status = status_after_order(adapter.get_subscription(provider_id, company_id=company).status) or status
         except RetriableError:
@@ -315,47 +296,34 @@ def _ordered_status(adapter: DistributorAdapter, result: OrderResult, provider_i
     return STATUS_ACTIVE if status is None else status
 
 
-def _facts(change: dict[str, Any], sub: dict[str, Any], account: dict[str, Any] | None) -> ChangeFacts:
+def _facts(change: Change, sub: Provisioned, account: OrderingAccount | None) -> ChangeFacts:
     return ChangeFacts(
-        change_type=int(change.get("cspb_changetype") or 0),
-        provisioning_status=int(change.get("cspb_provisioningstatus") or ProvisioningStatus.AWAITING),
-        origin=change.get("cspb_origin"),
-        provider=sub.get("cspb_provider"),
-        old_quantity=change.get("cspb_oldquantity") if change.get("cspb_oldquantity") is not None
-        else sub.get("cspb_quantity"),
-        new_quantity=change.get("cspb_newquantity"),
-        term=sub.get("cspb_term"),
-        start=parse_dt(sub.get("cspb_startdate")),
-        commitment_end=parse_dt(sub.get("cspb_commitmentenddate")),
-        provider_subscription_id=sub.get("cspb_providersubscriptionid"),
-        mca_attested=bool(account and account.get("cspb_mcaattested")),
-        account_mapped=account is None or account.get("cspb_mappingstatus") != 2,
-        target=":".join(p for p in transitions.target_of(change) if p),
+        change_type=int(change.change_type or 0),
+        provisioning_status=int(change.provisioning_status or ProvisioningStatus.AWAITING),
+        origin=change.origin,
+        provider=sub.provider,
+        old_quantity=change.old_quantity if change.old_quantity is not None else sub.quantity,
+        new_quantity=change.new_quantity,
+        term=sub.term,
+        start=parse_dt(sub.start_date),
+        commitment_end=parse_dt(sub.commitment_end),
+        provider_subscription_id=sub.provider_subscription_id,
+        mca_attested=bool(account and account.mca_attested),
+        account_mapped=account is None or account.mapping_status != MappingStatus.UNMAPPED,
+        target=":".join(p for p in change.target if p),
     )
-
-
-def _get_or_none(dv: DataverseClient, entity_set: str, row_id: str | None, select: list[str]) -> dict[str, Any] | None:
-    if not row_id:
-        return None
-    try:
-        return dv.get(entity_set, row_id, select=select)
-    except NotFoundError:
-        return None
 
 
 def _write_back(dv: DataverseClient, changelog_id: str, status: int, *, error: str | None = None, order_id: str | None = None,
                 ) -> None:
-    changes: dict[str, Any] = {"cspb_provisioningstatus": int(status), "cspb_error": error}
-    if order_id:
-        changes["cspb_providerorderid"] = order_id
-    dv.update(CHANGELOG_SET, changelog_id, changes)
+    change_logs.write_back(dv, changelog_id, status, error=error, order_id=order_id)
 
 
 def handle_message(body: Mapping[str, Any], *, dv: DataverseClient | None = None, adapters: Adapters | None = None,
                    now: datetime | None = None, delivery_count: int | None = None,
                    max_attempts: int | None = None) -> Outcome | None:
     """One queue message from the webhook (or the CLI). Counts the attempt on the inbox row
-    (cspb_attempts) and marks the row with the result. A retriable failure leaves it Queued
+    and marks the row with the result. A retriable failure leaves it Queued
     ("will retry") until the attempts reach `max_attempts` (the queue's max deliveries; the queue
     then dead-letters the message), when it is marked Failed with the last error: the payload stays
     on the inbox row, so nothing is lost. Only RetriableError leaves; other provider errors are
@@ -374,10 +342,10 @@ def handle_message(body: Mapping[str, Any], *, dv: DataverseClient | None = None
         inbox.mark(dv, inbox_id, inbox.InboxStatus.PROCESSED, "nothing to provision")
         return None
     try:
-        if entity == "cspb_actionrequest":
+        if entity == Table.ACTION_REQUEST:
             # Form commands are answered by jobs.worker (they reach billing and the inbox); never here.
             raise ValidationError("action requests are handled by jobs.worker.handle, not the provisioning worker")
-        if entity == "cspb_agreement":
+        if entity == Table.AGREEMENT:
             from sync import mca
 
             attested = mca.attest(dv, adapters[Provider.PARTNER_CENTER], agreement_id=str(record_id))
@@ -386,7 +354,7 @@ def handle_message(body: Mapping[str, Any], *, dv: DataverseClient | None = None
                        attested.message or None)
             return None
         changelog_id: str | None = str(record_id)
-        if entity == "cspb_subscription":
+        if entity == Table.SUBSCRIPTION:
             changelog_id = rep_changes.record_rep_change(dv, str(record_id), str(body.get("eventKey") or record_id),
                                                          now=now)
             if changelog_id is None:
@@ -411,7 +379,7 @@ def handle_message(body: Mapping[str, Any], *, dv: DataverseClient | None = None
 
 
 def default_adapters(settings: Settings | None = None) -> dict[Provider, DistributorAdapter]:
-    """Provider (cspb_provider) -> adapter, built from the settings. Pax8 joins when its client
+    """Provider -> adapter, built from the settings. Pax8 joins when its client
     id is configured (CSPB_PAX8_CLIENT_ID) or, in sandbox mode, when its URL is the loopback
     sandbox, so an installation without Pax8 never calls it. TD SYNNEX joins when
     CSPB_TDSYNNEX_ACCOUNT_ID is set (the sandbox's account is 5212)."""

@@ -5,15 +5,15 @@ CSPB_SUBSCRIPTION_SYNC_BATCH, default 50) carrying the catalog's version; the wo
 (`handle_message`) reads Dynamics' subscriptions of the whole batch in one paged request, takes
 the catalog and price list from the per-process cache (sync.reference_cache), and runs
 `sync_account` per tenant: compare the provider's subscriptions with Dynamics and collect only the
-differences: the subscription row (upsert by cspb_providersubscriptionid) and one
-cspb_licensechangelog per changed aspect (quantity, status, term, renewal). The batch's writes
+differences: the subscription row (upsert by its provider subscription id) and one
+change log per changed aspect (quantity, status, term, renewal). The batch's writes
 then go out together (UpsertMultiple, up to 1,000 rows a request), so a quiet run costs one read
 per batch and a first import about three writes per batch. The in-process runner (CLI, demo)
 drains the same messages with the same handler, so both paths make the same requests.
 
 Drift: a difference that no change of ours explains (no Awaiting/Provisioned change log asking
 for that value) was made outside CSPBridge, e.g. in the Partner Center portal. It is written
-with cspb_isdrift on the log and cspb_driftflag + cspb_driftdetail on the subscription, for a
+with the drift flag on the log and the drift flag + detail on the subscription, for a
 person to confirm; it is never silently treated as ordered.
 """
 
@@ -26,12 +26,16 @@ from decimal import Decimal
 from typing import Any
 
 from billing.money import parse_decimal
-from dataverse.batch import BatchRequest
-from dataverse.stores import azure_transitions
+from dataverse import catalog_repo
+from dataverse.stores import azure_transitions, change_logs, provider_accounts, subscriptions
+from dataverse.stores.change_logs import Col as L
+from dataverse.stores.change_logs import EffectiveChange
+from dataverse.stores.provider_accounts import Col as A
+from dataverse.stores.subscriptions import Col as S
+from dataverse.stores.subscriptions import key_segment_value as key_segment_value
 from dataverse.tables import (
     ChangeOrigin,
     ChangeType,
-    EntitySet,
     ProvisioningStatus,
     SubscriptionStatus,
 )
@@ -39,11 +43,9 @@ from distributors.base import Adapters, DistributorAdapter, adapter_of
 from shared.errors import IntegrationError, RetriableError, SkippableError
 from shared.queue import Queue
 from sync import azure_plan, runs
-from sync.records import bind, iso, parse_dt
+from sync.records import iso, parse_dt
 
-SUB_COLUMNS = ["cspb_subscriptionid", "cspb_providersubscriptionid", "cspb_quantity", "cspb_status", "cspb_term",
-               "cspb_billingfrequency", "cspb_commitmentenddate", "cspb_autorenew", "cspb_productid", "cspb_skuid",
-               "cspb_driftflag", "cspb_kind", "cspb_needstransition", "cspb_unitprice", "cspb_currencycode"]
+SUB_COLUMNS = subscriptions.SYNC_COLUMNS
 
 # A commitment end that moves forward by at least this much is a new term (the shortest, P1M in
 # February, is 28 days); a smaller move is the provider correcting a date, not a renewal.
@@ -69,9 +71,9 @@ class AccountSyncResult:
 
 
 def _account_ref(account: Mapping[str, Any]) -> dict[str, Any]:
-    return {"providerAccountId": account["cspb_provideraccountid"], "provider": account["cspb_provider"],
-            "externalId": account["cspb_externalid"],
-            "currency": account.get("cspb_currencycode") or _currency_of(account.get("cspb_country"))}
+    return {"providerAccountId": account[A.ID], "provider": account[A.PROVIDER],
+            "externalId": account[A.EXTERNAL_ID],
+            "currency": account.get(A.CURRENCY) or _currency_of(account.get(A.COUNTRY))}
 
 
 def batch_size() -> int:
@@ -90,16 +92,13 @@ def fan_out(dv: Any, queue: Queue, *, run_key: str | None = None, progress: runs
 
     own_run = run is None
     run = run or runs.start(dv, "subscriptions", run_key)
-    accounts = sorted(dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_provider",
-                                                                     "cspb_externalid", "cspb_currencycode",
-                                                                     "cspb_country"]),
-                      key=lambda a: str(a["cspb_provideraccountid"]))
+    accounts = provider_accounts.fan_out_rows(dv)
     version = catalog_version(dv) if accounts else ""
     size = size or batch_size()
     for start in range(0, len(accounts), size):
         chunk = accounts[start:start + size]
         message = {"runKey": run.run_key, "catalogVersion": version, "accounts": [_account_ref(a) for a in chunk]}
-        if queue.send(message, message_id=f"subsync:{run.run_key}:{chunk[0]['cspb_provideraccountid']}:{len(chunk)}"):
+        if queue.send(message, message_id=f"subsync:{run.run_key}:{chunk[0][A.ID]}:{len(chunk)}"):
             run.bump("enqueued", len(chunk))
         progress(len(chunk))
     if own_run:
@@ -119,8 +118,8 @@ class Snapshot:
     @classmethod
     def load(cls, dv: Any) -> Snapshot:
         by_account: dict[str, list[dict[str, Any]]] = {}
-        for row in dv.list(EntitySet.SUBSCRIPTIONS, select=[*SUB_COLUMNS, "_cspb_provideraccount_value"]):
-            by_account.setdefault(row.get("_cspb_provideraccount_value") or "", []).append(row)
+        for row in subscriptions.sync_rows(dv):
+            by_account.setdefault(row.get(S.PROVIDER_ACCOUNT) or "", []).append(row)
         return cls(by_account, _product_ids(dv, []), _prices(dv))
 
     @classmethod
@@ -133,10 +132,8 @@ class Snapshot:
         ids = list(dict.fromkeys(account_ids))
         by_account: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
         if ids:
-            where = " or ".join(f"_cspb_provideraccount_value eq {i}" for i in ids)
-            for row in dv.list(EntitySet.SUBSCRIPTIONS, select=[*SUB_COLUMNS, "_cspb_provideraccount_value"],
-                               filter=where if len(ids) == 1 else f"({where})"):
-                by_account.setdefault(row.get("_cspb_provideraccount_value") or "", []).append(row)
+            for row in subscriptions.sync_rows(dv, ids):
+                by_account.setdefault(row.get(S.PROVIDER_ACCOUNT) or "", []).append(row)
         products, prices = (cache or PROCESS_CACHE).get(dv, catalog_version, products=lambda d: _product_ids(d, []),
                                                         prices=_prices)
         return cls(by_account, products, prices)
@@ -144,9 +141,7 @@ class Snapshot:
 
 def _prices(dv: Any) -> dict[str, tuple[Any, ...]]:
     """Catalog price list items by key (price list|product|unit) -> (amount, cost, volume tiers or None)."""
-    return {r["cspb_pricekey"]: (r.get("amount"), r.get("cspb_cost"), r.get("cspb_pricetiers")) for r in dv.list(
-        EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount", "cspb_cost", "cspb_pricetiers"],
-        filter="cspb_pricekey ne null")}
+    return catalog_repo.price_items(dv)
 
 
 def catalog_price(prices: Mapping[str, tuple[Any, Any]], want: Mapping[str, Any], currency: str,
@@ -156,18 +151,18 @@ def catalog_price(prices: Mapping[str, tuple[Any, Any]], want: Mapping[str, Any]
     from billing import catalog_pricing as cp
     from billing.newcommerce import FREQUENCY_TO_BILLING_CYCLE
 
-    cycle = FREQUENCY_TO_BILLING_CYCLE.get(want.get("cspb_billingfrequency") or "")
-    if not cycle or not want.get("cspb_productid") or not want.get("cspb_skuid") or not want.get("cspb_term"):
+    cycle = FREQUENCY_TO_BILLING_CYCLE.get(want.get(S.BILLING_FREQUENCY) or "")
+    if not cycle or not want.get(S.PRODUCT_ID) or not want.get(S.SKU_ID) or not want.get(S.TERM):
         return None
-    number = cp.product_number(want["cspb_productid"], want["cspb_skuid"])
-    unit = cp.unit_name(want["cspb_term"], cycle)
+    number = cp.product_number(want[S.PRODUCT_ID], want[S.SKU_ID])
+    unit = cp.unit_name(want[S.TERM], cycle)
     for code in dict.fromkeys((currency.upper(), cp.pricing_currency(currency), cp.FALLBACK_CURRENCY)):
         found = prices.get(cp.price_key(cp.price_list_name(code), number, unit))
         if found is not None:
             amount = found[0]
             if len(found) > 2 and found[2] and amount is not None:
                 # A tiered item: the subscription's quantity picks its tier (billing.catalog_pricing).
-                amount = cp.unit_price_for_quantity(parse_decimal(amount), found[2], int(want.get("cspb_quantity") or 0))
+                amount = cp.unit_price_for_quantity(parse_decimal(amount), found[2], int(want.get(S.QUANTITY) or 0))
             return amount, found[1], code
     return None
 
@@ -235,27 +230,22 @@ class PendingChanges:
 
     def __init__(self, dv: Any) -> None:
         self.dv = dv
-        self._cache: dict[str, list[dict[str, Any]]] = {}
+        self._cache: dict[str, list[EffectiveChange]] = {}
 
-    def for_subscription(self, sub_id: str) -> list[dict[str, Any]]:
+    def for_subscription(self, sub_id: str) -> list[EffectiveChange]:
         if sub_id not in self._cache:
-            self._cache[sub_id] = list(self.dv.list(
-                EntitySet.LICENSE_CHANGE_LOGS, select=["cspb_newquantity", "cspb_changetype"],
-                filter=(f"_cspb_subscription_value eq {sub_id} and "
-                        f"(cspb_provisioningstatus eq {ProvisioningStatus.AWAITING} or "
-                        f"cspb_provisioningstatus eq {ProvisioningStatus.PROVISIONED}) and "
-                        f"cspb_origin ne {ChangeOrigin.PROVIDER_SYNC}")))
+            self._cache[sub_id] = change_logs.own_changes(self.dv, sub_id)
         return self._cache[sub_id]
 
     def explains(self, sub_id: str, quantity: int | None, cancelled: bool, activated: bool = False) -> bool:
         for log in self.for_subscription(sub_id):
-            if cancelled and log.get("cspb_changetype") == ChangeType.CANCEL:
+            if cancelled and log.change_type == ChangeType.CANCEL:
                 return True
             # An order of ours left the subscription Pending (e.g. Pax8 PendingManual); the provider
             # finishing it is the order completing, not drift.
-            if activated and log.get("cspb_changetype") == ChangeType.NEW:
+            if activated and log.change_type == ChangeType.NEW:
                 return True
-            if quantity is not None and log.get("cspb_newquantity") == quantity:
+            if quantity is not None and log.new_quantity == quantity:
                 return True
         return False
 
@@ -275,75 +265,12 @@ class Writes:
             getattr(self, name).extend(getattr(other, name))
 
     def flush(self, dv: Any) -> None:
-        """Write a subscription and its change logs together or not at all: each subscription's row
-        and logs go in one $batch changeset (a transaction), so a message that runs out of retries
-        half-way (throttling) never leaves a new subscription without its initial change log, and
-        its redelivery writes the same keys again. Within a pair the logs of an existing subscription
-        come first, so the Update webhook's worker re-reading it finds the log that explains it; a
-        new row comes before its logs, which bind to it by its alternate key.
-
-        Every sync write carries MSCRM.BypassBusinessLogicExecution: CustomAsync: sync change logs
-        are NotApplicable (nothing to provision), so the webhook need not fire for them. Rows with
-        no log (entitlements, date corrections) are plain UpsertMultiple."""
-        pairs: dict[str, list[BatchRequest]] = {}
-        for row in self.new_rows:
-            pairs.setdefault(row["cspb_providersubscriptionid"], []).append(_upsert_request(
-                EntitySet.SUBSCRIPTIONS, "cspb_providersubscriptionid", row))
-        for log in self.logs:
-            # Read, not popped: a failed batch flush is retried account by account with the same dicts.
-            pairs.setdefault(str(log.get("_pair", "")), []).append(_upsert_request(
-                EntitySet.LICENSE_CHANGE_LOGS, "cspb_changekey", log))
-        lone: list[dict[str, Any]] = []
-        for row in self.changed_rows:
-            group = pairs.get(row["cspb_providersubscriptionid"])
-            if group is None:
-                lone.append(row)
-            else:
-                group.append(_upsert_request(EntitySet.SUBSCRIPTIONS, "cspb_providersubscriptionid", row))
-        _send_pairs(dv, list(pairs.values()))
-        for rows in (lone, self.entitlements):
-            if rows:
-                dv.bulk_upsert(EntitySet.SUBSCRIPTIONS, "cspb_subscription", ["cspb_providersubscriptionid"], rows,
-                               bypass_custom_async=True)
+        """Send the collected rows (dataverse.stores.subscriptions.write_sync_batch: each subscription
+        with its change logs in one changeset), then forget them."""
+        subscriptions.write_sync_batch(dv, self.new_rows, self.logs, self.changed_rows, self.entitlements,
+                                       pair="_pair")
         for name in ("new_rows", "logs", "changed_rows", "entitlements"):
             getattr(self, name).clear()
-
-
-# A changeset holds at most 1000 requests; smaller ones keep each transaction short under load.
-PAIR_CHANGESET_REQUESTS = 200
-
-
-def _upsert_request(entity_set: str, key: str, record: Mapping[str, Any]) -> BatchRequest:
-    from dataverse.client import BYPASS_CUSTOM_ASYNC, BYPASS_HEADER
-    from dataverse.odata import key_segment
-
-    return BatchRequest("PATCH", key_segment(entity_set, {key: record[key]}),
-                        {k: v for k, v in record.items() if k != key and k != "_pair"},
-                        headers={BYPASS_HEADER: BYPASS_CUSTOM_ASYNC})
-
-
-def _send_pairs(dv: Any, groups: list[list[BatchRequest]]) -> None:
-    """Groups packed whole into changesets, sent in parallel up to the org's hint."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    changesets: list[list[BatchRequest]] = []
-    current: list[BatchRequest] = []
-    for group in groups:
-        if current and len(current) + len(group) > PAIR_CHANGESET_REQUESTS:
-            changesets.append(current)
-            current = []
-        current.extend(group)
-    if current:
-        changesets.append(current)
-    if not changesets:
-        return
-    workers = max(1, min(int(getattr(dv, "dop_hint", 1) or 1), 16, len(changesets)))
-    if workers == 1:
-        for changeset in changesets:
-            dv.batch(changeset, changeset=True)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync-pairs") as pool:
-        list(pool.map(lambda c: dv.batch(c, changeset=True), changesets))
 
 
 def sync_account(dv: Any, adapter: DistributorAdapter, provider_account: Mapping[str, Any], *, run_key: str,
@@ -352,14 +279,14 @@ def sync_account(dv: Any, adapter: DistributorAdapter, provider_account: Mapping
     """Worker side: one provider account. Idempotent for a given run key (change log keys include it).
     With `writes`, the rows are collected there for the caller to flush; without, written now."""
     now = now or datetime.now(UTC)
-    account_id = provider_account["cspb_provideraccountid"]
-    provider = int(provider_account["cspb_provider"])
+    account_id = provider_account[A.ID]
+    provider = int(provider_account[A.PROVIDER])
     result = AccountSyncResult(account_id)
-    remote = list(adapter.list_subscriptions(provider_account["cspb_externalid"]))
+    remote = list(adapter.list_subscriptions(provider_account[A.EXTERNAL_ID]))
     result.subscriptions_seen = len(remote)
-    rows = snapshot.by_account.get(account_id, []) if snapshot is not None else dv.list(
-        EntitySet.SUBSCRIPTIONS, select=SUB_COLUMNS, filter=f"_cspb_provideraccount_value eq {account_id}")
-    local = {s["cspb_providersubscriptionid"]: s for s in rows if s.get("cspb_providersubscriptionid")}
+    rows = snapshot.by_account.get(account_id, []) if snapshot is not None else subscriptions.sync_rows(
+        dv, [account_id], with_account=False)
+    local = {s[S.PROVIDER_SUBSCRIPTION_ID]: s for s in rows if s.get(S.PROVIDER_SUBSCRIPTION_ID)}
     pending = PendingChanges(dv)
     if snapshot is not None:
         products, prices = snapshot.products, snapshot.prices
@@ -378,7 +305,7 @@ def sync_account(dv: Any, adapter: DistributorAdapter, provider_account: Mapping
         except SkippableError as exc:
             # Singer-style: one unreadable record is skipped and counted; the rest of the tenant syncs.
             result.skipped += 1
-            result.errors.append(f"{provider_account['cspb_externalid']}: skipped {exc.message}")
+            result.errors.append(f"{provider_account[A.EXTERNAL_ID]}: skipped {exc.message}")
             unreadable.append(sub)
             continue
         if have is None:
@@ -386,48 +313,47 @@ def sync_account(dv: Any, adapter: DistributorAdapter, provider_account: Mapping
             # nobody ordered through CSPBridge is drift.
             drift = bool(local)
             kind, needs_transition = azure_plan.classify(sub)
-            row = {**want, "cspb_kind": kind, "cspb_needstransition": needs_transition, "cspb_driftflag": drift,
-                   "cspb_driftdetail": ("bought outside CSPBridge: found at the provider by the subscription sync"
+            row = {**want, S.KIND: kind, S.NEEDS_TRANSITION: needs_transition, S.DRIFT_FLAG: drift,
+                   S.DRIFT_DETAIL: ("bought outside CSPBridge: found at the provider by the subscription sync"
                                         if drift else None),
-                   "cspb_name": (sub.product_name or sub.product_id or sub.id)[:100]}
-            product_key = f"{want.get('cspb_productid')}:{want.get('cspb_skuid')}"
+                   S.NAME: (sub.product_name or sub.product_id or sub.id)[:100]}
+            product_key = f"{want.get(S.PRODUCT_ID)}:{want.get(S.SKU_ID)}"
             if product_key in products:
-                row["cspb_product@odata.bind"] = bind(EntitySet.PRODUCTS, products[product_key])
+                row[S.PRODUCT_BIND] = subscriptions.bind_product(products[product_key])
             # A new subscription starts at today's catalog price; after that only a renewal changes it.
-            currency = want.get("cspb_currencycode") or provider_account.get("cspb_currencycode") or "USD"
+            currency = want.get(S.CURRENCY) or provider_account.get(A.CURRENCY) or "USD"
             priced = catalog_price(prices, want, currency)
             if priced is not None:
-                row["cspb_unitprice"] = priced[0]
-                row["cspb_unitcost"] = want.get("cspb_unitcost") if want.get("cspb_unitcost") is not None \
+                row[S.UNIT_PRICE] = priced[0]
+                row[S.UNIT_COST] = want.get(S.UNIT_COST) if want.get(S.UNIT_COST) is not None \
                     else priced[1]
-                row["cspb_currencycode"] = priced[2]
+                row[S.CURRENCY] = priced[2]
             sub_writes.append(row)
-            log_writes.append(_log(run_key, sub.id, ChangeType.NEW, None, want["cspb_quantity"], now, drift=drift,
+            log_writes.append(_log(run_key, sub.id, ChangeType.NEW, None, want[S.QUANTITY], now, drift=drift,
                                    detail="" if drift else "initial import"))
             result.created += 1
             result.drift += int(drift)
             continue
         changes, logs, drift_notes = _compare(have, want, sub.id, run_key, now, pending, price_list)
         if drift_notes:
-            changes["cspb_driftflag"] = True
-            changes["cspb_driftdetail"] = "; ".join(drift_notes)[:2000]
+            changes[S.DRIFT_FLAG] = True
+            changes[S.DRIFT_DETAIL] = "; ".join(drift_notes)[:2000]
             result.drift += 1
         if changes:
-            sub_writes.append({"cspb_providersubscriptionid": sub.id, **changes})
+            sub_writes.append({S.PROVIDER_SUBSCRIPTION_ID: sub.id, **changes})
             result.updated += 1
         log_writes.extend(logs)
     own = writes is None
     out = Writes() if writes is None else writes
-    out.new_rows.extend(w for w in sub_writes if w["cspb_providersubscriptionid"] not in local)
-    out.changed_rows.extend(w for w in sub_writes if w["cspb_providersubscriptionid"] in local)
+    out.new_rows.extend(w for w in sub_writes if w[S.PROVIDER_SUBSCRIPTION_ID] not in local)
+    out.changed_rows.extend(w for w in sub_writes if w[S.PROVIDER_SUBSCRIPTION_ID] in local)
     for log in log_writes:
         provider_sub_id = log.pop("_provider_sub_id")
         log["_pair"] = provider_sub_id  # Writes.flush sends a subscription and its logs together
         have = local.get(provider_sub_id)
         # A subscription created a moment ago is bound by its alternate key: no read-back needed.
-        log["cspb_subscription@odata.bind"] = (
-            bind(EntitySet.SUBSCRIPTIONS, have["cspb_subscriptionid"]) if have else
-            f"/{EntitySet.SUBSCRIPTIONS}({key_segment_value(provider_sub_id)})")
+        log[L.SUBSCRIPTION_BIND] = (subscriptions.bind_by_id(have[S.ID]) if have else
+                                    subscriptions.bind_by_provider_id(provider_sub_id))
     out.logs.extend(log_writes)
     result.change_logs = len(log_writes)
     readable = [s for s in remote if not any(s is bad for bad in unreadable)]
@@ -443,15 +369,15 @@ def _sync_entitlements(dv: Any, adapter: DistributorAdapter, provider_account: M
     plans = [s for s in remote if azure_plan.is_azure_plan(s.product_id) and s.status == "Active"]
     if not plans or not adapter.lists_azure_entitlements:
         return
-    account_id = provider_account["cspb_provideraccountid"]
+    account_id = provider_account[A.ID]
     for plan in plans:
         # A plan found this run is not written yet: its entitlements bind to it by alternate key.
-        plan_row = local.get(plan.id) or {"cspb_subscriptionid": key_segment_value(plan.id)}
-        plan_row = {**plan_row, "cspb_provider": int(provider_account["cspb_provider"])}
+        plan_row = local.get(plan.id) or {S.ID: key_segment_value(plan.id)}
+        plan_row = {**plan_row, S.PROVIDER: int(provider_account[A.PROVIDER])}
         wanted = azure_plan.entitlement_rows(plan_row, adapter.list_azure_entitlements(
-            provider_account["cspb_externalid"], plan.id), account_id)
-        writes = [w for w in wanted if (local.get(w["cspb_providersubscriptionid"]) or {}).get("cspb_status")
-                  != w["cspb_status"]]
+            provider_account[A.EXTERNAL_ID], plan.id), account_id)
+        writes = [w for w in wanted if (local.get(w[S.PROVIDER_SUBSCRIPTION_ID]) or {}).get(S.STATUS)
+                  != w[S.STATUS]]
         out.entitlements.extend(writes)
         result.entitlements += len(writes)
 
@@ -477,22 +403,22 @@ def _wanted_row(sub: Any, provider: int, account_id: str) -> dict[str, Any]:
     sku = parts[1] if len(parts) > 1 else ""
     availability = sub.availability_id or (parts[2] if len(parts) > 2 else "")
     return {
-        "cspb_providersubscriptionid": sub.id,
-        "cspb_provider": provider,
-        "cspb_provideraccount@odata.bind": bind(EntitySet.PROVIDER_ACCOUNTS, account_id),
-        "cspb_productid": product_id or None,
-        "cspb_skuid": (sub.sku or sku) or None,
-        "cspb_availabilityid": availability or None,
-        "cspb_quantity": quantity,
-        "cspb_status": _status_code(sub.status),
-        "cspb_term": sub.commitment_term or sub.billing_term,
-        "cspb_billingfrequency": sub.billing_term,
-        "cspb_startdate": _date_iso(sub.start_date),
-        "cspb_commitmentenddate": _date_iso(sub.commitment_end_date),
-        "cspb_autorenew": sub.auto_renew,
-        "cspb_unitcost": parse_decimal(sub.unit_cost) if sub.unit_cost is not None else None,
-        "cspb_currencycode": sub.currency or None,
-        "cspb_orderid": sub.order_id or None,
+        S.PROVIDER_SUBSCRIPTION_ID: sub.id,
+        S.PROVIDER: provider,
+        S.PROVIDER_ACCOUNT_BIND: subscriptions.bind_provider_account(account_id),
+        S.PRODUCT_ID: product_id or None,
+        S.SKU_ID: (sub.sku or sku) or None,
+        S.AVAILABILITY_ID: availability or None,
+        S.QUANTITY: quantity,
+        S.STATUS: _status_code(sub.status),
+        S.TERM: sub.commitment_term or sub.billing_term,
+        S.BILLING_FREQUENCY: sub.billing_term,
+        S.START_DATE: _date_iso(sub.start_date),
+        S.COMMITMENT_END: _date_iso(sub.commitment_end_date),
+        S.AUTO_RENEW: sub.auto_renew,
+        S.UNIT_COST: parse_decimal(sub.unit_cost) if sub.unit_cost is not None else None,
+        S.CURRENCY: sub.currency or None,
+        S.ORDER_ID: sub.order_id or None,
     }
 
 
@@ -502,52 +428,52 @@ def _compare(have: Mapping[str, Any], want: Mapping[str, Any], provider_sub_id: 
     changes: dict[str, Any] = {}
     logs: list[dict[str, Any]] = []
     notes: list[str] = []
-    local_id = have["cspb_subscriptionid"]
-    old_q, new_q = have.get("cspb_quantity"), want["cspb_quantity"]
+    local_id = have[S.ID]
+    old_q, new_q = have.get(S.QUANTITY), want[S.QUANTITY]
     if old_q != new_q:
-        changes["cspb_quantity"] = new_q
+        changes[S.QUANTITY] = new_q
         drift = not pending.explains(local_id, new_q, cancelled=False)
         kind = ChangeType.INCREASE if (old_q or 0) < new_q else ChangeType.DECREASE
         logs.append(_log(run_key, provider_sub_id, kind, old_q, new_q, now, drift=drift))
         if drift:
             notes.append(f"quantity {old_q} -> {new_q} at the provider, not ordered through CSPBridge")
-    if have.get("cspb_status") != want["cspb_status"]:
-        changes["cspb_status"] = want["cspb_status"]
-        cancelled = want["cspb_status"] == SubscriptionStatus.CANCELLED
-        activated = (have.get("cspb_status") == SubscriptionStatus.PENDING
-                     and want["cspb_status"] == SubscriptionStatus.ACTIVE)
+    if have.get(S.STATUS) != want[S.STATUS]:
+        changes[S.STATUS] = want[S.STATUS]
+        cancelled = want[S.STATUS] == SubscriptionStatus.CANCELLED
+        activated = (have.get(S.STATUS) == SubscriptionStatus.PENDING
+                     and want[S.STATUS] == SubscriptionStatus.ACTIVE)
         drift = not pending.explains(local_id, None, cancelled=cancelled, activated=activated)
         kind = ChangeType.CANCEL if cancelled else ChangeType.STATUS_CHANGE
         logs.append(_log(run_key, provider_sub_id, kind, old_q, new_q, now, drift=drift,
-                         detail=f"status {have.get('cspb_status')}->{want['cspb_status']}"))
+                         detail=f"status {have.get(S.STATUS)}->{want[S.STATUS]}"))
         if drift:
-            notes.append(f"status {_label(have.get('cspb_status'))} -> {_label(want['cspb_status'])} at the provider")
-    term_changed = (have.get("cspb_term") != want["cspb_term"]
-                    or have.get("cspb_billingfrequency") != want["cspb_billingfrequency"])
+            notes.append(f"status {_label(have.get(S.STATUS))} -> {_label(want[S.STATUS])} at the provider")
+    term_changed = (have.get(S.TERM) != want[S.TERM]
+                    or have.get(S.BILLING_FREQUENCY) != want[S.BILLING_FREQUENCY])
     if term_changed:
-        changes["cspb_term"] = want["cspb_term"]
-        changes["cspb_billingfrequency"] = want["cspb_billingfrequency"]
+        changes[S.TERM] = want[S.TERM]
+        changes[S.BILLING_FREQUENCY] = want[S.BILLING_FREQUENCY]
         logs.append(_log(run_key, provider_sub_id, ChangeType.TERM_CHANGE, old_q, new_q, now, drift=True,
-                         detail=f"term {have.get('cspb_term')}/{have.get('cspb_billingfrequency')}->"
-                                f"{want['cspb_term']}/{want['cspb_billingfrequency']}"))
-        notes.append(f"term {have.get('cspb_term')}/{have.get('cspb_billingfrequency')} -> "
-                     f"{want['cspb_term']}/{want['cspb_billingfrequency']} at the provider")
-    old_end, new_end = parse_dt(have.get("cspb_commitmentenddate")), parse_dt(want["cspb_commitmentenddate"])
+                         detail=f"term {have.get(S.TERM)}/{have.get(S.BILLING_FREQUENCY)}->"
+                                f"{want[S.TERM]}/{want[S.BILLING_FREQUENCY]}"))
+        notes.append(f"term {have.get(S.TERM)}/{have.get(S.BILLING_FREQUENCY)} -> "
+                     f"{want[S.TERM]}/{want[S.BILLING_FREQUENCY]} at the provider")
+    old_end, new_end = parse_dt(have.get(S.COMMITMENT_END)), parse_dt(want[S.COMMITMENT_END])
     if not _same_instant(old_end, new_end):
-        changes["cspb_commitmentenddate"] = want["cspb_commitmentenddate"]
+        changes[S.COMMITMENT_END] = want[S.COMMITMENT_END]
         # A first-time fill (e.g. the sync after an order) is the provider telling us the term end,
         # and a backward or small move is a correction (a cancel ends the term): neither is a renewal.
         if old_end is not None and is_renewal(old_end, new_end):
             log, new_price = renewal(have, want, provider_sub_id, old_end.date() + timedelta(days=1), prices)
             if new_price is not None:
-                changes["cspb_unitprice"] = new_price
+                changes[S.UNIT_PRICE] = new_price
             logs.append(log)
-    if want["cspb_autorenew"] is not None and have.get("cspb_autorenew") != want["cspb_autorenew"]:
-        changes["cspb_autorenew"] = want["cspb_autorenew"]
-        detail = f"auto-renew {_on_off(have.get('cspb_autorenew'))} -> {_on_off(want['cspb_autorenew'])} at the provider"
-        status_log = next((log for log in logs if log["cspb_changetype"] == ChangeType.STATUS_CHANGE), None)
+    if want[S.AUTO_RENEW] is not None and have.get(S.AUTO_RENEW) != want[S.AUTO_RENEW]:
+        changes[S.AUTO_RENEW] = want[S.AUTO_RENEW]
+        detail = f"auto-renew {_on_off(have.get(S.AUTO_RENEW))} -> {_on_off(want[S.AUTO_RENEW])} at the provider"
+        status_log = next((log for log in logs if log[L.CHANGE_TYPE] == ChangeType.STATUS_CHANGE), None)
         if status_log is not None:
-            status_log["cspb_error"] = f"{status_log['cspb_error'] or ''}; {detail}".strip("; ")
+            status_log[L.ERROR] = f"{status_log[L.ERROR] or ''}; {detail}".strip("; ")
         else:
             logs.append(_log(run_key, provider_sub_id, ChangeType.STATUS_CHANGE, old_q, old_q, now, drift=False,
                              detail=detail))
@@ -566,7 +492,7 @@ def renewal_change_key(provider_sub_id: str, effective: date) -> str:
 
 
 class PriceList:
-    """Price list amounts by price key (catalog sync's productpricelevel.cspb_pricekey): the run's
+    """Price list amounts by price key (the catalog sync's price list item key): the run's
     snapshot when there is one, else read per key on demand (renewals are rare)."""
 
     def __init__(self, dv: Any, known: Mapping[str, tuple[Any, ...]] | None = None) -> None:
@@ -584,12 +510,7 @@ class PriceList:
             tiers = found[2] if found is not None and len(found) > 2 else None
         else:
             if key not in self._read:
-                from dataverse.odata import literal
-
-                rows = list(self.dv.list(EntitySet.PRODUCT_PRICE_LEVELS,
-                                         select=["cspb_pricekey", "amount", "cspb_pricetiers"],
-                                         filter=f"cspb_pricekey eq {literal(key)}"))
-                self._read[key] = (rows[0].get("amount"), rows[0].get("cspb_pricetiers")) if rows else (None, None)
+                self._read[key] = catalog_repo.price_item(self.dv, key)
             value, tiers = self._read[key]
         if value is None:
             return None
@@ -603,11 +524,11 @@ def renewal_price_key(want: Mapping[str, Any], currency: str) -> str | None:
     from billing import catalog_pricing as cp
     from billing.newcommerce import FREQUENCY_TO_BILLING_CYCLE
 
-    if not currency or not want.get("cspb_productid") or not want.get("cspb_skuid"):
+    if not currency or not want.get(S.PRODUCT_ID) or not want.get(S.SKU_ID):
         return None
-    frequency = want.get("cspb_billingfrequency") or ""
-    return cp.price_key(cp.price_list_name(currency), cp.product_number(want["cspb_productid"], want["cspb_skuid"]),
-                        cp.unit_name(want.get("cspb_term") or frequency,
+    frequency = want.get(S.BILLING_FREQUENCY) or ""
+    return cp.price_key(cp.price_list_name(currency), cp.product_number(want[S.PRODUCT_ID], want[S.SKU_ID]),
+                        cp.unit_name(want.get(S.TERM) or frequency,
                                      FREQUENCY_TO_BILLING_CYCLE.get(frequency, "monthly")))
 
 
@@ -616,34 +537,28 @@ def renewal(have: Mapping[str, Any], want: Mapping[str, Any], provider_sub_id: s
     """The Renew change log (same shape and key as billing's) and the new unit price, if the price
     list's current price differs: a subscription keeps its price for the term, the new term takes
     today's list price from the renewal date on."""
-    quantity = have.get("cspb_quantity")
+    quantity = have.get(S.QUANTITY)
     key = renewal_change_key(provider_sub_id, effective)
     log: dict[str, Any] = {
-        "cspb_changekey": key, "cspb_name": f"Renew {key}"[:100], "_provider_sub_id": provider_sub_id,
-        "cspb_changetype": int(ChangeType.RENEW), "cspb_oldquantity": quantity, "cspb_newquantity": quantity,
-        "cspb_effectivedate": iso(datetime(effective.year, effective.month, effective.day, tzinfo=UTC)),
-        "cspb_requestedby": "provider sync", "cspb_origin": int(ChangeOrigin.RENEWAL),
-        "cspb_provisioningstatus": int(ProvisioningStatus.NOT_APPLICABLE), "cspb_archived": False,
-        "cspb_isdrift": False,
+        L.KEY: key, L.NAME: f"Renew {key}"[:100], "_provider_sub_id": provider_sub_id,
+        L.CHANGE_TYPE: int(ChangeType.RENEW), L.OLD_QUANTITY: quantity, L.NEW_QUANTITY: quantity,
+        L.EFFECTIVE_DATE: iso(datetime(effective.year, effective.month, effective.day, tzinfo=UTC)),
+        L.REQUESTED_BY: "provider sync", L.ORIGIN: int(ChangeOrigin.RENEWAL),
+        L.PROVISIONING_STATUS: int(ProvisioningStatus.NOT_APPLICABLE), L.ARCHIVED: False,
+        L.IS_DRIFT: False,
     }
-    price_key = renewal_price_key(want, str(have.get("cspb_currencycode") or "").upper())
+    price_key = renewal_price_key(want, str(have.get(S.CURRENCY) or "").upper())
     new_price = prices.amount(price_key, int(quantity or 0)) if prices is not None and price_key else None
-    old_price = parse_decimal(have["cspb_unitprice"]) if have.get("cspb_unitprice") is not None else None
+    old_price = parse_decimal(have[S.UNIT_PRICE]) if have.get(S.UNIT_PRICE) is not None else None
     if new_price is None or new_price == old_price:
         return log, None
-    log["cspb_oldprice"] = old_price
-    log["cspb_newprice"] = new_price
+    log[L.OLD_PRICE] = old_price
+    log[L.NEW_PRICE] = new_price
     return log, new_price
 
 
 def _on_off(value: Any) -> str:
     return "on" if value else "off"
-
-
-def key_segment_value(provider_sub_id: str) -> str:
-    from dataverse.odata import literal
-
-    return f"cspb_providersubscriptionid={literal(provider_sub_id)}"
 
 
 def _label(code: Any) -> str:
@@ -657,25 +572,24 @@ def _log(run_key: str, provider_sub_id: str, kind: ChangeType, old_q: int | None
          *, drift: bool, detail: str = "") -> dict[str, Any]:
     key = f"sync|{run_key}|{provider_sub_id}|{int(kind)}"
     return {
-        "cspb_changekey": key,
-        "cspb_name": f"{kind.name.title()} {provider_sub_id}"[:100],
+        L.KEY: key,
+        L.NAME: f"{kind.name.title()} {provider_sub_id}"[:100],
         "_provider_sub_id": provider_sub_id,
-        "cspb_changetype": int(kind),
-        "cspb_oldquantity": old_q,
-        "cspb_newquantity": new_q,
-        "cspb_effectivedate": iso(now),
-        "cspb_requestedby": "provider sync",
-        "cspb_origin": int(ChangeOrigin.PROVIDER_SYNC),
-        "cspb_provisioningstatus": int(ProvisioningStatus.NOT_APPLICABLE),
-        "cspb_isdrift": drift,
-        "cspb_archived": False,
-        "cspb_error": detail or None,
+        L.CHANGE_TYPE: int(kind),
+        L.OLD_QUANTITY: old_q,
+        L.NEW_QUANTITY: new_q,
+        L.EFFECTIVE_DATE: iso(now),
+        L.REQUESTED_BY: "provider sync",
+        L.ORIGIN: int(ChangeOrigin.PROVIDER_SYNC),
+        L.PROVISIONING_STATUS: int(ProvisioningStatus.NOT_APPLICABLE),
+        L.IS_DRIFT: drift,
+        L.ARCHIVED: False,
+        L.ERROR: detail or None,
     }
 
 
 def _product_ids(dv: Any, remote: Iterable[Any]) -> dict[str, str]:
-    return {p["productnumber"]: p["productid"] for p in dv.list(
-        EntitySet.PRODUCTS, select=["productid", "productnumber"], filter="cspb_productid ne null")}
+    return catalog_repo.product_ids(dv)
 
 
 def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Adapters | None = None,
@@ -705,8 +619,8 @@ def handle_message(body: Mapping[str, Any], *, dv: Any = None, adapters: Adapter
     per_account: list[tuple[Mapping[str, Any], Writes]] = []
     for ref in usable:
         writes = Writes()
-        account = {"cspb_provideraccountid": ref["providerAccountId"], "cspb_provider": ref["provider"],
-                   "cspb_externalid": ref["externalId"], "cspb_currencycode": ref.get("currency")}
+        account = {A.ID: ref["providerAccountId"], A.PROVIDER: ref["provider"],
+                   A.EXTERNAL_ID: ref["externalId"], A.CURRENCY: ref.get("currency")}
         try:
             adapter = adapter_of(adapters, ref["provider"])
             assert adapter is not None  # `usable` holds only accounts with an adapter

@@ -120,3 +120,37 @@ def waiting_since_before(dv: DataverseClient, cutoff: datetime) -> list[InboxRow
                    filter=f"(cspb_status eq {int(InboxStatus.RECEIVED)} or cspb_status eq {int(InboxStatus.QUEUED)}) "
                           f"and modifiedon lt {_utc(cutoff)}")
     return [_row(r) for r in rows]
+
+
+# ---- payment processors' webhooks (Stripe events, Authorize.Net notifications) ---------------------
+
+@dataclass(frozen=True)
+class ProcessorDelivery:
+    """A processor's webhook delivery: applied at once, not queued, so it has no record to re-read."""
+
+    name: str
+    source: str  # stripe | authorizenet
+    message_name: str
+    payload: str
+    received_on: datetime
+
+
+def receive_processor_delivery(dv: DataverseClient, event_key: str, delivery: ProcessorDelivery) -> bool:
+    """Store the delivery as Received on its event key, counting one more attempt. False, storing nothing,
+    when that event was already processed: the caller answers it as a duplicate."""
+    key = {"cspb_eventkey": event_key}
+    row = dv.get_by_key(EntitySet.INBOXES, key, select=["cspb_inboxid", "cspb_status", "cspb_attempts"])
+    if row is not None and row.get("cspb_status") == InboxStatus.PROCESSED:
+        return False
+    dv.upsert(EntitySet.INBOXES, key, {
+        "cspb_name": delivery.name[:100], "cspb_source": delivery.source, "cspb_messagename": delivery.message_name,
+        "cspb_payload": delivery.payload, "cspb_status": int(InboxStatus.RECEIVED),
+        "cspb_attempts": int((row or {}).get("cspb_attempts") or 0) + 1,
+        "cspb_receivedon": delivery.received_on.isoformat()})
+    return True
+
+
+def settle_processor_delivery(dv: DataverseClient, event_key: str, error: str | None = None) -> None:
+    """Processed (no error), or Failed with the error."""
+    status = InboxStatus.PROCESSED if error is None else InboxStatus.FAILED
+    dv.upsert(EntitySet.INBOXES, {"cspb_eventkey": event_key}, {"cspb_status": int(status), "cspb_error": error})

@@ -12,6 +12,7 @@ from dataverse.client import DataverseClient
 from dataverse.stores._rows import bind
 from dataverse.tables import EntitySet, MappingStatus, Provider, Table
 from shared.dates import iso
+from shared.errors import NotFoundError
 
 UNMAPPED_VIEW_NAME = "Unmapped Provider Accounts"
 PROVIDER_LABELS = {Provider.PARTNER_CENTER: "Partner Center", Provider.PAX8: "Pax8", Provider.MANUAL: "Manual",
@@ -129,3 +130,47 @@ def mark_mca_attested(dv: DataverseClient, provider_account_id: str) -> None:
 def mca_attested(dv: DataverseClient, provider_account_id: str) -> bool:
     row = dv.get(EntitySet.PROVIDER_ACCOUNTS, provider_account_id, select=["cspb_mcaattested"])
     return bool(row.get("cspb_mcaattested"))
+
+
+@dataclass(frozen=True)
+class OrderingAccount:
+    """The tenant a change is provisioned for, as the provisioning worker reads it."""
+
+    id: str
+    external_id: str | None
+    mca_attested: bool
+    mapping_status: int | None
+    account_id: str | None  # the CRM account it is mapped to
+    domain: str | None
+
+
+def ordering_account(dv: DataverseClient, provider_account_id: str | None) -> OrderingAccount | None:
+    """The provider account, or None when there is no id or no such row."""
+    if not provider_account_id:
+        return None
+    try:
+        row = dv.get(EntitySet.PROVIDER_ACCOUNTS, provider_account_id,
+                     select=["cspb_provideraccountid", "cspb_externalid", "cspb_mcaattested", "cspb_mappingstatus",
+                             "_cspb_account_value", "cspb_domain"])
+    except NotFoundError:
+        return None
+    return OrderingAccount(id=str(row["cspb_provideraccountid"]), external_id=row.get("cspb_externalid"),
+                           mca_attested=bool(row.get("cspb_mcaattested")), mapping_status=row.get("cspb_mappingstatus"),
+                           account_id=row.get("_cspb_account_value"), domain=row.get("cspb_domain"))
+
+
+class Col:
+    """cspb_provideraccount columns the subscription sync's fan-out reads."""
+
+    ID = "cspb_provideraccountid"
+    PROVIDER = "cspb_provider"
+    EXTERNAL_ID = "cspb_externalid"
+    CURRENCY = "cspb_currencycode"
+    COUNTRY = "cspb_country"
+
+
+def fan_out_rows(dv: DataverseClient) -> list[dict[str, Any]]:
+    """Every provider account (id, provider, external id, currency, country), in id order."""
+    return sorted(dv.list(EntitySet.PROVIDER_ACCOUNTS, select=[Col.ID, Col.PROVIDER, Col.EXTERNAL_ID, Col.CURRENCY,
+                                                                Col.COUNTRY]),
+                  key=lambda a: str(a[Col.ID]))

@@ -417,7 +417,7 @@ class Api:
             if cached is not None and cached[0] == self.store.generation:
                 return cached[1]
         generation = self.store.generation
-        rows = self.store.scan(table.logical_name, _required_guid(flt))
+        rows = self.store.scan(table.logical_name, _required_guid(flt) or _any_lookup_guids(flt))
         views = [(rid, ver, data, self.filter_view(table, rid, ver, data)) for rid, ver, data in rows]
         if flt:
             def resolve(name: str) -> str:
@@ -791,6 +791,7 @@ class Api:
 
 _LOOKUP_EQ = re.compile(r"(?:^|\band\s+)_\w+_value\s+eq\s+([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                         r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?:\s+and\b|$)")
+_GUID_TEXT = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 
 def _required_guid(flt: str | None) -> str | None:
@@ -799,6 +800,23 @@ def _required_guid(flt: str | None) -> str | None:
         return None
     found = _LOOKUP_EQ.search(flt.strip())
     return found.group(1).lower() if found else None
+
+
+_LOOKUP_ANY = re.compile(r"^\(?\s*(_\w+_value\s+eq\s+" + _GUID_TEXT + r"(?:\s+or\s+_\w+_value\s+eq\s+"
+                         + _GUID_TEXT + r")*)\s*\)?$")
+_LOOKUP_ANY_TERM = re.compile(r"_\w+_value\s+eq\s+(" + _GUID_TEXT + ")")
+
+
+def _any_lookup_guids(flt: str | None) -> tuple[str, ...] | None:
+    """For a filter that is only `_x_value eq <guid> or ...` (how clients ask for the rows of a set
+    of parents): the GUIDs, one of which every matching row holds. At most 200, else None."""
+    if not flt:
+        return None
+    found = _LOOKUP_ANY.match(flt.strip())
+    if not found:
+        return None
+    guids = tuple(dict.fromkeys(g.lower() for g in _LOOKUP_ANY_TERM.findall(found.group(1))))
+    return guids if 0 < len(guids) <= 200 else None
 
 
 def _xml_attr(text: str) -> str:

@@ -109,3 +109,23 @@ def test_filter_through_a_lookup_and_expand_a_lookup(dv_server):
                 {"$expand": "cspb_billingcontract($filter=statecode eq 0)"}, {"$expand": "nosuchlookup"}):
         assert requests.get(api(dv_server) + "cspb_subscriptions", headers=AUTH, params=bad,
                             timeout=5).status_code == 400, bad
+
+
+def test_any_of_several_parents_filter_returns_exactly_their_children(dv_server):
+    """`_x_value eq a or _x_value eq b` is prefiltered in SQLite (rows holding one of the GUIDs) and
+    then matched exactly: a row that only mentions a GUID in another column is not returned."""
+    def create(entity_set, body):
+        r = requests.post(api(dv_server) + entity_set, json=body, headers=AUTH, timeout=5)
+        assert r.status_code == 204, r.text
+        return r.headers["OData-EntityId"].rsplit("(", 1)[1].rstrip(")")
+
+    a, b, c = (create("accounts", {"name": n}) for n in "abc")
+    kids = {create("cspb_billingcontracts", {"cspb_name": f"k{n}", "cspb_contractnumber": f"K-{n}",
+                                             "cspb_account@odata.bind": f"/accounts({parent})"}): parent
+            for n, parent in enumerate((a, a, b, c))}
+    create("cspb_billingcontracts", {"cspb_name": a, "cspb_contractnumber": "mentions-a",
+                                     "cspb_account@odata.bind": f"/accounts({c})"})
+    r = requests.get(api(dv_server) + "cspb_billingcontracts", headers=AUTH, timeout=5, params={
+        "$select": "cspb_name", "$filter": f"(_cspb_account_value eq {a.upper()} or _cspb_account_value eq {b})"})
+    assert r.status_code == 200, r.text
+    assert {row["cspb_billingcontractid"] for row in r.json()["value"]} == {k for k, p in kids.items() if p in (a, b)}
