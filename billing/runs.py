@@ -139,7 +139,9 @@ def _first_full_line_after(contract: BillingContract, log: ChangeLog) -> date | 
     natural = _natural_cycle(contract, log.effective_date)
     if natural is None:
         return None
-    if contract.policy is Policy.ARREARS:
+    if contract.policy is Policy.ARREARS and log.effective_date > natural.start:
+        # In arrears a cycle's full line carries the seats held on its first day: a change on that
+        # very day is carried by its own cycle's line, a later one only by the next cycle's.
         return natural.next_start
     return natural.start
 

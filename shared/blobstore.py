@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,12 @@ def _sha256_file(source: Path) -> str:
     return digest.hexdigest()
 
 
+def _temp_beside(target: Path) -> Path:
+    # One name per write: two writers of the same blob (a webhook and the return page) would
+    # otherwise share one temp file, and the second os.replace finds it gone.
+    return target.with_name(f"{target.name}.{uuid.uuid4().hex}.tmp")
+
+
 class LocalBlobStore:
     """A folder on disk. The default outside Azure, so the demo writes real, inspectable files."""
 
@@ -62,7 +69,7 @@ class LocalBlobStore:
             metadata: dict[str, str] | None = None) -> BlobInfo:
         target = self._path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
+        tmp = _temp_beside(target)
         tmp.write_bytes(data)
         os.replace(tmp, target)  # readers never see half a file
         return BlobInfo(_clean(path), len(data), hashlib.sha256(data).hexdigest())
@@ -70,7 +77,7 @@ class LocalBlobStore:
     def put_file(self, path: str, source: Path, *, content_type: str | None = None) -> BlobInfo:
         target = self._path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
+        tmp = _temp_beside(target)
         with source.open("rb") as src, tmp.open("wb") as dst:
             for chunk in iter(lambda: src.read(1 << 20), b""):
                 dst.write(chunk)

@@ -178,3 +178,24 @@ def test_a_change_entered_after_a_later_change_was_billed_is_not_counted_twice()
     timeline = Timeline(make_sub(quantity=1), [log for log, _ in logs])
     assert errors == []
     assert all(billed[START + timedelta(days=n)] == timeline.quantity(START + timedelta(days=n)) for n in range(365))
+
+
+def test_a_late_change_in_arrears_stops_at_a_billed_change_on_the_next_cycle_start():
+    # Found by the property above: in arrears the July line is billed with the seat count of the
+    # July 1 change; the June 23 reduction, entered in August, is credited for June only.
+    contract = make_contract(frequency=Frequency.MONTHLY, policy=Policy.ARREARS, refund_policy=RefundPolicy.YES)
+
+    def ch(key, kind, eff, old, new, seen):  # type: ignore[no-untyped-def]
+        return ChangeLog(key, "s-1", kind, eff, old, new, id=key), seen
+    logs = [ch("NEW", ChangeType.NEW, START, 0, 3, START),
+            ch("L1", ChangeType.DECREASE, date(2026, 6, 23), 3, 2, date(2026, 8, 2)),
+            ch("L0", ChangeType.DECREASE, date(2026, 7, 1), 2, 1, date(2026, 7, 1))]
+    runs = [START + timedelta(days=i) for i in range(365)]
+    repo, errors = _simulate(contract, logs, runs)
+    assert errors == []
+    billed, _ = _seats_billed(repo)
+    timeline = Timeline(make_sub(quantity=1), [log for log, _ in logs])
+    day = START
+    while day <= YEAR_END:
+        assert billed[day] == timeline.quantity(day), day
+        day += timedelta(days=1)
