@@ -27,6 +27,7 @@ from typing import Any
 from billing import catalog_pricing as cp
 from dataverse import catalog_repo as repo
 from dataverse.tables import EntitySet
+from shared.dates import require_date
 from shared.errors import FatalError, IntegrationError, RetriableError, ValidationError
 from shared.logging import get_logger
 from sync import catalog_selection, runs
@@ -388,7 +389,7 @@ def handle_market(body: Mapping[str, Any], *, dv: Any = None, pc: Any = None,
     checkpoint = f"{body.get('runKey') or 'catalog'}|{market}"
     if runs.succeeded(dv, checkpoint):
         return {"market": market, "skipped": "already synced in this run"}
-    today = date.fromisoformat(str(body["today"])) if body.get("today") else None
+    today = require_date(body["today"], "today") if body.get("today") else None
     own = runs.start(dv, "catalog-market", checkpoint)
     try:
         ctx = prepare(dv, currencies, today=today, everything=everything)
