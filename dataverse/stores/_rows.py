@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 
 def bind(entity_set: str, row_id: str) -> str:
     """The value of a `<lookup>@odata.bind` property (the id as stored; odata.bind also checks it is a GUID)."""
     return f"/{entity_set}({row_id})"
+
+
+def as_text(value: Any) -> str:
+    """A text column as read: a missing value is the empty string."""
+    return "" if value is None else str(value)
+
+
+def as_money(value: Any) -> Decimal:
+    """A money column as read: a missing or empty value is zero."""
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)

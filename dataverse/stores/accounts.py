@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dataverse.client import DataverseClient
+from dataverse.stores._rows import as_text
 from dataverse.tables import EntitySet
 from shared.errors import NotFoundError, ValidationError
 
@@ -37,17 +38,13 @@ class CustomerAccount:
         return Party(self.name, self.address, self.tax_id)
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def _account(row: dict[str, Any], account_id: str) -> CustomerAccount:
-    city = " ".join(_text(x) for x in (row.get("address1_postalcode"), row.get("address1_city")) if x)
+    city = " ".join(as_text(x) for x in (row.get("address1_postalcode"), row.get("address1_city")) if x)
     lines = [row.get("address1_line1"), row.get("address1_line2"), city, row.get("address1_stateorprovince"),
              row.get("address1_country")]
-    return CustomerAccount(id=_text(row.get("accountid")) or account_id, name=_text(row.get("name")),
-                           email=_text(row.get("emailaddress1")), tax_id=_text(row.get("cspb_taxid")),
-                           address=tuple(_text(x) for x in lines if x))
+    return CustomerAccount(id=as_text(row.get("accountid")) or account_id, name=as_text(row.get("name")),
+                           email=as_text(row.get("emailaddress1")), tax_id=as_text(row.get("cspb_taxid")),
+                           address=tuple(as_text(x) for x in lines if x))
 
 
 def load_account(dv: DataverseClient, account_id: str | None) -> CustomerAccount:
@@ -60,7 +57,7 @@ def load_account(dv: DataverseClient, account_id: str | None) -> CustomerAccount
 def all_accounts(dv: DataverseClient) -> Iterator[CustomerAccount]:
     """Every account, by id, name and email (the accounting master-data export)."""
     for row in dv.list(EntitySet.ACCOUNTS, select=["accountid", "name", "emailaddress1"]):
-        yield _account(row, _text(row.get("accountid")))
+        yield _account(row, as_text(row.get("accountid")))
 
 
 # ---- the portal's view: whether the customer has the portal on -------------------------------------------
@@ -77,8 +74,8 @@ class Account:
 
 
 def account_from_row(row: Mapping[str, Any]) -> Account:
-    return Account(str(row["accountid"]), _text(row.get("name")), bool(row.get("cspb_portalenabled")),
-                   _text(row.get("emailaddress1")))
+    return Account(str(row["accountid"]), as_text(row.get("name")), bool(row.get("cspb_portalenabled")),
+                   as_text(row.get("emailaddress1")))
 
 
 def get_account(dv: DataverseClient, account_id: str) -> Account | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from dataverse.client import DataverseClient
 from dataverse.odata import literal
+from dataverse.stores._rows import as_text
 from dataverse.tables import EntitySet, PortalRole
 from shared.dates import parse_datetime
 from shared.errors import NotFoundError
@@ -27,16 +28,12 @@ class BillingContact:
         return " ".join(x for x in (self.first_name, self.last_name) if x)
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def billing_contact(dv: DataverseClient, contact_id: str | None) -> BillingContact | None:
     if not contact_id:
         return None
     row = dv.get(EntitySet.CONTACTS, contact_id, select=["firstname", "lastname", "emailaddress1"])
-    return BillingContact(contact_id, _text(row.get("firstname")), _text(row.get("lastname")),
-                          _text(row.get("emailaddress1")))
+    return BillingContact(contact_id, as_text(row.get("firstname")), as_text(row.get("lastname")),
+                          as_text(row.get("emailaddress1")))
 
 
 # ---- the portal's people: contacts with a portal role, signed in by Entra tenant + object id ----------------
@@ -66,9 +63,9 @@ def contact_from_row(row: Mapping[str, Any]) -> Contact | None:
     if row.get("cspb_portalrole") in (None, "") or not row.get("_parentcustomerid_value"):
         return None
     return Contact(id=str(row["contactid"]), account_id=str(row["_parentcustomerid_value"]),
-                   first_name=_text(row.get("firstname")), last_name=_text(row.get("lastname")),
-                   email=_text(row.get("emailaddress1")), role=PortalRole(int(row["cspb_portalrole"])),
-                   subject=_text(row.get("cspb_portalsubject")), tenant_id=_text(row.get("cspb_portaltenantid")))
+                   first_name=as_text(row.get("firstname")), last_name=as_text(row.get("lastname")),
+                   email=as_text(row.get("emailaddress1")), role=PortalRole(int(row["cspb_portalrole"])),
+                   subject=as_text(row.get("cspb_portalsubject")), tenant_id=as_text(row.get("cspb_portaltenantid")))
 
 
 def _only(rows: Iterable[Mapping[str, Any]]) -> Contact | None:

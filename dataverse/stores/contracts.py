@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dataverse.client import DataverseClient
+from dataverse.stores._rows import as_text
 from dataverse.tables import EntitySet
 from shared.errors import NotFoundError, ValidationError
 
@@ -33,20 +34,16 @@ class ContractSettings:
     currency: str = ""
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def _settings(row: dict[str, Any], contract_id: str = "") -> ContractSettings:
     account = row.get("_cspb_account_value")
     contact = row.get("_cspb_primarybillingcontact_value")
     return ContractSettings(
-        id=_text(row.get("cspb_billingcontractid")) or contract_id, number=_text(row.get(NUMBER)),
-        account_id=str(account) if account else None, language=_text(row.get("cspb_language")),
-        payment_provider=_text(row.get("cspb_paymentprovider")), payment_token=_text(row.get("cspb_paymenttoken")),
+        id=as_text(row.get("cspb_billingcontractid")) or contract_id, number=as_text(row.get(NUMBER)),
+        account_id=str(account) if account else None, language=as_text(row.get("cspb_language")),
+        payment_provider=as_text(row.get("cspb_paymentprovider")), payment_token=as_text(row.get("cspb_paymenttoken")),
         primary_billing_contact_id=str(contact) if contact else None, auto_send=bool(row.get("cspb_autosend")),
         auto_charge=bool(row.get("cspb_autocharge")), auto_sync=bool(row.get("cspb_autosync")),
-        currency=_text(row.get("cspb_currencycode")))
+        currency=as_text(row.get("cspb_currencycode")))
 
 
 def contract_settings(dv: DataverseClient, contract_id: str | None, *, invoice_number: str = "") -> ContractSettings:
@@ -82,10 +79,10 @@ class Contract:
 
 
 def portal_contract_from_row(row: Mapping[str, Any]) -> Contract:
-    return Contract(id=str(row["cspb_billingcontractid"]), account_id=_text(row.get("_cspb_account_value")),
-                    number=_text(row.get(NUMBER)), currency=_text(row.get("cspb_currencycode")) or "USD",
-                    pricelevel_id=_text(row.get("_cspb_pricelevel_value")),
-                    language=_text(row.get("cspb_language")) or "en",
+    return Contract(id=str(row["cspb_billingcontractid"]), account_id=as_text(row.get("_cspb_account_value")),
+                    number=as_text(row.get(NUMBER)), currency=as_text(row.get("cspb_currencycode")) or "USD",
+                    pricelevel_id=as_text(row.get("_cspb_pricelevel_value")),
+                    language=as_text(row.get("cspb_language")) or "en",
                     has_payment_method=bool(row.get("cspb_paymenttoken")))
 
 
@@ -107,4 +104,4 @@ def owner(dv: DataverseClient, contract_id: str) -> str | None:
         row = dv.get(EntitySet.BILLING_CONTRACTS, contract_id, select=["cspb_billingcontractid", "_cspb_account_value"])
     except NotFoundError:
         return None
-    return _text(row.get("_cspb_account_value"))
+    return as_text(row.get("_cspb_account_value"))

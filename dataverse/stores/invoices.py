@@ -19,6 +19,7 @@ from billing.models import LineType, PaymentStatus
 from billing.money import parse_decimal, round_money
 from dataverse.client import DataverseClient
 from dataverse.odata import literal
+from dataverse.stores._rows import as_money, as_text
 from dataverse.tables import AccountingStatus, EntitySet
 from shared.dates import parse_date
 from shared.errors import NotFoundError, ValidationError
@@ -32,10 +33,6 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 def dec(value: Any) -> Decimal:
     return ZERO if value is None or value == "" else parse_decimal(value)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def _line_type_name(value: Any) -> str:
@@ -113,24 +110,24 @@ def _doc_line(detail: dict[str, Any], sku: str, currency: str) -> DocLine:
         amount = dec(detail.get("baseamount")) - dec(detail.get("manualdiscountamount")) + dec(detail.get("tax"))
     net = dec(detail.get("baseamount")) - dec(detail.get("manualdiscountamount"))
     rate = detail.get("cspb_exchangerate")
-    return DocLine(_text(detail.get("productdescription") or detail.get("description") or sku),
+    return DocLine(as_text(detail.get("productdescription") or detail.get("description") or sku),
                    dec(detail.get("quantity")), dec(detail.get("priceperunit")), round_money(dec(amount), currency), sku,
                    _optional_int(detail.get("cspb_linetype")), period_start=parse_date(detail.get("cspb_periodstart")),
                    period_end=parse_date(detail.get("cspb_periodend")), net=round_money(net, currency),
                    tax=round_money(dec(detail.get("tax")), currency), tax_rate_pct=dec(detail.get("cspb_taxratepct")),
-                   tax_name=_text(detail.get("cspb_taxname")), source_currency=_text(detail.get("cspb_sourcecurrency")),
-                   exchange_rate=dec(rate) if rate else None, rate_month=_text(detail.get("cspb_ratemonth")))
+                   tax_name=as_text(detail.get("cspb_taxname")), source_currency=as_text(detail.get("cspb_sourcecurrency")),
+                   exchange_rate=dec(rate) if rate else None, rate_month=as_text(detail.get("cspb_ratemonth")))
 
 
 def load_invoice(dv: DataverseClient, invoice_id: str) -> InvoiceDoc:
     row = dv.get(EntitySet.INVOICES, invoice_id)
-    currency = _text(row.get("cspb_currencycode")) or "USD"
+    currency = as_text(row.get("cspb_currencycode")) or "USD"
     lines = []
     product_numbers: dict[str, str] = {}
     for detail in dv.list(EntitySet.INVOICE_DETAILS, filter=f"_invoiceid_value eq {invoice_id}"):
         product = detail.get("_productid_value")
         if product and product not in product_numbers:
-            product_numbers[product] = _text(dv.get(EntitySet.PRODUCTS, product,
+            product_numbers[product] = as_text(dv.get(EntitySet.PRODUCTS, product,
                                                     select=["productnumber"]).get("productnumber"))
         sku = product_numbers.get(product or "", "") or f"CSPB-{_line_type_name(detail.get('cspb_linetype'))}"
         lines.append(_doc_line(detail, sku, currency))
@@ -140,10 +137,10 @@ def load_invoice(dv: DataverseClient, invoice_id: str) -> InvoiceDoc:
     start = parse_date(row.get("cspb_periodstart"))
     send_status = row.get("cspb_sendstatus")
     return InvoiceDoc(
-        id=invoice_id, key=_text(row.get("cspb_invoicekey")),
-        number=_text(row.get("invoicenumber") or row.get("name")), name=_text(row.get("name")),
+        id=invoice_id, key=as_text(row.get("cspb_invoicekey")),
+        number=as_text(row.get("invoicenumber") or row.get("name")), name=as_text(row.get("name")),
         account_id=row.get("_customerid_value"), contract_id=row.get("_cspb_billingcontract_value"),
-        currency=currency, language=_text(row.get("cspb_language")) or "en", total=total, amount_paid=paid,
+        currency=currency, language=as_text(row.get("cspb_language")) or "en", total=total, amount_paid=paid,
         balance=dec(row["cspb_balance"]) if row.get("cspb_balance") is not None else total - paid,
         payment_status=_optional_int(row.get("cspb_paymentstatus")), period_start=start,
         period_end=parse_date(row.get("cspb_periodend")),
@@ -222,26 +219,22 @@ class Invoice:
     lines: tuple[InvoiceLine, ...] = ()
 
 
-def _money(value: Any) -> Decimal:
-    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
-
-
 def portal_invoice_from_row(row: Mapping[str, Any], lines: tuple[InvoiceLine, ...] = ()) -> Invoice:
     return Invoice(
-        id=str(row["invoiceid"]), account_id=_text(row.get("_customerid_value")),
-        number=_text(row.get("invoicenumber") or row.get("name")), currency=_text(row.get("cspb_currencycode")) or "USD",
-        total=_money(row.get("totalamount")), balance=_money(row.get("cspb_balance")),
+        id=str(row["invoiceid"]), account_id=as_text(row.get("_customerid_value")),
+        number=as_text(row.get("invoicenumber") or row.get("name")), currency=as_text(row.get("cspb_currencycode")) or "USD",
+        total=as_money(row.get("totalamount")), balance=as_money(row.get("cspb_balance")),
         period_start=parse_date(row.get("cspb_periodstart")), period_end=parse_date(row.get("cspb_periodend")),
         payment_status=PaymentStatus(int(row.get("cspb_paymentstatus") or PaymentStatus.UNPAID)),
-        language=_text(row.get("cspb_language")) or "en", lines=lines,
+        language=as_text(row.get("cspb_language")) or "en", lines=lines,
     )
 
 
 def portal_lines_from_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[InvoiceLine, ...]:
     """In the order the billing run wrote them (by line key)."""
-    return tuple(InvoiceLine(_text(d.get("productdescription")), _money(d.get("quantity")),
-                             _money(d.get("priceperunit")), _money(d.get("extendedamount")))
-                 for d in sorted(rows, key=lambda d: _text(d.get("cspb_linekey"))))
+    return tuple(InvoiceLine(as_text(d.get("productdescription")), as_money(d.get("quantity")),
+                             as_money(d.get("priceperunit")), as_money(d.get("extendedamount")))
+                 for d in sorted(rows, key=lambda d: as_text(d.get("cspb_linekey"))))
 
 
 def sort_newest_first(found: Iterable[Invoice]) -> list[Invoice]:

@@ -12,6 +12,7 @@ from typing import Any
 from billing import kpis
 from billing.models import LineType
 from dataverse.client import DataverseClient
+from dataverse.stores._rows import as_money, as_text
 from dataverse.tables import EntitySet
 from shared.dates import parse_date, parse_datetime
 
@@ -21,19 +22,11 @@ CHANGE_COLUMNS = ["_cspb_subscription_value", "cspb_changetype", "cspb_oldquanti
                   "cspb_effectivedate", "cspb_provisioningstatus", "cspb_error", "cspb_archived"]
 
 
-def _money(value: Any) -> Decimal:
-    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def subscriptions(dv: DataverseClient) -> list[kpis.SubscriptionFact]:
     return [kpis.SubscriptionFact(
-        id=str(r["cspb_subscriptionid"]), currency=_text(r.get("cspb_currencycode")) or "USD",
-        quantity=int(r.get("cspb_quantity") or 0), unit_price=_money(r.get("cspb_unitprice")),
-        unit_cost=_money(r.get("cspb_unitcost")), billing_frequency=_text(r.get("cspb_billingfrequency")) or "P1M",
+        id=str(r["cspb_subscriptionid"]), currency=as_text(r.get("cspb_currencycode")) or "USD",
+        quantity=int(r.get("cspb_quantity") or 0), unit_price=as_money(r.get("cspb_unitprice")),
+        unit_cost=as_money(r.get("cspb_unitcost")), billing_frequency=as_text(r.get("cspb_billingfrequency")) or "P1M",
         kind=int(r.get("cspb_kind") or 1), status=int(r.get("cspb_status") or 1),
         provider=int(r.get("cspb_provider") or 1),
     ) for r in dv.list(EntitySet.SUBSCRIPTIONS, select=SUBSCRIPTION_COLUMNS)]
@@ -48,10 +41,10 @@ def changes_since(dv: DataverseClient, since: date) -> list[kpis.ChangeFact]:
         if effective is None:
             continue
         found.append(kpis.ChangeFact(
-            subscription_id=_text(r.get("_cspb_subscription_value")), change_type=int(r.get("cspb_changetype") or 0),
+            subscription_id=as_text(r.get("_cspb_subscription_value")), change_type=int(r.get("cspb_changetype") or 0),
             old_quantity=int(r.get("cspb_oldquantity") or 0), new_quantity=int(r.get("cspb_newquantity") or 0),
             effective=effective, status=int(r.get("cspb_provisioningstatus") or 1),
-            error=_text(r.get("cspb_error")), archived=bool(r.get("cspb_archived"))))
+            error=as_text(r.get("cspb_error")), archived=bool(r.get("cspb_archived"))))
     return found
 
 
@@ -62,8 +55,8 @@ def invoices(dv: DataverseClient) -> list[kpis.InvoiceFact]:
                                                  "cspb_periodstart"]):
         issued = parse_date(r.get("cspb_periodstart"))
         if issued is not None:
-            found.append(kpis.InvoiceFact(_text(r.get("cspb_currencycode")) or "USD", _money(r.get("totalamount")),
-                                          _money(r.get("cspb_balance")), issued))
+            found.append(kpis.InvoiceFact(as_text(r.get("cspb_currencycode")) or "USD", as_money(r.get("totalamount")),
+                                          as_money(r.get("cspb_balance")), issued))
     return found
 
 
@@ -72,12 +65,12 @@ def last_invoiced_seats(dv: DataverseClient) -> dict[str, Decimal]:
     latest: dict[str, tuple[str, Decimal]] = {}
     for r in dv.list(EntitySet.INVOICE_DETAILS, filter=f"cspb_linetype eq {int(LineType.LICENSE)}",
                      select=["_cspb_subscription_value", "quantity", "cspb_periodstart"]):
-        sub_id = _text(r.get("_cspb_subscription_value"))
+        sub_id = as_text(r.get("_cspb_subscription_value"))
         if not sub_id:
             continue
-        period = _text(r.get("cspb_periodstart"))
+        period = as_text(r.get("cspb_periodstart"))
         if sub_id not in latest or period > latest[sub_id][0]:
-            latest[sub_id] = (period, _money(r.get("quantity")))
+            latest[sub_id] = (period, as_money(r.get("quantity")))
     return {sub_id: qty for sub_id, (_, qty) in latest.items()}
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from billing.money import parse_decimal
 from dataverse.client import DataverseClient
 from dataverse.odata import bind, literal
+from dataverse.stores._rows import as_text
 from dataverse.tables import EntitySet
 from dataverse.tables import PaymentStatus as PaymentRowStatus
 from shared.dates import parse_date
@@ -47,19 +48,15 @@ class Payment:
         return "failed" if self.status == PaymentRowStatus.FAILED else "pending"
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def _payment(row: dict[str, Any]) -> Payment:
     amount = row.get("cspb_amount")
     status = row.get("cspb_status")
     invoice_id = row.get("_cspb_invoice_value")
-    return Payment(key=_text(row.get(KEY)), invoice_id=str(invoice_id) if invoice_id else None,
+    return Payment(key=as_text(row.get(KEY)), invoice_id=str(invoice_id) if invoice_id else None,
                    amount=ZERO if amount in (None, "") else parse_decimal(amount),
-                   processor=_text(row.get("cspb_processor")), status=None if status is None else int(status),
-                   processor_payment_id=_text(row.get("cspb_processorpaymentid")), error=_text(row.get("cspb_error")),
-                   currency=_text(row.get("cspb_currencycode")), paid_on=parse_date(row.get("cspb_paidon"), strict=False),
+                   processor=as_text(row.get("cspb_processor")), status=None if status is None else int(status),
+                   processor_payment_id=as_text(row.get("cspb_processorpaymentid")), error=as_text(row.get("cspb_error")),
+                   currency=as_text(row.get("cspb_currencycode")), paid_on=parse_date(row.get("cspb_paidon"), strict=False),
                    modified_on=parse_date(row.get("modifiedon"), strict=False))
 
 

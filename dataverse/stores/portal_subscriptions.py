@@ -24,6 +24,7 @@ from billing.models import (
 )
 from dataverse.client import DataverseClient
 from dataverse.odata import bind
+from dataverse.stores._rows import as_money, as_text
 from dataverse.stores.contracts import Contract
 from dataverse.stores.products import CatalogIds, Offer
 from dataverse.tables import AgreementStatus, EntitySet
@@ -103,44 +104,36 @@ class NewChange:
     new_price: Decimal | None = None
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _money(value: Any) -> Decimal:
-    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
-
-
 # ---- rows -> records ----------------------------------------------------------------------------
 
 def subscription_from_row(row: Row, account_id: str) -> Subscription:
     return Subscription(
         id=str(row["cspb_subscriptionid"]), account_id=account_id,
-        contract_id=_text(row.get("_cspb_billingcontract_value")), name=_text(row.get("cspb_name")),
-        quantity=int(row.get("cspb_quantity") or 0), term=_text(row.get("cspb_term")) or "P1M",
-        billing_frequency=_text(row.get("cspb_billingfrequency")) or "P1M",
+        contract_id=as_text(row.get("_cspb_billingcontract_value")), name=as_text(row.get("cspb_name")),
+        quantity=int(row.get("cspb_quantity") or 0), term=as_text(row.get("cspb_term")) or "P1M",
+        billing_frequency=as_text(row.get("cspb_billingfrequency")) or "P1M",
         status=SubscriptionStatus(int(row.get("cspb_status") or SubscriptionStatus.PENDING)),
-        currency=_text(row.get("cspb_currencycode")) or "USD", unit_price=_money(row.get("cspb_unitprice")),
+        currency=as_text(row.get("cspb_currencycode")) or "USD", unit_price=as_money(row.get("cspb_unitprice")),
         start_date=parse_datetime(row.get("cspb_startdate")),
         commitment_end=parse_datetime(row.get("cspb_commitmentenddate")), auto_renew=bool(row.get("cspb_autorenew")),
-        provider_subscription_id=_text(row.get("cspb_providersubscriptionid")),
+        provider_subscription_id=as_text(row.get("cspb_providersubscriptionid")),
     )
 
 
 def contract_of(row: Row) -> str:
     """The billing contract a subscription row is on ("" when none): whose account owns it."""
-    return _text(row.get(SUBSCRIPTION_CONTRACT))
+    return as_text(row.get(SUBSCRIPTION_CONTRACT))
 
 
 def change_from_row(row: Row) -> ChangeRequest:
     return ChangeRequest(
-        id=str(row["cspb_licensechangelogid"]), subscription_id=_text(row.get("_cspb_subscription_value")),
+        id=str(row["cspb_licensechangelogid"]), subscription_id=as_text(row.get("_cspb_subscription_value")),
         change_type=ChangeType(int(row.get("cspb_changetype") or ChangeType.STATUS_CHANGE)),
         old_quantity=int(row.get("cspb_oldquantity") or 0), new_quantity=int(row.get("cspb_newquantity") or 0),
         origin=ChangeOrigin(int(row.get("cspb_origin") or ChangeOrigin.SALES_REP)),
         status=ProvisioningStatus(int(row.get("cspb_provisioningstatus") or ProvisioningStatus.AWAITING)),
-        requested_by=_text(row.get("cspb_requestedby")), effective=parse_datetime(row.get("cspb_effectivedate")),
-        error=_text(row.get("cspb_error")),
+        requested_by=as_text(row.get("cspb_requestedby")), effective=parse_datetime(row.get("cspb_effectivedate")),
+        error=as_text(row.get("cspb_error")),
     )
 
 
@@ -154,18 +147,18 @@ def agreement_from_rows(account_id: str, provider_accounts: Iterable[Row],
     """The customer's MCA state: attested when any of its tenants is (showing the latest attested
     acceptance), else its latest acceptance's status, else None (never asked)."""
     tenants = list(provider_accounts)
-    rows = sorted(agreements, key=lambda r: _text(r.get("cspb_dateagreed")))
+    rows = sorted(agreements, key=lambda r: as_text(r.get("cspb_dateagreed")))
     latest = rows[-1] if rows else None
     if any(a.get("cspb_mcaattested") for a in tenants):
         attested = [r for r in rows if r.get("cspb_status") == AgreementStatus.ATTESTED] or rows
         row: Row = attested[-1] if attested else {}
-        return Agreement(_text(row.get("cspb_agreementid")), account_id, _text(row.get("_cspb_contact_value")),
+        return Agreement(as_text(row.get("cspb_agreementid")), account_id, as_text(row.get("_cspb_contact_value")),
                          AgreementStatus.ATTESTED, parse_datetime(row.get("cspb_dateagreed")))
     if latest is None:
         return None
-    return Agreement(str(latest["cspb_agreementid"]), account_id, _text(latest.get("_cspb_contact_value")),
+    return Agreement(str(latest["cspb_agreementid"]), account_id, as_text(latest.get("_cspb_contact_value")),
                      AgreementStatus(int(latest.get("cspb_status") or AgreementStatus.PENDING)),
-                     parse_datetime(latest.get("cspb_dateagreed")), _text(latest.get("cspb_error")))
+                     parse_datetime(latest.get("cspb_dateagreed")), as_text(latest.get("cspb_error")))
 
 
 # ---- reads and writes ---------------------------------------------------------------------------
@@ -248,7 +241,7 @@ def partner_center_first(dv: DataverseClient, account_id: str) -> Tenant | None:
     """The customer's Partner Center tenant, else its first other provider account, else None."""
     rows = list(dv.list(EntitySet.PROVIDER_ACCOUNTS, select=PROVIDER_ACCOUNT_COLUMNS,
                         filter=f"_cspb_account_value eq {account_id}"))
-    rows.sort(key=lambda r: (r.get("cspb_provider") != Provider.PARTNER_CENTER, _text(r["cspb_provideraccountid"])))
+    rows.sort(key=lambda r: (r.get("cspb_provider") != Provider.PARTNER_CENTER, as_text(r["cspb_provideraccountid"])))
     if not rows:
         return None
     return Tenant(str(rows[0]["cspb_provideraccountid"]), int(rows[0].get("cspb_provider") or Provider.PARTNER_CENTER))

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from dataverse.client import DataverseClient
+from dataverse.stores._rows import as_money, as_text
 from dataverse.tables import EntitySet
 
 
@@ -40,23 +41,15 @@ OFFER_PRODUCT_COLUMNS = ["productid", "name", "productnumber", "cspb_portalvisib
 PORTAL_OFFERS = "cspb_portalvisible eq true and statecode eq 0"
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _money(value: Any) -> Decimal:
-    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
-
-
 def offer_from_row(item: Mapping[str, Any], currency: str) -> Offer | None:
     """A price list item read with its product (`productid`) and unit (`uomid`) expanded; None for an
     item with no product."""
     if not item.get("_productid_value"):
         return None
     product, unit = item.get("productid") or {}, item.get("uomid") or {}
-    return Offer(product_id=str(item["_productid_value"]), name=_text(product.get("name")),
-                 sku=_text(product.get("productnumber")), unit_id=_text(item.get("_uomid_value")),
-                 unit_name=_text(unit.get("name")), price=_money(item.get("amount")), currency=currency)
+    return Offer(product_id=str(item["_productid_value"]), name=as_text(product.get("name")),
+                 sku=as_text(product.get("productnumber")), unit_id=as_text(item.get("_uomid_value")),
+                 unit_name=as_text(unit.get("name")), price=as_money(item.get("amount")), currency=currency)
 
 
 def catalog_ids(dv: DataverseClient, product_id: str) -> CatalogIds:
@@ -76,5 +69,5 @@ class Item:
 def numbered_items(dv: DataverseClient) -> list[Item]:
     """Every product that has a product number."""
     rows = dv.list(EntitySet.PRODUCTS, select=["productid", "name", "productnumber"])
-    return [Item(_text(r["productnumber"]), _text(r.get("name")) or _text(r["productnumber"]))
+    return [Item(as_text(r["productnumber"]), as_text(r.get("name")) or as_text(r["productnumber"]))
             for r in rows if r.get("productnumber")]
