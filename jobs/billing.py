@@ -109,6 +109,9 @@ def money_path_showcase(*, dv: DataverseClient | None = None) -> list[str]:
     numbers = lookups.invoice_numbers(client)
     lines = [(row.get("_invoiceid_value"), m.line_from_row(row)) for row in client.list(
         EntitySet.INVOICE_DETAILS, select=[*m.LINE_SELECT])]
+    # Rows come back in id order, and ids (and the usage contracts' numbers hashed from account
+    # ids) are random: sort on what the line says so every run shows the same examples.
+    lines.sort(key=lambda pair: (pair[1].description, pair[1].period_start, pair[1].base_amount))
     ingested = {u.invoice_id for u in lookups.billed_usage(client) if not u.summary_key.startswith("demo-az|")}
 
     def show(invoice_id: str | None, line) -> str:  # type: ignore[no-untyped-def]
