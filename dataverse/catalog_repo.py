@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from billing import catalog_pricing as cp
 from billing.money import parse_decimal
@@ -308,7 +308,7 @@ def markup_rules(dv: DataverseClient, level_names: Mapping[str, str]) -> list[cp
     return rules
 
 
-def catalog_products(dv: Any) -> dict[str, tuple[str, str]]:
+def catalog_products(dv: DataverseClient) -> dict[str, tuple[str, str]]:
     """productnumber -> (name, family) of the products the catalog sync made (they carry a Microsoft product id)."""
     return {p["productnumber"]: (p.get("name") or "", p.get("cspb_productfamily") or "") for p in dv.list(
         EntitySet.PRODUCTS, select=["productnumber", "name", "cspb_productfamily"], filter="cspb_productid ne null",
@@ -329,18 +329,32 @@ def product_update(number: str, name: str, family: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- what the subscription sync prices from
 
-def price_items(dv: DataverseClient) -> dict[str, tuple[Any, ...]]:
-    """Catalog price list items by key (price list|product|unit) -> (amount, cost, volume tiers or None)."""
-    return {r["cspb_pricekey"]: (r.get("amount"), r.get("cspb_cost"), r.get("cspb_pricetiers")) for r in dv.list(
-        EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount", "cspb_cost", "cspb_pricetiers"],
-        filter="cspb_pricekey ne null")}
+class PriceItem(NamedTuple):
+    """A catalog price list item as the subscription sync prices from it."""
+
+    amount: Decimal | None
+    cost: Decimal | None
+    tiers: str | None = None  # volume tiers as stored (billing.catalog_pricing.parse_tiers reads them)
 
 
-def price_item(dv: DataverseClient, key: str) -> tuple[Any, Any]:
-    """One item's (amount, volume tiers), (None, None) when there is none."""
-    rows = list(dv.list(EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount", "cspb_pricetiers"],
+_PRICE_ITEM_COLUMNS = ["cspb_pricekey", "amount", "cspb_cost", "cspb_pricetiers"]
+
+
+def _price_item(row: Mapping[str, Any]) -> PriceItem:
+    return PriceItem(_dec(row.get("amount")), _dec(row.get("cspb_cost")), row.get("cspb_pricetiers"))
+
+
+def price_items(dv: DataverseClient) -> dict[str, PriceItem]:
+    """Catalog price list items by key (price list|product|unit)."""
+    return {r["cspb_pricekey"]: _price_item(r) for r in dv.list(
+        EntitySet.PRODUCT_PRICE_LEVELS, select=_PRICE_ITEM_COLUMNS, filter="cspb_pricekey ne null")}
+
+
+def price_item(dv: DataverseClient, key: str) -> PriceItem | None:
+    """One item by its price key, None when there is none."""
+    rows = list(dv.list(EntitySet.PRODUCT_PRICE_LEVELS, select=_PRICE_ITEM_COLUMNS,
                         filter=f"cspb_pricekey eq {odata.literal(key)}"))
-    return (rows[0].get("amount"), rows[0].get("cspb_pricetiers")) if rows else (None, None)
+    return _price_item(rows[0]) if rows else None
 
 
 def product_ids(dv: DataverseClient) -> dict[str, str]:

@@ -18,11 +18,13 @@ from typing import Any
 from billing import catalog_pricing as cp
 from billing import price_outlook as po
 from dataverse import catalog_repo as repo
+from dataverse.client import DataverseClient
 from dataverse.tables import EntitySet
 from shared.blobstore import BlobStore
 from shared.errors import IntegrationError, RetriableError
 from shared.logging import get_logger
 from sync import catalog_selection, catalog_sync, runs
+from sync.catalog_sync import PriceSheetSource
 from sync.price_preview_report import customers_csv, html_report, items_csv
 
 log = get_logger(__name__)
@@ -32,7 +34,7 @@ def next_month(today: date) -> date:
     return date(today.year + (today.month == 12), today.month % 12 + 1, 1)
 
 
-def run_price_preview(dv: Any, pc: Any, *, month: str | None = None, today: date | None = None,
+def run_price_preview(dv: DataverseClient, pc: PriceSheetSource, *, month: str | None = None, today: date | None = None,
                       currencies: Iterable[str] | None = None, store: BlobStore | None = None,
                       out_dir: Path | None = None, everything: bool = False) -> dict[str, Any]:
     """Compare `month` (YYYYMM, default next month) with today's prices. Reads only; writes the report."""

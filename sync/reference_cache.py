@@ -21,17 +21,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from dataverse.catalog_repo import PriceItem
+from dataverse.client import DataverseClient
 from dataverse.tables import EntitySet
 
-Loader = Callable[[Any], Any]
+ProductLoader = Callable[[DataverseClient], dict[str, str]]
+PriceLoader = Callable[[DataverseClient], dict[str, PriceItem]]
 
 
 _NEWEST = ((EntitySet.PRODUCTS, "productid"), (EntitySet.PRODUCT_PRICE_LEVELS, "productpricelevelid"))
 
 
-def catalog_version(dv: Any) -> str:
+def catalog_version(dv: DataverseClient) -> str:
     """The newest write to the catalog and to the price list: "rowversion|rowversion|id|id". The row
     versions order catalog states; the ids tell two environments with equal counters apart."""
     versions, ids = [], []
@@ -59,7 +61,7 @@ def _older(version: str, than: str) -> bool:
 class _Entry:
     version: str
     products: dict[str, str]
-    prices: dict[str, tuple[Any, Any]]
+    prices: dict[str, PriceItem]
 
 
 class ReferenceCache:
@@ -71,8 +73,8 @@ class ReferenceCache:
         self._entries: dict[str, _Entry] = {}
         self.loads = 0
 
-    def get(self, dv: Any, version: str | None, *, products: Loader, prices: Loader,
-            ) -> tuple[dict[str, str], dict[str, tuple[Any, Any]]]:
+    def get(self, dv: DataverseClient, version: str | None, *, products: ProductLoader, prices: PriceLoader,
+            ) -> tuple[dict[str, str], dict[str, PriceItem]]:
         """(products, prices) at `version` or newer; loads them with the given readers when needed."""
         org = str(getattr(dv, "org_url", None) or id(dv))
         with self._lock:

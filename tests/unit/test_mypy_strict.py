@@ -1,4 +1,4 @@
-"""mypy --strict stays clean on the typed core: billing/, partnercenter/, dataverse/ and jobs/
+"""mypy --strict stays clean on the typed core: billing/, partnercenter/, dataverse/, jobs/ and sync/
 (issue 16). A new module under one of them is checked too, so it must arrive typed."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 pytestmark = pytest.mark.xdist_group("quality")
 
 ROOT = Path(__file__).resolve().parents[2]
-STRICT_PACKAGES = ("billing", "partnercenter", "dataverse", "jobs")
+STRICT_PACKAGES = ("billing", "partnercenter", "dataverse", "jobs", "sync")
 
 # What `mypy --strict` turns on that can be set per module (warn_redundant_casts is global only).
 STRICT_FLAGS = {
