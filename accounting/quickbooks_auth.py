@@ -26,7 +26,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -36,7 +35,7 @@ from shared.errors import AuthError, RetriableError
 from shared.locks import CrossProcessLock, lock_for
 from shared.logging import get_logger
 from shared.rotating_token import RotatingRefreshToken
-from shared.secret_files import FileSecretStore
+from shared.secret_store import TokenStore, rotating_token_store
 
 log = get_logger(__name__)
 
@@ -46,18 +45,14 @@ SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - the loopback sandbox's 
 SANDBOX_REFRESH_TOKEN = "sandbox-refresh-token"  # noqa: S105 - the loopback sandbox's first refresh token
 
 
-def secret_store(settings: Settings) -> Any:
-    if settings.mode == "sandbox":
-        return FileSecretStore(Path(settings.local_blob_root) / "_secrets")
-    from partnercenter.auth import secret_store_for
-
-    return secret_store_for(settings)
+def secret_store(settings: Settings) -> TokenStore:
+    return rotating_token_store(settings, holds="the QuickBooks refresh token")
 
 
 class QuickBooksTokens(RotatingRefreshToken):
     """Access tokens for QuickBooks from the rotating refresh token in `store`."""
 
-    def __init__(self, token_url: str, client_id: str, client_secret: str, store: Any, secret_name: str, *,
+    def __init__(self, token_url: str, client_id: str, client_secret: str, store: TokenStore, secret_name: str, *,
                  seed: str = "", timeout: float = 30.0, lock: CrossProcessLock | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         if not client_id or not client_secret:
@@ -84,9 +79,12 @@ class QuickBooksTokens(RotatingRefreshToken):
         if response.status_code in (429, 500, 502, 503, 504):
             raise RetriableError(f"QuickBooks token endpoint answered {response.status_code}",
                                  status=response.status_code)
+        body: dict[str, Any]
         try:
             body = response.json()
         except ValueError:
+            body = {}
+        if not isinstance(body, dict):  # an answer that is JSON but no object carries no token either
             body = {}
         if response.status_code == 200 and body.get("access_token"):
             return body

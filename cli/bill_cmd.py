@@ -47,7 +47,7 @@ def print_summary(summary: dict) -> None:
 
 
 def print_assignment(summary) -> None:  # type: ignore[no-untyped-def]
-    """AssignSummary (dataverse.contract_jobs) as a few lines: what was put on contracts, what was not and why."""
+    """AssignSummary (jobs.contracts) as a few lines: what was put on contracts, what was not and why."""
     created = ", ".join(summary.contracts_created) or "none"
     click.echo(f"assign {summary.on_date}: {summary.assigned} subscription(s) put on contracts "
                f"({summary.priced_from_price_list} priced from the price list); contracts created: {created}; "
@@ -124,7 +124,7 @@ def assign(run_date: date, catch_up_days: int) -> None:
     default contract per currency and kind (licenses monthly in advance, Azure/usage monthly in
     arrears), creating it when missing. Unmapped provider accounts are listed with the reason."""
     from dataverse.client import DataverseClient
-    from dataverse.contract_jobs import assign_contracts
+    from jobs.contracts import assign_contracts
 
     print_assignment(assign_contracts(DataverseClient.from_settings(), on_date=run_date, catch_up_days=catch_up_days))
 

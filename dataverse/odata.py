@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -78,6 +78,22 @@ def id_from_entity_url(url: str | None) -> str | None:
 def bind(entity_set: str, record_id: str | uuid.UUID) -> str:
     """The value for `<nav>@odata.bind`."""
     return "/" + id_segment(entity_set, record_id)
+
+
+# Short OR-filters keep URLs well under Dataverse's 32 KB limit.
+FILTER_CHUNK = 25
+
+
+def chunks(items: Sequence[str], size: int = FILTER_CHUNK) -> Iterator[Sequence[str]]:
+    """`items` in slices of `size`, one OR-filter each."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def any_of(column: str, values: Iterable[str], *, quote_values: bool = True) -> str:
+    """`column eq 'a' or column eq 'b' ...`; quote_values=False for lookups and ids, which compare
+    with unquoted GUIDs."""
+    return " or ".join(f"{column} eq {literal(v) if quote_values else v}" for v in values)
 
 
 def query_string(params: Mapping[str, Any]) -> str:

@@ -77,7 +77,7 @@ def _list_price(dv: Any, product: str, sku: str, term: str | None, frequency: st
                 currency: str | None) -> Decimal | None:
     from billing.contract_assignment import subscription_price_key
     from billing.models import Subscription
-    from dataverse.contract_jobs import load_prices
+    from dataverse.stores.price_lists import load_prices
 
     if not currency:
         return None

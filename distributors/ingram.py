@@ -291,7 +291,8 @@ class IngramAdapter(AdapterBase):
         if quantity is not None:
             body["products"] = [{"mpn": (raw.get("products") or [{}])[0].get("mpn"), "quantity": quantity}]
         # A change sets a new total and a cancellation is one state: sending either twice leaves the same.
-        return self.http.request("POST", "orders", json=body, idempotent=True, ok=(200, 201)).json()
+        answer: dict[str, Any] = self.http.request("POST", "orders", json=body, idempotent=True, ok=(200, 201)).json()
+        return answer
 
     def change_quantity(self, subscription_id: str, quantity: int, idempotency_key: str, *,
                         company_id: str | None = None) -> Subscription:

@@ -304,7 +304,8 @@ class TdSynnexAdapter(AdapterBase):
         wanted = f":{commitment_term}:{_CYCLE_LETTER.get(billing_term, '?')}"
         for plan in sku.get("plans") or []:
             if str(plan.get("mpnId") or "").upper().endswith(wanted.upper()):
-                return plan
+                found: dict[str, Any] = plan
+                return found
         raise ValidationError(f"TD SYNNEX offers no {commitment_term} plan billed {billing_term} for SKU "
                               f"{sku.get('displayName') or sku.get('id')}")
 
@@ -401,8 +402,9 @@ class TdSynnexAdapter(AdapterBase):
                 "planId": raw.get("ccpPlanId"), "quantity": quantity,
                 "attributes": [{"name": "operations", "value": "updatesubscription"}, *extra]}
         # An absolute total (and setting): sending it twice leaves the same state, so a retry is safe.
-        return self.http.request("POST", f"customers/{company_id}/orders", idempotent=True,
-                                 json={"referenceId": key, "orderItems": [item]}).json()
+        answer: dict[str, Any] = self.http.request("POST", f"customers/{company_id}/orders", idempotent=True,
+                                                   json={"referenceId": key, "orderItems": [item]}).json()
+        return answer
 
 
 def _ms_ids(sku: dict[str, Any]) -> list[str]:

@@ -26,10 +26,12 @@ from typing import Any
 
 import requests
 
+from shared.config import Settings
 from shared.errors import AuthError, RetriableError
 from shared.locks import CrossProcessLock, lock_for
 from shared.logging import get_logger
 from shared.rotating_token import RotatingRefreshToken
+from shared.secret_store import TokenStore, rotating_token_store
 
 log = get_logger(__name__)
 
@@ -46,7 +48,7 @@ class RefreshTokenLost(RetriableError):
 
 
 class TdSynnexTokens(RotatingRefreshToken):
-    def __init__(self, token_url: str, store: Any, secret_name: str, *, seed: str = "", timeout: float = 30.0,
+    def __init__(self, token_url: str, store: TokenStore, secret_name: str, *, seed: str = "", timeout: float = 30.0,
                  lock: CrossProcessLock | None = None, clock: Callable[[], float] = time.time) -> None:
         self.token_url = token_url
         self.timeout = timeout
@@ -104,24 +106,11 @@ class TdSynnexTokens(RotatingRefreshToken):
                         status=response.status_code, code=code)
 
 
-def _secret_store(settings: Any) -> Any:
-    """Key Vault in Azure; in sandbox mode a file store under the local blob root."""
-    if settings.mode == "sandbox":
-        from pathlib import Path
-
-        from shared.secret_files import FileSecretStore
-
-        return FileSecretStore(Path(settings.local_blob_root) / "_secrets")
-    from partnercenter.auth import secret_store_for
-
-    return secret_store_for(settings)
-
-
 _lock = threading.Lock()
 _providers: dict[tuple[str, str, str], TdSynnexTokens] = {}
 
 
-def tokens_for(settings: Any) -> TdSynnexTokens:
+def tokens_for(settings: Settings) -> TdSynnexTokens:
     """The process's one token provider (so its one refresh-token writer) for these settings."""
     sandbox = settings.mode == "sandbox"
     token_url = settings.tdsynnex_url.rstrip("/") + "/oauth/token"
@@ -132,7 +121,8 @@ def tokens_for(settings: Any) -> TdSynnexTokens:
         provider = _providers.get(key)
         if provider is None:
             name = settings.tdsynnex_refresh_token_secret_name
-            provider = TdSynnexTokens(token_url, _secret_store(settings), name, seed=seed,
+            store = rotating_token_store(settings, holds="the TD SYNNEX refresh token")
+            provider = TdSynnexTokens(token_url, store, name, seed=seed,
                                       timeout=settings.http_timeout_seconds, lock=lock_for(settings, name))
             _providers[key] = provider
         return provider

@@ -13,7 +13,7 @@ bp = func.Blueprint()
 
 @bp.route(route="webhooks/authorizenet", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def authorizenet_webhook(req: func.HttpRequest) -> func.HttpResponse:
-    from payments.authorizenet_webhook import handle
+    from jobs.webhooks import authorizenet_notification
 
-    status, body = handle(req.get_body(), dict(req.headers))
+    status, body = authorizenet_notification(req.get_body(), dict(req.headers))
     return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json")

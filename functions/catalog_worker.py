@@ -13,8 +13,8 @@ bp = func.Blueprint()
 @bp.service_bus_queue_trigger(arg_name="msg", queue_name="cspb-catalog-sync",
                               connection="CSPB_SERVICEBUS")
 def catalog_worker(msg: func.ServiceBusMessage) -> None:
+    from jobs.sync import catalog_market_message
     from shared.queue import decode
-    from sync.catalog_sync import handle_market
 
     _, body = decode(msg.get_body())
-    handle_market(body)
+    catalog_market_message(body)

@@ -9,6 +9,6 @@ bp = func.Blueprint()
 
 @bp.timer_trigger(arg_name="timer", schedule="%CSPB_INBOX_SWEEP_SCHEDULE%", run_on_startup=False)
 def inbox_sweeper_timer(timer: func.TimerRequest) -> None:
-    from sync.inbox import sweep_job
+    from jobs.webhooks import sweep_inbox
 
-    sweep_job()
+    sweep_inbox()

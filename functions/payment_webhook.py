@@ -13,7 +13,7 @@ bp = func.Blueprint()
 
 @bp.route(route="webhooks/stripe", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def payment_webhook(req: func.HttpRequest) -> func.HttpResponse:
-    from payments.service import handle_stripe_webhook
+    from jobs.webhooks import stripe_event
 
-    reply = handle_stripe_webhook(req.get_body(), dict(req.headers))
+    reply = stripe_event(req.get_body(), dict(req.headers))
     return func.HttpResponse(json.dumps(reply.body), status_code=reply.status, mimetype="application/json")

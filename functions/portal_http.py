@@ -1,5 +1,5 @@
 """HTTP trigger for the customer portal: every path under portal/ goes to the WSGI app
-(portal/app.py) through azure.functions.WsgiMiddleware. The app is built once per worker."""
+(portal/app.py, built by jobs/portal.py) through azure.functions.WsgiMiddleware. The app is built once per worker."""
 
 from __future__ import annotations
 
@@ -16,10 +16,9 @@ def _portal() -> func.WsgiMiddleware:
     global _middleware
     with _lock:
         if _middleware is None:
-            from portal.wiring import dataverse_portal
-            from shared.config import get_settings
+            from jobs.portal import wsgi_app
 
-            _middleware = func.WsgiMiddleware(dataverse_portal(get_settings()))
+            _middleware = func.WsgiMiddleware(wsgi_app())
         return _middleware
 
 

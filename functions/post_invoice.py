@@ -11,6 +11,6 @@ bp = func.Blueprint()
 
 @bp.timer_trigger(schedule="%CSPB_POST_INVOICE_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def post_invoice_timer(timer: func.TimerRequest) -> None:
-    from accounting.post_invoice import run_pending
+    from jobs.post_invoice import run_pending
 
     run_pending()

@@ -13,8 +13,8 @@ bp = func.Blueprint()
 @bp.service_bus_queue_trigger(arg_name="msg", queue_name="cspb-subscription-sync",
                               connection="CSPB_SERVICEBUS")
 def subscription_sync_worker(msg: func.ServiceBusMessage) -> None:
+    from jobs.sync import subscription_sync_message
     from shared.queue import decode
-    from sync.subscription_sync import handle_message
 
     _, body = decode(msg.get_body())
-    handle_message(body)
+    subscription_sync_message(body)

@@ -15,8 +15,8 @@ from billing.preview import ChangePreview
 from billing.run_service import RunResult, execute_run, preview_contract
 from dataverse.billing_repo import DataverseBillingRepository
 from dataverse.client import DataverseClient, client_or_default
-from dataverse.contract_jobs import AssignSummary, RenewalSummary, apply_renewals, assign_contracts
 from dataverse.stores import billing_lookups as lookups
+from jobs.contracts import AssignSummary, RenewalSummary, apply_renewals, assign_contracts
 from shared.dates import require_date
 from shared.errors import IntegrationError
 
@@ -159,7 +159,7 @@ def preview_change(subscription: str, quantity: int, on_date: date, *, term: str
     from billing import contract_assignment as ca
     from billing.preview import preview_change as plan_preview
     from billing.run_service import _due_keys
-    from dataverse.contract_jobs import load_prices
+    from dataverse.stores.price_lists import load_prices
     from shared.errors import ValidationError
 
     client = client_or_default(dv)

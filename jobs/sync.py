@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dataverse.stores.contract_currencies import currencies_in_use
@@ -122,3 +122,18 @@ def price_preview(dv: Any = None, pc: Any = None, **kwargs: Any) -> dict[str, An
     dv = dv or dataverse()
     pc = pc or partner_center()
     return run_price_preview(dv, pc, **kwargs)
+
+
+def subscription_sync_message(body: Mapping[str, Any]) -> None:
+    """Worker side of the subscription sync: one batch of provider accounts from the fan-out queue.
+    A RetriableError escapes so the queue re-delivers the batch; every write is an idempotent upsert."""
+    from sync.subscription_sync import handle_message
+
+    handle_message(body)
+
+
+def catalog_market_message(body: Mapping[str, Any]) -> None:
+    """Worker side of the catalog sync: one market's price sheet into the price lists it feeds."""
+    from sync.catalog_sync import handle_market
+
+    handle_market(body)

@@ -22,12 +22,19 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from shared.auth import KEY_VAULT_SCOPE, TokenProvider, azure_credential, msal_options, token_provider_for
+from shared.auth import KEY_VAULT_SCOPE, TokenProvider, msal_options, token_provider_for
 from shared.config import ConfigError, Secret, Settings
 from shared.errors import AuthError
 from shared.logging import get_logger
+from shared.secret_store import (
+    InMemorySecretStore,
+    KeyVaultSecretStore,
+    SecretStore,
+    partner_center_store,
+    reset_stores,
+)
 
 log = get_logger(__name__)
 
@@ -37,100 +44,13 @@ PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
 PARTNER_API_SCOPE = "https://api.partner.microsoft.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 AUDIENCES = {"partnercenter": PARTNER_CENTER_SCOPE, "partnerapi": PARTNER_API_SCOPE, "graph": GRAPH_SCOPE}
-__all__ = ["KEY_VAULT_SCOPE"]
+# Re-exported: consent, doctor and tests import the stores from here.
+__all__ = ["KEY_VAULT_SCOPE", "InMemorySecretStore", "KeyVaultSecretStore", "SecretStore", "reset_stores"]
 
 # Key Vault tag saying which kind of client the refresh token was issued to: Entra refuses a device-code
 # (public client) token redeemed with a secret, and a web-app token redeemed without one.
 CLIENT_TAG = "cspb-client"
 KEY_VAULT_ROLES = ("Key Vault Secrets User", "Key Vault Secrets Officer")
-
-
-class SecretStore(Protocol):
-    def get(self, name: str) -> Secret | None: ...
-
-    def set(self, name: str, value: str, tags: dict[str, str] | None = None) -> None: ...
-
-    def tags(self, name: str) -> dict[str, str]: ...
-
-
-class InMemorySecretStore:
-    """For tests and the sandbox; loses everything on restart."""
-
-    def __init__(self, values: dict[str, str] | None = None) -> None:
-        self._values = {k: Secret(v) for k, v in (values or {}).items()}
-        self._tags: dict[str, dict[str, str]] = {}
-        self._lock = threading.Lock()
-        self.writes = 0
-
-    def get(self, name: str) -> Secret | None:
-        with self._lock:
-            return self._values.get(name)
-
-    def set(self, name: str, value: str, tags: dict[str, str] | None = None) -> None:
-        with self._lock:
-            self._values[name] = Secret(value)
-            self._tags[name] = dict(tags or {})
-            self.writes += 1
-
-    def tags(self, name: str) -> dict[str, str]:
-        with self._lock:
-            return dict(self._tags.get(name, {}))
-
-
-def _kv_error(exc: Exception, name: str, action: str) -> AuthError:
-    status = getattr(exc, "status_code", None)
-    if status == 403:
-        role = "Key Vault Secrets Officer" if action == "write" else "Key Vault Secrets User"
-        return AuthError(f"Key Vault refused to {action} secret {name!r}: the app's identity lacks the "
-                         f"'{role}' role on the vault", status=403, code="ForbiddenByRbac")
-    return AuthError(f"Key Vault could not {action} secret {name!r}: {type(exc).__name__} (status {status})",
-                     status=status)
-
-
-class KeyVaultSecretStore:
-    """Key Vault secrets through azure-keyvault-secrets, with the app's own identity. Reading needs the
-    'Key Vault Secrets User' role, writing (refresh-token rotation, consent) 'Key Vault Secrets Officer'."""
-
-    def __init__(self, vault_url: str, credential: Any, *, ca_bundle: str = "") -> None:
-        from urllib.parse import urlsplit
-
-        from azure.keyvault.secrets import SecretClient
-
-        host = urlsplit(vault_url).hostname or ""
-        options: dict[str, Any] = {}
-        if host in ("127.0.0.1", "localhost"):
-            # The challenge's resource is vault.azure.net; only a local stand-in may live elsewhere.
-            options["verify_challenge_resource"] = False
-        if ca_bundle:
-            options["connection_verify"] = ca_bundle
-        self.vault_url = vault_url
-        self.client = SecretClient(vault_url, credential, **options)
-
-    def _bundle(self, name: str) -> Any:
-        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-
-        try:
-            return self.client.get_secret(name)
-        except ResourceNotFoundError:
-            return None
-        except HttpResponseError as exc:
-            raise _kv_error(exc, name, "read") from None
-
-    def get(self, name: str) -> Secret | None:
-        bundle = self._bundle(name)
-        return None if bundle is None or bundle.value is None else Secret(bundle.value)
-
-    def tags(self, name: str) -> dict[str, str]:
-        bundle = self._bundle(name)
-        return dict(bundle.properties.tags or {}) if bundle is not None else {}
-
-    def set(self, name: str, value: str, tags: dict[str, str] | None = None) -> None:
-        from azure.core.exceptions import HttpResponseError
-
-        try:
-            self.client.set_secret(name, value, content_type="application/x-refresh-token", tags=tags or None)
-        except HttpResponseError as exc:
-            raise _kv_error(exc, name, "write") from None
 
 
 def _certificate_credential(path: str) -> dict[str, Any]:
@@ -289,20 +209,9 @@ class AppOnlyTokenProvider:
         return str(result["access_token"])
 
 
-_stores: dict[tuple[str, str], SecretStore] = {}
-
-
 def secret_store_for(settings: Settings) -> SecretStore:
     """Key Vault (one client per vault per process, so every provider shares one writer lock)."""
-    if settings.mode == "sandbox" or not settings.key_vault_url:
-        if settings.mode != "sandbox":
-            raise ConfigError("CSPB_KEY_VAULT_URL is not set: the Partner Center refresh token lives in Key Vault")
-        return _stores.setdefault(("sandbox", ""), InMemorySecretStore())
-    key = (settings.key_vault_url, settings.client_id)
-    if key not in _stores:
-        _stores[key] = KeyVaultSecretStore(settings.key_vault_url, azure_credential(settings),
-                                           ca_bundle=settings.ca_bundle)
-    return _stores[key]
+    return partner_center_store(settings)
 
 
 def app_user_token(settings: Settings, scope: str, store: SecretStore | None = None) -> TokenProvider:
@@ -335,5 +244,3 @@ def graph_token(settings: Settings) -> TokenProvider:
     return AppOnlyTokenProvider(settings, GRAPH_SCOPE)
 
 
-def reset_stores() -> None:
-    _stores.clear()

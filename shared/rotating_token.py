@@ -27,6 +27,7 @@ from typing import Any
 
 from shared.errors import AuthError
 from shared.locks import CrossProcessLock
+from shared.secret_store import TokenStore
 
 # redeem(refresh_token) -> the token answer ({access_token, refresh_token?, expires_in?}), or None when the
 # provider refuses that refresh token. Transport trouble raises (RetriableError or the provider's own).
@@ -34,7 +35,7 @@ Redeem = Callable[[str], Mapping[str, Any] | None]
 
 
 class RotatingRefreshToken:
-    def __init__(self, store: Any, secret_name: str, redeem: Redeem, *, seed: str = "",
+    def __init__(self, store: TokenStore, secret_name: str, redeem: Redeem, *, seed: str = "",
                  refused: Callable[[list[str]], Exception],
                  lock: CrossProcessLock | None = None, rotates_always: bool = False,
                  missing_refresh: Callable[[], Exception] | None = None, default_lifetime: float = 3600.0,

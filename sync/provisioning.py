@@ -26,11 +26,11 @@ from billing.models import Provider
 from billing.provisioning_rules import Action, ChangeFacts, ChangeType, Plan, ProvisioningStatus, decide
 from dataverse import transitions
 from dataverse.client import DataverseClient
-from dataverse.contract_jobs import seat_additions
 from dataverse.stores import change_logs, provider_accounts, subscriptions
 from dataverse.stores.change_logs import Change
 from dataverse.stores.provider_accounts import OrderingAccount
 from dataverse.stores.subscriptions import OrderPlaced, Provisioned
+from dataverse.stores.terms import seat_additions
 from dataverse.tables import MappingStatus, SubscriptionStatus, Table
 from distributors.base import (
     PROVIDER_NAMES,
@@ -193,7 +193,7 @@ def _scheduled(change: Change, sub: Provisioned, account: OrderingAccount | None
 def _cotermed(dv: DataverseClient, sub_id: str, start: str) -> str | None:
     """A rep's new subscription is co-termed to its billing contract (the sync refines it later):
     its first commitment end, or None when it is on no contract."""
-    from dataverse.contract_jobs import coterm_end
+    from dataverse.stores.terms import coterm_end
 
     began = parse_dt(start)
     end = coterm_end(dv, sub_id, began.date()) if began is not None else None

@@ -496,7 +496,7 @@ def is_renewal(old_end: datetime, new_end: datetime | None) -> bool:
 
 
 def renewal_change_key(provider_sub_id: str, effective: date) -> str:
-    """The same key billing's apply_renewals (dataverse.contract_jobs, billing.renewals) writes for a
+    """The same key billing's apply_renewals (jobs.contracts, billing.renewals) writes for a
     renewal, so whichever of the two sees the renewal first writes it and the other finds it done."""
     return f"{provider_sub_id}|renew|{effective.isoformat()}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -29,3 +30,8 @@ def as_text(value: Any) -> str:
 def as_money(value: Any) -> Decimal:
     """A money column as read: a missing or empty value is zero."""
     return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+
+
+def midnight(day: date) -> str:
+    """A date column's value (and a $filter bound on one): the day's UTC midnight, 'Z' form."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

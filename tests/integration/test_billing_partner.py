@@ -8,9 +8,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from dataverse.contract_jobs import assign_contracts
 from dataverse.tables import EntitySet
 from jobs import billing as billing_jobs
+from jobs.contracts import assign_contracts
 from jobs.sync import price_sheet_rows
 from sync.catalog_sync import run_catalog_sync
 from sync.provider_accounts import run_provider_account_sync
@@ -171,8 +171,8 @@ def test_cli_assign_and_run_with_and_without_assignment(monkeypatch, dv_server, 
 
 
 def test_large_partner_path_reads_whole_tables_with_the_same_result(monkeypatch, dv, synced_partner) -> None:
-    from dataverse import contract_jobs
+    from dataverse.stores import contract_assignment
 
-    monkeypatch.setattr(contract_jobs, "MAX_FILTER_CHUNKS", 0)
+    monkeypatch.setattr(contract_assignment, "MAX_FILTER_CHUNKS", 0)
     summary = assign_contracts(dv, on_date=RUN)
     assert (summary.assigned, summary.archived_logs, len(summary.contracts_created)) == (29, 24, 5)

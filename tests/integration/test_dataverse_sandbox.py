@@ -129,3 +129,51 @@ def test_any_of_several_parents_filter_returns_exactly_their_children(dv_server)
         "$select": "cspb_name", "$filter": f"(_cspb_account_value eq {a.upper()} or _cspb_account_value eq {b})"})
     assert r.status_code == 200, r.text
     assert {row["cspb_billingcontractid"] for row in r.json()["value"]} == {k for k, p in kids.items() if p in (a, b)}
+
+
+def test_children_of_parents_follow_lookup_changes_deletes_and_an_older_state_dir(tmp_path):
+    """The parents' filter reads through the sandbox's lookup index: a child re-pointed to another
+    parent moves with it, a deleted child is gone, and a state directory written before the index
+    existed is indexed when it is opened."""
+    import sqlite3
+
+    def children(server, *parents):
+        where = " or ".join(f"_cspb_account_value eq {p}" for p in parents)
+        r = requests.get(api(server) + "cspb_billingcontracts", headers=AUTH, timeout=5,
+                         params={"$select": "cspb_name", "$filter": f"({where})"})
+        assert r.status_code == 200, r.text
+        return {row["cspb_name"] for row in r.json()["value"]}
+
+    state = tmp_path / "dv"
+    app = build_app(state)
+    with RunningServer(app) as server:
+        def create(entity_set, body):
+            r = requests.post(api(server) + entity_set, json=body, headers=AUTH, timeout=5)
+            assert r.status_code == 204, r.text
+            return r.headers["OData-EntityId"].rsplit("(", 1)[1].rstrip(")")
+
+        a, b, c = (create("accounts", {"name": n}) for n in "abc")
+        moved = create("cspb_billingcontracts", {"cspb_name": "moved", "cspb_contractnumber": "K-1",
+                                                 "cspb_account@odata.bind": f"/accounts({a})"})
+        gone = create("cspb_billingcontracts", {"cspb_name": "gone", "cspb_contractnumber": "K-2",
+                                                "cspb_account@odata.bind": f"/accounts({a})"})
+        create("cspb_billingcontracts", {"cspb_name": "stays", "cspb_contractnumber": "K-3",
+                                         "cspb_account@odata.bind": f"/accounts({b})"})
+        assert children(server, a, c) == {"moved", "gone"}
+        assert requests.patch(api(server) + f"cspb_billingcontracts({moved})", headers=AUTH, timeout=5,
+                              json={"cspb_account@odata.bind": f"/accounts({c})"}).status_code == 204
+        assert requests.delete(api(server) + f"cspb_billingcontracts({gone})", headers=AUTH,
+                               timeout=5).status_code == 204
+        assert children(server, a, b) == {"stays"}
+        assert children(server, a, c) == {"moved"}
+    app.close()
+
+    db = sqlite3.connect(state / "dataverse.sqlite3")
+    db.execute("DROP TABLE refs")
+    db.execute("PRAGMA user_version = 0")
+    db.commit()
+    db.close()
+    app = build_app(state)
+    with RunningServer(app) as server:
+        assert children(server, b, c) == {"stays", "moved"}
+    app.close()

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 
 from billing.cycles import add_months
-from dataverse.contract_jobs import apply_renewals, assign_contracts
 from dataverse.tables import EntitySet
+from jobs.contracts import apply_renewals, assign_contracts
 from jobs.sync import price_sheet_rows
 from sync.catalog_sync import run_catalog_sync
 from sync.provider_accounts import run_provider_account_sync

@@ -1,0 +1,11 @@
+"""The post-invoice jobs (send, charge, accounting push) for every invoice that has one left."""
+
+from __future__ import annotations
+
+
+def run_pending() -> dict[str, dict[str, str]]:
+    """Each job is idempotent and records its outcome on the invoice; one that fails retriably is
+    marked "will retry" and runs again on the next tick, so one slow invoice never stops the rest."""
+    from accounting.post_invoice import run_pending as run
+
+    return run()
