@@ -292,6 +292,13 @@ def ensure_price_list(dv: DataverseClient, name: str, currency: str, currency_id
     return str(dv.upsert(EntitySet.PRICE_LEVELS, {"name": name}, record).id)
 
 
+def set_markup_rule(dv: DataverseClient, key: str, name: str, markup_pct: int, *, family: str = "") -> None:
+    """The partner's markup for a product family ("" = every family), upserted on its rule key: what an admin
+    enters before the first catalog sync."""
+    dv.upsert(EntitySet.MARKUP_RULES, {"cspb_rulekey": key}, {"cspb_name": name, "cspb_rulekey": key,
+                                                              "cspb_productfamily": family, "cspb_markuppct": markup_pct})
+
+
 def markup_rules(dv: DataverseClient, level_names: Mapping[str, str]) -> list[cp.MarkupRule]:
     """The partner's markup rules; `level_names`: price list id -> name, for the rules scoped to one."""
     rules = []

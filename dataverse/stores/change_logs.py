@@ -4,7 +4,7 @@ provisioning state, and the write-back after the provider call. Billing reads th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -97,6 +97,7 @@ class Change:
     effective: datetime | None
     # (catalog item, term, billing frequency) a Term Change asks for; "" where it keeps the source's.
     target: tuple[str, str, str]
+    error: str | None = None  # what the last provisioning attempt reported
 
     @property
     def sending(self) -> bool:
@@ -105,7 +106,16 @@ class Change:
 
 def get_change(dv: DataverseClient, changelog_id: str) -> Change:
     """Raises NotFoundError when the change log is gone."""
-    row = dv.get(EntitySet.LICENSE_CHANGE_LOGS, changelog_id, select=PROVISIONING_COLUMNS)
+    return _change(changelog_id, dv.get(EntitySet.LICENSE_CHANGE_LOGS, changelog_id, select=PROVISIONING_COLUMNS))
+
+
+def find_change(dv: DataverseClient, key: str) -> Change | None:
+    """The change log recorded under `key` (cspb_changekey), or None."""
+    row = dv.get_by_key(EntitySet.LICENSE_CHANGE_LOGS, {"cspb_changekey": key[:200]}, select=PROVISIONING_COLUMNS)
+    return None if row is None else _change(str(row["cspb_licensechangelogid"]), row)
+
+
+def _change(changelog_id: str, row: Mapping[str, Any]) -> Change:
     return Change(
         id=changelog_id, change_type=row.get("cspb_changetype"), old_quantity=row.get("cspb_oldquantity"),
         new_quantity=row.get("cspb_newquantity"), origin=row.get("cspb_origin"),
@@ -114,7 +124,7 @@ def get_change(dv: DataverseClient, changelog_id: str) -> Change:
         provider_order_id=row.get("cspb_providerorderid"), change_key=row.get("cspb_changekey"),
         effective=parse_datetime(row.get("cspb_effectivedate")),
         target=(row.get("cspb_targetcatalogitemid") or "", row.get("cspb_targetterm") or "",
-                row.get("cspb_targetbillingfrequency") or ""))
+                row.get("cspb_targetbillingfrequency") or ""), error=row.get("cspb_error"))
 
 
 def record_key(dv: DataverseClient, changelog_id: str, key: str, sent_on: datetime) -> None:

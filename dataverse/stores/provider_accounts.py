@@ -89,6 +89,18 @@ def list_accounts(dv: DataverseClient) -> list[ProviderAccount]:
     return [_account(r) for r in dv.list(EntitySet.PROVIDER_ACCOUNTS, select=COLUMNS)]
 
 
+def get_account(dv: DataverseClient, provider_account_id: str) -> ProviderAccount:
+    """Raises NotFoundError when there is no such row."""
+    return _account(dv.get(EntitySet.PROVIDER_ACCOUNTS, provider_account_id, select=COLUMNS))
+
+
+def map_to_account(dv: DataverseClient, provider_account_id: str, account_id: str) -> None:
+    """An admin's mapping by hand (the Unmapped view), for a tenant whose domain matched no single CRM account."""
+    dv.update(EntitySet.PROVIDER_ACCOUNTS, provider_account_id, {
+        "cspb_account@odata.bind": bind(EntitySet.ACCOUNTS, account_id),
+        "cspb_mappingstatus": int(MappingStatus.MAPPED)})
+
+
 def crm_account_domains(dv: DataverseClient) -> list[tuple[str, tuple[str | None, str | None]]]:
     """(CRM account id, (its domain, its website)) for every account, for matching tenants by domain."""
     return [(str(a["accountid"]), (a.get("cspb_domain"), a.get("websiteurl")))
