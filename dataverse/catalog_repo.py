@@ -282,6 +282,63 @@ def provider_account_names(dv: DataverseClient) -> dict[str, str]:
     return out
 
 
+# ---------------------------------------------------------------- units, price lists, currencies
+
+def ensure_units(dv: DataverseClient, wanted: Mapping[str, int], written: dict[str, int]) -> tuple[str, dict[str, str]]:
+    """The catalog's unit group and its units by name (created where missing: `wanted` is name ->
+    months), counting what it creates in `written`."""
+    group = next(iter(dv.list(EntitySet.UOM_SCHEDULES, select=["uomscheduleid", "name"],
+                              filter=f"name eq {odata.literal(cp.UNIT_GROUP_NAME)}")), None)
+    if group is None:
+        group_id = dv.create(EntitySet.UOM_SCHEDULES, {"name": cp.UNIT_GROUP_NAME, "baseuomname": cp.BASE_UNIT_NAME})
+        written["uomschedules"] = written.get("uomschedules", 0) + 1
+    else:
+        group_id = str(group["uomscheduleid"])
+    units = {str(u["name"]): str(u["uomid"]) for u in dv.list(
+        EntitySet.UOMS, select=["uomid", "name", "_uomscheduleid_value"], filter=f"_uomscheduleid_value eq {group_id}")}
+    base_id = units.get(cp.BASE_UNIT_NAME)
+    for name, months in wanted.items():
+        if name in units:
+            continue
+        record: dict[str, Any] = {"name": name, "quantity": months,
+                                  "uomscheduleid@odata.bind": bind(EntitySet.UOM_SCHEDULES, group_id)}
+        if base_id:
+            record["baseuom@odata.bind"] = bind(EntitySet.UOMS, base_id)
+        units[name] = dv.create(EntitySet.UOMS, record)
+        written["uoms"] = written.get("uoms", 0) + 1
+        if name == cp.BASE_UNIT_NAME:
+            base_id = units[name]
+    return group_id, units
+
+
+def price_list_ids(dv: DataverseClient) -> dict[str, str]:
+    """Price list name -> id."""
+    return {str(p["name"]): str(p["pricelevelid"]) for p in dv.list(EntitySet.PRICE_LEVELS,
+                                                                    select=["pricelevelid", "name"])}
+
+
+def currency_ids(dv: DataverseClient) -> dict[str, str]:
+    """ISO currency code (upper case) -> the org's transaction currency id."""
+    return {str(c["isocurrencycode"]).upper(): str(c["transactioncurrencyid"]) for c in dv.list(
+        EntitySet.TRANSACTION_CURRENCIES, select=["transactioncurrencyid", "isocurrencycode"])}
+
+
+# Products and price list items: the two tables whose newest write dates the catalog.
+_NEWEST = ((EntitySet.PRODUCTS, "productid"), (EntitySet.PRODUCT_PRICE_LEVELS, "productpricelevelid"))
+
+
+def catalog_version(dv: DataverseClient) -> str:
+    """The newest write to the catalog and to the price list: "rowversion|rowversion|id|id". The row
+    versions order catalog states; the ids tell two environments with equal counters apart."""
+    versions, ids = [], []
+    for entity_set, id_column in _NEWEST:
+        rows = list(dv.list(entity_set, select=["versionnumber", id_column], orderby="versionnumber desc", top=1,
+                            page_size=1))
+        versions.append(str(rows[0].get("versionnumber") or 0) if rows else "0")
+        ids.append(str(rows[0].get(id_column) or "") if rows else "")
+    return "|".join(versions + ids)
+
+
 # ---------------------------------------------------------------- price lists, markup rules, products
 
 def ensure_price_list(dv: DataverseClient, name: str, currency: str, currency_id: str | None) -> str:

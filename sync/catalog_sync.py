@@ -27,13 +27,11 @@ from typing import Any, Protocol
 from billing import catalog_pricing as cp
 from dataverse import catalog_repo as repo
 from dataverse.client import DataverseClient
-from dataverse.tables import EntitySet
 from shared.dates import require_date
 from shared.errors import FatalError, IntegrationError, RetriableError, ValidationError
 from shared.logging import get_logger
 from shared.queue import Queue
 from sync import catalog_selection, runs
-from sync.records import bind
 
 log = get_logger(__name__)
 
@@ -86,31 +84,6 @@ def _today(today: date | None) -> date:
 
 # ---------------------------------------------------------------- units, price lists, rules
 
-def _ensure_units(dv: DataverseClient, wanted: Mapping[str, int], written: dict[str, int]) -> tuple[str, dict[str, str]]:
-    group = next(iter(dv.list(EntitySet.UOM_SCHEDULES, select=["uomscheduleid", "name"],
-                              filter=f"name eq '{cp.UNIT_GROUP_NAME}'")), None)
-    if group is None:
-        group_id = dv.create(EntitySet.UOM_SCHEDULES, {"name": cp.UNIT_GROUP_NAME, "baseuomname": cp.BASE_UNIT_NAME})
-        written["uomschedules"] = written.get("uomschedules", 0) + 1
-    else:
-        group_id = group["uomscheduleid"]
-    units = {u["name"]: u["uomid"] for u in dv.list(EntitySet.UOMS, select=["uomid", "name", "_uomscheduleid_value"],
-                                                     filter=f"_uomscheduleid_value eq {group_id}")}
-    base_id = units.get(cp.BASE_UNIT_NAME)
-    for name, months in wanted.items():
-        if name in units:
-            continue
-        record: dict[str, Any] = {"name": name, "quantity": months,
-                                  "uomscheduleid@odata.bind": bind(EntitySet.UOM_SCHEDULES, group_id)}
-        if base_id:
-            record["baseuom@odata.bind"] = bind(EntitySet.UOMS, base_id)
-        units[name] = dv.create(EntitySet.UOMS, record)
-        written["uoms"] = written.get("uoms", 0) + 1
-        if name == cp.BASE_UNIT_NAME:
-            base_id = units[name]
-    return group_id, units
-
-
 def _standard_units() -> dict[str, int]:
     units = {cp.BASE_UNIT_NAME: 1}
     for term, plan in cp.STANDARD_UNITS:
@@ -119,9 +92,8 @@ def _standard_units() -> dict[str, int]:
 
 
 def _ensure_price_lists(dv: DataverseClient, currencies: Iterable[str], written: dict[str, int]) -> dict[str, str]:
-    levels = {p["name"]: p["pricelevelid"] for p in dv.list(EntitySet.PRICE_LEVELS, select=["pricelevelid", "name"])}
-    currency_ids = {c["isocurrencycode"].upper(): c["transactioncurrencyid"] for c in dv.list(
-        EntitySet.TRANSACTION_CURRENCIES, select=["transactioncurrencyid", "isocurrencycode"])}
+    levels = repo.price_list_ids(dv)
+    currency_ids = repo.currency_ids(dv)
     for currency in currencies:
         name = cp.price_list_name(currency)
         if name in levels:
@@ -139,7 +111,7 @@ def prepare(dv: DataverseClient, currencies: Iterable[str], *, today: date | Non
             units_only: bool = False) -> Context:
     currencies = [c.upper() for c in currencies]
     written: dict[str, int] = {}
-    group_id, units = _ensure_units(dv, _standard_units(), written)
+    group_id, units = repo.ensure_units(dv, _standard_units(), written)
     levels = _ensure_price_lists(dv, currencies, written)
     ctx = Context(group_id, units, levels, [], catalog_selection.Selection(everything=True), {}, [], {},
                   _today(today), written)
@@ -230,7 +202,7 @@ def sync_price_list(dv: DataverseClient, ctx: Context, items: cp.SheetItems, cur
     run.bump("notYetEffective", plan.not_yet_effective)
     missing_units = {w.unit for w in plan.wanted} - set(ctx.units)
     if missing_units:
-        _, ctx.units = _ensure_units(dv, {u: cp.BILLING_MONTHS.get(u.split(" ")[-1], 1) for u in missing_units},
+        _, ctx.units = repo.ensure_units(dv, {u: cp.BILLING_MONTHS.get(u.split(" ")[-1], 1) for u in missing_units},
                                      ctx.written)
     if release:
         items.drop_rows()

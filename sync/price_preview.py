@@ -19,7 +19,6 @@ from billing import catalog_pricing as cp
 from billing import price_outlook as po
 from dataverse import catalog_repo as repo
 from dataverse.client import DataverseClient
-from dataverse.tables import EntitySet
 from shared.blobstore import BlobStore
 from shared.errors import IntegrationError, RetriableError
 from shared.logging import get_logger
@@ -44,7 +43,7 @@ def run_price_preview(dv: DataverseClient, pc: PriceSheetSource, *, month: str |
     ahead = next_month(today) if not month else date(int(month[:4]), int(month[4:6]), 1)
     month = f"{ahead:%Y%m}"
     wanted = [c.upper() for c in (currencies or currencies_in_use(dv))]
-    levels = {p["name"]: p["pricelevelid"] for p in dv.list(EntitySet.PRICE_LEVELS, select=["pricelevelid", "name"])}
+    levels = repo.price_list_ids(dv)
     rules = catalog_sync.load_rules(dv, levels)
     uses = repo.subscription_uses(dv)
     selection = catalog_selection.load(dv, uses, everything=everything)

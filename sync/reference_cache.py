@@ -23,26 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dataverse.catalog_repo import PriceItem
+from dataverse.catalog_repo import catalog_version as catalog_version  # read where the timer and tests look
 from dataverse.client import DataverseClient
-from dataverse.tables import EntitySet
 
 ProductLoader = Callable[[DataverseClient], dict[str, str]]
 PriceLoader = Callable[[DataverseClient], dict[str, PriceItem]]
-
-
-_NEWEST = ((EntitySet.PRODUCTS, "productid"), (EntitySet.PRODUCT_PRICE_LEVELS, "productpricelevelid"))
-
-
-def catalog_version(dv: DataverseClient) -> str:
-    """The newest write to the catalog and to the price list: "rowversion|rowversion|id|id". The row
-    versions order catalog states; the ids tell two environments with equal counters apart."""
-    versions, ids = [], []
-    for entity_set, id_column in _NEWEST:
-        rows = list(dv.list(entity_set, select=["versionnumber", id_column], orderby="versionnumber desc", top=1,
-                            page_size=1))
-        versions.append(str(rows[0].get("versionnumber") or 0) if rows else "0")
-        ids.append(str(rows[0].get(id_column) or "") if rows else "")
-    return "|".join(versions + ids)
 
 
 def _older(version: str, than: str) -> bool:

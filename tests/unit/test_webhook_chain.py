@@ -66,3 +66,19 @@ def test_sync_takes_and_returns_no_bare_any_and_dv_is_a_dataverse_client() -> No
             if fn.returns is not None and BARE_ANY.fullmatch(ast.unparse(fn.returns)):
                 problems.append(f"{file.name}:{fn.name} -> {ast.unparse(fn.returns)}")
     assert not problems, problems
+
+
+DATAVERSE_CALLS = {"list", "get", "get_by_key", "create", "update", "upsert", "delete", "batch", "bulk_upsert",
+                   "upsert_multiple", "create_multiple", "update_multiple"}
+
+
+def test_sync_reads_and_writes_dataverse_only_through_the_stores() -> None:
+    """sync/ hands `dv` to dataverse/ (stores, catalog_repo) and never calls the client itself: the rows
+    it sees are the stores' typed records."""
+    direct = []
+    for file in sorted((ROOT / "sync").glob("*.py")):
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in DATAVERSE_CALLS and ast.unparse(node.func.value) in ("dv", "self.dv")):
+                direct.append(f"{file.name}:{node.lineno} {ast.unparse(node.func)}")
+    assert not direct, direct
