@@ -70,6 +70,17 @@ class AccountSyncResult:
     skipped: int = 0  # provider records that could not be read (SkippableError), named in errors
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: AccountSyncResult) -> None:
+        """Another account's counts and errors into these (a message's totals)."""
+        self.subscriptions_seen += other.subscriptions_seen
+        self.created += other.created
+        self.updated += other.updated
+        self.change_logs += other.change_logs
+        self.drift += other.drift
+        self.entitlements += other.entitlements
+        self.skipped += other.skipped
+        self.errors.extend(other.errors)
+
     def counts(self) -> dict[str, int]:
         return {"seen": self.subscriptions_seen, "created": self.created, "updated": self.updated,
                 "changeLogs": self.change_logs, "drift": self.drift,
@@ -135,19 +146,12 @@ def fan_out(dv: DataverseClient, queue: Queue, *, run_key: str | None = None,
 
 @dataclass
 class Snapshot:
-    """Dynamics' side read once for the whole run (one paged read instead of one per account),
-    for the in-process runner where every worker shares memory. Functions workers read their own."""
+    """Dynamics' side of one message: its accounts' subscriptions (one paged read instead of one per
+    account), the catalog's products and its price list items."""
 
     by_account: dict[str, list[SyncedSubscription]]
     products: dict[str, str]
     prices: dict[str, PriceItem]
-
-    @classmethod
-    def load(cls, dv: DataverseClient) -> Snapshot:
-        by_account: dict[str, list[SyncedSubscription]] = {}
-        for sub in subscriptions.sync_rows(dv):
-            by_account.setdefault(sub.provider_account_id or "", []).append(sub)
-        return cls(by_account, catalog_repo.product_ids(dv), catalog_repo.price_items(dv))
 
     @classmethod
     def for_accounts(cls, dv: DataverseClient, account_ids: Iterable[str], *, catalog_version: str | None,
@@ -621,9 +625,7 @@ def handle_message(body: Mapping[str, Any], *, dv: DataverseClient | None = None
             total.errors.append(f"{ref.external_id}: {exc}")
             per_account.append((ref, writes))
             continue
-        for name in ("subscriptions_seen", "created", "updated", "change_logs", "drift", "entitlements", "skipped"):
-            setattr(total, name, getattr(total, name) + getattr(one, name))
-        total.errors.extend(one.errors)
+        total.add(one)
         per_account.append((ref, writes))
     _flush_batch(dv, per_account, total)
     try:
