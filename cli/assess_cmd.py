@@ -13,7 +13,7 @@ import click
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Date to assess (default: today, UTC).")
 @click.option("--out", "out_dir", default="out/assessment", show_default=True, type=click.Path(path_type=Path))
-@click.option("--store/--no-store", default=True, show_default=True, help="Save the snapshot in cspb_kpisnapshot.")
+@click.option("--store/--no-store", default=True, show_default=True, help="Save the snapshot in the KPI Snapshots table.")
 @click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True)
 @click.option("--window-days", default=30, show_default=True, type=click.IntRange(min=1), help="Window for churn, contraction and touchless share.")
 def assess(as_of: object, out_dir: Path, store: bool, lang: str, window_days: int) -> None:

@@ -72,8 +72,8 @@ def _print_prepared(prepared) -> None:  # type: ignore[no-untyped-def]
 
 DATE = click.option("--date", "run_date", callback=_parse_date, help="Run date YYYY-MM-DD (default today).")
 RATES = click.option("--rates", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="CSV month,from,to,rate with extra exchange rates, next to the exchange-rate table "
-                          "(cspb_exchangerate) in Dataverse.")
+                     help="CSV month,from,to,rate with extra exchange rates, next to the Exchange Rates table in "
+                          "Dataverse.")
 
 
 @click.group()
@@ -187,7 +187,7 @@ def print_change_preview(p) -> None:  # type: ignore[no-untyped-def]
 @bill.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the CSV here (default stdout).")
 def revenue(out: Path | None) -> None:
-    """Export the deferred-revenue schedule (cspb_revenueschedule) as CSV."""
+    """Export the deferred-revenue schedule (the Revenue Schedules table) as CSV."""
     from jobs import billing as billing_jobs
 
     text = billing_jobs.revenue_csv()

@@ -47,7 +47,7 @@ def _queue_and_drain():  # type: ignore[no-untyped-def]
 
 @click.group()
 def inbox() -> None:
-    """Webhook deliveries stored in cspb_inbox."""
+    """Webhook deliveries stored in the Inbox Events table."""
 
 
 @inbox.command()

@@ -38,7 +38,7 @@ def recon() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--period", type=MONTH, help="YYYY-MM folder to store it under (default: the month most rows fall in).")
 @click.option("--dataverse/--no-dataverse", default=True, show_default=True,
-              help="Write cspb_usagesummary / cspb_reconfile rows.")
+              help="Write the Usage Summary and Reconciliation File rows to Dataverse.")
 def import_cmd(file: Path, period: str | None, dataverse: bool) -> None:
     """Import a recon CSV (or JSON lines) downloaded from Partner Center."""
     from recon.import_csv import import_file

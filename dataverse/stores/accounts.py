@@ -88,3 +88,10 @@ def get_account(dv: DataverseClient, account_id: str) -> Account | None:
 def portal_enabled_ids(dv: DataverseClient) -> set[str]:
     return {str(r["accountid"]) for r in dv.list(EntitySet.ACCOUNTS, select=["accountid"],
                                                   filter="cspb_portalenabled eq true")}
+
+
+# ---- a CRM account as an admin enters it: the domain is what a provider's tenant is mapped by -----------------
+
+def create_account(dv: DataverseClient, name: str, *, domain: str | None = None) -> str:
+    """A new CRM account; its id."""
+    return dv.create(EntitySet.ACCOUNTS, {"name": name, "cspb_domain": domain})

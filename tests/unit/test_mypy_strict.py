@@ -22,6 +22,7 @@ STRICT_PACKAGES = (
     "dataverse",
     "jobs",
     "distributors",
+    "sync",
 )
 
 # What `mypy --strict` turns on that can be set per module (warn_redundant_casts is global only).
