@@ -171,18 +171,21 @@ def ordering_account(dv: DataverseClient, provider_account_id: str | None) -> Or
                            account_id=row.get("_cspb_account_value"), domain=row.get("cspb_domain"))
 
 
-class Col:
-    """cspb_provideraccount columns the subscription sync's fan-out reads."""
+@dataclass(frozen=True)
+class SyncAccount:
+    """A provider account as the subscription sync's fan-out reads it."""
 
-    ID = "cspb_provideraccountid"
-    PROVIDER = "cspb_provider"
-    EXTERNAL_ID = "cspb_externalid"
-    CURRENCY = "cspb_currencycode"
-    COUNTRY = "cspb_country"
+    id: str
+    provider: int | None  # None: no adapter will take it (the worker skips it)
+    external_id: str | None
+    currency: str | None
+    country: str | None
 
 
-def fan_out_rows(dv: DataverseClient) -> list[dict[str, Any]]:
-    """Every provider account (id, provider, external id, currency, country), in id order."""
-    return sorted(dv.list(EntitySet.PROVIDER_ACCOUNTS, select=[Col.ID, Col.PROVIDER, Col.EXTERNAL_ID, Col.CURRENCY,
-                                                                Col.COUNTRY]),
-                  key=lambda a: str(a[Col.ID]))
+def fan_out_rows(dv: DataverseClient) -> list[SyncAccount]:
+    """Every provider account, in id order."""
+    rows = dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_provider", "cspb_externalid",
+                                                        "cspb_currencycode", "cspb_country"])
+    return sorted((SyncAccount(str(r["cspb_provideraccountid"]), r.get("cspb_provider"), r.get("cspb_externalid"),
+                               r.get("cspb_currencycode"), r.get("cspb_country")) for r in rows),
+                  key=lambda a: a.id)
