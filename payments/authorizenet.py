@@ -259,7 +259,8 @@ class AuthorizeNetProcessor:
                             details={"transaction_status": status})
 
     def charge(self, method: StoredMethod, amount: Decimal, currency: str, idempotency_key: str, *,
-               description: str = "", reference: str = "") -> ChargeResult:
+               description: str = "", reference: str = "", return_url: str = "") -> ChargeResult:
+        # return_url is unused: a charge on a saved profile has no customer-facing step here.
         if (currency or "").upper() != self.currency:
             raise ValidationError(f"Authorize.Net: this merchant account charges in {self.currency} only; the invoice "
                                   f"is in {currency}. Charge it with another processor or bill it in {self.currency}.")

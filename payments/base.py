@@ -63,8 +63,9 @@ class PaymentProcessor(Protocol):
         ...
 
     def charge(self, method: StoredMethod, amount: Decimal, currency: str, idempotency_key: str, *,
-               description: str = "", reference: str = "") -> ChargeResult:
-        """Charge once per idempotency key: the same key never takes money twice.
+               description: str = "", reference: str = "", return_url: str = "") -> ChargeResult:
+        """Charge once per idempotency key: the same key never takes money twice. `return_url` is where
+        the customer lands after a bank's authentication step (3-D Secure), if the processor has one.
 
         Declines come back as ChargeResult(status="failed"); transient trouble raises RetriableError."""
         ...

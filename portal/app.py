@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
@@ -206,6 +206,9 @@ class _Context:
             raise BadRequest("CSRF token missing or wrong")
         if endpoint not in PUBLIC:
             if self.user is None:
+                if self.request.method == "GET":
+                    # Back here after signing in (e.g. the bank sends a customer to their invoice).
+                    self.session["next"] = (self.request.script_root + self.request.full_path).rstrip("?")
                 return redirect(self.url("signin"))
             permission = NEEDS.get(endpoint)
             if permission is not None and not auth.can(self.user, permission):
@@ -265,6 +268,7 @@ class _Context:
 
     def _signed_in(self, user: PortalUser) -> Response:
         lang = self.session.get("lang")
+        wanted = str(self.session.get("next", ""))
         self.session.clear()  # no pre-sign-in state survives (session fixation)
         if lang:
             self.session["lang"] = lang
@@ -277,7 +281,8 @@ class _Context:
         self.session["sid"] = self.app.sessions.issue(self.app.signer.max_age)
         csrf.rotate(self.session)
         self.user = user
-        return redirect(self.url("assessment" if auth.can(user, "assessment") else "home"))
+        start = self.url("assessment" if auth.can(user, "assessment") else "home")
+        return redirect(safe_next(wanted, self.request.script_root, start) if wanted else start)
 
     def page_signout(self) -> Response:
         lang = self.session.get("lang")
@@ -345,6 +350,11 @@ class _Context:
         return found
 
     def page_invoice(self, invoice_id: str, payment: Any = None) -> Response:
+        returned = self.request.args.get("payment", "")
+        if payment is None and returned.isascii() and 0 < len(returned) <= 64:
+            # Back from the bank's page (3-D Secure) or from card entry: that attempt's outcome as it stands
+            # now, read back from the processor if it was still held (the webhook may not have come yet).
+            payment = self.app.integrations.outcome(self._invoice(invoice_id), returned)
         invoice, account = self._invoice_and_account(invoice_id)
         # A fresh attempt id per page view: a double-click re-sends the same one (one charge), a
         # retry after a decline comes from a new page and gets a new idempotency key.
@@ -382,13 +392,17 @@ class _Context:
         self.session["card_for_invoice"] = {"token": token, "invoice": invoice.id, "attempt": attempt + "n"}
         return self._card_entry(token, cancel_url=self.external_url("invoice", invoice_id=invoice.id))
 
-    def _pay(self, invoice_id: str, attempt: str) -> Response:
+    def _pay(self, invoice_id: str, attempt: str, *, then_redirect: bool = False) -> Response:
         invoice = self._invoice(invoice_id)
         try:
             outcome = self.app.integrations.pay()(invoice, f"portal-{attempt}")
         except services.Refused as exc:
             self.flash("error", exc.key, **exc.params)
             return redirect(self.url("invoice", invoice_id=invoice_id))
+        key = str(getattr(outcome, "key", "") or "")
+        if then_redirect and key:
+            # Back on the invoice's own address, naming the attempt: a reload re-reads it, never charges again.
+            return redirect(self.url("invoice", invoice_id=invoice_id) + "?" + urlencode({"payment": key}))
         return self.page_invoice(invoice_id, payment=outcome)
 
     def page_invoice_download(self, invoice_id: str) -> Response:
@@ -496,7 +510,7 @@ class _Context:
         if isinstance(pending, dict) and pending.get("token") == token and self.user is not None:
             # "Pay with a new card": the card is saved, now pay the invoice with it.
             self.session.pop("card_for_invoice")
-            return self._pay(str(pending.get("invoice", "")), str(pending.get("attempt", "")))
+            return self._pay(str(pending.get("invoice", "")), str(pending.get("attempt", "")), then_redirect=True)
         return self.render("pay.html", token=token, saved=saved, invalid=False)
 
     def page_guides(self) -> Response:

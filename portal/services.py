@@ -166,6 +166,9 @@ class Integrations:
     invoice_card_link: Callable[..., str] | None = None
     # (invoice) -> [dataverse.stores.payment_methods.PaymentRecord]: the payments recorded on it.
     payment_history: Callable[..., list[Any]] | None = None
+    # (invoice, payment key) -> payments.service.ChargeOutcome | None: one attempt's outcome now, for the
+    # customer coming back from the bank's page (payments.service.attempt_outcome).
+    payment_outcome: Callable[..., Any] | None = None
 
     def mca(self) -> Callable[..., Any]:
         return self.attest_mca or _resolve("sync.mca:attest")
@@ -199,6 +202,9 @@ class Integrations:
     def history(self, invoice: Any) -> list[Any]:
         return list(self.payment_history(invoice)) if self.payment_history is not None else []
 
+    def outcome(self, invoice: Any, key: str) -> Any:
+        return self.payment_outcome(invoice, key) if self.payment_outcome is not None else None
+
     def pdf(self) -> Callable[..., bytes]:
         return self.invoice_pdf or _resolve("accounting.portal_document:portal_invoice_pdf")
 
@@ -231,6 +237,7 @@ _DECLINES = (
     (("incorrect_cvc", "security code", "cvc"), "pay.declined.incorrect_cvc"),
     (("lost_card", "stolen_card", "lost", "stolen"), "pay.declined.lost_card"),
     (("processing_error",), "pay.declined.processing_error"),
+    (("authentication_failure", "failed authentication"), "pay.declined.authentication_failed"),
 )
 
 

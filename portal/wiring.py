@@ -61,10 +61,16 @@ def integrations_for(dv: DataverseClient, settings: Settings) -> Integrations:
 
         return invoice_payments(dv, invoice.id)
 
+    def payment_outcome(invoice: Any, key: str) -> Any:
+        from payments.service import attempt_outcome
+
+        return attempt_outcome(invoice.id, key, dv=dv)
+
     return Integrations(attest_mca=mca_integration(dv, partner_center), create_payment_link=link,
                         redeem_payment_link=redeem, invoice_pdf=invoice_pdf, pay_invoice=pay,
                         start_card_entry=start_card_entry, finish_card_entry=finish_card_entry,
-                        invoice_card_link=invoice_card_link, payment_history=payment_history)
+                        invoice_card_link=invoice_card_link, payment_history=payment_history,
+                        payment_outcome=payment_outcome)
 
 
 def memory_integrations(repo: Any) -> Integrations:
