@@ -23,6 +23,9 @@ STRICT_PACKAGES = (
     "jobs",
     "distributors",
     "sync",
+    "portal",
+    "payments",
+    "accounting",
 )
 
 # What `mypy --strict` turns on that can be set per module (warn_redundant_casts is global only).
