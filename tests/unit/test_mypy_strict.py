@@ -26,6 +26,7 @@ STRICT_PACKAGES = (
     "portal",
     "payments",
     "accounting",
+    "recon",
 )
 
 # What `mypy --strict` turns on that can be set per module (warn_redundant_casts is global only).
