@@ -207,8 +207,7 @@ def usage_revision(ctx: DemoContext) -> list[str]:
     from decimal import Decimal
 
     from billing.models import LineType
-    from dataverse import map_billing as m
-    from dataverse.tables import EntitySet
+    from dataverse.stores import billing_lookups
     from jobs import billing as billing_jobs
     from jobs.recon import periods_for, scheduled
     from sandbox.partnercenter.revise import revise_billed_usage
@@ -233,10 +232,9 @@ def usage_revision(ctx: DemoContext) -> list[str]:
         lines.append(f"  {currency}: {len(deltas)} meters, net {sum(deltas, Decimal(0)):+.2f} against what was invoiced")
     lines.append(f"  delta per customer, subscription and meter: recon/{period}/report/usage_revisions.csv "
                  "(and the report's 'Usage revised after billing' section)")
-    plans = {s.provider_subscription_id.lower(): s.contract_id
-             for s in (m.subscription_from_row(r) for r in dv.list(EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT))}
+    plans = {s.provider_subscription_id.lower(): s.contract_id for s in billing_lookups.all_subscriptions(dv)}
     contract_ids = {plans.get(u.subscription_id.lower()) for u in reopened} - {None}
-    contracts = [m.contract_from_row(r) for r in dv.list(EntitySet.BILLING_CONTRACTS, select=m.CONTRACT_SELECT)]
+    contracts = billing_lookups.all_contracts(dv)
     for contract in sorted((c for c in contracts if c.id in contract_ids), key=lambda c: c.number):
         day = contract.next_invoice_date or ctx.as_of
         nxt = billing_jobs.preview(contract.number, day, dv=dv)

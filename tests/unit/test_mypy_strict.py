@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # One a line, so owners adding theirs do not collide.
 STRICT_PACKAGES = (
     "billing",
+    "cli",
     "partnercenter",
     "dataverse",
     "jobs",
