@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from dataverse.stores.accounts import create_account
 from dataverse.tables import EntitySet, MappingStatus, Provider, SubscriptionKind, SubscriptionStatus
 from distributors.base import ANNUAL, MONTHLY, DistributorAdapter
 from shared.errors import IntegrationError
@@ -47,8 +48,8 @@ def map_one_company(dv: Any, pax8: Any) -> dict[str, Any]:
     if row is not None:
         return row
     row = next((r for r in rows if r.get("cspb_domain")), rows[0])
-    account_id = dv.create(EntitySet.ACCOUNTS, {"name": row.get("cspb_name") or row["cspb_externalid"],
-                                                "cspb_domain": row.get("cspb_domain")})
+    account_id = create_account(dv, row.get("cspb_name") or row["cspb_externalid"], domain=row.get("cspb_domain"),
+                                key=row.get("cspb_domain") or row["cspb_externalid"])
     run_provider_account_sync(dv, {Provider.PAX8: pax8})
     row = dv.get(EntitySet.PROVIDER_ACCOUNTS, row["cspb_provideraccountid"], select=_ACCOUNT_COLUMNS)
     if not _mapped(row):

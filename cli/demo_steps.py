@@ -6,7 +6,6 @@ date, invoice ids) travels in `ctx.shared`.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,9 +19,11 @@ def _dv() -> Any:
 
 
 def dataverse_round_trip(ctx: Any) -> list[str]:
+    from dataverse.stores.accounts import create_account
+
     dv = _dv()
-    name = f"Demo round trip {uuid.uuid4().hex[:8]}"
-    account_id = dv.create("accounts", {"name": name, "cspb_domain": "roundtrip.example"})
+    name = "Demo round trip"
+    account_id = create_account(dv, name, domain="roundtrip.example")
     back = dv.get("accounts", account_id, select=["name", "cspb_domain"])
     if back["name"] != name:
         raise RuntimeError(f"read back {back['name']!r}, wrote {name!r}")
@@ -293,7 +294,9 @@ def _mail_read_back(ctx: Any) -> list[str]:
     server = ctx.servers.get("mail")
     if server is None:
         return []
-    messages = [m for m in server.app.sandbox.messages if m.channel == "smtp"]
+    # In invoice-number order, not arrival order (the post-invoice jobs finish in any order), so
+    # every run shows the same examples.
+    messages = sorted((m for m in server.app.sandbox.messages if m.channel == "smtp"), key=lambda m: m.subject)
     out = [f"invoices emailed over SMTP and read back from the local server: {len(messages)}"]
     for message in messages[:3]:
         files = ", ".join(f"{name} ({len(data):,} bytes)" for name, _type, data in message.attachments)

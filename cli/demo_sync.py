@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from dataverse.stores.accounts import create_account
 from dataverse.tables import EntitySet, MappingStatus, Provider, SubscriptionKind, SubscriptionStatus
 from jobs.sync import price_sheet_rows
 from shared.errors import IntegrationError
@@ -66,7 +67,7 @@ def _ensure_mapped_accounts(dv: Any, pc: Any, wanted: int, crm_accounts: Sequenc
         created = 0
         for acct in crm_accounts:
             if acct["domain"].lower() not in existing:
-                dv.create(EntitySet.ACCOUNTS, {"name": acct["name"], "cspb_domain": acct["domain"]})
+                create_account(dv, acct["name"], domain=acct["domain"])
                 created += 1
         return created
     unmapped = sorted((r for r in dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_name", "cspb_domain",
@@ -74,7 +75,7 @@ def _ensure_mapped_accounts(dv: Any, pc: Any, wanted: int, crm_accounts: Sequenc
                        if r.get("cspb_mappingstatus") == MappingStatus.UNMAPPED and r.get("cspb_domain")),
                       key=lambda r: (r.get("cspb_name") or "", r["cspb_domain"]))
     for row in unmapped[:wanted]:
-        dv.create(EntitySet.ACCOUNTS, {"name": row["cspb_name"], "cspb_domain": row["cspb_domain"]})
+        create_account(dv, row["cspb_name"], domain=row["cspb_domain"])
     return min(wanted, len(unmapped))
 
 
