@@ -44,6 +44,10 @@ def bc_code(value: str) -> str:
 def _odata_str(value: str) -> str:
     return value.replace("'", "''")
 
+def _id(row: dict[str, Any]) -> str:
+    """The id of an entity the API answered with (always a string on the wire)."""
+    return str(row["id"])
+
 
 class BusinessCentralTarget:
     name = "businesscentral"
@@ -52,7 +56,7 @@ class BusinessCentralTarget:
                  retry: RetryPolicy | None = None, timeout: float = 60.0) -> None:
         if not company_id or not token:
             raise AuthError("Business Central company id and an access token (or a token provider) are required")
-        tokens: Callable[[], str] = token if callable(token) else (lambda: token)  # type: ignore[assignment,return-value]
+        tokens: Callable[[], str] = token if callable(token) else (lambda: token)
         self.http = HttpClient(f"{api_root.rstrip('/')}/companies({company_id})", token_provider=tokens,
                                retry=retry or RetryPolicy(), timeout=timeout,
                                default_headers={"Accept": "application/json"})
@@ -79,7 +83,8 @@ class BusinessCentralTarget:
         return rows[0] if rows else None
 
     def _create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self.http.post_json(path, body, ok=(200, 201))
+        created: dict[str, Any] = self.http.post_json(path, body, ok=(200, 201))
+        return created
 
     def upsert_customer(self, customer: Customer) -> str:
         number = bc_code(customer.key)
@@ -87,13 +92,13 @@ class BusinessCentralTarget:
         for _ in range(3):
             existing = self._find("customers", "number", number)
             if existing is None:
-                return self._create("customers", {"number": number, **wanted})["id"]
+                return _id(self._create("customers", {"number": number, **wanted}))
             if all(existing.get(k) == v for k, v in wanted.items()):
-                return existing["id"]
+                return _id(existing)
             try:
                 self.http.request("PATCH", f"customers({existing['id']})", json=wanted,
                                   headers={"If-Match": existing["@odata.etag"]})
-                return existing["id"]
+                return _id(existing)
             except ConflictError:
                 continue  # changed under us: re-read the etag and apply again
         raise ConflictError("Business Central customer kept changing under us")
@@ -102,23 +107,23 @@ class BusinessCentralTarget:
         number = bc_code(item.sku)
         existing = self._find("items", "number", number)
         if existing is not None:
-            return existing["id"]
-        return self._create("items", {"number": number, "displayName": item.name[:100], "type": "Service",
-                                      "unitPrice": money_json(item.unit_price)})["id"]
+            return _id(existing)
+        return _id(self._create("items", {"number": number, "displayName": item.name[:100], "type": "Service",
+                                          "unitPrice": money_json(item.unit_price)}))
 
     def push_invoice(self, invoice: Invoice) -> str:
         customer_number = bc_code(invoice.customer.key)
         self.upsert_customer(invoice.customer)
         existing = self._find("salesInvoices", "externalDocumentNumber", invoice.number)
         if existing is not None and existing.get("status") != "Draft":
-            return existing["id"]
+            return _id(existing)
         if existing is None:
             body = {"externalDocumentNumber": invoice.number, "customerNumber": customer_number,
                     "invoiceDate": invoice.invoice_date.isoformat(), "currencyCode": invoice.currency}
             if invoice.due_date:
                 body["dueDate"] = invoice.due_date.isoformat()
             existing = self._create("salesInvoices", body)
-        invoice_id = existing["id"]
+        invoice_id = _id(existing)
         present = len(self.http.get_json(f"salesInvoices({invoice_id})/salesInvoiceLines").get("value", []))
         for line in invoice.lines[present:]:
             self.upsert_item(Item(line.sku, line.description, line.unit_price))
@@ -132,13 +137,13 @@ class BusinessCentralTarget:
         ref = payment.key[:35]
         existing = self._find("customerPayments", "externalDocumentNumber", ref)
         if existing is not None:
-            return existing["id"]
+            return _id(existing)
         self.upsert_customer(payment.customer)
         # Documented fields only: appliesToInvoiceId applies it; journalDisplayName is read-only.
-        return self._create("customerPayments", {
+        return _id(self._create("customerPayments", {
             "customerNumber": bc_code(payment.customer.key), "postingDate": payment.paid_on.isoformat(),
             "externalDocumentNumber": ref, "amount": money_json(payment.amount), "appliesToInvoiceId": invoice_ref,
-            "description": f"Payment {payment.invoice_number}"[:100]})["id"]
+            "description": f"Payment {payment.invoice_number}"[:100]}))
 
     def _journal(self) -> str:
         if self._journal_id is None:

@@ -8,17 +8,17 @@ strings. A file is not a confirmed push, so exported invoices are not marked Syn
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from accounting import flat_file
 from accounting.service import to_accounting_invoice
+from dataverse.client import DataverseClient
 from payments import invoice_records as records
 
 COLUMNS = ("invoice", "date", "due_date", "customer_key", "customer", "customer_email", "currency", "sku",
            "description", "quantity", "unit_price", "amount", "invoice_total", "amount_paid", "balance")
 
 
-def invoice_rows(dv: Any, invoice_ids: Iterable[str]) -> list[dict[str, str]]:
+def invoice_rows(dv: DataverseClient, invoice_ids: Iterable[str]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for invoice_id in invoice_ids:
         doc = records.load_invoice(dv, invoice_id)
@@ -34,5 +34,5 @@ def invoice_rows(dv: Any, invoice_ids: Iterable[str]) -> list[dict[str, str]]:
     return out
 
 
-def render_invoices(dv: Any, invoice_ids: Iterable[str], fmt: str = "csv") -> bytes:
+def render_invoices(dv: DataverseClient, invoice_ids: Iterable[str], fmt: str = "csv") -> bytes:
     return flat_file.encode(COLUMNS, invoice_rows(dv, invoice_ids), fmt, "invoice file")

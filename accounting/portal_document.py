@@ -6,9 +6,8 @@ in-memory portal has only the portal's own invoice model, which is turned into t
 
 from __future__ import annotations
 
-from typing import Any
-
 from accounting.render import render_invoice_pdf
+from dataverse.client import DataverseClient
 from payments import invoice_records as records
 from payments.invoice_records import DocLine, InvoiceDoc
 from portal.models import Account, Invoice
@@ -37,7 +36,7 @@ def portal_invoice_pdf(invoice: Invoice, account: Account | None) -> bytes:
                               language=invoice.language)
 
 
-def dataverse_invoice_pdf(dv: Any, invoice: Invoice) -> bytes:
+def dataverse_invoice_pdf(dv: DataverseClient, invoice: Invoice) -> bytes:
     """Dataverse portal: the invoice as posted (the caller already checked it is the customer's own)."""
     doc = records.load_invoice(dv, invoice.id)
     customer = records.load_account(dv, doc.account_id).party

@@ -18,7 +18,7 @@ from accounting import invoice_mail
 from accounting import service as accounting
 from accounting.base import AccountingTarget
 from accounting.render import render_invoice_html, render_invoice_pdf
-from dataverse.client import client_or_default
+from dataverse.client import DataverseClient, client_or_default
 from dataverse.stores import invoices
 from payments import invoice_records as records
 from payments import service as payments
@@ -34,7 +34,7 @@ log = get_logger(__name__)
 JOBS = ("send", "charge", "accounting")
 
 
-def send_invoice(invoice: records.InvoiceDoc, contract: records.ContractSettings, *, dv: Any, store: BlobStore,
+def send_invoice(invoice: records.InvoiceDoc, contract: records.ContractSettings, *, dv: DataverseClient, store: BlobStore,
                  mailer: Mailer | None = None) -> str:
     if (invoice.send_status or "").startswith(("Queued", "Sent")):
         return "already sent"
@@ -59,7 +59,7 @@ def send_invoice(invoice: records.InvoiceDoc, contract: records.ContractSettings
     return status
 
 
-def _queue_to_outbox(invoice: records.InvoiceDoc, *, dv: Any, store: BlobStore, email: str,
+def _queue_to_outbox(invoice: records.InvoiceDoc, *, dv: DataverseClient, store: BlobStore, email: str,
                      customer: records.Party,
                      contact: str, language: str) -> str:
     """No mail delivery configured: the rendered invoice waits in the blob store outbox."""
@@ -77,7 +77,7 @@ def _queue_to_outbox(invoice: records.InvoiceDoc, *, dv: Any, store: BlobStore, 
     return status
 
 
-def run_post_invoice_jobs(invoice_id: str, *, dv: Any = None, jobs: tuple[str, ...] = JOBS,
+def run_post_invoice_jobs(invoice_id: str, *, dv: DataverseClient | None = None, jobs: tuple[str, ...] = JOBS,
                           processor: PaymentProcessor | None = None, target: AccountingTarget | str | None = None,
                           store: BlobStore | None = None) -> dict[str, str]:
     """Run the enabled jobs for one invoice; returns job -> outcome in plain words.
@@ -122,12 +122,12 @@ def run_post_invoice_jobs(invoice_id: str, *, dv: Any = None, jobs: tuple[str, .
     return outcomes
 
 
-def pending_invoice_ids(dv: Any) -> list[str]:
+def pending_invoice_ids(dv: DataverseClient) -> list[str]:
     """Invoices with a job still to do: not sent, unpaid, or not synced."""
     return invoices.post_invoice_pending_ids(dv)
 
 
-def run_pending(*, dv: Any = None, progress: Callable[[int], Any] | None = None,
+def run_pending(*, dv: DataverseClient | None = None, progress: Callable[[int], Any] | None = None,
                 on_planned: Callable[[int], Any] | None = None, **kwargs: Any) -> dict[str, dict[str, str]]:
     """Run the jobs of every pending invoice. `on_planned(n)` hears how many there are and
     `progress(1)` each one done (a tqdm bar's total/update)."""

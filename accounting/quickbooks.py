@@ -102,6 +102,11 @@ class _RealmClient(HttpClient):
                 return super().request(method, path, **kwargs)
 
 
+def _id(row: dict[str, Any]) -> str:
+    """The Id of an entity QuickBooks answered with (a string on the wire)."""
+    return str(row["Id"])
+
+
 class QuickBooksTarget:
     name = "quickbooks"
 
@@ -109,7 +114,7 @@ class QuickBooksTarget:
                  retry: RetryPolicy | None = None, timeout: float = 60.0, limiter: RealmLimiter | None = None) -> None:
         if not realm_id or not token:
             raise AuthError("QuickBooks realm id and an access token (or a token provider) are required")
-        tokens: Callable[[], str] = token if callable(token) else (lambda: token)  # type: ignore[assignment,return-value]
+        tokens: Callable[[], str] = token if callable(token) else (lambda: token)
         self.tokens = tokens
         self.http = _RealmClient(f"{base_url.rstrip('/')}/v3/company/{realm_id}", limiter=limiter or RealmLimiter(),
                                  tokens=tokens, error_decoder=qbo_error_decoder, retry=retry or RetryPolicy(),
@@ -141,7 +146,8 @@ class QuickBooksTarget:
         # QuickBooks replays the first answer for a repeated requestid, so only then is a resend safe.
         response = self.http.request("POST", entity.lower(), params=params, data=json.dumps(payload),
                                      headers={"Content-Type": "application/json"}, idempotent=bool(request_id))
-        return response.json()[entity]
+        created: dict[str, Any] = response.json()[entity]
+        return created
 
     def _create_once(self, entity: str, field: str, value: str, payload: dict[str, Any]) -> dict[str, Any]:
         existing = self.query_one(entity, field, value)
@@ -166,12 +172,12 @@ class QuickBooksTarget:
         for _ in range(3):
             existing = self.query_one("Customer", "DisplayName", customer.name)
             if existing is None:
-                return self._post("Customer", payload, _request_id("Customer", customer.key))["Id"]
+                return _id(self._post("Customer", payload, _request_id("Customer", customer.key)))
             if (existing.get("PrimaryEmailAddr") or {}).get("Address", "") == customer.email:
-                return existing["Id"]
+                return _id(existing)
             try:
-                return self._post("Customer", {**payload, "Id": existing["Id"], "SyncToken": existing["SyncToken"],
-                                               "sparse": True})["Id"]
+                return _id(self._post("Customer", {**payload, "Id": existing["Id"],
+                                                   "SyncToken": existing["SyncToken"], "sparse": True}))
             except ConflictError as exc:
                 if exc.code != "5010":
                     raise
@@ -180,10 +186,10 @@ class QuickBooksTarget:
 
     def upsert_item(self, item: Item) -> str:
         name = item.sku[:100]
-        return self._create_once("Item", "Name", name, {
+        return _id(self._create_once("Item", "Name", name, {
             "Name": name, "Sku": item.sku[:100], "Description": item.name[:4000], "Type": "Service",
             "UnitPrice": money_json(item.unit_price), "IncomeAccountRef": {"value": self.account_id(REVENUE_ACCOUNT)},
-        })["Id"]
+        }))
 
     def push_invoice(self, invoice: Invoice) -> str:
         if len(invoice.number) > DOC_NUMBER_MAX:
@@ -201,16 +207,16 @@ class QuickBooksTarget:
                                    "CurrencyRef": {"value": invoice.currency}, "Line": lines}
         if invoice.due_date:
             payload["DueDate"] = invoice.due_date.isoformat()
-        return self._create_once("Invoice", "DocNumber", invoice.number, payload)["Id"]
+        return _id(self._create_once("Invoice", "DocNumber", invoice.number, payload))
 
     def push_payment(self, payment: Payment, invoice_ref: str) -> str:
         ref = payment.key[:DOC_NUMBER_MAX]
         customer_id = self.upsert_customer(payment.customer)
-        return self._create_once("Payment", "PaymentRefNum", ref, {
+        return _id(self._create_once("Payment", "PaymentRefNum", ref, {
             "TotalAmt": money_json(payment.amount), "CustomerRef": {"value": customer_id},
             "TxnDate": payment.paid_on.isoformat(), "PaymentRefNum": ref, "CurrencyRef": {"value": payment.currency},
             "Line": [{"Amount": money_json(payment.amount),
-                      "LinkedTxn": [{"TxnId": invoice_ref, "TxnType": "Invoice"}]}]})["Id"]
+                      "LinkedTxn": [{"TxnId": invoice_ref, "TxnType": "Invoice"}]}]}))
 
     def push_journal(self, entry: JournalEntry) -> str:
         if not entry.balanced():
@@ -223,9 +229,9 @@ class QuickBooksTarget:
                                   "Description": line.description,
                                   "JournalEntryLineDetail": {"PostingType": posting,
                                                              "AccountRef": {"value": self.account_id(line.account)}}})
-        return self._create_once("JournalEntry", "DocNumber", entry.key[:DOC_NUMBER_MAX], {
+        return _id(self._create_once("JournalEntry", "DocNumber", entry.key[:DOC_NUMBER_MAX], {
             "DocNumber": entry.key[:DOC_NUMBER_MAX], "TxnDate": entry.posting_date.isoformat(),
-            "CurrencyRef": {"value": entry.currency}, "Line": lines})["Id"]
+            "CurrencyRef": {"value": entry.currency}, "Line": lines}))
 
 
 __all__ = ["QuickBooksTarget", "qbo_error_decoder", "DEFERRED_REVENUE_ACCOUNT"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from accounting import base as acc
 from accounting.journal_export import render
-from dataverse.client import client_or_default
+from dataverse.client import DataverseClient, client_or_default
 from dataverse.stores import accounts, invoices, products, revenue_schedules
 from payments import invoice_records as records
 from shared.errors import IntegrationError, ValidationError
@@ -46,7 +46,7 @@ class ExportReport:
         return {"synced": len(self.synced), "failed": len(self.failed), "errors": self.failed}
 
 
-def export_master_data(*, target: acc.AccountingTarget | str = "quickbooks", dv: Any = None,
+def export_master_data(*, target: acc.AccountingTarget | str = "quickbooks", dv: DataverseClient | None = None,
                        currency: str = "USD") -> dict[str, int]:
     """Push every account as a customer and every product as an item (item number = SKU,
     i.e. the product number). Invoices push their own customer and items too; this is for a
@@ -63,7 +63,7 @@ def export_master_data(*, target: acc.AccountingTarget | str = "quickbooks", dv:
     return {"customers": customers, "items": items}
 
 
-def to_accounting_invoice(dv: Any, invoice: records.InvoiceDoc) -> acc.Invoice:
+def to_accounting_invoice(dv: DataverseClient, invoice: records.InvoiceDoc) -> acc.Invoice:
     account = records.load_account(dv, invoice.account_id)
     customer = acc.Customer(invoice.account_id or "", account.name or invoice.account_id or "", account.email,
                             invoice.currency)
@@ -73,7 +73,7 @@ def to_accounting_invoice(dv: Any, invoice: records.InvoiceDoc) -> acc.Invoice:
                        due_date=invoice.period_end)
 
 
-def export_invoice(invoice_id: str, *, target: acc.AccountingTarget, dv: Any = None) -> str:
+def export_invoice(invoice_id: str, *, target: acc.AccountingTarget, dv: DataverseClient | None = None) -> str:
     """Push one invoice and its succeeded payments; record Synced or Failed (with the reason) on it.
     Returns the target's invoice id; re-raises after recording so the caller sees the failure."""
     dv = client_or_default(dv)
@@ -96,7 +96,7 @@ def export_invoice(invoice_id: str, *, target: acc.AccountingTarget, dv: Any = N
 
 
 def export_invoices(invoice_ids: list[str] | None = None, *, target: acc.AccountingTarget | str = "quickbooks",
-                    dv: Any = None) -> ExportReport:
+                    dv: DataverseClient | None = None) -> ExportReport:
     """Push the given invoices, or every invoice not yet Synced (including earlier failures)."""
     dv = client_or_default(dv)
     target = target_for(target) if isinstance(target, str) else target
@@ -113,7 +113,7 @@ def export_invoices(invoice_ids: list[str] | None = None, *, target: acc.Account
     return report
 
 
-def deferred_revenue_entries(dv: Any, month: str) -> tuple[list[acc.JournalEntry], list[str]]:
+def deferred_revenue_entries(dv: DataverseClient, month: str) -> tuple[list[acc.JournalEntry], list[str]]:
     """One balanced entry per currency releasing `month`'s scheduled revenue
     (debit deferred revenue, credit revenue). Returns the entries and the schedule row ids used."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
@@ -130,7 +130,7 @@ def deferred_revenue_entries(dv: Any, month: str) -> tuple[list[acc.JournalEntry
     return entries, used
 
 
-def export_deferred_revenue(month: str, *, target: acc.AccountingTarget | str | None = "quickbooks", dv: Any = None,
+def export_deferred_revenue(month: str, *, target: acc.AccountingTarget | str | None = "quickbooks", dv: DataverseClient | None = None,
                             fmt: str = "csv") -> bytes | list[str]:
     """Push the month's deferred revenue journal to `target`, or (target=None) return it as a
     CSV/JSON file. Schedule rows are marked exported only after a successful push."""

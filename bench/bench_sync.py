@@ -92,15 +92,15 @@ def _azure_path(make_dv: Any, pc: Any, processes: int, workers: int, app: Any) -
 
 
 def _product_rows(dv: Any) -> Any:
-    from sync.subscription_sync import _product_ids
+    from dataverse.catalog_repo import product_ids
 
-    return _product_ids(dv, [])
+    return product_ids(dv)
 
 
 def _price_rows(dv: Any) -> Any:
-    from sync.subscription_sync import _prices
+    from dataverse.catalog_repo import price_items
 
-    return _prices(dv)
+    return price_items(dv)
 
 
 def _in_process(dv: Any, pc: Any, workers: int, app: Any) -> tuple[int, int, dict[str, Any]]:

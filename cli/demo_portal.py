@@ -9,7 +9,11 @@ The portal server keeps running (daemon thread) until `stop_servers()` or proces
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dataverse.client import DataverseClient
+    from shared.config import Settings
 
 _servers: list[Any] = []
 
@@ -23,7 +27,7 @@ class _Deferred:
         return self.app(environ, start_response)
 
 
-def start_portal(settings: Any, dv: Any, port: int = 0) -> Any:
+def start_portal(settings: Settings, dv: DataverseClient, port: int = 0) -> Any:
     from dataclasses import replace
 
     from portal.wiring import dataverse_portal
@@ -125,7 +129,7 @@ def run_demo_step(out_dir: Path, entra: Any = None, ca_file: str = "", *, card_e
     return lines
 
 
-def add_card_and_pay(portal: str, dv: Any, contract_id: str, invoice_id: str) -> list[str]:
+def add_card_and_pay(portal: str, dv: DataverseClient, contract_id: str, invoice_id: str) -> list[str]:
     """What a customer does with an e-mailed payment link, over plain HTTP: open the portal's page,
     continue to the processor's hosted card page, type Stripe's test card 4242 4242 4242 4242, come
     back with it saved; then the invoice is charged to it."""

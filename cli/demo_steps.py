@@ -9,35 +9,39 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cli.demo_cmd import DemoContext
+    from dataverse.client import DataverseClient
 
 
-def _dv() -> Any:
+def _dv() -> DataverseClient:
     from dataverse.client import client_or_default
 
     return client_or_default()
 
 
-def dataverse_round_trip(ctx: Any) -> list[str]:
-    from dataverse.stores.accounts import create_account
+def dataverse_round_trip(ctx: DemoContext) -> list[str]:
+    from dataverse.stores import accounts
 
     dv = _dv()
-    name = "Demo round trip"
-    account_id = create_account(dv, name, domain="roundtrip.example")
-    back = dv.get("accounts", account_id, select=["name", "cspb_domain"])
-    if back["name"] != name:
-        raise RuntimeError(f"read back {back['name']!r}, wrote {name!r}")
-    return [f"wrote account {account_id} through the Web API client and read it back: {back['name']!r}"]
+    name = "Demo round trip"  # its id derives from it: every run writes and reads the same row
+    account_id = accounts.create_account(dv, name, domain="roundtrip.example")
+    back = accounts.get_account(dv, account_id)
+    if back is None or back.name != name:
+        raise RuntimeError(f"read back {back.name if back else None!r}, wrote {name!r}")
+    return [f"wrote account {account_id} through the Web API client and read it back: {back.name!r}"]
 
 
-def sync_and_provision(ctx: Any) -> list[str]:
+def sync_and_provision(ctx: DemoContext) -> list[str]:
     from cli.demo_sync import run_demo_flow
+    from dataverse.catalog_repo import set_markup_rule
     from distributors.partnercenter_adapter import PartnerCenterAdapter
 
     dv = _dv()
     # The partner's pricing policy, as an admin would enter it before the first catalog sync.
-    dv.upsert("cspb_markuprules", {"cspb_rulekey": "default"},
-              {"cspb_name": "Default markup", "cspb_rulekey": "default", "cspb_productfamily": "", "cspb_markuppct": 15})
+    set_markup_rule(dv, "default", "Default markup", 15)
     seat_plants = [p["subscription_id"] for p in ctx.seed.get("planted", []) if p["kind"] == "quantity_mismatch"]
     # The rep's change goes to a subscription whose seats already differ from the invoice, so the
     # demo adds no discrepancy the seed did not plant.
@@ -53,7 +57,7 @@ def sync_and_provision(ctx: Any) -> list[str]:
     return lines
 
 
-def price_preview(ctx: Any) -> list[str]:
+def price_preview(ctx: DemoContext) -> list[str]:
     """Next month's price sheet against the prices in force, for the partner's catalog: what the
     subscriptions use plus an allow-list entry an admin would add (the new Copilot family)."""
     from dataverse import catalog_repo
@@ -73,7 +77,7 @@ def price_preview(ctx: Any) -> list[str]:
             f"report: {out['local']['report.html']} (+ price-changes.csv, customer-impact.csv)"]
 
 
-def pax8_provisioning(ctx: Any) -> list[str]:
+def pax8_provisioning(ctx: DemoContext) -> list[str]:
     from cli.demo_pax8 import run_pax8_demo
 
     out = run_pax8_demo(_dv())
@@ -84,7 +88,7 @@ def pax8_provisioning(ctx: Any) -> list[str]:
             f"subscription {out.get('pax8_subscription_id')}, change log {out['status']}"]
 
 
-def _exchange_rates(dv: Any, seeded: dict[str, Any], months: list[str]) -> int:
+def _exchange_rates(dv: DataverseClient, seeded: dict[str, Any], months: list[str]) -> int:
     """The partner keeps the month's rates in the exchange-rate table: the ones Microsoft used on
     the seeded invoices (USD to each currency), so costs convert into the customers' currencies."""
     from decimal import Decimal
@@ -97,7 +101,7 @@ def _exchange_rates(dv: Any, seeded: dict[str, Any], months: list[str]) -> int:
                                       for month in months for code, rate in sorted(seeded["rates"].items())])
 
 
-def recon_ingest(ctx: Any) -> list[str]:
+def recon_ingest(ctx: DemoContext) -> list[str]:
     from jobs.recon import scheduled
     from shared.blobstore import blob_store_from_settings
 
@@ -122,7 +126,7 @@ def recon_ingest(ctx: Any) -> list[str]:
     return lines
 
 
-def billing_cycle(ctx: Any) -> list[str]:
+def billing_cycle(ctx: DemoContext) -> list[str]:
     from dataverse.seed_billing import seed_billing, seed_showcase
     from jobs import billing as billing_jobs
 
@@ -169,7 +173,7 @@ def _has_rows(path: Path) -> bool:
         return bool(fh.read(1))
 
 
-def margin_report(ctx: Any) -> list[str]:
+def margin_report(ctx: DemoContext) -> list[str]:
     """Rebuild last month's recon report now that customer invoices exist to match against, with
     Microsoft's invoice totals checked against the files, as the timer's report does."""
     from jobs.recon import periods_for
@@ -193,7 +197,7 @@ def margin_report(ctx: Any) -> list[str]:
         [f"  {name}: {path}" for name, path in sorted(paths.items())]
 
 
-def usage_revision(ctx: Any) -> list[str]:
+def usage_revision(ctx: DemoContext) -> list[str]:
     """Microsoft revises last month's usage after its invoice: the recon timer's next run replaces the
     month's usage summaries, reports the delta against what the customers were invoiced on, and the
     next invoice of each contract concerned carries the true-up (previewed here, nothing written)."""
@@ -202,8 +206,7 @@ def usage_revision(ctx: Any) -> list[str]:
     from decimal import Decimal
 
     from billing.models import LineType
-    from dataverse import map_billing as m
-    from dataverse.tables import EntitySet
+    from dataverse.stores import billing_lookups
     from jobs import billing as billing_jobs
     from jobs.recon import periods_for, scheduled
     from sandbox.partnercenter.revise import revise_billed_usage
@@ -228,10 +231,9 @@ def usage_revision(ctx: Any) -> list[str]:
         lines.append(f"  {currency}: {len(deltas)} meters, net {sum(deltas, Decimal(0)):+.2f} against what was invoiced")
     lines.append(f"  delta per customer, subscription and meter: recon/{period}/report/usage_revisions.csv "
                  "(and the report's 'Usage revised after billing' section)")
-    plans = {s.provider_subscription_id.lower(): s.contract_id
-             for s in (m.subscription_from_row(r) for r in dv.list(EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT))}
+    plans = {s.provider_subscription_id.lower(): s.contract_id for s in billing_lookups.all_subscriptions(dv)}
     contract_ids = {plans.get(u.subscription_id.lower()) for u in reopened} - {None}
-    contracts = [m.contract_from_row(r) for r in dv.list(EntitySet.BILLING_CONTRACTS, select=m.CONTRACT_SELECT)]
+    contracts = billing_lookups.all_contracts(dv)
     for contract in sorted((c for c in contracts if c.id in contract_ids), key=lambda c: c.number):
         day = contract.next_invoice_date or ctx.as_of
         nxt = billing_jobs.preview(contract.number, day, dv=dv)
@@ -245,32 +247,30 @@ def usage_revision(ctx: Any) -> list[str]:
     return lines
 
 
-def payments_and_accounting(ctx: Any) -> list[str]:
+def payments_and_accounting(ctx: DemoContext) -> list[str]:
     from accounting.post_invoice import run_pending
+    from dataverse.stores import contacts, contracts
     from payments.links import create_payment_link
     from payments.service import redeem
 
     dv = _dv()
-    contracts = list(dv.list("cspb_billingcontracts", select=["cspb_contractnumber", "cspb_paymenttoken",
-                                                              "_cspb_account_value", "_cspb_primarybillingcontact_value"]))
+    all_contracts = contracts.all_settings(dv)
     lines = []
-    for row in contracts:
-        if not row.get("_cspb_primarybillingcontact_value"):
+    for contract in all_contracts:
+        if not contract.primary_billing_contact_id:
             # Sending needs someone to send to: the billing contact Work 365 also requires.
-            number = row["cspb_contractnumber"]
-            contact_id = dv.create("contacts", {
-                "firstname": "Billing", "lastname": number, "emailaddress1": f"billing+{number.lower()}@customer.example",
-                "parentcustomerid_account@odata.bind": f"/accounts({row['_cspb_account_value']})"})
-            dv.update("cspb_billingcontracts", row["cspb_billingcontractid"],
-                      {"cspb_primarybillingcontact@odata.bind": f"/contacts({contact_id})"})
-        if row.get("cspb_paymenttoken"):
+            number = contract.number
+            contact_id = contacts.create_billing_contact(dv, contract.account_id or "", first_name="Billing",
+                                                         last_name=number,
+                                                         email=f"billing+{number.lower()}@customer.example")
+            contracts.set_primary_billing_contact(dv, contract.id, contact_id)
+        if contract.payment_token:
             continue
         # The customer follows the single-use link and adds a card; only the processor's token is stored.
-        link = create_payment_link(row["cspb_contractnumber"])
+        link = create_payment_link(contract.number)
         redeem(link.rsplit("/", 1)[-1], "pm_card_visa", dv=dv)
-        dv.update("cspb_billingcontracts", row["cspb_billingcontractid"],
-                  {"cspb_autocharge": True, "cspb_autosend": True, "cspb_autosync": True})
-    lines.append(f"payment methods added through payment links: {len(contracts)} contracts")
+        contracts.set_post_invoice(dv, contract.id, charge=True, send=True, sync=True)
+    lines.append(f"payment methods added through payment links: {len(all_contracts)} contracts")
     outcomes = run_pending(dv=dv, target="quickbooks")
     tally: Counter[str] = Counter()
     for jobs in outcomes.values():
@@ -289,7 +289,7 @@ def payments_and_accounting(ctx: Any) -> list[str]:
     return lines
 
 
-def _mail_read_back(ctx: Any) -> list[str]:
+def _mail_read_back(ctx: DemoContext) -> list[str]:
     """What the mail sandbox's SMTP server received: the invoices as a customer gets them."""
     server = ctx.servers.get("mail")
     if server is None:
@@ -312,7 +312,7 @@ def _mail_read_back(ctx: Any) -> list[str]:
     return out
 
 
-def portal_and_assessment(ctx: Any) -> list[str]:
+def portal_and_assessment(ctx: DemoContext) -> list[str]:
     from cli.demo_portal import run_demo_step
     from sandbox.registry import tls_folder
 

@@ -80,11 +80,12 @@ def settle() -> None:
 def link(contract_number: str, ttl_days: int) -> None:
     """Print a signed, expiring, single-use link asking the customer to add a payment method."""
     from dataverse.client import client_or_default
+    from dataverse.stores import contracts
     from payments import service
 
     try:
         dv = client_or_default()
-        if dv.get_by_key("cspb_billingcontracts", {"cspb_contractnumber": contract_number}) is None:
+        if contracts.by_number(dv, contract_number) is None:
             raise click.ClickException(f"no billing contract numbered {contract_number!r}")
         url = service.create_payment_link(contract_number, ttl_seconds=ttl_days * 24 * 3600)
     except IntegrationError as exc:

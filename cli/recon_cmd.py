@@ -6,17 +6,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cli.params import MONTH
 from shared.errors import IntegrationError
 
+if TYPE_CHECKING:
+    from dataverse.client import DataverseClient
+    from shared.blobstore import BlobStore
 
-def _clients(dataverse: bool):  # type: ignore[no-untyped-def]
+
+def _clients(dataverse: bool) -> tuple[BlobStore, DataverseClient | None]:
     from shared.blobstore import blob_store_from_settings
 
-    dv = None
+    dv: DataverseClient | None = None
     if dataverse:
         from dataverse.client import DataverseClient
 
@@ -38,7 +43,7 @@ def recon() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--period", type=MONTH, help="YYYY-MM folder to store it under (default: the month most rows fall in).")
 @click.option("--dataverse/--no-dataverse", default=True, show_default=True,
-              help="Write cspb_usagesummary / cspb_reconfile rows.")
+              help="Write the Usage Summary and Reconciliation File rows to Dataverse.")
 def import_cmd(file: Path, period: str | None, dataverse: bool) -> None:
     """Import a recon CSV (or JSON lines) downloaded from Partner Center."""
     from recon.import_csv import import_file

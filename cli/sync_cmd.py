@@ -31,7 +31,7 @@ def _jobs() -> dict[str, tuple[Callable[..., dict[str, Any]], str]]:
 
 @click.group()
 def sync() -> None:
-    """Catalog, provider account and subscription sync (each writes a cspb_syncrun row)."""
+    """Catalog, provider account and subscription sync (each records its run in the Sync Runs table)."""
 
 
 @sync.command()
@@ -50,7 +50,7 @@ def catalog(everything: bool) -> None:
 
 @sync.command()
 def accounts() -> None:
-    """Provider customers -> cspb_provideraccount, auto-mapped by domain."""
+    """Provider customers -> Provider Accounts, auto-mapped by domain."""
     job, unit = _jobs()["accounts"]
     result = _run("accounts", job, unit)
     if result.get("unmapped"):
@@ -60,7 +60,7 @@ def accounts() -> None:
 
 @sync.command()
 def subscriptions() -> None:
-    """Provider subscriptions -> cspb_subscription, change logs for every difference, drift flagged."""
+    """Provider subscriptions -> Subscriptions, change logs for every difference, drift flagged."""
     job, unit = _jobs()["subscriptions"]
     _run("subscriptions", job, unit)
 

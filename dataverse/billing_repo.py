@@ -23,6 +23,7 @@ from decimal import Decimal
 
 from billing.currency import RateTable, month_of
 from billing.models import (
+    USAGE_KINDS,
     BillingContract,
     ChangeLog,
     ExchangeRate,
@@ -34,7 +35,7 @@ from billing.models import (
     UsageSummary,
 )
 from billing.run_service import StoredInvoice
-from billing.runs import USAGE_KINDS, BillingData
+from billing.runs import BillingData
 from dataverse import map_billing as m
 from dataverse.batch import MAX_BATCH_REQUESTS, BatchRequest
 from dataverse.client import DataverseClient

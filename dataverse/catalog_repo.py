@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from billing import catalog_pricing as cp
 from billing.money import parse_decimal
@@ -282,6 +282,63 @@ def provider_account_names(dv: DataverseClient) -> dict[str, str]:
     return out
 
 
+# ---------------------------------------------------------------- units, price lists, currencies
+
+def ensure_units(dv: DataverseClient, wanted: Mapping[str, int], written: dict[str, int]) -> tuple[str, dict[str, str]]:
+    """The catalog's unit group and its units by name (created where missing: `wanted` is name ->
+    months), counting what it creates in `written`."""
+    group = next(iter(dv.list(EntitySet.UOM_SCHEDULES, select=["uomscheduleid", "name"],
+                              filter=f"name eq {odata.literal(cp.UNIT_GROUP_NAME)}")), None)
+    if group is None:
+        group_id = dv.create(EntitySet.UOM_SCHEDULES, {"name": cp.UNIT_GROUP_NAME, "baseuomname": cp.BASE_UNIT_NAME})
+        written["uomschedules"] = written.get("uomschedules", 0) + 1
+    else:
+        group_id = str(group["uomscheduleid"])
+    units = {str(u["name"]): str(u["uomid"]) for u in dv.list(
+        EntitySet.UOMS, select=["uomid", "name", "_uomscheduleid_value"], filter=f"_uomscheduleid_value eq {group_id}")}
+    base_id = units.get(cp.BASE_UNIT_NAME)
+    for name, months in wanted.items():
+        if name in units:
+            continue
+        record: dict[str, Any] = {"name": name, "quantity": months,
+                                  "uomscheduleid@odata.bind": bind(EntitySet.UOM_SCHEDULES, group_id)}
+        if base_id:
+            record["baseuom@odata.bind"] = bind(EntitySet.UOMS, base_id)
+        units[name] = dv.create(EntitySet.UOMS, record)
+        written["uoms"] = written.get("uoms", 0) + 1
+        if name == cp.BASE_UNIT_NAME:
+            base_id = units[name]
+    return group_id, units
+
+
+def price_list_ids(dv: DataverseClient) -> dict[str, str]:
+    """Price list name -> id."""
+    return {str(p["name"]): str(p["pricelevelid"]) for p in dv.list(EntitySet.PRICE_LEVELS,
+                                                                    select=["pricelevelid", "name"])}
+
+
+def currency_ids(dv: DataverseClient) -> dict[str, str]:
+    """ISO currency code (upper case) -> the org's transaction currency id."""
+    return {str(c["isocurrencycode"]).upper(): str(c["transactioncurrencyid"]) for c in dv.list(
+        EntitySet.TRANSACTION_CURRENCIES, select=["transactioncurrencyid", "isocurrencycode"])}
+
+
+# Products and price list items: the two tables whose newest write dates the catalog.
+_NEWEST = ((EntitySet.PRODUCTS, "productid"), (EntitySet.PRODUCT_PRICE_LEVELS, "productpricelevelid"))
+
+
+def catalog_version(dv: DataverseClient) -> str:
+    """The newest write to the catalog and to the price list: "rowversion|rowversion|id|id". The row
+    versions order catalog states; the ids tell two environments with equal counters apart."""
+    versions, ids = [], []
+    for entity_set, id_column in _NEWEST:
+        rows = list(dv.list(entity_set, select=["versionnumber", id_column], orderby="versionnumber desc", top=1,
+                            page_size=1))
+        versions.append(str(rows[0].get("versionnumber") or 0) if rows else "0")
+        ids.append(str(rows[0].get(id_column) or "") if rows else "")
+    return "|".join(versions + ids)
+
+
 # ---------------------------------------------------------------- price lists, markup rules, products
 
 def ensure_price_list(dv: DataverseClient, name: str, currency: str, currency_id: str | None) -> str:
@@ -290,6 +347,13 @@ def ensure_price_list(dv: DataverseClient, name: str, currency: str, currency_id
     if currency_id:
         record["transactioncurrencyid@odata.bind"] = bind(EntitySet.TRANSACTION_CURRENCIES, currency_id)
     return str(dv.upsert(EntitySet.PRICE_LEVELS, {"name": name}, record).id)
+
+
+def set_markup_rule(dv: DataverseClient, key: str, name: str, markup_pct: int, *, family: str = "") -> None:
+    """The partner's markup for a product family ("" = every family), upserted on its rule key: what an admin
+    enters before the first catalog sync."""
+    dv.upsert(EntitySet.MARKUP_RULES, {"cspb_rulekey": key}, {"cspb_name": name, "cspb_rulekey": key,
+                                                              "cspb_productfamily": family, "cspb_markuppct": markup_pct})
 
 
 def markup_rules(dv: DataverseClient, level_names: Mapping[str, str]) -> list[cp.MarkupRule]:
@@ -308,7 +372,7 @@ def markup_rules(dv: DataverseClient, level_names: Mapping[str, str]) -> list[cp
     return rules
 
 
-def catalog_products(dv: Any) -> dict[str, tuple[str, str]]:
+def catalog_products(dv: DataverseClient) -> dict[str, tuple[str, str]]:
     """productnumber -> (name, family) of the products the catalog sync made (they carry a Microsoft product id)."""
     return {p["productnumber"]: (p.get("name") or "", p.get("cspb_productfamily") or "") for p in dv.list(
         EntitySet.PRODUCTS, select=["productnumber", "name", "cspb_productfamily"], filter="cspb_productid ne null",
@@ -329,18 +393,32 @@ def product_update(number: str, name: str, family: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- what the subscription sync prices from
 
-def price_items(dv: DataverseClient) -> dict[str, tuple[Any, ...]]:
-    """Catalog price list items by key (price list|product|unit) -> (amount, cost, volume tiers or None)."""
-    return {r["cspb_pricekey"]: (r.get("amount"), r.get("cspb_cost"), r.get("cspb_pricetiers")) for r in dv.list(
-        EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount", "cspb_cost", "cspb_pricetiers"],
-        filter="cspb_pricekey ne null")}
+class PriceItem(NamedTuple):
+    """A catalog price list item as the subscription sync prices from it."""
+
+    amount: Decimal | None
+    cost: Decimal | None
+    tiers: str | None = None  # volume tiers as stored (billing.catalog_pricing.parse_tiers reads them)
 
 
-def price_item(dv: DataverseClient, key: str) -> tuple[Any, Any]:
-    """One item's (amount, volume tiers), (None, None) when there is none."""
-    rows = list(dv.list(EntitySet.PRODUCT_PRICE_LEVELS, select=["cspb_pricekey", "amount", "cspb_pricetiers"],
+_PRICE_ITEM_COLUMNS = ["cspb_pricekey", "amount", "cspb_cost", "cspb_pricetiers"]
+
+
+def _price_item(row: Mapping[str, Any]) -> PriceItem:
+    return PriceItem(_dec(row.get("amount")), _dec(row.get("cspb_cost")), row.get("cspb_pricetiers"))
+
+
+def price_items(dv: DataverseClient) -> dict[str, PriceItem]:
+    """Catalog price list items by key (price list|product|unit)."""
+    return {r["cspb_pricekey"]: _price_item(r) for r in dv.list(
+        EntitySet.PRODUCT_PRICE_LEVELS, select=_PRICE_ITEM_COLUMNS, filter="cspb_pricekey ne null")}
+
+
+def price_item(dv: DataverseClient, key: str) -> PriceItem | None:
+    """One item by its price key, None when there is none."""
+    rows = list(dv.list(EntitySet.PRODUCT_PRICE_LEVELS, select=_PRICE_ITEM_COLUMNS,
                         filter=f"cspb_pricekey eq {odata.literal(key)}"))
-    return (rows[0].get("amount"), rows[0].get("cspb_pricetiers")) if rows else (None, None)
+    return _price_item(rows[0]) if rows else None
 
 
 def product_ids(dv: DataverseClient) -> dict[str, str]:

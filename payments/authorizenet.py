@@ -99,10 +99,13 @@ class AuthorizeNetProcessor:
         # the duplicate window (module docstring), which refuses the repeat instead of charging twice.
         response = self.http.request("POST", self.url, data=json.dumps({name: payload}),
                                      headers={"Content-Type": "application/json"}, ok=(200,), idempotent=True)
+        answer: dict[str, Any]
         try:
             answer = json.loads(response.content.decode("utf-8-sig"))
         except ValueError:
             raise RetriableError("Authorize.Net returned an unreadable answer") from None
+        if not isinstance(answer, dict):
+            raise RetriableError("Authorize.Net returned an unreadable answer (not a JSON object)")
         return answer
 
     @staticmethod
@@ -235,7 +238,8 @@ class AuthorizeNetProcessor:
         self._raise_for(answer)
         for t in answer.get("transactions") or []:
             if t.get("invoiceNumber") == invoice_number and t.get("transactionStatus") != "declined":
-                return t
+                found: dict[str, Any] = t
+                return found
         return None
 
     def transaction_status(self, trans_id: str, amount: Decimal, currency: str) -> ChargeResult:

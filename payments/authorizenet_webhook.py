@@ -15,11 +15,15 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dataverse.client import DataverseClient
 from dataverse.stores import inbox, payments
 from payments import invoice_records as records
 from shared.errors import AuthError, IntegrationError, RetriableError, ValidationError
+
+if TYPE_CHECKING:
+    from payments.authorizenet import AuthorizeNetProcessor
 
 HEADER = "x-anet-signature"
 SUCCEEDED_STATES = frozenset({"settledSuccessfully", "capturedPendingSettlement"})
@@ -65,7 +69,7 @@ def verify(body: bytes, header: str | None, key: str, encoding: str = "text") ->
     return notification
 
 
-def apply_notification(notification: dict[str, Any], *, dv: Any, processor: Any) -> str:
+def apply_notification(notification: dict[str, Any], *, dv: DataverseClient, processor: AuthorizeNetProcessor) -> str:
     payload = notification["payload"]
     if payload.get("entityName") == "customerPaymentProfile" and payload.get("customerProfileId"):
         # A card saved on the hosted form (Accept Customer, or Accept Hosted with addPaymentProfile).
@@ -99,7 +103,7 @@ def apply_notification(notification: dict[str, Any], *, dv: Any, processor: Any)
     return f"applied ({status})"
 
 
-def handle(body: bytes, headers: dict[str, str], *, dv: Any = None, processor: Any = None,
+def handle(body: bytes, headers: dict[str, str], *, dv: DataverseClient | None = None, processor: AuthorizeNetProcessor | None = None,
            key: str | None = None, encoding: str | None = None) -> tuple[int, dict[str, Any]]:
     """(status, body) for the HTTP trigger: 401 when the signature fails, 400 for a malformed body,
     200 once stored in the inbox (a duplicate notificationId is answered 200 and changes nothing)."""

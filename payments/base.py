@@ -98,6 +98,21 @@ class SavedCard:
     last4: str = ""
 
 
+class CardProcessor(PaymentProcessor, Protocol):
+    """A processor whose own hosted page takes the card (Stripe Checkout, Authorize.Net Accept Hosted):
+    what payments/card_entry.py drives. Both processors we ship are one."""
+
+    def create_customer(self, customer_name: str, email: str, idempotency_key: str, *, reference: str = "") -> str:
+        ...
+
+    def start_card_entry(self, *, customer_ref: str, currency: str, success_url: str, cancel_url: str,
+                         reference: str, contract_number: str, idempotency_key: str, locale: str = "") -> HostedForm:
+        ...
+
+    def finish_card_entry(self, session_ref: str, *, contract_number: str = "") -> SavedCard:
+        ...
+
+
 class CardEntryIncomplete(Exception):
     """The hosted page has not produced a saved card (still open, cancelled or expired)."""
 

@@ -18,9 +18,9 @@ import secrets
 import time
 from typing import Any
 
-from dataverse.client import client_or_default
+from dataverse.client import DataverseClient, client_or_default
 from dataverse.stores import payment_methods as contracts
-from payments.base import HostedForm, SavedCard
+from payments.base import CardProcessor, HostedForm, SavedCard
 from payments.links import USED_PREFIX, LinkClaims, verify_token
 from shared.blobstore import BlobStore, blob_store_from_settings
 from shared.errors import AuthError, ConflictError, ValidationError
@@ -32,7 +32,7 @@ log = get_logger(__name__)
 _LOCALES = {"en", "es", "fr", "de", "it", "nl", "pt"}
 
 
-def _processor(name: str, processor: Any) -> Any:
+def _processor(name: str, processor: CardProcessor | None) -> CardProcessor:
     if processor is not None:
         return processor
     from payments.processors import processor_for
@@ -40,7 +40,7 @@ def _processor(name: str, processor: Any) -> Any:
     return processor_for(name)
 
 
-def _contract(dv: Any, number: str) -> contracts.ContractPayment:
+def _contract(dv: DataverseClient, number: str) -> contracts.ContractPayment:
     contract = contracts.contract_by_number(dv, number)
     if contract is None:
         raise ValidationError(f"contract {number} no longer exists")
@@ -58,7 +58,7 @@ def _used_by(store: BlobStore, link_id: str) -> str | None:
         return ""
 
 
-def start(token: str, *, success_url: str, cancel_url: str, dv: Any = None, processor: Any = None,
+def start(token: str, *, success_url: str, cancel_url: str, dv: DataverseClient | None = None, processor: CardProcessor | None = None,
           store: BlobStore | None = None) -> HostedForm:
     """The hosted card page for the link's contract. `success_url` carries the processor's
     placeholder for its session id where it has one (Stripe: {CHECKOUT_SESSION_ID})."""
@@ -74,14 +74,14 @@ def start(token: str, *, success_url: str, cancel_url: str, dv: Any = None, proc
         customer = processor.create_customer(contract.account_name, contract.email, f"link-{claims.link_id}-customer",
                                              reference=contract.number)
     # A new key per visit: each visit opens its own session (sessions expire; a reused one may have).
-    return processor.start_card_entry(  # type: ignore[no-any-return]
+    return processor.start_card_entry(
         customer_ref=customer, currency=contract.currency, success_url=success_url, cancel_url=cancel_url,
         reference=claims.link_id, contract_number=contract.number,
         idempotency_key=f"link-{claims.link_id}-entry-{secrets.token_hex(6)}",
         locale=contract.language if contract.language in _LOCALES else "auto")
 
 
-def finish(token: str, session_ref: str, *, dv: Any = None, processor: Any = None,
+def finish(token: str, session_ref: str, *, dv: DataverseClient | None = None, processor: CardProcessor | None = None,
            store: BlobStore | None = None) -> SavedCard:
     """The customer is back from the hosted page: store the card it saved on the link's contract."""
     claims = verify_token(token)
@@ -95,7 +95,7 @@ def finish(token: str, session_ref: str, *, dv: Any = None, processor: Any = Non
     return saved
 
 
-def from_checkout_session(session_ref: str, *, dv: Any = None, processor: Any = None,
+def from_checkout_session(session_ref: str, *, dv: DataverseClient | None = None, processor: CardProcessor | None = None,
                           store: BlobStore | None = None) -> str:
     """The processor's webhook said a hosted card entry completed: read it back and store it
     (the customer may have closed the tab before the redirect). Returns what happened."""
@@ -110,7 +110,7 @@ def from_checkout_session(session_ref: str, *, dv: Any = None, processor: Any = 
     return _store(dv, store or blob_store_from_settings(), contract, saved, session_ref)
 
 
-def _store(dv: Any, store: BlobStore, contract: contracts.ContractPayment, saved: SavedCard, session_ref: str) -> str:
+def _store(dv: DataverseClient, store: BlobStore, contract: contracts.ContractPayment, saved: SavedCard, session_ref: str) -> str:
     used = _used_by(store, saved.reference)
     if used == session_ref:
         return "duplicate"
@@ -125,7 +125,7 @@ def _store(dv: Any, store: BlobStore, contract: contracts.ContractPayment, saved
     return "card-saved"
 
 
-def link_for_invoice(invoice_id: str, *, dv: Any = None, settings: Any = None) -> str:
+def link_for_invoice(invoice_id: str, *, dv: DataverseClient | None = None, settings: Any = None) -> str:
     """A payment-link token for the contract an invoice is billed on ("Pay with a new card")."""
     from payments.links import create_token
 
@@ -136,7 +136,7 @@ def link_for_invoice(invoice_id: str, *, dv: Any = None, settings: Any = None) -
     return create_token(number, ttl_seconds=3600, settings=settings)
 
 
-def from_payment_profile(customer_ref: str, *, dv: Any = None, processor: Any = None) -> str:
+def from_payment_profile(customer_ref: str, *, dv: DataverseClient | None = None, processor: CardProcessor | None = None) -> str:
     """Authorize.Net's customer.paymentProfile.created: the newest card of the contract's customer
     profile (read back with getCustomerProfile) becomes the contract's method. No link is used up
     here: the webhook does not know which one; the customer's return does that."""

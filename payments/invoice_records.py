@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from billing.models import PaymentStatus
 from billing.money import round_money
+from dataverse.client import DataverseClient
 from dataverse.stores import accounts, contacts, contracts, invoices, payments
 from dataverse.stores.accounts import ADDRESS_COLUMNS, CustomerAccount, Party
 from dataverse.stores.contacts import BillingContact
@@ -46,11 +46,11 @@ ACCOUNTING_NOT_SYNCED, ACCOUNTING_SYNCED, ACCOUNTING_FAILED = (
     AccountingStatus.NOT_SYNCED, AccountingStatus.SYNCED, AccountingStatus.FAILED)
 
 
-def load_contract(dv: Any, invoice: InvoiceDoc) -> ContractSettings:
+def load_contract(dv: DataverseClient, invoice: InvoiceDoc) -> ContractSettings:
     return contracts.contract_settings(dv, invoice.contract_id, invoice_number=invoice.number)
 
 
-def load_account(dv: Any, account_id: str | None) -> CustomerAccount:
+def load_account(dv: DataverseClient, account_id: str | None) -> CustomerAccount:
     return accounts.load_account(dv, account_id)
 
 
@@ -59,31 +59,31 @@ def customer_party(account: CustomerAccount) -> Party:
     return account.party
 
 
-def billing_contact(dv: Any, contract: ContractSettings) -> BillingContact | None:
+def billing_contact(dv: DataverseClient, contract: ContractSettings) -> BillingContact | None:
     return contacts.billing_contact(dv, contract.primary_billing_contact_id)
 
 
-def payment_row(dv: Any, key: str) -> Payment | None:
+def payment_row(dv: DataverseClient, key: str) -> Payment | None:
     return payments.by_key(dv, key)
 
 
-def held_payments(dv: Any) -> list[Payment]:
+def held_payments(dv: DataverseClient) -> list[Payment]:
     """Pending payments the processor has taken but not decided (e.g. Authorize.Net's review)."""
     return payments.held(dv)
 
 
-def write_payment(dv: Any, invoice: InvoiceDoc, key: str, *, amount: Decimal, processor: str, status: int,
+def write_payment(dv: DataverseClient, invoice: InvoiceDoc, key: str, *, amount: Decimal, processor: str, status: int,
                   processor_payment_id: str = "", error: str = "", paid_on: date | None = None) -> None:
     payments.write(dv, key, invoice_id=invoice.id, invoice_number=invoice.number, currency=invoice.currency,
                    amount=amount, processor=processor, status=status, processor_payment_id=processor_payment_id,
                    error=error, paid_on=paid_on)
 
 
-def succeeded_payments(dv: Any, invoice_id: str) -> list[Payment]:
+def succeeded_payments(dv: DataverseClient, invoice_id: str) -> list[Payment]:
     return payments.succeeded_for_invoice(dv, invoice_id)
 
 
-def refresh_payment_totals(dv: Any, invoice: InvoiceDoc, *, last_attempt_failed: bool = False) -> InvoiceDoc:
+def refresh_payment_totals(dv: DataverseClient, invoice: InvoiceDoc, *, last_attempt_failed: bool = False) -> InvoiceDoc:
     paid = round_money(sum((p.amount for p in succeeded_payments(dv, invoice.id)), ZERO), invoice.currency)
     balance = invoice.total - paid
     if balance <= 0:

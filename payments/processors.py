@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from payments.base import PaymentProcessor
+from payments.base import CardProcessor
 from shared.errors import ValidationError
 
 
-def processor_for(name: str) -> PaymentProcessor:
+def processor_for(name: str) -> CardProcessor:
     if name == "stripe":
         from payments.stripe_adapter import StripeProcessor
 

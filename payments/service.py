@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.money import round_money
-from dataverse.client import client_or_default
+from dataverse.client import DataverseClient, client_or_default
 from dataverse.stores import contracts, inbox
 from distributors.base import idempotency_key
 from payments import invoice_records as records
@@ -55,7 +55,7 @@ class ChargeOutcome:
     action_url: str = ""  # requires_action: the customer's link to finish authenticating
 
 
-def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: str = "autocharge", dv: Any = None,
+def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: str = "autocharge", dv: DataverseClient | None = None,
                    processor: PaymentProcessor | None = None) -> ChargeOutcome:
     """Charge the contract's stored payment method for `amount` (default: the whole balance),
     capped at the balance. RetriableError propagates (the caller's queue retries with the same key)."""
@@ -132,7 +132,8 @@ def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: s
 SUPERSEDED = "Cancelled: the invoice was paid by another payment."
 
 
-def _cancel_superseded(dv: Any, invoice: records.InvoiceDoc, paid_key: str, processor: Any) -> None:
+def _cancel_superseded(dv: DataverseClient, invoice: records.InvoiceDoc, paid_key: str,
+                       processor: PaymentProcessor) -> None:
     """The invoice is paid: cancel the attempts still waiting for the customer (a 3-D Secure link sent
     earlier), so following that old link later cannot take the money a second time."""
     from dataverse.stores import payments as payment_rows
@@ -154,7 +155,7 @@ def _cancel_superseded(dv: Any, invoice: records.InvoiceDoc, paid_key: str, proc
                               error=SUPERSEDED)
 
 
-def settle_held(*, dv: Any = None, processors: dict[str, Any] | None = None) -> list[dict[str, str]]:
+def settle_held(*, dv: DataverseClient | None = None, processors: dict[str, PaymentProcessor] | None = None) -> list[dict[str, str]]:
     """Read the outcome of every held charge (a Pending payment the processor took, e.g. one
     Authorize.Net holds for review) and record it on the invoice. Never charges: the money
     either moved or did not, and the processor says which."""
@@ -185,7 +186,7 @@ def settle_held(*, dv: Any = None, processors: dict[str, Any] | None = None) -> 
     return settled
 
 
-def redeem(token: str, payment_method_token: str, *, dv: Any = None, processor: PaymentProcessor | None = None,
+def redeem(token: str, payment_method_token: str, *, dv: DataverseClient | None = None, processor: PaymentProcessor | None = None,
            store: BlobStore | None = None) -> StoredMethod:
     """Store a payment method on the contract named by a payment link; the link works once."""
     claims: LinkClaims = verify_token(token)
@@ -209,7 +210,7 @@ def redeem(token: str, payment_method_token: str, *, dv: Any = None, processor: 
     return method
 
 
-def apply_webhook_event(event: dict[str, Any], *, dv: Any = None) -> str:
+def apply_webhook_event(event: dict[str, Any], *, dv: DataverseClient | None = None) -> str:
     """Apply a verified Stripe event to the payment it belongs to (found by our key in metadata).
 
     Webhooks are hints about state we already asked for: only payments we recorded are updated,
@@ -247,7 +248,7 @@ class WebhookReply:
     body: dict[str, Any]
 
 
-def handle_stripe_webhook(body: bytes, headers: dict[str, str], *, dv: Any = None,
+def handle_stripe_webhook(body: bytes, headers: dict[str, str], *, dv: DataverseClient | None = None,
                           secret: str | None = None) -> WebhookReply:
     """Verify, store in the inbox (dedupe on the event id), apply. Stripe's docs ask for a 2xx
     quickly and a 400 when the signature cannot be verified; a 5xx makes Stripe retry, which is

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing import kpis
+from dataverse.client import DataverseClient
 from dataverse.stores import kpi_facts
 from portal.assessment import Facts
 
@@ -38,7 +39,7 @@ def recon_leaks(store: Any, as_of: date) -> list[kpis.ReconLeakFact]:
 
 
 class DataverseAssessmentSource:
-    def __init__(self, dv: Any, *, store: Any | None = None, window_days: int = 120) -> None:
+    def __init__(self, dv: DataverseClient, *, store: Any | None = None, window_days: int = 120) -> None:
         self.dv = dv
         self.store = store
         # change logs older than this never affect a 30-day churn window; not reading them keeps a

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from dataverse.client import DataverseClient
 from dataverse.stores import accounts, contacts, contracts, invoices, portal_subscriptions, products
 from dataverse.stores.portal_pages import AgreementRows, PortalPages
 from portal.models import (
@@ -40,7 +41,7 @@ class DataverseRepository:
     # round trip on every subscription page without letting a reassignment linger.
     OWNER_TTL_SECONDS = 60.0
 
-    def __init__(self, dv: Any) -> None:
+    def __init__(self, dv: DataverseClient) -> None:
         self.dv = dv
         self.pages = PortalPages(dv)
         self._owners: dict[str, tuple[float, str]] = {}
@@ -205,7 +206,7 @@ def _invoices(rows: Iterable[Mapping[str, Any]]) -> list[Invoice]:
     return invoices.sort_newest_first(invoices.portal_invoice_from_row(r) for r in rows)
 
 
-def mca_integration(dv: Any, partner_center: Any) -> Any:
+def mca_integration(dv: DataverseClient, partner_center: Any) -> Any:
     """`Integrations.attest_mca` for Dataverse: finds the customer's Partner Center provider account
     and hands the acceptance to the sync area's `sync.mca.attest`."""
 

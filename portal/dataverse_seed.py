@@ -5,15 +5,15 @@ changes nothing."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
+from dataverse.client import DataverseClient
 from dataverse.seed_portal import PortalWorld, SeedIds, seed_portal
 from portal.seed import seeded_repository
 
 __all__ = ["SeedIds", "seed_dataverse"]
 
 
-def seed_dataverse(dv: Any, now: datetime | None = None, *, attested_accounts: tuple[str, ...] = (),
+def seed_dataverse(dv: DataverseClient, now: datetime | None = None, *, attested_accounts: tuple[str, ...] = (),
                    tenant_ids: dict[str, str] | None = None) -> SeedIds:
     """`tenant_ids` maps demo account ids to Partner Center customer ids (e.g. the PC sandbox's),
     so MCA attestation and orders reach a customer the provider knows."""

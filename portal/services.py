@@ -144,7 +144,8 @@ def term_and_frequency(unit_name: str) -> tuple[str, str]:
 
 def _resolve(target: str) -> Callable[..., Any]:
     module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)
+    service: Callable[..., Any] = getattr(importlib.import_module(module), attr)
+    return service
 
 
 @dataclass

@@ -12,8 +12,10 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
+from shared.blobstore import BlobStore
 from shared.errors import NotFoundError
 
 PREFIX = "portal-sessions"
@@ -30,7 +32,7 @@ class SessionStore(Protocol):
 
 
 class InMemorySessionStore:
-    def __init__(self, clock: object = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._live: dict[str, float] = {}
         self._lock = threading.Lock()
         self._clock = clock
@@ -38,14 +40,14 @@ class InMemorySessionStore:
     def issue(self, max_age: int) -> str:
         session_id = secrets.token_urlsafe(32)
         with self._lock:
-            self._live[_key(session_id)] = self._clock() + max_age  # type: ignore[operator]
+            self._live[_key(session_id)] = self._clock() + max_age
         return session_id
 
     def is_live(self, session_id: str) -> bool:
         if not session_id:
             return False
         with self._lock:
-            return self._live.get(_key(session_id), 0) > self._clock()  # type: ignore[operator]
+            return self._live.get(_key(session_id), 0) > self._clock()
 
     def revoke(self, session_id: str) -> None:
         with self._lock:
@@ -53,14 +55,14 @@ class InMemorySessionStore:
 
 
 class BlobSessionStore:
-    def __init__(self, store: object, clock: object = time.time) -> None:
+    def __init__(self, store: BlobStore, clock: Callable[[], float] = time.time) -> None:
         self._blobs = store
         self._clock = clock
 
     def issue(self, max_age: int) -> str:
         session_id = secrets.token_urlsafe(32)
-        expires = self._clock() + max_age  # type: ignore[operator]
-        self._blobs.put(f"{PREFIX}/{_key(session_id)}", json.dumps({"expires": expires}).encode(),  # type: ignore[attr-defined]
+        expires = self._clock() + max_age
+        self._blobs.put(f"{PREFIX}/{_key(session_id)}", json.dumps({"expires": expires}).encode(),
                         content_type="application/json")
         return session_id
 
@@ -68,11 +70,11 @@ class BlobSessionStore:
         if not session_id:
             return False
         try:
-            record = json.loads(self._blobs.get(f"{PREFIX}/{_key(session_id)}"))  # type: ignore[attr-defined]
+            record = json.loads(self._blobs.get(f"{PREFIX}/{_key(session_id)}"))
         except (NotFoundError, ValueError):
             return False
-        return float(record.get("expires", 0)) > self._clock()  # type: ignore[operator]
+        return float(record.get("expires", 0)) > self._clock()
 
     def revoke(self, session_id: str) -> None:
         if session_id:
-            self._blobs.delete(f"{PREFIX}/{_key(session_id)}")  # type: ignore[attr-defined]
+            self._blobs.delete(f"{PREFIX}/{_key(session_id)}")

@@ -32,7 +32,7 @@ class Session(dict[str, Any]):
         super().__delitem__(key)
         self.modified = True
 
-    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+    def pop(self, key: str, *default: Any) -> Any:
         self.modified = self.modified or key in self
         return super().pop(key, *default)
 

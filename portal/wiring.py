@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataverse.client import DataverseClient
 from portal import assessment as assessment_mod
 from portal.app import PortalApp, create_app
 from portal.services import Integrations
 from shared.config import Settings
 
 
-def integrations_for(dv: Any, settings: Settings) -> Integrations:
+def integrations_for(dv: DataverseClient, settings: Settings) -> Integrations:
     from portal.dataverse_repo import mca_integration
 
     def partner_center() -> Any:
@@ -105,7 +106,7 @@ def memory_portal(settings: Settings, repo: Any | None = None, **options: Any) -
     return create_app(settings, repo, **options)
 
 
-def dataverse_portal(settings: Settings, dv: Any | None = None, **options: Any) -> PortalApp:
+def dataverse_portal(settings: Settings, dv: DataverseClient | None = None, **options: Any) -> PortalApp:
     """The production portal: data in Dataverse, sign-in per settings.mode."""
     from dataverse.client import DataverseClient
     from portal.assessment_source import DataverseAssessmentSource

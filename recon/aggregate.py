@@ -6,8 +6,9 @@ polars holds gzip'd input in memory. On plain CSV its streaming engine is ~30 % 
 1.3 s vs 1.9 s, 180 MB with POLARS_CSV_CHUNK_SIZE=4 MB, 370 MB without), but it reads only up to the
 last column a query uses: a row with an extra field (an unquoted comma) or a missing one is silently
 cut or padded, where DuckDB's strict reader rejects it. Making polars parse every field costs more
-than it saves (2.7 s), so DuckDB stays the engine for every format (a polars streaming fast path
-for JSON lines held 341 MB at 1M rows and was no faster; issue 15, reverted). Tuning tried and measured as
+than it saves (2.7 s), so DuckDB stays the engine for CSV. JSON lines have no ragged rows, so
+their fast path is polars fed 4 MB blocks (recon/jsonl_fast.py; `scan_ndjson` on the file held
+324 MB at 1M rows because it maps the whole file); the exact path stays DuckDB's. Tuning tried and measured as
 noise at 2M rows: threads 3, preserve_insertion_order off, DECIMAL/UUID types in the reader, one
 hashed group key, count() instead of FILTER, a plain left(UsageDate, 7) month key.
 
@@ -42,9 +43,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from billing.money import MINOR_UNITS
 from billing.pec import cost_before_pec, pec_earned
+from recon import jsonl_fast
 from recon.columns import USAGE_OPTIONAL, USAGE_REQUIRED, resolve
 from recon.quarantine import QuarantineRow, write_quarantine
 from recon.sources import SourceInfo, inspect
@@ -221,11 +224,7 @@ def _fast_sql(source_sql: str) -> str:
     d = DECIMAL_TYPE
     # ISO UsageDate: group on its month text; anything else on the whole value, parsed per group.
     day_key = "CASE WHEN substr(UsageDate, 5, 1) = '-' THEN left(UsageDate, 7) ELSE UsageDate END"
-    month = ("CASE WHEN length(day_key) = 7 THEN TRY_CAST(day_key || '-01' AS DATE) ELSE "
-             + _USAGE_DAY.replace("UsageDate", "day_key") + " END")
     row_bad = " OR ".join(f"{_q('d_' + c)} IS NULL" for c in ("Quantity", "BillingPreTaxTotal", "PricingPreTaxTotal"))
-    pec_pct = (f"CASE WHEN coalesce(trim(PartnerEarnedCreditPercentage), '') = '' THEN CAST(0 AS {d}) "
-               f"ELSE TRY_CAST(PartnerEarnedCreditPercentage AS {d}) END")
     keys = "CustomerId, SubscriptionId, EntitlementId, MeterCategory, BillingCurrency, PricingCurrency"
     return f"""
 WITH src AS ({source_sql}),
@@ -237,12 +236,23 @@ sub AS (
   FROM (SELECT *, {", ".join(f"TRY_CAST({_q(c)} AS {d}) AS {_q('d_' + c)}"
                              for c in ("Quantity", "BillingPreTaxTotal", "PricingPreTaxTotal"))} FROM src)
   GROUP BY ALL)
-SELECT NULL, CASE WHEN bad_rows > 0 OR up IS NULL OR rate IS NULL OR pec IS NULL OR month IS NULL
+{_checked_groups_sql("sub")}"""
+
+
+def _checked_groups_sql(sub: str) -> str:
+    """Sub-groups (raw keys, exact sums, unparsed-row counts) -> the rows `_fold` takes. One home for
+    the per-group checks, whoever built the sub-groups (DuckDB's readers or recon.jsonl_fast)."""
+    d = DECIMAL_TYPE
+    month = ("CASE WHEN length(day_key) = 7 THEN TRY_CAST(day_key || '-01' AS DATE) ELSE "
+             + _USAGE_DAY.replace("UsageDate", "day_key") + " END")
+    pec_pct = (f"CASE WHEN coalesce(trim(PartnerEarnedCreditPercentage), '') = '' THEN CAST(0 AS {d}) "
+               f"ELSE TRY_CAST(PartnerEarnedCreditPercentage AS {d}) END")
+    return f"""SELECT NULL, CASE WHEN bad_rows > 0 OR up IS NULL OR rate IS NULL OR pec IS NULL OR month IS NULL
                   THEN 'bad' END, NULL,
        CustomerId, SubscriptionId, EntitlementId, MeterCategory, strftime(month, '%Y-%m'), BillingCurrency,
        PricingCurrency, up, rate, pec, name, qty, cost, ptotal, n
 FROM (SELECT *, {month} AS month, TRY_CAST(UnitPrice AS {d}) AS up,
-             TRY_CAST(PCToBCExchangeRate AS {d}) AS rate, {pec_pct} AS pec FROM sub)
+             TRY_CAST(PCToBCExchangeRate AS {d}) AS rate, {pec_pct} AS pec FROM {sub})
 """
 
 
@@ -321,10 +331,14 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
     # Clean files (the normal case) take the parallel fast path. Anything wrong, and we read again
     # with record numbers so every quarantined row carries its line.
     folded: tuple[list[tuple], list[tuple]] | None
-    try:
-        folded = _fold(run(exact=False)[0], strict=True)
-    except duckdb.Error:
-        folded = None
+    if info.fmt == "jsonl" and jsonl_fast.available():
+        sub = jsonl_fast.subgroups(info, cols)  # None: polars refused the file, so it has a problem
+        folded = None if sub is None else _fold(_checked_groups(sub, memory_limit), strict=True)
+    else:
+        try:
+            folded = _fold(run(exact=False)[0], strict=True)
+        except duckdb.Error:
+            folded = None
     rejects: list[tuple] = []
     if folded is None:
         try:
@@ -357,6 +371,18 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
     result.quarantine_sample = quarantined[:sample_size]
     check_counts(result.rows_read, result.rows_aggregated, result.rows_quarantined, info.path.name)
     return result
+
+
+def _checked_groups(sub: Any, memory_limit: str) -> list[tuple]:
+    """recon.jsonl_fast's sub-groups (an Arrow table) through the same per-group checks as DuckDB's."""
+    import duckdb
+
+    con = duckdb.connect(config={"memory_limit": memory_limit})
+    try:
+        con.register("jsonl_sub", sub)
+        return con.execute(_checked_groups_sql("jsonl_sub")).fetchall()
+    finally:
+        con.close()
 
 
 def _isal_available() -> bool:

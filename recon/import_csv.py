@@ -11,9 +11,9 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from billing.models import UsageSource, UsageSummary
+from dataverse.client import DataverseClient
 from dataverse.stores.recon_period import period_summaries, reopen_summaries
 from dataverse.tables import ReconFileStatus
 from recon.aggregate import AggregateResult, aggregate_usage
@@ -64,7 +64,7 @@ def _period_of(weights: Counter[str], explicit: str | None, what: str) -> str:
     return weights.most_common(1)[0][0]
 
 
-def import_file(path: str | Path, *, store: BlobStore, dv: Any = None, period: str | None = None,
+def import_file(path: str | Path, *, store: BlobStore, dv: DataverseClient | None = None, period: str | None = None,
                 kind_name: str = "import") -> ImportResult:
     """Import one file. `dv` (a DataverseClient) is optional: without it nothing is written to Dataverse."""
     source = Path(path)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from billing.models import UsageSource, UsageSummary
+from dataverse.client import DataverseClient
 from dataverse.stores.recon_period import period_summaries, reopen_summaries
 from dataverse.tables import ReconFileStatus
 from recon.aggregate import AggregateResult, aggregate_usage
@@ -118,7 +119,7 @@ def _consolidate(parts: Sequence[Path], target: Path) -> Path:
     return target
 
 
-def ingest_period(period: str, *, store: BlobStore, dv: Any = None, pc: Any = None, progress: bool = False,
+def ingest_period(period: str, *, store: BlobStore, dv: DataverseClient | None = None, pc: Any = None, progress: bool = False,
                   today: date | None = None, currencies: Sequence[str] | None = None,
                   workdir: Path | None = None) -> IngestOutcome:
     """Fetch, store, aggregate. A file that fails validation is recorded (its recon file row, status Failed)
@@ -182,8 +183,8 @@ def ingest_period(period: str, *, store: BlobStore, dv: Any = None, pc: Any = No
     return outcome
 
 
-def _ingest_one(kind: str, currency: str, export: Any, *, period: str, store: BlobStore, dv: Any, work: Path,
-                outcome: IngestOutcome, provider_accounts: dict[str, str],
+def _ingest_one(kind: str, currency: str, export: Any, *, period: str, store: BlobStore, dv: DataverseClient | None,
+                work: Path, outcome: IngestOutcome, provider_accounts: dict[str, str],
                 line_totals: dict[str, Any] | None = None) -> FileOutcome:
     prefix = blob_prefix(period, kind, currency)
     work.mkdir(parents=True, exist_ok=True)

@@ -9,10 +9,10 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from billing.models import ExchangeRate, Invoice, Subscription, UsageSummary
 from billing.money import round_places
+from dataverse.client import DataverseClient
 from dataverse.tables import EntitySet
 from recon.aggregate import aggregate_usage
 from recon.invoice_file import ProviderLine, read_invoice_file
@@ -38,7 +38,7 @@ def period_bounds(period: str) -> tuple[date, date]:
         raise ValidationError(f"period must be YYYY-MM, got {period!r}") from None
 
 
-def load_dynamics(dv: Any, period: str) -> tuple[list[Subscription], list[Invoice], list[UsageSummary],
+def load_dynamics(dv: DataverseClient, period: str) -> tuple[list[Subscription], list[Invoice], list[UsageSummary],
                                                   dict[str, TenantAccount]]:
     """Subscriptions, the invoices with a line billing the period (an invoice of a later cycle
     carries the month's prorations and arrears usage), the period's usage summaries, and the
@@ -71,7 +71,7 @@ def with_billing_state(usage: Sequence[UsageSummary], stored: Sequence[UsageSumm
     return out
 
 
-def dynamics_rates(dv: Any) -> list[ExchangeRate]:
+def dynamics_rates(dv: DataverseClient) -> list[ExchangeRate]:
     """The month's rate table in Dynamics (the exchange-rate table), the one the billing run converts with."""
     from dataverse.exchange_rates import load_exchange_rates
 
@@ -97,7 +97,7 @@ def store_report(period: str, result: ReconResult, *, store: BlobStore, counts: 
 
 
 def build_report(period: str, *, provider_lines: Sequence[ProviderLine], usage: Sequence[UsageSummary],
-                 store: BlobStore, dv: Any = None, subscriptions: Sequence[Subscription] = (),
+                 store: BlobStore, dv: DataverseClient | None = None, subscriptions: Sequence[Subscription] = (),
                  invoices: Sequence[Invoice] = (), tenants: dict[str, TenantAccount] | None = None,
                  out_dir: Path | None = None, rates: Sequence[ExchangeRate] = (),
                  provider_invoices: Sequence[ProviderInvoiceTotal] = (),
@@ -136,7 +136,7 @@ def _tolerance(text: str) -> Decimal:
 
 
 def report_from_files(period: str, *, invoice_files: Sequence[Path], usage_files: Sequence[Path],
-                      store: BlobStore, dv: Any = None, out_dir: Path | None = None,
+                      store: BlobStore, dv: DataverseClient | None = None, out_dir: Path | None = None,
                       language: str = "en",
                       microsoft_invoices: Sequence[tuple[str, str, Decimal]] = ()) -> dict[str, str]:
     """The report rebuilt from recon files. `microsoft_invoices` (id, currency, totalCharges) are

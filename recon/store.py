@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from billing.models import UsageSource, UsageSummary
+from dataverse.client import DataverseClient
 from dataverse.stores import provider_accounts as provider_accounts_store
 from dataverse.stores import recon_files, usage_summaries
 from dataverse.stores.recon_files import ReconFileRow
@@ -71,15 +71,15 @@ def summaries_from_groups(groups: Iterable[UsageGroup],
     return [merged[k] for k in sorted(merged)]
 
 
-def write_summaries(dv: Any, summaries: Sequence[UsageSummary]) -> int:
+def write_summaries(dv: DataverseClient, summaries: Sequence[UsageSummary]) -> int:
     return usage_summaries.write(dv, summaries)
 
 
-def write_recon_file(dv: Any, row: ReconFileRow) -> str:
+def write_recon_file(dv: DataverseClient, row: ReconFileRow) -> str:
     return recon_files.write(dv, row)
 
 
-def load_tenants(dv: Any) -> tuple[dict[str, TenantAccount], dict[str, str]]:
+def load_tenants(dv: DataverseClient) -> tuple[dict[str, TenantAccount], dict[str, str]]:
     """Partner Center provider accounts: tenant id -> TenantAccount, and tenant id -> provider account id."""
     tenants: dict[str, TenantAccount] = {}
     provider_accounts: dict[str, str] = {}

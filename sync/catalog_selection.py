@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from billing.catalog_pricing import ProductInfo, product_number
 from dataverse import catalog_repo
 from dataverse.catalog_repo import SelectionEntry, SubscriptionUse
+from dataverse.client import DataverseClient
 from dataverse.tables import CatalogSelectionKind
 from shared.errors import ValidationError
 
@@ -62,7 +62,7 @@ def build(entries: Iterable[SelectionEntry], uses: Iterable[SubscriptionUse], *,
         in_use=frozenset(product_number(u.product_id, u.sku_id).upper() for u in uses if u.sku_id))
 
 
-def load(dv: Any, uses: Iterable[SubscriptionUse], *, everything: bool = False) -> Selection:
+def load(dv: DataverseClient, uses: Iterable[SubscriptionUse], *, everything: bool = False) -> Selection:
     return build(catalog_repo.selection_entries(dv), uses, everything=everything)
 
 

@@ -22,16 +22,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from billing import catalog_pricing as cp
 from dataverse import catalog_repo as repo
-from dataverse.tables import EntitySet
+from dataverse.client import DataverseClient
 from shared.dates import require_date
 from shared.errors import FatalError, IntegrationError, RetriableError, ValidationError
 from shared.logging import get_logger
+from shared.queue import Queue
 from sync import catalog_selection, runs
-from sync.records import bind
 
 log = get_logger(__name__)
 
@@ -39,6 +39,12 @@ REVIEW_CURRENT, REVIEW_PENDING = 1, 2
 PRICE_CHANGE_PENDING = cp.CHANGE_PENDING
 MAX_ROW_ERRORS = 20
 SHEET_REQUIRED = ("ProductId", "SkuId", "UnitPrice", "TermDuration", "BillingPlan", "Currency")
+
+
+class PriceSheetSource(Protocol):
+    """Where a market's license price sheet comes from (distributors.partnercenter_adapter.PartnerCenterAdapter)."""
+
+    def iter_price_sheet(self, market: str, *, month: str | None = None) -> Iterable[Mapping[str, str]]: ...
 
 
 @dataclass
@@ -78,31 +84,6 @@ def _today(today: date | None) -> date:
 
 # ---------------------------------------------------------------- units, price lists, rules
 
-def _ensure_units(dv: Any, wanted: Mapping[str, int], written: dict[str, int]) -> tuple[str, dict[str, str]]:
-    group = next(iter(dv.list(EntitySet.UOM_SCHEDULES, select=["uomscheduleid", "name"],
-                              filter=f"name eq '{cp.UNIT_GROUP_NAME}'")), None)
-    if group is None:
-        group_id = dv.create(EntitySet.UOM_SCHEDULES, {"name": cp.UNIT_GROUP_NAME, "baseuomname": cp.BASE_UNIT_NAME})
-        written["uomschedules"] = written.get("uomschedules", 0) + 1
-    else:
-        group_id = group["uomscheduleid"]
-    units = {u["name"]: u["uomid"] for u in dv.list(EntitySet.UOMS, select=["uomid", "name", "_uomscheduleid_value"],
-                                                     filter=f"_uomscheduleid_value eq {group_id}")}
-    base_id = units.get(cp.BASE_UNIT_NAME)
-    for name, months in wanted.items():
-        if name in units:
-            continue
-        record: dict[str, Any] = {"name": name, "quantity": months,
-                                  "uomscheduleid@odata.bind": bind(EntitySet.UOM_SCHEDULES, group_id)}
-        if base_id:
-            record["baseuom@odata.bind"] = bind(EntitySet.UOMS, base_id)
-        units[name] = dv.create(EntitySet.UOMS, record)
-        written["uoms"] = written.get("uoms", 0) + 1
-        if name == cp.BASE_UNIT_NAME:
-            base_id = units[name]
-    return group_id, units
-
-
 def _standard_units() -> dict[str, int]:
     units = {cp.BASE_UNIT_NAME: 1}
     for term, plan in cp.STANDARD_UNITS:
@@ -110,10 +91,9 @@ def _standard_units() -> dict[str, int]:
     return units
 
 
-def _ensure_price_lists(dv: Any, currencies: Iterable[str], written: dict[str, int]) -> dict[str, str]:
-    levels = {p["name"]: p["pricelevelid"] for p in dv.list(EntitySet.PRICE_LEVELS, select=["pricelevelid", "name"])}
-    currency_ids = {c["isocurrencycode"].upper(): c["transactioncurrencyid"] for c in dv.list(
-        EntitySet.TRANSACTION_CURRENCIES, select=["transactioncurrencyid", "isocurrencycode"])}
+def _ensure_price_lists(dv: DataverseClient, currencies: Iterable[str], written: dict[str, int]) -> dict[str, str]:
+    levels = repo.price_list_ids(dv)
+    currency_ids = repo.currency_ids(dv)
     for currency in currencies:
         name = cp.price_list_name(currency)
         if name in levels:
@@ -123,15 +103,15 @@ def _ensure_price_lists(dv: Any, currencies: Iterable[str], written: dict[str, i
     return levels
 
 
-def load_rules(dv: Any, level_ids: Mapping[str, str]) -> list[cp.MarkupRule]:
+def load_rules(dv: DataverseClient, level_ids: Mapping[str, str]) -> list[cp.MarkupRule]:
     return repo.markup_rules(dv, {v: k for k, v in level_ids.items()})
 
 
-def prepare(dv: Any, currencies: Iterable[str], *, today: date | None = None, everything: bool = False,
+def prepare(dv: DataverseClient, currencies: Iterable[str], *, today: date | None = None, everything: bool = False,
             units_only: bool = False) -> Context:
     currencies = [c.upper() for c in currencies]
     written: dict[str, int] = {}
-    group_id, units = _ensure_units(dv, _standard_units(), written)
+    group_id, units = repo.ensure_units(dv, _standard_units(), written)
     levels = _ensure_price_lists(dv, currencies, written)
     ctx = Context(group_id, units, levels, [], catalog_selection.Selection(everything=True), {}, [], {},
                   _today(today), written)
@@ -190,7 +170,7 @@ def _impact(ctx: Context, key: str, old_cost: Decimal | None, new_cost: Decimal,
     return repo.Impact(count, seats, cp.margin_change(seats, old_cost, new_cost, currency))
 
 
-def _sync_products(dv: Any, ctx: Context, items: cp.SheetItems, numbers: Iterable[str]) -> None:
+def _sync_products(dv: DataverseClient, ctx: Context, items: cp.SheetItems, numbers: Iterable[str]) -> None:
     def writes() -> Iterable[dict[str, Any]]:
         for number in dict.fromkeys(numbers):
             info = items.products[number]
@@ -209,7 +189,7 @@ def _sync_products(dv: Any, ctx: Context, items: cp.SheetItems, numbers: Iterabl
     ctx.wrote("products", repo.write_products(dv, writes()))
 
 
-def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, run: runs.SyncRun, *,
+def sync_price_list(dv: DataverseClient, ctx: Context, items: cp.SheetItems, currency: str, run: runs.SyncRun, *,
                     release: bool = False) -> str:
     """Bring one price list in line with the sheet. Returns the currency whose prices fed it.
     `release`: this is the last price list the sheet feeds, so its rows can go once planned."""
@@ -222,7 +202,7 @@ def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, 
     run.bump("notYetEffective", plan.not_yet_effective)
     missing_units = {w.unit for w in plan.wanted} - set(ctx.units)
     if missing_units:
-        _, ctx.units = _ensure_units(dv, {u: cp.BILLING_MONTHS.get(u.split(" ")[-1], 1) for u in missing_units},
+        _, ctx.units = repo.ensure_units(dv, {u: cp.BILLING_MONTHS.get(u.split(" ")[-1], 1) for u in missing_units},
                                      ctx.written)
     if release:
         items.drop_rows()
@@ -274,7 +254,7 @@ def sync_price_list(dv: Any, ctx: Context, items: cp.SheetItems, currency: str, 
     return source
 
 
-def _price_new_subscriptions(dv: Any, ctx: Context, currency: str, existing: Mapping[str, cp.ExistingPrice],
+def _price_new_subscriptions(dv: DataverseClient, ctx: Context, currency: str, existing: Mapping[str, cp.ExistingPrice],
                              created: Iterable[cp.DesiredPrice], run: runs.SyncRun) -> None:
     """A subscription synced before its product was in the catalog starts at the item's price now,
     priced by its quantity's tier; after that only a renewal changes it. It takes its currency's
@@ -314,7 +294,7 @@ def _finish_counts(run: runs.SyncRun, written: Mapping[str, int]) -> None:
         run.bump(f"written.{name}", count)
 
 
-def run_catalog_sync(dv: Any, price_sheet: Iterable[Mapping[str, Any]], *, currencies: Iterable[str] = ("USD",),
+def run_catalog_sync(dv: DataverseClient, price_sheet: Iterable[Mapping[str, Any]], *, currencies: Iterable[str] = ("USD",),
                      progress: runs.Progress = runs.no_progress, run_key: str | None = None,
                      today: date | None = None, everything: bool = False) -> CatalogResult:
     """One process, every currency: `price_sheet` rows (Partner Center's price sheet columns, any
@@ -354,7 +334,7 @@ def markets_for(currencies: Iterable[str]) -> dict[str, list[str]]:
     return dict(sorted(out.items()))
 
 
-def fan_out(dv: Any, queue: Any, currencies: Iterable[str], *, run: runs.SyncRun, today: date | None = None,
+def fan_out(dv: DataverseClient, queue: Queue, currencies: Iterable[str], *, run: runs.SyncRun, today: date | None = None,
             month: str | None = None) -> int:
     """Timer side: make the units and price lists every market shares (so parallel workers never race
     to create them), then enqueue one message per market. Message ids carry the run key."""
@@ -371,7 +351,7 @@ def fan_out(dv: Any, queue: Any, currencies: Iterable[str], *, run: runs.SyncRun
     return sent
 
 
-def handle_market(body: Mapping[str, Any], *, dv: Any = None, pc: Any = None,
+def handle_market(body: Mapping[str, Any], *, dv: DataverseClient | None = None, pc: PriceSheetSource | None = None,
                   run: runs.SyncRun | None = None, everything: bool = False) -> dict[str, Any]:
     """Worker side: sync one market's sheet into the price lists it feeds. Checkpointed: a market
     whose run row says Succeeded is not done twice. Only RetriableError escapes."""

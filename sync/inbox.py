@@ -30,6 +30,7 @@ from shared.queue import PROVISIONING_QUEUE, Queue
 if TYPE_CHECKING:  # imported where used: the intake path stays light
     from dataverse.client import DataverseClient
     from dataverse.webhook import DataverseEvent
+    from shared.config import Settings
 
 log = get_logger(__name__)
 
@@ -88,7 +89,7 @@ def _pool() -> ThreadPoolExecutor:
         return _intake_pool
 
 
-def intake_client(settings: Any) -> DataverseClient:
+def intake_client(settings: Settings) -> DataverseClient:
     """A Dataverse client for the webhook path: short timeouts and one retry, so storage being down
     is a 503 within seconds, not a minute of backoff."""
     from dataverse.client import DataverseClient
@@ -101,7 +102,7 @@ def intake_client(settings: Any) -> DataverseClient:
 
 
 def accept_delivery(body: bytes, headers: Mapping[str, str], params: Mapping[str, str] | None = None, *,
-                    dv: DataverseClient | None = None, queue: Queue | None = None, settings: Any = None,
+                    dv: DataverseClient | None = None, queue: Queue | None = None, settings: Settings | None = None,
                     now: datetime | None = None, deadline: float = INTAKE_DEADLINE_SECONDS) -> Delivery:
     """Check the key and the body (401, 400, 413), store the delivery and enqueue it (202). With storage
     or the queue failing or slow, 503 with Retry-After within `deadline` seconds: the row is left
@@ -134,7 +135,7 @@ def accept_delivery(body: bytes, headers: Mapping[str, str], params: Mapping[str
                         retry_after=int(exc.retry_after) if exc.retry_after else RETRY_AFTER_SECONDS)
 
 
-def _store_and_enqueue(event: DataverseEvent, body: bytes, dv: DataverseClient | None, queue: Queue | None, settings: Any,
+def _store_and_enqueue(event: DataverseEvent, body: bytes, dv: DataverseClient | None, queue: Queue | None, settings: Settings,
                        now: datetime | None) -> Delivery:
     from dataverse.webhook import event_key
 
@@ -301,12 +302,12 @@ def sweep(dv: DataverseClient, queue: Queue, *, minutes: int = DEFAULT_STUCK_MIN
     return out
 
 
-def _status_name(code: Any) -> str:
-    names = {int(v): v.name.title() for v in InboxStatus}
+def _status_name(code: int | None) -> str:
+    names: dict[int | None, str] = {int(v): v.name.title() for v in InboxStatus}
     return names.get(code, str(code))
 
 
-def sweep_job(settings: Any = None, *, dv: DataverseClient | None = None, queue: Queue | None = None) -> dict[str, Any]:
+def sweep_job(settings: Settings | None = None, *, dv: DataverseClient | None = None, queue: Queue | None = None) -> dict[str, Any]:
     """The timer's job: the configured Dataverse and provisioning queue."""
     from dataverse.client import client_or_default
     from shared.queue import get_queue

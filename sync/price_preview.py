@@ -18,11 +18,12 @@ from typing import Any
 from billing import catalog_pricing as cp
 from billing import price_outlook as po
 from dataverse import catalog_repo as repo
-from dataverse.tables import EntitySet
+from dataverse.client import DataverseClient
 from shared.blobstore import BlobStore
 from shared.errors import IntegrationError, RetriableError
 from shared.logging import get_logger
 from sync import catalog_selection, catalog_sync, runs
+from sync.catalog_sync import PriceSheetSource
 from sync.price_preview_report import customers_csv, html_report, items_csv
 
 log = get_logger(__name__)
@@ -32,7 +33,7 @@ def next_month(today: date) -> date:
     return date(today.year + (today.month == 12), today.month % 12 + 1, 1)
 
 
-def run_price_preview(dv: Any, pc: Any, *, month: str | None = None, today: date | None = None,
+def run_price_preview(dv: DataverseClient, pc: PriceSheetSource, *, month: str | None = None, today: date | None = None,
                       currencies: Iterable[str] | None = None, store: BlobStore | None = None,
                       out_dir: Path | None = None, everything: bool = False) -> dict[str, Any]:
     """Compare `month` (YYYYMM, default next month) with today's prices. Reads only; writes the report."""
@@ -42,7 +43,7 @@ def run_price_preview(dv: Any, pc: Any, *, month: str | None = None, today: date
     ahead = next_month(today) if not month else date(int(month[:4]), int(month[4:6]), 1)
     month = f"{ahead:%Y%m}"
     wanted = [c.upper() for c in (currencies or currencies_in_use(dv))]
-    levels = {p["name"]: p["pricelevelid"] for p in dv.list(EntitySet.PRICE_LEVELS, select=["pricelevelid", "name"])}
+    levels = repo.price_list_ids(dv)
     rules = catalog_sync.load_rules(dv, levels)
     uses = repo.subscription_uses(dv)
     selection = catalog_selection.load(dv, uses, everything=everything)

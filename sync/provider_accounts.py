@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from dataverse.client import DataverseClient
 from dataverse.stores import provider_accounts as store
 from dataverse.stores.provider_accounts import PROVIDER_LABELS, AccountChange, ProviderAccount
 from dataverse.tables import MappingStatus, Provider
-from distributors.base import Adapters
+from distributors.base import Adapters, Company
 from shared.errors import IntegrationError, RetriableError
 from sync import runs
 
@@ -36,7 +37,7 @@ class AccountsResult:
     unmapped: list[str]
 
 
-def _account_domains(dv: Any) -> dict[str, list[str]]:
+def _account_domains(dv: DataverseClient) -> dict[str, list[str]]:
     domains: dict[str, list[str]] = {}
     for account_id, raws in store.crm_account_domains(dv):
         for raw in set(raws):
@@ -55,7 +56,7 @@ def _match(domains: Mapping[str, list[str]], domain: str) -> tuple[str | None, s
     return None, "no account has this domain"
 
 
-def run_provider_account_sync(dv: Any, sources: Adapters, *, progress: runs.Progress = runs.no_progress,
+def run_provider_account_sync(dv: DataverseClient, sources: Adapters, *, progress: runs.Progress = runs.no_progress,
                               run_key: str | None = None, now: datetime | None = None) -> AccountsResult:
     """`sources`: the adapters whose `list_companies()` (distributors.base.Company) are synced."""
     now = now or datetime.now(UTC)
@@ -67,7 +68,7 @@ def run_provider_account_sync(dv: Any, sources: Adapters, *, progress: runs.Prog
         writes: list[AccountChange] = []
         for provider, adapter in sources.items():
             try:
-                companies: Iterable[Any] = list(adapter.list_companies())
+                companies: Iterable[Company] = list(adapter.list_companies())
             except IntegrationError as exc:
                 # One provider being down must not stop the others; its tenants are kept as they were.
                 run.error(f"{PROVIDER_LABELS.get(Provider(provider), provider)}: {exc}")
@@ -92,7 +93,7 @@ def run_provider_account_sync(dv: Any, sources: Adapters, *, progress: runs.Prog
     return AccountsResult(run.as_dict(), unmapped)
 
 
-def _row_for(provider: int, company: Any, have: ProviderAccount | None, domains: Mapping[str, list[str]],
+def _row_for(provider: int, company: Company, have: ProviderAccount | None, domains: Mapping[str, list[str]],
              now: datetime) -> tuple[AccountChange | None, bool]:
     want: dict[str, str | None] = {
         "name": (company.name or company.id)[:100], "domain": company.domain or None,

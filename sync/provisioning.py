@@ -190,7 +190,7 @@ def _scheduled(change: Change, sub: Provisioned, account: OrderingAccount | None
     return Outcome(changelog_id, "Provisioned", timing.reason)
 
 
-def _cotermed(dv: DataverseClient, sub_id: str, start: Any) -> str | None:
+def _cotermed(dv: DataverseClient, sub_id: str, start: str) -> str | None:
     """A rep's new subscription is co-termed to its billing contract (the sync refines it later):
     its first commitment end, or None when it is on no contract."""
     from dataverse.stores.terms import coterm_end

@@ -21,26 +21,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from dataverse.tables import EntitySet
+from dataverse.catalog_repo import PriceItem
+from dataverse.catalog_repo import catalog_version as catalog_version  # read where the timer and tests look
+from dataverse.client import DataverseClient
 
-Loader = Callable[[Any], Any]
-
-
-_NEWEST = ((EntitySet.PRODUCTS, "productid"), (EntitySet.PRODUCT_PRICE_LEVELS, "productpricelevelid"))
-
-
-def catalog_version(dv: Any) -> str:
-    """The newest write to the catalog and to the price list: "rowversion|rowversion|id|id". The row
-    versions order catalog states; the ids tell two environments with equal counters apart."""
-    versions, ids = [], []
-    for entity_set, id_column in _NEWEST:
-        rows = list(dv.list(entity_set, select=["versionnumber", id_column], orderby="versionnumber desc", top=1,
-                            page_size=1))
-        versions.append(str(rows[0].get("versionnumber") or 0) if rows else "0")
-        ids.append(str(rows[0].get(id_column) or "") if rows else "")
-    return "|".join(versions + ids)
+ProductLoader = Callable[[DataverseClient], dict[str, str]]
+PriceLoader = Callable[[DataverseClient], dict[str, PriceItem]]
 
 
 def _older(version: str, than: str) -> bool:
@@ -59,7 +46,7 @@ def _older(version: str, than: str) -> bool:
 class _Entry:
     version: str
     products: dict[str, str]
-    prices: dict[str, tuple[Any, Any]]
+    prices: dict[str, PriceItem]
 
 
 class ReferenceCache:
@@ -71,8 +58,8 @@ class ReferenceCache:
         self._entries: dict[str, _Entry] = {}
         self.loads = 0
 
-    def get(self, dv: Any, version: str | None, *, products: Loader, prices: Loader,
-            ) -> tuple[dict[str, str], dict[str, tuple[Any, Any]]]:
+    def get(self, dv: DataverseClient, version: str | None, *, products: ProductLoader, prices: PriceLoader,
+            ) -> tuple[dict[str, str], dict[str, PriceItem]]:
         """(products, prices) at `version` or newer; loads them with the given readers when needed."""
         org = str(getattr(dv, "org_url", None) or id(dv))
         with self._lock:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from dataverse.client import DataverseClient
 from dataverse.stores import sync_runs
 
 RUNNING, SUCCEEDED, FAILED, PARTIAL = 1, 2, 3, 4
@@ -23,7 +24,7 @@ def no_progress(_: int) -> None:
 @dataclass
 class SyncRun:
     kind: str
-    dv: Any
+    dv: DataverseClient
     run_key: str = ""
     run_id: str | None = None
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -43,14 +44,14 @@ class SyncRun:
                 "counts": dict(self.counts), "errors": list(self.errors)}
 
 
-def start(dv: Any, kind: str, run_key: str | None = None) -> SyncRun:
+def start(dv: DataverseClient, kind: str, run_key: str | None = None) -> SyncRun:
     run = SyncRun(kind, dv)
     run.run_key = run_key or f"{kind}:{run.started:%Y%m%dT%H%M%SZ}:{uuid.uuid4().hex[:8]}"
     run.run_id = sync_runs.start_run(dv, run.run_key, kind, run.started)
     return run
 
 
-def succeeded(dv: Any, run_key: str) -> bool:
+def succeeded(dv: DataverseClient, run_key: str) -> bool:
     """Whether the run (or checkpoint) under `run_key` already finished successfully."""
     return sync_runs.run_succeeded(dv, run_key)
 

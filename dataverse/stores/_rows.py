@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any
+
+
+class Keep(Enum):
+    """A write record's "leave this column as it is", where None would mean "clear it"."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 def bind(entity_set: str, row_id: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from dataverse.client import DataverseClient
 from dataverse.stores._rows import bind
@@ -42,6 +43,8 @@ class Acceptance:
     phone: str | None
     date_agreed: datetime
     agreement_type: str
+    # Set: the row's status is put to it (a re-recorded acceptance starts over as Pending); None: left as is.
+    status: AgreementStatus | None = None
 
 
 def get(dv: DataverseClient, agreement_id: str) -> Agreement:
@@ -55,13 +58,16 @@ def get(dv: DataverseClient, agreement_id: str) -> Agreement:
 
 def record_acceptance(dv: DataverseClient, acceptance: Acceptance) -> str:
     """Upsert the acceptance on its key; the agreement row's id."""
-    return dv.upsert(EntitySet.AGREEMENTS, {"cspb_agreementkey": acceptance.key}, {
+    row: dict[str, Any] = {
         "cspb_name": f"MCA {acceptance.email}"[:100],
         "cspb_provideraccount@odata.bind": bind(EntitySet.PROVIDER_ACCOUNTS, acceptance.provider_account_id),
         "cspb_email": acceptance.email, "cspb_firstname": acceptance.first_name,
         "cspb_lastname": acceptance.last_name, "cspb_phone": acceptance.phone,
         "cspb_dateagreed": iso(acceptance.date_agreed), "cspb_agreementtype": acceptance.agreement_type,
-    }).id
+    }
+    if acceptance.status is not None:
+        row["cspb_status"] = int(acceptance.status)
+    return dv.upsert(EntitySet.AGREEMENTS, {"cspb_agreementkey": acceptance.key}, row).id
 
 
 def mark_attested(dv: DataverseClient, agreement_id: str, date_agreed: datetime, agreement_type: str) -> None:

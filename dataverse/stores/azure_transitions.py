@@ -10,13 +10,14 @@ own task instead of opening a second one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from billing.azure_transition import TASK_SUBJECT, TransitionState, advance, instructions
 from billing.models import SubscriptionKind, SubscriptionStatus
+from dataverse.client import DataverseClient
 from dataverse.odata import bind
 from dataverse.tables import EntitySet
 from shared.logging import get_logger
@@ -36,17 +37,24 @@ class Moved:
     task_id: str | None = None
 
 
-def any_in_transition(rows: Iterable[Mapping[str, Any]]) -> bool:
-    """Whether any of these cspb_subscription rows (the sync's snapshot or new rows) is a legacy
-    Azure subscription still in transition; a Done one clears cspb_needstransition."""
-    return any(r.get("cspb_needstransition") for r in rows)
+class Flagged(Protocol):
+    """A subscription record that says whether it still needs the transition."""
+
+    @property
+    def needs_transition(self) -> bool: ...
+
+
+def any_in_transition(subscriptions: Iterable[Flagged]) -> bool:
+    """Whether any of these subscriptions (the sync's snapshot or new ones) is a legacy Azure
+    subscription still in transition; a Done one clears cspb_needstransition."""
+    return any(s.needs_transition for s in subscriptions)
 
 
 def task_id_for(subscription_id: str) -> str:
     return str(uuid.uuid5(_TASK_NAMESPACE, f"azure-transition|{subscription_id.lower()}"))
 
 
-def advance_accounts(dv: Any, provider_account_ids: Sequence[str], now: datetime) -> list[Moved]:
+def advance_accounts(dv: DataverseClient, provider_account_ids: Sequence[str], now: datetime) -> list[Moved]:
     """Move every flagged legacy Azure subscription of these provider accounts one step on."""
     if not provider_account_ids:
         return []
@@ -88,7 +96,7 @@ def _legacy(status: Any) -> str:
     return "suspended" if status == SubscriptionStatus.SUSPENDED else "ended"
 
 
-def _instruct(dv: Any, row: dict[str, Any], *, has_plan: bool, now: datetime) -> tuple[str, str | None]:
+def _instruct(dv: DataverseClient, row: dict[str, Any], *, has_plan: bool, now: datetime) -> tuple[str, str | None]:
     """The steps for the rep, and the task on the customer's account (when it is mapped to one)."""
     account = dv.get(EntitySet.PROVIDER_ACCOUNTS, row["_cspb_provideraccount_value"],
                      select=["cspb_name", "cspb_externalid", "_cspb_account_value"])

@@ -4,14 +4,14 @@ provisioning state, and the write-back after the provider call. Billing reads th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from dataverse.client import DataverseClient
-from dataverse.stores._rows import bind
+from dataverse.stores._rows import KEEP, Keep, bind
 from dataverse.tables import ChangeOrigin, EntitySet, ProvisioningStatus
 from shared.dates import iso, parse_datetime
 
@@ -97,6 +97,7 @@ class Change:
     effective: datetime | None
     # (catalog item, term, billing frequency) a Term Change asks for; "" where it keeps the source's.
     target: tuple[str, str, str]
+    error: str | None = None  # what the last provisioning attempt reported
 
     @property
     def sending(self) -> bool:
@@ -105,7 +106,16 @@ class Change:
 
 def get_change(dv: DataverseClient, changelog_id: str) -> Change:
     """Raises NotFoundError when the change log is gone."""
-    row = dv.get(EntitySet.LICENSE_CHANGE_LOGS, changelog_id, select=PROVISIONING_COLUMNS)
+    return _change(changelog_id, dv.get(EntitySet.LICENSE_CHANGE_LOGS, changelog_id, select=PROVISIONING_COLUMNS))
+
+
+def find_change(dv: DataverseClient, key: str) -> Change | None:
+    """The change log recorded under `key` (cspb_changekey), or None."""
+    row = dv.get_by_key(EntitySet.LICENSE_CHANGE_LOGS, {"cspb_changekey": key[:200]}, select=PROVISIONING_COLUMNS)
+    return None if row is None else _change(str(row["cspb_licensechangelogid"]), row)
+
+
+def _change(changelog_id: str, row: Mapping[str, Any]) -> Change:
     return Change(
         id=changelog_id, change_type=row.get("cspb_changetype"), old_quantity=row.get("cspb_oldquantity"),
         new_quantity=row.get("cspb_newquantity"), origin=row.get("cspb_origin"),
@@ -114,7 +124,7 @@ def get_change(dv: DataverseClient, changelog_id: str) -> Change:
         provider_order_id=row.get("cspb_providerorderid"), change_key=row.get("cspb_changekey"),
         effective=parse_datetime(row.get("cspb_effectivedate")),
         target=(row.get("cspb_targetcatalogitemid") or "", row.get("cspb_targetterm") or "",
-                row.get("cspb_targetbillingfrequency") or ""))
+                row.get("cspb_targetbillingfrequency") or ""), error=row.get("cspb_error"))
 
 
 def record_key(dv: DataverseClient, changelog_id: str, key: str, sent_on: datetime) -> None:
@@ -132,9 +142,8 @@ def write_back(dv: DataverseClient, changelog_id: str, status: int, *, error: st
     dv.update(EntitySet.LICENSE_CHANGE_LOGS, changelog_id, changes)
 
 
-class Col:
-    """cspb_licensechangelog columns, for the subscription sync: the change logs it writes are built as
-    write payloads (UpsertMultiple targets keyed by cspb_changekey), so it names columns through here."""
+class _Col:
+    """cspb_licensechangelog columns of the subscription sync's change logs (SyncChangeLog below)."""
 
     KEY = "cspb_changekey"  # the alternate key
     NAME = "cspb_name"
@@ -153,12 +162,53 @@ class Col:
     SUBSCRIPTION_BIND = "cspb_subscription@odata.bind"
 
 
+SYNC_LOG_KEY = _Col.KEY
+
+
+@dataclass(frozen=True)
+class SyncChangeLog:
+    """A change the subscription sync found at the provider, upserted on `key`. Nothing to provision
+    (NotApplicable). `subscription_id`: the subscription's row, or None for one found this run (the
+    log binds to it by its provider id). KEEP leaves a column as an earlier write of the key left it."""
+
+    key: str
+    name: str
+    provider_subscription_id: str
+    subscription_id: str | None
+    change_type: int
+    old_quantity: int | None
+    new_quantity: int | None
+    effective: datetime
+    origin: int
+    is_drift: bool
+    error: str | None | Keep = KEEP
+    old_price: Decimal | None | Keep = KEEP
+    new_price: Decimal | None | Keep = KEEP
+    requested_by: str = "provider sync"
+
+
+def sync_log_row(log: SyncChangeLog, subscription_bind: str) -> dict[str, Any]:
+    """The upsert payload (key included) of a sync change log bound to `subscription_bind`."""
+    row: dict[str, Any] = {
+        _Col.KEY: log.key, _Col.NAME: log.name[:100], _Col.CHANGE_TYPE: int(log.change_type),
+        _Col.OLD_QUANTITY: log.old_quantity, _Col.NEW_QUANTITY: log.new_quantity,
+        _Col.EFFECTIVE_DATE: iso(log.effective), _Col.REQUESTED_BY: log.requested_by, _Col.ORIGIN: int(log.origin),
+        _Col.PROVISIONING_STATUS: int(ProvisioningStatus.NOT_APPLICABLE), _Col.IS_DRIFT: log.is_drift,
+        _Col.ARCHIVED: False,
+    }
+    for column, value in ((_Col.ERROR, log.error), (_Col.OLD_PRICE, log.old_price), (_Col.NEW_PRICE, log.new_price)):
+        if not isinstance(value, Keep):
+            row[column] = value
+    row[_Col.SUBSCRIPTION_BIND] = subscription_bind
+    return row
+
+
 def own_changes(dv: DataverseClient, subscription_id: str) -> list[EffectiveChange]:
     """A subscription's change logs that CSPBridge asked for (not the sync's own): Awaiting, or
     Provisioned (the write-back may have been lost)."""
-    rows = dv.list(EntitySet.LICENSE_CHANGE_LOGS, select=[Col.NEW_QUANTITY, Col.CHANGE_TYPE],
+    rows = dv.list(EntitySet.LICENSE_CHANGE_LOGS, select=[_Col.NEW_QUANTITY, _Col.CHANGE_TYPE],
                    filter=(f"_cspb_subscription_value eq {subscription_id} and "
-                           f"({Col.PROVISIONING_STATUS} eq {ProvisioningStatus.AWAITING} or "
-                           f"{Col.PROVISIONING_STATUS} eq {ProvisioningStatus.PROVISIONED}) and "
-                           f"{Col.ORIGIN} ne {ChangeOrigin.PROVIDER_SYNC}"))
-    return [EffectiveChange(r.get(Col.CHANGE_TYPE), r.get(Col.NEW_QUANTITY)) for r in rows]
+                           f"({_Col.PROVISIONING_STATUS} eq {ProvisioningStatus.AWAITING} or "
+                           f"{_Col.PROVISIONING_STATUS} eq {ProvisioningStatus.PROVISIONED}) and "
+                           f"{_Col.ORIGIN} ne {ChangeOrigin.PROVIDER_SYNC}"))
+    return [EffectiveChange(r.get(_Col.CHANGE_TYPE), r.get(_Col.NEW_QUANTITY)) for r in rows]

@@ -10,7 +10,7 @@ from typing import Any
 
 from dataverse.client import DataverseClient
 from dataverse.odata import literal
-from dataverse.stores._rows import as_text
+from dataverse.stores._rows import as_text, bind
 from dataverse.tables import EntitySet, PortalRole
 from shared.dates import parse_datetime
 from shared.errors import NotFoundError
@@ -34,6 +34,13 @@ def billing_contact(dv: DataverseClient, contact_id: str | None) -> BillingConta
     row = dv.get(EntitySet.CONTACTS, contact_id, select=["firstname", "lastname", "emailaddress1"])
     return BillingContact(contact_id, as_text(row.get("firstname")), as_text(row.get("lastname")),
                           as_text(row.get("emailaddress1")))
+
+
+def create_billing_contact(dv: DataverseClient, account_id: str, *, first_name: str, last_name: str,
+                           email: str) -> str:
+    """A contact of the account to mail its invoices to; its id."""
+    return dv.create(EntitySet.CONTACTS, {"firstname": first_name, "lastname": last_name, "emailaddress1": email,
+                                          "parentcustomerid_account@odata.bind": bind(EntitySet.ACCOUNTS, account_id)})
 
 
 # ---- the portal's people: contacts with a portal role, signed in by Entra tenant + object id ----------------

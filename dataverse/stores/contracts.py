@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dataverse.client import DataverseClient
-from dataverse.stores._rows import as_text
+from dataverse.stores._rows import as_text, bind
 from dataverse.tables import EntitySet
 from shared.errors import NotFoundError, ValidationError
 
@@ -59,6 +59,23 @@ def by_number(dv: DataverseClient, number: str) -> ContractSettings | None:
 
 def set_payment_method(dv: DataverseClient, contract_id: str, *, token: str, provider: str) -> None:
     dv.update(EntitySet.BILLING_CONTRACTS, contract_id, {"cspb_paymenttoken": token, "cspb_paymentprovider": provider})
+
+
+def all_settings(dv: DataverseClient) -> list[ContractSettings]:
+    """Every contract's settings, in the order Dataverse lists them."""
+    return [_settings(dict(r)) for r in dv.list(EntitySet.BILLING_CONTRACTS, select=COLUMNS)]
+
+
+def set_primary_billing_contact(dv: DataverseClient, contract_id: str, contact_id: str) -> None:
+    dv.update(EntitySet.BILLING_CONTRACTS, contract_id,
+              {"cspb_primarybillingcontact@odata.bind": bind(EntitySet.CONTACTS, contact_id)})
+
+
+def set_post_invoice(dv: DataverseClient, contract_id: str, *, charge: bool, send: bool, sync: bool) -> None:
+    """Whether the post-invoice job charges the stored payment method, mails the invoice and syncs it to
+    the accounting system."""
+    dv.update(EntitySet.BILLING_CONTRACTS, contract_id,
+              {"cspb_autocharge": charge, "cspb_autosend": send, "cspb_autosync": sync})
 
 
 # ---- the portal's view: a customer's contracts, what they bill in and whether a card is on file ---------------

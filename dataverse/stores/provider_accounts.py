@@ -89,6 +89,18 @@ def list_accounts(dv: DataverseClient) -> list[ProviderAccount]:
     return [_account(r) for r in dv.list(EntitySet.PROVIDER_ACCOUNTS, select=COLUMNS)]
 
 
+def get_account(dv: DataverseClient, provider_account_id: str) -> ProviderAccount:
+    """Raises NotFoundError when there is no such row."""
+    return _account(dv.get(EntitySet.PROVIDER_ACCOUNTS, provider_account_id, select=COLUMNS))
+
+
+def map_to_account(dv: DataverseClient, provider_account_id: str, account_id: str) -> None:
+    """An admin's mapping by hand (the Unmapped view), for a tenant whose domain matched no single CRM account."""
+    dv.update(EntitySet.PROVIDER_ACCOUNTS, provider_account_id, {
+        "cspb_account@odata.bind": bind(EntitySet.ACCOUNTS, account_id),
+        "cspb_mappingstatus": int(MappingStatus.MAPPED)})
+
+
 def crm_account_domains(dv: DataverseClient) -> list[tuple[str, tuple[str | None, str | None]]]:
     """(CRM account id, (its domain, its website)) for every account, for matching tenants by domain."""
     return [(str(a["accountid"]), (a.get("cspb_domain"), a.get("websiteurl")))
@@ -159,18 +171,21 @@ def ordering_account(dv: DataverseClient, provider_account_id: str | None) -> Or
                            account_id=row.get("_cspb_account_value"), domain=row.get("cspb_domain"))
 
 
-class Col:
-    """cspb_provideraccount columns the subscription sync's fan-out reads."""
+@dataclass(frozen=True)
+class SyncAccount:
+    """A provider account as the subscription sync's fan-out reads it."""
 
-    ID = "cspb_provideraccountid"
-    PROVIDER = "cspb_provider"
-    EXTERNAL_ID = "cspb_externalid"
-    CURRENCY = "cspb_currencycode"
-    COUNTRY = "cspb_country"
+    id: str
+    provider: int | None  # None: no adapter will take it (the worker skips it)
+    external_id: str | None
+    currency: str | None
+    country: str | None
 
 
-def fan_out_rows(dv: DataverseClient) -> list[dict[str, Any]]:
-    """Every provider account (id, provider, external id, currency, country), in id order."""
-    return sorted(dv.list(EntitySet.PROVIDER_ACCOUNTS, select=[Col.ID, Col.PROVIDER, Col.EXTERNAL_ID, Col.CURRENCY,
-                                                                Col.COUNTRY]),
-                  key=lambda a: str(a[Col.ID]))
+def fan_out_rows(dv: DataverseClient) -> list[SyncAccount]:
+    """Every provider account, in id order."""
+    rows = dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_provider", "cspb_externalid",
+                                                        "cspb_currencycode", "cspb_country"])
+    return sorted((SyncAccount(str(r["cspb_provideraccountid"]), r.get("cspb_provider"), r.get("cspb_externalid"),
+                               r.get("cspb_currencycode"), r.get("cspb_country")) for r in rows),
+                  key=lambda a: a.id)

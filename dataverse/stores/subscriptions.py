@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from billing.money import parse_decimal
 from dataverse.batch import BatchRequest
 from dataverse.client import BYPASS_CUSTOM_ASYNC, BYPASS_HEADER, DataverseClient
 from dataverse.odata import key_segment, literal
-from dataverse.stores._rows import bind
+from dataverse.stores._rows import KEEP, Keep, bind
+from dataverse.stores.change_logs import SYNC_LOG_KEY, SyncChangeLog, sync_log_row
 from dataverse.tables import EntitySet, SubscriptionKind, Table
+from shared.dates import iso, parse_datetime
 from shared.errors import NotFoundError
 
 
@@ -125,9 +129,8 @@ def record_order(dv: DataverseClient, subscription_id: str, order: OrderPlaced) 
     dv.update(EntitySet.SUBSCRIPTIONS, subscription_id, changes)
 
 
-class Col:
-    """cspb_subscription columns, for the subscription sync: its rows are compared column by column and
-    are the write payloads themselves (an UpsertMultiple target per row), so it names columns through here."""
+class _Col:
+    """cspb_subscription columns the subscription sync reads and writes (the records below are its view)."""
 
     ID = "cspb_subscriptionid"
     NAME = "cspb_name"
@@ -158,25 +161,201 @@ class Col:
 
 
 # What the subscription sync compares with the provider's subscriptions.
-SYNC_COLUMNS = [Col.ID, Col.PROVIDER_SUBSCRIPTION_ID, Col.QUANTITY, Col.STATUS, Col.TERM, Col.BILLING_FREQUENCY,
-                Col.COMMITMENT_END, Col.AUTO_RENEW, Col.PRODUCT_ID, Col.SKU_ID, Col.DRIFT_FLAG, Col.KIND,
-                Col.NEEDS_TRANSITION, Col.UNIT_PRICE, Col.CURRENCY]
+_SYNC_COLUMNS = [_Col.ID, _Col.PROVIDER_SUBSCRIPTION_ID, _Col.QUANTITY, _Col.STATUS, _Col.TERM, _Col.BILLING_FREQUENCY,
+                 _Col.COMMITMENT_END, _Col.AUTO_RENEW, _Col.PRODUCT_ID, _Col.SKU_ID, _Col.DRIFT_FLAG, _Col.KIND,
+                 _Col.NEEDS_TRANSITION, _Col.UNIT_PRICE, _Col.CURRENCY]
+
+
+# ---- the subscription sync's view -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SyncedSubscription:
+    """A subscription as Dynamics holds it, for the sync to compare with the provider's."""
+
+    id: str
+    provider_subscription_id: str | None
+    provider_account_id: str | None
+    quantity: int | None
+    status: int | None
+    term: str | None
+    billing_frequency: str | None
+    commitment_end: datetime | None
+    auto_renew: bool | None
+    product_id: str | None
+    sku_id: str | None
+    drift_flag: bool
+    kind: int | None
+    needs_transition: bool
+    unit_price: Decimal | None
+    currency: str | None
+
+
+def _synced(row: Mapping[str, Any]) -> SyncedSubscription:
+    price = row.get(_Col.UNIT_PRICE)
+    return SyncedSubscription(
+        id=str(row[_Col.ID]), provider_subscription_id=row.get(_Col.PROVIDER_SUBSCRIPTION_ID),
+        provider_account_id=row.get(_Col.PROVIDER_ACCOUNT), quantity=row.get(_Col.QUANTITY),
+        status=row.get(_Col.STATUS), term=row.get(_Col.TERM), billing_frequency=row.get(_Col.BILLING_FREQUENCY),
+        commitment_end=parse_datetime(row.get(_Col.COMMITMENT_END)), auto_renew=row.get(_Col.AUTO_RENEW),
+        product_id=row.get(_Col.PRODUCT_ID), sku_id=row.get(_Col.SKU_ID), drift_flag=bool(row.get(_Col.DRIFT_FLAG)),
+        kind=row.get(_Col.KIND), needs_transition=bool(row.get(_Col.NEEDS_TRANSITION)),
+        unit_price=parse_decimal(price) if price is not None else None, currency=row.get(_Col.CURRENCY))
 
 
 def sync_rows(dv: DataverseClient, account_ids: Sequence[str] | None = None, *,
-              with_account: bool = True) -> Iterator[dict[str, Any]]:
+              with_account: bool = True) -> Iterator[SyncedSubscription]:
     """The subscriptions of `account_ids` (every subscription when None), in one paged read; with
-    `with_account` each row also names its provider account."""
-    select = [*SYNC_COLUMNS, Col.PROVIDER_ACCOUNT] if with_account else SYNC_COLUMNS
+    `with_account` each also names its provider account."""
+    select = [*_SYNC_COLUMNS, _Col.PROVIDER_ACCOUNT] if with_account else _SYNC_COLUMNS
     if account_ids is None:
-        return dv.list(EntitySet.SUBSCRIPTIONS, select=select)
-    where = " or ".join(f"{Col.PROVIDER_ACCOUNT} eq {i}" for i in account_ids)
-    return dv.list(EntitySet.SUBSCRIPTIONS, select=select, filter=where if len(account_ids) == 1 else f"({where})")
+        return map(_synced, dv.list(EntitySet.SUBSCRIPTIONS, select=select))
+    where = " or ".join(f"{_Col.PROVIDER_ACCOUNT} eq {i}" for i in account_ids)
+    return map(_synced, dv.list(EntitySet.SUBSCRIPTIONS, select=select,
+                                filter=where if len(account_ids) == 1 else f"({where})"))
+
+
+@dataclass(frozen=True)
+class WantedSubscription:
+    """A subscription as the provider has it, in Dynamics' terms: what the sync writes for it."""
+
+    provider_subscription_id: str
+    provider: int
+    provider_account_id: str
+    product_id: str | None
+    sku_id: str | None
+    availability_id: str | None
+    quantity: int
+    status: int
+    term: str | None
+    billing_frequency: str | None
+    start_date: datetime | None
+    commitment_end: datetime | None
+    auto_renew: bool | None
+    unit_cost: Decimal | None
+    currency: str | None
+    order_id: str | None
+
+
+@dataclass(frozen=True)
+class NewSubscription:
+    """A subscription the sync found at the provider and Dynamics does not hold yet. `unit_price` and
+    `currency` are the catalog price it starts at, when the catalog has one (else not written)."""
+
+    wanted: WantedSubscription
+    name: str
+    kind: int
+    needs_transition: bool
+    drift_detail: str | None  # set: bought outside CSPBridge (the drift flag goes with it)
+    product_ref: str | None = None  # the catalog product's id, when the catalog has the product
+    unit_price: Decimal | None | Keep = KEEP
+
+    @property
+    def provider_subscription_id(self) -> str:
+        return self.wanted.provider_subscription_id
+
+
+@dataclass(frozen=True)
+class SubscriptionUpdate:
+    """What the sync changes on a subscription it already holds: None (or KEEP where None is a value)
+    leaves a column as it is."""
+
+    provider_subscription_id: str
+    quantity: int | None = None
+    status: int | None = None
+    term: str | None | Keep = KEEP
+    billing_frequency: str | None | Keep = KEEP
+    commitment_end: datetime | None | Keep = KEEP
+    unit_price: Decimal | None = None
+    auto_renew: bool | None = None
+    drift_detail: str | None = None  # set: a change nobody ordered through CSPBridge (the drift flag goes with it)
+
+    def changes_anything(self) -> bool:
+        return bool(_update_row(self).keys() - {_Col.PROVIDER_SUBSCRIPTION_ID})
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """An Azure subscription under a customer's Azure plan (kind AzureEntitlement, the plan its parent).
+    `plan_id`: the plan's row id, or None for a plan found this run (bound by its provider id)."""
+
+    provider_subscription_id: str
+    name: str
+    status: int
+    provider: int
+    provider_account_id: str
+    plan_provider_id: str
+    plan_id: str | None = None
+
+
+def _wanted_row(want: WantedSubscription) -> dict[str, Any]:
+    return {
+        _Col.PROVIDER_SUBSCRIPTION_ID: want.provider_subscription_id,
+        _Col.PROVIDER: want.provider,
+        _Col.PROVIDER_ACCOUNT_BIND: bind_provider_account(want.provider_account_id),
+        _Col.PRODUCT_ID: want.product_id,
+        _Col.SKU_ID: want.sku_id,
+        _Col.AVAILABILITY_ID: want.availability_id,
+        _Col.QUANTITY: want.quantity,
+        _Col.STATUS: want.status,
+        _Col.TERM: want.term,
+        _Col.BILLING_FREQUENCY: want.billing_frequency,
+        _Col.START_DATE: iso(want.start_date),
+        _Col.COMMITMENT_END: iso(want.commitment_end),
+        _Col.AUTO_RENEW: want.auto_renew,
+        _Col.UNIT_COST: want.unit_cost,
+        _Col.CURRENCY: want.currency,
+        _Col.ORDER_ID: want.order_id,
+    }
+
+
+def _new_row(new: NewSubscription) -> dict[str, Any]:
+    row = {**_wanted_row(new.wanted), _Col.KIND: new.kind, _Col.NEEDS_TRANSITION: new.needs_transition,
+           _Col.DRIFT_FLAG: new.drift_detail is not None, _Col.DRIFT_DETAIL: new.drift_detail, _Col.NAME: new.name[:100]}
+    if new.product_ref is not None:
+        row[_Col.PRODUCT_BIND] = bind_product(new.product_ref)
+    if not isinstance(new.unit_price, Keep):
+        row[_Col.UNIT_PRICE] = new.unit_price
+    return row
+
+
+def _update_row(update: SubscriptionUpdate) -> dict[str, Any]:
+    row: dict[str, Any] = {_Col.PROVIDER_SUBSCRIPTION_ID: update.provider_subscription_id}
+    if update.quantity is not None:
+        row[_Col.QUANTITY] = update.quantity
+    if update.status is not None:
+        row[_Col.STATUS] = update.status
+    if not isinstance(update.term, Keep):
+        row[_Col.TERM] = update.term
+    if not isinstance(update.billing_frequency, Keep):
+        row[_Col.BILLING_FREQUENCY] = update.billing_frequency
+    if not isinstance(update.commitment_end, Keep):
+        row[_Col.COMMITMENT_END] = iso(update.commitment_end)
+    if update.unit_price is not None:
+        row[_Col.UNIT_PRICE] = update.unit_price
+    if update.auto_renew is not None:
+        row[_Col.AUTO_RENEW] = update.auto_renew
+    if update.drift_detail is not None:
+        row[_Col.DRIFT_FLAG] = True
+        row[_Col.DRIFT_DETAIL] = update.drift_detail[:2000]
+    return row
+
+
+def _entitlement_row(ent: Entitlement) -> dict[str, Any]:
+    return {
+        _Col.PROVIDER_SUBSCRIPTION_ID: ent.provider_subscription_id,
+        _Col.NAME: ent.name[:100],
+        _Col.KIND: int(SubscriptionKind.AZURE_ENTITLEMENT),
+        _Col.STATUS: ent.status,
+        _Col.QUANTITY: 1,
+        _Col.PROVIDER: ent.provider,
+        _Col.PARENT_BIND: bind_by_id(ent.plan_id) if ent.plan_id else bind_by_provider_id(ent.plan_provider_id),
+        _Col.PROVIDER_ACCOUNT_BIND: bind_provider_account(ent.provider_account_id),
+    }
 
 
 def key_segment_value(provider_subscription_id: str) -> str:
     """The alternate key of a subscription, as it goes inside `cspb_subscriptions(...)`."""
-    return f"{Col.PROVIDER_SUBSCRIPTION_ID}={literal(provider_subscription_id)}"
+    return f"{_Col.PROVIDER_SUBSCRIPTION_ID}={literal(provider_subscription_id)}"
 
 
 def bind_by_id(subscription_id: str) -> str:
@@ -196,57 +375,67 @@ def bind_product(product_id: str) -> str:
     return bind(EntitySet.PRODUCTS, product_id)
 
 
-def azure_plans(dv: DataverseClient, provider_account_id: str) -> list[dict[str, Any]]:
-    """The customer's Azure plan rows (id, kind, status, provider id), for the one-plan rule."""
-    return list(dv.list(EntitySet.SUBSCRIPTIONS,
-                        select=[Col.ID, Col.KIND, Col.STATUS, Col.PROVIDER_SUBSCRIPTION_ID],
-                        filter=f"{Col.PROVIDER_ACCOUNT} eq {provider_account_id} and "
-                               f"{Col.KIND} eq {int(SubscriptionKind.AZURE_PLAN)}"))
+@dataclass(frozen=True)
+class AzurePlan:
+    """One of a customer's Azure plan subscriptions, for the one-plan rule."""
+
+    id: str
+    kind: int | None
+    status: int | None
+    provider_subscription_id: str | None
+
+
+def azure_plans(dv: DataverseClient, provider_account_id: str) -> list[AzurePlan]:
+    """The customer's Azure plan rows."""
+    return [AzurePlan(str(r[_Col.ID]), r.get(_Col.KIND), r.get(_Col.STATUS), r.get(_Col.PROVIDER_SUBSCRIPTION_ID))
+            for r in dv.list(EntitySet.SUBSCRIPTIONS,
+                             select=[_Col.ID, _Col.KIND, _Col.STATUS, _Col.PROVIDER_SUBSCRIPTION_ID],
+                             filter=f"{_Col.PROVIDER_ACCOUNT} eq {provider_account_id} and "
+                                    f"{_Col.KIND} eq {int(SubscriptionKind.AZURE_PLAN)}")]
 
 
 # A changeset holds at most 1000 requests; smaller ones keep each transaction short under load.
 PAIR_CHANGESET_REQUESTS = 200
 
 
-def _upsert_request(entity_set: str, key: str, record: Mapping[str, Any], internal: str) -> BatchRequest:
+def _upsert_request(entity_set: str, key: str, record: Mapping[str, Any]) -> BatchRequest:
     return BatchRequest("PATCH", key_segment(entity_set, {key: record[key]}),
-                        {k: v for k, v in record.items() if k != key and k != internal},
+                        {k: v for k, v in record.items() if k != key},
                         headers={BYPASS_HEADER: BYPASS_CUSTOM_ASYNC})
 
 
-def write_sync_batch(dv: DataverseClient, new_rows: Sequence[Mapping[str, Any]], logs: Sequence[Mapping[str, Any]],
-                     changed_rows: Sequence[Mapping[str, Any]], entitlements: Sequence[Mapping[str, Any]], *,
-                     pair: str) -> None:
+def write_sync_batch(dv: DataverseClient, new_rows: Sequence[NewSubscription], logs: Sequence[SyncChangeLog],
+                     changed_rows: Sequence[SubscriptionUpdate], entitlements: Sequence[Entitlement]) -> None:
     """Write a subscription and its change logs together or not at all: each subscription's row
     and logs go in one $batch changeset (a transaction), so a message that runs out of retries
     half-way (throttling) never leaves a new subscription without its initial change log, and
     its redelivery writes the same keys again. Within a pair the logs of an existing subscription
     come first, so the Update webhook's worker re-reading it finds the log that explains it; a
-    new row comes before its logs, which bind to it by its alternate key. `pair`: the key each log
-    carries naming its subscription's provider id (not sent).
+    new row comes before its logs, which bind to it by its alternate key.
 
     Every sync write carries MSCRM.BypassBusinessLogicExecution: CustomAsync: sync change logs
     are NotApplicable (nothing to provision), so the webhook need not fire for them. Rows with
     no log (entitlements, date corrections) are plain UpsertMultiple."""
     pairs: dict[str, list[BatchRequest]] = {}
-    for row in new_rows:
-        pairs.setdefault(row[Col.PROVIDER_SUBSCRIPTION_ID], []).append(_upsert_request(
-            EntitySet.SUBSCRIPTIONS, Col.PROVIDER_SUBSCRIPTION_ID, row, pair))
+    for new in new_rows:
+        pairs.setdefault(new.provider_subscription_id, []).append(_upsert_request(
+            EntitySet.SUBSCRIPTIONS, _Col.PROVIDER_SUBSCRIPTION_ID, _new_row(new)))
     for log in logs:
-        # Read, not popped: a failed batch flush is retried account by account with the same dicts.
-        pairs.setdefault(str(log.get(pair, "")), []).append(_upsert_request(
-            EntitySet.LICENSE_CHANGE_LOGS, "cspb_changekey", log, pair))
+        pairs.setdefault(log.provider_subscription_id, []).append(_upsert_request(
+            EntitySet.LICENSE_CHANGE_LOGS, SYNC_LOG_KEY, sync_log_row(log, (
+                bind_by_id(log.subscription_id) if log.subscription_id
+                else bind_by_provider_id(log.provider_subscription_id)))))
     lone: list[dict[str, Any]] = []
-    for row in changed_rows:
-        group = pairs.get(row[Col.PROVIDER_SUBSCRIPTION_ID])
+    for update in changed_rows:
+        group = pairs.get(update.provider_subscription_id)
         if group is None:
-            lone.append(dict(row))
+            lone.append(_update_row(update))
         else:
-            group.append(_upsert_request(EntitySet.SUBSCRIPTIONS, Col.PROVIDER_SUBSCRIPTION_ID, row, pair))
+            group.append(_upsert_request(EntitySet.SUBSCRIPTIONS, _Col.PROVIDER_SUBSCRIPTION_ID, _update_row(update)))
     _send_pairs(dv, list(pairs.values()))
-    for rows in (lone, [dict(r) for r in entitlements]):
+    for rows in (lone, [_entitlement_row(e) for e in entitlements]):
         if rows:
-            dv.bulk_upsert(EntitySet.SUBSCRIPTIONS, Table.SUBSCRIPTION, [Col.PROVIDER_SUBSCRIPTION_ID], rows,
+            dv.bulk_upsert(EntitySet.SUBSCRIPTIONS, Table.SUBSCRIPTION, [_Col.PROVIDER_SUBSCRIPTION_ID], rows,
                            bypass_custom_async=True)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from cli.demo_pax8 import map_one_company, record_acceptance
+from dataverse.stores.provider_accounts import ProviderAccount
 from dataverse.tables import EntitySet, Provider, SubscriptionStatus
 from distributors.pax8 import Pax8Adapter
 from shared.errors import RetriableError
@@ -25,11 +26,11 @@ LOG_COLUMNS = ["cspb_provisioningstatus", "cspb_providerorderid", "cspb_error", 
                "cspb_idempotencykey"]
 
 
-def _new_order(dv: Any, company: dict[str, Any], quantity: int, name: str) -> str:
+def _new_order(dv: Any, company: ProviderAccount, quantity: int, name: str) -> str:
     """A rep's new Business Basic subscription and its New change log (Awaiting)."""
     sub = dv.create(EntitySet.SUBSCRIPTIONS, {
         "cspb_name": f"{name} via Pax8", "cspb_provider": int(Provider.PAX8),
-        "cspb_provideraccount@odata.bind": bind(EntitySet.PROVIDER_ACCOUNTS, company["cspb_provideraccountid"]),
+        "cspb_provideraccount@odata.bind": bind(EntitySet.PROVIDER_ACCOUNTS, company.id),
         "cspb_productid": "CFQ7TTC0LH18", "cspb_skuid": "0001", "cspb_quantity": 0, "cspb_term": "P1Y",
         "cspb_billingfrequency": "P1M", "cspb_status": int(SubscriptionStatus.PENDING),
         "cspb_providersubscriptionid": f"pending-{uuid.uuid4()}"})
@@ -149,7 +150,7 @@ def test_ambiguous_candidates_stop_at_needs_review(world):
                                                           "cspb_senttoprovideron": sent.isoformat()})
     # One of the two sends reached Pax8: which one cannot be told.
     basic = world["pax8"].resolve_product_id("CFQ7TTC0LH18:0001")
-    world["pax8"].place_order(world["company"]["cspb_externalid"], basic, 7, "P1M", "P1Y", "unknown")
+    world["pax8"].place_order(world["company"].external_id, basic, 7, "P1M", "P1Y", "unknown")
     outcome = _run(world, one, now=_later())
     assert outcome.status == "NeedsReview" and world["orders"][0]["id"] in outcome.message
     assert "twin" not in outcome.message or two in outcome.message

@@ -58,7 +58,7 @@ def test_killed_workers_never_buy_twice_nor_drop(dv, dv_server, pax8_server, qui
     company = map_one_company(dv, pax8)
     record_acceptance(dv, company)
     state, faults = pax8_server.app.sandbox.state, pax8_server.app.faults
-    company_id = company["cspb_externalid"]
+    company_id = company.external_id or ""
     rng = random.Random(13)
     env = {**os.environ, "CSPB_MODE": "sandbox", "CSPB_HTTP_TIMEOUT_SECONDS": "1", "PYTHONPATH": str(REPO)}
     logs: list[tuple[str, int, str]] = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
+from types import SimpleNamespace
 
 import pytest
 
@@ -42,7 +43,10 @@ def _monthly_license(dv) -> tuple[dict, dict, date]:
     """An active, auto-renewing monthly license on a contract with a list price; its price list item."""
     for sub in dv.list(EntitySet.SUBSCRIPTIONS, select=[*SUB_COLUMNS, "_cspb_billingcontract_value"],
                        filter="cspb_status eq 1 and cspb_kind eq 1 and cspb_term eq 'P1M' and cspb_autorenew eq true"):
-        key = renewal_price_key(sub, sub.get("cspb_currencycode") or "")
+        key = renewal_price_key(SimpleNamespace(product_id=sub.get("cspb_productid"), sku_id=sub.get("cspb_skuid"),
+                                                term=sub.get("cspb_term"),
+                                                billing_frequency=sub.get("cspb_billingfrequency")),
+                                sub.get("cspb_currencycode") or "")
         if not key or not sub.get("cspb_commitmentenddate") or not sub.get("_cspb_billingcontract_value"):
             continue
         items = list(dv.list(EntitySet.PRODUCT_PRICE_LEVELS, select=["productpricelevelid", "amount"],

@@ -3,6 +3,7 @@ changes, and billing prices a quantity by its tier."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal as D
 
@@ -108,22 +109,29 @@ def test_margin_change_is_seats_times_cost_moved() -> None:
 
 
 def test_a_new_subscription_on_a_tiered_item_starts_at_its_quantitys_tier() -> None:
+    from dataverse.catalog_repo import PriceItem
+    from dataverse.stores.subscriptions import WantedSubscription
     from sync.subscription_sync import catalog_price
 
     item = plan_of([row("100.00", tmin="1", tmax="500", term="P1M", plan="Monthly"),
                     row("95.00", tmin="501", term="P1M", plan="Monthly")]).wanted[0]
-    prices = {item.key: (item.amount, item.cost, item.tiers_text)}
-    want = {"cspb_productid": "CFQ7TTC0TIER", "cspb_skuid": "0001", "cspb_term": "P1M", "cspb_billingfrequency": "P1M"}
-    assert catalog_price(prices, {**want, "cspb_quantity": 10}, "USD") == (D("100.00"), D("100.00"), "USD")
-    assert catalog_price(prices, {**want, "cspb_quantity": 600}, "USD") == (D("95.00"), D("100.00"), "USD")
-    assert catalog_price({item.key: (item.amount, item.cost)}, {**want, "cspb_quantity": 600}, "USD")[0] == D("100.00")
+    prices = {item.key: PriceItem(item.amount, item.cost, item.tiers_text)}
+    want = WantedSubscription(
+        provider_subscription_id="s-1", provider=1, provider_account_id="pa-1", product_id="CFQ7TTC0TIER",
+        sku_id="0001", availability_id=None, quantity=10, status=1, term="P1M", billing_frequency="P1M",
+        start_date=None, commitment_end=None, auto_renew=None, unit_cost=None, currency=None, order_id=None)
+    assert catalog_price(prices, want, "USD") == (D("100.00"), D("100.00"), "USD")
+    assert catalog_price(prices, replace(want, quantity=600), "USD") == (D("95.00"), D("100.00"), "USD")
+    untiered = {item.key: PriceItem(item.amount, item.cost)}
+    assert catalog_price(untiered, replace(want, quantity=600), "USD")[0] == D("100.00")
 
 
 def test_a_renewal_takes_the_tier_of_its_seats() -> None:
+    from dataverse.catalog_repo import PriceItem
     from sync.subscription_sync import PriceList
 
     item = plan_of([row("100.00", tmin="1", tmax="500", term="P1M", plan="Monthly"),
                     row("95.00", tmin="501", term="P1M", plan="Monthly")]).wanted[0]
-    prices = PriceList(None, {item.key: (item.amount, item.cost, item.tiers_text)})
+    prices = PriceList(None, {item.key: PriceItem(item.amount, item.cost, item.tiers_text)})
     assert prices.amount(item.key, 700) == D("95.00") and prices.amount(item.key, 7) == D("100.00")
     assert prices.amount(item.key) == D("100.00") and prices.amount("CSP USD|none|P1M monthly", 3) is None

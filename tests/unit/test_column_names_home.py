@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ["accounting", "billing", "distributors", "functions", "jobs", "payments", "portal", "recon", "sync"]
+PACKAGES = ["accounting", "billing", "cli", "distributors", "functions", "jobs", "payments", "portal", "recon", "sync"]
 # cspb_-prefixed names that are not Dataverse columns, and the one file each may appear in.
 NOT_COLUMNS = {
     ("portal/sessions.py", "cspb_portal"): "the portal session cookie's name",

@@ -14,8 +14,11 @@ from billing.contract_assignment import MappedAccount, account_currency, license
 from billing.currency import COUNTRY_CURRENCY, MARKET_FOR_CURRENCY, currency_for_country, price_sheet_market
 from billing.models import Subscription
 from billing.money import ALL_PRICING_CURRENCIES, MINOR_UNITS
+from dataverse.catalog_repo import PriceItem
+from dataverse.stores.provider_accounts import SyncAccount
+from dataverse.stores.subscriptions import WantedSubscription
 from sync.catalog_sync import markets_for
-from sync.subscription_sync import _account_ref, catalog_price
+from sync.subscription_sync import AccountRef, catalog_price
 
 # Were priced from the USD list by the subscription sync while billing assigned them EUR.
 ONCE_DISAGREED = ("CY", "EE", "GR", "HR", "LT", "LV", "MT", "SI", "SK")
@@ -33,9 +36,8 @@ def _prices() -> dict[str, Decimal]:
 
 
 def _sync_currency(country: str) -> str:
-    row = {"cspb_provideraccountid": "pa-1", "cspb_provider": 1, "cspb_externalid": "tenant-1",
-           "cspb_currencycode": None, "cspb_country": country}
-    return str(_account_ref(row)["currency"])
+    account = SyncAccount("pa-1", 1, "tenant-1", currency=None, country=country)
+    return str(AccountRef.of(account).message()["currency"])
 
 
 @pytest.mark.parametrize("country", COUNTRIES)
@@ -45,9 +47,11 @@ def test_sync_and_billing_agree_on_the_customers_currency_price_list_and_market(
     assert _sync_currency(country) == billed_in == currency_for_country(country)
 
     prices = _prices()
-    want = {"cspb_productid": PRODUCT, "cspb_skuid": SKU, "cspb_term": "P1Y", "cspb_billingfrequency": "P1M",
-            "cspb_quantity": 3}
-    sync_amount, _cost, sync_list = catalog_price({k: (v, v) for k, v in prices.items()}, want, billed_in)
+    want = WantedSubscription(
+        provider_subscription_id="sub-1", provider=1, provider_account_id="pa-1", product_id=PRODUCT, sku_id=SKU,
+        availability_id=None, quantity=3, status=1, term="P1Y", billing_frequency="P1M", start_date=None,
+        commitment_end=None, auto_renew=None, unit_cost=None, currency=None, order_id=None)
+    sync_amount, _cost, sync_list = catalog_price({k: PriceItem(v, v) for k, v in prices.items()}, want, billed_in)
 
     sub = Subscription("sub-1", 3, Decimal(0), provider_account_id="pa-1", provider_product_id=PRODUCT, sku_id=SKU,
                        term="P1Y", billing_frequency="P1M")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import gzip
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -212,3 +213,94 @@ def test_split_gzip_csv_keeps_every_row_and_quoted_newlines(tmp_path: Path, thre
     assert (result.rows_read, result.rows_quarantined) == (12_000, 0)
     assert sum(g.quantity for g in result.groups) == Decimal(sum(i % 50 for i in range(12_000)))
     assert all("\nLine two" in g.customer_name for g in result.groups if g.customer_id == "cust-nl")
+
+
+def _json_rows() -> list[dict[str, str] | str]:
+    rows: list[dict[str, str] | str] = []
+    for i in range(400):
+        row: dict[str, Any] = usage_row(
+            CustomerId=f"cust-{i % 7}", SubscriptionId=f"sub-{i % 3}", MeterCategory=("Storage", "VM")[i % 2],
+            UsageDate="10/30/2026 0:00" if i % 11 == 0 else f"2026-{10 + i % 2}-0{1 + i % 9}T00:00:00Z",
+            BillingCurrency=("USD", "EUR")[i % 2], PCToBCExchangeRate=("1", "0.9231")[i % 2],
+            PartnerEarnedCreditPercentage="" if i % 5 == 0 else "15", EntitlementId="" if i % 13 == 0 else "ent-1")
+        # The Graph export writes amounts as JSON numbers; some producers quote them.
+        for c, v in (("Quantity", f"{i % 17}.{i:04d}"), ("BillingPreTaxTotal", f"-0.{i:06d}" if i % 9 == 0
+                                                                                else f"{i}.{i % 7:02d}")):
+            row[c] = float(v) if i % 2 else v
+        rows.append(row)
+    return rows
+
+
+def _spy_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Which path produced the result: "fast" (the fast path's groups were clean) or "exact"."""
+    import recon.aggregate as agg
+
+    original = agg._fold
+    taken: list[str] = []
+
+    def spy(rows, *, strict):  # type: ignore[no-untyped-def]
+        out = original(rows, strict=strict)
+        if strict and out is not None:
+            taken.append("fast")
+        elif not strict:
+            taken.append("exact")
+        return out
+
+    monkeypatch.setattr(agg, "_fold", spy)
+    return taken
+
+
+@pytest.mark.parametrize("polars", [True, False])
+def test_jsonl_fast_path_agrees_with_the_exact_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    polars: bool) -> None:
+    """JSON lines go through polars in blocks (several here, folded together) when it is installed,
+    through DuckDB's reader when not; either way the groups equal the exact path's, to the digit."""
+    import recon.aggregate as agg
+    import recon.jsonl_fast as jf
+
+    monkeypatch.setattr(jf, "BLOCK", 4096)
+    monkeypatch.setattr(jf, "FOLD_EVERY", 3)
+    if not polars:
+        monkeypatch.setattr(jf, "available", lambda: False)
+    used: list[bool] = []
+    original_subgroups = jf.subgroups
+    monkeypatch.setattr(jf, "subgroups", lambda *a: used.append(True) or original_subgroups(*a))
+    path = write_jsonl(tmp_path / "u.jsonl.gz", _json_rows())
+    taken = _spy_paths(monkeypatch)
+    fast = aggregate_usage(path)
+    assert taken == ["fast"] and bool(used) == polars
+    original = agg._fold
+    monkeypatch.setattr(agg, "_fold", lambda rows, *, strict: None if strict else original(rows, strict=False))
+    exact = aggregate_usage(path)
+    assert fast.groups == exact.groups and len(fast.groups) > 20
+    assert (fast.rows_read, fast.rows_aggregated, fast.rows_quarantined) == (400, 400, 0)
+    assert fast.totals_by_currency() == exact.totals_by_currency()
+
+
+@pytest.mark.parametrize("amount, expected", [
+    ("0.00000000005", Decimal("1E-10")),   # half at the 11th place: DuckDB rounds away from zero, polars to even
+    ("-0.00000000005", Decimal("-1E-10")),
+    ("5e-11", Decimal("1E-10")),
+    (" 2.5 ", Decimal("2.5")),             # blanks around a number
+])
+def test_jsonl_amounts_polars_reads_differently_take_the_exact_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    amount: str, expected: Decimal) -> None:
+    path = write_jsonl(tmp_path / "u.jsonl", [usage_row(Quantity="1"), usage_row(Quantity=amount)], gz=False)
+    taken = _spy_paths(monkeypatch)
+    result = aggregate_usage(path)
+    assert taken == ["exact"] and result.rows_quarantined == 0
+    [group] = result.groups
+    assert group.quantity == 1 + expected
+
+
+def test_ragged_csv_rows_fail_loudly_whatever_side_they_lean(tmp_path: Path) -> None:
+    """An unquoted comma (one field too many) and a dropped field are quarantined with their lines,
+    never read shifted or padded."""
+    path = write_csv(tmp_path / "u.csv", [usage_row(), usage_row(), usage_row(), usage_row()])
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2].replace("Contoso", "Contoso, Ltd", 1)      # line 3: 56 fields
+    lines[3] = lines[3].replace(",Contoso,", ",", 1)                # line 4: 54 fields
+    path.write_text("\n".join(lines) + "\n")
+    result = aggregate_usage(path, quarantine_path=tmp_path / "q.jsonl")
+    assert (result.rows_read, result.rows_aggregated, result.rows_quarantined) == (4, 2, 2)
+    assert {q.line for q in read_quarantine(tmp_path / "q.jsonl")} == {3, 4}
