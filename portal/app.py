@@ -48,6 +48,7 @@ URLS = Map([
     Rule("/invoices/<invoice_id>/download", endpoint="invoice_download"),
     Rule("/invoices/<invoice_id>/pay", endpoint="invoice_pay", methods=["POST"]),
     Rule("/invoices/<invoice_id>/receipts/<key>", endpoint="invoice_receipt"),
+    Rule("/invoices/<invoice_id>/receipts/<key>/download", endpoint="receipt_download"),
     Rule("/shop", endpoint="shop"),
     Rule("/shop/buy", endpoint="buy", methods=["POST"]),
     Rule("/agreement", endpoint="agreement", methods=["GET", "POST"]),
@@ -68,7 +69,7 @@ NEEDS: dict[str, str | None] = {
     "home": None, "signout": None,
     "subscriptions": "subscriptions", "subscription": "subscriptions", "change_seats": "change_seats",
     "invoices": "invoices", "invoice": "invoices", "invoice_download": "invoices",
-    "invoice_pay": "payment_methods", "invoice_receipt": "invoices",
+    "invoice_pay": "payment_methods", "invoice_receipt": "invoices", "receipt_download": "invoices",
     "shop": "buy", "buy": "buy", "agreement": "mca", "payment": "payment_methods",
     "payment_link": "payment_methods", "guides": "guides", "guide": "guides", "assessment": "assessment",
 }
@@ -362,14 +363,30 @@ class _Context:
                            attempt=secrets.token_hex(6), decline_key=services.decline_key,
                            history=self.app.integrations.history(invoice))
 
-    def page_invoice_receipt(self, invoice_id: str, key: str) -> Response:
-        invoice = self._invoice(invoice_id)
+    def _paid(self, invoice: Any, key: str) -> Any:
+        """The succeeded payment `key` on the invoice (404 for anything else: not paid, not this invoice's)."""
         paid = next((p for p in self.app.integrations.history(invoice)
                      if p.key == key and p.state == "succeeded"), None)
         if paid is None:
             raise NotFound()
+        return paid
+
+    def page_invoice_receipt(self, invoice_id: str, key: str) -> Response:
+        from accounting.render import processor_label
+
+        invoice = self._invoice(invoice_id)
         return self.render("receipt.html", invoice=invoice, account=self.repo.get_account(invoice.account_id),
-                           paid=paid)
+                           paid=self._paid(invoice, key), processor_label=processor_label)
+
+    def page_receipt_download(self, invoice_id: str, key: str) -> Response:
+        invoice, account = self._invoice_and_account(invoice_id)
+        pdf = self.app.integrations.receipt()(invoice, account, self._paid(invoice, key))
+        # Named in the invoice's language, like the document itself.
+        name = Translator(invoice.language)("receipt.filename", number=invoice.number)
+        safe_name = "".join(ch for ch in name if ch.isalnum() or ch in "-_") or "receipt"
+        response = Response(pdf, content_type="application/pdf")
+        response.headers["Content-Disposition"] = f'attachment; filename="{safe_name}.pdf"'
+        return response
 
     def page_invoice_pay(self, invoice_id: str) -> Response:
         invoice = self._invoice(invoice_id)

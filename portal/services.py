@@ -157,6 +157,8 @@ class Integrations:
     redeem_payment_link: Callable[..., Any] | None = None
     # (invoice, account) -> PDF bytes: the accounting area's invoice document.
     invoice_pdf: Callable[..., bytes] | None = None
+    # (invoice, account, payment) -> PDF bytes: the receipt of one succeeded payment.
+    receipt_pdf: Callable[..., bytes] | None = None
     # (invoice, purpose) -> payments.service.ChargeOutcome: charge the saved method.
     pay_invoice: Callable[..., Any] | None = None
     # Hosted card entry (payments.card_entry): (token, success_url, cancel_url) -> payments.base.HostedForm,
@@ -207,6 +209,9 @@ class Integrations:
 
     def pdf(self) -> Callable[..., bytes]:
         return self.invoice_pdf or _resolve("accounting.portal_document:portal_invoice_pdf")
+
+    def receipt(self) -> Callable[..., bytes]:
+        return self.receipt_pdf or _resolve("accounting.portal_document:portal_receipt_pdf")
 
 
 def accept_mca(repo: PortalRepository, user: PortalUser, integrations: Integrations) -> Any:

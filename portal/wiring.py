@@ -36,6 +36,11 @@ def integrations_for(dv: DataverseClient, settings: Settings) -> Integrations:
 
         return dataverse_invoice_pdf(dv, invoice)
 
+    def receipt_pdf(invoice: Any, account: Any, payment: Any) -> bytes:
+        from accounting.portal_document import dataverse_receipt_pdf
+
+        return dataverse_receipt_pdf(dv, invoice, payment)
+
     def pay(invoice: Any, purpose: str) -> Any:
         from payments.service import charge_invoice
 
@@ -67,7 +72,7 @@ def integrations_for(dv: DataverseClient, settings: Settings) -> Integrations:
         return attempt_outcome(invoice.id, key, dv=dv)
 
     return Integrations(attest_mca=mca_integration(dv, partner_center), create_payment_link=link,
-                        redeem_payment_link=redeem, invoice_pdf=invoice_pdf, pay_invoice=pay,
+                        redeem_payment_link=redeem, invoice_pdf=invoice_pdf, receipt_pdf=receipt_pdf, pay_invoice=pay,
                         start_card_entry=start_card_entry, finish_card_entry=finish_card_entry,
                         invoice_card_link=invoice_card_link, payment_history=payment_history,
                         payment_outcome=payment_outcome)
@@ -101,13 +106,20 @@ def memory_integrations(repo: Any) -> Integrations:
     return Integrations(attest_mca=attest, pay_invoice=pay)
 
 
-def memory_portal(settings: Settings, repo: Any | None = None, **options: Any) -> PortalApp:
-    """The local portal over built-in demo data (portal.seed), wired like production but in memory."""
+def memory_portal(settings: Settings, repo: Any | None = None, *, processor: Any = None, **options: Any) -> PortalApp:
+    """The local portal over built-in demo data (portal.seed), wired like production but in memory.
+    `processor` (a payments.stripe_adapter.StripeProcessor, e.g. portal.memory_payments.local_stripe()'s):
+    cards are added on its hosted page and invoices paid through it; without one, paying is simulated."""
     from portal.seed import seeded_repository
 
     repo = repo if repo is not None else seeded_repository()
     source = assessment_mod.InMemorySource()
-    options.setdefault("integrations", memory_integrations(repo))
+    integrations = memory_integrations(repo)
+    if processor is not None:
+        from portal.memory_payments import MemoryPayments
+
+        integrations = MemoryPayments(repo, processor, settings).integrations(attest_mca=integrations.attest_mca)
+    options.setdefault("integrations", integrations)
     options.setdefault("assessment", lambda store=False: assessment_mod.run(source, store=store))
     return create_app(settings, repo, **options)
 
