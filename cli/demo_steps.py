@@ -295,9 +295,13 @@ def _mail_read_back(ctx: DemoContext) -> list[str]:
     server = ctx.servers.get("mail")
     if server is None:
         return []
-    messages = [m for m in server.app.sandbox.messages if m.channel == "smtp"]
+    # In recipient and subject order, not send order: invoices go out in row-id order, and row ids are
+    # random per run. The examples are the first message of three customers.
+    messages = sorted((m for m in server.app.sandbox.messages if m.channel == "smtp"),
+                      key=lambda m: (sorted(m.to), m.subject))
     out = [f"invoices emailed over SMTP and read back from the local server: {len(messages)}"]
-    for message in messages[:3]:
+    firsts = {tuple(sorted(m.to)): m for m in reversed(messages)}
+    for message in sorted(firsts.values(), key=lambda m: (sorted(m.to), m.subject))[:3]:
         files = ", ".join(f"{name} ({len(data):,} bytes)" for name, _type, data in message.attachments)
         out.append(f"  to {', '.join(message.to)} [{message.language}] {message.subject!r}: {files}")
     if messages:
