@@ -24,6 +24,10 @@ STRICT_PACKAGES = (
     "jobs",
     "distributors",
     "sync",
+    "portal",
+    "payments",
+    "accounting",
+    "recon",
 )
 
 # What `mypy --strict` turns on that can be set per module (warn_redundant_casts is global only).
