@@ -28,6 +28,7 @@ STRICT_PACKAGES = (
     "payments",
     "accounting",
     "recon",
+    "shared",
 )
 
 # What `mypy --strict` turns on that can be set per module (warn_redundant_casts is global only).
