@@ -235,6 +235,12 @@ class AuthorizeNetProcessor:
         self._raise_for(answer)
         return HostedForm(f"{hosted_origin(self.url)}/payment/payment", "POST", {"token": str(answer["token"])})
 
+    def find_transaction(self, invoice_number: str) -> str:
+        """The transId of the (not declined) transaction carrying our invoiceNumber, "" when there is none
+        yet: how a payment taken on the hosted page is matched to the attempt that opened it."""
+        found = self._find(invoice_number)
+        return str(found["transId"]) if found is not None else ""
+
     def _find(self, invoice_number: str) -> dict[str, Any] | None:
         answer = self.call("getUnsettledTransactionListRequest", {})
         self._raise_for(answer)

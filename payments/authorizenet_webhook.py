@@ -80,6 +80,11 @@ def apply_notification(notification: dict[str, Any], *, dv: DataverseClient, pro
         return "ignored"
     trans_id = str(payload["id"])
     row = payments.by_processor_payment_id(dv, trans_id)
+    if row is None and payload.get("invoiceNumber"):
+        # Taken on the hosted payment page (payments.hosted_payment): the attempt is known by our key.
+        from payments.hosted_payment import waiting_row
+
+        row = waiting_row(dv, str(payload["invoiceNumber"]))
     if row is None or not row.invoice_id:
         return "unknown-payment"
     answer = processor.call("getTransactionDetailsRequest", {"transId": trans_id})

@@ -203,14 +203,26 @@ def attempt_outcome(invoice_id: str, key: str, *, dv: DataverseClient | None = N
         return ChargeOutcome(SUCCEEDED, row.amount, key, balance=invoice.balance)
     if row.status == records.PAYMENT_FAILED:
         return ChargeOutcome(FAILED, row.amount, key, row.error, balance=invoice.balance)
-    if not row.processor_payment_id:  # the processor has not answered this attempt yet
-        return ChargeOutcome("pending", row.amount, key, row.error, balance=invoice.balance)
     processor = processor or processor_for(row.processor or "stripe")
-    result = processor.transaction_status(row.processor_payment_id, row.amount, invoice.currency)
+    if row.processor_payment_id:
+        result = processor.transaction_status(row.processor_payment_id, row.amount, invoice.currency)
+    else:
+        # No reference yet: a payment page the customer was sent to (Accept Hosted) may have taken it.
+        from payments.authorizenet import AuthorizeNetProcessor
+        from payments.hosted_payment import settle_waiting
+
+        found = settle_waiting(dv, invoice, row, processor) if isinstance(processor, AuthorizeNetProcessor) else None
+        if found is None:
+            return ChargeOutcome("pending", row.amount, key, row.error, balance=invoice.balance)
+        result = found
     if result.status == REQUIRES_ACTION:
         return ChargeOutcome(REQUIRES_ACTION, row.amount, key, result.error, balance=invoice.balance,
                              action_url=result.action_url)
     if result.status == "pending":
+        if result.processor_payment_id and not row.processor_payment_id:  # held: settle_held takes it on
+            records.write_payment(dv, invoice, key, amount=row.amount, processor=row.processor,
+                                  status=records.PAYMENT_PENDING, processor_payment_id=result.processor_payment_id,
+                                  error=result.error)
         return ChargeOutcome("pending", row.amount, key, result.error, balance=invoice.balance)
     refreshed = _record_decided(dv, invoice, row, result)
     if result.status == SUCCEEDED and refreshed.balance <= 0:

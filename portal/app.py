@@ -398,8 +398,20 @@ class _Context:
         return self._pay(invoice_id, attempt)
 
     def _pay_with_new_card(self, invoice: Any, attempt: str) -> Response:
-        """Card entry on the processor's page for the invoice's contract; back in page_pay_done the
-        invoice is paid with the new card (the same attempt id, so a replayed return pays once)."""
+        """Where the processor has a page that pays and saves the card at once (Authorize.Net Accept Hosted),
+        that page, which sends the customer back to the invoice naming the attempt. Else card entry on the
+        processor's page for the invoice's contract; back in page_pay_done the invoice is paid with the new
+        card (the same attempt id, so a replayed return pays once)."""
+        back = self.external_url("invoice", invoice_id=invoice.id)
+        try:
+            hosted = self.app.integrations.pay_on_hosted_page(invoice, f"portal-{attempt}h", back)
+        except FatalError as exc:  # e.g. the merchant account does not take the invoice's currency
+            log.warning("invoice %s: no hosted payment page: %s", invoice.number, exc)
+            self.flash("error", "error.provider")
+            self.flash("error", "error.provider_detail", detail=exc.message)
+            return redirect(self.url("invoice", invoice_id=invoice.id))
+        if hosted is not None:
+            return self.render("hosted_form.html", form=hosted)
         try:
             token = self.app.integrations.card_link()(invoice)
         except services.Refused as exc:

@@ -171,6 +171,9 @@ class Integrations:
     # (invoice, payment key) -> payments.service.ChargeOutcome | None: one attempt's outcome now, for the
     # customer coming back from the bank's page (payments.service.attempt_outcome).
     payment_outcome: Callable[..., Any] | None = None
+    # (invoice, purpose, cancel_url) -> payments.base.HostedForm | None: pay and save the card at once on the
+    # processor's page (payments.hosted_payment: Authorize.Net Accept Hosted); None where it has none.
+    hosted_payment: Callable[..., Any] | None = None
 
     def mca(self) -> Callable[..., Any]:
         return self.attest_mca or _resolve("sync.mca:attest")
@@ -203,6 +206,9 @@ class Integrations:
 
     def history(self, invoice: Any) -> list[Any]:
         return list(self.payment_history(invoice)) if self.payment_history is not None else []
+
+    def pay_on_hosted_page(self, invoice: Any, purpose: str, cancel_url: str) -> Any:
+        return self.hosted_payment(invoice, purpose, cancel_url) if self.hosted_payment is not None else None
 
     def outcome(self, invoice: Any, key: str) -> Any:
         return self.payment_outcome(invoice, key) if self.payment_outcome is not None else None

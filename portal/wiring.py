@@ -66,6 +66,11 @@ def integrations_for(dv: DataverseClient, settings: Settings) -> Integrations:
 
         return invoice_payments(dv, invoice.id)
 
+    def hosted_payment(invoice: Any, purpose: str, cancel_url: str) -> Any:
+        from payments import hosted_payment as pay_on_page
+
+        return pay_on_page.start(invoice.id, purpose, cancel_url=cancel_url, dv=dv)
+
     def payment_outcome(invoice: Any, key: str) -> Any:
         from payments.service import attempt_outcome
 
@@ -75,7 +80,7 @@ def integrations_for(dv: DataverseClient, settings: Settings) -> Integrations:
                         redeem_payment_link=redeem, invoice_pdf=invoice_pdf, receipt_pdf=receipt_pdf, pay_invoice=pay,
                         start_card_entry=start_card_entry, finish_card_entry=finish_card_entry,
                         invoice_card_link=invoice_card_link, payment_history=payment_history,
-                        payment_outcome=payment_outcome)
+                        payment_outcome=payment_outcome, hosted_payment=hosted_payment)
 
 
 def memory_integrations(repo: Any) -> Integrations:

@@ -169,3 +169,25 @@ def test_authorizenet_contract_adds_a_card_on_the_hosted_form(page, anet_portal)
     page.wait_for_selector("#pay-done")
     assert "Visa card ending in 1111 is saved" in page.inner_text("#pay-done")
     assert re.fullmatch(r"\d+/\d+", dv.get("cspb_billingcontracts", ids["k-contoso"])["cspb_paymenttoken"])
+
+
+def test_authorizenet_pay_with_a_new_card_pays_on_accept_hosted(page, anet_portal):
+    """Accept Hosted: one page takes the payment and saves the card; back on the invoice, paid."""
+    base, ids, dv = anet_portal
+    dv.update("cspb_billingcontracts", ids["k-contoso"], {"cspb_paymentprovider": "authorizenet",
+                                                          "cspb_paymenttoken": None})
+    dv.update("invoices", ids["i-1"], {"cspb_balance": 1464.00, "cspb_paymentstatus": 1})
+    sign_in(page, base, ids["c-fin"])
+    page.goto(f"{base}/invoices/{ids['i-1']}")
+    page.click("#pay-new-card")
+    page.wait_for_selector("#cardNum")  # the auto-submitted form reached the hosted payment page
+    assert "/payment/payment" in page.url and "Amount: $1464.00" in page.content()
+    page.fill("#cardNum", "4111111111111111")
+    page.fill("#expiryDate", "1234")
+    page.fill("#cvv", "123")
+    page.fill("#zip", "98004")
+    page.click("#payButton")
+    page.wait_for_selector("#payment-result")
+    assert page.url.startswith(f"{base}/invoices/{ids['i-1']}?payment=pay-"), page.url
+    assert "Thank you: $1,464.00 was paid." in page.inner_text("#payment-result")
+    assert Decimal(str(dv.get("invoices", ids["i-1"])["cspb_balance"])) == 0

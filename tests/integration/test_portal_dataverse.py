@@ -467,3 +467,86 @@ def test_a_signed_out_customer_coming_back_from_the_bank_signs_in_and_lands_on_t
     signed_in = other.sign_in(ids["f-admin"])
     assert signed_in.headers["Location"] == "/portal" + target
     assert "Gracias: se han pagado" in other.get(target).get_data(as_text=True)
+
+
+def _contoso_pays_on_accept_hosted(dv, ids, zip_codes=("98004",)):
+    """Contoso's contract goes through Authorize.Net with no card saved, INV-0001 is due; Fiona picks
+    "Pay with a new card" and types 4111 on the hosted payment page. Returns (browser, path, the page's
+    last answer)."""
+    import re
+
+    from payments.base import HostedForm
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from portal.wiring import integrations_for
+    from shared.config import get_settings
+    from tests.plugins.payments import type_anet_card
+
+    dv.update("cspb_billingcontracts", ids["k-contoso"], {"cspb_paymentprovider": "authorizenet",
+                                                          "cspb_paymenttoken": None})
+    dv.update("invoices", ids["i-1"], {"cspb_balance": 1464.00, "cspb_paymentstatus": 1})
+    browser = PortalBrowser(create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                                       integrations=integrations_for(dv, get_settings())))
+    browser.sign_in(ids["c-fin"])
+    path = f"/invoices/{ids['i-1']}"
+    attempt = re.search(r'name="attempt" value="([^"]+)"', browser.get(path).get_data(as_text=True)).group(1)
+    page = browser.post(path + "/pay", {"attempt": attempt, "method": "new"}, token_from=path).get_data(as_text=True)
+    action = re.search(r'<form method="post" action="([^"]+)" id="hosted-form">', page).group(1)
+    assert action.endswith("/payment/payment"), action  # Accept Hosted: pay and save at once, not Accept Customer
+    form = HostedForm(action, "POST", {"token": re.search(r'name="token" value="([^"]+)"', page).group(1)})
+    (row,) = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-1']}")
+    assert row["cspb_status"] == 1 and not row.get("cspb_processorpaymentid")  # recorded before the page
+    for zip_code in zip_codes:
+        done = type_anet_card(form, "4111111111111111", zip_code=zip_code)
+    return browser, path, done
+
+
+def test_authorizenet_pay_with_a_new_card_pays_and_saves_on_accept_hosted(portal_dv, authorizenet_hosted):
+    dv, ids = portal_dv
+    browser, path, done = _contoso_pays_on_accept_hosted(dv, ids, zip_codes=("46282", "98004"))
+    assert done.status_code == 302
+    back = done.headers["Location"].split("/portal", 1)[1]
+    assert back.startswith(path + "?payment=pay-")  # the invoice they were paying
+    page = browser.get(back).get_data(as_text=True)
+    assert "Thank you: $1,464.00 was paid." in page, page
+    history = page.split('id="payment-history"', 1)[1]
+    assert "Paid" in history and "Failed" not in history
+    assert _money_is_zero(dv.get("invoices", ids["i-1"])["cspb_balance"])
+    assert authorizenet_hosted.sandbox.webhooks.wait(15)
+    import re
+
+    assert re.fullmatch(r"\d+/\d+", dv.get("cspb_billingcontracts", ids["k-contoso"])["cspb_paymenttoken"] or "")
+    (row,) = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-1']}")
+    assert row["cspb_status"] == 2 and row["cspb_processorpaymentid"].isdigit()
+
+
+def test_accept_hosted_payment_is_settled_by_the_webhook_when_the_customer_never_returns(portal_dv,
+                                                                                        authorizenet_hosted):
+    dv, ids = portal_dv
+    _browser, _path, done = _contoso_pays_on_accept_hosted(dv, ids)
+    assert done.status_code == 302  # ... and the customer closes the tab
+    assert authorizenet_hosted.sandbox.webhooks.wait(15)
+    assert all(d.status == 200 for d in authorizenet_hosted.sandbox.webhooks.deliveries)
+    (row,) = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-1']}")
+    assert row["cspb_status"] == 2 and row["cspb_processorpaymentid"].isdigit()
+    assert _money_is_zero(dv.get("invoices", ids["i-1"])["cspb_balance"])
+
+
+def test_accept_hosted_return_alone_records_the_payment_and_the_card(portal_dv, authorizenet_server, monkeypatch):
+    """No webhook registered: the invoice page finds the transaction by our key and reads it back."""
+    import re
+
+    from shared.config import reset_settings
+
+    monkeypatch.setenv("CSPB_AUTHORIZENET_URL", authorizenet_server.url + "/xml/v1/request.api")
+    monkeypatch.setenv("CSPB_HTTP_MAX_ATTEMPTS", "3")
+    reset_settings()
+    dv, ids = portal_dv
+    browser, path, done = _contoso_pays_on_accept_hosted(dv, ids)
+    page = browser.get(done.headers["Location"].split("/portal", 1)[1]).get_data(as_text=True)
+    assert "Thank you: $1,464.00 was paid." in page, page
+    assert _money_is_zero(dv.get("invoices", ids["i-1"])["cspb_balance"])
+    assert re.fullmatch(r"\d+/\d+", dv.get("cspb_billingcontracts", ids["k-contoso"])["cspb_paymenttoken"] or "")
+    again = browser.get(done.headers["Location"].split("/portal", 1)[1]).get_data(as_text=True)
+    assert "Thank you: $1,464.00 was paid." in again  # a reload reads, never pays again
+    assert len([t for t in authorizenet_server.app.sandbox.transactions if t["status"] != "declined"]) == 1
