@@ -38,6 +38,7 @@ from billing.catalog_pricing import FALLBACK_CURRENCY, price_key, price_list_nam
 from billing.currency import currency_for_country
 from billing.cycles import due_cycles
 from billing.models import (
+    USAGE_KINDS,
     BillingContract,
     ChangeLog,
     ChangeOrigin,
@@ -45,7 +46,6 @@ from billing.models import (
     Frequency,
     Policy,
     Subscription,
-    SubscriptionKind,
     SubscriptionStatus,
 )
 
@@ -59,8 +59,6 @@ KIND_TERMS: dict[ContractKind, tuple[Frequency, Policy]] = {
     ContractKind.LICENSES: (Frequency.MONTHLY, Policy.ADVANCE),
     ContractKind.USAGE: (Frequency.MONTHLY, Policy.ARREARS),
 }
-USAGE_KINDS = frozenset({SubscriptionKind.AZURE_PLAN, SubscriptionKind.AZURE_ENTITLEMENT,
-                         SubscriptionKind.LEGACY_AZURE, SubscriptionKind.MARKETPLACE})
 # Nothing left to bill: such a subscription is not put on a contract at all.
 ENDED = frozenset({SubscriptionStatus.EXPIRED, SubscriptionStatus.CANCELLED})
 # A subscription's billing frequency (Microsoft's billing cycle as a term code) -> the price sheet's BillingPlan.

@@ -100,6 +100,13 @@ class SubscriptionKind(IntEnum):
     LEGACY_AZURE = 6
 
 
+# Billed from usage, monthly in arrears: the billing run rates them from usage summaries, contract
+# assignment puts them on the usage contract. The rest are licenses (and one-time items).
+USAGE_KINDS: frozenset[SubscriptionKind] = frozenset({
+    SubscriptionKind.AZURE_PLAN, SubscriptionKind.AZURE_ENTITLEMENT, SubscriptionKind.LEGACY_AZURE,
+    SubscriptionKind.MARKETPLACE})
+
+
 class ChangeType(IntEnum):
     """A license change log's change type."""
 

@@ -45,6 +45,7 @@ from billing.cycles import (
 from billing.license_lines import LicenseContext, change_line, full_line, implicit_start
 from billing.lines import make_line
 from billing.models import (
+    USAGE_KINDS,
     BillingContract,
     ChangeLog,
     ExchangeRate,
@@ -74,8 +75,6 @@ from billing.usage_rating import (
 from shared.dates import require_date
 from shared.errors import IntegrationError
 
-USAGE_KINDS = (SubscriptionKind.AZURE_PLAN, SubscriptionKind.AZURE_ENTITLEMENT,
-               SubscriptionKind.LEGACY_AZURE, SubscriptionKind.MARKETPLACE)
 LINE_ORDER = {LineType.LICENSE: 0, LineType.PRORATION: 1, LineType.CREDIT: 2, LineType.ONE_TIME: 3,
               LineType.USAGE: 4, LineType.MINIMUM_COMMITMENT: 5}
 

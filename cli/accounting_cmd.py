@@ -66,9 +66,10 @@ def export(target: str | None, invoices: tuple[str, ...], output: Path | None) -
         ids = [resolve_invoice_id(dv, ref) for ref in invoices] or None
         if name in ("csv", "json"):
             from accounting.invoice_file import render_invoices
+            from dataverse.stores import invoices as invoices_store
 
             if ids is None:
-                ids = [row["invoiceid"] for row in dv.list("invoices", select=["invoiceid"])]
+                ids = invoices_store.all_ids(dv)
             _write(render_invoices(dv, ids, name), output)
             return
         report = service.export_invoices(ids, target=name, dv=dv)

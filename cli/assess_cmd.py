@@ -3,7 +3,7 @@ CSV + HTML (with the trend since earlier snapshots)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -16,7 +16,7 @@ import click
 @click.option("--store/--no-store", default=True, show_default=True, help="Save the snapshot in the KPI Snapshots table.")
 @click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True)
 @click.option("--window-days", default=30, show_default=True, type=click.IntRange(min=1), help="Window for churn, contraction and touchless share.")
-def assess(as_of: object, out_dir: Path, store: bool, lang: str, window_days: int) -> None:
+def assess(as_of: datetime | None, out_dir: Path, store: bool, lang: str, window_days: int) -> None:
     """Compute MRR/ARR, margin, seats, churn, DSO, touchless share and seat leakage from Dataverse."""
     from tqdm import tqdm
 
@@ -25,7 +25,7 @@ def assess(as_of: object, out_dir: Path, store: bool, lang: str, window_days: in
     from portal.assessment_source import DataverseAssessmentSource
     from shared.config import get_settings
 
-    day = as_of.date() if hasattr(as_of, "date") else date.today()  # type: ignore[union-attr]
+    day = as_of.date() if as_of is not None else date.today()
     steps = tqdm(total=3, desc="assess", unit="step")
     from shared.blobstore import blob_store_from_settings
 

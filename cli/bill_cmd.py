@@ -6,11 +6,18 @@ import csv
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cli.params import POSITIVE
 from shared.dates import require_date
+
+if TYPE_CHECKING:
+    from billing.models import ExchangeRate
+    from billing.preview import ChangePreview
+    from jobs.billing import Preparation
+    from jobs.contracts import AssignSummary, RenewalSummary
 
 
 def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date:
@@ -22,7 +29,7 @@ def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None)
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _load_rates(path: Path | None) -> list:
+def _load_rates(path: Path | None) -> list[ExchangeRate]:
     """CSV with columns month,from,to,rate (e.g. 2026-01,USD,EUR,0.9123): the month's rates."""
     if path is None:
         return []
@@ -39,14 +46,14 @@ def _load_rates(path: Path | None) -> list:
                                      param_hint="--rates") from None
 
 
-def print_summary(summary: dict) -> None:
+def print_summary(summary: dict[str, dict[str, Any]]) -> None:
     if not summary:
         click.echo("no invoices")
     for currency, row in summary.items():
         click.echo(f"{currency}: {row['invoices']} invoice(s), {row['lines']} line(s), total {row['total']}")
 
 
-def print_assignment(summary) -> None:  # type: ignore[no-untyped-def]
+def print_assignment(summary: AssignSummary) -> None:
     """AssignSummary (jobs.contracts) as a few lines: what was put on contracts, what was not and why."""
     created = ", ".join(summary.contracts_created) or "none"
     click.echo(f"assign {summary.on_date}: {summary.assigned} subscription(s) put on contracts "
@@ -58,12 +65,12 @@ def print_assignment(summary) -> None:  # type: ignore[no-untyped-def]
         click.echo(f"  not assigned: subscription {psid}: {reason}")
 
 
-def print_renewals(summary) -> None:  # type: ignore[no-untyped-def]
+def print_renewals(summary: RenewalSummary) -> None:
     click.echo(f"renewals {summary.on_date}: {summary.renewed} renewed ({summary.repriced} at a new price), "
                f"{summary.expired} expired")
 
 
-def _print_prepared(prepared) -> None:  # type: ignore[no-untyped-def]
+def _print_prepared(prepared: Preparation) -> None:
     if prepared.assignment is not None:
         print_assignment(prepared.assignment)
     if prepared.renewals is not None:
@@ -163,7 +170,7 @@ def preview(contract: str | None, subscription: str | None, quantity: int | None
     print_summary(summarize([inv]))
 
 
-def print_change_preview(p) -> None:  # type: ignore[no-untyped-def]
+def print_change_preview(p: ChangePreview) -> None:
     cur = p.contract.currency
     click.echo(f"{p.subscription.name or p.subscription.provider_subscription_id} on {p.contract.number}: "
                f"{p.old_quantity} -> {p.new_quantity} seat(s)"

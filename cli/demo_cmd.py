@@ -37,7 +37,7 @@ class DemoContext:
     shared: dict[str, Any] = field(default_factory=dict)
 
     def url(self, name: str) -> str:
-        return self.servers[name].url
+        return str(self.servers[name].url)
 
 
 @dataclass

@@ -66,7 +66,8 @@ def map_one_company(dv: DataverseClient, pax8: Pax8Adapter) -> ProviderAccount:
     if row is not None:
         return row
     row = next((r for r in rows if r.domain), rows[0])
-    account_id = accounts.create_account(dv, row.name or row.external_id or "", domain=row.domain)
+    account_id = accounts.create_account(dv, row.name or row.external_id or "", domain=row.domain,
+                                         key=row.domain or row.external_id)
     run_provider_account_sync(dv, {Provider.PAX8: pax8})
     row = provider_accounts.get_account(dv, row.id)
     if not _mapped(row):

@@ -6,7 +6,6 @@ date, invoice ids) travels in `ctx.shared`.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +26,7 @@ def dataverse_round_trip(ctx: DemoContext) -> list[str]:
     from dataverse.stores import accounts
 
     dv = _dv()
-    name = f"Demo round trip {uuid.uuid4().hex[:8]}"
+    name = "Demo round trip"  # its id derives from it: every run writes and reads the same row
     account_id = accounts.create_account(dv, name, domain="roundtrip.example")
     back = accounts.get_account(dv, account_id)
     if back is None or back.name != name:
@@ -207,8 +206,7 @@ def usage_revision(ctx: DemoContext) -> list[str]:
     from decimal import Decimal
 
     from billing.models import LineType
-    from dataverse import map_billing as m
-    from dataverse.tables import EntitySet
+    from dataverse.stores import billing_lookups
     from jobs import billing as billing_jobs
     from jobs.recon import periods_for, scheduled
     from sandbox.partnercenter.revise import revise_billed_usage
@@ -233,10 +231,9 @@ def usage_revision(ctx: DemoContext) -> list[str]:
         lines.append(f"  {currency}: {len(deltas)} meters, net {sum(deltas, Decimal(0)):+.2f} against what was invoiced")
     lines.append(f"  delta per customer, subscription and meter: recon/{period}/report/usage_revisions.csv "
                  "(and the report's 'Usage revised after billing' section)")
-    plans = {s.provider_subscription_id.lower(): s.contract_id
-             for s in (m.subscription_from_row(r) for r in dv.list(EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT))}
+    plans = {s.provider_subscription_id.lower(): s.contract_id for s in billing_lookups.all_subscriptions(dv)}
     contract_ids = {plans.get(u.subscription_id.lower()) for u in reopened} - {None}
-    contracts = [m.contract_from_row(r) for r in dv.list(EntitySet.BILLING_CONTRACTS, select=m.CONTRACT_SELECT)]
+    contracts = billing_lookups.all_contracts(dv)
     for contract in sorted((c for c in contracts if c.id in contract_ids), key=lambda c: c.number):
         day = contract.next_invoice_date or ctx.as_of
         nxt = billing_jobs.preview(contract.number, day, dv=dv)
@@ -297,7 +294,9 @@ def _mail_read_back(ctx: DemoContext) -> list[str]:
     server = ctx.servers.get("mail")
     if server is None:
         return []
-    messages = [m for m in server.app.sandbox.messages if m.channel == "smtp"]
+    # In invoice-number order, not arrival order (the post-invoice jobs finish in any order), so
+    # every run shows the same examples.
+    messages = sorted((m for m in server.app.sandbox.messages if m.channel == "smtp"), key=lambda m: m.subject)
     out = [f"invoices emailed over SMTP and read back from the local server: {len(messages)}"]
     for message in messages[:3]:
         files = ", ".join(f"{name} ({len(data):,} bytes)" for name, _type, data in message.attachments)

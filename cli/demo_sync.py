@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from billing.provisioning_rules import change_type_for
 from dataverse.client import DataverseClient
-from dataverse.stores import accounts, change_logs, provider_accounts
+from dataverse.stores import accounts, change_logs, provider_accounts, webhook_registrations
 from dataverse.stores.change_logs import NewChangeLog
 from dataverse.stores.rep_subscriptions import ActiveLicense, active_licenses
 from dataverse.tables import ChangeOrigin, MappingStatus, Provider, ProvisioningStatus, Table
@@ -28,8 +28,6 @@ from sync.subscription_sync import run_subscription_sync
 if TYPE_CHECKING:
     from sandbox.dataverse.server import DataverseSandbox
 
-STEP_SET = "sdkmessageprocessingsteps"
-ENDPOINT_SET = "serviceendpoints"
 logger = get_logger(__name__)
 
 STATUS_NAMES = {1: "Awaiting", 2: "Provisioned", 3: "Failed", 4: "NotApplicable", 5: "Refused"}
@@ -53,17 +51,6 @@ def serve_webhook_function() -> Any:
             environ, start_response)
 
     return RunningServer(app, port=0).start()
-
-
-def unregister_webhook(dv: DataverseClient, endpoint_id: str) -> int:
-    """Remove a webhook registration: its SDK message processing steps, then the service endpoint
-    (Dataverse keeps an endpoint that still has steps). Returns the number of steps removed."""
-    steps = list(dv.list(STEP_SET, select=["sdkmessageprocessingstepid"],
-                         filter=f"_eventhandler_value eq {endpoint_id}"))
-    for step in steps:
-        dv.delete(STEP_SET, step["sdkmessageprocessingstepid"])
-    dv.delete(ENDPOINT_SET, endpoint_id)
-    return len(steps)
 
 
 def _ensure_mapped_accounts(dv: DataverseClient, wanted: int,
@@ -161,7 +148,7 @@ def run_demo_flow(dv: DataverseClient, pc: PartnerCenterAdapter, *, dv_app: Data
         # change log to a port nobody listens on.
         if endpoint_id is not None:
             try:
-                unregister_webhook(dv, endpoint_id)
+                webhook_registrations.unregister(dv, endpoint_id)
             except IntegrationError as exc:
                 logger.warning("could not unregister the demo webhook %s: %s", endpoint_id, exc)
         if server is not None:

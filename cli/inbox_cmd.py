@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cli.params import POSITIVE
 from shared.dates import parse_datetime
 
+if TYPE_CHECKING:
+    from dataverse.client import DataverseClient
+    from shared.queue import Queue
 
-class _When(click.ParamType):
+
+class _When(click.ParamType[datetime, Any]):
     name = "TIME"
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
         if isinstance(value, datetime):
             return value
         when = parse_datetime(str(value).strip(), strict=False)
@@ -23,7 +29,7 @@ class _When(click.ParamType):
         return when
 
 
-def _queue_and_drain():  # type: ignore[no-untyped-def]
+def _queue_and_drain() -> tuple[Queue, Callable[[DataverseClient], dict[str, int] | None]]:
     """The provisioning queue; with the in-process backend nothing else would ever read it, so the
     command works the messages itself, as `cspbridge sync` does."""
     from shared.config import get_settings
@@ -31,7 +37,7 @@ def _queue_and_drain():  # type: ignore[no-untyped-def]
 
     queue = get_queue(PROVISIONING_QUEUE, get_settings())
 
-    def finish(dv) -> dict | None:  # type: ignore[no-untyped-def]
+    def finish(dv: DataverseClient) -> dict[str, int] | None:
         if not isinstance(queue, InProcessQueue):
             return None
         from sync.provisioning import default_adapters, handle_message

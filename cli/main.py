@@ -47,7 +47,8 @@ class LazyGroup(click.Group):
             if exc.name != module_name:
                 raise
             return None
-        return getattr(module, attr)
+        command: click.Command = getattr(module, attr)
+        return command
 
 
 @click.group(cls=LazyGroup)

@@ -15,7 +15,7 @@ from shared.dates import require_date
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
-class MonthType(click.ParamType):
+class MonthType(click.ParamType[str, Any]):
     """YYYY-MM with a real month (01-12); yields the same string."""
 
     name = "YYYY-MM"
@@ -28,7 +28,7 @@ class MonthType(click.ParamType):
         return text
 
 
-class DateType(click.ParamType):
+class DateType(click.ParamType[date, Any]):
     """YYYY-MM-DD; yields a date."""
 
     name = "YYYY-MM-DD"
@@ -42,7 +42,7 @@ class DateType(click.ParamType):
             self.fail(f"{value!r} is not a date (YYYY-MM-DD)", param, ctx)
 
 
-class UrlType(click.ParamType):
+class UrlType(click.ParamType[str, Any]):
     """An absolute http(s) URL with a host."""
 
     name = "URL"

@@ -6,17 +6,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cli.params import MONTH
 from shared.errors import IntegrationError
 
+if TYPE_CHECKING:
+    from dataverse.client import DataverseClient
+    from shared.blobstore import BlobStore
 
-def _clients(dataverse: bool):  # type: ignore[no-untyped-def]
+
+def _clients(dataverse: bool) -> tuple[BlobStore, DataverseClient | None]:
     from shared.blobstore import blob_store_from_settings
 
-    dv = None
+    dv: DataverseClient | None = None
     if dataverse:
         from dataverse.client import DataverseClient
 

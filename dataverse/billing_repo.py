@@ -16,13 +16,14 @@ currency and month were converted, empty when several were (no single number des
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
 from billing.currency import RateTable, month_of
 from billing.models import (
+    USAGE_KINDS,
     BillingContract,
     ChangeLog,
     ExchangeRate,
@@ -34,31 +35,13 @@ from billing.models import (
     UsageSummary,
 )
 from billing.run_service import StoredInvoice
-from billing.runs import USAGE_KINDS, BillingData
+from billing.runs import BillingData
 from dataverse import map_billing as m
 from dataverse.batch import MAX_BATCH_REQUESTS, BatchRequest
 from dataverse.client import DataverseClient
-from dataverse.odata import id_segment, key_segment, literal
+from dataverse.odata import FILTER_CHUNK, any_of, chunks, id_segment, key_segment
 from dataverse.tables import EntitySet
 from shared.errors import ConflictError, IntegrationError
-
-# Short OR-filters keep URLs well under Dataverse's 32 KB limit.
-FILTER_CHUNK = 25
-
-
-def _chunks(items: Sequence[str], size: int = FILTER_CHUNK) -> Iterator[Sequence[str]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
-def _any_of(column: str, values: Iterable[str]) -> str:
-    return " or ".join(f"{column} eq {literal(v)}" for v in values)
-
-
-def _ids_eq(column: str, ids: Iterable[str]) -> str:
-    """`column eq <guid> or ...`: lookups and ids compare with unquoted GUIDs."""
-    return " or ".join(f"{column} eq {i}" for i in ids)
-
 
 ONE = Decimal(1)
 
@@ -95,9 +78,9 @@ class DataverseBillingRepository:
 
     def load(self, contract_numbers: Sequence[str] | None = None) -> BillingData:
         if contract_numbers:
-            contract_rows = [row for chunk in _chunks(list(contract_numbers))
+            contract_rows = [row for chunk in chunks(list(contract_numbers))
                              for row in self.dv.list(EntitySet.BILLING_CONTRACTS, select=m.CONTRACT_SELECT,
-                                                     filter=_any_of("cspb_contractnumber", chunk))]
+                                                     filter=any_of("cspb_contractnumber", chunk))]
         else:
             contract_rows = list(self.dv.list(EntitySet.BILLING_CONTRACTS, select=m.CONTRACT_SELECT,
                                               filter="statecode ne 1"))
@@ -133,15 +116,16 @@ class DataverseBillingRepository:
         return BillingData(contracts, subs, logs, usage, one_time, rates, tax_rates)
 
     def _subscriptions_of(self, contract_ids: Sequence[str]) -> list[Subscription]:
-        return [m.subscription_from_row(r) for chunk in _chunks(contract_ids) for r in self.dv.list(
-            EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT, filter=_ids_eq("_cspb_billingcontract_value", chunk))]
+        return [m.subscription_from_row(r) for chunk in chunks(contract_ids) for r in self.dv.list(
+            EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT,
+            filter=any_of("_cspb_billingcontract_value", chunk, quote_values=False))]
 
     def _change_logs_of(self, contract_ids: Sequence[str]) -> list[ChangeLog]:
         # Through the subscription's contract (a lookup path in $filter): one request per chunk of
         # contracts, not one per chunk of their (ten times more) subscriptions.
-        return [m.change_log_from_row(r) for chunk in _chunks(contract_ids) for r in self.dv.list(
+        return [m.change_log_from_row(r) for chunk in chunks(contract_ids) for r in self.dv.list(
             EntitySet.LICENSE_CHANGE_LOGS, select=m.CHANGE_LOG_SELECT,
-            filter=_ids_eq("cspb_subscription/_cspb_billingcontract_value", chunk))]
+            filter=any_of("cspb_subscription/_cspb_billingcontract_value", chunk, quote_values=False))]
 
     def _usage(self, provider_subscription_ids: Sequence[str] | None = None) -> list[UsageSummary]:
         """Summaries not billed yet (`ne true`: a row the ingest wrote without the column is not
@@ -153,8 +137,8 @@ class DataverseBillingRepository:
         if provider_subscription_ids is None:
             scopes: list[str | None] = [None]
         else:
-            scopes = [f"{_any_of('cspb_subscriptionid', chunk)} or {_any_of('cspb_entitlementid', chunk)}"
-                      for chunk in _chunks(provider_subscription_ids, FILTER_CHUNK // 2)]
+            scopes = [f"{any_of('cspb_subscriptionid', chunk)} or {any_of('cspb_entitlementid', chunk)}"
+                      for chunk in chunks(provider_subscription_ids, FILTER_CHUNK // 2)]
         found = {}
         for scope in scopes:
             for base in (unbilled, settled):
@@ -170,17 +154,17 @@ class DataverseBillingRepository:
     def _with_tax_categories(self, subs: list[Subscription]) -> list[Subscription]:
         products = sorted({s.product_id for s in subs if s.product_id})
         category = {}
-        for chunk in _chunks(products):
+        for chunk in chunks(products):
             for row in self.dv.list(EntitySet.PRODUCTS, select=["productid", "cspb_taxcategory"],
-                                    filter=" or ".join(f"productid eq {p}" for p in chunk)):
+                                    filter=any_of("productid", chunk, quote_values=False)):
                 category[row["productid"]] = m.tax_category_of(row)
         return [replace(s, tax_category=category[s.product_id]) if s.product_id in category else s for s in subs]
 
     def invoice_states(self, keys: Sequence[str]) -> dict[str, StoredInvoice]:
         found: dict[str, StoredInvoice] = {}
-        for chunk in _chunks(sorted(set(keys))):
+        for chunk in chunks(sorted(set(keys))):
             for row in self.dv.list(EntitySet.INVOICES, select=["invoiceid", "cspb_invoicekey", "statuscode"],
-                                    filter=_any_of("cspb_invoicekey", chunk)):
+                                    filter=any_of("cspb_invoicekey", chunk)):
                 found[row["cspb_invoicekey"]] = StoredInvoice(row["invoiceid"], row.get("statuscode") == m.STATUS_COMPLETE)
         return found
 
@@ -193,9 +177,9 @@ class DataverseBillingRepository:
 
     def line_owners(self, line_keys: Sequence[str]) -> dict[str, str]:
         owners: dict[str, str] = {}
-        for chunk in _chunks(sorted(set(line_keys))):
+        for chunk in chunks(sorted(set(line_keys))):
             for row in self.dv.list(EntitySet.INVOICE_DETAILS, select=["cspb_linekey", "_invoiceid_value"],
-                                    filter=_any_of("cspb_linekey", chunk)):
+                                    filter=any_of("cspb_linekey", chunk)):
                 owners[row["cspb_linekey"]] = row["_invoiceid_value"]
         return owners
 

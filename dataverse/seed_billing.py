@@ -26,6 +26,7 @@ from billing.models import (
 from dataverse.client import DataverseClient
 from dataverse.map_billing import exchange_rate_row, tax_rate_row
 from dataverse.odata import bind, literal
+from dataverse.stores.accounts import create_account
 from dataverse.tables import EntitySet
 
 START = date(2026, 1, 1)
@@ -38,7 +39,7 @@ def _midnight(day: date) -> datetime:
 def _account(dv: DataverseClient, name: str) -> str:
     for row in dv.list(EntitySet.ACCOUNTS, select=["accountid"], filter=f"name eq {literal(name)}"):
         return str(row["accountid"])
-    return dv.create(EntitySet.ACCOUNTS, {"name": name})
+    return create_account(dv, name)
 
 
 def _contract(dv: DataverseClient, number: str, account_id: str, **values: Any) -> str:

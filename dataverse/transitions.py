@@ -73,7 +73,7 @@ def record_transition(dv: DataverseClient, source_id: str, transition: dict[str,
     return str(new_id)
 
 
-def _list_price(dv: Any, product: str, sku: str, term: str | None, frequency: str | None,
+def _list_price(dv: DataverseClient, product: str, sku: str, term: str | None, frequency: str | None,
                 currency: str | None) -> Decimal | None:
     from billing.contract_assignment import subscription_price_key
     from billing.models import Subscription

@@ -9,8 +9,10 @@ https://learn.microsoft.com/partner-center/developer/partner-center-authenticati
   consents once (`cspbridge partnercenter consent`, partnercenter/consent.py); the refresh token lives in Key
   Vault. It is redeemed per audience: Partner Center REST (api.partnercenter.microsoft.com), the sales APIs
   on api.partner.microsoft.com, and Graph. Entra may hand back a new refresh token with each redemption;
-  it is written back at once, by one writer per process (a lock shared by every audience), re-reading
-  the stored token under that lock so a rotation by another audience or instance is picked up.
+  it is written back at once by the one writer of rotating refresh tokens (shared/rotating_token.py):
+  one redemption at a time in the process (every audience shares the lock) and across instances (a
+  blob lease, or a file lock locally: shared/locks.py), re-reading the stored token under the lock so
+  a rotation by another audience or instance is picked up.
 - App-only: the same app registration's client credentials, for Partner Center REST and for the Graph
   partner billing exports (application permission PartnerBilling.Read.All).
 - Sandbox mode: a fixed token (shared.auth.token_provider_for).
@@ -25,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from shared.auth import KEY_VAULT_SCOPE, TokenProvider, msal_options, token_provider_for
-from shared.config import ConfigError, Secret, Settings
+from shared.config import ConfigError, Settings
 from shared.errors import AuthError
-from shared.logging import get_logger
+from shared.locks import CrossProcessLock, LazyLock, lock_for
+from shared.rotating_token import RotatingRefreshToken, shared_slot
 from shared.secret_store import (
     InMemorySecretStore,
     KeyVaultSecretStore,
@@ -35,8 +38,6 @@ from shared.secret_store import (
     partner_center_store,
     reset_stores,
 )
-
-log = get_logger(__name__)
 
 PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
 # The sales host (price sheets, FX rates) is its own audience and takes App+User tokens only
@@ -108,44 +109,32 @@ def pc_msal_app(settings: Settings, *, public: bool = False) -> Any:
                                               authority=pc_authority(settings), **msal_options(settings))
 
 
-class _Writer:
-    """One per stored refresh token per process, shared by every audience's provider: the lock that makes
-    redeem-then-write-back one step, and the newest token if writing it back failed (so this process keeps
-    working on it, and writes it again next time, instead of redeeming a token Entra already rotated)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.unsaved: str | None = None
+def _no_consent(secret_name: str) -> AuthError:
+    return AuthError(f"no Partner Center refresh token in secret {secret_name!r}; a partner admin must consent: "
+                     "cspbridge partnercenter consent")
 
 
-_writers: dict[tuple[int, str], _Writer] = {}
-_writers_guard = threading.Lock()
-
-
-def _writer(store: object, secret_name: str) -> _Writer:
-    with _writers_guard:
-        return _writers.setdefault((id(store), secret_name), _Writer())
-
-
-class RefreshTokenProvider:
+class RefreshTokenProvider(RotatingRefreshToken):
     """App+User access tokens for one audience from the stored refresh token, cached until near expiry.
-    Each redemption's new refresh token is written back before the access token is used."""
+    Every audience's provider of one stored token shares its slot (one redemption at a time in the
+    process) and, given settings, the cross-process lock; each new refresh token Entra hands back is
+    written back, with the secret's tags, before the access token is used (shared/rotating_token.py)."""
 
     def __init__(self, store: SecretStore, secret_name: str, *, scope: str = PARTNER_CENTER_SCOPE,
-                 msal_app: Any = None, settings: Settings | None = None,
+                 msal_app: Any = None, settings: Settings | None = None, lock: CrossProcessLock | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         if msal_app is None and settings is None:
             raise ValueError("RefreshTokenProvider needs settings or an msal app")
         self._fixed_app = msal_app
         self._settings = settings
         self._apps: dict[bool, Any] = {}
-        self.store = store
-        self.secret_name = secret_name
         self.scope = scope
-        self.clock = clock
-        self._writer = _writer(store, secret_name)
-        self._token = ""
-        self._expires = 0.0
+        self.tagged_store = store
+        self._tags: dict[str, str] = {}
+        if lock is None and settings is not None:
+            lock = _lock_for(settings, secret_name)
+        super().__init__(store, secret_name, self._redeem, refused=self._refusal, lock=lock,
+                         slot=shared_slot(store, secret_name), clock=clock)
 
     def _app(self, public: bool) -> Any:
         if self._fixed_app is not None:
@@ -155,38 +144,45 @@ class RefreshTokenProvider:
             self._apps[public] = pc_msal_app(self._settings, public=public)
         return self._apps[public]
 
-    def __call__(self) -> str:
-        if self._token and self._expires - self.clock() > 120:
-            return self._token
-        with self._writer.lock:
-            if self._token and self._expires - self.clock() > 120:
-                return self._token
-            unsaved = self._writer.unsaved
-            refresh = Secret(unsaved) if unsaved else self.store.get(self.secret_name)
-            if refresh is None or not refresh:
-                raise AuthError(f"no Partner Center refresh token in secret {self.secret_name!r}; a partner admin "
-                                "must consent: cspbridge partnercenter consent")
-            tags = self.store.tags(self.secret_name)
-            result = self._app(tags.get(CLIENT_TAG) == "public").acquire_token_by_refresh_token(
-                refresh.reveal(), scopes=[self.scope])
-            if "access_token" not in result:
-                # The msal error text carries no secret, but be safe: code and a short reason only.
-                error = str(result.get("error", "unknown"))
-                hint = "; a partner admin must consent again: cspbridge partnercenter consent" \
-                    if error == "invalid_grant" else ""
-                raise AuthError(f"refresh token redemption for {self.scope} failed: {error}{hint}", code=error)
-            if result.get("refresh_token") and result["refresh_token"] != refresh.reveal():
-                try:
-                    self.store.set(self.secret_name, result["refresh_token"], tags)
-                except AuthError as exc:
-                    self._writer.unsaved = result["refresh_token"]
-                    log.error("the new Partner Center refresh token could not be written back (%s); this process "
-                              "keeps using it, but the next one will not find it", exc.message)
-                else:
-                    self._writer.unsaved = None
-            self._token = result["access_token"]
-            self._expires = self.clock() + float(result.get("expires_in", 3600))
-            return self._token
+    def _redeem(self, refresh_token: str) -> dict[str, Any] | None:
+        """msal's answer, or None when Entra refuses this refresh token (invalid_grant)."""
+        self._tags = self.tagged_store.tags(self.secret_name)
+        result: dict[str, Any] = self._app(self._tags.get(CLIENT_TAG) == "public").acquire_token_by_refresh_token(
+            refresh_token, scopes=[self.scope])
+        if "access_token" in result:
+            return result
+        # The msal error text carries no secret, but be safe: code and a short reason only.
+        error = str(result.get("error", "unknown"))
+        if error == "invalid_grant":
+            return None
+        raise AuthError(f"refresh token redemption for {self.scope} failed: {error}", code=error)
+
+    def _refusal(self, tried: list[str]) -> Exception:
+        if not tried:
+            return _no_consent(self.secret_name)
+        return AuthError(f"refresh token redemption for {self.scope} failed: invalid_grant; a partner admin must "
+                         "consent again: cspbridge partnercenter consent", code="invalid_grant")
+
+    def write(self, refresh_token: str) -> None:
+        # The tags say which kind of client the token was issued to: a new version without them would
+        # be redeemed by the wrong one.
+        self.tagged_store.set(self.secret_name, refresh_token, self._tags)
+
+
+_locks: dict[tuple[str, str, str, str], CrossProcessLock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_for(settings: Settings, secret_name: str) -> CrossProcessLock:
+    """One cross-process lock per stored token per process (shared/locks.py: a blob lease when the app has
+    Storage, else a file lock), built at the first refresh: building a blob lease lock reaches Storage."""
+    # The connection string is a secret: only its in-process hash goes into the key.
+    storage = settings.blob_service_uri or str(hash(settings.storage_connection_string.reveal()))
+    key = (settings.mode, storage, settings.local_blob_root, secret_name)
+    with _locks_guard:
+        if key not in _locks:
+            _locks[key] = LazyLock(lambda: lock_for(settings, secret_name), secret_name)
+        return _locks[key]
 
 
 class AppOnlyTokenProvider:

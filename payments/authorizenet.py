@@ -71,6 +71,8 @@ def short_key(key: str) -> str:
 
 class AuthorizeNetProcessor:
     name = "authorizenet"
+    # No charge waits for the customer here (no 3-D Secure step), so there is nothing to withdraw.
+    cancels_payments = False
 
     def __init__(self, url: str, login_id: str, transaction_key: str, *, retry: RetryPolicy | None = None,
                  timeout: float = 60.0, currency: str = "USD") -> None:
@@ -241,6 +243,9 @@ class AuthorizeNetProcessor:
                 found: dict[str, Any] = t
                 return found
         return None
+
+    def cancel_payment(self, processor_payment_id: str) -> None:
+        raise FatalError(f"Authorize.Net has no waiting payment to cancel ({processor_payment_id})")
 
     def transaction_status(self, trans_id: str, amount: Decimal, currency: str) -> ChargeResult:
         """The current outcome of an earlier charge (getTransactionDetailsRequest): a held one is

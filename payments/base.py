@@ -69,6 +69,18 @@ class PaymentProcessor(Protocol):
         Declines come back as ChargeResult(status="failed"); transient trouble raises RetriableError."""
         ...
 
+    def transaction_status(self, processor_payment_id: str, amount: Decimal, currency: str) -> ChargeResult:
+        """The outcome now of a charge the processor already took (held for review, waiting for 3-D
+        Secure): read, never charged again."""
+        ...
+
+    # Whether cancel_payment can withdraw an attempt still waiting for the customer (Stripe: a
+    # PaymentIntent in requires_action). Where False, cancel_payment raises FatalError.
+    cancels_payments: bool
+
+    def cancel_payment(self, processor_payment_id: str) -> None:
+        ...
+
 
 # Put in a card-entry success URL where the processor's session reference goes back to us: Stripe fills in
 # its own placeholder (https://docs.stripe.com/payments/checkout/custom-success-page), other adapters

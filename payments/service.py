@@ -92,7 +92,7 @@ def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: s
     if not held:
         records.write_payment(dv, invoice, key, amount=due, processor=processor.name, status=records.PAYMENT_PENDING)
     try:
-        if held and hasattr(processor, "transaction_status"):
+        if held:
             # The processor took the charge and holds it (e.g. Authorize.Net's review): read its
             # outcome; charging again could take the money twice.
             result: ChargeResult = processor.transaction_status(held, due, invoice.currency)
@@ -138,15 +138,14 @@ def _cancel_superseded(dv: DataverseClient, invoice: records.InvoiceDoc, paid_ke
     earlier), so following that old link later cannot take the money a second time."""
     from dataverse.stores import payments as payment_rows
 
-    cancel = getattr(processor, "cancel_payment", None)
-    if cancel is None:
+    if not processor.cancels_payments:
         return
     for attempt in payment_rows.for_invoice(dv, invoice.id):
         if attempt.key == paid_key or attempt.state != "pending" or not attempt.processor_payment_id \
                 or attempt.processor != processor.name:
             continue
         try:
-            cancel(attempt.processor_payment_id)
+            processor.cancel_payment(attempt.processor_payment_id)
         except IntegrationError as exc:  # it may have just succeeded: then its webhook records it (overpaid)
             log.warning("invoice %s: could not cancel the earlier attempt %s: %s", invoice.number, attempt.key, exc)
             continue
@@ -167,12 +166,9 @@ def settle_held(*, dv: DataverseClient | None = None, processors: dict[str, Paym
         processor = processors.get(name)
         if processor is None:
             processor = processors[name] = processor_for(name)
-        status_of = getattr(processor, "transaction_status", None)
-        if status_of is None:
-            continue
         invoice = records.load_invoice(dv, row.invoice_id or "")
         amount = row.amount
-        result = status_of(row.processor_payment_id, amount, invoice.currency)
+        result = processor.transaction_status(row.processor_payment_id, amount, invoice.currency)
         if result.status in ("pending", REQUIRES_ACTION):  # the customer has not authenticated yet
             settled.append({"invoice": invoice.number, "payment": row.key, "status": "pending"})
             continue

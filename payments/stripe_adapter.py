@@ -100,6 +100,7 @@ def _translate(exc: stripe.StripeError) -> IntegrationError:
 
 class StripeProcessor:
     name = "stripe"
+    cancels_payments = True
 
     def __init__(self, api_key: str, *, api_base: str = "https://api.stripe.com", retry: RetryPolicy | None = None,
                  timeout: float = 60.0, return_url: str = "") -> None:

@@ -30,7 +30,7 @@ PIPE_BYTES = 1 << 20
 def _copy(src: str, dst: str) -> None:
     from isal import igzip
 
-    with igzip.open(src, "rb") as fin, open(dst, "wb") as fout:
+    with igzip.open(src, "rb") as fin, open(dst, "wb") as fout:  # type: ignore[no-untyped-call]
         shutil.copyfileobj(fin, fout, CHUNK)
 
 
@@ -68,7 +68,7 @@ def _split(src: str, dsts: list[str]) -> None:
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             failed.append(exc)
 
-    with igzip.open(src, "rb") as fin:
+    with igzip.open(src, "rb") as fin:  # type: ignore[no-untyped-call]
         header = fin.readline()
         threads = [threading.Thread(target=writer, args=(d, header), daemon=True) for d in dsts]
         for t in threads:

@@ -261,13 +261,13 @@ FROM (SELECT *, {month} AS month, TRY_CAST(UnitPrice AS {d}) AS up,
 """
 
 
-def _fold(rows: list[tuple], *, strict: bool) -> tuple[list[tuple], list[tuple]] | None:
+def _fold(rows: list[tuple[Any, ...]], *, strict: bool) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] | None:
     """Sub-groups -> (good groups, bad rows). Good group: (key tuple, name, qty, pec, cost, ptotal, count).
 
     strict (fast path): keys are raw values, so normalise them and return None at the first sign of
     a bad row; the caller then takes the exact path."""
-    merged: dict[tuple[str, ...], list] = {}
-    bad: list[tuple] = []
+    merged: dict[tuple[str, ...], list[Any]] = {}
+    bad: list[tuple[Any, ...]] = []
     for (bad_rec, reason, raw, cust, sub, ent, cat, period, cur, pcur, up, rate, pec, name, qty, cost, ptotal,
          count) in rows:
         if reason is not None:
@@ -306,7 +306,7 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
                    what=f"{info.path.name} (daily-rated usage)")
     reasons = _reason_sql(MINOR_UNITS)
 
-    def run(exact: bool) -> tuple[list[tuple], list[tuple]]:
+    def run(exact: bool) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         # The exact path numbers records in file order, so it reads one stream; the fast path deals
         # records out to one stream per thread.
         parts = 1 if exact else max(2, threads or os.cpu_count() or 2)
@@ -335,7 +335,7 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
 
     # Clean files (the normal case) take the parallel fast path. Anything wrong, and we read again
     # with record numbers so every quarantined row carries its line.
-    folded: tuple[list[tuple], list[tuple]] | None
+    folded: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] | None
     if info.fmt == "jsonl" and jsonl_fast.available():
         sub = jsonl_fast.subgroups(info, cols)  # None: polars refused the file, so it has a problem
         folded = None if sub is None else _fold(_checked_groups(sub, memory_limit), strict=True)
@@ -344,7 +344,7 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
             folded = _fold(run(exact=False)[0], strict=True)
         except duckdb.Error:
             folded = None
-    rejects: list[tuple] = []
+    rejects: list[tuple[Any, ...]] = []
     if folded is None:
         try:
             rows, rejects = run(exact=True)
@@ -378,7 +378,7 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
     return result
 
 
-def _checked_groups(sub: Any, memory_limit: str) -> list[tuple]:
+def _checked_groups(sub: Any, memory_limit: str) -> list[tuple[Any, ...]]:
     """recon.jsonl_fast's sub-groups (an Arrow table) through the same per-group checks as DuckDB's."""
     import duckdb
 

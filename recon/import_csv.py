@@ -14,6 +14,7 @@ from pathlib import Path
 
 from billing.models import UsageSource, UsageSummary
 from dataverse.client import DataverseClient
+from dataverse.stores.recon_files import ReconFileRow
 from dataverse.stores.recon_period import period_summaries, reopen_summaries
 from dataverse.tables import ReconFileStatus
 from recon.aggregate import AggregateResult, aggregate_usage
@@ -22,7 +23,6 @@ from recon.invoice_file import InvoiceFileResult, ProviderLine, scan_invoice_fil
 from recon.revisions import replace_month
 from recon.sources import inspect
 from recon.store import (
-    ReconFileRow,
     blob_prefix,
     load_tenants,
     sha256_file,

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from billing.models import UsageSource, UsageSummary
 from dataverse.client import DataverseClient
+from dataverse.stores.recon_files import ReconFileRow
 from dataverse.stores.recon_period import period_summaries, reopen_summaries
 from dataverse.tables import ReconFileStatus
 from recon.aggregate import AggregateResult, aggregate_usage
@@ -35,7 +36,6 @@ from recon.invoice_file import InvoiceFileResult, ProviderLine, read_invoice_fil
 from recon.reconcile import ProviderInvoiceTotal
 from recon.revisions import replace_month
 from recon.store import (
-    ReconFileRow,
     blob_prefix,
     load_tenants,
     sha256_file,
@@ -46,6 +46,9 @@ from recon.store import (
 from shared.blobstore import BlobStore
 from shared.errors import IntegrationError, RetriableError
 from shared.logging import get_logger
+
+if TYPE_CHECKING:
+    from partnercenter.client import PartnerCenterClient
 
 log = get_logger(__name__)
 
@@ -119,7 +122,8 @@ def _consolidate(parts: Sequence[Path], target: Path) -> Path:
     return target
 
 
-def ingest_period(period: str, *, store: BlobStore, dv: DataverseClient | None = None, pc: Any = None, progress: bool = False,
+def ingest_period(period: str, *, store: BlobStore, dv: DataverseClient | None = None,
+                  pc: PartnerCenterClient | None = None, progress: bool = False,
                   today: date | None = None, currencies: Sequence[str] | None = None,
                   workdir: Path | None = None) -> IngestOutcome:
     """Fetch, store, aggregate. A file that fails validation is recorded (its recon file row, status Failed)

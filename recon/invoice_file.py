@@ -71,7 +71,7 @@ class InvoiceFileResult:
 def _records(path: Path, fmt: str, gzipped: bool) -> Iterator[tuple[int, dict[str, str] | None, Any]]:
     """(line number, record or None when unparsable, the raw row: text or the CSV values)."""
     raw = gzip.open(path, "rb") if gzipped else path.open("rb")
-    with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:  # type: ignore[arg-type]
+    with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
         if fmt == "jsonl":
             for n, text in enumerate(fh, start=1):
                 if not text.strip():

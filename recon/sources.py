@@ -31,7 +31,7 @@ class SourceInfo:
 def _open_text(path: Path, gzipped: bool) -> io.TextIOBase:
     raw = gzip.open(path, "rb") if gzipped else path.open("rb")
     # utf-8-sig drops a BOM; newline="" lets csv see CRLF inside quoted fields correctly.
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")  # type: ignore[arg-type]
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
 def inspect(path: Path) -> SourceInfo:

@@ -161,7 +161,8 @@ class AzureBlobStore:
         return BlobInfo(name, source.stat().st_size, digest)
 
     def get(self, path: str) -> bytes:
-        return self._download(path).readall()
+        data: bytes = self._download(path).readall()
+        return data
 
     def open_read(self, path: str) -> BinaryIO:
         import io
@@ -188,7 +189,7 @@ class AzureBlobStore:
                 self._buf = self._buf[n:]
                 return n
 
-        return io.BufferedReader(_Reader(), buffer_size=1 << 20)  # type: ignore[return-value,type-var]
+        return io.BufferedReader(_Reader(), buffer_size=1 << 20)  # type: ignore[type-var]
 
     def _download(self, path: str):  # type: ignore[no-untyped-def]
         from azure.core.exceptions import ResourceNotFoundError

@@ -17,6 +17,7 @@ Waiting longer than `wait_seconds` raises RetriableError: the message is re-deli
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -119,6 +120,23 @@ class BlobLeaseLock:
                 lease.release()
             except HttpResponseError:
                 pass  # expired meanwhile: it is free either way
+
+
+class LazyLock:
+    """A lock built at its first use: building a blob lease lock reaches Storage (it creates the
+    container), which a provider constructed at start-up or in a command that never refreshes need not."""
+
+    def __init__(self, build: Callable[[], CrossProcessLock], name: str) -> None:
+        self.name = name
+        self._build = build
+        self._lock: CrossProcessLock | None = None
+        self._guard = threading.Lock()
+
+    def hold(self) -> AbstractContextManager[None]:
+        with self._guard:
+            if self._lock is None:
+                self._lock = self._build()
+        return self._lock.hold()
 
 
 def lock_for(settings: Any, name: str) -> CrossProcessLock:

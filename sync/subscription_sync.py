@@ -121,7 +121,7 @@ def batch_size() -> int:
 def fan_out(dv: DataverseClient, queue: Queue, *, run_key: str | None = None,
             progress: runs.Progress = runs.no_progress, run: runs.SyncRun | None = None,
             size: int | None = None) -> dict[str, Any]:
-    """Timer side: one message per batch of provider accounts (in id order, so a timer that fires
+    """Timer side: one message per batch of provider accounts (in tenant order, so a timer that fires
     twice for the same run key builds the same batches and, the message ids carrying the run key,
     enqueues nothing new). Finishes the run row unless the caller passed its own `run` (the CLI
     finishes it after draining)."""

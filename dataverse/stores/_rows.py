@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -34,4 +34,4 @@ def as_money(value: Any) -> Decimal:
 
 def midnight(day: date) -> str:
     """A date column's value (and a $filter bound on one): the day's UTC midnight, 'Z' form."""
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{date(day.year, day.month, day.day).isoformat()}T00:00:00Z"

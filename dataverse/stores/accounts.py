@@ -1,8 +1,10 @@
 """Customer accounts: as the invoice, payment and accounting jobs name them (legal name, email, billing
-address from the account's address 1, tax id), and as the portal sees them (portal on or off)."""
+address from the account's address 1, tax id), as the portal sees them (portal on or off), and
+created for a customer with an id derived from who the customer is (the demo, seeds)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -90,8 +92,24 @@ def portal_enabled_ids(dv: DataverseClient) -> set[str]:
                                                   filter="cspb_portalenabled eq true")}
 
 
-# ---- a CRM account as an admin enters it: the domain is what a provider's tenant is mapped by -----------------
+# ---- creating an account for a known customer ---------------------------------------------------------
 
-def create_account(dv: DataverseClient, name: str, *, domain: str | None = None) -> str:
-    """A new CRM account; its id."""
-    return dv.create(EntitySet.ACCOUNTS, {"name": name, "cspb_domain": domain})
+# Namespace of the ids below (a fixed random UUID): uuid5(namespace, the customer's key).
+_ACCOUNT_IDS = uuid.UUID("6d1f3c2a-8b47-4e0e-9a51-2f7c4d9b8e13")
+
+
+def stable_account_id(key: str) -> str:
+    """The account id for the customer `key` names (a tenant id, a domain): the same in every org
+    built from the same data, so what derives from the id (the usage contract number hashes it) reads
+    the same run after run. Dataverse takes a client-chosen primary key on create."""
+    return str(uuid.uuid5(_ACCOUNT_IDS, key.strip().lower()))
+
+
+def create_account(dv: DataverseClient, name: str, *, domain: str | None = None, key: str | None = None) -> str:
+    """Creates the CRM account of a customer (name, and the domain provider accounts map by) under
+    `stable_account_id(key)`; `key` defaults to the domain, else the name. Creating it again finds
+    the same row (the client's create is an If-None-Match upsert on the id). Returns the id."""
+    body: dict[str, Any] = {"name": name}
+    if domain:
+        body["cspb_domain"] = domain
+    return dv.create(EntitySet.ACCOUNTS, body, id=stable_account_id(key or domain or name))

@@ -3,7 +3,7 @@ billing run's own repository (dataverse/billing_repo.py): typed, so jobs/ names 
 
 from __future__ import annotations
 
-from billing.models import Subscription, UsageSummary
+from billing.models import BillingContract, Subscription, UsageSummary
 from dataverse import map_billing as m
 from dataverse.client import DataverseClient
 from dataverse.odata import literal
@@ -40,3 +40,11 @@ def find_subscription(dv: DataverseClient, reference: str) -> Subscription | Non
     if not rows and len(ref) == 36:
         rows = list(dv.list(EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT, filter=f"cspb_subscriptionid eq {ref}"))
     return m.subscription_from_row(rows[0]) if rows else None
+
+
+def all_subscriptions(dv: DataverseClient) -> list[Subscription]:
+    return [m.subscription_from_row(r) for r in dv.list(EntitySet.SUBSCRIPTIONS, select=m.SUBSCRIPTION_SELECT)]
+
+
+def all_contracts(dv: DataverseClient) -> list[BillingContract]:
+    return [m.contract_from_row(r) for r in dv.list(EntitySet.BILLING_CONTRACTS, select=m.CONTRACT_SELECT)]

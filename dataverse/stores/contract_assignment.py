@@ -15,11 +15,10 @@ from dataverse import map_billing as m
 from dataverse.client import DataverseClient, Row
 from dataverse.odata import FILTER_CHUNK, any_of, bind, chunks
 from dataverse.stores._rows import midnight
+from dataverse.stores.provider_accounts import COLUMNS as PROVIDER_ACCOUNT_COLUMNS
 from dataverse.stores.provider_accounts import billing_block_reason
 from dataverse.tables import EntitySet
 
-PROVIDER_ACCOUNT_COLUMNS = ["cspb_provideraccountid", "cspb_provider", "cspb_externalid", "cspb_name", "cspb_domain",
-                            "cspb_country", "cspb_currencycode", "_cspb_account_value", "cspb_mappingstatus"]
 # Past this many filtered requests one paged read of the whole table is cheaper.
 MAX_FILTER_CHUNKS = 4
 

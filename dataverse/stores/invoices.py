@@ -171,6 +171,10 @@ def not_synced_ids(dv: DataverseClient) -> list[str]:
         filter=f"cspb_accountingstatus ne {int(AccountingStatus.SYNCED)} or cspb_accountingstatus eq null")]
 
 
+def all_ids(dv: DataverseClient) -> list[str]:
+    return [str(row["invoiceid"]) for row in dv.list(EntitySet.INVOICES, select=["invoiceid"])]
+
+
 def post_invoice_pending_ids(dv: DataverseClient) -> list[str]:
     """Invoices with a post-invoice job still to do: not sent, not paid, or not synced."""
     flt = ("cspb_sendstatus eq null or cspb_paymentstatus eq 1 or cspb_paymentstatus eq null "

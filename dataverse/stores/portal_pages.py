@@ -24,6 +24,7 @@ from typing import Any
 
 from dataverse import odata
 from dataverse.batch import BatchRequest
+from dataverse.client import DataverseClient
 from dataverse.errors import error_from_parts
 from dataverse.stores import contracts, invoices
 from dataverse.stores.accounts import ACCOUNT_COLUMNS as ACCOUNT_COLUMNS
@@ -64,7 +65,7 @@ class Query:
         return f"{self.entity_set}?{encoded}" if encoded else self.entity_set
 
 
-def read_together(dv: Any, queries: Sequence[Query]) -> builtins.list[builtins.list[Row]]:
+def read_together(dv: DataverseClient, queries: Sequence[Query]) -> builtins.list[builtins.list[Row]]:
     """Each query's rows, in order, from one `$batch` (one query: one plain GET). Reads only, so the
     batch is safe to send again; a failed part raises its own error. A part that pages (more rows
     than PAGE_SIZE) follows its nextLink with further requests."""
@@ -161,7 +162,7 @@ class PortalPages:
     """The reads of each portal page, one round trip each (the shop: two, its offers depend on the
     contract chosen). Ids are GUIDs checked by the caller."""
 
-    def __init__(self, dv: Any) -> None:
+    def __init__(self, dv: DataverseClient) -> None:
         self.dv = dv
 
     def home(self, account_id: str, *, subscriptions: bool = True, invoices: bool = True) -> HomeRows:

@@ -183,9 +183,11 @@ class SyncAccount:
 
 
 def fan_out_rows(dv: DataverseClient) -> list[SyncAccount]:
-    """Every provider account, in id order."""
+    """Every provider account, in tenant order (provider, then its tenant or company id): the same
+    order in every org that holds the same customers, whatever ids Dataverse gave the rows, so the
+    fan-out builds the same batches everywhere (and again when the timer fires twice)."""
     rows = dv.list(EntitySet.PROVIDER_ACCOUNTS, select=["cspb_provideraccountid", "cspb_provider", "cspb_externalid",
                                                         "cspb_currencycode", "cspb_country"])
     return sorted((SyncAccount(str(r["cspb_provideraccountid"]), r.get("cspb_provider"), r.get("cspb_externalid"),
                                r.get("cspb_currencycode"), r.get("cspb_country")) for r in rows),
-                  key=lambda a: a.id)
+                  key=lambda a: (a.provider or 0, (a.external_id or "").lower(), a.id))

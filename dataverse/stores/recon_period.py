@@ -20,11 +20,12 @@ from typing import Any
 from billing.models import Invoice, UsageSummary
 from dataverse import map_billing as m
 from dataverse.batch import MAX_BATCH_REQUESTS, BatchRequest
+from dataverse.client import DataverseClient
 from dataverse.odata import id_segment, literal
 from dataverse.tables import EntitySet
 
 
-def invoices_covering(dv: Any, start: date, end: date) -> list[Invoice]:
+def invoices_covering(dv: DataverseClient, start: date, end: date) -> list[Invoice]:
     """Invoices (with their lines in the window) whose header or any line overlaps start..end."""
     lines: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in dv.list(EntitySet.INVOICE_DETAILS, select=m.LINE_SELECT,
@@ -44,14 +45,14 @@ def invoices_covering(dv: Any, start: date, end: date) -> list[Invoice]:
     return out
 
 
-def period_summaries(dv: Any, period: str, currency: str | None = None) -> list[UsageSummary]:
+def period_summaries(dv: DataverseClient, period: str, currency: str | None = None) -> list[UsageSummary]:
     flt = f"cspb_period eq {literal(period)}"
     if currency:
         flt += f" and cspb_currencycode eq {literal(currency)}"
     return [m.usage_from_row(r) for r in dv.list(EntitySet.USAGE_SUMMARIES, select=m.USAGE_SELECT, filter=flt)]
 
 
-def reopen_summaries(dv: Any, summaries: Iterable[UsageSummary]) -> int:
+def reopen_summaries(dv: DataverseClient, summaries: Iterable[UsageSummary]) -> int:
     requests = [BatchRequest("PATCH", id_segment(EntitySet.USAGE_SUMMARIES, s.id), {"cspb_billed": False},
                              {"If-Match": "*"}) for s in summaries if s.id]
     for i in range(0, len(requests), MAX_BATCH_REQUESTS):

@@ -31,7 +31,6 @@ month can be checked finding by finding:
 
 from __future__ import annotations
 
-import gzip
 import json
 import random
 import shutil
@@ -50,6 +49,7 @@ from sandbox.partnercenter.usage_file import (
     PARTNER_ID,
     PARTNER_MPN_ID,
     UsageCustomer,
+    gzip_writer,
     write_usage_file,
 )
 
@@ -115,12 +115,10 @@ def json_line(row: dict[str, Any]) -> str:
 
 def write_jsonl_gz(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
-    with open(path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=1, mtime=0) as gz:
-        for row in rows:
-            gz.write(json_line(row).encode())
-            count += 1
-    return count
+    lines = [json_line(row).encode() for row in rows]
+    with open(path, "wb") as raw, gzip_writer(raw) as gz:
+        gz.write(b"".join(lines))
+    return len(lines)
 
 
 def _customer_resource(cid: str, name: str, domain: str, country: str, rng: random.Random) -> dict[str, Any]:

@@ -214,6 +214,12 @@ class Pax8Sandbox:
         self.client_secret_required: str | None = None  # set by tests to check a wrong secret is refused
         self.token_requests = 0
 
+    def _next_id(self, kind: str) -> str:
+        """Ids of what the sandbox creates, from a counter kept in its state: the same run of
+        requests gets the same ids every time (the demo prints them), and no two are alike."""
+        issued = self.state["issued"] = int(self.state.get("issued", 0)) + 1
+        return _id(f"{kind}/{issued}")
+
     def save(self) -> None:
         if self.state_file:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -376,14 +382,14 @@ class Pax8Sandbox:
             status = "Active" if self._details_complete(product, item.get("provisioningDetails")) \
                 else "WaitingForDetails"
             rate = prices[0]["rates"][0]
-            sub = _subscription(str(uuid.uuid4()), body["companyId"], product, quantity, term, commitment,
+            sub = _subscription(self._next_id("subscription"), body["companyId"], product, quantity, term, commitment,
                                 item.get("provisionStartDate") or now, rate["partnerBuyRate"],
                                 rate.get("suggestedRetailPrice") or rate["partnerBuyRate"], status=status, created=now)
             subs.append(sub)
-            lines.append({"id": str(uuid.uuid4()), "productId": product["id"], "subscriptionId": sub["id"],
+            lines.append({"id": self._next_id("line"), "productId": product["id"], "subscriptionId": sub["id"],
                           "commitmentTermId": (commitment or {}).get("id"), "provisionStartDate": sub["startDate"],
                           "billingTerm": term, "quantity": quantity})
-        order = {"id": str(uuid.uuid4()), "companyId": body["companyId"], "createdDate": now[:10],
+        order = {"id": self._next_id("order"), "companyId": body["companyId"], "createdDate": now[:10],
                  "orderedBy": body.get("orderedBy", "Pax8 Partner"), "orderedByUserEmail": body.get("orderedByUserEmail"),
                  "isScheduled": False, "lineItems": lines}
         if request.args.get("isMock") == "true":

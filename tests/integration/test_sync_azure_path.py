@@ -110,3 +110,19 @@ def test_a_catalog_write_moves_the_version_and_the_worker_reloads(dv, price_shee
     # A message from an older run does not make a process that already holds a newer catalog go back.
     assert cache.get(dv, first, products=lambda d: {}, prices=prices)[1]["k"][0] == 2
     assert cache.loads == 2
+
+
+def test_every_org_with_the_same_tenants_gets_the_same_batches(two_orgs, sync_pc) -> None:
+    """The fan-out batches provider accounts in tenant order, not by the ids Dataverse gave the rows,
+    so two orgs (or the same org rebuilt) send the same messages and make the same requests."""
+    batches = []
+    for server in two_orgs:
+        dv = _client(server)
+        run_provider_account_sync(dv, {1: sync_pc})
+        queue = InProcessQueue("batches")
+        fan_out(dv, queue, size=3)
+        messages = queue.receive(100, visibility_timeout=0)
+        batches.append([[a["externalId"] for a in m.body["accounts"]] for m in messages])
+    tenants = [t for batch in batches[0] for t in batch]
+    assert len(tenants) > 3 and tenants == sorted(tenants, key=str.lower)
+    assert sorted(batches[0]) == sorted(batches[1])

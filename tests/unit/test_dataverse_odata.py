@@ -92,3 +92,13 @@ def test_batch_round_trip_through_the_codec():
     assert [r.status for r in out] == [204, 200]
     assert out[0].entity_id == "00000000-0000-0000-0000-000000000002" and out[0].content_id == "1"
     assert out[1].body == {"value": [{"p": Decimal("1.5")}]}
+
+
+def test_or_filters_in_chunks_quote_text_and_leave_guids_bare():
+    from dataverse.odata import FILTER_CHUNK, any_of, chunks
+
+    values = [f"k{i}" for i in range(FILTER_CHUNK * 2 + 1)]
+    assert [len(c) for c in chunks(values)] == [FILTER_CHUNK, FILTER_CHUNK, 1]
+    assert any_of("cspb_pricekey", ["a", "O'Brien"]) == "cspb_pricekey eq 'a' or cspb_pricekey eq 'O''Brien'"
+    guid = "7d5a1f8e-0000-4000-8000-000000000001"
+    assert any_of("_cspb_subscription_value", [guid], quote_values=False) == f"_cspb_subscription_value eq {guid}"

@@ -18,11 +18,17 @@ ROOT = Path(__file__).resolve().parents[2]
 # One a line, so owners adding theirs do not collide.
 STRICT_PACKAGES = (
     "billing",
+    "cli",
     "partnercenter",
     "dataverse",
     "jobs",
     "distributors",
     "sync",
+    "portal",
+    "payments",
+    "accounting",
+    "recon",
+    "shared",
 )
 
 # What `mypy --strict` turns on that can be set per module (warn_redundant_casts is global only).

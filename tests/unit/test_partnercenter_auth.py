@@ -137,3 +137,53 @@ def test_partner_center_app_registration_has_its_own_settings():
                         pc_client_id="pc-app", pc_tenant_id="partner-t", login_url="https://login.microsoftonline.com")
     assert pc_client_id(settings) == "pc-app"
     assert pc_authority(settings) == "https://login.microsoftonline.com/partner-t"
+
+
+def test_redemption_holds_the_cross_process_lock_and_keeps_the_tags(tmp_path):
+    """Another instance (or the CLI) redeeming the same token waits: the redemption runs under the file lock
+    (a blob lease when the app has Storage), and the rotated token keeps the tag naming its client."""
+    import fcntl
+    import os
+
+    lock_file = tmp_path / "_locks" / "pc-rt.lock"
+    held: list[bool] = []
+
+    class Checking(FakeMsal):
+        def acquire_token_by_refresh_token(self, refresh_token, scopes):
+            fd = os.open(lock_file, os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append(False)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            except BlockingIOError:
+                held.append(True)
+            finally:
+                os.close(fd)
+            return super().acquire_token_by_refresh_token(refresh_token, scopes)
+
+    store = InMemorySecretStore()
+    store.set("pc-rt", "refresh-0", {"cspb-client": "public"})
+    settings = Settings(mode="azure", local_blob_root=str(tmp_path))
+    provider = RefreshTokenProvider(store, "pc-rt", msal_app=Checking(), settings=settings)
+    assert provider() == "access-1"
+    assert held == [True]
+    assert store.get("pc-rt").reveal() == "refresh-1" and store.tags("pc-rt") == {"cspb-client": "public"}
+
+
+def test_a_token_rotated_by_another_instance_is_read_again_before_asking_for_consent():
+    from shared.config import Secret
+
+    class RotatedMeanwhile(InMemorySecretStore):
+        """The first read sees the token another instance has just redeemed; the re-read sees its new one."""
+
+        reads = 0
+
+        def get(self, name):
+            self.reads += 1
+            return super().get(name) if self.reads > 1 else Secret("revoked")
+
+    store = RotatedMeanwhile({"pc-rt": "refresh-7"})
+    app = FakeMsal()
+    assert RefreshTokenProvider(store, "pc-rt", msal_app=app)() == "access-2"
+    assert [call[0] for call in app.calls] == ["revoked", "refresh-7"]
+    assert store.get("pc-rt").reveal() == "refresh-2"

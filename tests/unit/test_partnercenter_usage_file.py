@@ -38,3 +38,30 @@ def test_same_seed_same_bytes(tmp_path):
 def test_billed_file_carries_invoice_number(tmp_path):
     result = write_usage_file(tmp_path / "b.csv", 20, seed=1, fmt="csv", invoice_number="G000123456")
     assert {r["InvoiceNumber"] for r in read_usage_rows(result["path"])} == {"G000123456"}
+
+
+def test_isal_and_zlib_write_the_same_rows(tmp_path, monkeypatch):
+    """The seed compresses with ISA-L when python-isal is installed (a fraction of zlib's CPU) and
+    with the standard library otherwise: both are plain gzip of the same rows, and each is the same
+    bytes on every run."""
+    import builtins
+    import gzip
+
+    fast = write_usage_file(tmp_path / "isal.json.gz", 3000, seed=5, chunk_rows=700)
+    real_import = builtins.__import__
+
+    def no_isal(name, *args, **kwargs):
+        if name == "isal" or name.startswith("isal."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_isal)
+    plain = write_usage_file(tmp_path / "zlib.json.gz", 3000, seed=5)
+    write_usage_file(tmp_path / "zlib-again.json.gz", 3000, seed=5)
+    monkeypatch.undo()
+    with gzip.open(fast["path"], "rb") as a, gzip.open(plain["path"], "rb") as b:
+        assert a.read() == b.read()
+    assert fast["billing_totals"] == plain["billing_totals"]
+    assert (tmp_path / "zlib.json.gz").read_bytes() == (tmp_path / "zlib-again.json.gz").read_bytes()
+    write_usage_file(tmp_path / "isal-again.json.gz", 3000, seed=5, chunk_rows=700)
+    assert (tmp_path / "isal.json.gz").read_bytes() == (tmp_path / "isal-again.json.gz").read_bytes()

@@ -1,0 +1,46 @@
+"""Go-to-definition from a service reaches the Dataverse client (issue 16): in these packages a `dv`
+parameter is annotated with DataverseClient (or `DataverseClient | None`), never `Any` or nothing.
+mypy --strict allows an explicit Any, so this holds what it cannot."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# One a line; jobs/ joins once jobs/sync.py (i14, sync wiring) is typed.
+PACKAGES = (
+    "accounting",
+    "billing",
+    "dataverse",
+    "distributors",
+    "partnercenter",
+    "payments",
+    "portal",
+    "recon",
+    "sync",
+)
+
+
+def untyped_dv(package: str) -> list[str]:
+    found = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs):
+                if arg.arg != "dv":
+                    continue
+                annotation = ast.unparse(arg.annotation) if arg.annotation is not None else ""
+                if "DataverseClient" not in annotation or "Any" in annotation:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}(dv: {annotation or '?'})")
+    return found
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_dv_parameters_are_typed(package: str) -> None:
+    found = untyped_dv(package)
+    assert not found, "type these dv parameters as DataverseClient:\n" + "\n".join(found)
