@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from distributors.base import idempotency_key
+
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 PENDING = "pending"
@@ -40,6 +42,12 @@ class StoredMethod:
         if not sep or not customer or not method:
             raise ValidationError("the contract's payment token is missing or malformed")
         return cls(processor, customer, method)
+
+
+def payment_key(invoice_id: str, purpose: str) -> str:
+    """Our key for one attempt to pay an invoice ("autocharge", "portal-<attempt>", ...): the payment row's
+    alternate key and the processor's idempotency key, so a retried attempt never pays twice."""
+    return "pay-" + idempotency_key(invoice_id, purpose)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataverse.stores import payment_methods as contract_payments
 from dataverse.stores import payments as payment_rows
 from payments import invoice_records as records
 from payments.authorizenet import AuthorizeNetProcessor, short_key
-from payments.base import SUCCEEDED, ChargeResult, HostedForm
+from payments.base import SUCCEEDED, ChargeResult, HostedForm, payment_key
 from payments.links import invoice_page_url
 from shared.errors import ConflictError, ValidationError
 from shared.logging import get_logger
@@ -50,8 +50,6 @@ def start(invoice_id: str, purpose: str, *, cancel_url: str, dv: DataverseClient
           processor: AuthorizeNetProcessor | None = None) -> HostedForm | None:
     """The processor's payment page for the invoice's balance (the attempt `purpose`), recorded Pending
     first; None when the contract's processor has no such page (Stripe: save the card, then charge)."""
-    from payments.service import payment_key
-
     dv = client_or_default(dv)
     contract = _contract(dv, invoice_id)
     if contract.processor != AuthorizeNetProcessor.name:

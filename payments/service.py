@@ -17,7 +17,6 @@ from typing import Any
 from billing.money import round_money
 from dataverse.client import DataverseClient, client_or_default
 from dataverse.stores import contracts, inbox
-from distributors.base import idempotency_key
 from payments import invoice_records as records
 from payments.base import (
     FAILED,
@@ -27,6 +26,7 @@ from payments.base import (
     ChargeResult,
     PaymentProcessor,
     StoredMethod,
+    payment_key,
 )
 from payments.links import LinkClaims, consume, create_payment_link, invoice_page_url, verify_token
 from payments.processors import processor_for
@@ -38,10 +38,6 @@ log = get_logger(__name__)
 
 __all__ = ["charge_invoice", "redeem", "create_payment_link", "apply_webhook_event", "processor_for",
            "ChargeOutcome", "payment_key", "handle_stripe_webhook", "attempt_outcome"]
-
-
-def payment_key(invoice_id: str, purpose: str) -> str:
-    return "pay-" + idempotency_key(invoice_id, purpose)
 
 
 @dataclass(frozen=True)
