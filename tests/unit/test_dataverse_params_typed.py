@@ -15,13 +15,16 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = (
     "accounting",
     "billing",
+    "cli",
     "dataverse",
     "distributors",
+    "functions",
     "jobs",
     "partnercenter",
     "payments",
     "portal",
     "recon",
+    "shared",
     "sync",
 )
 
