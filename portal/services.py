@@ -166,7 +166,7 @@ class Integrations:
     start_card_entry: Callable[..., Any] | None = None
     finish_card_entry: Callable[..., Any] | None = None
     invoice_card_link: Callable[..., str] | None = None
-    # (invoice) -> [dataverse.stores.payment_methods.PaymentRecord]: the payments recorded on it.
+    # (invoice) -> [dataverse.stores.payments.Payment]: the payments recorded on it.
     payment_history: Callable[..., list[Any]] | None = None
     # (invoice, payment key) -> payments.service.ChargeOutcome | None: one attempt's outcome now, for the
     # customer coming back from the bank's page (payments.service.attempt_outcome).
