@@ -148,9 +148,11 @@ def _first_full_line_after(contract: BillingContract, log: ChangeLog) -> date | 
 def late_cap(contract: BillingContract, log: ChangeLog, logs: Sequence[ChangeLog]) -> date | None:
     """A change entered after a later change was already billed: full lines from that later
     change's cycle on were billed with its seat count, an absolute number that already reflects
-    this one, so this change's span must stop there (or it would count twice)."""
+    this one, so this change's span must stop there (or it would count twice). A change settled by
+    a cycle with nothing to invoice (archived: a cancel on the cycle start) was billed too, at zero
+    seats, so a late change before that cancel stops there as well."""
     caps = [_first_full_line_after(contract, other) for other in logs
-            if other.invoice_id is not None and not other.archived and other.effective_date > log.effective_date]
+            if (other.invoice_id is not None or other.archived) and other.effective_date > log.effective_date]
     found = [c for c in caps if c is not None]
     return min(found) if found else None
 

@@ -199,3 +199,21 @@ def test_a_late_change_in_arrears_stops_at_a_billed_change_on_the_next_cycle_sta
     while day <= YEAR_END:
         assert billed[day] == timeline.quantity(day), day
         day += timedelta(days=1)
+
+
+def test_a_late_increase_before_a_cancel_on_a_cycle_start_stops_at_the_cancel():
+    """Found by the property above: a cancel effective on an advance cycle's first day leaves that cycle
+    with nothing to invoice (the cancel is settled, archived); an earlier increase entered after it was
+    billed through the cancelled cycle too."""
+    contract = make_contract(frequency=Frequency.MONTHLY, policy=Policy.ADVANCE, refund_policy=RefundPolicy.YES)
+    new = ChangeLog("NEW", "s-1", ChangeType.NEW, START, 0, 1)
+    more = ChangeLog("L0", "s-1", ChangeType.INCREASE, date(2026, 1, 2), 1, 2)
+    late = ChangeLog("L1", "s-1", ChangeType.INCREASE, date(2026, 9, 24), 2, 3)
+    cancel = ChangeLog("CXL", "s-1", ChangeType.CANCEL, date(2026, 11, 1), 3, 3)
+    logs = [(replace(log, id=log.change_key), seen) for log, seen in (
+        (new, START), (more, more.effective_date), (late, date(2026, 11, 3)), (cancel, cancel.effective_date))]
+    repo, errors = _simulate(contract, logs, [START + timedelta(days=i) for i in range(365)])
+    assert errors == []
+    billed, _ = _seats_billed(repo)
+    assert billed[date(2026, 10, 31)] == 3
+    assert billed[date(2026, 11, 1)] == 0
