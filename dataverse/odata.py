@@ -90,9 +90,10 @@ def chunks(items: Sequence[str], size: int = FILTER_CHUNK) -> Iterator[Sequence[
         yield items[i:i + size]
 
 
-def any_of(column: str, values: Iterable[str], *, quote_values: bool = True) -> str:
-    """`column eq 'a' or column eq 'b' ...`; quote_values=False for lookups and ids, which compare
-    with unquoted GUIDs."""
+def any_of(column: str, values: Iterable[object], *, quote_values: bool = True) -> str:
+    """`column eq 'a' or column eq 'b' ...` (numbers and option values come out bare, as literal writes
+    them); quote_values=False for lookups and ids, which compare with unquoted GUIDs. No parentheses:
+    the caller adds them where the OR sits inside an `and`."""
     return " or ".join(f"{column} eq {literal(v) if quote_values else v}" for v in values)
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from billing.models import ProvisioningStatus
 from dataverse.client import DataverseClient
-from dataverse.odata import literal
+from dataverse.odata import any_of
 from dataverse.stores.change_logs import Change
 from dataverse.stores.provider_accounts import OrderingAccount
 from dataverse.tables import AgreementStatus, EntitySet, Provider
@@ -37,7 +37,7 @@ class RivalSend:
 
 
 def _in(column: str, values: Iterable[str], *, guid: bool = False) -> str:
-    return "(" + " or ".join(f"{column} eq {v if guid else literal(v)}" for v in values) + ")"
+    return f"({any_of(column, values, quote_values=not guid)})"
 
 
 def claimed_orders(dv: DataverseClient, order_ids: Iterable[str], *, except_changelog: str) -> set[str]:
@@ -68,7 +68,7 @@ def rival_sends(dv: DataverseClient, provider_account_id: str, *, except_changel
         filter=f"_cspb_provideraccount_value eq {provider_account_id}")}
     if not subs:
         return []
-    status = " or ".join(f"cspb_provisioningstatus eq {s}" for s in IN_DOUBT)
+    status = any_of("cspb_provisioningstatus", IN_DOUBT)
     rows = dv.list(EntitySet.LICENSE_CHANGE_LOGS,
                    select=["cspb_licensechangelogid", "_cspb_subscription_value", "cspb_newquantity"],
                    filter=f"({status})")

@@ -25,4 +25,5 @@ def _portal() -> func.WsgiMiddleware:
 @bp.route(route="portal/{*path}", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def portal_http(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     # The portal does its own sign-in (Entra ID); a function key would lock customers out.
-    return _portal().handle(req, context)
+    response: func.HttpResponse = _portal().handle(req, context)
+    return response

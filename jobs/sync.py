@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from dataverse.stores.contract_currencies import currencies_in_use
 from distributors.base import Adapters
 from sync import runs
 
+if TYPE_CHECKING:  # the clients load when a job runs, not when a trigger module is imported
+    from dataverse.client import DataverseClient
+    from distributors.partnercenter_adapter import PartnerCenterAdapter
+    from shared.queue import Queue
+    from sync.catalog_sync import PriceSheetSource
 
-def dataverse() -> Any:
+
+def dataverse() -> DataverseClient:
     from dataverse.client import DataverseClient
 
     return DataverseClient.from_settings()
 
 
-def partner_center() -> Any:
+def partner_center() -> PartnerCenterAdapter:
     from distributors.partnercenter_adapter import PartnerCenterAdapter
 
     return PartnerCenterAdapter.from_settings()
 
 
-def price_sheet_rows(pc: Any, currencies: Iterable[str]) -> list[dict[str, Any]]:
+def price_sheet_rows(pc: PartnerCenterAdapter, currencies: Iterable[str]) -> list[dict[str, Any]]:
     """Price sheet rows for every currency Microsoft prices in among `currencies` (plus USD, the fallback)."""
     from billing.currency import price_sheet_market
 
@@ -33,8 +40,9 @@ def price_sheet_rows(pc: Any, currencies: Iterable[str]) -> list[dict[str, Any]]
     return rows
 
 
-def catalog(dv: Any = None, pc: Any = None, *, currencies: Iterable[str] | None = None,
-            progress: runs.Progress = runs.no_progress, today: Any = None, everything: bool = False,
+def catalog(dv: DataverseClient | None = None, pc: PriceSheetSource | None = None, *,
+            currencies: Iterable[str] | None = None, progress: runs.Progress = runs.no_progress,
+            today: date | None = None, everything: bool = False,
             run_key: str | None = None) -> dict[str, Any]:
     """The whole catalog sync in one process (CLI, demo, bench): fan out one message per market, then
     drain them here one at a time, so memory holds one market's sheet at a time."""
@@ -74,7 +82,7 @@ def catalog_scheduled() -> dict[str, Any]:
     return catalog()
 
 
-def catalog_fan_out(dv: Any = None, queue: Any = None, *, currencies: Iterable[str] | None = None) -> dict[str, Any]:
+def catalog_fan_out(dv: DataverseClient | None = None, queue: Queue | None = None, *, currencies: Iterable[str] | None = None) -> dict[str, Any]:
     """Timer side of the catalog sync in Azure: one queue message per market (catalog_worker)."""
     from shared.queue import CATALOG_SYNC_QUEUE, get_queue
     from sync import catalog_sync
@@ -87,7 +95,7 @@ def catalog_fan_out(dv: Any = None, queue: Any = None, *, currencies: Iterable[s
     return run.as_dict()
 
 
-def accounts(dv: Any = None, adapters: Adapters | None = None, *,
+def accounts(dv: DataverseClient | None = None, adapters: Adapters | None = None, *,
              progress: runs.Progress = runs.no_progress) -> dict[str, Any]:
     from sync.provider_accounts import run_provider_account_sync
     from sync.provisioning import default_adapters
@@ -97,7 +105,7 @@ def accounts(dv: Any = None, adapters: Adapters | None = None, *,
     return {**result.run, "unmapped": result.unmapped}
 
 
-def subscriptions(dv: Any = None, adapters: Adapters | None = None, *,
+def subscriptions(dv: DataverseClient | None = None, adapters: Adapters | None = None, *,
                   progress: runs.Progress = runs.no_progress) -> dict[str, Any]:
     from sync.provisioning import default_adapters
     from sync.subscription_sync import run_subscription_sync
@@ -106,7 +114,7 @@ def subscriptions(dv: Any = None, adapters: Adapters | None = None, *,
     return run_subscription_sync(dv, adapters or default_adapters(), progress=progress)
 
 
-def subscriptions_fan_out(dv: Any = None, queue: Any = None) -> dict[str, Any]:
+def subscriptions_fan_out(dv: DataverseClient | None = None, queue: Queue | None = None) -> dict[str, Any]:
     """Timer side of the subscription sync in Azure: enqueue one message per provider account."""
     from shared.queue import SUBSCRIPTION_SYNC_QUEUE, get_queue
     from sync.subscription_sync import fan_out
@@ -115,7 +123,7 @@ def subscriptions_fan_out(dv: Any = None, queue: Any = None) -> dict[str, Any]:
     return fan_out(dv, queue if queue is not None else get_queue(SUBSCRIPTION_SYNC_QUEUE))  # an empty queue is falsy
 
 
-def price_preview(dv: Any = None, pc: Any = None, **kwargs: Any) -> dict[str, Any]:
+def price_preview(dv: DataverseClient | None = None, pc: PriceSheetSource | None = None, **kwargs: Any) -> dict[str, Any]:
     """Next month's prices compared with the ones in force; the report goes to Blob Storage."""
     from sync.price_preview import run_price_preview
 

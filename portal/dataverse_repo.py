@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataverse.client import DataverseClient
 from dataverse.stores import accounts, contacts, contracts, invoices, portal_subscriptions, products
@@ -28,6 +28,10 @@ from portal.models import (
     Subscription,
 )
 from shared.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from distributors.base import DistributorAdapter
+    from sync.mca import AttestResult
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -206,11 +210,12 @@ def _invoices(rows: Iterable[Mapping[str, Any]]) -> list[Invoice]:
     return invoices.sort_newest_first(invoices.portal_invoice_from_row(r) for r in rows)
 
 
-def mca_integration(dv: DataverseClient, partner_center: Any) -> Any:
+def mca_integration(dv: DataverseClient, partner_center: DistributorAdapter | Callable[[], DistributorAdapter],
+                    ) -> Callable[..., AttestResult]:
     """`Integrations.attest_mca` for Dataverse: finds the customer's Partner Center provider account
     and hands the acceptance to the sync area's `sync.mca.attest`."""
 
-    def attest(*, account_id: str, contact_id: str, email: str, first_name: str, last_name: str) -> Any:
+    def attest(*, account_id: str, contact_id: str, email: str, first_name: str, last_name: str) -> AttestResult:
         from sync import mca
 
         provider_account_id = portal_subscriptions.partner_center_tenant_id(dv, account_id)

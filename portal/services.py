@@ -164,7 +164,7 @@ class Integrations:
     start_card_entry: Callable[..., Any] | None = None
     finish_card_entry: Callable[..., Any] | None = None
     invoice_card_link: Callable[..., str] | None = None
-    # (invoice) -> [dataverse.stores.payment_methods.PaymentRecord]: the payments recorded on it.
+    # (invoice) -> [dataverse.stores.payments.Payment]: the payments recorded on it.
     payment_history: Callable[..., list[Any]] | None = None
 
     def mca(self) -> Callable[..., Any]:

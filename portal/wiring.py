@@ -4,7 +4,7 @@ demo; tests build the pieces themselves."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataverse.client import DataverseClient
 from portal import assessment as assessment_mod
@@ -12,51 +12,59 @@ from portal.app import PortalApp, create_app
 from portal.services import Integrations
 from shared.config import Settings
 
+if TYPE_CHECKING:
+    from dataverse.stores.payments import Payment
+    from distributors.partnercenter_adapter import PartnerCenterAdapter
+    from payments.base import HostedForm, SavedCard, StoredMethod
+    from payments.service import ChargeOutcome
+    from portal.models import Account, Contract, Invoice
+    from portal.repository import InMemoryRepository
+
 
 def integrations_for(dv: DataverseClient, settings: Settings) -> Integrations:
     from portal.dataverse_repo import mca_integration
 
-    def partner_center() -> Any:
+    def partner_center() -> PartnerCenterAdapter:
         from distributors.partnercenter_adapter import PartnerCenterAdapter
 
         return PartnerCenterAdapter.from_settings(settings)
 
-    def link(contract: Any) -> str:
+    def link(contract: Contract) -> str:
         from payments.links import create_payment_link
 
         return str(create_payment_link(contract, settings=settings))
 
-    def redeem(token: str, method: str) -> Any:
+    def redeem(token: str, method: str) -> StoredMethod:
         from payments.service import redeem as redeem_link
 
         return redeem_link(token, method, dv=dv)
 
-    def invoice_pdf(invoice: Any, account: Any) -> bytes:
+    def invoice_pdf(invoice: Invoice, account: Account) -> bytes:
         from accounting.portal_document import dataverse_invoice_pdf
 
         return dataverse_invoice_pdf(dv, invoice)
 
-    def pay(invoice: Any, purpose: str) -> Any:
+    def pay(invoice: Invoice, purpose: str) -> ChargeOutcome:
         from payments.service import charge_invoice
 
         return charge_invoice(invoice.id, purpose=purpose, dv=dv)
 
-    def start_card_entry(token: str, success_url: str, cancel_url: str) -> Any:
+    def start_card_entry(token: str, success_url: str, cancel_url: str) -> HostedForm:
         from payments import card_entry
 
         return card_entry.start(token, success_url=success_url, cancel_url=cancel_url, dv=dv)
 
-    def finish_card_entry(token: str, session_ref: str) -> Any:
+    def finish_card_entry(token: str, session_ref: str) -> SavedCard:
         from payments import card_entry
 
         return card_entry.finish(token, session_ref, dv=dv)
 
-    def invoice_card_link(invoice: Any) -> str:
+    def invoice_card_link(invoice: Invoice) -> str:
         from payments import card_entry
 
         return card_entry.link_for_invoice(invoice.id, dv=dv, settings=settings)
 
-    def payment_history(invoice: Any) -> list[Any]:
+    def payment_history(invoice: Invoice) -> list[Payment]:
         from dataverse.stores.payments import for_invoice as invoice_payments
 
         return invoice_payments(dv, invoice.id)
@@ -67,7 +75,7 @@ def integrations_for(dv: DataverseClient, settings: Settings) -> Integrations:
                         invoice_card_link=invoice_card_link, payment_history=payment_history)
 
 
-def memory_integrations(repo: Any) -> Integrations:
+def memory_integrations(repo: InMemoryRepository) -> Integrations:
     """`cspbridge portal --memory`: the MCA acceptance is recorded in the in-memory repository with the
     same keyword arguments the Dataverse wiring takes (nothing goes to Partner Center)."""
 
@@ -75,7 +83,7 @@ def memory_integrations(repo: Any) -> Integrations:
                last_name: str = "") -> Any:
         return repo.record_attestation(account_id, contact_id)
 
-    def pay(invoice: Any, purpose: str) -> Any:
+    def pay(invoice: Invoice, purpose: str) -> ChargeOutcome:
         # No processor in memory: a contract with a saved method pays in full, one without says so.
         from dataclasses import replace
 
@@ -95,7 +103,7 @@ def memory_integrations(repo: Any) -> Integrations:
     return Integrations(attest_mca=attest, pay_invoice=pay)
 
 
-def memory_portal(settings: Settings, repo: Any | None = None, **options: Any) -> PortalApp:
+def memory_portal(settings: Settings, repo: InMemoryRepository | None = None, **options: Any) -> PortalApp:
     """The local portal over built-in demo data (portal.seed), wired like production but in memory."""
     from portal.seed import seeded_repository
 

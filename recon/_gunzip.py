@@ -115,7 +115,23 @@ def main(src: str, dsts: list[str]) -> int:
     return 0
 
 
+def _die_with_parent() -> None:
+    """Exit when the reading process dies (killed by a host timeout, say) instead of waiting forever in
+    open() on a FIFO nobody will read: Linux's parent-death signal, where it exists."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:
+        os._exit(2)  # the parent was already gone before the signal was armed
+
+
 if __name__ == "__main__":
+    _die_with_parent()
     code = main(sys.argv[1], sys.argv[2:])
     sys.stdout.flush()
     # Writer threads may still be blocked on a FIFO nobody will open; don't wait for them.

@@ -54,9 +54,14 @@ from recon.sources import SourceInfo, inspect
 from shared.errors import FatalError, ValidationError
 
 DECIMAL_TYPE = "DECIMAL(38,10)"
-# DuckDB CSV read buffer. Half its default (32 MB) measured faster on a file and on the FIFOs alike
-# (2M rows: plain 1.76 s -> 1.64 s; gzip'd 3.25 s -> 3.05 s with 4 MB before), and holds less memory.
-CSV_BUFFER = 16 << 20
+# DuckDB CSV read buffer. A quarter of its default (32 MB): 16 MB measured faster than 32 on a file and
+# on the FIFOs alike (2M rows: plain 1.76 s -> 1.64 s; gzip'd 3.25 s -> 3.05 s with 4 MB before), 8 MB
+# the same CPU as 16 (1M rows: 1.8-1.9 s) with less held in flight.
+CSV_BUFFER = 8 << 20
+# DuckDB's memory limit. Groups are few (thousands), so the limit mostly caps read buffers in flight:
+# at 256 MB a 1M-row plain CSV peaked at 299-321 MB RSS (target < 300); at 160 MB with 8 MB buffers
+# 200-214 MB at the same CPU (issue 15). The exact path spills to temp_dir if a file is mostly bad rows.
+MEMORY_LIMIT = "160MB"
 ZERO = Decimal(0)
 ZERO_10 = Decimal("0E-10")
 # Columns that must parse as decimals, in the order the reasons are checked.
@@ -287,7 +292,7 @@ def _fold(rows: list[tuple[Any, ...]], *, strict: bool) -> tuple[list[tuple[Any,
 
 
 def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = None,
-                    memory_limit: str = "256MB", threads: int | None = None,
+                    memory_limit: str = MEMORY_LIMIT, threads: int | None = None,
                     temp_dir: str | Path | None = None, sample_size: int = 20) -> AggregateResult:
     """Aggregate one daily-rated usage file (CSV, CSV.gz or JSON lines, optionally gzip'd).
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from billing.azure_transition import TASK_SUBJECT, TransitionState, advance, instructions
 from billing.models import SubscriptionKind, SubscriptionStatus
 from dataverse.client import DataverseClient
-from dataverse.odata import bind
+from dataverse.odata import any_of, bind
 from dataverse.tables import EntitySet
 from shared.logging import get_logger
 
@@ -58,8 +58,8 @@ def advance_accounts(dv: DataverseClient, provider_account_ids: Sequence[str], n
     """Move every flagged legacy Azure subscription of these provider accounts one step on."""
     if not provider_account_ids:
         return []
-    accounts = " or ".join(f"_cspb_provideraccount_value eq {a}" for a in provider_account_ids)
-    kinds = f"cspb_kind eq {int(SubscriptionKind.LEGACY_AZURE)} or cspb_kind eq {int(SubscriptionKind.AZURE_PLAN)}"
+    accounts = any_of("_cspb_provideraccount_value", provider_account_ids, quote_values=False)
+    kinds = any_of("cspb_kind", (int(SubscriptionKind.LEGACY_AZURE), int(SubscriptionKind.AZURE_PLAN)))
     rows = list(dv.list(EntitySet.SUBSCRIPTIONS, select=_SELECT, filter=f"({kinds}) and ({accounts})"))
     plans: dict[str, dict[str, Any]] = {}
     for row in rows:

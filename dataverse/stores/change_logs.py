@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from dataverse.client import DataverseClient
+from dataverse.odata import any_of
 from dataverse.stores._rows import KEEP, Keep, bind
 from dataverse.tables import ChangeOrigin, EntitySet, ProvisioningStatus
 from shared.dates import iso, parse_datetime
@@ -44,7 +45,7 @@ class NewChangeLog:
 
 
 def last_effective(dv: DataverseClient, subscription_id: str, statuses: Sequence[int]) -> EffectiveChange | None:
-    where = " or ".join(f"cspb_provisioningstatus eq {int(s)}" for s in statuses)
+    where = any_of("cspb_provisioningstatus", [int(s) for s in statuses])
     rows = list(dv.list(EntitySet.LICENSE_CHANGE_LOGS,
                         select=["cspb_newquantity", "cspb_changetype", "createdon", "versionnumber",
                                 "cspb_provisioningstatus"],
@@ -203,12 +204,14 @@ def sync_log_row(log: SyncChangeLog, subscription_bind: str) -> dict[str, Any]:
     return row
 
 
+_OWN_STATUSES = (int(ProvisioningStatus.AWAITING), int(ProvisioningStatus.PROVISIONED))
+
+
 def own_changes(dv: DataverseClient, subscription_id: str) -> list[EffectiveChange]:
     """A subscription's change logs that CSPBridge asked for (not the sync's own): Awaiting, or
     Provisioned (the write-back may have been lost)."""
     rows = dv.list(EntitySet.LICENSE_CHANGE_LOGS, select=[_Col.NEW_QUANTITY, _Col.CHANGE_TYPE],
                    filter=(f"_cspb_subscription_value eq {subscription_id} and "
-                           f"({_Col.PROVISIONING_STATUS} eq {ProvisioningStatus.AWAITING} or "
-                           f"{_Col.PROVISIONING_STATUS} eq {ProvisioningStatus.PROVISIONED}) and "
+                           f"({any_of(_Col.PROVISIONING_STATUS, _OWN_STATUSES)}) and "
                            f"{_Col.ORIGIN} ne {ChangeOrigin.PROVIDER_SYNC}"))
     return [EffectiveChange(r.get(_Col.CHANGE_TYPE), r.get(_Col.NEW_QUANTITY)) for r in rows]

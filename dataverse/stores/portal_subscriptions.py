@@ -23,7 +23,7 @@ from billing.models import (
     SubscriptionStatus,
 )
 from dataverse.client import DataverseClient
-from dataverse.odata import bind
+from dataverse.odata import any_of, bind
 from dataverse.stores._rows import as_money, as_text
 from dataverse.stores.contracts import Contract
 from dataverse.stores.products import CatalogIds, Offer
@@ -175,7 +175,7 @@ def changes_of(dv: DataverseClient, subscription_ids: Iterable[str]) -> list[Cha
     ids = list(subscription_ids)
     if not ids:
         return []
-    where = "(" + " or ".join(f"{CHANGE_SUBSCRIPTION} eq {i}" for i in ids) + ")"
+    where = f"({any_of(CHANGE_SUBSCRIPTION, ids, quote_values=False)})"
     return live_changes(dv.list(EntitySet.LICENSE_CHANGE_LOGS, select=CHANGE_COLUMNS, filter=where))
 
 

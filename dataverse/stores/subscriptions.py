@@ -13,7 +13,7 @@ from typing import Any
 from billing.money import parse_decimal
 from dataverse.batch import BatchRequest
 from dataverse.client import BYPASS_CUSTOM_ASYNC, BYPASS_HEADER, DataverseClient
-from dataverse.odata import key_segment, literal
+from dataverse.odata import any_of, key_segment, literal
 from dataverse.stores._rows import KEEP, Keep, bind
 from dataverse.stores.change_logs import SYNC_LOG_KEY, SyncChangeLog, sync_log_row
 from dataverse.tables import EntitySet, SubscriptionKind, Table
@@ -209,7 +209,7 @@ def sync_rows(dv: DataverseClient, account_ids: Sequence[str] | None = None, *,
     select = [*_SYNC_COLUMNS, _Col.PROVIDER_ACCOUNT] if with_account else _SYNC_COLUMNS
     if account_ids is None:
         return map(_synced, dv.list(EntitySet.SUBSCRIPTIONS, select=select))
-    where = " or ".join(f"{_Col.PROVIDER_ACCOUNT} eq {i}" for i in account_ids)
+    where = any_of(_Col.PROVIDER_ACCOUNT, account_ids, quote_values=False)
     return map(_synced, dv.list(EntitySet.SUBSCRIPTIONS, select=select,
                                 filter=where if len(account_ids) == 1 else f"({where})"))
 

@@ -102,3 +102,24 @@ def test_or_filters_in_chunks_quote_text_and_leave_guids_bare():
     assert any_of("cspb_pricekey", ["a", "O'Brien"]) == "cspb_pricekey eq 'a' or cspb_pricekey eq 'O''Brien'"
     guid = "7d5a1f8e-0000-4000-8000-000000000001"
     assert any_of("_cspb_subscription_value", [guid], quote_values=False) == f"_cspb_subscription_value eq {guid}"
+
+
+def test_option_values_in_an_or_filter_come_out_bare():
+    from dataverse.odata import any_of
+
+    assert any_of("cspb_kind", (6, 2)) == "cspb_kind eq 6 or cspb_kind eq 2"
+
+
+def test_or_filters_are_built_by_any_of_only():
+    """One home for the OR chain (dataverse/odata.any_of): a store that joins its own `x eq a or x eq b`
+    drifts from the quoting and chunking rules the others follow."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    joined_or = re.compile(r"""["']\s*or\s*["']\s*\.join\(""")
+    found = [f"{p.relative_to(root)}:{n}" for package in ("dataverse", "sync", "portal", "recon", "payments",
+                                                          "accounting", "jobs", "billing", "distributors")
+             for p in sorted((root / package).rglob("*.py")) if p.name != "odata.py"
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if joined_or.search(line)]
+    assert not found, "build these OR filters with dataverse.odata.any_of:\n" + "\n".join(found)

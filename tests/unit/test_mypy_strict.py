@@ -29,6 +29,7 @@ STRICT_PACKAGES = (
     "accounting",
     "recon",
     "shared",
+    "functions",
 )
 
 # What `mypy --strict` turns on that can be set per module (warn_redundant_casts is global only).

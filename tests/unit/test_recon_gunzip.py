@@ -58,3 +58,34 @@ def test_split_keeps_every_record_whole(tmp_path: Path, monkeypatch: pytest.Monk
         assert records[0] == ("id", "name", "amount")  # every stream starts with the header
         seen.update(records[1:])
     assert seen == Counter(tuple(r) for r in rows[1:])
+
+
+def test_inflater_exits_when_its_reader_dies(tmp_path: Path) -> None:
+    """A killed reader (a host timeout) must not leave the inflater blocked on a FIFO nobody opens."""
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "u.csv.gz"
+    src.write_bytes(gzip.compress(b"a,b\n1,2\n"))
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+    repo = Path(__file__).resolve().parents[2]
+    parent = subprocess.run(
+        [sys.executable, "-c",
+         "import subprocess, sys; p = subprocess.Popen([sys.executable, '-m', 'recon._gunzip', sys.argv[1], "
+         "sys.argv[2]]); print(p.pid, flush=True); import time; time.sleep(0.5)", str(src), str(fifo)],
+        cwd=repo, capture_output=True, text=True, timeout=60, check=True)
+    child = int(parent.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+            state = Path(f"/proc/{child}/stat").read_text().split(")")[-1].split()[0]
+        except (ProcessLookupError, FileNotFoundError):
+            return
+        if state in ("Z", "X"):
+            return  # exited; an init that does not reap leaves it a zombie
+        time.sleep(0.1)
+    os.kill(child, 9)
+    raise AssertionError("the inflater outlived its reader")
