@@ -124,4 +124,4 @@ def _assert_same_files(first_out: Path, second_out: Path) -> None:
     assert sorted(a) == sorted(b)
     assert any(name.endswith(".pdf") for name in a) and any("recon/" in name for name in a)
     differing = [name for name in a if a[name] != b[name]]
-    assert not differing, f"{len(differing)} written files differ between two runs: {differing[:20]}"
+    assert not differing, f"{len(differing)} written files differ between two runs: {differing}"
