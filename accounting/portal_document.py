@@ -1,15 +1,16 @@
 """The invoice PDF the portal's Download button returns: the same document accounting renders for
-email and the outbox (accounting.render.render_invoice_pdf), never a second layout.
+email and the outbox (accounting.render.render_invoice_pdf), never a second layout; and the PDF
+receipt of a payment on it (accounting.render.render_receipt_pdf).
 
 Over Dataverse the invoice is read in full (tax lines, periods, addresses) by invoice id; the
 in-memory portal has only the portal's own invoice model, which is turned into the document's."""
 
 from __future__ import annotations
 
-from accounting.render import render_invoice_pdf
+from accounting.render import render_invoice_pdf, render_receipt_pdf
 from dataverse.client import DataverseClient
 from payments import invoice_records as records
-from payments.invoice_records import DocLine, InvoiceDoc
+from payments.invoice_records import DocLine, InvoiceDoc, Payment
 from portal.models import Account, Invoice
 
 
@@ -41,3 +42,16 @@ def dataverse_invoice_pdf(dv: DataverseClient, invoice: Invoice) -> bytes:
     doc = records.load_invoice(dv, invoice.id)
     customer = records.load_account(dv, doc.account_id).party
     return render_invoice_pdf(doc, customer=customer, language=doc.language or invoice.language)
+
+
+def portal_receipt_pdf(invoice: Invoice, account: Account | None, payment: Payment) -> bytes:
+    """In-memory portal: the receipt of one succeeded payment."""
+    return render_receipt_pdf(doc_from_portal_invoice(invoice), payment, customer=account.name if account else "",
+                              language=invoice.language)
+
+
+def dataverse_receipt_pdf(dv: DataverseClient, invoice: Invoice, payment: Payment) -> bytes:
+    """Dataverse portal: the receipt of one succeeded payment, the invoice as it stands now."""
+    doc = records.load_invoice(dv, invoice.id)
+    customer = records.load_account(dv, doc.account_id).party
+    return render_receipt_pdf(doc, payment, customer=customer, language=doc.language or invoice.language)

@@ -14,7 +14,7 @@ DejaVu Sans, or CSPB_INVOICE_FONT), so every currency symbol (₹, ₩, €, ...
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from payments.invoice_records import DocLine, InvoiceDoc, Party
+from payments.invoice_records import DocLine, InvoiceDoc, Party, Payment
 from portal.i18n import LANGUAGES, Translator
 from shared.errors import FatalError
 
@@ -146,28 +146,30 @@ def _bold_path(regular: Path) -> Path:
     return bold if bold.is_file() else regular
 
 
-def render_invoice_pdf(invoice: InvoiceDoc, *, customer: str | Party, contact: str = "", language: str | None = None,
-                       seller: Party | None = None) -> bytes:
-    """The same document as the HTML, as an A4 PDF with an embedded Unicode font."""
+def _document(v: _View, title: str, created: date) -> Any:
+    """An A4 fpdf2 document with the embedded Unicode font, titled, on its first page."""
     from fpdf import FPDF
-    from fpdf.enums import XPos, YPos
 
-    v = _view(invoice, customer, contact, language, seller)
     regular = font_path()
     pdf = FPDF(format="A4", unit="mm")
-    # A fixed creation date keeps a re-sent invoice byte-identical.
-    pdf.set_creation_date(datetime.combine(invoice.invoice_date, time(), tzinfo=UTC))
+    # A fixed creation date keeps a re-sent document byte-identical.
+    pdf.set_creation_date(datetime.combine(created, time(), tzinfo=UTC))
     pdf.add_font("Doc", "", str(regular))
     pdf.add_font("Doc", "B", str(_bold_path(regular)))
-    pdf.set_title(v.title)
+    pdf.set_title(title)
     pdf.set_lang(v.lang)
     pdf.add_page()
-    next_line: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+    return pdf
+
+
+def _heading_and_parties(pdf: Any, v: _View, title: str, customer_heading: str) -> None:
+    """The title, then the seller and the customer side by side (names and addresses, never ids)."""
+    from fpdf.enums import XPos, YPos
 
     pdf.set_font("Doc", "B", 16)
-    pdf.cell(0, 9, v.title, **next_line)
+    pdf.cell(0, 9, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     top = pdf.get_y() + 2
-    for x, heading, party in ((10, v.t("invoice.seller"), v.seller), (110, v.t("invoice.bill_to"), v.customer)):
+    for x, heading, party in ((10, v.t("invoice.seller"), v.seller), (110, customer_heading, v.customer)):
         pdf.set_xy(x, top)
         pdf.set_font("Doc", "B", 9)
         pdf.cell(90, 5, heading, new_x=XPos.LEFT, new_y=YPos.NEXT)
@@ -176,11 +178,37 @@ def render_invoice_pdf(invoice: InvoiceDoc, *, customer: str | Party, contact: s
         for text in lines:
             pdf.cell(90, 4.5, text, new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.set_xy(10, max(pdf.get_y(), top + 30) + 2)
-    for label, value in v.dates():
+
+
+def _labelled(pdf: Any, rows: list[tuple[str, str]]) -> None:
+    from fpdf.enums import XPos, YPos
+
+    for label, value in rows:
         pdf.set_font("Doc", "B", 9)
         pdf.cell(40, 5, label)
         pdf.set_font("Doc", "", 9)
-        pdf.cell(0, 5, value, **next_line)
+        pdf.cell(0, 5, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _totals(pdf: Any, rows: list[tuple[str, str, bool]]) -> None:
+    from fpdf.enums import XPos, YPos
+
+    for label, value, bold in rows:
+        pdf.set_font("Doc", "B" if bold else "", 10)
+        pdf.cell(145, 6, label, align="R")
+        pdf.cell(45, 6, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def render_invoice_pdf(invoice: InvoiceDoc, *, customer: str | Party, contact: str = "", language: str | None = None,
+                       seller: Party | None = None) -> bytes:
+    """The same document as the HTML, as an A4 PDF with an embedded Unicode font."""
+    from fpdf.enums import XPos, YPos
+
+    v = _view(invoice, customer, contact, language, seller)
+    pdf = _document(v, v.title, invoice.invoice_date)
+    next_line: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+    _heading_and_parties(pdf, v, v.title, v.t("invoice.bill_to"))
+    _labelled(pdf, v.dates())
     pdf.ln(3)
 
     pdf.set_font("Doc", "", 8)
@@ -206,8 +234,43 @@ def render_invoice_pdf(invoice: InvoiceDoc, *, customer: str | Party, contact: s
             pdf.cell(45, 5, f"{v.t('invoice.taxable')}: {net}", align="R")
             pdf.cell(45, 5, tax, align="R", **next_line)
         pdf.ln(2)
-    for label, value, bold in v.totals():
-        pdf.set_font("Doc", "B" if bold else "", 10)
-        pdf.cell(145, 6, label, align="R")
-        pdf.cell(45, 6, value, align="R", **next_line)
+    _totals(pdf, v.totals())
     return bytes(pdf.output())
+
+
+def render_receipt_pdf(invoice: InvoiceDoc, payment: Payment, *, customer: str | Party, contact: str = "",
+                       language: str | None = None, seller: Party | None = None) -> bytes:
+    """The receipt for one succeeded payment on the invoice, in the invoice's language: who paid whom,
+    how much and when, through which processor (its reference), and where the invoice stands now.
+    Money is formatted in the payment's currency with that currency's minor units."""
+    from fpdf.enums import XPos, YPos
+
+    v = _view(invoice, customer, contact, language, seller)
+    currency = payment.currency or invoice.currency
+    paid_on = payment.paid_on or payment.modified_on or invoice.invoice_date
+    title = f"{v.t('receipt.title')} · {invoice.number}"
+    pdf = _document(v, title, paid_on)
+    _heading_and_parties(pdf, v, title, v.t("receipt.received_from"))
+    _labelled(pdf, [(v.t("receipt.date"), v.t.date(paid_on)), (v.t("invoice.number"), invoice.number),
+                    (v.t("pay.reference"), payment.processor_payment_id or payment.key)])
+    pdf.ln(3)
+    pdf.set_font("Doc", "", 10)
+    amount = v.t.money(payment.amount, currency)
+    pdf.multi_cell(0, 6, v.t("receipt.body", amount=amount, date=v.t.date(paid_on), number=invoice.number),
+                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 6, v.t("receipt.method", processor=processor_label(payment.processor)),
+                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(3)
+    _totals(pdf, [(v.t("invoice.total"), v.money(invoice.total), False),
+                  (v.t("receipt.this_payment"), amount, True),
+                  (v.t("receipt.paid_to_date"), v.money(invoice.amount_paid), False),
+                  (v.t("invoice.balance"), v.money(invoice.balance), True)])
+    return bytes(pdf.output())
+
+
+# How a customer knows the processors (a payment row stores our short name).
+PROCESSOR_LABELS = {"stripe": "Stripe", "authorizenet": "Authorize.Net"}
+
+
+def processor_label(name: str) -> str:
+    return PROCESSOR_LABELS.get(name, name.title())

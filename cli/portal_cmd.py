@@ -27,9 +27,12 @@ def portal(ctx: click.Context, port: int, memory: bool, seed: bool) -> None:
     # The page links and cookie path follow the mount point, which here is /portal on our own port.
     settings = replace(settings, portal_base_url=f"http://127.0.0.1:{port}/portal")
     if memory:
+        from portal.memory_payments import local_stripe
         from portal.wiring import memory_portal
 
-        app = memory_portal(settings)
+        stripe = local_stripe()  # cards are typed on its hosted page; it runs in this process, on a free port
+        app = memory_portal(settings, processor=stripe.processor)
+        click.echo(f"payments: Stripe sandbox at {stripe.url} (test card 4242 4242 4242 4242)")
     else:
         from dataverse.client import DataverseClient
         from portal.wiring import dataverse_portal

@@ -235,6 +235,12 @@ class AuthorizeNetProcessor:
         self._raise_for(answer)
         return HostedForm(f"{hosted_origin(self.url)}/payment/payment", "POST", {"token": str(answer["token"])})
 
+    def find_transaction(self, invoice_number: str) -> str:
+        """The transId of the (not declined) transaction carrying our invoiceNumber, "" when there is none
+        yet: how a payment taken on the hosted page is matched to the attempt that opened it."""
+        found = self._find(invoice_number)
+        return str(found["transId"]) if found is not None else ""
+
     def _find(self, invoice_number: str) -> dict[str, Any] | None:
         answer = self.call("getUnsettledTransactionListRequest", {})
         self._raise_for(answer)
@@ -264,7 +270,8 @@ class AuthorizeNetProcessor:
                             details={"transaction_status": status})
 
     def charge(self, method: StoredMethod, amount: Decimal, currency: str, idempotency_key: str, *,
-               description: str = "", reference: str = "") -> ChargeResult:
+               description: str = "", reference: str = "", return_url: str = "") -> ChargeResult:
+        # return_url is unused: a charge on a saved profile has no customer-facing step here.
         if (currency or "").upper() != self.currency:
             raise ValidationError(f"Authorize.Net: this merchant account charges in {self.currency} only; the invoice "
                                   f"is in {currency}. Charge it with another processor or bill it in {self.currency}.")

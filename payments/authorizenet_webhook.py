@@ -80,10 +80,18 @@ def apply_notification(notification: dict[str, Any], *, dv: DataverseClient, pro
         return "ignored"
     trans_id = str(payload["id"])
     row = payments.by_processor_payment_id(dv, trans_id)
+    answer = processor.call("getTransactionDetailsRequest", {"transId": trans_id})
+    transaction = answer.get("transaction") or {}
+    if row is None:
+        # Taken on the hosted payment page (payments.hosted_payment): the attempt is known by the
+        # invoiceNumber we sent, read from the transaction itself rather than the notification's body.
+        from payments.hosted_payment import waiting_row
+
+        number = str((transaction.get("order") or {}).get("invoiceNumber") or "")
+        row = waiting_row(dv, number) if number else None
     if row is None or not row.invoice_id:
         return "unknown-payment"
-    answer = processor.call("getTransactionDetailsRequest", {"transId": trans_id})
-    status = str((answer.get("transaction") or {}).get("transactionStatus") or "")
+    status = str(transaction.get("transactionStatus") or "")
     if status in SUCCEEDED_STATES:
         new = records.PAYMENT_SUCCEEDED
     elif status in FAILED_STATES:

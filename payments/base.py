@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from distributors.base import idempotency_key
+
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 PENDING = "pending"
@@ -42,6 +44,12 @@ class StoredMethod:
         return cls(processor, customer, method)
 
 
+def payment_key(invoice_id: str, purpose: str) -> str:
+    """Our key for one attempt to pay an invoice ("autocharge", "portal-<attempt>", ...): the payment row's
+    alternate key and the processor's idempotency key, so a retried attempt never pays twice."""
+    return "pay-" + idempotency_key(invoice_id, purpose)
+
+
 @dataclass(frozen=True)
 class ChargeResult:
     status: str  # succeeded | failed | pending | requires_action
@@ -63,8 +71,9 @@ class PaymentProcessor(Protocol):
         ...
 
     def charge(self, method: StoredMethod, amount: Decimal, currency: str, idempotency_key: str, *,
-               description: str = "", reference: str = "") -> ChargeResult:
-        """Charge once per idempotency key: the same key never takes money twice.
+               description: str = "", reference: str = "", return_url: str = "") -> ChargeResult:
+        """Charge once per idempotency key: the same key never takes money twice. `return_url` is where
+        the customer lands after a bank's authentication step (3-D Secure), if the processor has one.
 
         Declines come back as ChargeResult(status="failed"); transient trouble raises RetriableError."""
         ...

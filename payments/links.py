@@ -15,6 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from shared.blobstore import BlobStore, blob_store_from_settings
 from shared.config import Settings, get_settings
@@ -63,6 +64,14 @@ def create_payment_link(contract: Any, *, ttl_seconds: int = DEFAULT_TTL_SECONDS
     """URL of the portal page that collects a payment method for `contract` (model or number)."""
     s = settings or get_settings()
     return f"{s.portal_base_url.rstrip('/')}/pay/{create_token(contract, ttl_seconds=ttl_seconds, settings=s)}"
+
+
+def invoice_page_url(invoice_id: str, *, payment_key: str = "", settings: Settings | None = None) -> str:
+    """The invoice's page in the portal: where a customer comes back to after confirming a payment with
+    their bank, `?payment=<our key>` naming the attempt so the page can show its outcome."""
+    s = settings or get_settings()
+    url = f"{s.portal_base_url.rstrip('/')}/invoices/{quote(invoice_id, safe='')}"
+    return f"{url}?payment={quote(payment_key, safe='')}" if payment_key else url
 
 
 def verify_token(token: str, *, now: float | None = None, settings: Settings | None = None) -> LinkClaims:

@@ -17,7 +17,6 @@ from typing import Any
 from billing.money import round_money
 from dataverse.client import DataverseClient, client_or_default
 from dataverse.stores import contracts, inbox
-from distributors.base import idempotency_key
 from payments import invoice_records as records
 from payments.base import (
     FAILED,
@@ -27,8 +26,9 @@ from payments.base import (
     ChargeResult,
     PaymentProcessor,
     StoredMethod,
+    payment_key,
 )
-from payments.links import LinkClaims, consume, create_payment_link, verify_token
+from payments.links import LinkClaims, consume, create_payment_link, invoice_page_url, verify_token
 from payments.processors import processor_for
 from shared.blobstore import BlobStore, blob_store_from_settings
 from shared.errors import ConflictError, IntegrationError, RetriableError, ValidationError
@@ -37,11 +37,7 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 __all__ = ["charge_invoice", "redeem", "create_payment_link", "apply_webhook_event", "processor_for",
-           "ChargeOutcome", "payment_key", "handle_stripe_webhook"]
-
-
-def payment_key(invoice_id: str, purpose: str) -> str:
-    return "pay-" + idempotency_key(invoice_id, purpose)
+           "ChargeOutcome", "payment_key", "handle_stripe_webhook", "attempt_outcome"]
 
 
 @dataclass(frozen=True)
@@ -97,8 +93,10 @@ def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: s
             # outcome; charging again could take the money twice.
             result: ChargeResult = processor.transaction_status(held, due, invoice.currency)
         else:
+            # After a 3-D Secure step the bank sends the customer back to this invoice's page, naming the attempt.
             result = processor.charge(method, due, invoice.currency, key,
-                                      description=f"Invoice {invoice.number}", reference=invoice.key)
+                                      description=f"Invoice {invoice.number}", reference=invoice.key,
+                                      return_url=invoice_page_url(invoice.id, payment_key=key))
     except RetriableError:
         raise  # the Pending row stays; the retry resumes with the same key
     except IntegrationError as exc:
@@ -167,19 +165,65 @@ def settle_held(*, dv: DataverseClient | None = None, processors: dict[str, Paym
         if processor is None:
             processor = processors[name] = processor_for(name)
         invoice = records.load_invoice(dv, row.invoice_id or "")
-        amount = row.amount
-        result = processor.transaction_status(row.processor_payment_id, amount, invoice.currency)
+        result = processor.transaction_status(row.processor_payment_id, row.amount, invoice.currency)
         if result.status in ("pending", REQUIRES_ACTION):  # the customer has not authenticated yet
             settled.append({"invoice": invoice.number, "payment": row.key, "status": "pending"})
             continue
-        succeeded = result.status == SUCCEEDED
-        records.write_payment(dv, invoice, row.key, amount=amount, processor=name,
-                              status=records.PAYMENT_SUCCEEDED if succeeded else records.PAYMENT_FAILED,
-                              processor_payment_id=result.processor_payment_id, error=result.error,
-                              paid_on=date.today() if succeeded else None)
-        records.refresh_payment_totals(dv, invoice, last_attempt_failed=not succeeded)
+        _record_decided(dv, invoice, row, result)
         settled.append({"invoice": invoice.number, "payment": row.key, "status": result.status})
     return settled
+
+
+def _record_decided(dv: DataverseClient, invoice: records.InvoiceDoc, row: records.Payment,
+                    result: ChargeResult) -> records.InvoiceDoc:
+    """A held attempt the processor has now decided: record it and recompute the invoice's totals."""
+    succeeded = result.status == SUCCEEDED
+    records.write_payment(dv, invoice, row.key, amount=row.amount, processor=row.processor,
+                          status=records.PAYMENT_SUCCEEDED if succeeded else records.PAYMENT_FAILED,
+                          processor_payment_id=result.processor_payment_id or row.processor_payment_id,
+                          error=result.error, paid_on=date.today() if succeeded else None)
+    return records.refresh_payment_totals(dv, invoice, last_attempt_failed=not succeeded)
+
+
+def attempt_outcome(invoice_id: str, key: str, *, dv: DataverseClient | None = None,
+                    processor: PaymentProcessor | None = None) -> ChargeOutcome | None:
+    """One attempt on this invoice as it stands now, for the customer coming back from their bank's page
+    (3-D Secure) or from card entry: a held attempt is read back from the processor and recorded, so the
+    page shows the outcome without waiting for the webhook. None when `key` is not an attempt on the invoice."""
+    dv = client_or_default(dv)
+    row = records.payment_row(dv, key)
+    if row is None or row.invoice_id != invoice_id:
+        return None
+    invoice = records.load_invoice(dv, invoice_id)
+    if row.status == records.PAYMENT_SUCCEEDED:
+        return ChargeOutcome(SUCCEEDED, row.amount, key, balance=invoice.balance)
+    if row.status == records.PAYMENT_FAILED:
+        return ChargeOutcome(FAILED, row.amount, key, row.error, balance=invoice.balance)
+    processor = processor or processor_for(row.processor or "stripe")
+    if row.processor_payment_id:
+        result = processor.transaction_status(row.processor_payment_id, row.amount, invoice.currency)
+    else:
+        # No reference yet: a payment page the customer was sent to (Accept Hosted) may have taken it.
+        from payments.authorizenet import AuthorizeNetProcessor
+        from payments.hosted_payment import settle_waiting
+
+        found = settle_waiting(dv, invoice, row, processor) if isinstance(processor, AuthorizeNetProcessor) else None
+        if found is None:
+            return ChargeOutcome("pending", row.amount, key, row.error, balance=invoice.balance)
+        result = found
+    if result.status == REQUIRES_ACTION:
+        return ChargeOutcome(REQUIRES_ACTION, row.amount, key, result.error, balance=invoice.balance,
+                             action_url=result.action_url)
+    if result.status == "pending":
+        if result.processor_payment_id and not row.processor_payment_id:  # held: settle_held takes it on
+            records.write_payment(dv, invoice, key, amount=row.amount, processor=row.processor,
+                                  status=records.PAYMENT_PENDING, processor_payment_id=result.processor_payment_id,
+                                  error=result.error)
+        return ChargeOutcome("pending", row.amount, key, result.error, balance=invoice.balance)
+    refreshed = _record_decided(dv, invoice, row, result)
+    if result.status == SUCCEEDED and refreshed.balance <= 0:
+        _cancel_superseded(dv, refreshed, key, processor)
+    return ChargeOutcome(result.status, row.amount, key, result.error, balance=refreshed.balance)
 
 
 def redeem(token: str, payment_method_token: str, *, dv: DataverseClient | None = None, processor: PaymentProcessor | None = None,

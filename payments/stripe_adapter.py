@@ -106,7 +106,8 @@ class StripeProcessor:
                  timeout: float = 60.0, return_url: str = "") -> None:
         if not api_key:
             raise AuthError("Stripe API key is not configured")
-        # Where the customer lands after 3-D Secure (the portal); Stripe sends them back with the outcome.
+        # Where the customer lands after 3-D Secure when a charge names no page of its own (charge_invoice
+        # names the invoice's); Stripe sends them back with the outcome.
         self.return_url = return_url
         self.http = HttpClient(api_base, retry=retry or RetryPolicy(), timeout=timeout)
         self.client = stripe.StripeClient(api_key, base_addresses={"api": api_base.rstrip("/")},
@@ -183,7 +184,7 @@ class StripeProcessor:
                          brand=str(card.brand) if card else "", last4=str(card.last4) if card else "")
 
     def charge(self, method: StoredMethod, amount: Decimal, currency: str, idempotency_key: str, *,
-               description: str = "", reference: str = "") -> ChargeResult:
+               description: str = "", reference: str = "", return_url: str = "") -> ChargeResult:
         params: dict[str, Any] = {
             "amount": to_minor(amount, currency), "currency": currency.lower(), "customer": method.customer_ref,
             "payment_method": method.method_ref, "confirm": True, "off_session": True,
@@ -197,7 +198,8 @@ class StripeProcessor:
             body = exc.json_body if isinstance(exc.json_body, dict) else {}
             intent_id = ((body.get("error") or {}).get("payment_intent") or {}).get("id", "")
             if exc.code == "authentication_required" and intent_id:
-                return self._ask_for_authentication(intent_id, method, amount, currency, idempotency_key)
+                return self._ask_for_authentication(intent_id, method, amount, currency, idempotency_key,
+                                                    return_url=return_url)
             return ChargeResult(FAILED, amount, currency, intent_id, error=exc.user_message or "card declined",
                                 details={"decline_code": str(getattr(exc.error, "decline_code", "") or ""),
                                          "reason": str(exc.code or "card_declined")})
@@ -221,7 +223,7 @@ class StripeProcessor:
         return ChargeResult(status, received, currency, intent.id, error=error)
 
     def _ask_for_authentication(self, intent_id: str, method: StoredMethod, amount: Decimal, currency: str,
-                                idempotency_key: str) -> ChargeResult:
+                                idempotency_key: str, *, return_url: str = "") -> ChargeResult:
         """Off-session, the bank asked for 3-D Secure (authentication_required). Confirm the same
         intent on-session with a return URL: Stripe answers requires_action and a redirect URL,
         which is the customer's link to finish paying (https://docs.stripe.com/payments/save-and-reuse,
@@ -229,7 +231,7 @@ class StripeProcessor:
         try:
             intent = self.client.v1.payment_intents.confirm(
                 intent_id, params={"payment_method": method.method_ref,
-                                   "return_url": self.return_url or "https://example.invalid/"},
+                                   "return_url": return_url or self.return_url or "https://example.invalid/"},
                 options={"idempotency_key": f"{idempotency_key}-authenticate"})
         except stripe.CardError as exc:
             return ChargeResult(FAILED, amount, currency, intent_id, error=exc.user_message or "card declined",

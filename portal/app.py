@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
@@ -48,6 +48,7 @@ URLS = Map([
     Rule("/invoices/<invoice_id>/download", endpoint="invoice_download"),
     Rule("/invoices/<invoice_id>/pay", endpoint="invoice_pay", methods=["POST"]),
     Rule("/invoices/<invoice_id>/receipts/<key>", endpoint="invoice_receipt"),
+    Rule("/invoices/<invoice_id>/receipts/<key>/download", endpoint="receipt_download"),
     Rule("/shop", endpoint="shop"),
     Rule("/shop/buy", endpoint="buy", methods=["POST"]),
     Rule("/agreement", endpoint="agreement", methods=["GET", "POST"]),
@@ -68,7 +69,7 @@ NEEDS: dict[str, str | None] = {
     "home": None, "signout": None,
     "subscriptions": "subscriptions", "subscription": "subscriptions", "change_seats": "change_seats",
     "invoices": "invoices", "invoice": "invoices", "invoice_download": "invoices",
-    "invoice_pay": "payment_methods", "invoice_receipt": "invoices",
+    "invoice_pay": "payment_methods", "invoice_receipt": "invoices", "receipt_download": "invoices",
     "shop": "buy", "buy": "buy", "agreement": "mca", "payment": "payment_methods",
     "payment_link": "payment_methods", "guides": "guides", "guide": "guides", "assessment": "assessment",
 }
@@ -206,6 +207,9 @@ class _Context:
             raise BadRequest("CSRF token missing or wrong")
         if endpoint not in PUBLIC:
             if self.user is None:
+                if self.request.method == "GET":
+                    # Back here after signing in (e.g. the bank sends a customer to their invoice).
+                    self.session["next"] = (self.request.script_root + self.request.full_path).rstrip("?")
                 return redirect(self.url("signin"))
             permission = NEEDS.get(endpoint)
             if permission is not None and not auth.can(self.user, permission):
@@ -265,6 +269,7 @@ class _Context:
 
     def _signed_in(self, user: PortalUser) -> Response:
         lang = self.session.get("lang")
+        wanted = str(self.session.get("next", ""))
         self.session.clear()  # no pre-sign-in state survives (session fixation)
         if lang:
             self.session["lang"] = lang
@@ -277,7 +282,8 @@ class _Context:
         self.session["sid"] = self.app.sessions.issue(self.app.signer.max_age)
         csrf.rotate(self.session)
         self.user = user
-        return redirect(self.url("assessment" if auth.can(user, "assessment") else "home"))
+        start = self.url("assessment" if auth.can(user, "assessment") else "home")
+        return redirect(safe_next(wanted, self.request.script_root, start) if wanted else start)
 
     def page_signout(self) -> Response:
         lang = self.session.get("lang")
@@ -345,6 +351,11 @@ class _Context:
         return found
 
     def page_invoice(self, invoice_id: str, payment: Any = None) -> Response:
+        returned = self.request.args.get("payment", "")
+        if payment is None and returned.isascii() and 0 < len(returned) <= 64:
+            # Back from the bank's page (3-D Secure) or from card entry: that attempt's outcome as it stands
+            # now, read back from the processor if it was still held (the webhook may not have come yet).
+            payment = self.app.integrations.outcome(self._invoice(invoice_id), returned)
         invoice, account = self._invoice_and_account(invoice_id)
         # A fresh attempt id per page view: a double-click re-sends the same one (one charge), a
         # retry after a decline comes from a new page and gets a new idempotency key.
@@ -352,14 +363,30 @@ class _Context:
                            attempt=secrets.token_hex(6), decline_key=services.decline_key,
                            history=self.app.integrations.history(invoice))
 
-    def page_invoice_receipt(self, invoice_id: str, key: str) -> Response:
-        invoice = self._invoice(invoice_id)
+    def _paid(self, invoice: Any, key: str) -> Any:
+        """The succeeded payment `key` on the invoice (404 for anything else: not paid, not this invoice's)."""
         paid = next((p for p in self.app.integrations.history(invoice)
                      if p.key == key and p.state == "succeeded"), None)
         if paid is None:
             raise NotFound()
+        return paid
+
+    def page_invoice_receipt(self, invoice_id: str, key: str) -> Response:
+        from accounting.render import processor_label
+
+        invoice = self._invoice(invoice_id)
         return self.render("receipt.html", invoice=invoice, account=self.repo.get_account(invoice.account_id),
-                           paid=paid)
+                           paid=self._paid(invoice, key), processor_label=processor_label)
+
+    def page_receipt_download(self, invoice_id: str, key: str) -> Response:
+        invoice, account = self._invoice_and_account(invoice_id)
+        pdf = self.app.integrations.receipt()(invoice, account, self._paid(invoice, key))
+        # Named in the invoice's language, like the document itself.
+        name = Translator(invoice.language)("receipt.filename", number=invoice.number)
+        safe_name = "".join(ch for ch in name if ch.isalnum() or ch in "-_") or "receipt"
+        response = Response(pdf, content_type="application/pdf")
+        response.headers["Content-Disposition"] = f'attachment; filename="{safe_name}.pdf"'
+        return response
 
     def page_invoice_pay(self, invoice_id: str) -> Response:
         invoice = self._invoice(invoice_id)
@@ -371,8 +398,20 @@ class _Context:
         return self._pay(invoice_id, attempt)
 
     def _pay_with_new_card(self, invoice: Any, attempt: str) -> Response:
-        """Card entry on the processor's page for the invoice's contract; back in page_pay_done the
-        invoice is paid with the new card (the same attempt id, so a replayed return pays once)."""
+        """Where the processor has a page that pays and saves the card at once (Authorize.Net Accept Hosted),
+        that page, which sends the customer back to the invoice naming the attempt. Else card entry on the
+        processor's page for the invoice's contract; back in page_pay_done the invoice is paid with the new
+        card (the same attempt id, so a replayed return pays once)."""
+        back = self.external_url("invoice", invoice_id=invoice.id)
+        try:
+            hosted = self.app.integrations.pay_on_hosted_page(invoice, f"portal-{attempt}h", back)
+        except FatalError as exc:  # e.g. the merchant account does not take the invoice's currency
+            log.warning("invoice %s: no hosted payment page: %s", invoice.number, exc)
+            self.flash("error", "error.provider")
+            self.flash("error", "error.provider_detail", detail=exc.message)
+            return redirect(self.url("invoice", invoice_id=invoice.id))
+        if hosted is not None:
+            return self.render("hosted_form.html", form=hosted)
         try:
             token = self.app.integrations.card_link()(invoice)
         except services.Refused as exc:
@@ -382,13 +421,17 @@ class _Context:
         self.session["card_for_invoice"] = {"token": token, "invoice": invoice.id, "attempt": attempt + "n"}
         return self._card_entry(token, cancel_url=self.external_url("invoice", invoice_id=invoice.id))
 
-    def _pay(self, invoice_id: str, attempt: str) -> Response:
+    def _pay(self, invoice_id: str, attempt: str, *, then_redirect: bool = False) -> Response:
         invoice = self._invoice(invoice_id)
         try:
             outcome = self.app.integrations.pay()(invoice, f"portal-{attempt}")
         except services.Refused as exc:
             self.flash("error", exc.key, **exc.params)
             return redirect(self.url("invoice", invoice_id=invoice_id))
+        key = str(getattr(outcome, "key", "") or "")
+        if then_redirect and key:
+            # Back on the invoice's own address, naming the attempt: a reload re-reads it, never charges again.
+            return redirect(self.url("invoice", invoice_id=invoice_id) + "?" + urlencode({"payment": key}))
         return self.page_invoice(invoice_id, payment=outcome)
 
     def page_invoice_download(self, invoice_id: str) -> Response:
@@ -496,7 +539,7 @@ class _Context:
         if isinstance(pending, dict) and pending.get("token") == token and self.user is not None:
             # "Pay with a new card": the card is saved, now pay the invoice with it.
             self.session.pop("card_for_invoice")
-            return self._pay(str(pending.get("invoice", "")), str(pending.get("attempt", "")))
+            return self._pay(str(pending.get("invoice", "")), str(pending.get("attempt", "")), then_redirect=True)
         return self.render("pay.html", token=token, saved=saved, invalid=False)
 
     def page_guides(self) -> Response:

@@ -157,6 +157,8 @@ class Integrations:
     redeem_payment_link: Callable[..., Any] | None = None
     # (invoice, account) -> PDF bytes: the accounting area's invoice document.
     invoice_pdf: Callable[..., bytes] | None = None
+    # (invoice, account, payment) -> PDF bytes: the receipt of one succeeded payment.
+    receipt_pdf: Callable[..., bytes] | None = None
     # (invoice, purpose) -> payments.service.ChargeOutcome: charge the saved method.
     pay_invoice: Callable[..., Any] | None = None
     # Hosted card entry (payments.card_entry): (token, success_url, cancel_url) -> payments.base.HostedForm,
@@ -166,6 +168,12 @@ class Integrations:
     invoice_card_link: Callable[..., str] | None = None
     # (invoice) -> [dataverse.stores.payments.Payment]: the payments recorded on it.
     payment_history: Callable[..., list[Any]] | None = None
+    # (invoice, payment key) -> payments.service.ChargeOutcome | None: one attempt's outcome now, for the
+    # customer coming back from the bank's page (payments.service.attempt_outcome).
+    payment_outcome: Callable[..., Any] | None = None
+    # (invoice, purpose, cancel_url) -> payments.base.HostedForm | None: pay and save the card at once on the
+    # processor's page (payments.hosted_payment: Authorize.Net Accept Hosted); None where it has none.
+    hosted_payment: Callable[..., Any] | None = None
 
     def mca(self) -> Callable[..., Any]:
         return self.attest_mca or _resolve("sync.mca:attest")
@@ -199,8 +207,17 @@ class Integrations:
     def history(self, invoice: Any) -> list[Any]:
         return list(self.payment_history(invoice)) if self.payment_history is not None else []
 
+    def pay_on_hosted_page(self, invoice: Any, purpose: str, cancel_url: str) -> Any:
+        return self.hosted_payment(invoice, purpose, cancel_url) if self.hosted_payment is not None else None
+
+    def outcome(self, invoice: Any, key: str) -> Any:
+        return self.payment_outcome(invoice, key) if self.payment_outcome is not None else None
+
     def pdf(self) -> Callable[..., bytes]:
         return self.invoice_pdf or _resolve("accounting.portal_document:portal_invoice_pdf")
+
+    def receipt(self) -> Callable[..., bytes]:
+        return self.receipt_pdf or _resolve("accounting.portal_document:portal_receipt_pdf")
 
 
 def accept_mca(repo: PortalRepository, user: PortalUser, integrations: Integrations) -> Any:
@@ -231,6 +248,7 @@ _DECLINES = (
     (("incorrect_cvc", "security code", "cvc"), "pay.declined.incorrect_cvc"),
     (("lost_card", "stolen_card", "lost", "stolen"), "pay.declined.lost_card"),
     (("processing_error",), "pay.declined.processing_error"),
+    (("authentication_failure", "failed authentication"), "pay.declined.authentication_failed"),
 )
 
 

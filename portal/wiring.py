@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from distributors.partnercenter_adapter import PartnerCenterAdapter
     from payments.base import HostedForm, SavedCard, StoredMethod
     from payments.service import ChargeOutcome
+    from payments.stripe_adapter import StripeProcessor
     from portal.models import Account, Contract, Invoice
     from portal.repository import InMemoryRepository
 
@@ -44,6 +45,11 @@ def integrations_for(dv: DataverseClient, settings: Settings) -> Integrations:
 
         return dataverse_invoice_pdf(dv, invoice)
 
+    def receipt_pdf(invoice: Invoice, account: Account | None, payment: Payment) -> bytes:
+        from accounting.portal_document import dataverse_receipt_pdf
+
+        return dataverse_receipt_pdf(dv, invoice, payment)
+
     def pay(invoice: Invoice, purpose: str) -> ChargeOutcome:
         from payments.service import charge_invoice
 
@@ -69,10 +75,21 @@ def integrations_for(dv: DataverseClient, settings: Settings) -> Integrations:
 
         return invoice_payments(dv, invoice.id)
 
+    def hosted_payment(invoice: Invoice, purpose: str, cancel_url: str) -> HostedForm | None:
+        from payments import hosted_payment as pay_on_page
+
+        return pay_on_page.start(invoice.id, purpose, cancel_url=cancel_url, dv=dv)
+
+    def payment_outcome(invoice: Invoice, key: str) -> ChargeOutcome | None:
+        from payments.service import attempt_outcome
+
+        return attempt_outcome(invoice.id, key, dv=dv)
+
     return Integrations(attest_mca=mca_integration(dv, partner_center), create_payment_link=link,
-                        redeem_payment_link=redeem, invoice_pdf=invoice_pdf, pay_invoice=pay,
+                        redeem_payment_link=redeem, invoice_pdf=invoice_pdf, receipt_pdf=receipt_pdf, pay_invoice=pay,
                         start_card_entry=start_card_entry, finish_card_entry=finish_card_entry,
-                        invoice_card_link=invoice_card_link, payment_history=payment_history)
+                        invoice_card_link=invoice_card_link, payment_history=payment_history,
+                        payment_outcome=payment_outcome, hosted_payment=hosted_payment)
 
 
 def memory_integrations(repo: InMemoryRepository) -> Integrations:
@@ -103,13 +120,21 @@ def memory_integrations(repo: InMemoryRepository) -> Integrations:
     return Integrations(attest_mca=attest, pay_invoice=pay)
 
 
-def memory_portal(settings: Settings, repo: InMemoryRepository | None = None, **options: Any) -> PortalApp:
-    """The local portal over built-in demo data (portal.seed), wired like production but in memory."""
+def memory_portal(settings: Settings, repo: InMemoryRepository | None = None, *, processor: StripeProcessor | None = None,
+                  **options: Any) -> PortalApp:
+    """The local portal over built-in demo data (portal.seed), wired like production but in memory.
+    `processor` (e.g. portal.memory_payments.local_stripe()'s): cards are added on its hosted page and
+    invoices paid through it; without one, paying is simulated."""
     from portal.seed import seeded_repository
 
     repo = repo if repo is not None else seeded_repository()
     source = assessment_mod.InMemorySource()
-    options.setdefault("integrations", memory_integrations(repo))
+    integrations = memory_integrations(repo)
+    if processor is not None:
+        from portal.memory_payments import MemoryPayments
+
+        integrations = MemoryPayments(repo, processor, settings).integrations(attest_mca=integrations.attest_mca)
+    options.setdefault("integrations", integrations)
     options.setdefault("assessment", lambda store=False: assessment_mod.run(source, store=store))
     return create_app(settings, repo, **options)
 

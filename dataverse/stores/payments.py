@@ -78,6 +78,15 @@ def held(dv: DataverseClient) -> list[Payment]:
     return [_payment(r) for r in rows if r.get("cspb_processorpaymentid") and r.get("_cspb_invoice_value")]
 
 
+def waiting(dv: DataverseClient, processor: str) -> list[Payment]:
+    """Pending attempts of `processor` it has not answered with a reference yet (a hosted payment page the
+    customer is on), so a transaction it reports can be matched to the attempt by our key."""
+    rows = dv.list(EntitySet.PAYMENTS, select=COLUMNS,
+                   filter=f"cspb_status eq {int(PaymentRowStatus.PENDING)} and cspb_processorpaymentid eq null "
+                          f"and cspb_processor eq {literal(processor)}")
+    return [_payment(r) for r in rows if r.get("_cspb_invoice_value")]
+
+
 def for_invoice(dv: DataverseClient, invoice_id: str) -> list[Payment]:
     """Every payment attempt on the invoice, oldest first (the portal's payment history)."""
     rows = dv.list(EntitySet.PAYMENTS, select=[*COLUMNS, "createdon"], filter=f"_cspb_invoice_value eq {invoice_id}")

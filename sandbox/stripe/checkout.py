@@ -263,6 +263,18 @@ here.</p>
     return _page("Authenticate", body)
 
 
+def bank_challenge(path: str, return_url: str) -> Response:
+    """The 3-D Secure test page of a payment confirmed on-session (next_action.redirect_to_url): the
+    answer goes back to the same path as `?result=`."""
+    back = f'<input type="hidden" name="return_url" value="{html.escape(return_url)}">' if return_url else ""
+    body = f"""<p id="three-ds">3D Secure 2 Test Page</p>
+<p>This is a test authentication for a payment. In live mode your bank would show its own page here.</p>
+<form method="get" action="{html.escape(path)}">{back}
+<button type="submit" name="result" value="succeed" id="test-source-authorize-3ds">Complete</button>
+<button type="submit" name="result" value="fail" id="test-source-fail-3ds">Fail</button></form>"""
+    return _page("Authenticate", body)
+
+
 def _authenticate(sb: StripeSandbox, session: dict[str, Any], request: Request) -> Response:
     setup = sb.setup_intents.get(str(request.form.get("setup_intent", "")))
     if setup is None or setup["id"] != session.get("_pending_setup") or setup["status"] != "requires_action":

@@ -294,13 +294,16 @@ class StripeSandbox:
                                                              "source": f"src_{ident[-12:]}"}}
 
     def authenticate(self, request: Request) -> Response:
-        """`/_sandbox/3ds/<pi_or_seti>?result=succeed|fail`: the customer passes or fails 3-D Secure,
-        then is sent back to the return_url with Stripe's query parameters."""
+        """`/_sandbox/3ds/<pi_or_seti>`: the bank's test page (Complete / Fail, like Stripe's 3D Secure 2 test
+        page); `?result=succeed|fail` is the customer's answer, after which they are sent back to the
+        return_url with Stripe's query parameters."""
         ident = request.path.rsplit("/", 1)[-1]
-        passed = request.args.get("result", "succeed") != "fail"
         intent = self.intents.get(ident) or self.setup_intents.get(ident)
         if intent is None or intent["status"] != "requires_action":
             return Response("Nothing to authenticate.", status=404, content_type="text/plain")
+        if request.args.get("result") not in ("succeed", "fail"):
+            return checkout.bank_challenge(request.path, request.args.get("return_url", ""))
+        passed = request.args.get("result") == "succeed"
         error_key = "last_payment_error" if intent["object"] == "payment_intent" else "last_setup_error"
         if passed:
             intent.update(status="succeeded", next_action=None)

@@ -118,11 +118,12 @@ def test_new_card_with_3d_secure_challenge_pays_the_invoice(page, card_portal):
     page.click("#test-source-authorize-3ds")
     page.wait_for_selector("#payment-result")
     assert re.search(r"Thank you: .*1,428\.00 was paid", page.inner_text("#payment-result"))
+    assert page.url.startswith(f"{base}/invoices/{ids['i-fab']}?payment=pay-")  # the invoice's own page
     assert "3155" not in dv.get("cspb_billingcontracts", ids["k-fabrikam"])["cspb_paymenttoken"]
 
 
-def test_card_that_always_needs_3d_secure_asks_the_customer_then_the_webhook_settles(page, card_portal,
-                                                                                     stripe_hosted):
+def test_card_that_always_needs_3d_secure_asks_the_customer_then_brings_them_back_to_the_invoice(
+        page, card_portal, stripe_hosted):
     base, ids, dv = card_portal
     page.goto(base + "/lang/en?next=/portal/signin")
     sign_in(page, base, ids["f-admin"])
@@ -132,9 +133,15 @@ def test_card_that_always_needs_3d_secure_asks_the_customer_then_the_webhook_set
     page.click("#test-source-authorize-3ds")
     page.wait_for_selector("#authenticate")  # saved; the charge itself needs the customer at the bank
     assert "3-D Secure" in page.inner_text("#payment-result")
+    assert "Pay this invoice" in page.inner_text("#pay-invoice")  # nothing taken yet
     page.click("#authenticate")
-    page.wait_for_load_state()
-    assert stripe_hosted.sandbox.webhooks.wait(15)
+    page.wait_for_selector("#three-ds")  # the bank's page
+    page.click("#test-source-authorize-3ds")
+    page.wait_for_selector("#payment-result")
+    assert page.url.startswith(f"{base}/invoices/{ids['i-fab']}?payment=pay-"), page.url
+    assert re.search(r"Thank you: .*1,428\.00 was paid", page.inner_text("#payment-result"))
+    assert "Paid" in page.inner_text("#payment-history") and page.locator("#pay-invoice").count() == 0
+    assert stripe_hosted.sandbox.webhooks.wait(15)  # the webhook, when it comes, finds it already recorded
     assert Decimal(str(dv.get("invoices", ids["i-fab"])["cspb_balance"])) == 0
 
 
@@ -162,3 +169,25 @@ def test_authorizenet_contract_adds_a_card_on_the_hosted_form(page, anet_portal)
     page.wait_for_selector("#pay-done")
     assert "Visa card ending in 1111 is saved" in page.inner_text("#pay-done")
     assert re.fullmatch(r"\d+/\d+", dv.get("cspb_billingcontracts", ids["k-contoso"])["cspb_paymenttoken"])
+
+
+def test_authorizenet_pay_with_a_new_card_pays_on_accept_hosted(page, anet_portal):
+    """Accept Hosted: one page takes the payment and saves the card; back on the invoice, paid."""
+    base, ids, dv = anet_portal
+    dv.update("cspb_billingcontracts", ids["k-contoso"], {"cspb_paymentprovider": "authorizenet",
+                                                          "cspb_paymenttoken": None})
+    dv.update("invoices", ids["i-1"], {"cspb_balance": 1464.00, "cspb_paymentstatus": 1})
+    sign_in(page, base, ids["c-fin"])
+    page.goto(f"{base}/invoices/{ids['i-1']}")
+    page.click("#pay-new-card")
+    page.wait_for_selector("#cardNum")  # the auto-submitted form reached the hosted payment page
+    assert "/payment/payment" in page.url and "Amount: $1464.00" in page.content()
+    page.fill("#cardNum", "4111111111111111")
+    page.fill("#expiryDate", "1234")
+    page.fill("#cvv", "123")
+    page.fill("#zip", "98004")
+    page.click("#payButton")
+    page.wait_for_selector("#payment-result")
+    assert page.url.startswith(f"{base}/invoices/{ids['i-1']}?payment=pay-"), page.url
+    assert "Thank you: $1,464.00 was paid." in page.inner_text("#payment-result")
+    assert Decimal(str(dv.get("invoices", ids["i-1"])["cspb_balance"])) == 0

@@ -188,7 +188,8 @@ def _stripe_card_entry(dv, stripe_server, store=None):
         invoice_card_link=lambda invoice: card_entry.link_for_invoice(invoice.id, dv=dv),
         payment_history=lambda invoice: invoice_payments(dv, invoice.id),
         pay_invoice=lambda invoice, purpose: payments.charge_invoice(invoice.id, purpose=purpose, dv=dv,
-                                                                     processor=stripe))
+                                                                     processor=stripe),
+        payment_outcome=lambda invoice, key: payments.attempt_outcome(invoice.id, key, dv=dv, processor=stripe))
 
 
 def _back_to_portal(response) -> str:
@@ -304,9 +305,11 @@ def test_pay_this_invoice_with_the_saved_card_then_a_new_one(portal_dv, stripe_s
     # Pay with a new card: the hosted page (3-D Secure challenge passed), back to the invoice, paid.
     hosted = browser.post(path + "/pay", form(method="new"), token_from=path)
     assert hosted.status_code == 303 and "/c/pay/cs_test_" in hosted.headers["Location"]
-    paid = browser.get(_back_to_portal(type_card(hosted.headers["Location"], "4000 0025 0000 3155")))
+    paid = browser.get(_back_to_portal(type_card(hosted.headers["Location"], "4000 0025 0000 3155")),
+                       follow_redirects=True)
     text = paid.get_data(as_text=True)
     assert "Gracias: se han pagado" in text, text
+    assert paid.request.path == "/portal" + path  # on the invoice's own page, not the card-entry return
     assert _money_is_zero(dv.get("invoices", ids["i-fab"]).get("cspb_balance"))
     receipt = re.search(r'href="/portal(/invoices/[^"]+/receipts/[^"]+)"', text).group(1)
     page = browser.get(receipt).get_data(as_text=True)
@@ -383,7 +386,7 @@ def test_an_old_3d_secure_link_cannot_pay_twice_once_a_new_card_paid(portal_dv, 
     page = browser.post(path + "/pay", form(), token_from=path).get_data(as_text=True)
     link = re.search(r'id="authenticate" href="([^"]+)"', page).group(1).replace("&amp;", "&")
     hosted = browser.post(path + "/pay", form(method="new"), token_from=path).headers["Location"]
-    paid = browser.get(_back_to_portal(type_card(hosted, "4242424242424242"))).get_data(as_text=True)
+    paid = browser.get(_back_to_portal(type_card(hosted, "4242424242424242")), follow_redirects=True).get_data(as_text=True)
     assert "Gracias: se han pagado" in paid
     history = paid.split('id="payment-history"', 1)[1]
     assert "Fallido" in history and "Pagado" in history and "Pendiente" not in history
@@ -391,3 +394,159 @@ def test_an_old_3d_secure_link_cannot_pay_twice_once_a_new_card_paid(portal_dv, 
     assert requests.get(link, allow_redirects=False, timeout=5).status_code == 404  # nothing left to authenticate
     invoice = dv.get("invoices", ids["i-fab"])
     assert _money_is_zero(invoice["cspb_balance"]) and str(invoice["cspb_amountpaid"]).startswith("1428")
+
+
+def _three_d_secure_charge(portal_dv, stripe_server):
+    """Fabio saves the 3184 card (3-D Secure on setup and on every charge) and pays INV-0002 with it:
+    the charge answers requires_action. Returns (browser, ids, dv, the invoice path, the bank's link)."""
+    import re
+
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from shared.config import get_settings
+    from tests.plugins.payments import type_card
+
+    dv, ids = portal_dv
+    browser = PortalBrowser(create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                                       integrations=_stripe_card_entry(dv, stripe_server)))
+    browser.sign_in(ids["f-admin"])
+    path = f"/invoices/{ids['i-fab']}"
+    r = browser.post(f"/payment/{ids['k-fabrikam']}/link", token_from="/payment")
+    pay_path = r.headers["Location"].split("/portal", 1)[1]
+    browser.get(_back_to_portal(type_card(browser.post(pay_path, token_from=pay_path).headers["Location"],
+                                          "4000002760003184")))
+    attempt = re.search(r'name="attempt" value="([^"]+)"', browser.get(path).get_data(as_text=True)).group(1)
+    page = browser.post(path + "/pay", {"attempt": attempt}, token_from=path).get_data(as_text=True)
+    link = re.search(r'id="authenticate" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    return browser, ids, dv, path, link
+
+
+def test_after_3d_secure_on_a_charge_the_customer_is_back_on_the_invoice_and_sees_it_paid(portal_dv, stripe_server):
+    """No webhook endpoint is registered here: the invoice page itself reads the attempt back from Stripe."""
+    import requests
+
+    browser, ids, dv, path, link = _three_d_secure_charge(portal_dv, stripe_server)
+    challenge = requests.get(link, timeout=5)
+    assert challenge.status_code == 200 and 'id="test-source-authorize-3ds"' in challenge.text  # the bank's page
+    back = requests.get(link, params={"result": "succeed"}, allow_redirects=False, timeout=5)
+    assert back.status_code == 302
+    location = back.headers["Location"]
+    assert location.split("/portal", 1)[1].startswith(path + "?payment=pay-"), location
+    assert "payment_intent=pi_" in location and "redirect_status=succeeded" in location
+    page = browser.get(location.split("/portal", 1)[1])
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Gracias: se han pagado" in text, text
+    assert "Pagado" in text.split('id="payment-history"', 1)[1] and 'id="pay-saved"' not in text
+    assert _money_is_zero(dv.get("invoices", ids["i-fab"])["cspb_balance"])
+    again = browser.get(location.split("/portal", 1)[1]).get_data(as_text=True)  # a reload charges nothing
+    assert "Gracias: se han pagado" in again
+    assert len(list(dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-fab']}"))) == 1
+
+
+def test_a_failed_3d_secure_brings_the_customer_back_to_the_invoice_still_due(portal_dv, stripe_server):
+    import requests
+
+    browser, ids, dv, path, link = _three_d_secure_charge(portal_dv, stripe_server)
+    back = requests.get(link, params={"result": "fail"}, allow_redirects=False, timeout=5)
+    text = browser.get(back.headers["Location"].split("/portal", 1)[1]).get_data(as_text=True)
+    assert "Su banco no pudo confirmar este pago" in text, text
+    assert "Fallido" in text.split('id="payment-history"', 1)[1] and 'id="pay-saved"' in text
+    assert str(dv.get("invoices", ids["i-fab"])["cspb_balance"]).startswith("1428")
+
+
+def test_a_signed_out_customer_coming_back_from_the_bank_signs_in_and_lands_on_the_invoice(portal_dv, stripe_server):
+    import requests
+
+    from tests.plugins.portal import PortalBrowser as Fresh
+
+    browser, ids, dv, path, link = _three_d_secure_charge(portal_dv, stripe_server)
+    back = requests.get(link, params={"result": "succeed"}, allow_redirects=False, timeout=5)
+    target = back.headers["Location"].split("/portal", 1)[1]
+    other = Fresh(browser.client.application)  # another browser: no portal session
+    assert other.get(target).headers["Location"].endswith("/portal/signin")
+    signed_in = other.sign_in(ids["f-admin"])
+    assert signed_in.headers["Location"] == "/portal" + target
+    assert "Gracias: se han pagado" in other.get(target).get_data(as_text=True)
+
+
+def _contoso_pays_on_accept_hosted(dv, ids, zip_codes=("98004",)):
+    """Contoso's contract goes through Authorize.Net with no card saved, INV-0001 is due; Fiona picks
+    "Pay with a new card" and types 4111 on the hosted payment page. Returns (browser, path, the page's
+    last answer)."""
+    import re
+
+    from payments.base import HostedForm
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from portal.wiring import integrations_for
+    from shared.config import get_settings
+    from tests.plugins.payments import type_anet_card
+
+    dv.update("cspb_billingcontracts", ids["k-contoso"], {"cspb_paymentprovider": "authorizenet",
+                                                          "cspb_paymenttoken": None})
+    dv.update("invoices", ids["i-1"], {"cspb_balance": 1464.00, "cspb_paymentstatus": 1})
+    browser = PortalBrowser(create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                                       integrations=integrations_for(dv, get_settings())))
+    browser.sign_in(ids["c-fin"])
+    path = f"/invoices/{ids['i-1']}"
+    attempt = re.search(r'name="attempt" value="([^"]+)"', browser.get(path).get_data(as_text=True)).group(1)
+    page = browser.post(path + "/pay", {"attempt": attempt, "method": "new"}, token_from=path).get_data(as_text=True)
+    action = re.search(r'<form method="post" action="([^"]+)" id="hosted-form">', page).group(1)
+    assert action.endswith("/payment/payment"), action  # Accept Hosted: pay and save at once, not Accept Customer
+    form = HostedForm(action, "POST", {"token": re.search(r'name="token" value="([^"]+)"', page).group(1)})
+    (row,) = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-1']}")
+    assert row["cspb_status"] == 1 and not row.get("cspb_processorpaymentid")  # recorded before the page
+    for zip_code in zip_codes:
+        done = type_anet_card(form, "4111111111111111", zip_code=zip_code)
+    return browser, path, done
+
+
+def test_authorizenet_pay_with_a_new_card_pays_and_saves_on_accept_hosted(portal_dv, authorizenet_hosted):
+    dv, ids = portal_dv
+    browser, path, done = _contoso_pays_on_accept_hosted(dv, ids, zip_codes=("46282", "98004"))
+    assert done.status_code == 302
+    back = done.headers["Location"].split("/portal", 1)[1]
+    assert back.startswith(path + "?payment=pay-")  # the invoice they were paying
+    page = browser.get(back).get_data(as_text=True)
+    assert "Thank you: $1,464.00 was paid." in page, page
+    history = page.split('id="payment-history"', 1)[1]
+    assert "Paid" in history and "Failed" not in history
+    assert _money_is_zero(dv.get("invoices", ids["i-1"])["cspb_balance"])
+    assert authorizenet_hosted.sandbox.webhooks.wait(15)
+    import re
+
+    assert re.fullmatch(r"\d+/\d+", dv.get("cspb_billingcontracts", ids["k-contoso"])["cspb_paymenttoken"] or "")
+    (row,) = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-1']}")
+    assert row["cspb_status"] == 2 and row["cspb_processorpaymentid"].isdigit()
+
+
+def test_accept_hosted_payment_is_settled_by_the_webhook_when_the_customer_never_returns(portal_dv,
+                                                                                        authorizenet_hosted):
+    dv, ids = portal_dv
+    _browser, _path, done = _contoso_pays_on_accept_hosted(dv, ids)
+    assert done.status_code == 302  # ... and the customer closes the tab
+    assert authorizenet_hosted.sandbox.webhooks.wait(15)
+    assert all(d.status == 200 for d in authorizenet_hosted.sandbox.webhooks.deliveries)
+    (row,) = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-1']}")
+    assert row["cspb_status"] == 2 and row["cspb_processorpaymentid"].isdigit()
+    assert _money_is_zero(dv.get("invoices", ids["i-1"])["cspb_balance"])
+
+
+def test_accept_hosted_return_alone_records_the_payment_and_the_card(portal_dv, authorizenet_server, monkeypatch):
+    """No webhook registered: the invoice page finds the transaction by our key and reads it back."""
+    import re
+
+    from shared.config import reset_settings
+
+    monkeypatch.setenv("CSPB_AUTHORIZENET_URL", authorizenet_server.url + "/xml/v1/request.api")
+    monkeypatch.setenv("CSPB_HTTP_MAX_ATTEMPTS", "3")
+    reset_settings()
+    dv, ids = portal_dv
+    browser, path, done = _contoso_pays_on_accept_hosted(dv, ids)
+    page = browser.get(done.headers["Location"].split("/portal", 1)[1]).get_data(as_text=True)
+    assert "Thank you: $1,464.00 was paid." in page, page
+    assert _money_is_zero(dv.get("invoices", ids["i-1"])["cspb_balance"])
+    assert re.fullmatch(r"\d+/\d+", dv.get("cspb_billingcontracts", ids["k-contoso"])["cspb_paymenttoken"] or "")
+    again = browser.get(done.headers["Location"].split("/portal", 1)[1]).get_data(as_text=True)
+    assert "Thank you: $1,464.00 was paid." in again  # a reload reads, never pays again
+    assert len([t for t in authorizenet_server.app.sandbox.transactions if t["status"] != "declined"]) == 1
