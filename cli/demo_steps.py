@@ -302,13 +302,13 @@ def _mail_read_back(ctx: DemoContext) -> list[str]:
         files = ", ".join(f"{name} ({len(data):,} bytes)" for name, _type, data in message.attachments)
         out.append(f"  to {', '.join(message.to)} [{message.language}] {message.subject!r}: {files}")
     if messages:
-        first = messages[0]
         folder = ctx.out_dir / "mail"
         folder.mkdir(parents=True, exist_ok=True)
-        for name, _type, data in first.attachments:
-            (folder / name).write_bytes(data)
-        (folder / "first-invoice-mail.html").write_text(first.html, encoding="utf-8")
-        out.append(f"  first message's body and attachments saved under {folder}")
+        for message in messages:
+            for name, _type, data in message.attachments:
+                (folder / name).write_bytes(data)
+        (folder / "first-invoice-mail.html").write_text(messages[0].html, encoding="utf-8")
+        out.append(f"  every message's attachments and the first message's body saved under {folder}")
     return out
 
 

@@ -124,7 +124,10 @@ def load_invoice(dv: DataverseClient, invoice_id: str) -> InvoiceDoc:
     currency = as_text(row.get("cspb_currencycode")) or "USD"
     lines = []
     product_numbers: dict[str, str] = {}
-    for detail in dv.list(EntitySet.INVOICE_DETAILS, filter=f"_invoiceid_value eq {invoice_id}"):
+    # Line-key order, as the portal lists them: row-id order is random, and the PDF and HTML must not
+    # change between two renders of the same invoice.
+    details = dv.list(EntitySet.INVOICE_DETAILS, filter=f"_invoiceid_value eq {invoice_id}")
+    for detail in sorted(details, key=lambda d: as_text(d.get("cspb_linekey"))):
         product = detail.get("_productid_value")
         if product and product not in product_numbers:
             product_numbers[product] = as_text(dv.get(EntitySet.PRODUCTS, product,
@@ -172,7 +175,8 @@ def not_synced_ids(dv: DataverseClient) -> list[str]:
 
 
 def all_ids(dv: DataverseClient) -> list[str]:
-    return [str(row["invoiceid"]) for row in dv.list(EntitySet.INVOICES, select=["invoiceid"])]
+    return [str(row["invoiceid"]) for row in dv.list(EntitySet.INVOICES, select=["invoiceid"],
+                                                      orderby="invoicenumber,invoiceid")]
 
 
 def post_invoice_pending_ids(dv: DataverseClient) -> list[str]:

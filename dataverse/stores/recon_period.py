@@ -49,7 +49,9 @@ def period_summaries(dv: DataverseClient, period: str, currency: str | None = No
     flt = f"cspb_period eq {literal(period)}"
     if currency:
         flt += f" and cspb_currencycode eq {literal(currency)}"
-    return [m.usage_from_row(r) for r in dv.list(EntitySet.USAGE_SUMMARIES, select=m.USAGE_SELECT, filter=flt)]
+    # In key order, not row-id order: the recon findings follow this order, and row ids are random.
+    return [m.usage_from_row(r) for r in dv.list(EntitySet.USAGE_SUMMARIES, select=m.USAGE_SELECT, filter=flt,
+                                                 orderby="cspb_summarykey")]
 
 
 def reopen_summaries(dv: DataverseClient, summaries: Iterable[UsageSummary]) -> int:

@@ -59,6 +59,7 @@ PRICE_SHEET_PATH = re.compile(
     r"^/v1\.0/sales/pricesheets\(Market='(?P<market>[A-Za-z]{2})',"
     r"PricesheetView='(?P<view>\w+)'\)/\$value$")
 MAX_PAGE = 500
+_OPS_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "cspbridge-sandbox/partnercenter/billing-operations")
 
 
 def _now() -> datetime:
@@ -831,9 +832,14 @@ class PartnerCenterSandbox:
     # ------------------------------------------------------------------ Graph billing exports
     def _start_export(self, request: Request, kind: str, folder: str | None, error: str = "",
                       basic: bool = False) -> Response:
-        op_id = str(uuid.uuid4())
-        self.state.operations[op_id] = {"id": op_id, "kind": kind, "folder": folder, "error": error,
-                                        "polls": 0, "created": _iso(_now()), "basic": basic}
+        # Numbered per export, not random: the manifest id lands in the recon manifests the ingest
+        # writes, and two demo runs write the same files. (Real ids are GUIDs too, just not derived.)
+        with self.state.lock:
+            n = 0
+            while (op_id := str(uuid.uuid5(_OPS_NAMESPACE, f"{kind}|{folder}|{basic}|{n}"))) in self.state.operations:
+                n += 1
+            self.state.operations[op_id] = {"id": op_id, "kind": kind, "folder": folder, "error": error,
+                                            "polls": 0, "created": _iso(_now()), "basic": basic}
         location = f"{request.host_url.rstrip('/')}{GRAPH_BILLING}/operations/{op_id}"
         return Response(status=202, headers={"Location": location, "Content-Type": "application/json"})
 

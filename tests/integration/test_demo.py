@@ -2,6 +2,7 @@
 
 import os
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,14 @@ from cli.main import cli
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("demo")]
 
 
+# Both runs use the same --as-of, so a run either side of midnight still compares.
+AS_OF = date.today().isoformat()
+
+
 def _run_demo(out: Path) -> Any:
     saved = dict(os.environ)
     try:
-        return CliRunner().invoke(cli, ["demo", "--out", str(out)], catch_exceptions=False)
+        return CliRunner().invoke(cli, ["demo", "--out", str(out), "--as-of", AS_OF], catch_exceptions=False)
     finally:
         from cli.demo_portal import stop_servers
 
@@ -51,7 +56,7 @@ def test_demo_runs_every_step_and_writes_real_files(first_demo):
     blobs = out / "blobs"
     assert list(blobs.glob("recon/*/report/report.html"))
     assert "invoices emailed over SMTP and read back from the local server: " in result.output
-    assert list((out / "mail").glob("*.pdf"))
+    assert len(list((out / "mail").glob("*.pdf"))) > 3
     assert list((out / "assessment").glob("kpis-*.html"))
     # next month's prices ahead: the sandbox announces three price moves, one ending term and a new product
     preview = (out / "price-preview" / "report.html").read_text(encoding="utf-8")
@@ -84,3 +89,39 @@ def test_two_demo_runs_print_the_same(first_demo, tmp_path):
     import difflib
 
     assert a == b, "\n".join(difflib.unified_diff(a.splitlines(), b.splitlines(), "run 1", "run 2", lineterm=""))
+    _assert_same_files(first_out, second_out)
+
+
+# What two runs legitimately write differently, and why:
+DIFFER_BY_DESIGN = (
+    # The sandboxes' own state (the stand-ins for Microsoft, Dynamics, Pax8...): a TLS key pair made
+    # per run, SQLite pages, and the timestamps those services stamp with their own clock.
+    "sandbox-state/",
+    # Used-link markers are named by the payment link's token (a signed secret with a nonce) and record
+    # when it was redeemed (the replay check's own wall clock).
+    "blobs/payment-links/used/",
+    # The QuickBooks refresh token the sandbox rotates: a secret, random by design.
+    "blobs/_secrets/",
+)
+
+
+def _written(out: Path) -> dict[str, bytes]:
+    files = {}
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        name = path.relative_to(out).as_posix()
+        if not name.startswith(DIFFER_BY_DESIGN):
+            files[name] = path.read_bytes()
+    # The invitation link: a free port and a one-time token (a secret).
+    invite = files.get("portal-invitation.txt", b"")
+    files["portal-invitation.txt"] = re.sub(rb"127\.0\.0\.1:\d+/portal/invite/[\w-]+", b"<link>", invite)
+    return files
+
+
+def _assert_same_files(first_out: Path, second_out: Path) -> None:
+    """Byte for byte: invoice PDFs and HTML, recon manifests, CSV and HTML reports, KPI and margin
+    reports, price previews. Nothing in them may follow a random row id or the wall clock."""
+    a, b = _written(first_out), _written(second_out)
+    assert sorted(a) == sorted(b)
+    assert any(name.endswith(".pdf") for name in a) and any("recon/" in name for name in a)
+    differing = [name for name in a if a[name] != b[name]]
+    assert not differing, f"{len(differing)} written files differ between two runs: {differing}"
