@@ -7,8 +7,8 @@ polars holds gzip'd input in memory. On plain CSV its streaming engine is ~30 % 
 last column a query uses: a row with an extra field (an unquoted comma) or a missing one is silently
 cut or padded, where DuckDB's strict reader rejects it. Making polars parse every field costs more
 than it saves (2.7 s), so DuckDB stays the engine for CSV. JSON lines have no ragged rows, so
-their fast path is polars fed 4 MB blocks (recon/jsonl_fast.py; `scan_ndjson` on the file held
-324 MB at 1M rows because it maps the whole file); the exact path stays DuckDB's. Tuning tried and measured as
+they may take polars fed 4 MB blocks (recon/jsonl_fast.py, `jsonl_engine="polars"`; `scan_ndjson` on the
+file held 324 MB at 1M rows because it maps the whole file); DuckDB is the default, being faster on an idle machine. Tuning tried and measured as
 noise at 2M rows: threads 3, preserve_insertion_order off, DECIMAL/UUID types in the reader, one
 hashed group key, count() instead of FILTER, a plain left(UsageDate, 7) month key.
 
@@ -293,8 +293,13 @@ def _fold(rows: list[tuple[Any, ...]], *, strict: bool) -> tuple[list[tuple[Any,
 
 def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = None,
                     memory_limit: str = MEMORY_LIMIT, threads: int | None = None,
-                    temp_dir: str | Path | None = None, sample_size: int = 20) -> AggregateResult:
+                    temp_dir: str | Path | None = None, sample_size: int = 20,
+                    jsonl_engine: str = "duckdb") -> AggregateResult:
     """Aggregate one daily-rated usage file (CSV, CSV.gz or JSON lines, optionally gzip'd).
+
+    `jsonl_engine="polars"` sends clean JSON lines through recon/jsonl_fast.py. It is not the
+    default: on an idle 2-core machine it was slower than DuckDB's reader (2M rows: 13.7 s against
+    9.2-9.8 s, 2026-12-01 18:25) though it won under heavy load; the exact path is DuckDB either way.
 
     Raises ValidationError for a file that cannot be read at all (wrong header, corrupt gzip),
     ReconCountMismatch if the row counts do not add up. Bad rows are written to `quarantine_path`
@@ -336,7 +341,7 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
     # Clean files (the normal case) take the parallel fast path. Anything wrong, and we read again
     # with record numbers so every quarantined row carries its line.
     folded: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] | None
-    if info.fmt == "jsonl" and jsonl_fast.available():
+    if info.fmt == "jsonl" and jsonl_engine == "polars" and jsonl_fast.available():
         sub = jsonl_fast.subgroups(info, cols)  # None: polars refused the file, so it has a problem
         folded = None if sub is None else _fold(_checked_groups(sub, memory_limit), strict=True)
     else:

@@ -253,8 +253,8 @@ def _spy_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.mark.parametrize("polars", [True, False])
 def test_jsonl_fast_path_agrees_with_the_exact_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                     polars: bool) -> None:
-    """JSON lines go through polars in blocks (several here, folded together) when it is installed,
-    through DuckDB's reader when not; either way the groups equal the exact path's, to the digit."""
+    """JSON lines go through polars in blocks (several here, folded together) when asked for and
+    installed, through DuckDB's reader otherwise; either way the groups equal the exact path's, to the digit."""
     import recon.aggregate as agg
     import recon.jsonl_fast as jf
 
@@ -267,7 +267,7 @@ def test_jsonl_fast_path_agrees_with_the_exact_path(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(jf, "subgroups", lambda *a: used.append(True) or original_subgroups(*a))
     path = write_jsonl(tmp_path / "u.jsonl.gz", _json_rows())
     taken = _spy_paths(monkeypatch)
-    fast = aggregate_usage(path)
+    fast = aggregate_usage(path, jsonl_engine="polars")
     assert taken == ["fast"] and bool(used) == polars
     original = agg._fold
     monkeypatch.setattr(agg, "_fold", lambda rows, *, strict: None if strict else original(rows, strict=False))
@@ -287,7 +287,7 @@ def test_jsonl_amounts_polars_reads_differently_take_the_exact_path(tmp_path: Pa
                                                                     amount: str, expected: Decimal) -> None:
     path = write_jsonl(tmp_path / "u.jsonl", [usage_row(Quantity="1"), usage_row(Quantity=amount)], gz=False)
     taken = _spy_paths(monkeypatch)
-    result = aggregate_usage(path)
+    result = aggregate_usage(path, jsonl_engine="polars")
     assert taken == ["exact"] and result.rows_quarantined == 0
     [group] = result.groups
     assert group.quantity == 1 + expected
