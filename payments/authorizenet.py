@@ -137,15 +137,13 @@ class AuthorizeNetProcessor:
         try:
             self._raise_for(answer)
         except ConflictError as exc:
-            # A retried save: the profile exists (its id is in the message); add the method to it.
-            match = re.search(r"ID (\d+)", exc.message)
-            if not match:
-                raise
+            # A retried save: the profile exists; add the method to it.
+            profile_id = _existing_profile_id(exc)
             added = self.call("createCustomerPaymentProfileRequest", {
-                "customerProfileId": match.group(1),
+                "customerProfileId": profile_id,
                 "paymentProfile": {"customerType": "business", "payment": payment}, "validationMode": "none"})
             self._raise_for(added)
-            return StoredMethod(self.name, match.group(1), added["customerPaymentProfileId"])
+            return StoredMethod(self.name, profile_id, added["customerPaymentProfileId"])
         ids = answer.get("customerPaymentProfileIdList") or []
         if not ids:
             raise FatalError("Authorize.Net created the profile without a payment profile")
@@ -162,10 +160,7 @@ class AuthorizeNetProcessor:
         try:
             self._raise_for(answer)
         except ConflictError as exc:
-            match = re.search(r"ID (\d+)", exc.message)
-            if not match:
-                raise
-            return match.group(1)
+            return _existing_profile_id(exc)
         return str(answer["customerProfileId"])
 
     def start_card_entry(self, *, customer_ref: str, currency: str, success_url: str, cancel_url: str,
@@ -309,3 +304,12 @@ class AuthorizeNetProcessor:
                                 details={"error_code": errors[0].get("errorCode", "") if errors else ""})
         self._raise_for(answer)
         raise RetriableError("Authorize.Net returned no transaction response")
+
+
+def _existing_profile_id(conflict: ConflictError) -> str:
+    """The id of the customer profile a duplicate create (E00039) names in its message; a conflict
+    that names none is not that case and is raised as it was."""
+    match = re.search(r"ID (\d+)", conflict.message)
+    if not match:
+        raise conflict
+    return match.group(1)
