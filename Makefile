@@ -13,6 +13,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m recon.native || echo "recon scanner not built (no C compiler): recon falls back to DuckDB"
 	npm install --no-audit --no-fund --silent
 	touch $(STAMP)
 

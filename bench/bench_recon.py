@@ -40,6 +40,15 @@ def engine_ours(path: Path) -> int:
     return len(result.groups)
 
 
+def engine_ours_duckdb(path: Path) -> int:
+    """Ours without the compiled scanner: DuckDB's strict reader (what every file falls back to)."""
+    from recon.aggregate import aggregate_usage
+
+    result = aggregate_usage(path, quarantine_path=Path(tempfile.gettempdir()) / "bench_recon_q.jsonl", scanner=False)
+    assert result.rows_quarantined == 0, result.quarantine_sample[:3]
+    return len(result.groups)
+
+
 def _case_map(columns: list[str]) -> dict[str, str]:
     wanted = KEYS + ["UsageDate", "Quantity", "BillingPreTaxTotal"]
     lower = {c.lower(): c for c in columns}
@@ -174,7 +183,7 @@ def engine_isal(path: Path) -> int:
     return 0
 
 
-ENGINES = {"ours": engine_ours, "duckdb": engine_duckdb, "polars": engine_polars, "pyarrow": engine_pyarrow,
+ENGINES = {"ours": engine_ours, "ours_duckdb": engine_ours_duckdb, "duckdb": engine_duckdb, "polars": engine_polars, "pyarrow": engine_pyarrow,
            "pandas": engine_pandas, "python": engine_python, "isal": engine_isal}
 # Ours must be within TARGET_FASTEST of the fastest of these, and within TARGET_FLOOR of ISA-L on gzip.
 FAST_BASELINES = ("duckdb", "polars", "pyarrow")
@@ -240,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "cspb-bench-recon")
-    parser.add_argument("--engines", default="ours,duckdb,polars,pyarrow,pandas,python")
+    parser.add_argument("--engines", default="ours,ours_duckdb,duckdb,polars,pyarrow,pandas,python")
     parser.add_argument("--formats", default="csv,csv.gz,jsonl.gz")
     parser.add_argument("--repeat", type=int, default=1,
                         help="Runs per engine; the fastest counts (the machine is shared, so noise is one-sided).")
@@ -259,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[tuple[str, str], dict] = {}
     # CPU seconds beside the wall clock: on a shared machine the wall clock also measures everyone
     # else, while CPU seconds are the work each engine did (its threads and helper processes).
-    print(f"\n{'format':<9} {'engine':<8} {'seconds':>8} {'cpu s':>7} {'rows/s':>12} {'peak RSS MB':>12} {'groups':>8}")
+    print(f"\n{'format':<9} {'engine':<11} {'seconds':>8} {'cpu s':>7} {'rows/s':>12} {'peak RSS MB':>12} {'groups':>8}")
     for fmt, path in files.items():
         # Rounds, not one engine after the other: the machine is shared and its speed drifts, so the
         # engines being compared take turns and each round sees the same conditions.
@@ -275,9 +284,9 @@ def main(argv: list[str] | None = None) -> int:
                 "rss_mb": max(x["rss_mb"] for x in good), "cpu": min(x.get("cpu", 0) for x in good)}
                 if good else runs[-1])
             if "error" in r:
-                print(f"{fmt:<9} {engine:<8} {'-':>8} {'-':>12} {'-':>12}  {r['error']}")
+                print(f"{fmt:<9} {engine:<11} {'-':>8} {'-':>12} {'-':>12}  {r['error']}")
             else:
-                print(f"{fmt:<9} {engine:<8} {r['seconds']:>8.2f} {r.get('cpu', 0):>7.2f} {args.rows / r['seconds']:>12,.0f} "
+                print(f"{fmt:<9} {engine:<11} {r['seconds']:>8.2f} {r.get('cpu', 0):>7.2f} {args.rows / r['seconds']:>12,.0f} "
                       f"{r['rss_mb']:>12.0f} {r['groups']:>8}", flush=True)
 
     def seconds(fmt: str, engine: str) -> float | None:
@@ -295,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     for fmt in files:
         ours = seconds(fmt, "ours")
         fast = [(seconds(fmt, e), e) for e in FAST_BASELINES if e in engines and seconds(fmt, e)]
-        for engine in engines[1:]:
+        for engine in [e for e in engines[1:] if e != "ours_duckdb"]:
             base = seconds(fmt, engine)
             print(f"  {fmt:<9} ours / {engine:<8} {'n/a' if not (ours and base) else f'{ours / base:5.2f}x'}"
                   f"{by_cpu(fmt, engine)}")
@@ -318,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             if plain:
                 print(f"  {fmt:<9}   (gzip costs ours {ours - plain:+.2f} s over plain {fmt.removesuffix('.gz')}: "
                       f"{(ours - plain) / floor:5.2f}x ISA-L's inflate time)")
-    peak = max((r.get("rss_mb", 0) for (f, e), r in results.items() if e == "ours"), default=0)
+    peak = max((r.get("rss_mb", 0) for (f, e), r in results.items() if e in ("ours", "ours_duckdb")), default=0)
     print(f"  ours peak RSS {peak:.0f} MB (target < {TARGET_RSS_MB} MB){'  OK' if peak < TARGET_RSS_MB else '  MISSED'}"
           f"   [{load_average()}]")
     counts = {r["groups"] for (f, e), r in results.items() if e != "isal" and "groups" in r}

@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from billing.models import Provider, SubscriptionStatus
-from shared.errors import FatalError
+from billing.money import parse_decimal
+from shared.dates import parse_datetime
+from shared.errors import FatalError, ValidationError
 
 # Term codes (a subscription's term / billing frequency).
 MONTHLY = "P1M"
@@ -359,9 +361,35 @@ def idempotency_key(*parts: object) -> str:
 
 
 def check_term(value: str | None, what: str, *, optional: bool = False) -> None:
-    from shared.errors import ValidationError
-
     if value is None and optional:
         return
     if value not in TERMS:
         raise ValidationError(f"{what} must be one of {', '.join(TERMS)}, got {value!r}")
+
+
+def check_order(billing_term: str, commitment_term: str | None, quantity: int) -> None:
+    """What every place_order refuses before anything is sent."""
+    check_term(billing_term, "billing_term")
+    check_term(commitment_term, "commitment_term", optional=True)
+    if quantity < 1:
+        raise ValidationError("quantity must be at least 1")
+
+
+def check_new_quantity(quantity: int) -> None:
+    """A seat change to zero is a cancellation, which every provider asks for differently."""
+    if quantity < 1:
+        raise ValidationError("quantity must be at least 1; cancel the subscription instead")
+
+
+def money_or_none(value: Any) -> Decimal | None:
+    """A provider's optional amount (a JSON number or a string) as Decimal; absent or empty is None."""
+    return None if value is None or value == "" else parse_decimal(value)
+
+
+def utc_when(value: Any, provider: str) -> datetime | None:
+    """A provider's date or date-time as an aware UTC datetime (a date alone is midnight UTC)."""
+    try:
+        parsed = parse_datetime(value or None)
+    except ValueError:
+        raise ValidationError(f"{provider} sent an unreadable date {value!r}") from None
+    return parsed.astimezone(UTC) if parsed else None

@@ -17,9 +17,7 @@ was committed (sync/provisioning.py).
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,6 +26,7 @@ import requests
 
 from billing.models import Provider
 from billing.money import parse_decimal
+from distributors import _http
 from distributors.base import (
     ANNUAL,
     MONTHLY,
@@ -43,18 +42,16 @@ from distributors.base import (
     Price,
     Product,
     Subscription,
-    check_term,
+    check_new_quantity,
+    check_order,
+    utc_when,
 )
+from distributors.base import money_or_none as _money
 from shared.config import Settings, get_settings
-from shared.dates import parse_date, parse_datetime
-from shared.errors import (
-    AuthError,
-    IntegrationError,
-    ValidationError,
-    error_for_status,
-)
-from shared.http import HttpClient, RetryPolicy, parse_retry_after
-from shared.logging import get_logger, redact
+from shared.dates import parse_date
+from shared.errors import AuthError, ValidationError
+from shared.http import HttpClient, RetryPolicy
+from shared.logging import get_logger
 
 log = get_logger(__name__)
 
@@ -63,6 +60,8 @@ AUDIENCE = "https://api.pax8.com"
 PAGE_SIZE = 200
 # Pax8 stamps createdDate on its clock, not ours.
 CLOCK_SKEW = timedelta(minutes=5)
+# Renew five minutes early so a long page walk never sends an expired token.
+TOKEN_MARGIN = 300.0
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 _BILLING_TERMS = {"Monthly": MONTHLY, "Annual": ANNUAL, "3-Year": TRIENNIAL, "One-Time": ONE_TIME}
@@ -77,81 +76,37 @@ _STATUSES = {
 }
 
 
-def pax8_error_decoder(response: requests.Response) -> IntegrationError:
-    message = response.reason or f"HTTP {response.status_code}"
-    details: dict[str, Any] = {}
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        message = body.get("message") or body.get("error_description") or body.get("error") or message
-        if isinstance(body.get("error"), dict):
-            message = body["error"].get("message", message)
-        if body.get("details"):
-            details = {"details": body["details"]}
-            message = f"{message}: " + "; ".join(
-                " ".join(str(d[k]) for k in ("instance", "message") if d.get(k))
-                for d in body["details"] if isinstance(d, dict))
-    kind = error_for_status(response.status_code)
-    return kind(redact(f"Pax8: {message}"), status=response.status_code,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")), details=details)
+def _error_text(response: requests.Response, body: dict[str, Any], fallback: str) -> _http.ErrorText:
+    """{type, message, instance, status, details[{message, instance?}]}, or an OAuth error from /token."""
+    message = _http.oauth_message(body, fallback)
+    if not body.get("details"):
+        return _http.ErrorText(message)
+    return _http.ErrorText(f"{message}: " + _http.joined_details(body["details"], ("instance", "message")),
+                           details={"details": body["details"]})
 
 
-class _TokenCache:
-    def __init__(self, token_url: str, client_id: str, client_secret: str, http: HttpClient) -> None:
-        self.token_url = token_url
-        self.client_id = client_id
-        self._secret = client_secret
-        self.http = http
-        self._token = ""
-        self._expires = 0.0
-        self._lock = threading.Lock()
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._token = ""
-
-    def __call__(self) -> str:
-        with self._lock:
-            # Renew five minutes early so a long page walk never sends an expired token.
-            if not self._token or time.time() > self._expires - 300:
-                body = self.http.post_json(self.token_url, {
-                    "client_id": self.client_id, "client_secret": self._secret,
-                    "audience": AUDIENCE, "grant_type": "client_credentials"}, auth=False)
-                if not body or not body.get("access_token"):
-                    raise AuthError("Pax8 token endpoint returned no access_token")
-                self._token = body["access_token"]
-                self._expires = time.time() + float(body.get("expires_in", 3600))
-            return self._token
+pax8_error_decoder = _http.error_decoder("Pax8", _error_text)
 
 
+def _client_credentials(http: HttpClient, token_url: str, client_id: str,
+                        client_secret: str) -> Callable[[], tuple[str, float]]:
+    """POST /v1/token with a JSON body (not a form): Pax8's client-credentials grant for its audience."""
+
+    def fetch() -> tuple[str, float]:
+        body = http.post_json(token_url, {"client_id": client_id, "client_secret": client_secret,
+                                          "audience": AUDIENCE, "grant_type": "client_credentials"}, auth=False)
+        if not body or not body.get("access_token"):
+            raise AuthError("Pax8 token endpoint returned no access_token")
+        return str(body["access_token"]), float(body.get("expires_in", 3600))
+
+    return fetch
 
 
 def parse_when(value: Any) -> datetime | None:
     """A Pax8 date or date-time as an aware UTC datetime. Pax8 sends both shapes for the same
     field ("createdDate": "2020-12-01" on orders and "2020-12-01T13:20:13.153-0700" on a
     subscription's history), so a date alone means midnight UTC of that day."""
-    try:
-        parsed = parse_datetime(value or None)
-    except ValueError:
-        raise ValidationError(f"Pax8 sent an unreadable date {value!r}") from None
-    return parsed.astimezone(UTC) if parsed else None
-
-
-class _Pax8Http(HttpClient):
-    """A 401 means Pax8 no longer takes our token (revoked, or expired early): one new token, one more
-    try. A request refused with 401 was not processed, so this is safe for POST /orders too."""
-
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        try:
-            return super().request(method, path, **kwargs)
-        except AuthError as exc:
-            tokens = self.token_provider
-            if exc.status != 401 or not isinstance(tokens, _TokenCache):
-                raise
-            tokens.invalidate()
-            return super().request(method, path, **kwargs)
+    return utc_when(value, "Pax8")
 
 
 def _date(value: Any) -> date | None:
@@ -160,10 +115,6 @@ def _date(value: Any) -> date | None:
         return parse_date(value or None)
     except ValueError:
         raise ValidationError(f"Pax8 sent an unreadable date {value!r}") from None
-
-
-def _money(value: Any) -> Decimal | None:
-    return None if value is None or value == "" else parse_decimal(value)
 
 
 class Pax8Adapter(AdapterBase):
@@ -190,14 +141,11 @@ class Pax8Adapter(AdapterBase):
         self.currency = currency
         token_url = token_url or base_url.rstrip("/") + TOKEN_PATH
         token_http = HttpClient(token_url, error_decoder=pax8_error_decoder, retry=retry, timeout=timeout)
-        self._token = _TokenCache(token_url, client_id, client_secret, token_http)
-        api = base_url.rstrip("/") + "/v1"
-        self.http = _Pax8Http(api, token_provider=self._token, error_decoder=pax8_error_decoder, retry=retry,
-                               timeout=timeout, service="pax8", default_headers={"Accept": "application/json"})
-        # Order creation is never retried in the HTTP layer: without an idempotency key a retry may buy twice.
-        self._once = _Pax8Http(api, token_provider=self._token, error_decoder=pax8_error_decoder,
-                                retry=RetryPolicy(max_attempts=1), timeout=timeout, service="pax8",
-                                default_headers={"Accept": "application/json"})
+        self._token = _http.CachedToken(_client_credentials(token_http, token_url, client_id, client_secret),
+                                        margin=TOKEN_MARGIN)
+        pair = _http.clients(base_url.rstrip("/") + "/v1", self._token, pax8_error_decoder, service="pax8",
+                             retry=retry, timeout=timeout)
+        self.http, self._once = pair.http, pair.once
         self._retry = retry
         self._sku_index: dict[str, str] | None = None
 
@@ -206,21 +154,12 @@ class Pax8Adapter(AdapterBase):
         s = settings or get_settings()
         return cls(s.pax8_url, s.pax8_client_id or ("sandbox" if s.mode == "sandbox" else ""),
                    s.pax8_client_secret.reveal() or ("sandbox-secret" if s.mode == "sandbox" else ""),
-                   retry=RetryPolicy(max_attempts=s.http_max_attempts, cap_seconds=s.http_backoff_cap_seconds),
+                   retry=RetryPolicy.from_settings(s),
                    timeout=s.http_timeout_seconds)
 
     # -- reading ---------------------------------------------------------------------------------
     def _pages(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
-        page = 0
-        while True:
-            body = self.http.get_json(path, params={**params, "page": page, "size": PAGE_SIZE})
-            content = body.get("content") or []
-            yield from content
-            meta = body.get("page") or {}
-            # Past the last page Pax8 answers an empty content; stop there too.
-            if not content or int(meta.get("number", page)) + 1 >= int(meta.get("totalPages", 0)):
-                return
-            page += 1
+        return _http.numbered_pages(self.http, path, params, size=PAGE_SIZE)
 
     def list_companies(self) -> Iterator[Company]:
         for c in self._pages("companies"):
@@ -426,10 +365,7 @@ class Pax8Adapter(AdapterBase):
         """One POST /orders. `idempotency_key` is ours only (logged, never sent: Pax8 has no
         such header). A failure after the request left may have bought: it is raised as it
         is, and the caller settles it with find_orders before any new POST."""
-        check_term(billing_term, "billing_term")
-        check_term(commitment_term, "commitment_term", optional=True)
-        if quantity < 1:
-            raise ValidationError("quantity must be at least 1")
+        check_order(billing_term, commitment_term, quantity)
         product_id = self.resolve_product_id(product_id)
         line: dict[str, Any] = {"productId": product_id, "lineItemNumber": 1, "quantity": quantity,
                                 "billingTerm": _TO_PAX8_BILLING[billing_term]}
@@ -448,8 +384,7 @@ class Pax8Adapter(AdapterBase):
     def change_quantity(self, subscription_id: str, quantity: int, idempotency_key: str, *,
                         company_id: str | None = None) -> Subscription:
         # An absolute quantity is idempotent by itself; the key is kept for the log trail.
-        if quantity < 1:
-            raise ValidationError("quantity must be at least 1; cancel the subscription instead")
+        check_new_quantity(quantity)
         body = self.http.request("PUT", f"subscriptions/{subscription_id}", json={"quantity": quantity}).json()
         return self._subscription(body)
 

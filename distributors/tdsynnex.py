@@ -27,14 +27,14 @@ Invoices live in the v1 billing API (HTTP Basic): not read here yet.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import date, datetime
 from typing import Any
 
 import requests
 
 from billing.models import Provider
 from billing.money import parse_decimal
+from distributors import _http
 from distributors.base import (
     ANNUAL,
     MONTHLY,
@@ -50,19 +50,24 @@ from distributors.base import (
     Price,
     Product,
     Subscription,
-    check_term,
+    check_new_quantity,
+    check_order,
+    utc_when,
 )
-from distributors.tdsynnex_auth import TdSynnexTokens, tokens_for
+from distributors.base import money_or_none as _money
+from distributors.tdsynnex_auth import tokens_for
 from shared.config import Settings, get_settings
-from shared.dates import parse_datetime
-from shared.errors import AuthError, IntegrationError, ValidationError, error_for_status
-from shared.http import HttpClient, RetryPolicy, parse_retry_after
-from shared.logging import get_logger, redact
+from shared.errors import ValidationError
+from shared.http import RetryPolicy
+from shared.logging import get_logger
 
 log = get_logger(__name__)
 
 PAGE_SIZE = 1000
 SANDBOX_ACCOUNT_ID = "5212"
+# The account-wide subscription list pages by offset, unlike the other lists (facts 1.5).
+SUBSCRIPTION_PAGING = _http.OffsetPaging(offset="pagination.offset", limit="pagination.limit", items="items",
+                                         total=("paginationResponse", "totalSize"), limit_first=True)
 # Term and billing-cycle letters of a plan's mpnId ("CFQ7TTC0LH18:0001:P1Y:M"). M and A are in the
 # samples; T for a triennial paid up front is our guess.
 _CYCLE_LETTER = {MONTHLY: "M", ANNUAL: "A", TRIENNIAL: "T"}
@@ -71,59 +76,26 @@ _STATUSES = {"active": "Active", "suspended": "Suspended", "deleted": "Cancelled
              "canceled": "Cancelled", "expired": "Expired", "pending": "Pending", "disabled": "Suspended"}
 
 
-def tdsynnex_error_decoder(response: requests.Response) -> IntegrationError:
-    message = response.reason or f"HTTP {response.status_code}"
-    details: dict[str, Any] = {}
-    code = ""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        message = body.get("message") or body.get("error_description") or body.get("error") or message
-        found = [d for d in body.get("details") or [] if isinstance(d, dict)]
-        if found:
-            details = {"details": found}
-            code = str(found[0].get("code") or "")
-            message = f"{message}: " + "; ".join(" ".join(str(d[k]) for k in ("code", "message") if d.get(k))
-                                                 for d in found)
-    kind = error_for_status(response.status_code)
-    return kind(redact(f"TD SYNNEX: {message}"), status=response.status_code, code=code,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")), details=details)
+def _error_text(response: requests.Response, body: dict[str, Any], fallback: str) -> _http.ErrorText:
+    """{error, message, code, details[{code, message}]}: the first detail's code is the one kept."""
+    message = _http.oauth_message(body, fallback)
+    found = [d for d in body.get("details") or [] if isinstance(d, dict)]
+    if not found:
+        return _http.ErrorText(message, code="")
+    return _http.ErrorText(f"{message}: " + _http.joined_details(found, ("code", "message")),
+                           code=str(found[0].get("code") or ""), details={"details": found})
 
 
-class _IonHttp(HttpClient):
-    """A 401 means the access token is no longer taken: one new token (one rotation), one more try.
-    A request refused with 401 was not processed, so this is safe for POST orders too."""
-
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        try:
-            return super().request(method, path, **kwargs)
-        except AuthError as exc:
-            tokens = self.token_provider
-            if exc.status != 401 or not isinstance(tokens, TdSynnexTokens):
-                raise
-            tokens.invalidate()
-            return super().request(method, path, **kwargs)
+tdsynnex_error_decoder = _http.error_decoder("TD SYNNEX", _error_text)
 
 
 def _when(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        raise ValidationError(f"TD SYNNEX sent an unreadable date {value!r}") from None
-    return parsed.astimezone(UTC) if parsed else None
+    return utc_when(value, "TD SYNNEX")
 
 
 def _date(value: Any) -> date | None:
     when = _when(value)
     return when.date() if when else None
-
-
-def _money(value: Any) -> Decimal | None:
-    return None if value is None or value == "" else parse_decimal(str(value))
 
 
 def _company(company_id: str | None) -> str:
@@ -157,15 +129,9 @@ class TdSynnexAdapter(AdapterBase):
         if not account_id:
             raise ValidationError("the TD SYNNEX account id is required (CSPB_TDSYNNEX_ACCOUNT_ID, the reseller's "
                                   "ION account number in the portal's account information)")
-        retry = retry or RetryPolicy()
-        api = f"{base_url.rstrip('/')}/api/v3/accounts/{account_id}"
-        headers = {"Accept": "application/json"}
-        self.http = _IonHttp(api, token_provider=tokens, error_decoder=tdsynnex_error_decoder, retry=retry,
-                             timeout=timeout, service="tdsynnex", default_headers=headers)
-        # A CREATE order is never retried by the HTTP layer: without an idempotency key a retry may buy twice.
-        self._once = _IonHttp(api, token_provider=tokens, error_decoder=tdsynnex_error_decoder,
-                              retry=RetryPolicy(max_attempts=1), timeout=timeout, service="tdsynnex",
-                              default_headers=headers)
+        pair = _http.clients(f"{base_url.rstrip('/')}/api/v3/accounts/{account_id}", tokens,
+                             tdsynnex_error_decoder, service="tdsynnex", retry=retry, timeout=timeout)
+        self.http, self._once = pair.http, pair.once
         name, _, value = cancel_attribute.partition("=")
         self._cancel = (name.strip(), value.strip()) if name.strip() and value.strip() else None
         self._catalog: list[dict[str, Any]] | None = None
@@ -179,31 +145,15 @@ class TdSynnexAdapter(AdapterBase):
         s = settings or get_settings()
         account = s.tdsynnex_account_id or (SANDBOX_ACCOUNT_ID if s.mode == "sandbox" else "")
         return cls(s.tdsynnex_url, account, tokens_for(s),
-                   retry=RetryPolicy(max_attempts=s.http_max_attempts, cap_seconds=s.http_backoff_cap_seconds),
+                   retry=RetryPolicy.from_settings(s),
                    timeout=s.http_timeout_seconds, cancel_attribute=s.tdsynnex_cancel_attribute)
 
     # -- paging ----------------------------------------------------------------------------------
     def _token_pages(self, path: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
-        token = ""
-        while True:
-            query = {**params, "pageSize": PAGE_SIZE, **({"pageToken": token} if token else {})}
-            body = self.http.get_json(path, params=query)
-            yield from body.get(key) or []
-            token = body.get("nextPageToken") or ""
-            if not token:
-                return
+        return _http.token_pages(self.http, path, key, params, size=PAGE_SIZE)
 
     def _offset_pages(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
-        offset = 0
-        while True:
-            body = self.http.get_json(path, params={**params, "pagination.limit": PAGE_SIZE,
-                                                    "pagination.offset": offset})
-            items = body.get("items") or []
-            yield from items
-            offset += len(items)
-            total = (body.get("paginationResponse") or {}).get("totalSize")
-            if not items or (total is not None and offset >= int(total)):
-                return
+        return _http.offset_pages(self.http, path, params, SUBSCRIPTION_PAGING, size=PAGE_SIZE)
 
     # -- reading ---------------------------------------------------------------------------------
     def list_companies(self) -> Iterator[Company]:
@@ -316,10 +266,7 @@ class TdSynnexAdapter(AdapterBase):
         """One CREATE order, POSTed once, carrying `idempotency_key` as its referenceId (and the
         line's). A failure after the request left may have bought: it is raised as it is, and the
         caller settles it with find_orders before any new POST."""
-        check_term(billing_term, "billing_term")
-        check_term(commitment_term, "commitment_term", optional=True)
-        if quantity < 1:
-            raise ValidationError("quantity must be at least 1")
+        check_order(billing_term, commitment_term, quantity)
         product, sku, _ = self._resolve(product_id)
         plan = self._plan(sku, commitment_term or billing_term, billing_term)
         attributes = [{"name": "renewalSetting", "value": "auto-on" if auto_renew else "auto-off"}]
@@ -364,8 +311,7 @@ class TdSynnexAdapter(AdapterBase):
     def change_quantity(self, subscription_id: str, quantity: int, idempotency_key: str, *,
                         company_id: str | None = None) -> Subscription:
         company_id = _company(company_id)
-        if quantity < 1:
-            raise ValidationError("quantity must be at least 1; cancel the subscription instead")
+        check_new_quantity(quantity)
         self._update(company_id, subscription_id, quantity, idempotency_key, [])
         return self.get_subscription(subscription_id, company_id=company_id)
 

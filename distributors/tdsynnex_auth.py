@@ -27,7 +27,8 @@ from typing import Any
 import requests
 
 from shared.config import Settings
-from shared.errors import AuthError, RetriableError
+from shared.errors import AuthError, RetriableError, error_for_status
+from shared.http import parse_retry_after
 from shared.locks import CrossProcessLock, lock_for
 from shared.logging import get_logger
 from shared.rotating_token import RotatingRefreshToken
@@ -97,8 +98,10 @@ class TdSynnexTokens(RotatingRefreshToken):
         if response.status_code == 200 and isinstance(body, dict) and body.get("access_token"):
             return body
         if response.status_code in (429, 500, 502, 503, 504):
-            raise RetriableError(f"TD SYNNEX token endpoint answered {response.status_code}",
-                                 status=response.status_code)
+            # ThrottledError for a 429, with TD SYNNEX's Retry-After when it sends one.
+            raise error_for_status(response.status_code)(
+                f"TD SYNNEX token endpoint answered {response.status_code}", status=response.status_code,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")))
         code = str(body.get("error") or "") if isinstance(body, dict) else ""
         if response.status_code in (400, 401) and code in ("invalid_grant", "invalid_token", "unauthorized", ""):
             return None

@@ -1,29 +1,30 @@
 """Streaming aggregation of daily-rated usage recon files (the hot path).
 
 Groups usage by customer x subscription x entitlement x meter category x month x currency, in
-bounded memory whatever the file size. DuckDB was chosen by measurement (bench/bench_recon.py):
-polars holds gzip'd input in memory. On plain CSV its streaming engine is ~30 % faster (2M rows:
-1.3 s vs 1.9 s, 180 MB with POLARS_CSV_CHUNK_SIZE=4 MB, 370 MB without), but it reads only up to the
-last column a query uses: a row with an extra field (an unquoted comma) or a missing one is silently
-cut or padded, where DuckDB's strict reader rejects it. Making polars parse every field costs more
-than it saves (2.7 s), so DuckDB stays the engine for CSV. JSON lines have no ragged rows, so
-they may take polars fed 4 MB blocks (recon/jsonl_fast.py, `jsonl_engine="polars"`; `scan_ndjson` on the
-file held 324 MB at 1M rows because it maps the whole file); DuckDB is the default, being faster on an idle machine. Tuning tried and measured as
-noise at 2M rows: threads 3, preserve_insertion_order off, DECIMAL/UUID types in the reader, one
-hashed group key, count() instead of FILTER, a plain left(UsageDate, 7) month key.
+bounded memory whatever the file size. Three readers, tried in this order:
+- CSV and CSV.gz: the compiled scanner (recon/usage_scan.py, recon/usage_scan.c). It checks every
+  record's field count, so a ragged row still fails loudly, which polars cannot do (it stops at the
+  last column a query uses and pads short rows), and it is faster than DuckDB's strict reader, which
+  parses every field. It gives up on anything it would have to interpret, and DuckDB reads the file.
+- DuckDB's readers: the fast path below, then the exact path for files with bad rows. Gzip'd CSV is
+  inflated by a child process with ISA-L into FIFOs (two cores, faster inflater). JSON lines may
+  take polars fed 4 MB blocks (recon/jsonl_fast.py, `jsonl_engine="polars"`); DuckDB is the default.
+Tuning of the DuckDB paths tried and measured as noise at 2M rows: threads 3, preserve_insertion_order
+off, DECIMAL/UUID types in the reader, one hashed group key, count() instead of FILTER, a plain
+left(UsageDate, 7) month key.
 
-Two paths, both one scan:
+DuckDB's two paths, both one scan:
 - fast (clean files, the normal case): group on the raw key values plus UnitPrice / rate / PEC %,
   count rows whose amounts don't parse, and check keys per group. Parallel; no per-row strings.
 - exact (only when the fast path saw anything wrong): validate each row, number it, and make every
   bad row its own group keyed by record number, so the quarantine file gets line numbers and
   reasons without a second pass or holding the file in memory.
-Gzip'd CSV is inflated by a child process with ISA-L into a FIFO (two cores, faster inflater).
 
 Money: every amount is read as text and cast to DECIMAL(38,10), summed as DECIMAL, and fetched
 as Python Decimal; PEC is computed from exact sums in Python by billing/pec.py (billing's rounding).
-Values with more than 10 decimal places are rounded at the 10th place. JSON numbers go through the JSON parser's double, which is
-exact up to 15 significant digits (far beyond what Microsoft's files carry).
+Values with more than 10 decimal places are rounded at the 10th place (the scanner leaves those to
+DuckDB). JSON numbers go through the JSON parser's double, which is exact up to 15 significant digits
+(far beyond what Microsoft's files carry). The scanner sums in 128-bit integers of 1E-10.
 
 Invariant: rows_read == rows_aggregated + rows_quarantined, checked after every run
 (ReconCountMismatch is a FatalError: something was silently dropped, so nothing is written).
@@ -32,6 +33,7 @@ Invariant: rows_read == rows_aggregated + rows_quarantined, checked after every 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -47,11 +49,13 @@ from typing import Any
 
 from billing.money import MINOR_UNITS
 from billing.pec import cost_before_pec, pec_earned
-from recon import jsonl_fast
+from recon import jsonl_fast, usage_scan
 from recon.columns import USAGE_OPTIONAL, USAGE_REQUIRED, resolve
 from recon.quarantine import QuarantineRow, write_quarantine
 from recon.sources import SourceInfo, inspect
 from shared.errors import FatalError, ValidationError
+
+log = logging.getLogger(__name__)
 
 DECIMAL_TYPE = "DECIMAL(38,10)"
 # DuckDB CSV read buffer. A quarter of its default (32 MB): 16 MB measured faster than 32 on a file and
@@ -294,7 +298,7 @@ def _fold(rows: list[tuple[Any, ...]], *, strict: bool) -> tuple[list[tuple[Any,
 def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = None,
                     memory_limit: str = MEMORY_LIMIT, threads: int | None = None,
                     temp_dir: str | Path | None = None, sample_size: int = 20,
-                    jsonl_engine: str = "duckdb") -> AggregateResult:
+                    jsonl_engine: str = "duckdb", scanner: bool = True) -> AggregateResult:
     """Aggregate one daily-rated usage file (CSV, CSV.gz or JSON lines, optionally gzip'd).
 
     `jsonl_engine="polars"` sends clean JSON lines through recon/jsonl_fast.py. It is not the
@@ -341,10 +345,15 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
     # Clean files (the normal case) take the parallel fast path. Anything wrong, and we read again
     # with record numbers so every quarantined row carries its line.
     folded: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] | None
-    if info.fmt == "jsonl" and jsonl_engine == "polars" and jsonl_fast.available():
+    outcome = usage_scan.scan_csv(info, cols, threads) if scanner and info.fmt == "csv" else None
+    if outcome is not None and outcome.table is not None:
+        folded = _fold(_checked_groups(outcome.table, memory_limit), strict=True)
+    elif info.fmt == "jsonl" and jsonl_engine == "polars" and jsonl_fast.available():
         sub = jsonl_fast.subgroups(info, cols)  # None: polars refused the file, so it has a problem
         folded = None if sub is None else _fold(_checked_groups(sub, memory_limit), strict=True)
     else:
+        if outcome is not None:
+            log.info("recon: %s read by DuckDB (the scanner gave up: %s)", info.path.name, outcome.reason)
         try:
             folded = _fold(run(exact=False)[0], strict=True)
         except duckdb.Error:

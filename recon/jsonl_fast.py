@@ -21,12 +21,11 @@ exact DuckDB path reads the file and explains it) rather than differ from DuckDB
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from recon.sources import SourceInfo
+from recon.usage_blocks import line_blocks
 
 if TYPE_CHECKING:
     import pyarrow
@@ -49,58 +48,6 @@ def available() -> bool:
     except ImportError:
         return False
     return True
-
-
-class _Stop(Exception):
-    """The reader stopped early; the block thread gives up."""
-
-
-def _blocks(info: SourceInfo, failed: list[BaseException], stop: threading.Event) -> Iterator[bytes]:
-    """Whole-line blocks of the decompressed file, read on a thread one block ahead."""
-    ready: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
-
-    def put(item: bytes | None) -> None:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-        raise _Stop
-
-    def fill() -> None:
-        try:
-            opener: Any
-            try:
-                from isal import igzip
-                opener = igzip.open
-            except ImportError:
-                import gzip
-                opener = gzip.open
-            with (opener(info.path, "rb") if info.gzipped else info.path.open("rb")) as fh:
-                # The rest of the last line completes the block: one copy per block (slicing off a
-                # carried tail cost as much CPU again as inflating, in copies and page faults).
-                while block := fh.read(BLOCK):
-                    if not block.endswith(b"\n"):
-                        block += fh.readline()
-                    put(block)
-        except _Stop:
-            return
-        except BaseException as exc:  # noqa: BLE001 - handed to the reader, which refuses the file
-            failed.append(exc)
-        try:
-            put(None)
-        except _Stop:
-            pass
-
-    thread = threading.Thread(target=fill, name="recon-jsonl-blocks", daemon=True)
-    thread.start()
-    try:
-        while (item := ready.get()) is not None:
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=30)
 
 
 def subgroups(info: SourceInfo, cols: dict[str, str | None]) -> pyarrow.Table | None:
@@ -134,7 +81,7 @@ def subgroups(info: SourceInfo, cols: dict[str, str | None]) -> pyarrow.Table | 
     stop = threading.Event()
     parts: list[pl.DataFrame] = []
     try:
-        for block in _blocks(info, failed, stop):
+        for block in line_blocks(info, failed, stop, BLOCK):
             frame = pl.read_ndjson(block, schema=schema)
             parts.append(frame.lazy().group_by(per_block).agg(agg_block).collect())
             if len(parts) >= FOLD_EVERY:

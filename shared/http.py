@@ -94,6 +94,11 @@ class RetryPolicy:
     max_retry_after: float = 120.0
     sleep: Callable[[float], None] = field(default=time.sleep)
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> RetryPolicy:
+        """What the settings ask for (CSPB_HTTP_MAX_ATTEMPTS, CSPB_HTTP_BACKOFF_CAP_SECONDS)."""
+        return cls(max_attempts=settings.http_max_attempts, cap_seconds=settings.http_backoff_cap_seconds)
+
     def wait_seconds(self, attempt: int, error: BaseException | None) -> float:
         hinted = getattr(error, "retry_after", None)
         if hinted is not None:

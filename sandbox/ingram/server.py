@@ -20,7 +20,6 @@ account. What the sandbox does:
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from sandbox._distributor import StateFile, TokenBook, distributor_app
 from sandbox._server import SandboxApp, json_response
 
 USER, PASSWORD = "cmpapi-sandbox", "sandbox-password"  # noqa: S105 - the loopback sandbox's credentials
@@ -94,17 +94,14 @@ def _page(items: list[dict[str, Any]], args: Any) -> Response:
 class IngramSandbox:
     def __init__(self, state_dir: Path | None) -> None:
         self.lock = threading.RLock()
-        self.path = state_dir / "ingram.json" if state_dir else None
-        if self.path is not None and self.path.exists():
-            self.state = json.loads(self.path.read_text())
-        else:
-            self.state = default_seed()
+        self.state_file = StateFile(state_dir, "ingram.json")
+        self.state = self.state_file.load(default_seed)
+        # Kept in the state, so a restarted sandbox still takes the tokens it issued.
+        self.tokens = TokenBook(self.state["tokens"])
         self.order_posts = 0
 
     def save(self) -> None:
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(self.state))
+        self.state_file.save(self.state)
 
     def __call__(self, request: Request) -> Response:
         base = "/marketplace/na"
@@ -116,9 +113,7 @@ class IngramSandbox:
         with self.lock:
             if path == "/token" and request.method == "POST":
                 return self.token(request)
-            bearer = request.headers.get("Authorization", "")
-            expiry = self.state["tokens"].get(bearer.removeprefix("Bearer ").strip())
-            if not bearer.startswith("Bearer ") or expiry is None or expiry < _now().timestamp():
+            if not self.tokens.bearer(request):
                 return error(401, "the token is missing, unknown or expired", request.path)
             return self.route(request, [p for p in path.split("/") if p])
 
@@ -133,8 +128,7 @@ class IngramSandbox:
         body = request.get_json(silent=True) or {}
         if not body.get("marketplace"):
             return error(400, "marketplace is required", request.path)
-        token = uuid.uuid4().hex
-        self.state["tokens"][token] = (_now() + timedelta(seconds=TOKEN_TTL)).timestamp()
+        token = self.tokens.issue(TOKEN_TTL)
         return json_response({"token": token, "expiresInSeconds": TOKEN_TTL})
 
     def route(self, request: Request, parts: list[str]) -> Response:  # noqa: PLR0911
@@ -256,9 +250,5 @@ class IngramSandbox:
 
 
 def build_app(state_dir: Path | None = None) -> SandboxApp:
-    sandbox = IngramSandbox(state_dir)
-    app = SandboxApp(sandbox)
-    app.faults.fault_response = lambda status, request: error(
-        status, "Too Many Requests" if status == 429 else "Internal Server Error", request.path)
-    app.sandbox = sandbox  # type: ignore[attr-defined]  # tests reach the state through here
-    return app
+    return distributor_app(IngramSandbox(state_dir), lambda status, message, request: error(status, message,
+                                                                                            request.path))

@@ -19,7 +19,6 @@ Shapes follow Pax8's partner OpenAPI (devx.pax8.com, partner endpoints v1 under 
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +27,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from sandbox._distributor import StateFile, TokenBook, distributor_app, oauth_error
 from sandbox._server import SandboxApp, json_response
 
 MAX_PAGE_SIZE = 200
@@ -204,13 +204,10 @@ def _page(items: list[dict[str, Any]], request: Request) -> Response:
 
 class Pax8Sandbox:
     def __init__(self, state_dir: Path | None) -> None:
-        self.state_file = state_dir / "pax8.json" if state_dir else None
+        self.state_file = StateFile(state_dir, "pax8.json")
         self.lock = threading.RLock()
-        if self.state_file and self.state_file.exists():
-            self.state = json.loads(self.state_file.read_text())
-        else:
-            self.state = default_seed()
-        self.tokens: set[str] = set()
+        self.state = self.state_file.load(default_seed)
+        self.tokens = TokenBook()
         self.client_secret_required: str | None = None  # set by tests to check a wrong secret is refused
         self.token_requests = 0
 
@@ -221,11 +218,7 @@ class Pax8Sandbox:
         return _id(f"{kind}/{issued}")
 
     def save(self) -> None:
-        if self.state_file:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.state_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.state, indent=1))
-            tmp.replace(self.state_file)
+        self.state_file.save(self.state)
 
     # -- routing ---------------------------------------------------------------------------------
     def __call__(self, request: Request) -> Response:
@@ -236,8 +229,7 @@ class Pax8Sandbox:
             return self.token(request)
         if not path.startswith("/v1/"):
             return error(404, f"no route {path}", path)
-        auth = request.headers.get("Authorization", "")
-        if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+        if not self.tokens.bearer(request):
             return error(401, "Unauthorized", path)
         parts = path.split("/")[2:]
         with self.lock:
@@ -329,18 +321,16 @@ class Pax8Sandbox:
         self.token_requests += 1
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return json_response({"error": "invalid_request", "error_description": "a JSON body is required"}, 400)
+            return oauth_error(400, "invalid_request", "a JSON body is required")
         missing = [k for k in ("client_id", "client_secret", "audience", "grant_type") if not body.get(k)]
         if missing or body.get("grant_type") != "client_credentials":
-            return json_response({"error": "invalid_request", "error_description":
-                                  f"client_credentials grant needs {', '.join(missing) or 'grant_type'}"}, 400)
+            return oauth_error(400, "invalid_request",
+                               f"client_credentials grant needs {', '.join(missing) or 'grant_type'}")
         if body["audience"] != AUDIENCE:
-            return json_response({"error": "access_denied", "error_description": "Service not enabled within domain: "
-                                  f"{body['audience']}"}, 403)
+            return oauth_error(403, "access_denied", f"Service not enabled within domain: {body['audience']}")
         if self.client_secret_required is not None and body["client_secret"] != self.client_secret_required:
-            return json_response({"error": "access_denied", "error_description": "Unauthorized"}, 401)
-        token = uuid.uuid4().hex
-        self.tokens.add(token)
+            return oauth_error(401, "access_denied", "Unauthorized")
+        token = self.tokens.issue(TOKEN_TTL)
         expires = datetime.now(UTC) + timedelta(seconds=TOKEN_TTL)
         return json_response({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL,
                               "expires_at": expires.isoformat().replace("+00:00", "Z"), "scope": ""})
@@ -432,9 +422,5 @@ class Pax8Sandbox:
 
 
 def build_app(state_dir: Path | None = None) -> SandboxApp:
-    sandbox = Pax8Sandbox(state_dir)
-    app = SandboxApp(sandbox)
-    app.faults.fault_response = lambda status, request: error(
-        status, "Too Many Requests" if status == 429 else "Internal Server Error", request.path)
-    app.sandbox = sandbox  # type: ignore[attr-defined]  # tests reach the state through here
-    return app
+    return distributor_app(Pax8Sandbox(state_dir), lambda status, message, request: error(status, message,
+                                                                                          request.path))

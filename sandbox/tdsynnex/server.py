@@ -26,7 +26,6 @@ know, unless `cancel_attribute` names the one a test assumes.
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -36,6 +35,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
 
+from sandbox._distributor import StateFile, TokenBook, distributor_app, oauth_error
 from sandbox._server import SandboxApp, json_response
 
 ACCOUNT_ID = "5212"
@@ -154,24 +154,17 @@ def _page_token(items: list[dict[str, Any]], args: Any, key: str) -> Response:
 
 class TdSynnexSandbox:
     def __init__(self, state_dir: Path | None) -> None:
-        self.state_file = state_dir / "tdsynnex.json" if state_dir else None
+        self.state_file = StateFile(state_dir, "tdsynnex.json")
         self.lock = threading.RLock()
-        if self.state_file and self.state_file.exists():
-            self.state = json.loads(self.state_file.read_text())
-        else:
-            self.state = default_seed()
-        self.access_tokens: dict[str, datetime] = {}
+        self.state = self.state_file.load(default_seed)
+        self.tokens = TokenBook()
         self.token_requests = 0
         self.order_posts = 0
         # An UPDATE attribute that cancels (None: cancellation is not accepted through the API).
         self.cancel_attribute: tuple[str, str] | None = None
 
     def save(self) -> None:
-        if self.state_file:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.state_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.state, indent=1))
-            tmp.replace(self.state_file)
+        self.state_file.save(self.state)
 
     def __call__(self, request: Request) -> Response:
         path = request.path.rstrip("/")
@@ -183,9 +176,7 @@ class TdSynnexSandbox:
         prefix = "/api/v3/accounts/"
         if not path.startswith(prefix):
             return error(404, f"no route {path}")
-        auth = request.headers.get("Authorization", "")
-        expires = self.access_tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
-        if expires is None or expires < datetime.now(UTC):
+        if not self.tokens.bearer(request):
             return error(401, "Invalid or expired access token")
         account, _, rest = path[len(prefix):].partition("/")
         if account != ACCOUNT_ID:
@@ -198,24 +189,22 @@ class TdSynnexSandbox:
         self.token_requests += 1
         form = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
         if request.mimetype != "application/x-www-form-urlencoded" or form.get("grant_type") != "refresh_token":
-            return json_response({"error": "unsupported_grant_type",
-                                  "error_description": "only grant_type=refresh_token (form body) is supported"}, 400)
+            return oauth_error(400, "unsupported_grant_type", "only grant_type=refresh_token (form body) is supported")
         if not form.get("refresh_token") or form["refresh_token"] != self.state["refreshToken"]:
-            return json_response({"error": "invalid_grant", "error_description": "Invalid refresh token"}, 400)
+            return oauth_error(400, "invalid_grant", "Invalid refresh token")
         # Rotation: the redeemed refresh token is dead from here on, whether or not the answer arrives.
         self.state["refreshToken"] = "rt-" + uuid.uuid4().hex
         self.save()
-        access = "at-" + uuid.uuid4().hex
-        self.access_tokens[access] = datetime.now(UTC) + timedelta(seconds=ACCESS_TTL)
+        access = self.tokens.issue(ACCESS_TTL, prefix="at-")
         return json_response({"access_token": access, "refresh_token": self.state["refreshToken"],
                               "token_type": "Bearer", "expires_in": ACCESS_TTL})
 
     def validate(self, request: Request) -> Response:
         token = (parse_qs(request.get_data(as_text=True)).get("access_token") or [""])[0]
-        expires = self.access_tokens.get(token)
-        if expires is None or expires < datetime.now(UTC):
+        left = self.tokens.remaining(token)
+        if left is None:
             return error(401, "Invalid access token")
-        return json_response({"access_expires_in": int((expires - datetime.now(UTC)).total_seconds()),
+        return json_response({"access_expires_in": int(left),
                               "refresh_expires_in": REFRESH_TTL_DAYS * 86400})
 
     # -- routing ---------------------------------------------------------------------------------
@@ -393,9 +382,5 @@ def _public(customer: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_app(state_dir: Path | None = None) -> SandboxApp:
-    sandbox = TdSynnexSandbox(state_dir)
-    app = SandboxApp(sandbox)
-    app.faults.fault_response = lambda status, request: error(
-        status, "Too Many Requests" if status == 429 else "Internal error")
-    app.sandbox = sandbox  # type: ignore[attr-defined]  # tests reach the state through here
-    return app
+    return distributor_app(TdSynnexSandbox(state_dir), lambda status, message, request: error(status, message),
+                           internal="Internal error")

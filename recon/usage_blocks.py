@@ -1,0 +1,190 @@
+"""Whole-line blocks of a (possibly gzip'd) file, read one block ahead on a thread.
+
+ISA-L inflates on that thread with the GIL released, so the scan of one block overlaps inflating
+the next. Shared by recon.jsonl_fast (polars) and recon.usage_scan (the compiled scanner).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from recon.sources import SourceInfo
+
+BLOCK = 4 << 20
+
+
+class _Stop(Exception):
+    """The reader stopped early; the block thread gives up."""
+
+
+def line_blocks(info: SourceInfo, failed: list[BaseException], stop: threading.Event,
+                block_size: int = BLOCK) -> Iterator[bytes]:
+    """Blocks of the decompressed file, each ending at a newline (or the file's end). An error on the
+    reading thread (a corrupt gzip) ends the blocks early and is left in `failed`."""
+    ready: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+
+    def put(item: bytes | None) -> None:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise _Stop
+
+    def fill() -> None:
+        try:
+            opener: Any
+            try:
+                from isal import igzip
+                opener = igzip.open
+            except ImportError:
+                import gzip
+                opener = gzip.open
+            with (opener(info.path, "rb") if info.gzipped else info.path.open("rb")) as fh:
+                # The rest of the last line completes the block: one copy per block, on this thread
+                # (slicing off a carried tail cost as much CPU again as inflating, in copies and page faults).
+                while block := fh.read(block_size):
+                    if not block.endswith(b"\n"):
+                        block += fh.readline()
+                    put(block)
+        except _Stop:
+            return
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, which refuses the file
+            failed.append(exc)
+        try:
+            put(None)
+        except _Stop:
+            pass
+
+    thread = threading.Thread(target=fill, name="recon-line-blocks", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not None:
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+@dataclass
+class Block:
+    """A buffer's whole records: `data` (a view of the reader's buffer, until `done`), where the first
+    record starts (past a BOM and the header in the first block), and whether the data ends the file
+    (only then may its last record lack a newline)."""
+
+    data: np.ndarray
+    start: int
+    last: bool
+    buffer: bytearray
+
+
+class RecordBlocks:
+    """Blocks of a file cut after a newline, filled by one reader thread into recycled buffers and taken
+    by any number of worker threads. Plain files are read, gzip'd ones inflated (ISA-L when installed),
+    in both cases with the GIL released, beside the workers."""
+
+    def __init__(self, info: SourceInfo, header: bool, buffers: int, block_size: int) -> None:
+        self._info, self._header, self._size = info, header, block_size
+        self._free: queue.Queue[bytearray] = queue.Queue()
+        for _ in range(buffers):
+            self._free.put(bytearray(block_size))
+        self._ready: queue.Queue[Block | None] = queue.Queue()
+        self._stop = threading.Event()
+        self.failed: str | None = None
+        self._thread = threading.Thread(target=self._fill, name="recon-record-blocks", daemon=True)
+        self._thread.start()
+
+    def take(self) -> Iterator[Block]:
+        while (block := self._ready.get()) is not None:
+            yield block
+        self._ready.put(None)  # the end, for the other workers too
+
+    def done(self, block: Block) -> None:
+        self._free.put(block.buffer)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._ready.put(None)
+
+    def close(self) -> None:
+        self.stop()
+        self._thread.join(timeout=30)
+
+    def _fill(self) -> None:
+        try:
+            self._read()
+        except Exception as exc:  # noqa: BLE001 - a corrupt gzip, an unreadable file: the caller falls back
+            self.failed = f"cannot read ({type(exc).__name__}: {exc})"
+        self._ready.put(None)
+
+    def _read(self) -> None:
+        opener: Any = open
+        if self._info.gzipped:
+            try:
+                from isal import igzip
+                opener = igzip.open
+            except ImportError:
+                import gzip
+                opener = gzip.open
+        tail = b""
+        first = True
+        with opener(self._info.path, "rb") as fh:
+            while not self._stop.is_set():
+                try:
+                    buf = self._free.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                view = memoryview(buf)
+                filled = len(tail)
+                view[:filled] = tail
+                while filled < len(buf) and (got := fh.readinto(view[filled:])):
+                    filled += got
+                last = filled < len(buf)
+                cut = filled if last else buf.rfind(b"\n", 0, filled) + 1
+                if cut == 0:
+                    raise ValueError(f"a record longer than {self._size >> 20} MB")
+                start = 0
+                if first:
+                    first = False
+                    start = 3 if buf.startswith(b"\xef\xbb\xbf") else 0
+                    if self._header:
+                        start = _header_end(buf, start, cut)
+                        if start < 0:
+                            raise ValueError("the header does not end in the first block")
+                tail = bytes(view[cut:filled])
+                del view
+                if cut > start or last:
+                    self._ready.put(Block(np.frombuffer(buf, np.uint8, count=cut), start, last, buf))
+                else:
+                    self._free.put(buf)
+                if last:
+                    return
+
+
+def _header_end(buf: bytearray, start: int, end: int) -> int:
+    """Where the record after the CSV header starts (a quoted header name may hold a line break)."""
+    quoted = False
+    at = start
+    while (nl := buf.find(b"\n", at, end)) >= 0:
+        quoted ^= buf.count(b'"', at, nl) % 2 == 1
+        if not quoted:
+            return nl + 1
+        at = nl + 1
+    return -1
+
+
+@contextmanager
+def record_blocks(info: SourceInfo, *, header: bool, buffers: int, block_size: int = BLOCK) -> Iterator[RecordBlocks]:
+    blocks = RecordBlocks(info, header, buffers, block_size)
+    try:
+        yield blocks
+    finally:
+        blocks.close()

@@ -1,0 +1,453 @@
+/* The compiled scanner behind recon/usage_scan.py: record tokenizers (CSV, JSON lines) and the group
+ * table they fill. Built by recon/native.py with the system C compiler and loaded with ctypes, which
+ * releases the GIL around every call, so several threads scan blocks at once.
+ *
+ * A scan call takes a block of whole records and returns a status: SCAN_DONE (every record that starts
+ * in the block was taken; *next = where the next one starts), SCAN_MORE (the data ends inside the record
+ * at *next; only when the caller said more data may follow) or SCAN_GIVE_UP | reason << 8 (*next = the
+ * record). Giving up is never an error: the caller reads the file with DuckDB, which explains it.
+ * Reasons are recon.usage_scan.REASONS. Nothing of a record is recorded before all of it is checked.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#define SCAN_DONE 0
+#define SCAN_MORE 2
+#define SCAN_GIVE_UP 3
+#define GIVE(why) (SCAN_GIVE_UP | ((why) << 8))
+
+#define R_RAGGED 1
+#define R_BLANK 2
+#define R_QUOTE 3
+#define R_LONE_CR 4
+#define R_UTF8 5
+#define R_ESCAPED 6
+#define R_PADDED 7
+#define R_AMOUNT 8
+#define R_JSON 9
+#define R_DUPLICATE 11
+#define R_MEMORY 12
+#define R_KEY_LONG 13
+
+/* Slots: the ten group key fields (recon.usage_scan.KEYS, UsageDate in the day_key place), then
+ * CustomerName and the three summed amounts. */
+#define N_KEY 10
+#define S_DAY 6
+#define S_NAME 10
+#define S_QTY 11
+#define N_SLOT 14
+#define KEY_MAX 4096
+#define SCALE 10000000000LL
+
+typedef struct {
+    int64_t *index;      /* cap entries: group + 1, 0 = empty */
+    int64_t cap;
+    uint64_t *hashes;
+    int32_t *key_len;    /* groups x N_KEY */
+    int64_t *key_off;
+    uint8_t *key_bytes;
+    int64_t key_used, key_cap;
+    int64_t *name_off, *name_len;
+    uint8_t *name_bytes;
+    int64_t name_used, name_cap;
+    int64_t *sums;       /* groups x 6: (low, high) 64-bit halves of each 128-bit sum */
+    int64_t *counts;
+    int64_t groups, group_cap, records;
+} table_t;
+
+typedef struct {
+    const uint8_t *s[N_SLOT];
+    int64_t n[N_SLOT];
+    uint8_t esc[N_SLOT];
+    uint8_t unescaped[KEY_MAX];  /* needed values with "" inside quotes, with the quotes made single */
+} spans_t;
+
+static void *grow(void *p, int64_t count, size_t size) { return realloc(p, (size_t)count * size); }
+
+table_t *recon_table_new(void) {
+    table_t *t = calloc(1, sizeof(table_t));
+    if (!t) return NULL;
+    t->group_cap = 1024;
+    t->cap = 4096;
+    t->index = calloc((size_t)t->cap, sizeof(int64_t));
+    t->hashes = malloc(sizeof(uint64_t) * t->group_cap);
+    t->key_len = malloc(sizeof(int32_t) * N_KEY * t->group_cap);
+    t->key_off = malloc(sizeof(int64_t) * t->group_cap);
+    t->name_off = malloc(sizeof(int64_t) * t->group_cap);
+    t->name_len = malloc(sizeof(int64_t) * t->group_cap);
+    t->sums = calloc((size_t)t->group_cap * 6, sizeof(int64_t));
+    t->counts = calloc((size_t)t->group_cap, sizeof(int64_t));
+    t->key_cap = 1 << 18;
+    t->key_bytes = malloc((size_t)t->key_cap);
+    t->name_cap = 1 << 16;
+    t->name_bytes = malloc((size_t)t->name_cap);
+    if (!t->index || !t->hashes || !t->key_len || !t->key_off || !t->name_off || !t->name_len || !t->sums ||
+        !t->counts || !t->key_bytes || !t->name_bytes) {
+        return NULL; /* the caller treats NULL as "no scanner"; a few KB leak at most, once */
+    }
+    return t;
+}
+
+void recon_table_free(table_t *t) {
+    if (!t) return;
+    free(t->index); free(t->hashes); free(t->key_len); free(t->key_off); free(t->key_bytes);
+    free(t->name_off); free(t->name_len); free(t->name_bytes); free(t->sums); free(t->counts);
+    free(t);
+}
+
+int64_t recon_table_groups(const table_t *t) { return t->groups; }
+int64_t recon_table_records(const table_t *t) { return t->records; }
+const int32_t *recon_table_key_len(const table_t *t) { return t->key_len; }
+const int64_t *recon_table_key_off(const table_t *t) { return t->key_off; }
+const uint8_t *recon_table_key_bytes(const table_t *t) { return t->key_bytes; }
+const int64_t *recon_table_name_off(const table_t *t) { return t->name_off; }
+const int64_t *recon_table_name_len(const table_t *t) { return t->name_len; }
+const uint8_t *recon_table_name_bytes(const table_t *t) { return t->name_bytes; }
+const int64_t *recon_table_sums(const table_t *t) { return t->sums; }
+const int64_t *recon_table_counts(const table_t *t) { return t->counts; }
+
+static int ensure_bytes(uint8_t **p, int64_t *cap, int64_t need) {
+    if (need <= *cap) return 1;
+    int64_t c = *cap;
+    while (c < need) c *= 2;
+    uint8_t *q = realloc(*p, (size_t)c);
+    if (!q) return 0;
+    *p = q;
+    *cap = c;
+    return 1;
+}
+
+static int ensure_groups(table_t *t) {
+    if (t->groups + 1 < t->group_cap && (t->groups + 1) * 2 < t->cap) return 1;
+    if (t->groups + 1 >= t->group_cap) {
+        int64_t c = t->group_cap * 2;
+        void *a = grow(t->hashes, c, sizeof(uint64_t)); if (!a) return 0; t->hashes = a;
+        a = grow(t->key_len, c * N_KEY, sizeof(int32_t)); if (!a) return 0; t->key_len = a;
+        a = grow(t->key_off, c, sizeof(int64_t)); if (!a) return 0; t->key_off = a;
+        a = grow(t->name_off, c, sizeof(int64_t)); if (!a) return 0; t->name_off = a;
+        a = grow(t->name_len, c, sizeof(int64_t)); if (!a) return 0; t->name_len = a;
+        a = grow(t->sums, c * 6, sizeof(int64_t)); if (!a) return 0; t->sums = a;
+        a = grow(t->counts, c, sizeof(int64_t)); if (!a) return 0; t->counts = a;
+        memset(t->sums + t->group_cap * 6, 0, sizeof(int64_t) * 6 * (size_t)(c - t->group_cap));
+        memset(t->counts + t->group_cap, 0, sizeof(int64_t) * (size_t)(c - t->group_cap));
+        t->group_cap = c;
+    }
+    if ((t->groups + 1) * 2 >= t->cap) {
+        int64_t cap = t->cap * 2;
+        int64_t *index = calloc((size_t)cap, sizeof(int64_t));
+        if (!index) return 0;
+        for (int64_t g = 0; g < t->groups; g++) {
+            int64_t at = (int64_t)(t->hashes[g] & (uint64_t)(cap - 1));
+            while (index[at]) at = (at + 1) & (cap - 1);
+            index[at] = g + 1;
+        }
+        free(t->index);
+        t->index = index;
+        t->cap = cap;
+    }
+    return 1;
+}
+
+/* ---- values ---------------------------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at p (*p >= 0x80): 0 if invalid, -1 if cut off at end. */
+static int utf8_length(const uint8_t *p, const uint8_t *end) {
+    uint8_t b = p[0], lo = 0x80, hi = 0xBF;
+    int need;
+    if (b >= 0xC2 && b <= 0xDF) need = 1;
+    else if (b == 0xE0) { need = 2; lo = 0xA0; }
+    else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) need = 2;
+    else if (b == 0xED) { need = 2; hi = 0x9F; }
+    else if (b == 0xF0) { need = 3; lo = 0x90; }
+    else if (b >= 0xF1 && b <= 0xF3) need = 3;
+    else if (b == 0xF4) { need = 3; hi = 0x8F; }
+    else return 0;
+    for (int k = 1; k <= need; k++) {
+        if (p + k >= end) return -1;
+        uint8_t c = p[k];
+        if (k == 1 ? (c < lo || c > hi) : (c < 0x80 || c > 0xBF)) return 0;
+    }
+    return need + 1;
+}
+
+/* -?d{1,8}(.d{1,10})? -> *value in units of 1E-10. Anything else (an exponent, blanks, more digits,
+ * a plus sign, an empty value) is left to DuckDB. */
+static int parse_amount(const uint8_t *s, int64_t n, int64_t *value) {
+    const uint8_t *p = s, *end = s + n;
+    int neg = 0;
+    if (p < end && *p == '-') { neg = 1; p++; }
+    int64_t v = 0;
+    const uint8_t *digits = p;
+    while (p < end && *p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+    int64_t whole = p - digits;
+    if (whole == 0 || whole > 8) return 0;
+    int64_t places = 0;
+    if (p < end && *p == '.') {
+        p++;
+        const uint8_t *f = p;
+        while (p < end && *p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+        places = p - f;
+        if (places == 0 || places > 10) return 0;
+    }
+    if (p != end) return 0;
+    static const int64_t pow10[11] = {1LL, 10LL, 100LL, 1000LL, 10000LL, 100000LL, 1000000LL, 10000000LL,
+                                      100000000LL, 1000000000LL, 10000000000LL};
+    v *= pow10[10 - places];
+    *value = neg ? -v : v;
+    return 1;
+}
+
+static inline uint64_t hash_bytes(const uint8_t *p, int64_t n, uint64_t h) {
+    /* 8 bytes at a time (memcpy: an unaligned load), multiply-xorshift mixing. */
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, (size_t)n);
+    h = (h ^ w ^ ((uint64_t)n << 56)) * 0xBF58476D1CE4E5B9ULL;
+    return h ^ (h >> 31);
+}
+
+static inline void add_exact(int64_t *pair, int64_t v) {
+    unsigned __int128 lo = (uint64_t)pair[0];
+    __int128 total = (__int128)(((unsigned __int128)(uint64_t)pair[1] << 64) | lo) + v;
+    pair[0] = (int64_t)(uint64_t)total;
+    pair[1] = (int64_t)(total >> 64);
+}
+
+/* One record's spans into the table: 0, or a GIVE() code. */
+static int add_record(table_t *t, spans_t *sp) {
+    int64_t used = 0;
+    for (int s = 0; s < N_SLOT; s++) {
+        if (sp->esc[s]) {
+            /* CSV's only escape: "" inside a quoted field is one quote. */
+            const uint8_t *src = sp->s[s];
+            int64_t n = sp->n[s], out = 0;
+            if (used + n > KEY_MAX) return GIVE(R_KEY_LONG);
+            for (int64_t i = 0; i < n; i++) {
+                sp->unescaped[used + out++] = src[i];
+                if (src[i] == '"') i++;
+            }
+            sp->s[s] = sp->unescaped + used;
+            sp->n[s] = out;
+            sp->esc[s] = 0;
+            used += out;
+        }
+    }
+    for (int s = 0; s < N_SLOT; s++) {
+        int64_t n = sp->n[s];
+        if (n > 0) {
+            uint8_t a = sp->s[s][0], b = sp->s[s][n - 1];
+            if (a == ' ' || a == '\t' || b == ' ' || b == '\t') return GIVE(R_PADDED);
+        }
+    }
+    int64_t amount[3];
+    for (int j = 0; j < 3; j++)
+        if (!parse_amount(sp->s[S_QTY + j], sp->n[S_QTY + j], &amount[j])) return GIVE(R_AMOUNT);
+    /* ISO UsageDate: its month is the key; anything else is kept whole and parsed per group. */
+    if (sp->n[S_DAY] >= 7 && sp->s[S_DAY][4] == '-') sp->n[S_DAY] = 7;
+    uint64_t h = 0x243F6A8885A308D3ULL;
+    int64_t total = 0;
+    for (int s = 0; s < N_KEY; s++) {
+        h = hash_bytes(sp->s[s], sp->n[s], h + (uint64_t)s);
+        total += sp->n[s];
+    }
+    if (total > KEY_MAX) return GIVE(R_KEY_LONG);
+    int64_t mask = t->cap - 1, at = (int64_t)(h & (uint64_t)mask), g = -1;
+    while (t->index[at]) {
+        int64_t c = t->index[at] - 1;
+        if (t->hashes[c] == h) {
+            const int32_t *lens = t->key_len + c * N_KEY;
+            const uint8_t *k = t->key_bytes + t->key_off[c];
+            int same = 1;
+            for (int s = 0; s < N_KEY && same; s++) {
+                if (lens[s] != sp->n[s] || memcmp(k, sp->s[s], (size_t)sp->n[s]) != 0) same = 0;
+                k += lens[s];
+            }
+            if (same) { g = c; break; }
+        }
+        at = (at + 1) & mask;
+    }
+    const uint8_t *name = sp->s[S_NAME];
+    int64_t name_n = sp->n[S_NAME];
+    if (g < 0) {
+        if (!ensure_groups(t) || !ensure_bytes(&t->key_bytes, &t->key_cap, t->key_used + total) ||
+            !ensure_bytes(&t->name_bytes, &t->name_cap, t->name_used + name_n + 1))
+            return GIVE(R_MEMORY);
+        mask = t->cap - 1;
+        at = (int64_t)(h & (uint64_t)mask);
+        while (t->index[at]) at = (at + 1) & mask;
+        g = t->groups++;
+        t->index[at] = g + 1;
+        t->hashes[g] = h;
+        t->key_off[g] = t->key_used;
+        for (int s = 0; s < N_KEY; s++) {
+            t->key_len[g * N_KEY + s] = (int32_t)sp->n[s];
+            memcpy(t->key_bytes + t->key_used, sp->s[s], (size_t)sp->n[s]);
+            t->key_used += sp->n[s];
+        }
+        t->name_off[g] = t->name_used;
+        t->name_len[g] = name_n;
+        memcpy(t->name_bytes + t->name_used, name, (size_t)name_n);
+        t->name_used += name_n;
+    } else {
+        /* max(CustomerName) by bytes, which for UTF-8 is the order of the text. */
+        int64_t old_n = t->name_len[g];
+        int64_t common = old_n < name_n ? old_n : name_n;
+        int cmp = memcmp(name, t->name_bytes + t->name_off[g], (size_t)common);
+        if (cmp > 0 || (cmp == 0 && name_n > old_n)) {
+            if (!ensure_bytes(&t->name_bytes, &t->name_cap, t->name_used + name_n + 1)) return GIVE(R_MEMORY);
+            t->name_off[g] = t->name_used;
+            t->name_len[g] = name_n;
+            memcpy(t->name_bytes + t->name_used, name, (size_t)name_n);
+            t->name_used += name_n;
+        }
+    }
+    for (int j = 0; j < 3; j++) add_exact(t->sums + g * 6 + 2 * j, amount[j]);
+    t->counts[g]++;
+    t->records++;
+    return 0;
+}
+
+/* ---- CSV ------------------------------------------------------------------------------------- */
+
+static uint8_t PLAIN_STOP[256], QUOTED_STOP[256], JSON_STOP[256];
+
+static void init_tables(void) {
+    static int done = 0;
+    if (done) return;
+    for (int c = 0; c < 256; c++) {
+        PLAIN_STOP[c] = c == ',' || c == '\n' || c == '"' || c == '\r' || c >= 0x80;
+        QUOTED_STOP[c] = c == '"' || c >= 0x80;
+        JSON_STOP[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+    }
+    done = 1;
+}
+
+/* First byte at or after p that ends a run of plain field bytes: , \n " \r or a non-ASCII byte. */
+static inline const uint8_t *plain_run(const uint8_t *p, const uint8_t *end) {
+#ifdef __SSE2__
+    const __m128i comma = _mm_set1_epi8(','), nl = _mm_set1_epi8('\n'), quote = _mm_set1_epi8('"'),
+                  cr = _mm_set1_epi8('\r');
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, nl)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, cr)));
+        int bits = _mm_movemask_epi8(_mm_or_si128(m, v)); /* v's high bit: non-ASCII */
+        if (bits) return p + __builtin_ctz((unsigned)bits);
+        p += 16;
+    }
+#endif
+    while (p < end && !PLAIN_STOP[*p]) p++;
+    return p;
+}
+
+static inline const uint8_t *quoted_run(const uint8_t *p, const uint8_t *end) {
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"');
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        int bits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), v));
+        if (bits) return p + __builtin_ctz((unsigned)bits);
+        p += 16;
+    }
+#endif
+    while (p < end && !QUOTED_STOP[*p]) p++;
+    return p;
+}
+
+int64_t recon_scan_csv(table_t *t, const uint8_t *buf, int64_t start, int64_t n, int32_t final, int64_t ncols,
+                      const int64_t *slots, int64_t *next) {
+    init_tables();
+    const uint8_t *end = buf + n;
+    const uint8_t *rec = buf + start;
+    spans_t sp;
+    memset(&sp, 0, sizeof sp);
+    static const uint8_t empty = 0;
+    for (int s = 0; s < N_SLOT; s++) sp.s[s] = &empty;
+    while (rec < end) {
+        *next = rec - buf;
+        const uint8_t *p = rec;
+        int64_t field = 0;
+        if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')) return GIVE(R_BLANK);
+        for (;;) {
+            const uint8_t *fs, *fe;
+            uint8_t escaped = 0;
+            if (p < end && *p == '"') {
+                const uint8_t *q = p + 1;
+                for (;;) {
+                    q = quoted_run(q, end);
+                    if (q >= end) return final ? GIVE(R_QUOTE) : SCAN_MORE;
+                    if (*q != '"') {
+                        int w = utf8_length(q, end);
+                        if (w < 0 && !final) return SCAN_MORE;
+                        if (w <= 0) return GIVE(R_UTF8);
+                        q += w;
+                        continue;
+                    }
+                    if (q + 1 < end && q[1] == '"') { escaped = 1; q += 2; continue; }
+                    if (q + 1 >= end && !final) return SCAN_MORE;
+                    break;
+                }
+                fs = p + 1;
+                fe = q;
+                p = q + 1;
+            } else {
+                const uint8_t *q = p;
+                for (;;) {
+                    q = plain_run(q, end);
+                    if (q < end && *q >= 0x80) {
+                        int w = utf8_length(q, end);
+                        if (w < 0 && !final) return SCAN_MORE;
+                        if (w <= 0) return GIVE(R_UTF8);
+                        q += w;
+                        continue;
+                    }
+                    break;
+                }
+                fs = p;
+                fe = q;
+                p = q;
+            }
+            /* p: the byte after the field. */
+            int last_field;
+            if (p >= end) {
+                if (!final) return SCAN_MORE;
+                last_field = 1;
+            } else if (*p == ',') {
+                last_field = 0;
+                p++;
+            } else if (*p == '\n') {
+                last_field = 1;
+                p++;
+            } else if (*p == '\r') {
+                if (p + 1 >= end && !final) return SCAN_MORE;
+                if (p + 1 < end && p[1] == '\n') { last_field = 1; p += 2; }
+                else return GIVE(R_LONE_CR);
+            } else {
+                return GIVE(R_QUOTE);
+            }
+            if (field < ncols) {
+                int64_t slot = slots[field];
+                if (slot >= 0) { sp.s[slot] = fs; sp.n[slot] = fe - fs; sp.esc[slot] = escaped; }
+            }
+            field++;
+            if (last_field) break;
+        }
+        if (field != ncols) return GIVE(R_RAGGED);
+        int code = add_record(t, &sp);
+        if (code) return code;
+        rec = p;
+    }
+    *next = rec - buf;
+    return SCAN_DONE;
+}

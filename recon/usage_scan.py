@@ -1,0 +1,214 @@
+"""The fast path for clean daily-rated usage files: a compiled scanner (recon/usage_scan.c) that groups
+rows in one pass.
+
+Why not a general engine: to be strict about structure, DuckDB's reader parses every field as a
+typed value, and polars cannot be made to notice a ragged row at all (it stops at the last column a
+query needs, and pads a short row). This scanner walks every byte once (16 at a time), counts every
+record's fields, keeps only the spans of the columns the aggregation needs, and hashes the group key
+straight from the bytes. One thread reads, or inflates with ISA-L, into a few recycled buffers; the
+other threads scan them (recon.usage_blocks), each into a table of its own.
+
+It is a fast path, never the last word. It gives up (returns no table, and recon.aggregate's DuckDB
+paths read the file and explain it) on anything it would have to interpret:
+- a ragged record, a blank line, a lone CR, a stray quote, invalid UTF-8, a malformed JSON line;
+- a needed value that is escaped (`""` inside quotes, `\\` in JSON), padded with blanks, or an amount
+  outside `-?digits[.digits]` with at most 8 integer and 10 decimal digits (DuckDB rounds longer
+  fractions half away from zero; wider values are rare enough to leave to it).
+What it returns is what `_fast_sql`'s `sub` relation holds, so recon.aggregate checks and normalises
+the groups with the same SQL as every other path. Amounts are summed exactly, as 128-bit integers of
+1E-10, never as floats.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from recon import native
+from recon.sources import SourceInfo
+
+if TYPE_CHECKING:
+    import pyarrow
+
+# Group key slots, in the order of recon.aggregate's `sub` relation, then the carried values. Slot
+# numbers are usage_scan.c's.
+KEYS = ("CustomerId", "SubscriptionId", "EntitlementId", "MeterCategory", "BillingCurrency", "PricingCurrency",
+        "day_key", "UnitPrice", "PCToBCExchangeRate", "PartnerEarnedCreditPercentage")
+SUMMED = ("Quantity", "BillingPreTaxTotal", "PricingPreTaxTotal")
+SLOT_COLUMNS = (*KEYS[:6], "UsageDate", *KEYS[7:], "CustomerName", *SUMMED)
+N_KEY = len(KEYS)
+
+DONE, MORE, GIVE_UP = 0, 2, 3
+# Why the scanner gave up (usage_scan.c's R_* codes), for the log line; DuckDB then reads the file.
+REASONS = {1: "ragged record", 2: "blank line", 3: "stray quote", 4: "lone CR", 5: "invalid UTF-8",
+           6: "escaped needed value", 7: "blank-padded needed value", 8: "amount outside the fast format",
+           9: "malformed JSON line", 10: "record crosses a block cut", 11: "duplicate JSON key",
+           12: "out of memory", 13: "group key over 4 KB"}
+SCALE = 10
+# Bytes per buffer the reader fills (a record may not be longer).
+BLOCK = 4 << 20
+
+
+def available() -> bool:
+    return native.load() is not None
+
+
+@dataclass
+class Outcome:
+    table: pyarrow.Table | None
+    records: int
+    reason: str | None = None   # why the fast path gave up
+
+
+class _Table:
+    """A C group table (freed with the object)."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self.lib = lib
+        self.ptr = lib.recon_table_new()
+        if not self.ptr:
+            raise MemoryError("recon scanner: no memory for a group table")
+
+    def __del__(self) -> None:
+        if getattr(self, "ptr", None):
+            self.lib.recon_table_free(self.ptr)
+            self.ptr = None
+
+    def _array(self, name: str, dtype: type, count: int) -> np.ndarray:
+        address = getattr(self.lib, f"recon_table_{name}")(self.ptr)
+        if not count or not address:
+            return np.zeros(0, dtype)
+        return np.ctypeslib.as_array(ctypes.cast(address, ctypes.POINTER(np.ctypeslib.as_ctypes_type(dtype))),
+                                     (count,)).copy()
+
+    @property
+    def records(self) -> int:
+        return int(self.lib.recon_table_records(self.ptr))
+
+    def merge_into(self, out: dict[tuple[str, ...], list[Any]]) -> None:
+        """Fold this table's groups into `out` (raw key -> [name, qty, cost, ptotal, records])."""
+        groups = int(self.lib.recon_table_groups(self.ptr))
+        if not groups:
+            return
+        key_len = self._array("key_len", np.int32, groups * N_KEY).reshape(groups, N_KEY)
+        key_off = self._array("key_off", np.int64, groups)
+        name_off = self._array("name_off", np.int64, groups)
+        name_len = self._array("name_len", np.int64, groups)
+        sums = self._array("sums", np.int64, groups * 6).reshape(groups, 6)
+        counts = self._array("counts", np.int64, groups)
+        key_bytes = self._array("key_bytes", np.uint8, int(key_off[-1] + key_len[-1].sum())).tobytes()
+        name_end = int((name_off + name_len).max())
+        name_bytes = self._array("name_bytes", np.uint8, name_end).tobytes()
+        for g in range(groups):
+            off = int(key_off[g])
+            parts = []
+            for length in key_len[g].tolist():
+                parts.append(key_bytes[off:off + length].decode("utf-8"))
+                off += length
+            key = tuple(parts)
+            name = name_bytes[int(name_off[g]):int(name_off[g] + name_len[g])].decode("utf-8")
+            row = sums[g].tolist()
+            amounts = [_amount(row[2 * i], row[2 * i + 1]) for i in range(3)]
+            acc = out.get(key)
+            if acc is None:
+                out[key] = [name, *amounts, int(counts[g])]
+            else:
+                acc[0] = max(acc[0], name)
+                for i in range(3):
+                    acc[1 + i] += amounts[i]
+                acc[4] += int(counts[g])
+
+
+def _amount(low: int, high: int) -> Decimal:
+    return Decimal((high << 64) + (low & ((1 << 64) - 1))).scaleb(-SCALE)
+
+
+def _slots(header: tuple[str, ...], cols: dict[str, str | None]) -> np.ndarray:
+    """Column number -> slot (or -1). An absent optional column never fills its slot: it reads as empty."""
+    position = {name: i for i, name in enumerate(header)}
+    out = np.full(len(header), -1, np.int64)
+    for slot, column in enumerate(SLOT_COLUMNS):
+        actual = cols.get(column)
+        if actual is not None and actual in position:
+            out[position[actual]] = slot
+    return out
+
+
+def _table(merged: dict[tuple[str, ...], list[Any]]) -> pyarrow.Table:
+    import pyarrow as pa
+
+    decimal = pa.decimal128(38, SCALE)
+    keys = list(merged)
+    values = list(merged.values())
+    columns: dict[str, pyarrow.Array] = {k: pa.array([key[i] for key in keys], pa.string())
+                                         for i, k in enumerate(KEYS)}
+    columns["name"] = pa.array([v[0] for v in values], pa.string())
+    columns["bad_rows"] = pa.array([0] * len(values), pa.int64())
+    for i, name in enumerate(("qty", "cost", "ptotal")):
+        columns[name] = pa.array([v[1 + i] for v in values], decimal)
+    columns["n"] = pa.array([v[4] for v in values], pa.int64())
+    return pa.table(columns)
+
+
+def scan_csv(info: SourceInfo, cols: dict[str, str | None], threads: int | None = None) -> Outcome:
+    """Plain or gzip'd CSV -> the file's sub-groups, or Outcome(None, reason) when it has to be DuckDB's."""
+    lib = native.load()
+    if lib is None:
+        return Outcome(None, 0, "no compiled scanner")
+    slots = _slots(info.header, cols)
+    ncols = len(info.header)
+    slot_ptr = slots.ctypes.data
+
+    def scan(table: _Table, data: np.ndarray, start: int, last: bool, nxt: ctypes.c_int64) -> int:
+        return int(lib.recon_scan_csv(table.ptr, data.ctypes.data, start, len(data), int(last), ncols, slot_ptr,
+                                     ctypes.byref(nxt)))
+
+    return _scan(info, lib, scan, header=True, threads=threads or os.cpu_count() or 1)
+
+
+def _scan(info: SourceInfo, lib: ctypes.CDLL, scan: Any, *, header: bool, threads: int) -> Outcome:
+    """One thread reads (inflating with ISA-L when gzip'd) into a few recycled buffers, cut after the
+    last newline of each; `threads` workers scan whole buffers into tables of their own, merged at the
+    end. A buffer whose last record does not end at its cut (a quoted field with a line break across
+    the cut) makes the scan give up: a wrong cut costs speed, never a row."""
+    from recon.usage_blocks import record_blocks
+
+    tables = [_Table(lib) for _ in range(threads)]
+    failure: list[str] = []
+    with record_blocks(info, header=header, buffers=threads + 2, block_size=BLOCK) as blocks:
+        def work(part: int) -> None:
+            table, nxt = tables[part], ctypes.c_int64(0)
+            for block in blocks.take():
+                code = scan(table, block.data, block.start, block.last, nxt)
+                blocks.done(block)
+                if code != DONE:
+                    failure.append(REASONS[10] if code == MORE else REASONS.get(code >> 8, "scan"))
+                    blocks.stop()
+                    return
+
+        workers = [threading.Thread(target=work, args=(p,), name=f"recon-scan-{p}") for p in range(1, threads)]
+        for w in workers:
+            w.start()
+        work(0)
+        for w in workers:
+            w.join()
+    if blocks.failed:
+        return Outcome(None, 0, blocks.failed)
+    if failure:
+        return Outcome(None, 0, failure[0])
+    records = sum(t.records for t in tables)
+    if not records:
+        return Outcome(None, 0, "no records")
+    merged: dict[tuple[str, ...], list[Any]] = {}
+    try:
+        for t in tables:
+            t.merge_into(merged)
+    except UnicodeDecodeError:
+        return Outcome(None, 0, REASONS[5])
+    return Outcome(_table(merged), records)

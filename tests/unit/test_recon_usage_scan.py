@@ -1,0 +1,199 @@
+"""The compiled usage scanner (recon/usage_scan.c): it takes clean files, gives up on anything it would
+have to interpret, and whatever it does, aggregate_usage's answer is DuckDB's to the digit."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import recon.usage_scan as us
+from recon import native
+from recon.aggregate import aggregate_usage
+from recon.columns import USAGE_COLUMNS, USAGE_OPTIONAL, USAGE_REQUIRED, resolve
+from recon.quarantine import read_quarantine
+from recon.sources import inspect
+from shared.errors import ValidationError
+from tests.plugins.recon import usage_row, write_csv, write_jsonl
+
+OPTIONAL = USAGE_OPTIONAL + ("PartnerEarnedCreditPercentage",)
+
+
+@pytest.fixture(autouse=True)
+def _scanner_built() -> None:
+    # CI installs a C compiler (.ci/run): the scanner must be there, or these tests would test nothing.
+    assert us.available(), "the recon scanner did not build (is a C compiler installed?)"
+
+
+def _scan(path: Path, threads: int = 2) -> us.Outcome:
+    info = inspect(path)
+    return us.scan_csv(info, resolve(info.header, USAGE_REQUIRED, OPTIONAL, what="test"), threads)
+
+
+def _same(path: Path, tmp_path: Path) -> None:
+    """Same groups, counts and quarantine; or, for a file DuckDB cannot read at all, the same error."""
+    try:
+        duck = aggregate_usage(path, quarantine_path=tmp_path / "duck.q.jsonl", scanner=False)
+    except ValidationError as exc:
+        with pytest.raises(ValidationError) as raised:
+            aggregate_usage(path, quarantine_path=tmp_path / "fast.q.jsonl")
+        assert str(raised.value) == str(exc)
+        return
+    fast = aggregate_usage(path, quarantine_path=tmp_path / "fast.q.jsonl")
+    assert fast.groups == duck.groups  # type: ignore[attr-defined]
+    assert (fast.rows_read, fast.rows_aggregated, fast.rows_quarantined) == (  # type: ignore[attr-defined]
+        duck.rows_read, duck.rows_aggregated, duck.rows_quarantined)  # type: ignore[attr-defined]
+    if duck.quarantine_path:  # type: ignore[attr-defined]
+        assert read_quarantine(fast.quarantine_path) == read_quarantine(duck.quarantine_path)  # type: ignore[attr-defined]
+
+
+def _awkward_rows(n: int) -> list[dict[str, str]]:
+    names = ["Contoso, \"Ltd\"", "Compañía Ñandú S.A.", "Fabrikam\nMultiline", "東京商事", "Plain"]
+    rows = []
+    for i in range(n):
+        rows.append(usage_row(
+            CustomerId=f"cust-{i % 7}", CustomerName=names[i % len(names)] if i % 11 else "",
+            SubscriptionId=f"sub-{i % 1500}", EntitlementId="" if i % 13 == 0 else f"ent-{i % 3}",
+            MeterCategory=("Virtual Machines", "Storage", "Bandwidth, Egress")[i % 3],
+            UsageDate=("2026-10-03T00:00:00Z", "11/2/2026", "2026-11-30")[i % 3],
+            Quantity=("0.1", "-3.5", "12345678.0123456789", "0")[i % 4],
+            BillingPreTaxTotal=("0.85", "-0.30", "1.005")[i % 3], PricingPreTaxTotal="0.9",
+            BillingCurrency=("USD", "EUR", "COP")[i % 3], PCToBCExchangeRate=("1", "0.9", "4123.5")[i % 3],
+            PartnerEarnedCreditPercentage=("15", "", "0")[i % 3],
+            Tags=('{"cost center": "a,b", "note": "line\nbreak"}', "", '"quoted"')[i % 3],
+            ResourceURI="/subscriptions/x/resourceGroups/rg/" + "r" * (i % 40)))
+    return rows
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("kind", ["csv", "csv-crlf-bom", "csv.gz"])
+def test_clean_awkward_files_are_scanned_and_agree_with_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               threads: int, kind: str) -> None:
+    """Quoted commas, quotes and line breaks, non-ASCII names, empty optional values, three date forms,
+    3,000 groups (the C table grows), and 2 KB buffers, so records and quoted line breaks meet every cut."""
+    monkeypatch.setattr(us, "BLOCK", 2048)
+    rows = _awkward_rows(3000)
+    path = write_csv(tmp_path / f"u.{kind.split('-')[0]}", rows, crlf="crlf" in kind, bom="bom" in kind,
+                     gz=kind.endswith(".gz"))
+    outcome = _scan(path, threads)
+    if outcome.table is None:
+        # Only a quoted line break that sits across a cut may send this file to DuckDB: seen from the
+        # block before the cut (a record that does not end) or from the one after (it starts mid-field).
+        assert outcome.reason in {us.REASONS[r] for r in (10, 1, 2, 3, 4)}, outcome.reason
+    else:
+        assert outcome.records == 3000
+    monkeypatch.setattr(us, "BLOCK", 1 << 20)
+    assert _scan(path, threads).table is not None
+    _same(path, tmp_path)
+
+
+def test_absent_optional_columns_read_as_empty(tmp_path: Path) -> None:
+    columns = [c for c in USAGE_COLUMNS if c not in ("EntitlementId", "CustomerName", "PartnerEarnedCreditPercentage")]
+    path = write_csv(tmp_path / "u.csv", _awkward_rows(50), columns=columns)
+    assert _scan(path).table is not None
+    _same(path, tmp_path)
+
+
+def _replace_line(path: Path, line_no: int, new: bytes) -> None:
+    lines = path.read_bytes().split(b"\n")
+    lines[line_no - 1] = new
+    path.write_bytes(b"\n".join(lines))
+
+
+GIVE_UPS = {
+    "ragged long": (lambda line: line + b",extra", 1),
+    "ragged short": (lambda line: line.rsplit(b",", 1)[0], 1),
+    "blank line": (lambda line: b"", 2),
+    "stray quote": (lambda line: line.replace(b"Virtual Machines", b'Virtual "Machines'), 3),
+    "lone CR": (lambda line: line.replace(b"Virtual Machines", b"Virtual\rMachines"), 4),
+    "invalid UTF-8": (lambda line: line.replace(b"Contoso", b"Cont\xffso"), 5),
+    "padded needed value": (lambda line: line.replace(b",cust-", b", cust-"), 7),
+    "exponent amount": (lambda line: line.replace(b",0.85,USD", b",8.5E-1,USD"), 8),
+    "eleven decimals": (lambda line: line.replace(b",0.85,USD", b",0.85000000001,USD"), 8),
+    "nine integer digits": (lambda line: line.replace(b",0.85,USD", b",123456789.5,USD"), 8),
+    "empty amount": (lambda line: line.replace(b",0.85,USD", b",,USD"), 8),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GIVE_UPS))
+def test_anything_to_interpret_is_left_to_duckdb(tmp_path: Path, case: str) -> None:
+    """The scanner gives up (and says why); aggregate_usage's groups and quarantine are then exactly
+    what DuckDB's paths make of the file, line numbers included."""
+    change, reason = GIVE_UPS[case]
+    # Long enough that the damage is past what inspect() decodes to read the header.
+    path = write_csv(tmp_path / "u.csv", [usage_row(CustomerId=f"cust-{i % 3}") for i in range(200)])
+    lines = path.read_bytes().split(b"\n")
+    _replace_line(path, 150, change(lines[149]))
+    outcome = _scan(path)
+    assert outcome.table is None and outcome.reason == us.REASONS[reason]
+    _same(path, tmp_path)
+
+
+def test_escaped_quotes_in_needed_values_are_unescaped(tmp_path: Path) -> None:
+    rows = [usage_row(CustomerName='Contoso "Ltd"', MeterCategory='Virtual "VM" Machines'),
+            usage_row(CustomerName='Contoso "Ltd"', MeterCategory='Virtual "VM" Machines', Quantity="2")]
+    path = write_csv(tmp_path / "u.csv", rows)
+    assert _scan(path).table is not None
+    _same(path, tmp_path)
+    [group] = aggregate_usage(path, quarantine_path=tmp_path / "q.jsonl").groups
+    assert (group.customer_name, group.meter_category, group.row_count) == ('Contoso "Ltd"', 'Virtual "VM" Machines', 2)
+
+
+def test_ragged_row_is_quarantined_with_its_line(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "u.csv", [usage_row() for _ in range(5)])
+    lines = path.read_bytes().split(b"\n")
+    _replace_line(path, 4, lines[3] + b",unquoted, comma")
+    result = aggregate_usage(path, quarantine_path=tmp_path / "q.jsonl")
+    assert (result.rows_aggregated, result.rows_quarantined) == (4, 1)
+    assert [row.line for row in result.quarantine_sample] == [4]
+
+
+def test_corrupt_gzip_is_still_a_clear_error(tmp_path: Path) -> None:
+    data = gzip.compress(write_csv(tmp_path / "u.csv", [usage_row()] * 2000).read_bytes())
+    (tmp_path / "t.csv.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValidationError, match="corrupt or truncated gzip"):
+        aggregate_usage(tmp_path / "t.csv.gz", quarantine_path=tmp_path / "q.jsonl")
+
+
+def test_without_the_library_everything_goes_through_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_csv(tmp_path / "u.csv", _awkward_rows(30))
+    expected = aggregate_usage(path, quarantine_path=tmp_path / "a.jsonl").groups
+    monkeypatch.setenv("CSPB_NATIVE_SCAN", "0")
+    monkeypatch.setattr(native, "_tried", False)
+    monkeypatch.setattr(native, "_loaded", None)
+    assert native.load() is None and not us.available()
+    assert _scan(path).table is None
+    assert aggregate_usage(path, quarantine_path=tmp_path / "b.jsonl").groups == expected
+
+
+def test_build_is_keyed_by_source_and_reused(tmp_path: Path) -> None:
+    first = native.build(tmp_path)
+    mtime = first.stat().st_mtime_ns
+    assert native.build(tmp_path) == first and first.stat().st_mtime_ns == mtime
+    assert first.name == native.library_name() and not list(tmp_path.glob(".build-*"))
+
+
+_text = st.text(alphabet=st.sampled_from(list("ab ,\"\n\r;é東-")), max_size=6)
+_amount = st.one_of(st.decimals(min_value=-10**8, max_value=10**8, places=4, allow_nan=False).map(str),
+                    st.sampled_from(["", "1e3", " 1", "0.00000000001", "123456789.1", "-0", "abc"]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.fixed_dictionaries({
+    "CustomerId": st.sampled_from(["c1", "c2", "", " c1"]), "CustomerName": _text,
+    "SubscriptionId": st.sampled_from(["s1", "s2"]), "MeterCategory": st.sampled_from(["VM", "Storage", "a,b"]),
+    "UsageDate": st.sampled_from(["2026-10-03", "11/2/2026", "bad", ""]), "Quantity": _amount,
+    "BillingPreTaxTotal": _amount, "PricingPreTaxTotal": _amount, "BillingCurrency": st.sampled_from(["USD", "EUR", "XXX"]),
+    "Tags": _text}), min_size=1, max_size=25), gz=st.booleans(), crlf=st.booleans())
+def test_any_file_aggregates_exactly_as_duckdb_does(tmp_path: Path, rows: list[dict[str, str]], gz: bool,
+                                                     crlf: bool) -> None:
+    path = write_csv(tmp_path / ("u.csv.gz" if gz else "u.csv"), [usage_row(**r) for r in rows], crlf=crlf, gz=gz)
+    _same(path, tmp_path)
+
+
+def test_json_lines_are_not_taken_by_the_csv_scanner(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "u.jsonl.gz", [usage_row()])
+    _same(path, tmp_path)
