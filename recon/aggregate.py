@@ -345,7 +345,9 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
     # Clean files (the normal case) take the parallel fast path. Anything wrong, and we read again
     # with record numbers so every quarantined row carries its line.
     folded: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] | None
-    outcome = usage_scan.scan_csv(info, cols, threads) if scanner and info.fmt == "csv" else None
+    # An explicit jsonl_engine="polars" is a request for polars (tests, the bench).
+    use_scanner = scanner and not (info.fmt == "jsonl" and jsonl_engine == "polars")
+    outcome = usage_scan.scan(info, cols, threads) if use_scanner else None
     if outcome is not None and outcome.table is not None:
         folded = _fold(_checked_groups(outcome.table, memory_limit), strict=True)
     elif info.fmt == "jsonl" and jsonl_engine == "polars" and jsonl_fast.available():

@@ -11,7 +11,7 @@ other threads scan them (recon.usage_blocks), each into a table of its own.
 It is a fast path, never the last word. It gives up (returns no table, and recon.aggregate's DuckDB
 paths read the file and explain it) on anything it would have to interpret:
 - a ragged record, a blank line, a lone CR, a stray quote, invalid UTF-8, a malformed JSON line;
-- a needed value that is escaped (`""` inside quotes, `\\` in JSON), padded with blanks, or an amount
+- an escaped JSON key, a JSON escape that is not text (a lone surrogate, NUL), or an amount
   outside `-?digits[.digits]` with at most 8 integer and 10 decimal digits (DuckDB rounds longer
   fractions half away from zero; wider values are rare enough to leave to it).
 What it returns is what `_fast_sql`'s `sub` relation holds, so recon.aggregate checks and normalises
@@ -47,7 +47,7 @@ N_KEY = len(KEYS)
 DONE, MORE, GIVE_UP = 0, 2, 3
 # Why the scanner gave up (usage_scan.c's R_* codes), for the log line; DuckDB then reads the file.
 REASONS = {1: "ragged record", 2: "blank line", 3: "stray quote", 4: "lone CR", 5: "invalid UTF-8",
-           6: "escaped needed value", 7: "blank-padded needed value", 8: "amount outside the fast format",
+           6: "escaped needed value", 8: "amount outside the fast format",
            9: "malformed JSON line", 10: "record crosses a block cut", 11: "duplicate JSON key",
            12: "out of memory", 13: "group key over 4 KB"}
 SCALE = 10
@@ -154,6 +154,34 @@ def _table(merged: dict[tuple[str, ...], list[Any]]) -> pyarrow.Table:
         columns[name] = pa.array([v[1 + i] for v in values], decimal)
     columns["n"] = pa.array([v[4] for v in values], pa.int64())
     return pa.table(columns)
+
+
+def scan(info: SourceInfo, cols: dict[str, str | None], threads: int | None = None) -> Outcome:
+    """A usage file (CSV or JSON lines, plain or gzip'd) -> its sub-groups, or Outcome(None, reason)
+    when it has to be DuckDB's."""
+    if native.load() is None:
+        return Outcome(None, 0, "no compiled scanner")
+    return (scan_csv if info.fmt == "csv" else scan_jsonl)(info, cols, threads)
+
+
+def scan_jsonl(info: SourceInfo, cols: dict[str, str | None], threads: int | None = None) -> Outcome:
+    """JSON lines: each wanted key (as the file spells it) fills its slot; other keys are validated and skipped."""
+    lib = native.load()
+    if lib is None:
+        return Outcome(None, 0, "no compiled scanner")
+    wanted = [(actual.encode("utf-8"), slot) for slot, column in enumerate(SLOT_COLUMNS)
+              if (actual := cols.get(column)) is not None]
+    names = np.frombuffer(b"".join(n for n, _ in wanted) or b"\0", np.uint8).copy()
+    offsets = np.array([0, *np.cumsum([len(n) for n, _ in wanted])], np.int64)
+    name_slots = np.array([slot for _, slot in wanted], np.int64)
+    refs = (names, offsets, name_slots)  # held while the workers run
+
+    def scan(table: _Table, data: np.ndarray, start: int, last: bool, nxt: ctypes.c_int64) -> int:
+        return int(lib.recon_scan_jsonl(table.ptr, data.ctypes.data, start, len(data), int(last),
+                                        refs[0].ctypes.data, refs[1].ctypes.data, refs[2].ctypes.data, len(wanted),
+                                        ctypes.byref(nxt)))
+
+    return _scan(info, lib, scan, header=False, threads=threads or os.cpu_count() or 1)
 
 
 def scan_csv(info: SourceInfo, cols: dict[str, str | None], threads: int | None = None) -> Outcome:
