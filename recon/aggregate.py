@@ -2,10 +2,11 @@
 
 Groups usage by customer x subscription x entitlement x meter category x month x currency, in
 bounded memory whatever the file size. Three readers, tried in this order:
-- CSV and CSV.gz: the compiled scanner (recon/usage_scan.py, recon/usage_scan.c). It checks every
-  record's field count, so a ragged row still fails loudly, which polars cannot do (it stops at the
-  last column a query uses and pads short rows), and it is faster than DuckDB's strict reader, which
-  parses every field. It gives up on anything it would have to interpret, and DuckDB reads the file.
+- CSV and JSON lines, plain or gzip'd: the compiled scanner (recon/usage_scan.py, recon/usage_scan.c).
+  It checks every CSV record's field count, so a ragged row still fails loudly, which polars cannot do
+  (it stops at the last column a query uses and pads short rows), and every JSON line's grammar; it is
+  faster than DuckDB's strict readers, which parse every field. It gives up on anything it would have
+  to interpret, and DuckDB reads the file.
 - DuckDB's readers: the fast path below, then the exact path for files with bad rows. Gzip'd CSV is
   inflated by a child process with ISA-L into FIFOs (two cores, faster inflater). JSON lines may
   take polars fed 4 MB blocks (recon/jsonl_fast.py, `jsonl_engine="polars"`); DuckDB is the default.
