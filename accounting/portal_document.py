@@ -7,6 +7,8 @@ in-memory portal has only the portal's own invoice model, which is turned into t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from accounting.render import render_invoice_pdf, render_receipt_pdf
 from dataverse.client import DataverseClient
 from payments import invoice_records as records
@@ -44,14 +46,19 @@ def dataverse_invoice_pdf(dv: DataverseClient, invoice: Invoice) -> bytes:
     return render_invoice_pdf(doc, customer=customer, language=doc.language or invoice.language)
 
 
-def portal_receipt_pdf(invoice: Invoice, account: Account | None, payment: Payment) -> bytes:
-    """In-memory portal: the receipt of one succeeded payment."""
-    return render_receipt_pdf(doc_from_portal_invoice(invoice), payment, customer=account.name if account else "",
-                              language=invoice.language)
+def portal_receipt_pdf(invoice: Invoice, account: Account | None, payment: Payment,
+                       history: Sequence[Payment]) -> bytes:
+    """In-memory portal: the receipt of one succeeded payment; `history` is the invoice's attempts, oldest
+    first, from which the balance right after this payment is worked out."""
+    return render_receipt_pdf(doc_from_portal_invoice(invoice), payment, history=history,
+                              customer=account.name if account else "", language=invoice.language)
 
 
-def dataverse_receipt_pdf(dv: DataverseClient, invoice: Invoice, payment: Payment) -> bytes:
-    """Dataverse portal: the receipt of one succeeded payment, the invoice as it stands now."""
+def dataverse_receipt_pdf(dv: DataverseClient, invoice: Invoice, payment: Payment,
+                          history: Sequence[Payment]) -> bytes:
+    """Dataverse portal: the receipt of one succeeded payment on the invoice as posted, with the balance
+    right after that payment (not the invoice's balance now)."""
     doc = records.load_invoice(dv, invoice.id)
     customer = records.load_account(dv, doc.account_id).party
-    return render_receipt_pdf(doc, payment, customer=customer, language=doc.language or invoice.language)
+    return render_receipt_pdf(doc, payment, history=history, customer=customer,
+                              language=doc.language or invoice.language)

@@ -5,13 +5,17 @@ columns via payments.service; accounting status / error), and a failing job neve
 others. The contract's auto-send / auto-charge / auto-sync switches turn them on. "Send" renders the invoice (HTML plus a PDF attachment, contract language) into the blob store
 outbox (outbox/invoices/<number>.html|.pdf|.json) addressed to the primary billing contact; mail
 delivery goes through shared.mail (SMTP or Graph sendMail); with the "outbox" backend it stops there.
+
+The run's day (`today`) comes from the caller, as every job's does (the timer passes the UTC date, the
+demo and the CLI their as-of date): the "Sent on" stamp and the payment date are that day, never the
+machine's clock, so a run on a given as-of date writes the same state whenever it runs.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import date
 from typing import Any
 
 from accounting import invoice_mail
@@ -34,8 +38,8 @@ log = get_logger(__name__)
 JOBS = ("send", "charge", "accounting")
 
 
-def send_invoice(invoice: records.InvoiceDoc, contract: records.ContractSettings, *, dv: DataverseClient, store: BlobStore,
-                 mailer: Mailer | None = None) -> str:
+def send_invoice(invoice: records.InvoiceDoc, contract: records.ContractSettings, *, today: date, dv: DataverseClient,
+                 store: BlobStore, mailer: Mailer | None = None) -> str:
     if (invoice.send_status or "").startswith(("Queued", "Sent")):
         return "already sent"
     contact = records.billing_contact(dv, contract)
@@ -49,19 +53,18 @@ def send_invoice(invoice: records.InvoiceDoc, contract: records.ContractSettings
     language = contract.language or invoice.language
     mailer = mailer or mailer_from_settings()
     if mailer.name == "outbox":
-        return _queue_to_outbox(invoice, dv=dv, store=store, email=email, customer=records.customer_party(account),
-                                contact=name, language=language)
+        return _queue_to_outbox(invoice, today=today, dv=dv, store=store, email=email,
+                                customer=records.customer_party(account), contact=name, language=language)
     mail = invoice_mail.compose(invoice, to=email, customer=records.customer_party(account), contact=name,
                                 language=language, partner=get_settings().mail_from_name)
     message_id = mailer.send(mail)
-    status = f"Sent to {email} on {datetime.now(UTC).date().isoformat()} ({mailer.name} {message_id})"
+    status = f"Sent to {email} on {today.isoformat()} ({mailer.name} {message_id})"
     invoices.set_send_status(dv, invoice.id, status[:4000])
     return status
 
 
-def _queue_to_outbox(invoice: records.InvoiceDoc, *, dv: DataverseClient, store: BlobStore, email: str,
-                     customer: records.Party,
-                     contact: str, language: str) -> str:
+def _queue_to_outbox(invoice: records.InvoiceDoc, *, today: date, dv: DataverseClient, store: BlobStore, email: str,
+                     customer: records.Party, contact: str, language: str) -> str:
     """No mail delivery configured: the rendered invoice waits in the blob store outbox."""
     html = render_invoice_html(invoice, customer=customer, contact=contact, language=language)
     pdf = render_invoice_pdf(invoice, customer=customer, contact=contact, language=language)
@@ -72,12 +75,12 @@ def _queue_to_outbox(invoice: records.InvoiceDoc, *, dv: DataverseClient, store:
                                                           "html": f"outbox/invoices/{stem}.html",
                                                           "attachments": [f"outbox/invoices/{stem}.pdf"]}).encode(),
               content_type="application/json")
-    status = f"Queued to {email} on {datetime.now(UTC).date().isoformat()}"
+    status = f"Queued to {email} on {today.isoformat()}"
     invoices.set_send_status(dv, invoice.id, status)
     return status
 
 
-def run_post_invoice_jobs(invoice_id: str, *, dv: DataverseClient | None = None, jobs: tuple[str, ...] = JOBS,
+def run_post_invoice_jobs(invoice_id: str, *, today: date, dv: DataverseClient | None = None, jobs: tuple[str, ...] = JOBS,
                           processor: PaymentProcessor | None = None, target: AccountingTarget | str | None = None,
                           store: BlobStore | None = None) -> dict[str, str]:
     """Run the enabled jobs for one invoice; returns job -> outcome in plain words.
@@ -90,11 +93,12 @@ def run_post_invoice_jobs(invoice_id: str, *, dv: DataverseClient | None = None,
     for job in jobs:
         try:
             if job == "send":
-                outcomes[job] = (send_invoice(invoice, contract, dv=dv, store=store or blob_store_from_settings())
+                outcomes[job] = (send_invoice(invoice, contract, today=today, dv=dv,
+                                              store=store or blob_store_from_settings())
                                  if contract.auto_send else "skipped (auto-send is off)")
             elif job == "charge":
                 if contract.auto_charge:
-                    result = payments.charge_invoice(invoice_id, dv=dv, processor=processor)
+                    result = payments.charge_invoice(invoice_id, dv=dv, processor=processor, today=today)
                     outcomes[job] = f"{result.status} {result.amount} {invoice.currency} {result.message} " \
                                     f"{result.action_url}".strip()
                 else:
@@ -127,7 +131,7 @@ def pending_invoice_ids(dv: DataverseClient) -> list[str]:
     return invoices.post_invoice_pending_ids(dv)
 
 
-def run_pending(*, dv: DataverseClient | None = None, progress: Callable[[int], Any] | None = None,
+def run_pending(today: date, *, dv: DataverseClient | None = None, progress: Callable[[int], Any] | None = None,
                 on_planned: Callable[[int], Any] | None = None, **kwargs: Any) -> dict[str, dict[str, str]]:
     """Run the jobs of every pending invoice. `on_planned(n)` hears how many there are and
     `progress(1)` each one done (a tqdm bar's total/update)."""
@@ -138,7 +142,7 @@ def run_pending(*, dv: DataverseClient | None = None, progress: Callable[[int], 
     results: dict[str, dict[str, str]] = {}
     for invoice_id in ids:
         try:
-            results[invoice_id] = run_post_invoice_jobs(invoice_id, dv=dv, **kwargs)
+            results[invoice_id] = run_post_invoice_jobs(invoice_id, today=today, dv=dv, **kwargs)
         except RetriableError as exc:
             results[invoice_id] = {"error": f"will retry: {exc}"}
         if progress is not None:

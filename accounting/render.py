@@ -14,6 +14,7 @@ DejaVu Sans, or CSPB_INVOICE_FONT), so every currency symbol (₹, ₩, €, ...
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from functools import cache
@@ -22,6 +23,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from billing.payment_standing import standing_after
 from payments.invoice_records import DocLine, InvoiceDoc, Party, Payment
 from portal.i18n import LANGUAGES, Translator
 from shared.errors import FatalError
@@ -238,13 +240,17 @@ def render_invoice_pdf(invoice: InvoiceDoc, *, customer: str | Party, contact: s
     return bytes(pdf.output())
 
 
-def render_receipt_pdf(invoice: InvoiceDoc, payment: Payment, *, customer: str | Party, contact: str = "",
-                       language: str | None = None, seller: Party | None = None) -> bytes:
+def render_receipt_pdf(invoice: InvoiceDoc, payment: Payment, *, history: Sequence[Payment], customer: str | Party,
+                       contact: str = "", language: str | None = None, seller: Party | None = None) -> bytes:
     """The receipt for one succeeded payment on the invoice, in the invoice's language: who paid whom,
-    how much and when, through which processor (its reference), and where the invoice stands now.
-    Money is formatted in the payment's currency with that currency's minor units."""
+    how much and when, through which processor (its reference), and where the invoice stood right after
+    it: paid to date and the balance counting only the payments in `history` (the invoice's attempts,
+    oldest first) that arrived before this one (billing.payment_standing), never the invoice as it is now,
+    so a later payment does not change an earlier receipt. Money is formatted in the payment's currency
+    with that currency's minor units."""
     from fpdf.enums import XPos, YPos
 
+    standing = standing_after(invoice.total, history, payment.key)
     v = _view(invoice, customer, contact, language, seller)
     currency = payment.currency or invoice.currency
     paid_on = payment.paid_on or payment.modified_on or invoice.invoice_date
@@ -263,8 +269,8 @@ def render_receipt_pdf(invoice: InvoiceDoc, payment: Payment, *, customer: str |
     pdf.ln(3)
     _totals(pdf, [(v.t("invoice.total"), v.money(invoice.total), False),
                   (v.t("receipt.this_payment"), amount, True),
-                  (v.t("receipt.paid_to_date"), v.money(invoice.amount_paid), False),
-                  (v.t("invoice.balance"), v.money(invoice.balance), True)])
+                  (v.t("receipt.paid_to_date"), v.money(standing.paid_to_date), False),
+                  (v.t("receipt.balance_after"), v.money(standing.balance), True)])
     return bytes(pdf.output())
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
 
+from cli.params import DATE
 from shared.errors import IntegrationError
 
 TARGETS = ("quickbooks", "businesscentral", "csv", "json")
@@ -103,7 +105,9 @@ def journal(month: str, fmt: str, push_to: str | None, output: Path | None) -> N
 @accounting.command("post-invoice")
 @click.option("--job", "jobs", multiple=True, type=click.Choice(("send", "charge", "accounting")),
               help="Only these jobs (repeatable). Default: all three.")
-def post_invoice(jobs: tuple[str, ...]) -> None:
+@click.option("--as-of", "as_of", type=DATE, default=None,
+              help="The day the run stamps on what it sends and charges, YYYY-MM-DD (default: today, UTC).")
+def post_invoice(jobs: tuple[str, ...], as_of: date | None) -> None:
     """Run pending post-invoice jobs (send, charge, accounting push); each outcome lands on its invoice."""
     from tqdm import tqdm
 
@@ -111,7 +115,7 @@ def post_invoice(jobs: tuple[str, ...]) -> None:
 
     bar = tqdm(desc="invoices", unit="invoice", leave=True)
     try:
-        results = run_pending(jobs=jobs or JOBS, progress=bar.update, on_planned=lambda n: setattr(bar, "total", n))
+        results = run_pending(as_of or datetime.now(UTC).date(), jobs=jobs or JOBS, progress=bar.update, on_planned=lambda n: setattr(bar, "total", n))
     except IntegrationError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

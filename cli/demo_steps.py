@@ -271,7 +271,7 @@ def payments_and_accounting(ctx: DemoContext) -> list[str]:
         redeem(link.rsplit("/", 1)[-1], "pm_card_visa", dv=dv)
         contracts.set_post_invoice(dv, contract.id, charge=True, send=True, sync=True)
     lines.append(f"payment methods added through payment links: {len(all_contracts)} contracts")
-    outcomes = run_pending(dv=dv, target="quickbooks")
+    outcomes = run_pending(ctx.as_of, dv=dv, target="quickbooks")
     tally: Counter[str] = Counter()
     for jobs in outcomes.values():
         for job, outcome in jobs.items():

@@ -4,6 +4,8 @@ the host only after every invoice was tried."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import azure.functions as func
 
 bp = func.Blueprint()
@@ -13,4 +15,4 @@ bp = func.Blueprint()
 def post_invoice_timer(timer: func.TimerRequest) -> None:
     from jobs.post_invoice import run_pending
 
-    run_pending()
+    run_pending(datetime.now(UTC).date())

@@ -55,11 +55,12 @@ def _send_notice(dv: DataverseClient, invoice_id: str, step: DunningStep, mailer
 
 
 def _retry_charge(dv: DataverseClient, invoice_id: str, step: DunningStep,
-                  processor: PaymentProcessor | None) -> str:
+                  processor: PaymentProcessor | None, today: date) -> str:
     from payments import service as payments
 
     # A new purpose per retry: the processor would replay the earlier refusal for the same idempotency key.
-    result = payments.charge_invoice(invoice_id, purpose=f"dunning-retry-{step.step}", dv=dv, processor=processor)
+    result = payments.charge_invoice(invoice_id, purpose=f"dunning-retry-{step.step}", dv=dv, processor=processor,
+                                     today=today)
     return f"{result.status} {result.amount} {result.message}".strip()
 
 
@@ -82,7 +83,7 @@ def run(today: date, *, dv: DataverseClient | None = None, mailer: Mailer | None
                               done=store.done_steps(dv, invoice.id), can_retry=contract.can_retry)
             for step in steps:
                 if step.kind == DunningKind.RETRY:
-                    outcome = _retry_charge(dv, invoice.id, step, processor)
+                    outcome = _retry_charge(dv, invoice.id, step, processor, today)
                 elif step.kind == DunningKind.FLAG:
                     task = store.create_review_task(
                         dv, invoice, f"Review suspension: invoice {invoice.number} is {step.days_overdue} days overdue",

@@ -52,9 +52,10 @@ class ChargeOutcome:
 
 
 def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: str = "autocharge", dv: DataverseClient | None = None,
-                   processor: PaymentProcessor | None = None) -> ChargeOutcome:
+                   processor: PaymentProcessor | None = None, today: date | None = None) -> ChargeOutcome:
     """Charge the contract's stored payment method for `amount` (default: the whole balance),
-    capped at the balance. RetriableError propagates (the caller's queue retries with the same key)."""
+    capped at the balance. RetriableError propagates (the caller's queue retries with the same key).
+    `today`: the run's day, the payment date of a charge that succeeds (default: the UTC date)."""
     dv = client_or_default(dv)
     invoice = records.load_invoice(dv, invoice_id)
     key = payment_key(invoice_id, purpose)
@@ -119,7 +120,7 @@ def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: s
                           status=records.PAYMENT_SUCCEEDED if succeeded else
                           records.PAYMENT_PENDING if result.status == "pending" else records.PAYMENT_FAILED,
                           processor_payment_id=result.processor_payment_id, error=result.error,
-                          paid_on=date.today() if succeeded else None)
+                          paid_on=(today or datetime.now(UTC).date()) if succeeded else None)
     refreshed = records.refresh_payment_totals(dv, invoice, last_attempt_failed=result.status == FAILED)
     if succeeded and refreshed.balance <= 0:
         _cancel_superseded(dv, refreshed, key, processor)

@@ -363,24 +363,29 @@ class _Context:
                            attempt=secrets.token_hex(6), decline_key=services.decline_key,
                            history=self.app.integrations.history(invoice))
 
-    def _paid(self, invoice: Any, key: str) -> Any:
-        """The succeeded payment `key` on the invoice (404 for anything else: not paid, not this invoice's)."""
-        paid = next((p for p in self.app.integrations.history(invoice)
-                     if p.key == key and p.state == "succeeded"), None)
+    def _paid(self, invoice: Any, key: str) -> tuple[Any, list[Any]]:
+        """The succeeded payment `key` on the invoice (404 for anything else: not paid, not this invoice's)
+        and the invoice's payment history it belongs to."""
+        history = self.app.integrations.history(invoice)
+        paid = next((p for p in history if p.key == key and p.state == "succeeded"), None)
         if paid is None:
             raise NotFound()
-        return paid
+        return paid, history
 
     def page_invoice_receipt(self, invoice_id: str, key: str) -> Response:
         from accounting.render import processor_label
+        from billing.payment_standing import standing_after
 
         invoice = self._invoice(invoice_id)
+        paid, history = self._paid(invoice, key)
+        # Where the invoice stood right after this payment, as on the PDF: a later payment changes neither.
+        standing = standing_after(invoice.total, history, paid.key)
         return self.render("receipt.html", invoice=invoice, account=self.repo.get_account(invoice.account_id),
-                           paid=self._paid(invoice, key), processor_label=processor_label)
+                           paid=paid, standing=standing, processor_label=processor_label)
 
     def page_receipt_download(self, invoice_id: str, key: str) -> Response:
         invoice, account = self._invoice_and_account(invoice_id)
-        pdf = self.app.integrations.receipt()(invoice, account, self._paid(invoice, key))
+        pdf = self.app.integrations.receipt()(invoice, account, *self._paid(invoice, key))
         # Named in the invoice's language, like the document itself.
         name = Translator(invoice.language)("receipt.filename", number=invoice.number)
         safe_name = "".join(ch for ch in name if ch.isalnum() or ch in "-_") or "receipt"

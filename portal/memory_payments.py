@@ -160,12 +160,13 @@ class MemoryPayments:
 
     def _record(self, invoice: Invoice, key: str, amount: Decimal, status: str,
                 result: ChargeResult | None = None) -> Payment:
-        today = datetime.now(UTC).date()
+        now = datetime.now(UTC)
+        today = now.date()
         attempt = Payment(key=key, invoice_id=invoice.id, amount=amount, processor=self.processor.name,
                           status=_STATUS.get(status, AttemptStatus.PENDING),
                           processor_payment_id=result.processor_payment_id if result else "",
                           error=result.error if result else "", currency=invoice.currency,
-                          paid_on=today if status == SUCCEEDED else None, modified_on=today)
+                          paid_on=today if status == SUCCEEDED else None, modified_on=today, modified_at=now)
         self.attempts[key] = attempt
         paid = sum((p.amount for p in self.attempts.values() if p.invoice_id == invoice.id and p.succeeded),
                    invoice.total - invoice.total)  # keeps the amount's minor-unit exponent (0.00, not 0)

@@ -157,7 +157,8 @@ class Integrations:
     redeem_payment_link: Callable[..., Any] | None = None
     # (invoice, account) -> PDF bytes: the accounting area's invoice document.
     invoice_pdf: Callable[..., bytes] | None = None
-    # (invoice, account, payment) -> PDF bytes: the receipt of one succeeded payment.
+    # (invoice, account, payment, the invoice's payment history) -> PDF bytes: the receipt of one succeeded
+    # payment, with the balance right after it.
     receipt_pdf: Callable[..., bytes] | None = None
     # (invoice, purpose) -> payments.service.ChargeOutcome: charge the saved method.
     pay_invoice: Callable[..., Any] | None = None

@@ -45,10 +45,10 @@ def integrations_for(dv: DataverseClient, settings: Settings) -> Integrations:
 
         return dataverse_invoice_pdf(dv, invoice)
 
-    def receipt_pdf(invoice: Invoice, account: Account | None, payment: Payment) -> bytes:
+    def receipt_pdf(invoice: Invoice, account: Account | None, payment: Payment, history: list[Payment]) -> bytes:
         from accounting.portal_document import dataverse_receipt_pdf
 
-        return dataverse_receipt_pdf(dv, invoice, payment)
+        return dataverse_receipt_pdf(dv, invoice, payment, history)
 
     def pay(invoice: Invoice, purpose: str) -> ChargeOutcome:
         from payments.service import charge_invoice

@@ -5,7 +5,7 @@ succeeded rows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +15,7 @@ from dataverse.odata import bind, literal
 from dataverse.stores._rows import as_text
 from dataverse.tables import EntitySet
 from dataverse.tables import PaymentStatus as PaymentRowStatus
-from shared.dates import parse_date
+from shared.dates import parse_date, parse_datetime
 
 ZERO = Decimal("0")
 KEY = "cspb_paymentkey"
@@ -35,6 +35,7 @@ class Payment:
     currency: str = ""
     paid_on: date | None = None
     modified_on: date | None = None
+    modified_at: datetime | None = None  # the row's last write: for a succeeded payment, when it settled
 
     @property
     def succeeded(self) -> bool:
@@ -57,7 +58,8 @@ def _payment(row: dict[str, Any]) -> Payment:
                    processor=as_text(row.get("cspb_processor")), status=None if status is None else int(status),
                    processor_payment_id=as_text(row.get("cspb_processorpaymentid")), error=as_text(row.get("cspb_error")),
                    currency=as_text(row.get("cspb_currencycode")), paid_on=parse_date(row.get("cspb_paidon"), strict=False),
-                   modified_on=parse_date(row.get("modifiedon"), strict=False))
+                   modified_on=parse_date(row.get("modifiedon"), strict=False),
+                   modified_at=parse_datetime(row.get("modifiedon"), strict=False))
 
 
 def by_key(dv: DataverseClient, key: str) -> Payment | None:

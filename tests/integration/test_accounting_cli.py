@@ -74,7 +74,7 @@ def test_journal_file_and_push(money_cli_env, dv, seed_invoice):
 def test_post_invoice_runs_pending_jobs_with_progress(money_cli_env, dv, seed_invoice, stripe_method_token):
     paid = seed_invoice(token=stripe_method_token(), language="es")
     no_contact = seed_invoice(contact=False, autocharge=False, autosync=False)
-    result = _run("post-invoice")
+    result = _run("post-invoice", "--as-of", "2026-03-31")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["invoices"] == 2
@@ -84,3 +84,5 @@ def test_post_invoice_runs_pending_jobs_with_progress(money_cli_env, dv, seed_in
     invoice = dv.get("invoices", paid["invoice"])
     assert invoice["cspb_paymentstatus"] == 3 and invoice["cspb_accountingstatus"] == 2
     assert "primary billing contact" in dv.get("invoices", no_contact["invoice"])["cspb_sendstatus"]
+    assert invoice["cspb_sendstatus"].endswith(" on 2026-03-31")
+    assert _run("post-invoice", "--as-of", "2026-02-30").exit_code == 2

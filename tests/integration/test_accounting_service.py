@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -55,12 +56,16 @@ def test_export_to_business_central(dv, seed_invoice, businesscentral_server, qu
     assert [i["externalDocumentNumber"] for i in invoices.values()] == [dv.get("invoices", ids["invoice"])["invoicenumber"]]
 
 
+# A day that is never the machine's: the run's day is what is stamped, whatever the clock says.
+RUN_DAY = date(2026, 3, 31)
+
+
 def test_post_invoice_jobs_send_charge_and_sync(dv, seed_invoice, stripe, qbo, quickbooks_server, tmp_path):
     token = stripe.save_method("Contoso", "ap@contoso.example", "pm_card_visa", "seed").token()
     ids = seed_invoice(token=token, language="es")
     store = LocalBlobStore(tmp_path / "outbox")
-    outcomes = run_post_invoice_jobs(ids["invoice"], dv=dv, processor=stripe, target=qbo, store=store)
-    assert outcomes["send"].startswith("Queued to ann")
+    outcomes = run_post_invoice_jobs(ids["invoice"], today=RUN_DAY, dv=dv, processor=stripe, target=qbo, store=store)
+    assert outcomes["send"].startswith("Queued to ann") and outcomes["send"].endswith(" on 2026-03-31")
     assert outcomes["charge"].startswith("succeeded 124.80 USD")
     assert outcomes["accounting"] == "synced to quickbooks"
     html = store.get(next(p for p in store.list("outbox/invoices/") if p.endswith(".html"))).decode()
@@ -71,17 +76,22 @@ def test_post_invoice_jobs_send_charge_and_sync(dv, seed_invoice, stripe, qbo, q
     assert envelope["attachments"] == [p for p in store.list("outbox/invoices/") if p.endswith(".pdf")]
     invoice = dv.get("invoices", ids["invoice"])
     assert invoice["cspb_paymentstatus"] == 3 and invoice["cspb_accountingstatus"] == 2
-    # The payment went to QuickBooks with the invoice.
-    assert len(quickbooks_server.app.sandbox.data["Payment"]) == 1
-    # Running again changes nothing.
-    again = run_post_invoice_jobs(ids["invoice"], dv=dv, processor=stripe, target=qbo, store=store)
+    assert invoice["cspb_sendstatus"].endswith(" on 2026-03-31")
+    [payment] = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['invoice']}", select=["cspb_paidon"])
+    assert payment["cspb_paidon"].startswith("2026-03-31")
+    # The payment went to QuickBooks with the invoice, dated the run's day.
+    [qbo_payment] = quickbooks_server.app.sandbox.data["Payment"].values()
+    assert qbo_payment["TxnDate"] == "2026-03-31"
+    # Running again (on a later day) changes nothing.
+    again = run_post_invoice_jobs(ids["invoice"], today=date(2026, 4, 1), dv=dv, processor=stripe, target=qbo,
+                                  store=store)
     assert again == {"send": "already sent", "charge": "succeeded 124.80 USD already charged",
                      "accounting": "already synced"}
 
 
 def test_send_needs_a_billing_contact(dv, seed_invoice, tmp_path, stripe, qbo):
     ids = seed_invoice(contact=False, autocharge=False, autosync=False)
-    outcomes = run_pending(dv=dv, processor=stripe, target=qbo, store=LocalBlobStore(tmp_path))
+    outcomes = run_pending(RUN_DAY, dv=dv, processor=stripe, target=qbo, store=LocalBlobStore(tmp_path))
     assert outcomes[ids["invoice"]]["send"].startswith("Failed: the contract has no primary billing contact")
     assert "primary billing contact" in dv.get("invoices", ids["invoice"])["cspb_sendstatus"]
 

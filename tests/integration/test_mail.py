@@ -3,6 +3,8 @@ language, with the PDF and the usage CSV, and is read back from the mailbox."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from accounting.post_invoice import run_post_invoice_jobs
@@ -28,9 +30,9 @@ def test_posted_invoice_is_mailed_to_the_billing_contact_in_spanish_with_pdf_and
     ids = seed_invoice(language="es", autocharge=False, autosync=False)
     _add_usage_line(dv, ids["invoice"])
 
-    outcome = run_post_invoice_jobs(ids["invoice"], dv=dv, jobs=("send",))
+    outcome = run_post_invoice_jobs(ids["invoice"], today=date(2026, 3, 31), dv=dv, jobs=("send",))
 
-    assert outcome["send"].startswith("Sent to ann")
+    assert outcome["send"].startswith("Sent to ann") and " on 2026-03-31 (smtp " in outcome["send"]
     [mail] = smtp_env.messages
     assert mail.channel == "smtp" and mail.to == [dv.get("contacts", _contact_id(dv, ids))["emailaddress1"]]
     assert mail.subject.startswith("Factura INV-") and "Fabrikam Cloud" in mail.subject
@@ -43,7 +45,7 @@ def test_posted_invoice_is_mailed_to_the_billing_contact_in_spanish_with_pdf_and
     assert mail.message_id and "factura" in mail.html.lower()
 
     # A second run finds the status and sends nothing.
-    assert run_post_invoice_jobs(ids["invoice"], dv=dv, jobs=("send",))["send"] == "already sent"
+    assert run_post_invoice_jobs(ids["invoice"], today=date(2026, 4, 1), dv=dv, jobs=("send",))["send"] == "already sent"
     assert len(smtp_env.messages) == 1
 
 
@@ -58,7 +60,7 @@ def test_an_invoice_without_usage_has_only_the_pdf(dv, dv_server, seed_invoice, 
     monkeypatch.setenv("CSPB_DATAVERSE_URL", dv_server.url)
     reset_settings()
     ids = seed_invoice(language="en", autocharge=False, autosync=False)
-    run_post_invoice_jobs(ids["invoice"], dv=dv, jobs=("send",))
+    run_post_invoice_jobs(ids["invoice"], today=date(2026, 3, 31), dv=dv, jobs=("send",))
     [mail] = smtp_env.messages
     assert [name.rsplit(".", 1)[-1] for name, _, _ in mail.attachments] == ["pdf"]
     assert mail.subject.startswith("Invoice INV-") and mail.language == "en"

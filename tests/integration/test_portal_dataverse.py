@@ -316,6 +316,51 @@ def test_pay_this_invoice_with_the_saved_card_then_a_new_one(portal_dv, stripe_s
     assert "Recibo de pago" in page and "1428,00" in page.replace(".", "") and "pi_" in page
 
 
+def test_a_receipt_keeps_the_balance_right_after_its_payment(portal_dv, stripe_server, stripe_method_token):
+    """Two partial payments on Fabrikam's 1.428,00 EUR invoice: the first one's receipt, downloaded again
+    after the second payment, still shows the balance after the first (and the same bytes); the second
+    one's shows the invoice paid. The portal's receipt page says the same."""
+    import io
+
+    from pypdf import PdfReader
+
+    from payments.service import charge_invoice
+    from payments.stripe_adapter import StripeProcessor
+    from portal.app import create_app
+    from portal.dataverse_repo import DataverseRepository
+    from portal.wiring import integrations_for
+    from shared.config import get_settings
+
+    dv, ids = portal_dv
+    dv.update("cspb_billingcontracts", ids["k-fabrikam"], {"cspb_paymentprovider": "stripe",
+                                                          "cspb_paymenttoken": stripe_method_token()})
+    stripe = StripeProcessor("sk_test_1", api_base=stripe_server.url, timeout=5)
+    first = charge_invoice(ids["i-fab"], amount=Decimal("428.00"), purpose="first", dv=dv, processor=stripe)
+    assert (first.status, first.balance) == ("succeeded", Decimal("1000.00"))
+    browser = PortalBrowser(create_app(get_settings(), DataverseRepository(dv), mount="/portal",
+                                       integrations=integrations_for(dv, get_settings())))
+    browser.sign_in(ids["f-admin"])
+    receipt = f"/invoices/{ids['i-fab']}/receipts/{first.key}"
+
+    def pdf_text(data: bytes) -> str:
+        return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages).replace("\xa0", " ")
+
+    at_the_time = browser.get(receipt + "/download").get_data()
+    assert "Saldo tras este pago 1.000,00 €" in pdf_text(at_the_time)
+
+    second = charge_invoice(ids["i-fab"], purpose="second", dv=dv, processor=stripe)
+    assert (second.status, second.amount) == ("succeeded", Decimal("1000.00"))
+    assert _money_is_zero(dv.get("invoices", ids["i-fab"]).get("cspb_balance"))
+    later = browser.get(receipt + "/download").get_data()
+    assert later == at_the_time
+    text = pdf_text(later)
+    assert "Este pago 428,00 €" in text and "Pagado hasta la fecha 428,00 €" in text
+    page = browser.get(receipt).get_data(as_text=True).replace("\xa0", " ")
+    assert "1.000,00 €" in page and "Saldo tras este pago" in page
+    text = pdf_text(browser.get(f"/invoices/{ids['i-fab']}/receipts/{second.key}/download").get_data())
+    assert "Pagado hasta la fecha 1.428,00 €" in text and "Saldo tras este pago 0,00 €" in text
+
+
 def _money_is_zero(value) -> bool:
     from decimal import Decimal
 

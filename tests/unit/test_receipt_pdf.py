@@ -40,19 +40,21 @@ def _paid(amount: Decimal, currency: str, processor: str = "stripe") -> Payment:
 
 def test_spanish_receipt_names_the_parties_and_the_payment():
     invoice = _invoice("EUR", Decimal("1428.00"), "es")
-    text = _text(render_receipt_pdf(doc_from_portal_invoice(invoice), _paid(Decimal("1428.00"), "EUR"),
+    paid = _paid(Decimal("1428.00"), "EUR")
+    text = _text(render_receipt_pdf(doc_from_portal_invoice(invoice), paid, history=[paid],
                                     customer=Party("Fabrikam SA", ("Gran Vía 2", "Madrid")), seller=SELLER))
     assert "Recibo de pago · INV-0042" in text
     assert "Northwind CSP S.L." in text and "Fabrikam SA" in text and "Recibido de" in text
     assert "Se recibieron 1.428,00 € el 1 dic 2026 para la factura INV-0042." in text
     assert "Pagado con tarjeta a través de Stripe." in text and "pi_3Qx9" in text
-    assert "Este pago" in text and "Saldo pendiente" in text and "0,00 €" in text
+    assert "Este pago" in text and "Saldo tras este pago" in text and "0,00 €" in text
     assert "9b2f6a1e" not in text and "3c1d7e55" not in text and "pay-5f0c" not in text  # names, not ids
 
 
 def test_english_receipt_in_a_zero_decimal_currency():
     invoice = _invoice("JPY", Decimal("1428"), "en")
-    text = _text(render_receipt_pdf(doc_from_portal_invoice(invoice), _paid(Decimal("1428"), "JPY", "authorizenet"),
+    paid = _paid(Decimal("1428"), "JPY", "authorizenet")
+    text = _text(render_receipt_pdf(doc_from_portal_invoice(invoice), paid, history=[paid],
                                     customer="Contoso KK", seller=SELLER))
     assert "Payment receipt · INV-0042" in text and "Received from" in text and "Contoso KK" in text
     assert "¥1,428 was received on Dec 1, 2026 for invoice INV-0042." in text
@@ -62,7 +64,8 @@ def test_english_receipt_in_a_zero_decimal_currency():
 def test_three_decimal_currency_and_a_partial_payment():
     invoice = replace(_invoice("KWD", Decimal("100.250"), "en"), balance=Decimal("40.125"),
                       payment_status=PaymentStatus.PARTIALLY_PAID)
-    text = _text(render_receipt_pdf(doc_from_portal_invoice(invoice), _paid(Decimal("60.125"), "KWD"),
+    paid = _paid(Decimal("60.125"), "KWD")
+    text = _text(render_receipt_pdf(doc_from_portal_invoice(invoice), paid, history=[paid],
                                     customer="Gulf Trading", seller=SELLER))
     assert "60.125" in text and "100.250" in text and "40.125" in text  # fils, not rounded to cents
 
@@ -70,8 +73,34 @@ def test_three_decimal_currency_and_a_partial_payment():
 def test_a_receipt_downloaded_twice_is_byte_identical():
     doc = doc_from_portal_invoice(_invoice("EUR", Decimal("10.00"), "es"))
     paid = _paid(Decimal("10.00"), "EUR")
-    assert render_receipt_pdf(doc, paid, customer="A", seller=SELLER) == render_receipt_pdf(doc, paid, customer="A",
-                                                                                           seller=SELLER)
+    assert render_receipt_pdf(doc, paid, history=[paid], customer="A", seller=SELLER) == render_receipt_pdf(
+        doc, paid, history=[paid], customer="A", seller=SELLER)
+
+
+def test_the_receipt_of_the_first_of_two_partial_payments_keeps_the_balance_after_it():
+    """Downloaded after the second payment, the first receipt still shows the balance right after the
+    first one (not the invoice's balance now), byte for byte what it showed before; the second receipt
+    counts both."""
+    first = replace(_paid(Decimal("400.00"), "EUR"), key="pay-1", processor_payment_id="pi_first",
+                    paid_on=date(2026, 11, 5))
+    second = replace(_paid(Decimal("1028.00"), "EUR"), key="pay-2", processor_payment_id="pi_second",
+                     paid_on=date(2026, 11, 20))
+    declined = replace(second, key="pay-0", status=AttemptStatus.FAILED)
+    partly = replace(_invoice("EUR", Decimal("1428.00"), "es"), balance=Decimal("1028.00"),
+                     payment_status=PaymentStatus.PARTIALLY_PAID)
+    paid = replace(partly, balance=Decimal("0.00"), payment_status=PaymentStatus.PAID)
+
+    at_the_time = render_receipt_pdf(doc_from_portal_invoice(partly), first, history=[declined, first],
+                                     customer="Fabrikam SA", seller=SELLER)
+    later = render_receipt_pdf(doc_from_portal_invoice(paid), first, history=[declined, first, second],
+                               customer="Fabrikam SA", seller=SELLER)
+    assert later == at_the_time
+    text = _text(later)
+    assert "Se recibieron 400,00 €" in text and "Pagado hasta la fecha 400,00 €" in text
+    assert "Saldo tras este pago 1.028,00 €" in text and "Saldo tras este pago 0,00 €" not in text
+    text = _text(render_receipt_pdf(doc_from_portal_invoice(paid), second, history=[declined, first, second],
+                                    customer="Fabrikam SA", seller=SELLER))
+    assert "Pagado hasta la fecha 1.428,00 €" in text and "Saldo tras este pago 0,00 €" in text
 
 
 def _portal(history):
