@@ -671,6 +671,8 @@ static int json_skip_value(const uint8_t **pp, const uint8_t *end, int depth) {
 }
 
 #define NAME_BUCKETS 256
+#define MEMBERS_PREDICTED 96
+#define PREDICTED_KEY_MAX 48
 
 HOT unsigned name_bucket(const uint8_t *s, int64_t n) {
     unsigned h = (unsigned)n * 31u;
@@ -696,12 +698,15 @@ int64_t recon_scan_jsonl(table_t *t, const uint8_t *buf, int64_t start, int64_t 
     const uint8_t *end = buf + n;
     const uint8_t *rec = buf + start;
     spans_t local;
+    uint8_t pred_key[MEMBERS_PREDICTED][PREDICTED_KEY_MAX];
+    int64_t pred_len[MEMBERS_PREDICTED] = {0};
+    int64_t pred_slot[MEMBERS_PREDICTED];
     static const uint8_t empty = 0;
     while (rec < end) {
         *next = rec - buf;
         for (int s = 0; s < N_SLOT; s++) { local.s[s] = &empty; local.n[s] = 0; local.esc[s] = 0; }
         uint32_t seen = 0;
-        int64_t used = 0;
+        int64_t used = 0, member = 0;
         const uint8_t *p = skip_ws(rec, end);
         if (p >= end) return final ? GIVE(R_BLANK) : SCAN_MORE;
         if (*p == '\n') return GIVE(R_BLANK);
@@ -713,20 +718,37 @@ int64_t recon_scan_jsonl(table_t *t, const uint8_t *buf, int64_t start, int64_t 
             for (;;) {
                 if (p >= end) return final ? GIVE(R_JSON) : SCAN_MORE;
                 if (*p != '"') return GIVE(R_JSON);
-                const uint8_t *ks; int64_t kn; int kesc;
-                int code = json_string(&p, end, &ks, &kn, &kesc);
-                if (code) return code;
                 int64_t slot = -1;
-                for (int16_t i = bucket[name_bucket(ks, kn)]; i >= 0; i = chain[i]) {
-                    if (name_off[i + 1] - name_off[i] == kn && !memcmp(names + name_off[i], ks, (size_t)kn)) {
-                        slot = name_slot[i];
-                        break;
+                int code;
+                /* An exporter writes its keys in the same order on every line: the key at this position
+                 * on the line before, quotes included, is compared first (it was validated then). */
+                int64_t plen = member < MEMBERS_PREDICTED ? pred_len[member] : 0;
+                if (plen && end - p >= plen && !memcmp(p, pred_key[member], (size_t)plen)) {
+                    slot = pred_slot[member];
+                    p += plen;
+                } else {
+                    const uint8_t *kstart = p;
+                    const uint8_t *ks; int64_t kn; int kesc;
+                    code = json_string(&p, end, &ks, &kn, &kesc);
+                    if (code) return code;
+                    for (int16_t i = bucket[name_bucket(ks, kn)]; i >= 0; i = chain[i]) {
+                        if (name_off[i + 1] - name_off[i] == kn && !memcmp(names + name_off[i], ks, (size_t)kn)) {
+                            slot = name_slot[i];
+                            break;
+                        }
+                    }
+                    if (kesc && slot < 0) {
+                        /* An escaped key could spell a wanted name: leave such files to DuckDB. */
+                        return GIVE(R_ESCAPED);
+                    }
+                    if (member < MEMBERS_PREDICTED) {
+                        int64_t len = p - kstart;
+                        pred_len[member] = (!kesc && len <= PREDICTED_KEY_MAX) ? len : 0;
+                        if (pred_len[member]) memcpy(pred_key[member], kstart, (size_t)len);
+                        pred_slot[member] = slot;
                     }
                 }
-                if (kesc && slot < 0) {
-                    /* An escaped key could spell a wanted name: leave such files to DuckDB. */
-                    return GIVE(R_ESCAPED);
-                }
+                member++;
                 p = skip_ws(p, end);
                 if (p >= end || *p != ':') return GIVE(R_JSON);
                 p = skip_ws(p + 1, end);
@@ -791,3 +813,49 @@ int64_t recon_scan_jsonl(table_t *t, const uint8_t *buf, int64_t start, int64_t 
     *next = rec - buf;
     return SCAN_DONE;
 }
+
+/* ---- gzip, inflated by ISA-L here so that no Python thread holds the GIL while it runs ---------- */
+
+#ifdef RECON_WITH_ISAL
+#include <isa-l/igzip_lib.h>
+
+typedef struct {
+    struct inflate_state st;
+} inflater_t;
+
+inflater_t *recon_inflater_new(void) {
+    inflater_t *f = calloc(1, sizeof(inflater_t));
+    if (!f) return NULL;
+    isal_inflate_init(&f->st);
+    f->st.crc_flag = ISAL_GZIP;  /* parse each member's header, check its trailer's CRC and size */
+    return f;
+}
+
+void recon_inflater_free(inflater_t *f) { free(f); }
+
+/* Inflate from in[0, in_len) into out[0, out_cap): *consumed and *produced say how much. Returns 1 when
+ * it stopped at the end of a gzip member (the file may hold another), 0 when it needs more input or
+ * the output is full, or ISA-L's negative error (a corrupt file). */
+int64_t recon_inflate(inflater_t *f, const uint8_t *in, int64_t in_len, uint8_t *out, int64_t out_cap,
+                      int64_t *consumed, int64_t *produced) {
+    f->st.next_in = (uint8_t *)in;
+    f->st.avail_in = (uint32_t)in_len;
+    f->st.next_out = out;
+    f->st.avail_out = (uint32_t)out_cap;
+    for (;;) {
+        if (f->st.block_state == ISAL_BLOCK_FINISH) {
+            if (f->st.avail_in == 0) break;
+            isal_inflate_reset(&f->st);  /* the next member */
+            f->st.crc_flag = ISAL_GZIP;
+        }
+        if (f->st.avail_out == 0) break;
+        int r = isal_inflate(&f->st);
+        if (r < 0) return r;
+        if (f->st.block_state == ISAL_BLOCK_FINISH) continue;
+        if (f->st.avail_in == 0 || f->st.avail_out == 0) break;
+    }
+    *consumed = in_len - (int64_t)f->st.avail_in;
+    *produced = out_cap - (int64_t)f->st.avail_out;
+    return f->st.block_state == ISAL_BLOCK_FINISH ? 1 : 0;
+}
+#endif
