@@ -2,10 +2,11 @@
 
 Groups usage by customer x subscription x entitlement x meter category x month x currency, in
 bounded memory whatever the file size. Three readers, tried in this order:
-- CSV and CSV.gz: the compiled scanner (recon/usage_scan.py, recon/usage_scan.c). It checks every
-  record's field count, so a ragged row still fails loudly, which polars cannot do (it stops at the
-  last column a query uses and pads short rows), and it is faster than DuckDB's strict reader, which
-  parses every field. It gives up on anything it would have to interpret, and DuckDB reads the file.
+- CSV and JSON lines, plain or gzip'd: the compiled scanner (recon/usage_scan.py, recon/usage_scan.c).
+  It checks every CSV record's field count, so a ragged row still fails loudly, which polars cannot do
+  (it stops at the last column a query uses and pads short rows), and every JSON line's grammar; it is
+  faster than DuckDB's strict readers, which parse every field. It gives up on anything it would have
+  to interpret, and DuckDB reads the file.
 - DuckDB's readers: the fast path below, then the exact path for files with bad rows. Gzip'd CSV is
   inflated by a child process with ISA-L into FIFOs (two cores, faster inflater). JSON lines may
   take polars fed 4 MB blocks (recon/jsonl_fast.py, `jsonl_engine="polars"`); DuckDB is the default.
@@ -345,7 +346,9 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
     # Clean files (the normal case) take the parallel fast path. Anything wrong, and we read again
     # with record numbers so every quarantined row carries its line.
     folded: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] | None
-    outcome = usage_scan.scan_csv(info, cols, threads) if scanner and info.fmt == "csv" else None
+    # An explicit jsonl_engine="polars" is a request for polars (tests, the bench).
+    use_scanner = scanner and not (info.fmt == "jsonl" and jsonl_engine == "polars")
+    outcome = usage_scan.scan(info, cols, threads) if use_scanner else None
     if outcome is not None and outcome.table is not None:
         folded = _fold(_checked_groups(outcome.table, memory_limit), strict=True)
     elif info.fmt == "jsonl" and jsonl_engine == "polars" and jsonl_fast.available():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -76,9 +76,9 @@ def line_blocks(info: SourceInfo, failed: list[BaseException], stop: threading.E
 
 @dataclass
 class Block:
-    """A buffer's whole records: `data` (a view of the reader's buffer, until `done`), where the first
-    record starts (past a BOM and the header in the first block), and whether the data ends the file
-    (only then may its last record lack a newline)."""
+    """A buffer's whole records: `data` (a view of the reader's buffer, valid until `done`), where the
+    first record starts (past a BOM and the header in the first block), and whether the data ends the
+    file (only then may its last record lack a newline)."""
 
     data: np.ndarray
     start: int
@@ -88,11 +88,13 @@ class Block:
 
 class RecordBlocks:
     """Blocks of a file cut after a newline, filled by one reader thread into recycled buffers and taken
-    by any number of worker threads. Plain files are read, gzip'd ones inflated (ISA-L when installed),
-    in both cases with the GIL released, beside the workers."""
+    by any number of worker threads. Plain files are read; gzip'd ones are inflated by ISA-L, inside the
+    compiled scanner when it was built with it (the GIL released all along), else by python-isal."""
 
-    def __init__(self, info: SourceInfo, header: bool, buffers: int, block_size: int) -> None:
+    def __init__(self, info: SourceInfo, header: bool, buffers: int, block_size: int,
+                 inflater: Callable[[Any], Any] | None = None) -> None:
         self._info, self._header, self._size = info, header, block_size
+        self._inflater = inflater
         self._free: queue.Queue[bytearray] = queue.Queue()
         for _ in range(buffers):
             self._free.put(bytearray(block_size))
@@ -125,18 +127,24 @@ class RecordBlocks:
             self.failed = f"cannot read ({type(exc).__name__}: {exc})"
         self._ready.put(None)
 
+    def _source(self, raw: Any) -> Any:
+        """Something with readinto(): the file itself, or its inflated content."""
+        if not self._info.gzipped:
+            return raw
+        if self._inflater is not None:
+            return self._inflater(raw)
+        try:
+            from isal import igzip
+            return igzip.IGzipFile(fileobj=raw, mode="rb")  # type: ignore[no-untyped-call]
+        except ImportError:
+            import gzip
+            return gzip.GzipFile(fileobj=raw, mode="rb")
+
     def _read(self) -> None:
-        opener: Any = open
-        if self._info.gzipped:
-            try:
-                from isal import igzip
-                opener = igzip.open
-            except ImportError:
-                import gzip
-                opener = gzip.open
         tail = b""
         first = True
-        with opener(self._info.path, "rb") as fh:
+        with open(self._info.path, "rb") as raw:
+            src = self._source(raw)
             while not self._stop.is_set():
                 try:
                     buf = self._free.get(timeout=0.2)
@@ -145,7 +153,7 @@ class RecordBlocks:
                 view = memoryview(buf)
                 filled = len(tail)
                 view[:filled] = tail
-                while filled < len(buf) and (got := fh.readinto(view[filled:])):
+                while filled < len(buf) and (got := src.readinto(view[filled:])):
                     filled += got
                 last = filled < len(buf)
                 cut = filled if last else buf.rfind(b"\n", 0, filled) + 1
@@ -182,8 +190,9 @@ def _header_end(buf: bytearray, start: int, end: int) -> int:
 
 
 @contextmanager
-def record_blocks(info: SourceInfo, *, header: bool, buffers: int, block_size: int = BLOCK) -> Iterator[RecordBlocks]:
-    blocks = RecordBlocks(info, header, buffers, block_size)
+def record_blocks(info: SourceInfo, *, header: bool, buffers: int, block_size: int = BLOCK,
+                  inflater: Callable[[Any], Any] | None = None) -> Iterator[RecordBlocks]:
+    blocks = RecordBlocks(info, header, buffers, block_size, inflater)
     try:
         yield blocks
     finally:

@@ -15,6 +15,8 @@
 #include <emmintrin.h>
 #endif
 
+#define HOT static inline __attribute__((always_inline))
+
 #define SCAN_DONE 0
 #define SCAN_MORE 2
 #define SCAN_GIVE_UP 3
@@ -26,7 +28,6 @@
 #define R_LONE_CR 4
 #define R_UTF8 5
 #define R_ESCAPED 6
-#define R_PADDED 7
 #define R_AMOUNT 8
 #define R_JSON 9
 #define R_DUPLICATE 11
@@ -176,7 +177,7 @@ static int utf8_length(const uint8_t *p, const uint8_t *end) {
 
 /* -?d{1,8}(.d{1,10})? -> *value in units of 1E-10. Anything else (an exponent, blanks, more digits,
  * a plus sign, an empty value) is left to DuckDB. */
-static int parse_amount(const uint8_t *s, int64_t n, int64_t *value) {
+HOT int parse_amount(const uint8_t *s, int64_t n, int64_t *value) {
     const uint8_t *p = s, *end = s + n;
     int neg = 0;
     if (p < end && *p == '-') { neg = 1; p++; }
@@ -201,7 +202,7 @@ static int parse_amount(const uint8_t *s, int64_t n, int64_t *value) {
     return 1;
 }
 
-static inline uint64_t hash_bytes(const uint8_t *p, int64_t n, uint64_t h) {
+HOT uint64_t hash_bytes(const uint8_t *p, int64_t n, uint64_t h) {
     /* 8 bytes at a time (memcpy: an unaligned load), multiply-xorshift mixing. */
     while (n >= 8) {
         uint64_t w;
@@ -217,7 +218,7 @@ static inline uint64_t hash_bytes(const uint8_t *p, int64_t n, uint64_t h) {
     return h ^ (h >> 31);
 }
 
-static inline void add_exact(int64_t *pair, int64_t v) {
+HOT void add_exact(int64_t *pair, int64_t v) {
     unsigned __int128 lo = (uint64_t)pair[0];
     __int128 total = (__int128)(((unsigned __int128)(uint64_t)pair[1] << 64) | lo) + v;
     pair[0] = (int64_t)(uint64_t)total;
@@ -243,13 +244,7 @@ static int add_record(table_t *t, spans_t *sp) {
             used += out;
         }
     }
-    for (int s = 0; s < N_SLOT; s++) {
-        int64_t n = sp->n[s];
-        if (n > 0) {
-            uint8_t a = sp->s[s][0], b = sp->s[s][n - 1];
-            if (a == ' ' || a == '\t' || b == ' ' || b == '\t') return GIVE(R_PADDED);
-        }
-    }
+    /* Blanks around a value are kept, as DuckDB's readers keep them (the groups are trimmed later). */
     int64_t amount[3];
     for (int j = 0; j < 3; j++)
         if (!parse_amount(sp->s[S_QTY + j], sp->n[S_QTY + j], &amount[j])) return GIVE(R_AMOUNT);
@@ -334,7 +329,7 @@ static void init_tables(void) {
 }
 
 /* First byte at or after p that ends a run of plain field bytes: , \n " \r or a non-ASCII byte. */
-static inline const uint8_t *plain_run(const uint8_t *p, const uint8_t *end) {
+HOT const uint8_t *plain_run(const uint8_t *p, const uint8_t *end) {
 #ifdef __SSE2__
     const __m128i comma = _mm_set1_epi8(','), nl = _mm_set1_epi8('\n'), quote = _mm_set1_epi8('"'),
                   cr = _mm_set1_epi8('\r');
@@ -351,7 +346,7 @@ static inline const uint8_t *plain_run(const uint8_t *p, const uint8_t *end) {
     return p;
 }
 
-static inline const uint8_t *quoted_run(const uint8_t *p, const uint8_t *end) {
+HOT const uint8_t *quoted_run(const uint8_t *p, const uint8_t *end) {
 #ifdef __SSE2__
     const __m128i quote = _mm_set1_epi8('"');
     while (end - p >= 16) {
@@ -451,3 +446,416 @@ int64_t recon_scan_csv(table_t *t, const uint8_t *buf, int64_t start, int64_t n,
     *next = rec - buf;
     return SCAN_DONE;
 }
+
+/* ---- JSON lines ------------------------------------------------------------------------------ */
+
+#define J_STRING 0
+#define J_NUMBER 1
+#define J_LITERAL 2
+#define J_NULL 3
+#define J_NESTED 4
+
+HOT const uint8_t *skip_ws(const uint8_t *p, const uint8_t *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+    return p;
+}
+
+/* First byte at or after p that a JSON string cannot pass over: " \ a control byte or non-ASCII. */
+HOT const uint8_t *json_run(const uint8_t *p, const uint8_t *end) {
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        /* Signed compare: bytes >= 0x80 are negative, so one test catches them and the control bytes. */
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                 _mm_cmplt_epi8(v, space));
+        int bits = _mm_movemask_epi8(m);
+        if (bits) return p + __builtin_ctz((unsigned)bits);
+        p += 16;
+    }
+#endif
+    while (p < end && !JSON_STOP[*p]) p++;
+    return p;
+}
+
+HOT int hex4(const uint8_t *p, uint32_t *out) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        uint8_t c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (uint32_t)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (uint32_t)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (uint32_t)(c - 'A' + 10);
+        else return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* *pp at an opening quote: past the closing quote on success (0), else a GIVE() code. The content is
+ * [*s, *s + *n); *escaped when it holds a backslash escape (validated here). */
+HOT int json_string(const uint8_t **pp, const uint8_t *end, const uint8_t **s, int64_t *n, int *escaped) {
+    const uint8_t *q = *pp + 1;
+    *escaped = 0;
+    for (;;) {
+        q = json_run(q, end);
+        if (q >= end) return GIVE(R_JSON);
+        if (*q == '"') break;
+        if (*q == '\\') {
+            *escaped = 1;
+            if (q + 1 >= end) return GIVE(R_JSON);
+            uint8_t c = q[1];
+            if (c == 'u') {
+                uint32_t v;
+                if (end - q < 6 || !hex4(q + 2, &v)) return GIVE(R_JSON);
+                q += 6;
+            } else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') {
+                q += 2;
+            } else {
+                return GIVE(R_JSON);
+            }
+            continue;
+        }
+        if (*q < 0x20) return GIVE(R_JSON);
+        int w = utf8_length(q, end);
+        if (w <= 0) return GIVE(R_UTF8);
+        q += w;
+    }
+    *s = *pp + 1;
+    *n = q - (*pp + 1);
+    *pp = q + 1;
+    return 0;
+}
+
+/* A validated JSON string's escapes decoded to UTF-8 into out: its length, or -1 (a lone surrogate,
+ * a NUL, or no room). */
+static int64_t json_unescape(const uint8_t *s, int64_t n, uint8_t *out, int64_t room) {
+    int64_t o = 0;
+    for (int64_t i = 0; i < n;) {
+        if (o + 4 > room) return -1;
+        if (s[i] != '\\') { out[o++] = s[i++]; continue; }
+        uint8_t c = s[i + 1];
+        if (c != 'u') {
+            out[o++] = c == 'b' ? '\b' : c == 'f' ? '\f' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c;
+            i += 2;
+            continue;
+        }
+        uint32_t cp = 0;
+        hex4(s + i + 2, &cp);
+        i += 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            uint32_t lo;
+            if (i + 6 > n || s[i] != '\\' || s[i + 1] != 'u' || !hex4(s + i + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+                return -1;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            i += 6;
+        } else if ((cp >= 0xDC00 && cp <= 0xDFFF) || cp == 0) {
+            return -1;
+        }
+        if (cp < 0x80) out[o++] = (uint8_t)cp;
+        else if (cp < 0x800) { out[o++] = (uint8_t)(0xC0 | (cp >> 6)); out[o++] = (uint8_t)(0x80 | (cp & 0x3F)); }
+        else if (cp < 0x10000) {
+            out[o++] = (uint8_t)(0xE0 | (cp >> 12)); out[o++] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+            out[o++] = (uint8_t)(0x80 | (cp & 0x3F));
+        } else {
+            out[o++] = (uint8_t)(0xF0 | (cp >> 18)); out[o++] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+            out[o++] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F)); out[o++] = (uint8_t)(0x80 | (cp & 0x3F));
+        }
+    }
+    return o;
+}
+
+/* *pp at a number: past it on success (0). Validates JSON's grammar. */
+HOT int json_number(const uint8_t **pp, const uint8_t *end, int *exponent) {
+    const uint8_t *p = *pp;
+    if (p < end && *p == '-') p++;
+    if (p >= end) return GIVE(R_JSON);
+    if (*p == '0') p++;
+    else if (*p >= '1' && *p <= '9') while (p < end && *p >= '0' && *p <= '9') p++;
+    else return GIVE(R_JSON);
+    if (p < end && *p == '.') {
+        p++;
+        const uint8_t *f = p;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        if (p == f) return GIVE(R_JSON);
+    }
+    *exponent = 0;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        *exponent = 1;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        const uint8_t *e = p;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        if (p == e) return GIVE(R_JSON);
+    }
+    *pp = p;
+    return 0;
+}
+
+/* A JSON number as DuckDB's reader turns it into text (the shortest form of its double; an integer
+ * as written, "-0" as "0"), into out: its length, or -1 where that text is not simply derived (an
+ * exponent, more than 15 significant digits, a magnitude DuckDB prints with an exponent). */
+static int64_t json_number_text(const uint8_t *s, int64_t n, uint8_t *out, int64_t room) {
+    if (n > room) return -1;
+    const uint8_t *dot = memchr(s, '.', (size_t)n);
+    int neg = s[0] == '-';
+    const uint8_t *digits = s + neg;
+    int64_t sig = 0, lead = 1;
+    for (const uint8_t *p = digits; p < s + n; p++) {
+        if (*p == '.') continue;
+        if (*p == 'e' || *p == 'E') return -1;
+        if (lead && *p == '0') continue;
+        lead = 0;
+        sig++;
+    }
+    if (!dot) {
+        if (sig > 15) return -1;
+        if (sig == 0) { out[0] = '0'; return 1; }  /* -0 */
+        memcpy(out, s, (size_t)n);
+        return n;
+    }
+    int64_t end = n;
+    while (end > (dot - s) + 2 && s[end - 1] == '0') end--;  /* keep one digit after the point */
+    int64_t whole = (dot - s) - neg;
+    if (sig > 15 || whole > 16) return -1;
+    if (sig > 0 && whole == 1 && digits[0] == '0') {
+        /* 0.000ddd: below 1E-4 DuckDB writes an exponent. */
+        int64_t zeros = 0;
+        for (const uint8_t *p = dot + 1; p < s + end && *p == '0'; p++) zeros++;
+        if (zeros >= 4) return -1;
+    }
+    memcpy(out, s, (size_t)end);
+    return end;
+}
+
+static int json_skip_value(const uint8_t **pp, const uint8_t *end, int depth);
+
+static int json_skip_container(const uint8_t **pp, const uint8_t *end, int depth) {
+    const uint8_t *p = *pp;
+    uint8_t close = *p == '{' ? '}' : ']';
+    int object = *p == '{';
+    if (depth > 64) return GIVE(R_JSON);
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == close) { *pp = p + 1; return 0; }
+    for (;;) {
+        if (object) {
+            if (p >= end || *p != '"') return GIVE(R_JSON);
+            const uint8_t *s; int64_t n; int esc;
+            int code = json_string(&p, end, &s, &n, &esc);
+            if (code) return code;
+            p = skip_ws(p, end);
+            if (p >= end || *p != ':') return GIVE(R_JSON);
+            p = skip_ws(p + 1, end);
+        }
+        int code = json_skip_value(&p, end, depth + 1);
+        if (code) return code;
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') { p = skip_ws(p + 1, end); continue; }
+        if (p < end && *p == close) { *pp = p + 1; return 0; }
+        return GIVE(R_JSON);
+    }
+}
+
+static int json_skip_value(const uint8_t **pp, const uint8_t *end, int depth) {
+    const uint8_t *p = *pp;
+    if (p >= end) return GIVE(R_JSON);
+    if (*p == '"') {
+        const uint8_t *s; int64_t n; int esc;
+        return json_string(pp, end, &s, &n, &esc);
+    }
+    if (*p == '{' || *p == '[') return json_skip_container(pp, end, depth);
+    if (*p == '-' || (*p >= '0' && *p <= '9')) { int e; return json_number(pp, end, &e); }
+    if (end - p >= 4 && (!memcmp(p, "true", 4) || !memcmp(p, "null", 4))) { *pp = p + 4; return 0; }
+    if (end - p >= 5 && !memcmp(p, "false", 5)) { *pp = p + 5; return 0; }
+    return GIVE(R_JSON);
+}
+
+#define NAME_BUCKETS 256
+#define MEMBERS_PREDICTED 96
+#define PREDICTED_KEY_MAX 48
+
+HOT unsigned name_bucket(const uint8_t *s, int64_t n) {
+    unsigned h = (unsigned)n * 31u;
+    if (n > 0) h += (unsigned)s[0] * 7u + (unsigned)s[n - 1] * 131u + (unsigned)s[n / 2] * 17u;
+    return h & (NAME_BUCKETS - 1);
+}
+
+/* JSON lines: each line one object. `names` holds the wanted keys back to back (name_off[i] ..
+ * name_off[i + 1]); key i fills slot name_slot[i]. A missing key reads as empty, as null does. */
+int64_t recon_scan_jsonl(table_t *t, const uint8_t *buf, int64_t start, int64_t n, int32_t final,
+                         const uint8_t *names, const int64_t *name_off, const int64_t *name_slot, int64_t nnames,
+                         int64_t *next) {
+    init_tables();
+    int16_t bucket[NAME_BUCKETS];
+    for (int i = 0; i < NAME_BUCKETS; i++) bucket[i] = -1;
+    int16_t chain[64];
+    if (nnames > 64) return GIVE(R_KEY_LONG);
+    for (int64_t i = 0; i < nnames; i++) {
+        unsigned b = name_bucket(names + name_off[i], name_off[i + 1] - name_off[i]);
+        chain[i] = bucket[b];
+        bucket[b] = (int16_t)i;
+    }
+    const uint8_t *end = buf + n;
+    const uint8_t *rec = buf + start;
+    spans_t local;
+    uint8_t pred_key[MEMBERS_PREDICTED][PREDICTED_KEY_MAX];
+    int64_t pred_len[MEMBERS_PREDICTED] = {0};
+    int64_t pred_slot[MEMBERS_PREDICTED];
+    static const uint8_t empty = 0;
+    while (rec < end) {
+        *next = rec - buf;
+        for (int s = 0; s < N_SLOT; s++) { local.s[s] = &empty; local.n[s] = 0; local.esc[s] = 0; }
+        uint32_t seen = 0;
+        int64_t used = 0, member = 0;
+        const uint8_t *p = skip_ws(rec, end);
+        if (p >= end) return final ? GIVE(R_BLANK) : SCAN_MORE;
+        if (*p == '\n') return GIVE(R_BLANK);
+        if (*p != '{') return GIVE(R_JSON);
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == '}') {
+            p++;
+        } else {
+            for (;;) {
+                if (p >= end) return final ? GIVE(R_JSON) : SCAN_MORE;
+                if (*p != '"') return GIVE(R_JSON);
+                int64_t slot = -1;
+                int code;
+                /* An exporter writes its keys in the same order on every line: the key at this position
+                 * on the line before, quotes included, is compared first (it was validated then). */
+                int64_t plen = member < MEMBERS_PREDICTED ? pred_len[member] : 0;
+                if (plen && end - p >= plen && !memcmp(p, pred_key[member], (size_t)plen)) {
+                    slot = pred_slot[member];
+                    p += plen;
+                } else {
+                    const uint8_t *kstart = p;
+                    const uint8_t *ks; int64_t kn; int kesc;
+                    code = json_string(&p, end, &ks, &kn, &kesc);
+                    if (code) return code;
+                    for (int16_t i = bucket[name_bucket(ks, kn)]; i >= 0; i = chain[i]) {
+                        if (name_off[i + 1] - name_off[i] == kn && !memcmp(names + name_off[i], ks, (size_t)kn)) {
+                            slot = name_slot[i];
+                            break;
+                        }
+                    }
+                    if (kesc && slot < 0) {
+                        /* An escaped key could spell a wanted name: leave such files to DuckDB. */
+                        return GIVE(R_ESCAPED);
+                    }
+                    if (member < MEMBERS_PREDICTED) {
+                        int64_t len = p - kstart;
+                        pred_len[member] = (!kesc && len <= PREDICTED_KEY_MAX) ? len : 0;
+                        if (pred_len[member]) memcpy(pred_key[member], kstart, (size_t)len);
+                        pred_slot[member] = slot;
+                    }
+                }
+                member++;
+                p = skip_ws(p, end);
+                if (p >= end || *p != ':') return GIVE(R_JSON);
+                p = skip_ws(p + 1, end);
+                if (p >= end) return GIVE(R_JSON);
+                if (slot >= 0) {
+                    if (seen & (1u << slot)) return GIVE(R_DUPLICATE);
+                    seen |= 1u << slot;
+                    if (*p == '"') {
+                        const uint8_t *vs; int64_t vn; int vesc;
+                        code = json_string(&p, end, &vs, &vn, &vesc);
+                        if (code) return code;
+                        if (vesc) {
+                            int64_t got = json_unescape(vs, vn, local.unescaped + used, KEY_MAX - used);
+                            if (got < 0) return GIVE(R_ESCAPED);
+                            vs = local.unescaped + used;
+                            vn = got;
+                            used += got;
+                        }
+                        local.s[slot] = vs;
+                        local.n[slot] = vn;
+                    } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+                        const uint8_t *vs = p;
+                        int exponent;
+                        code = json_number(&p, end, &exponent);
+                        if (code) return code;
+                        int64_t got = json_number_text(vs, p - vs, local.unescaped + used, KEY_MAX - used);
+                        if (got < 0) return GIVE(R_AMOUNT);
+                        local.s[slot] = local.unescaped + used;
+                        local.n[slot] = got;
+                        used += got;
+                    } else if (end - p >= 4 && !memcmp(p, "null", 4)) {
+                        if (slot >= S_QTY) return GIVE(R_AMOUNT);  /* DuckDB: a NULL amount, a bad row */
+                        p += 4;
+                    } else if (end - p >= 4 && !memcmp(p, "true", 4)) {
+                        local.s[slot] = p; local.n[slot] = 4; p += 4;
+                    } else if (end - p >= 5 && !memcmp(p, "false", 5)) {
+                        local.s[slot] = p; local.n[slot] = 5; p += 5;
+                    } else {
+                        return GIVE(R_JSON);  /* an object or array where a value is wanted */
+                    }
+                } else {
+                    code = json_skip_value(&p, end, 1);
+                    if (code) return code;
+                }
+                p = skip_ws(p, end);
+                if (p < end && *p == ',') { p = skip_ws(p + 1, end); continue; }
+                if (p < end && *p == '}') { p++; break; }
+                return p >= end && !final ? SCAN_MORE : GIVE(R_JSON);
+            }
+        }
+        p = skip_ws(p, end);
+        if (p < end) {
+            if (*p != '\n') return GIVE(R_JSON);
+            p++;
+        } else if (!final) {
+            return SCAN_MORE;
+        }
+        int code = add_record(t, &local);
+        if (code) return code;
+        rec = p;
+    }
+    *next = rec - buf;
+    return SCAN_DONE;
+}
+
+/* ---- gzip, inflated by ISA-L here so that no Python thread holds the GIL while it runs ---------- */
+
+#ifdef RECON_WITH_ISAL
+#include <isa-l/igzip_lib.h>
+
+typedef struct {
+    struct inflate_state st;
+} inflater_t;
+
+inflater_t *recon_inflater_new(void) {
+    inflater_t *f = calloc(1, sizeof(inflater_t));
+    if (!f) return NULL;
+    isal_inflate_init(&f->st);
+    f->st.crc_flag = ISAL_GZIP;  /* parse each member's header, check its trailer's CRC and size */
+    return f;
+}
+
+void recon_inflater_free(inflater_t *f) { free(f); }
+
+/* Inflate from in[0, in_len) into out[0, out_cap): *consumed and *produced say how much. Returns 1 when
+ * it stopped at the end of a gzip member (the file may hold another), 0 when it needs more input or
+ * the output is full, or ISA-L's negative error (a corrupt file). */
+int64_t recon_inflate(inflater_t *f, const uint8_t *in, int64_t in_len, uint8_t *out, int64_t out_cap,
+                      int64_t *consumed, int64_t *produced) {
+    f->st.next_in = (uint8_t *)in;
+    f->st.avail_in = (uint32_t)in_len;
+    f->st.next_out = out;
+    f->st.avail_out = (uint32_t)out_cap;
+    for (;;) {
+        if (f->st.block_state == ISAL_BLOCK_FINISH) {
+            if (f->st.avail_in == 0) break;
+            isal_inflate_reset(&f->st);  /* the next member */
+            f->st.crc_flag = ISAL_GZIP;
+        }
+        if (f->st.avail_out == 0) break;
+        int r = isal_inflate(&f->st);
+        if (r < 0) return r;
+        if (f->st.block_state == ISAL_BLOCK_FINISH) continue;
+        if (f->st.avail_in == 0 || f->st.avail_out == 0) break;
+    }
+    *consumed = in_len - (int64_t)f->st.avail_in;
+    *produced = out_cap - (int64_t)f->st.avail_out;
+    return f->st.block_state == ISAL_BLOCK_FINISH ? 1 : 0;
+}
+#endif

@@ -11,7 +11,7 @@ other threads scan them (recon.usage_blocks), each into a table of its own.
 It is a fast path, never the last word. It gives up (returns no table, and recon.aggregate's DuckDB
 paths read the file and explain it) on anything it would have to interpret:
 - a ragged record, a blank line, a lone CR, a stray quote, invalid UTF-8, a malformed JSON line;
-- a needed value that is escaped (`""` inside quotes, `\\` in JSON), padded with blanks, or an amount
+- an escaped JSON key, a JSON escape that is not text (a lone surrogate, NUL), or an amount
   outside `-?digits[.digits]` with at most 8 integer and 10 decimal digits (DuckDB rounds longer
   fractions half away from zero; wider values are rare enough to leave to it).
 What it returns is what `_fast_sql`'s `sub` relation holds, so recon.aggregate checks and normalises
@@ -47,7 +47,7 @@ N_KEY = len(KEYS)
 DONE, MORE, GIVE_UP = 0, 2, 3
 # Why the scanner gave up (usage_scan.c's R_* codes), for the log line; DuckDB then reads the file.
 REASONS = {1: "ragged record", 2: "blank line", 3: "stray quote", 4: "lone CR", 5: "invalid UTF-8",
-           6: "escaped needed value", 7: "blank-padded needed value", 8: "amount outside the fast format",
+           6: "escaped needed value", 8: "amount outside the fast format",
            9: "malformed JSON line", 10: "record crosses a block cut", 11: "duplicate JSON key",
            12: "out of memory", 13: "group key over 4 KB"}
 SCALE = 10
@@ -125,6 +125,51 @@ class _Table:
                 acc[4] += int(counts[g])
 
 
+class _Inflated:
+    """A gzip file's content through the scanner's own ISA-L inflater: readinto() fills the caller's
+    buffer directly, with the GIL released while ISA-L works. Multi-member files are read through;
+    a file that ends inside a member raises EOFError, a corrupt one ValueError."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, lib: ctypes.CDLL, raw: Any) -> None:
+        self.lib, self.raw = lib, raw
+        self.ptr = lib.recon_inflater_new()
+        if not self.ptr:
+            raise MemoryError("recon scanner: no memory for an inflater")
+        self.pending = b""
+        self.offset = 0
+        self.at_member_end = True   # nothing started yet
+        self.consumed, self.produced = ctypes.c_int64(0), ctypes.c_int64(0)
+
+    def __del__(self) -> None:
+        if getattr(self, "ptr", None):
+            self.lib.recon_inflater_free(self.ptr)
+            self.ptr = None
+
+    def readinto(self, view: memoryview) -> int:
+        out = (ctypes.c_char * len(view)).from_buffer(view)
+        address, room, done = ctypes.addressof(out), len(view), 0
+        while done < room:
+            if self.offset >= len(self.pending):
+                self.pending, self.offset = self.raw.read(self.CHUNK), 0
+                if not self.pending:
+                    if not self.at_member_end:
+                        raise EOFError("compressed file ended before the end-of-stream marker was reached")
+                    break
+            source = ctypes.cast(ctypes.c_char_p(self.pending), ctypes.c_void_p).value or 0
+            status = self.lib.recon_inflate(self.ptr, source + self.offset, len(self.pending) - self.offset,
+                                            address + done, room - done, ctypes.byref(self.consumed),
+                                            ctypes.byref(self.produced))
+            if status < 0:
+                raise ValueError(f"corrupt gzip data (ISA-L error {status})")
+            self.offset += self.consumed.value
+            done += self.produced.value
+            self.at_member_end = status == 1
+        del out
+        return done
+
+
 def _amount(low: int, high: int) -> Decimal:
     return Decimal((high << 64) + (low & ((1 << 64) - 1))).scaleb(-SCALE)
 
@@ -156,6 +201,34 @@ def _table(merged: dict[tuple[str, ...], list[Any]]) -> pyarrow.Table:
     return pa.table(columns)
 
 
+def scan(info: SourceInfo, cols: dict[str, str | None], threads: int | None = None) -> Outcome:
+    """A usage file (CSV or JSON lines, plain or gzip'd) -> its sub-groups, or Outcome(None, reason)
+    when it has to be DuckDB's."""
+    if native.load() is None:
+        return Outcome(None, 0, "no compiled scanner")
+    return (scan_csv if info.fmt == "csv" else scan_jsonl)(info, cols, threads)
+
+
+def scan_jsonl(info: SourceInfo, cols: dict[str, str | None], threads: int | None = None) -> Outcome:
+    """JSON lines: each wanted key (as the file spells it) fills its slot; other keys are validated and skipped."""
+    lib = native.load()
+    if lib is None:
+        return Outcome(None, 0, "no compiled scanner")
+    wanted = [(actual.encode("utf-8"), slot) for slot, column in enumerate(SLOT_COLUMNS)
+              if (actual := cols.get(column)) is not None]
+    names = np.frombuffer(b"".join(n for n, _ in wanted) or b"\0", np.uint8).copy()
+    offsets = np.array([0, *np.cumsum([len(n) for n, _ in wanted])], np.int64)
+    name_slots = np.array([slot for _, slot in wanted], np.int64)
+    refs = (names, offsets, name_slots)  # held while the workers run
+
+    def scan(table: _Table, data: np.ndarray, start: int, last: bool, nxt: ctypes.c_int64) -> int:
+        return int(lib.recon_scan_jsonl(table.ptr, data.ctypes.data, start, len(data), int(last),
+                                        refs[0].ctypes.data, refs[1].ctypes.data, refs[2].ctypes.data, len(wanted),
+                                        ctypes.byref(nxt)))
+
+    return _scan(info, lib, scan, header=False, threads=threads or os.cpu_count() or 1)
+
+
 def scan_csv(info: SourceInfo, cols: dict[str, str | None], threads: int | None = None) -> Outcome:
     """Plain or gzip'd CSV -> the file's sub-groups, or Outcome(None, reason) when it has to be DuckDB's."""
     lib = native.load()
@@ -173,15 +246,16 @@ def scan_csv(info: SourceInfo, cols: dict[str, str | None], threads: int | None 
 
 
 def _scan(info: SourceInfo, lib: ctypes.CDLL, scan: Any, *, header: bool, threads: int) -> Outcome:
-    """One thread reads (inflating with ISA-L when gzip'd) into a few recycled buffers, cut after the
-    last newline of each; `threads` workers scan whole buffers into tables of their own, merged at the
-    end. A buffer whose last record does not end at its cut (a quoted field with a line break across
-    the cut) makes the scan give up: a wrong cut costs speed, never a row."""
+    """One thread reads (inflating with ISA-L when gzip'd) and cuts blocks after a newline; `threads`
+    workers scan whole blocks into tables of their own, merged at the end. A block whose last record
+    does not end at its cut (a quoted field with a line break across the cut) makes the scan give up:
+    a wrong cut costs speed, never a row."""
     from recon.usage_blocks import record_blocks
 
     tables = [_Table(lib) for _ in range(threads)]
     failure: list[str] = []
-    with record_blocks(info, header=header, buffers=threads + 2, block_size=BLOCK) as blocks:
+    inflater = (lambda raw: _Inflated(lib, raw)) if hasattr(lib, "recon_inflate") else None
+    with record_blocks(info, header=header, buffers=threads + 2, block_size=BLOCK, inflater=inflater) as blocks:
         def work(part: int) -> None:
             table, nxt = tables[part], ctypes.c_int64(0)
             for block in blocks.take():

@@ -12,12 +12,18 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from sandbox._server import SandboxApp, json_response
+
+
+def zulu(when: datetime | None = None, timespec: str = "milliseconds") -> str:
+    """An ISO-8601 UTC time with a "Z", as the providers print theirs (now, by default)."""
+    return (when or datetime.now(UTC)).astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 class TokenBook:

@@ -28,7 +28,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from sandbox._distributor import StateFile, TokenBook, distributor_app
+from sandbox._distributor import StateFile, TokenBook, distributor_app, zulu
 from sandbox._server import SandboxApp, json_response
 
 USER, PASSWORD = "cmpapi-sandbox", "sandbox-password"  # noqa: S105 - the loopback sandbox's credentials
@@ -45,7 +45,7 @@ def _now() -> datetime:
 
 
 def _iso(when: datetime) -> str:
-    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return zulu(when, "seconds")
 
 
 def default_seed() -> dict[str, Any]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from sandbox._distributor import StateFile, TokenBook, distributor_app, oauth_error
+from sandbox._distributor import StateFile, TokenBook, distributor_app, oauth_error, zulu
 from sandbox._server import SandboxApp, json_response
 
 MAX_PAGE_SIZE = 200
@@ -55,10 +55,6 @@ _MCA_KEYS = ("mca2020FirstName", "mca2020LastName", "mca2020Email", "mca2020Effe
 
 def _id(seed: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"pax8-sandbox/{seed}"))
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def default_seed() -> dict[str, Any]:
@@ -343,7 +339,7 @@ class Pax8Sandbox:
             return error(422, "companyId and lineItems are required", path)
         if not any(c["id"] == body["companyId"] for c in s["companies"]):
             return error(422, "Invalid order", path, [{"message": "companyId not found", "instance": "companyId"}])
-        now = _now()
+        now = zulu()
         lines, subs = [], []
         for n, item in enumerate(body["lineItems"], 1):
             where = f"lineItems[{n - 1}]"
@@ -409,13 +405,13 @@ class Pax8Sandbox:
         if sub["status"] == "Cancelled":
             return error(422, "subscription is cancelled", request.path)
         sub["quantity"] = quantity
-        sub["updatedDate"] = _now()
+        sub["updatedDate"] = zulu()
         self.save()
         return json_response(sub)
 
     def cancel_subscription(self, sub: dict[str, Any]) -> Response:
         sub["status"] = "Cancelled"
-        sub["endDate"] = _now()
+        sub["endDate"] = zulu()
         sub["updatedDate"] = sub["endDate"]
         self.save()
         return Response(status=204)

@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
 
-from sandbox._distributor import StateFile, TokenBook, distributor_app, oauth_error
+from sandbox._distributor import StateFile, TokenBook, distributor_app, oauth_error, zulu
 from sandbox._server import SandboxApp, json_response
 
 ACCOUNT_ID = "5212"
@@ -50,10 +50,6 @@ _KNOWN_UPDATE_ATTRIBUTES = {"operations", "renewalSetting", "friendlyName"}
 def error(status: int, message: str, details: list[dict[str, Any]] | None = None) -> Response:
     name, code = _GRPC.get(status, ("UNKNOWN", 2))
     return json_response({"error": name, "message": message, "code": code, "details": details or []}, status)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _sid(seed: str) -> str:
@@ -125,10 +121,8 @@ def _subscription(customer: dict[str, Any], product: dict[str, Any], sku: dict[s
         "subscriptionProductId": ms_product, "subscriptionSkuId": ms_sku,
         "subscriptionOfferId": f"US,{ms_product},{ms_sku}", "subscriptionTotalLicenses": str(quantity),
         "unitType": "Licenses", "subscriptionStatus": "active", "subscriptionPurchasedDate": when,
-        "subscriptionStartDate": when, "subscriptionEndDate": end.isoformat(timespec="milliseconds").replace(
-            "+00:00", "Z"), "renewalDate": end.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "lastUpdatedDate": when, "cancellationAllowedUntilDate": (start + timedelta(days=15)).isoformat(
-            timespec="milliseconds").replace("+00:00", "Z"),
+        "subscriptionStartDate": when, "subscriptionEndDate": zulu(end), "renewalDate": zulu(end),
+        "lastUpdatedDate": when, "cancellationAllowedUntilDate": zulu(start + timedelta(days=15)),
         "subscriptionBillingType": "license", "subscriptionBillingCycle": "monthly" if cycle == "M" else "annual",
         "subscriptionBillingTerm": term, "subscriptionRenewStatus": "ENABLED" if auto_renew else "DISABLED",
         "autoRenew": auto_renew, "isTrial": False, "resellerPO": reference, "customerPO": "",
@@ -295,7 +289,7 @@ class TdSynnexSandbox:
         self.state["nextId"] += 1
         customer = {**body, "name": f"accounts/{ACCOUNT_ID}/customers/{self.state['nextId']}",
                     "uid": str(uuid.uuid4()), "customerStatus": "ACTIVE", "cloudProfile": None,
-                    "createTime": _now(), "updateTime": _now()}
+                    "createTime": zulu(), "updateTime": zulu()}
         self.state["customers"].append(customer)
         self.save()
         return json_response(_public(customer), 200)
@@ -306,7 +300,7 @@ class TdSynnexSandbox:
         if not isinstance(body, dict) or not isinstance(body.get("orderItems"), list) or not body["orderItems"]:
             return error(400, "orderItems is required")
         self.order_posts += 1
-        now = _now()
+        now = zulu()
         planned: list[tuple[dict[str, Any], Any]] = []
         for n, item in enumerate(body["orderItems"]):
             where = f"orderItems[{n}]"
