@@ -11,6 +11,13 @@ billing begins: the first of the month of its earliest subscription, or, for his
 the onboarding window (ONBOARDING_DAYS), the first cycle inside it. Runs then bill every cycle
 from the contract start on, with no horizon. An existing contract is used as it is.
 
+Usage markup: a new Azure and usage contract gets the partner's markup for usage from its markup rules,
+the same rules the catalog sync prices licenses with (billing.catalog_pricing.select_rule): the rule for
+the Azure plan's product family, else the default rule, in the contract's currency and price list. Work
+365 applies a usage subscription's Markup % to Microsoft's cost when consumption is imported; without a
+rule the markup is 0 and usage bills at cost. A fixed-price rule prices a unit, not metered usage, so it
+never sets a usage markup. An existing contract keeps its own.
+
 Price: a subscription keeps a unit price it already has; one without gets the amount of the
 account's price list for its product and term + billing frequency (the catalog sync's
 productpricelevel rows, keyed as billing.catalog_pricing keys them). The account's price list is
@@ -34,7 +41,16 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from billing.catalog_pricing import FALLBACK_CURRENCY, price_key, price_list_name, product_number, unit_name
+from billing.catalog_pricing import (
+    FALLBACK_CURRENCY,
+    MarkupRule,
+    family_of,
+    price_key,
+    price_list_name,
+    product_number,
+    select_rule,
+    unit_name,
+)
 from billing.currency import currency_for_country
 from billing.cycles import due_cycles
 from billing.models import (
@@ -112,7 +128,20 @@ def contract_number(account_id: str, currency: str, kind: ContractKind) -> str:
     return f"{kind.value}{digest}-{currency.upper()}"
 
 
-def default_contract(account: MappedAccount, currency: str, kind: ContractKind, start: date) -> BillingContract:
+# The family the catalog gives the Azure plan (its price-sheet title, "Azure plan"): a markup rule for it
+# prices usage; the default rule ("" family) does when there is none.
+USAGE_FAMILY = family_of({"ProductTitle": "Azure plan"})
+
+
+def usage_markup(rules: Iterable[MarkupRule], currency: str) -> Decimal:
+    """The partner's usage markup % for a new usage contract in `currency` (see the module docstring)."""
+    rule = select_rule((r for r in rules if r.markup_pct is not None), USAGE_FAMILY, currency.upper(),
+                       price_list_name(currency.upper()))
+    return rule.markup_pct if rule is not None and rule.markup_pct is not None else Decimal(0)
+
+
+def default_contract(account: MappedAccount, currency: str, kind: ContractKind, start: date,
+                     rules: Iterable[MarkupRule] = ()) -> BillingContract:
     frequency, policy = KIND_TERMS[kind]
     number = contract_number(account.account_id, currency, kind)
     label = "licenses" if kind is ContractKind.LICENSES else "Azure and usage"
@@ -120,6 +149,7 @@ def default_contract(account: MappedAccount, currency: str, kind: ContractKind, 
         number=number, account_id=account.account_id, frequency=frequency, policy=policy,
         start_date=start.replace(day=1), currency=currency.upper(),
         name=f"{account.name or number} - {label} ({currency.upper()})"[:100],
+        usage_markup_pct=usage_markup(rules, currency) if kind is ContractKind.USAGE else Decimal(0),
     )
 
 
@@ -143,10 +173,12 @@ def plan_assignments(
     price_list_currencies: Collection[str],
     *,
     on_date: date,
+    markup_rules: Sequence[MarkupRule] = (),
 ) -> AssignmentPlan:
     """Contracts to create and the subscription updates that put every billable subscription of a
     mapped account on its default contract. `subscriptions` are those without a contract;
-    `contracts` the existing ones (any account); `prices` price key -> price list amount."""
+    `contracts` the existing ones (any account); `prices` price key -> price list amount;
+    `markup_rules` the partner's, for a new usage contract's markup."""
     by_number = {c.number: c for c in contracts}
     by_provider_account = {a.provider_account_id: a for a in accounts}
     plan = AssignmentPlan()
@@ -198,7 +230,8 @@ def plan_assignments(
         else:
             account, currency, kind = owner[number]
             start = earliest[number]
-            contract = default_contract(account, currency, kind, start if start != date.min else on_date)
+            contract = default_contract(account, currency, kind, start if start != date.min else on_date,
+                                        markup_rules)
             plan.new_contracts.append(replace(contract, start_date=billing_begins(contract, on_date)))
         plan.assignments.extend(grouped[number])
     return plan

@@ -362,6 +362,8 @@ def contract_row(c: BillingContract) -> dict[str, Any]:
         row["cspb_pricelevel@odata.bind"] = bind(EntitySet.PRICE_LEVELS, c.price_level_id)
     if c.transaction_currency_id:
         row["cspb_transactioncurrency@odata.bind"] = bind(EntitySet.TRANSACTION_CURRENCIES, c.transaction_currency_id)
+    if c.usage_markup_pct:
+        row["cspb_usagemarkuppct"] = c.usage_markup_pct
     return row
 
 

@@ -19,8 +19,10 @@ from datetime import date
 from typing import Any
 
 from billing import contract_assignment as ca
+from billing.catalog_pricing import price_list_name
 from billing.models import SubscriptionStatus
 from billing.renewals import renewals_due
+from dataverse.catalog_repo import markup_rules
 from dataverse.client import DataverseClient
 from dataverse.stores import contract_assignment as store
 from dataverse.stores import renewals as renewal_store
@@ -78,7 +80,11 @@ def assign_contracts(dv: DataverseClient, *, on_date: date, catch_up_days: int |
     # First pass names the contracts the subscriptions need; the second knows which exist.
     first = ca.plan_assignments(mapped, mapped_subs, (), prices, currencies, on_date=on_date)
     existing = store.contracts_by_number(dv, [c.number for c in first.new_contracts])
-    plan = ca.plan_assignments(mapped, mapped_subs, existing.values(), prices, currencies, on_date=on_date)
+    # A new usage contract takes the partner's usage markup from the markup rules (read only when one is made).
+    rules = markup_rules(dv, {level: price_list_name(currency) for currency, level in levels.items()}) if any(
+        c.number not in existing for c in first.new_contracts) else []
+    plan = ca.plan_assignments(mapped, mapped_subs, existing.values(), prices, currencies, on_date=on_date,
+                               markup_rules=rules)
     summary.ended = len(plan.ended)
     summary.unassigned = [(s.provider_subscription_id, why) for s, why in plan.unassigned]
     summary.contracts_used = list(plan.used_contracts)

@@ -69,6 +69,22 @@ def test_assign_then_bill_the_synced_partner(dv, synced_partner) -> None:
     assert len(_rows(dv, EntitySet.INVOICES, select=["invoiceid"])) == len(invoices)
 
 
+def test_new_azure_contracts_take_the_partners_usage_markup(dv, synced_partner) -> None:
+    """The partner's default markup rule (15 %, as an admin enters it before the first catalog sync) is
+    the usage markup of every Azure and usage contract `bill assign` creates; license contracts get none
+    (their price list prices already carry the markup)."""
+    from billing.models import Policy
+    from dataverse.catalog_repo import set_markup_rule
+
+    set_markup_rule(dv, "default", "Default markup", 15)
+    assert assign_contracts(dv, on_date=RUN).contracts_created
+    contracts = _rows(dv, EntitySet.BILLING_CONTRACTS, select=["cspb_policy", "cspb_usagemarkuppct"])
+    usage = [c for c in contracts if c["cspb_policy"] == int(Policy.ARREARS)]
+    licenses = [c for c in contracts if c["cspb_policy"] == int(Policy.ADVANCE)]
+    assert usage and all(D(str(c["cspb_usagemarkuppct"])) == 15 for c in usage)
+    assert licenses and all(not c.get("cspb_usagemarkuppct") for c in licenses)
+
+
 def _sub(dv, psid):
     return dv.get_by_key(EntitySet.SUBSCRIPTIONS, {"cspb_providersubscriptionid": psid},
                          select=["cspb_subscriptionid", "cspb_status", "cspb_commitmentenddate", "cspb_unitprice",

@@ -111,6 +111,34 @@ def test_existing_contract_is_used_and_one_of_another_account_is_never_taken() -
     assert plan.assignments == [] and "another account" in plan.unassigned[0][1]
 
 
+def test_a_new_usage_contract_takes_the_partners_usage_markup_from_its_markup_rules() -> None:
+    """Work 365 marks usage up by the subscription's Markup % when consumption is imported: here a new
+    Azure and usage contract gets it from the partner's markup rules (the Azure plan's family, else the
+    default rule, in the contract's currency); license contracts carry none, and no rule means at cost."""
+    from billing.catalog_pricing import MarkupRule
+
+    subs = [synced("PS-1"), synced("AZ", kind=SubscriptionKind.AZURE_PLAN, provider_product_id="DZH318Z0BPS6")]
+
+    def usage_markup(*rules: MarkupRule) -> tuple[D, D]:
+        plan = plan_assignments([NORTHWIND], subs, [], {E3_KEY: D("34.20")}, {"EUR"}, on_date=ON,
+                                markup_rules=rules)
+        by_policy = {c.policy: c.usage_markup_pct for c in plan.new_contracts}
+        return by_policy[Policy.ARREARS], by_policy[Policy.ADVANCE]
+
+    default = MarkupRule("default", "", D("15"), None, None)
+    assert usage_markup(default) == (D("15"), D("0"))
+    assert usage_markup() == (D("0"), D("0"))
+    azure = MarkupRule("azure", "Azure plan", D("8"), None, None)
+    fixed = MarkupRule("azure-fixed", "Azure plan", None, D("5.00"), None)  # a unit's price: never usage's
+    dollars = MarkupRule("azure-usd", "Azure plan", D("30"), None, "USD")  # another currency's
+    assert usage_markup(default, azure, fixed, dollars) == (D("8"), D("0"))
+    assert usage_markup(default, fixed) == (D("15"), D("0"))
+    # An existing contract keeps its own markup: only a new one is given the partner's.
+    usage = plan_assignments([NORTHWIND], subs[1:], [], {}, {"EUR"}, on_date=ON).new_contracts[0]
+    again = plan_assignments([NORTHWIND], subs[1:], [usage], {}, {"EUR"}, on_date=ON, markup_rules=[default])
+    assert again.new_contracts == [] and again.used_contracts == [usage.number]
+
+
 @given(st.lists(st.sampled_from(["PS-1", "PS-2", "PS-3", "AZ"]), unique=True))
 def test_assigning_is_deterministic_and_assigned_subscriptions_are_left_alone(names: list[str]) -> None:
     subs = [synced(n, kind=SubscriptionKind.AZURE_PLAN if n == "AZ" else SubscriptionKind.LICENSE) for n in names]
