@@ -29,6 +29,8 @@ class SettledPayment(Protocol):
     def modified_on(self) -> date | None: ...
     @property
     def modified_at(self) -> datetime | None: ...
+    @property
+    def version(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -41,13 +43,15 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def standing_after(total: Decimal, history: Sequence[SettledPayment], key: str) -> Standing:
-    """`history`: the invoice's attempts, oldest first. Succeeded payments count in the order the money
-    arrived: payment date, then the moment the row was settled (a succeeded row is not written again),
-    then creation order. An attempt still pending or failed never counts, and one that succeeds later
-    settles later, so it never moves into an earlier receipt. Raises ValueError if `key` is not a
-    succeeded payment in `history`."""
-    settled = sorted(((p.paid_on or p.modified_on or date.min, p.modified_at or _NEVER, n, p)
-                      for n, p in enumerate(history) if p.succeeded), key=lambda item: item[:3])
+    """`history`: the invoice's attempts, oldest first. Succeeded payments count in the order they were
+    recorded as succeeded (a succeeded row is not written again): by the row version of that write where
+    the store has one (Dataverse), else its moment, then the payment date, then creation order. An
+    attempt still pending or failed never counts, and one that succeeds later is recorded later, so it
+    never moves into an earlier receipt, even when both settle within the same second. Raises ValueError
+    if `key` is not a succeeded payment in `history`."""
+    settled = sorted(((p.version is None, p.version or 0, p.modified_at or _NEVER,
+                       p.paid_on or p.modified_on or date.min, n, p)
+                      for n, p in enumerate(history) if p.succeeded), key=lambda item: item[:5])
     # Recorded amounts are already in the currency's minor units: exact sums, nothing to round.
     paid = total - total  # keeps the amount's minor-unit exponent (0.00, not 0)
     for *_order, payment in settled:

@@ -20,7 +20,7 @@ from shared.dates import parse_date, parse_datetime
 ZERO = Decimal("0")
 KEY = "cspb_paymentkey"
 COLUMNS = [KEY, "cspb_processor", "cspb_processorpaymentid", "cspb_amount", "cspb_currencycode", "cspb_status",
-           "cspb_error", "cspb_paidon", "_cspb_invoice_value", "modifiedon"]
+           "cspb_error", "cspb_paidon", "_cspb_invoice_value", "modifiedon", "versionnumber"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,9 @@ class Payment:
     paid_on: date | None = None
     modified_on: date | None = None
     modified_at: datetime | None = None  # the row's last write: for a succeeded payment, when it settled
+    # Dataverse's row version of that write (one counter for every write, so it orders writes exactly,
+    # where modifiedon has only seconds).
+    version: int | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -61,7 +64,8 @@ def _payment(row: dict[str, Any]) -> Payment:
                    processor_payment_id=as_text(row.get("cspb_processorpaymentid")), error=as_text(row.get("cspb_error")),
                    currency=as_text(row.get("cspb_currencycode")), paid_on=parse_date(row.get("cspb_paidon"), strict=False),
                    modified_on=parse_date(row.get("modifiedon"), strict=False),
-                   modified_at=parse_datetime(row.get("modifiedon"), strict=False))
+                   modified_at=parse_datetime(row.get("modifiedon"), strict=False),
+                   version=int(row["versionnumber"]) if row.get("versionnumber") not in (None, "") else None)
 
 
 def by_key(dv: DataverseClient, key: str) -> Payment | None:

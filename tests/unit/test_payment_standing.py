@@ -47,6 +47,18 @@ def test_an_attempt_started_first_but_settled_later_counts_after_the_one_that_pa
     assert standing_after(TOTAL, [held, quick], "held") == Standing(Decimal("800.00"), Decimal("628.00"))
 
 
+def test_two_payments_settled_in_the_same_second_are_told_apart_by_the_row_version():
+    """modifiedon has seconds only: Dataverse's row version (one counter for every write) orders them, so
+    the receipt of the one recorded first never counts the other, whichever key sorts first."""
+    from dataclasses import replace
+
+    first = replace(_attempt("zz-first", "100.00"), version=41)
+    second = replace(_attempt("aa-second", "200.00"), version=57)
+    for history in ([first], [first, second], [second, first]):
+        assert standing_after(TOTAL, history, "zz-first") == Standing(Decimal("100.00"), Decimal("1328.00"))
+    assert standing_after(TOTAL, [second, first], "aa-second") == Standing(Decimal("300.00"), Decimal("1128.00"))
+
+
 def test_same_moment_falls_back_to_creation_order():
     history = [_attempt("one", "100.00"), _attempt("two", "100.00")]
     assert standing_after(TOTAL, history, "one").balance == Decimal("1328.00")
