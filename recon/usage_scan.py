@@ -5,15 +5,19 @@ Why not a general engine: to be strict about structure, DuckDB's reader parses e
 typed value, and polars cannot be made to notice a ragged row at all (it stops at the last column a
 query needs, and pads a short row). This scanner walks every byte once (16 at a time), counts every
 record's fields, keeps only the spans of the columns the aggregation needs, and hashes the group key
-straight from the bytes. One thread reads, or inflates with ISA-L, into a few recycled buffers; the
-other threads scan them (recon.usage_blocks), each into a table of its own.
+straight from the bytes. One thread reads, or inflates with ISA-L inside the library (the GIL released),
+into a few recycled buffers; the other threads scan them (recon.usage_blocks), each into a table of
+its own.
 
 It is a fast path, never the last word. It gives up (returns no table, and recon.aggregate's DuckDB
 paths read the file and explain it) on anything it would have to interpret:
 - a ragged record, a blank line, a lone CR, a stray quote, invalid UTF-8, a malformed JSON line;
-- an escaped JSON key, a JSON escape that is not text (a lone surrogate, NUL), or an amount
-  outside `-?digits[.digits]` with at most 8 integer and 10 decimal digits (DuckDB rounds longer
-  fractions half away from zero; wider values are rare enough to leave to it).
+- in JSON: an escaped key, an escape that is not text (a lone surrogate, NUL), a wanted key twice, an
+  object or array where a value is wanted, a null amount, a number with an exponent or more than 15
+  significant digits (DuckDB reads JSON numbers as doubles and prints them shortest-first: the
+  scanner writes the same text for the rest, so 0.10 and 0.1 are one sub-group on both paths);
+- an amount outside `-?digits[.digits]` with at most 8 integer and 10 decimal digits (DuckDB rounds
+  longer fractions half away from zero; wider values are rare enough to leave to it).
 What it returns is what `_fast_sql`'s `sub` relation holds, so recon.aggregate checks and normalises
 the groups with the same SQL as every other path. Amounts are summed exactly, as 128-bit integers of
 1E-10, never as floats.
