@@ -62,7 +62,8 @@ def charge(invoice_ref: str, amount: Decimal | None, purpose: str | None) -> Non
 
 @pay.command()
 def settle() -> None:
-    """Record the outcome of charges the processor held (e.g. for fraud review). Never charges."""
+    """Record the outcome of charges the processor held (e.g. for fraud review), and expire hosted payment
+    pages left unpaid past their lifetime (a payment made on one after all is recorded). Never charges."""
     from dataverse.client import client_or_default
     from payments import service
 

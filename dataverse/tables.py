@@ -201,6 +201,7 @@ class PaymentStatus(IntEnum):
     PENDING = 1
     SUCCEEDED = 2
     FAILED = 3
+    EXPIRED = 4  # a hosted payment page the customer left unpaid past its lifetime: nothing was taken
 
 
 class PriceChangeStatus(IntEnum):

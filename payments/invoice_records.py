@@ -33,15 +33,15 @@ from dataverse.tables import PaymentStatus as PaymentRowStatus
 
 __all__ = [
     "ACCOUNTING_FAILED", "ACCOUNTING_NOT_SYNCED", "ACCOUNTING_SYNCED", "ADDRESS_COLUMNS", "LINE_TYPE_NAMES",
-    "PAYMENT_FAILED", "PAYMENT_PENDING", "PAYMENT_SUCCEEDED", "ZERO", "BillingContact", "ContractSettings",
+    "PAYMENT_EXPIRED", "PAYMENT_FAILED", "PAYMENT_PENDING", "PAYMENT_SUCCEEDED", "ZERO", "BillingContact", "ContractSettings",
     "CustomerAccount", "DocLine", "InvoiceDoc", "Party", "Payment", "billing_contact", "customer_party", "dec",
     "held_payments", "load_account", "load_contract", "load_invoice", "payment_row", "refresh_payment_totals",
     "resolve_invoice_id", "succeeded_payments", "write_payment",
 ]
 
 # Short names the payment and accounting jobs use for the payment row's status and the invoice's accounting status.
-PAYMENT_PENDING, PAYMENT_SUCCEEDED, PAYMENT_FAILED = (
-    PaymentRowStatus.PENDING, PaymentRowStatus.SUCCEEDED, PaymentRowStatus.FAILED)
+PAYMENT_PENDING, PAYMENT_SUCCEEDED, PAYMENT_FAILED, PAYMENT_EXPIRED = (
+    PaymentRowStatus.PENDING, PaymentRowStatus.SUCCEEDED, PaymentRowStatus.FAILED, PaymentRowStatus.EXPIRED)
 ACCOUNTING_NOT_SYNCED, ACCOUNTING_SYNCED, ACCOUNTING_FAILED = (
     AccountingStatus.NOT_SYNCED, AccountingStatus.SYNCED, AccountingStatus.FAILED)
 

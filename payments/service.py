@@ -37,12 +37,12 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 __all__ = ["charge_invoice", "redeem", "create_payment_link", "apply_webhook_event", "processor_for",
-           "ChargeOutcome", "payment_key", "handle_stripe_webhook", "attempt_outcome"]
+           "ChargeOutcome", "payment_key", "handle_stripe_webhook", "attempt_outcome", "invoice_attempts"]
 
 
 @dataclass(frozen=True)
 class ChargeOutcome:
-    status: str  # succeeded | failed | nothing_due | no_method
+    status: str  # succeeded | failed | pending | requires_action | expired | nothing_due | no_method
     amount: Decimal
     key: str = ""
     message: str = ""
@@ -153,18 +153,26 @@ def _cancel_superseded(dv: DataverseClient, invoice: records.InvoiceDoc, paid_ke
                               error=SUPERSEDED)
 
 
-def settle_held(*, dv: DataverseClient | None = None, processors: dict[str, PaymentProcessor] | None = None) -> list[dict[str, str]]:
+def settle_held(*, dv: DataverseClient | None = None, processors: dict[str, PaymentProcessor] | None = None,
+                now: datetime | None = None) -> list[dict[str, str]]:
     """Read the outcome of every held charge (a Pending payment the processor took, e.g. one
-    Authorize.Net holds for review) and record it on the invoice. Never charges: the money
-    either moved or did not, and the processor says which."""
+    Authorize.Net holds for review) and record it on the invoice; then close the hosted payment page
+    attempts left unpaid past the page's lifetime at `now` (Expired, unless the processor has a
+    transaction for one after all: then that is recorded). Never charges: the money either moved or
+    did not, and the processor says which."""
+    from payments import hosted_payment
+
     dv = client_or_default(dv)
     processors = dict(processors or {})
+
+    def processor_named(name: str) -> PaymentProcessor:
+        if name not in processors:
+            processors[name] = processor_for(name)
+        return processors[name]
+
     settled = []
     for row in records.held_payments(dv):
-        name = row.processor
-        processor = processors.get(name)
-        if processor is None:
-            processor = processors[name] = processor_for(name)
+        processor = processor_named(row.processor)
         invoice = records.load_invoice(dv, row.invoice_id or "")
         result = processor.transaction_status(row.processor_payment_id, row.amount, invoice.currency)
         if result.status in ("pending", REQUIRES_ACTION):  # the customer has not authenticated yet
@@ -172,6 +180,12 @@ def settle_held(*, dv: DataverseClient | None = None, processors: dict[str, Paym
             continue
         _record_decided(dv, invoice, row, result)
         settled.append({"invoice": invoice.number, "payment": row.key, "status": result.status})
+    now = now or datetime.now(UTC)
+    for row in hosted_payment.waiting_attempts(dv):
+        if hosted_payment.abandoned(row, now):  # a page still open is left to its webhook or return
+            invoice = records.load_invoice(dv, row.invoice_id or "")
+            outcome = _settle_page(dv, invoice, row, processor_named(row.processor), now)
+            settled.append({"invoice": invoice.number, "payment": row.key, "status": outcome.status})
     return settled
 
 
@@ -201,17 +215,37 @@ def attempt_outcome(invoice_id: str, key: str, *, dv: DataverseClient | None = N
     if row.status == records.PAYMENT_FAILED:
         return ChargeOutcome(FAILED, row.amount, key, row.error, balance=invoice.balance)
     processor = processor or processor_for(row.processor or "stripe")
-    if row.processor_payment_id:
-        result = processor.transaction_status(row.processor_payment_id, row.amount, invoice.currency)
-    else:
-        # No reference yet: a payment page the customer was sent to (Accept Hosted) may have taken it.
-        from payments.authorizenet import AuthorizeNetProcessor
-        from payments.hosted_payment import settle_waiting
+    if not row.processor_payment_id:
+        return _settle_page(dv, invoice, row, processor, datetime.now(UTC))
+    result = processor.transaction_status(row.processor_payment_id, row.amount, invoice.currency)
+    return _apply_outcome(dv, invoice, row, result, processor)
 
-        found = settle_waiting(dv, invoice, row, processor) if isinstance(processor, AuthorizeNetProcessor) else None
-        if found is None:
-            return ChargeOutcome("pending", row.amount, key, row.error, balance=invoice.balance)
-        result = found
+
+def _settle_page(dv: DataverseClient, invoice: records.InvoiceDoc, row: records.Payment,
+                 processor: PaymentProcessor, now: datetime) -> ChargeOutcome:
+    """An attempt with no processor reference yet: the customer was sent to a payment page (Accept Hosted).
+    A transaction made there is recorded whenever it is found, even on an attempt that expired meanwhile
+    (settlement wins); with none, an attempt whose page ran out at `now` expires."""
+    from payments import hosted_payment
+    from payments.authorizenet import AuthorizeNetProcessor
+
+    if not isinstance(processor, AuthorizeNetProcessor):
+        return ChargeOutcome("pending", row.amount, row.key, row.error, balance=invoice.balance)
+    found = hosted_payment.settle_waiting(dv, invoice, row, processor)
+    if found is not None:
+        return _apply_outcome(dv, invoice, row, found, processor)
+    if row.status == records.PAYMENT_EXPIRED:
+        return ChargeOutcome("expired", row.amount, row.key, row.error, balance=invoice.balance)
+    if hosted_payment.abandoned(row, now):
+        hosted_payment.expire(dv, invoice, row)
+        return ChargeOutcome("expired", row.amount, row.key, hosted_payment.EXPIRED, balance=invoice.balance)
+    return ChargeOutcome("pending", row.amount, row.key, row.error, balance=invoice.balance)
+
+
+def _apply_outcome(dv: DataverseClient, invoice: records.InvoiceDoc, row: records.Payment, result: ChargeResult,
+                   processor: PaymentProcessor) -> ChargeOutcome:
+    """What the processor now says of an attempt we had Pending (or Expired), recorded on the invoice."""
+    key = row.key
     if result.status == REQUIRES_ACTION:
         return ChargeOutcome(REQUIRES_ACTION, row.amount, key, result.error, balance=invoice.balance,
                              action_url=result.action_url)
@@ -225,6 +259,31 @@ def attempt_outcome(invoice_id: str, key: str, *, dv: DataverseClient | None = N
     if result.status == SUCCEEDED and refreshed.balance <= 0:
         _cancel_superseded(dv, refreshed, key, processor)
     return ChargeOutcome(result.status, row.amount, key, result.error, balance=refreshed.balance)
+
+
+def invoice_attempts(invoice_id: str, *, dv: DataverseClient | None = None, now: datetime | None = None,
+                     processor: PaymentProcessor | None = None) -> list[records.Payment]:
+    """The invoice's payment attempts, oldest first, as a customer is shown them: a hosted payment page
+    attempt left unpaid past the page's lifetime is first settled (a transaction was made after all) or
+    expired, so it does not read as pending forever. If the processor cannot be asked right now, the
+    attempt stays as it is until the next read or sweep."""
+    from dataverse.stores import payments as payment_rows
+    from payments import hosted_payment
+
+    dv = client_or_default(dv)
+    rows = payment_rows.for_invoice(dv, invoice_id)
+    now = now or datetime.now(UTC)
+    stale = [row for row in rows if hosted_payment.abandoned(row, now)]
+    if not stale:
+        return rows
+    invoice = records.load_invoice(dv, invoice_id)
+    try:
+        processor = processor or processor_for(stale[0].processor)
+        for row in stale:
+            _settle_page(dv, invoice, row, processor, now)
+    except IntegrationError as exc:
+        log.warning("invoice %s: could not settle an abandoned payment page yet: %s", invoice.number, exc)
+    return payment_rows.for_invoice(dv, invoice_id)
 
 
 def redeem(token: str, payment_method_token: str, *, dv: DataverseClient | None = None, processor: PaymentProcessor | None = None,

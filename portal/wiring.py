@@ -71,9 +71,9 @@ def integrations_for(dv: DataverseClient, settings: Settings) -> Integrations:
         return card_entry.link_for_invoice(invoice.id, dv=dv, settings=settings)
 
     def payment_history(invoice: Invoice) -> list[Payment]:
-        from dataverse.stores.payments import for_invoice as invoice_payments
+        from payments.service import invoice_attempts
 
-        return invoice_payments(dv, invoice.id)
+        return invoice_attempts(invoice.id, dv=dv)
 
     def hosted_payment(invoice: Invoice, purpose: str, cancel_url: str) -> HostedForm | None:
         from payments import hosted_payment as pay_on_page

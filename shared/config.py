@@ -98,6 +98,10 @@ class Settings:
     authorizenet_signature_key_encoding: str = "text"
     # The currency of the Authorize.Net merchant account: a charge in any other currency is refused.
     authorizenet_currency: str = "USD"
+    # How long an Accept Hosted attempt waits for the customer before it expires (nothing taken): the page
+    # token's lifetime, 15 minutes after it is issued (verified: developer.authorize.net/api/reference/
+    # features/accept_hosted.html). A transaction the customer still makes after that is recorded anyway.
+    authorizenet_page_minutes: float = 15.0
     quickbooks_url: str = "https://quickbooks.api.intuit.com"
     quickbooks_realm_id: str = ""
     # OAuth 2.0 (Intuit): the app's client id/secret; the refresh token lives in the secret store

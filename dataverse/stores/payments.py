@@ -11,7 +11,7 @@ from typing import Any
 
 from billing.money import parse_decimal
 from dataverse.client import DataverseClient
-from dataverse.odata import bind, literal
+from dataverse.odata import any_of, bind, literal
 from dataverse.stores._rows import as_text
 from dataverse.tables import EntitySet
 from dataverse.tables import PaymentStatus as PaymentRowStatus
@@ -43,9 +43,11 @@ class Payment:
 
     @property
     def state(self) -> str:
-        """succeeded | failed | pending, for pages that show a payment's outcome."""
+        """succeeded | failed | expired | pending, for pages that show a payment's outcome."""
         if self.status == PaymentRowStatus.SUCCEEDED:
             return "succeeded"
+        if self.status == PaymentRowStatus.EXPIRED:
+            return "expired"
         return "failed" if self.status == PaymentRowStatus.FAILED else "pending"
 
 
@@ -80,11 +82,13 @@ def held(dv: DataverseClient) -> list[Payment]:
     return [_payment(r) for r in rows if r.get("cspb_processorpaymentid") and r.get("_cspb_invoice_value")]
 
 
-def waiting(dv: DataverseClient, processor: str) -> list[Payment]:
+def waiting(dv: DataverseClient, processor: str, *, expired_too: bool = False) -> list[Payment]:
     """Pending attempts of `processor` it has not answered with a reference yet (a hosted payment page the
-    customer is on), so a transaction it reports can be matched to the attempt by our key."""
+    customer is on), so a transaction it reports can be matched to the attempt by our key. `expired_too`:
+    also the ones expired since (the customer may still have paid on the page: settlement wins)."""
+    statuses = [PaymentRowStatus.PENDING, *([PaymentRowStatus.EXPIRED] if expired_too else [])]
     rows = dv.list(EntitySet.PAYMENTS, select=COLUMNS,
-                   filter=f"cspb_status eq {int(PaymentRowStatus.PENDING)} and cspb_processorpaymentid eq null "
+                   filter=f"({any_of('cspb_status', [int(s) for s in statuses])}) and cspb_processorpaymentid eq null "
                           f"and cspb_processor eq {literal(processor)}")
     return [_payment(r) for r in rows if r.get("_cspb_invoice_value")]
 

@@ -514,10 +514,9 @@ def test_a_signed_out_customer_coming_back_from_the_bank_signs_in_and_lands_on_t
     assert "Gracias: se han pagado" in other.get(target).get_data(as_text=True)
 
 
-def _contoso_pays_on_accept_hosted(dv, ids, zip_codes=("98004",)):
+def _contoso_opens_accept_hosted(dv, ids):
     """Contoso's contract goes through Authorize.Net with no card saved, INV-0001 is due; Fiona picks
-    "Pay with a new card" and types 4111 on the hosted payment page. Returns (browser, path, the page's
-    last answer)."""
+    "Pay with a new card" and is sent to the hosted payment page. Returns (browser, path, the page's form)."""
     import re
 
     from payments.base import HostedForm
@@ -525,7 +524,6 @@ def _contoso_pays_on_accept_hosted(dv, ids, zip_codes=("98004",)):
     from portal.dataverse_repo import DataverseRepository
     from portal.wiring import integrations_for
     from shared.config import get_settings
-    from tests.plugins.payments import type_anet_card
 
     dv.update("cspb_billingcontracts", ids["k-contoso"], {"cspb_paymentprovider": "authorizenet",
                                                           "cspb_paymenttoken": None})
@@ -541,6 +539,14 @@ def _contoso_pays_on_accept_hosted(dv, ids, zip_codes=("98004",)):
     form = HostedForm(action, "POST", {"token": re.search(r'name="token" value="([^"]+)"', page).group(1)})
     (row,) = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-1']}")
     assert row["cspb_status"] == 1 and not row.get("cspb_processorpaymentid")  # recorded before the page
+    return browser, path, form
+
+
+def _contoso_pays_on_accept_hosted(dv, ids, zip_codes=("98004",)):
+    """... and types 4111 on the hosted payment page. Returns (browser, path, the page's last answer)."""
+    from tests.plugins.payments import type_anet_card
+
+    browser, path, form = _contoso_opens_accept_hosted(dv, ids)
     for zip_code in zip_codes:
         done = type_anet_card(form, "4111111111111111", zip_code=zip_code)
     return browser, path, done
@@ -595,3 +601,87 @@ def test_accept_hosted_return_alone_records_the_payment_and_the_card(portal_dv, 
     again = browser.get(done.headers["Location"].split("/portal", 1)[1]).get_data(as_text=True)
     assert "Thank you: $1,464.00 was paid." in again  # a reload reads, never pays again
     assert len([t for t in authorizenet_server.app.sandbox.transactions if t["status"] != "declined"]) == 1
+
+
+def _history(browser, path) -> str:
+    return browser.get(path).get_data(as_text=True).split('id="payment-history"', 1)[1]
+
+
+def test_an_accept_hosted_page_left_unpaid_expires_at_the_sweep_and_takes_nothing(portal_dv, authorizenet_hosted):
+    """Fiona opens the payment page and walks away. While the page token lives (15 minutes) the attempt is
+    Pending; after it, `pay settle`'s sweep finds no transaction under our key and marks it Expired: the
+    invoice is still due in full and not marked failed, and the portal shows it expired, not pending."""
+    from datetime import UTC, datetime, timedelta
+
+    from payments.service import settle_held
+
+    dv, ids = portal_dv
+    browser, path, _form = _contoso_opens_accept_hosted(dv, ids)
+    assert "Pendiente" in _history(browser, path) or "Pending" in _history(browser, path)
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    assert settle_held(dv=dv, now=soon) == []  # the page may still be in use: left to its webhook or return
+    later = datetime.now(UTC) + timedelta(minutes=16)
+    [swept] = settle_held(dv=dv, now=later)
+    assert swept["status"] == "expired" and swept["invoice"] == dv.get("invoices", ids["i-1"])["invoicenumber"]
+    (row,) = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-1']}")
+    assert row["cspb_status"] == 4 and not row.get("cspb_processorpaymentid") and "Nothing was charged" in row["cspb_error"]
+    invoice = dv.get("invoices", ids["i-1"])
+    assert str(invoice["cspb_balance"]).startswith("1464") and invoice["cspb_paymentstatus"] == 1  # due, not failed
+    assert authorizenet_hosted.sandbox.transactions == []
+    history = _history(browser, path)
+    assert "Expired" in history and "Pending" not in history and "Nothing was charged" in history
+    assert settle_held(dv=dv, now=later) == []  # decided: the next sweep leaves it alone
+    assert 'id="pay-new-card"' in browser.get(path).get_data(as_text=True)  # a new attempt can start
+
+
+def test_an_expired_accept_hosted_attempt_the_customer_paid_after_all_is_settled(portal_dv, authorizenet_hosted,
+                                                                                monkeypatch):
+    """The attempt expires at the next read (the invoice page, lifetime set to 60 ms), but the customer
+    was still on the page and pays: the webhook finds the expired attempt by our key and records the
+    payment. Settlement wins; the money is neither lost nor taken twice."""
+    from shared.config import reset_settings
+    from tests.plugins.payments import type_anet_card
+
+    dv, ids = portal_dv
+    browser, path, form = _contoso_opens_accept_hosted(dv, ids)
+    monkeypatch.setenv("CSPB_AUTHORIZENET_PAGE_MINUTES", "0.001")
+    reset_settings()
+    history = _history(browser, path)
+    assert "Expired" in history and "Pending" not in history  # expired at this read
+    (row,) = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-1']}")
+    assert row["cspb_status"] == 4
+    done = type_anet_card(form, "4111111111111111")
+    assert done.status_code == 302
+    assert authorizenet_hosted.sandbox.webhooks.wait(15)
+    assert all(d.status == 200 for d in authorizenet_hosted.sandbox.webhooks.deliveries)
+    (row,) = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-1']}")
+    assert row["cspb_status"] == 2 and row["cspb_processorpaymentid"].isdigit()
+    assert _money_is_zero(dv.get("invoices", ids["i-1"])["cspb_balance"])
+    page = browser.get(done.headers["Location"].split("/portal", 1)[1]).get_data(as_text=True)
+    assert "Thank you: $1,464.00 was paid." in page, page
+    assert "Expired" not in page.split('id="payment-history"', 1)[1]
+    assert len([t for t in authorizenet_hosted.sandbox.transactions if t["status"] != "declined"]) == 1
+
+
+def test_the_customer_returning_from_an_unpaid_page_after_it_expired_sees_it_expired(portal_dv, authorizenet_server,
+                                                                                     monkeypatch):
+    """No webhook: the return to the invoice (naming the attempt) after the page's lifetime finds no
+    transaction, expires the attempt and says so; nothing was taken and the invoice can be paid again."""
+    from shared.config import reset_settings
+
+    monkeypatch.setenv("CSPB_AUTHORIZENET_URL", authorizenet_server.url + "/xml/v1/request.api")
+    monkeypatch.setenv("CSPB_HTTP_MAX_ATTEMPTS", "3")
+    reset_settings()
+    dv, ids = portal_dv
+    browser, path, _form = _contoso_opens_accept_hosted(dv, ids)
+    (row,) = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-1']}")
+    back = f"{path}?payment={row['cspb_paymentkey']}"
+    assert "The payment is being processed" in browser.get(back).get_data(as_text=True)  # still within the page's life
+    monkeypatch.setenv("CSPB_AUTHORIZENET_PAGE_MINUTES", "0.001")
+    reset_settings()
+    page = browser.get(back).get_data(as_text=True)
+    assert "The payment page expired before a payment was made. Nothing was charged" in page, page
+    assert 'id="pay-new-card"' in page
+    (row,) = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-1']}")
+    assert row["cspb_status"] == 4
+    assert authorizenet_server.app.sandbox.transactions == []
