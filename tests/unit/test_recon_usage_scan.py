@@ -311,3 +311,25 @@ def test_json_lines_to_interpret_are_left_to_duckdb(tmp_path: Path, case: str) -
     outcome = _scan(path)
     assert outcome.table is None and outcome.reason == us.REASONS[reason]
     _same(path, tmp_path)
+
+
+_json_value = st.one_of(
+    st.text(alphabet=st.sampled_from(list('ab "\\\n\té東\U0001F600-')), max_size=5),
+    st.integers(min_value=-10**17, max_value=10**17),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.decimals(min_value=-10**6, max_value=10**6, places=3, allow_nan=False).map(lambda d: float(d)),
+    st.none(), st.booleans(), st.just({"nested": [1, "x"]}))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.fixed_dictionaries(
+    {"CustomerId": st.sampled_from(["c1", "c2", ""]), "MeterCategory": st.sampled_from(["VM", "Storage"])},
+    optional={"Quantity": _json_value, "UnitPrice": _json_value, "PCToBCExchangeRate": _json_value,
+              "BillingPreTaxTotal": _json_value, "CustomerName": _json_value, "Tags": _json_value,
+              "PartnerEarnedCreditPercentage": _json_value}), min_size=1, max_size=20),
+    ascii_only=st.booleans())
+def test_any_json_lines_aggregate_exactly_as_duckdb_does(tmp_path: Path, rows: list[dict[str, object]],
+                                                         ascii_only: bool) -> None:
+    lines: list[dict[str, str] | str] = [json.dumps(_camel({**usage_row(), **row}), ensure_ascii=ascii_only)
+                                         for row in rows]
+    _same(write_jsonl(tmp_path / "u.jsonl.gz", lines), tmp_path)
