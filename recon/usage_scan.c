@@ -58,6 +58,7 @@ typedef struct {
     int64_t *sums;       /* groups x 6: (low, high) 64-bit halves of each 128-bit sum */
     int64_t *counts;
     int64_t groups, group_cap, records;
+    int64_t max_groups;  /* beyond this the file goes to DuckDB, which spills to disk */
 } table_t;
 
 typedef struct {
@@ -69,9 +70,10 @@ typedef struct {
 
 static void *grow(void *p, int64_t count, size_t size) { return realloc(p, (size_t)count * size); }
 
-table_t *recon_table_new(void) {
+table_t *recon_table_new(int64_t max_groups) {
     table_t *t = calloc(1, sizeof(table_t));
     if (!t) return NULL;
+    t->max_groups = max_groups;
     t->group_cap = 1024;
     t->cap = 4096;
     t->index = calloc((size_t)t->cap, sizeof(int64_t));
@@ -123,6 +125,7 @@ static int ensure_bytes(uint8_t **p, int64_t *cap, int64_t need) {
 }
 
 static int ensure_groups(table_t *t) {
+    if (t->groups >= t->max_groups) return 0;
     if (t->groups + 1 < t->group_cap && (t->groups + 1) * 2 < t->cap) return 1;
     if (t->groups + 1 >= t->group_cap) {
         int64_t c = t->group_cap * 2;

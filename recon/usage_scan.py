@@ -53,10 +53,13 @@ DONE, MORE, GIVE_UP = 0, 2, 3
 REASONS = {1: "ragged record", 2: "blank line", 3: "stray quote", 4: "lone CR", 5: "invalid UTF-8",
            6: "escaped needed value", 8: "amount outside the fast format",
            9: "malformed JSON line", 10: "record crosses a block cut", 11: "duplicate JSON key",
-           12: "out of memory", 13: "group key over 4 KB"}
+           12: "more groups than it keeps in memory", 13: "group key over 4 KB"}
 SCALE = 10
 # Bytes per buffer the reader fills (a record may not be longer).
 BLOCK = 4 << 20
+# Groups a thread's table may hold: ~300 bytes each keeps a table near 60 MB and recon under 300 MB;
+# a file with more goes to DuckDB, which spills to disk.
+MAX_GROUPS = 200_000
 
 
 def available() -> bool:
@@ -75,7 +78,7 @@ class _Table:
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         self.lib = lib
-        self.ptr = lib.recon_table_new()
+        self.ptr = lib.recon_table_new(MAX_GROUPS)
         if not self.ptr:
             raise MemoryError("recon scanner: no memory for a group table")
 

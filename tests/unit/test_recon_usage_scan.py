@@ -150,6 +150,14 @@ def test_escaped_quotes_in_needed_values_are_unescaped(tmp_path: Path) -> None:
     assert (group.customer_name, group.meter_category, group.row_count) == ('Contoso "Ltd"', 'Virtual "VM" Machines', 2)
 
 
+def test_more_groups_than_a_table_keeps_go_to_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(us, "MAX_GROUPS", 100)
+    path = write_csv(tmp_path / "u.csv", _awkward_rows(3000))
+    outcome = _scan(path, threads=1)
+    assert outcome.table is None and outcome.reason == us.REASONS[12]
+    _same(path, tmp_path)
+
+
 def test_ragged_row_is_quarantined_with_its_line(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "u.csv", [usage_row() for _ in range(5)])
     lines = path.read_bytes().split(b"\n")
