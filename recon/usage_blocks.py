@@ -125,7 +125,11 @@ class RecordBlocks:
             self._read()
         except Exception as exc:  # noqa: BLE001 - a corrupt gzip, an unreadable file: the caller falls back
             self.failed = f"cannot read ({type(exc).__name__}: {exc})"
-        self._ready.put(None)
+        except BaseException as exc:
+            self.failed = f"reading stopped ({type(exc).__name__})"
+            raise
+        finally:
+            self._ready.put(None)  # the workers always learn that no more blocks come
 
     def _source(self, raw: Any) -> Any:
         """Something with readinto(): the file itself, or its inflated content."""

@@ -265,13 +265,21 @@ def _scan(info: SourceInfo, lib: ctypes.CDLL, scan: Any, *, header: bool, thread
     with record_blocks(info, header=header, buffers=threads + 2, block_size=BLOCK, inflater=inflater) as blocks:
         def work(part: int) -> None:
             table, nxt = tables[part], ctypes.c_int64(0)
-            for block in blocks.take():
-                code = scan(table, block.data, block.start, block.last, nxt)
-                blocks.done(block)
-                if code != DONE:
-                    failure.append(REASONS[10] if code == MORE else REASONS.get(code >> 8, "scan"))
-                    blocks.stop()
-                    return
+            try:
+                for block in blocks.take():
+                    code = scan(table, block.data, block.start, block.last, nxt)
+                    blocks.done(block)
+                    if code != DONE:
+                        failure.append(REASONS[10] if code == MORE else REASONS.get(code >> 8, "scan"))
+                        blocks.stop()
+                        return
+            except Exception as exc:  # noqa: BLE001 - a worker that dies must not leave its blocks uncounted
+                failure.append(f"scan failed ({type(exc).__name__})")
+                blocks.stop()
+            except BaseException:
+                failure.append("scan interrupted")
+                blocks.stop()
+                raise
 
         workers = [threading.Thread(target=work, args=(p,), name=f"recon-scan-{p}") for p in range(1, threads)]
         for w in workers:

@@ -341,3 +341,26 @@ def test_any_json_lines_aggregate_exactly_as_duckdb_does(tmp_path: Path, rows: l
     lines: list[dict[str, str] | str] = [json.dumps(_camel({**usage_row(), **row}), ensure_ascii=ascii_only)
                                          for row in rows]
     _same(write_jsonl(tmp_path / "u.jsonl.gz", lines), tmp_path)
+
+
+def test_a_worker_that_fails_sends_the_file_to_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scanning thread that dies must not leave its blocks out of the sums (the row counts would still
+    add up, so nothing else would notice): the scan gives up and DuckDB reads the file."""
+    monkeypatch.setattr(us, "BLOCK", 4096)
+    calls: list[int] = []
+    lib = native.load()
+    assert lib is not None
+    real_scan = lib.recon_scan_csv
+
+    def flaky(*args: object) -> int:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("worker died")
+        return int(real_scan(*args))
+
+    monkeypatch.setattr(lib, "recon_scan_csv", flaky)
+    path = write_csv(tmp_path / "u.csv", _awkward_rows(2000))
+    outcome = _scan(path, threads=3)
+    assert outcome.table is None and outcome.reason == "scan failed (RuntimeError)"
+    monkeypatch.setattr(lib, "recon_scan_csv", real_scan)
+    _same(path, tmp_path)
