@@ -30,15 +30,12 @@ import os
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from recon import native
 from recon.sources import SourceInfo
-
-if TYPE_CHECKING:
-    import pyarrow
 
 # Group key slots, in the order of recon.aggregate's `sub` relation, then the carried values. Slot
 # numbers are usage_scan.c's.
@@ -68,7 +65,9 @@ def available() -> bool:
 
 @dataclass
 class Outcome:
-    table: pyarrow.Table | None
+    # The sub-groups as columns (KEYS, then name, bad_rows, qty, cost, ptotal as plain decimal text, n),
+    # handed to DuckDB as lists: building an Arrow table from Python lists imports pandas (0.26 s).
+    table: dict[str, list[Any]] | None
     records: int
     reason: str | None = None   # why the fast path gave up
 
@@ -192,20 +191,16 @@ def _slots(header: tuple[str, ...], cols: dict[str, str | None]) -> np.ndarray:
     return out
 
 
-def _table(merged: dict[tuple[str, ...], list[Any]]) -> pyarrow.Table:
-    import pyarrow as pa
-
-    decimal = pa.decimal128(38, SCALE)
+def _columns(merged: dict[tuple[str, ...], list[Any]]) -> dict[str, list[Any]]:
     keys = list(merged)
     values = list(merged.values())
-    columns: dict[str, pyarrow.Array] = {k: pa.array([key[i] for key in keys], pa.string())
-                                         for i, k in enumerate(KEYS)}
-    columns["name"] = pa.array([v[0] for v in values], pa.string())
-    columns["bad_rows"] = pa.array([0] * len(values), pa.int64())
+    columns: dict[str, list[Any]] = {k: [key[i] for key in keys] for i, k in enumerate(KEYS)}
+    columns["name"] = [v[0] for v in values]
+    columns["bad_rows"] = [0] * len(values)
     for i, name in enumerate(("qty", "cost", "ptotal")):
-        columns[name] = pa.array([v[1 + i] for v in values], decimal)
-    columns["n"] = pa.array([v[4] for v in values], pa.int64())
-    return pa.table(columns)
+        columns[name] = [format(v[1 + i], "f") for v in values]
+    columns["n"] = [v[4] for v in values]
+    return columns
 
 
 def scan(info: SourceInfo, cols: dict[str, str | None], threads: int | None = None) -> Outcome:
@@ -300,4 +295,4 @@ def _scan(info: SourceInfo, lib: ctypes.CDLL, scan: Any, *, header: bool, thread
             t.merge_into(merged)
     except UnicodeDecodeError:
         return Outcome(None, 0, REASONS[5])
-    return Outcome(_table(merged), records)
+    return Outcome(_columns(merged), records)
