@@ -263,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     from bench._common import load_average, stamp
 
     print(f"recon aggregation benchmark: {args.rows:,} rows; {stamp()}")
+    # Built (or found) before anything is timed: a one-off compile is not part of a run.
+    from recon import native
+    lib = native.load()
+    print("  compiled scanner: " + ("not available (ours reads with DuckDB)" if lib is None else
+          "with ISA-L inflating inside" if hasattr(lib, "recon_inflate") else "without ISA-L (python-isal inflates)"))
     files = {f: p for f, p in make_files(args.rows, args.workdir).items() if f in args.formats.split(",")}
     engines = [e for e in args.engines.split(",") if e and e != "isal"]
     results: dict[tuple[str, str], dict] = {}

@@ -350,7 +350,7 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
     use_scanner = scanner and not (info.fmt == "jsonl" and jsonl_engine == "polars")
     outcome = usage_scan.scan(info, cols, threads) if use_scanner else None
     if outcome is not None and outcome.table is not None:
-        folded = _fold(_checked_groups(outcome.table, memory_limit), strict=True)
+        folded = _fold(_checked_columns(outcome.table, memory_limit), strict=True)
     elif info.fmt == "jsonl" and jsonl_engine == "polars" and jsonl_fast.available():
         sub = jsonl_fast.subgroups(info, cols)  # None: polars refused the file, so it has a problem
         folded = None if sub is None else _fold(_checked_groups(sub, memory_limit), strict=True)
@@ -393,6 +393,23 @@ def aggregate_usage(path: str | Path, *, quarantine_path: str | Path | None = No
     result.quarantine_sample = quarantined[:sample_size]
     check_counts(result.rows_read, result.rows_aggregated, result.rows_quarantined, info.path.name)
     return result
+
+
+def _checked_columns(columns: dict[str, list[Any]], memory_limit: str) -> list[tuple[Any, ...]]:
+    """recon.usage_scan's sub-groups (columns of Python values) through the same per-group checks as
+    DuckDB's: passed as lists and unnested, amounts as decimal text cast to DECIMAL(38,10)."""
+    import duckdb
+
+    names = list(columns)
+    picks = ", ".join(
+        (f"CAST(unnest(${i + 1}::VARCHAR[]) AS {DECIMAL_TYPE})" if name in ("qty", "cost", "ptotal")
+         else f"unnest(${i + 1}::BIGINT[])" if name in ("bad_rows", "n") else f"unnest(${i + 1}::VARCHAR[])")
+        + f" AS {_q(name)}" for i, name in enumerate(names))
+    con = duckdb.connect(config={"memory_limit": memory_limit})
+    try:
+        return con.execute(_checked_groups_sql(f"(SELECT {picks}) AS scanned"), [columns[n] for n in names]).fetchall()
+    finally:
+        con.close()
 
 
 def _checked_groups(sub: Any, memory_limit: str) -> list[tuple[Any, ...]]:

@@ -110,7 +110,7 @@ def build(directory: Path, with_isal: bool | None = None) -> Path:
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32
     lib.recon_table_new.restype = p
-    lib.recon_table_new.argtypes = []
+    lib.recon_table_new.argtypes = [i64]
     lib.recon_table_free.restype = None
     lib.recon_table_free.argtypes = [p]
     for name in ("recon_table_groups", "recon_table_records"):

@@ -58,6 +58,7 @@ typedef struct {
     int64_t *sums;       /* groups x 6: (low, high) 64-bit halves of each 128-bit sum */
     int64_t *counts;
     int64_t groups, group_cap, records;
+    int64_t max_groups;  /* beyond this the file goes to DuckDB, which spills to disk */
 } table_t;
 
 typedef struct {
@@ -69,9 +70,10 @@ typedef struct {
 
 static void *grow(void *p, int64_t count, size_t size) { return realloc(p, (size_t)count * size); }
 
-table_t *recon_table_new(void) {
+table_t *recon_table_new(int64_t max_groups) {
     table_t *t = calloc(1, sizeof(table_t));
     if (!t) return NULL;
+    t->max_groups = max_groups;
     t->group_cap = 1024;
     t->cap = 4096;
     t->index = calloc((size_t)t->cap, sizeof(int64_t));
@@ -123,6 +125,7 @@ static int ensure_bytes(uint8_t **p, int64_t *cap, int64_t need) {
 }
 
 static int ensure_groups(table_t *t) {
+    if (t->groups >= t->max_groups) return 0;
     if (t->groups + 1 < t->group_cap && (t->groups + 1) * 2 < t->cap) return 1;
     if (t->groups + 1 >= t->group_cap) {
         int64_t c = t->group_cap * 2;
@@ -149,6 +152,23 @@ static int ensure_groups(table_t *t) {
         free(t->index);
         t->index = index;
         t->cap = cap;
+    }
+    return 1;
+}
+
+/* a[0..n) == b[0..n) for short n, eight bytes at a time, inline (a memcmp call per JSON key and per key
+ * field cost more than the comparing). Reads only inside both ranges. */
+HOT int same_bytes(const uint8_t *a, const uint8_t *b, int64_t n) {
+    while (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return 0;
+        a += 8; b += 8; n -= 8;
+    }
+    while (n > 0) {
+        if (*a++ != *b++) return 0;
+        n--;
     }
     return 1;
 }
@@ -203,18 +223,20 @@ HOT int parse_amount(const uint8_t *s, int64_t n, int64_t *value) {
 }
 
 HOT uint64_t hash_bytes(const uint8_t *p, int64_t n, uint64_t h) {
-    /* 8 bytes at a time (memcpy: an unaligned load), multiply-xorshift mixing. */
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
-        h ^= h >> 29;
-        p += 8;
-        n -= 8;
+    /* Up to 16 bytes: all of them. Longer (ids, dates with times): the first and the last 8 and the
+     * length, which tell real keys apart; a collision costs one more comparison, never a wrong group. */
+    uint64_t a = 0, b = 0;
+    if (n > 16) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+    } else if (n > 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + 8, (size_t)(n - 8));
+    } else {
+        memcpy(&a, p, (size_t)n);
     }
-    uint64_t w = 0;
-    memcpy(&w, p, (size_t)n);
-    h = (h ^ w ^ ((uint64_t)n << 56)) * 0xBF58476D1CE4E5B9ULL;
+    h = (h ^ a) * 0x9E3779B97F4A7C15ULL;
+    h = (h ^ (h >> 29) ^ b ^ ((uint64_t)n << 56)) * 0xBF58476D1CE4E5B9ULL;
     return h ^ (h >> 31);
 }
 
@@ -265,7 +287,7 @@ static int add_record(table_t *t, spans_t *sp) {
             const uint8_t *k = t->key_bytes + t->key_off[c];
             int same = 1;
             for (int s = 0; s < N_KEY && same; s++) {
-                if (lens[s] != sp->n[s] || memcmp(k, sp->s[s], (size_t)sp->n[s]) != 0) same = 0;
+                if (lens[s] != sp->n[s] || !same_bytes(k, sp->s[s], sp->n[s])) same = 0;
                 k += lens[s];
             }
             if (same) { g = c; break; }
@@ -298,8 +320,10 @@ static int add_record(table_t *t, spans_t *sp) {
         /* max(CustomerName) by bytes, which for UTF-8 is the order of the text. */
         int64_t old_n = t->name_len[g];
         int64_t common = old_n < name_n ? old_n : name_n;
-        int cmp = memcmp(name, t->name_bytes + t->name_off[g], (size_t)common);
-        if (cmp > 0 || (cmp == 0 && name_n > old_n)) {
+        const uint8_t *old = t->name_bytes + t->name_off[g];
+        int64_t i = 0;
+        while (i < common && name[i] == old[i]) i++;  /* names are short and usually equal */
+        if (i < common ? name[i] > old[i] : name_n > old_n) {
             if (!ensure_bytes(&t->name_bytes, &t->name_cap, t->name_used + name_n + 1)) return GIVE(R_MEMORY);
             t->name_off[g] = t->name_used;
             t->name_len[g] = name_n;
@@ -723,7 +747,7 @@ int64_t recon_scan_jsonl(table_t *t, const uint8_t *buf, int64_t start, int64_t 
                 /* An exporter writes its keys in the same order on every line: the key at this position
                  * on the line before, quotes included, is compared first (it was validated then). */
                 int64_t plen = member < MEMBERS_PREDICTED ? pred_len[member] : 0;
-                if (plen && end - p >= plen && !memcmp(p, pred_key[member], (size_t)plen)) {
+                if (plen && end - p >= plen && same_bytes(p, pred_key[member], plen)) {
                     slot = pred_slot[member];
                     p += plen;
                 } else {
@@ -732,7 +756,7 @@ int64_t recon_scan_jsonl(table_t *t, const uint8_t *buf, int64_t start, int64_t 
                     code = json_string(&p, end, &ks, &kn, &kesc);
                     if (code) return code;
                     for (int16_t i = bucket[name_bucket(ks, kn)]; i >= 0; i = chain[i]) {
-                        if (name_off[i + 1] - name_off[i] == kn && !memcmp(names + name_off[i], ks, (size_t)kn)) {
+                        if (name_off[i + 1] - name_off[i] == kn && same_bytes(names + name_off[i], ks, kn)) {
                             slot = name_slot[i];
                             break;
                         }

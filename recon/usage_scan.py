@@ -5,15 +5,19 @@ Why not a general engine: to be strict about structure, DuckDB's reader parses e
 typed value, and polars cannot be made to notice a ragged row at all (it stops at the last column a
 query needs, and pads a short row). This scanner walks every byte once (16 at a time), counts every
 record's fields, keeps only the spans of the columns the aggregation needs, and hashes the group key
-straight from the bytes. One thread reads, or inflates with ISA-L, into a few recycled buffers; the
-other threads scan them (recon.usage_blocks), each into a table of its own.
+straight from the bytes. One thread reads, or inflates with ISA-L inside the library (the GIL released),
+into a few recycled buffers; the other threads scan them (recon.usage_blocks), each into a table of
+its own.
 
 It is a fast path, never the last word. It gives up (returns no table, and recon.aggregate's DuckDB
 paths read the file and explain it) on anything it would have to interpret:
 - a ragged record, a blank line, a lone CR, a stray quote, invalid UTF-8, a malformed JSON line;
-- an escaped JSON key, a JSON escape that is not text (a lone surrogate, NUL), or an amount
-  outside `-?digits[.digits]` with at most 8 integer and 10 decimal digits (DuckDB rounds longer
-  fractions half away from zero; wider values are rare enough to leave to it).
+- in JSON: an escaped key, an escape that is not text (a lone surrogate, NUL), a wanted key twice, an
+  object or array where a value is wanted, a null amount, a number with an exponent or more than 15
+  significant digits (DuckDB reads JSON numbers as doubles and prints them shortest-first: the
+  scanner writes the same text for the rest, so 0.10 and 0.1 are one sub-group on both paths);
+- an amount outside `-?digits[.digits]` with at most 8 integer and 10 decimal digits (DuckDB rounds
+  longer fractions half away from zero; wider values are rare enough to leave to it).
 What it returns is what `_fast_sql`'s `sub` relation holds, so recon.aggregate checks and normalises
 the groups with the same SQL as every other path. Amounts are summed exactly, as 128-bit integers of
 1E-10, never as floats.
@@ -26,15 +30,12 @@ import os
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from recon import native
 from recon.sources import SourceInfo
-
-if TYPE_CHECKING:
-    import pyarrow
 
 # Group key slots, in the order of recon.aggregate's `sub` relation, then the carried values. Slot
 # numbers are usage_scan.c's.
@@ -49,10 +50,13 @@ DONE, MORE, GIVE_UP = 0, 2, 3
 REASONS = {1: "ragged record", 2: "blank line", 3: "stray quote", 4: "lone CR", 5: "invalid UTF-8",
            6: "escaped needed value", 8: "amount outside the fast format",
            9: "malformed JSON line", 10: "record crosses a block cut", 11: "duplicate JSON key",
-           12: "out of memory", 13: "group key over 4 KB"}
+           12: "more groups than it keeps in memory", 13: "group key over 4 KB"}
 SCALE = 10
 # Bytes per buffer the reader fills (a record may not be longer).
 BLOCK = 4 << 20
+# Groups a thread's table may hold: ~300 bytes each keeps a table near 60 MB and recon under 300 MB;
+# a file with more goes to DuckDB, which spills to disk.
+MAX_GROUPS = 200_000
 
 
 def available() -> bool:
@@ -61,7 +65,9 @@ def available() -> bool:
 
 @dataclass
 class Outcome:
-    table: pyarrow.Table | None
+    # The sub-groups as columns (KEYS, then name, bad_rows, qty, cost, ptotal as plain decimal text, n),
+    # handed to DuckDB as lists: building an Arrow table from Python lists imports pandas (0.26 s).
+    table: dict[str, list[Any]] | None
     records: int
     reason: str | None = None   # why the fast path gave up
 
@@ -71,7 +77,7 @@ class _Table:
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         self.lib = lib
-        self.ptr = lib.recon_table_new()
+        self.ptr = lib.recon_table_new(MAX_GROUPS)
         if not self.ptr:
             raise MemoryError("recon scanner: no memory for a group table")
 
@@ -185,20 +191,16 @@ def _slots(header: tuple[str, ...], cols: dict[str, str | None]) -> np.ndarray:
     return out
 
 
-def _table(merged: dict[tuple[str, ...], list[Any]]) -> pyarrow.Table:
-    import pyarrow as pa
-
-    decimal = pa.decimal128(38, SCALE)
+def _columns(merged: dict[tuple[str, ...], list[Any]]) -> dict[str, list[Any]]:
     keys = list(merged)
     values = list(merged.values())
-    columns: dict[str, pyarrow.Array] = {k: pa.array([key[i] for key in keys], pa.string())
-                                         for i, k in enumerate(KEYS)}
-    columns["name"] = pa.array([v[0] for v in values], pa.string())
-    columns["bad_rows"] = pa.array([0] * len(values), pa.int64())
+    columns: dict[str, list[Any]] = {k: [key[i] for key in keys] for i, k in enumerate(KEYS)}
+    columns["name"] = [v[0] for v in values]
+    columns["bad_rows"] = [0] * len(values)
     for i, name in enumerate(("qty", "cost", "ptotal")):
-        columns[name] = pa.array([v[1 + i] for v in values], decimal)
-    columns["n"] = pa.array([v[4] for v in values], pa.int64())
-    return pa.table(columns)
+        columns[name] = [format(v[1 + i], "f") for v in values]
+    columns["n"] = [v[4] for v in values]
+    return columns
 
 
 def scan(info: SourceInfo, cols: dict[str, str | None], threads: int | None = None) -> Outcome:
@@ -258,13 +260,21 @@ def _scan(info: SourceInfo, lib: ctypes.CDLL, scan: Any, *, header: bool, thread
     with record_blocks(info, header=header, buffers=threads + 2, block_size=BLOCK, inflater=inflater) as blocks:
         def work(part: int) -> None:
             table, nxt = tables[part], ctypes.c_int64(0)
-            for block in blocks.take():
-                code = scan(table, block.data, block.start, block.last, nxt)
-                blocks.done(block)
-                if code != DONE:
-                    failure.append(REASONS[10] if code == MORE else REASONS.get(code >> 8, "scan"))
-                    blocks.stop()
-                    return
+            try:
+                for block in blocks.take():
+                    code = scan(table, block.data, block.start, block.last, nxt)
+                    blocks.done(block)
+                    if code != DONE:
+                        failure.append(REASONS[10] if code == MORE else REASONS.get(code >> 8, "scan"))
+                        blocks.stop()
+                        return
+            except Exception as exc:  # noqa: BLE001 - a worker that dies must not leave its blocks uncounted
+                failure.append(f"scan failed ({type(exc).__name__})")
+                blocks.stop()
+            except BaseException:
+                failure.append("scan interrupted")
+                blocks.stop()
+                raise
 
         workers = [threading.Thread(target=work, args=(p,), name=f"recon-scan-{p}") for p in range(1, threads)]
         for w in workers:
@@ -285,4 +295,4 @@ def _scan(info: SourceInfo, lib: ctypes.CDLL, scan: Any, *, header: bool, thread
             t.merge_into(merged)
     except UnicodeDecodeError:
         return Outcome(None, 0, REASONS[5])
-    return Outcome(_table(merged), records)
+    return Outcome(_columns(merged), records)

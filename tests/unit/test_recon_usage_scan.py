@@ -150,6 +150,14 @@ def test_escaped_quotes_in_needed_values_are_unescaped(tmp_path: Path) -> None:
     assert (group.customer_name, group.meter_category, group.row_count) == ('Contoso "Ltd"', 'Virtual "VM" Machines', 2)
 
 
+def test_more_groups_than_a_table_keeps_go_to_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(us, "MAX_GROUPS", 100)
+    path = write_csv(tmp_path / "u.csv", _awkward_rows(3000))
+    outcome = _scan(path, threads=1)
+    assert outcome.table is None and outcome.reason == us.REASONS[12]
+    _same(path, tmp_path)
+
+
 def test_ragged_row_is_quarantined_with_its_line(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "u.csv", [usage_row() for _ in range(5)])
     lines = path.read_bytes().split(b"\n")
@@ -310,4 +318,49 @@ def test_json_lines_to_interpret_are_left_to_duckdb(tmp_path: Path, case: str) -
     path = write_jsonl(tmp_path / "u.jsonl.gz", rows)
     outcome = _scan(path)
     assert outcome.table is None and outcome.reason == us.REASONS[reason]
+    _same(path, tmp_path)
+
+
+_json_value = st.one_of(
+    st.text(alphabet=st.sampled_from(list('ab "\\\n\té東\U0001F600-')), max_size=5),
+    st.integers(min_value=-10**17, max_value=10**17),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.decimals(min_value=-10**6, max_value=10**6, places=3, allow_nan=False).map(lambda d: float(d)),
+    st.none(), st.booleans(), st.just({"nested": [1, "x"]}))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.fixed_dictionaries(
+    {"CustomerId": st.sampled_from(["c1", "c2", ""]), "MeterCategory": st.sampled_from(["VM", "Storage"])},
+    optional={"Quantity": _json_value, "UnitPrice": _json_value, "PCToBCExchangeRate": _json_value,
+              "BillingPreTaxTotal": _json_value, "CustomerName": _json_value, "Tags": _json_value,
+              "PartnerEarnedCreditPercentage": _json_value}), min_size=1, max_size=20),
+    ascii_only=st.booleans())
+def test_any_json_lines_aggregate_exactly_as_duckdb_does(tmp_path: Path, rows: list[dict[str, object]],
+                                                         ascii_only: bool) -> None:
+    lines: list[dict[str, str] | str] = [json.dumps(_camel({**usage_row(), **row}), ensure_ascii=ascii_only)
+                                         for row in rows]
+    _same(write_jsonl(tmp_path / "u.jsonl.gz", lines), tmp_path)
+
+
+def test_a_worker_that_fails_sends_the_file_to_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scanning thread that dies must not leave its blocks out of the sums (the row counts would still
+    add up, so nothing else would notice): the scan gives up and DuckDB reads the file."""
+    monkeypatch.setattr(us, "BLOCK", 4096)
+    calls: list[int] = []
+    lib = native.load()
+    assert lib is not None
+    real_scan = lib.recon_scan_csv
+
+    def flaky(*args: object) -> int:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("worker died")
+        return int(real_scan(*args))
+
+    monkeypatch.setattr(lib, "recon_scan_csv", flaky)
+    path = write_csv(tmp_path / "u.csv", _awkward_rows(2000))
+    outcome = _scan(path, threads=3)
+    assert outcome.table is None and outcome.reason == "scan failed (RuntimeError)"
+    monkeypatch.setattr(lib, "recon_scan_csv", real_scan)
     _same(path, tmp_path)
