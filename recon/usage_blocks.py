@@ -6,6 +6,7 @@ the next. Shared by recon.jsonl_fast (polars) and recon.usage_scan (the compiled
 
 from __future__ import annotations
 
+import ctypes
 import mmap
 import os
 import queue
@@ -14,8 +15,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from recon.sources import SourceInfo
 
@@ -78,15 +77,16 @@ def line_blocks(info: SourceInfo, failed: list[BaseException], stop: threading.E
 
 @dataclass
 class Block:
-    """A buffer's whole records: `data` (a view of the reader's buffer, valid until `done`), where the
-    first record starts (past a BOM and the header in the first block), and whether the data ends the
-    file (only then may its last record lack a newline)."""
+    """Whole records at `address` (in the reader's buffer or the file's mapping, valid until `done`),
+    `length` bytes; where the first record starts (past a BOM and the header in the first block); and
+    whether the data ends the file (only then may its last record lack a newline)."""
 
-    data: np.ndarray
+    address: int
+    length: int
     start: int
     last: bool
     buffer: bytearray | None
-    offset: int = 0   # where `data` starts in a mapped file
+    offset: int = 0   # where the block starts in a mapped file
 
 
 class RecordBlocks:
@@ -99,8 +99,12 @@ class RecordBlocks:
         self._info, self._header, self._size = info, header, block_size
         self._inflater = inflater
         self._free: queue.Queue[bytearray] = queue.Queue()
+        # Each buffer's address, found once: the ctypes view pins the buffer (it is never resized).
+        self._pins: dict[int, Any] = {}
         for _ in range(buffers):
-            self._free.put(bytearray(block_size))
+            buf = bytearray(block_size)
+            self._pins[id(buf)] = (ctypes.c_char * block_size).from_buffer(buf)
+            self._free.put(buf)
         self._ready: queue.Queue[Block | None] = queue.Queue()
         self._stop = threading.Event()
         self.failed: str | None = None
@@ -127,11 +131,12 @@ class RecordBlocks:
     def close(self) -> None:
         self.stop()
         self._thread.join(timeout=30)
+        self._pins.clear()
         if self._mapping is not None:
             try:
                 self._mapping.close()
             except BufferError:
-                pass  # a block's view is still referenced somewhere; the mapping goes with it
+                pass  # a view of it is still referenced somewhere; the mapping goes with it
 
     def _fill(self) -> None:
         try:
@@ -190,7 +195,7 @@ class RecordBlocks:
                 tail = bytes(view[cut:filled])
                 del view
                 if cut > start or last:
-                    self._ready.put(Block(np.frombuffer(buf, np.uint8, count=cut), start, last, buf))
+                    self._ready.put(Block(ctypes.addressof(self._pins[id(buf)]), cut, start, last, buf))
                 else:
                     self._free.put(buf)
                 if last:
@@ -205,8 +210,11 @@ class RecordBlocks:
             size = os.fstat(fh.fileno()).st_size
             if size == 0:
                 return
-            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            # Copy-on-write, never written: pages are the page cache's, and ctypes can take its address.
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
         self._mapping = mm
+        self._pins[id(mm)] = anchor = ctypes.c_char.from_buffer(mm)
+        base = ctypes.addressof(anchor)
         head = bytearray(mm[: min(size, 1 << 20)])
         pos = 3 if head.startswith(b"\xef\xbb\xbf") else 0
         if self._header:
@@ -221,8 +229,7 @@ class RecordBlocks:
             while not self._slots.acquire(timeout=0.2):
                 if self._stop.is_set():
                     return
-            self._ready.put(Block(np.frombuffer(mm, np.uint8, count=cut - pos, offset=pos), 0, cut == size,
-                                  None, pos))
+            self._ready.put(Block(base + pos, cut - pos, 0, cut == size, None, pos))
             pos = cut
 
     def _release(self, block: Block) -> None:
@@ -231,7 +238,7 @@ class RecordBlocks:
             return
         start = block.offset - block.offset % mmap.PAGESIZE
         try:
-            mm.madvise(mmap.MADV_DONTNEED, start, block.offset + len(block.data) - start)
+            mm.madvise(mmap.MADV_DONTNEED, start, block.offset + block.length - start)
         except (OSError, ValueError, AttributeError):
             pass  # no madvise here: the pages stay mapped until the end
         self._slots.release()

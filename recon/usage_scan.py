@@ -32,10 +32,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
-
 from recon import native
 from recon.sources import SourceInfo
+from recon.usage_blocks import Block
 
 # Group key slots, in the order of recon.aggregate's `sub` relation, then the carried values. Slot
 # numbers are usage_scan.c's.
@@ -86,12 +85,9 @@ class _Table:
             self.lib.recon_table_free(self.ptr)
             self.ptr = None
 
-    def _array(self, name: str, dtype: type, count: int) -> np.ndarray:
+    def _ints(self, name: str, ctype: Any, count: int) -> list[int]:
         address = getattr(self.lib, f"recon_table_{name}")(self.ptr)
-        if not count or not address:
-            return np.zeros(0, dtype)
-        return np.ctypeslib.as_array(ctypes.cast(address, ctypes.POINTER(np.ctypeslib.as_ctypes_type(dtype))),
-                                     (count,)).copy()
+        return list((ctype * count).from_address(address)) if count and address else []
 
     @property
     def records(self) -> int:
@@ -102,33 +98,34 @@ class _Table:
         groups = int(self.lib.recon_table_groups(self.ptr))
         if not groups:
             return
-        key_len = self._array("key_len", np.int32, groups * N_KEY).reshape(groups, N_KEY)
-        key_off = self._array("key_off", np.int64, groups)
-        name_off = self._array("name_off", np.int64, groups)
-        name_len = self._array("name_len", np.int64, groups)
-        sums = self._array("sums", np.int64, groups * 6).reshape(groups, 6)
-        counts = self._array("counts", np.int64, groups)
-        key_bytes = self._array("key_bytes", np.uint8, int(key_off[-1] + key_len[-1].sum())).tobytes()
-        name_end = int((name_off + name_len).max())
-        name_bytes = self._array("name_bytes", np.uint8, name_end).tobytes()
+        key_len = self._ints("key_len", ctypes.c_int32, groups * N_KEY)
+        key_off = self._ints("key_off", ctypes.c_int64, groups)
+        name_off = self._ints("name_off", ctypes.c_int64, groups)
+        name_len = self._ints("name_len", ctypes.c_int64, groups)
+        sums = self._ints("sums", ctypes.c_int64, groups * 6)
+        counts = self._ints("counts", ctypes.c_int64, groups)
+        key_bytes = ctypes.string_at(self.lib.recon_table_key_bytes(self.ptr),
+                                     key_off[-1] + sum(key_len[-N_KEY:]))
+        name_bytes = ctypes.string_at(self.lib.recon_table_name_bytes(self.ptr),
+                                      max(o + n for o, n in zip(name_off, name_len, strict=True)))
         for g in range(groups):
-            off = int(key_off[g])
+            off = key_off[g]
             parts = []
-            for length in key_len[g].tolist():
+            for length in key_len[g * N_KEY:(g + 1) * N_KEY]:
                 parts.append(key_bytes[off:off + length].decode("utf-8"))
                 off += length
             key = tuple(parts)
-            name = name_bytes[int(name_off[g]):int(name_off[g] + name_len[g])].decode("utf-8")
-            row = sums[g].tolist()
+            name = name_bytes[name_off[g]:name_off[g] + name_len[g]].decode("utf-8")
+            row = sums[g * 6:(g + 1) * 6]
             amounts = [_amount(row[2 * i], row[2 * i + 1]) for i in range(3)]
             acc = out.get(key)
             if acc is None:
-                out[key] = [name, *amounts, int(counts[g])]
+                out[key] = [name, *amounts, counts[g]]
             else:
                 acc[0] = max(acc[0], name)
                 for i in range(3):
                     acc[1 + i] += amounts[i]
-                acc[4] += int(counts[g])
+                acc[4] += counts[g]
 
 
 class _Inflated:
@@ -180,15 +177,15 @@ def _amount(low: int, high: int) -> Decimal:
     return Decimal((high << 64) + (low & ((1 << 64) - 1))).scaleb(-SCALE)
 
 
-def _slots(header: tuple[str, ...], cols: dict[str, str | None]) -> np.ndarray:
+def _slots(header: tuple[str, ...], cols: dict[str, str | None]) -> ctypes.Array[ctypes.c_int64]:
     """Column number -> slot (or -1). An absent optional column never fills its slot: it reads as empty."""
     position = {name: i for i, name in enumerate(header)}
-    out = np.full(len(header), -1, np.int64)
+    out = [-1] * len(header)
     for slot, column in enumerate(SLOT_COLUMNS):
         actual = cols.get(column)
         if actual is not None and actual in position:
             out[position[actual]] = slot
-    return out
+    return (ctypes.c_int64 * len(out))(*out)
 
 
 def _columns(merged: dict[tuple[str, ...], list[Any]]) -> dict[str, list[Any]]:
@@ -218,15 +215,17 @@ def scan_jsonl(info: SourceInfo, cols: dict[str, str | None], threads: int | Non
         return Outcome(None, 0, "no compiled scanner")
     wanted = [(actual.encode("utf-8"), slot) for slot, column in enumerate(SLOT_COLUMNS)
               if (actual := cols.get(column)) is not None]
-    names = np.frombuffer(b"".join(n for n, _ in wanted) or b"\0", np.uint8).copy()
-    offsets = np.array([0, *np.cumsum([len(n) for n, _ in wanted])], np.int64)
-    name_slots = np.array([slot for _, slot in wanted], np.int64)
-    refs = (names, offsets, name_slots)  # held while the workers run
+    names = ctypes.create_string_buffer(b"".join(n for n, _ in wanted) or b"\0")
+    ends = [0]
+    for n, _ in wanted:
+        ends.append(ends[-1] + len(n))
+    offsets = (ctypes.c_int64 * len(ends))(*ends)
+    name_slots = (ctypes.c_int64 * max(1, len(wanted)))(*(slot for _, slot in wanted))
+    pointers = (ctypes.addressof(names), ctypes.addressof(offsets), ctypes.addressof(name_slots))
 
-    def scan(table: _Table, data: np.ndarray, start: int, last: bool, nxt: ctypes.c_int64) -> int:
-        return int(lib.recon_scan_jsonl(table.ptr, data.ctypes.data, start, len(data), int(last),
-                                        refs[0].ctypes.data, refs[1].ctypes.data, refs[2].ctypes.data, len(wanted),
-                                        ctypes.byref(nxt)))
+    def scan(table: _Table, block: Block, nxt: ctypes.c_int64) -> int:
+        return int(lib.recon_scan_jsonl(table.ptr, block.address, block.start, block.length, int(block.last),
+                                        *pointers, len(wanted), ctypes.byref(nxt)))
 
     return _scan(info, lib, scan, header=False, threads=threads or os.cpu_count() or 1)
 
@@ -238,11 +237,11 @@ def scan_csv(info: SourceInfo, cols: dict[str, str | None], threads: int | None 
         return Outcome(None, 0, "no compiled scanner")
     slots = _slots(info.header, cols)
     ncols = len(info.header)
-    slot_ptr = slots.ctypes.data
+    slot_ptr = ctypes.addressof(slots)
 
-    def scan(table: _Table, data: np.ndarray, start: int, last: bool, nxt: ctypes.c_int64) -> int:
-        return int(lib.recon_scan_csv(table.ptr, data.ctypes.data, start, len(data), int(last), ncols, slot_ptr,
-                                     ctypes.byref(nxt)))
+    def scan(table: _Table, block: Block, nxt: ctypes.c_int64) -> int:
+        return int(lib.recon_scan_csv(table.ptr, block.address, block.start, block.length, int(block.last), ncols,
+                                      slot_ptr, ctypes.byref(nxt)))
 
     return _scan(info, lib, scan, header=True, threads=threads or os.cpu_count() or 1)
 
@@ -262,7 +261,7 @@ def _scan(info: SourceInfo, lib: ctypes.CDLL, scan: Any, *, header: bool, thread
             table, nxt = tables[part], ctypes.c_int64(0)
             try:
                 for block in blocks.take():
-                    code = scan(table, block.data, block.start, block.last, nxt)
+                    code = scan(table, block, nxt)
                     blocks.done(block)
                     if code != DONE:
                         failure.append(REASONS[10] if code == MORE else REASONS.get(code >> 8, "scan"))
