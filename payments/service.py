@@ -67,6 +67,11 @@ def charge_invoice(invoice_id: str, *, amount: Decimal | None = None, purpose: s
         # The processor would replay the same refusal for this key; a new attempt needs a new purpose.
         return ChargeOutcome(FAILED, existing.amount, key, existing.error,
                              replayed=True, balance=invoice.balance)
+    if existing is not None and _on_payment_page(existing):
+        # The key is a hosted payment page's attempt: its money comes from that page (the webhook or the
+        # return settles it). Charging the saved card under it too would take the page's payment on top.
+        return ChargeOutcome("expired" if existing.status == records.PAYMENT_EXPIRED else "pending", existing.amount,
+                             key, existing.error, replayed=True, balance=invoice.balance)
     contract = records.load_contract(dv, invoice)
     processor_name = contract.payment_provider or "stripe"
     if existing is not None:
@@ -219,6 +224,14 @@ def attempt_outcome(invoice_id: str, key: str, *, dv: DataverseClient | None = N
         return _settle_page(dv, invoice, row, processor, datetime.now(UTC))
     result = processor.transaction_status(row.processor_payment_id, row.amount, invoice.currency)
     return _apply_outcome(dv, invoice, row, result, processor)
+
+
+def _on_payment_page(row: records.Payment) -> bool:
+    """An attempt handed to a processor's payment page (Accept Hosted) and not charged by us."""
+    from payments import hosted_payment
+
+    return (not row.processor_payment_id and row.status in (records.PAYMENT_PENDING, records.PAYMENT_EXPIRED)
+            and row.error in (hosted_payment.WAITING, hosted_payment.EXPIRED))
 
 
 def _settle_page(dv: DataverseClient, invoice: records.InvoiceDoc, row: records.Payment,

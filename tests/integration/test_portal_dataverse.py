@@ -576,6 +576,32 @@ def test_authorizenet_pay_with_a_new_card_pays_and_saves_on_accept_hosted(portal
     assert row["cspb_status"] == 2 and row["cspb_processorpaymentid"].isdigit()
 
 
+def test_a_charge_under_a_payment_page_attempt_key_takes_nothing(portal_dv, authorizenet_hosted):
+    """The payment page is open for an attempt; a charge of the saved card under that attempt's key (a
+    crafted form, a retried job) must not take money, or the customer's payment on the page would come on
+    top: the attempt stays the page's, and the page's payment is the one recorded, once."""
+    from payments import hosted_payment
+    from payments.service import charge_invoice
+    from tests.plugins.payments import type_anet_card
+
+    dv, ids = portal_dv
+    dv.update("cspb_billingcontracts", ids["k-contoso"], {"cspb_paymentprovider": "authorizenet",
+                                                          "cspb_paymenttoken": None})
+    dv.update("invoices", ids["i-1"], {"cspb_balance": 1464.00, "cspb_paymentstatus": 1})
+    form = hosted_payment.start(ids["i-1"], "portal-crafted-h", cancel_url="http://127.0.0.1/back", dv=dv)
+    assert form is not None
+    outcome = charge_invoice(ids["i-1"], purpose="portal-crafted-h", dv=dv)
+    assert outcome.status == "pending" and outcome.replayed
+    assert authorizenet_hosted.sandbox.transactions == []
+    (row,) = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-1']}")
+    assert row["cspb_status"] == 1 and row["cspb_error"] == hosted_payment.WAITING
+    assert type_anet_card(form, "4111111111111111").status_code == 302
+    assert authorizenet_hosted.sandbox.webhooks.wait(15)
+    (paid,) = dv.list("cspb_payments", filter=f"_cspb_invoice_value eq {ids['i-1']}")
+    assert paid["cspb_status"] == 2
+    assert len([t for t in authorizenet_hosted.sandbox.transactions if t["status"] != "declined"]) == 1
+
+
 def test_accept_hosted_payment_is_settled_by_the_webhook_when_the_customer_never_returns(portal_dv,
                                                                                         authorizenet_hosted):
     dv, ids = portal_dv
