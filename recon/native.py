@@ -129,9 +129,8 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         lib.recon_inflater_free.argtypes = [p]
         lib.recon_inflate.restype = i64
         lib.recon_inflate.argtypes = [p, p, i64, p, i64, ctypes.POINTER(i64), ctypes.POINTER(i64)]
-    if hasattr(lib, "recon_scan_jsonl"):
-        lib.recon_scan_jsonl.restype = i64
-        lib.recon_scan_jsonl.argtypes = [p, p, i64, i64, i32, p, p, p, i64, ctypes.POINTER(i64)]
+    lib.recon_scan_jsonl.restype = i64
+    lib.recon_scan_jsonl.argtypes = [p, p, i64, i64, i32, p, p, p, i64, ctypes.POINTER(i64)]
     return lib
 
 

@@ -1,7 +1,8 @@
-"""Whole-line blocks of a (possibly gzip'd) file, read one block ahead on a thread.
+"""Blocks of whole lines of a (possibly gzip'd) usage file, cut on a reader thread.
 
-ISA-L inflates on that thread with the GIL released, so the scan of one block overlaps inflating
-the next. Shared by recon.jsonl_fast (polars) and recon.usage_scan (the compiled scanner).
+- `line_blocks`: bytes blocks, one ahead, for recon.jsonl_fast (polars).
+- `record_blocks`: blocks by address for recon.usage_scan's compiled scanner and its worker threads:
+  views of the mapping for a plain file, recycled buffers the inflater fills for a gzip'd one.
 """
 
 from __future__ import annotations
@@ -42,14 +43,7 @@ def line_blocks(info: SourceInfo, failed: list[BaseException], stop: threading.E
 
     def fill() -> None:
         try:
-            opener: Any
-            try:
-                from isal import igzip
-                opener = igzip.open
-            except ImportError:
-                import gzip
-                opener = gzip.open
-            with (opener(info.path, "rb") if info.gzipped else info.path.open("rb")) as fh:
+            with (_python_gzip(info.path.open("rb")) if info.gzipped else info.path.open("rb")) as fh:
                 # The rest of the last line completes the block: one copy per block, on this thread
                 # (slicing off a carried tail cost as much CPU again as inflating, in copies and page faults).
                 while block := fh.read(block_size):
@@ -75,6 +69,16 @@ def line_blocks(info: SourceInfo, failed: list[BaseException], stop: threading.E
         thread.join(timeout=30)
 
 
+def _python_gzip(raw: Any) -> Any:
+    """A gzip reader over an open file: python-isal's when installed (ISA-L, faster), else the stdlib's."""
+    try:
+        from isal import igzip
+        return igzip.IGzipFile(fileobj=raw, mode="rb")  # type: ignore[no-untyped-call]
+    except ImportError:
+        import gzip
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+
+
 @dataclass
 class Block:
     """Whole records at `address` (in the reader's buffer or the file's mapping, valid until `done`),
@@ -97,14 +101,10 @@ class RecordBlocks:
     def __init__(self, info: SourceInfo, header: bool, buffers: int, block_size: int,
                  inflater: Callable[[Any], Any] | None = None) -> None:
         self._info, self._header, self._size = info, header, block_size
-        self._inflater = inflater
+        self._inflater, self._buffers = inflater, buffers
         self._free: queue.Queue[bytearray] = queue.Queue()
-        # Each buffer's address, found once: the ctypes view pins the buffer (it is never resized).
+        # Each buffer's (or the mapping's) address, found once: the ctypes view pins it (never resized).
         self._pins: dict[int, Any] = {}
-        for _ in range(buffers):
-            buf = bytearray(block_size)
-            self._pins[id(buf)] = (ctypes.c_char * block_size).from_buffer(buf)
-            self._free.put(buf)
         self._ready: queue.Queue[Block | None] = queue.Queue()
         self._stop = threading.Event()
         self.failed: str | None = None
@@ -149,27 +149,18 @@ class RecordBlocks:
         finally:
             self._ready.put(None)  # the workers always learn that no more blocks come
 
-    def _source(self, raw: Any) -> Any:
-        """Something with readinto(): the file itself, or its inflated content."""
-        if not self._info.gzipped:
-            return raw
-        if self._inflater is not None:
-            return self._inflater(raw)
-        try:
-            from isal import igzip
-            return igzip.IGzipFile(fileobj=raw, mode="rb")  # type: ignore[no-untyped-call]
-        except ImportError:
-            import gzip
-            return gzip.GzipFile(fileobj=raw, mode="rb")
-
     def _read(self) -> None:
         if not self._info.gzipped:
             self._map()
             return
+        for _ in range(self._buffers):
+            buf = bytearray(self._size)
+            self._pins[id(buf)] = (ctypes.c_char * self._size).from_buffer(buf)
+            self._free.put(buf)
         tail = b""
         first = True
         with open(self._info.path, "rb") as raw:
-            src = self._source(raw)
+            src = self._inflater(raw) if self._inflater is not None else _python_gzip(raw)
             while not self._stop.is_set():
                 try:
                     buf = self._free.get(timeout=0.2)
@@ -184,14 +175,8 @@ class RecordBlocks:
                 cut = filled if last else buf.rfind(b"\n", 0, filled) + 1
                 if cut == 0:
                     raise ValueError(f"a record longer than {self._size >> 20} MB")
-                start = 0
-                if first:
-                    first = False
-                    start = 3 if buf.startswith(b"\xef\xbb\xbf") else 0
-                    if self._header:
-                        start = _header_end(buf, start, cut)
-                        if start < 0:
-                            raise ValueError("the header does not end in the first block")
+                start = self._first_record(buf, cut) if first else 0
+                first = False
                 tail = bytes(view[cut:filled])
                 del view
                 if cut > start or last:
@@ -215,12 +200,8 @@ class RecordBlocks:
         self._mapping = mm
         self._pins[id(mm)] = anchor = ctypes.c_char.from_buffer(mm)
         base = ctypes.addressof(anchor)
-        head = bytearray(mm[: min(size, 1 << 20)])
-        pos = 3 if head.startswith(b"\xef\xbb\xbf") else 0
-        if self._header:
-            pos = _header_end(head, pos, len(head))
-            if pos < 0:
-                raise ValueError("the header does not end in the first MB")
+        head = bytearray(mm[: min(size, 1 << 20)])  # a header longer than 1 MB is left to DuckDB
+        pos = self._first_record(head, len(head))
         while pos < size and not self._stop.is_set():
             end = min(pos + self._size, size)
             cut = size if end == size else mm.rfind(b"\n", pos, end) + 1
@@ -232,13 +213,21 @@ class RecordBlocks:
             self._ready.put(Block(base + pos, cut - pos, 0, cut == size, None, pos))
             pos = cut
 
+    def _first_record(self, head: bytearray, end: int) -> int:
+        """Where the first record starts in the file's first `end` bytes: past a BOM, and the header."""
+        start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+        if not self._header:
+            return start
+        start = _header_end(head, start, end)
+        if start < 0:
+            raise ValueError("the header does not end in the first block")
+        return start
+
     def _release(self, block: Block) -> None:
-        mm = self._mapping
-        if mm is None:
-            return
+        assert self._mapping is not None  # only mapped blocks have no buffer
         start = block.offset - block.offset % mmap.PAGESIZE
         try:
-            mm.madvise(mmap.MADV_DONTNEED, start, block.offset + block.length - start)
+            self._mapping.madvise(mmap.MADV_DONTNEED, start, block.offset + block.length - start)
         except (OSError, ValueError, AttributeError):
             pass  # no madvise here: the pages stay mapped until the end
         self._slots.release()

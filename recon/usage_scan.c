@@ -42,7 +42,6 @@
 #define S_QTY 11
 #define N_SLOT 14
 #define KEY_MAX 4096
-#define SCALE 10000000000LL
 
 typedef struct {
     int64_t *index;      /* cap entries: group + 1, 0 = empty */
@@ -472,12 +471,6 @@ int64_t recon_scan_csv(table_t *t, const uint8_t *buf, int64_t start, int64_t n,
 }
 
 /* ---- JSON lines ------------------------------------------------------------------------------ */
-
-#define J_STRING 0
-#define J_NUMBER 1
-#define J_LITERAL 2
-#define J_NULL 3
-#define J_NESTED 4
 
 HOT const uint8_t *skip_ws(const uint8_t *p, const uint8_t *end) {
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;

@@ -34,7 +34,7 @@ from typing import Any
 
 from recon import native
 from recon.sources import SourceInfo
-from recon.usage_blocks import Block
+from recon.usage_blocks import Block, record_blocks
 
 # Group key slots, in the order of recon.aggregate's `sub` relation, then the carried values. Slot
 # numbers are usage_scan.c's.
@@ -203,16 +203,15 @@ def _columns(merged: dict[tuple[str, ...], list[Any]]) -> dict[str, list[Any]]:
 def scan(info: SourceInfo, cols: dict[str, str | None], threads: int | None = None) -> Outcome:
     """A usage file (CSV or JSON lines, plain or gzip'd) -> its sub-groups, or Outcome(None, reason)
     when it has to be DuckDB's."""
-    if native.load() is None:
-        return Outcome(None, 0, "no compiled scanner")
-    return (scan_csv if info.fmt == "csv" else scan_jsonl)(info, cols, threads)
-
-
-def scan_jsonl(info: SourceInfo, cols: dict[str, str | None], threads: int | None = None) -> Outcome:
-    """JSON lines: each wanted key (as the file spells it) fills its slot; other keys are validated and skipped."""
     lib = native.load()
     if lib is None:
         return Outcome(None, 0, "no compiled scanner")
+    workers = threads or os.cpu_count() or 1
+    return (_scan_csv if info.fmt == "csv" else _scan_jsonl)(info, cols, lib, workers)
+
+
+def _scan_jsonl(info: SourceInfo, cols: dict[str, str | None], lib: ctypes.CDLL, threads: int) -> Outcome:
+    """JSON lines: each wanted key (as the file spells it) fills its slot; other keys are validated and skipped."""
     wanted = [(actual.encode("utf-8"), slot) for slot, column in enumerate(SLOT_COLUMNS)
               if (actual := cols.get(column)) is not None]
     names = ctypes.create_string_buffer(b"".join(n for n, _ in wanted) or b"\0")
@@ -227,14 +226,11 @@ def scan_jsonl(info: SourceInfo, cols: dict[str, str | None], threads: int | Non
         return int(lib.recon_scan_jsonl(table.ptr, block.address, block.start, block.length, int(block.last),
                                         *pointers, len(wanted), ctypes.byref(nxt)))
 
-    return _scan(info, lib, scan, header=False, threads=threads or os.cpu_count() or 1)
+    return _scan(info, lib, scan, header=False, threads=threads)
 
 
-def scan_csv(info: SourceInfo, cols: dict[str, str | None], threads: int | None = None) -> Outcome:
-    """Plain or gzip'd CSV -> the file's sub-groups, or Outcome(None, reason) when it has to be DuckDB's."""
-    lib = native.load()
-    if lib is None:
-        return Outcome(None, 0, "no compiled scanner")
+def _scan_csv(info: SourceInfo, cols: dict[str, str | None], lib: ctypes.CDLL, threads: int) -> Outcome:
+    """Plain or gzip'd CSV: each needed column's number names its slot."""
     slots = _slots(info.header, cols)
     ncols = len(info.header)
     slot_ptr = ctypes.addressof(slots)
@@ -243,7 +239,7 @@ def scan_csv(info: SourceInfo, cols: dict[str, str | None], threads: int | None 
         return int(lib.recon_scan_csv(table.ptr, block.address, block.start, block.length, int(block.last), ncols,
                                       slot_ptr, ctypes.byref(nxt)))
 
-    return _scan(info, lib, scan, header=True, threads=threads or os.cpu_count() or 1)
+    return _scan(info, lib, scan, header=True, threads=threads)
 
 
 def _scan(info: SourceInfo, lib: ctypes.CDLL, scan: Any, *, header: bool, threads: int) -> Outcome:
@@ -251,8 +247,6 @@ def _scan(info: SourceInfo, lib: ctypes.CDLL, scan: Any, *, header: bool, thread
     workers scan whole blocks into tables of their own, merged at the end. A block whose last record
     does not end at its cut (a quoted field with a line break across the cut) makes the scan give up:
     a wrong cut costs speed, never a row."""
-    from recon.usage_blocks import record_blocks
-
     tables = [_Table(lib) for _ in range(threads)]
     failure: list[str] = []
     inflater = (lambda raw: _Inflated(lib, raw)) if hasattr(lib, "recon_inflate") else None
